@@ -1,0 +1,42 @@
+// What every command shares: option parsers that fail with UsageError, the one JSON document on stdout,
+// and human output to stdout/stderr. The error → exit code mapping lives in ./main.ts (runCli).
+
+import { InvalidArgumentError } from "commander";
+
+/** Parses an integer option within [min, max]; commander reports the failure as a usage error (exit 2). */
+export function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`expected an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? "∞" : max}], found ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
+/** Parses one of a fixed set of values. */
+export function choiceOption<T extends string>(choices: readonly T[]): (v: string) => T {
+  return (v: string) => {
+    if (!choices.includes(v as T)) throw new InvalidArgumentError(`expected one of ${choices.join(", ")}, found ${JSON.stringify(v)}`);
+    return v as T;
+  };
+}
+
+/** Writes exactly one JSON document to stdout (the `--json` contract). */
+export function printJson(doc: unknown): void {
+  process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
+}
+
+/** Human output: to stdout normally; with --json to stderr so stdout carries only the JSON document. */
+export function say(json: boolean | undefined, text: string): void {
+  (json ? process.stderr : process.stdout).write(text + "\n");
+}
+
+/** Formats an integer with thousands separators (1234567 → "1,234,567"). */
+export function fmtInt(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+/** A shape as "28×28×1". */
+export function fmtShape(s: readonly number[]): string {
+  return s.join("×");
+}

@@ -1,0 +1,55 @@
+// The `nipq` command line (DESIGN.md §5). Exit codes: 0 success; 2 bad input or usage, with one line
+// `nipq: <what>: <why>` on stderr and no stack trace (unless --debug); 1 anything else.
+
+import { Command, CommanderError } from "commander";
+import { NipqInputError } from "../errors.js";
+import { inspectCommand } from "./inspect.js";
+import { runCommand } from "./run.js";
+
+/** Builds the program with every command registered. */
+export function buildProgram(): Command {
+  const program = new Command("nipq")
+    .description("NIPQ-trained networks → integer-only programs → WASM SIMD kernels, simulated accelerators, edge bundles")
+    .option("--debug", "print stack traces on errors")
+    .showHelpAfterError(false)
+    .enablePositionalOptions(false);
+  program.addCommand(inspectCommand());
+  program.addCommand(runCommand());
+  return program;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/^error:\s*/i, "").split("\n")[0].trim();
+}
+
+/** Runs the CLI on process.argv-style arguments and returns the exit code (never calls process.exit). */
+export async function runCli(argv: string[]): Promise<number> {
+  const debug = argv.includes("--debug");
+  const program = buildProgram();
+  const configure = (c: Command) => {
+    c.exitOverride();
+    c.configureOutput({ outputError: () => {} });
+    c.commands.forEach(configure);
+  };
+  configure(program);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.help" || e.code === "commander.version") return 0;
+      if (e.code === "commander.executeSubCommandAsync") return 0;
+      process.stderr.write(`nipq: ${oneLine(e.message)}\n`);
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof NipqInputError) {
+      process.stderr.write(`nipq: ${oneLine(e.message)}\n`);
+      if (debug) process.stderr.write(`${e.stack}\n`);
+      return 2;
+    }
+    const err = e as Error;
+    process.stderr.write(`nipq: internal error: ${oneLine(err?.message ?? String(e))}${debug ? "" : " (run with --debug for the stack trace)"}\n`);
+    if (debug) process.stderr.write(`${err?.stack}\n`);
+    return 1;
+  }
+}

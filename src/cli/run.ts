@@ -1,0 +1,64 @@
+// `nipq run FILE.qmodel --data D [--backend reference|wasm] [--limit N] [--dump-logits FILE] [--json]`:
+// runs the integer program over a dataset's test split and reports accuracy and throughput.
+
+import { Command } from "commander";
+import cliProgress from "cli-progress";
+import { loadDataset, limitDataset } from "../data/index.js";
+import { BACKENDS, loadBackend, type BackendName } from "../exec/backends.js";
+import { runProgram } from "../exec/interpret.js";
+import { readQModel } from "../ir/qmodel.js";
+import { writeFileAtomic } from "../fsutil.js";
+import { choiceOption, intOption, printJson, say } from "./common.js";
+
+interface RunOptions {
+  data: string;
+  backend: BackendName;
+  limit?: number;
+  batch: number;
+  dumpLogits?: string;
+  json?: boolean;
+}
+
+export function runCommand(): Command {
+  return new Command("run")
+    .description("run an integer program over a dataset's test split; print accuracy and images/s")
+    .argument("<file>", "a .qmodel file")
+    .requiredOption("--data <D>", "dataset: mnist (shipped digits, 2,000-image test split), fashion-mnist (Debian dataset-fashion-mnist) or idx:DIR")
+    .option("--backend <name>", `kernels to run on: ${BACKENDS.join(" | ")}`, choiceOption(BACKENDS), "reference")
+    .option("--limit <N>", "use only the first N test images", intOption("--limit", 1))
+    .option("--batch <N>", "images per batch", intOption("--batch", 1, 65536), 64)
+    .option("--dump-logits <FILE>", "write {logits, predictions, labels} as JSON, in dataset order")
+    .option("--json", "print one JSON document on stdout")
+    .addHelpText("after", "\nThe test split of `mnist` is 200 images per class, 2,000 in all, classes interleaved (see README).")
+    .action(async (file: string, o: RunOptions) => {
+      const program = readQModel(file);
+      const data = limitDataset(loadDataset(o.data, "test"), o.limit);
+      const kernels = await loadBackend(o.backend);
+      const classes = program.layers[program.layers.length - 1].out.shape[0];
+      const logits = new Int16Array(data.n * classes);
+      const predictions = new Int32Array(data.n);
+      const bar = new cliProgress.SingleBar({ format: "run |{bar}| {value}/{total} images | {speed} img/s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+      bar.start(data.n, 0, { speed: "–" });
+      const t0 = performance.now();
+      for (let b = 0; b < data.n; b += o.batch) {
+        const n = Math.min(o.batch, data.n - b);
+        const r = runProgram(program, kernels, data.images.subarray(b * 784, (b + n) * 784), n);
+        logits.set(r.logits, b * classes);
+        predictions.set(r.predictions, b);
+        bar.update(b + n, { speed: (((b + n) * 1000) / (performance.now() - t0)).toFixed(0) });
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      bar.stop();
+      let correct = 0;
+      for (let i = 0; i < data.n; i++) if (predictions[i] === data.labels[i]) correct++;
+      if (o.dumpLogits) {
+        const rows = Array.from({ length: data.n }, (_, i) => Array.from(logits.subarray(i * classes, (i + 1) * classes)));
+        writeFileAtomic(o.dumpLogits, JSON.stringify({ logits: rows, predictions: Array.from(predictions), labels: Array.from(data.labels) }) + "\n");
+      }
+      const doc = { accuracy: correct / data.n, samples: data.n, correct, backend: kernels.name, imagesPerSecond: data.n / seconds, data: data.name, model: file };
+      if (o.json) return printJson(doc);
+      say(false, `${file} on ${data.name} (test, ${data.n} images), backend ${kernels.name}`);
+      say(false, `accuracy ${(100 * doc.accuracy).toFixed(2)}% (${correct}/${data.n}), ${doc.imagesPerSecond.toFixed(1)} images/s`);
+      if (o.dumpLogits) say(false, `logits written to ${o.dumpLogits}`);
+    });
+}

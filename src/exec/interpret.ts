@@ -1,0 +1,60 @@
+// Executes an integer program over a batch of u8 images on any LayerKernels backend. Activations that no
+// later layer reads are dropped as soon as their last reader has run (liveness from the program order).
+
+import type { Activation, LayerKernels } from "./backend.js";
+import { sizeOf, type Program } from "../ir/types.js";
+import { argmaxRows } from "../kernels/reference/ops.js";
+
+/** The result of running a program: the output integers (int16 logits) and argmax predictions. */
+export interface RunResult {
+  n: number;
+  classes: number;
+  logits: Int16Array;
+  predictions: Int32Array;
+}
+
+/** For each layer, the index of the last layer that reads its output (itself if none). */
+export function lastUse(program: Program): number[] {
+  const last = program.layers.map((_, i) => i);
+  program.layers.forEach((l, i) => l.inputs.forEach((j) => (last[j] = Math.max(last[j], i))));
+  return last;
+}
+
+/**
+ * Runs `program` over n images (u8, n × H × W × C as the input layer's shape) and returns every layer's
+ * output when `keepAll`, else only the final one. The program must be valid (see validateProgram).
+ */
+export function interpretLayers(program: Program, k: LayerKernels, images: Uint8Array, n: number, keepAll = false): Activation[] {
+  const layers = program.layers;
+  const input = layers[0];
+  const expect = n * sizeOf(input.out.shape);
+  if (images.length !== expect) throw new RangeError(`images: expected ${expect} bytes for ${n} samples, found ${images.length}`);
+  const acts: (Activation | undefined)[] = new Array(layers.length);
+  acts[0] = { n, spec: input.out, data: Int32Array.from(images) };
+  const last = lastUse(program);
+  for (let i = 1; i < layers.length; i++) {
+    const l = layers[i];
+    const x = acts[l.inputs[0]]!;
+    let data: Int32Array;
+    switch (l.op) {
+      case "conv2d": data = k.conv2d(l, x); break;
+      case "dense": data = k.dense(l, x); break;
+      case "maxpool": data = k.maxpool(l, x); break;
+      case "avgpool": data = k.avgpool(l, x); break;
+      case "gap": data = k.gap(l, x); break;
+      case "add": data = k.add(l, x, acts[l.inputs[1]]!); break;
+      case "flatten": data = x.data; break;
+      case "input": throw new Error(`layers[${i}]: a second input layer`);
+    }
+    acts[i] = { n, spec: l.out, data };
+    if (!keepAll) for (const j of l.inputs) if (last[j] === i) acts[j] = undefined;
+  }
+  return keepAll ? (acts as Activation[]) : [acts[layers.length - 1]!];
+}
+
+/** Runs a program over a batch and returns int16 logits and predictions. */
+export function runProgram(program: Program, k: LayerKernels, images: Uint8Array, n: number): RunResult {
+  const [out] = interpretLayers(program, k, images, n).slice(-1);
+  const classes = sizeOf(out.spec.shape);
+  return { n, classes, logits: Int16Array.from(out.data), predictions: argmaxRows(out.data, n, classes) };
+}

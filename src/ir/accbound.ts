@@ -1,0 +1,54 @@
+// The accumulator proof (DESIGN.md §3): from the actual integer weights and the input range, the exact
+// extreme values acc can take for any input in range. Zero padding is covered because 0 is in every range.
+
+import { tensorRange, type Layer, type TensorSpec } from "./types.js";
+
+/** Extreme accumulator values of a layer over all inputs in range, and the signed bits needed to hold them. */
+export interface AccBound {
+  min: number;
+  max: number;
+  /** Smallest k with −2^(k−1) ≤ min and max ≤ 2^(k−1) − 1 (two's complement). */
+  bits: number;
+}
+
+/** Signed two's-complement bits needed to hold every integer in [min, max]. */
+export function signedBitsFor(min: number, max: number): number {
+  let k = 1;
+  while (-(2 ** (k - 1)) > min || 2 ** (k - 1) - 1 < max) k++;
+  return k;
+}
+
+/**
+ * Bound of acc = bias[o] + Σ w·x for a weight layer whose input lies in `input`'s range, maximized over
+ * output channels: with x ∈ [lo, hi] (lo ≤ 0 ≤ hi) each term w·x ranges over [min(w·lo, w·hi), max(w·lo, w·hi)].
+ * For pooling sums: window size × the input range. Other layers have no accumulator (null).
+ */
+export function accumulatorBound(layer: Layer, input: TensorSpec): AccBound | null {
+  const { lo, hi } = tensorRange(input);
+  let min = 0;
+  let max = 0;
+  if (layer.op === "conv2d" || layer.op === "dense") {
+    const outC = layer.bias.length;
+    const per = layer.weights.length / outC;
+    min = Infinity;
+    max = -Infinity;
+    for (let o = 0; o < outC; o++) {
+      let a = layer.bias[o];
+      let b = layer.bias[o];
+      for (let i = o * per; i < (o + 1) * per; i++) {
+        const w = layer.weights[i];
+        a += Math.min(w * lo, w * hi);
+        b += Math.max(w * lo, w * hi);
+      }
+      if (a < min) min = a;
+      if (b > max) max = b;
+    }
+  } else if (layer.op === "avgpool" || layer.op === "gap") {
+    const window = layer.op === "gap" ? input.shape[0] * input.shape[1] : layer.kernel[0] * layer.kernel[1];
+    min = Math.min(0, window * lo);
+    max = window * hi;
+  } else {
+    return null;
+  }
+  return { min, max, bits: signedBitsFor(min, max) };
+}

@@ -1,0 +1,333 @@
+// The .qmodel file format: encoder, decoder, atomic writer. docs/FORMAT.md documents every byte.
+//
+//   offset        size  field
+//   0             4     magic "NQMD" (4E 51 4D 44)
+//   4             2     version, u16 LE = 1
+//   6             2     flags, u16 LE = 0 (reserved)
+//   8             4     header length L, u32 LE
+//   12            L     header: UTF-8 JSON (graph, tensors, requant parameters, section table)
+//   12+L          …     sections, in the order of the header's section table, back to back
+//   size−4        4     CRC-32 (IEEE) of bytes [0, size−4), u32 LE
+//
+// Decoding never trusts a length before checking it against the file size, verifies the checksum before
+// parsing, and then validates the program (validateProgram): it returns a valid Program or throws
+// QModelFormatError — never another exception.
+
+import { QModelFormatError, describeValue } from "../errors.js";
+import { accumulatorBound } from "./accbound.js";
+import { crc32 } from "./crc32.js";
+import { packBits, packedBytes, unpackBits } from "./pack.js";
+import { isWeightLayer, type Layer, type Program, type Requant, type TensorSpec } from "./types.js";
+import { validateProgram } from "./validate.js";
+import { readFileChecked, writeFileAtomic } from "../fsutil.js";
+
+export const MAGIC = [0x4e, 0x51, 0x4d, 0x44]; // "NQMD"
+export const VERSION = 1;
+const FIXED = 12; // magic + version + flags + header length
+const MAX_HEADER = 64 << 20; // 64 MiB: far above any real header, keeps a corrupt length from allocating
+
+/** One entry of the section table: which layer, which kind, how many bytes. */
+export interface SectionEntry {
+  layer: number;
+  kind: "weights" | "bias";
+  bytes: number;
+}
+
+/** The sections a program has, in file order: for each weight layer, its packed weights then its bias. */
+export function expectedSections(p: Program): SectionEntry[] {
+  const out: SectionEntry[] = [];
+  p.layers.forEach((l, i) => {
+    if (!isWeightLayer(l)) return;
+    out.push({ layer: i, kind: "weights", bytes: packedBytes(l.weights.length, l.wBits) });
+    out.push({ layer: i, kind: "bias", bytes: l.bias.length * 4 });
+  });
+  return out;
+}
+
+function tensorJson(t: TensorSpec): object {
+  return { shape: t.shape, bits: t.bits, signed: t.signed, scale: t.scale };
+}
+
+function layerJson(l: Layer, p: Program): Record<string, unknown> {
+  const base: Record<string, unknown> = { name: l.name, op: l.op, inputs: l.inputs, out: tensorJson(l.out) };
+  const rq = (r: Requant) => ({ m: Array.from(r.m), s: Array.from(r.s), lo: r.lo, hi: r.hi });
+  const acc = () => accumulatorBound(l, p.layers[l.inputs[0]].out)!.bits;
+  switch (l.op) {
+    case "input":
+    case "flatten":
+      return base;
+    case "conv2d":
+      return { ...base, kernel: l.kernel, stride: l.stride, padding: l.padding, groups: l.groups, wBits: l.wBits, wScale: Array.from(l.wScale), ...rq(l.rq), accBits: acc() };
+    case "dense":
+      return { ...base, wBits: l.wBits, wScale: Array.from(l.wScale), ...rq(l.rq), accBits: acc() };
+    case "maxpool":
+      return { ...base, kernel: l.kernel, stride: l.stride, padding: l.padding };
+    case "avgpool":
+      return { ...base, kernel: l.kernel, stride: l.stride, padding: l.padding, ...rq(l.rq), accBits: acc() };
+    case "gap":
+      return { ...base, ...rq(l.rq), accBits: acc() };
+    case "add":
+      return { ...base, ma: l.ma, mb: l.mb, s: l.s, lo: l.lo, hi: l.hi };
+  }
+}
+
+/** Encodes a program (validated first) into .qmodel bytes. */
+export function encodeQModel(p: Program): Uint8Array {
+  validateProgram(p);
+  const sections = expectedSections(p);
+  const header = { format: "nipq-qmodel", name: p.name, producer: p.producer, layers: p.layers.map((l) => layerJson(l, p)), sections };
+  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  const payloads: Uint8Array[] = [];
+  for (const s of sections) {
+    const l = p.layers[s.layer];
+    if (!isWeightLayer(l)) continue;
+    if (s.kind === "weights") payloads.push(packBits(l.weights, l.wBits));
+    else {
+      const b = new Uint8Array(l.bias.length * 4);
+      const dv = new DataView(b.buffer);
+      l.bias.forEach((v, i) => dv.setInt32(i * 4, v, true));
+      payloads.push(b);
+    }
+  }
+  const size = FIXED + headerBytes.length + payloads.reduce((a, b) => a + b.length, 0) + 4;
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  dv.setUint16(4, VERSION, true);
+  dv.setUint16(6, 0, true);
+  dv.setUint32(8, headerBytes.length, true);
+  out.set(headerBytes, FIXED);
+  let off = FIXED + headerBytes.length;
+  for (const b of payloads) {
+    out.set(b, off);
+    off += b.length;
+  }
+  dv.setUint32(size - 4, crc32(out, 0, size - 4), true);
+  return out;
+}
+
+type Json = Record<string, unknown>;
+
+/** Field access on parsed JSON with errors that name the field. */
+class JsonReader {
+  constructor(readonly file: string) {}
+  fail(field: string, expected: string, found: unknown): never {
+    throw new QModelFormatError(this.file, field, expected, describeValue(found));
+  }
+  obj(field: string, v: unknown): Json {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(field, "an object", v);
+    return v as Json;
+  }
+  arr(field: string, v: unknown, len?: number): unknown[] {
+    if (!Array.isArray(v) || (len !== undefined && v.length !== len)) this.fail(field, len === undefined ? "an array" : `an array of length ${len}`, v);
+    return v;
+  }
+  num(field: string, v: unknown): number {
+    if (typeof v !== "number" || !Number.isFinite(v)) this.fail(field, "a number", v);
+    return v;
+  }
+  int(field: string, v: unknown, lo = -(2 ** 53), hi = 2 ** 53): number {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) this.fail(field, `an integer in [${lo}, ${hi}]`, v);
+    return v;
+  }
+  str(field: string, v: unknown): string {
+    if (typeof v !== "string") this.fail(field, "a string", v);
+    return v;
+  }
+  bool(field: string, v: unknown): boolean {
+    if (typeof v !== "boolean") this.fail(field, "true or false", v);
+    return v;
+  }
+  ints(field: string, v: unknown, lo: number, hi: number): number[] {
+    return this.arr(field, v).map((x, i) => this.int(`${field}[${i}]`, x, lo, hi));
+  }
+  pair(field: string, v: unknown): [number, number] {
+    const a = this.arr(field, v, 2);
+    return [this.int(`${field}[0]`, a[0], 1, 64), this.int(`${field}[1]`, a[1], 1, 64)];
+  }
+  keys(field: string, o: Json, allowed: string[]): void {
+    for (const k of Object.keys(o)) if (!allowed.includes(k)) this.fail(`${field}.${k}`, `no such field (allowed: ${allowed.join(", ")})`, o[k]);
+  }
+}
+
+const COMMON = ["name", "op", "inputs", "out"];
+const RQ = ["m", "s", "lo", "hi"];
+const FIELDS: Record<string, string[]> = {
+  input: COMMON,
+  flatten: COMMON,
+  conv2d: [...COMMON, "kernel", "stride", "padding", "groups", "wBits", "wScale", ...RQ, "accBits"],
+  dense: [...COMMON, "wBits", "wScale", ...RQ, "accBits"],
+  maxpool: [...COMMON, "kernel", "stride", "padding"],
+  avgpool: [...COMMON, "kernel", "stride", "padding", ...RQ, "accBits"],
+  gap: [...COMMON, ...RQ, "accBits"],
+  add: [...COMMON, "ma", "mb", "s", "lo", "hi"],
+};
+
+function parseTensor(r: JsonReader, f: string, v: unknown): TensorSpec {
+  const o = r.obj(f, v);
+  r.keys(f, o, ["shape", "bits", "signed", "scale"]);
+  return {
+    shape: r.ints(`${f}.shape`, o.shape, 1, 1 << 20),
+    bits: r.int(`${f}.bits`, o.bits, 2, 16),
+    signed: r.bool(`${f}.signed`, o.signed),
+    scale: r.num(`${f}.scale`, o.scale),
+  };
+}
+
+function parseRequant(r: JsonReader, f: string, o: Json): Requant {
+  return {
+    m: Int32Array.from(r.ints(`${f}.m`, o.m, 2 ** 30, 2 ** 31 - 1)),
+    s: Int32Array.from(r.ints(`${f}.s`, o.s, 1, 62)),
+    lo: r.int(`${f}.lo`, o.lo, -(2 ** 31), 2 ** 31 - 1),
+    hi: r.int(`${f}.hi`, o.hi, -(2 ** 31), 2 ** 31 - 1),
+  };
+}
+
+/** Parses one header layer; weights and bias are filled from the sections afterwards. */
+function parseLayer(r: JsonReader, f: string, v: unknown): Layer {
+  const o = r.obj(f, v);
+  const op = r.str(`${f}.op`, o.op);
+  const allowed = FIELDS[op];
+  if (!allowed) r.fail(`${f}.op`, `one of ${Object.keys(FIELDS).join(", ")}`, op);
+  r.keys(f, o, allowed);
+  const name = r.str(`${f}.name`, o.name);
+  const inputs = r.ints(`${f}.inputs`, o.inputs, 0, 1 << 20);
+  const out = parseTensor(r, `${f}.out`, o.out);
+  const base = { name, out, inputs } as { name: string; out: TensorSpec; inputs: never };
+  const padding = () => {
+    const p = r.str(`${f}.padding`, o.padding);
+    if (p !== "same" && p !== "valid") r.fail(`${f}.padding`, `"same" or "valid"`, p);
+    return p;
+  };
+  const scales = () => Float64Array.from(r.arr(`${f}.wScale`, o.wScale).map((x, i) => r.num(`${f}.wScale[${i}]`, x)));
+  switch (op) {
+    case "input":
+      return { ...base, op };
+    case "flatten":
+      return { ...base, op };
+    case "conv2d":
+      return { ...base, op, kernel: r.pair(`${f}.kernel`, o.kernel), stride: r.pair(`${f}.stride`, o.stride), padding: padding(), groups: r.int(`${f}.groups`, o.groups, 1, 1 << 20), wBits: r.int(`${f}.wBits`, o.wBits, 2, 8), wScale: scales(), rq: parseRequant(r, f, o), weights: new Int8Array(0), bias: new Int32Array(0) };
+    case "dense":
+      return { ...base, op, wBits: r.int(`${f}.wBits`, o.wBits, 2, 8), wScale: scales(), rq: parseRequant(r, f, o), weights: new Int8Array(0), bias: new Int32Array(0) };
+    case "maxpool":
+      return { ...base, op, kernel: r.pair(`${f}.kernel`, o.kernel), stride: r.pair(`${f}.stride`, o.stride), padding: padding() };
+    case "avgpool": {
+      const p = padding();
+      if (p !== "valid") r.fail(`${f}.padding`, `"valid" (average pool divides by the full window)`, p);
+      return { ...base, op, kernel: r.pair(`${f}.kernel`, o.kernel), stride: r.pair(`${f}.stride`, o.stride), padding: p, rq: parseRequant(r, f, o) };
+    }
+    case "gap":
+      return { ...base, op, rq: parseRequant(r, f, o) };
+    default: // "add"
+      return { ...base, op: "add", ma: r.int(`${f}.ma`, o.ma, 0, 2 ** 31 - 1), mb: r.int(`${f}.mb`, o.mb, 0, 2 ** 31 - 1), s: r.int(`${f}.s`, o.s, 1, 62), lo: r.int(`${f}.lo`, o.lo, -(2 ** 31), 2 ** 31 - 1), hi: r.int(`${f}.hi`, o.hi, -(2 ** 31), 2 ** 31 - 1) };
+  }
+}
+
+/** Number of weights a weight layer must have, from the header alone (0 when its input is unusable). */
+function weightCount(p: Program, i: number): number {
+  const l = p.layers[i];
+  const j = l.inputs[0];
+  if (j === undefined || j >= i) return 0;
+  const x = p.layers[j].out.shape;
+  if (l.op === "conv2d") return l.out.shape.length === 3 && x.length === 3 && x[2] % l.groups === 0 ? l.out.shape[2] * l.kernel[0] * l.kernel[1] * (x[2] / l.groups) : 0;
+  if (l.op === "dense") return l.out.shape[0] * (x.length === 1 ? x[0] : 0);
+  return 0;
+}
+
+/**
+ * Decodes and validates .qmodel bytes. `file` names the source in errors.
+ * Returns a valid Program or throws QModelFormatError.
+ */
+export function decodeQModel(bytes: Uint8Array, file = "<memory>"): Program {
+  const fail = (field: string, expected: string, found: string): never => {
+    throw new QModelFormatError(file, field, expected, found);
+  };
+  if (bytes.length < FIXED + 4) fail("file", `at least ${FIXED + 4} bytes`, `${bytes.length} bytes (truncated)`);
+  for (let i = 0; i < 4; i++) if (bytes[i] !== MAGIC[i]) fail("magic", `"NQMD" (4E 51 4D 44), a .qmodel file`, `bytes ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0").toUpperCase()).join(" ")}`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = dv.getUint16(4, true);
+  if (version !== VERSION) fail("version", `${VERSION}`, `${version}`);
+  const flags = dv.getUint16(6, true);
+  if (flags !== 0) fail("flags", "0", `${flags}`);
+  const hlen = dv.getUint32(8, true);
+  if (hlen > MAX_HEADER || FIXED + hlen + 4 > bytes.length) fail("headerLength", `at most ${bytes.length - FIXED - 4} bytes (the file size)`, `${hlen}`);
+  const stored = dv.getUint32(bytes.length - 4, true);
+  const actual = crc32(bytes, 0, bytes.length - 4);
+  if (stored !== actual) fail("checksum", `CRC-32 0x${actual.toString(16).padStart(8, "0")} of bytes [0, ${bytes.length - 4})`, `0x${stored.toString(16).padStart(8, "0")} (corrupt or truncated file)`);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(FIXED, FIXED + hlen)));
+  } catch (e) {
+    fail("header", "UTF-8 JSON", `unparsable text (${(e as Error).message.split("\n")[0].slice(0, 80)})`);
+  }
+  const r = new JsonReader(file);
+  const h = r.obj("header", json);
+  r.keys("header", h, ["format", "name", "producer", "layers", "sections"]);
+  if (h.format !== "nipq-qmodel") r.fail("header.format", `"nipq-qmodel"`, h.format);
+  const layersJson = r.arr("layers", h.layers);
+  if (layersJson.length > 100_000) r.fail("layers", "at most 100000 layers", layersJson);
+  const program: Program = {
+    name: r.str("name", h.name),
+    producer: r.str("producer", h.producer),
+    layers: layersJson.map((v, i) => parseLayer(r, `layers[${i}]`, v)),
+  };
+  // Inputs must point backwards before any shape is derived from them.
+  program.layers.forEach((l, i) => l.inputs.forEach((j, k) => j < i || r.fail(`layers[${i}].inputs[${k}]`, `an index of an earlier layer (< ${i})`, j)));
+  // Section table: exactly the expected list, sizes derived from the header's shapes.
+  const table = r.arr("sections", h.sections);
+  const expect: SectionEntry[] = [];
+  program.layers.forEach((l, i) => {
+    if (!isWeightLayer(l)) return;
+    const outC = l.op === "conv2d" ? l.out.shape[2] ?? 0 : l.out.shape[0];
+    expect.push({ layer: i, kind: "weights", bytes: packedBytes(weightCount(program, i), l.wBits) });
+    expect.push({ layer: i, kind: "bias", bytes: outC * 4 });
+  });
+  if (table.length !== expect.length) r.fail("sections", `${expect.length} sections (weights and bias of each conv2d/dense layer)`, table);
+  let off = FIXED + hlen;
+  const end = bytes.length - 4;
+  table.forEach((v, k) => {
+    const f = `sections[${k}]`;
+    const s = r.obj(f, v);
+    r.keys(f, s, ["layer", "kind", "bytes"]);
+    const e = expect[k];
+    if (s.layer !== e.layer) r.fail(`${f}.layer`, `${e.layer}`, s.layer);
+    if (s.kind !== e.kind) r.fail(`${f}.kind`, `"${e.kind}"`, s.kind);
+    if (s.bytes !== e.bytes) r.fail(`${f}.bytes`, `${e.bytes} (derived from layers[${e.layer}])`, s.bytes);
+    if (off + e.bytes > end) fail(f, `${e.bytes} bytes at offset ${off}`, `only ${end - off} bytes before the checksum (truncated)`);
+    const l = program.layers[e.layer];
+    if (!isWeightLayer(l)) return;
+    const data = bytes.subarray(off, off + e.bytes);
+    if (e.kind === "weights") {
+      const n = weightCount(program, e.layer);
+      const usedBits = n * l.wBits;
+      if (usedBits % 8 !== 0 && data[data.length - 1] >> usedBits % 8 !== 0) fail(`${f}`, "zero padding bits after the last weight", `non-zero bits in the last byte`);
+      l.weights = unpackBits(data, n, l.wBits, true, new Int8Array(n)) as Int8Array;
+    } else {
+      const b = new Int32Array(e.bytes / 4);
+      const sdv = new DataView(bytes.buffer, bytes.byteOffset + off, e.bytes);
+      for (let i = 0; i < b.length; i++) b[i] = sdv.getInt32(i * 4, true);
+      l.bias = b;
+    }
+    off += e.bytes;
+  });
+  if (off !== end) fail("file", `${off + 4} bytes (header, sections and checksum)`, `${bytes.length} bytes (${end - off} bytes of trailing garbage)`);
+  validateProgram(program, file);
+  // accBits is derived; a stored value that disagrees means the file was edited or corrupted.
+  program.layers.forEach((l, i) => {
+    const stored = (layersJson[i] as Json).accBits;
+    const b = i > 0 ? accumulatorBound(l, program.layers[l.inputs[0]].out) : null;
+    if (b && stored !== b.bits) r.fail(`layers[${i}].accBits`, `${b.bits} (derived from the weights and the input range)`, stored);
+    if (!b && stored !== undefined) r.fail(`layers[${i}].accBits`, "no such field for this op", stored);
+  });
+  return program;
+}
+
+/** Reads and validates a .qmodel file. */
+export function readQModel(path: string): Program {
+  return decodeQModel(readFileChecked(path), path);
+}
+
+/** Validates, encodes and writes a program atomically. */
+export function writeQModel(path: string, p: Program): void {
+  writeFileAtomic(path, encodeQModel(p));
+}

@@ -1,0 +1,210 @@
+// Validation of an integer program: every field, every shape along the graph, every integer in range, and
+// the accumulator proof. The .qmodel reader runs it on what it decodes; writers run it before writing, so
+// no invalid program ever reaches a file or a kernel. Errors are QModelFormatError values naming the field.
+
+import { QModelFormatError, describeValue } from "../errors.js";
+import { accumulatorBound } from "./accbound.js";
+import { outDim, sizeOf, tensorRange, type Layer, type Program, type Requant, type TensorSpec } from "./types.js";
+
+export const M_MIN = 2 ** 30; // 1073741824
+export const M_MAX = 2 ** 31 - 1; // 2147483647
+export const S_MIN = 1;
+export const S_MAX = 62;
+export const INT32_MIN = -(2 ** 31);
+export const INT32_MAX = 2 ** 31 - 1;
+
+class Checker {
+  constructor(readonly file: string) {}
+  fail(field: string, expected: string, found: unknown): never {
+    throw new QModelFormatError(this.file, field, expected, typeof found === "string" && found.startsWith("§") ? found.slice(1) : describeValue(found));
+  }
+  int(field: string, v: unknown, lo: number, hi: number): number {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) this.fail(field, `an integer in [${lo}, ${hi}]`, v);
+    return v;
+  }
+  positive(field: string, v: unknown): number {
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) this.fail(field, "a finite number > 0", v);
+    return v;
+  }
+  eq(field: string, found: unknown, expected: unknown, what = String(expected)): void {
+    if (found !== expected) this.fail(field, what, found);
+  }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function shapeStr(s: readonly number[]): string {
+  return `[${s.join(", ")}]`;
+}
+
+function checkTensor(c: Checker, f: string, t: TensorSpec, isOutput: boolean): void {
+  if (!Array.isArray(t.shape) || (t.shape.length !== 1 && t.shape.length !== 3)) c.fail(`${f}.shape`, "a shape [H, W, C] or [N]", t.shape);
+  t.shape.forEach((d, i) => c.int(`${f}.shape[${i}]`, d, 1, 1 << 20));
+  if (sizeOf(t.shape) > 1 << 26) c.fail(`${f}.shape`, "at most 2^26 elements per sample", `§${shapeStr(t.shape)}`);
+  if (isOutput) c.eq(`${f}.bits`, t.bits, 16, "16 (the logits are signed 16-bit)");
+  else c.int(`${f}.bits`, t.bits, 2, 8);
+  if (typeof t.signed !== "boolean") c.fail(`${f}.signed`, "true or false", t.signed);
+  if (isOutput && !t.signed) c.fail(`${f}.signed`, "true (the logits are signed 16-bit)", t.signed);
+  c.positive(`${f}.scale`, t.scale);
+}
+
+function checkRequant(c: Checker, f: string, rq: Requant, channels: number, out: TensorSpec): void {
+  if (!(rq.m instanceof Int32Array) || rq.m.length !== channels) c.fail(`${f}.m`, `${channels} multiplier(s)`, rq.m);
+  if (!(rq.s instanceof Int32Array) || rq.s.length !== channels) c.fail(`${f}.s`, `${channels} shift(s)`, rq.s);
+  for (let i = 0; i < channels; i++) {
+    c.int(`${f}.m[${i}]`, rq.m[i], M_MIN, M_MAX);
+    c.int(`${f}.s[${i}]`, rq.s[i], S_MIN, S_MAX);
+  }
+  checkClamp(c, f, rq.lo, rq.hi, out);
+}
+
+function checkClamp(c: Checker, f: string, lo: number, hi: number, out: TensorSpec): void {
+  const r = tensorRange(out);
+  c.int(`${f}.lo`, lo, r.lo, r.hi);
+  c.int(`${f}.hi`, hi, lo, r.hi);
+}
+
+function checkWindow(c: Checker, f: string, l: { kernel: [number, number]; stride: [number, number]; padding: string }): void {
+  if (!Array.isArray(l.kernel) || l.kernel.length !== 2) c.fail(`${f}.kernel`, "[kh, kw]", l.kernel);
+  if (!Array.isArray(l.stride) || l.stride.length !== 2) c.fail(`${f}.stride`, "[sh, sw]", l.stride);
+  c.int(`${f}.kernel[0]`, l.kernel[0], 1, 64);
+  c.int(`${f}.kernel[1]`, l.kernel[1], 1, 64);
+  c.int(`${f}.stride[0]`, l.stride[0], 1, 64);
+  c.int(`${f}.stride[1]`, l.stride[1], 1, 64);
+  if (l.padding !== "same" && l.padding !== "valid") c.fail(`${f}.padding`, `"same" or "valid"`, l.padding);
+}
+
+function windowOut(c: Checker, f: string, inShape: number[], l: { kernel: [number, number]; stride: [number, number]; padding: "same" | "valid" }): [number, number] {
+  const [H, W] = inShape;
+  if (l.padding === "valid" && (H < l.kernel[0] || W < l.kernel[1]))
+    c.fail(`${f}.kernel`, `a window that fits the ${H}×${W} input with valid padding`, `§${shapeStr(l.kernel)}`);
+  return [outDim(H, l.kernel[0], l.stride[0], l.padding), outDim(W, l.kernel[1], l.stride[1], l.padding)];
+}
+
+function checkWeights(c: Checker, f: string, w: Int8Array, n: number, bits: number): void {
+  if (!(w instanceof Int8Array) || w.length !== n) c.fail(`${f}.weights`, `${n} int8 values`, w);
+  const hi = 2 ** (bits - 1) - 1;
+  for (let i = 0; i < n; i++) if (w[i] < -hi || w[i] > hi) c.fail(`${f}.weights[${i}]`, `an integer in [${-hi}, ${hi}] (${bits}-bit narrow signed)`, w[i]);
+}
+
+function checkBias(c: Checker, f: string, b: Int32Array, n: number): void {
+  if (!(b instanceof Int32Array) || b.length !== n) c.fail(`${f}.bias`, `${n} int32 values`, b);
+}
+
+function checkScales(c: Checker, f: string, s: Float64Array, n: number): void {
+  if (!(s instanceof Float64Array) || s.length !== n) c.fail(`${f}.wScale`, `${n} per-channel scales`, s);
+  for (let i = 0; i < n; i++) c.positive(`${f}.wScale[${i}]`, s[i]);
+}
+
+/**
+ * Checks a whole program; throws QModelFormatError naming `file` and the first offending field.
+ * Guarantees for every valid program: shapes agree along the graph; all integers are in their ranges;
+ * every accumulator provably stays in int32 for every input in range.
+ */
+export function validateProgram(p: Program, file = "<memory>"): void {
+  const c = new Checker(file);
+  if (typeof p.name !== "string") c.fail("name", "a string", p.name);
+  if (typeof p.producer !== "string") c.fail("producer", "a string", p.producer);
+  if (!Array.isArray(p.layers) || p.layers.length < 2) c.fail("layers", "at least an input and one more layer", p.layers);
+  const names = new Set<string>();
+  const n = p.layers.length;
+  p.layers.forEach((l: Layer, i: number) => {
+    const f = `layers[${i}]`;
+    if (typeof l.name !== "string" || l.name.length === 0 || l.name.length > 200) c.fail(`${f}.name`, "a non-empty name", l.name);
+    if (names.has(l.name)) c.fail(`${f}.name`, "a unique layer name", l.name);
+    names.add(l.name);
+    if (i === 0) {
+      c.eq(`${f}.op`, l.op, "input", `"input" (layer 0 is the input)`);
+    } else if (l.op === "input") c.fail(`${f}.op`, "an op other than input after layer 0", l.op);
+    const arity = l.op === "input" ? 0 : l.op === "add" ? 2 : 1;
+    if (!Array.isArray(l.inputs) || l.inputs.length !== arity) c.fail(`${f}.inputs`, `${arity} input index(es)`, l.inputs);
+    l.inputs.forEach((j, k) => c.int(`${f}.inputs[${k}]`, j, 0, i - 1));
+    checkTensor(c, `${f}.out`, l.out, i === n - 1);
+    const ins = l.inputs.map((j) => p.layers[j].out);
+    const x = ins[0];
+    let expectShape: number[] = [];
+    switch (l.op) {
+      case "input":
+        c.eq(`${f}.out.bits`, l.out.bits, 8, "8 (u8 pixels)");
+        c.eq(`${f}.out.signed`, l.out.signed, false, "false (u8 pixels)");
+        if (l.out.shape.length !== 3) c.fail(`${f}.out.shape`, "[H, W, C]", `§${shapeStr(l.out.shape)}`);
+        expectShape = l.out.shape;
+        break;
+      case "conv2d": {
+        if (x.shape.length !== 3) c.fail(`${f}.inputs[0]`, "a [H, W, C] input", `§${shapeStr(x.shape)}`);
+        checkWindow(c, f, l);
+        const C = x.shape[2];
+        const outC = l.out.shape[2];
+        c.int(`${f}.groups`, l.groups, 1, C);
+        if (C % l.groups !== 0 || outC % l.groups !== 0)
+          c.fail(`${f}.groups`, `a divisor of input channels ${C} and output channels ${outC}`, l.groups);
+        c.int(`${f}.wBits`, l.wBits, 2, 8);
+        checkWeights(c, f, l.weights, outC * l.kernel[0] * l.kernel[1] * (C / l.groups), l.wBits);
+        checkScales(c, f, l.wScale, outC);
+        checkBias(c, f, l.bias, outC);
+        checkRequant(c, `${f}.rq`, l.rq, outC, l.out);
+        expectShape = [...windowOut(c, f, x.shape, l), outC];
+        break;
+      }
+      case "dense": {
+        if (x.shape.length !== 1) c.fail(`${f}.inputs[0]`, "a flat [N] input (add a flatten or gap)", `§${shapeStr(x.shape)}`);
+        const outN = l.out.shape[0];
+        c.int(`${f}.wBits`, l.wBits, 2, 8);
+        checkWeights(c, f, l.weights, outN * x.shape[0], l.wBits);
+        checkScales(c, f, l.wScale, outN);
+        checkBias(c, f, l.bias, outN);
+        checkRequant(c, `${f}.rq`, l.rq, outN, l.out);
+        expectShape = [outN];
+        break;
+      }
+      case "maxpool":
+        if (x.shape.length !== 3) c.fail(`${f}.inputs[0]`, "a [H, W, C] input", `§${shapeStr(x.shape)}`);
+        checkWindow(c, f, l);
+        sameQuant(c, f, l.out, x);
+        expectShape = [...windowOut(c, f, x.shape, l), x.shape[2]];
+        break;
+      case "avgpool":
+        if (x.shape.length !== 3) c.fail(`${f}.inputs[0]`, "a [H, W, C] input", `§${shapeStr(x.shape)}`);
+        checkWindow(c, f, l);
+        if ((l.padding as string) !== "valid") c.fail(`${f}.padding`, `"valid" (average pool divides by the full window)`, l.padding);
+        checkRequant(c, `${f}.rq`, l.rq, 1, l.out);
+        expectShape = [...windowOut(c, f, x.shape, l), x.shape[2]];
+        break;
+      case "gap":
+        if (x.shape.length !== 3) c.fail(`${f}.inputs[0]`, "a [H, W, C] input", `§${shapeStr(x.shape)}`);
+        checkRequant(c, `${f}.rq`, l.rq, 1, l.out);
+        expectShape = [x.shape[2]];
+        break;
+      case "add": {
+        const y = ins[1];
+        if (!sameShape(x.shape, y.shape)) c.fail(`${f}.inputs`, `two inputs of one shape, ${shapeStr(x.shape)}`, `§${shapeStr(y.shape)}`);
+        c.int(`${f}.ma`, l.ma, 0, M_MAX);
+        c.int(`${f}.mb`, l.mb, 0, M_MAX);
+        c.int(`${f}.s`, l.s, S_MIN, S_MAX);
+        checkClamp(c, f, l.lo, l.hi, l.out);
+        expectShape = x.shape;
+        break;
+      }
+      case "flatten":
+        sameQuant(c, f, l.out, x);
+        expectShape = [sizeOf(x.shape)];
+        break;
+      default:
+        c.fail(`${f}.op`, "one of input, conv2d, dense, maxpool, avgpool, gap, add, flatten", (l as { op: unknown }).op);
+    }
+    if (!sameShape(l.out.shape, expectShape)) c.fail(`${f}.out.shape`, shapeStr(expectShape), `§${shapeStr(l.out.shape)}`);
+    if (i > 0) {
+      const b = accumulatorBound(l, x);
+      if (b && (b.min < -(2 ** 31) || b.max > 2 ** 31 - 1))
+        c.fail(`${f}`, "accumulators that provably fit int32", `§|acc| up to ${Math.max(-b.min, b.max)} (${b.bits} bits) for inputs in range`);
+    }
+  });
+}
+
+function sameQuant(c: Checker, f: string, out: TensorSpec, x: TensorSpec): void {
+  c.eq(`${f}.out.bits`, out.bits, x.bits, `${x.bits} (same as the input)`);
+  c.eq(`${f}.out.signed`, out.signed, x.signed, `${x.signed} (same as the input)`);
+  c.eq(`${f}.out.scale`, out.scale, x.scale, `${x.scale} (same as the input)`);
+}

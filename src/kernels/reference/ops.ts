@@ -1,0 +1,165 @@
+// Reference integer kernels: the executable specification of DESIGN.md §3. Plain loops, never optimized,
+// pure functions of (shape, params, typed arrays). WASM kernels and the simulator are tested against these
+// with tolerance 0. Activations are batched NHWC (n × H × W × C) in Int32Array containers; accumulators
+// are exact integers held in Float64Array (exact below 2^53, far beyond the proven int32 bound).
+
+import { padBefore, outDim, type Padding } from "../../ir/types.js";
+import { requantClamp, roundShift } from "./requant.js";
+
+/** Geometry of a conv2d: input [H, W, C], weights [outC][kh][kw][C/groups]. */
+export interface ConvGeometry {
+  H: number;
+  W: number;
+  C: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  padding: Padding;
+  groups: number;
+  outC: number;
+}
+
+/** Output spatial size [OH, OW] of a conv or pool. */
+export function convOutShape(g: Pick<ConvGeometry, "H" | "W" | "kh" | "kw" | "sh" | "sw" | "padding">): [number, number] {
+  return [outDim(g.H, g.kh, g.sh, g.padding), outDim(g.W, g.kw, g.sw, g.padding)];
+}
+
+/**
+ * Conv2D accumulators: acc[b][oy][ox][o] = bias[o] + Σ_{ky,kx,ci} w[o][ky][kx][ci] · x[b][iy][ix][g·cpg + ci]
+ * with iy = oy·sh + ky − padTop, ix = ox·sw + kx − padLeft, g = floor(o / (outC/groups)),
+ * cpg = C/groups; taps outside the input contribute 0 (zero padding, the zero point is 0).
+ */
+export function conv2dAcc(x: ArrayLike<number>, n: number, g: ConvGeometry, w: ArrayLike<number>, bias: ArrayLike<number>): Float64Array {
+  const [OH, OW] = convOutShape(g);
+  const pt = padBefore(g.H, g.kh, g.sh, g.padding);
+  const pl = padBefore(g.W, g.kw, g.sw, g.padding);
+  const cpg = g.C / g.groups; // input channels per group
+  const opg = g.outC / g.groups; // output channels per group
+  const acc = new Float64Array(n * OH * OW * g.outC);
+  let i = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        for (let o = 0; o < g.outC; o++) {
+          const c0 = Math.floor(o / opg) * cpg;
+          let sum = bias[o];
+          for (let ky = 0; ky < g.kh; ky++) {
+            const iy = oy * g.sh + ky - pt;
+            if (iy < 0 || iy >= g.H) continue;
+            for (let kx = 0; kx < g.kw; kx++) {
+              const ix = ox * g.sw + kx - pl;
+              if (ix < 0 || ix >= g.W) continue;
+              for (let ci = 0; ci < cpg; ci++) {
+                sum += w[((o * g.kh + ky) * g.kw + kx) * cpg + ci] * x[((b * g.H + iy) * g.W + ix) * g.C + c0 + ci];
+              }
+            }
+          }
+          acc[i++] = sum;
+        }
+      }
+    }
+  }
+  return acc;
+}
+
+/** Dense accumulators: acc[b][o] = bias[o] + Σ_i w[o][i] · x[b][i]. */
+export function denseAcc(x: ArrayLike<number>, n: number, inN: number, outN: number, w: ArrayLike<number>, bias: ArrayLike<number>): Float64Array {
+  const acc = new Float64Array(n * outN);
+  for (let b = 0; b < n; b++) {
+    for (let o = 0; o < outN; o++) {
+      let sum = bias[o];
+      for (let i = 0; i < inN; i++) sum += w[o * inN + i] * x[b * inN + i];
+      acc[b * outN + o] = sum;
+    }
+  }
+  return acc;
+}
+
+/**
+ * Per-channel requantization of a channels-last tensor: y[i] = clamp(requant(acc[i], m[c], s[c]), lo, hi)
+ * with c = i mod channels. `m`/`s` of length 1 apply to every channel.
+ */
+export function requantTensor(acc: ArrayLike<number>, channels: number, m: ArrayLike<number>, s: ArrayLike<number>, lo: number, hi: number): Int32Array {
+  const y = new Int32Array(acc.length);
+  const per = m.length !== 1;
+  for (let i = 0; i < acc.length; i++) {
+    const c = per ? i % channels : 0;
+    y[i] = requantClamp(acc[i], m[c], s[c], lo, hi);
+  }
+  return y;
+}
+
+/** Max pool over the window; with `same` padding, padded taps are ignored (TensorFlow semantics). */
+export function maxPool(x: ArrayLike<number>, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, padding: Padding): Int32Array {
+  const [OH, OW] = convOutShape({ H, W, kh, kw, sh, sw, padding });
+  const pt = padBefore(H, kh, sh, padding);
+  const pl = padBefore(W, kw, sw, padding);
+  const y = new Int32Array(n * OH * OW * C);
+  let i = 0;
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < OH; oy++)
+      for (let ox = 0; ox < OW; ox++)
+        for (let c = 0; c < C; c++) {
+          let best = -Infinity;
+          for (let ky = 0; ky < kh; ky++) {
+            const iy = oy * sh + ky - pt;
+            if (iy < 0 || iy >= H) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const ix = ox * sw + kx - pl;
+              if (ix < 0 || ix >= W) continue;
+              const v = x[((b * H + iy) * W + ix) * C + c];
+              if (v > best) best = v;
+            }
+          }
+          y[i++] = best;
+        }
+  return y;
+}
+
+/** Average-pool window sums (`valid` padding): acc = Σ over the kh×kw window. */
+export function avgPoolSum(x: ArrayLike<number>, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number): Float64Array {
+  const [OH, OW] = convOutShape({ H, W, kh, kw, sh, sw, padding: "valid" });
+  const acc = new Float64Array(n * OH * OW * C);
+  let i = 0;
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < OH; oy++)
+      for (let ox = 0; ox < OW; ox++)
+        for (let c = 0; c < C; c++) {
+          let sum = 0;
+          for (let ky = 0; ky < kh; ky++)
+            for (let kx = 0; kx < kw; kx++) sum += x[((b * H + oy * sh + ky) * W + ox * sw + kx) * C + c];
+          acc[i++] = sum;
+        }
+  return acc;
+}
+
+/** Global average pool sums: acc[b][c] = Σ_{y,x} x[b][y][x][c]. */
+export function globalSum(x: ArrayLike<number>, n: number, H: number, W: number, C: number): Float64Array {
+  const acc = new Float64Array(n * C);
+  for (let b = 0; b < n; b++)
+    for (let p = 0; p < H * W; p++)
+      for (let c = 0; c < C; c++) acc[b * C + c] += x[(b * H * W + p) * C + c];
+  return acc;
+}
+
+/** Residual add: y = clamp(floor((a·ma + b·mb + 2^(s−1)) / 2^s), lo, hi), elementwise. */
+export function addRequant(a: ArrayLike<number>, b: ArrayLike<number>, ma: number, mb: number, s: number, lo: number, hi: number): Int32Array {
+  const y = new Int32Array(a.length);
+  for (let i = 0; i < a.length; i++) {
+    const r = roundShift(a[i] * ma + b[i] * mb, s);
+    y[i] = r < lo ? lo : r > hi ? hi : r;
+  }
+  return y;
+}
+
+/** Index of the largest value in each row of n × k scores; the lowest index wins ties. */
+export function argmaxRows(scores: ArrayLike<number>, n: number, k: number): Int32Array {
+  const pred = new Int32Array(n);
+  for (let b = 0; b < n; b++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (scores[b * k + j] > scores[b * k + best]) best = j;
+    pred[b] = best;
+  }
+  return pred;
+}

@@ -1,0 +1,57 @@
+// Backend choice for training (DESIGN.md §7): @tensorflow/tfjs-node when it loads (it is an
+// optionalDependency whose install downloads libtensorflow and fails offline), else
+// @tensorflow/tfjs-backend-wasm with the gradient kernels it lacks registered from kernels it has
+// (./wasm-grad-kernels.ts), else the pure-JS CPU backend (~100× slower for conv training).
+
+import * as tf from "@tensorflow/tfjs";
+import { UsageError } from "../errors.js";
+import { registerWasmGradientKernels } from "./wasm-grad-kernels.js";
+
+/** Backends `--backend` accepts; "auto" tries tensorflow → wasm → cpu. */
+export const BACKEND_CHOICES = ["auto", "tensorflow", "wasm", "cpu"] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+let wasmLoaded = false;
+
+async function tryTensorflow(): Promise<boolean> {
+  try {
+    // Not a static dependency: the optional package is usually absent here.
+    const name = "@tensorflow/tfjs-node";
+    await import(name);
+    return await tf.setBackend("tensorflow");
+  } catch {
+    return false;
+  }
+}
+
+async function tryWasm(): Promise<boolean> {
+  try {
+    if (!wasmLoaded) {
+      await import("@tensorflow/tfjs-backend-wasm"); // registers the "wasm" backend and its kernels
+      registerWasmGradientKernels(); // after the import, so ours replace the backend's slow ones
+      wasmLoaded = true;
+    }
+    return await tf.setBackend("wasm");
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Selects and initializes the tfjs backend for training and returns its name ("tensorflow", "wasm" or
+ * "cpu"). "auto" takes the first that loads; an explicit choice that fails to load is a UsageError.
+ */
+export async function selectBackend(choice: string = "auto"): Promise<string> {
+  if (!(BACKEND_CHOICES as readonly string[]).includes(choice)) {
+    throw new UsageError(`--backend: expected one of ${BACKEND_CHOICES.join(", ")}, found ${JSON.stringify(choice)}`);
+  }
+  const order: BackendChoice[] = choice === "auto" ? ["tensorflow", "wasm", "cpu"] : [choice as BackendChoice];
+  for (const b of order) {
+    const ok = b === "tensorflow" ? await tryTensorflow() : b === "wasm" ? await tryWasm() : await tf.setBackend("cpu");
+    if (ok) {
+      await tf.ready();
+      return tf.getBackend();
+    }
+  }
+  throw new UsageError(`--backend: ${choice} could not be loaded on this machine (try --backend auto)`);
+}
