@@ -1,0 +1,263 @@
+// Reading and writing a checkpoint directory: graph.json (the QuantGraph) + weights.bin (float32 LE).
+// Writes are atomic for the whole directory: everything goes to a sibling temp directory that then
+// replaces DIR by rename (DESIGN.md §5). No tfjs here (see ./types.ts).
+
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { describeValue, NipqInputError } from "../errors.js";
+import {
+  ACTIVATIONS,
+  GRAPH_FORMAT,
+  GRAPH_VERSION,
+  type GraphNode,
+  type QuantGraph,
+  type QuantizerSpec,
+  type TensorRef,
+} from "./types.js";
+
+export const GRAPH_FILE = "graph.json";
+export const WEIGHTS_FILE = "weights.bin";
+
+/** A checkpoint file that is missing, unreadable or violates docs/CHECKPOINT.md. CLI exit code 2. */
+export class CheckpointError extends NipqInputError {
+  override name = "CheckpointError";
+  constructor(
+    readonly file: string,
+    readonly field: string,
+    readonly expected: string,
+    readonly found: string,
+  ) {
+    super(`${file}: ${field}: expected ${expected}, found ${found}`);
+  }
+}
+
+/** Collects named float32 tensors into one little-endian buffer, 4-byte aligned, in insertion order. */
+export class TensorPacker {
+  private chunks: Float32Array[] = [];
+  private bytes = 0;
+
+  /** Appends `data` (copied) and returns its reference. */
+  add(data: Float32Array, shape: number[]): TensorRef {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n !== data.length) throw new Error(`TensorPacker: shape [${shape}] has ${n} elements, data has ${data.length}`);
+    const ref: TensorRef = { offset: this.bytes, length: data.length, shape: [...shape] };
+    this.chunks.push(Float32Array.from(data));
+    this.bytes += data.length * 4;
+    return ref;
+  }
+
+  /** The packed bytes (little-endian float32 on every platform). */
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.bytes);
+    const view = new DataView(out.buffer);
+    let o = 0;
+    for (const c of this.chunks) {
+      for (let i = 0; i < c.length; i++, o += 4) view.setFloat32(o, c[i], true);
+    }
+    return out;
+  }
+}
+
+/** Reads the float32 tensor `ref` from packed bytes (little-endian). */
+export function readTensor(bytes: Uint8Array, ref: TensorRef): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(ref.length);
+  for (let i = 0; i < ref.length; i++) out[i] = view.getFloat32(ref.offset + 4 * i, true);
+  return out;
+}
+
+/**
+ * Writes `files` (name → contents) as directory `dir`, atomically: into a fresh sibling temp directory,
+ * which then replaces `dir` (the old contents are removed only after the new ones are in place).
+ * Refuses to replace an existing non-empty directory that holds no graph.json (not a checkpoint).
+ */
+export function writeDirAtomic(dir: string, files: Record<string, Uint8Array | string>): void {
+  const parent = dirname(dir);
+  const tag = `${process.pid}-${Date.now().toString(36)}`;
+  const tmp = join(parent, `.${basename(dir)}.tmp-${tag}`);
+  const old = join(parent, `.${basename(dir)}.old-${tag}`);
+  mkdirSync(tmp, { recursive: true });
+  try {
+    for (const [name, data] of Object.entries(files)) writeFileSync(join(tmp, name), data);
+    if (existsSync(dir)) renameSync(dir, old);
+    renameSync(tmp, dir);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (existsSync(old) && !existsSync(dir)) renameSync(old, dir);
+    throw e;
+  }
+  rmSync(old, { recursive: true, force: true });
+}
+
+/** Serializes a QuantGraph and its weight bytes to the two checkpoint files. */
+export function graphFiles(graph: QuantGraph, weights: Uint8Array): Record<string, Uint8Array | string> {
+  return { [GRAPH_FILE]: JSON.stringify(graph, null, 1) + "\n", [WEIGHTS_FILE]: weights };
+}
+
+/** Reads and validates DIR/graph.json and DIR/weights.bin. Throws CheckpointError naming file and field. */
+export function readCheckpoint(dir: string): { graph: QuantGraph; weights: Uint8Array } {
+  const gPath = join(dir, GRAPH_FILE);
+  let text: string;
+  try {
+    text = readFileSync(gPath, "utf8");
+  } catch {
+    throw new CheckpointError(gPath, "(file)", "a readable QuantGraph JSON file", "no such file");
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(gPath, "(file)", "valid JSON", `a parse error (${(e as Error).message.slice(0, 60)})`);
+  }
+  const wPath = join(dir, WEIGHTS_FILE);
+  let weights: Uint8Array;
+  try {
+    weights = new Uint8Array(readFileSync(wPath));
+  } catch {
+    throw new CheckpointError(wPath, "(file)", "the float32 weights file", "no such file");
+  }
+  const graph = validateGraph(raw, gPath, weights.byteLength);
+  return { graph, weights };
+}
+
+/** Does `dir` look like a checkpoint directory (has graph.json)? */
+export function isCheckpointDir(dir: string): boolean {
+  try {
+    return statSync(join(dir, GRAPH_FILE)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+/**
+ * Checks a parsed graph.json against docs/CHECKPOINT.md: format and version, topological inputs,
+ * known ops and activations, quantizer ranges, tensor references inside the weights file with
+ * element counts matching their shapes. Returns it typed.
+ */
+export function validateGraph(raw: unknown, file: string, weightsBytes: number): QuantGraph {
+  const fail = (field: string, expected: string, v: unknown): never => {
+    throw new CheckpointError(file, field, expected, describeValue(v));
+  };
+  const obj = (v: unknown, field: string): Obj => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : fail(field, "an object", v));
+  const num = (v: unknown, field: string, pred: (x: number) => boolean = Number.isFinite, what = "a finite number"): number =>
+    typeof v === "number" && pred(v) ? v : fail(field, what, v);
+  const int = (v: unknown, field: string, min = 0): number => num(v, field, (x) => Number.isInteger(x) && x >= min, `an integer ≥ ${min}`);
+  const shape = (v: unknown, field: string): number[] =>
+    Array.isArray(v) ? v.map((d, i) => int(d, `${field}[${i}]`, 1)) : fail(field, "an array of positive integers", v);
+
+  const g = obj(raw, "(root)");
+  if (g.format !== GRAPH_FORMAT) fail("format", JSON.stringify(GRAPH_FORMAT), g.format);
+  if (g.version !== GRAPH_VERSION) fail("version", String(GRAPH_VERSION), g.version);
+  obj(g.meta, "meta");
+  if (g.weightsBytes !== weightsBytes) fail("weightsBytes", `${weightsBytes} (the size of ${WEIGHTS_FILE})`, g.weightsBytes);
+  if (!Array.isArray(g.nodes) || g.nodes.length < 2) fail("nodes", "an array of at least 2 nodes", g.nodes);
+  const nodes = g.nodes as unknown[];
+
+  const tensor = (v: unknown, field: string, expectShape?: number[]): TensorRef => {
+    const t = obj(v, field);
+    const offset = int(t.offset, `${field}.offset`);
+    if (offset % 4 !== 0) fail(`${field}.offset`, "a multiple of 4", offset);
+    const length = int(t.length, `${field}.length`);
+    const s = shape(t.shape, `${field}.shape`);
+    const n = s.reduce((a, b) => a * b, 1);
+    if (n !== length) fail(`${field}.length`, `${n} (the product of shape [${s}])`, length);
+    if (offset + 4 * length > weightsBytes) fail(`${field}.offset`, `a range inside ${WEIGHTS_FILE} (${weightsBytes} bytes)`, offset);
+    if (expectShape && (s.length !== expectShape.length || s.some((d, i) => d !== expectShape[i]))) {
+      fail(`${field}.shape`, `[${expectShape}]`, `[${s}]`);
+    }
+    return t as unknown as TensorRef;
+  };
+  const quant = (v: unknown, field: string, nullable: boolean): QuantizerSpec | null => {
+    if (v === null && nullable) return null;
+    const q = obj(v, field);
+    if (typeof q.id !== "string" || q.id === "") fail(`${field}.id`, "a non-empty string", q.id);
+    const bits = num(q.bits, `${field}.bits`, (x) => Number.isInteger(x) && x >= 2 && x <= 8, "an integer in 2..8");
+    num(q.alpha, `${field}.alpha`, (x) => Number.isFinite(x) && x > 0, "a positive number");
+    num(q.step, `${field}.step`, (x) => Number.isFinite(x) && x > 0, "a positive number");
+    if (typeof q.signed !== "boolean") fail(`${field}.signed`, "true or false", q.signed);
+    if (typeof q.learned !== "boolean") fail(`${field}.learned`, "true or false", q.learned);
+    void bits;
+    return q as unknown as QuantizerSpec;
+  };
+
+  const out: GraphNode[] = [];
+  nodes.forEach((nv, i) => {
+    const f = `nodes[${i}]`;
+    const n = obj(nv, f);
+    if (typeof n.name !== "string") fail(`${f}.name`, "a string", n.name);
+    if (!Array.isArray(n.inputs)) fail(`${f}.inputs`, "an array of node indices", n.inputs);
+    (n.inputs as unknown[]).forEach((k, j) => num(k, `${f}.inputs[${j}]`, (x) => Number.isInteger(x) && x >= 0 && x < i, `an index < ${i}`));
+    shape(n.outShape, `${f}.outShape`);
+    if (i === 0 && n.op !== "input") fail(`${f}.op`, '"input"', n.op);
+    const act = (v: unknown): void => {
+      if (!(ACTIVATIONS as readonly unknown[]).includes(v)) fail(`${f}.activation`, ACTIVATIONS.join(" | "), v);
+    };
+    const nIn = (k: number): void => {
+      if ((n.inputs as unknown[]).length !== k) fail(`${f}.inputs`, `${k} input(s)`, n.inputs);
+    };
+    switch (n.op) {
+      case "input":
+        if (i !== 0) fail(`${f}.op`, "input only at node 0", n.op);
+        nIn(0);
+        quant(n.quant, `${f}.quant`, false);
+        break;
+      case "conv2d":
+      case "depthwiseConv2d":
+      case "dense": {
+        nIn(1);
+        act(n.activation);
+        quant(n.inputQuant, `${f}.inputQuant`, true);
+        quant(n.weightQuant, `${f}.weightQuant`, true);
+        int(n.macs, `${f}.macs`, 1);
+        let ws: number[];
+        let outC: number;
+        if (n.op === "conv2d") {
+          const [kh, kw] = shape(n.kernel, `${f}.kernel`);
+          shape(n.strides, `${f}.strides`);
+          if (n.padding !== "same" && n.padding !== "valid") fail(`${f}.padding`, '"same" | "valid"', n.padding);
+          ws = [kh, kw, int(n.inChannels, `${f}.inChannels`, 1), (outC = int(n.outChannels, `${f}.outChannels`, 1))];
+        } else if (n.op === "depthwiseConv2d") {
+          const [kh, kw] = shape(n.kernel, `${f}.kernel`);
+          shape(n.strides, `${f}.strides`);
+          if (n.padding !== "same" && n.padding !== "valid") fail(`${f}.padding`, '"same" | "valid"', n.padding);
+          outC = int(n.channels, `${f}.channels`, 1);
+          ws = [kh, kw, outC, 1];
+        } else {
+          ws = [int(n.inFeatures, `${f}.inFeatures`, 1), (outC = int(n.outFeatures, `${f}.outFeatures`, 1))];
+        }
+        tensor(n.weights, `${f}.weights`, ws);
+        if (n.bias !== null) tensor(n.bias, `${f}.bias`, [outC]);
+        if (n.bn !== null) {
+          const bn = obj(n.bn, `${f}.bn`);
+          num(bn.epsilon, `${f}.bn.epsilon`, (x) => x > 0, "a positive number");
+          for (const k of ["gamma", "beta", "movingMean", "movingVar"]) tensor(bn[k], `${f}.bn.${k}`, [outC]);
+        }
+        break;
+      }
+      case "maxPool":
+        nIn(1);
+        shape(n.pool, `${f}.pool`);
+        shape(n.strides, `${f}.strides`);
+        break;
+      case "globalAvgPool":
+        nIn(1);
+        quant(n.inputQuant, `${f}.inputQuant`, true);
+        break;
+      case "flatten":
+        nIn(1);
+        break;
+      case "add":
+        nIn(2);
+        act(n.activation);
+        if (!Array.isArray(n.inputQuants) || n.inputQuants.length !== 2) fail(`${f}.inputQuants`, "an array of 2 quantizers", n.inputQuants);
+        (n.inputQuants as unknown[]).forEach((q, j) => quant(q, `${f}.inputQuants[${j}]`, true));
+        break;
+      default:
+        fail(`${f}.op`, "input | conv2d | depthwiseConv2d | dense | maxPool | globalAvgPool | flatten | add", n.op);
+    }
+    out.push(n as unknown as GraphNode);
+  });
+  return g as unknown as QuantGraph;
+}
