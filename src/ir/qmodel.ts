@@ -223,15 +223,12 @@ function parseLayer(r: JsonReader, f: string, v: unknown): Layer {
   }
 }
 
-/** Number of weights a weight layer must have, from the header alone (0 when its input is unusable). */
+/** Number of weights of a weight layer of a structurally valid program: outC × kh × kw × C/groups, or out × in. */
 function weightCount(p: Program, i: number): number {
   const l = p.layers[i];
-  const j = l.inputs[0];
-  if (j === undefined || j >= i) return 0;
-  const x = p.layers[j].out.shape;
-  if (l.op === "conv2d") return l.out.shape.length === 3 && x.length === 3 && x[2] % l.groups === 0 ? l.out.shape[2] * l.kernel[0] * l.kernel[1] * (x[2] / l.groups) : 0;
-  if (l.op === "dense") return l.out.shape[0] * (x.length === 1 ? x[0] : 0);
-  return 0;
+  const x = p.layers[l.inputs[0]].out.shape;
+  if (l.op === "conv2d") return l.out.shape[2] * l.kernel[0] * l.kernel[1] * (x[2] / l.groups);
+  return l.op === "dense" ? l.out.shape[0] * x[0] : 0;
 }
 
 /**
@@ -271,14 +268,14 @@ export function decodeQModel(bytes: Uint8Array, file = "<memory>"): Program {
     producer: r.str("producer", h.producer),
     layers: layersJson.map((v, i) => parseLayer(r, `layers[${i}]`, v)),
   };
-  // Inputs must point backwards before any shape is derived from them.
-  program.layers.forEach((l, i) => l.inputs.forEach((j, k) => j < i || r.fail(`layers[${i}].inputs[${k}]`, `an index of an earlier layer (< ${i})`, j)));
+  // The graph (shapes, bits, requant) first: the section sizes are derived from it.
+  validateProgram(program, file, true);
   // Section table: exactly the expected list, sizes derived from the header's shapes.
   const table = r.arr("sections", h.sections);
   const expect: SectionEntry[] = [];
   program.layers.forEach((l, i) => {
     if (!isWeightLayer(l)) return;
-    const outC = l.op === "conv2d" ? l.out.shape[2] ?? 0 : l.out.shape[0];
+    const outC = l.op === "conv2d" ? l.out.shape[2] : l.out.shape[0];
     expect.push({ layer: i, kind: "weights", bytes: packedBytes(weightCount(program, i), l.wBits) });
     expect.push({ layer: i, kind: "bias", bytes: outC * 4 });
   });

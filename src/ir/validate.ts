@@ -100,10 +100,12 @@ function checkScales(c: Checker, f: string, s: Float64Array, n: number): void {
 
 /**
  * Checks a whole program; throws QModelFormatError naming `file` and the first offending field.
+ * `structureOnly` skips weights, biases and the accumulator proof (the reader checks the graph before it
+ * reads the sections whose sizes the graph determines).
  * Guarantees for every valid program: shapes agree along the graph; all integers are in their ranges;
  * every accumulator provably stays in int32 for every input in range.
  */
-export function validateProgram(p: Program, file = "<memory>"): void {
+export function validateProgram(p: Program, file = "<memory>", structureOnly = false): void {
   const c = new Checker(file);
   if (typeof p.name !== "string") c.fail("name", "a string", p.name);
   if (typeof p.producer !== "string") c.fail("producer", "a string", p.producer);
@@ -120,7 +122,9 @@ export function validateProgram(p: Program, file = "<memory>"): void {
     } else if (l.op === "input") c.fail(`${f}.op`, "an op other than input after layer 0", l.op);
     const arity = l.op === "input" ? 0 : l.op === "add" ? 2 : 1;
     if (!Array.isArray(l.inputs) || l.inputs.length !== arity) c.fail(`${f}.inputs`, `${arity} input index(es)`, l.inputs);
-    l.inputs.forEach((j, k) => c.int(`${f}.inputs[${k}]`, j, 0, i - 1));
+    l.inputs.forEach((j, k) => {
+      if (!Number.isInteger(j) || j < 0 || j >= i) c.fail(`${f}.inputs[${k}]`, `the index of an earlier layer (0..${i - 1})`, j);
+    });
     checkTensor(c, `${f}.out`, l.out, i === n - 1);
     const ins = l.inputs.map((j) => p.layers[j].out);
     const x = ins[0];
@@ -141,10 +145,10 @@ export function validateProgram(p: Program, file = "<memory>"): void {
         if (C % l.groups !== 0 || outC % l.groups !== 0)
           c.fail(`${f}.groups`, `a divisor of input channels ${C} and output channels ${outC}`, l.groups);
         c.int(`${f}.wBits`, l.wBits, 2, 8);
-        checkWeights(c, f, l.weights, outC * l.kernel[0] * l.kernel[1] * (C / l.groups), l.wBits);
+        if (!structureOnly) checkWeights(c, f, l.weights, outC * l.kernel[0] * l.kernel[1] * (C / l.groups), l.wBits);
         checkScales(c, f, l.wScale, outC);
-        checkBias(c, f, l.bias, outC);
-        checkRequant(c, `${f}.rq`, l.rq, outC, l.out);
+        if (!structureOnly) checkBias(c, f, l.bias, outC);
+        checkRequant(c, f, l.rq, outC, l.out);
         expectShape = [...windowOut(c, f, x.shape, l), outC];
         break;
       }
@@ -152,10 +156,10 @@ export function validateProgram(p: Program, file = "<memory>"): void {
         if (x.shape.length !== 1) c.fail(`${f}.inputs[0]`, "a flat [N] input (add a flatten or gap)", `§${shapeStr(x.shape)}`);
         const outN = l.out.shape[0];
         c.int(`${f}.wBits`, l.wBits, 2, 8);
-        checkWeights(c, f, l.weights, outN * x.shape[0], l.wBits);
+        if (!structureOnly) checkWeights(c, f, l.weights, outN * x.shape[0], l.wBits);
         checkScales(c, f, l.wScale, outN);
-        checkBias(c, f, l.bias, outN);
-        checkRequant(c, `${f}.rq`, l.rq, outN, l.out);
+        if (!structureOnly) checkBias(c, f, l.bias, outN);
+        checkRequant(c, f, l.rq, outN, l.out);
         expectShape = [outN];
         break;
       }
@@ -169,12 +173,12 @@ export function validateProgram(p: Program, file = "<memory>"): void {
         if (x.shape.length !== 3) c.fail(`${f}.inputs[0]`, "a [H, W, C] input", `§${shapeStr(x.shape)}`);
         checkWindow(c, f, l);
         if ((l.padding as string) !== "valid") c.fail(`${f}.padding`, `"valid" (average pool divides by the full window)`, l.padding);
-        checkRequant(c, `${f}.rq`, l.rq, 1, l.out);
+        checkRequant(c, f, l.rq, 1, l.out);
         expectShape = [...windowOut(c, f, x.shape, l), x.shape[2]];
         break;
       case "gap":
         if (x.shape.length !== 3) c.fail(`${f}.inputs[0]`, "a [H, W, C] input", `§${shapeStr(x.shape)}`);
-        checkRequant(c, `${f}.rq`, l.rq, 1, l.out);
+        checkRequant(c, f, l.rq, 1, l.out);
         expectShape = [x.shape[2]];
         break;
       case "add": {
@@ -195,7 +199,7 @@ export function validateProgram(p: Program, file = "<memory>"): void {
         c.fail(`${f}.op`, "one of input, conv2d, dense, maxpool, avgpool, gap, add, flatten", (l as { op: unknown }).op);
     }
     if (!sameShape(l.out.shape, expectShape)) c.fail(`${f}.out.shape`, shapeStr(expectShape), `§${shapeStr(l.out.shape)}`);
-    if (i > 0) {
+    if (i > 0 && !structureOnly) {
       const b = accumulatorBound(l, x);
       if (b && (b.min < -(2 ** 31) || b.max > 2 ** 31 - 1))
         c.fail(`${f}`, "accumulators that provably fit int32", `§|acc| up to ${Math.max(-b.min, b.max)} (${b.bits} bits) for inputs in range`);
