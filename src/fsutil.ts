@@ -1,7 +1,7 @@
 // Atomic file output (DESIGN.md §5): write a temporary file beside the target, then rename over it, so a
 // failure never leaves a half-written output and readers never see a partial file.
 
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { NipqInputError } from "./errors.js";
 
@@ -38,5 +38,19 @@ export function readFileChecked(path: string): Uint8Array {
     return readFileSync(path);
   } catch (e) {
     throw ioError(path, "read", e);
+  }
+}
+
+/**
+ * Checks, before long work starts, that `path` can be written later: its directory exists and is writable.
+ * The write itself stays atomic; this only moves the failure to the start.
+ */
+export function checkWritable(path: string): void {
+  const dir = dirname(path);
+  try {
+    if (!statSync(dir).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw ioError(path, "write", e);
   }
 }

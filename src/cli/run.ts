@@ -7,7 +7,7 @@ import { loadDataset, limitDataset } from "../data/index.js";
 import { BACKENDS, loadBackend, type BackendName } from "../exec/backends.js";
 import { runProgram } from "../exec/interpret.js";
 import { readQModel } from "../ir/qmodel.js";
-import { writeFileAtomic } from "../fsutil.js";
+import { checkWritable, writeFileAtomic } from "../fsutil.js";
 import { choiceOption, intOption, printJson, say } from "./common.js";
 
 interface RunOptions {
@@ -31,6 +31,7 @@ export function runCommand(): Command {
     .option("--json", "print one JSON document on stdout")
     .addHelpText("after", "\nThe test split of `mnist` is 200 images per class, 2,000 in all, classes interleaved (see README).")
     .action(async (file: string, o: RunOptions) => {
+      if (o.dumpLogits) checkWritable(o.dumpLogits);
       const program = readQModel(file);
       const data = limitDataset(loadDataset(o.data, "test"), o.limit);
       const kernels = await loadBackend(o.backend);
