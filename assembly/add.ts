@@ -1,0 +1,44 @@
+// Residual add (DESIGN.md §3): y = clamp(floor((a·ma + b·mb + 2^(s−1)) / 2^s), lo, hi), one shared s.
+// Exact in i64: |a|, |b| ≤ 2^15 and ma, mb ≤ 2^31 − 1 give |a·ma + b·mb| < 2^47, plus 2^(s−1) ≤ 2^61.
+// The shared shift makes it a SIMD kernel: i64x2 lanes, `i64x2.shr_s` by one scalar amount.
+// The TypeScript twin is addRequant/roundShift in src/kernels/reference/.
+
+// @ts-ignore: decorator
+@inline function addOne(a: i32, b: i32, ma: i64, mb: i64, rnd: i64, s: i64, lo: i64, hi: i64): i16 {
+  let t = (i64(a) * ma + i64(b) * mb + rnd) >> s;
+  t = t < lo ? lo : t > hi ? hi : t;
+  return i16(t);
+}
+
+/** a, b, y: i16 [count] (y may alias a or b); ma, mb ∈ [0, 2^31 − 1]; s ∈ [1, 62]. */
+export function add_s16_requant(a: usize, b: usize, count: i32, ma: i32, mb: i32, s: i32, lo: i32, hi: i32, y: usize): void {
+  let i = 0;
+  const rnd = i64(1) << i64(s - 1);
+  if (ASC_FEATURE_SIMD) {
+    const mav = i32x4.splat(ma);
+    const mbv = i32x4.splat(mb);
+    const rv = i64x2.splat(rnd);
+    const lov = i64x2.splat(i64(lo));
+    const hiv = i64x2.splat(i64(hi));
+    for (; i + 4 <= count; i += 4) {
+      const o = <usize>i << 1;
+      const av = i32x4.extend_low_i16x8_s(v128.load64_zero(a + o));
+      const bv = i32x4.extend_low_i16x8_s(v128.load64_zero(b + o));
+      let t0 = i64x2.add(i64x2.add(i64x2.extmul_low_i32x4_s(av, mav), i64x2.extmul_low_i32x4_s(bv, mbv)), rv);
+      let t1 = i64x2.add(i64x2.add(i64x2.extmul_high_i32x4_s(av, mav), i64x2.extmul_high_i32x4_s(bv, mbv)), rv);
+      t0 = i64x2.shr_s(t0, s);
+      t1 = i64x2.shr_s(t1, s);
+      t0 = v128.bitselect(lov, t0, i64x2.lt_s(t0, lov));
+      t1 = v128.bitselect(lov, t1, i64x2.lt_s(t1, lov));
+      t0 = v128.bitselect(hiv, t0, i64x2.gt_s(t0, hiv));
+      t1 = v128.bitselect(hiv, t1, i64x2.gt_s(t1, hiv));
+      const r = i32x4.shuffle(t0, t1, 0, 2, 4, 6); // low halves: the clamped values fit i16
+      v128.store64_lane(y + o, i16x8.narrow_i32x4_s(r, r), 0);
+    }
+  }
+  const ma64 = i64(ma), mb64 = i64(mb), s64 = i64(s), lo64 = i64(lo), hi64 = i64(hi);
+  for (; i < count; i++) {
+    const o = <usize>i << 1;
+    store<i16>(y + o, addOne(i32(load<i16>(a + o)), i32(load<i16>(b + o)), ma64, mb64, rnd, s64, lo64, hi64));
+  }
+}

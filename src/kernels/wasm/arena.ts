@@ -1,0 +1,100 @@
+// Linear-memory management for the WASM kernels: one bump allocator over the instance's memory, from the
+// module's heap base up. Weights are allocated once (prepare); per-call scratch is allocated after a mark
+// and released to it. Memory grows on demand up to a configured limit; beyond it, a WasmMemoryError
+// (a clear, actionable error) instead of a failed grow or an out-of-bounds trap.
+
+import { WasmMemoryError } from "./errors.js";
+
+const PAGE = 65536; // bytes per WebAssembly page
+/** Default limit on linear memory: 1 GiB, overridable with NIPQ_WASM_MEMORY_MB. */
+export const DEFAULT_LIMIT_BYTES = 1024 * 2 ** 20;
+/** Bytes of readable slack after every buffer: SIMD kernels may load (never store) up to 16 bytes past the end. */
+export const SLACK = 16;
+
+/** The configured limit: NIPQ_WASM_MEMORY_MB when set to a positive integer, else DEFAULT_LIMIT_BYTES. */
+export function configuredLimit(): number {
+  const v = process.env.NIPQ_WASM_MEMORY_MB;
+  const n = v === undefined ? NaN : Number(v);
+  return Number.isInteger(n) && n > 0 ? Math.min(n * 2 ** 20, 4 * 2 ** 30 - PAGE) : DEFAULT_LIMIT_BYTES;
+}
+
+export class Arena {
+  private top: number;
+  private u8?: Uint8Array;
+
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    readonly base: number,
+    readonly limit = configuredLimit(),
+  ) {
+    this.top = base;
+  }
+
+  /** Current top of the allocator (a mark to release to). */
+  mark(): number {
+    return this.top;
+  }
+
+  /** Frees everything allocated after `mark`. */
+  release(mark: number): void {
+    this.top = mark;
+  }
+
+  /** Allocates `bytes` (16-byte aligned, plus SLACK readable bytes), growing memory if needed. */
+  alloc(bytes: number, what: string): number {
+    const p = (this.top + 15) & ~15;
+    this.ensure(p + bytes + SLACK, what);
+    this.top = p + bytes + SLACK;
+    return p;
+  }
+
+  /** Makes [0, end) addressable, or throws WasmMemoryError when that exceeds the limit. */
+  ensure(end: number, what: string): void {
+    if (end > this.limit) throw new WasmMemoryError(what, end, this.limit);
+    const have = this.memory.buffer.byteLength;
+    if (end <= have) return;
+    try {
+      this.memory.grow(Math.ceil((end - have) / PAGE));
+    } catch {
+      throw new WasmMemoryError(`${what} (the engine refused to grow memory)`, end, have);
+    }
+  }
+
+  /** Bytes currently in use above the heap base. */
+  used(): number {
+    return this.top - this.base;
+  }
+
+  /** Views over the current buffer (recreated after growth detaches the old one). */
+  bytes(): Uint8Array {
+    if (!this.u8 || this.u8.buffer !== this.memory.buffer) this.u8 = new Uint8Array(this.memory.buffer);
+    return this.u8;
+  }
+  i16(ptr: number, n: number): Int16Array {
+    return new Int16Array(this.memory.buffer, ptr, n);
+  }
+  i32(ptr: number, n: number): Int32Array {
+    return new Int32Array(this.memory.buffer, ptr, n);
+  }
+
+  /** Copies `src` into a new allocation and returns its pointer. */
+  putI32(src: ArrayLike<number>, what: string, length = src.length): number {
+    const p = this.alloc(length * 4, what);
+    const v = this.i32(p, length);
+    v.fill(0);
+    for (let i = 0; i < src.length; i++) v[i] = src[i];
+    return p;
+  }
+  putI16(src: ArrayLike<number>, what: string, length = src.length): number {
+    const p = this.alloc(length * 2, what);
+    const v = this.i16(p, length);
+    v.fill(0);
+    for (let i = 0; i < src.length; i++) v[i] = src[i];
+    return p;
+  }
+  putBytes(src: Uint8Array, what: string): number {
+    const p = this.alloc(src.length, what);
+    this.bytes().set(src, p);
+    return p;
+  }
+}

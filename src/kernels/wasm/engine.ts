@@ -1,0 +1,206 @@
+// The WASM engine: one kernel instance with its linear memory, the layers prepared into it, and the
+// per-op drivers that call the kernels with pointers. Both the per-layer LayerKernels (./backend.ts) and
+// the whole-program runner (./program.ts) sit on top of it.
+
+import type { AddLayer, AvgPoolLayer, Conv2DLayer, DenseLayer, GlobalAvgPoolLayer, Layer, MaxPoolLayer, TensorSpec } from "../../ir/types.js";
+import { Arena } from "./arena.js";
+import { instantiateKernels, type KernelExports, type WasmFlavor } from "./loader.js";
+import { DEFAULT_POLICY, prepareConv, prepareDense, windowGeometry, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type WeightPolicy, type WindowGeometry } from "./prepare.js";
+
+/** A GEMM's operands resident in linear memory. */
+export interface GemmDev {
+  host: Omit<GemmHost, "panels">;
+  w: number;
+  bias: number;
+  m: number;
+  s: number;
+  /** Bytes of the weight panels as stored (the resident weight memory of this GEMM). */
+  weightBytes: number;
+}
+
+export type PreparedLayer =
+  | { kind: "conv-gemm"; host: Omit<ConvGemmHost, "gemms">; gemms: GemmDev[] }
+  | { kind: "depthwise"; host: Omit<DepthwiseHost, "w" | "bias" | "m" | "s">; w: number; bias: number; m: number; s: number; weightBytes: number }
+  | { kind: "dense"; host: Omit<DenseHost, "gemm">; gemm: GemmDev }
+  | { kind: "window"; geo: WindowGeometry };
+
+/** Target bytes of one im2col chunk: a few samples' patch rows, sized to stay in L2. */
+const IM2COL_CHUNK_BYTES = 256 * 1024;
+
+export interface EngineOptions {
+  /** "auto" (default): SIMD when the engine validates it, else the scalar build. */
+  flavor?: WasmFlavor | "auto";
+  /** How weights are stored (containers per bit-width). */
+  policy?: WeightPolicy;
+  /** Directory holding nipq-simd.wasm / nipq-scalar.wasm (default: the package's build/). */
+  buildDir?: string;
+  /** Linear-memory limit in bytes (default: NIPQ_WASM_MEMORY_MB or 1 GiB). */
+  memoryLimit?: number;
+}
+
+export class WasmEngine {
+  readonly k: KernelExports;
+  readonly arena: Arena;
+  readonly flavor: WasmFlavor;
+  readonly policy: WeightPolicy;
+  private readonly prepared = new WeakMap<Layer, PreparedLayer>();
+  /** Resident bytes of all prepared weights (panels as stored) and of their int32 bias/m/s. */
+  weightBytes = 0;
+  paramBytes = 0;
+
+  constructor(o: EngineOptions = {}) {
+    const { exports, flavor } = instantiateKernels(o.flavor ?? "auto", o.buildDir);
+    this.k = exports;
+    this.flavor = flavor;
+    this.policy = o.policy ?? DEFAULT_POLICY;
+    this.arena = new Arena(exports.memory, exports.heap_base(), o.memoryLimit);
+  }
+
+  private gemmDev(g: GemmHost, what: string): GemmDev {
+    const a = this.arena;
+    const w = g.panels instanceof Int16Array ? a.putI16(g.panels, what) : a.putBytes(g.panels, what);
+    const bias = a.putI32(g.bias, what);
+    const m = a.putI32(g.m, what);
+    const s = a.putI32(g.s, what);
+    const weightBytes = g.panels.byteLength;
+    this.weightBytes += weightBytes;
+    this.paramBytes += 12 * g.Np;
+    const { panels: _p, ...host } = g;
+    return { host, w, bias, m, s, weightBytes };
+  }
+
+  /** Prepares a layer once (cached by layer object): geometry, kernel choice, weights in linear memory. */
+  prepare(l: Layer, x: TensorSpec): PreparedLayer {
+    const hit = this.prepared.get(l);
+    if (hit) return hit;
+    const what = `the weights of layer ${l.name}`;
+    let p: PreparedLayer;
+    switch (l.op) {
+      case "conv2d": {
+        const h = prepareConv(l, x, this.policy);
+        if (h.kind === "depthwise") {
+          const a = this.arena;
+          const { w, bias, m, s, ...rest } = h;
+          p = { kind: "depthwise", host: rest, w: a.putI16(w, what), bias: a.putI32(bias, what), m: a.putI32(m, what), s: a.putI32(s, what), weightBytes: w.byteLength };
+          this.weightBytes += w.byteLength;
+          this.paramBytes += 12 * h.Cp;
+        } else {
+          const { gemms, ...rest } = h;
+          p = { kind: "conv-gemm", host: rest, gemms: gemms.map((g) => this.gemmDev(g, what)) };
+        }
+        break;
+      }
+      case "dense": {
+        const { gemm, ...rest } = prepareDense(l, x, this.policy);
+        p = { kind: "dense", host: rest, gemm: this.gemmDev(gemm, what) };
+        break;
+      }
+      case "maxpool":
+      case "avgpool":
+        p = { kind: "window", geo: windowGeometry(x.shape, l.kernel, l.stride, l.padding) };
+        break;
+      default:
+        p = { kind: "window", geo: windowGeometry(x.shape.length === 3 ? x.shape : [1, 1, x.shape[0]], [1, 1], [1, 1], "valid") };
+    }
+    this.prepared.set(l, p);
+    return p;
+  }
+
+  private gemm(g: GemmDev, x: number, lda: number, M: number, tile: number, lo: number, hi: number, y: number, ldy: number): void {
+    this.k.gemm_s16_4x8c2_requant(x, lda, M, g.host.Kp, g.w, g.host.container, tile, g.host.N, g.bias, g.m, g.s, lo, hi, y, ldy);
+  }
+
+  private tileFor(gemms: GemmDev[], what: string): number {
+    const packed = gemms.some((g) => g.host.container !== 16);
+    return packed ? this.arena.alloc(Math.max(...gemms.map((g) => g.host.Kp)) * 16, what) : 0;
+  }
+
+  /** conv2d over n samples: x, y are i16 NHWC pointers. Scratch is transient. */
+  conv2d(l: Conv2DLayer, p: PreparedLayer, x: number, n: number, y: number): void {
+    const k = this.k;
+    if (p.kind === "depthwise") {
+      const g = p.host.geo;
+      k.dwconv_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.host.Cp, p.bias, p.m, p.s, p.host.lo, p.host.hi, y);
+      return;
+    }
+    if (p.kind !== "conv-gemm") throw new Error(`layer ${l.name}: not prepared as a conv`);
+    const h = p.host;
+    const g = h.geo;
+    const mark = this.arena.mark();
+    try {
+      const tile = this.tileFor(p.gemms, `the weight tile of layer ${l.name}`);
+      if (h.direct) {
+        this.gemm(p.gemms[0], x, g.C, n * g.H * g.W, tile, h.lo, h.hi, y, h.outC);
+        return;
+      }
+      const rows = g.OH * g.OW;
+      const Kp = p.gemms[0].host.Kp;
+      const chunk = Math.max(1, Math.min(n, Math.floor(IM2COL_CHUNK_BYTES / (rows * Kp * 2))));
+      const col = this.arena.alloc(chunk * rows * Kp * 2, `the im2col buffer of layer ${l.name}`);
+      const xSample = g.H * g.W * g.C * 2;
+      for (let gi = 0; gi < h.groups; gi++) {
+        const gm = p.gemms[gi];
+        for (let b0 = 0; b0 < n; b0 += chunk) {
+          const nb = Math.min(chunk, n - b0);
+          for (let b = 0; b < nb; b++)
+            k.im2col_s16(x + (b0 + b) * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, gi * h.cpg, h.cpg, col + b * rows * Kp * 2, Kp);
+          this.gemm(gm, col, Kp, nb * rows, tile, h.lo, h.hi, y + (b0 * rows * h.outC + gi * h.opg) * 2, h.outC);
+        }
+      }
+    } finally {
+      this.arena.release(mark);
+    }
+  }
+
+  /** dense over n samples: x i16 [n][inN], y i16 [n][outN]. */
+  dense(l: DenseLayer, p: PreparedLayer, x: number, n: number, y: number): void {
+    if (p.kind !== "dense") throw new Error(`layer ${l.name}: not prepared as dense`);
+    const g = p.gemm;
+    const mark = this.arena.mark();
+    try {
+      const tile = this.tileFor([g], `the weight tile of layer ${l.name}`);
+      let xa = x;
+      if (g.host.Kp !== p.host.inN) {
+        // Odd K: copy rows with a zero tail (the k-pair interleave needs even K). im2col over an n×1 "image".
+        xa = this.arena.alloc(n * g.host.Kp * 2, `the padded input of layer ${l.name}`);
+        this.k.im2col_s16(x, n, 1, p.host.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.host.inN, xa, g.host.Kp);
+      }
+      this.gemm(g, xa, g.host.Kp, n, tile, p.host.lo, p.host.hi, y, g.host.N);
+    } finally {
+      this.arena.release(mark);
+    }
+  }
+
+  maxpool(_l: MaxPoolLayer, p: PreparedLayer, x: number, n: number, y: number): void {
+    const g = (p as { geo: WindowGeometry }).geo;
+    this.k.maxpool_s16(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, y);
+  }
+
+  avgpool(l: AvgPoolLayer, p: PreparedLayer, x: number, n: number, y: number): void {
+    const g = (p as { geo: WindowGeometry }).geo;
+    this.k.avgpool_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.OH, g.OW, l.rq.m[0], l.rq.s[0], l.rq.lo, l.rq.hi, y);
+  }
+
+  gap(l: GlobalAvgPoolLayer, p: PreparedLayer, x: number, n: number, y: number): void {
+    const g = (p as { geo: WindowGeometry }).geo;
+    this.k.gap_s16_requant(x, n, g.H * g.W, g.C, l.rq.m[0], l.rq.s[0], l.rq.lo, l.rq.hi, y);
+  }
+
+  add(l: AddLayer, a: number, b: number, count: number, y: number): void {
+    this.k.add_s16_requant(a, b, count, l.ma, l.mb, l.s, l.lo, l.hi, y);
+  }
+
+  /** Runs one non-input, non-flatten layer on pointers (inputs already in linear memory). */
+  exec(l: Layer, x: TensorSpec, ptrs: number[], n: number, y: number, count: number): void {
+    const p = this.prepare(l, x);
+    switch (l.op) {
+      case "conv2d": return this.conv2d(l, p, ptrs[0], n, y);
+      case "dense": return this.dense(l, p, ptrs[0], n, y);
+      case "maxpool": return this.maxpool(l, p, ptrs[0], n, y);
+      case "avgpool": return this.avgpool(l, p, ptrs[0], n, y);
+      case "gap": return this.gap(l, p, ptrs[0], n, y);
+      case "add": return this.add(l, ptrs[0], ptrs[1], count, y);
+      default: throw new Error(`layer ${l.name}: op ${l.op} has no kernel`);
+    }
+  }
+}
