@@ -1,0 +1,24 @@
+// The backends under test. Every op test in this folder runs on each entry against the reference.
+// Adding a backend (the simulator, say) is one entry here; no test changes.
+
+import type { LayerKernels } from "../../src/exec/backend.js";
+import { referenceKernels } from "../../src/kernels/reference/backend.js";
+import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
+import { simdSupported } from "../../src/kernels/wasm/loader.js";
+
+export interface BackendUnderTest {
+  name: string;
+  load(): Promise<LayerKernels>;
+  /** Why this backend cannot run here (the suite skips it and says why), or undefined. */
+  skip?: () => string | undefined;
+}
+
+export const BACKENDS_UNDER_TEST: BackendUnderTest[] = [
+  { name: "reference", load: async () => referenceKernels },
+  {
+    name: "wasm-simd",
+    load: async () => loadWasmKernels({ flavor: "simd" }),
+    skip: () => (simdSupported() ? undefined : "this engine does not validate WASM SIMD"),
+  },
+  { name: "wasm-scalar", load: async () => loadWasmKernels({ flavor: "scalar" }) },
+];
