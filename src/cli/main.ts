@@ -4,7 +4,9 @@
 import { Command, CommanderError } from "commander";
 import { NipqInputError } from "../errors.js";
 import { inspectCommand } from "./inspect.js";
+import { lowerCommand } from "./lower.js";
 import { runCommand } from "./run.js";
+import { trainCommand } from "./train.js";
 
 /** Builds the program with every command registered. */
 export function buildProgram(): Command {
@@ -13,8 +15,10 @@ export function buildProgram(): Command {
     .option("--debug", "print stack traces on errors")
     .showHelpAfterError(false)
     .enablePositionalOptions(false);
+  program.addCommand(lowerCommand());
   program.addCommand(inspectCommand());
   program.addCommand(runCommand());
+  program.addCommand(trainCommand());
   return program;
 }
 

@@ -1,0 +1,391 @@
+// Lowering: a trained QuantGraph (checkpoint directory) → an integer-only program (DESIGN.md §3).
+// A flat list of small named passes over one state; each says in one line what it does. No tfjs here.
+//
+// Notation for a MAC layer: input integers q_x with step s_x, weights q_w with step s_w (per tensor),
+// float bias b, BN (γ, β, μ, σ², ε), activation, output read by its consumers through a quantizer of
+// step s_y. The float model computes y = k·(s_x·s_w·Σ q_w·q_x + b) + t with k = γ/√(σ² + ε), t = β − k·μ,
+// i.e. y = k·s_x·s_w·(Σ q_w·q_x + (b + t/k)/(s_x·s_w)). So the integer layer is
+//   acc = Σ q_w·q_x + round((b + t/k)/(s_x·s_w)),   y_q = clamp(requant(acc, M), lo, hi),   M = k·s_x·s_w/s_y,
+// with BN folded into M and the bias, never into the weights (a channel with k < 0 has its integer
+// weights and bias negated, which is exact for narrow symmetric ranges).
+
+import { join } from "node:path";
+import { NipqInputError } from "../errors.js";
+import { readCheckpoint, readTensor } from "../graph/checkpoint.js";
+import { isComputeNode, type ComputeNode, type GraphNode, type QuantGraph, type QuantizerSpec } from "../graph/types.js";
+import { accumulatorBound } from "../ir/accbound.js";
+import { validateProgram } from "../ir/validate.js";
+import type { Layer, Program, Requant, TensorSpec } from "../ir/types.js";
+import { dyadic } from "./dyadic.js";
+import { quantizeValue, quantRange, roundHalfEven } from "./quantize.js";
+
+/** Raised for a checkpoint that cannot become a valid integer program; names the layer. CLI exit 2. */
+export class LoweringError extends NipqInputError {
+  override name = "LoweringError";
+}
+
+/** What the passes share. Arrays are indexed by graph node. */
+export interface LowerState {
+  /** The checkpoint directory (for messages). */
+  dir: string;
+  graph: QuantGraph;
+  weights: Uint8Array;
+  /** The quantizer each node's output is read through ("logits" for the last node). */
+  outQuant: (QuantizerSpec | "logits")[];
+  /** Output tensor of each node. */
+  spec: TensorSpec[];
+  /** MAC layers: integer weights in the IR layout. */
+  qw: (Int8Array | undefined)[];
+  /** MAC layers: per-channel BN scale k and the real bias in accumulator-step units (b + t/k)/(s_x·s_w). */
+  k: (Float64Array | undefined)[];
+  biasSteps: (Float64Array | undefined)[];
+  /** MAC layers: integer bias and requant. */
+  bias: (Int32Array | undefined)[];
+  rq: (Requant | undefined)[];
+  /** add layers: multipliers with one shared shift. */
+  addRq: ({ ma: number; mb: number; s: number } | undefined)[];
+  layers: Layer[];
+}
+
+type Pass = { name: string; what: string; run: (st: LowerState) => void };
+
+function nodeName(st: LowerState, i: number): string {
+  return `${st.dir}: layer ${st.graph.nodes[i].name} (nodes[${i}])`;
+}
+
+function fail(st: LowerState, i: number, msg: string): never {
+  throw new LoweringError(`${nodeName(st, i)}: ${msg}`);
+}
+
+function tensorOf(st: LowerState, ref: { offset: number; length: number; shape: number[] }): Float32Array {
+  return readTensor(st.weights, ref);
+}
+
+/** Consumers of node i: [consumer index, input slot]. */
+function consumers(g: QuantGraph, i: number): [number, number][] {
+  const out: [number, number][] = [];
+  g.nodes.forEach((n, j) => n.inputs.forEach((k, slot) => k === i && out.push([j, slot])));
+  return out;
+}
+
+/** The quantizer through which `reader` reads its input `slot`; passthrough nodes defer to their own readers. */
+function readQuant(st: LowerState, reader: number, slot: number): QuantizerSpec | "logits" {
+  const n = st.graph.nodes[reader];
+  let q: QuantizerSpec | null;
+  switch (n.op) {
+    case "maxPool":
+    case "flatten":
+      return st.outQuant[reader];
+    case "add":
+      q = n.inputQuants[slot];
+      break;
+    case "globalAvgPool":
+    case "conv2d":
+    case "depthwiseConv2d":
+    case "dense":
+      q = n.inputQuant;
+      break;
+    default:
+      q = null;
+  }
+  if (!q) fail(st, reader, "has no input quantizer: a float checkpoint cannot be lowered (train with --method nipq or lsq)");
+  return q;
+}
+
+function sameQuant(a: QuantizerSpec | "logits", b: QuantizerSpec | "logits"): boolean {
+  if (a === "logits" || b === "logits") return a === b;
+  return a.bits === b.bits && a.signed === b.signed && a.step === b.step;
+}
+
+function tensorSpec(shape: number[], q: QuantizerSpec): TensorSpec {
+  return { shape, bits: q.bits, signed: q.signed, scale: q.step };
+}
+
+/** Step (real scale) of node i's input slot. */
+function inScale(st: LowerState, i: number, slot = 0): number {
+  return st.spec[st.graph.nodes[i].inputs[slot]].scale;
+}
+
+/** Weights in the IR layout from the tfjs layouts: conv [kh][kw][in][out] → [out][kh][kw][in]; depthwise [kh][kw][C][1] → [C][kh][kw][1]; dense [in][out] → [out][in]. */
+function transposeWeights(n: ComputeNode, w: ArrayLike<number>): number[] {
+  const out: number[] = new Array(w.length);
+  if (n.op === "dense") {
+    const I = n.inFeatures;
+    const O = n.outFeatures;
+    for (let i = 0; i < I; i++) for (let o = 0; o < O; o++) out[o * I + i] = w[i * O + o];
+    return out;
+  }
+  const [kh, kw] = n.kernel;
+  const C = n.op === "conv2d" ? n.inChannels : 1;
+  const O = n.op === "conv2d" ? n.outChannels : n.channels;
+  // depthwise [kh][kw][C][1] is [kh][kw][in=1][out=C] for this purpose: output channel c reads channel c.
+  for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let c = 0; c < C; c++) for (let o = 0; o < O; o++) out[((o * kh + y) * kw + x) * C + c] = w[((y * kw + x) * C + c) * O + o];
+  return out;
+}
+
+const INT32_MAX = 2 ** 31 - 1;
+
+/** The passes, in order. */
+export const PASSES: Pass[] = [
+  {
+    name: "check-finite",
+    what: "rejects NaN or infinite weights, biases, BN statistics and quantizer steps, naming the layer",
+    run(st) {
+      st.graph.nodes.forEach((n, i) => {
+        if (!isComputeNode(n)) return;
+        const refs: [string, { offset: number; length: number; shape: number[] } | null][] = [["weights", n.weights], ["bias", n.bias]];
+        if (n.bn) refs.push(["bn.gamma", n.bn.gamma], ["bn.beta", n.bn.beta], ["bn.movingMean", n.bn.movingMean], ["bn.movingVar", n.bn.movingVar]);
+        for (const [what, ref] of refs) {
+          if (!ref) continue;
+          const t = tensorOf(st, ref);
+          const bad = t.findIndex((v) => !Number.isFinite(v));
+          if (bad >= 0) fail(st, i, `${what}[${bad}]: expected a finite number, found ${t[bad]}`);
+        }
+        if (n.bn) tensorOf(st, n.bn.movingVar).forEach((v, c) => v + n.bn!.epsilon > 0 || fail(st, i, `bn.movingVar[${c}]: expected variance + epsilon > 0, found ${v}`));
+      });
+    },
+  },
+  {
+    name: "assign-tensor-quant",
+    what: "gives every node output the quantizer its readers use (through max pools and flattens); the last node is the s16 logits",
+    run(st) {
+      const g = st.graph;
+      const last = g.nodes.length - 1;
+      for (let i = last; i >= 0; i--) {
+        if (i === last) {
+          st.outQuant[i] = "logits";
+          continue;
+        }
+        const cs = consumers(g, i);
+        if (cs.length === 0) fail(st, i, "its output is never read (only the last node may be unread)");
+        const qs = cs.map(([j, slot]) => readQuant(st, j, slot));
+        if (!qs.every((q) => sameQuant(q, qs[0]))) fail(st, i, "its output is read through different quantizers; lowering needs one integer tensor per output");
+        st.outQuant[i] = qs[0];
+      }
+      const n0 = g.nodes[0];
+      if (n0.op !== "input") fail(st, 0, "expected the input node first");
+      const q0 = st.outQuant[0];
+      if (q0 === "logits" || q0.bits !== 8 || q0.signed || Math.abs(q0.step * 255 - 1) > 1e-6)
+        fail(st, 0, `the input must be read as u8 pixels (8 bits, unsigned, step 1/255), found ${JSON.stringify(q0)}`);
+    },
+  },
+  {
+    name: "tensor-specs",
+    what: "derives each output's integer tensor (shape, bits, signedness, scale); s16 logits get their scale in choose-logit-scale",
+    run(st) {
+      st.graph.nodes.forEach((n, i) => {
+        const q = st.outQuant[i];
+        if (n.op === "input") st.spec[i] = { shape: n.outShape, bits: 8, signed: false, scale: 1 / 255 };
+        else if (q === "logits") st.spec[i] = { shape: n.outShape, bits: 16, signed: true, scale: NaN };
+        else st.spec[i] = tensorSpec(n.outShape, q);
+        if ((n.op === "maxPool" || n.op === "flatten") && q !== "logits") {
+          const x = st.spec[n.inputs[0]];
+          if (x.bits !== q.bits || x.signed !== q.signed || x.scale !== q.step) fail(st, i, "a max pool or flatten must pass its input's quantization through unchanged");
+        }
+      });
+    },
+  },
+  {
+    name: "quantize-weights",
+    what: "q_w = roundHalfEven(clamp(fround(w/step), ±(2^(b−1)−1))) exactly as training's eval quantizer, in the IR layout",
+    run(st) {
+      st.graph.nodes.forEach((n, i) => {
+        if (!isComputeNode(n)) return;
+        const wq = n.weightQuant;
+        if (!wq) fail(st, i, "has no weight quantizer: a float checkpoint cannot be lowered (train with --method nipq or lsq)");
+        if (!wq.signed) fail(st, i, "weights must use a signed quantizer");
+        const { qmin, qmax } = quantRange(wq);
+        const w = tensorOf(st, n.weights);
+        st.qw[i] = Int8Array.from(transposeWeights(n, w).map((v) => quantizeValue(v, wq.step, qmin, qmax)));
+      });
+    },
+  },
+  {
+    name: "fold-bn",
+    what: "per channel k = γ/√(σ²+ε) and the real bias (b + β/k − μ) in accumulator steps; k < 0 negates the channel's weights",
+    run(st) {
+      st.graph.nodes.forEach((n, i) => {
+        if (!isComputeNode(n)) return;
+        const C = n.op === "conv2d" ? n.outChannels : n.op === "depthwiseConv2d" ? n.channels : n.outFeatures;
+        const b = n.bias ? tensorOf(st, n.bias) : new Float32Array(C);
+        const k = new Float64Array(C).fill(1);
+        const t = new Float64Array(C);
+        if (n.bn) {
+          const [g, be, mu, v] = [n.bn.gamma, n.bn.beta, n.bn.movingMean, n.bn.movingVar].map((r) => tensorOf(st, r));
+          for (let c = 0; c < C; c++) {
+            k[c] = g[c] / Math.sqrt(v[c] + n.bn.epsilon);
+            t[c] = be[c] - k[c] * mu[c];
+          }
+        }
+        const acc = inScale(st, i) * n.weightQuant!.step; // real value of one accumulator step (before k)
+        const steps = new Float64Array(C);
+        const qw = st.qw[i]!;
+        const per = qw.length / C;
+        for (let c = 0; c < C; c++) {
+          if (k[c] === 0) {
+            // A dead channel (γ = 0) outputs the constant t: zero weights, the constant goes in the bias.
+            qw.fill(0, c * per, (c + 1) * per);
+            steps[c] = t[c] / acc;
+            continue;
+          }
+          steps[c] = (b[c] + t[c] / k[c]) / acc;
+          if (k[c] < 0) {
+            for (let j = c * per; j < (c + 1) * per; j++) qw[j] = -qw[j];
+            steps[c] = -steps[c];
+            k[c] = -k[c];
+          }
+        }
+        st.k[i] = k;
+        st.biasSteps[i] = steps;
+      });
+    },
+  },
+  {
+    name: "choose-logit-scale",
+    what: "one per-tensor scale for the s16 logits: one accumulator step per logit step when the proven bound fits 32767, else scaled down to fit",
+    run(st) {
+      const i = st.graph.nodes.length - 1;
+      const n = st.graph.nodes[i];
+      if (!isComputeNode(n)) fail(st, i, "the last node must be a conv2d or dense layer producing the logits");
+      const acc = inScale(st, i) * n.weightQuant!.step;
+      const k = st.k[i]!;
+      const bias = st.biasSteps[i]!.map((v) => Math.round(v));
+      const layer = { op: "dense", weights: st.qw[i]!, bias: Int32Array.from(bias) } as unknown as Layer;
+      const bound = accumulatorBound(layer, st.spec[n.inputs[0]])!;
+      const maxK = Math.max(...k);
+      const need = Math.max(-bound.min, bound.max) / 32767;
+      st.spec[i].scale = acc * maxK * Math.max(1, need);
+    },
+  },
+  {
+    name: "quantize-bias",
+    what: "int32 bias = round(real bias in accumulator steps); a bias beyond int32 is an error naming the layer",
+    run(st) {
+      st.graph.nodes.forEach((n, i) => {
+        if (!isComputeNode(n)) return;
+        const b = st.biasSteps[i]!.map((v) => roundHalfEven(v));
+        const bad = b.findIndex((v) => Math.abs(v) > INT32_MAX);
+        if (bad >= 0) fail(st, i, `bias[${bad}]: expected |bias / (s_x·s_w)| < 2^31, found ${b[bad]}`);
+        st.bias[i] = Int32Array.from(b);
+      });
+    },
+  },
+  {
+    name: "dyadic-multipliers",
+    what: "M = k·s_x·s_w/s_y per channel (s_x/(H·W·s_y) for global average pool) as m·2^−s, m ∈ [2^30, 2^31−1], s ∈ [1, 62]",
+    run(st) {
+      st.graph.nodes.forEach((n, i) => {
+        const dy = (r: number, c: number) => {
+          try {
+            return dyadic(r);
+          } catch {
+            return fail(st, i, `channel ${c}: requant multiplier ${r} is outside what m·2^−s can represent ([2^-31, 2^30])`);
+          }
+        };
+        if (isComputeNode(n)) {
+          const k = st.k[i]!;
+          const base = (inScale(st, i) * n.weightQuant!.step) / st.spec[i].scale;
+          const m = new Int32Array(k.length);
+          const s = new Int32Array(k.length);
+          k.forEach((kc, c) => {
+            // A dead channel's output is its bias: multiplier 1/2 with a doubled bias is exact.
+            const d = kc === 0 ? { m: 2 ** 30, s: 31 } : dy(kc * base, c);
+            if (kc === 0) st.bias[i]![c] = Math.max(-INT32_MAX, Math.min(INT32_MAX, 2 * Math.round(st.biasSteps[i]![c] * base)));
+            m[c] = d.m;
+            s[c] = d.s;
+          });
+          st.rq[i] = { m, s, lo: 0, hi: 0 };
+        } else if (n.op === "globalAvgPool") {
+          const [H, W] = st.spec[n.inputs[0]].shape;
+          const d = dy(inScale(st, i) / (H * W * st.spec[i].scale), 0);
+          st.rq[i] = { m: Int32Array.of(d.m), s: Int32Array.of(d.s), lo: 0, hi: 0 };
+        } else if (n.op === "add") {
+          const sy = st.spec[i].scale;
+          const ra = inScale(st, i, 0) / sy;
+          const rb = inScale(st, i, 1) / sy;
+          const d = dy(Math.max(ra, rb), 0); // the larger multiplier sets the shared shift
+          const ma = Math.round(ra * 2 ** d.s);
+          const mb = Math.round(rb * 2 ** d.s);
+          st.addRq[i] = { ma: Math.min(ma, INT32_MAX), mb: Math.min(mb, INT32_MAX), s: d.s };
+        }
+      });
+    },
+  },
+  {
+    name: "activation-clamps",
+    what: "output clamps: the output range (unsigned = ReLU), ReLU on a signed output → lo 0, ReLU6 → hi = min(qmax, round(6/s_y))",
+    run(st) {
+      st.graph.nodes.forEach((n, i) => {
+        if (!st.rq[i] && !st.addRq[i]) return;
+        const sp = st.spec[i];
+        const qmax = sp.signed ? 2 ** (sp.bits - 1) - 1 : 2 ** sp.bits - 1;
+        let lo = sp.signed ? -qmax : 0;
+        let hi = qmax;
+        const act = n.op === "add" || isComputeNode(n) ? n.activation : "none";
+        if (act === "relu" || act === "relu6") lo = 0;
+        if (act === "relu6") hi = Math.min(qmax, roundHalfEven(6 / sp.scale));
+        if (st.rq[i]) Object.assign(st.rq[i]!, { lo, hi });
+        else Object.assign(st.addRq[i]!, { lo, hi });
+      });
+    },
+  },
+  {
+    name: "emit-program",
+    what: "builds the IR layers (depthwise becomes a grouped conv2d with groups = channels)",
+    run(st) {
+      st.layers = st.graph.nodes.map((n: GraphNode, i): Layer => {
+        const base = { name: n.name, inputs: [...n.inputs], out: st.spec[i] };
+        switch (n.op) {
+          case "input":
+            return { ...base, op: "input" };
+          case "conv2d":
+          case "depthwiseConv2d":
+          case "dense": {
+            const C = st.bias[i]!.length;
+            const w = { wBits: n.weightQuant!.bits, weights: st.qw[i]!, wScale: new Float64Array(C).fill(n.weightQuant!.step), bias: st.bias[i]!, rq: st.rq[i]! };
+            if (n.op === "dense") return { ...base, op: "dense", ...w };
+            return { ...base, op: "conv2d", kernel: n.kernel, stride: n.strides, padding: n.padding, groups: n.op === "conv2d" ? 1 : n.channels, ...w };
+          }
+          case "maxPool":
+            return { ...base, op: "maxpool", kernel: n.pool, stride: n.strides, padding: n.padding };
+          case "globalAvgPool":
+            return { ...base, op: "gap", rq: st.rq[i]! };
+          case "flatten":
+            return { ...base, op: "flatten" };
+          case "add": {
+            const a = st.addRq[i]! as { ma: number; mb: number; s: number; lo: number; hi: number };
+            return { ...base, op: "add", ma: a.ma, mb: a.mb, s: a.s, lo: a.lo, hi: a.hi };
+          }
+        }
+      });
+    },
+  },
+  {
+    name: "prove-accumulators",
+    what: "from the integer weights and the input range, the largest |acc| per layer; a layer that could reach 2^31 is rejected by name",
+    run(st) {
+      st.layers.forEach((l, i) => {
+        if (i === 0) return;
+        const b = accumulatorBound(l, st.layers[l.inputs[0]].out);
+        if (b && (b.min < -(2 ** 31) || b.max > INT32_MAX))
+          fail(st, i, `its accumulator could reach ${b.min < -(2 ** 31) ? b.min : b.max} (${b.bits} bits) for inputs in range; int32 accumulators cannot hold it`);
+      });
+    },
+  },
+];
+
+/** Runs every pass on a loaded checkpoint and returns the validated integer program. */
+export function lowerGraph(graph: QuantGraph, weights: Uint8Array, dir = "<memory>"): Program {
+  const n = graph.nodes.length;
+  const st: LowerState = { dir, graph, weights, outQuant: new Array(n), spec: new Array(n), qw: new Array(n), k: new Array(n), biasSteps: new Array(n), bias: new Array(n), rq: new Array(n), addRq: new Array(n), layers: [] };
+  for (const p of PASSES) p.run(st);
+  const program: Program = { name: `${graph.meta.arch}-${graph.meta.method}`, producer: `nipq lower (${graph.meta.method}, ${graph.meta.dataset}, seed ${graph.meta.seed})`, layers: st.layers };
+  validateProgram(program, join(dir, "(lowered)"));
+  return program;
+}
+
+/** Reads a checkpoint directory and lowers it. */
+export function lowerCheckpoint(dir: string): Program {
+  const { graph, weights } = readCheckpoint(dir);
+  return lowerGraph(graph, weights, dir);
+}
