@@ -4,7 +4,7 @@
 //
 //   npx tsx scripts/make-fixture.ts [OUT]
 
-import { writeQModel } from "../src/ir/qmodel.js";
+import { writeQModel } from "../src/ir/io.js";
 import { dyadic } from "../src/lower/dyadic.js";
 import type { Conv2DLayer, DenseLayer, Layer, Program, TensorSpec } from "../src/ir/types.js";
 

@@ -3,7 +3,7 @@
 
 import { Command } from "commander";
 import { table } from "table";
-import { readQModel } from "../ir/qmodel.js";
+import { readQModel } from "../ir/io.js";
 import { programStats } from "../ir/stats.js";
 import type { Layer, Program } from "../ir/types.js";
 import { fmtInt, fmtShape, printJson } from "./common.js";

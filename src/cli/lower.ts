@@ -3,7 +3,7 @@
 import { Command } from "commander";
 import { lowerCheckpoint, PASSES } from "../lower/index.js";
 import { programStats } from "../ir/stats.js";
-import { writeQModel } from "../ir/qmodel.js";
+import { writeQModel } from "../ir/io.js";
 import { checkWritable } from "../fsutil.js";
 import { fmtInt, printJson, say } from "./common.js";
 

@@ -1,12 +1,15 @@
-// `nipq run FILE.qmodel --data D [--backend reference|wasm] [--limit N] [--dump-logits FILE] [--json]`:
-// runs the integer program over a dataset's test split and reports accuracy and throughput.
+// `nipq run FILE.qmodel --data D [--backend reference|wasm] [--limit N] [--workers N] [--dump-logits FILE] [--json]`:
+// runs the integer program over a dataset's test split and reports accuracy and throughput. Batches are
+// spread over worker_threads (src/exec/workers.ts); results are in dataset order and identical for any
+// number of workers.
 
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { loadDataset, limitDataset } from "../data/index.js";
 import { BACKENDS, loadBackend, type BackendName } from "../exec/backends.js";
-import { runProgram } from "../exec/interpret.js";
-import { readQModel } from "../ir/qmodel.js";
+import { RUN_JOB_URL, type RunChunk, type RunChunkResult, type RunJobInit } from "../exec/run-job.js";
+import { defaultWorkers, runChunks } from "../exec/workers.js";
+import { readQModel } from "../ir/io.js";
 import { checkWritable, writeFileAtomic } from "../fsutil.js";
 import { choiceOption, intOption, printJson, say } from "./common.js";
 
@@ -15,6 +18,7 @@ interface RunOptions {
   backend: BackendName;
   limit?: number;
   batch: number;
+  workers: number;
   dumpLogits?: string;
   json?: boolean;
 }
@@ -27,6 +31,7 @@ export function runCommand(): Command {
     .option("--backend <name>", `kernels to run on: ${BACKENDS.join(" | ")}`, choiceOption(BACKENDS), "reference")
     .option("--limit <N>", "use only the first N test images", intOption("--limit", 1))
     .option("--batch <N>", "images per batch", intOption("--batch", 1, 65536), 64)
+    .option("--workers <N>", "worker threads that share the batches (default: the number of cores)", intOption("--workers", 1, 256), defaultWorkers())
     .option("--dump-logits <FILE>", "write {logits, predictions, labels} as JSON, in dataset order")
     .option("--json", "print one JSON document on stdout")
     .addHelpText("after", "\nThe test split of `mnist` is 200 images per class, 2,000 in all, classes interleaved (see README).")
@@ -41,13 +46,25 @@ export function runCommand(): Command {
       const bar = new cliProgress.SingleBar({ format: "run |{bar}| {value}/{total} images | {speed} img/s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       bar.start(data.n, 0, { speed: "–" });
       const t0 = performance.now();
+      const chunks: RunChunk[] = [];
       for (let b = 0; b < data.n; b += o.batch) {
         const n = Math.min(o.batch, data.n - b);
-        const r = runProgram(program, kernels, data.images.subarray(b * 784, (b + n) * 784), n);
-        logits.set(r.logits, b * classes);
-        predictions.set(r.predictions, b);
-        bar.update(b + n, { speed: (((b + n) * 1000) / (performance.now() - t0)).toFixed(0) });
+        chunks.push({ images: data.images.slice(b * 784, (b + n) * 784), n });
       }
+      let done = 0;
+      await runChunks<RunJobInit, RunChunk, RunChunkResult>({
+        module: RUN_JOB_URL,
+        init: { program, backend: o.backend, batch: o.batch },
+        workers: Math.min(o.workers, chunks.length),
+        chunks,
+        transfer: (c) => [c.images.buffer as ArrayBuffer],
+        onResult: (i, r) => {
+          logits.set(r.logits, i * o.batch * classes);
+          predictions.set(r.predictions, i * o.batch);
+          done += r.predictions.length;
+          bar.update(done, { speed: ((done * 1000) / (performance.now() - t0)).toFixed(0) });
+        },
+      });
       const seconds = (performance.now() - t0) / 1000;
       bar.stop();
       let correct = 0;
@@ -56,9 +73,9 @@ export function runCommand(): Command {
         const rows = Array.from({ length: data.n }, (_, i) => Array.from(logits.subarray(i * classes, (i + 1) * classes)));
         writeFileAtomic(o.dumpLogits, JSON.stringify({ logits: rows, predictions: Array.from(predictions), labels: Array.from(data.labels) }) + "\n");
       }
-      const doc = { accuracy: correct / data.n, samples: data.n, correct, backend: kernels.name, imagesPerSecond: data.n / seconds, data: data.name, model: file };
+      const doc = { accuracy: correct / data.n, samples: data.n, correct, backend: kernels.name, imagesPerSecond: data.n / seconds, workers: Math.min(o.workers, chunks.length), data: data.name, model: file };
       if (o.json) return printJson(doc);
-      say(false, `${file} on ${data.name} (test, ${data.n} images), backend ${kernels.name}`);
+      say(false, `${file} on ${data.name} (test, ${data.n} images), backend ${kernels.name}, ${doc.workers} worker(s)`);
       say(false, `accuracy ${(100 * doc.accuracy).toFixed(2)}% (${correct}/${data.n}), ${doc.imagesPerSecond.toFixed(1)} images/s`);
       if (o.dumpLogits) say(false, `logits written to ${o.dumpLogits}`);
     });

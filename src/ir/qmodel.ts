@@ -1,4 +1,5 @@
-// The .qmodel file format: encoder, decoder, atomic writer. docs/FORMAT.md documents every byte.
+// The .qmodel file format: encoder and decoder, free of Node APIs so the edge runtime bundles them
+// (file I/O is in ./io.ts). docs/FORMAT.md documents every byte.
 //
 //   offset        size  field
 //   0             4     magic "NQMD" (4E 51 4D 44)
@@ -19,7 +20,6 @@ import { crc32 } from "./crc32.js";
 import { packBits, packedBytes, unpackBits } from "./pack.js";
 import { isWeightLayer, type Layer, type Program, type Requant, type TensorSpec } from "./types.js";
 import { validateProgram } from "./validate.js";
-import { readFileChecked, writeFileAtomic } from "../fsutil.js";
 
 export const MAGIC = [0x4e, 0x51, 0x4d, 0x44]; // "NQMD"
 export const VERSION = 1;
@@ -319,12 +319,3 @@ export function decodeQModel(bytes: Uint8Array, file = "<memory>"): Program {
   return program;
 }
 
-/** Reads and validates a .qmodel file. */
-export function readQModel(path: string): Program {
-  return decodeQModel(readFileChecked(path), path);
-}
-
-/** Validates, encodes and writes a program atomically. */
-export function writeQModel(path: string, p: Program): void {
-  writeFileAtomic(path, encodeQModel(p));
-}

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { QModelFormatError, NipqInputError } from "../../src/errors.js";
 import { crc32 } from "../../src/ir/crc32.js";
-import { decodeQModel, encodeQModel, readQModel, writeQModel } from "../../src/ir/qmodel.js";
+import { decodeQModel, encodeQModel } from "../../src/ir/qmodel.js";
+import { readQModel, writeQModel } from "../../src/ir/io.js";
 import { validateProgram } from "../../src/ir/validate.js";
 import type { DenseLayer, Program } from "../../src/ir/types.js";
 
