@@ -36,6 +36,11 @@ export interface EngineOptions {
   buildDir?: string;
   /** Linear-memory limit in bytes (default: NIPQ_WASM_MEMORY_MB or 1 GiB). */
   memoryLimit?: number;
+  /**
+   * Kernels already instantiated by the caller (the edge runtime compiles fetched bytes asynchronously,
+   * with no file system); `flavor` and `buildDir` are then ignored. One instance per engine.
+   */
+  kernels?: { exports: KernelExports; flavor: WasmFlavor };
 }
 
 export class WasmEngine {
@@ -49,7 +54,7 @@ export class WasmEngine {
   paramBytes = 0;
 
   constructor(o: EngineOptions = {}) {
-    const { exports, flavor } = instantiateKernels(o.flavor ?? "auto", o.buildDir);
+    const { exports, flavor } = o.kernels ?? instantiateKernels(o.flavor ?? "auto", o.buildDir);
     this.k = exports;
     this.flavor = flavor;
     this.policy = o.policy ?? DEFAULT_POLICY;

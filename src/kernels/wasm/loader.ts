@@ -53,6 +53,11 @@ export function wasmFile(flavor: WasmFlavor, dir = buildDir()): string {
 
 const modules = new Map<string, WebAssembly.Module>();
 
+/** The imports the kernels expect (AssemblyScript's `env.abort`); for callers that instantiate themselves. */
+export function kernelImports(): WebAssembly.Imports {
+  return { env: { abort: () => { throw new Error("wasm kernels: abort"); } } };
+}
+
 /** Picks the flavor: "auto" is SIMD when the engine supports it, else scalar. */
 export function resolveFlavor(flavor: WasmFlavor | "auto"): WasmFlavor {
   if (flavor !== "auto") return flavor;
@@ -78,6 +83,6 @@ export function instantiateKernels(flavor: WasmFlavor | "auto" = "auto", dir = b
     mod = new WebAssembly.Module(bytes);
     modules.set(file, mod);
   }
-  const inst = new WebAssembly.Instance(mod, { env: { abort: () => { throw new Error("wasm kernels: abort"); } } });
+  const inst = new WebAssembly.Instance(mod, kernelImports());
   return { exports: inst.exports as unknown as KernelExports, flavor: f, file };
 }
