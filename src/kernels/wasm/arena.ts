@@ -13,7 +13,7 @@ export const SLACK = 16;
 
 /** The configured limit: NIPQ_WASM_MEMORY_MB when set to a positive integer, else DEFAULT_LIMIT_BYTES. */
 export function configuredLimit(): number {
-  const v = process.env.NIPQ_WASM_MEMORY_MB;
+  const v = typeof process === "undefined" ? undefined : process.env?.NIPQ_WASM_MEMORY_MB; // no `process` in browsers
   const n = v === undefined ? NaN : Number(v);
   return Number.isInteger(n) && n > 0 ? Math.min(n * 2 ** 20, 4 * 2 ** 30 - PAGE) : DEFAULT_LIMIT_BYTES;
 }
