@@ -6,6 +6,8 @@ import { NipqInputError } from "../errors.js";
 import { inspectCommand } from "./inspect.js";
 import { lowerCommand } from "./lower.js";
 import { runCommand } from "./run.js";
+import { simulateCommand } from "./simulate.js";
+import { sweepCommand } from "./sweep.js";
 import { trainCommand } from "./train.js";
 
 /** Builds the program with every command registered. */
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
   program.addCommand(inspectCommand());
   program.addCommand(runCommand());
   program.addCommand(trainCommand());
+  program.addCommand(simulateCommand());
+  program.addCommand(sweepCommand());
   return program;
 }
 

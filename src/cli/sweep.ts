@@ -1,0 +1,103 @@
+// `nipq sweep FILE.qmodel --hw HW.json --data D --vary key=from:to:steps[:log] [--trials N] [--workers N]
+//  [--out DIR] [--json]` (DESIGN.md §5): accuracy (mean, std, 95% CI over trials) against one hw-model knob;
+// a table, and with --out the curve as SVG, sweep.json and a self-contained sweep.html.
+
+import { Command } from "commander";
+import cliProgress from "cli-progress";
+import { join } from "node:path";
+import { table } from "table";
+import { loadDataset, limitDataset } from "../data/index.js";
+import { readQModel } from "../ir/io.js";
+import { ensureDir, writeFileAtomic } from "../fsutil.js";
+import { checkPrecision } from "../sim/chip.js";
+import { loadHwModel, withSet } from "../sim/hwmodel.js";
+import { runTrials } from "../sim/pool.js";
+import { noiseActive, runTrial, trialStats } from "../sim/simulate.js";
+import { parseVary } from "../sim/sweep.js";
+import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
+import { intOption, printJson, say } from "./common.js";
+
+interface SweepOptions {
+  hw: string;
+  data: string;
+  vary: string;
+  trials: number;
+  seed: number;
+  limit?: number;
+  workers: number;
+  batch: number;
+  set: string[];
+  out?: string;
+  json?: boolean;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function sweepCommand(): Command {
+  return new Command("sweep")
+    .description("robustness curve: accuracy (mean ± 95% CI over trials) against one hw-model knob")
+    .argument("<file>", "a .qmodel file")
+    .requiredOption("--hw <HW>", "hw-model JSON file or a shipped model's name")
+    .requiredOption("--data <D>", "dataset: mnist, fashion-mnist or idx:DIR")
+    .requiredOption("--vary <key=from:to:steps[:log]>", "the knob and its values, e.g. noise.weightGaussian.sigma=0:1:6 or noise.pcm.tInferenceS=1:31536000:5:log")
+    .option("--trials <N>", "Monte-Carlo trials per point", intOption("--trials", 1), 10)
+    .option("--seed <S>", "seed of every random draw", intOption("--seed", 0), 0)
+    .option("--limit <N>", "use only the first N test images", intOption("--limit", 1))
+    .option("--workers <N>", "worker threads for trials", intOption("--workers", 1, 64), 1)
+    .option("--batch <N>", "images per batch (does not change any number)", intOption("--batch", 1, 65536), 64)
+    .option("--set <key=value>", "override a hw-model field before sweeping (repeatable)", collect, [])
+    .option("--out <DIR>", "write sweep.json, sweep.svg and sweep.html there")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (file: string, o: SweepOptions) => {
+      const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
+      const vary = parseVary(o.vary, hw);
+      const models = vary.values.map((v) => withSet(hw, vary.path, v));
+      const program = readQModel(file);
+      checkPrecision(program, hw);
+      const data = limitDataset(loadDataset(o.data, "test"), o.limit);
+      const bar = new cliProgress.SingleBar({ format: "sweep |{bar}| {value}/{total} trials | {key}={val}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+      bar.start(models.length * o.trials, 0, { key: vary.key, val: "–" });
+      let done = 0;
+      const points: { value: number; mean: number; std: number; ci95: number; clean: number; values: number[] }[] = [];
+      for (let i = 0; i < models.length; i++) {
+        const m = models[i];
+        const clean = runTrial(program, m, data, o.seed, null, o.batch);
+        let values: number[];
+        if (!noiseActive(m)) {
+          values = new Array(o.trials).fill(clean);
+          done += o.trials;
+          bar.update(done, { val: String(vary.values[i]) });
+        } else {
+          const trials = Array.from({ length: o.trials }, (_, t) => t);
+          values = await runTrials(program, m, data, o.seed, trials, o.workers, o.batch, () => bar.update(++done, { val: String(vary.values[i]) }));
+        }
+        const s = trialStats(values);
+        points.push({ value: vary.values[i], mean: s.mean, std: s.std, ci95: s.ci95, clean, values });
+      }
+      bar.stop();
+      const doc = {
+        vary: { key: vary.key, from: vary.from, to: vary.to, steps: vary.steps, scale: vary.scale, spec: vary.spec },
+        points,
+        hw: hw.name,
+        hwFile,
+        model: file,
+        data: data.name,
+        samples: data.n,
+        trials: o.trials,
+        seed: o.seed,
+      };
+      const rows = points.map((p) => [String(p.value), (100 * p.clean).toFixed(2), (100 * p.mean).toFixed(2), (100 * p.std).toFixed(2), `± ${(100 * p.ci95).toFixed(2)}`]);
+      const header = [vary.key, "clean %", "mean %", "std", "95% CI"];
+      if (o.out) {
+        const svg = curveChart(`${file} on ${hw.name}`, vary.key, "accuracy", [{ name: `accuracy (mean, 95% CI, ${o.trials} trials)`, points: points.map((p) => ({ x: p.value, mean: p.mean, lo: p.mean - p.ci95, hi: p.mean + p.ci95 })) }], vary.scale === "log");
+        ensureDir(o.out);
+        writeFileAtomic(join(o.out, "sweep.json"), JSON.stringify(doc, null, 2) + "\n");
+        writeFileAtomic(join(o.out, "sweep.svg"), svg);
+        writeFileAtomic(join(o.out, "sweep.html"), htmlPage(`nipq sweep: ${vary.key} on ${hw.name}`, [{ heading: "Curve", html: svg }, { heading: "Points", html: htmlTable(header, rows) }]));
+      }
+      if (o.json) return printJson(doc);
+      say(false, `${file} on ${hw.name}, ${data.name} test, ${data.n} images, ${o.trials} trials per point, seed ${o.seed}`);
+      say(false, table([header, ...rows]).trimEnd());
+      if (o.out) say(false, `curve written to ${join(o.out, "sweep.svg")}`);
+    });
+}

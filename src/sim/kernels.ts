@@ -1,0 +1,327 @@
+// The "sim" backend: the LayerKernels interface (src/exec/backend.ts) executed with a chip's semantics.
+//
+// Digital weight layers, per output element (docs/HW_MODELS.md, "Semantics"):
+//   acc ← ovf(bias)                                         (bias preloaded into the accumulator)
+//   per-mac:    for k = 0 … K−1:  acc ← ovf(acc + w[k]·x[k])
+//   per-k-tile: for each tile t of kTile consecutive k: acc ← ovf(acc + Σ_{k∈t} w[k]·x[k])   (exact partials)
+//   acc ← acc with accumulator bit flips, + output Gaussian noise          (per inference)
+//   y ← clamp(requant_chip(acc, m', s'), lo, hi), then activation bit flips on the stored y
+// K runs over the weight layout [kh][kw][inC/groups] (padded taps contribute 0); ovf wraps or saturates
+// to accumulator.bits. When the accumulator bound of the chip's weights fits accumulator.bits nothing can
+// overflow in any order, and the kernel takes the exact path (same integers, less work).
+//
+// Analog weight layers: DAC-quantized inputs, per-tile MVM on (g+ − g−)/g_max, ADC (noise, clip, quantize),
+// digital scale and accumulation across K-tiles, rounding to the integer accumulator, then as above.
+
+import type { Activation, LayerKernels } from "../exec/backend.js";
+import { padBefore, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec } from "../ir/types.js";
+import { addRequant, avgPoolSum, convOutShape, globalSum, maxPool } from "../kernels/reference/ops.js";
+import type { AnalogPrep, ChipInstance, DigitalPrep, PoolPrep } from "./chip.js";
+import { SRC } from "./chip.js";
+import { flipBits, flipBit } from "./noise.js";
+import { requantRounded, type Rounding } from "./requant.js";
+import { Rng, streamId } from "./rng.js";
+
+/** The sim backend: LayerKernels plus the dataset index of the batch's first image (keys per-inference draws). */
+export interface SimKernels extends LayerKernels {
+  /** Sets the inference index of sample 0 of the next batches (sample b is inference first + b). */
+  setFirstInference(first: number): void;
+}
+
+/** Overflow of a `bits`-wide two's-complement accumulator: wrap (mod 2^bits) or saturate. */
+export function overflow(v: number, bits: number, mode: "wrap" | "saturate"): number {
+  const half = 2 ** (bits - 1);
+  if (v >= -half && v < half) return v;
+  if (mode === "saturate") return v < 0 ? -half : half - 1;
+  const m = 2 * half;
+  return v - m * Math.floor((v + half) / m);
+}
+
+/** Per-image random streams of one layer, created on first use. */
+class InferenceStreams {
+  private cache = new Map<number, Rng>();
+  constructor(
+    private seed: number,
+    private trial: number,
+    private inference: number,
+    private layer: number,
+  ) {}
+  get(source: number): Rng {
+    let r = this.cache.get(source);
+    if (!r) this.cache.set(source, (r = new Rng(this.seed, this.trial, this.inference, streamId(this.layer, source))));
+    return r;
+  }
+}
+
+interface ConvShape {
+  H: number;
+  W: number;
+  C: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  pt: number;
+  pl: number;
+  OH: number;
+  OW: number;
+}
+
+/**
+ * Creates the sim backend for one chip instance. Per-inference noise is drawn only for a noisy trial
+ * (chip.trial !== null) from the streams (seed, trial, inference, layer·source).
+ */
+export function simKernels(chip: ChipInstance): SimKernels {
+  const hw = chip.hw;
+  const noisy = chip.trial !== null;
+  const n = hw.noise;
+  const accBits = hw.accumulator.bits;
+  const ovfMode = hw.accumulator.overflow;
+  const perMac = hw.accumulator.partialSums === "per-mac";
+  const kTile = hw.accumulator.kTile ?? (hw.compute.kind === "digital" ? hw.compute.rows : hw.compute.tileRows);
+  const rounding: Rounding = hw.requant.rounding;
+  const accBer = noisy ? n.accumulatorBitFlip?.ber ?? 0 : 0;
+  const actBer = noisy ? n.activationBitFlip?.ber ?? 0 : 0;
+  const outSigma = noisy ? n.outputGaussian?.sigma ?? 0 : 0;
+  const outUnit = n.outputGaussian?.unit ?? "out-lsb";
+  const adcSigma = noisy ? n.adc?.sigma ?? 0 : 0;
+  const readSigma = noisy && n.pcm && n.pcm.enabled !== false ? n.pcm.perReadSigma ?? 0 : 0;
+  let first = 0;
+
+  const streams = (layer: number, b: number) => new InferenceStreams(chip.seed, chip.trial ?? 0, first + b, layer);
+
+  /** Activation bit flips in a stored output tensor (per image). */
+  function flipActivations(y: Int32Array, nImg: number, spec: TensorSpec, layer: number): Int32Array {
+    if (actBer <= 0) return y;
+    const per = y.length / nImg;
+    for (let b = 0; b < nImg; b++) flipBits(y, b * per, per, spec.bits, spec.signed, actBer, streams(layer, b).get(SRC.actFlip));
+    return y;
+  }
+
+  /** Accumulator noise, requant and clamp for one output element. */
+  function finish(acc: number, o: number, p: DigitalPrep | AnalogPrep, lo: number, hi: number, st: InferenceStreams | null): number {
+    if (st) {
+      if (accBer > 0) {
+        // Flip each of the accumulator's bits with probability BER (geometric skipping over its bits).
+        const r = st.get(SRC.accFlip);
+        for (let pos = r.geometric(accBer); pos < accBits; pos += 1 + r.geometric(accBer)) acc = flipBit(acc, pos, accBits, true);
+      }
+      if (outSigma > 0) {
+        const unit = outUnit === "acc-lsb" ? 1 : 2 ** p.s[o] / p.m[o]; // one output step in accumulator units
+        acc = Math.round(acc + outSigma * unit * st.get(SRC.outGauss).normal());
+        acc = Math.max(-(2 ** 31), Math.min(2 ** 31, acc));
+      }
+    }
+    const r = requantRounded(acc, p.m[o], p.s[o], rounding);
+    return r < lo ? lo : r > hi ? hi : r;
+  }
+
+  /**
+   * Digital accumulators of one group's opg outputs over one patch, into acc[0..opg). Exact path: outer
+   * products over the non-zero taps in Int32 (exact: the bound fits ≤ 32 bits). Otherwise the documented
+   * partial-sum order with overflow.
+   */
+  function digitalAcc(p: DigitalPrep, g: number, patch: Int32Array, nzIdx: Int32Array, nzVal: Int32Array, nnz: number, acc: Float64Array, accI: Int32Array): void {
+    const { K, opg } = p.gemm;
+    if (p.exact) {
+      const wT = p.wT;
+      for (let oo = 0; oo < opg; oo++) accI[oo] = p.bias[g * opg + oo];
+      for (let j = 0; j < nnz; j++) {
+        const v = nzVal[j];
+        const base = (g * K + nzIdx[j]) * opg;
+        for (let oo = 0; oo < opg; oo++) accI[oo] = (accI[oo] + wT[base + oo] * v) | 0;
+      }
+      for (let oo = 0; oo < opg; oo++) acc[oo] = accI[oo];
+      return;
+    }
+    const w = p.weights;
+    for (let oo = 0; oo < opg; oo++) {
+      const o = g * opg + oo;
+      const base = o * K;
+      let a = overflow(p.bias[o], accBits, ovfMode);
+      if (perMac) {
+        for (let k = 0; k < K; k++) a = overflow(a + w[base + k] * patch[k], accBits, ovfMode);
+      } else {
+        for (let k0 = 0; k0 < K; k0 += kTile) {
+          const k1 = Math.min(k0 + kTile, K);
+          let part = 0;
+          for (let k = k0; k < k1; k++) part += w[base + k] * patch[k];
+          a = overflow(a + part, accBits, ovfMode);
+        }
+      }
+      acc[oo] = a;
+    }
+  }
+
+  /**
+   * Analog MVMs of one group's opg outputs: per K-tile, the tile's column currents Σ wn·xn, per-read noise,
+   * ADC noise, clip and quantization, the digital per-tile scale; then rounding into the integer accumulator
+   * (bias preloaded) and its overflow.
+   */
+  function analogAcc(p: AnalogPrep, g: number, xn: Float64Array, nzIdx: Int32Array, nnz: number, x2: Float64Array, st: InferenceStreams | null, acc: Float64Array, yt: Float64Array): void {
+    const c = hw.compute as Extract<typeof hw.compute, { kind: "analog" }>;
+    const { K, opg } = p.gemm;
+    const adcBits = c.adc.bits;
+    const bound = c.adc.outBound;
+    const step = adcBits > 0 ? (2 * bound) / (2 ** adcBits - 2) : 0;
+    const maxCode = adcBits > 0 ? 2 ** (adcBits - 1) - 1 : 0;
+    const wnT = p.wnT;
+    for (let oo = 0; oo < opg; oo++) acc[oo] = 0;
+    let j = 0;
+    for (let kt = 0; kt < p.kTiles; kt++) {
+      const k1 = Math.min((kt + 1) * kTile, K);
+      for (let oo = 0; oo < opg; oo++) yt[oo] = 0;
+      for (; j < nnz && nzIdx[j] < k1; j++) {
+        const v = xn[nzIdx[j]];
+        const base = (g * K + nzIdx[j]) * opg;
+        for (let oo = 0; oo < opg; oo++) yt[oo] += wnT[base + oo] * v;
+      }
+      const readSd = st && readSigma > 0 && x2[kt] > 0 ? readSigma * Math.sqrt(2 * x2[kt]) : 0;
+      for (let oo = 0; oo < opg; oo++) {
+        let y = yt[oo];
+        if (readSd > 0) y += readSd * st!.get(SRC.pcmRead).normal();
+        if (adcBits > 0) {
+          if (st && adcSigma > 0) y += adcSigma * step * st.get(SRC.adc).normal();
+          let code = Math.round(y / step);
+          code = code > maxCode ? maxCode : code < -maxCode ? -maxCode : code;
+          y = code * step;
+        }
+        acc[oo] += y * p.tscale[(g * opg + oo) * p.kTiles + kt];
+      }
+    }
+    // Digital accumulation across tiles: the scaled tile outputs are rounded into the integer accumulator.
+    for (let oo = 0; oo < opg; oo++) acc[oo] = overflow(Math.round(p.bias[g * opg + oo] + acc[oo]), accBits, ovfMode);
+  }
+
+  /** Runs a weight layer over patches; `patchAt(b, pix, g, patch)` fills patch (length K) for group g. */
+  function weightLayer(l: Conv2DLayer | DenseLayer, x: Activation, nPix: number, fill: (b: number, pix: number, g: number, patch: Int32Array) => void): Int32Array {
+    const p = chip.prep.get(l as Layer) as DigitalPrep | AnalogPrep;
+    const { K, opg, groups } = p.gemm;
+    const outC = opg * groups;
+    const nImg = x.n;
+    const y = new Int32Array(nImg * nPix * outC);
+    const { lo, hi } = l.rq;
+    const patch = new Int32Array(K);
+    const nzIdx = new Int32Array(K);
+    const nzVal = new Int32Array(K);
+    const xn = new Float64Array(K);
+    const analog = p.kind === "analog";
+    const kTiles = analog ? p.kTiles : 0;
+    const x2 = new Float64Array(kTiles);
+    const acc = new Float64Array(opg);
+    const accI = new Int32Array(opg);
+    const yt = new Float64Array(opg);
+    const perInference = noisy && (accBer > 0 || outSigma > 0 || (analog && (adcSigma > 0 || readSigma > 0)));
+    for (let b = 0; b < nImg; b++) {
+      const st = perInference ? streams(p.index, b) : null;
+      for (let pix = 0; pix < nPix; pix++) {
+        for (let g = 0; g < groups; g++) {
+          fill(b, pix, g, patch);
+          let nnz = 0;
+          for (let k = 0; k < K; k++) {
+            const v = patch[k];
+            if (v !== 0) {
+              nzIdx[nnz] = k;
+              nzVal[nnz++] = v;
+            }
+          }
+          if (analog) {
+            // DAC: normalized input x/x_max, quantized to the DAC's levels when it has fewer than the input's.
+            x2.fill(0);
+            for (let j = 0; j < nnz; j++) {
+              let v = nzVal[j] / p.xmax;
+              if (p.dacLevels > 0) v = Math.round(v * p.dacLevels) / p.dacLevels;
+              xn[nzIdx[j]] = v;
+              if (readSigma > 0) x2[Math.floor(nzIdx[j] / kTile)] += v * v;
+            }
+          }
+          const yBase = (b * nPix + pix) * outC + g * opg;
+          if (analog) analogAcc(p, g, xn, nzIdx, nnz, x2, st, acc, yt);
+          else digitalAcc(p, g, patch, nzIdx, nzVal, nnz, acc, accI);
+          for (let oo = 0; oo < opg; oo++) y[yBase + oo] = finish(acc[oo], g * opg + oo, p, lo, hi, st);
+        }
+      }
+    }
+    return flipActivations(y, nImg, l.out, p.index);
+  }
+
+  function poolRequant(l: AvgPoolLayer | GlobalAvgPoolLayer, acc: Float64Array, C: number): Int32Array {
+    const p = chip.prep.get(l) as PoolPrep;
+    const y = new Int32Array(acc.length);
+    for (let i = 0; i < acc.length; i++) {
+      const r = requantRounded(acc[i], p.m[0], p.s[0], rounding);
+      y[i] = r < l.rq.lo ? l.rq.lo : r > l.rq.hi ? l.rq.hi : r;
+    }
+    void C;
+    return y;
+  }
+
+  const indexOf = (l: Layer) => chip.program.layers.indexOf(l);
+
+  return {
+    name: "sim",
+    setFirstInference(f: number) {
+      first = f;
+    },
+    conv2d(l: Conv2DLayer, x: Activation): Int32Array {
+      const [H, W, C] = x.spec.shape;
+      const [kh, kw] = l.kernel;
+      const [sh, sw] = l.stride;
+      const [OH, OW] = convOutShape({ H, W, kh, kw, sh, sw, padding: l.padding });
+      const s: ConvShape = { H, W, C, kh, kw, sh, sw, pt: padBefore(H, kh, sh, l.padding), pl: padBefore(W, kw, sw, l.padding), OH, OW };
+      const cpg = C / l.groups;
+      const d = x.data;
+      return weightLayer(l, x, OH * OW, (b, pix, g, patch) => {
+        const oy = Math.floor(pix / s.OW);
+        const ox = pix - oy * s.OW;
+        let k = 0;
+        for (let ky = 0; ky < s.kh; ky++) {
+          const iy = oy * s.sh + ky - s.pt;
+          for (let kx = 0; kx < s.kw; kx++) {
+            const ix = ox * s.sw + kx - s.pl;
+            if (iy < 0 || iy >= s.H || ix < 0 || ix >= s.W) {
+              for (let ci = 0; ci < cpg; ci++) patch[k++] = 0;
+            } else {
+              const base = ((b * s.H + iy) * s.W + ix) * s.C + g * cpg;
+              for (let ci = 0; ci < cpg; ci++) patch[k++] = d[base + ci];
+            }
+          }
+        }
+      });
+    },
+    dense(l: DenseLayer, x: Activation): Int32Array {
+      const inN = x.spec.shape[0];
+      const d = x.data;
+      return weightLayer(l, x, 1, (b, _pix, _g, patch) => {
+        for (let i = 0; i < inN; i++) patch[i] = d[b * inN + i];
+      });
+    },
+    maxpool(l: MaxPoolLayer, x: Activation): Int32Array {
+      const [H, W, C] = x.spec.shape;
+      const y = maxPool(x.data, x.n, H, W, C, l.kernel[0], l.kernel[1], l.stride[0], l.stride[1], l.padding);
+      return flipActivations(y, x.n, l.out, indexOf(l));
+    },
+    avgpool(l: AvgPoolLayer, x: Activation): Int32Array {
+      const [H, W, C] = x.spec.shape;
+      const acc = avgPoolSum(x.data, x.n, H, W, C, l.kernel[0], l.kernel[1], l.stride[0], l.stride[1]);
+      return flipActivations(poolRequant(l, acc, C), x.n, l.out, indexOf(l));
+    },
+    gap(l: GlobalAvgPoolLayer, x: Activation): Int32Array {
+      const [H, W, C] = x.spec.shape;
+      return flipActivations(poolRequant(l, globalSum(x.data, x.n, H, W, C), C), x.n, l.out, indexOf(l));
+    },
+    add(l: AddLayer, a: Activation, b: Activation): Int32Array {
+      return flipActivations(addRequant(a.data, b.data, l.ma, l.mb, l.s, l.lo, l.hi), a.n, l.out, indexOf(l));
+    },
+  };
+}
+
+/** Input-image bit flips (the u8 pixels as stored on chip), per image, in a copy. */
+export function flipInputs(chip: ChipInstance, images: Uint8Array, n: number, first: number): Uint8Array {
+  const ber = chip.trial !== null ? chip.hw.noise.activationBitFlip?.ber ?? 0 : 0;
+  if (ber <= 0) return images;
+  const per = images.length / n;
+  const v = Int32Array.from(images);
+  for (let b = 0; b < n; b++) flipBits(v, b * per, per, 8, false, ber, new Rng(chip.seed, chip.trial!, first + b, streamId(0, SRC.inputFlip)));
+  return Uint8Array.from(v);
+}

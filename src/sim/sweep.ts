@@ -1,0 +1,54 @@
+// `--vary key=from:to:steps[:log]`: the knob values of a robustness sweep.
+
+import { UsageError } from "../errors.js";
+import { schemaAt, type HwModel } from "./hwmodel.js";
+
+export interface Vary {
+  /** The flag as given. */
+  spec: string;
+  key: string;
+  path: string[];
+  from: number;
+  to: number;
+  steps: number;
+  scale: "linear" | "log";
+  values: number[];
+}
+
+/**
+ * Parses and expands `key=from:to:steps[:log]` against a hw-model: `steps` values from `from` to `to`
+ * inclusive, evenly spaced (or geometrically with `:log`, which needs from, to > 0). The key must name a
+ * numeric field of the schema; integer fields get rounded values (duplicates dropped).
+ */
+export function parseVary(spec: string, hw: HwModel): Vary {
+  const bad = (why: string) => new UsageError(`--vary ${JSON.stringify(spec)}: ${why} (expected key=from:to:steps[:log], e.g. noise.weightGaussian.sigma=0:1:6)`);
+  const eq = spec.indexOf("=");
+  if (eq <= 0) throw bad("missing key=");
+  const key = spec.slice(0, eq).trim();
+  const parts = spec.slice(eq + 1).split(":");
+  if (parts.length < 3 || parts.length > 4) throw bad(`expected 3 or 4 ":"-separated fields, found ${parts.length}`);
+  if (parts.length === 4 && parts[3] !== "log") throw bad(`the 4th field must be "log", found ${JSON.stringify(parts[3])}`);
+  const num = (s: string, what: string) => {
+    const v = Number(s);
+    if (s.trim() === "" || !Number.isFinite(v)) throw bad(`${what} is not a number: ${JSON.stringify(s)}`);
+    return v;
+  };
+  const from = num(parts[0], "from");
+  const to = num(parts[1], "to");
+  const steps = num(parts[2], "steps");
+  if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw bad(`steps must be an integer in [1, 1000], found ${parts[2]}`);
+  const scale = parts.length === 4 ? "log" : "linear";
+  if (scale === "log" && (from <= 0 || to <= 0)) throw bad("a log sweep needs from > 0 and to > 0");
+  const path = key.split(".");
+  const sch = schemaAt(path, hw);
+  if (!sch) throw new UsageError(`--vary ${key}: unknown hw-model field (see hw-models/schema.json and docs/HW_MODELS.md)`);
+  if (sch.type !== "number" && sch.type !== "integer") throw new UsageError(`--vary ${key}: not a numeric field (schema type ${JSON.stringify(sch.type ?? sch.enum ?? "?")})`);
+  let values: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t = steps === 1 ? 0 : i / (steps - 1);
+    values.push(scale === "log" ? from * (to / from) ** t : from + (to - from) * t);
+  }
+  if (sch.type === "integer") values = [...new Set(values.map((v) => Math.round(v)))];
+  else values = values.map((v) => Number(v.toPrecision(12)));
+  return { spec, key, path, from, to, steps, scale, values };
+}
