@@ -219,6 +219,29 @@ function prepareAnalog(l: WeightLayer, i: number, input: TensorSpec, hw: HwModel
 }
 
 /**
+ * Prepares one layer for a chip instance: its chip requant multipliers and, for weight layers, the stored
+ * weights (digital) or tile conductances (analog) with the per-chip noise of stream (seed, trial, CHIP,
+ * index·source). `input` is the spec of the layer's (first) input. Non-weight, non-pool layers: undefined.
+ */
+export function prepareLayer(l: Layer, i: number, input: TensorSpec, hw: HwModel, seed: number, trial: number | null, faults: ChipInstance["faults"]): LayerPrep | undefined {
+  if (l.op === "avgpool" || l.op === "gap") {
+    const { m, s } = chipMultipliers(l.rq.m, l.rq.s, hw.requant.multiplierBits, `layer ${i} "${l.name}"`);
+    return { kind: "pool", index: i, m, s };
+  }
+  if (!isWeightLayer(l)) return undefined;
+  const { m, s } = chipMultipliers(l.rq.m, l.rq.s, hw.requant.multiplierBits, `layer ${i} "${l.name}"`);
+  if (hw.compute.kind === "analog") return prepareAnalog(l, i, input, hw, hw.compute, seed, trial, faults, m, s);
+  const { w } = storedWeights(l, i, hw, seed, trial, faults, true);
+  // Activation bit flips can put a signed input at −2^(b−1), outside the range the bound assumes.
+  const flipsOutOfRange = trial !== null && (hw.noise.activationBitFlip?.ber ?? 0) > 0 && input.signed;
+  const bound = accumulatorBound({ ...l, weights: w as unknown as Int8Array } as Layer, input)!;
+  // The bound also bounds every partial sum (each term's range contains 0), so no order can overflow.
+  const exact = !flipsOutOfRange && bound.bits <= hw.accumulator.bits;
+  const gemm = gemmOf(l);
+  return { kind: "digital", index: i, gemm, m, s, weights: w, wT: transposeGroups(w, gemm, new Int32Array(w.length)), bias: l.bias, exact };
+}
+
+/**
  * Maps a program onto a chip for one trial (null = the clean chip): checks precisions, cuts the requant
  * multipliers, draws every per-chip noise source from the (seed, trial, CHIP, layer·source) streams.
  */
@@ -227,26 +250,17 @@ export function buildChip(program: Program, hw: HwModel, seed: number, trial: nu
   const prep = new Map<Layer, LayerPrep>();
   const faults = { weightBitsFlipped: 0, weightBitsStuck: 0 };
   program.layers.forEach((l, i) => {
-    if (l.op === "avgpool" || l.op === "gap") {
-      const { m, s } = chipMultipliers(l.rq.m, l.rq.s, hw.requant.multiplierBits, `layer ${i} "${l.name}"`);
-      prep.set(l, { kind: "pool", index: i, m, s });
-      return;
-    }
-    if (!isWeightLayer(l)) return;
-    const { m, s } = chipMultipliers(l.rq.m, l.rq.s, hw.requant.multiplierBits, `layer ${i} "${l.name}"`);
-    const input = program.layers[l.inputs[0]].out;
-    if (hw.compute.kind === "analog") {
-      prep.set(l, prepareAnalog(l, i, input, hw, hw.compute, seed, trial, faults, m, s));
-      return;
-    }
-    const { w } = storedWeights(l, i, hw, seed, trial, faults, true);
-    // Activation bit flips can put a signed input at −2^(b−1), outside the range the bound assumes.
-    const flipsOutOfRange = trial !== null && (hw.noise.activationBitFlip?.ber ?? 0) > 0 && input.signed;
-    const bound = accumulatorBound({ ...l, weights: w as unknown as Int8Array } as Layer, input)!;
-    // The bound also bounds every partial sum (each term's range contains 0), so no order can overflow.
-    const exact = !flipsOutOfRange && bound.bits <= hw.accumulator.bits;
-    const gemm = gemmOf(l);
-    prep.set(l, { kind: "digital", index: i, gemm, m, s, weights: w, wT: transposeGroups(w, gemm, new Int32Array(w.length)), bias: l.bias, exact });
+    if (i === 0) return;
+    const p = prepareLayer(l, i, program.layers[l.inputs[0]].out, hw, seed, trial, faults);
+    if (p) prep.set(l, p);
   });
   return { hw, program, trial, seed, prep, faults };
+}
+
+/**
+ * A noise-free chip with no program: the sim backend then prepares each layer on first use (the
+ * parameterized backend suite calls ops on layers that belong to no program).
+ */
+export function adHocChip(hw: HwModel): ChipInstance {
+  return { hw, program: { name: "ad hoc", producer: "sim", layers: [] }, trial: null, seed: 0, prep: new Map(), faults: { weightBitsFlipped: 0, weightBitsStuck: 0 } };
 }

@@ -17,7 +17,7 @@ import type { Activation, LayerKernels } from "../exec/backend.js";
 import { padBefore, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec } from "../ir/types.js";
 import { addRequant, avgPoolSum, convOutShape, globalSum, maxPool } from "../kernels/reference/ops.js";
 import type { AnalogPrep, ChipInstance, DigitalPrep, PoolPrep } from "./chip.js";
-import { SRC } from "./chip.js";
+import { SRC, prepareLayer, type LayerPrep } from "./chip.js";
 import { flipBits, flipBit } from "./noise.js";
 import { requantRounded, type Rounding } from "./requant.js";
 import { Rng, streamId } from "./rng.js";
@@ -87,6 +87,17 @@ export function simKernels(chip: ChipInstance): SimKernels {
   const adcSigma = noisy ? n.adc?.sigma ?? 0 : 0;
   const readSigma = noisy && n.pcm && n.pcm.enabled !== false ? n.pcm.perReadSigma ?? 0 : 0;
   let first = 0;
+
+  /** The layer's prepared state; layers outside the chip's program are prepared on first use. */
+  function prepOf(l: Layer, input: TensorSpec | null): LayerPrep {
+    let p = chip.prep.get(l);
+    if (!p) {
+      const i = chip.program.layers.indexOf(l);
+      p = prepareLayer(l, i, input ?? l.out, hw, chip.seed, chip.trial, chip.faults)!;
+      chip.prep.set(l, p);
+    }
+    return p;
+  }
 
   const streams = (layer: number, b: number) => new InferenceStreams(chip.seed, chip.trial ?? 0, first + b, layer);
 
@@ -195,7 +206,7 @@ export function simKernels(chip: ChipInstance): SimKernels {
 
   /** Runs a weight layer over patches; `patchAt(b, pix, g, patch)` fills patch (length K) for group g. */
   function weightLayer(l: Conv2DLayer | DenseLayer, x: Activation, nPix: number, fill: (b: number, pix: number, g: number, patch: Int32Array) => void): Int32Array {
-    const p = chip.prep.get(l as Layer) as DigitalPrep | AnalogPrep;
+    const p = prepOf(l, x.spec) as DigitalPrep | AnalogPrep;
     const { K, opg, groups } = p.gemm;
     const outC = opg * groups;
     const nImg = x.n;
@@ -246,7 +257,7 @@ export function simKernels(chip: ChipInstance): SimKernels {
   }
 
   function poolRequant(l: AvgPoolLayer | GlobalAvgPoolLayer, acc: Float64Array, C: number): Int32Array {
-    const p = chip.prep.get(l) as PoolPrep;
+    const p = prepOf(l, null) as PoolPrep;
     const y = new Int32Array(acc.length);
     for (let i = 0; i < acc.length; i++) {
       const r = requantRounded(acc[i], p.m[0], p.s[0], rounding);

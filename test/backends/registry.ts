@@ -5,6 +5,9 @@ import type { LayerKernels } from "../../src/exec/backend.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { simdSupported } from "../../src/kernels/wasm/loader.js";
+import { adHocChip } from "../../src/sim/chip.js";
+import { loadHwModel } from "../../src/sim/hwmodel.js";
+import { simKernels } from "../../src/sim/kernels.js";
 
 export interface BackendUnderTest {
   name: string;
@@ -21,4 +24,6 @@ export const BACKENDS_UNDER_TEST: BackendUnderTest[] = [
     skip: () => (simdSupported() ? undefined : "this engine does not validate WASM SIMD"),
   },
   { name: "wasm-scalar", load: async () => loadWasmKernels({ flavor: "scalar" }) },
+  // The simulator on the int8 systolic array: noise off, 32-bit accumulators, spec requant (31-bit m, half-up).
+  { name: "sim", load: async () => simKernels(adHocChip(loadHwModel("int8-systolic-16x16").hw)) },
 ];
