@@ -98,7 +98,7 @@ function validate(): ValidateFunction {
   if (!validator) {
     // ajv's CJS default export under NodeNext.
     const Ajv = (AjvModule as unknown as { default: typeof AjvModule }).default ?? AjvModule;
-    const ajv = new (Ajv as unknown as new (o: object) => { compile(s: object): ValidateFunction })({ allErrors: true, useDefaults: true, strict: false });
+    const ajv = new (Ajv as unknown as new (o: object) => { compile(s: object): ValidateFunction })({ allErrors: true, useDefaults: true, strict: false, verbose: true });
     validator = ajv.compile(schema());
   }
   return validator;

@@ -48,13 +48,13 @@ export function requantRounded(a: number, m: number, s: number, rounding: Roundi
   const q0 = Math.floor(p0 / TWO15);
   const r0 = p0 - q0 * TWO15;
   const H = a * mh + q0;
-  if (rounding === "truncate") return s >= 15 ? Math.floor(H / 2 ** (s - 15)) : H * 2 ** (15 - s) + Math.floor(r0 / 2 ** s);
+  if (rounding === "truncate") return (s >= 15 ? Math.floor(H / 2 ** (s - 15)) : H * 2 ** (15 - s) + Math.floor(r0 / 2 ** s)) + 0; // + 0: no −0
   const r = requant(a, m, s);
   let tie: boolean;
   if (s >= 16) tie = r0 === 0 && modPow2(H, s - 15) === 2 ** (s - 16);
   else if (s === 15) tie = r0 === 16384;
   else tie = r0 % 2 ** s === 2 ** (s - 1);
-  return tie && modPow2(r, 1) === 1 ? r - 1 : r;
+  return (tie && modPow2(r, 1) === 1 ? r - 1 : r) + 0;
 }
 
 /** Per-channel chip multipliers of a layer (cut to `bits`). */
