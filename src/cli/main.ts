@@ -3,6 +3,7 @@
 
 import { Command, CommanderError } from "commander";
 import { NipqInputError } from "../errors.js";
+import { exportCommand } from "./export.js";
 import { inspectCommand } from "./inspect.js";
 import { lowerCommand } from "./lower.js";
 import { runCommand } from "./run.js";
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   program.addCommand(inspectCommand());
   program.addCommand(runCommand());
   program.addCommand(trainCommand());
+  program.addCommand(exportCommand());
   program.addCommand(simulateCommand());
   program.addCommand(sweepCommand());
   return program;

@@ -1,0 +1,234 @@
+// The edge bundle writer behind `nipq export`: one directory a static web server (or Node) can use as is.
+//
+//   nipq-runtime.mjs   the zero-dependency runtime (build/deploy/, from src/deploy/runtime.ts)
+//   nipq-simd.wasm     the kernels, SIMD build; picked when WebAssembly.validate accepts a SIMD probe
+//   nipq-scalar.wasm   the same kernels without SIMD (the scalar twins)
+//   model.qmodel       the model, byte for byte as given
+//   samples.json       the first N test images of a dataset (base64 u8 pixels) with their labels
+//   index.html         the demo page (src/deploy/page/)
+//   bundle.json        the manifest: what each file is, its size, the class names
+//
+// Written atomically: everything goes into a temporary directory beside --out, which is renamed into
+// place at the end; a failure removes it (and any parent directory this call created), so there is never
+// a half-written bundle. An existing --out is replaced only when it is empty or a previous bundle.
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadDataset } from "../data/index.js";
+import { NipqInputError } from "../errors.js";
+import { readFileChecked } from "../fsutil.js";
+import { decodeQModel } from "../ir/qmodel.js";
+import { programStats } from "../ir/stats.js";
+import { sizeOf, type Program } from "../ir/types.js";
+import { KernelsNotBuiltError } from "../kernels/wasm/errors.js";
+
+/** The package's build/ directory (this file is src/deploy/ or dist/deploy/). */
+export const BUILD_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "build");
+
+/** Size budgets of what a user ships, uncompressed, in bytes (issue 7): runtime JS ≤ 30 KB, each .wasm ≤ 100 KB. */
+export const BUDGETS = { runtimeBytes: 30 * 1024, wasmBytes: 100 * 1024 } as const;
+
+/** Fixed file names inside a bundle. */
+export const BUNDLE_FILES = {
+  runtime: "nipq-runtime.mjs",
+  simd: "nipq-simd.wasm",
+  scalar: "nipq-scalar.wasm",
+  model: "model.qmodel",
+  samples: "samples.json",
+  page: "index.html",
+  manifest: "bundle.json",
+} as const;
+
+/** Class names by dataset; any other dataset's classes are their indices. */
+const CLASS_NAMES: Record<string, string[]> = {
+  "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+};
+
+export interface ExportOptions {
+  /** Dataset whose first test images are bundled (default "mnist"). */
+  data?: string;
+  /** How many test images to bundle (default 30: three per class in the interleaved mnist split). */
+  samples?: number;
+  /** Where the built runtime, page and kernels are (default: the package's build/). */
+  buildDir?: string;
+}
+
+/** What `nipq export` wrote: the `--json` document. */
+export interface BundleReport {
+  out: string;
+  model: { file: string; name: string; bytes: number; layers: number; weightBytes: number; bits: { layer: string; w: number | null; a: number | null }[] };
+  files: { name: string; bytes: number }[];
+  totalBytes: number;
+  samples: { dataset: string; n: number };
+  budgets: { runtimeBytes: number; wasmBytes: number; runtime: number; simd: number; scalar: number; ok: boolean };
+}
+
+/** The manifest (bundle.json) the page reads. */
+export interface Manifest {
+  format: "nipq-bundle";
+  version: 1;
+  producer: string;
+  model: string;
+  source: string;
+  name: string;
+  runtime: string;
+  wasm: { simd: string; scalar: string };
+  samples: string;
+  dataset: string;
+  classes: string[];
+  files: Record<string, number>;
+}
+
+function readAsset(path: string, isWasm: boolean): Uint8Array {
+  if (!existsSync(path)) {
+    if (isWasm) throw new KernelsNotBuiltError(path);
+    throw new NipqInputError(`edge runtime not built: ${path} is missing; run \`npm run build\``);
+  }
+  return readFileChecked(path);
+}
+
+/** Refuses an --out that exists and is neither empty nor a previous bundle (checked before any work). */
+export function checkOut(out: string): void {
+  if (!existsSync(out)) return;
+  if (!statSync(out).isDirectory()) throw new NipqInputError(`${out}: cannot write the bundle: exists and is not a directory`);
+  const entries = readdirSync(out);
+  if (entries.length === 0) return;
+  let ok = false;
+  try {
+    ok = (JSON.parse(readFileSync(join(out, BUNDLE_FILES.manifest), "utf8")) as { format?: string }).format === "nipq-bundle";
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new NipqInputError(`${out}: cannot write the bundle: the directory exists and is not a nipq bundle (no bundle.json); choose another --out`);
+}
+
+function fsError(path: string, e: unknown): NipqInputError {
+  if (e instanceof NipqInputError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  const why = code === "EACCES" || code === "EPERM" ? "permission denied" : code === "ENOTDIR" || code === "EEXIST" ? "a parent is not a directory" : code === "ENOSPC" ? "no space left on device" : code === "EROFS" ? "read-only file system" : (e as Error).message;
+  return new NipqInputError(`${path}: cannot write the bundle: ${why}`);
+}
+
+function producer(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(BUILD_DIR, "..", "package.json"), "utf8")) as { version: string };
+    return `nipq export ${pkg.version}`;
+  } catch {
+    return "nipq export";
+  }
+}
+
+/** The bundled test images: the dataset's first n test images, checked against the model's input. */
+function samplesJson(program: Program, data: string, n: number): { json: string; n: number; dataset: string } {
+  const inShape = program.layers[0].out.shape;
+  if (n === 0) return { json: JSON.stringify({ format: "nipq-samples", dataset: data, split: "test", width: 28, height: 28, indices: [], labels: [], pixels: "" }), n: 0, dataset: data };
+  const d = loadDataset(data, "test");
+  if (sizeOf(inShape) !== d.width * d.height || inShape[0] !== d.height || inShape[1] !== d.width)
+    throw new NipqInputError(`${data}: its ${d.height}×${d.width} images do not fit the model's input ${inShape.join("×")}; choose a matching --data or --samples 0`);
+  const k = Math.min(n, d.n);
+  const size = d.width * d.height;
+  return {
+    json: JSON.stringify({
+      format: "nipq-samples",
+      dataset: d.name,
+      split: "test",
+      width: d.width,
+      height: d.height,
+      indices: Array.from({ length: k }, (_, i) => i),
+      labels: Array.from(d.labels.subarray(0, k)),
+      pixels: Buffer.from(d.images.subarray(0, k * size)).toString("base64"),
+    }),
+    n: k,
+    dataset: d.name,
+  };
+}
+
+/**
+ * Writes the bundle for `modelFile` into `out` atomically and returns the report. Bad input (missing or
+ * corrupt model, unknown dataset, unwritable or occupied --out, runtime not built) throws NipqInputError
+ * before anything is left on disk.
+ */
+export function writeBundle(modelFile: string, out: string, o: ExportOptions = {}): BundleReport {
+  checkOut(out);
+  const modelBytes = readFileChecked(modelFile);
+  const program = decodeQModel(modelBytes, modelFile);
+  const dir = o.buildDir ?? BUILD_DIR;
+  const runtime = readAsset(join(dir, "deploy", BUNDLE_FILES.runtime), false);
+  const page = readAsset(join(dir, "deploy", BUNDLE_FILES.page), false);
+  const simd = readAsset(join(dir, BUNDLE_FILES.simd), true);
+  const scalar = readAsset(join(dir, BUNDLE_FILES.scalar), true);
+  const data = o.data ?? "mnist";
+  const samples = samplesJson(program, data, o.samples ?? 30);
+  const classes = program.layers[program.layers.length - 1].out.shape[0];
+  const names = CLASS_NAMES[samples.dataset] ?? Array.from({ length: 10 }, (_, i) => String(i));
+  const contents: [string, Uint8Array | string][] = [
+    [BUNDLE_FILES.runtime, runtime],
+    [BUNDLE_FILES.simd, simd],
+    [BUNDLE_FILES.scalar, scalar],
+    [BUNDLE_FILES.model, modelBytes],
+    [BUNDLE_FILES.samples, samples.json + "\n"],
+    [BUNDLE_FILES.page, page],
+  ];
+  const files = contents.map(([name, c]) => ({ name, bytes: typeof c === "string" ? Buffer.byteLength(c) : c.length }));
+  const manifest: Manifest = {
+    format: "nipq-bundle",
+    version: 1,
+    producer: producer(),
+    model: BUNDLE_FILES.model,
+    source: basename(modelFile),
+    name: program.name,
+    runtime: BUNDLE_FILES.runtime,
+    wasm: { simd: BUNDLE_FILES.simd, scalar: BUNDLE_FILES.scalar },
+    samples: BUNDLE_FILES.samples,
+    dataset: samples.dataset,
+    classes: Array.from({ length: classes }, (_, c) => names[c] ?? String(c)),
+    files: Object.fromEntries(files.map((f) => [f.name, f.bytes])),
+  };
+  const manifestText = JSON.stringify(manifest, null, 2) + "\n";
+  contents.push([BUNDLE_FILES.manifest, manifestText]);
+  files.push({ name: BUNDLE_FILES.manifest, bytes: Buffer.byteLength(manifestText) });
+
+  const target = resolve(out);
+  const parent = dirname(target);
+  const tmp = join(parent, `.${basename(target)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  let createdParent: string | undefined;
+  let old: string | undefined;
+  try {
+    createdParent = mkdirSync(parent, { recursive: true });
+    mkdirSync(tmp);
+    for (const [name, c] of contents) writeFileSync(join(tmp, name), c);
+    if (existsSync(target)) {
+      // Replace a previous bundle (or an empty dir): move it aside, move the new one in, then drop the old.
+      old = `${tmp}.old`;
+      renameSync(target, old);
+    }
+    renameSync(tmp, target);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (old && !existsSync(target)) renameSync(old, target);
+    if (createdParent) rmSync(createdParent, { recursive: true, force: true });
+    throw fsError(out, e);
+  }
+  if (old) rmSync(old, { recursive: true, force: true });
+
+  const st = programStats(program);
+  const size = (n: string) => files.find((f) => f.name === n)!.bytes;
+  const budgets = { ...BUDGETS, runtime: size(BUNDLE_FILES.runtime), simd: size(BUNDLE_FILES.simd), scalar: size(BUNDLE_FILES.scalar), ok: false };
+  budgets.ok = budgets.runtime <= BUDGETS.runtimeBytes && budgets.simd <= BUDGETS.wasmBytes && budgets.scalar <= BUDGETS.wasmBytes;
+  return {
+    out,
+    model: {
+      file: modelFile,
+      name: program.name,
+      bytes: modelBytes.length,
+      layers: program.layers.length,
+      weightBytes: st.totals.weightBytes,
+      bits: st.layers.filter((l) => l.wBits !== null).map((l) => ({ layer: l.name, w: l.wBits, a: l.aBits })),
+    },
+    files,
+    totalBytes: files.reduce((a, f) => a + f.bytes, 0),
+    samples: { dataset: samples.dataset, n: samples.n },
+    budgets,
+  };
+}
