@@ -2,6 +2,8 @@
 // queue and answers with that trial's accuracy; the (seed, trial, inference) keys make the result of a
 // trial the same in any worker, so the assignment order never changes the numbers.
 
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { encodeQModel } from "../ir/qmodel.js";
 import type { Program } from "../ir/types.js";
@@ -17,6 +19,18 @@ export interface WorkerInit {
   n: number;
   seed: number;
   batch: number;
+}
+
+/**
+ * A Worker running `url`. From TypeScript sources (vitest, tsx) an eval'd bootstrap registers tsx's ESM
+ * loader first: `--import tsx` in execArgv is not honoured by worker threads on Node 20 (the same
+ * bootstrap as src/exec/workers.ts).
+ */
+function workerFor(url: URL, workerData: WorkerInit): Worker {
+  if (!url.pathname.endsWith(".ts")) return new Worker(url, { workerData });
+  const api = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href;
+  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
+  return new Worker(code, { eval: true, workerData });
 }
 
 /**
@@ -41,7 +55,7 @@ export async function runTrials(program: Program, hw: HwModel, data: SimData, se
   await Promise.all(
     Array.from({ length: count }, () =>
       new Promise<void>((resolve, reject) => {
-        const w = new Worker(url, { workerData: init, execArgv: fromTs ? ["--import", "tsx"] : [] });
+        const w = workerFor(url, init);
         const feed = () => {
           if (next >= trials.length) {
             void w.terminate().then(() => resolve());
