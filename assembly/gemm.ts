@@ -1,196 +1,471 @@
 // GEMM with fused bias and requantization: y[r][n] = clamp(requant(bias[n] + Σ_k x[r][k]·w[n][k], m[n], s[n]), lo, hi).
 //
 // Operands (prepared once per layer in TypeScript, src/kernels/wasm/prepare.ts):
-//  - x: i16 rows [M][lda], K padded with zeros to Kp (even); activations are ≤ 8-bit (u8 or s8) or s16.
-//  - w: weight *panels* of 8 output channels ("8c2" layout). Panel j covers channels 8j..8j+7; inside it,
-//    for each k-pair p = 0..Kp/2−1, 16 values: channels 0–3 as (w[n][2p], w[n][2p+1]) pairs, then
-//    channels 4–7. N is padded with zero channels to Np = ceil(N/8)·8.
-//    With `wbits` = 16 the panels are resident as i16 (no per-call work). With `wbits` = 2, 4 or 8 the
-//    panels are stored with that many bits per value, two's complement, LSB-first (the packing of
-//    DESIGN.md §3 applied to the panel order), and each panel is unpacked into the small i16 `tile`
-//    (Kp·16 bytes) right before use, so resident weight memory stays near the packed size.
+//  - x: i16 rows [M][lda], K padded with zeros to Kp; activations are ≤ 8-bit (u8 or s8) or s16.
+//  - w: weight *panels* of 8 output channels, "8c2": for k-pair p the kernel needs two i16x8 vectors,
+//    (w[n][2p], w[n][2p+1]) for channels n = 0–3 of the panel, then channels 4–7. N is padded with zero
+//    channels to a multiple of 8. How those vectors are stored is the container `wbits`:
+//      16: each vector as 8 i16 (16 bytes; 2 bytes per weight).
+//       8: 16 bytes hold 2 vectors — lane l of the i16x8 word holds vector 0 in bits 0–7, vector 1 in 8–15.
+//       4: 16 bytes hold 4 vectors (2 k-pairs) as 4-bit fields of each i16 lane (bits 4j..4j+3 = vector j).
+//       2: 16 bytes hold 8 vectors (4 k-pairs) as 2-bit fields (bits 2j..2j+1 = vector j).
+//    Decoding is `i16x8.shr_s(i16x8.shl(raw, 16 − c·(j+1)), 16 − c)`: one load and two shifts give a
+//    sign-extended weight vector in registers — no unpacking pass, no tile, and the resident weight
+//    memory is exactly c bits per weight (packed size for 2- and 4-bit weights).
 //
-// Why this layout: `i32x4.dot_i16x8_s(splat(x[r][2p], x[r][2p+1]), w-pairs of 4 channels)` yields the
-// four channels' partial sums directly in one i32x4 — no horizontal reduction, no sign extension in the
-// inner loop (weights are already i16), and one `v128.load32_splat` of x feeds 2 dots (8 channels).
-// This is the "c2" arrangement XNNPACK uses for its wasmsimd qs8 GEMMs with `dot_i16x8` (see
-// XNNPACK src/qs8-gemm/MRx4c2-wasmsimd-dot16x2.c.in); here with a 4×8 register tile (8 accumulators,
-// 2 weight vectors and 1 broadcast = 11 of the 16 xmm registers V8 can use on x86-64).
+// Why this layout: `i32x4.dot_i16x8_s(splat(x[r][2p], x[r][2p+1]), w-pairs of 4 channels)` yields four
+// channels' partial sums directly in one i32x4 — no horizontal reduction, no per-load sign extension of
+// int8 data (the 16-bit container is already i16), one `v128.load32_splat` of x feeds 2 dots. This is the
+// "c2" arrangement of XNNPACK's wasmsimd qs8 GEMMs built on dot_i16x8 (XNNPACK
+// src/qs8-gemm/MRx4c2-wasmsimd-dot16x2.c.in), here with a 4×8 register tile: 8 accumulators, 2–4 weight
+// vectors and 1 broadcast stay within the 16 xmm registers V8 allocates on x86-64.
+//
+// Requantization: per 8-channel panel either the exact scalar i64 `requantClamp` or, when the prepare step
+// proved it exact for this layer (ps[panel] = S > 0), a SIMD form with one shared shift S:
+//   requant(a, m, s) = floor((a·2^(S−s)·m + 2^(S−1)) / 2^S)   (multiply numerator and denominator by 2^(S−s)),
+// with a·2^(S−s) exact in i32 (S − s ≤ 31 − accBits) and the result within i32 (s ≥ accBits − 1), so
+// `i64x2.shr_s` by the scalar S and an i32 clamp suffice. pw[n] = 2^(S − s[n]).
 
 import { requantClamp } from "./requant";
 
-/** Values per panel: Kp rows × 8 channels. */
 // @ts-ignore: decorator
-@inline function panelValues(Kp: i32): i32 {
-  return Kp << 3;
+@inline function tile4x8_c16(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {
+  let wp = panel;
+  let o: usize = 0;
+  const x1 = x0 + xs;
+  const x2 = x1 + xs;
+  const x3 = x2 + xs;
+  let a00 = v128.load(acc, 0);
+  let a01 = v128.load(acc, 16);
+  let a10 = v128.load(acc, 32);
+  let a11 = v128.load(acc, 48);
+  let a20 = v128.load(acc, 64);
+  let a21 = v128.load(acc, 80);
+  let a30 = v128.load(acc, 96);
+  let a31 = v128.load(acc, 112);
+  for (let b = 0; b < blocks; b++) {
+    const w0_0 = v128.load(wp);
+    const w0_1 = v128.load(wp, 16);
+    const v0_0 = v128.load32_splat(x0 + o);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_0, w0_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_0, w0_1));
+    const v1_0 = v128.load32_splat(x1 + o);
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1_0, w0_0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1_0, w0_1));
+    const v2_0 = v128.load32_splat(x2 + o);
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2_0, w0_0));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2_0, w0_1));
+    const v3_0 = v128.load32_splat(x3 + o);
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_0, w0_0));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_0, w0_1));
+    o += 4;
+    wp += 32;
+  }
+  v128.store(acc, a00, 0);
+  v128.store(acc, a01, 16);
+  v128.store(acc, a10, 32);
+  v128.store(acc, a11, 48);
+  v128.store(acc, a20, 64);
+  v128.store(acc, a21, 80);
+  v128.store(acc, a30, 96);
+  v128.store(acc, a31, 112);
+}
+
+// @ts-ignore: decorator
+@inline function tile1x8_c16(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {
+  let wp = panel;
+  let o: usize = 0;
+  let a00 = v128.load(acc, 0);
+  let a01 = v128.load(acc, 16);
+  for (let b = 0; b < blocks; b++) {
+    const w0_0 = v128.load(wp);
+    const w0_1 = v128.load(wp, 16);
+    const v0_0 = v128.load32_splat(x0 + o);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_0, w0_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_0, w0_1));
+    o += 4;
+    wp += 32;
+  }
+  v128.store(acc, a00, 0);
+  v128.store(acc, a01, 16);
+}
+
+// @ts-ignore: decorator
+@inline function tile4x8_c8(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {
+  let wp = panel;
+  let o: usize = 0;
+  const x1 = x0 + xs;
+  const x2 = x1 + xs;
+  const x3 = x2 + xs;
+  let a00 = v128.load(acc, 0);
+  let a01 = v128.load(acc, 16);
+  let a10 = v128.load(acc, 32);
+  let a11 = v128.load(acc, 48);
+  let a20 = v128.load(acc, 64);
+  let a21 = v128.load(acc, 80);
+  let a30 = v128.load(acc, 96);
+  let a31 = v128.load(acc, 112);
+  for (let b = 0; b < blocks; b++) {
+    const raw = v128.load(wp);
+    const w0_0 = i16x8.shr_s(i16x8.shl(raw, 8), 8);
+    const w0_1 = i16x8.shr_s(raw, 8);
+    const v0_0 = v128.load32_splat(x0 + o);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_0, w0_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_0, w0_1));
+    const v1_0 = v128.load32_splat(x1 + o);
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1_0, w0_0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1_0, w0_1));
+    const v2_0 = v128.load32_splat(x2 + o);
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2_0, w0_0));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2_0, w0_1));
+    const v3_0 = v128.load32_splat(x3 + o);
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_0, w0_0));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_0, w0_1));
+    o += 4;
+    wp += 16;
+  }
+  v128.store(acc, a00, 0);
+  v128.store(acc, a01, 16);
+  v128.store(acc, a10, 32);
+  v128.store(acc, a11, 48);
+  v128.store(acc, a20, 64);
+  v128.store(acc, a21, 80);
+  v128.store(acc, a30, 96);
+  v128.store(acc, a31, 112);
+}
+
+// @ts-ignore: decorator
+@inline function tile1x8_c8(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {
+  let wp = panel;
+  let o: usize = 0;
+  let a00 = v128.load(acc, 0);
+  let a01 = v128.load(acc, 16);
+  for (let b = 0; b < blocks; b++) {
+    const raw = v128.load(wp);
+    const w0_0 = i16x8.shr_s(i16x8.shl(raw, 8), 8);
+    const w0_1 = i16x8.shr_s(raw, 8);
+    const v0_0 = v128.load32_splat(x0 + o);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_0, w0_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_0, w0_1));
+    o += 4;
+    wp += 16;
+  }
+  v128.store(acc, a00, 0);
+  v128.store(acc, a01, 16);
+}
+
+// @ts-ignore: decorator
+@inline function tile4x8_c4(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {
+  let wp = panel;
+  let o: usize = 0;
+  const x1 = x0 + xs;
+  const x2 = x1 + xs;
+  const x3 = x2 + xs;
+  let a00 = v128.load(acc, 0);
+  let a01 = v128.load(acc, 16);
+  let a10 = v128.load(acc, 32);
+  let a11 = v128.load(acc, 48);
+  let a20 = v128.load(acc, 64);
+  let a21 = v128.load(acc, 80);
+  let a30 = v128.load(acc, 96);
+  let a31 = v128.load(acc, 112);
+  for (let b = 0; b < blocks; b++) {
+    const raw = v128.load(wp);
+    const w0_0 = i16x8.shr_s(i16x8.shl(raw, 12), 12);
+    const w0_1 = i16x8.shr_s(i16x8.shl(raw, 8), 12);
+    const w1_0 = i16x8.shr_s(i16x8.shl(raw, 4), 12);
+    const w1_1 = i16x8.shr_s(raw, 12);
+    const v0_0 = v128.load32_splat(x0 + o);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_0, w0_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_0, w0_1));
+    const v1_0 = v128.load32_splat(x1 + o);
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1_0, w0_0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1_0, w0_1));
+    const v2_0 = v128.load32_splat(x2 + o);
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2_0, w0_0));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2_0, w0_1));
+    const v3_0 = v128.load32_splat(x3 + o);
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_0, w0_0));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_0, w0_1));
+    const v0_1 = v128.load32_splat(x0 + o + 4);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_1, w1_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_1, w1_1));
+    const v1_1 = v128.load32_splat(x1 + o + 4);
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1_1, w1_0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1_1, w1_1));
+    const v2_1 = v128.load32_splat(x2 + o + 4);
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2_1, w1_0));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2_1, w1_1));
+    const v3_1 = v128.load32_splat(x3 + o + 4);
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_1, w1_0));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_1, w1_1));
+    o += 8;
+    wp += 16;
+  }
+  v128.store(acc, a00, 0);
+  v128.store(acc, a01, 16);
+  v128.store(acc, a10, 32);
+  v128.store(acc, a11, 48);
+  v128.store(acc, a20, 64);
+  v128.store(acc, a21, 80);
+  v128.store(acc, a30, 96);
+  v128.store(acc, a31, 112);
+}
+
+// @ts-ignore: decorator
+@inline function tile1x8_c4(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {
+  let wp = panel;
+  let o: usize = 0;
+  let a00 = v128.load(acc, 0);
+  let a01 = v128.load(acc, 16);
+  for (let b = 0; b < blocks; b++) {
+    const raw = v128.load(wp);
+    const w0_0 = i16x8.shr_s(i16x8.shl(raw, 12), 12);
+    const w0_1 = i16x8.shr_s(i16x8.shl(raw, 8), 12);
+    const w1_0 = i16x8.shr_s(i16x8.shl(raw, 4), 12);
+    const w1_1 = i16x8.shr_s(raw, 12);
+    const v0_0 = v128.load32_splat(x0 + o);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_0, w0_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_0, w0_1));
+    const v0_1 = v128.load32_splat(x0 + o + 4);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_1, w1_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_1, w1_1));
+    o += 8;
+    wp += 16;
+  }
+  v128.store(acc, a00, 0);
+  v128.store(acc, a01, 16);
+}
+
+// @ts-ignore: decorator
+@inline function tile4x8_c2(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {
+  let wp = panel;
+  let o: usize = 0;
+  const x1 = x0 + xs;
+  const x2 = x1 + xs;
+  const x3 = x2 + xs;
+  let a00 = v128.load(acc, 0);
+  let a01 = v128.load(acc, 16);
+  let a10 = v128.load(acc, 32);
+  let a11 = v128.load(acc, 48);
+  let a20 = v128.load(acc, 64);
+  let a21 = v128.load(acc, 80);
+  let a30 = v128.load(acc, 96);
+  let a31 = v128.load(acc, 112);
+  for (let b = 0; b < blocks; b++) {
+    const raw = v128.load(wp);
+    const w0_0 = i16x8.shr_s(i16x8.shl(raw, 14), 14);
+    const w0_1 = i16x8.shr_s(i16x8.shl(raw, 12), 14);
+    const w1_0 = i16x8.shr_s(i16x8.shl(raw, 10), 14);
+    const w1_1 = i16x8.shr_s(i16x8.shl(raw, 8), 14);
+    const w2_0 = i16x8.shr_s(i16x8.shl(raw, 6), 14);
+    const w2_1 = i16x8.shr_s(i16x8.shl(raw, 4), 14);
+    const w3_0 = i16x8.shr_s(i16x8.shl(raw, 2), 14);
+    const w3_1 = i16x8.shr_s(raw, 14);
+    const v0_0 = v128.load32_splat(x0 + o);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_0, w0_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_0, w0_1));
+    const v1_0 = v128.load32_splat(x1 + o);
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1_0, w0_0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1_0, w0_1));
+    const v2_0 = v128.load32_splat(x2 + o);
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2_0, w0_0));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2_0, w0_1));
+    const v3_0 = v128.load32_splat(x3 + o);
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_0, w0_0));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_0, w0_1));
+    const v0_1 = v128.load32_splat(x0 + o + 4);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_1, w1_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_1, w1_1));
+    const v1_1 = v128.load32_splat(x1 + o + 4);
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1_1, w1_0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1_1, w1_1));
+    const v2_1 = v128.load32_splat(x2 + o + 4);
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2_1, w1_0));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2_1, w1_1));
+    const v3_1 = v128.load32_splat(x3 + o + 4);
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_1, w1_0));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_1, w1_1));
+    const v0_2 = v128.load32_splat(x0 + o + 8);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_2, w2_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_2, w2_1));
+    const v1_2 = v128.load32_splat(x1 + o + 8);
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1_2, w2_0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1_2, w2_1));
+    const v2_2 = v128.load32_splat(x2 + o + 8);
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2_2, w2_0));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2_2, w2_1));
+    const v3_2 = v128.load32_splat(x3 + o + 8);
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_2, w2_0));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_2, w2_1));
+    const v0_3 = v128.load32_splat(x0 + o + 12);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_3, w3_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_3, w3_1));
+    const v1_3 = v128.load32_splat(x1 + o + 12);
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1_3, w3_0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1_3, w3_1));
+    const v2_3 = v128.load32_splat(x2 + o + 12);
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2_3, w3_0));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2_3, w3_1));
+    const v3_3 = v128.load32_splat(x3 + o + 12);
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_3, w3_0));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_3, w3_1));
+    o += 16;
+    wp += 16;
+  }
+  v128.store(acc, a00, 0);
+  v128.store(acc, a01, 16);
+  v128.store(acc, a10, 32);
+  v128.store(acc, a11, 48);
+  v128.store(acc, a20, 64);
+  v128.store(acc, a21, 80);
+  v128.store(acc, a30, 96);
+  v128.store(acc, a31, 112);
+}
+
+// @ts-ignore: decorator
+@inline function tile1x8_c2(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {
+  let wp = panel;
+  let o: usize = 0;
+  let a00 = v128.load(acc, 0);
+  let a01 = v128.load(acc, 16);
+  for (let b = 0; b < blocks; b++) {
+    const raw = v128.load(wp);
+    const w0_0 = i16x8.shr_s(i16x8.shl(raw, 14), 14);
+    const w0_1 = i16x8.shr_s(i16x8.shl(raw, 12), 14);
+    const w1_0 = i16x8.shr_s(i16x8.shl(raw, 10), 14);
+    const w1_1 = i16x8.shr_s(i16x8.shl(raw, 8), 14);
+    const w2_0 = i16x8.shr_s(i16x8.shl(raw, 6), 14);
+    const w2_1 = i16x8.shr_s(i16x8.shl(raw, 4), 14);
+    const w3_0 = i16x8.shr_s(i16x8.shl(raw, 2), 14);
+    const w3_1 = i16x8.shr_s(raw, 14);
+    const v0_0 = v128.load32_splat(x0 + o);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_0, w0_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_0, w0_1));
+    const v0_1 = v128.load32_splat(x0 + o + 4);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_1, w1_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_1, w1_1));
+    const v0_2 = v128.load32_splat(x0 + o + 8);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_2, w2_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_2, w2_1));
+    const v0_3 = v128.load32_splat(x0 + o + 12);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_3, w3_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_3, w3_1));
+    o += 16;
+    wp += 16;
+  }
+  v128.store(acc, a00, 0);
+  v128.store(acc, a01, 16);
 }
 
 /**
- * Unpacks `count` (a multiple of 16) signed `bits`-bit values (bits ∈ {2, 4, 8}), LSB-first, from `src`
- * into i16 at `dst`. SIMD: sign extension by arithmetic shifts on i8 lanes, re-interleaving with shuffles.
+ * Requantizes 8 accumulators (channels n0..n0+7 at acc) of one row and stores those < N as i16 at yrow.
+ * S > 0: the SIMD form (see the file comment); S = 0: the scalar i64 requantClamp.
  */
-export function unpack_s16(src: usize, bits: i32, count: i32, dst: usize): void {
-  if (ASC_FEATURE_SIMD) {
-    if (bits == 8) {
-      for (let i = 0; i < count; i += 16) {
-        const v = v128.load(src);
-        v128.store(dst, i16x8.extend_low_i8x16_s(v));
-        v128.store(dst, i16x8.extend_high_i8x16_s(v), 16);
-        src += 16;
-        dst += 32;
-      }
-    } else if (bits == 4) {
-      for (let i = 0; i < count; i += 16) {
-        const v = v128.load64_zero(src);
-        const lo = i8x16.shr_s(i8x16.shl(v, 4), 4); // values 2i: low nibbles
-        const hi = i8x16.shr_s(v, 4); // values 2i+1: high nibbles
-        const z = i8x16.shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        v128.store(dst, i16x8.extend_low_i8x16_s(z));
-        v128.store(dst, i16x8.extend_high_i8x16_s(z), 16);
-        src += 8;
-        dst += 32;
-      }
+// @ts-ignore: decorator
+@inline function requantStore8(acc: usize, yrow: usize, n0: i32, N: i32, m: usize, s: usize, pw: usize, S: i32, lo: i32, hi: i32): void {
+  const cnt = min(8, N - n0);
+  if (ASC_FEATURE_SIMD && S > 0) {
+    const cb = <usize>n0 << 2;
+    const rnd = i64x2.splat(i64(1) << i64(S - 1));
+    const a0 = i32x4.mul(v128.load(acc), v128.load(pw + cb));
+    const a1 = i32x4.mul(v128.load(acc, 16), v128.load(pw + cb, 16));
+    const m0 = v128.load(m + cb);
+    const m1 = v128.load(m + cb, 16);
+    const l0 = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(a0, m0), rnd), S);
+    const h0 = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(a0, m0), rnd), S);
+    const l1 = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(a1, m1), rnd), S);
+    const h1 = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(a1, m1), rnd), S);
+    const lov = i32x4.splat(lo);
+    const hiv = i32x4.splat(hi);
+    const r0 = i32x4.min_s(i32x4.max_s(i32x4.shuffle(l0, h0, 0, 2, 4, 6), lov), hiv);
+    const r1 = i32x4.min_s(i32x4.max_s(i32x4.shuffle(l1, h1, 0, 2, 4, 6), lov), hiv);
+    const out = i16x8.narrow_i32x4_s(r0, r1); // values already within [lo, hi] ⊂ i16
+    if (cnt == 8) {
+      v128.store(yrow + (<usize>n0 << 1), out);
     } else {
-      for (let i = 0; i < count; i += 16) {
-        const v = v128.load32_zero(src);
-        const a0 = i8x16.shr_s(i8x16.shl(v, 6), 6); // value 4i
-        const a1 = i8x16.shr_s(i8x16.shl(v, 4), 6); // value 4i+1
-        const a2 = i8x16.shr_s(i8x16.shl(v, 2), 6); // value 4i+2
-        const a3 = i8x16.shr_s(v, 6); // value 4i+3
-        const p01 = i8x16.shuffle(a0, a1, 0, 16, 1, 17, 2, 18, 3, 19, 0, 0, 0, 0, 0, 0, 0, 0);
-        const p23 = i8x16.shuffle(a2, a3, 0, 16, 1, 17, 2, 18, 3, 19, 0, 0, 0, 0, 0, 0, 0, 0);
-        const z = i8x16.shuffle(p01, p23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
-        v128.store(dst, i16x8.extend_low_i8x16_s(z));
-        v128.store(dst, i16x8.extend_high_i8x16_s(z), 16);
-        src += 4;
-        dst += 32;
-      }
+      v128.store(acc, out); // the accumulators are spent: reuse their scratch for the partial store
+      for (let c = 0; c < cnt; c++) store<i16>(yrow + (<usize>(n0 + c) << 1), load<i16>(acc + (<usize>c << 1)));
     }
-  } else {
-    const mask = (1 << bits) - 1;
-    const up = 32 - bits;
-    for (let i = 0; i < count; i++) {
-      const bit = i * bits;
-      const v = (i32(load<u8>(src + (<usize>bit >> 3))) >> (bit & 7)) & mask;
-      store<i16>(dst + (<usize>i << 1), i16((v << up) >> up));
-    }
+    return;
+  }
+  for (let c = 0; c < cnt; c++) {
+    const n = n0 + c;
+    store<i16>(yrow + (<usize>n << 1), i16(requantClamp(load<i32>(acc + (<usize>c << 2)), load<i32>(m + (<usize>n << 2)), load<i32>(s + (<usize>n << 2)), lo, hi)));
   }
 }
 
+/** Scalar twin of the decode: weight (k-pair p, half h, lane l) of a panel stored in container c. */
 // @ts-ignore: decorator
-@inline function storeRq(acc: i32, row: usize, n: i32, N: i32, m: usize, s: usize, lo: i32, hi: i32): void {
-  if (n < N) store<i16>(row + (<usize>n << 1), i16(requantClamp(acc, load<i32>(m + (<usize>n << 2)), load<i32>(s + (<usize>n << 2)), lo, hi)));
-}
-
-// @ts-ignore: decorator
-@inline function storeRq4(acc: v128, row: usize, n: i32, N: i32, m: usize, s: usize, lo: i32, hi: i32): void {
-  storeRq(i32x4.extract_lane(acc, 0), row, n, N, m, s, lo, hi);
-  storeRq(i32x4.extract_lane(acc, 1), row, n + 1, N, m, s, lo, hi);
-  storeRq(i32x4.extract_lane(acc, 2), row, n + 2, N, m, s, lo, hi);
-  storeRq(i32x4.extract_lane(acc, 3), row, n + 3, N, m, s, lo, hi);
+@inline function weightAt(panel: usize, c: i32, p: i32, h: i32, l: i32): i32 {
+  const q = p * 2 + h; // vector index within the panel
+  if (c == 16) return i32(load<i16>(panel + (<usize>q << 4) + (<usize>l << 1)));
+  const V = 16 / c; // vectors per 16-byte block
+  const word = i32(load<u16>(panel + (<usize>(q / V) << 4) + (<usize>l << 1)));
+  const j = q % V;
+  return (word << (32 - c * (j + 1))) >> (32 - c);
 }
 
 /**
- * The GEMM kernel, 4×8 register tile over one i16 panel (see the file comment for the operands).
- * x: i16 [M][lda]; panel: i16 8c2 panel of Kp rows; bias/m/s: i32 per channel, indexed from n0;
- * y: i16 [M][ldy], channels n0..n0+7 (only those < N are written).
- */
-function gemmPanel(x: usize, lda: i32, M: i32, Kp: i32, panel: usize, n0: i32, N: i32,
-  bias: usize, m: usize, s: usize, lo: i32, hi: i32, y: usize, ldy: i32): void {
-  const xs = <usize>lda << 1; // bytes per x row
-  const ys = <usize>ldy << 1;
-  const kpairs = Kp >> 1;
-  if (ASC_FEATURE_SIMD) {
-    const b0 = v128.load(bias + (<usize>n0 << 2));
-    const b1 = v128.load(bias + (<usize>n0 << 2), 16);
-    let r = 0;
-    for (; r + 4 <= M; r += 4) {
-      const x0 = x + <usize>r * xs;
-      const x1 = x0 + xs;
-      const x2 = x1 + xs;
-      const x3 = x2 + xs;
-      let a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-      let wp = panel;
-      for (let p = 0; p < kpairs; p++) {
-        const w0 = v128.load(wp);
-        const w1 = v128.load(wp, 16);
-        const o = <usize>p << 2;
-        const v0 = v128.load32_splat(x0 + o);
-        a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0, w0));
-        a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0, w1));
-        const v1 = v128.load32_splat(x1 + o);
-        a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1, w0));
-        a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1, w1));
-        const v2 = v128.load32_splat(x2 + o);
-        a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2, w0));
-        a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2, w1));
-        const v3 = v128.load32_splat(x3 + o);
-        a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3, w0));
-        a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3, w1));
-        wp += 32;
-      }
-      const y0 = y + <usize>r * ys;
-      storeRq4(a00, y0, n0, N, m, s, lo, hi);
-      storeRq4(a01, y0, n0 + 4, N, m, s, lo, hi);
-      storeRq4(a10, y0 + ys, n0, N, m, s, lo, hi);
-      storeRq4(a11, y0 + ys, n0 + 4, N, m, s, lo, hi);
-      storeRq4(a20, y0 + 2 * ys, n0, N, m, s, lo, hi);
-      storeRq4(a21, y0 + 2 * ys, n0 + 4, N, m, s, lo, hi);
-      storeRq4(a30, y0 + 3 * ys, n0, N, m, s, lo, hi);
-      storeRq4(a31, y0 + 3 * ys, n0 + 4, N, m, s, lo, hi);
-    }
-    for (; r < M; r++) {
-      const x0 = x + <usize>r * xs;
-      let a00 = b0, a01 = b1;
-      let wp = panel;
-      for (let p = 0; p < kpairs; p++) {
-        const v0 = v128.load32_splat(x0 + (<usize>p << 2));
-        a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0, v128.load(wp)));
-        a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0, v128.load(wp, 16)));
-        wp += 32;
-      }
-      const y0 = y + <usize>r * ys;
-      storeRq4(a00, y0, n0, N, m, s, lo, hi);
-      storeRq4(a01, y0, n0 + 4, N, m, s, lo, hi);
-    }
-  } else {
-    // Scalar twin: same panel layout, one output at a time.
-    for (let r = 0; r < M; r++) {
-      const x0 = x + <usize>r * xs;
-      const y0 = y + <usize>r * ys;
-      for (let c = 0; c < 8; c++) {
-        const n = n0 + c;
-        if (n >= N) break;
-        let acc = load<i32>(bias + (<usize>n << 2));
-        let wp = panel + (<usize>(c >> 2) << 4) + (<usize>(c & 3) << 2);
-        for (let p = 0; p < kpairs; p++) {
-          const xo = x0 + (<usize>p << 2);
-          acc += i32(load<i16>(xo)) * i32(load<i16>(wp)) + i32(load<i16>(xo, 2)) * i32(load<i16>(wp, 2));
-          wp += 32;
-        }
-        storeRq(acc, y0, n, N, m, s, lo, hi);
-      }
-    }
-  }
-}
-
-/**
- * qs16 GEMM with per-channel requantization, 8c2 weight panels (int16 resident or 2/4/8-bit packed).
- * x: i16 [M][lda]; w: panels (see file comment); wbits: 16 (resident i16) or 2/4/8 (packed, unpacked per
- * panel into `tile`, Kp·16 bytes); bias, m, s: i32 [Np]; y: i16 [M][ldy]; lo/hi: the output clamp.
+ * qs16 GEMM with per-channel requantization on 8c2 weight panels (see the file comment).
+ * x: i16 [M][lda]; Kp: K padded (even; multiple of 4 for c = 4, of 8 for c = 2); w: panels, Kp·wbits bytes
+ * each; acc: 128 bytes of scratch; bias, m, s, pw: i32 [Np]; ps: i32 [Np/8] shared shifts (0 = scalar);
+ * y: i16 [M][ldy]; lo/hi: the output clamp.
  */
 export function gemm_s16_4x8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
-  w: usize, wbits: i32, tile: usize, N: i32,
-  bias: usize, m: usize, s: usize, lo: i32, hi: i32, y: usize, ldy: i32): void {
+  w: usize, wbits: i32, acc: usize, N: i32,
+  bias: usize, m: usize, s: usize, pw: usize, ps: usize, lo: i32, hi: i32, y: usize, ldy: i32): void {
   const panels = (N + 7) >> 3;
-  const vals = panelValues(Kp);
-  const panelBytes = <usize>((vals * wbits) >> 3);
+  const panelBytes = <usize>(Kp * wbits);
+  const xs = <usize>lda << 1;
+  const ys = <usize>ldy << 1;
   for (let j = 0; j < panels; j++) {
-    let panel = w + <usize>j * panelBytes;
-    if (wbits != 16) {
-      unpack_s16(panel, wbits, vals, tile);
-      panel = tile;
+    const panel = w + <usize>j * panelBytes;
+    const n0 = j << 3;
+    const S = load<i32>(ps + (<usize>j << 2));
+    const bv = bias + (<usize>n0 << 2);
+    if (ASC_FEATURE_SIMD) {
+      const kpb = wbits == 2 ? 4 : wbits == 4 ? 2 : 1; // k-pairs per 16-byte block
+      const blocks = (Kp >> 1) / kpb;
+      let r = 0;
+      for (; r + 4 <= M; r += 4) {
+        for (let i: usize = 0; i < 128; i += 32) {
+          v128.store(acc + i, v128.load(bv));
+          v128.store(acc + i, v128.load(bv, 16), 16);
+        }
+        const x0 = x + <usize>r * xs;
+        if (wbits == 16) tile4x8_c16(x0, xs, panel, blocks, acc);
+        else if (wbits == 8) tile4x8_c8(x0, xs, panel, blocks, acc);
+        else if (wbits == 4) tile4x8_c4(x0, xs, panel, blocks, acc);
+        else tile4x8_c2(x0, xs, panel, blocks, acc);
+        for (let i = 0; i < 4; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, lo, hi);
+      }
+      for (; r < M; r++) {
+        v128.store(acc, v128.load(bv));
+        v128.store(acc, v128.load(bv, 16), 16);
+        const x0 = x + <usize>r * xs;
+        if (wbits == 16) tile1x8_c16(x0, xs, panel, blocks, acc);
+        else if (wbits == 8) tile1x8_c8(x0, xs, panel, blocks, acc);
+        else if (wbits == 4) tile1x8_c4(x0, xs, panel, blocks, acc);
+        else tile1x8_c2(x0, xs, panel, blocks, acc);
+        requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, S, lo, hi);
+      }
+    } else {
+      // Scalar twin: same panels, decoded value by value.
+      for (let r = 0; r < M; r++) {
+        const x0 = x + <usize>r * xs;
+        for (let c = 0; c < 8; c++) {
+          let a = load<i32>(bv + (<usize>c << 2));
+          const h = c >> 2;
+          const l = (c & 3) << 1;
+          for (let p = 0; p < (Kp >> 1); p++) {
+            const xo = x0 + (<usize>p << 2);
+            a += i32(load<i16>(xo)) * weightAt(panel, wbits, p, h, l) + i32(load<i16>(xo, 2)) * weightAt(panel, wbits, p, h, l + 1);
+          }
+          store<i32>(acc + (<usize>c << 2), a);
+        }
+        requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, S, lo, hi);
+      }
     }
-    gemmPanel(x, lda, M, Kp, panel, j << 3, N, bias, m, s, lo, hi, y, ldy);
   }
 }

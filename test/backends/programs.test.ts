@@ -24,7 +24,7 @@ for (const b of BACKENDS_UNDER_TEST) {
       const ops = new Set<string>();
       for (let seed = 1; seed <= PROGRAMS; seed++) {
         const p = randomProgram(seed);
-        p.layers.forEach((l) => ops.add(l.groups === l.out.shape?.[2] && l.op === "conv2d" && l.groups > 1 ? "depthwise" : l.op));
+        p.layers.forEach((l) => ops.add(l.op === "conv2d" && l.groups > 1 && l.groups === p.layers[l.inputs[0]].out.shape[2] ? "depthwise" : l.op));
         const n = 1 + (seed % 5);
         const images = randomImages(p, n, seed);
         const ref = interpretLayers(p, referenceKernels, images, n, true);

@@ -14,6 +14,8 @@ export interface GemmDev {
   bias: number;
   m: number;
   s: number;
+  pw: number;
+  ps: number;
   /** Bytes of the weight panels as stored (the resident weight memory of this GEMM). */
   weightBytes: number;
 }
@@ -49,6 +51,8 @@ export class WasmEngine {
   readonly flavor: WasmFlavor;
   readonly policy: WeightPolicy;
   private readonly prepared = new WeakMap<Layer, PreparedLayer>();
+  /** 128 bytes the GEMM kernel keeps its 4×8 accumulator tile in between the K loop and the requant. */
+  private readonly accScratch: number;
   /** Resident bytes of all prepared weights (panels as stored) and of their int32 bias/m/s. */
   weightBytes = 0;
   paramBytes = 0;
@@ -59,19 +63,22 @@ export class WasmEngine {
     this.flavor = flavor;
     this.policy = o.policy ?? DEFAULT_POLICY;
     this.arena = new Arena(exports.memory, exports.heap_base(), o.memoryLimit);
+    this.accScratch = this.arena.alloc(128, "the GEMM accumulator scratch");
   }
 
   private gemmDev(g: GemmHost, what: string): GemmDev {
     const a = this.arena;
-    const w = g.panels instanceof Int16Array ? a.putI16(g.panels, what) : a.putBytes(g.panels, what);
+    const w = a.putBytes(new Uint8Array(g.panels.buffer, g.panels.byteOffset, g.panels.byteLength), what);
     const bias = a.putI32(g.bias, what);
     const m = a.putI32(g.m, what);
     const s = a.putI32(g.s, what);
+    const pw = a.putI32(g.pw, what);
+    const ps = a.putI32(g.ps, what);
     const weightBytes = g.panels.byteLength;
     this.weightBytes += weightBytes;
-    this.paramBytes += 12 * g.Np;
+    this.paramBytes += 16 * g.Np + 4 * g.ps.length;
     const { panels: _p, ...host } = g;
-    return { host, w, bias, m, s, weightBytes };
+    return { host, w, bias, m, s, pw, ps, weightBytes };
   }
 
   /** Prepares a layer once (cached by layer object): geometry, kernel choice, weights in linear memory. */
@@ -111,13 +118,8 @@ export class WasmEngine {
     return p;
   }
 
-  private gemm(g: GemmDev, x: number, lda: number, M: number, tile: number, lo: number, hi: number, y: number, ldy: number): void {
-    this.k.gemm_s16_4x8c2_requant(x, lda, M, g.host.Kp, g.w, g.host.container, tile, g.host.N, g.bias, g.m, g.s, lo, hi, y, ldy);
-  }
-
-  private tileFor(gemms: GemmDev[], what: string): number {
-    const packed = gemms.some((g) => g.host.container !== 16);
-    return packed ? this.arena.alloc(Math.max(...gemms.map((g) => g.host.Kp)) * 16, what) : 0;
+  private gemm(g: GemmDev, x: number, lda: number, M: number, lo: number, hi: number, y: number, ldy: number): void {
+    this.k.gemm_s16_4x8c2_requant(x, lda, M, g.host.Kp, g.w, g.host.container, this.accScratch, g.host.N, g.bias, g.m, g.s, g.pw, g.ps, lo, hi, y, ldy);
   }
 
   /** conv2d over n samples: x, y are i16 NHWC pointers. Scratch is transient. */
@@ -133,9 +135,8 @@ export class WasmEngine {
     const g = h.geo;
     const mark = this.arena.mark();
     try {
-      const tile = this.tileFor(p.gemms, `the weight tile of layer ${l.name}`);
       if (h.direct) {
-        this.gemm(p.gemms[0], x, g.C, n * g.H * g.W, tile, h.lo, h.hi, y, h.outC);
+        this.gemm(p.gemms[0], x, g.C, n * g.H * g.W, h.lo, h.hi, y, h.outC);
         return;
       }
       const rows = g.OH * g.OW;
@@ -149,7 +150,7 @@ export class WasmEngine {
           const nb = Math.min(chunk, n - b0);
           for (let b = 0; b < nb; b++)
             k.im2col_s16(x + (b0 + b) * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, gi * h.cpg, h.cpg, col + b * rows * Kp * 2, Kp);
-          this.gemm(gm, col, Kp, nb * rows, tile, h.lo, h.hi, y + (b0 * rows * h.outC + gi * h.opg) * 2, h.outC);
+          this.gemm(gm, col, Kp, nb * rows, h.lo, h.hi, y + (b0 * rows * h.outC + gi * h.opg) * 2, h.outC);
         }
       }
     } finally {
@@ -163,14 +164,13 @@ export class WasmEngine {
     const g = p.gemm;
     const mark = this.arena.mark();
     try {
-      const tile = this.tileFor([g], `the weight tile of layer ${l.name}`);
       let xa = x;
       if (g.host.Kp !== p.host.inN) {
         // Odd K: copy rows with a zero tail (the k-pair interleave needs even K). im2col over an n×1 "image".
         xa = this.arena.alloc(n * g.host.Kp * 2, `the padded input of layer ${l.name}`);
         this.k.im2col_s16(x, n, 1, p.host.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.host.inN, xa, g.host.Kp);
       }
-      this.gemm(g, xa, g.host.Kp, n, tile, p.host.lo, p.host.hi, y, g.host.N);
+      this.gemm(g, xa, g.host.Kp, n, p.host.lo, p.host.hi, y, g.host.N);
     } finally {
       this.arena.release(mark);
     }

@@ -2,22 +2,22 @@
 // geometry, pick the kernel, and lay the weights out the way that kernel reads them. Kernels then take
 // only scalars and pointers. Nothing here runs per inference.
 
-import { packBits } from "../../ir/pack.js";
+import { accumulatorBound } from "../../ir/accbound.js";
 import { padBefore, outDim, type Conv2DLayer, type DenseLayer, type TensorSpec } from "../../ir/types.js";
 
 /** Output channels per GEMM panel and the k-pair interleave of assembly/gemm.ts (the 8c2 layout). */
 export const PANEL_N = 8;
 
 /**
- * Storage of GEMM weights in linear memory. `16`: i16 panels, resident, read directly by the kernel.
- * `8` / `4` / `2`: the same panel order packed at that many bits per value (two's complement, LSB-first),
- * unpacked one panel at a time into a Kp·16-byte tile right before use.
+ * Storage of GEMM weights in linear memory (assembly/gemm.ts): `16` keeps each weight vector as 8 i16;
+ * `8` / `4` / `2` pack 2 / 4 / 8 weight vectors into the 8 i16 lanes of one 16-byte block (c-bit fields,
+ * field j = vector j), decoded in registers by two shifts. Resident bytes = c/8 per weight.
  */
 export type WeightContainer = 16 | 8 | 4 | 2;
 
 /** How the backend stores weights of each bit-width: the default keeps ≤ 4-bit weights packed. */
 export interface WeightPolicy {
-  /** Container for 5..8-bit weights: 16 (resident i16 panels, fastest) or 8 (int8, half the memory). */
+  /** Container for 5..8-bit weights: 16 (i16, fastest) or 8 (int8, half the memory). */
   wide: 16 | 8;
   /** Container for 2..4-bit weights: packed (2 or 4 bits) or 16. */
   narrow: "packed" | 16;
@@ -32,28 +32,52 @@ export function containerFor(wBits: number, policy: WeightPolicy = DEFAULT_POLIC
   return wBits <= 2 ? 2 : 4;
 }
 
+/** K padding a container needs: k-pairs (2), × the k-pairs one 16-byte block holds (c = 4: 2, c = 2: 4). */
+export function kAlign(c: WeightContainer): number {
+  return c === 2 ? 8 : c === 4 ? 4 : 2;
+}
+
 /** Host-side image of one GEMM's operands (copied into linear memory by the engine). */
 export interface GemmHost {
   K: number;
-  /** K rounded up to even (the k-pair interleave). */
+  /** K rounded up to kAlign(container); x rows are zero-padded to it. */
   Kp: number;
   N: number;
   /** N rounded up to a multiple of PANEL_N. */
   Np: number;
   container: WeightContainer;
-  /** Panels: Int16Array for container 16, else packed bytes. */
-  panels: Int16Array | Uint8Array;
+  /** Panels as stored: Int16Array for container 16, else Uint16Array words of packed fields. */
+  panels: Int16Array | Uint16Array;
   bias: Int32Array;
   m: Int32Array;
   s: Int32Array;
+  /** Per channel 2^(S − s) for the SIMD requant of its panel (1 where unused). */
+  pw: Int32Array;
+  /** Per panel the shared shift S of the SIMD requant, or 0 when it is not provably exact (scalar requant). */
+  ps: Int32Array;
 }
 
 /**
- * Lays out W[n][k] = w(n, k) (n < N, k < K) as 8c2 panels: panel j, k-pair p, half h (channels 0–3 / 4–7),
- * channel c, t ∈ {0, 1} ↦ index ((j·Kp/2 + p)·2 + h)·8 + 2c + t. Zero rows/columns pad K and N.
+ * Shared-shift requant parameters of one panel (assembly/gemm.ts, file comment): S = max s over the
+ * panel's channels, usable when every channel has s ≥ accBits − 1 (result within i32) and S − s ≤ 31 − accBits
+ * (a·2^(S−s) within i32) for accumulators of `accBits` signed bits.
  */
-export function gemmHost(N: number, K: number, w: (n: number, k: number) => number, bias: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, container: WeightContainer): GemmHost {
-  const Kp = K + (K & 1);
+export function sharedShift(s: ArrayLike<number>, from: number, to: number, accBits: number): number {
+  let S = 0;
+  for (let c = from; c < to; c++) S = Math.max(S, s[c]);
+  for (let c = from; c < to; c++) if (s[c] < accBits - 1 || S - s[c] > 31 - accBits) return 0;
+  return S;
+}
+
+/**
+ * Lays out W[n][k] = w(n, k) (n < N, k < K) as 8c2 panels: panel j, k-pair p, half h (channels 0–3 / 4–7)
+ * is weight vector q = 2p + h of the panel, whose lane 2c + t holds W[8j + 4h + c][2p + t]; then stores
+ * the vectors in `container` (see WeightContainer). Zero rows/columns pad K and N. `accBits` bounds the
+ * accumulators (the lowering proof) and decides where the SIMD requant is exact.
+ */
+export function gemmHost(N: number, K: number, w: (n: number, k: number) => number, bias: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, container: WeightContainer, accBits = 32): GemmHost {
+  const a = kAlign(container);
+  const Kp = Math.ceil(K / a) * a;
   const Np = Math.ceil(N / PANEL_N) * PANEL_N;
   const vals = new Int16Array(Np * Kp);
   let i = 0;
@@ -67,16 +91,29 @@ export function gemmHost(N: number, K: number, w: (n: number, k: number) => numb
             vals[i++] = n < N && k < K ? w(n, k) : 0;
           }
         }
-  const pad = (a: ArrayLike<number>) => {
-    const r = new Int32Array(Np);
-    for (let c = 0; c < N; c++) r[c] = a[c];
-    return r;
-  };
-  const panels = container === 16 ? vals : packBits(vals, container);
-  // Padded channels keep m = 2^30, s = 1 so the kernel's requant of a padded lane is well defined (never stored).
-  const mm = pad(m).map((v, c) => (c < N ? v : 2 ** 30));
-  const ss = pad(s).map((v, c) => (c < N ? v : 1));
-  return { K, Kp, N, Np, container, panels, bias: pad(bias), m: mm, s: ss };
+  let panels: Int16Array | Uint16Array = vals;
+  if (container !== 16) {
+    const V = 16 / container; // vectors per 16-byte block
+    const mask = (1 << container) - 1;
+    const vectors = vals.length / 8;
+    panels = new Uint16Array(vals.length / V);
+    for (let q = 0; q < vectors; q++) {
+      const block = Math.floor(q / V);
+      const shift = container * (q % V);
+      for (let l = 0; l < 8; l++) panels[block * 8 + l] |= (vals[q * 8 + l] & mask) << shift;
+    }
+  }
+  const pad = (src: ArrayLike<number>, fill: number) => Int32Array.from({ length: Np }, (_, c) => (c < N ? src[c] : fill));
+  const ss = pad(s, 1);
+  const ps = new Int32Array(Np / PANEL_N);
+  const pw = new Int32Array(Np).fill(1);
+  for (let j = 0; j < ps.length; j++) {
+    const S = sharedShift(s, j * PANEL_N, Math.min(N, (j + 1) * PANEL_N), accBits);
+    ps[j] = S;
+    if (S > 0) for (let c = j * PANEL_N; c < Math.min(N, (j + 1) * PANEL_N); c++) pw[c] = 2 ** (S - ss[c]);
+  }
+  // Padded channels keep m = 2^30, s = 1 so a padded lane's requant is well defined (it is never stored).
+  return { K, Kp, N, Np, container, panels, bias: pad(bias, 0), m: pad(m, 2 ** 30), s: ss, pw, ps };
 }
 
 /** Geometry of a conv2d or pool over an [H, W, C] input. */
@@ -154,12 +191,13 @@ export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy 
   }
   const K = taps * cpg;
   const container = containerFor(l.wBits, policy);
+  const accBits = accumulatorBound(l, x)?.bits ?? 32;
   const gemms: GemmHost[] = [];
   for (let g = 0; g < l.groups; g++) {
     const o0 = g * opg;
-    gemms.push(gemmHost(opg, K, (n, k) => l.weights[(o0 + n) * K + k], l.bias.subarray(o0, o0 + opg), l.rq.m.subarray(o0, o0 + opg), l.rq.s.subarray(o0, o0 + opg), container));
+    gemms.push(gemmHost(opg, K, (n, k) => l.weights[(o0 + n) * K + k], l.bias.subarray(o0, o0 + opg), l.rq.m.subarray(o0, o0 + opg), l.rq.s.subarray(o0, o0 + opg), container, accBits));
   }
-  const direct = geo.kh === 1 && geo.kw === 1 && geo.sh === 1 && geo.sw === 1 && l.groups === 1 && geo.C % 2 === 0;
+  const direct = geo.kh === 1 && geo.kw === 1 && geo.sh === 1 && geo.sw === 1 && l.groups === 1 && gemms[0].Kp === geo.C;
   return { kind: "conv-gemm", geo, groups: l.groups, cpg, opg, outC, direct, gemms, lo: l.rq.lo, hi: l.rq.hi };
 }
 
@@ -167,6 +205,7 @@ export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy 
 export function prepareDense(l: DenseLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY): DenseHost {
   const inN = x.shape[0];
   const outN = l.out.shape[0];
-  const gemm = gemmHost(outN, inN, (n, k) => l.weights[n * inN + k], l.bias, l.rq.m, l.rq.s, containerFor(l.wBits, policy));
+  const accBits = accumulatorBound(l, x)?.bits ?? 32;
+  const gemm = gemmHost(outN, inN, (n, k) => l.weights[n * inN + k], l.bias, l.rq.m, l.rq.s, containerFor(l.wBits, policy), accBits);
   return { kind: "dense", inN, gemm, lo: l.rq.lo, hi: l.rq.hi };
 }

@@ -1,0 +1,116 @@
+// Shared benchmark plumbing: timing (median of repetitions, each ≥ a minimum duration), machine load,
+// and the peers — @tensorflow/tfjs-backend-wasm (fp32, XNNPACK) and onnxruntime-web (int8, wasm, 1 thread),
+// with the ONNX models built here with onnx-proto. Benchmarks, not tests: nothing here asserts a time.
+
+import { cpus, loadavg } from "node:os";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+
+/** Calls fn repeatedly; returns the median seconds per call over `reps` windows of ≥ minSeconds each. */
+export function timeIt(fn: () => void, minSeconds = 0.25, reps = 5): number {
+  for (let i = 0; i < 2; i++) fn(); // warm-up: tier-up of the JIT / wasm
+  const per: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    let n = 0;
+    const t0 = performance.now();
+    let t = t0;
+    while (t - t0 < minSeconds * 1000) {
+      fn();
+      n++;
+      t = performance.now();
+    }
+    per.push((t - t0) / 1000 / n);
+  }
+  per.sort((a, b) => a - b);
+  return per[Math.floor(per.length / 2)];
+}
+
+/** Async variant for peers whose run is a promise (onnxruntime-web). */
+export async function timeItAsync(fn: () => Promise<unknown>, minSeconds = 0.25, reps = 5): Promise<number> {
+  for (let i = 0; i < 2; i++) await fn();
+  const per: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    let n = 0;
+    const t0 = performance.now();
+    let t = t0;
+    while (t - t0 < minSeconds * 1000) {
+      await fn();
+      n++;
+      t = performance.now();
+    }
+    per.push((t - t0) / 1000 / n);
+  }
+  per.sort((a, b) => a - b);
+  return per[Math.floor(per.length / 2)];
+}
+
+/** One line describing the machine and its load (other engineers share the CPU). */
+export function machine(): string {
+  const c = cpus();
+  return `${c.length}× ${c[0]?.model ?? "cpu"}, Node ${process.version}, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`;
+}
+
+// ---- tfjs-backend-wasm (fp32) ----------------------------------------------------------------------
+
+type Tf = typeof import("@tensorflow/tfjs");
+let tfReady: Tf | undefined;
+
+/** @tensorflow/tfjs with the wasm backend (XNNPACK), single-threaded. */
+export async function tfWasm(): Promise<Tf> {
+  if (tfReady) return tfReady;
+  const tf = (await import("@tensorflow/tfjs")) as Tf;
+  const wasm = (await import("@tensorflow/tfjs-backend-wasm")) as typeof import("@tensorflow/tfjs-backend-wasm");
+  wasm.setThreadsCount?.(1);
+  const dir = require.resolve("@tensorflow/tfjs-backend-wasm/package.json").replace(/package\.json$/, "dist/");
+  wasm.setWasmPaths(dir);
+  await tf.setBackend("wasm");
+  await tf.ready();
+  tfReady = tf;
+  return tf;
+}
+
+// ---- onnxruntime-web (int8) ------------------------------------------------------------------------
+
+type Ort = typeof import("onnxruntime-web");
+let ortReady: Ort | undefined;
+
+/** onnxruntime-web, wasm execution provider, 1 thread, SIMD build. */
+export async function ortWeb(): Promise<Ort> {
+  if (ortReady) return ortReady;
+  const ort = (await import("onnxruntime-web")) as Ort;
+  ort.env.wasm.numThreads = 1;
+  ort.env.logLevel = "error";
+  ortReady = ort;
+  return ort;
+}
+
+// ONNX protobuf via onnx-proto (protobufjs static code). TensorProto.DataType: FLOAT 1, UINT8 2, INT8 3, INT32 6.
+export const DT = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6 } as const;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const { onnx } = require("onnx-proto") as { onnx: any };
+
+export function tensor(name: string, dataType: number, dims: number[], raw: ArrayBufferView): unknown {
+  return onnx.TensorProto.create({ name, dataType, dims, rawData: new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength) });
+}
+
+export function valueInfo(name: string, elemType: number, dims: (number | string)[]): unknown {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) } } },
+  });
+}
+
+export function node(opType: string, inputs: string[], outputs: string[], attrs: Record<string, number | number[] | string> = {}, domain = ""): unknown {
+  const attribute = Object.entries(attrs).map(([name, v]) =>
+    Array.isArray(v) ? { name, type: 7, ints: v } : typeof v === "string" ? { name, type: 3, s: new TextEncoder().encode(v) } : Number.isInteger(v) ? { name, type: 2, i: v } : { name, type: 1, f: v },
+  );
+  return onnx.NodeProto.create({ opType, input: inputs, output: outputs, attribute, domain });
+}
+
+/** Serializes an ONNX model (opset 13 + com.microsoft 1). */
+export function modelBytes(g: { nodes: unknown[]; inputs: unknown[]; outputs: unknown[]; initializers: unknown[] }): Uint8Array {
+  const graph = onnx.GraphProto.create({ name: "g", node: g.nodes, input: g.inputs, output: g.outputs, initializer: g.initializers });
+  const model = onnx.ModelProto.create({ irVersion: 7, producerName: "nipq-hw bench", opsetImport: [{ domain: "", version: 13 }, { domain: "com.microsoft", version: 1 }], graph });
+  return onnx.ModelProto.encode(model).finish();
+}

@@ -1,0 +1,129 @@
+// GEMM benchmark: (M, K, N) shapes of cnn-s-like layers, nipq-hw int8 and 4-bit weights (the WASM SIMD
+// kernel gemm_s16_4x8c2_requant, requant included) against tfjs-backend-wasm fp32 matMul (XNNPACK),
+// onnxruntime-web int8 MatMulInteger (wasm, 1 thread), and the register-resident peak of
+// i32x4.dot_i16x8_s measured here. GMAC/s = M·K·N / time (no credit for padding). Single-threaded.
+//
+//   npx tsx bench/kernels/gemm.ts [--json] [--quick]
+
+import { WasmEngine } from "../../src/kernels/wasm/engine.js";
+import { containerFor, gemmHost, type WeightContainer } from "../../src/kernels/wasm/prepare.js";
+import { DT, machine, modelBytes, node, ortWeb, tensor, tfWasm, timeIt, timeItAsync, valueInfo } from "./common.js";
+
+export const SHAPES: [number, number, number][] = [
+  [1, 1152, 128],
+  [64, 576, 64],
+  [196, 288, 64],
+  [784, 9, 32],
+  [3136, 288, 64],
+  [1, 1024, 1000],
+];
+
+const quick = process.argv.includes("--quick");
+const MIN_S = quick ? 0.1 : 0.3;
+
+function rand(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0; // mulberry32 (public domain), 0x6d2b79f5 = 1831565813
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Register-resident peak of i32x4.dot_i16x8_s + i32x4.add (8 MACs per dot), GMAC/s. */
+export function dotPeak(e: WasmEngine): number {
+  const iters = 2_000_000;
+  const t = timeIt(() => e.k.dot_i16x8_peak(iters, 3), MIN_S);
+  return (iters * 8 * 8) / t / 1e9;
+}
+
+/** nipq-hw GEMM time (s) for one shape and weight bit-width (container chosen as the backend does). */
+export function nipqGemm(e: WasmEngine, M: number, K: number, N: number, wBits: number, container?: WeightContainer): number {
+  const r = rand(M * 7 + K * 13 + N);
+  const wmax = 2 ** (wBits - 1) - 1;
+  const W = Int8Array.from({ length: N * K }, () => Math.round((r() * 2 - 1) * wmax));
+  const c: WeightContainer = container ?? containerFor(wBits);
+  // Requant as a real layer has it: per-channel m, s (here one shift; the SIMD shared-shift form applies).
+  const accBits = 1 + Math.ceil(Math.log2(K * 255 * wmax + 1)) + 1;
+  const h = gemmHost(N, K, (n, k) => W[n * K + k], new Int32Array(N), new Int32Array(N).fill(2 ** 30), new Int32Array(N).fill(40), c, accBits);
+  const a = e.arena;
+  const mark = a.mark();
+  const w = a.putBytes(new Uint8Array(h.panels.buffer, h.panels.byteOffset, h.panels.byteLength), "w");
+  const bias = a.putI32(h.bias, "b"), m = a.putI32(h.m, "m"), s = a.putI32(h.s, "s"), pw = a.putI32(h.pw, "pw"), ps = a.putI32(h.ps, "ps");
+  const x = a.putI16(Int16Array.from({ length: M * h.Kp }, (_, i) => (i % h.Kp < K ? Math.floor(r() * 256) : 0)), "x");
+  const y = a.alloc(M * N * 2, "y");
+  const acc = a.alloc(128, "acc");
+  const t = timeIt(() => e.k.gemm_s16_4x8c2_requant(x, h.Kp, M, h.Kp, w, c, acc, N, bias, m, s, pw, ps, -128, 127, y, N), MIN_S);
+  a.release(mark);
+  return t;
+}
+
+async function tfGemm(M: number, K: number, N: number): Promise<number> {
+  const tf = await tfWasm();
+  const r = rand(1);
+  const a = tf.tensor2d(Float32Array.from({ length: M * K }, () => r()), [M, K]);
+  const b = tf.tensor2d(Float32Array.from({ length: K * N }, () => r() - 0.5), [K, N]);
+  const t = timeIt(() => {
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    c.dispose();
+  }, MIN_S);
+  a.dispose();
+  b.dispose();
+  return t;
+}
+
+async function ortGemm(M: number, K: number, N: number): Promise<number> {
+  const ort = await ortWeb();
+  const r = rand(2);
+  const B = Int8Array.from({ length: K * N }, () => Math.round((r() * 2 - 1) * 127));
+  const bytes = modelBytes({
+    nodes: [node("MatMulInteger", ["A", "B"], ["Y"])],
+    inputs: [valueInfo("A", DT.UINT8, [M, K])],
+    outputs: [valueInfo("Y", DT.INT32, [M, N])],
+    initializers: [tensor("B", DT.INT8, [K, N], B)],
+  });
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+  const A = new ort.Tensor("uint8", Uint8Array.from({ length: M * K }, () => Math.floor(r() * 256)), [M, K]);
+  const t = await timeItAsync(() => session.run({ A }), MIN_S);
+  await session.release();
+  return t;
+}
+
+export interface GemmRow {
+  M: number; K: number; N: number;
+  nipqInt8: number; nipq4: number; tfjsFp32: number; ortInt8: number;
+  peak: number;
+}
+
+async function main(): Promise<void> {
+  const json = process.argv.includes("--json");
+  const e = new WasmEngine({ flavor: "simd" });
+  const peak = dotPeak(e);
+  const rows: GemmRow[] = [];
+  const g = (M: number, K: number, N: number, t: number) => (M * K * N) / t / 1e9;
+  for (const [M, K, N] of SHAPES) {
+    const row: GemmRow = {
+      M, K, N, peak,
+      nipqInt8: g(M, K, N, nipqGemm(e, M, K, N, 8)),
+      nipq4: g(M, K, N, nipqGemm(e, M, K, N, 4)),
+      tfjsFp32: g(M, K, N, await tfGemm(M, K, N)),
+      ortInt8: g(M, K, N, await ortGemm(M, K, N)),
+    };
+    rows.push(row);
+    if (!json)
+      console.log(
+        `(${M}, ${K}, ${N})`.padEnd(16) +
+          ` nipq int8 ${row.nipqInt8.toFixed(2)} GMAC/s (${((100 * row.nipqInt8) / peak).toFixed(0)}% of peak)` +
+          `  4-bit ${row.nipq4.toFixed(2)} (${(row.nipq4 / row.nipqInt8).toFixed(2)}× int8)` +
+          `  tfjs fp32 ${row.tfjsFp32.toFixed(2)} (${(row.nipqInt8 / row.tfjsFp32).toFixed(2)}×)` +
+          `  ort int8 ${row.ortInt8.toFixed(2)} (${(row.nipqInt8 / row.ortInt8).toFixed(2)}×)`,
+      );
+  }
+  const doc = { machine: machine(), peakGmacs: peak, rows };
+  if (json) console.log(JSON.stringify(doc, null, 2));
+  else console.log(`register-resident dot_i16x8_s peak ${peak.toFixed(2)} GMAC/s; ${doc.machine}`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
