@@ -145,13 +145,14 @@ function samplesJson(program: Program, data: string, n: number): { json: string;
 }
 
 /**
- * Writes the bundle for `modelFile` into `out` atomically and returns the report. Bad input (missing or
- * corrupt model, unknown dataset, unwritable or occupied --out, runtime not built) throws NipqInputError
+ * Writes the bundle for a model (a .qmodel path, or its bytes and a name) into `out` atomically and
+ * returns the report. Bad input (missing or corrupt model, unknown dataset, unwritable or occupied --out, runtime not built) throws NipqInputError
  * before anything is left on disk.
  */
-export function writeBundle(modelFile: string, out: string, o: ExportOptions = {}): BundleReport {
+export function writeBundle(model: string | { bytes: Uint8Array; file: string }, out: string, o: ExportOptions = {}): BundleReport {
   checkOut(out);
-  const modelBytes = readFileChecked(modelFile);
+  const modelFile = typeof model === "string" ? model : model.file;
+  const modelBytes = typeof model === "string" ? readFileChecked(model) : model.bytes;
   const program = decodeQModel(modelBytes, modelFile);
   const dir = o.buildDir ?? BUILD_DIR;
   const runtime = readAsset(join(dir, "deploy", BUNDLE_FILES.runtime), false);

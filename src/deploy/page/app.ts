@@ -205,7 +205,10 @@ async function main(): Promise<void> {
   setStatus("loading");
   const manifest = await fetchJson<Manifest>("bundle.json");
   if (manifest.format !== "nipq-bundle") throw new Error(`bundle.json: expected format "nipq-bundle", found ${JSON.stringify(manifest.format)}`);
-  const [model, samples] = await Promise.all([loadModel(manifest.model, { name: manifest.model }), fetchJson<Samples>(manifest.samples)]);
+  // ?flavor=scalar (or simd) forces a kernel build; default: feature detection.
+  const forced = new URLSearchParams(location.search).get("flavor");
+  const flavor = forced === "simd" || forced === "scalar" ? forced : "auto";
+  const [model, samples] = await Promise.all([loadModel(manifest.model, { name: manifest.model, flavor }), fetchJson<Samples>(manifest.samples)]);
   const classes = manifest.classes;
   const scale = model.summary().logitScale;
   demo.flavor = model.flavor;
