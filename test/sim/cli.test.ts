@@ -1,0 +1,70 @@
+// `nipq simulate` and `nipq sweep` as a user runs them (bin/nipq.mjs → dist/; run `npm run build:ts` after
+// changing src/): the --json keys of DESIGN.md §5, reports written, and exit 2 with one line on bad input.
+
+import { describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expectInputError, nipq } from "../helpers/cli.js";
+
+const FIXTURE = "test/fixtures/cnn-s-w4a4-random.qmodel";
+const tmp = () => mkdtempSync(join(tmpdir(), "nipq-sim-"));
+
+describe("nipq simulate", () => {
+  it("--json has the keys of DESIGN.md §5; --out writes report.json and a self-contained report.html", () => {
+    const out = join(tmp(), "rep");
+    const r = nipq(["simulate", FIXTURE, "--hw", "lowbit-npu", "--data", "mnist", "--limit", "16", "--trials", "3", "--set", "noise.weightGaussian.sigma=0.5", "--out", out, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(Object.keys(doc)).toEqual(expect.arrayContaining(["hw", "bops", "memory", "cycles", "energyMicroJ", "layers", "accuracy"]));
+    expect(doc.hw).toBe("lowbit-npu");
+    expect(doc.bops).toBe(122851328); // the fixture's Σ MACs·bw·ba (nipq inspect)
+    expect(doc.memory).toMatchObject({ weightBytes: 46864 });
+    expect(doc.memory.peakActivationBytes).toBeGreaterThan(0);
+    expect(doc.accuracy.noisy).toMatchObject({ trials: 3 });
+    for (const k of ["mean", "std", "ci95"]) expect(typeof doc.accuracy.noisy[k]).toBe("number");
+    expect(doc.layers).toHaveLength(8);
+    expect(JSON.parse(readFileSync(join(out, "report.json"), "utf8")).bops).toBe(doc.bops);
+    const html = readFileSync(join(out, "report.html"), "utf8");
+    expect(html).toMatch(/<svg[^>]*>/);
+    expect(html).not.toMatch(/<script|src="http|href="http/); // self-contained
+    expect(readdirSync(out).sort()).toEqual(["report.html", "report.json"]); // no temp files left
+  });
+
+  it("prints a per-layer table and totals", () => {
+    const r = nipq(["simulate", FIXTURE, "--hw", "int8-systolic-16x16", "--data", "mnist", "--limit", "8", "--trials", "2"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/conv2\s*│ conv2d/);
+    expect(r.stdout).toMatch(/BOPs 122,851,328/);
+    expect(r.stdout).toMatch(/accuracy clean [\d.]+% · noisy/);
+  });
+
+  it("bad input → exit 2, one line", () => {
+    const bad = join(tmp(), "bad.json");
+    writeFileSync(bad, JSON.stringify({ ...JSON.parse(readFileSync("hw-models/lowbit-npu.json", "utf8")), clockMHz: "fast" }));
+    expectInputError(nipq(["simulate", FIXTURE, "--hw", bad, "--data", "mnist"]), /bad\.json: clockMHz: expected number, found "fast"/);
+    expectInputError(nipq(["simulate", FIXTURE, "--hw", "lowbit-npu", "--data", "mnist", "--trials", "0"]), /--trials.*expected an integer in \[1, ∞\], found "0"/);
+    expectInputError(nipq(["simulate", FIXTURE, "--hw", "lowbit-npu", "--data", "mnist", "--set", "nope"]), /--set "nope": expected key=value/);
+    expectInputError(nipq(["simulate", FIXTURE, "--hw", "lowbit-npu", "--data", "mnist", "--set", "accumulator.size=3"]), /--set accumulator\.size: unknown hw-model field/);
+    expectInputError(nipq(["simulate", FIXTURE, "--hw", "lowbit-npu", "--data", "mnist", "--set", "precision.weightBits=[2,8]"]), /layer 1 "conv1": 4-bit weights are not supported/);
+  });
+});
+
+describe("nipq sweep", () => {
+  it("--json {vary, points: [{value, mean, std, ci95}]}, curve SVG written", () => {
+    const out = join(tmp(), "sw");
+    const r = nipq(["sweep", FIXTURE, "--hw", "int8-systolic-16x16", "--data", "mnist", "--limit", "8", "--trials", "2", "--vary", "noise.weightGaussian.sigma=0:1:3", "--out", out, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.vary).toMatchObject({ key: "noise.weightGaussian.sigma", from: 0, to: 1, steps: 3, scale: "linear" });
+    expect(doc.points.map((p: { value: number }) => p.value)).toEqual([0, 0.5, 1]);
+    for (const p of doc.points) expect(Object.keys(p)).toEqual(expect.arrayContaining(["value", "mean", "std", "ci95"]));
+    expect(existsSync(join(out, "sweep.svg"))).toBe(true);
+    expect(readFileSync(join(out, "sweep.svg"), "utf8")).toMatch(/^<svg /);
+  });
+
+  it("malformed --vary → exit 2, one line", () => {
+    expectInputError(nipq(["sweep", FIXTURE, "--hw", "int8-systolic-16x16", "--data", "mnist", "--vary", "noise.weightGaussian.sigma=0:1"]), /--vary .*expected 3 or 4/);
+    expectInputError(nipq(["sweep", FIXTURE, "--hw", "int8-systolic-16x16", "--data", "mnist", "--vary", "noise.bogus=0:1:3"]), /--vary noise\.bogus: unknown hw-model field/);
+  });
+});
