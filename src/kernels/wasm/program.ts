@@ -34,6 +34,14 @@ export class WasmProgram {
 
   /** Runs n ≤ maxBatch images (u8, n × input size) and returns the int16 logits and the predictions. */
   run(images: Uint8Array, n: number): RunResult {
+    return this.runTimed(images, n);
+  }
+
+  /**
+   * As run; with `times` (one slot per layer), adds each layer's wall-clock milliseconds to it — where the
+   * time goes (bench/kernels/model.ts). Slot 0 is the u8 → i16 input conversion.
+   */
+  runTimed(images: Uint8Array, n: number, times?: Float64Array): RunResult {
     const { engine, program } = this;
     const layers = program.layers;
     if (n > this.maxBatch) throw new RangeError(`batch ${n} exceeds the prepared maximum ${this.maxBatch}`);
@@ -41,12 +49,21 @@ export class WasmProgram {
     if (images.length !== n * inSize) throw new RangeError(`images: expected ${n * inSize} bytes for ${n} samples, found ${images.length}`);
     engine.arena.bytes().set(images, this.staging);
     const ptr = (i: number) => this.base + this.offsets[i];
+    let t = times ? performance.now() : 0;
+    let prev = 0; // the layer the time since t belongs to
     engine.k.u8_to_s16(this.staging, n * inSize, ptr(0));
     for (let i = 1; i < layers.length; i++) {
       const l = layers[i];
       if (l.op === "flatten") continue;
+      if (times) {
+        const now = performance.now();
+        times[prev] += now - t;
+        t = now;
+        prev = i;
+      }
       engine.exec(l, layers[l.inputs[0]].out, l.inputs.map(ptr), n, ptr(i), n * sizeOf(l.out.shape));
     }
+    if (times) times[prev] += performance.now() - t;
     const out = layers[layers.length - 1].out;
     const classes = sizeOf(out.shape);
     const logits = Int16Array.from(engine.arena.i16(ptr(layers.length - 1), n * classes));

@@ -1,0 +1,155 @@
+// Whole-model benchmark: cnn-s (test/fixtures/cnn-s-w4a4-random.qmodel, or any .qmodel of that shape
+// family given as argument) at batch 1 and 64, images/s, against the same network on
+// @tensorflow/tfjs-backend-wasm fp32 (dequantized weights) and onnxruntime-web int8 (QLinearConv /
+// MaxPool uint8 / MatMulInteger, wasm, 1 thread; model built here with onnx-proto). Then where nipq-hw's
+// time goes, per layer. Peers run the same architecture; they are not bit-exact with nipq-hw (and need
+// not be): the comparison is speed. Single-threaded.
+//
+//   npx tsx bench/kernels/model.ts [FILE.qmodel] [--json] [--quick]
+
+import { readQModel } from "../../src/ir/io.js";
+import type { Conv2DLayer, DenseLayer, Program } from "../../src/ir/types.js";
+import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
+import { DT, machine, modelBytes, node, ortWeb, tensor, tfWasm, timeIt, timeItAsync, valueInfo } from "./common.js";
+
+const quick = process.argv.includes("--quick");
+const MIN_S = quick ? 0.15 : 0.4;
+
+function images(n: number): Uint8Array {
+  const a = new Uint8Array(n * 784);
+  let s = 12345;
+  for (let i = 0; i < a.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0; // LCG (glibc constants) — any bytes will do
+    a[i] = i % 3 === 0 ? 0 : s >>> 24;
+  }
+  return a;
+}
+
+/** nipq-hw: the whole program in linear memory (WasmProgram). Returns seconds per batch. */
+export function nipqModel(p: Program, n: number, flavor: "simd" | "scalar" = "simd"): { t: number; perLayer: Float64Array; resident: number; arena: number } {
+  const k = loadWasmKernels({ flavor });
+  const prog = k.compile(p, n);
+  const x = images(n);
+  const t = timeIt(() => prog.run(x, n), MIN_S);
+  const perLayer = new Float64Array(p.layers.length);
+  const reps = Math.max(3, Math.round(0.3 / t));
+  for (let i = 0; i < reps; i++) prog.runTimed(x, n, perLayer);
+  perLayer.forEach((v, i) => (perLayer[i] = v / reps));
+  return { t, perLayer, resident: k.engine.weightBytes + k.engine.paramBytes, arena: prog.arenaBytes };
+}
+
+const convs = (p: Program) => p.layers.filter((l): l is Conv2DLayer => l.op === "conv2d");
+const denses = (p: Program) => p.layers.filter((l): l is DenseLayer => l.op === "dense");
+
+/** tfjs-backend-wasm fp32: conv2d+bias+relu, maxPool, mean, matMul with dequantized weights. */
+async function tfModel(p: Program, n: number): Promise<number> {
+  const tf = await tfWasm();
+  const cs = convs(p).map((l) => {
+    const [kh, kw] = l.kernel;
+    const outC = l.out.shape[2];
+    const inC = l.weights.length / (outC * kh * kw);
+    const w = new Float32Array(l.weights.length);
+    // [outC][kh][kw][inC] → [kh][kw][inC][outC]
+    for (let o = 0; o < outC; o++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let c = 0; c < inC; c++)
+      w[((y * kw + x) * inC + c) * outC + o] = l.weights[((o * kh + y) * kw + x) * inC + c] * l.wScale[o];
+    return { l, w: tf.tensor4d(w, [kh, kw, inC, outC]), b: tf.tensor1d(Float32Array.from(l.bias, (v, o) => v * 1e-3 * l.wScale[o])) };
+  });
+  const d = denses(p).map((l) => {
+    const outN = l.out.shape[0], inN = l.weights.length / outN;
+    const w = new Float32Array(inN * outN);
+    for (let o = 0; o < outN; o++) for (let i = 0; i < inN; i++) w[i * outN + o] = l.weights[o * inN + i] * l.wScale[o];
+    return { w: tf.tensor2d(w, [inN, outN]), b: tf.tensor1d(new Float32Array(outN)) };
+  });
+  const x = tf.tensor4d(Float32Array.from(images(n), (v) => v / 255), [n, 28, 28, 1]);
+  const pools = p.layers.filter((l) => l.op === "maxpool").length;
+  const fwd = () =>
+    tf.tidy(() => {
+      let h = x as import("@tensorflow/tfjs").Tensor4D;
+      cs.forEach((c, i) => {
+        h = tf.relu(tf.add(tf.conv2d(h, c.w as import("@tensorflow/tfjs").Tensor4D, c.l.stride, c.l.padding), c.b)) as import("@tensorflow/tfjs").Tensor4D;
+        if (i < pools) h = tf.maxPool(h, 2, 2, "valid");
+      });
+      let v = tf.mean(h, [1, 2]) as import("@tensorflow/tfjs").Tensor2D;
+      for (const dl of d) v = tf.add(tf.matMul(v, dl.w as import("@tensorflow/tfjs").Tensor2D), dl.b) as import("@tensorflow/tfjs").Tensor2D;
+      return v;
+    });
+  const t = timeIt(() => {
+    const y = fwd();
+    y.dataSync();
+    y.dispose();
+  }, MIN_S);
+  return t;
+}
+
+/** onnxruntime-web int8: QLinearConv (u8 x, s8 per-channel w, u8 y), MaxPool u8, GAP in float, MatMulInteger. */
+async function ortModel(p: Program, n: number): Promise<number> {
+  const ort = await ortWeb();
+  const nodes: unknown[] = [];
+  const inits: unknown[] = [];
+  const scalar = (name: string, dt: number, v: number) => {
+    inits.push(tensor(name, dt, [], dt === DT.FLOAT ? Float32Array.of(v) : dt === DT.UINT8 ? Uint8Array.of(v) : Int8Array.of(v)));
+    return name;
+  };
+  let cur = "x";
+  let curScale = p.layers[0].out.scale;
+  const pools = p.layers.filter((l) => l.op === "maxpool").length;
+  convs(p).forEach((l, i) => {
+    const [kh, kw] = l.kernel;
+    const outC = l.out.shape[2];
+    const inC = l.weights.length / (outC * kh * kw);
+    const w = new Int8Array(l.weights.length); // [outC][kh][kw][inC] → [outC][inC][kh][kw]
+    for (let o = 0; o < outC; o++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let c = 0; c < inC; c++)
+      w[((o * inC + c) * kh + y) * kw + x] = l.weights[((o * kh + y) * kw + x) * inC + c];
+    inits.push(tensor(`w${i}`, DT.INT8, [outC, inC, kh, kw], w));
+    inits.push(tensor(`ws${i}`, DT.FLOAT, [outC], Float32Array.from(l.wScale)));
+    inits.push(tensor(`wz${i}`, DT.INT8, [outC], new Int8Array(outC)));
+    inits.push(tensor(`b${i}`, DT.INT32, [outC], l.bias));
+    const pad = l.padding === "same" ? [Math.floor((kh - 1) / 2), Math.floor((kw - 1) / 2), Math.ceil((kh - 1) / 2), Math.ceil((kw - 1) / 2)] : [0, 0, 0, 0];
+    nodes.push(node("QLinearConv", [cur, scalar(`xs${i}`, DT.FLOAT, curScale), scalar(`xz${i}`, DT.UINT8, 0), `w${i}`, `ws${i}`, `wz${i}`, scalar(`ys${i}`, DT.FLOAT, l.out.scale), scalar(`yz${i}`, DT.UINT8, 0), `b${i}`], [`c${i}`], { kernel_shape: [kh, kw], strides: l.stride, pads: pad }));
+    cur = `c${i}`;
+    curScale = l.out.scale;
+    if (i < pools) {
+      nodes.push(node("MaxPool", [cur], [`p${i}`], { kernel_shape: [2, 2], strides: [2, 2] }));
+      cur = `p${i}`;
+    }
+  });
+  nodes.push(node("DequantizeLinear", [cur, scalar("gs", DT.FLOAT, curScale), scalar("gz", DT.UINT8, 0)], ["gf"]));
+  nodes.push(node("GlobalAveragePool", ["gf"], ["ga"]));
+  nodes.push(node("Flatten", ["ga"], ["gv"]));
+  nodes.push(node("QuantizeLinear", ["gv", "gs", "gz"], ["gq"]));
+  const dl = denses(p)[0];
+  const outN = dl.out.shape[0], inN = dl.weights.length / outN;
+  const wd = new Int8Array(inN * outN);
+  for (let o = 0; o < outN; o++) for (let i = 0; i < inN; i++) wd[i * outN + o] = dl.weights[o * inN + i];
+  inits.push(tensor("wd", DT.INT8, [inN, outN], wd));
+  nodes.push(node("MatMulInteger", ["gq", "wd"], ["y"]));
+  const bytes = modelBytes({ nodes, inputs: [valueInfo("x", DT.UINT8, ["N", 1, 28, 28])], outputs: [valueInfo("y", DT.INT32, ["N", outN])], initializers: inits });
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+  const x = new ort.Tensor("uint8", images(n), [n, 1, 28, 28]);
+  const t = await timeItAsync(() => session.run({ x }), MIN_S);
+  await session.release();
+  return t;
+}
+
+async function main(): Promise<void> {
+  const file = process.argv.slice(2).find((a) => !a.startsWith("--")) ?? "test/fixtures/cnn-s-w4a4-random.qmodel";
+  const json = process.argv.includes("--json");
+  const p = readQModel(file);
+  const out: Record<string, unknown>[] = [];
+  for (const n of [1, 64]) {
+    const nq = nipqModel(p, n);
+    const tf = await tfModel(p, n);
+    const ort = await ortModel(p, n);
+    const row = { batch: n, nipq: n / nq.t, tfjsFp32: n / tf, ortInt8: n / ort, perLayerMs: Array.from(nq.perLayer), residentWeightAndParamBytes: nq.resident, arenaBytes: nq.arena };
+    out.push(row);
+    if (!json) {
+      console.log(`batch ${n}: nipq-hw ${row.nipq.toFixed(0)} images/s; tfjs-wasm fp32 ${row.tfjsFp32.toFixed(0)} (${(row.nipq / row.tfjsFp32).toFixed(2)}×); onnxruntime-web int8 ${row.ortInt8.toFixed(0)} (${(row.nipq / row.ortInt8).toFixed(2)}×)`);
+      const total = nq.perLayer.reduce((a, b) => a + b, 0);
+      console.log("  where the time goes: " + p.layers.map((l, i) => `${i === 0 ? "input→i16" : l.name} ${((100 * nq.perLayer[i]) / total).toFixed(0)}%`).join(", "));
+    }
+  }
+  if (json) console.log(JSON.stringify({ machine: machine(), model: file, rows: out }, null, 2));
+  else console.log(machine());
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
