@@ -10,7 +10,6 @@
 
 import { NipqInputError, QModelFormatError } from "../errors.js";
 import { decodeQModel } from "../ir/qmodel.js";
-import { programStats } from "../ir/stats.js";
 import { sizeOf, type Program } from "../ir/types.js";
 import { WasmEngine } from "../kernels/wasm/engine.js";
 import { kernelImports, simdSupported, type KernelExports, type WasmFlavor } from "../kernels/wasm/loader.js";
@@ -45,18 +44,6 @@ export interface Prediction {
   classes: number;
   logits: Int16Array;
   predictions: Int32Array;
-}
-
-/** Per-layer figures of a model, for display: bits, shapes, packed weight bytes, MACs. */
-export interface ModelSummary {
-  name: string;
-  producer: string;
-  inputShape: number[];
-  classes: number;
-  /** Scale of one int16 logit step (real logit = q · scale). */
-  logitScale: number;
-  layers: { name: string; op: string; outShape: number[]; wBits: number | null; aBits: number | null; weightBytes: number; macs: number }[];
-  totals: { macs: number; bops: number; weightBytes: number; biasBytes: number };
 }
 
 const DEFAULT_MAX_BATCH = 16;
@@ -175,21 +162,6 @@ export class NipqModel {
       predictions.set(r.predictions, b);
     }
     return { n, classes: this.classes, logits, predictions };
-  }
-
-  /** Per-layer bits, shapes, weight bytes and MACs, and totals (what `nipq inspect` reports). */
-  summary(): ModelSummary {
-    const st = programStats(this.program);
-    const last = this.program.layers[this.program.layers.length - 1].out;
-    return {
-      name: this.program.name,
-      producer: this.program.producer,
-      inputShape: this.inputShape,
-      classes: this.classes,
-      logitScale: last.scale,
-      layers: st.layers.map((l) => ({ name: l.name, op: l.op, outShape: l.outShape, wBits: l.wBits, aBits: l.aBits, weightBytes: l.weightBytes, macs: l.macs })),
-      totals: st.totals,
-    };
   }
 }
 

@@ -5,6 +5,7 @@
 // Test hooks (the browser test reads them): body[data-status] is loading | ready | error, and
 // window.nipqDemo holds the last input actually fed to the model and its integer result.
 
+import { programStats } from "../../ir/stats.js";
 import { mnistPreprocess, softmax } from "../digits.js";
 import { loadModel, type NipqModel } from "../runtime.js";
 
@@ -75,6 +76,7 @@ function showError(message: string): void {
   const box = $("error");
   box.textContent = message;
   box.hidden = false;
+  $("flavor").textContent = "not loaded";
   setStatus("error");
 }
 
@@ -120,8 +122,9 @@ function fmtBytes(n: number): string {
 }
 
 function renderSummary(model: NipqModel, manifest: Manifest): void {
-  const s = model.summary();
-  $("model-name").textContent = `${s.name} (${manifest.source})`;
+  // Per-layer figures, computed here (the same src/ir/stats.ts as `nipq inspect`) to keep the runtime small.
+  const s = programStats(model.program);
+  $("model-name").textContent = `${model.name} (${manifest.source})`;
   $("flavor").textContent = model.flavor === "simd" ? "WASM SIMD" : "WASM scalar";
   const rows = s.layers
     .filter((l) => l.op !== "input" && l.op !== "flatten")
@@ -210,7 +213,7 @@ async function main(): Promise<void> {
   const flavor = forced === "simd" || forced === "scalar" ? forced : "auto";
   const [model, samples] = await Promise.all([loadModel(manifest.model, { name: manifest.model, flavor }), fetchJson<Samples>(manifest.samples)]);
   const classes = manifest.classes;
-  const scale = model.summary().logitScale;
+  const scale = model.program.layers[model.program.layers.length - 1].out.scale;
   demo.flavor = model.flavor;
   renderSummary(model, manifest);
 
