@@ -1,0 +1,56 @@
+// Simulator speed (DESIGN.md §6; issue: noisy simulation on a digital chip ≤ 2× noise-free WASM inference on
+// the same images; analog-crossbar throughput; trials over workers). All peers measured in this run.
+//
+//   npx tsx bench/sim/speed.ts [MODEL.qmodel] [--limit N]
+
+import { readQModel } from "../../src/ir/io.js";
+import { loadDataset, limitDataset } from "../../src/data/index.js";
+import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
+import { loadHwModel, withSet } from "../../src/sim/hwmodel.js";
+import { runTrials } from "../../src/sim/pool.js";
+import { runTrial, simOptions } from "../../src/sim/simulate.js";
+
+const args = process.argv.slice(2);
+const model = args.find((a) => a.endsWith(".qmodel")) ?? "test/fixtures/cnn-s-w4a4-random.qmodel";
+const li = args.indexOf("--limit");
+const limit = li >= 0 ? Number(args[li + 1]) : 1000;
+const program = readQModel(model);
+const data = limitDataset(loadDataset("mnist", "test"), limit);
+const time = (f: () => unknown) => {
+  const t = performance.now();
+  f();
+  return (performance.now() - t) / 1000;
+};
+const best = (f: () => unknown, reps = 3) => Math.min(...Array.from({ length: reps }, () => time(f)));
+
+const runner = loadWasmKernels({ flavor: "auto" }).compile(program, 64);
+const wasm = best(() => {
+  for (let b = 0; b < data.n; b += 64) runner.run(data.images.subarray(b * 784, Math.min(data.n, b + 64) * 784), Math.min(64, data.n - b));
+});
+const digital = loadHwModel("int8-systolic-16x16").hw;
+const wNoise = withSet(digital, ["noise", "weightGaussian", "sigma"], 0.5);
+const simWeight = best(() => runTrial(program, wNoise, data, 1, 0));
+const perInf = withSet(withSet(wNoise, ["noise", "activationBitFlip", "ber"], 1e-4), ["noise", "outputGaussian", "sigma"], 0.3);
+const simPerInf = best(() => runTrial(program, perInf, data, 1, 0), 1);
+simOptions.useWasm = false;
+const simWeightTs = best(() => runTrial(program, wNoise, data, 1, 0), 1);
+simOptions.useWasm = true;
+const analogN = Math.min(200, data.n);
+const small = { n: analogN, images: data.images.subarray(0, analogN * 784), labels: data.labels.subarray(0, analogN) };
+const analog = best(() => runTrial(program, loadHwModel("analog-pcm-crossbar").hw, small, 1, 0), 1);
+const trialsData = { n: 200, images: data.images.subarray(0, 200 * 784), labels: data.labels.subarray(0, 200) };
+const t1 = performance.now();
+await runTrials(program, perInf, trialsData, 1, [0, 1, 2, 3], 1);
+const w1 = (performance.now() - t1) / 1000;
+const t2 = performance.now();
+await runTrials(program, perInf, trialsData, 1, [0, 1, 2, 3], 2);
+const w2 = (performance.now() - t2) / 1000;
+
+const ips = (s: number, n = data.n) => (n / s).toFixed(0);
+console.log(`model ${model}, ${data.n} mnist test images, best of 3 where noted`);
+console.log(`noise-free WASM inference (WasmProgram, batch 64):           ${wasm.toFixed(3)} s  ${ips(wasm)} img/s`);
+console.log(`noisy digital sim, per-chip weight noise (WASM path):         ${simWeight.toFixed(3)} s  ${ips(simWeight)} img/s  ratio ${(simWeight / wasm).toFixed(2)}× (target ≤ 2×)`);
+console.log(`noisy digital sim, same noise, plain-TS sim kernels:          ${simWeightTs.toFixed(3)} s  ${ips(simWeightTs)} img/s  ratio ${(simWeightTs / wasm).toFixed(2)}×`);
+console.log(`noisy digital sim, + per-inference act flips & output noise:  ${simPerInf.toFixed(3)} s  ${ips(simPerInf)} img/s  ratio ${(simPerInf / wasm).toFixed(2)}×`);
+console.log(`analog PCM crossbar (PCM + ADC noise), ${analogN} images:        ${analog.toFixed(3)} s  ${ips(analog, analogN)} img/s`);
+console.log(`4 trials × 200 images, per-inference noise: 1 worker ${w1.toFixed(2)} s, 2 workers ${w2.toFixed(2)} s (speed-up ${(w1 / w2).toFixed(2)}×)`);
