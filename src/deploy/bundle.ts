@@ -206,9 +206,16 @@ export function writeBundle(model: string | { bytes: Uint8Array; file: string },
     }
     renameSync(tmp, target);
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    if (old && !existsSync(target)) renameSync(old, target);
-    if (createdParent) rmSync(createdParent, { recursive: true, force: true });
+    const quietly = (f: () => void) => {
+      try {
+        f();
+      } catch {
+        // best effort: the original error is the one to report
+      }
+    };
+    quietly(() => rmSync(tmp, { recursive: true, force: true }));
+    if (old && !existsSync(target)) quietly(() => renameSync(old!, target));
+    if (createdParent) quietly(() => rmSync(createdParent!, { recursive: true, force: true }));
     throw fsError(out, e);
   }
   if (old) rmSync(old, { recursive: true, force: true });
