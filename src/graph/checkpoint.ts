@@ -76,7 +76,8 @@ export function writeDirAtomic(dir: string, files: Record<string, Uint8Array | s
   const tag = `${process.pid}-${Date.now().toString(36)}`;
   const tmp = join(parent, `.${basename(dir)}.tmp-${tag}`);
   const old = join(parent, `.${basename(dir)}.old-${tag}`);
-  mkdirSync(tmp, { recursive: true });
+  mkdirParents(parent);
+  mkdirSync(tmp);
   try {
     for (const [name, data] of Object.entries(files)) writeFileSync(join(tmp, name), data);
     if (existsSync(dir)) renameSync(dir, old);
@@ -87,6 +88,22 @@ export function writeDirAtomic(dir: string, files: Record<string, Uint8Array | s
     throw e;
   }
   rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * mkdir -p without `recursive: true`, which loops forever in Node 20 under /proc (e.g. /proc/x/y):
+ * finds the nearest existing ancestor and creates each missing level.
+ */
+function mkdirParents(dir: string): void {
+  const missing: string[] = [];
+  let d = dir;
+  while (!existsSync(d)) {
+    missing.push(d);
+    const up = dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  for (const m of missing.reverse()) mkdirSync(m);
 }
 
 /** Serializes a QuantGraph and its weight bytes to the two checkpoint files. */

@@ -24,16 +24,20 @@ export function qminOf(bits: number, signed: boolean): number {
   return signed ? -qmaxOf(bits, signed) : 0;
 }
 
+/** tf.customGrad with loosely typed arguments (its declared type wants variadic Tensor | GradSaveFunc). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const customGrad = (f: (...args: any[]) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] }) =>
+  tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...xs: tf.Tensor[]) => tf.Tensor;
+
 /** round(x) forward (ties to even, as tf.round), identity backward: the straight-through estimator. */
-export const roundSTE: (x: tf.Tensor) => tf.Tensor = tf.customGrad((x: tf.Tensor) => ({
+export const roundSTE: (x: tf.Tensor) => tf.Tensor = customGrad((x: tf.Tensor) => ({
   value: tf.round(x),
   gradFunc: (dy: tf.Tensor) => dy,
-})) as unknown as (x: tf.Tensor) => tf.Tensor;
+}));
 
 /** Identity forward, gradient multiplied by g backward (LSQ's step-size gradient scale). */
 export function gradScale(x: tf.Tensor, g: number): tf.Tensor {
-  const f = tf.customGrad((t: tf.Tensor) => ({ value: tf.clone(t), gradFunc: (dy: tf.Tensor) => tf.mul(dy, g) }));
-  return (f as unknown as (t: tf.Tensor) => tf.Tensor)(x);
+  return customGrad((t: tf.Tensor) => ({ value: tf.clone(t), gradFunc: (dy: tf.Tensor) => tf.mul(dy, g) }))(x);
 }
 
 /**
@@ -45,7 +49,7 @@ export function gradScale(x: tf.Tensor, g: number): tf.Tensor {
  *   ∂y/∂b = ε·∂Δ/∂b,  ∂Δ/∂b = −Δ·ln2·2^k/(2^k − 1),  k = b − 1 (signed) or b (unsigned).
  */
 export function nipqNoiseQuant(x: tf.Tensor, alpha: tf.Scalar, bits: tf.Scalar, eps: tf.Tensor, signed: boolean): tf.Tensor {
-  const f = tf.customGrad((xi: tf.Tensor, a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  const f = customGrad((xi: tf.Tensor, a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     const lo = signed ? tf.neg(a) : tf.zerosLike(a);
     const k = signed ? tf.sub(b, 1) : b;
     const twoK = tf.pow(2, k);
@@ -71,7 +75,7 @@ export function nipqNoiseQuant(x: tf.Tensor, alpha: tf.Scalar, bits: tf.Scalar, 
       },
     };
   });
-  return (f as unknown as (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor)(x, alpha, bits);
+  return f(x, alpha, bits);
 }
 
 /**

@@ -1,0 +1,135 @@
+// `nipq train --arch A --data D --method nipq|lsq|float [--bits W/A | --target-bops G | --target-avg-bits B]
+//  [--epochs N] [--batch N] [--limit N] [--seed S] --out DIR [--resume] [--json]` (DESIGN.md §5):
+// trains in TensorFlow.js and writes a QuantGraph checkpoint directory after every epoch.
+
+import { Command, InvalidArgumentError } from "commander";
+import cliProgress from "cli-progress";
+import { ARCHS } from "../train/archs.js";
+import { BACKEND_CHOICES, selectBackend } from "../train/backend.js";
+import { METHODS, type Method } from "../train/model.js";
+import { train, type EpochLog, type Progress } from "../train/trainer.js";
+import { choiceOption, intOption, printJson, say } from "./common.js";
+
+interface TrainOptions {
+  arch: string;
+  data: string;
+  method: Method;
+  bits?: { w: number; a: number };
+  targetBops?: number;
+  targetAvgBits?: number;
+  epochs: number;
+  batch: number;
+  limit?: number;
+  testLimit?: number;
+  seed: number;
+  out: string;
+  resume?: boolean;
+  json?: boolean;
+  backend: string;
+  optimizer: "adam" | "sgd";
+  lr?: number;
+  weightDecay?: number;
+  warmup?: number;
+  finalFrac?: number;
+  noise: "uniform" | "empirical";
+  budgetWeight?: number;
+  bitsInit?: number;
+  thetaLr?: number;
+}
+
+/** Parses "W/A" (or one number for both) with each in 2..8. */
+export function parseBits(v: string): { w: number; a: number } {
+  const m = /^\s*(\d+)\s*(?:\/\s*(\d+)\s*)?$/.exec(v);
+  if (!m) throw new InvalidArgumentError(`expected W/A with integers in 2..8 (e.g. 4/4), found ${JSON.stringify(v)}`);
+  const w = Number(m[1]);
+  const a = m[2] === undefined ? w : Number(m[2]);
+  for (const [k, b] of [["W", w], ["A", a]] as const) {
+    if (b < 2 || b > 8) throw new InvalidArgumentError(`${k} expected an integer in 2..8, found ${b}`);
+  }
+  return { w, a };
+}
+
+function numberOption(name: string, min: number, max: number): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected a number in [${min}, ${max}], found ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
+/** The `nipq train` command. */
+export function trainCommand(): Command {
+  return new Command("train")
+    .description("train a network with NIPQ (or the LSQ / float baselines) in TensorFlow.js; write a QuantGraph checkpoint")
+    .requiredOption("--arch <A>", `architecture: ${ARCHS.join(" | ")}`, choiceOption(ARCHS))
+    .requiredOption("--data <D>", "dataset: mnist | fashion-mnist | idx:DIR")
+    .requiredOption("--method <M>", `training method: ${METHODS.join(" | ")}`, choiceOption(METHODS))
+    .option("--bits <W/A>", "fixed weight/activation bits, each 2..8 (default 4/4 for nipq and lsq)", parseBits)
+    .option("--target-bops <G>", "NIPQ mixed precision: learn bit-widths under a budget of G·10⁹ BOPs (Σ MACs·b_w·b_a)", numberOption("--target-bops", 1e-9, 1e6))
+    .option("--target-avg-bits <B>", "NIPQ mixed precision: learn bit-widths under a size-weighted mean of B bits", numberOption("--target-avg-bits", 2, 8))
+    .option("--epochs <N>", "training epochs", intOption("--epochs", 1, 10000), 10)
+    .option("--batch <N>", "batch size", intOption("--batch", 1, 65536), 64)
+    .option("--limit <N>", "use only the first N training images", intOption("--limit", 1))
+    .option("--test-limit <N>", "evaluate on only the first N test images", intOption("--test-limit", 1))
+    .option("--seed <S>", "random seed (same seed + backend → same result)", intOption("--seed", 0, 2 ** 31 - 1), 0)
+    .requiredOption("--out <DIR>", "checkpoint directory (graph.json, weights.bin, training state, train.jsonl)")
+    .option("--resume", "continue from the checkpoint in --out (same settings required)")
+    .option("--backend <B>", `tfjs backend: ${BACKEND_CHOICES.join(" | ")}`, choiceOption(BACKEND_CHOICES), "auto")
+    .option("--optimizer <O>", "adam | sgd (momentum 0.9)", choiceOption(["adam", "sgd"] as const), "adam")
+    .option("--lr <X>", "peak learning rate (default 2e-3 adam, 0.05 sgd)", numberOption("--lr", 0, 10))
+    .option("--weight-decay <X>", "weight decay on conv/dense kernels only (default 1e-4 adam, 5e-4 sgd)", numberOption("--weight-decay", 0, 1))
+    .option("--warmup <F>", "fraction of steps in linear warm-up before the cosine decay (default 0.03)", numberOption("--warmup", 0, 1))
+    .option("--final-frac <F>", "NIPQ: fraction of steps in the final phase (bits frozen, hard quantizer, STE; default 0.1)", numberOption("--final-frac", 0, 1))
+    .option("--noise <K>", "NIPQ noise: uniform | empirical", choiceOption(["uniform", "empirical"] as const), "uniform")
+    .option("--budget-weight <X>", "weight of the smooth-L1 budget loss (default 1)", numberOption("--budget-weight", 0, 1e6))
+    .option("--bits-init <B>", "initial bit-width of learned quantizers (default 6)", numberOption("--bits-init", 2, 8))
+    .option("--theta-lr <X>", "learning-rate multiplier for the bit-width parameters (default 10)", numberOption("--theta-lr", 0, 1e6))
+    .option("--json", "print one JSON document on stdout: {accuracy, bits, bops, out}")
+    .action(async (o: TrainOptions) => {
+      const backend = await selectBackend(o.backend);
+      say(o.json, `backend: ${backend}`);
+      const bar = new cliProgress.SingleBar(
+        {
+          format: "epoch {epoch}/{epochs} |{bar}| step {value}/{total} | loss {loss} | acc {acc} | bits {bits} | {gbops} GBOPs | {phase}",
+          stream: process.stderr,
+          hideCursor: true,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      let barEpoch = -1;
+      const onProgress = (p: Progress) => {
+        const payload = { epoch: p.epoch, epochs: p.epochs, loss: p.loss.toFixed(3), acc: p.acc.toFixed(3), bits: p.meanBits.toFixed(2), gbops: p.gbops.toFixed(4), phase: p.phase };
+        if (barEpoch !== p.epoch) {
+          if (barEpoch !== -1) bar.stop();
+          bar.start(p.stepsPerEpoch, 0, payload);
+          barEpoch = p.epoch;
+        }
+        bar.update(p.step, payload);
+      };
+      const onLog = (l: EpochLog) => {
+        bar.stop();
+        barEpoch = -1;
+        say(o.json, `epoch ${l.epoch}: test accuracy ${(100 * l.testAcc).toFixed(2)}%, train loss ${l.loss.toFixed(4)}, mean bits ${l.meanBits.toFixed(2)}, ${(l.bops / 1e9).toFixed(4)} GBOPs, ${l.imagesPerSecond.toFixed(0)} images/s (${l.phase})`);
+      };
+      let r;
+      try {
+        r = await train(
+          {
+            arch: o.arch, data: o.data, method: o.method, bits: o.bits, targetBops: o.targetBops === undefined ? undefined : o.targetBops * 1e9,
+            targetAvgBits: o.targetAvgBits, epochs: o.epochs, batch: o.batch, limit: o.limit, testLimit: o.testLimit, seed: o.seed, out: o.out,
+            resume: o.resume ?? false, optimizer: o.optimizer, lr: o.lr, weightDecay: o.weightDecay, warmup: o.warmup, finalFrac: o.finalFrac,
+            noise: o.noise, budgetWeight: o.budgetWeight, bitsInit: o.bitsInit, thetaLr: o.thetaLr, backend,
+          },
+          onProgress,
+          onLog,
+        );
+      } finally {
+        bar.stop();
+      }
+      const doc = { accuracy: r.accuracy, bits: r.bits, bops: r.bops, out: r.out, backend: r.backend, epochs: r.epochsDone, arch: o.arch, method: o.method, data: o.data };
+      if (o.json) return printJson(doc);
+      say(false, `${o.arch} ${o.method} on ${o.data}: test accuracy ${(100 * r.accuracy).toFixed(2)}%, ${(r.bops / 1e9).toFixed(4)} GBOPs`);
+      say(false, `bits (w/a): ${r.bits.map((b) => `${b.layer} ${b.w}/${b.a}`).join(", ")}`);
+      say(false, `checkpoint: ${r.out}`);
+    });
+}

@@ -1,0 +1,493 @@
+// The training loop shared by NIPQ, LSQ and float: data, schedule (linear warm-up then cosine), Adam or SGD
+// with momentum, the bit budget loss, NIPQ's final phase, evaluation, and an atomic checkpoint each epoch
+// that `resume` continues from with exactly the result of an uninterrupted run (every random draw is keyed
+// by (seed, step), see ./rng.ts).
+
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { loadDataset, limitDataset, type Dataset } from "../data/index.js";
+import { NipqInputError, UsageError } from "../errors.js";
+import { CheckpointError, graphFiles, isCheckpointDir, readTensor, TensorPacker, writeDirAtomic } from "../graph/checkpoint.js";
+import type { TensorRef } from "../graph/types.js";
+import { type Arch, bops as sumBops, buildArch, layerBits, type LayerBits } from "./archs.js";
+import { exportGraph } from "./export.js";
+import { type ForwardMode, type Method, METHODS, Net, type ParamInfo } from "./model.js";
+import type { NoiseKind } from "./quantizers.js";
+import { mixKey, permutation } from "./rng.js";
+
+export const STATE_FILE = "train-state.json";
+export const STATE_BIN = "train-state.bin";
+export const LOG_FILE = "train.jsonl";
+
+/** Everything that determines a training run. */
+export interface TrainConfig {
+  arch: string;
+  data: string;
+  method: Method;
+  /** Fixed bits; for nipq/lsq without a target, defaults to W4A4. */
+  bits?: { w: number; a: number };
+  /** NIPQ mixed precision: BOPs budget (raw BOPs, not G). */
+  targetBops?: number;
+  /** NIPQ mixed precision: size-weighted mean bits budget for weights and activations. */
+  targetAvgBits?: number;
+  epochs: number;
+  batch: number;
+  /** Use only the first N training images. */
+  limit?: number;
+  /** Evaluate on only the first N test images. */
+  testLimit?: number;
+  seed: number;
+  out: string;
+  resume?: boolean;
+  optimizer?: "adam" | "sgd";
+  lr?: number;
+  momentum?: number;
+  weightDecay?: number;
+  /** Fraction of all steps spent in linear warm-up. */
+  warmup?: number;
+  /** NIPQ: fraction of all steps in the final phase (bits frozen, hard quantizer with STE). */
+  finalFrac?: number;
+  noise?: NoiseKind;
+  budgetWeight?: number;
+  bitsInit?: number;
+  bMin?: number;
+  bMax?: number;
+  /** Learning-rate multiplier for the bit-width parameters θ. */
+  thetaLr?: number;
+  /** Stop (after checkpointing) once this many epochs are done in this call: simulates an interruption. */
+  stopAfterEpochs?: number;
+  /** The backend name (recorded; the caller selects it with selectBackend). */
+  backend?: string;
+}
+
+export interface Progress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  stepsPerEpoch: number;
+  globalStep: number;
+  loss: number;
+  acc: number;
+  meanBits: number;
+  gbops: number;
+  phase: "float" | "noise" | "hard";
+}
+
+export interface EpochLog {
+  epoch: number;
+  phase: string;
+  loss: number;
+  trainAcc: number;
+  testAcc: number;
+  meanBits: number;
+  bops: number;
+  bits: { layer: string; w: number; a: number }[];
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface TrainResult {
+  accuracy: number;
+  bits: { layer: string; w: number; a: number }[];
+  bops: number;
+  out: string;
+  epochsDone: number;
+  backend: string;
+  log: EpochLog[];
+}
+
+const DEFAULTS = {
+  optimizer: "adam" as const,
+  momentum: 0.9,
+  warmup: 0.03,
+  finalFrac: 0.1,
+  noise: "uniform" as NoiseKind,
+  budgetWeight: 1,
+  bitsInit: 6,
+  bMin: 2,
+  bMax: 8,
+  thetaLr: 10,
+};
+
+/** The configuration with defaults filled in and validated (UsageError on bad values). */
+export function resolveConfig(c: TrainConfig): Required<Omit<TrainConfig, "bits" | "targetBops" | "targetAvgBits" | "limit" | "testLimit" | "stopAfterEpochs">> & TrainConfig {
+  if (!(METHODS as readonly string[]).includes(c.method)) throw new UsageError(`--method: expected one of ${METHODS.join(", ")}, found ${JSON.stringify(c.method)}`);
+  buildArch(c.arch); // validates the name
+  const targets = [c.bits, c.targetBops, c.targetAvgBits].filter((v) => v !== undefined).length;
+  if (targets > 1) throw new UsageError("--bits, --target-bops and --target-avg-bits: give at most one");
+  if (c.method === "float" && targets > 0) throw new UsageError("--method float: takes no --bits, --target-bops or --target-avg-bits");
+  if (c.method === "lsq" && (c.targetBops !== undefined || c.targetAvgBits !== undefined)) throw new UsageError("--method lsq: learns no bit-widths; use --bits W/A");
+  if (c.bits) for (const [k, v] of Object.entries(c.bits)) if (!Number.isInteger(v) || v < 2 || v > 8) throw new UsageError(`--bits: ${k === "w" ? "W" : "A"} expected an integer in 2..8, found ${v}`);
+  if (c.targetBops !== undefined && !(c.targetBops > 0)) throw new UsageError(`--target-bops: expected a positive number, found ${c.targetBops}`);
+  if (c.targetAvgBits !== undefined && !(c.targetAvgBits >= 2 && c.targetAvgBits <= 8)) throw new UsageError(`--target-avg-bits: expected a number in [2, 8], found ${c.targetAvgBits}`);
+  const opt = c.optimizer ?? DEFAULTS.optimizer;
+  if (opt !== "adam" && opt !== "sgd") throw new UsageError(`--optimizer: expected adam or sgd, found ${JSON.stringify(opt)}`);
+  const bits = c.method !== "float" && targets === 0 ? { w: 4, a: 4 } : c.bits;
+  return {
+    ...DEFAULTS,
+    lr: opt === "adam" ? 2e-3 : 0.05,
+    weightDecay: opt === "adam" ? 1e-4 : 5e-4,
+    resume: false,
+    backend: tf.getBackend(),
+    ...Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)),
+    optimizer: opt,
+    bits,
+  } as ReturnType<typeof resolveConfig>;
+}
+
+type Resolved = ReturnType<typeof resolveConfig>;
+
+/** Fields that must match for --resume (everything that changes the trajectory). */
+function trajectoryKey(c: Resolved): Record<string, unknown> {
+  const { arch, data, method, bits, targetBops, targetAvgBits, epochs, batch, limit, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr } = c;
+  return { arch, data, method, bits: bits ?? null, targetBops: targetBops ?? null, targetAvgBits: targetAvgBits ?? null, epochs, batch, limit: limit ?? null, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr };
+}
+
+/** Learning rate at global step t: linear warm-up over W steps, then cosine decay to 0 at T. */
+export function learningRate(base: number, t: number, total: number, warmupFrac: number): number {
+  const w = Math.max(1, Math.round(warmupFrac * total));
+  if (t < w) return (base * (t + 1)) / w;
+  const p = Math.min(1, (t - w) / Math.max(1, total - w));
+  return 0.5 * base * (1 + Math.cos(Math.PI * p));
+}
+
+/** A batch of images as pixel/255 (float32), exactly the integer program's input u8 with scale 1/255. */
+function batchTensors(d: Dataset, idx: ArrayLike<number>, from: number, n: number): { x: tf.Tensor4D; y: tf.Tensor1D; labels: Int32Array } {
+  const xs = new Float32Array(n * 784);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = idx[from + i];
+    const src = d.images.subarray(k * 784, (k + 1) * 784);
+    for (let j = 0; j < 784; j++) xs[i * 784 + j] = src[j] / 255;
+    labels[i] = d.labels[k];
+  }
+  return { x: tf.tensor4d(xs, [n, 28, 28, 1]), y: tf.tensor1d(labels, "int32"), labels };
+}
+
+/** Test accuracy with the deployed (eval) quantizers and BN moving statistics. */
+export function evaluate(net: Net, d: Dataset, batch = 256): number {
+  const mode: ForwardMode = net.opts.method === "float" ? "float" : "eval";
+  const idx = Uint32Array.from({ length: d.n }, (_, i) => i);
+  let correct = 0;
+  for (let b = 0; b < d.n; b += batch) {
+    const n = Math.min(batch, d.n - b);
+    correct += tf.tidy(() => {
+      const { x, y } = batchTensors(d, idx, b, n);
+      const logits = net.forward(x, { training: false, mode, step: 0 });
+      return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), "int32")).dataSync()[0];
+    });
+  }
+  return correct / d.n;
+}
+
+/**
+ * Smooth-L1 (Huber) with threshold β on a scalar tensor, written with min so that it is differentiable in
+ * tfjs (tf.where's condition has no gradient): with m = min(|d|, β), 0.5·m²/β + (|d| − m).
+ */
+function smoothL1(d: tf.Scalar, beta: number): tf.Scalar {
+  const a = tf.abs(d);
+  const m = tf.minimum(a, beta);
+  return tf.add(tf.div(tf.mul(0.5, tf.square(m)), beta), tf.sub(a, m)) as tf.Scalar;
+}
+
+/** Differentiable budget loss on the continuous bit-widths (NIPQ mixed precision only). */
+function budgetLoss(net: Net, c: Resolved): tf.Scalar | null {
+  if (net.opts.bits !== "learned") return null;
+  const cont = (id: string): tf.Scalar | number => {
+    const q = net.quants.get(id);
+    return q ? q.bitsContinuous() : 8;
+  };
+  const beta = 0.05;
+  if (c.targetBops !== undefined) {
+    let total: tf.Scalar = tf.scalar(0);
+    for (const n of net.arch.nodes) {
+      if (n.macs === undefined) continue;
+      total = tf.add(total, tf.mul(tf.mul(cont(n.wQ!), cont(n.inQ!)), n.macs)) as tf.Scalar;
+    }
+    return tf.mul(c.budgetWeight, smoothL1(tf.sub(tf.div(total, c.targetBops), 1) as tf.Scalar, beta)) as tf.Scalar;
+  }
+  if (c.targetAvgBits !== undefined) {
+    let loss: tf.Scalar = tf.scalar(0);
+    for (const kind of ["weight", "activation"] as const) {
+      const qs = net.arch.quants.filter((q) => q.kind === kind && !q.fixed);
+      const size = qs.reduce((s, q) => s + q.features, 0);
+      let avg: tf.Scalar = tf.scalar(0);
+      for (const q of qs) avg = tf.add(avg, tf.mul(net.quants.get(q.id)!.bitsContinuous(), q.features / size)) as tf.Scalar;
+      loss = tf.add(loss, smoothL1(tf.sub(tf.div(avg, c.targetAvgBits), 1) as tf.Scalar, beta)) as tf.Scalar;
+    }
+    return tf.mul(c.budgetWeight, loss) as tf.Scalar;
+  }
+  return null;
+}
+
+/** Adam (Kingma & Ba 2015) with decoupled weight decay (Loshchilov & Hutter 2019), or SGD with momentum. */
+class Optimizer {
+  t = 0;
+  readonly m = new Map<string, tf.Variable>();
+  readonly v = new Map<string, tf.Variable>();
+  constructor(
+    readonly kind: "adam" | "sgd",
+    readonly params: ParamInfo[],
+    readonly momentum: number,
+    readonly weightDecay: number,
+  ) {
+    for (const p of params) {
+      this.m.set(p.key, tf.variable(tf.zerosLike(p.variable), false));
+      if (kind === "adam") this.v.set(p.key, tf.variable(tf.zerosLike(p.variable), false));
+    }
+  }
+
+  apply(grads: Record<string, tf.Tensor | null>, lr: number): void {
+    this.t++;
+    const b1 = 0.9;
+    const b2 = 0.999;
+    const c1 = 1 - b1 ** this.t;
+    const c2 = 1 - b2 ** this.t;
+    tf.tidy(() => {
+      for (const p of this.params) {
+        const g = grads[p.variable.name];
+        if (g == null) continue;
+        const w = p.variable;
+        const lrp = lr * p.lrScale;
+        const m = this.m.get(p.key)!;
+        if (this.kind === "adam") {
+          const v = this.v.get(p.key)!;
+          m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
+          v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
+          let upd = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), 1e-8));
+          if (p.decay && this.weightDecay > 0) upd = tf.add(upd, tf.mul(w, this.weightDecay / p.lrScale));
+          w.assign(tf.sub(w, tf.mul(upd, lrp)));
+        } else {
+          const gg = p.decay && this.weightDecay > 0 ? tf.add(g, tf.mul(w, this.weightDecay)) : g;
+          m.assign(tf.add(tf.mul(m, this.momentum), gg));
+          w.assign(tf.sub(w, tf.mul(m, lrp)));
+        }
+      }
+    });
+  }
+
+  dispose(): void {
+    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
+  }
+}
+
+interface StateFile {
+  format: "nipq-train-state";
+  version: 1;
+  config: Record<string, unknown>;
+  epochsDone: number;
+  globalStep: number;
+  optimizerT: number;
+  frozenBits: Record<string, number | null>;
+  tensors: Record<string, TensorRef>;
+  log: EpochLog[];
+}
+
+function saveState(net: Net, opt: Optimizer, c: Resolved, epochsDone: number, globalStep: number, log: EpochLog[]): { json: string; bin: Uint8Array } {
+  const packer = new TensorPacker();
+  const tensors: Record<string, TensorRef> = {};
+  const put = (key: string, v: tf.Variable) => (tensors[key] = packer.add(Float32Array.from(v.dataSync()), v.shape));
+  for (const p of net.paramInfos()) put(`param:${p.key}`, p.variable);
+  for (const [k, v] of net.stats) put(`stat:${k}`, v);
+  for (const [k, v] of opt.m) put(`m:${k}`, v);
+  for (const [k, v] of opt.v) put(`v:${k}`, v);
+  const frozenBits: Record<string, number | null> = {};
+  for (const [id, q] of net.quants) frozenBits[id] = q.frozenBits;
+  const state: StateFile = { format: "nipq-train-state", version: 1, config: trajectoryKey(c), epochsDone, globalStep, optimizerT: opt.t, frozenBits, tensors, log };
+  return { json: JSON.stringify(state) + "\n", bin: packer.finish() };
+}
+
+/** Restores a checkpoint written by saveState; CheckpointError on any mismatch or corruption. */
+function loadState(dir: string, net: Net, opt: Optimizer, c: Resolved): StateFile {
+  const file = join(dir, STATE_FILE);
+  const binFile = join(dir, STATE_BIN);
+  let st: StateFile;
+  try {
+    st = JSON.parse(readFileSync(file, "utf8")) as StateFile;
+  } catch (e) {
+    throw new CheckpointError(file, "(file)", "a readable training-state JSON file", existsSync(file) ? "invalid JSON" : "no such file");
+  }
+  if (typeof st !== "object" || st === null || st.format !== "nipq-train-state" || st.version !== 1) throw new CheckpointError(file, "format", '"nipq-train-state" version 1', "something else");
+  const want = trajectoryKey(c);
+  for (const [k, v] of Object.entries(want)) {
+    if (JSON.stringify(st.config?.[k] ?? null) !== JSON.stringify(v)) {
+      throw new CheckpointError(file, `config.${k}`, `${JSON.stringify(v)} (this run's setting)`, JSON.stringify(st.config?.[k] ?? null));
+    }
+  }
+  if (!Number.isInteger(st.epochsDone) || st.epochsDone < 0 || st.epochsDone > c.epochs) throw new CheckpointError(file, "epochsDone", `an integer in 0..${c.epochs}`, String(st.epochsDone));
+  if (!Number.isInteger(st.globalStep) || st.globalStep < 0) throw new CheckpointError(file, "globalStep", "a non-negative integer", String(st.globalStep));
+  let bin: Uint8Array;
+  try {
+    bin = new Uint8Array(readFileSync(binFile));
+  } catch {
+    throw new CheckpointError(binFile, "(file)", "the training-state tensors", "no such file");
+  }
+  const restore = (key: string, v: tf.Variable) => {
+    const ref = st.tensors?.[key];
+    if (!ref || !Array.isArray(ref.shape) || ref.shape.join() !== v.shape.join() || ref.offset + 4 * ref.length > bin.byteLength || ref.length !== v.size) {
+      throw new CheckpointError(file, `tensors["${key}"]`, `a [${v.shape}] tensor inside ${STATE_BIN} (${bin.byteLength} bytes)`, ref ? `[${ref.shape}] at ${ref.offset}` : "nothing");
+    }
+    const data = readTensor(bin, ref);
+    if (data.some((x) => !Number.isFinite(x))) throw new CheckpointError(file, `tensors["${key}"]`, "finite values", "NaN or infinity");
+    v.assign(tf.tensor(data, v.shape));
+  };
+  for (const p of net.paramInfos()) restore(`param:${p.key}`, p.variable);
+  for (const [k, v] of net.stats) restore(`stat:${k}`, v);
+  for (const [k, v] of opt.m) restore(`m:${k}`, v);
+  for (const [k, v] of opt.v) restore(`v:${k}`, v);
+  opt.t = st.optimizerT;
+  for (const [id, q] of net.quants) q.frozenBits = st.frozenBits?.[id] ?? null;
+  return st;
+}
+
+/** Checks early that --out can be written (so a long run cannot fail at its first checkpoint). */
+function checkOut(out: string, resume: boolean): void {
+  if (existsSync(out)) {
+    if (!statSync(out).isDirectory()) throw new NipqInputError(`--out ${out}: expected a directory, found a file`);
+    if (!resume && !isCheckpointDir(out) && readdirSync(out).length > 0) throw new NipqInputError(`--out ${out}: expected a new or checkpoint directory, found a non-empty directory without graph.json (not overwriting it)`);
+  }
+  if (resume && !existsSync(join(out, STATE_FILE))) throw new NipqInputError(`--resume: ${out}: expected a checkpoint (${STATE_FILE}), found none`);
+  const probe = `${out}.probe-${process.pid}`;
+  try {
+    writeDirAtomic(probe, { probe: "" }); // the same temp-dir + rename that checkpoints use
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such directory" : code === "EACCES" || code === "EPERM" || code === "EROFS" ? "permission denied" : code === "ENOTDIR" ? "a parent is not a directory" : (e as Error).message;
+    throw new NipqInputError(`--out ${out}: cannot write there: ${why}`);
+  } finally {
+    try {
+      rmSync(probe, { recursive: true, force: true });
+    } catch {
+      /* the probe was never created */
+    }
+  }
+}
+
+/**
+ * Trains per `cfg` on the current tfjs backend and returns the final accuracy, bits and BOPs. Writes an
+ * atomic checkpoint (QuantGraph + training state + JSONL log) to cfg.out after every epoch.
+ * `onProgress` is called after every step.
+ */
+export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void, onLog?: (l: EpochLog) => void): Promise<TrainResult> {
+  const c = resolveConfig(cfg);
+  const out = resolve(c.out);
+  const arch: Arch = buildArch(c.arch);
+  const trainAll = loadDataset(c.data, "train");
+  const testAll = loadDataset(c.data, "test");
+  checkOut(out, c.resume);
+  const trainSet = limitDataset(trainAll, c.limit);
+  const testSet = limitDataset(testAll, c.testLimit);
+  const batch = Math.min(c.batch, trainSet.n);
+  const stepsPerEpoch = Math.max(1, Math.floor(trainSet.n / batch));
+  const totalSteps = stepsPerEpoch * c.epochs;
+  const finalStart = c.method === "nipq" ? Math.floor(totalSteps * (1 - c.finalFrac)) : totalSteps;
+
+  const net = new Net(arch, {
+    method: c.method,
+    bits: c.method === "float" ? { w: 32, a: 32 } : c.bits ?? "learned",
+    bMin: c.bMin,
+    bMax: c.bMax,
+    bitsInit: c.bitsInit,
+    noise: c.noise,
+    seed: c.seed,
+  });
+  const params = net.paramInfos(c.thetaLr);
+  const opt = new Optimizer(c.optimizer, params, c.momentum, c.weightDecay);
+  const varList = params.map((p) => p.variable);
+  let epochsDone = 0;
+  let globalStep = 0;
+  let log: EpochLog[] = [];
+  try {
+    if (c.resume) {
+      const st = loadState(out, net, opt, c);
+      epochsDone = st.epochsDone;
+      globalStep = st.globalStep;
+      log = Array.isArray(st.log) ? st.log : [];
+    }
+    const bitsNow = () => layerBits(arch, (id) => net.bitsOf(id));
+    const meanBits = (lb: LayerBits[]) => lb.reduce((s, l) => s + l.w + l.a, 0) / (2 * lb.length);
+    let epochsThisCall = 0;
+    for (let epoch = epochsDone; epoch < c.epochs; epoch++) {
+      const t0 = performance.now();
+      const perm = permutation(trainSet.n, mixKey(c.seed, 9001, epoch));
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let lb = bitsNow();
+      let phase: Progress["phase"] = "float";
+      for (let s = 0; s < stepsPerEpoch; s++, globalStep++) {
+        phase = c.method === "float" ? "float" : c.method === "lsq" || globalStep >= finalStart ? "hard" : "noise";
+        if (c.method === "nipq" && globalStep >= finalStart) for (const q of net.quants.values()) q.freezeBits();
+        const { x, y, labels } = batchTensors(trainSet, perm, s * batch, batch);
+        if (globalStep === 0 && c.method !== "float") {
+          tf.tidy(() => void net.forward(x, { training: true, mode: "calib", step: 0 }));
+        }
+        const lr = learningRate(c.lr, globalStep, totalSteps, c.warmup);
+        let predsT: tf.Tensor | null = null;
+        const { value, grads } = tf.variableGrads(() => {
+          const logits = net.forward(x, { training: true, updateStats: true, mode: phase, step: globalStep });
+          predsT = tf.keep(tf.argMax(logits, 1));
+          let loss = tf.losses.softmaxCrossEntropy(tf.oneHot(y, 10), logits) as tf.Scalar;
+          if (phase === "noise") {
+            const b = budgetLoss(net, c);
+            if (b) loss = tf.add(loss, b) as tf.Scalar;
+          }
+          return loss;
+        }, varList);
+        opt.apply(grads, lr);
+        const lossV = value.dataSync()[0];
+        const preds = (predsT as unknown as tf.Tensor).dataSync();
+        for (let i = 0; i < labels.length; i++) if (preds[i] === labels[i]) correct++;
+        seen += labels.length;
+        lossSum += lossV;
+        tf.dispose([value, x, y, predsT as unknown as tf.Tensor, ...Object.values(grads).filter((g): g is tf.Tensor => g != null)]);
+        if (!Number.isFinite(lossV)) throw new Error(`training diverged at step ${globalStep} (loss ${lossV}); try a lower --lr`);
+        if (net.opts.bits === "learned" && (s % 10 === 0 || s === stepsPerEpoch - 1)) lb = bitsNow();
+        onProgress?.({ epoch: epoch + 1, epochs: c.epochs, step: s + 1, stepsPerEpoch, globalStep: globalStep + 1, loss: lossSum / (s + 1), acc: correct / seen, meanBits: meanBits(lb), gbops: sumBops(lb) / 1e9, phase });
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      lb = bitsNow();
+      const testAcc = evaluate(net, testSet);
+      const entry: EpochLog = {
+        epoch: epoch + 1, phase, loss: lossSum / stepsPerEpoch, trainAcc: correct / seen, testAcc, meanBits: meanBits(lb), bops: sumBops(lb),
+        bits: lb.map(({ layer, w, a }) => ({ layer, w, a })), seconds, imagesPerSecond: seen / seconds,
+      };
+      log.push(entry);
+      onLog?.(entry);
+      epochsDone = epoch + 1;
+      writeCheckpoint(out, net, opt, c, epochsDone, globalStep, log, testAcc);
+      epochsThisCall++;
+      if (c.stopAfterEpochs !== undefined && epochsThisCall >= c.stopAfterEpochs) break;
+    }
+    const lb = bitsNow();
+    const last = log[log.length - 1];
+    return {
+      accuracy: last ? last.testAcc : evaluate(net, testSet),
+      bits: lb.map(({ layer, w, a }) => ({ layer, w, a })),
+      bops: sumBops(lb),
+      out,
+      epochsDone,
+      backend: tf.getBackend(),
+      log,
+    };
+  } finally {
+    opt.dispose();
+    net.dispose();
+  }
+}
+
+function writeCheckpoint(out: string, net: Net, opt: Optimizer, c: Resolved, epochsDone: number, globalStep: number, log: EpochLog[], accuracy: number): void {
+  const lb = layerBits(net.arch, (id) => net.bitsOf(id));
+  const { graph, weights } = exportGraph(net, {
+    arch: c.arch, method: c.method, dataset: c.data, epochsDone, epochsTotal: c.epochs, seed: c.seed, backend: tf.getBackend(), accuracy,
+    bops: sumBops(lb), macs: lb.reduce((s, l) => s + l.macs, 0),
+  });
+  const st = saveState(net, opt, c, epochsDone, globalStep, log);
+  writeDirAtomic(out, {
+    ...graphFiles(graph, weights),
+    [STATE_FILE]: st.json,
+    [STATE_BIN]: st.bin,
+    [LOG_FILE]: log.map((l) => JSON.stringify(l)).join("\n") + "\n",
+  });
+}

@@ -1,0 +1,205 @@
+// Training end to end on the wasm backend: gradient kernels vs the CPU backend, cnn-s BOPs, a tiny run,
+// checkpoint → resume equality, the checkpoint reader, and the CLI's bad-input contract.
+// Budget: well under 3 minutes on a 2-core machine (tiny datasets, few steps). No wall-clock assertions.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import fc from "fast-check";
+import { selectBackend } from "../../src/train/backend.js";
+import { buildArch, bops, layerBits, totalMacs } from "../../src/train/archs.js";
+import { train } from "../../src/train/trainer.js";
+import { CheckpointError, readCheckpoint, readTensor } from "../../src/graph/checkpoint.js";
+import { isComputeNode } from "../../src/graph/types.js";
+import { NipqInputError } from "../../src/errors.js";
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "nipq-train-test-"));
+  expect(await selectBackend("wasm")).toBe("wasm");
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Gradients of L = Σ c·op(x, w) w.r.t. x and w on the current backend. */
+function grads(op: (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor, xv: Float32Array, xs: number[], wv: Float32Array, ws: number[], cv: Float32Array): Float32Array[] {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(xv, xs as [number, number, number, number]);
+    const w = tf.tensor4d(wv, ws as [number, number, number, number]);
+    const y = op(x, w);
+    const c = tf.tensor(cv.subarray(0, y.size), y.shape);
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(op(a as tf.Tensor4D, b as tf.Tensor4D), c)))([x, w]);
+    return g.map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+function rand(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  });
+}
+
+describe("wasm gradient kernels (Conv2DBackpropFilter/Input, depthwise backprops) match the CPU backend", () => {
+  it("over shapes, strides and paddings", async () => {
+    const cases = fc.sample(
+      fc.record({
+        n: fc.integer({ min: 1, max: 3 }),
+        h: fc.integer({ min: 3, max: 11 }),
+        w: fc.integer({ min: 3, max: 11 }),
+        cin: fc.integer({ min: 1, max: 5 }),
+        cout: fc.integer({ min: 1, max: 6 }),
+        k: fc.constantFrom(1, 3, 5),
+        s: fc.constantFrom(1, 2),
+        pad: fc.constantFrom("same" as const, "valid" as const),
+        depthwise: fc.boolean(),
+      }).filter((c) => c.pad === "same" || (c.h >= c.k && c.w >= c.k)),
+      { seed: 4242, numRuns: 24 },
+    );
+    for (const [i, c] of cases.entries()) {
+      const xs = [c.n, c.h, c.w, c.cin];
+      const ws = c.depthwise ? [c.k, c.k, c.cin, 1] : [c.k, c.k, c.cin, c.cout];
+      const xv = rand(xs.reduce((a, b) => a * b), 10 + i);
+      const wv = rand(ws.reduce((a, b) => a * b), 20 + i);
+      const cv = rand(c.n * c.h * c.w * Math.max(c.cin, c.cout), 30 + i);
+      const op = (x: tf.Tensor4D, w: tf.Tensor4D) => (c.depthwise ? tf.depthwiseConv2d(x, w, c.s, c.pad) : tf.conv2d(x, w, c.s, c.pad));
+      const onWasm = grads(op, xv, xs, wv, ws, cv);
+      await tf.setBackend("cpu");
+      const onCpu = grads(op, xv, xs, wv, ws, cv);
+      await tf.setBackend("wasm");
+      for (let g = 0; g < 2; g++) {
+        expect(onWasm[g].length).toBe(onCpu[g].length);
+        for (let j = 0; j < onCpu[g].length; j++) {
+          if (Math.abs(onWasm[g][j] - onCpu[g][j]) > 1e-4 * (1 + Math.abs(onCpu[g][j]))) {
+            throw new Error(`case ${JSON.stringify(c)}: d${g === 0 ? "x" : "w"}[${j}] wasm ${onWasm[g][j]} cpu ${onCpu[g][j]}`);
+          }
+        }
+      }
+    }
+  });
+});
+
+describe("BOPs", () => {
+  it("cnn-s at W4A4 equals the hand-computed value", () => {
+    // MACs per example (3×3 'same' convs, stride 1; max pools halve 28 → 14 → 7):
+    //   conv1: 28·28 outputs · 32 ch · 9 taps · 1 in-ch   =   225,792   (input is the u8 image: b_a = 8)
+    //   conv2: 14·14 · 64 · 9 · 32                         = 3,612,672
+    //   conv3:  7·7 · 128 · 9 · 64                         = 3,612,672
+    //   fc:     128 · 10                                   =     1,280
+    // BOPs = Σ MACs·b_w·b_a = 225,792·4·8 + 3,612,672·4·4 + 3,612,672·4·4 + 1,280·4·4
+    //      = 7,225,344 + 57,802,752 + 57,802,752 + 20,480 = 122,851,328
+    const arch = buildArch("cnn-s");
+    const lb = layerBits(arch, (id) => (id === "input" ? 8 : 4));
+    expect(lb.map((l) => l.macs)).toEqual([225792, 3612672, 3612672, 1280]);
+    expect(totalMacs(arch)).toBe(7452416);
+    expect(bops(lb)).toBe(122851328);
+  });
+
+  it("each layer uses its own input-activation bits", () => {
+    const arch = buildArch("cnn-s");
+    const lb = layerBits(arch, (id) => (id === "input" ? 8 : id.startsWith("w:") ? 3 : id === "a:conv3" ? 5 : 2));
+    // conv3's output feeds the global average pool (a:conv3); the fc reads the pool's output (a:gap).
+    expect(lb.map((l) => [l.layer, l.w, l.a])).toEqual([["conv1", 3, 8], ["conv2", 3, 2], ["conv3", 3, 2], ["fc", 3, 2]]);
+  });
+});
+
+describe("training", () => {
+  it("cnn-s NIPQ W4A4: 155 steps on 1,000 mnist digits reach well above chance, and the checkpoint reads back", async () => {
+    const out = join(dir, "tiny");
+    const r = await train({ arch: "cnn-s", data: "mnist", method: "nipq", bits: { w: 4, a: 4 }, epochs: 5, batch: 32, limit: 1000, testLimit: 500, seed: 3, out });
+    expect(r.epochsDone).toBe(5);
+    console.log(`tiny cnn-s NIPQ W4A4 accuracy ${r.accuracy}`);
+    expect(r.accuracy).toBeGreaterThan(0.6); // chance is 0.1
+    expect(r.bops).toBe(122851328);
+    const { graph, weights } = readCheckpoint(out);
+    expect(graph.meta.accuracy).toBe(r.accuracy);
+    const convs = graph.nodes.filter(isComputeNode);
+    expect(convs.map((n) => n.name)).toEqual(["conv1", "conv2", "conv3", "fc"]);
+    expect(convs[0].inputQuant).toMatchObject({ id: "input", bits: 8, signed: false, learned: false });
+    for (const n of convs) {
+      expect(n.weightQuant).toMatchObject({ bits: 4, signed: true });
+      expect(n.weightQuant!.step).toBe(Math.fround(n.weightQuant!.alpha / 7));
+      expect(readTensor(weights, n.weights).every(Number.isFinite)).toBe(true);
+    }
+    expect(convs[3].inputQuant).toMatchObject({ id: "a:gap", bits: 4, signed: false });
+    expect(readFileSync(join(out, "train.jsonl"), "utf8").trim().split("\n")).toHaveLength(5);
+  });
+
+  it("checkpoint → resume gives exactly the weights of an uninterrupted run (NIPQ, learned bits, final phase)", async () => {
+    const base = { arch: "mlp", data: "mnist", method: "nipq" as const, targetAvgBits: 4, epochs: 2, batch: 32, limit: 256, testLimit: 100, seed: 11, finalFrac: 0.4 };
+    const a = join(dir, "uninterrupted");
+    const b = join(dir, "interrupted");
+    const ra = await train({ ...base, out: a });
+    const rb1 = await train({ ...base, out: b, stopAfterEpochs: 1 });
+    expect(rb1.epochsDone).toBe(1);
+    const rb = await train({ ...base, out: b, resume: true });
+    expect(rb.epochsDone).toBe(2);
+    expect(rb.accuracy).toBe(ra.accuracy);
+    expect(rb.bits).toEqual(ra.bits);
+    for (const f of ["weights.bin", "train-state.bin"]) expect(Buffer.compare(readFileSync(join(a, f)), readFileSync(join(b, f)))).toBe(0);
+  });
+
+  it("mbv2-s (depthwise, stride 2, residual adds) and LSQ train and export signed quantizers where tensors can be negative", async () => {
+    const out = join(dir, "mbv2");
+    const r = await train({ arch: "mbv2-s", data: "mnist", method: "lsq", bits: { w: 3, a: 3 }, epochs: 1, batch: 16, limit: 64, testLimit: 32, seed: 5, out });
+    expect(r.epochsDone).toBe(1);
+    const { graph } = readCheckpoint(out);
+    const add = graph.nodes.find((n) => n.op === "add");
+    expect(add && add.op === "add" && add.inputQuants.map((q) => q?.signed)).toEqual([true, true]);
+    const expand = graph.nodes.find((n) => n.name === "b1_expand");
+    expect(expand && isComputeNode(expand) && expand.inputQuant?.signed).toBe(false); // after the stem's ReLU6
+    const fc2 = graph.nodes.find((n) => n.name === "b2_expand");
+    expect(fc2 && isComputeNode(fc2) && fc2.inputQuant?.signed).toBe(true); // a linear projection's output
+  });
+});
+
+describe("bad input", () => {
+  it("a corrupt checkpoint on --resume is a CheckpointError and leaves the directory untouched", async () => {
+    const out = join(dir, "corrupt");
+    await train({ arch: "mlp", data: "mnist", method: "float", epochs: 1, batch: 32, limit: 64, testLimit: 32, seed: 1, out });
+    writeFileSync(join(out, "train-state.json"), "{ not json");
+    const before = readdirSync(out).sort();
+    const err = await train({ arch: "mlp", data: "mnist", method: "float", epochs: 2, batch: 32, limit: 64, testLimit: 32, seed: 1, out, resume: true }).catch((e) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect(err).toBeInstanceOf(NipqInputError);
+    expect(String(err.message)).toMatch(/train-state\.json/);
+    expect(readdirSync(out).sort()).toEqual(before);
+    writeFileSync(join(out, "graph.json"), '{"format":"nipq-quantgraph","version":1}');
+    expect(() => readCheckpoint(out)).toThrow(CheckpointError);
+  });
+
+  it("the CLI maps bad input to exit 2 with one line on stderr and writes nothing", async () => {
+    const { runCli } = await import("../../src/cli/main.js");
+    const cases: [string[], RegExp][] = [
+      [["--arch", "resnet", "--data", "mnist", "--method", "nipq"], /--arch/],
+      [["--arch", "mlp", "--data", "mnist", "--method", "sgd"], /--method/],
+      [["--arch", "mlp", "--data", "mnist", "--method", "nipq", "--bits", "1/4"], /--bits/],
+      [["--arch", "mlp", "--data", "imagenet", "--method", "nipq"], /--data/],
+      [["--arch", "mlp", "--data", "mnist", "--method", "nipq", "--resume"], /--resume/],
+    ];
+    for (const [args, re] of cases) {
+      const out = join(dir, "cli-out");
+      const err: string[] = [];
+      const orig = process.stderr.write.bind(process.stderr);
+      process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
+      let code: number;
+      try {
+        code = await runCli(["node", "nipq", "train", ...args, "--out", out, "--json"]);
+      } finally {
+        process.stderr.write = orig;
+      }
+      const lines = err.join("").split("\n").filter((l) => l.startsWith("nipq:"));
+      expect(code, args.join(" ")).toBe(2);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(re);
+      expect(existsSync(out)).toBe(false);
+    }
+    const file = join(dir, "a-file");
+    writeFileSync(file, "x");
+    const e = await train({ arch: "mlp", data: "mnist", method: "float", epochs: 1, batch: 8, limit: 8, seed: 1, out: join(file, "sub") }).catch((x) => x);
+    expect(e).toBeInstanceOf(NipqInputError);
+    expect(String(e.message)).toMatch(/cannot write there/);
+  });
+});
