@@ -155,12 +155,14 @@ import { requantClamp } from "./requant";
 }
 
 // @ts-ignore: decorator
-@inline function tile4x8_c4(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {
+@inline function tile6x8_c4(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {
   let wp = panel;
   let o: usize = 0;
   const x1 = x0 + xs;
   const x2 = x1 + xs;
   const x3 = x2 + xs;
+  const x4 = x3 + xs;
+  const x5 = x4 + xs;
   let a00 = v128.load(acc, 0);
   let a01 = v128.load(acc, 16);
   let a10 = v128.load(acc, 32);
@@ -169,6 +171,10 @@ import { requantClamp } from "./requant";
   let a21 = v128.load(acc, 80);
   let a30 = v128.load(acc, 96);
   let a31 = v128.load(acc, 112);
+  let a40 = v128.load(acc, 128);
+  let a41 = v128.load(acc, 144);
+  let a50 = v128.load(acc, 160);
+  let a51 = v128.load(acc, 176);
   for (let b = 0; b < blocks; b++) {
     const raw = v128.load(wp);
     const w0_0 = i16x8.shr_s(i16x8.shl(raw, 12), 12);
@@ -187,6 +193,12 @@ import { requantClamp } from "./requant";
     const v3_0 = v128.load32_splat(x3 + o);
     a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_0, w0_0));
     a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_0, w0_1));
+    const v4_0 = v128.load32_splat(x4 + o);
+    a40 = i32x4.add(a40, i32x4.dot_i16x8_s(v4_0, w0_0));
+    a41 = i32x4.add(a41, i32x4.dot_i16x8_s(v4_0, w0_1));
+    const v5_0 = v128.load32_splat(x5 + o);
+    a50 = i32x4.add(a50, i32x4.dot_i16x8_s(v5_0, w0_0));
+    a51 = i32x4.add(a51, i32x4.dot_i16x8_s(v5_0, w0_1));
     const v0_1 = v128.load32_splat(x0 + o + 4);
     a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_1, w1_0));
     a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_1, w1_1));
@@ -199,6 +211,12 @@ import { requantClamp } from "./requant";
     const v3_1 = v128.load32_splat(x3 + o + 4);
     a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_1, w1_0));
     a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_1, w1_1));
+    const v4_1 = v128.load32_splat(x4 + o + 4);
+    a40 = i32x4.add(a40, i32x4.dot_i16x8_s(v4_1, w1_0));
+    a41 = i32x4.add(a41, i32x4.dot_i16x8_s(v4_1, w1_1));
+    const v5_1 = v128.load32_splat(x5 + o + 4);
+    a50 = i32x4.add(a50, i32x4.dot_i16x8_s(v5_1, w1_0));
+    a51 = i32x4.add(a51, i32x4.dot_i16x8_s(v5_1, w1_1));
     o += 8;
     wp += 16;
   }
@@ -210,6 +228,10 @@ import { requantClamp } from "./requant";
   v128.store(acc, a21, 80);
   v128.store(acc, a30, 96);
   v128.store(acc, a31, 112);
+  v128.store(acc, a40, 128);
+  v128.store(acc, a41, 144);
+  v128.store(acc, a50, 160);
+  v128.store(acc, a51, 176);
 }
 
 // @ts-ignore: decorator
@@ -238,12 +260,14 @@ import { requantClamp } from "./requant";
 }
 
 // @ts-ignore: decorator
-@inline function tile4x8_c2(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {
+@inline function tile6x8_c2(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {
   let wp = panel;
   let o: usize = 0;
   const x1 = x0 + xs;
   const x2 = x1 + xs;
   const x3 = x2 + xs;
+  const x4 = x3 + xs;
+  const x5 = x4 + xs;
   let a00 = v128.load(acc, 0);
   let a01 = v128.load(acc, 16);
   let a10 = v128.load(acc, 32);
@@ -252,6 +276,10 @@ import { requantClamp } from "./requant";
   let a21 = v128.load(acc, 80);
   let a30 = v128.load(acc, 96);
   let a31 = v128.load(acc, 112);
+  let a40 = v128.load(acc, 128);
+  let a41 = v128.load(acc, 144);
+  let a50 = v128.load(acc, 160);
+  let a51 = v128.load(acc, 176);
   for (let b = 0; b < blocks; b++) {
     const raw = v128.load(wp);
     const w0_0 = i16x8.shr_s(i16x8.shl(raw, 14), 14);
@@ -274,6 +302,12 @@ import { requantClamp } from "./requant";
     const v3_0 = v128.load32_splat(x3 + o);
     a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_0, w0_0));
     a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_0, w0_1));
+    const v4_0 = v128.load32_splat(x4 + o);
+    a40 = i32x4.add(a40, i32x4.dot_i16x8_s(v4_0, w0_0));
+    a41 = i32x4.add(a41, i32x4.dot_i16x8_s(v4_0, w0_1));
+    const v5_0 = v128.load32_splat(x5 + o);
+    a50 = i32x4.add(a50, i32x4.dot_i16x8_s(v5_0, w0_0));
+    a51 = i32x4.add(a51, i32x4.dot_i16x8_s(v5_0, w0_1));
     const v0_1 = v128.load32_splat(x0 + o + 4);
     a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_1, w1_0));
     a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_1, w1_1));
@@ -286,6 +320,12 @@ import { requantClamp } from "./requant";
     const v3_1 = v128.load32_splat(x3 + o + 4);
     a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_1, w1_0));
     a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_1, w1_1));
+    const v4_1 = v128.load32_splat(x4 + o + 4);
+    a40 = i32x4.add(a40, i32x4.dot_i16x8_s(v4_1, w1_0));
+    a41 = i32x4.add(a41, i32x4.dot_i16x8_s(v4_1, w1_1));
+    const v5_1 = v128.load32_splat(x5 + o + 4);
+    a50 = i32x4.add(a50, i32x4.dot_i16x8_s(v5_1, w1_0));
+    a51 = i32x4.add(a51, i32x4.dot_i16x8_s(v5_1, w1_1));
     const v0_2 = v128.load32_splat(x0 + o + 8);
     a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_2, w2_0));
     a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_2, w2_1));
@@ -298,6 +338,12 @@ import { requantClamp } from "./requant";
     const v3_2 = v128.load32_splat(x3 + o + 8);
     a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_2, w2_0));
     a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_2, w2_1));
+    const v4_2 = v128.load32_splat(x4 + o + 8);
+    a40 = i32x4.add(a40, i32x4.dot_i16x8_s(v4_2, w2_0));
+    a41 = i32x4.add(a41, i32x4.dot_i16x8_s(v4_2, w2_1));
+    const v5_2 = v128.load32_splat(x5 + o + 8);
+    a50 = i32x4.add(a50, i32x4.dot_i16x8_s(v5_2, w2_0));
+    a51 = i32x4.add(a51, i32x4.dot_i16x8_s(v5_2, w2_1));
     const v0_3 = v128.load32_splat(x0 + o + 12);
     a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_3, w3_0));
     a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_3, w3_1));
@@ -310,6 +356,12 @@ import { requantClamp } from "./requant";
     const v3_3 = v128.load32_splat(x3 + o + 12);
     a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_3, w3_0));
     a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_3, w3_1));
+    const v4_3 = v128.load32_splat(x4 + o + 12);
+    a40 = i32x4.add(a40, i32x4.dot_i16x8_s(v4_3, w3_0));
+    a41 = i32x4.add(a41, i32x4.dot_i16x8_s(v4_3, w3_1));
+    const v5_3 = v128.load32_splat(x5 + o + 12);
+    a50 = i32x4.add(a50, i32x4.dot_i16x8_s(v5_3, w3_0));
+    a51 = i32x4.add(a51, i32x4.dot_i16x8_s(v5_3, w3_1));
     o += 16;
     wp += 16;
   }
@@ -321,6 +373,10 @@ import { requantClamp } from "./requant";
   v128.store(acc, a21, 80);
   v128.store(acc, a30, 96);
   v128.store(acc, a31, 112);
+  v128.store(acc, a40, 128);
+  v128.store(acc, a41, 144);
+  v128.store(acc, a50, 160);
+  v128.store(acc, a51, 176);
 }
 
 // @ts-ignore: decorator
@@ -356,6 +412,17 @@ import { requantClamp } from "./requant";
   }
   v128.store(acc, a00, 0);
   v128.store(acc, a01, 16);
+}
+
+/** Seeds `rows` rows of the accumulator tile with the panel's 8 biases. */
+// @ts-ignore: decorator
+@inline function initAcc(acc: usize, bv: usize, rows: i32): void {
+  const b0 = v128.load(bv);
+  const b1 = v128.load(bv, 16);
+  for (let i = 0; i < rows; i++) {
+    v128.store(acc + (<usize>i << 5), b0);
+    v128.store(acc + (<usize>i << 5), b1, 16);
+  }
 }
 
 /**
@@ -409,7 +476,7 @@ import { requantClamp } from "./requant";
 /**
  * qs16 GEMM with per-channel requantization on 8c2 weight panels (see the file comment).
  * x: i16 [M][lda]; Kp: K padded (even; multiple of 4 for c = 4, of 8 for c = 2); w: panels, Kp·wbits bytes
- * each; acc: 128 bytes of scratch; bias, m, s, pw: i32 [Np]; ps: i32 [Np/8] shared shifts (0 = scalar);
+ * each; acc: 192 bytes of scratch (the accumulator tile); bias, m, s, pw: i32 [Np]; ps: i32 [Np/8] shared shifts (0 = scalar);
  * y: i16 [M][ldy]; lo/hi: the output clamp.
  */
 export function gemm_s16_4x8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
@@ -428,27 +495,50 @@ export function gemm_s16_4x8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
       const kpb = wbits == 2 ? 4 : wbits == 4 ? 2 : 1; // k-pairs per 16-byte block
       const blocks = (Kp >> 1) / kpb;
       let r = 0;
-      for (; r + 4 <= M; r += 4) {
-        for (let i: usize = 0; i < 128; i += 32) {
-          v128.store(acc + i, v128.load(bv));
-          v128.store(acc + i, v128.load(bv, 16), 16);
+      if (wbits == 16) {
+        for (; r + 4 <= M; r += 4) {
+          initAcc(acc, bv, 4);
+          tile4x8_c16(x + <usize>r * xs, xs, panel, blocks, acc);
+          for (let i = 0; i < 4; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, lo, hi);
         }
-        const x0 = x + <usize>r * xs;
-        if (wbits == 16) tile4x8_c16(x0, xs, panel, blocks, acc);
-        else if (wbits == 8) tile4x8_c8(x0, xs, panel, blocks, acc);
-        else if (wbits == 4) tile4x8_c4(x0, xs, panel, blocks, acc);
-        else tile4x8_c2(x0, xs, panel, blocks, acc);
-        for (let i = 0; i < 4; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, lo, hi);
-      }
-      for (; r < M; r++) {
-        v128.store(acc, v128.load(bv));
-        v128.store(acc, v128.load(bv, 16), 16);
-        const x0 = x + <usize>r * xs;
-        if (wbits == 16) tile1x8_c16(x0, xs, panel, blocks, acc);
-        else if (wbits == 8) tile1x8_c8(x0, xs, panel, blocks, acc);
-        else if (wbits == 4) tile1x8_c4(x0, xs, panel, blocks, acc);
-        else tile1x8_c2(x0, xs, panel, blocks, acc);
-        requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, S, lo, hi);
+        for (; r < M; r++) {
+          initAcc(acc, bv, 1);
+          tile1x8_c16(x + <usize>r * xs, xs, panel, blocks, acc);
+          requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, S, lo, hi);
+        }
+      } else if (wbits == 8) {
+        for (; r + 4 <= M; r += 4) {
+          initAcc(acc, bv, 4);
+          tile4x8_c8(x + <usize>r * xs, xs, panel, blocks, acc);
+          for (let i = 0; i < 4; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, lo, hi);
+        }
+        for (; r < M; r++) {
+          initAcc(acc, bv, 1);
+          tile1x8_c8(x + <usize>r * xs, xs, panel, blocks, acc);
+          requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, S, lo, hi);
+        }
+      } else if (wbits == 4) {
+        for (; r + 6 <= M; r += 6) {
+          initAcc(acc, bv, 6);
+          tile6x8_c4(x + <usize>r * xs, xs, panel, blocks, acc);
+          for (let i = 0; i < 6; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, lo, hi);
+        }
+        for (; r < M; r++) {
+          initAcc(acc, bv, 1);
+          tile1x8_c4(x + <usize>r * xs, xs, panel, blocks, acc);
+          requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, S, lo, hi);
+        }
+      } else {
+        for (; r + 6 <= M; r += 6) {
+          initAcc(acc, bv, 6);
+          tile6x8_c2(x + <usize>r * xs, xs, panel, blocks, acc);
+          for (let i = 0; i < 6; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, lo, hi);
+        }
+        for (; r < M; r++) {
+          initAcc(acc, bv, 1);
+          tile1x8_c2(x + <usize>r * xs, xs, panel, blocks, acc);
+          requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, S, lo, hi);
+        }
       }
     } else {
       // Scalar twin: same panels, decoded value by value.

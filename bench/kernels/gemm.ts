@@ -31,11 +31,10 @@ function rand(seed: number): () => number {
   };
 }
 
-/** Register-resident peak of i32x4.dot_i16x8_s + i32x4.add (8 MACs per dot), GMAC/s. */
+/** Register-resident peak of i32x4.dot_i16x8_s + i32x4.add (8 MACs per dot), GMAC/s: the faster of 8 and 12 chains. */
 export function dotPeak(e: WasmEngine): number {
-  const iters = 2_000_000;
-  const t = timeIt(() => e.k.dot_i16x8_peak(iters, 3), MIN_S);
-  return (iters * 8 * 8) / t / 1e9;
+  const iters = 1_000_000;
+  return Math.max(...[8, 12].map((chains) => (iters * chains * 8) / timeIt(() => e.k.dot_i16x8_peak(iters, 3, chains), MIN_S) / 1e9));
 }
 
 /** nipq-hw GEMM time (s) for one shape and weight bit-width (container chosen as the backend does). */
@@ -53,7 +52,7 @@ export function nipqGemm(e: WasmEngine, M: number, K: number, N: number, wBits: 
   const bias = a.putI32(h.bias, "b"), m = a.putI32(h.m, "m"), s = a.putI32(h.s, "s"), pw = a.putI32(h.pw, "pw"), ps = a.putI32(h.ps, "ps");
   const x = a.putI16(Int16Array.from({ length: M * h.Kp }, (_, i) => (i % h.Kp < K ? Math.floor(r() * 256) : 0)), "x");
   const y = a.alloc(M * N * 2, "y");
-  const acc = a.alloc(128, "acc");
+  const acc = a.alloc(192, "acc");
   const t = timeIt(() => e.k.gemm_s16_4x8c2_requant(x, h.Kp, M, h.Kp, w, c, acc, N, bias, m, s, pw, ps, -128, 127, y, N), MIN_S);
   a.release(mark);
   return t;
@@ -100,10 +99,11 @@ export interface GemmRow {
 async function main(): Promise<void> {
   const json = process.argv.includes("--json");
   const e = new WasmEngine({ flavor: "simd" });
-  const peak = dotPeak(e);
+  let peak = dotPeak(e);
   const rows: GemmRow[] = [];
   const g = (M: number, K: number, N: number, t: number) => (M * K * N) / t / 1e9;
   for (const [M, K, N] of SHAPES) {
+    peak = Math.max(peak, dotPeak(e)); // re-measured beside every shape: the best seen is the roofline
     const row: GemmRow = {
       M, K, N, peak,
       nipqInt8: g(M, K, N, nipqGemm(e, M, K, N, 8)),
@@ -121,6 +121,7 @@ async function main(): Promise<void> {
           `  ort int8 ${row.ortInt8.toFixed(2)} (${(row.nipqInt8 / row.ortInt8).toFixed(2)}×)`,
       );
   }
+  for (const r of rows) r.peak = peak;
   const doc = { machine: machine(), peakGmacs: peak, rows };
   if (json) console.log(JSON.stringify(doc, null, 2));
   else console.log(`register-resident dot_i16x8_s peak ${peak.toFixed(2)} GMAC/s; ${doc.machine}`);

@@ -51,7 +51,7 @@ export class WasmEngine {
   readonly flavor: WasmFlavor;
   readonly policy: WeightPolicy;
   private readonly prepared = new WeakMap<Layer, PreparedLayer>();
-  /** 128 bytes the GEMM kernel keeps its 4×8 accumulator tile in between the K loop and the requant. */
+  /** 192 bytes the GEMM kernel keeps its MR×8 accumulator tile in (MR ≤ 6) between the K loop and the requant. */
   private readonly accScratch: number;
   /** Resident bytes of all prepared weights (panels as stored) and of their int32 bias/m/s. */
   weightBytes = 0;
@@ -63,7 +63,7 @@ export class WasmEngine {
     this.flavor = flavor;
     this.policy = o.policy ?? DEFAULT_POLICY;
     this.arena = new Arena(exports.memory, exports.heap_base(), o.memoryLimit);
-    this.accScratch = this.arena.alloc(128, "the GEMM accumulator scratch");
+    this.accScratch = this.arena.alloc(192, "the GEMM accumulator scratch");
   }
 
   private gemmDev(g: GemmHost, what: string): GemmDev {

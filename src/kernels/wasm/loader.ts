@@ -20,7 +20,7 @@ export interface KernelExports {
   add_s16_requant(a: number, b: number, count: number, ma: number, mb: number, s: number, lo: number, hi: number, y: number): void;
   u8_to_s16(x: number, count: number, y: number): void;
   requant_i32_perchannel(acc: number, out: number, n: number, channels: number, m: number, s: number, lo: number, hi: number): void;
-  dot_i16x8_peak(iters: number, seed: number): number;
+  dot_i16x8_peak(iters: number, seed: number, chains: number): number;
 }
 
 export type WasmFlavor = "simd" | "scalar";
