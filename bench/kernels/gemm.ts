@@ -38,7 +38,7 @@ export function dotPeak(e: WasmEngine): number {
 }
 
 /** nipq-hw GEMM time (s) for one shape and weight bit-width (container chosen as the backend does). */
-export function nipqGemm(e: WasmEngine, M: number, K: number, N: number, wBits: number, container?: WeightContainer): number {
+export function nipqGemm(e: WasmEngine, M: number, K: number, N: number, wBits: number, container?: WeightContainer, resident?: { bytes: number }): number {
   const r = rand(M * 7 + K * 13 + N);
   const wmax = 2 ** (wBits - 1) - 1;
   const W = Int8Array.from({ length: N * K }, () => Math.round((r() * 2 - 1) * wmax));
@@ -49,6 +49,7 @@ export function nipqGemm(e: WasmEngine, M: number, K: number, N: number, wBits: 
   const a = e.arena;
   const mark = a.mark();
   const w = a.putBytes(new Uint8Array(h.panels.buffer, h.panels.byteOffset, h.panels.byteLength), "w");
+  if (resident) resident.bytes = h.panels.byteLength;
   const bias = a.putI32(h.bias, "b"), m = a.putI32(h.m, "m"), s = a.putI32(h.s, "s"), pw = a.putI32(h.pw, "pw"), ps = a.putI32(h.ps, "ps");
   const x = a.putI16(Int16Array.from({ length: M * h.Kp }, (_, i) => (i % h.Kp < K ? Math.floor(r() * 256) : 0)), "x");
   const y = a.alloc(M * N * 2, "y");
@@ -94,6 +95,8 @@ export interface GemmRow {
   M: number; K: number; N: number;
   nipqInt8: number; nipq4: number; tfjsFp32: number; ortInt8: number;
   peak: number;
+  /** Resident weight bytes as the kernel reads them (int8 → i16 panels; 4-bit → packed nibbles). */
+  residentInt8: number; resident4: number;
 }
 
 async function main(): Promise<void> {
@@ -104,13 +107,17 @@ async function main(): Promise<void> {
   const g = (M: number, K: number, N: number, t: number) => (M * K * N) / t / 1e9;
   for (const [M, K, N] of SHAPES) {
     peak = Math.max(peak, dotPeak(e)); // re-measured beside every shape: the best seen is the roofline
+    const r8 = { bytes: 0 }, r4 = { bytes: 0 };
     const row: GemmRow = {
       M, K, N, peak,
-      nipqInt8: g(M, K, N, nipqGemm(e, M, K, N, 8)),
-      nipq4: g(M, K, N, nipqGemm(e, M, K, N, 4)),
+      nipqInt8: g(M, K, N, nipqGemm(e, M, K, N, 8, undefined, r8)),
+      nipq4: g(M, K, N, nipqGemm(e, M, K, N, 4, undefined, r4)),
+      residentInt8: 0, resident4: 0,
       tfjsFp32: g(M, K, N, await tfGemm(M, K, N)),
       ortInt8: g(M, K, N, await ortGemm(M, K, N)),
     };
+    row.residentInt8 = r8.bytes;
+    row.resident4 = r4.bytes;
     rows.push(row);
     if (!json)
       console.log(
@@ -118,7 +125,8 @@ async function main(): Promise<void> {
           ` nipq int8 ${row.nipqInt8.toFixed(2)} GMAC/s (${((100 * row.nipqInt8) / peak).toFixed(0)}% of peak)` +
           `  4-bit ${row.nipq4.toFixed(2)} (${(row.nipq4 / row.nipqInt8).toFixed(2)}× int8)` +
           `  tfjs fp32 ${row.tfjsFp32.toFixed(2)} (${(row.nipqInt8 / row.tfjsFp32).toFixed(2)}×)` +
-          `  ort int8 ${row.ortInt8.toFixed(2)} (${(row.nipqInt8 / row.ortInt8).toFixed(2)}×)`,
+          `  ort int8 ${row.ortInt8.toFixed(2)} (${(row.nipqInt8 / row.ortInt8).toFixed(2)}×)` +
+          `  resident weights ${row.residentInt8} B (int8 as i16) / ${row.resident4} B (4-bit)`,
       );
   }
   for (const r of rows) r.peak = peak;
