@@ -1,0 +1,71 @@
+// The training layers' hand-written gradients (batch norm, max pool) against tfjs' own ops, and the
+// empirical-noise path of the NIPQ quantizer. CPU backend: small tensors, exact reference gradients.
+import { beforeAll, describe, expect, it } from "vitest";
+import * as tf from "@tensorflow/tfjs";
+import { batchNormTrain, maxPool } from "../../src/train/model.js";
+import { Quantizer, qmaxOf } from "../../src/train/quantizers.js";
+import { uniformArray } from "../../src/train/rng.js";
+
+beforeAll(async () => {
+  await tf.setBackend("cpu");
+});
+
+function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number): void {
+  expect(a.length).toBe(b.length);
+  for (let i = 0; i < a.length; i++) if (Math.abs(a[i] - b[i]) > tol * (1 + Math.abs(b[i]))) throw new Error(`[${i}]: ${a[i]} vs ${b[i]}`);
+}
+
+describe("batchNormTrain", () => {
+  it.each([[[4, 5, 3, 6]], [[16, 7]]])("matches tf.moments + tf.batchNorm in value and gradients for shape %j", (shape) => {
+    const n = shape.reduce((a, b) => a * b);
+    const c = shape[shape.length - 1];
+    const x = tf.tensor(uniformArray(n, 1, -2, 3), shape);
+    const g = tf.tensor1d(uniformArray(c, 2, 0.5, 1.5));
+    const b = tf.tensor1d(uniformArray(c, 3, -1, 1));
+    const w = tf.tensor(uniformArray(n, 4, -1, 1), shape);
+    const axes = shape.map((_, i) => i).slice(0, -1);
+    const ref = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+      const { mean, variance } = tf.moments(xx, axes);
+      return tf.sum(tf.mul(tf.batchNorm(xx, mean, variance, bb, gg, 1e-3), w));
+    };
+    const mine = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+      const r = batchNormTrain(xx, gg, bb, 1e-3);
+      tf.dispose([r.mean, r.variance]);
+      return tf.sum(tf.mul(r.y, w));
+    };
+    const gRef = tf.grads(ref)([x, g, b]);
+    const gMine = tf.grads(mine)([x, g, b]);
+    close(mine(x, g, b).dataSync(), ref(x, g, b).dataSync(), 1e-5);
+    for (let i = 0; i < 3; i++) close(gMine[i].dataSync(), gRef[i].dataSync(), 1e-4);
+  });
+});
+
+describe("maxPool", () => {
+  it("matches tf.maxPool's gradient when windows have no ties", () => {
+    const x = tf.tensor4d(uniformArray(2 * 6 * 8 * 3, 5, -1, 1), [2, 6, 8, 3]);
+    const w = tf.tensor4d(uniformArray(2 * 3 * 4 * 3, 6, -1, 1), [2, 3, 4, 3]);
+    const ref = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(xx as tf.Tensor4D, 2, 2, "valid"), w)))(x);
+    const mine = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(maxPool(xx as tf.Tensor4D, [2, 2], [2, 2], "valid"), w)))(x);
+    close(mine.dataSync(), ref.dataSync(), 0);
+  });
+});
+
+describe("NIPQ quantizer with empirical noise", () => {
+  it("stays within ±Δ/2 of the clamped input", () => {
+    const q = new Quantizer({ id: "e", kind: "activation", signed: true, method: "nipq", bits: 3, noise: "empirical", features: 1000 }, "optest");
+    try {
+      const xs = uniformArray(1000, 9, -3, 3);
+      const x = tf.tensor1d(xs);
+      q.calibrate(x);
+      const { alpha } = q.spec();
+      const delta = alpha / qmaxOf(3, true);
+      const y = tf.tidy(() => q.apply(x, "noise", 42).dataSync());
+      for (let i = 0; i < xs.length; i++) {
+        const xc = Math.min(Math.max(xs[i], -alpha), alpha);
+        expect(Math.abs(y[i] - xc)).toBeLessThanOrEqual(delta / 2 + 1e-5);
+      }
+    } finally {
+      q.dispose();
+    }
+  });
+});
