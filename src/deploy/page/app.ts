@@ -231,6 +231,7 @@ async function main(): Promise<void> {
     return result;
   };
 
+  if (manifest.dataset !== "mnist" && !manifest.dataset.startsWith("idx:")) $("draw-title").textContent = `Draw (the model was made for ${manifest.dataset})`;
   const clear = setupPad((pixels) => demo.classify(pixels, "drawing"));
   $("clear").addEventListener("click", clear);
 
