@@ -4,7 +4,10 @@
 // bench-out/train/<run>/ (gitignored), where `nipq lower` can pick them up.
 //
 //   npx tsx bench/train/fashion.ts [--epochs 1] [--limit N] [--test-limit N] [--batch 64] [--seed 0]
-//       [--runs float,lsq-w4a4,nipq-w4a4,...] [--no-speed] [--speed-only] [--cpu-steps 3] [--out bench-out/train]
+//       [--runs float,lsq-w4a4,nipq-w4a4,...] [--init DIR] [--no-speed] [--speed-only] [--cpu-steps 3] [--out bench-out/train]
+//
+// --init DIR starts every quantized run from that checkpoint (e.g. bench-out/train/float): the protocol of
+// both the LSQ and the NIPQ papers, which fine-tune a pretrained float network.
 //
 // Results are appended as JSON lines to <out>/results.jsonl and printed as a markdown table at the end.
 
@@ -29,6 +32,7 @@ const seed = Number(arg("seed", "0"));
 const outDir = arg("out", "bench-out/train")!;
 const cpuSteps = Number(arg("cpu-steps", "3"));
 const data = arg("data", "fashion-mnist")!;
+const init = arg("init");
 mkdirSync(outDir, { recursive: true });
 const resultsFile = join(outDir, "results.jsonl");
 
@@ -60,13 +64,13 @@ if (!flag("speed-only")) {
   for (const r of runs) {
     const t0 = performance.now();
     const res = await train(
-      { arch: "cnn-s", data, epochs, batch, limit, testLimit, seed, out: join(outDir, r.name), ...r.cfg } as TrainConfig,
+      { arch: "cnn-s", data, epochs, batch, limit, testLimit, seed, out: join(outDir, r.name), init: r.cfg.method === "float" ? undefined : init, ...r.cfg } as TrainConfig,
       undefined,
       (l) => process.stderr.write(`${r.name} epoch ${l.epoch}: test ${(100 * l.testAcc).toFixed(2)}% loss ${l.loss.toFixed(4)} ${l.imagesPerSecond.toFixed(0)} img/s\n`),
     );
     const seconds = (performance.now() - t0) / 1000;
     const bitsStr = res.bits.map((b) => `${b.w}/${b.a}`).join(" ");
-    record({ kind: "accuracy", run: r.name, backend, epochs, limit: limit ?? null, batch, seed, accuracy: res.accuracy, bops: res.bops, bits: res.bits, seconds });
+    record({ kind: "accuracy", run: r.name, backend, epochs, limit: limit ?? null, batch, seed, init: r.cfg.method === "float" ? null : init ?? null, accuracy: res.accuracy, bops: res.bops, bits: res.bits, seconds });
     rows.push(`| ${r.name} | ${(100 * res.accuracy).toFixed(2)} | ${(res.bops / 1e9).toFixed(4)} | ${bitsStr} | ${seconds.toFixed(0)} |`);
   }
 }

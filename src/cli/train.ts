@@ -24,6 +24,7 @@ interface TrainOptions {
   seed: number;
   out: string;
   resume?: boolean;
+  init?: string;
   json?: boolean;
   backend: string;
   optimizer: "adam" | "sgd";
@@ -74,6 +75,7 @@ export function trainCommand(): Command {
     .option("--seed <S>", "random seed (same seed + backend → same result)", intOption("--seed", 0, 2 ** 31 - 1), 0)
     .requiredOption("--out <DIR>", "checkpoint directory (graph.json, weights.bin, training state, train.jsonl)")
     .option("--resume", "continue from the checkpoint in --out (same settings required)")
+    .option("--init <DIR>", "start from the weights and BN statistics of a checkpoint of the same arch (e.g. a float run)")
     .option("--backend <B>", `tfjs backend: ${BACKEND_CHOICES.join(" | ")}`, choiceOption(BACKEND_CHOICES), "auto")
     .option("--optimizer <O>", "adam | sgd (momentum 0.9)", choiceOption(["adam", "sgd"] as const), "adam")
     .option("--lr <X>", "peak learning rate (default 2e-3 adam, 0.05 sgd)", numberOption("--lr", 0, 10))
@@ -117,7 +119,7 @@ export function trainCommand(): Command {
           {
             arch: o.arch, data: o.data, method: o.method, bits: o.bits, targetBops: o.targetBops === undefined ? undefined : o.targetBops * 1e9,
             targetAvgBits: o.targetAvgBits, epochs: o.epochs, batch: o.batch, limit: o.limit, testLimit: o.testLimit, seed: o.seed, out: o.out,
-            resume: o.resume ?? false, optimizer: o.optimizer, lr: o.lr, weightDecay: o.weightDecay, warmup: o.warmup, finalFrac: o.finalFrac,
+            resume: o.resume ?? false, init: o.init, optimizer: o.optimizer, lr: o.lr, weightDecay: o.weightDecay, warmup: o.warmup, finalFrac: o.finalFrac,
             noise: o.noise, budgetWeight: o.budgetWeight, bitsInit: o.bitsInit, thetaLr: o.thetaLr, backend,
           },
           onProgress,

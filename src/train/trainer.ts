@@ -8,8 +8,8 @@ import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { loadDataset, limitDataset, type Dataset } from "../data/index.js";
 import { NipqInputError, UsageError } from "../errors.js";
-import { CheckpointError, graphFiles, isCheckpointDir, readTensor, TensorPacker, writeDirAtomic } from "../graph/checkpoint.js";
-import type { TensorRef } from "../graph/types.js";
+import { CheckpointError, graphFiles, isCheckpointDir, readCheckpoint, readTensor, TensorPacker, writeDirAtomic } from "../graph/checkpoint.js";
+import { isComputeNode, type TensorRef } from "../graph/types.js";
 import { type Arch, bops as sumBops, buildArch, layerBits, type LayerBits } from "./archs.js";
 import { exportGraph } from "./export.js";
 import { type ForwardMode, type Method, METHODS, Net, type ParamInfo } from "./model.js";
@@ -57,6 +57,11 @@ export interface TrainConfig {
   thetaLr?: number;
   /** Stop (after checkpointing) once this many epochs are done in this call: simulates an interruption. */
   stopAfterEpochs?: number;
+  /**
+   * Start from the weights, biases and BN statistics of this checkpoint directory (e.g. a float run of
+   * the same arch): the usual protocol of LSQ and NIPQ, which fine-tune a pretrained network.
+   */
+  init?: string;
   /** The backend name (recorded; the caller selects it with selectBackend). */
   backend?: string;
 }
@@ -140,8 +145,8 @@ type Resolved = ReturnType<typeof resolveConfig>;
 
 /** Fields that must match for --resume (everything that changes the trajectory). */
 function trajectoryKey(c: Resolved): Record<string, unknown> {
-  const { arch, data, method, bits, targetBops, targetAvgBits, epochs, batch, limit, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr } = c;
-  return { arch, data, method, bits: bits ?? null, targetBops: targetBops ?? null, targetAvgBits: targetAvgBits ?? null, epochs, batch, limit: limit ?? null, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr };
+  const { arch, data, method, bits, targetBops, targetAvgBits, epochs, batch, limit, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr, init } = c;
+  return { arch, data, method, init: init === undefined ? null : resolve(init), bits: bits ?? null, targetBops: targetBops ?? null, targetAvgBits: targetAvgBits ?? null, epochs, batch, limit: limit ?? null, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr };
 }
 
 /** Learning rate at global step t: linear warm-up over W steps, then cosine decay to 0 at T. */
@@ -341,6 +346,32 @@ function loadState(dir: string, net: Net, opt: Optimizer, c: Resolved): StateFil
   return st;
 }
 
+/** Copies weights, biases and BN statistics from checkpoint `dir` into `net` (same arch). */
+function initFrom(dir: string, net: Net): void {
+  const { graph, weights } = readCheckpoint(dir);
+  const file = join(dir, "graph.json");
+  if (graph.meta?.arch !== net.arch.name) throw new CheckpointError(file, "meta.arch", `${JSON.stringify(net.arch.name)} (--arch of this run)`, JSON.stringify(graph.meta?.arch));
+  const byName = new Map(graph.nodes.map((n) => [n.name, n]));
+  const set = (key: string, v: tf.Variable, ref: TensorRef | null | undefined, field: string) => {
+    if (!ref || ref.shape.join() !== v.shape.join()) throw new CheckpointError(file, field, `a [${v.shape}] tensor`, ref ? `[${ref.shape}]` : "nothing");
+    v.assign(tf.tensor(readTensor(weights, ref), v.shape));
+  };
+  for (const n of net.arch.nodes) {
+    if (n.macs === undefined) continue;
+    const g = byName.get(n.name);
+    if (!g || !isComputeNode(g)) throw new CheckpointError(file, `nodes[name=${n.name}]`, "a MAC layer of that name", g ? g.op : "nothing");
+    set(`${n.name}/kernel`, net.params.get(`${n.name}/kernel`)!, g.weights, `${n.name}.weights`);
+    const bias = net.params.get(`${n.name}/bias`);
+    if (bias) set(`${n.name}/bias`, bias, g.bias, `${n.name}.bias`);
+    if (n.bn) {
+      set("gamma", net.params.get(`${n.name}/gamma`)!, g.bn?.gamma, `${n.name}.bn.gamma`);
+      set("beta", net.params.get(`${n.name}/beta`)!, g.bn?.beta, `${n.name}.bn.beta`);
+      set("movingMean", net.stats.get(`${n.name}/movingMean`)!, g.bn?.movingMean, `${n.name}.bn.movingMean`);
+      set("movingVar", net.stats.get(`${n.name}/movingVar`)!, g.bn?.movingVar, `${n.name}.bn.movingVar`);
+    }
+  }
+}
+
 /** Checks early that --out can be written (so a long run cannot fail at its first checkpoint). */
 function checkOut(out: string, resume: boolean): void {
   if (existsSync(out)) {
@@ -404,6 +435,8 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
       epochsDone = st.epochsDone;
       globalStep = st.globalStep;
       log = Array.isArray(st.log) ? st.log : [];
+    } else if (c.init !== undefined) {
+      initFrom(c.init, net);
     }
     const bitsNow = () => layerBits(arch, (id) => net.bitsOf(id));
     const meanBits = (lb: LayerBits[]) => lb.reduce((s, l) => s + l.w + l.a, 0) / (2 * lb.length);

@@ -155,6 +155,25 @@ describe("training", () => {
   });
 });
 
+describe("--init", () => {
+  it("starts from another checkpoint's weights (lr 0 leaves them unchanged)", async () => {
+    const f = join(dir, "init-float");
+    const q = join(dir, "init-lsq");
+    await train({ arch: "mlp", data: "mnist", method: "float", epochs: 1, batch: 32, limit: 64, testLimit: 32, seed: 1, out: f });
+    await train({ arch: "mlp", data: "mnist", method: "lsq", bits: { w: 4, a: 4 }, epochs: 1, batch: 32, limit: 64, testLimit: 32, seed: 2, out: q, init: f, lr: 0 });
+    const a = readCheckpoint(f);
+    const b = readCheckpoint(q);
+    for (const name of ["fc1", "fc2", "fc3"]) {
+      const na = a.graph.nodes.find((n) => n.name === name)!;
+      const nb = b.graph.nodes.find((n) => n.name === name)!;
+      if (!isComputeNode(na) || !isComputeNode(nb)) throw new Error("not a MAC layer");
+      expect(readTensor(b.weights, nb.weights)).toEqual(readTensor(a.weights, na.weights));
+    }
+    const bad = await train({ arch: "cnn-s", data: "mnist", method: "float", epochs: 1, batch: 8, limit: 8, seed: 1, out: join(dir, "init-bad"), init: f }).catch((e) => e);
+    expect(bad).toBeInstanceOf(CheckpointError);
+  });
+});
+
 describe("bad input", () => {
   it("a corrupt checkpoint on --resume is a CheckpointError and leaves the directory untouched", async () => {
     const out = join(dir, "corrupt");
