@@ -414,6 +414,282 @@ import { requantClamp } from "./requant";
   v128.store(acc, a01, 16);
 }
 
+// @ts-ignore: decorator
+@inline function tile1x32_c16(x0: usize, panel: usize, panelBytes: usize, blocks: i32, acc: usize): void {
+  let o: usize = 0;
+  let wp0 = panel + <usize>0 * panelBytes;
+  let wp1 = panel + <usize>1 * panelBytes;
+  let wp2 = panel + <usize>2 * panelBytes;
+  let wp3 = panel + <usize>3 * panelBytes;
+  let a00 = v128.load(acc, 0);
+  let a01 = v128.load(acc, 16);
+  let a10 = v128.load(acc, 32);
+  let a11 = v128.load(acc, 48);
+  let a20 = v128.load(acc, 64);
+  let a21 = v128.load(acc, 80);
+  let a30 = v128.load(acc, 96);
+  let a31 = v128.load(acc, 112);
+  for (let b = 0; b < blocks; b++) {
+    const v0 = v128.load32_splat(x0 + o);
+    const w0_0_0 = v128.load(wp0);
+    const w0_0_1 = v128.load(wp0, 16);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0, w0_0_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0, w0_0_1));
+    const w1_0_0 = v128.load(wp1);
+    const w1_0_1 = v128.load(wp1, 16);
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v0, w1_0_0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v0, w1_0_1));
+    const w2_0_0 = v128.load(wp2);
+    const w2_0_1 = v128.load(wp2, 16);
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v0, w2_0_0));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v0, w2_0_1));
+    const w3_0_0 = v128.load(wp3);
+    const w3_0_1 = v128.load(wp3, 16);
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v0, w3_0_0));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v0, w3_0_1));
+    o += 4;
+    wp0 += 32;
+    wp1 += 32;
+    wp2 += 32;
+    wp3 += 32;
+  }
+  v128.store(acc, a00, 0);
+  v128.store(acc, a01, 16);
+  v128.store(acc, a10, 32);
+  v128.store(acc, a11, 48);
+  v128.store(acc, a20, 64);
+  v128.store(acc, a21, 80);
+  v128.store(acc, a30, 96);
+  v128.store(acc, a31, 112);
+}
+
+// @ts-ignore: decorator
+@inline function tile1x32_c8(x0: usize, panel: usize, panelBytes: usize, blocks: i32, acc: usize): void {
+  let o: usize = 0;
+  let wp0 = panel + <usize>0 * panelBytes;
+  let wp1 = panel + <usize>1 * panelBytes;
+  let wp2 = panel + <usize>2 * panelBytes;
+  let wp3 = panel + <usize>3 * panelBytes;
+  let a00 = v128.load(acc, 0);
+  let a01 = v128.load(acc, 16);
+  let a10 = v128.load(acc, 32);
+  let a11 = v128.load(acc, 48);
+  let a20 = v128.load(acc, 64);
+  let a21 = v128.load(acc, 80);
+  let a30 = v128.load(acc, 96);
+  let a31 = v128.load(acc, 112);
+  for (let b = 0; b < blocks; b++) {
+    const v0 = v128.load32_splat(x0 + o);
+    const raw0 = v128.load(wp0);
+    const w0_0_0 = i16x8.shr_s(i16x8.shl(raw0, 8), 8);
+    const w0_0_1 = i16x8.shr_s(raw0, 8);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0, w0_0_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0, w0_0_1));
+    const raw1 = v128.load(wp1);
+    const w1_0_0 = i16x8.shr_s(i16x8.shl(raw1, 8), 8);
+    const w1_0_1 = i16x8.shr_s(raw1, 8);
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v0, w1_0_0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v0, w1_0_1));
+    const raw2 = v128.load(wp2);
+    const w2_0_0 = i16x8.shr_s(i16x8.shl(raw2, 8), 8);
+    const w2_0_1 = i16x8.shr_s(raw2, 8);
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v0, w2_0_0));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v0, w2_0_1));
+    const raw3 = v128.load(wp3);
+    const w3_0_0 = i16x8.shr_s(i16x8.shl(raw3, 8), 8);
+    const w3_0_1 = i16x8.shr_s(raw3, 8);
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v0, w3_0_0));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v0, w3_0_1));
+    o += 4;
+    wp0 += 16;
+    wp1 += 16;
+    wp2 += 16;
+    wp3 += 16;
+  }
+  v128.store(acc, a00, 0);
+  v128.store(acc, a01, 16);
+  v128.store(acc, a10, 32);
+  v128.store(acc, a11, 48);
+  v128.store(acc, a20, 64);
+  v128.store(acc, a21, 80);
+  v128.store(acc, a30, 96);
+  v128.store(acc, a31, 112);
+}
+
+// @ts-ignore: decorator
+@inline function tile1x32_c4(x0: usize, panel: usize, panelBytes: usize, blocks: i32, acc: usize): void {
+  let o: usize = 0;
+  let wp0 = panel + <usize>0 * panelBytes;
+  let wp1 = panel + <usize>1 * panelBytes;
+  let wp2 = panel + <usize>2 * panelBytes;
+  let wp3 = panel + <usize>3 * panelBytes;
+  let a00 = v128.load(acc, 0);
+  let a01 = v128.load(acc, 16);
+  let a10 = v128.load(acc, 32);
+  let a11 = v128.load(acc, 48);
+  let a20 = v128.load(acc, 64);
+  let a21 = v128.load(acc, 80);
+  let a30 = v128.load(acc, 96);
+  let a31 = v128.load(acc, 112);
+  for (let b = 0; b < blocks; b++) {
+    const v0 = v128.load32_splat(x0 + o);
+    const v1 = v128.load32_splat(x0 + o + 4);
+    const raw0 = v128.load(wp0);
+    const w0_0_0 = i16x8.shr_s(i16x8.shl(raw0, 12), 12);
+    const w0_0_1 = i16x8.shr_s(i16x8.shl(raw0, 8), 12);
+    const w0_1_0 = i16x8.shr_s(i16x8.shl(raw0, 4), 12);
+    const w0_1_1 = i16x8.shr_s(raw0, 12);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0, w0_0_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0, w0_0_1));
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v1, w0_1_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v1, w0_1_1));
+    const raw1 = v128.load(wp1);
+    const w1_0_0 = i16x8.shr_s(i16x8.shl(raw1, 12), 12);
+    const w1_0_1 = i16x8.shr_s(i16x8.shl(raw1, 8), 12);
+    const w1_1_0 = i16x8.shr_s(i16x8.shl(raw1, 4), 12);
+    const w1_1_1 = i16x8.shr_s(raw1, 12);
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v0, w1_0_0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v0, w1_0_1));
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1, w1_1_0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1, w1_1_1));
+    const raw2 = v128.load(wp2);
+    const w2_0_0 = i16x8.shr_s(i16x8.shl(raw2, 12), 12);
+    const w2_0_1 = i16x8.shr_s(i16x8.shl(raw2, 8), 12);
+    const w2_1_0 = i16x8.shr_s(i16x8.shl(raw2, 4), 12);
+    const w2_1_1 = i16x8.shr_s(raw2, 12);
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v0, w2_0_0));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v0, w2_0_1));
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v1, w2_1_0));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v1, w2_1_1));
+    const raw3 = v128.load(wp3);
+    const w3_0_0 = i16x8.shr_s(i16x8.shl(raw3, 12), 12);
+    const w3_0_1 = i16x8.shr_s(i16x8.shl(raw3, 8), 12);
+    const w3_1_0 = i16x8.shr_s(i16x8.shl(raw3, 4), 12);
+    const w3_1_1 = i16x8.shr_s(raw3, 12);
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v0, w3_0_0));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v0, w3_0_1));
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v1, w3_1_0));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v1, w3_1_1));
+    o += 8;
+    wp0 += 16;
+    wp1 += 16;
+    wp2 += 16;
+    wp3 += 16;
+  }
+  v128.store(acc, a00, 0);
+  v128.store(acc, a01, 16);
+  v128.store(acc, a10, 32);
+  v128.store(acc, a11, 48);
+  v128.store(acc, a20, 64);
+  v128.store(acc, a21, 80);
+  v128.store(acc, a30, 96);
+  v128.store(acc, a31, 112);
+}
+
+// @ts-ignore: decorator
+@inline function tile1x32_c2(x0: usize, panel: usize, panelBytes: usize, blocks: i32, acc: usize): void {
+  let o: usize = 0;
+  let wp0 = panel + <usize>0 * panelBytes;
+  let wp1 = panel + <usize>1 * panelBytes;
+  let wp2 = panel + <usize>2 * panelBytes;
+  let wp3 = panel + <usize>3 * panelBytes;
+  let a00 = v128.load(acc, 0);
+  let a01 = v128.load(acc, 16);
+  let a10 = v128.load(acc, 32);
+  let a11 = v128.load(acc, 48);
+  let a20 = v128.load(acc, 64);
+  let a21 = v128.load(acc, 80);
+  let a30 = v128.load(acc, 96);
+  let a31 = v128.load(acc, 112);
+  for (let b = 0; b < blocks; b++) {
+    const v0 = v128.load32_splat(x0 + o);
+    const v1 = v128.load32_splat(x0 + o + 4);
+    const v2 = v128.load32_splat(x0 + o + 8);
+    const v3 = v128.load32_splat(x0 + o + 12);
+    const raw0 = v128.load(wp0);
+    const w0_0_0 = i16x8.shr_s(i16x8.shl(raw0, 14), 14);
+    const w0_0_1 = i16x8.shr_s(i16x8.shl(raw0, 12), 14);
+    const w0_1_0 = i16x8.shr_s(i16x8.shl(raw0, 10), 14);
+    const w0_1_1 = i16x8.shr_s(i16x8.shl(raw0, 8), 14);
+    const w0_2_0 = i16x8.shr_s(i16x8.shl(raw0, 6), 14);
+    const w0_2_1 = i16x8.shr_s(i16x8.shl(raw0, 4), 14);
+    const w0_3_0 = i16x8.shr_s(i16x8.shl(raw0, 2), 14);
+    const w0_3_1 = i16x8.shr_s(raw0, 14);
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0, w0_0_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0, w0_0_1));
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v1, w0_1_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v1, w0_1_1));
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v2, w0_2_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v2, w0_2_1));
+    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v3, w0_3_0));
+    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v3, w0_3_1));
+    const raw1 = v128.load(wp1);
+    const w1_0_0 = i16x8.shr_s(i16x8.shl(raw1, 14), 14);
+    const w1_0_1 = i16x8.shr_s(i16x8.shl(raw1, 12), 14);
+    const w1_1_0 = i16x8.shr_s(i16x8.shl(raw1, 10), 14);
+    const w1_1_1 = i16x8.shr_s(i16x8.shl(raw1, 8), 14);
+    const w1_2_0 = i16x8.shr_s(i16x8.shl(raw1, 6), 14);
+    const w1_2_1 = i16x8.shr_s(i16x8.shl(raw1, 4), 14);
+    const w1_3_0 = i16x8.shr_s(i16x8.shl(raw1, 2), 14);
+    const w1_3_1 = i16x8.shr_s(raw1, 14);
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v0, w1_0_0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v0, w1_0_1));
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1, w1_1_0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1, w1_1_1));
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v2, w1_2_0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v2, w1_2_1));
+    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v3, w1_3_0));
+    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v3, w1_3_1));
+    const raw2 = v128.load(wp2);
+    const w2_0_0 = i16x8.shr_s(i16x8.shl(raw2, 14), 14);
+    const w2_0_1 = i16x8.shr_s(i16x8.shl(raw2, 12), 14);
+    const w2_1_0 = i16x8.shr_s(i16x8.shl(raw2, 10), 14);
+    const w2_1_1 = i16x8.shr_s(i16x8.shl(raw2, 8), 14);
+    const w2_2_0 = i16x8.shr_s(i16x8.shl(raw2, 6), 14);
+    const w2_2_1 = i16x8.shr_s(i16x8.shl(raw2, 4), 14);
+    const w2_3_0 = i16x8.shr_s(i16x8.shl(raw2, 2), 14);
+    const w2_3_1 = i16x8.shr_s(raw2, 14);
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v0, w2_0_0));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v0, w2_0_1));
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v1, w2_1_0));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v1, w2_1_1));
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2, w2_2_0));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2, w2_2_1));
+    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v3, w2_3_0));
+    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v3, w2_3_1));
+    const raw3 = v128.load(wp3);
+    const w3_0_0 = i16x8.shr_s(i16x8.shl(raw3, 14), 14);
+    const w3_0_1 = i16x8.shr_s(i16x8.shl(raw3, 12), 14);
+    const w3_1_0 = i16x8.shr_s(i16x8.shl(raw3, 10), 14);
+    const w3_1_1 = i16x8.shr_s(i16x8.shl(raw3, 8), 14);
+    const w3_2_0 = i16x8.shr_s(i16x8.shl(raw3, 6), 14);
+    const w3_2_1 = i16x8.shr_s(i16x8.shl(raw3, 4), 14);
+    const w3_3_0 = i16x8.shr_s(i16x8.shl(raw3, 2), 14);
+    const w3_3_1 = i16x8.shr_s(raw3, 14);
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v0, w3_0_0));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v0, w3_0_1));
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v1, w3_1_0));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v1, w3_1_1));
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v2, w3_2_0));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v2, w3_2_1));
+    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3, w3_3_0));
+    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3, w3_3_1));
+    o += 16;
+    wp0 += 16;
+    wp1 += 16;
+    wp2 += 16;
+    wp3 += 16;
+  }
+  v128.store(acc, a00, 0);
+  v128.store(acc, a01, 16);
+  v128.store(acc, a10, 32);
+  v128.store(acc, a11, 48);
+  v128.store(acc, a20, 64);
+  v128.store(acc, a21, 80);
+  v128.store(acc, a30, 96);
+  v128.store(acc, a31, 112);
+}
+
 /** Seeds `rows` rows of the accumulator tile with the panel's 8 biases. */
 // @ts-ignore: decorator
 @inline function initAcc(acc: usize, bv: usize, rows: i32): void {
@@ -423,6 +699,12 @@ import { requantClamp } from "./requant";
     v128.store(acc + (<usize>i << 5), b0);
     v128.store(acc + (<usize>i << 5), b1, 16);
   }
+}
+
+/** Seeds the 1×32 tile (4 panels of one row) with 32 consecutive biases. */
+// @ts-ignore: decorator
+@inline function initAcc32(acc: usize, bv: usize): void {
+  for (let i: usize = 0; i < 128; i += 16) v128.store(acc + i, v128.load(bv + i));
 }
 
 /**
@@ -476,8 +758,10 @@ import { requantClamp } from "./requant";
 /**
  * qs16 GEMM with per-channel requantization on 8c2 weight panels (see the file comment).
  * x: i16 [M][lda]; Kp: K padded (even; multiple of 4 for c = 4, of 8 for c = 2); w: panels, Kp·wbits bytes
- * each; acc: 192 bytes of scratch (the accumulator tile); bias, m, s, pw: i32 [Np]; ps: i32 [Np/8] shared shifts (0 = scalar);
- * y: i16 [M][ldy]; lo/hi: the output clamp.
+ * each; acc: 192 bytes of scratch (the accumulator tile); bias, m, s, pw: i32 [Np]; ps: i32 [Np/8] shared
+ * shifts (0 = scalar); y: i16 [M][ldy]; lo/hi: the output clamp.
+ * Rows come in MR-row tiles per panel; the M mod MR rows left over (all of them when M < MR, e.g. a dense
+ * layer at batch 1) use a 1×32 tile over four panels at once, so one broadcast of x feeds 8 dots.
  */
 export function gemm_s16_4x8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
   w: usize, wbits: i32, acc: usize, N: i32,
@@ -486,62 +770,12 @@ export function gemm_s16_4x8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
   const panelBytes = <usize>(Kp * wbits);
   const xs = <usize>lda << 1;
   const ys = <usize>ldy << 1;
-  for (let j = 0; j < panels; j++) {
-    const panel = w + <usize>j * panelBytes;
-    const n0 = j << 3;
-    const S = load<i32>(ps + (<usize>j << 2));
-    const bv = bias + (<usize>n0 << 2);
-    if (ASC_FEATURE_SIMD) {
-      const kpb = wbits == 2 ? 4 : wbits == 4 ? 2 : 1; // k-pairs per 16-byte block
-      const blocks = (Kp >> 1) / kpb;
-      let r = 0;
-      if (wbits == 16) {
-        for (; r + 4 <= M; r += 4) {
-          initAcc(acc, bv, 4);
-          tile4x8_c16(x + <usize>r * xs, xs, panel, blocks, acc);
-          for (let i = 0; i < 4; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, lo, hi);
-        }
-        for (; r < M; r++) {
-          initAcc(acc, bv, 1);
-          tile1x8_c16(x + <usize>r * xs, xs, panel, blocks, acc);
-          requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, S, lo, hi);
-        }
-      } else if (wbits == 8) {
-        for (; r + 4 <= M; r += 4) {
-          initAcc(acc, bv, 4);
-          tile4x8_c8(x + <usize>r * xs, xs, panel, blocks, acc);
-          for (let i = 0; i < 4; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, lo, hi);
-        }
-        for (; r < M; r++) {
-          initAcc(acc, bv, 1);
-          tile1x8_c8(x + <usize>r * xs, xs, panel, blocks, acc);
-          requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, S, lo, hi);
-        }
-      } else if (wbits == 4) {
-        for (; r + 6 <= M; r += 6) {
-          initAcc(acc, bv, 6);
-          tile6x8_c4(x + <usize>r * xs, xs, panel, blocks, acc);
-          for (let i = 0; i < 6; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, lo, hi);
-        }
-        for (; r < M; r++) {
-          initAcc(acc, bv, 1);
-          tile1x8_c4(x + <usize>r * xs, xs, panel, blocks, acc);
-          requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, S, lo, hi);
-        }
-      } else {
-        for (; r + 6 <= M; r += 6) {
-          initAcc(acc, bv, 6);
-          tile6x8_c2(x + <usize>r * xs, xs, panel, blocks, acc);
-          for (let i = 0; i < 6; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, lo, hi);
-        }
-        for (; r < M; r++) {
-          initAcc(acc, bv, 1);
-          tile1x8_c2(x + <usize>r * xs, xs, panel, blocks, acc);
-          requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, S, lo, hi);
-        }
-      }
-    } else {
-      // Scalar twin: same panels, decoded value by value.
+  if (!ASC_FEATURE_SIMD) {
+    // Scalar twin: same panels, decoded value by value.
+    for (let j = 0; j < panels; j++) {
+      const panel = w + <usize>j * panelBytes;
+      const n0 = j << 3;
+      const bv = bias + (<usize>n0 << 2);
       for (let r = 0; r < M; r++) {
         const x0 = x + <usize>r * xs;
         for (let c = 0; c < 8; c++) {
@@ -554,8 +788,57 @@ export function gemm_s16_4x8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
           }
           store<i32>(acc + (<usize>c << 2), a);
         }
-        requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, S, lo, hi);
+        requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, 0, lo, hi);
       }
+    }
+    return;
+  }
+  const kpb = wbits == 2 ? 4 : wbits == 4 ? 2 : 1; // k-pairs per 16-byte block
+  const blocks = (Kp >> 1) / kpb;
+  const MR = wbits >= 8 ? 4 : 6;
+  const Mfull = M - M % MR;
+  // Row blocks of ~32 KiB of x (L1-sized), each swept by every panel: x is read from memory once, the
+  // panels (small) stay in L2. Without this, a tall GEMM (3136 rows) re-streamed all of x per panel.
+  const MB = max(MR, (32768 / (Kp << 1)) / MR * MR);
+  for (let r0 = 0; r0 < Mfull; r0 += MB) {
+  const r1 = min(Mfull, r0 + MB);
+  for (let j = 0; j < panels; j++) {
+    const panel = w + <usize>j * panelBytes;
+    const n0 = j << 3;
+    const S = load<i32>(ps + (<usize>j << 2));
+    const bv = bias + (<usize>n0 << 2);
+    for (let r = r0; r < r1; r += MR) {
+      initAcc(acc, bv, MR);
+      const x0 = x + <usize>r * xs;
+      if (wbits == 16) tile4x8_c16(x0, xs, panel, blocks, acc);
+      else if (wbits == 8) tile4x8_c8(x0, xs, panel, blocks, acc);
+      else if (wbits == 4) tile6x8_c4(x0, xs, panel, blocks, acc);
+      else tile6x8_c2(x0, xs, panel, blocks, acc);
+      for (let i = 0; i < MR; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, lo, hi);
+    }
+  }
+  }
+  for (let r = Mfull; r < M; r++) {
+    const x0 = x + <usize>r * xs;
+    const yr = y + <usize>r * ys;
+    let j = 0;
+    for (; j + 4 <= panels; j += 4) {
+      const panel = w + <usize>j * panelBytes;
+      initAcc32(acc, bias + (<usize>j << 5));
+      if (wbits == 16) tile1x32_c16(x0, panel, panelBytes, blocks, acc);
+      else if (wbits == 8) tile1x32_c8(x0, panel, panelBytes, blocks, acc);
+      else if (wbits == 4) tile1x32_c4(x0, panel, panelBytes, blocks, acc);
+      else tile1x32_c2(x0, panel, panelBytes, blocks, acc);
+      for (let q = 0; q < 4; q++) requantStore8(acc + (<usize>q << 5), yr, (j + q) << 3, N, m, s, pw, load<i32>(ps + (<usize>(j + q) << 2)), lo, hi);
+    }
+    for (; j < panels; j++) {
+      const panel = w + <usize>j * panelBytes;
+      initAcc(acc, bias + (<usize>j << 5), 1);
+      if (wbits == 16) tile1x8_c16(x0, xs, panel, blocks, acc);
+      else if (wbits == 8) tile1x8_c8(x0, xs, panel, blocks, acc);
+      else if (wbits == 4) tile1x8_c4(x0, xs, panel, blocks, acc);
+      else tile1x8_c2(x0, xs, panel, blocks, acc);
+      requantStore8(acc, yr, j << 3, N, m, s, pw, load<i32>(ps + (<usize>j << 2)), lo, hi);
     }
   }
 }
