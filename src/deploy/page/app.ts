@@ -232,7 +232,15 @@ async function main(): Promise<void> {
   };
 
   if (manifest.dataset !== "mnist" && !manifest.dataset.startsWith("idx:")) $("draw-title").textContent = `Draw (the model was made for ${manifest.dataset})`;
-  const clear = setupPad((pixels) => demo.classify(pixels, "drawing"));
+  // Errors while classifying (e.g. a model whose input is not 28×28×1) go to the error box too.
+  const safely = (pixels: Uint8Array, source: string) => {
+    try {
+      demo.classify(pixels, source);
+    } catch (e) {
+      showError(`Could not classify ${source}: ${(e as Error).message}`);
+    }
+  };
+  const clear = setupPad((pixels) => safely(pixels, "drawing"));
   $("clear").addEventListener("click", clear);
 
   const px = decodeBase64(samples.pixels);
@@ -249,7 +257,7 @@ async function main(): Promise<void> {
     const img = px.subarray(i * size, (i + 1) * size);
     paint(c, img);
     b.append(c, Object.assign(document.createElement("span"), { textContent: classes[label] ?? String(label) }));
-    b.addEventListener("click", () => demo.classify(img, `${samples.dataset} ${samples.split} #${samples.indices[i]} (label ${classes[label] ?? label})`));
+    b.addEventListener("click", () => safely(img, `${samples.dataset} ${samples.split} #${samples.indices[i]} (label ${classes[label] ?? label})`));
     grid.append(b);
   });
   $("samples-title").textContent = `${samples.labels.length} bundled ${samples.dataset} test images`;
