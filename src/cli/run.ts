@@ -54,7 +54,7 @@ export function runCommand(): Command {
       let done = 0;
       await runChunks<RunJobInit, RunChunk, RunChunkResult>({
         module: RUN_JOB_URL,
-        init: { program, backend: o.backend, batch: o.batch },
+        init: { program, backend: o.backend, batch: Math.min(o.batch, data.n) },
         workers: Math.min(o.workers, chunks.length),
         chunks,
         transfer: (c) => [c.images.buffer as ArrayBuffer],
