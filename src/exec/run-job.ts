@@ -6,12 +6,15 @@ import type { Program } from "../ir/types.js";
 import { loadBackend, type BackendName } from "./backends.js";
 import { runProgram } from "./interpret.js";
 import type { LayerKernels } from "./backend.js";
+import type { EngineOptions } from "../kernels/wasm/engine.js";
 
 export interface RunJobInit {
   program: Program;
   backend: BackendName;
   /** Largest batch a chunk will hold. */
   batch: number;
+  /** Options of the wasm engine (flavor, weight policy, memory limit); default: auto, as `loadBackend`. */
+  wasm?: EngineOptions;
 }
 
 export interface RunChunk {
@@ -41,6 +44,10 @@ export function makeRunner(program: Program, kernels: LayerKernels, batch: numbe
 
 /** Job init: load the backend, prepare the program. */
 export async function init(d: RunJobInit): Promise<RunState> {
+  if (d.backend === "wasm" && d.wasm) {
+    const { loadWasmKernels } = await import("../kernels/wasm/backend.js");
+    return makeRunner(d.program, loadWasmKernels(d.wasm), d.batch);
+  }
   return makeRunner(d.program, await loadBackend(d.backend), d.batch);
 }
 
