@@ -28,6 +28,9 @@
 
 import { requantClamp } from "./requant";
 
+/** Rows from which a packed-weight GEMM decodes panels into the tile instead of in registers. */
+const UNPACK_MIN_ROWS = 24;
+
 // @ts-ignore: decorator
 @inline function tile4x8_c16(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {
   let wp = panel;
@@ -690,6 +693,42 @@ import { requantClamp } from "./requant";
   v128.store(acc, a31, 112);
 }
 
+/**
+ * Decodes one packed panel (container c = 8, 4 or 2) into the i16 layout of container 16 at `tile`
+ * (Kp·16 bytes): the same shifts as the fused tiles, stored instead of consumed. Used for tall GEMMs, where
+ * one decode per row block serves every row of it (the fused decode is repeated per MR rows).
+ */
+// @ts-ignore: decorator
+@inline function unpackPanel(panel: usize, c: i32, blocks: i32, tile: usize): void {
+  let src = panel;
+  let dst = tile;
+  for (let b = 0; b < blocks; b++) {
+    const raw = v128.load(src);
+    if (c == 8) {
+      v128.store(dst, i16x8.shr_s(i16x8.shl(raw, 8), 8));
+      v128.store(dst, i16x8.shr_s(raw, 8), 16);
+      dst += 32;
+    } else if (c == 4) {
+      v128.store(dst, i16x8.shr_s(i16x8.shl(raw, 12), 12));
+      v128.store(dst, i16x8.shr_s(i16x8.shl(raw, 8), 12), 16);
+      v128.store(dst, i16x8.shr_s(i16x8.shl(raw, 4), 12), 32);
+      v128.store(dst, i16x8.shr_s(raw, 12), 48);
+      dst += 64;
+    } else {
+      v128.store(dst, i16x8.shr_s(i16x8.shl(raw, 14), 14));
+      v128.store(dst, i16x8.shr_s(i16x8.shl(raw, 12), 14), 16);
+      v128.store(dst, i16x8.shr_s(i16x8.shl(raw, 10), 14), 32);
+      v128.store(dst, i16x8.shr_s(i16x8.shl(raw, 8), 14), 48);
+      v128.store(dst, i16x8.shr_s(i16x8.shl(raw, 6), 14), 64);
+      v128.store(dst, i16x8.shr_s(i16x8.shl(raw, 4), 14), 80);
+      v128.store(dst, i16x8.shr_s(i16x8.shl(raw, 2), 14), 96);
+      v128.store(dst, i16x8.shr_s(raw, 14), 112);
+      dst += 128;
+    }
+    src += 16;
+  }
+}
+
 /** Seeds `rows` rows of the accumulator tile with the panel's 8 biases. */
 // @ts-ignore: decorator
 @inline function initAcc(acc: usize, bv: usize, rows: i32): void {
@@ -758,13 +797,14 @@ import { requantClamp } from "./requant";
 /**
  * qs16 GEMM with per-channel requantization on 8c2 weight panels (see the file comment).
  * x: i16 [M][lda]; Kp: K padded (even; multiple of 4 for c = 4, of 8 for c = 2); w: panels, Kp·wbits bytes
- * each; acc: 192 bytes of scratch (the accumulator tile); bias, m, s, pw: i32 [Np]; ps: i32 [Np/8] shared
+ * each; acc: 192 bytes of scratch (the accumulator tile); tile: Kp·16 bytes of scratch (a decoded panel,
+ * used when wbits < 16 and M ≥ UNPACK_MIN_ROWS); bias, m, s, pw: i32 [Np]; ps: i32 [Np/8] shared
  * shifts (0 = scalar); y: i16 [M][ldy]; lo/hi: the output clamp.
  * Rows come in MR-row tiles per panel; the M mod MR rows left over (all of them when M < MR, e.g. a dense
  * layer at batch 1) use a 1×32 tile over four panels at once, so one broadcast of x feeds 8 dots.
  */
 export function gemm_s16_4x8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
-  w: usize, wbits: i32, acc: usize, N: i32,
+  w: usize, wbits: i32, acc: usize, tile: usize, N: i32,
   bias: usize, m: usize, s: usize, pw: usize, ps: usize, lo: i32, hi: i32, y: usize, ldy: i32): void {
   const panels = (N + 7) >> 3;
   const panelBytes = <usize>(Kp * wbits);
@@ -795,7 +835,11 @@ export function gemm_s16_4x8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
   }
   const kpb = wbits == 2 ? 4 : wbits == 4 ? 2 : 1; // k-pairs per 16-byte block
   const blocks = (Kp >> 1) / kpb;
-  const MR = wbits >= 8 ? 4 : 6;
+  // Tall GEMMs with packed weights: decode each panel once per row block into `tile` and run the i16
+  // tile on it (the decode is then shared by up to ~50 rows); short ones decode in registers (6-row tile).
+  const unpack = wbits != 16 && M >= UNPACK_MIN_ROWS;
+  const cw = unpack ? 16 : wbits; // the container the row tiles read
+  const MR = cw >= 8 ? 4 : 6;
   const Mfull = M - M % MR;
   // Row blocks of ~32 KiB of x (L1-sized), each swept by every panel: x is read from memory once, the
   // panels (small) stay in L2. Without this, a tall GEMM (3136 rows) re-streamed all of x per panel.
@@ -807,13 +851,19 @@ export function gemm_s16_4x8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
     const n0 = j << 3;
     const S = load<i32>(ps + (<usize>j << 2));
     const bv = bias + (<usize>n0 << 2);
+    let pan = panel;
+    if (unpack) {
+      unpackPanel(panel, wbits, blocks, tile);
+      pan = tile;
+    }
+    const rowBlocks = cw == 16 ? Kp >> 1 : blocks;
     for (let r = r0; r < r1; r += MR) {
       initAcc(acc, bv, MR);
       const x0 = x + <usize>r * xs;
-      if (wbits == 16) tile4x8_c16(x0, xs, panel, blocks, acc);
-      else if (wbits == 8) tile4x8_c8(x0, xs, panel, blocks, acc);
-      else if (wbits == 4) tile6x8_c4(x0, xs, panel, blocks, acc);
-      else tile6x8_c2(x0, xs, panel, blocks, acc);
+      if (cw == 16) tile4x8_c16(x0, xs, pan, rowBlocks, acc);
+      else if (cw == 8) tile4x8_c8(x0, xs, pan, rowBlocks, acc);
+      else if (cw == 4) tile6x8_c4(x0, xs, pan, rowBlocks, acc);
+      else tile6x8_c2(x0, xs, pan, rowBlocks, acc);
       for (let i = 0; i < MR; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, lo, hi);
     }
   }

@@ -54,7 +54,8 @@ export function nipqGemm(e: WasmEngine, M: number, K: number, N: number, wBits: 
   const x = a.putI16(Int16Array.from({ length: M * h.Kp }, (_, i) => (i % h.Kp < K ? Math.floor(r() * 256) : 0)), "x");
   const y = a.alloc(M * N * 2, "y");
   const acc = a.alloc(192, "acc");
-  const t = timeIt(() => e.k.gemm_s16_4x8c2_requant(x, h.Kp, M, h.Kp, w, c, acc, N, bias, m, s, pw, ps, -128, 127, y, N), MIN_S);
+  const tile = a.alloc(h.Kp * 16, "tile");
+  const t = timeIt(() => e.k.gemm_s16_4x8c2_requant(x, h.Kp, M, h.Kp, w, c, acc, tile, N, bias, m, s, pw, ps, -128, 127, y, N), MIN_S);
   a.release(mark);
   return t;
 }

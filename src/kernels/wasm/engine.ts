@@ -53,6 +53,9 @@ export class WasmEngine {
   private readonly prepared = new WeakMap<Layer, PreparedLayer>();
   /** 192 bytes the GEMM kernel keeps its MR×8 accumulator tile in (MR ≤ 6) between the K loop and the requant. */
   private readonly accScratch: number;
+  /** Kp·16 bytes where the GEMM decodes one packed panel for tall GEMMs (assembly/gemm.ts, unpackPanel). */
+  private tile = 0;
+  private tileBytes = 0;
   /** Resident bytes of all prepared weights (panels as stored) and of their int32 bias/m/s. */
   weightBytes = 0;
   paramBytes = 0;
@@ -76,6 +79,11 @@ export class WasmEngine {
     const ps = a.putI32(g.ps, what);
     const weightBytes = g.panels.byteLength;
     this.weightBytes += weightBytes;
+    if (g.container !== 16 && g.Kp * 16 > this.tileBytes) {
+      // The decoded-panel tile is sized to the largest packed GEMM prepared so far (a few KB).
+      this.tileBytes = g.Kp * 16;
+      this.tile = a.alloc(this.tileBytes, "the decoded weight-panel tile");
+    }
     this.paramBytes += 16 * g.Np + 4 * g.ps.length;
     const { panels: _p, ...host } = g;
     return { host, w, bias, m, s, pw, ps, weightBytes };
@@ -119,7 +127,7 @@ export class WasmEngine {
   }
 
   private gemm(g: GemmDev, x: number, lda: number, M: number, lo: number, hi: number, y: number, ldy: number): void {
-    this.k.gemm_s16_4x8c2_requant(x, lda, M, g.host.Kp, g.w, g.host.container, this.accScratch, g.host.N, g.bias, g.m, g.s, g.pw, g.ps, lo, hi, y, ldy);
+    this.k.gemm_s16_4x8c2_requant(x, lda, M, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, g.m, g.s, g.pw, g.ps, lo, hi, y, ldy);
   }
 
   /** conv2d over n samples: x, y are i16 NHWC pointers. Scratch is transient. */
