@@ -2,19 +2,34 @@
 // per-channel requantization. NHWC keeps channels contiguous, so SIMD runs across channels: 8 channels
 // per step, i16 products widened to i32 with `i32x4.extmul_{low,high}_i16x8_s` (exact: |x·w| < 2^15·2^7).
 
-import { requantClamp } from "./requant";
+import { requantClamp, requantClamp8Shared } from "./requant";
 
 // @ts-ignore: decorator
 @inline function rqStore(acc: i32, yp: usize, c: i32, C: i32, m: usize, s: usize, lo: i32, hi: i32): void {
   if (c < C) store<i16>(yp + (<usize>c << 1), i16(requantClamp(acc, load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi)));
 }
 
+/** Stores the lanes of an i16x8 whose channels c..c+7 are < C (the last, partial group). */
+// @ts-ignore: decorator
+@inline function storeLanes(v: v128, yp: usize, c: i32, C: i32): void {
+  const p = yp + (<usize>c << 1);
+  store<i16>(p, i16x8.extract_lane_s(v, 0));
+  if (c + 1 < C) store<i16>(p, i16x8.extract_lane_s(v, 1), 2);
+  if (c + 2 < C) store<i16>(p, i16x8.extract_lane_s(v, 2), 4);
+  if (c + 3 < C) store<i16>(p, i16x8.extract_lane_s(v, 3), 6);
+  if (c + 4 < C) store<i16>(p, i16x8.extract_lane_s(v, 4), 8);
+  if (c + 5 < C) store<i16>(p, i16x8.extract_lane_s(v, 5), 10);
+  if (c + 6 < C) store<i16>(p, i16x8.extract_lane_s(v, 6), 12);
+}
+
 /**
  * x: i16 [n][H][W][C] (plus ≥ 16 bytes of readable slack after it); w: i16 [kh·kw][Cp] (Cp = C rounded up
- * to 8, zero-padded); bias, m, s: i32 [Cp]; y: i16 [n][OH][OW][C].
+ * to 8, zero-padded); bias, m, s, pw: i32 [Cp]; ps: i32 [Cp/8], the shared shift of each 8 channels for the
+ * SIMD requant (0: scalar requantClamp; see requantClamp8Shared); y: i16 [n][OH][OW][C].
  */
 export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
-  pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, lo: i32, hi: i32, y: usize): void {
+  pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
+  lo: i32, hi: i32, y: usize): void {
   const wTap = <usize>Cp << 1;
   let yp = y;
   for (let b = 0; b < n; b++) {
@@ -39,6 +54,14 @@ export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh:
                 a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(xv, wv));
                 a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(xv, wv));
               }
+            }
+            const S = load<i32>(ps + (<usize>(c >> 3) << 2));
+            if (S > 0) {
+              const cb = <usize>c << 2;
+              const out = requantClamp8Shared(a0, a1, v128.load(pw + cb), v128.load(pw + cb, 16), v128.load(m + cb), v128.load(m + cb, 16), S, lo, hi);
+              if (c + 8 <= C) v128.store(yp + (<usize>c << 1), out);
+              else storeLanes(out, yp, c, C);
+              continue;
             }
             rqStore(i32x4.extract_lane(a0, 0), yp, c, C, m, s, lo, hi);
             rqStore(i32x4.extract_lane(a0, 1), yp, c + 1, C, m, s, lo, hi);

@@ -26,7 +26,7 @@
 // with a·2^(S−s) exact in i32 (S − s ≤ 31 − accBits) and the result within i32 (s ≥ accBits − 1), so
 // `i64x2.shr_s` by the scalar S and an i32 clamp suffice. pw[n] = 2^(S − s[n]).
 
-import { requantClamp } from "./requant";
+import { requantClamp, requantClamp8Shared } from "./requant";
 
 /** Rows from which a packed-weight GEMM decodes panels into the tile instead of in registers. */
 const UNPACK_MIN_ROWS = 24;
@@ -755,20 +755,7 @@ const UNPACK_MIN_ROWS = 24;
   const cnt = min(8, N - n0);
   if (ASC_FEATURE_SIMD && S > 0) {
     const cb = <usize>n0 << 2;
-    const rnd = i64x2.splat(i64(1) << i64(S - 1));
-    const a0 = i32x4.mul(v128.load(acc), v128.load(pw + cb));
-    const a1 = i32x4.mul(v128.load(acc, 16), v128.load(pw + cb, 16));
-    const m0 = v128.load(m + cb);
-    const m1 = v128.load(m + cb, 16);
-    const l0 = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(a0, m0), rnd), S);
-    const h0 = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(a0, m0), rnd), S);
-    const l1 = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(a1, m1), rnd), S);
-    const h1 = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(a1, m1), rnd), S);
-    const lov = i32x4.splat(lo);
-    const hiv = i32x4.splat(hi);
-    const r0 = i32x4.min_s(i32x4.max_s(i32x4.shuffle(l0, h0, 0, 2, 4, 6), lov), hiv);
-    const r1 = i32x4.min_s(i32x4.max_s(i32x4.shuffle(l1, h1, 0, 2, 4, 6), lov), hiv);
-    const out = i16x8.narrow_i32x4_s(r0, r1); // values already within [lo, hi] ⊂ i16
+    const out = requantClamp8Shared(v128.load(acc), v128.load(acc, 16), v128.load(pw + cb), v128.load(pw + cb, 16), v128.load(m + cb), v128.load(m + cb, 16), S, lo, hi);
     if (cnt == 8) {
       v128.store(yrow + (<usize>n0 << 1), out);
     } else {

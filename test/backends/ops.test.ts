@@ -3,7 +3,7 @@
 // (4 rows × 8 channels, k-pairs): K, N, C from 1 to 67+, strides 1–2, both paddings, groups incl.
 // depthwise, every weight bit-width 2..8, activations and weights at their clamp limits, extreme m/s.
 
-import { beforeAll, describe, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import type { Activation, LayerKernels } from "../../src/exec/backend.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
@@ -23,6 +23,25 @@ const act = (n: number, spec: TensorSpec, rng: Rng): Activation => {
 };
 const outSpec = (rng: Rng, shape: number[]): TensorSpec => (rng.next() < 0.15 ? actSpec(shape, 16, true) : actSpec(shape, rng.int(2, 8), rng.next() < 0.5));
 
+/**
+ * Biases on the accumulators' own scale (so requantized outputs land inside the clamp range, where a wrong
+ * multiplier or shift shows), a limit ±2·typical a quarter of the time, and rarely ±2^24.
+ */
+function biases(rng: Rng, n: number, typical: number): Int32Array {
+  const b = rng.ints(n, -Math.round(2 * typical), Math.round(2 * typical));
+  for (let i = 0; i < n; i++) if (rng.next() < 0.03) b[i] = rng.pick([-(2 ** 24), 2 ** 24]);
+  return b;
+}
+
+/** Outputs seen and outputs strictly inside (lo, hi): a test whose outputs all saturate proves little. */
+const interior = { seen: 0, inside: 0 };
+function countInterior(y: ArrayLike<number>, lo: number, hi: number): void {
+  for (let i = 0; i < y.length; i++) {
+    interior.seen++;
+    if (y[i] > lo && y[i] < hi) interior.inside++;
+  }
+}
+
 interface ConvCase {
   n: number; H: number; W: number; C: number; outC: number; kh: number; kw: number; sh: number; sw: number;
   padding: Padding; groups: number; wBits: number; xBits: number; xSigned: boolean; seed: number;
@@ -41,7 +60,7 @@ function convLayer(c: ConvCase, rng: Rng): { layer: Conv2DLayer; x: Activation }
   const layer: Conv2DLayer = {
     op: "conv2d", name: "conv", inputs: [0], out: os, kernel: [c.kh, c.kw], stride: [c.sh, c.sw], padding: c.padding, groups: c.groups,
     wBits: c.wBits, weights: rng.weights(c.outC * K, c.wBits), wScale: new Float64Array(c.outC).fill(0.01),
-    bias: rng.ints(c.outC, -(2 ** 24), 2 ** 24), rq: { m, s, lo, hi },
+    bias: biases(rng, c.outC, typical), rq: { m, s, lo, hi },
   };
   return { layer, x: act(c.n, xs, rng) };
 }
@@ -51,6 +70,7 @@ function checkConv(k: LayerKernels, c: ConvCase): void {
   const { layer, x } = convLayer(c, rng);
   const ref = referenceKernels.conv2d(layer, x);
   const got = k.conv2d(layer, x);
+  countInterior(ref, layer.rq.lo, layer.rq.hi);
   const g = { H: c.H, W: c.W, C: c.C, kh: c.kh, kw: c.kw, sh: c.sh, sw: c.sw, padding: c.padding, groups: c.groups, outC: c.outC };
   if (ref.length !== got.length || ref.some((v, i) => v !== got[i]))
     expectExact(`conv2d ${JSON.stringify(c)}`, ref, got, layer.out.shape, conv2dAcc(x.data, x.n, g, layer.weights, layer.bias));
@@ -93,11 +113,12 @@ function checkDense(k: LayerKernels, c: DenseCase): void {
   const { m, s } = requantParams(rng, c.N, typical, hi);
   const layer: DenseLayer = {
     op: "dense", name: "dense", inputs: [0], out: os, wBits: c.wBits, weights: rng.weights(c.N * c.K, c.wBits),
-    wScale: new Float64Array(c.N).fill(0.01), bias: rng.ints(c.N, -(2 ** 24), 2 ** 24), rq: { m, s, lo, hi },
+    wScale: new Float64Array(c.N).fill(0.01), bias: biases(rng, c.N, typical), rq: { m, s, lo, hi },
   };
   const x = act(c.n, xs, rng);
   const ref = referenceKernels.dense(layer, x);
   const got = k.dense(layer, x);
+  countInterior(ref, lo, hi);
   if (ref.length !== got.length || ref.some((v, i) => v !== got[i]))
     expectExact(`dense ${JSON.stringify(c)}`, ref, got, [c.N], denseAcc(x.data, x.n, c.K, c.N, layer.weights, layer.bias));
 }
@@ -147,6 +168,12 @@ for (const b of BACKENDS_UNDER_TEST) {
     });
     it("dense: every weight bit-width 2..8 on one shape at the limits", () => {
       for (let wBits = 2; wBits <= 8; wBits++) for (const K of [1, 7, 8, 9, 16, 17, 67]) checkDense(k, { n: 5, K, N: 67, wBits, xBits: 8, xSigned: false, seed: wBits * 100 + K });
+    });
+    it("the conv/dense cases above are not saturation-dominated (> 40% of outputs strictly inside the clamp)", () => {
+      // Unsigned outputs clamp negative accumulators to 0 by design (ReLU), so ~75% is the practical ceiling.
+      const f = interior.inside / interior.seen;
+      interior.seen = interior.inside = 0;
+      expect(f).toBeGreaterThan(0.4);
     });
     it("maxpool: same/valid, strides 1–2, channels 1..67, signed and 16-bit inputs", () => {
       fc.assert(

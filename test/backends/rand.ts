@@ -66,7 +66,7 @@ export function requantParams(rng: Rng, channels: number, accTypical: number, ou
       s[c] = rng.pick([1, 62]);
       continue;
     }
-    const real = (outHi / Math.max(1, accTypical)) * 2 ** (rng.next() * 4 - 2);
+    const real = (outHi / Math.max(1, accTypical)) * 2 ** (rng.next() * 3 - 2.5);
     const d = dyadic(Math.min(2 ** 30, Math.max(2 ** -31, real)));
     m[c] = rng.next() < 0.1 ? rng.pick([2 ** 30, 2 ** 31 - 1]) : d.m;
     s[c] = d.s;

@@ -22,7 +22,7 @@ export interface GemmDev {
 
 export type PreparedLayer =
   | { kind: "conv-gemm"; host: Omit<ConvGemmHost, "gemms">; gemms: GemmDev[] }
-  | { kind: "depthwise"; host: Omit<DepthwiseHost, "w" | "bias" | "m" | "s">; w: number; bias: number; m: number; s: number; weightBytes: number }
+  | { kind: "depthwise"; host: Omit<DepthwiseHost, "w" | "bias" | "m" | "s" | "pw" | "ps">; w: number; bias: number; m: number; s: number; pw: number; ps: number; weightBytes: number }
   | { kind: "dense"; host: Omit<DenseHost, "gemm">; gemm: GemmDev }
   | { kind: "window"; geo: WindowGeometry };
 
@@ -100,10 +100,10 @@ export class WasmEngine {
         const h = prepareConv(l, x, this.policy);
         if (h.kind === "depthwise") {
           const a = this.arena;
-          const { w, bias, m, s, ...rest } = h;
-          p = { kind: "depthwise", host: rest, w: a.putI16(w, what), bias: a.putI32(bias, what), m: a.putI32(m, what), s: a.putI32(s, what), weightBytes: w.byteLength };
+          const { w, bias, m, s, pw, ps, ...rest } = h;
+          p = { kind: "depthwise", host: rest, w: a.putI16(w, what), bias: a.putI32(bias, what), m: a.putI32(m, what), s: a.putI32(s, what), pw: a.putI32(pw, what), ps: a.putI32(ps, what), weightBytes: w.byteLength };
           this.weightBytes += w.byteLength;
-          this.paramBytes += 12 * h.Cp;
+          this.paramBytes += 16 * h.Cp + 4 * h.ps.length;
         } else {
           const { gemms, ...rest } = h;
           p = { kind: "conv-gemm", host: rest, gemms: gemms.map((g) => this.gemmDev(g, what)) };
@@ -135,7 +135,7 @@ export class WasmEngine {
     const k = this.k;
     if (p.kind === "depthwise") {
       const g = p.host.geo;
-      k.dwconv_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.host.Cp, p.bias, p.m, p.s, p.host.lo, p.host.hi, y);
+      k.dwconv_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.host.Cp, p.bias, p.m, p.s, p.pw, p.ps, p.host.lo, p.host.hi, y);
       return;
     }
     if (p.kind !== "conv-gemm") throw new Error(`layer ${l.name}: not prepared as a conv`);

@@ -69,6 +69,19 @@ export function sharedShift(s: ArrayLike<number>, from: number, to: number, accB
   return S;
 }
 
+/** Per group of 8 channels (N real of Np), the shared shift S (or 0) and per channel pw = 2^(S − s). */
+export function sharedShifts(s: ArrayLike<number>, N: number, Np: number, accBits: number): { pw: Int32Array; ps: Int32Array } {
+  const ps = new Int32Array(Np / PANEL_N);
+  const pw = new Int32Array(Np).fill(1);
+  for (let j = 0; j < ps.length; j++) {
+    const to = Math.min(N, (j + 1) * PANEL_N);
+    const S = sharedShift(s, j * PANEL_N, to, accBits);
+    ps[j] = S;
+    if (S > 0) for (let c = j * PANEL_N; c < to; c++) pw[c] = 2 ** (S - s[c]);
+  }
+  return { pw, ps };
+}
+
 /**
  * Lays out W[n][k] = w(n, k) (n < N, k < K) as 8c2 panels: panel j, k-pair p, half h (channels 0–3 / 4–7)
  * is weight vector q = 2p + h of the panel, whose lane 2c + t holds W[8j + 4h + c][2p + t]; then stores
@@ -105,13 +118,7 @@ export function gemmHost(N: number, K: number, w: (n: number, k: number) => numb
   }
   const pad = (src: ArrayLike<number>, fill: number) => Int32Array.from({ length: Np }, (_, c) => (c < N ? src[c] : fill));
   const ss = pad(s, 1);
-  const ps = new Int32Array(Np / PANEL_N);
-  const pw = new Int32Array(Np).fill(1);
-  for (let j = 0; j < ps.length; j++) {
-    const S = sharedShift(s, j * PANEL_N, Math.min(N, (j + 1) * PANEL_N), accBits);
-    ps[j] = S;
-    if (S > 0) for (let c = j * PANEL_N; c < Math.min(N, (j + 1) * PANEL_N); c++) pw[c] = 2 ** (S - ss[c]);
-  }
+  const { pw, ps } = sharedShifts(s, N, Np, accBits);
   // Padded channels keep m = 2^30, s = 1 so a padded lane's requant is well defined (it is never stored).
   return { K, Kp, N, Np, container, panels, bias: pad(bias, 0), m: pad(m, 2 ** 30), s: ss, pw, ps };
 }
@@ -163,6 +170,9 @@ export interface DepthwiseHost {
   bias: Int32Array;
   m: Int32Array;
   s: Int32Array;
+  /** 2^(S − s) per channel and the shared shift S per 8 channels (0: scalar requant), as in GemmHost. */
+  pw: Int32Array;
+  ps: Int32Array;
   lo: number;
   hi: number;
 }
@@ -187,7 +197,8 @@ export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy 
     const w = new Int16Array(taps * Cp);
     for (let c = 0; c < outC; c++) for (let t = 0; t < taps; t++) w[t * Cp + c] = l.weights[c * taps + t];
     const pad = (a: ArrayLike<number>, fill: number) => Int32Array.from({ length: Cp }, (_, c) => (c < outC ? a[c] : fill));
-    return { kind: "depthwise", geo, Cp, w, bias: pad(l.bias, 0), m: pad(l.rq.m, 2 ** 30), s: pad(l.rq.s, 1), lo: l.rq.lo, hi: l.rq.hi };
+    const { pw, ps } = sharedShifts(l.rq.s, outC, Cp, accumulatorBound(l, x)?.bits ?? 32);
+    return { kind: "depthwise", geo, Cp, w, bias: pad(l.bias, 0), m: pad(l.rq.m, 2 ** 30), s: pad(l.rq.s, 1), pw, ps, lo: l.rq.lo, hi: l.rq.hi };
   }
   const K = taps * cpg;
   const container = containerFor(l.wBits, policy);
