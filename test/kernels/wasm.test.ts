@@ -156,3 +156,19 @@ describe("activation memory plan", () => {
     }
   });
 });
+
+describe("per-layer backend memory", () => {
+  it("forgets prepared layers instead of growing without bound; never while a program runner holds pointers", () => {
+    const e = new WasmEngine({ flavor: "simd" });
+    const k = new WasmKernels(e);
+    const { layer, x } = denseCase(3, 8, 64, 64, 2);
+    const before = e.arena.used();
+    k.dense(layer, x);
+    expect(e.arena.used()).toBeGreaterThan(before);
+    expect(e.forgetPrepared()).toBe(true);
+    expect(e.arena.used()).toBe(before);
+    expectExact("dense after forget", referenceKernels.dense(layer, x), k.dense(layer, x), [64]); // re-prepared
+    k.compile(readQModel(FIXTURE), 4);
+    expect(e.forgetPrepared()).toBe(false);
+  });
+});

@@ -7,6 +7,9 @@ import { sizeOf, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseL
 import { WasmEngine, type EngineOptions } from "./engine.js";
 import { WasmProgram } from "./program.js";
 
+/** Prepared-weight memory above which the per-layer backend starts over (see WasmEngine.forgetPrepared). */
+const FORGET_ABOVE_BYTES = 64 * 2 ** 20;
+
 export class WasmKernels implements LayerKernels {
   readonly name: string;
 
@@ -16,6 +19,7 @@ export class WasmKernels implements LayerKernels {
 
   private call(l: Layer, xs: Activation[]): Int32Array {
     const e = this.engine;
+    if (e.arena.used() > FORGET_ABOVE_BYTES) e.forgetPrepared();
     e.prepare(l, xs[0].spec); // persistent: before the transient mark
     const a = e.arena;
     const mark = a.mark();

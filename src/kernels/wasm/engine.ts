@@ -50,7 +50,11 @@ export class WasmEngine {
   readonly arena: Arena;
   readonly flavor: WasmFlavor;
   readonly policy: WeightPolicy;
-  private readonly prepared = new WeakMap<Layer, PreparedLayer>();
+  private prepared = new WeakMap<Layer, PreparedLayer>();
+  /** Arena mark after the engine's own scratch: what forgetPrepared() releases back to. */
+  private readonly baseMark: number;
+  /** Whole-program runners hold pointers into the arena: while one exists, prepared layers are never forgotten. */
+  pinned = false;
   /** 192 bytes the GEMM kernel keeps its MR×8 accumulator tile in (MR ≤ 6) between the K loop and the requant. */
   private readonly accScratch: number;
   /** Kp·16 bytes where the GEMM decodes one packed panel for tall GEMMs (assembly/gemm.ts, unpackPanel). */
@@ -67,6 +71,7 @@ export class WasmEngine {
     this.policy = o.policy ?? DEFAULT_POLICY;
     this.arena = new Arena(exports.memory, exports.heap_base(), o.memoryLimit);
     this.accScratch = this.arena.alloc(192, "the GEMM accumulator scratch");
+    this.baseMark = this.arena.mark();
   }
 
   private gemmDev(g: GemmHost, what: string): GemmDev {
@@ -87,6 +92,23 @@ export class WasmEngine {
     this.paramBytes += 16 * g.Np + 4 * g.ps.length;
     const { panels: _p, ...host } = g;
     return { host, w, bias, m, s, pw, ps, weightBytes };
+  }
+
+  /**
+   * Drops every prepared layer and frees their memory (the bump allocator cannot free one layer). The
+   * per-layer backend calls this when prepared weights pass `limit` bytes, so a long run over many distinct
+   * layers (a test suite, a simulator sweeping layers) does not grow memory without bound. Refused while a
+   * WasmProgram (which keeps pointers) uses this engine.
+   */
+  forgetPrepared(): boolean {
+    if (this.pinned) return false;
+    this.prepared = new WeakMap();
+    this.arena.release(this.baseMark);
+    this.tile = 0;
+    this.tileBytes = 0;
+    this.weightBytes = 0;
+    this.paramBytes = 0;
+    return true;
   }
 
   /** Prepares a layer once (cached by layer object): geometry, kernel choice, weights in linear memory. */

@@ -31,6 +31,7 @@ export class WasmProgram {
     readonly maxBatch: number,
     microBatch = MICRO_BATCH,
   ) {
+    engine.pinned = true;
     const layers = program.layers;
     layers.forEach((l, i) => {
       if (i > 0 && l.op !== "flatten") engine.prepare(l, layers[l.inputs[0]].out);
