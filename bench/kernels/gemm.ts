@@ -95,6 +95,8 @@ async function ortGemm(M: number, K: number, N: number): Promise<number> {
 export interface GemmRow {
   M: number; K: number; N: number;
   nipqInt8: number; nipq4: number; tfjsFp32: number; ortInt8: number;
+  /** int8 weights in the 1-byte container (WeightPolicy.wide = 8) instead of i16. */
+  nipqInt8c8: number;
   peak: number;
   /** Resident weight bytes as the kernel reads them (int8 → i16 panels; 4-bit → packed nibbles). */
   residentInt8: number; resident4: number;
@@ -113,6 +115,7 @@ async function main(): Promise<void> {
       M, K, N, peak,
       nipqInt8: g(M, K, N, nipqGemm(e, M, K, N, 8, undefined, r8)),
       nipq4: g(M, K, N, nipqGemm(e, M, K, N, 4, undefined, r4)),
+      nipqInt8c8: g(M, K, N, nipqGemm(e, M, K, N, 8, 8)),
       residentInt8: 0, resident4: 0,
       tfjsFp32: g(M, K, N, await tfGemm(M, K, N)),
       ortInt8: g(M, K, N, await ortGemm(M, K, N)),
@@ -125,6 +128,7 @@ async function main(): Promise<void> {
         `(${M}, ${K}, ${N})`.padEnd(16) +
           ` nipq int8 ${row.nipqInt8.toFixed(2)} GMAC/s (${((100 * row.nipqInt8) / peak).toFixed(0)}% of peak)` +
           `  4-bit ${row.nipq4.toFixed(2)} (${(row.nipq4 / row.nipqInt8).toFixed(2)}× int8)` +
+          `  int8 in 1-byte container ${row.nipqInt8c8.toFixed(2)}` +
           `  tfjs fp32 ${row.tfjsFp32.toFixed(2)} (${(row.nipqInt8 / row.tfjsFp32).toFixed(2)}×)` +
           `  ort int8 ${row.ortInt8.toFixed(2)} (${(row.nipqInt8 / row.ortInt8).toFixed(2)}×)` +
           `  resident weights ${row.residentInt8} B (int8 as i16) / ${row.resident4} B (4-bit)`,
