@@ -18,6 +18,7 @@ export function configuredLimit(): number {
   return Number.isInteger(n) && n > 0 ? Math.min(n * 2 ** 20, 4 * 2 ** 30 - PAGE) : DEFAULT_LIMIT_BYTES;
 }
 
+/** The bump allocator over one instance's linear memory. */
 export class Arena {
   private top: number;
   private u8?: Uint8Array;
@@ -65,19 +66,21 @@ export class Arena {
     return this.top - this.base;
   }
 
-  /** Views over the current buffer (recreated after growth detaches the old one). */
+  /** A byte view of all of linear memory (recreated after growth detaches the old buffer). */
   bytes(): Uint8Array {
     if (!this.u8 || this.u8.buffer !== this.memory.buffer) this.u8 = new Uint8Array(this.memory.buffer);
     return this.u8;
   }
+  /** An i16 view of n elements at ptr, over the current buffer. */
   i16(ptr: number, n: number): Int16Array {
     return new Int16Array(this.memory.buffer, ptr, n);
   }
+  /** An i32 view of n elements at ptr, over the current buffer. */
   i32(ptr: number, n: number): Int32Array {
     return new Int32Array(this.memory.buffer, ptr, n);
   }
 
-  /** Copies `src` into a new allocation and returns its pointer. */
+  /** Copies `src` as i32 (zero-padded to `length`) into a new allocation and returns its pointer. */
   putI32(src: ArrayLike<number>, what: string, length = src.length): number {
     const p = this.alloc(length * 4, what);
     const v = this.i32(p, length);
@@ -85,6 +88,7 @@ export class Arena {
     for (let i = 0; i < src.length; i++) v[i] = src[i];
     return p;
   }
+  /** Copies `src` as i16 (zero-padded to `length`) into a new allocation and returns its pointer. */
   putI16(src: ArrayLike<number>, what: string, length = src.length): number {
     const p = this.alloc(length * 2, what);
     const v = this.i16(p, length);
@@ -92,6 +96,7 @@ export class Arena {
     for (let i = 0; i < src.length; i++) v[i] = src[i];
     return p;
   }
+  /** Copies bytes into a new allocation and returns its pointer. */
   putBytes(src: Uint8Array, what: string): number {
     const p = this.alloc(src.length, what);
     this.bytes().set(src, p);

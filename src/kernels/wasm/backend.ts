@@ -10,6 +10,7 @@ import { WasmProgram } from "./program.js";
 /** Prepared-weight memory above which the per-layer backend starts over (see WasmEngine.forgetPrepared). */
 const FORGET_ABOVE_BYTES = 64 * 2 ** 20;
 
+/** The wasm kernels behind the LayerKernels interface; `compile` gives the fast whole-program runner. */
 export class WasmKernels implements LayerKernels {
   readonly name: string;
 

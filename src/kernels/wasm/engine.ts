@@ -64,6 +64,7 @@ export class WasmEngine {
   weightBytes = 0;
   paramBytes = 0;
 
+  /** Instantiates the kernels (or adopts the caller's instance) and sets up the arena. */
   constructor(o: EngineOptions = {}) {
     const { exports, flavor } = o.kernels ?? instantiateKernels(o.flavor ?? "auto", o.buildDir);
     this.k = exports;
@@ -206,21 +207,25 @@ export class WasmEngine {
     }
   }
 
+  /** Max pool over n samples (i16 NHWC pointers). */
   maxpool(_l: MaxPoolLayer, p: PreparedLayer, x: number, n: number, y: number): void {
     const g = (p as { geo: WindowGeometry }).geo;
     this.k.maxpool_s16(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, y);
   }
 
+  /** Average pool (window sums, then the layer's requant) over n samples. */
   avgpool(l: AvgPoolLayer, p: PreparedLayer, x: number, n: number, y: number): void {
     const g = (p as { geo: WindowGeometry }).geo;
     this.k.avgpool_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.OH, g.OW, l.rq.m[0], l.rq.s[0], l.rq.lo, l.rq.hi, y);
   }
 
+  /** Global average pool (per-channel sums, then the layer's requant) over n samples. */
   gap(l: GlobalAvgPoolLayer, p: PreparedLayer, x: number, n: number, y: number): void {
     const g = (p as { geo: WindowGeometry }).geo;
     this.k.gap_s16_requant(x, n, g.H * g.W, g.C, l.rq.m[0], l.rq.s[0], l.rq.lo, l.rq.hi, y);
   }
 
+  /** Residual add of `count` elements, int64 exact (assembly/add.ts). */
   add(l: AddLayer, a: number, b: number, count: number, y: number): void {
     this.k.add_s16_requant(a, b, count, l.ma, l.mb, l.s, l.lo, l.hi, y);
   }
