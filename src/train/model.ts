@@ -184,8 +184,52 @@ export class Net {
     return vals[vals.length - 1] as tf.Tensor2D;
   }
 
+  /**
+   * The real step of one accumulator unit, s_x·s_w, when this layer runs with its deployed quantizers
+   * (eval mode, quantized network); else null.
+   */
+  private accStep(n: ArchNode, o: ForwardOptions): number | null {
+    if (o.training || o.mode !== "eval" || n.wQ === undefined) return null;
+    const wq = this.quants.get(n.wQ);
+    const xq = n.inQ === INPUT_QUANT_ID ? null : this.quants.get(n.inQ!);
+    if (!wq || (n.inQ !== INPUT_QUANT_ID && !xq)) return null;
+    const sx = xq ? xq.spec().step : Math.fround(1 / 255);
+    return sx * wq.spec().step;
+  }
+
+  /**
+   * Eval with the deployed integer bias (DESIGN.md §3): lowering folds bias and BN into an int32 bias at
+   * the accumulator step s_x·s_w, y = k·s_x·s_w·(Σ q_w·q_x + round((b + t/k)/(s_x·s_w))) with
+   * k = γ/√(σ² + ε), t = β − k·μ (k = 0: y = t). Rounding that bias moves a layer's output by up to
+   * ½·k·s_x·s_w/s_y output steps — a visible fraction of a step when the requant multiplier is large
+   * (1×1 and depthwise layers) — so the eval model rounds it too and predicts what the integer program does.
+   */
+  private deployedBias(n: ArchNode, z: tf.Tensor, accStep: number): tf.Tensor {
+    const C = n.outC!;
+    const bias = this.params.get(`${n.name}/bias`) ?? tf.zeros([C]);
+    if (!n.bn) return tf.add(z, tf.mul(tf.round(tf.div(bias, accStep)), accStep));
+    const gamma = this.params.get(`${n.name}/gamma`)!;
+    const beta = this.params.get(`${n.name}/beta`)!;
+    const mm = this.stats.get(`${n.name}/movingMean`)!;
+    const mv = this.stats.get(`${n.name}/movingVar`)!;
+    const k = tf.div(gamma, tf.sqrt(tf.add(mv, BN_EPSILON)));
+    const t = tf.sub(beta, tf.mul(k, mm));
+    const dead = tf.equal(k, 0);
+    const safeK = tf.where(dead, tf.onesLike(k), k);
+    const bq = tf.mul(tf.round(tf.div(tf.add(bias, tf.div(t, safeK)), accStep)), accStep);
+    const y = tf.mul(k, tf.add(z, bq));
+    return tf.where(tf.broadcastTo(dead, y.shape), tf.broadcastTo(t, y.shape), y);
+  }
+
   /** Bias, BN (batch or moving statistics), activation. */
   private post(n: ArchNode, y: tf.Tensor, o: ForwardOptions): tf.Tensor {
+    const accStep = this.accStep(n, o);
+    if (accStep !== null) {
+      y = this.deployedBias(n, y, accStep);
+      if (n.activation === "relu") y = tf.relu(y);
+      else if (n.activation === "relu6") y = tf.relu6(y);
+      return y;
+    }
     const bias = this.params.get(`${n.name}/bias`);
     if (bias) y = tf.add(y, bias);
     if (n.bn) {

@@ -186,6 +186,24 @@ export function evaluate(net: Net, d: Dataset, batch = 256): number {
   return correct / d.n;
 }
 
+/** Eval-mode (deployed quantizers, BN moving statistics) predictions of `net` on every image of `d`. */
+export function predict(net: Net, d: Dataset, batch = 256): Int32Array {
+  const mode: ForwardMode = net.opts.method === "float" ? "float" : "eval";
+  const idx = Uint32Array.from({ length: d.n }, (_, i) => i);
+  const out = new Int32Array(d.n);
+  for (let b = 0; b < d.n; b += batch) {
+    const n = Math.min(batch, d.n - b);
+    out.set(
+      tf.tidy(() => {
+        const { x } = batchTensors(d, idx, b, n);
+        return tf.argMax(net.forward(x, { training: false, mode, step: 0 }), 1).dataSync() as Int32Array;
+      }),
+      b,
+    );
+  }
+  return out;
+}
+
 /**
  * Smooth-L1 (Huber) with threshold β on a scalar tensor, written with min so that it is differentiable in
  * tfjs (tf.where's condition has no gradient): with m = min(|d|, β), 0.5·m²/β + (|d| − m).
@@ -398,9 +416,9 @@ function checkOut(out: string, resume: boolean): void {
 /**
  * Trains per `cfg` on the current tfjs backend and returns the final accuracy, bits and BOPs. Writes an
  * atomic checkpoint (QuantGraph + training state + JSONL log) to cfg.out after every epoch.
- * `onProgress` is called after every step.
+ * `onProgress` is called after every step; `onFinish` gets the trained network before it is disposed.
  */
-export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void, onLog?: (l: EpochLog) => void): Promise<TrainResult> {
+export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void, onLog?: (l: EpochLog) => void, onFinish?: (net: Net) => void): Promise<TrainResult> {
   const c = resolveConfig(cfg);
   const out = resolve(c.out);
   const arch: Arch = buildArch(c.arch);
@@ -495,6 +513,7 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
     }
     const lb = bitsNow();
     const last = log[log.length - 1];
+    onFinish?.(net);
     return {
       accuracy: last ? last.testAcc : evaluate(net, testSet),
       bits: lb.map(({ layer, w, a }) => ({ layer, w, a })),
