@@ -2,7 +2,7 @@
 // average pool window sums (`valid`) and global sums, each followed by the one requantization.
 // SIMD across 8 channels; the channel tail is handled with scalar code so nothing past C is written.
 
-import { requantClamp } from "./requant";
+import { requantClamp, requantClamp8Shared } from "./requant";
 
 /** Max pool. x: i16 [n][H][W][C]; y: i16 [n][OH][OW][C]. Every window has ≥ 1 valid tap. */
 export function maxpool_s16(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
@@ -43,11 +43,18 @@ export function maxpool_s16(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, k
 }
 
 /**
- * Sums `count` pixels (pixel stride C) of 8 channels starting at p into a0 (channels 0–3) / a1 (4–7).
- * Used by both pools; i16 → i32 widening keeps the sums exact.
+ * Requantizes 8 window sums (a0: channels 0–3, a1: 4–7) with the layer's one (m, s) and stores them at yp.
+ * simd ≠ 0: the shared-shift SIMD form (S = s, 2^(S−s) = 1), which the host enables when the window-sum
+ * bound proves it exact (requantClamp8Shared's contract); else the scalar i64 requantClamp per lane.
  */
 // @ts-ignore: decorator
-@inline function rq8(a0: v128, a1: v128, yp: usize, m: i32, s: i32, lo: i32, hi: i32): void {
+@inline function rq8(a0: v128, a1: v128, yp: usize, m: i32, s: i32, lo: i32, hi: i32, simd: i32): void {
+  if (simd) {
+    const one = i32x4.splat(1);
+    const mv = i32x4.splat(m);
+    v128.store(yp, requantClamp8Shared(a0, a1, one, one, mv, mv, s, lo, hi));
+    return;
+  }
   store<i16>(yp, i16(requantClamp(i32x4.extract_lane(a0, 0), m, s, lo, hi)));
   store<i16>(yp, i16(requantClamp(i32x4.extract_lane(a0, 1), m, s, lo, hi)), 2);
   store<i16>(yp, i16(requantClamp(i32x4.extract_lane(a0, 2), m, s, lo, hi)), 4);
@@ -58,9 +65,12 @@ export function maxpool_s16(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, k
   store<i16>(yp, i16(requantClamp(i32x4.extract_lane(a1, 3), m, s, lo, hi)), 14);
 }
 
-/** Average pool (`valid`): window sums, then clamp(requant(sum, m, s), lo, hi). Shapes as maxpool_s16. */
+/**
+ * Average pool (`valid`): window sums, then clamp(requant(sum, m, s), lo, hi). Shapes as maxpool_s16.
+ * simd: 1 when the host proved the shared-shift SIMD requant exact for these sums (see rq8).
+ */
 export function avgpool_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
-  OH: i32, OW: i32, m: i32, s: i32, lo: i32, hi: i32, y: usize): void {
+  OH: i32, OW: i32, m: i32, s: i32, lo: i32, hi: i32, simd: i32, y: usize): void {
   let yp = y;
   const C8 = ASC_FEATURE_SIMD ? C & ~7 : 0;
   for (let b = 0; b < n; b++) {
@@ -80,7 +90,7 @@ export function avgpool_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh
                 a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(v));
               }
             }
-            rq8(a0, a1, yp + (<usize>c << 1), m, s, lo, hi);
+            rq8(a0, a1, yp + (<usize>c << 1), m, s, lo, hi, simd);
           }
         }
         for (; c < C; c++) {
@@ -97,8 +107,8 @@ export function avgpool_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh
   }
 }
 
-/** Global average pool: per-channel sums over H·W, then requant. x: i16 [n][HW][C]; y: i16 [n][C]. */
-export function gap_s16_requant(x: usize, n: i32, HW: i32, C: i32, m: i32, s: i32, lo: i32, hi: i32, y: usize): void {
+/** Global average pool: per-channel sums over H·W, then requant. x: i16 [n][HW][C]; y: i16 [n][C]; simd as avgpool. */
+export function gap_s16_requant(x: usize, n: i32, HW: i32, C: i32, m: i32, s: i32, lo: i32, hi: i32, simd: i32, y: usize): void {
   const C8 = ASC_FEATURE_SIMD ? C & ~7 : 0;
   for (let b = 0; b < n; b++) {
     const xb = x + (<usize>(b * HW * C) << 1);
@@ -115,7 +125,7 @@ export function gap_s16_requant(x: usize, n: i32, HW: i32, C: i32, m: i32, s: i3
           a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(v));
           p += <usize>C << 1;
         }
-        rq8(a0, a1, yb + (<usize>c << 1), m, s, lo, hi);
+        rq8(a0, a1, yb + (<usize>c << 1), m, s, lo, hi, simd);
       }
     }
     for (; c < C; c++) {

@@ -3,9 +3,10 @@
 // the whole-program runner (./program.ts) sit on top of it.
 
 import type { AddLayer, AvgPoolLayer, Conv2DLayer, DenseLayer, GlobalAvgPoolLayer, Layer, MaxPoolLayer, TensorSpec } from "../../ir/types.js";
+import { accumulatorBound } from "../../ir/accbound.js";
 import { Arena } from "./arena.js";
 import { instantiateKernels, type KernelExports, type WasmFlavor } from "./loader.js";
-import { DEFAULT_POLICY, prepareConv, prepareDense, windowGeometry, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type WeightPolicy, type WindowGeometry } from "./prepare.js";
+import { DEFAULT_POLICY, prepareConv, prepareDense, sharedShift, windowGeometry, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type WeightPolicy, type WindowGeometry } from "./prepare.js";
 
 /** A GEMM's operands resident in linear memory. */
 export interface GemmDev {
@@ -24,7 +25,7 @@ export type PreparedLayer =
   | { kind: "conv-gemm"; host: Omit<ConvGemmHost, "gemms">; gemms: GemmDev[] }
   | { kind: "depthwise"; host: Omit<DepthwiseHost, "w" | "bias" | "m" | "s" | "pw" | "ps">; w: number; bias: number; m: number; s: number; pw: number; ps: number; weightBytes: number }
   | { kind: "dense"; host: Omit<DenseHost, "gemm">; gemm: GemmDev }
-  | { kind: "window"; geo: WindowGeometry };
+  | { kind: "window"; geo: WindowGeometry; /** 1: the pool's requant may use the shared-shift SIMD form. */ simdRq: number };
 
 /** Target bytes of one im2col chunk: a few samples' patch rows, sized to stay in L2. */
 const IM2COL_CHUNK_BYTES = 256 * 1024;
@@ -139,11 +140,17 @@ export class WasmEngine {
         break;
       }
       case "maxpool":
-      case "avgpool":
-        p = { kind: "window", geo: windowGeometry(x.shape, l.kernel, l.stride, l.padding) };
+        p = { kind: "window", geo: windowGeometry(x.shape, l.kernel, l.stride, l.padding), simdRq: 0 };
         break;
+      case "avgpool":
+      case "gap": {
+        const accBits = accumulatorBound(l, x)?.bits ?? 32;
+        const geo = l.op === "avgpool" ? windowGeometry(x.shape, l.kernel, l.stride, l.padding) : windowGeometry(x.shape, [1, 1], [1, 1], "valid");
+        p = { kind: "window", geo, simdRq: sharedShift(l.rq.s, 0, 1, accBits) > 0 ? 1 : 0 };
+        break;
+      }
       default:
-        p = { kind: "window", geo: windowGeometry(x.shape.length === 3 ? x.shape : [1, 1, x.shape[0]], [1, 1], [1, 1], "valid") };
+        p = { kind: "window", geo: windowGeometry(x.shape.length === 3 ? x.shape : [1, 1, x.shape[0]], [1, 1], [1, 1], "valid"), simdRq: 0 };
     }
     this.prepared.set(l, p);
     return p;
@@ -215,14 +222,14 @@ export class WasmEngine {
 
   /** Average pool (window sums, then the layer's requant) over n samples. */
   avgpool(l: AvgPoolLayer, p: PreparedLayer, x: number, n: number, y: number): void {
-    const g = (p as { geo: WindowGeometry }).geo;
-    this.k.avgpool_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.OH, g.OW, l.rq.m[0], l.rq.s[0], l.rq.lo, l.rq.hi, y);
+    const { geo: g, simdRq } = p as { geo: WindowGeometry; simdRq: number };
+    this.k.avgpool_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.OH, g.OW, l.rq.m[0], l.rq.s[0], l.rq.lo, l.rq.hi, simdRq, y);
   }
 
   /** Global average pool (per-channel sums, then the layer's requant) over n samples. */
   gap(l: GlobalAvgPoolLayer, p: PreparedLayer, x: number, n: number, y: number): void {
-    const g = (p as { geo: WindowGeometry }).geo;
-    this.k.gap_s16_requant(x, n, g.H * g.W, g.C, l.rq.m[0], l.rq.s[0], l.rq.lo, l.rq.hi, y);
+    const { geo: g, simdRq } = p as { geo: WindowGeometry; simdRq: number };
+    this.k.gap_s16_requant(x, n, g.H * g.W, g.C, l.rq.m[0], l.rq.s[0], l.rq.lo, l.rq.hi, simdRq, y);
   }
 
   /** Residual add of `count` elements, int64 exact (assembly/add.ts). */

@@ -15,8 +15,8 @@ export interface KernelExports {
   im2col_s16(x: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, c0: number, cpg: number, out: number, ldo: number): void;
   dwconv_s16_requant(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, m: number, s: number, pw: number, ps: number, lo: number, hi: number, y: number): void;
   maxpool_s16(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, y: number): void;
-  avgpool_s16_requant(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, OH: number, OW: number, m: number, s: number, lo: number, hi: number, y: number): void;
-  gap_s16_requant(x: number, n: number, HW: number, C: number, m: number, s: number, lo: number, hi: number, y: number): void;
+  avgpool_s16_requant(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, OH: number, OW: number, m: number, s: number, lo: number, hi: number, simd: number, y: number): void;
+  gap_s16_requant(x: number, n: number, HW: number, C: number, m: number, s: number, lo: number, hi: number, simd: number, y: number): void;
   add_s16_requant(a: number, b: number, count: number, ma: number, mb: number, s: number, lo: number, hi: number, y: number): void;
   u8_to_s16(x: number, count: number, y: number): void;
   requant_i32_perchannel(acc: number, out: number, n: number, channels: number, m: number, s: number, lo: number, hi: number): void;
