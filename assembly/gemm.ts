@@ -770,15 +770,23 @@ const UNPACK_MIN_ROWS = 24;
   }
 }
 
-/** Scalar twin of the decode: weight (k-pair p, half h, lane l) of a panel stored in container c. */
-// @ts-ignore: decorator
-@inline function weightAt(panel: usize, c: i32, p: i32, h: i32, l: i32): i32 {
-  const q = p * 2 + h; // vector index within the panel
-  if (c == 16) return i32(load<i16>(panel + (<usize>q << 4) + (<usize>l << 1)));
+/**
+ * Scalar twin of the decode: the packed panel (container c = 8, 4, 2; `kpairs` k-pairs) as i16 vectors in
+ * the container-16 order at `tile` — vector q of block q / (16/c) is field q mod (16/c) of each i16 lane.
+ */
+function unpackPanelScalar(panel: usize, c: i32, kpairs: i32, tile: usize): void {
   const V = 16 / c; // vectors per 16-byte block
-  const word = i32(load<u16>(panel + (<usize>(q / V) << 4) + (<usize>l << 1)));
-  const j = q % V;
-  return (word << (32 - c * (j + 1))) >> (32 - c);
+  const vectors = kpairs << 1;
+  let dst = tile;
+  for (let q0 = 0; q0 < vectors; q0 += V) {
+    const block = panel + (<usize>(q0 / V) << 4);
+    for (let j = 0; j < V; j++) {
+      const up = 32 - c * (j + 1);
+      const down = 32 - c;
+      for (let l = 0; l < 8; l++) store<i16>(dst + (<usize>l << 1), i16((i32(load<u16>(block + (<usize>l << 1))) << up) >> down));
+      dst += 16;
+    }
+  }
 }
 
 /**
@@ -798,20 +806,27 @@ export function gemm_s16_4x8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
   const xs = <usize>lda << 1;
   const ys = <usize>ldy << 1;
   if (!ASC_FEATURE_SIMD) {
-    // Scalar twin: same panels, decoded value by value.
+    // Scalar twin: the same panels; packed ones decoded once per panel into the tile (scalar shifts),
+    // then one output at a time with pointer-stepped loads (the panel layout keeps both the pair of a
+    // channel's weights and the pair of x values adjacent).
     for (let j = 0; j < panels; j++) {
-      const panel = w + <usize>j * panelBytes;
+      let panel = w + <usize>j * panelBytes;
+      if (wbits != 16) {
+        unpackPanelScalar(panel, wbits, Kp >> 1, tile);
+        panel = tile;
+      }
       const n0 = j << 3;
       const bv = bias + (<usize>n0 << 2);
       for (let r = 0; r < M; r++) {
         const x0 = x + <usize>r * xs;
         for (let c = 0; c < 8; c++) {
           let a = load<i32>(bv + (<usize>c << 2));
-          const h = c >> 2;
-          const l = (c & 3) << 1;
+          let wp = panel + (<usize>(c >> 2) << 4) + (<usize>(c & 3) << 2);
+          let xp = x0;
           for (let p = 0; p < (Kp >> 1); p++) {
-            const xo = x0 + (<usize>p << 2);
-            a += i32(load<i16>(xo)) * weightAt(panel, wbits, p, h, l) + i32(load<i16>(xo, 2)) * weightAt(panel, wbits, p, h, l + 1);
+            a += i32(load<i16>(xp)) * i32(load<i16>(wp)) + i32(load<i16>(xp, 2)) * i32(load<i16>(wp, 2));
+            xp += 4;
+            wp += 32;
           }
           store<i32>(acc + (<usize>c << 2), a);
         }
