@@ -28,6 +28,29 @@ export function timeIt(fn: () => void, minSeconds = 0.25, reps = 5): number {
   return Math.min(...per);
 }
 
+/**
+ * Times several functions in alternating windows (A, B, C, A, B, C, …) and returns each one's best
+ * seconds per call: load drift then hits all of them alike, so their ratios hold better than with one
+ * block of windows after the other.
+ */
+export function timeInterleaved(fns: (() => void)[], minSeconds = 0.15, reps = 8): number[] {
+  for (const f of fns) for (let i = 0; i < 2; i++) f();
+  const best = fns.map(() => Infinity);
+  for (let r = 0; r < reps; r++)
+    fns.forEach((fn, i) => {
+      let n = 0;
+      const t0 = performance.now();
+      let t = t0;
+      while (t - t0 < minSeconds * 1000) {
+        fn();
+        n++;
+        t = performance.now();
+      }
+      best[i] = Math.min(best[i], (t - t0) / 1000 / n);
+    });
+  return best;
+}
+
 /** Async variant for peers whose run is a promise (onnxruntime-web). */
 export async function timeItAsync(fn: () => Promise<unknown>, minSeconds = 0.25, reps = 5): Promise<number> {
   for (let i = 0; i < 2; i++) await fn();
