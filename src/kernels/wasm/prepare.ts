@@ -15,15 +15,20 @@ export const PANEL_N = 8;
  */
 export type WeightContainer = 16 | 8 | 4 | 2;
 
-/** How the backend stores weights of each bit-width: the default keeps ≤ 4-bit weights packed. */
+/**
+ * How the backend stores weights of each bit-width. The default keeps every weight at (about) its packed
+ * size: 8-bit containers for 5..8-bit weights, 4-bit fields for 3..4-bit, 2-bit for 2-bit. Measured in
+ * bench/kernels/gemm.ts, the int8 container is as fast as i16 on tall GEMMs (panels decoded into a tile)
+ * and faster at M = 1 (half the bytes to stream); i16 remains available.
+ */
 export interface WeightPolicy {
-  /** Container for 5..8-bit weights: 16 (i16, fastest) or 8 (int8, half the memory). */
+  /** Container for 5..8-bit weights: 8 (int8, 1 byte per weight) or 16 (i16 panels, 2 bytes). */
   wide: 16 | 8;
   /** Container for 2..4-bit weights: packed (2 or 4 bits) or 16. */
   narrow: "packed" | 16;
 }
 
-export const DEFAULT_POLICY: WeightPolicy = { wide: 16, narrow: "packed" };
+export const DEFAULT_POLICY: WeightPolicy = { wide: 8, narrow: "packed" };
 
 /** The container a layer's weights get under a policy. */
 export function containerFor(wBits: number, policy: WeightPolicy = DEFAULT_POLICY): WeightContainer {
