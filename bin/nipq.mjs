@@ -9,5 +9,12 @@ if (!existsSync(main)) {
   process.stderr.write("nipq: not built: run `npm run build` first (dist/cli/main.js is missing)\n");
   process.exit(1);
 }
+// `nipq inspect m.qmodel | head`: a closed pipe ends the output quietly, as for any Unix tool.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+}
 const { runCli } = await import(pathToFileURL(main).href);
 process.exitCode = await runCli(process.argv);

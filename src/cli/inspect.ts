@@ -2,10 +2,10 @@
 // BOPs, packed weight bytes and accumulator bits; with --weights, every integer.
 
 import { Command } from "commander";
-import { table } from "table";
 import { readQModel } from "../ir/io.js";
 import { programStats } from "../ir/stats.js";
 import type { Layer, Program } from "../ir/types.js";
+import { textTable } from "../report/table.js";
 import { fmtInt, fmtShape, printJson } from "./common.js";
 import { planActivations } from "../exec/memplan.js";
 
@@ -63,7 +63,7 @@ export function inspectCommand(): Command {
       );
       rows.push(["", "total", "", "", "", "", "", fmtInt(st.totals.macs), fmtInt(st.totals.bops), fmtInt(st.totals.weightBytes), ""]);
       process.stdout.write(`${file}: ${p.name} (${p.producer}), ${p.layers.length} layers\n`);
-      process.stdout.write(table(rows, { drawHorizontalLine: (i, n) => i <= 1 || i === n - 1 || i === n }));
+      process.stdout.write(textTable(rows, true) + "\n");
       process.stdout.write(`bias: ${fmtInt(st.totals.biasBytes)} B int32; BOPs = MACs × w bits × a bits per sample\n`);
       process.stdout.write(`peak activation memory: ${fmtInt(planActivations(p).peakBytes)} B (one arena, liveness plan, batch 1, ceil(bits/8) B per element)\n`);
       if (o.weights) for (const l of p.layers) process.stdout.write(`${l.name} ${JSON.stringify(layerDetails(l))}\n`);

@@ -4,6 +4,7 @@
 import { Command, CommanderError } from "commander";
 import { NipqInputError } from "../errors.js";
 import { exportCommand } from "./export.js";
+import { demoCommand } from "./demo.js";
 import { inspectCommand } from "./inspect.js";
 import { lowerCommand } from "./lower.js";
 import { runCommand } from "./run.js";
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .option("--debug", "print stack traces on errors")
     .showHelpAfterError(false)
     .enablePositionalOptions(false);
+  program.addCommand(demoCommand());
   program.addCommand(lowerCommand());
   program.addCommand(inspectCommand());
   program.addCommand(runCommand());

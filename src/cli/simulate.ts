@@ -6,7 +6,6 @@
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
-import { table } from "table";
 import { loadDataset, limitDataset } from "../data/index.js";
 import { readQModel } from "../ir/io.js";
 import { ensureDir, writeFileAtomic } from "../fsutil.js";
@@ -15,6 +14,7 @@ import { loadHwModel, type HwModel } from "../sim/hwmodel.js";
 import { runTrials } from "../sim/pool.js";
 import { noiseActive, runTrial, trialStats, type TrialStats } from "../sim/simulate.js";
 import { barChart, htmlPage, htmlTable } from "../report/svg.js";
+import { textTable } from "../report/table.js";
 import { fmtInt, intOption, printJson, say } from "./common.js";
 
 interface SimulateOptions {
@@ -151,7 +151,7 @@ export function simulateCommand(): Command {
       }
       if (o.json) return printJson(doc);
       say(false, `${file} on ${hw.name} (${hwFile}), ${data.name} test, ${data.n} images`);
-      say(false, table([LAYER_HEADER, ...layerRows(cost).map((r) => r.map(String))], { drawHorizontalLine: (i, n) => i <= 1 || i === n }).trimEnd());
+      say(false, textTable([LAYER_HEADER, ...layerRows(cost)]));
       say(false, `BOPs ${fmtInt(cost.bops)} (Baskin ${fmtInt(Math.round(cost.bopsBaskin))}) · weights ${fmtInt(cost.memory.weightBytes)} B · peak activations ${fmtInt(cost.memory.peakActivationBytes)} B`);
       say(false, `cycles ${fmtInt(cost.cycles)} (${cost.latencyMs.toFixed(4)} ms at ${hw.clockMHz} MHz) · energy ${cost.energyMicroJ.toFixed(4)} µJ (MAC ${(cost.energyPj.mac * 1e-6).toFixed(4)}, SRAM ${(cost.energyPj.sram * 1e-6).toFixed(4)}, DRAM ${(cost.energyPj.dram * 1e-6).toFixed(4)}, ADC/DAC ${(cost.energyPj.adcDac * 1e-6).toFixed(4)})`);
       say(false, `accuracy clean ${(100 * clean).toFixed(2)}% · noisy ${(100 * noisy.mean).toFixed(2)}% ± ${(100 * noisy.ci95).toFixed(2)} (95% CI; std ${(100 * noisy.std).toFixed(2)}, ${noisy.trials} trials${active ? "" : ", no noise source on"})`);

@@ -5,7 +5,6 @@
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
-import { table } from "table";
 import { loadDataset, limitDataset } from "../data/index.js";
 import { readQModel } from "../ir/io.js";
 import { ensureDir, writeFileAtomic } from "../fsutil.js";
@@ -15,6 +14,7 @@ import { runTrials } from "../sim/pool.js";
 import { noiseActive, runTrial, trialStats } from "../sim/simulate.js";
 import { parseVary } from "../sim/sweep.js";
 import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
+import { textTable } from "../report/table.js";
 import { intOption, printJson, say } from "./common.js";
 
 interface SweepOptions {
@@ -97,7 +97,7 @@ export function sweepCommand(): Command {
       }
       if (o.json) return printJson(doc);
       say(false, `${file} on ${hw.name}, ${data.name} test, ${data.n} images, ${o.trials} trials per point, seed ${o.seed}`);
-      say(false, table([header, ...rows]).trimEnd());
+      say(false, textTable([header, ...rows]));
       if (o.out) say(false, `curve written to ${join(o.out, "sweep.svg")}`);
     });
 }

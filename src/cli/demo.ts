@@ -1,0 +1,138 @@
+// `nipq demo`: the embedded default, what `npm start` runs. The shipped NIPQ mixed-precision model on the
+// shipped digits: its bits and size, integer accuracy on the WASM kernels, a simulated chip (costs, clean
+// and noisy accuracy), a short weight-noise sweep, and report/ with the plots. About a minute on 2 cores.
+
+import { Command } from "commander";
+import cliProgress from "cli-progress";
+import { existsSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { limitDataset, loadDataset } from "../data/index.js";
+import { runProgram } from "../exec/interpret.js";
+import { ensureDir, writeFileAtomic } from "../fsutil.js";
+import { readQModel } from "../ir/io.js";
+import { programStats } from "../ir/stats.js";
+import { loadWasmKernels } from "../kernels/wasm/backend.js";
+import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
+import { textTable } from "../report/table.js";
+import { programCost } from "../sim/cost.js";
+import { loadHwModel, withSet } from "../sim/hwmodel.js";
+import { runTrials } from "../sim/pool.js";
+import { noiseActive, runTrial, trialStats } from "../sim/simulate.js";
+import { parseVary } from "../sim/sweep.js";
+import { fmtInt, intOption, printJson, say } from "./common.js";
+import { LAYER_HEADER, layerRows, simulateDoc, simulateHtml } from "./simulate.js";
+
+/** The package root (two levels above dist/cli or src/cli). */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const DEMO_MODEL = join(ROOT, "models", "cnn-s-mnist-nipq-mp.qmodel");
+export const DEMO_HW = "int8-systolic-16x16";
+/** The sweep: Gaussian weight noise in weight LSBs (per chip instance). */
+export const DEMO_VARY = "noise.weightGaussian.sigma=0:1.2:5";
+/** The noisy operating point of the simulation: σ = 0.3 LSB. */
+export const DEMO_SIGMA = 0.3;
+
+interface DemoOptions {
+  model: string;
+  hw: string;
+  limit: number;
+  trials: number;
+  seed: number;
+  workers: number;
+  out: string;
+  json?: boolean;
+}
+
+export function demoCommand(): Command {
+  return new Command("demo")
+    .description("the embedded default: the shipped NIPQ model on the shipped digits, a simulated chip, a noise sweep, a report")
+    .option("--model <FILE>", "the .qmodel to show", DEMO_MODEL)
+    .option("--hw <HW>", "hw-model name or JSON file", DEMO_HW)
+    .option("--limit <N>", "test images (the mnist test split has 2,000)", intOption("--limit", 1), 1000)
+    .option("--trials <N>", "Monte-Carlo trials per noise level", intOption("--trials", 1), 5)
+    .option("--seed <S>", "seed of every random draw", intOption("--seed", 0), 0)
+    .option("--workers <N>", "worker threads for trials", intOption("--workers", 1, 64), 2)
+    .option("--out <DIR>", "where to write the report", "report")
+    .option("--json", "print one JSON document on stdout")
+    .addHelpText("after", `\nSteps: inspect the model; run it on the WASM kernels; simulate it on ${DEMO_HW} clean and with ${DEMO_SIGMA} LSB Gaussian weight noise;\nsweep ${DEMO_VARY}; write <out>/report.html, report.json and sweep.svg.\nThe shipped models and the commands that made them: models/README.md.`)
+    .action(async (o: DemoOptions) => {
+      const log = (s: string) => say(o.json, s);
+      const t0 = performance.now();
+      const program = readQModel(o.model);
+      const shown = relative(process.cwd(), o.model) || o.model;
+      const st = programStats(program);
+      const data = limitDataset(loadDataset("mnist", "test"), o.limit);
+      log(`nipq demo: ${shown} (${program.name}) on the shipped mnist digits, ${data.n} test images`);
+      log(`  bits per layer (w/a): ${st.layers.filter((l) => l.wBits).map((l) => `${l.name} ${l.wBits}/${l.aBits}`).join(", ")}`);
+      log(`  ${fmtInt(st.totals.weightBytes)} B packed weights, ${fmtInt(st.totals.macs)} MACs, ${fmtInt(st.totals.bops)} BOPs per image`);
+
+      // 1. The integer program on the WASM kernels.
+      const kernels = await loadWasmKernels();
+      const runner = kernels.compile(program, 256);
+      const tr = performance.now();
+      const preds = new Int32Array(data.n);
+      for (let b = 0; b < data.n; b += 256) {
+        const n = Math.min(256, data.n - b);
+        preds.set(runner.run(data.images.subarray(b * 784, (b + n) * 784), n).predictions, b);
+      }
+      const runSeconds = (performance.now() - tr) / 1000;
+      let correct = 0;
+      preds.forEach((p, i) => (correct += p === data.labels[i] ? 1 : 0));
+      const accuracy = correct / data.n;
+      // The reference kernels on a few images: the WASM integers are the spec's.
+      const k = Math.min(16, data.n);
+      const ref = runProgram(program, (await import("../kernels/reference/backend.js")).referenceKernels, data.images.subarray(0, k * 784), k);
+      const same = ref.predictions.every((p, i) => p === preds[i]);
+      log(`  integer accuracy ${(100 * accuracy).toFixed(2)}% on ${kernels.name} (${fmtInt(Math.round(data.n / runSeconds))} images/s); reference kernels agree on the first ${k}: ${same ? "yes" : "NO"}`);
+
+      // 2. The simulated chip, clean and with per-chip weight noise.
+      const { hw: base, file: hwFile } = loadHwModel(o.hw, []);
+      const hw = withSet(base, ["noise", "weightGaussian", "sigma"], DEMO_SIGMA);
+      const cost = programCost(program, hw);
+      const vary = parseVary(DEMO_VARY, hw);
+      const total = o.trials * (1 + vary.values.filter((v) => v > 0).length);
+      const bar = new cliProgress.SingleBar({ format: "  trials |{bar}| {value}/{total} | {what}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+      bar.start(total, 0, { what: "simulate" });
+      let done = 0;
+      const tick = (what: string) => () => bar.update(++done, { what });
+      const trials = Array.from({ length: o.trials }, (_, t) => t);
+      const clean = runTrial(program, hw, data, o.seed, null);
+      const noisy = trialStats(await runTrials(program, hw, data, o.seed, trials, o.workers, 64, tick(`simulate σ=${DEMO_SIGMA}`)));
+      const points: { value: number; mean: number; std: number; ci95: number; clean: number; values: number[] }[] = [];
+      for (const value of vary.values) {
+        const m = withSet(hw, vary.path, value);
+        const values = noiseActive(m) ? await runTrials(program, m, data, o.seed, trials, o.workers, 64, tick(`sweep σ=${value}`)) : trials.map(() => clean);
+        const s = trialStats(values);
+        points.push({ value, mean: s.mean, std: s.std, ci95: s.ci95, clean, values });
+      }
+      bar.stop();
+
+      const simDoc = simulateDoc(hw, hwFile, cost, clean, noisy, { model: o.model, data: data.name, samples: data.n, seed: o.seed, set: [`noise.weightGaussian.sigma=${DEMO_SIGMA}`] });
+      const sweepDoc = { vary: { key: vary.key, from: vary.from, to: vary.to, steps: vary.steps, scale: vary.scale, spec: vary.spec }, points, hw: hw.name, samples: data.n, trials: o.trials, seed: o.seed };
+      const doc = { model: o.model, samples: data.n, accuracy, backend: kernels.name, imagesPerSecond: data.n / runSeconds, simulate: simDoc, sweep: sweepDoc, report: join(o.out, "report.html"), seconds: 0 };
+
+      // 3. The report.
+      const curve = curveChart(`${program.name} on ${hw.name}: Gaussian weight noise`, "σ (weight LSB)", "accuracy", [{ name: `mean and 95% CI over ${o.trials} chips`, points: points.map((p) => ({ x: p.value, mean: p.mean, lo: p.mean - p.ci95, hi: p.mean + p.ci95 })) }]);
+      const sweepRows = points.map((p) => [String(p.value), (100 * p.mean).toFixed(2), (100 * p.std).toFixed(2), `± ${(100 * p.ci95).toFixed(2)}`]);
+      const simPage = simulateHtml(simDoc, cost, shown);
+      const page = htmlPage(`nipq demo: ${shown} (${program.name})`, [
+        { heading: "Noise sweep", html: curve + htmlTable(["σ (LSB)", "mean %", "std", "95% CI"], sweepRows) },
+        { heading: `Simulation on ${hw.name} (σ = ${DEMO_SIGMA} LSB)`, html: simPage.slice(simPage.indexOf("</h1>") + 5, simPage.lastIndexOf("</body>")) },
+      ]);
+      ensureDir(o.out);
+      doc.seconds = (performance.now() - t0) / 1000;
+      writeFileAtomic(join(o.out, "report.json"), JSON.stringify(doc, null, 2) + "\n");
+      writeFileAtomic(join(o.out, "sweep.svg"), curve);
+      writeFileAtomic(join(o.out, "report.html"), page);
+
+      if (o.json) return printJson(doc);
+      log(`\n${shown} on ${hw.name}:`);
+      log(textTable([LAYER_HEADER, ...layerRows(cost)]));
+      log(`cycles ${fmtInt(cost.cycles)} · energy ${cost.energyMicroJ.toFixed(3)} µJ · peak activations ${fmtInt(cost.memory.peakActivationBytes)} B per inference`);
+      log(`accuracy: clean chip ${(100 * clean).toFixed(2)}%; σ = ${DEMO_SIGMA} LSB weight noise ${(100 * noisy.mean).toFixed(2)}% ± ${(100 * noisy.ci95).toFixed(2)} (95% CI, ${o.trials} chips)`);
+      log(`\nGaussian weight noise sweep (${o.trials} chips per point):`);
+      log(textTable([["σ (LSB)", "mean %", "std", "95% CI"], ...sweepRows]));
+      log(`\nreport: ${resolve(o.out, "report.html")} (and report.json, sweep.svg) — ${doc.seconds.toFixed(1)} s`);
+      if (!existsSync(join(o.out, "report.html"))) throw new Error("report.html was not written");
+    });
+}
