@@ -10,10 +10,10 @@
 import { readQModel } from "../../src/ir/io.js";
 import type { Conv2DLayer, DenseLayer, Program } from "../../src/ir/types.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
-import { DT, machine, modelBytes, node, ortWeb, tensor, tfWasm, timeIt, timeItAsync, valueInfo } from "./common.js";
+import { DT, machine, modelBytes, node, ortWeb, tensor, tfWasm, timeIt, valueInfo } from "./common.js";
 
 const quick = process.argv.includes("--quick");
-const MIN_S = quick ? 0.15 : 0.4;
+const MIN_S = quick ? 0.1 : 0.25;
 
 function images(n: number): Uint8Array {
   const a = new Uint8Array(n * 784);
@@ -25,24 +25,33 @@ function images(n: number): Uint8Array {
   return a;
 }
 
-/** nipq-hw: the whole program in linear memory (WasmProgram). Returns seconds per batch. */
-export function nipqModel(p: Program, n: number, flavor: "simd" | "scalar" = "simd"): { t: number; perLayer: Float64Array; resident: number; arena: number } {
+/** nipq-hw: the whole program in linear memory (WasmProgram): one batch per call. */
+export function nipqRunner(p: Program, n: number, flavor: "simd" | "scalar" = "simd"): { call: () => void; profile: () => Float64Array; resident: number; arena: number } {
   const k = loadWasmKernels({ flavor });
   const prog = k.compile(p, n);
   const x = images(n);
-  const t = timeIt(() => prog.run(x, n), MIN_S);
-  const perLayer = new Float64Array(p.layers.length);
-  const reps = Math.max(3, Math.round(0.3 / t));
-  for (let i = 0; i < reps; i++) prog.runTimed(x, n, perLayer);
-  perLayer.forEach((v, i) => (perLayer[i] = v / reps));
-  return { t, perLayer, resident: k.engine.weightBytes + k.engine.paramBytes, arena: prog.arenaBytes };
+  const profile = () => {
+    const perLayer = new Float64Array(p.layers.length);
+    const reps = 20;
+    for (let i = 0; i < reps; i++) prog.runTimed(x, n, perLayer);
+    return perLayer.map((v) => v / reps);
+  };
+  return { call: () => void prog.run(x, n), profile, resident: k.engine.weightBytes + k.engine.paramBytes, arena: prog.arenaBytes };
 }
+
+/** nipq-hw alone: seconds per batch, per-layer milliseconds, resident bytes. */
+export function nipqModel(p: Program, n: number, flavor: "simd" | "scalar" = "simd"): { t: number; perLayer: Float64Array; resident: number; arena: number } {
+  const r = nipqRunner(p, n, flavor);
+  const t = timeIt(r.call, MIN_S);
+  return { t, perLayer: r.profile(), resident: r.resident, arena: r.arena };
+}
+
 
 const convs = (p: Program) => p.layers.filter((l): l is Conv2DLayer => l.op === "conv2d");
 const denses = (p: Program) => p.layers.filter((l): l is DenseLayer => l.op === "dense");
 
-/** tfjs-backend-wasm fp32: conv2d+bias+relu, maxPool, mean, matMul with dequantized weights. */
-async function tfModel(p: Program, n: number): Promise<number> {
+/** tfjs-backend-wasm fp32: conv2d+bias+relu, maxPool, mean, matMul with dequantized weights; one batch per call. */
+async function tfRunner(p: Program, n: number): Promise<() => void> {
   const tf = await tfWasm();
   const cs = convs(p).map((l) => {
     const [kh, kw] = l.kernel;
@@ -73,16 +82,15 @@ async function tfModel(p: Program, n: number): Promise<number> {
       for (const dl of d) v = tf.add(tf.matMul(v, dl.w as import("@tensorflow/tfjs").Tensor2D), dl.b) as import("@tensorflow/tfjs").Tensor2D;
       return v;
     });
-  const t = timeIt(() => {
+  return () => {
     const y = fwd();
     y.dataSync();
     y.dispose();
-  }, MIN_S);
-  return t;
+  };
 }
 
-/** onnxruntime-web int8: QLinearConv (u8 x, s8 per-channel w, u8 y), MaxPool u8, GAP in float, MatMulInteger. */
-async function ortModel(p: Program, n: number): Promise<number> {
+/** onnxruntime-web int8: QLinearConv (u8 x, s8 per-channel w, u8 y), MaxPool u8, GAP in float, MatMulInteger; one batch per call. */
+async function ortRunner(p: Program, n: number): Promise<() => Promise<unknown>> {
   const ort = await ortWeb();
   const nodes: unknown[] = [];
   const inits: unknown[] = [];
@@ -126,9 +134,29 @@ async function ortModel(p: Program, n: number): Promise<number> {
   const bytes = modelBytes({ nodes, inputs: [valueInfo("x", DT.UINT8, ["N", 1, 28, 28])], outputs: [valueInfo("y", DT.INT32, ["N", outN])], initializers: inits });
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
   const x = new ort.Tensor("uint8", images(n), [n, 1, 28, 28]);
-  const t = await timeItAsync(() => session.run({ x }), MIN_S);
-  await session.release();
-  return t;
+  return () => session.run({ x });
+}
+
+/**
+ * Best seconds per call of each runner, timed in alternating windows (nipq, tfjs, ort, nipq, …) so that
+ * the load of the shared machine falls on all three alike.
+ */
+async function timeRunners(calls: (() => unknown)[], reps = 6): Promise<number[]> {
+  for (const c of calls) for (let i = 0; i < 2; i++) await c();
+  const best = calls.map(() => Infinity);
+  for (let r = 0; r < reps; r++)
+    for (let i = 0; i < calls.length; i++) {
+      let k = 0;
+      const t0 = performance.now();
+      let t = t0;
+      while (t - t0 < MIN_S * 1000) {
+        await calls[i]();
+        k++;
+        t = performance.now();
+      }
+      best[i] = Math.min(best[i], (t - t0) / 1000 / k);
+    }
+  return best;
 }
 
 async function main(): Promise<void> {
@@ -137,15 +165,15 @@ async function main(): Promise<void> {
   const p = readQModel(file);
   const out: Record<string, unknown>[] = [];
   for (const n of [1, 64]) {
-    const nq = nipqModel(p, n);
-    const tf = await tfModel(p, n);
-    const ort = await ortModel(p, n);
-    const row = { batch: n, nipq: n / nq.t, tfjsFp32: n / tf, ortInt8: n / ort, perLayerMs: Array.from(nq.perLayer), residentWeightAndParamBytes: nq.resident, arenaBytes: nq.arena };
+    const nq = nipqRunner(p, n);
+    const [tn, tf, ort] = await timeRunners([nq.call, await tfRunner(p, n), await ortRunner(p, n)]);
+    const perLayer = nq.profile();
+    const row = { batch: n, nipq: n / tn, tfjsFp32: n / tf, ortInt8: n / ort, perLayerMs: Array.from(perLayer), residentWeightAndParamBytes: nq.resident, arenaBytes: nq.arena };
     out.push(row);
     if (!json) {
       console.log(`batch ${n}: nipq-hw ${row.nipq.toFixed(0)} images/s; tfjs-wasm fp32 ${row.tfjsFp32.toFixed(0)} (${(row.nipq / row.tfjsFp32).toFixed(2)}×); onnxruntime-web int8 ${row.ortInt8.toFixed(0)} (${(row.nipq / row.ortInt8).toFixed(2)}×)`);
-      const total = nq.perLayer.reduce((a, b) => a + b, 0);
-      console.log("  where the time goes: " + p.layers.map((l, i) => `${i === 0 ? "input→i16" : l.name} ${((100 * nq.perLayer[i]) / total).toFixed(0)}%`).join(", "));
+      const total = perLayer.reduce((a, b) => a + b, 0);
+      console.log("  where the time goes: " + p.layers.map((l, i) => `${i === 0 ? "input→i16" : l.name} ${((100 * perLayer[i]) / total).toFixed(0)}%`).join(", "));
     }
   }
   if (json) console.log(JSON.stringify({ machine: machine(), model: file, rows: out }, null, 2));
