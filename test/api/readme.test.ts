@@ -31,6 +31,6 @@ describe("README programmatic API example", () => {
     expect(r.stdout).toMatch(/^wasm-(simd|scalar) Int32Array\(8\)/);
     expect(lines.some((l) => /\] true$/.test(l)), `wasm logits differ from the reference's:\n${r.stdout}`).toBe(true);
     // Last line: the hw-model's name, clean and noisy accuracy, energy per inference.
-    expect(lines[lines.length - 1]).toMatch(/^lowbit-npu [\d.]+ [\d.]+ [\d.]+$/);
+    expect(lines[lines.length - 1]).toMatch(/^int8-systolic-16x16 [\d.]+ [\d.]+ [\d.]+$/);
   });
 });
