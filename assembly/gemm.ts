@@ -10,15 +10,20 @@
 //       4: 16 bytes hold 4 vectors (2 k-pairs) as 4-bit fields of each i16 lane (bits 4j..4j+3 = vector j).
 //       2: 16 bytes hold 8 vectors (4 k-pairs) as 2-bit fields (bits 2j..2j+1 = vector j).
 //    Decoding is `i16x8.shr_s(i16x8.shl(raw, 16 − c·(j+1)), 16 − c)`: one load and two shifts give a
-//    sign-extended weight vector in registers — no unpacking pass, no tile, and the resident weight
-//    memory is exactly c bits per weight (packed size for 2- and 4-bit weights).
+//    sign-extended weight vector. Short GEMMs (M < UNPACK_MIN_ROWS) decode in registers inside the tile
+//    loop; tall ones decode each panel once per row block into `tile` (Kp·16 bytes) and run the i16 tile
+//    on it. Either way the resident weight memory is exactly c bits per weight (the packed size for 2-,
+//    4- and 8-bit weights).
 //
 // Why this layout: `i32x4.dot_i16x8_s(splat(x[r][2p], x[r][2p+1]), w-pairs of 4 channels)` yields four
 // channels' partial sums directly in one i32x4 — no horizontal reduction, no per-load sign extension of
-// int8 data (the 16-bit container is already i16), one `v128.load32_splat` of x feeds 2 dots. This is the
-// "c2" arrangement of XNNPACK's wasmsimd qs8 GEMMs built on dot_i16x8 (XNNPACK
-// src/qs8-gemm/MRx4c2-wasmsimd-dot16x2.c.in), here with a 4×8 register tile: 8 accumulators, 2–4 weight
-// vectors and 1 broadcast stay within the 16 xmm registers V8 allocates on x86-64.
+// int8 data in the inner loop, one `v128.load32_splat` of x feeds 2 dots. This is the "c2" arrangement of
+// XNNPACK's wasmsimd qs8 GEMMs built on dot_i16x8 (XNNPACK src/qs8-gemm/MRx4c2-wasmsimd-dot16x2.c.in).
+// Register tiles: 4×8 on i16 vectors (8 accumulators, 2 weight vectors, 1 broadcast within the 16 xmm
+// registers V8 allocates on x86-64), 6×8 when decoding packed weights in registers (the decode is shared
+// by more rows; 4, 5 and 6 rows were measured), and 1×32 over four panels for leftover rows (M = 1).
+// The tile functions below were emitted by a small script, one per container and row count, so that they
+// stay identical; they are plain code.
 //
 // Requantization: per 8-channel panel either the exact scalar i64 `requantClamp` or, when the prepare step
 // proved it exact for this layer (ps[panel] = S > 0), a SIMD form with one shared shift S:
