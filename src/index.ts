@@ -22,9 +22,9 @@ import { loadWasmKernels } from "./kernels/wasm/backend.js";
 import type { WasmFlavor } from "./kernels/wasm/loader.js";
 import type { WasmProgram } from "./kernels/wasm/program.js";
 import { programCost, type ProgramCost } from "./sim/cost.js";
-import { loadHwModel, validateHwModel, withSet, type HwModel } from "./sim/hwmodel.js";
-import { runTrials } from "./sim/pool.js";
-import { noiseActive, runTrial, trialStats, type SimData, type TrialStats } from "./sim/simulate.js";
+import { loadHwModel, validateHwModel, type HwModel } from "./sim/hwmodel.js";
+import type { SimData } from "./sim/simulate.js";
+import { accuracyStudy, sweepStudy, varyDoc } from "./sim/study.js";
 import { parseVary } from "./sim/sweep.js";
 
 export { limitDataset, loadDataset, type Dataset } from "./data/index.js";
@@ -226,12 +226,8 @@ export class Model {
     const d: SimData = testData(data, o.limit);
     const seed = o.seed ?? 0;
     const trials = o.trials ?? 10;
-    const batch = o.batch ?? 64;
     const cost = programCost(this.program, m);
-    const clean = runTrial(this.program, m, d, seed, null, batch);
-    const active = noiseActive(m);
-    const values = active ? await runTrials(this.program, m, d, seed, Array.from({ length: trials }, (_, t) => t), o.workers ?? 1, batch) : new Array<number>(trials).fill(clean);
-    const s: TrialStats = trialStats(values);
+    const { clean, noisy: s, active } = await accuracyStudy(this.program, m, d, { seed, trials, workers: o.workers, batch: o.batch });
     return {
       hw: m.name,
       bops: cost.bops,
@@ -258,16 +254,8 @@ export class Model {
     const d: SimData = testData(data, o.limit);
     const seed = o.seed ?? 0;
     const trials = o.trials ?? 10;
-    const batch = o.batch ?? 64;
-    const points: SweepResult["points"] = [];
-    for (const value of v.values) {
-      const m = withSet(base, v.path, value);
-      const clean = runTrial(this.program, m, d, seed, null, batch);
-      const values = noiseActive(m) ? await runTrials(this.program, m, d, seed, Array.from({ length: trials }, (_, t) => t), o.workers ?? 1, batch) : new Array<number>(trials).fill(clean);
-      const s = trialStats(values);
-      points.push({ value, mean: s.mean, std: s.std, ci95: s.ci95, clean, values });
-    }
-    return { vary: { key: v.key, from: v.from, to: v.to, steps: v.steps, scale: v.scale, spec: v.spec }, points, hw: base.name, samples: d.n, trials, seed };
+    const points = await sweepStudy(this.program, base, v, d, { seed, trials, workers: o.workers, batch: o.batch });
+    return { vary: varyDoc(v), points, hw: base.name, samples: d.n, trials, seed };
   }
 
   /** Writes the edge bundle (runtime .mjs, SIMD + scalar .wasm, this model, test images, index.html) atomically. */

@@ -17,8 +17,7 @@ import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
 import { programCost } from "../sim/cost.js";
 import { loadHwModel, withSet } from "../sim/hwmodel.js";
-import { runTrials } from "../sim/pool.js";
-import { noiseActive, runTrial, trialStats } from "../sim/simulate.js";
+import { accuracyStudy, sweepStudy, varyDoc } from "../sim/study.js";
 import { parseVary } from "../sim/sweep.js";
 import { fmtInt, intOption, printJson, say } from "./common.js";
 import { LAYER_HEADER, layerRows, simulateDoc, simulateHtml } from "./simulate.js";
@@ -90,25 +89,19 @@ export function demoCommand(): Command {
       const hw = withSet(base, ["noise", "weightGaussian", "sigma"], DEMO_SIGMA);
       const cost = programCost(program, hw);
       const vary = parseVary(DEMO_VARY, hw);
-      const total = o.trials * (1 + vary.values.filter((v) => v > 0).length);
+      const total = o.trials * (1 + vary.values.length);
       const bar = new cliProgress.SingleBar({ format: "  trials |{bar}| {value}/{total} | {what}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       bar.start(total, 0, { what: "simulate" });
       let done = 0;
       const tick = (what: string) => () => bar.update(++done, { what });
-      const trials = Array.from({ length: o.trials }, (_, t) => t);
-      const clean = runTrial(program, hw, data, o.seed, null);
-      const noisy = trialStats(await runTrials(program, hw, data, o.seed, trials, o.workers, 64, tick(`simulate σ=${DEMO_SIGMA}`)));
-      const points: { value: number; mean: number; std: number; ci95: number; clean: number; values: number[] }[] = [];
-      for (const value of vary.values) {
-        const m = withSet(hw, vary.path, value);
-        const values = noiseActive(m) ? await runTrials(program, m, data, o.seed, trials, o.workers, 64, tick(`sweep σ=${value}`)) : trials.map(() => clean);
-        const s = trialStats(values);
-        points.push({ value, mean: s.mean, std: s.std, ci95: s.ci95, clean, values });
-      }
+      const study = { seed: o.seed, trials: o.trials, workers: o.workers };
+      const { clean, noisy } = await accuracyStudy(program, hw, data, { ...study, onTrial: tick(`simulate σ=${DEMO_SIGMA}`) });
+      let current = "";
+      const points = await sweepStudy(program, hw, vary, data, { ...study, onPoint: (v) => (current = `sweep σ=${v}`), onTrial: () => tick(current)() });
       bar.stop();
 
       const simDoc = simulateDoc(hw, hwFile, cost, clean, noisy, { model: o.model, data: data.name, samples: data.n, seed: o.seed, set: [`noise.weightGaussian.sigma=${DEMO_SIGMA}`] });
-      const sweepDoc = { vary: { key: vary.key, from: vary.from, to: vary.to, steps: vary.steps, scale: vary.scale, spec: vary.spec }, points, hw: hw.name, samples: data.n, trials: o.trials, seed: o.seed };
+      const sweepDoc = { vary: varyDoc(vary), points, hw: hw.name, samples: data.n, trials: o.trials, seed: o.seed };
       const doc = { model: o.model, samples: data.n, accuracy, backend: kernels.name, imagesPerSecond: data.n / runSeconds, simulate: simDoc, sweep: sweepDoc, report: join(o.out, "report.html"), seconds: 0 };
 
       // 3. The report.

@@ -11,8 +11,8 @@ import { readQModel } from "../ir/io.js";
 import { ensureDir, writeFileAtomic } from "../fsutil.js";
 import { programCost, type ProgramCost } from "../sim/cost.js";
 import { loadHwModel, type HwModel } from "../sim/hwmodel.js";
-import { runTrials } from "../sim/pool.js";
-import { noiseActive, runTrial, trialStats, type TrialStats } from "../sim/simulate.js";
+import type { TrialStats } from "../sim/simulate.js";
+import { accuracyStudy } from "../sim/study.js";
 import { barChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
 import { fmtInt, intOption, printJson, say } from "./common.js";
@@ -128,21 +128,12 @@ export function simulateCommand(): Command {
       const data = limitDataset(loadDataset(o.data, "test"), o.limit);
       const cost = programCost(program, hw);
       const t0 = performance.now();
-      const clean = runTrial(program, hw, data, o.seed, null, o.batch);
-      const active = noiseActive(hw);
-      let values: number[];
-      if (!active) {
-        values = new Array(o.trials).fill(clean); // no noise source on: every trial is the clean chip
-      } else {
-        const bar = new cliProgress.SingleBar({ format: "simulate |{bar}| {value}/{total} trials | last {acc}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
-        bar.start(o.trials, 0, { acc: "–" });
-        let done = 0;
-        const trials = Array.from({ length: o.trials }, (_, i) => i);
-        values = await runTrials(program, hw, data, o.seed, trials, o.workers, o.batch, (_t, acc) => bar.update(++done, { acc: `${(100 * acc).toFixed(2)}%` }));
-        bar.stop();
-      }
+      const bar = new cliProgress.SingleBar({ format: "simulate |{bar}| {value}/{total} trials | last {acc}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+      bar.start(o.trials, 0, { acc: "–" });
+      let done = 0;
+      const { clean, noisy, active } = await accuracyStudy(program, hw, data, { seed: o.seed, trials: o.trials, workers: o.workers, batch: o.batch, onTrial: (_t, acc) => bar.update(++done, { acc: `${(100 * acc).toFixed(2)}%` }) });
+      bar.stop();
       const seconds = (performance.now() - t0) / 1000;
-      const noisy = trialStats(values);
       const doc = simulateDoc(hw, hwFile, cost, clean, noisy, { model: file, data: data.name, samples: data.n, seed: o.seed, noise: hw.noise, noiseActive: active, seconds });
       if (o.out) {
         ensureDir(o.out);

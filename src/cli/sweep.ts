@@ -9,9 +9,8 @@ import { loadDataset, limitDataset } from "../data/index.js";
 import { readQModel } from "../ir/io.js";
 import { ensureDir, writeFileAtomic } from "../fsutil.js";
 import { checkPrecision } from "../sim/chip.js";
-import { loadHwModel, withSet } from "../sim/hwmodel.js";
-import { runTrials } from "../sim/pool.js";
-import { noiseActive, runTrial, trialStats } from "../sim/simulate.js";
+import { loadHwModel } from "../sim/hwmodel.js";
+import { sweepStudy, varyDoc } from "../sim/study.js";
 import { parseVary } from "../sim/sweep.js";
 import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
@@ -51,32 +50,17 @@ export function sweepCommand(): Command {
     .action(async (file: string, o: SweepOptions) => {
       const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
       const vary = parseVary(o.vary, hw);
-      const models = vary.values.map((v) => withSet(hw, vary.path, v));
       const program = readQModel(file);
       checkPrecision(program, hw);
       const data = limitDataset(loadDataset(o.data, "test"), o.limit);
       const bar = new cliProgress.SingleBar({ format: "sweep |{bar}| {value}/{total} trials | {key}={val}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
-      bar.start(models.length * o.trials, 0, { key: vary.key, val: "–" });
+      bar.start(vary.values.length * o.trials, 0, { key: vary.key, val: "–" });
       let done = 0;
-      const points: { value: number; mean: number; std: number; ci95: number; clean: number; values: number[] }[] = [];
-      for (let i = 0; i < models.length; i++) {
-        const m = models[i];
-        const clean = runTrial(program, m, data, o.seed, null, o.batch);
-        let values: number[];
-        if (!noiseActive(m)) {
-          values = new Array(o.trials).fill(clean);
-          done += o.trials;
-          bar.update(done, { val: String(vary.values[i]) });
-        } else {
-          const trials = Array.from({ length: o.trials }, (_, t) => t);
-          values = await runTrials(program, m, data, o.seed, trials, o.workers, o.batch, () => bar.update(++done, { val: String(vary.values[i]) }));
-        }
-        const s = trialStats(values);
-        points.push({ value: vary.values[i], mean: s.mean, std: s.std, ci95: s.ci95, clean, values });
-      }
+      let current = "–";
+      const points = await sweepStudy(program, hw, vary, data, { seed: o.seed, trials: o.trials, workers: o.workers, batch: o.batch, onPoint: (v) => (current = String(v)), onTrial: () => bar.update(++done, { val: current }) });
       bar.stop();
       const doc = {
-        vary: { key: vary.key, from: vary.from, to: vary.to, steps: vary.steps, scale: vary.scale, spec: vary.spec },
+        vary: varyDoc(vary),
         points,
         hw: hw.name,
         hwFile,
