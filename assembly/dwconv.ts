@@ -30,6 +30,36 @@ import { requantClamp, requantClamp8Shared } from "./requant";
 export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
   lo: i32, hi: i32, y: usize): void {
+  dwCore(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, m, s, pw, ps, lo, hi, y, false);
+}
+
+/**
+ * The same depthwise conv without the requantization, for the simulator (src/sim/wasmsim.ts): y receives
+ * the raw accumulators bias[c] + Σ x·w as i32 [n][OH][OW][C]. Operands as dwconv_s16_requant.
+ */
+export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
+  pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, y: usize): void {
+  dwCore(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, 0, 0, 0, 0, 0, 0, y, true);
+}
+
+/** Stores the i32 lanes of channels c..c+3 that are < C at yp (i32 elements). */
+// @ts-ignore: decorator
+@inline function storeAcc4(v: v128, yp: usize, c: i32, C: i32): void {
+  const p = yp + (<usize>c << 2);
+  if (c + 4 <= C) {
+    v128.store(p, v);
+    return;
+  }
+  if (c < C) store<i32>(p, i32x4.extract_lane(v, 0));
+  if (c + 1 < C) store<i32>(p, i32x4.extract_lane(v, 1), 4);
+  if (c + 2 < C) store<i32>(p, i32x4.extract_lane(v, 2), 8);
+}
+
+/** The depthwise body; `raw` (a constant at each call site): store i32 accumulators instead of requantizing. */
+// @ts-ignore: decorator
+@inline function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
+  pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
+  lo: i32, hi: i32, y: usize, raw: bool): void {
   const wTap = <usize>Cp << 1;
   let yp = y;
   for (let b = 0; b < n; b++) {
@@ -54,6 +84,11 @@ export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh:
                 a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(xv, wv));
                 a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(xv, wv));
               }
+            }
+            if (raw) {
+              storeAcc4(a0, yp, c, C);
+              storeAcc4(a1, yp, c + 4, C);
+              continue;
             }
             const S = load<i32>(ps + (<usize>(c >> 3) << 2));
             if (S > 0) {
@@ -82,10 +117,11 @@ export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh:
                 acc += i32(load<i16>(xb + ((<usize>((iy * W + ix) * C + c)) << 1))) * i32(load<i16>(w + <usize>(ky * kw + kx) * wTap + (<usize>c << 1)));
               }
             }
-            rqStore(acc, yp, c, C, m, s, lo, hi);
+            if (raw) store<i32>(yp + (<usize>c << 2), acc);
+            else rqStore(acc, yp, c, C, m, s, lo, hi);
           }
         }
-        yp += <usize>C << 1;
+        yp += raw ? <usize>C << 2 : <usize>C << 1;
       }
     }
   }

@@ -806,10 +806,42 @@ function unpackPanelScalar(panel: usize, c: i32, kpairs: i32, tile: usize): void
 export function gemm_s16_4x8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
   w: usize, wbits: i32, acc: usize, tile: usize, N: i32,
   bias: usize, m: usize, s: usize, pw: usize, ps: usize, lo: i32, hi: i32, y: usize, ldy: i32): void {
+  gemmCore(x, lda, M, Kp, w, wbits, acc, tile, N, bias, m, s, pw, ps, lo, hi, y, ldy, false);
+}
+
+/**
+ * The same GEMM without the requantization, for the simulator (src/sim/wasmsim.ts), which perturbs the
+ * raw accumulators (accumulator bit flips, output Gaussian noise) before requantizing them:
+ * y[r][n] = bias[n] + Σ_k x[r][k]·w[n][k] as i32 [M][ldy] (i32 wrap-around, like the fused kernel's
+ * accumulators). Operands as gemm_s16_4x8c2_requant; m, s, pw, ps, lo, hi are not needed.
+ */
+export function gemm_s16_4x8c2_acc(x: usize, lda: i32, M: i32, Kp: i32,
+  w: usize, wbits: i32, acc: usize, tile: usize, N: i32, bias: usize, y: usize, ldy: i32): void {
+  gemmCore(x, lda, M, Kp, w, wbits, acc, tile, N, bias, 0, 0, 0, 0, 0, 0, y, ldy, true);
+}
+
+/** Stores the 8 accumulators of one row (channels n0..n0+7 at acc) that are < N as i32 at yrow. */
+// @ts-ignore: decorator
+@inline function storeAcc8(acc: usize, yrow: usize, n0: i32, N: i32): void {
+  const cnt = min(8, N - n0);
+  const yp = yrow + (<usize>n0 << 2);
+  if (ASC_FEATURE_SIMD && cnt == 8) {
+    v128.store(yp, v128.load(acc));
+    v128.store(yp, v128.load(acc, 16), 16);
+    return;
+  }
+  for (let c = 0; c < cnt; c++) store<i32>(yp + (<usize>c << 2), load<i32>(acc + (<usize>c << 2)));
+}
+
+/** The GEMM body; `raw` (a constant at each call site): store the accumulators instead of requantizing. */
+// @ts-ignore: decorator
+@inline function gemmCore(x: usize, lda: i32, M: i32, Kp: i32,
+  w: usize, wbits: i32, acc: usize, tile: usize, N: i32,
+  bias: usize, m: usize, s: usize, pw: usize, ps: usize, lo: i32, hi: i32, y: usize, ldy: i32, raw: bool): void {
   const panels = (N + 7) >> 3;
   const panelBytes = <usize>(Kp * wbits);
   const xs = <usize>lda << 1;
-  const ys = <usize>ldy << 1;
+  const ys = raw ? <usize>ldy << 2 : <usize>ldy << 1;
   if (!ASC_FEATURE_SIMD) {
     // Scalar twin: the same panels; packed ones decoded once per panel into the tile (scalar shifts),
     // then one output at a time with pointer-stepped loads (the panel layout keeps both the pair of a
@@ -835,7 +867,8 @@ export function gemm_s16_4x8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
           }
           store<i32>(acc + (<usize>c << 2), a);
         }
-        requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, 0, lo, hi);
+        if (raw) storeAcc8(acc, y + <usize>r * ys, n0, N);
+        else requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, 0, lo, hi);
       }
     }
     return;
@@ -856,7 +889,7 @@ export function gemm_s16_4x8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
   for (let j = 0; j < panels; j++) {
     const panel = w + <usize>j * panelBytes;
     const n0 = j << 3;
-    const S = load<i32>(ps + (<usize>j << 2));
+    const S = raw ? 0 : load<i32>(ps + (<usize>j << 2));
     const bv = bias + (<usize>n0 << 2);
     let pan = panel;
     if (unpack) {
@@ -871,7 +904,8 @@ export function gemm_s16_4x8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
       else if (cw == 8) tile4x8_c8(x0, xs, pan, rowBlocks, acc);
       else if (cw == 4) tile6x8_c4(x0, xs, pan, rowBlocks, acc);
       else tile6x8_c2(x0, xs, pan, rowBlocks, acc);
-      for (let i = 0; i < MR; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, lo, hi);
+      if (raw) for (let i = 0; i < MR; i++) storeAcc8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N);
+      else for (let i = 0; i < MR; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, lo, hi);
     }
   }
   }
@@ -886,7 +920,8 @@ export function gemm_s16_4x8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
       else if (wbits == 8) tile1x32_c8(x0, panel, panelBytes, blocks, acc);
       else if (wbits == 4) tile1x32_c4(x0, panel, panelBytes, blocks, acc);
       else tile1x32_c2(x0, panel, panelBytes, blocks, acc);
-      for (let q = 0; q < 4; q++) requantStore8(acc + (<usize>q << 5), yr, (j + q) << 3, N, m, s, pw, load<i32>(ps + (<usize>(j + q) << 2)), lo, hi);
+      if (raw) for (let q = 0; q < 4; q++) storeAcc8(acc + (<usize>q << 5), yr, (j + q) << 3, N);
+      else for (let q = 0; q < 4; q++) requantStore8(acc + (<usize>q << 5), yr, (j + q) << 3, N, m, s, pw, load<i32>(ps + (<usize>(j + q) << 2)), lo, hi);
     }
     for (; j < panels; j++) {
       const panel = w + <usize>j * panelBytes;
@@ -895,7 +930,8 @@ export function gemm_s16_4x8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
       else if (wbits == 8) tile1x8_c8(x0, xs, panel, blocks, acc);
       else if (wbits == 4) tile1x8_c4(x0, xs, panel, blocks, acc);
       else tile1x8_c2(x0, xs, panel, blocks, acc);
-      requantStore8(acc, yr, j << 3, N, m, s, pw, load<i32>(ps + (<usize>j << 2)), lo, hi);
+      if (raw) storeAcc8(acc, yr, j << 3, N);
+      else requantStore8(acc, yr, j << 3, N, m, s, pw, load<i32>(ps + (<usize>j << 2)), lo, hi);
     }
   }
 }

@@ -30,10 +30,18 @@ const wasm = best(() => {
 const digital = loadHwModel("int8-systolic-16x16").hw;
 const wNoise = withSet(digital, ["noise", "weightGaussian", "sigma"], 0.5);
 const simWeight = best(() => runTrial(program, wNoise, data, 1, 0));
+// Per-inference sources, each alone and together (the WASM fast path, src/sim/wasmsim.ts).
+const actOnly = best(() => runTrial(program, withSet(digital, ["noise", "activationBitFlip", "ber"], 1e-4), data, 1, 0));
+const accOnly = best(() => runTrial(program, withSet(digital, ["noise", "accumulatorBitFlip", "ber"], 1e-4), data, 1, 0));
+const outOnly = best(() => runTrial(program, withSet(digital, ["noise", "outputGaussian", "sigma"], 0.3), data, 1, 0));
 const perInf = withSet(withSet(wNoise, ["noise", "activationBitFlip", "ber"], 1e-4), ["noise", "outputGaussian", "sigma"], 0.3);
-const simPerInf = best(() => runTrial(program, perInf, data, 1, 0), 1);
+const simPerInf = best(() => runTrial(program, perInf, data, 1, 0));
+// The plain-TS sim kernels (the definition the fast path is tested against) on the first 200 images.
+const tsN = Math.min(200, data.n);
+const tsData = { n: tsN, images: data.images.subarray(0, tsN * 784), labels: data.labels.subarray(0, tsN) };
 simOptions.useWasm = false;
-const simWeightTs = best(() => runTrial(program, wNoise, data, 1, 0), 1);
+const simWeightTs = best(() => runTrial(program, wNoise, tsData, 1, 0), 1);
+const simPerInfTs = best(() => runTrial(program, perInf, tsData, 1, 0), 1);
 simOptions.useWasm = true;
 const analogN = Math.min(200, data.n);
 const small = { n: analogN, images: data.images.subarray(0, analogN * 784), labels: data.labels.subarray(0, analogN) };
@@ -47,10 +55,15 @@ await runTrials(program, perInf, trialsData, 1, [0, 1, 2, 3], 2);
 const w2 = (performance.now() - t2) / 1000;
 
 const ips = (s: number, n = data.n) => (n / s).toFixed(0);
-console.log(`model ${model}, ${data.n} mnist test images, best of 3 where noted`);
-console.log(`noise-free WASM inference (WasmProgram, batch 64):           ${wasm.toFixed(3)} s  ${ips(wasm)} img/s`);
-console.log(`noisy digital sim, per-chip weight noise (WASM path):         ${simWeight.toFixed(3)} s  ${ips(simWeight)} img/s  ratio ${(simWeight / wasm).toFixed(2)}× (target ≤ 2×)`);
-console.log(`noisy digital sim, same noise, plain-TS sim kernels:          ${simWeightTs.toFixed(3)} s  ${ips(simWeightTs)} img/s  ratio ${(simWeightTs / wasm).toFixed(2)}×`);
-console.log(`noisy digital sim, + per-inference act flips & output noise:  ${simPerInf.toFixed(3)} s  ${ips(simPerInf)} img/s  ratio ${(simPerInf / wasm).toFixed(2)}×`);
+const row = (what: string, s: number, n = data.n) => console.log(`${what.padEnd(62)} ${s.toFixed(3)} s  ${ips(s, n).padStart(5)} img/s  ratio ${((s / n) / (wasm / data.n)).toFixed(2)}×`);
+console.log(`model ${model}, ${data.n} mnist test images, best of 3 unless noted; ratio = time per image / noise-free WASM's (target ≤ 2×)`);
+row("noise-free WASM inference (WasmProgram, batch 64)", wasm);
+row("per-chip weight noise σ 0.5 LSB (WasmProgram on chip weights)", simWeight);
+row("activation bit flips BER 1e-4 (fast path)", actOnly);
+row("accumulator bit flips BER 1e-4 (fast path)", accOnly);
+row("output Gaussian σ 0.3 out-LSB (fast path)", outOnly);
+row("weight σ 0.5 + act flips 1e-4 + output σ 0.3 (fast path)", simPerInf);
+row(`weight σ 0.5, plain-TS sim kernels, ${tsN} images, 1 run`, simWeightTs, tsN);
+row(`weight + act flips + output noise, plain-TS, ${tsN} images, 1 run`, simPerInfTs, tsN);
 console.log(`analog PCM crossbar (PCM + ADC noise), ${analogN} images:        ${analog.toFixed(3)} s  ${ips(analog, analogN)} img/s`);
 console.log(`4 trials × 200 images, per-inference noise: 1 worker ${w1.toFixed(2)} s, 2 workers ${w2.toFixed(2)} s (speed-up ${(w1 / w2).toFixed(2)}×)`);

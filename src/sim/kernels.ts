@@ -18,7 +18,7 @@ import { padBefore, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type Den
 import { addRequant, avgPoolSum, convOutShape, globalSum, maxPool } from "../kernels/reference/ops.js";
 import type { AnalogPrep, ChipInstance, DigitalPrep, PoolPrep } from "./chip.js";
 import { SRC, prepareLayer, type LayerPrep } from "./chip.js";
-import { flipBits, flipBit } from "./noise.js";
+import { flipBits, perturbAccumulators } from "./noise.js";
 import { requantRounded, type Rounding } from "./requant.js";
 import { Rng, streamId } from "./rng.js";
 
@@ -35,6 +35,16 @@ export function overflow(v: number, bits: number, mode: "wrap" | "saturate"): nu
   if (mode === "saturate") return v < 0 ? -half : half - 1;
   const m = 2 * half;
   return v - m * Math.floor((v + half) / m);
+}
+
+/**
+ * σ of the output Gaussian noise per channel in accumulator units: σ itself for unit "acc-lsb", σ output
+ * steps (2^s/m accumulator units each, the chip's multiplier) for "out-lsb".
+ */
+export function outputSigmas(p: { m: Float64Array; s: Float64Array }, sigma: number, unit: "acc-lsb" | "out-lsb"): Float64Array {
+  const sd = new Float64Array(p.m.length);
+  for (let o = 0; o < sd.length; o++) sd[o] = sigma * (unit === "acc-lsb" ? 1 : 2 ** p.s[o] / p.m[o]);
+  return sd;
 }
 
 /** Per-image random streams of one layer, created on first use. */
@@ -109,20 +119,8 @@ export function simKernels(chip: ChipInstance): SimKernels {
     return y;
   }
 
-  /** Accumulator noise, requant and clamp for one output element. */
-  function finish(acc: number, o: number, p: DigitalPrep | AnalogPrep, lo: number, hi: number, st: InferenceStreams | null): number {
-    if (st) {
-      if (accBer > 0) {
-        // Flip each of the accumulator's bits with probability BER (geometric skipping over its bits).
-        const r = st.get(SRC.accFlip);
-        for (let pos = r.geometric(accBer); pos < accBits; pos += 1 + r.geometric(accBer)) acc = flipBit(acc, pos, accBits, true);
-      }
-      if (outSigma > 0) {
-        const unit = outUnit === "acc-lsb" ? 1 : 2 ** p.s[o] / p.m[o]; // one output step in accumulator units
-        acc = Math.round(acc + outSigma * unit * st.get(SRC.outGauss).normal());
-        acc = Math.max(-(2 ** 31), Math.min(2 ** 31, acc));
-      }
-    }
+  /** The chip's requant and clamp of one (possibly perturbed) accumulator of channel o. */
+  function finish(acc: number, o: number, p: DigitalPrep | AnalogPrep, lo: number, hi: number): number {
     const r = requantRounded(acc, p.m[o], p.s[o], rounding);
     return r < lo ? lo : r > hi ? hi : r;
   }
@@ -223,6 +221,11 @@ export function simKernels(chip: ChipInstance): SimKernels {
     const accI = new Int32Array(opg);
     const yt = new Float64Array(opg);
     const perInference = noisy && (accBer > 0 || outSigma > 0 || (analog && (adcSigma > 0 || readSigma > 0)));
+    // Accumulator noise is drawn per image over the image's accumulators (perturbAccumulators), so they
+    // are gathered for one image before the requant.
+    const accNoise = noisy && (accBer > 0 || outSigma > 0);
+    const accImg = new Float64Array(nPix * outC);
+    const sd = accNoise && outSigma > 0 ? outputSigmas(p, outSigma, outUnit) : null;
     for (let b = 0; b < nImg; b++) {
       const st = perInference ? streams(p.index, b) : null;
       for (let pix = 0; pix < nPix; pix++) {
@@ -246,12 +249,15 @@ export function simKernels(chip: ChipInstance): SimKernels {
               if (readSigma > 0) x2[Math.floor(nzIdx[j] / kTile)] += v * v;
             }
           }
-          const yBase = (b * nPix + pix) * outC + g * opg;
           if (analog) analogAcc(p, g, xn, nzIdx, nnz, x2, st, acc, yt);
           else digitalAcc(p, g, patch, nzIdx, nzVal, nnz, acc, accI);
-          for (let oo = 0; oo < opg; oo++) y[yBase + oo] = finish(acc[oo], g * opg + oo, p, lo, hi, st);
+          const base = pix * outC + g * opg;
+          for (let oo = 0; oo < opg; oo++) accImg[base + oo] = acc[oo];
         }
       }
+      if (accNoise) perturbAccumulators(accImg, 0, nPix, outC, accBits, accBer, accBer > 0 ? st!.get(SRC.accFlip) : null, sd, sd ? st!.get(SRC.outGauss) : null);
+      const yBase = b * nPix * outC;
+      for (let i = 0, pix = 0; pix < nPix; pix++) for (let o = 0; o < outC; o++, i++) y[yBase + i] = finish(accImg[i], o, p, lo, hi);
     }
     return flipActivations(y, nImg, l.out, p.index);
   }

@@ -38,7 +38,7 @@ export function setBit(v: number, bit: number, bits: number, signed: boolean, to
  * stream (bit j of value i is position i·bits + j), so the cost is O(flips), and the flip count is
  * Binomial(n·bits, ber).
  */
-export function flipBits(values: Int32Array, offset: number, n: number, bits: number, signed: boolean, ber: number, rng: Rng): number {
+export function flipBits(values: Int32Array | Int16Array | Float64Array, offset: number, n: number, bits: number, signed: boolean, ber: number, rng: Rng): number {
   if (ber <= 0 || n === 0) return 0;
   const total = n * bits;
   let flips = 0;
@@ -48,6 +48,29 @@ export function flipBits(values: Int32Array, offset: number, n: number, bits: nu
     flips++;
   }
   return flips;
+}
+
+/**
+ * Per-inference accumulator noise of one image of one layer, in place on acc[offset, offset + nPix·outC)
+ * (layout [pixel][channel], the layer's output order), before the requantization (docs/NOISE.md):
+ *  1. bit flips: every bit of every `accBits`-wide two's-complement accumulator flips with probability
+ *     `ber`, by geometric skipping over the image's nPix·outC·accBits bit stream (flipBits: bit j of
+ *     accumulator i is position i·accBits + j), drawn from `flipRng`;
+ *  2. output Gaussian noise: acc ← clamp(round(acc + sd[c]·z), −2^31, 2^31), z ~ N(0, 1) by the ziggurat
+ *     (Rng.normalZig: one draw per accumulator per image is the cost of this source), one z per
+ *     accumulator in layout order from `gaussRng`; sd[c] is σ in accumulator units for channel c.
+ * The plain-TS sim kernels and the WASM fast path (src/sim/wasmsim.ts) both call this: same draws.
+ */
+export function perturbAccumulators(acc: Float64Array, offset: number, nPix: number, outC: number, accBits: number, ber: number, flipRng: Rng | null, sd: Float64Array | null, gaussRng: Rng | null): void {
+  if (ber > 0 && flipRng) flipBits(acc, offset, nPix * outC, accBits, true, ber, flipRng);
+  if (!sd || !gaussRng) return;
+  const LIM = 2147483648; // 2^31
+  let i = offset;
+  for (let pix = 0; pix < nPix; pix++)
+    for (let c = 0; c < outC; c++, i++) {
+      const v = Math.round(acc[i] + sd[c] * gaussRng.normalZig());
+      acc[i] = v < -LIM ? -LIM : v > LIM ? LIM : v;
+    }
 }
 
 /**

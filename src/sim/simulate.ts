@@ -10,6 +10,9 @@ import { argmaxRows } from "../kernels/reference/ops.js";
 import { buildChip, noiseActive, type ChipInstance } from "./chip.js";
 import type { HwModel } from "./hwmodel.js";
 import { flipInputs, simKernels } from "./kernels.js";
+import { NoisyWasmProgram, fastPathEquivalent } from "./wasmsim.js";
+import { WasmEngine } from "../kernels/wasm/engine.js";
+import { KernelsNotBuiltError } from "../kernels/wasm/errors.js";
 
 /** Images and labels to simulate on (u8, n × 784 for the shipped datasets). */
 export interface SimData {
@@ -69,6 +72,22 @@ export function runChip(program: Program, chip: ChipInstance, data: SimData, bat
       for (let b0 = 0; b0 < data.n; b0 += batch) {
         const nb = Math.min(batch, data.n - b0);
         predictions.set(runner.run(data.images.subarray(b0 * per, (b0 + nb) * per), nb).predictions, b0);
+      }
+      return { correct: countCorrect(predictions, data), predictions };
+    }
+  }
+  if (simOptions.useWasm && fastPathEquivalent(chip)) {
+    let fast: NoisyWasmProgram | undefined;
+    try {
+      // A fresh engine per chip, as above; per-inference noise is applied between the kernels.
+      fast = new NoisyWasmProgram(chip, withChipWeights(program, chip), new WasmEngine({ flavor: "auto" }));
+    } catch (e) {
+      if (!(e instanceof KernelsNotBuiltError)) throw e;
+    }
+    if (fast) {
+      for (let b0 = 0; b0 < data.n; b0 += batch) {
+        const nb = Math.min(batch, data.n - b0);
+        predictions.set(fast.run(flipInputs(chip, data.images.subarray(b0 * per, (b0 + nb) * per), nb, b0), nb, b0).predictions, b0);
       }
       return { correct: countCorrect(predictions, data), predictions };
     }

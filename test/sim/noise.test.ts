@@ -43,6 +43,20 @@ describe("random streams", () => {
   });
 });
 
+describe("ziggurat normals (Rng.normalZig, the output Gaussian noise)", () => {
+  it("mean 0 ± 0.01, sd 1 ± 1%, P(z < 1), P(|z| > 3) and P(|z| > 3.5) within 4 standard errors (1,000,000 draws)", () => {
+    const n = 1_000_000;
+    const r = new Rng(12, 0, 0, 9);
+    const z = Float64Array.from({ length: n }, () => r.normalZig());
+    const m = moments(z);
+    expect(Math.abs(m.mean)).toBeLessThan(0.01);
+    expect(Math.abs(m.sd - 1)).toBeLessThan(0.01);
+    // Φ(1) = 0.8413447; 2(1 − Φ(3)) = 0.0026998; 2(1 − Φ(3.5)) = 0.0004653 (beyond r = 3.4426: the tail path)
+    for (const [p, count] of [[0.8413447, z.filter((v) => v < 1).length], [0.0026998, z.filter((v) => Math.abs(v) > 3).length], [0.0004653, z.filter((v) => Math.abs(v) > 3.5).length]] as const)
+      expect(Math.abs(count / n - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n));
+  });
+});
+
 describe("digital weight faults", () => {
   it("Gaussian in LSB units, rounded to the grid: mean 0, variance σ² + 1/12 (Sheppard) within 2%", () => {
     const w = new Int32Array(N); // all zeros, 8-bit: the clamp at ±127 never binds for σ = 3

@@ -1,0 +1,134 @@
+// Simulator-only kernel (src/sim/wasmsim.ts; the edge runtime never calls it): output Gaussian noise on
+// one image's raw accumulators, then the exact requantization, in one pass. It is the WASM twin of the
+// Gaussian step of perturbAccumulators (src/sim/noise.ts) followed by the chip's half-up requant, and must
+// give the same integers: the random words are xoshiro128** 1.1 (as Rng.nextU32, src/sim/rng.ts), the
+// normal draw is the ziggurat's fast path (as Rng.normalZig: h·W[i] when |h| < K[i], with the host's own
+// K and W tables), and every float operation is the same IEEE double operation in the same order. Draws
+// that need the ziggurat's rejection step (≈2%) run it here too (zigSlow), except where its outcome could
+// depend on the last bits of exp (whose implementations differ between libraries: V8's fdlibm port, AS's
+// musl port) or needs log (the base strip's tail): those few are handed back to the host — the kernel
+// stops, restores the generator state from *before* that draw and returns the element's index; the host
+// draws it with Rng.normalZig, finishes the element and resumes.
+
+// @ts-ignore: decorator
+@inline function roundHalfUp(x: f64): f64 {
+  // Math.round: the nearest integer, ties toward +∞. x − floor(x) is exact for |x| ≥ 1, and for
+  // x ∈ (−1, 1) any rounding of it cannot move it across 0.5 the wrong way (see docs/NOISE.md).
+  const f = Math.floor(x);
+  return x - f >= 0.5 ? f + 1 : f;
+}
+
+// @ts-ignore: decorator
+@inline function nextWord(st: usize): i32 {
+  const s0 = load<i32>(st);
+  const s1 = load<i32>(st, 4);
+  let s2 = load<i32>(st, 8);
+  let s3 = load<i32>(st, 12);
+  const result = rotl<i32>(s1 * 5, 7) * 9;
+  const t = s1 << 9;
+  s2 ^= s0;
+  s3 ^= s1;
+  store<i32>(st, s1 ^ s2, 4);
+  store<i32>(st, s0 ^ s3);
+  store<i32>(st, s2 ^ t, 8);
+  store<i32>(st, rotl<i32>(s3, 11), 12);
+  return result;
+}
+
+/**
+ * The rejection loop of Rng.zigTail for a first word with layer i and value h, on the generator state at
+ * st (memory, advanced past the first word). Returns the draw, or NaN to hand it back to the host: the base
+ * strip (i = 0, needs log), or a wedge test too close to call (|lhs − exp| ≤ 1e-13·exp, ≫ the ≤ 1-ulp error
+ * of either exp).
+ */
+function zigSlow(st: usize, h: i32, i: i32, zk: usize, zw: usize, zf: usize): f64 {
+  for (;;) {
+    const x = f64(h) * load<f64>(zw + (<usize>i << 3));
+    if (i == 0) return NaN;
+    const a = nextWord(st) >>> 5;
+    const b = nextWord(st) >>> 6;
+    const u = (f64(a) * 67108864 + f64(b)) / 9007199254740992; // Rng.uniform
+    const fi = load<f64>(zf + (<usize>i << 3));
+    const lhs = fi + u * (load<f64>(zf + (<usize>(i - 1) << 3)) - fi);
+    const e = Math.exp(-0.5 * x * x);
+    if (Math.abs(lhs - e) <= 1e-13 * e) return NaN;
+    if (lhs < e) return x;
+    const w = nextWord(st);
+    i = w & 127;
+    h = w >> 7;
+    if (f64(abs<i32>(h)) < load<f64>(zk + (<usize>i << 3))) return f64(h) * load<f64>(zw + (<usize>i << 3));
+  }
+  return NaN; // not reached (the AS compiler wants a return after the loop)
+}
+
+/**
+ * acc: i32 [rows][C] (one image's accumulators, layout [pixel][channel]); sd: f64 [C], σ per channel in
+ * accumulator units; m, s: i32 [C], the chip's multipliers; y: i16 rows of stride ldy; state: i32 [4], the
+ * xoshiro128** state of the image's output-noise stream (updated in place);
+ * zk, zw, zf: f64 [128], the ziggurat tables (Rng's ZIG_K, ZIG_W, ZIG_F). Processes elements start … rows·C − 1; returns −1 when done, or the index of the first
+ * element whose draw needs the rejection step (state then holds the state before that draw).
+ */
+export function gauss_requant_s16(acc: usize, rows: i32, C: i32, sd: usize, m: usize, s: usize, lo: i32, hi: i32,
+  y: usize, ldy: i32, state: usize, zk: usize, zw: usize, zf: usize, start: i32): i32 {
+  let s0 = load<i32>(state);
+  let s1 = load<i32>(state, 4);
+  let s2 = load<i32>(state, 8);
+  let s3 = load<i32>(state, 12);
+  const total = rows * C;
+  let c = start % C;
+  let r = start / C;
+  for (let j = start; j < total; j++) {
+    const u = rotl<i32>(s1 * 5, 7) * 9;
+    const i = u & 127;
+    const h = u >> 7;
+    const k = load<f64>(zk + (<usize>i << 3));
+    const p0 = s0;
+    const p1 = s1;
+    const p2 = s2;
+    const p3 = s3;
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = rotl<i32>(s3, 11);
+    let z: f64;
+    if (f64(abs<i32>(h)) < k) z = f64(h) * load<f64>(zw + (<usize>i << 3));
+    else {
+      store<i32>(state, s0);
+      store<i32>(state, s1, 4);
+      store<i32>(state, s2, 8);
+      store<i32>(state, s3, 12);
+      z = zigSlow(state, h, i, zk, zw, zf);
+      if (isNaN(z)) {
+        store<i32>(state, p0);
+        store<i32>(state, p1, 4);
+        store<i32>(state, p2, 8);
+        store<i32>(state, p3, 12);
+        return j;
+      }
+      s0 = load<i32>(state);
+      s1 = load<i32>(state, 4);
+      s2 = load<i32>(state, 8);
+      s3 = load<i32>(state, 12);
+    }
+    let v = roundHalfUp(f64(load<i32>(acc + (<usize>j << 2))) + load<f64>(sd + (<usize>c << 3)) * z);
+    v = v < -2147483648.0 ? -2147483648.0 : v > 2147483648.0 ? 2147483648.0 : v;
+    // The requant of DESIGN.md §3 on an i64 accumulator (|a| ≤ 2^31: |a·m| < 2^62, as requantClamp).
+    const sh = load<i32>(s + (<usize>c << 2));
+    const q = (i64(v) * i64(load<i32>(m + (<usize>c << 2))) + (i64(1) << i64(sh - 1))) >> i64(sh);
+    const out = q < i64(lo) ? lo : q > i64(hi) ? hi : i32(q);
+    store<i16>(y + (<usize>(r * ldy + c) << 1), i16(out));
+    c++;
+    if (c == C) {
+      c = 0;
+      r++;
+    }
+  }
+  store<i32>(state, s0);
+  store<i32>(state, s1, 4);
+  store<i32>(state, s2, 8);
+  store<i32>(state, s3, 12);
+  return -1;
+}

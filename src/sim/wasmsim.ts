@@ -1,0 +1,283 @@
+// The simulator's fast path for digital chips with per-inference noise: the whole program in WASM linear
+// memory (like WasmProgram, src/kernels/wasm/program.ts), with the noise applied between the kernels.
+//  - Weight layers whose accumulators are perturbed (accumulator bit flips, output Gaussian noise) run the
+//    GEMM / depthwise kernels without the fused requant (gemm_s16_4x8c2_acc, dwconv_s16_acc), then
+//    perturbAccumulators (src/sim/noise.ts, the function the plain-TS kernels call, with the same streams),
+//    then the exact per-channel requant (requant_i32_s16_rows, the one AS requantClamp).
+//  - Activation bit flips: flipBits on each layer's i16 output in linear memory, per image, from the same
+//    (seed, trial, inference, layer·actFlip) stream as src/sim/kernels.ts; input flips via flipInputs.
+// Only taken when it computes exactly what the plain-TS sim kernels compute (fastPathEquivalent): no
+// accumulator can overflow (so partial-sum order and the accumulator width do not matter), spec requant.
+// This module is sim-only: the edge runtime does not import it.
+
+import { accumulatorBound } from "../ir/accbound.js";
+import { isWeightLayer, sizeOf, tensorRange, type Layer, type Program, type TensorSpec } from "../ir/types.js";
+import { planActivations } from "../exec/memplan.js";
+import { argmaxRows } from "../kernels/reference/ops.js";
+import { SLACK } from "../kernels/wasm/arena.js";
+import { WasmEngine, type PreparedLayer } from "../kernels/wasm/engine.js";
+import type { KernelExports } from "../kernels/wasm/loader.js";
+import { requantRounded } from "./requant.js";
+import { SRC, type ChipInstance, type DigitalPrep } from "./chip.js";
+import { outputSigmas } from "./kernels.js";
+import { flipBits } from "./noise.js";
+import { Rng, ZIG_F, ZIG_K, ZIG_W, streamId } from "./rng.js";
+
+/** The sim-only kernels (assembly/gemm.ts, dwconv.ts, requant.ts) beside the engine's. */
+interface SimExports extends KernelExports {
+  gemm_s16_4x8c2_acc(x: number, lda: number, M: number, Kp: number, w: number, wbits: number, acc: number, tile: number, N: number, bias: number, y: number, ldy: number): void;
+  dwconv_s16_acc(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, y: number): void;
+  requant_i32_s16_rows(acc: number, rows: number, channels: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number): void;
+  gauss_requant_s16(acc: number, rows: number, C: number, sd: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number, state: number, zk: number, zw: number, zf: number, start: number): number;
+}
+
+/** Noise knobs of a trial that the fast path applies (the per-inference digital sources). */
+function knobs(chip: ChipInstance) {
+  const n = chip.hw.noise;
+  const noisy = chip.trial !== null;
+  return {
+    actBer: noisy ? n.activationBitFlip?.ber ?? 0 : 0,
+    accBer: noisy ? n.accumulatorBitFlip?.ber ?? 0 : 0,
+    outSigma: noisy ? n.outputGaussian?.sigma ?? 0 : 0,
+    outUnit: n.outputGaussian?.unit ?? "out-lsb",
+  };
+}
+
+/** The input range a layer can see on this trial: activation flips can put a signed input at −2^(b−1). */
+function inputRange(x: TensorSpec, actBer: number): { lo: number; hi: number } {
+  const r = tensorRange(x);
+  return actBer > 0 && x.signed ? { lo: -(2 ** (x.bits - 1)), hi: r.hi } : r;
+}
+
+/**
+ * Whether the fast path computes exactly the plain-TS sim kernels' integers for this chip instance:
+ * digital; spec requant (31-bit multipliers, half-up); accumulator bit flips only on accumulators of ≤ 32
+ * bits; for every weight layer, the accumulator bound over the inputs this trial can see fits both the
+ * chip's accumulator and i32 (then no partial sum overflows in any order: wrap/saturate never fire); the
+ * stored weights in the narrow range the WASM weight containers assume.
+ */
+export function fastPathEquivalent(chip: ChipInstance): boolean {
+  const hw = chip.hw;
+  if (hw.compute.kind !== "digital" || hw.requant.rounding !== "half-up" || hw.requant.multiplierBits < 31) return false;
+  const { actBer, accBer } = knobs(chip);
+  if (accBer > 0 && hw.accumulator.bits > 32) return false;
+  const layers = chip.program.layers;
+  for (const [l, p] of chip.prep) {
+    if (p.kind !== "digital" || !isWeightLayer(l)) continue;
+    const x = layers[l.inputs[0]].out;
+    const r = inputRange(x, actBer);
+    // accumulatorBound over the widened range: a spec whose tensorRange is [r.lo, r.hi] (bits + 1 signed).
+    const wide: TensorSpec = r.lo < tensorRange(x).lo ? { ...x, bits: x.bits + 1 } : x;
+    const bound = accumulatorBound({ ...l, weights: p.weights as unknown as Int8Array } as Layer, wide)!;
+    if (bound.bits > Math.min(32, hw.accumulator.bits)) return false;
+    const lo = -(2 ** (l.wBits - 1) - 1);
+    for (let i = 0; i < p.weights.length; i++) if (p.weights[i] < lo) return false;
+  }
+  return true;
+}
+
+/** Per weight layer: the chip's multipliers in linear memory; whether and how its accumulators are perturbed. */
+interface LayerNoise {
+  prep: DigitalPrep;
+  m: number;
+  s: number;
+  perturb: boolean;
+  /** Output Gaussian σ per channel in accumulator units (null: no output noise), and its copy in linear memory. */
+  sd: Float64Array | null;
+  sdPtr: number;
+}
+
+/**
+ * A chip instance's program in linear memory with per-inference noise between the kernels. `run` takes
+ * the (input-flipped) u8 images of inferences first … first + n − 1.
+ */
+export class NoisyWasmProgram {
+  private readonly engine: WasmEngine;
+  private readonly k: SimExports;
+  private readonly base: number;
+  private readonly staging: number;
+  private readonly offsets: number[];
+  private readonly accPtr: number;
+  private readonly accScratch: number;
+  private readonly tile: number;
+  /** By layer index: the weight layers. */
+  private readonly noise: (LayerNoise | undefined)[] = [];
+  private readonly knobs: ReturnType<typeof knobs>;
+  private readonly state: number;
+  private readonly zk: number;
+  private readonly zw: number;
+  private readonly zf: number;
+  /** Images per pass through the layers (activations and accumulators sized for it). */
+  private readonly micro: number;
+
+  /** `program` carries the chip's stored weights (simulate.ts withChipWeights); `chip` its noise. */
+  constructor(
+    private readonly chip: ChipInstance,
+    private readonly program: Program,
+    engine: WasmEngine,
+    micro = 2,
+  ) {
+    this.engine = engine;
+    engine.pinned = true;
+    this.k = engine.k as SimExports;
+    this.knobs = knobs(chip);
+    this.micro = micro;
+    const layers = program.layers;
+    let maxAcc = 0;
+    let maxKp = 0;
+    layers.forEach((l, i) => {
+      if (i === 0 || l.op === "flatten") return;
+      const p = engine.prepare(l, layers[l.inputs[0]].out);
+      if (p.kind === "conv-gemm") for (const g of p.gemms) maxKp = Math.max(maxKp, g.host.Kp);
+      if (p.kind === "dense") maxKp = Math.max(maxKp, p.gemm.host.Kp);
+      if (isWeightLayer(l)) maxAcc = Math.max(maxAcc, sizeOf(l.out.shape));
+    });
+    const plan = planActivations(program, (spec) => micro * sizeOf(spec.shape) * 2 + SLACK, 16);
+    this.offsets = plan.offsets;
+    const a = engine.arena;
+    this.base = a.alloc(plan.peakBytes, `the activations of ${program.name}`);
+    this.staging = a.alloc(micro * sizeOf(layers[0].out.shape), `the input images of ${program.name}`);
+    this.accPtr = a.alloc(micro * maxAcc * 4, `the accumulators of ${program.name}`);
+    this.accScratch = a.alloc(192, "the GEMM accumulator scratch");
+    this.tile = a.alloc(Math.max(16, maxKp * 16), "the decoded weight-panel tile");
+    const { accBer, outSigma, outUnit } = this.knobs;
+    chip.program.layers.forEach((l, i) => {
+      const p = chip.prep.get(l);
+      if (!p || p.kind !== "digital") return;
+      const sd = outSigma > 0 ? outputSigmas(p, outSigma, outUnit) : null;
+      const sdPtr = sd ? a.putBytes(new Uint8Array(sd.buffer), "output noise σ") : 0;
+      this.noise[i] = { prep: p, m: a.putI32(p.m, "chip multipliers"), s: a.putI32(p.s, "chip shifts"), perturb: accBer > 0 || !!sd, sd, sdPtr };
+    });
+    this.state = a.alloc(16, "the generator state");
+    this.zk = a.putBytes(new Uint8Array(ZIG_K.buffer), "the ziggurat tables");
+    this.zw = a.putBytes(new Uint8Array(ZIG_W.buffer), "the ziggurat tables");
+    this.zf = a.putBytes(new Uint8Array(ZIG_F.buffer), "the ziggurat tables");
+  }
+
+  /** Runs n images (u8, already input-flipped) of inferences first …; returns the int16 logits and predictions. */
+  run(images: Uint8Array, n: number, first: number): { logits: Int16Array; predictions: Int32Array } {
+    const layers = this.program.layers;
+    const inSize = sizeOf(layers[0].out.shape);
+    const classes = sizeOf(layers[layers.length - 1].out.shape);
+    const logits = new Int16Array(n * classes);
+    for (let b = 0; b < n; b += this.micro) {
+      const nb = Math.min(this.micro, n - b);
+      logits.set(this.runMicro(images.subarray(b * inSize, (b + nb) * inSize), nb, first + b), b * classes);
+    }
+    return { logits, predictions: argmaxRows(logits, n, classes) };
+  }
+
+  private runMicro(images: Uint8Array, n: number, first: number): Int16Array {
+    const { engine, program, k } = this;
+    const layers = program.layers;
+    const inSize = sizeOf(layers[0].out.shape);
+    engine.arena.bytes().set(images, this.staging);
+    const ptr = (i: number) => this.base + this.offsets[i];
+    k.u8_to_s16(this.staging, n * inSize, ptr(0));
+    const { actBer } = this.knobs;
+    for (let i = 1; i < layers.length; i++) {
+      const l = layers[i];
+      if (l.op === "flatten") continue;
+      const x = layers[l.inputs[0]].out;
+      const p = engine.prepare(l, x);
+      const ln = this.noise[i];
+      const outRange = actBer > 0 && x.signed; // flipped inputs may leave the range the SIMD requant assumes
+      if (ln && (ln.perturb || outRange)) this.weightLayer(l, p, ln, ptr(l.inputs[0]), n, ptr(i), first);
+      else if ((l.op === "avgpool" || l.op === "gap") && outRange) {
+        const g = (p as { geo: { H: number; W: number; C: number; kh: number; kw: number; sh: number; sw: number; OH: number; OW: number } }).geo;
+        if (l.op === "avgpool") k.avgpool_s16_requant(ptr(l.inputs[0]), n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.OH, g.OW, l.rq.m[0], l.rq.s[0], l.rq.lo, l.rq.hi, 0, ptr(i));
+        else k.gap_s16_requant(ptr(l.inputs[0]), n, g.H * g.W, g.C, l.rq.m[0], l.rq.s[0], l.rq.lo, l.rq.hi, 0, ptr(i));
+      } else engine.exec(l, x, l.inputs.map(ptr), n, ptr(i), n * sizeOf(l.out.shape));
+      if (actBer > 0) {
+        const per = sizeOf(l.out.shape);
+        const y = engine.arena.i16(ptr(i), n * per);
+        for (let b = 0; b < n; b++) flipBits(y, b * per, per, l.out.bits, l.out.signed, actBer, new Rng(this.chip.seed, this.chip.trial!, first + b, streamId(i, SRC.actFlip)));
+      }
+    }
+    const classes = sizeOf(layers[layers.length - 1].out.shape);
+    return Int16Array.from(engine.arena.i16(ptr(layers.length - 1), n * classes));
+  }
+
+  /** The per-inference stream (seed, trial, inference, layer·source) of src/sim/kernels.ts. */
+  private stream(inference: number, layer: number, source: number): Rng {
+    return new Rng(this.chip.seed, this.chip.trial!, inference, streamId(layer, source));
+  }
+
+  /** A weight layer through raw accumulators: kernel → perturbAccumulators per image → exact requant. */
+  private weightLayer(l: Layer, p: PreparedLayer, ln: LayerNoise, x: number, n: number, y: number, first: number): void {
+    const { k, engine } = this;
+    if (!isWeightLayer(l)) throw new Error(`layer ${l.name}: not a weight layer`);
+    const outC = l.bias.length;
+    const nPix = sizeOf(l.out.shape) / outC;
+    const acc = this.accPtr;
+    if (p.kind === "depthwise") {
+      const g = p.host.geo;
+      k.dwconv_s16_acc(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.host.Cp, p.bias, acc);
+    } else if (p.kind === "dense") {
+      const g = p.gemm;
+      const mark = engine.arena.mark();
+      let xa = x;
+      if (g.host.Kp !== p.host.inN) {
+        xa = engine.arena.alloc(n * g.host.Kp * 2, `the padded input of layer ${l.name}`);
+        k.im2col_s16(x, n, 1, p.host.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.host.inN, xa, g.host.Kp);
+      }
+      k.gemm_s16_4x8c2_acc(xa, g.host.Kp, n, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, acc, outC);
+      engine.arena.release(mark);
+    } else if (p.kind === "conv-gemm") {
+      const h = p.host;
+      const g = h.geo;
+      if (h.direct) k.gemm_s16_4x8c2_acc(x, g.C, n * g.H * g.W, p.gemms[0].host.Kp, p.gemms[0].w, p.gemms[0].host.container, this.accScratch, this.tile, p.gemms[0].host.N, p.gemms[0].bias, acc, outC);
+      else {
+        const rows = g.OH * g.OW;
+        const Kp = p.gemms[0].host.Kp;
+        const mark = engine.arena.mark();
+        const col = engine.arena.alloc(rows * Kp * 2, `the im2col buffer of layer ${l.name}`);
+        const xSample = g.H * g.W * g.C * 2;
+        for (let gi = 0; gi < h.groups; gi++) {
+          const gm = p.gemms[gi];
+          for (let b = 0; b < n; b++) {
+            k.im2col_s16(x + b * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, gi * h.cpg, h.cpg, col, Kp);
+            k.gemm_s16_4x8c2_acc(col, Kp, rows, Kp, gm.w, gm.host.container, this.accScratch, this.tile, gm.host.N, gm.bias, acc + (b * rows * outC + gi * h.opg) * 4, outC);
+          }
+        }
+        engine.arena.release(mark);
+      }
+    } else throw new Error(`layer ${l.name}: not prepared as a weight layer`);
+
+    // Noise on the raw accumulators, per image, with the streams of src/sim/kernels.ts: accumulator bit flips
+    // here (O(flips)), the output Gaussian noise fused with the requant in WASM (gauss_requant_s16).
+    const per = nPix * outC;
+    const { lo, hi } = l.rq;
+    const { accBer } = this.knobs;
+    const view = engine.arena.i32(acc, n * per);
+    if (ln.perturb && accBer > 0) {
+      const accBits = this.chip.hw.accumulator.bits;
+      for (let b = 0; b < n; b++) flipBits(view, b * per, per, accBits, true, accBer, this.stream(first + b, ln.prep.index, SRC.accFlip)); // stays within accBits ≤ 32
+    }
+    if (!ln.sd) {
+      k.requant_i32_s16_rows(acc, n * nPix, outC, ln.m, ln.s, lo, hi, y, outC);
+      return;
+    }
+    // Views taken once: nothing below allocates, so linear memory cannot grow (and detach them).
+    const sv = engine.arena.i32(this.state, 4);
+    const yv = engine.arena.i16(y, n * per);
+    const LIM = 2147483648; // 2^31
+    for (let b = 0; b < n; b++) {
+      const off = b * per;
+      const rng = this.stream(first + b, ln.prep.index, SRC.outGauss);
+      rng.saveState(sv);
+      for (let start = 0; ; ) {
+        const j = k.gauss_requant_s16(acc + off * 4, nPix, outC, ln.sdPtr, ln.m, ln.s, lo, hi, y + off * 2, outC, this.state, this.zk, this.zw, this.zf, start);
+        if (j < 0) break;
+        // The ziggurat's rejection step, in JS: perturbAccumulators' arithmetic for this one element.
+        rng.loadState(sv);
+        const c = j % outC;
+        const v = Math.round(view[off + j] + ln.sd[c] * rng.normalZig());
+        const r = requantRounded(v < -LIM ? -LIM : v > LIM ? LIM : v, ln.prep.m[c], ln.prep.s[c], "half-up");
+        yv[off + j] = r < lo ? lo : r > hi ? hi : r;
+        rng.saveState(sv);
+        start = j + 1;
+      }
+    }
+  }
+}

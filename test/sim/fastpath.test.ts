@@ -1,0 +1,114 @@
+// The simulator's WASM fast path for per-inference noise (src/sim/wasmsim.ts) against the plain-TS sim
+// kernels (src/sim/kernels.ts): the same seed must give exactly the same logits, for each per-inference
+// noise source alone and all together, on seeded random programs (every op: strided, grouped and
+// depthwise conv, pools, add, dense; signed and unsigned activations of 2–8 bits) and on the fixture.
+
+import { describe, expect, it } from "vitest";
+import { interpretLayers } from "../../src/exec/interpret.js";
+import { readQModel } from "../../src/ir/io.js";
+import { isWeightLayer, sizeOf, type Layer, type Program } from "../../src/ir/types.js";
+import { loadDataset, limitDataset } from "../../src/data/index.js";
+import { WasmEngine } from "../../src/kernels/wasm/engine.js";
+import { buildChip } from "../../src/sim/chip.js";
+import { loadHwModel, withSet, type HwModel } from "../../src/sim/hwmodel.js";
+import { flipInputs, simKernels } from "../../src/sim/kernels.js";
+import { runTrial, simOptions } from "../../src/sim/simulate.js";
+import { NoisyWasmProgram, fastPathEquivalent } from "../../src/sim/wasmsim.js";
+import { randomImages, randomProgram } from "../backends/random-program.js";
+
+const BASE = loadHwModel("int8-systolic-16x16").hw;
+const set = (hw: HwModel, kv: [string, number | string][]) => kv.reduce((h, [k, v]) => withSet(h, k.split("."), v), hw);
+const KINDS: [string, [string, number | string][]][] = [
+  ["activation bit flips", [["noise.activationBitFlip.ber", 0.01]]],
+  ["accumulator bit flips", [["noise.accumulatorBitFlip.ber", 0.002]]],
+  ["output Gaussian (out-lsb)", [["noise.outputGaussian.sigma", 0.7]]],
+  ["output Gaussian (acc-lsb)", [["noise.outputGaussian.sigma", 40], ["noise.outputGaussian.unit", "acc-lsb"]]],
+  ["all per-inference sources + weight noise", [["noise.activationBitFlip.ber", 0.005], ["noise.accumulatorBitFlip.ber", 0.001], ["noise.outputGaussian.sigma", 0.5], ["noise.weightGaussian.sigma", 0.4], ["noise.weightBitFlip.ber", 0.001]]],
+];
+
+/** Logits of the plain-TS sim kernels (the definition) for images of inferences first …. */
+function tsLogits(program: Program, hw: HwModel, seed: number, trial: number | null, images: Uint8Array, n: number, batch: number): Int32Array {
+  const chip = buildChip(program, hw, seed, trial);
+  const k = simKernels(chip);
+  const per = images.length / n;
+  const classes = sizeOf(program.layers[program.layers.length - 1].out.shape);
+  const out = new Int32Array(n * classes);
+  for (let b0 = 0; b0 < n; b0 += batch) {
+    const nb = Math.min(batch, n - b0);
+    k.setFirstInference(b0);
+    const imgs = flipInputs(chip, images.subarray(b0 * per, (b0 + nb) * per), nb, b0);
+    out.set(interpretLayers(program, k, imgs, nb).slice(-1)[0].data, b0 * classes);
+  }
+  return out;
+}
+
+/** Logits of the fast path, or null when it does not apply to this chip instance. */
+function fastLogits(program: Program, hw: HwModel, seed: number, trial: number, images: Uint8Array, n: number, batch: number, micro: number, flavor: "auto" | "scalar" = "auto"): Int32Array | null {
+  const chip = buildChip(program, hw, seed, trial);
+  if (!fastPathEquivalent(chip)) return null;
+  const layers = program.layers.map((l): Layer => {
+    const p = chip.prep.get(l);
+    return isWeightLayer(l) && p && p.kind === "digital" ? { ...l, weights: Int8Array.from(p.weights) } : l;
+  });
+  const fast = new NoisyWasmProgram(chip, { ...program, layers }, new WasmEngine({ flavor }), micro);
+  const per = images.length / n;
+  const classes = sizeOf(program.layers[program.layers.length - 1].out.shape);
+  const out = new Int32Array(n * classes);
+  for (let b0 = 0; b0 < n; b0 += batch) {
+    const nb = Math.min(batch, n - b0);
+    out.set(fast.run(flipInputs(chip, images.subarray(b0 * per, (b0 + nb) * per), nb, b0), nb, b0).logits, b0 * classes);
+  }
+  return out;
+}
+
+function expectSame(what: string, ref: Int32Array, got: Int32Array): void {
+  for (let i = 0; i < ref.length; i++) if (ref[i] !== got[i]) expect.fail(`${what}: logit ${i}: plain-TS ${ref[i]}, fast path ${got[i]}`);
+}
+
+describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
+  for (const [name, kv] of KINDS) {
+    it(`${name}: 40 random programs, identical logits`, () => {
+      const hw = set(BASE, kv);
+      let ran = 0;
+      let noisy = 0;
+      for (let seed = 1; seed <= 40; seed++) {
+        const p = randomProgram(seed);
+        const n = 1 + (seed % 4);
+        const images = randomImages(p, n, seed);
+        const got = fastLogits(p, hw, seed, seed % 3, images, n, 3, 1 + (seed % 2));
+        if (!got) continue;
+        ran++;
+        expectSame(`program ${p.name} (seed ${seed})`, tsLogits(p, hw, seed, seed % 3, images, n, 2), got);
+        if (tsLogits(p, hw, seed, null, images, n, n).some((v, i) => v !== got[i])) noisy++;
+      }
+      expect(ran).toBeGreaterThanOrEqual(35); // the fast path applies to (nearly) every program
+      expect(noisy).toBeGreaterThanOrEqual(ran / 4); // and the noise does change logits: the test is not vacuous
+    });
+  }
+
+  it("the scalar build (the SIMD kernels' twins): every source, 20 random programs, identical logits", () => {
+    const hw = set(BASE, KINDS[4][1]);
+    for (let seed = 41; seed <= 60; seed++) {
+      const p = randomProgram(seed);
+      const images = randomImages(p, 3, seed);
+      const got = fastLogits(p, hw, seed, 0, images, 3, 3, 2, "scalar");
+      if (got) expectSame(`program ${p.name} (seed ${seed}, scalar)`, tsLogits(p, hw, seed, 0, images, 3, 3), got);
+    }
+  });
+
+  it("the fixture, every source: identical logits, and runTrial gives the same accuracy on both paths", () => {
+    const program = readQModel("test/fixtures/cnn-s-w4a4-random.qmodel");
+    const d = limitDataset(loadDataset("mnist", "test"), 12);
+    const hw = set(BASE, KINDS[4][1]);
+    const got = fastLogits(program, hw, 9, 1, d.images, d.n, 5, 2);
+    expect(got).not.toBeNull();
+    expectSame("fixture", tsLogits(program, hw, 9, 1, d.images, d.n, 4), got!);
+    const fast = runTrial(program, hw, d, 9, 1, 5);
+    simOptions.useWasm = false;
+    try {
+      expect(runTrial(program, hw, d, 9, 1, 7)).toBe(fast);
+    } finally {
+      simOptions.useWasm = true;
+    }
+  });
+});
