@@ -18,7 +18,7 @@ import { SLACK } from "../kernels/wasm/arena.js";
 import { WasmEngine, type PreparedLayer } from "../kernels/wasm/engine.js";
 import type { KernelExports } from "../kernels/wasm/loader.js";
 import { requantRounded } from "./requant.js";
-import { SRC, type ChipInstance, type DigitalPrep } from "./chip.js";
+import { SRC, type ChipInstance, type DigitalPrep, type PoolPrep } from "./chip.js";
 import { outputSigmas } from "./kernels.js";
 import { flipBits } from "./noise.js";
 import { Rng, ZIG_F, ZIG_K, ZIG_W, streamId } from "./rng.js";
@@ -51,14 +51,15 @@ function inputRange(x: TensorSpec, actBer: number): { lo: number; hi: number } {
 
 /**
  * Whether the fast path computes exactly the plain-TS sim kernels' integers for this chip instance:
- * digital; spec requant (31-bit multipliers, half-up); accumulator bit flips only on accumulators of ≤ 32
+ * digital; half-up requant rounding (the multipliers may be cut to fewer bits: every weight layer and
+ * pool then requantizes with the chip's m, s); accumulator bit flips only on accumulators of ≤ 32
  * bits; for every weight layer, the accumulator bound over the inputs this trial can see fits both the
  * chip's accumulator and i32 (then no partial sum overflows in any order: wrap/saturate never fire); the
  * stored weights in the narrow range the WASM weight containers assume.
  */
 export function fastPathEquivalent(chip: ChipInstance): boolean {
   const hw = chip.hw;
-  if (hw.compute.kind !== "digital" || hw.requant.rounding !== "half-up" || hw.requant.multiplierBits < 31) return false;
+  if (hw.compute.kind !== "digital" || hw.requant.rounding !== "half-up") return false;
   const { actBer, accBer } = knobs(chip);
   if (accBer > 0 && hw.accumulator.bits > 32) return false;
   const layers = chip.program.layers;
@@ -107,6 +108,8 @@ export class NoisyWasmProgram {
   private readonly zk: number;
   private readonly zw: number;
   private readonly zf: number;
+  /** The chip cuts requant multipliers: weight layers and pools requantize with the chip's m, s, not the engine's. */
+  private readonly cut: boolean;
   /** Images per pass through the layers (activations and accumulators sized for it). */
   private readonly micro: number;
 
@@ -122,6 +125,7 @@ export class NoisyWasmProgram {
     this.k = engine.k as SimExports;
     this.knobs = knobs(chip);
     this.micro = micro;
+    this.cut = chip.hw.requant.multiplierBits < 31;
     const layers = program.layers;
     let maxAcc = 0;
     let maxKp = 0;
@@ -182,11 +186,13 @@ export class NoisyWasmProgram {
       const p = engine.prepare(l, x);
       const ln = this.noise[i];
       const outRange = actBer > 0 && x.signed; // flipped inputs may leave the range the SIMD requant assumes
-      if (ln && (ln.perturb || outRange)) this.weightLayer(l, p, ln, ptr(l.inputs[0]), n, ptr(i), first);
-      else if ((l.op === "avgpool" || l.op === "gap") && outRange) {
+      if (ln && (ln.perturb || outRange || this.cut)) this.weightLayer(l, p, ln, ptr(l.inputs[0]), n, ptr(i), first);
+      else if ((l.op === "avgpool" || l.op === "gap") && (outRange || this.cut)) {
+        // The scalar exact requant (simd 0) with the chip's multiplier (cut when requant.multiplierBits < 31).
         const g = (p as { geo: { H: number; W: number; C: number; kh: number; kw: number; sh: number; sw: number; OH: number; OW: number } }).geo;
-        if (l.op === "avgpool") k.avgpool_s16_requant(ptr(l.inputs[0]), n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.OH, g.OW, l.rq.m[0], l.rq.s[0], l.rq.lo, l.rq.hi, 0, ptr(i));
-        else k.gap_s16_requant(ptr(l.inputs[0]), n, g.H * g.W, g.C, l.rq.m[0], l.rq.s[0], l.rq.lo, l.rq.hi, 0, ptr(i));
+        const pp = this.chip.prep.get(this.chip.program.layers[i]) as PoolPrep;
+        if (l.op === "avgpool") k.avgpool_s16_requant(ptr(l.inputs[0]), n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.OH, g.OW, pp.m[0], pp.s[0], l.rq.lo, l.rq.hi, 0, ptr(i));
+        else k.gap_s16_requant(ptr(l.inputs[0]), n, g.H * g.W, g.C, pp.m[0], pp.s[0], l.rq.lo, l.rq.hi, 0, ptr(i));
       } else engine.exec(l, x, l.inputs.map(ptr), n, ptr(i), n * sizeOf(l.out.shape));
       if (actBer > 0) {
         const per = sizeOf(l.out.shape);

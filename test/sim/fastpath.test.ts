@@ -5,6 +5,7 @@
 
 import { describe, expect, it } from "vitest";
 import { interpretLayers } from "../../src/exec/interpret.js";
+import { NipqInputError } from "../../src/errors.js";
 import { readQModel } from "../../src/ir/io.js";
 import { isWeightLayer, sizeOf, type Layer, type Program } from "../../src/ir/types.js";
 import { loadDataset, limitDataset } from "../../src/data/index.js";
@@ -85,6 +86,28 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
       expect(noisy).toBeGreaterThanOrEqual(ran / 4); // and the noise does change logits: the test is not vacuous
     });
   }
+
+  it("cut multipliers (requant.multiplierBits 16 and 24, lowbit-npu and bitserial-edge style), every source: identical logits", () => {
+    let ran = 0;
+    for (const bits of [16, 24]) {
+      const hw = set(BASE, [...KINDS[4][1], ["requant.multiplierBits", bits]]);
+      for (let seed = 61; seed <= 90; seed++) {
+        const p = randomProgram(seed);
+        const images = randomImages(p, 2, seed);
+        let got: Int32Array | null;
+        try {
+          got = fastLogits(p, hw, seed, 1, images, 2, 2, 2);
+        } catch (e) {
+          if (e instanceof NipqInputError) continue; // a shift the cut multiplier cannot represent: the chip refuses the program
+          throw e;
+        }
+        if (!got) continue;
+        ran++;
+        expectSame(`program ${p.name} (seed ${seed}, ${bits}-bit multipliers)`, tsLogits(p, hw, seed, 1, images, 2, 1), got);
+      }
+    }
+    expect(ran).toBeGreaterThanOrEqual(20);
+  });
 
   it("the scalar build (the SIMD kernels' twins): every source, 20 random programs, identical logits", () => {
     const hw = set(BASE, KINDS[4][1]);
