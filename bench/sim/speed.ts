@@ -39,6 +39,9 @@ const simPerInf = best(() => runTrial(program, perInf, data, 1, 0));
 // A chip with 16-bit requant multipliers and 20-bit saturating accumulators (no overflow possible here).
 const lowbit = withSet(withSet(loadHwModel("lowbit-npu").hw, ["noise", "activationBitFlip", "ber"], 1e-4), ["noise", "outputGaussian", "sigma"], 0.3);
 const simLowbit = best(() => runTrial(program, lowbit, data, 1, 0));
+// 12-bit wrapping accumulators: overflow happens (the fast path sign-extends the i32 sums; wrap is mod 2^12).
+const wrap12 = withSet(withSet(digital, ["accumulator", "bits"], 12), ["noise", "activationBitFlip", "ber"], 1e-4);
+const simWrap = best(() => runTrial(program, wrap12, data, 1, 0));
 // The plain-TS sim kernels (the definition the fast path is tested against) on the first 200 images.
 const tsN = Math.min(200, data.n);
 const tsData = { n: tsN, images: data.images.subarray(0, tsN * 784), labels: data.labels.subarray(0, tsN) };
@@ -58,7 +61,7 @@ await runTrials(program, perInf, trialsData, 1, [0, 1, 2, 3], 2);
 const w2 = (performance.now() - t2) / 1000;
 
 const ips = (s: number, n = data.n) => (n / s).toFixed(0);
-const row = (what: string, s: number, n = data.n) => console.log(`${what.padEnd(70)} ${s.toFixed(3)} s  ${ips(s, n).padStart(5)} img/s  ratio ${((s / n) / (wasm / data.n)).toFixed(2)}×`);
+const row = (what: string, s: number, n = data.n) => console.log(`${what.padEnd(72)} ${s.toFixed(3)} s  ${ips(s, n).padStart(5)} img/s  ratio ${((s / n) / (wasm / data.n)).toFixed(2)}×`);
 console.log(`model ${model}, ${data.n} mnist test images, best of 3 unless noted; ratio = time per image / noise-free WASM's (target ≤ 2×)`);
 row("noise-free WASM inference (WasmProgram, batch 64)", wasm);
 row("per-chip weight noise σ 0.5 LSB (WasmProgram on chip weights)", simWeight);
@@ -67,6 +70,7 @@ row("accumulator bit flips BER 1e-4 (fast path)", accOnly);
 row("output Gaussian σ 0.3 out-LSB (fast path)", outOnly);
 row("weight σ 0.5 + act flips 1e-4 + output σ 0.3 (fast path)", simPerInf);
 row("lowbit-npu (16-bit multipliers), act flips + output σ 0.3 (fast path)", simLowbit);
+row("12-bit wrapping accumulators (overflowing) + act flips 1e-4 (fast path)", simWrap);
 row(`weight σ 0.5, plain-TS sim kernels, ${tsN} images, 1 run`, simWeightTs, tsN);
 row(`weight + act flips + output noise, plain-TS, ${tsN} images, 1 run`, simPerInfTs, tsN);
 console.log(`analog PCM crossbar (PCM + ADC noise), ${analogN} images:        ${analog.toFixed(3)} s  ${ips(analog, analogN)} img/s`);

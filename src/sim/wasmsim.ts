@@ -54,7 +54,8 @@ function inputRange(x: TensorSpec, actBer: number): { lo: number; hi: number } {
  * digital; half-up requant rounding (the multipliers may be cut to fewer bits: every weight layer and
  * pool then requantizes with the chip's m, s); accumulator bit flips only on accumulators of ≤ 32
  * bits; for every weight layer, the accumulator bound over the inputs this trial can see fits both the
- * chip's accumulator and i32 (then no partial sum overflows in any order: wrap/saturate never fire); the
+ * chip's accumulator and i32 (then no partial sum overflows in any order: wrap/saturate never fire), or
+ * the accumulator wraps and has ≤ 32 bits (needsWrap: the order does not matter for a wrap); the
  * stored weights in the narrow range the WASM weight containers assume.
  */
 export function fastPathEquivalent(chip: ChipInstance): boolean {
@@ -66,15 +67,26 @@ export function fastPathEquivalent(chip: ChipInstance): boolean {
   for (const [l, p] of chip.prep) {
     if (p.kind !== "digital" || !isWeightLayer(l)) continue;
     const x = layers[l.inputs[0]].out;
-    const r = inputRange(x, actBer);
-    // accumulatorBound over the widened range: a spec whose tensorRange is [r.lo, r.hi] (bits + 1 signed).
-    const wide: TensorSpec = r.lo < tensorRange(x).lo ? { ...x, bits: x.bits + 1 } : x;
-    const bound = accumulatorBound({ ...l, weights: p.weights as unknown as Int8Array } as Layer, wide)!;
-    if (bound.bits > Math.min(32, hw.accumulator.bits)) return false;
+    if (needsWrap(chip, l, p.weights, x, actBer) && !(hw.accumulator.overflow === "wrap" && hw.accumulator.bits <= 32)) return false;
     const lo = -(2 ** (l.wBits - 1) - 1);
     for (let i = 0; i < p.weights.length; i++) if (p.weights[i] < lo) return false;
   }
   return true;
+}
+
+/**
+ * Whether some partial sum of this layer can leave the chip's accumulator (or i32) for an input this trial
+ * can produce: the accumulator bound (DESIGN.md §3, which bounds every partial sum too) over the widened
+ * input range. Wrapping accumulators of ≤ 32 bits are still exact on the fast path: two's-complement wrap
+ * is arithmetic mod 2^bits, so wrapping per MAC or per K-tile (the chip's order, src/sim/kernels.ts) ends
+ * at the i32 GEMM's sum (mod 2^32) sign-extended from bit bits − 1. Saturation depends on the order: not here.
+ */
+function needsWrap(chip: ChipInstance, l: Layer, weights: Int32Array, x: TensorSpec, actBer: number): boolean {
+  const r = inputRange(x, actBer);
+  // accumulatorBound over the widened range: a spec whose tensorRange is [r.lo, r.hi] (bits + 1 signed).
+  const wide: TensorSpec = r.lo < tensorRange(x).lo ? { ...x, bits: x.bits + 1 } : x;
+  const bound = accumulatorBound({ ...l, weights: weights as unknown as Int8Array } as Layer, wide)!;
+  return bound.bits > Math.min(32, chip.hw.accumulator.bits);
 }
 
 /** Per weight layer: the chip's multipliers in linear memory; whether and how its accumulators are perturbed. */
@@ -83,6 +95,8 @@ interface LayerNoise {
   m: number;
   s: number;
   perturb: boolean;
+  /** 32 − accumulator bits when the accumulator can wrap (the raw sums are sign-extended from that bit), else 0. */
+  wrapShift: number;
   /** Output Gaussian σ per channel in accumulator units (null: no output noise), and its copy in linear memory. */
   sd: Float64Array | null;
   sdPtr: number;
@@ -150,7 +164,8 @@ export class NoisyWasmProgram {
       if (!p || p.kind !== "digital") return;
       const sd = outSigma > 0 ? outputSigmas(p, outSigma, outUnit) : null;
       const sdPtr = sd ? a.putBytes(new Uint8Array(sd.buffer), "output noise σ") : 0;
-      this.noise[i] = { prep: p, m: a.putI32(p.m, "chip multipliers"), s: a.putI32(p.s, "chip shifts"), perturb: accBer > 0 || !!sd, sd, sdPtr };
+      const wrapShift = needsWrap(chip, l, p.weights, chip.program.layers[l.inputs[0]].out, this.knobs.actBer) ? 32 - chip.hw.accumulator.bits : 0;
+      this.noise[i] = { prep: p, m: a.putI32(p.m, "chip multipliers"), s: a.putI32(p.s, "chip shifts"), perturb: accBer > 0 || !!sd, wrapShift, sd, sdPtr };
     });
     this.state = a.alloc(16, "the generator state");
     this.zk = a.putBytes(new Uint8Array(ZIG_K.buffer), "the ziggurat tables");
@@ -186,7 +201,7 @@ export class NoisyWasmProgram {
       const p = engine.prepare(l, x);
       const ln = this.noise[i];
       const outRange = actBer > 0 && x.signed; // flipped inputs may leave the range the SIMD requant assumes
-      if (ln && (ln.perturb || outRange || this.cut)) this.weightLayer(l, p, ln, ptr(l.inputs[0]), n, ptr(i), first);
+      if (ln && (ln.perturb || outRange || this.cut || ln.wrapShift > 0)) this.weightLayer(l, p, ln, ptr(l.inputs[0]), n, ptr(i), first);
       else if ((l.op === "avgpool" || l.op === "gap") && (outRange || this.cut)) {
         // The scalar exact requant (simd 0) with the chip's multiplier (cut when requant.multiplierBits < 31).
         const g = (p as { geo: { H: number; W: number; C: number; kh: number; kw: number; sh: number; sw: number; OH: number; OW: number } }).geo;
@@ -256,6 +271,11 @@ export class NoisyWasmProgram {
     const { lo, hi } = l.rq;
     const { accBer } = this.knobs;
     const view = engine.arena.i32(acc, n * per);
+    if (ln.wrapShift > 0) {
+      // The chip's wrap to accumulator.bits (see needsWrap), before any accumulator noise.
+      const w = ln.wrapShift;
+      for (let j = 0; j < n * per; j++) view[j] = (view[j] << w) >> w;
+    }
     if (ln.perturb && accBer > 0) {
       const accBits = this.chip.hw.accumulator.bits;
       for (let b = 0; b < n; b++) flipBits(view, b * per, per, accBits, true, accBer, this.stream(first + b, ln.prep.index, SRC.accFlip)); // stays within accBits ≤ 32

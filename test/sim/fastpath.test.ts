@@ -109,6 +109,30 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
     expect(ran).toBeGreaterThanOrEqual(20);
   });
 
+  it("narrow wrapping accumulators (8–20 bits, per K-tile and per MAC) that do overflow, with every source: identical logits", () => {
+    let ran = 0;
+    let wrapped = 0;
+    for (let seed = 91; seed <= 130; seed++) {
+      const bits = 8 + (seed % 13);
+      const hw = set(BASE, [...KINDS[4][1], ["accumulator.bits", bits], ["accumulator.kTile", 1 + (seed % 7)], ["accumulator.partialSums", seed % 2 ? "per-mac" : "per-k-tile"]]);
+      const p = randomProgram(seed);
+      const images = randomImages(p, 2, seed);
+      const got = fastLogits(p, hw, seed, 0, images, 2, 2, 1);
+      expect(got, `seed ${seed}: a wrapping accumulator takes the fast path`).not.toBeNull();
+      ran++;
+      const chip = buildChip(p, hw, seed, 0);
+      if ([...chip.prep.values()].some((q) => q.kind === "digital" && !q.exact)) wrapped++;
+      expectSame(`program ${p.name} (seed ${seed}, ${bits}-bit wrapping accumulator)`, tsLogits(p, hw, seed, 0, images, 2, 2), got!);
+    }
+    expect(wrapped).toBeGreaterThanOrEqual(ran / 2); // overflow is possible in most cases: the wrap is exercised
+  });
+
+  it("a saturating accumulator that can overflow stays on the plain-TS kernels", () => {
+    const p = randomProgram(5);
+    const hw = set(BASE, [["accumulator.bits", 8], ["accumulator.overflow", "saturate"], ["noise.outputGaussian.sigma", 0.5]]);
+    expect(fastPathEquivalent(buildChip(p, hw, 1, 0))).toBe(false);
+  });
+
   it("the scalar build (the SIMD kernels' twins): every source, 20 random programs, identical logits", () => {
     const hw = set(BASE, KINDS[4][1]);
     for (let seed = 41; seed <= 60; seed++) {
