@@ -55,9 +55,8 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   if (c + 2 < C) store<i32>(p, i32x4.extract_lane(v, 2), 8);
 }
 
-/** The depthwise body; `raw` (a constant at each call site): store i32 accumulators instead of requantizing. */
-// @ts-ignore: decorator
-@inline function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
+/** The depthwise body; `raw`: store i32 accumulators instead of requantizing (one body for both exports). */
+function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
   lo: i32, hi: i32, y: usize, raw: bool): void {
   const wTap = <usize>Cp << 1;
