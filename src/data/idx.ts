@@ -34,7 +34,9 @@ export function decodeIdx(raw: Uint8Array, file: string): IdxArray {
   const off = 4 + 4 * nd;
   if (bytes.length - off !== n)
     throw new DatasetError(`${file}: data: expected ${n} bytes for dims [${dims.join(", ")}], found ${bytes.length - off}`);
-  return { dims, data: bytes.subarray(off) };
+  // A plain Uint8Array that owns its memory: gunzipSync and readFileSync return Node Buffers whose
+  // slice() is a view and whose ArrayBuffer may be shared, which breaks transfers to worker threads.
+  return { dims, data: new Uint8Array(bytes.subarray(off)) };
 }
 
 /** Reads and decodes an IDX file. */

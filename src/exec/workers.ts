@@ -135,7 +135,15 @@ export class ChunkPool<I, C, R> {
                 return resolve();
               }
               const i = next++;
-              w.postMessage({ i, chunk: chunks[i] }, transfer ? transfer(chunks[i]) : []);
+              try {
+                w.postMessage({ i, chunk: chunks[i] }, transfer ? transfer(chunks[i]) : []);
+              } catch (e) {
+                // e.g. DataCloneError: a chunk that cannot be sent must fail the map, not leave it waiting.
+                w.off("message", onMsg);
+                w.off("error", onErr);
+                next = chunks.length;
+                reject(e);
+              }
             };
             const onMsg = (m: { i: number; result?: R; error?: ErrorMsg }) => {
               if (m.error) {

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { loadDataset } from "../../src/data/index.js";
 import { expectInputError, nipq } from "../helpers/cli.js";
 
 const FIXTURE = "test/fixtures/cnn-s-w4a4-random.qmodel";
@@ -69,6 +71,30 @@ describe("nipq run", () => {
     const out2 = join(tmp(), "logits.json");
     expect(nipq(["run", FIXTURE, "--data", "mnist", "--limit", "25", "--batch", "25", "--dump-logits", out2]).code).toBe(0);
     expect(JSON.parse(readFileSync(out2, "utf8"))).toEqual(d);
+  });
+
+  it("spreads IDX (gzip, Node Buffer-backed) data over 2 workers with the same integers as 1", () => {
+    // Regression: Buffer views share one ArrayBuffer, so transferring a batch to a worker detached the
+    // whole dataset and the pool waited forever. The dataset is now copied into its own Uint8Array.
+    const d = loadDataset("mnist", "test");
+    const n = 150;
+    const dir = tmp();
+    const idxFile = (dims: number[], data: Uint8Array) => {
+      const h = Buffer.alloc(4 + 4 * dims.length);
+      h.set([0, 0, 8, dims.length]);
+      dims.forEach((v, i) => h.writeUInt32BE(v, 4 + 4 * i));
+      return gzipSync(Buffer.concat([h, data]));
+    };
+    writeFileSync(join(dir, "t10k-images-idx3-ubyte.gz"), idxFile([n, 28, 28], d.images.subarray(0, n * 784)));
+    writeFileSync(join(dir, "t10k-labels-idx1-ubyte.gz"), idxFile([n], d.labels.subarray(0, n)));
+    const dumps = [1, 2].map((w) => {
+      const out = join(tmp(), "l.json");
+      const r = nipq(["run", FIXTURE, "--data", `idx:${dir}`, "--backend", "wasm", "--batch", "16", "--workers", String(w), "--dump-logits", out, "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).workers).toBe(w);
+      return JSON.parse(readFileSync(out, "utf8"));
+    });
+    expect(dumps[1]).toEqual(dumps[0]);
   });
 
   it("--help explains and exits 0", () => {
