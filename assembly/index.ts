@@ -21,4 +21,4 @@ export function simd_enabled(): i32 {
 export function heap_base(): usize {
   return (__heap_base + 15) & ~15;
 }
-export { gauss_requant_s16 } from "./simnoise";
+export { gauss_requant_s16, gemm_s16_sat_ktile } from "./simnoise";

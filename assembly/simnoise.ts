@@ -1,5 +1,7 @@
-// Simulator-only kernel (src/sim/wasmsim.ts; the edge runtime never calls it): output Gaussian noise on
-// one image's raw accumulators, then the exact requantization, in one pass. It is the WASM twin of the
+// Simulator-only kernels (src/sim/wasmsim.ts; the edge runtime never calls them): saturating accumulation
+// in the chip's partial-sum order (gemm_s16_sat_ktile, at the end), and output Gaussian noise on one
+// image's raw accumulators fused with the exact requantization (gauss_requant_s16).
+// gauss_requant_s16: It is the WASM twin of the
 // Gaussian step of perturbAccumulators (src/sim/noise.ts) followed by the chip's half-up requant, and must
 // give the same integers: the random words are xoshiro128** 1.1 (as Rng.nextU32, src/sim/rng.ts), the
 // normal draw is the ziggurat's fast path (as Rng.normalZig: h·W[i] when |h| < K[i], with the host's own
@@ -133,4 +135,72 @@ export function gauss_requant_s16(acc: usize, rows: i32, C: i32, sd: usize, m: u
   store<i32>(state, s2, 8);
   store<i32>(state, s3, 12);
   return -1;
+}
+
+/**
+ * Saturating accumulation in the chip's partial-sum order, for the simulator (src/sim/wasmsim.ts; the
+ * plain-TS definition is digitalAcc in src/sim/kernels.ts): per output, a ← sat(bias), then for each K-tile
+ * t (k0, npairs): a ← sat(a + Σ_{k ∈ t} w·x), the tile's partial sum exact; sat clamps to a `bits`-wide
+ * two's-complement accumulator (bits ≤ 31, so a + partial never leaves i32). Per-MAC saturation is the
+ * case of 1-element tiles.
+ * x: i16 rows [M][lda] (the im2col rows or the dense input); w: per panel of 4 output channels, per tile,
+ * per k-pair p, one i16x8 vector whose lanes 2c, 2c+1 are the weights of channel 4j + c at k0 + 2p and
+ * k0 + 2p + 1 (0 beyond the tile or beyond N: an x read past the tile meets a zero weight); wpp: k-pairs
+ * per panel (Σ npairs); tiles: i32 [T][2] = (k0, npairs); bias: i32 [panels·4]; y: i32 rows of stride ldy.
+ */
+export function gemm_s16_sat_ktile(x: usize, lda: i32, M: i32, w: usize, panels: i32, N: i32, tiles: usize, T: i32, wpp: i32,
+  bias: usize, bits: i32, y: usize, ldy: i32): void {
+  const hiS = (1 << (bits - 1)) - 1;
+  const loS = -hiS - 1;
+  const xs = <usize>lda << 1;
+  for (let r = 0; r < M; r++) {
+    const xr = x + <usize>r * xs;
+    const yr = y + (<usize>(r * ldy) << 2);
+    for (let j = 0; j < panels; j++) {
+      let wp = w + <usize>(j * wpp) * 16;
+      const n0 = j << 2;
+      if (ASC_FEATURE_SIMD) {
+        const hv = i32x4.splat(hiS);
+        const lv = i32x4.splat(loS);
+        let a = i32x4.min_s(i32x4.max_s(v128.load(bias + (<usize>n0 << 2)), lv), hv);
+        for (let t = 0; t < T; t++) {
+          let xp = xr + (<usize>load<i32>(tiles + (<usize>t << 3)) << 1);
+          const np = load<i32>(tiles + (<usize>t << 3), 4);
+          let part = i32x4.splat(0);
+          for (let p = 0; p < np; p++) {
+            part = i32x4.add(part, i32x4.dot_i16x8_s(v128.load32_splat(xp), v128.load(wp)));
+            xp += 4;
+            wp += 16;
+          }
+          a = i32x4.min_s(i32x4.max_s(i32x4.add(a, part), lv), hv);
+        }
+        if (n0 + 4 <= N) v128.store(yr + (<usize>n0 << 2), a);
+        else {
+          store<i32>(yr + (<usize>n0 << 2), i32x4.extract_lane(a, 0));
+          if (n0 + 1 < N) store<i32>(yr + (<usize>n0 << 2), i32x4.extract_lane(a, 1), 4);
+          if (n0 + 2 < N) store<i32>(yr + (<usize>n0 << 2), i32x4.extract_lane(a, 2), 8);
+        }
+      } else {
+        // Scalar twin: the same layout, one channel at a time.
+        for (let c = 0; c < 4 && n0 + c < N; c++) {
+          let a = load<i32>(bias + (<usize>(n0 + c) << 2));
+          a = a < loS ? loS : a > hiS ? hiS : a;
+          let wq = wp + (<usize>c << 2);
+          for (let t = 0; t < T; t++) {
+            let xp = xr + (<usize>load<i32>(tiles + (<usize>t << 3)) << 1);
+            const np = load<i32>(tiles + (<usize>t << 3), 4);
+            let part = 0;
+            for (let p = 0; p < np; p++) {
+              part += i32(load<i16>(xp)) * i32(load<i16>(wq)) + i32(load<i16>(xp, 2)) * i32(load<i16>(wq, 2));
+              xp += 4;
+              wq += 16;
+            }
+            a += part;
+            a = a < loS ? loS : a > hiS ? hiS : a;
+          }
+          store<i32>(yr + (<usize>(n0 + c) << 2), a);
+        }
+      }
+    }
+  }
 }

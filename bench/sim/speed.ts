@@ -42,6 +42,9 @@ const simLowbit = best(() => runTrial(program, lowbit, data, 1, 0));
 // 12-bit wrapping accumulators: overflow happens (the fast path sign-extends the i32 sums; wrap is mod 2^12).
 const wrap12 = withSet(withSet(digital, ["accumulator", "bits"], 12), ["noise", "activationBitFlip", "ber"], 1e-4);
 const simWrap = best(() => runTrial(program, wrap12, data, 1, 0));
+// 12-bit saturating accumulators, per K-tile of 16: overflow happens, the order matters (gemm_s16_sat_ktile).
+const sat12 = withSet(withSet(withSet(digital, ["accumulator", "bits"], 12), ["accumulator", "overflow"], "saturate"), ["noise", "activationBitFlip", "ber"], 1e-4);
+const simSat = best(() => runTrial(program, sat12, data, 1, 0));
 // The plain-TS sim kernels (the definition the fast path is tested against) on the first 200 images.
 const tsN = Math.min(200, data.n);
 const tsData = { n: tsN, images: data.images.subarray(0, tsN * 784), labels: data.labels.subarray(0, tsN) };
@@ -71,6 +74,7 @@ row("output Gaussian σ 0.3 out-LSB (fast path)", outOnly);
 row("weight σ 0.5 + act flips 1e-4 + output σ 0.3 (fast path)", simPerInf);
 row("lowbit-npu (16-bit multipliers), act flips + output σ 0.3 (fast path)", simLowbit);
 row("12-bit wrapping accumulators (overflowing) + act flips 1e-4 (fast path)", simWrap);
+row("12-bit saturating accumulators (overflowing) + act flips 1e-4 (fast path)", simSat);
 row(`weight σ 0.5, plain-TS sim kernels, ${tsN} images, 1 run`, simWeightTs, tsN);
 row(`weight + act flips + output noise, plain-TS, ${tsN} images, 1 run`, simPerInfTs, tsN);
 console.log(`analog PCM crossbar (PCM + ADC noise), ${analogN} images:        ${analog.toFixed(3)} s  ${ips(analog, analogN)} img/s`);

@@ -28,6 +28,7 @@ interface SimExports extends KernelExports {
   gemm_s16_4x8c2_acc(x: number, lda: number, M: number, Kp: number, w: number, wbits: number, acc: number, tile: number, N: number, bias: number, y: number, ldy: number): void;
   dwconv_s16_acc(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, y: number): void;
   requant_i32_s16_rows(acc: number, rows: number, channels: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number): void;
+  gemm_s16_sat_ktile(x: number, lda: number, M: number, w: number, panels: number, N: number, tiles: number, T: number, wpp: number, bias: number, bits: number, y: number, ldy: number): void;
   gauss_requant_s16(acc: number, rows: number, C: number, sd: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number, state: number, zk: number, zw: number, zf: number, start: number): number;
 }
 
@@ -55,7 +56,8 @@ function inputRange(x: TensorSpec, actBer: number): { lo: number; hi: number } {
  * pool then requantizes with the chip's m, s); accumulator bit flips only on accumulators of ≤ 32
  * bits; for every weight layer, the accumulator bound over the inputs this trial can see fits both the
  * chip's accumulator and i32 (then no partial sum overflows in any order: wrap/saturate never fire), or
- * the accumulator wraps and has ≤ 32 bits (needsWrap: the order does not matter for a wrap); the
+ * the accumulator wraps and has ≤ 32 bits (needsWrap: the order does not matter for a wrap), or it
+ * saturates, has ≤ 31 bits and the layer is not depthwise (gemm_s16_sat_ktile, in the chip's order); the
  * stored weights in the narrow range the WASM weight containers assume.
  */
 export function fastPathEquivalent(chip: ChipInstance): boolean {
@@ -67,7 +69,12 @@ export function fastPathEquivalent(chip: ChipInstance): boolean {
   for (const [l, p] of chip.prep) {
     if (p.kind !== "digital" || !isWeightLayer(l)) continue;
     const x = layers[l.inputs[0]].out;
-    if (needsWrap(chip, l, p.weights, x, actBer) && !(hw.accumulator.overflow === "wrap" && hw.accumulator.bits <= 32)) return false;
+    if (needsWrap(chip, l, p.weights, x, actBer)) {
+      // The engine runs a conv with one input and one output channel per group on the depthwise kernel.
+      const depthwise = l.op === "conv2d" && p.gemm.K === l.kernel[0] * l.kernel[1] && p.gemm.opg === 1;
+      const ok = hw.accumulator.overflow === "wrap" ? hw.accumulator.bits <= 32 : hw.accumulator.bits <= 31 && !depthwise;
+      if (!ok) return false;
+    }
     const lo = -(2 ** (l.wBits - 1) - 1);
     for (let i = 0; i < p.weights.length; i++) if (p.weights[i] < lo) return false;
   }
@@ -89,12 +96,59 @@ function needsWrap(chip: ChipInstance, l: Layer, weights: Int32Array, x: TensorS
   return bound.bits > Math.min(32, chip.hw.accumulator.bits);
 }
 
+/** Operands of gemm_s16_sat_ktile for one layer (see assembly/simnoise.ts). */
+interface SatLayout {
+  /** Per group: the weight vectors and the bias (padded to panels·4). */
+  w: number[];
+  bias: number[];
+  tiles: number;
+  T: number;
+  wpp: number;
+  panels: number;
+}
+
+/** Lays out a layer's weights for gemm_s16_sat_ktile: tiles of kTile consecutive k (1 per MAC). */
+function satLayout(p: DigitalPrep, kTile: number, put16: (a: Int16Array) => number, put32: (a: Int32Array) => number): SatLayout {
+  const { K, opg, groups } = p.gemm;
+  const tl: number[] = [];
+  let wpp = 0;
+  for (let k0 = 0; k0 < K; k0 += kTile) {
+    const np = Math.ceil((Math.min(k0 + kTile, K) - k0) / 2);
+    tl.push(k0, np);
+    wpp += np;
+  }
+  const panels = Math.ceil(opg / 4);
+  const w: number[] = [];
+  const bias: number[] = [];
+  for (let g = 0; g < groups; g++) {
+    const v = new Int16Array(panels * wpp * 8);
+    let q = 0;
+    for (let j = 0; j < panels; j++)
+      for (let t = 0; t < tl.length; t += 2) {
+        const k0 = tl[t];
+        const k1 = Math.min(k0 + kTile, K);
+        for (let pp = 0; pp < tl[t + 1]; pp++, q += 8)
+          for (let c = 0; c < 4; c++)
+            for (let e = 0; e < 2; e++) {
+              const n = 4 * j + c;
+              const k = k0 + 2 * pp + e;
+              v[q + 2 * c + e] = n < opg && k < k1 ? p.weights[(g * opg + n) * K + k] : 0;
+            }
+      }
+    w.push(put16(v));
+    bias.push(put32(Int32Array.from({ length: panels * 4 }, (_, c) => (c < opg ? p.bias[g * opg + c] : 0))));
+  }
+  return { w, bias, tiles: put32(Int32Array.from(tl)), T: tl.length / 2, wpp, panels };
+}
+
 /** Per weight layer: the chip's multipliers in linear memory; whether and how its accumulators are perturbed. */
 interface LayerNoise {
   prep: DigitalPrep;
   m: number;
   s: number;
   perturb: boolean;
+  /** Saturating accumulators that can overflow: the per-K-tile kernel's operands, per group. */
+  sat: SatLayout | null;
   /** 32 − accumulator bits when the accumulator can wrap (the raw sums are sign-extended from that bit), else 0. */
   wrapShift: number;
   /** Output Gaussian σ per channel in accumulator units (null: no output noise), and its copy in linear memory. */
@@ -164,8 +218,12 @@ export class NoisyWasmProgram {
       if (!p || p.kind !== "digital") return;
       const sd = outSigma > 0 ? outputSigmas(p, outSigma, outUnit) : null;
       const sdPtr = sd ? a.putBytes(new Uint8Array(sd.buffer), "output noise σ") : 0;
-      const wrapShift = needsWrap(chip, l, p.weights, chip.program.layers[l.inputs[0]].out, this.knobs.actBer) ? 32 - chip.hw.accumulator.bits : 0;
-      this.noise[i] = { prep: p, m: a.putI32(p.m, "chip multipliers"), s: a.putI32(p.s, "chip shifts"), perturb: accBer > 0 || !!sd, wrapShift, sd, sdPtr };
+      const acc = chip.hw.accumulator;
+      const overflows = needsWrap(chip, l, p.weights, chip.program.layers[l.inputs[0]].out, this.knobs.actBer);
+      const wrapShift = overflows && acc.overflow === "wrap" ? 32 - acc.bits : 0;
+      const kTile = acc.partialSums === "per-mac" ? 1 : acc.kTile ?? (chip.hw.compute.kind === "digital" ? chip.hw.compute.rows : 1);
+      const sat = overflows && acc.overflow === "saturate" ? satLayout(p, kTile, (v) => a.putI16(v, "saturating weights"), (v) => a.putI32(v, "saturating operands")) : null;
+      this.noise[i] = { prep: p, m: a.putI32(p.m, "chip multipliers"), s: a.putI32(p.s, "chip shifts"), perturb: accBer > 0 || !!sd, sat, wrapShift, sd, sdPtr };
     });
     this.state = a.alloc(16, "the generator state");
     this.zk = a.putBytes(new Uint8Array(ZIG_K.buffer), "the ziggurat tables");
@@ -201,7 +259,7 @@ export class NoisyWasmProgram {
       const p = engine.prepare(l, x);
       const ln = this.noise[i];
       const outRange = actBer > 0 && x.signed; // flipped inputs may leave the range the SIMD requant assumes
-      if (ln && (ln.perturb || outRange || this.cut || ln.wrapShift > 0)) this.weightLayer(l, p, ln, ptr(l.inputs[0]), n, ptr(i), first);
+      if (ln && (ln.perturb || outRange || this.cut || ln.wrapShift > 0 || ln.sat)) this.weightLayer(l, p, ln, ptr(l.inputs[0]), n, ptr(i), first);
       else if ((l.op === "avgpool" || l.op === "gap") && (outRange || this.cut)) {
         // The scalar exact requant (simd 0) with the chip's multiplier (cut when requant.multiplierBits < 31).
         const g = (p as { geo: { H: number; W: number; C: number; kh: number; kw: number; sh: number; sw: number; OH: number; OW: number } }).geo;
@@ -231,7 +289,28 @@ export class NoisyWasmProgram {
     const outC = l.bias.length;
     const nPix = sizeOf(l.out.shape) / outC;
     const acc = this.accPtr;
-    if (p.kind === "depthwise") {
+    const sat = ln.sat;
+    const bits = this.chip.hw.accumulator.bits;
+    if (sat && p.kind === "dense") k.gemm_s16_sat_ktile(x, p.host.inN, n, sat.w[0], sat.panels, outC, sat.tiles, sat.T, sat.wpp, sat.bias[0], bits, acc, outC);
+    else if (sat && p.kind === "conv-gemm") {
+      const h = p.host;
+      const g = h.geo;
+      if (h.direct) k.gemm_s16_sat_ktile(x, g.C, n * g.H * g.W, sat.w[0], sat.panels, outC, sat.tiles, sat.T, sat.wpp, sat.bias[0], bits, acc, outC);
+      else {
+        const rows = g.OH * g.OW;
+        const Kp = p.gemms[0].host.Kp;
+        const mark = engine.arena.mark();
+        const col = engine.arena.alloc(rows * Kp * 2, `the im2col buffer of layer ${l.name}`);
+        const xSample = g.H * g.W * g.C * 2;
+        for (let gi = 0; gi < h.groups; gi++)
+          for (let b = 0; b < n; b++) {
+            k.im2col_s16(x + b * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, gi * h.cpg, h.cpg, col, Kp);
+            k.gemm_s16_sat_ktile(col, Kp, rows, sat.w[gi], sat.panels, h.opg, sat.tiles, sat.T, sat.wpp, sat.bias[gi], bits, acc + (b * rows * outC + gi * h.opg) * 4, outC);
+          }
+        engine.arena.release(mark);
+      }
+    } else if (sat) throw new Error(`layer ${l.name}: saturating accumulators of a depthwise layer are not on the fast path`);
+    else if (p.kind === "depthwise") {
       const g = p.host.geo;
       k.dwconv_s16_acc(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.host.Cp, p.bias, acc);
     } else if (p.kind === "dense") {

@@ -127,15 +127,44 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
     expect(wrapped).toBeGreaterThanOrEqual(ran / 2); // overflow is possible in most cases: the wrap is exercised
   });
 
-  it("a saturating accumulator that can overflow stays on the plain-TS kernels", () => {
-    const p = randomProgram(5);
-    const hw = set(BASE, [["accumulator.bits", 8], ["accumulator.overflow", "saturate"], ["noise.outputGaussian.sigma", 0.5]]);
-    expect(fastPathEquivalent(buildChip(p, hw, 1, 0))).toBe(false);
+  it("narrow saturating accumulators (8–20 bits, per K-tile of 1–33 and per MAC) that do overflow, with every source: identical logits", () => {
+    let ran = 0;
+    let saturated = 0;
+    for (let seed = 131; seed <= 190; seed++) {
+      const bits = 8 + (seed % 13);
+      const hw = set(BASE, [...KINDS[4][1], ["accumulator.bits", bits], ["accumulator.overflow", "saturate"], ["accumulator.kTile", [1, 2, 3, 5, 7, 16, 33][seed % 7]], ["accumulator.partialSums", seed % 3 ? "per-k-tile" : "per-mac"]]);
+      const p = randomProgram(seed);
+      const images = randomImages(p, 2, seed);
+      const got = fastLogits(p, hw, seed, 0, images, 2, 2, 1 + (seed % 2));
+      if (!got) continue; // a depthwise layer that can saturate: plain TS
+      ran++;
+      const chip = buildChip(p, hw, seed, 0);
+      if ([...chip.prep.values()].some((q) => q.kind === "digital" && !q.exact)) saturated++;
+      expectSame(`program ${p.name} (seed ${seed}, ${bits}-bit saturating accumulator)`, tsLogits(p, hw, seed, 0, images, 2, 2), got);
+    }
+    expect(ran).toBeGreaterThanOrEqual(30);
+    expect(saturated).toBeGreaterThanOrEqual(ran / 2);
   });
 
-  it("the scalar build (the SIMD kernels' twins): every source, 20 random programs, identical logits", () => {
-    const hw = set(BASE, KINDS[4][1]);
+  it("a depthwise layer whose saturating accumulator can overflow stays on the plain-TS kernels", () => {
+    let checked = 0;
+    for (let seed = 1; seed <= 60 && checked < 3; seed++) {
+      const p = randomProgram(seed);
+      const dw = p.layers.find((l) => l.op === "conv2d" && l.groups > 1 && l.groups === p.layers[l.inputs[0]].out.shape[2] && l.out.shape[2] === l.groups);
+      if (!dw) continue;
+      const hw = set(BASE, [["accumulator.bits", 8], ["accumulator.overflow", "saturate"], ["noise.outputGaussian.sigma", 0.5]]);
+      const chip = buildChip(p, hw, 1, 0);
+      const prep = chip.prep.get(dw);
+      if (!prep || prep.kind !== "digital" || prep.exact) continue; // this depthwise layer cannot overflow 8 bits
+      expect(fastPathEquivalent(chip)).toBe(false);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+
+  it("the scalar build (the SIMD kernels' twins): every source, 20 random programs, wrapping and saturating accumulators, identical logits", () => {
     for (let seed = 41; seed <= 60; seed++) {
+      const hw = set(BASE, seed % 3 === 0 ? KINDS[4][1] : [...KINDS[4][1], ["accumulator.bits", 10 + (seed % 7)], ["accumulator.overflow", seed % 3 === 1 ? "wrap" : "saturate"], ["accumulator.kTile", 1 + (seed % 5)]]);
       const p = randomProgram(seed);
       const images = randomImages(p, 3, seed);
       const got = fastLogits(p, hw, seed, 0, images, 3, 3, 2, "scalar");
