@@ -4,7 +4,7 @@
 // curves and a markdown table (stdout) for docs/RESULTS.md.
 //
 //   npx tsx bench/sim/robustness.ts A.qmodel [B.qmodel …] [--data fashion-mnist] [--limit N] [--trials 10]
-//        [--workers 2] [--seed 0] [--out bench/sim/out]
+//        [--analog-limit N] [--workers 2] [--seed 0] [--out bench/sim/out]
 
 import { basename, join } from "node:path";
 import { readQModel } from "../../src/ir/io.js";
@@ -24,17 +24,21 @@ if (!models.length) {
 }
 const dataName = opt("--data", "fashion-mnist");
 const limit = Number(opt("--limit", "1000"));
+// The crossbar runs on plain-TS analog kernels (~25 images/s): a smaller image count keeps the study in hours' reach.
+const analogLimit = Number(opt("--analog-limit", String(limit)));
 const trials = Number(opt("--trials", "10"));
 const workers = Number(opt("--workers", "2"));
 const seed = Number(opt("--seed", "0"));
 const out = opt("--out", "bench/sim/out");
-const data = limitDataset(loadDataset(dataName, "test"), limit);
+const testSet = loadDataset(dataName, "test");
+const data = limitDataset(testSet, limit);
+const analogData = limitDataset(testSet, analogLimit);
 
 const SIGMAS = [0, 0.25, 0.5, 0.75, 1.0, 1.5];
 const TIMES: [string, number][] = [["1 s", 1], ["1 h", 3600], ["1 day", 86400], ["1 month", 2592000], ["1 year", 31536000]];
 
 interface Point { label: string; x: number; clean: number; mean: number; std: number; ci95: number }
-async function curve(program: ReturnType<typeof readQModel>, base: HwModel, path: string[], xs: [string, number][]): Promise<Point[]> {
+async function curve(program: ReturnType<typeof readQModel>, base: HwModel, path: string[], xs: [string, number][], data: ReturnType<typeof limitDataset>): Promise<Point[]> {
   const pts: Point[] = [];
   for (const [label, x] of xs) {
     const hw = withSet(base, path, x);
@@ -51,15 +55,15 @@ for (const m of models) {
   process.stderr.write(`${m}\n`);
   const program = readQModel(m);
   results[m] = {
-    weightNoise: await curve(program, loadHwModel("int8-systolic-16x16").hw, ["noise", "weightGaussian", "sigma"], SIGMAS.map((s) => [String(s), s])),
-    pcmDrift: await curve(program, loadHwModel("analog-pcm-crossbar").hw, ["noise", "pcm", "tInferenceS"], TIMES),
+    weightNoise: await curve(program, loadHwModel("int8-systolic-16x16").hw, ["noise", "weightGaussian", "sigma"], SIGMAS.map((s) => [String(s), s]), data),
+    pcmDrift: await curve(program, loadHwModel("analog-pcm-crossbar").hw, ["noise", "pcm", "tInferenceS"], TIMES, analogData),
   };
 }
 ensureDir(out);
 const series = (k: "weightNoise" | "pcmDrift"): CurveSeries[] => models.map((m) => ({ name: basename(m, ".qmodel"), points: results[m][k].map((p) => ({ x: p.x, mean: p.mean, lo: p.mean - p.ci95, hi: p.mean + p.ci95 })) }));
-writeFileAtomic(join(out, "robustness.json"), JSON.stringify({ data: data.name, samples: data.n, trials, seed, results }, null, 2) + "\n");
+writeFileAtomic(join(out, "robustness.json"), JSON.stringify({ data: data.name, samples: data.n, analogSamples: analogData.n, trials, seed, results }, null, 2) + "\n");
 writeFileAtomic(join(out, "weight-noise.svg"), curveChart(`Weight Gaussian noise, int8-systolic-16x16 (${data.name}, ${data.n} images)`, "σ (weight LSB)", "accuracy", series("weightNoise")));
-writeFileAtomic(join(out, "pcm-drift.svg"), curveChart(`PCM crossbar drift (${data.name}, ${data.n} images)`, "t since programming (s)", "accuracy", series("pcmDrift"), true));
+writeFileAtomic(join(out, "pcm-drift.svg"), curveChart(`PCM crossbar drift (${data.name}, ${analogData.n} images)`, "t since programming (s)", "accuracy", series("pcmDrift"), true));
 const pct = (p: Point) => `${(100 * p.mean).toFixed(2)} ± ${(100 * p.ci95).toFixed(2)}`;
 console.log(`| model | ${SIGMAS.map((s) => `σ=${s} LSB`).join(" | ")} |\n|---|${SIGMAS.map(() => "---").join("|")}|`);
 for (const m of models) console.log(`| ${basename(m)} | ${results[m].weightNoise.map(pct).join(" | ")} |`);

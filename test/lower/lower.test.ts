@@ -51,14 +51,14 @@ describe("lowering a synthetic trained network (every op; BN with a negative γ;
     expect(program.layers[8].out).toMatchObject({ bits: 16, signed: true });
   });
 
-  it("agrees with the float eval model: ≥ 99% of predictions, < 1% of intermediate integers differ", () => {
+  it("agrees with the float64 eval model (deployed bias): ≥ 99% of predictions, ≤ 0.01% of intermediate integers differ", () => {
     let agree = 0;
     let off = 0;
     let total = 0;
     const N = 200;
     const acts = interpretLayers(program, referenceKernels, data.images.subarray(0, N * 784), N, true);
     for (let b = 0; b < N; b++) {
-      const f = evalGraph(graph, weights, image(b));
+      const f = evalGraph(graph, weights, image(b), { deployedBias: true });
       // every quantized tensor: integer vs round(float / step) of the float model
       program.layers.forEach((l, i) => {
         if (i === 0 || i === program.layers.length - 1) return;
@@ -68,8 +68,8 @@ describe("lowering a synthetic trained network (every op; BN with a negative γ;
         const qmax = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
         f[i].forEach((v, k) => {
           const want = quantizeValue(v, scale, signed ? -qmax : 0, qmax);
-          // Rounding differences (ties, float32 vs float64 folding, dyadic multipliers) can flip one step;
-          // a flipped input can then move a later layer by more, so the bound is on how often, not how far.
+          // With the deployed (rounded) bias both sides compute the same real numbers up to float32 inputs and
+          // 31-bit dyadic multipliers, so only values within ~1e-9 of a rounding boundary may differ (none here).
           total++;
           if (ints[k] !== want) off++;
         });
@@ -82,7 +82,7 @@ describe("lowering a synthetic trained network (every op; BN with a negative γ;
     }
     console.log(`synthetic lowering: ${agree}/${N} predictions agree, ${off}/${total} intermediate integers differ`);
     expect(agree / N).toBeGreaterThanOrEqual(0.99);
-    expect(off / total).toBeLessThan(0.01);
+    expect(off / total).toBeLessThanOrEqual(1e-4);
   });
 });
 

@@ -1,10 +1,9 @@
-// A synthetic trained network as a QuantGraph, and an independent float64 evaluator of its eval-mode
-// (hard quantizer) forward pass in the tfjs weight layouts. Lowering tests compare the integer program
-// against it without tfjs.
+// A synthetic trained network as a QuantGraph. Lowering tests compare its integer program against the
+// independent float64 evaluator src/graph/evaluate.ts.
 
 import { TensorPacker } from "../../src/graph/checkpoint.js";
 import { GRAPH_FORMAT, GRAPH_VERSION, type GraphNode, type QuantGraph, type QuantizerSpec, type TensorRef } from "../../src/graph/types.js";
-import { quantizeValue, quantRange } from "../../src/lower/quantize.js";
+import { evalGraph } from "../../src/graph/evaluate.js";
 
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -18,114 +17,6 @@ export function mulberry32(seed: number): () => number {
 }
 
 const INPUTQ: QuantizerSpec = { id: "input", bits: 8, alpha: 1, step: Math.fround(1 / 255), signed: false, learned: false };
-
-/** Float eval forward of a QuantGraph; returns every node's output (float, NHWC per sample). */
-export function evalGraph(g: QuantGraph, weights: Uint8Array, image: Uint8Array, floatActivations = false): Float64Array[] {
-  const dv = new DataView(weights.buffer, weights.byteOffset, weights.byteLength);
-  const T = (r: TensorRef) => Float64Array.from({ length: r.length }, (_, i) => dv.getFloat32(r.offset + 4 * i, true));
-  const fq = (x: Float64Array, q: QuantizerSpec | null) => {
-    if (floatActivations && q!.learned && q!.id.startsWith("a")) return x;
-    const { qmin, qmax } = quantRange(q!);
-    return x.map((v) => quantizeValue(v, q!.step, qmin, qmax) * q!.step);
-  };
-  const outs: Float64Array[] = [];
-  g.nodes.forEach((n: GraphNode, i) => {
-    const x = i > 0 ? outs[n.inputs[0]] : new Float64Array(0);
-    const inShape = i > 0 ? g.nodes[n.inputs[0]].outShape : [];
-    let y: Float64Array;
-    switch (n.op) {
-      case "input":
-        y = Float64Array.from(image, (p) => Math.fround(p / 255));
-        break;
-      case "conv2d":
-      case "depthwiseConv2d": {
-        const xq = fq(x, n.inputQuant);
-        const w = fq(T(n.weights), n.weightQuant);
-        const [H, W, C] = inShape;
-        const [OH, OW, O] = n.outShape;
-        const [kh, kw] = n.kernel;
-        const [sh, sw] = n.strides;
-        const pad = (size: number, k: number, s: number) => (n.padding === "same" ? Math.floor(Math.max((Math.ceil(size / s) - 1) * s + k - size, 0) / 2) : 0);
-        const pt = pad(H, kh, sh);
-        const pl = pad(W, kw, sw);
-        y = new Float64Array(OH * OW * O);
-        for (let oy = 0; oy < OH; oy++)
-          for (let ox = 0; ox < OW; ox++)
-            for (let o = 0; o < O; o++) {
-              let s = 0;
-              for (let ky = 0; ky < kh; ky++)
-                for (let kx = 0; kx < kw; kx++) {
-                  const iy = oy * sh + ky - pt;
-                  const ix = ox * sw + kx - pl;
-                  if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-                  if (n.op === "conv2d") for (let c = 0; c < C; c++) s += w[((ky * kw + kx) * C + c) * O + o] * xq[(iy * W + ix) * C + c];
-                  else s += w[(ky * kw + kx) * C + o] * xq[(iy * W + ix) * C + o];
-                }
-              y[(oy * OW + ox) * O + o] = s;
-            }
-        y = post(n, y, O);
-        break;
-      }
-      case "dense": {
-        const xq = fq(x, n.inputQuant);
-        const w = fq(T(n.weights), n.weightQuant);
-        const I = n.inFeatures;
-        const O = n.outFeatures;
-        y = new Float64Array(O);
-        for (let o = 0; o < O; o++) for (let k = 0; k < I; k++) y[o] += w[k * O + o] * xq[k];
-        y = post(n, y, O);
-        break;
-      }
-      case "maxPool": {
-        const [H, W, C] = inShape;
-        const [OH, OW] = n.outShape;
-        y = new Float64Array(OH * OW * C).fill(-Infinity);
-        for (let oy = 0; oy < OH; oy++)
-          for (let ox = 0; ox < OW; ox++)
-            for (let c = 0; c < C; c++)
-              for (let ky = 0; ky < n.pool[0]; ky++)
-                for (let kx = 0; kx < n.pool[1]; kx++) {
-                  const v = x[((oy * n.strides[0] + ky) * W + ox * n.strides[1] + kx) * C + c];
-                  if (v > y[(oy * OW + ox) * C + c]) y[(oy * OW + ox) * C + c] = v;
-                }
-        void H;
-        break;
-      }
-      case "globalAvgPool": {
-        const xq = fq(x, n.inputQuant);
-        const [H, W, C] = inShape;
-        y = new Float64Array(C);
-        for (let p = 0; p < H * W; p++) for (let c = 0; c < C; c++) y[c] += xq[p * C + c] / (H * W);
-        break;
-      }
-      case "flatten":
-        y = x;
-        break;
-      case "add": {
-        const a = fq(x, n.inputQuants[0]);
-        const b = fq(outs[n.inputs[1]], n.inputQuants[1]);
-        y = a.map((v, k) => v + b[k]);
-        if (n.activation !== "none") y = y.map((v) => Math.max(0, n.activation === "relu6" ? Math.min(6, v) : v));
-        break;
-      }
-    }
-    outs.push(y);
-
-    function post(node: GraphNode & { bias: TensorRef | null; bn: any; activation: string }, z: Float64Array, O: number): Float64Array {
-      const b = node.bias ? T(node.bias) : new Float64Array(O);
-      const bn = node.bn ? { g: T(node.bn.gamma), be: T(node.bn.beta), mu: T(node.bn.movingMean), v: T(node.bn.movingVar), eps: node.bn.epsilon } : null;
-      return z.map((v, k) => {
-        const c = k % O;
-        let r = v + b[c];
-        if (bn) r = (bn.g[c] * (r - bn.mu[c])) / Math.sqrt(bn.v[c] + bn.eps) + bn.be[c];
-        if (node.activation === "relu") r = Math.max(0, r);
-        if (node.activation === "relu6") r = Math.min(6, Math.max(0, r));
-        return r;
-      });
-    }
-  });
-  return outs;
-}
 
 /**
  * A small mbv2-like network with every op lowering handles: conv+BN+ReLU (one channel with negative γ),
@@ -186,7 +77,7 @@ export function syntheticGraph(seed: number, calib: Uint8Array[], bits = { w: 4,
   const perTensor = new Map<string, number[]>();
   const g0 = first.graph;
   for (const img of calib) {
-    const outs = evalGraph(g0, first.weights, img, true);
+    const outs = evalGraph(g0, first.weights, img, { floatActivations: true });
     g0.nodes.forEach((reader) => {
       reader.inputs.forEach((k, slot) => {
         const qq = reader.op === "add" ? reader.inputQuants[slot] : "inputQuant" in reader ? reader.inputQuant : null;
@@ -205,3 +96,5 @@ export function syntheticGraph(seed: number, calib: Uint8Array[], bits = { w: 4,
   }
   return build(steps);
 }
+
+export { evalGraph };
