@@ -137,6 +137,14 @@ export function gauss_requant_s16(acc: usize, rows: i32, C: i32, sd: usize, m: u
   return -1;
 }
 
+/** Stores the first cnt (1–3) i32 lanes of v at p. */
+// @ts-ignore: decorator
+@inline function storeLanes4(v: v128, p: usize, cnt: i32): void {
+  store<i32>(p, i32x4.extract_lane(v, 0));
+  if (cnt > 1) store<i32>(p, i32x4.extract_lane(v, 1), 4);
+  if (cnt > 2) store<i32>(p, i32x4.extract_lane(v, 2), 8);
+}
+
 /**
  * Saturating accumulation in the chip's partial-sum order, for the simulator (src/sim/wasmsim.ts; the
  * plain-TS definition is digitalAcc in src/sim/kernels.ts): per output, a ← sat(bias), then for each K-tile
@@ -153,7 +161,59 @@ export function gemm_s16_sat_ktile(x: usize, lda: i32, M: i32, w: usize, panels:
   const hiS = (1 << (bits - 1)) - 1;
   const loS = -hiS - 1;
   const xs = <usize>lda << 1;
-  for (let r = 0; r < M; r++) {
+  let r0 = 0;
+  if (ASC_FEATURE_SIMD) {
+    // 4 rows at a time: each weight vector is loaded once for 4 rows (4 accumulators, 4 partial sums).
+    const hv = i32x4.splat(hiS);
+    const lv = i32x4.splat(loS);
+    for (; r0 + 4 <= M; r0 += 4) {
+      const x0 = x + <usize>r0 * xs;
+      for (let j = 0; j < panels; j++) {
+        let wp = w + <usize>(j * wpp) * 16;
+        const n0 = j << 2;
+        const b = i32x4.min_s(i32x4.max_s(v128.load(bias + (<usize>n0 << 2)), lv), hv);
+        let a0 = b;
+        let a1 = b;
+        let a2 = b;
+        let a3 = b;
+        for (let t = 0; t < T; t++) {
+          let xp = x0 + (<usize>load<i32>(tiles + (<usize>t << 3)) << 1);
+          const np = load<i32>(tiles + (<usize>t << 3), 4);
+          let p0 = i32x4.splat(0);
+          let p1 = p0;
+          let p2 = p0;
+          let p3 = p0;
+          for (let p = 0; p < np; p++) {
+            const wv = v128.load(wp);
+            p0 = i32x4.add(p0, i32x4.dot_i16x8_s(v128.load32_splat(xp), wv));
+            p1 = i32x4.add(p1, i32x4.dot_i16x8_s(v128.load32_splat(xp + xs), wv));
+            p2 = i32x4.add(p2, i32x4.dot_i16x8_s(v128.load32_splat(xp + 2 * xs), wv));
+            p3 = i32x4.add(p3, i32x4.dot_i16x8_s(v128.load32_splat(xp + 3 * xs), wv));
+            xp += 4;
+            wp += 16;
+          }
+          a0 = i32x4.min_s(i32x4.max_s(i32x4.add(a0, p0), lv), hv);
+          a1 = i32x4.min_s(i32x4.max_s(i32x4.add(a1, p1), lv), hv);
+          a2 = i32x4.min_s(i32x4.max_s(i32x4.add(a2, p2), lv), hv);
+          a3 = i32x4.min_s(i32x4.max_s(i32x4.add(a3, p3), lv), hv);
+        }
+        const yr = y + (<usize>(r0 * ldy + n0) << 2);
+        const ys = <usize>ldy << 2;
+        if (n0 + 4 <= N) {
+          v128.store(yr, a0);
+          v128.store(yr + ys, a1);
+          v128.store(yr + 2 * ys, a2);
+          v128.store(yr + 3 * ys, a3);
+        } else {
+          storeLanes4(a0, yr, N - n0);
+          storeLanes4(a1, yr + ys, N - n0);
+          storeLanes4(a2, yr + 2 * ys, N - n0);
+          storeLanes4(a3, yr + 3 * ys, N - n0);
+        }
+      }
+    }
+  }
+  for (let r = r0; r < M; r++) {
     const xr = x + <usize>r * xs;
     const yr = y + (<usize>(r * ldy) << 2);
     for (let j = 0; j < panels; j++) {
