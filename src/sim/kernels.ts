@@ -6,6 +6,9 @@
 //   per-k-tile: for each tile t of kTile consecutive k: acc ← ovf(acc + Σ_{k∈t} w[k]·x[k])   (exact partials)
 //   acc ← acc with accumulator bit flips, + output Gaussian noise          (per inference)
 //   y ← clamp(requant_chip(acc, m', s'), lo, hi), then activation bit flips on the stored y
+// The per-inference accumulator noise is drawn per image over the layer's whole output in layout order
+// (perturbAccumulators, src/sim/noise.ts), so the WASM fast path (src/sim/wasmsim.ts) can draw the same
+// numbers; this file is the definition it is tested against (test/sim/fastpath.test.ts).
 // K runs over the weight layout [kh][kw][inC/groups] (padded taps contribute 0); ovf wraps or saturates
 // to accumulator.bits. When the accumulator bound of the chip's weights fits accumulator.bits nothing can
 // overflow in any order, and the kernel takes the exact path (same integers, less work).
