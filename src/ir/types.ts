@@ -190,3 +190,26 @@ export function samePadding(size: number, k: number, stride: number): { before: 
 export function padBefore(size: number, k: number, stride: number, padding: Padding): number {
   return padding === "same" ? samePadding(size, k, stride).before : 0;
 }
+
+/** Geometry of a conv2d or pool over an [H, W, C] input. */
+export interface WindowGeometry {
+  H: number;
+  W: number;
+  C: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  pt: number;
+  pl: number;
+  OH: number;
+  OW: number;
+}
+
+/** The geometry of a windowed op on input shape [H, W, C] (TensorFlow `same`/`valid`, DESIGN.md §3). */
+export function windowGeometry(shape: readonly number[], kernel: [number, number], stride: [number, number], padding: "same" | "valid"): WindowGeometry {
+  const [H, W, C] = shape;
+  const [kh, kw] = kernel;
+  const [sh, sw] = stride;
+  return { H, W, C, kh, kw, sh, sw, pt: padBefore(H, kh, sh, padding), pl: padBefore(W, kw, sw, padding), OH: outDim(H, kh, sh, padding), OW: outDim(W, kw, sw, padding) };
+}

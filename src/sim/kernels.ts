@@ -17,8 +17,8 @@
 // digital scale and accumulation across K-tiles, rounding to the integer accumulator, then as above.
 
 import type { Activation, LayerKernels } from "../exec/backend.js";
-import { padBefore, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec } from "../ir/types.js";
-import { addRequant, avgPoolSum, convOutShape, globalSum, maxPool } from "../kernels/reference/ops.js";
+import { windowGeometry, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec } from "../ir/types.js";
+import { addRequant, avgPoolSum, globalSum, maxPool } from "../kernels/reference/ops.js";
 import type { AnalogPrep, ChipInstance, DigitalPrep, PoolPrep } from "./chip.js";
 import { SRC, prepareLayer, type LayerPrep } from "./chip.js";
 import { flipBits, perturbAccumulators } from "./noise.js";
@@ -66,19 +66,6 @@ class InferenceStreams {
   }
 }
 
-interface ConvShape {
-  H: number;
-  W: number;
-  C: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  pt: number;
-  pl: number;
-  OH: number;
-  OW: number;
-}
 
 /**
  * Creates the sim backend for one chip instance. Per-inference noise is drawn only for a noisy trial
@@ -284,11 +271,8 @@ export function simKernels(chip: ChipInstance): SimKernels {
       first = f;
     },
     conv2d(l: Conv2DLayer, x: Activation): Int32Array {
-      const [H, W, C] = x.spec.shape;
-      const [kh, kw] = l.kernel;
-      const [sh, sw] = l.stride;
-      const [OH, OW] = convOutShape({ H, W, kh, kw, sh, sw, padding: l.padding });
-      const s: ConvShape = { H, W, C, kh, kw, sh, sw, pt: padBefore(H, kh, sh, l.padding), pl: padBefore(W, kw, sw, l.padding), OH, OW };
+      const s = windowGeometry(x.spec.shape, l.kernel, l.stride, l.padding);
+      const { H, W, C, kh, kw, sh, sw, OH, OW } = s;
       const cpg = C / l.groups;
       const d = x.data;
       return weightLayer(l, x, OH * OW, (b, pix, g, patch) => {

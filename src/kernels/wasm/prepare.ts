@@ -3,7 +3,10 @@
 // only scalars and pointers. Nothing here runs per inference.
 
 import { accumulatorBound } from "../../ir/accbound.js";
-import { padBefore, outDim, type Conv2DLayer, type DenseLayer, type TensorSpec } from "../../ir/types.js";
+import { windowGeometry, type Conv2DLayer, type DenseLayer, type TensorSpec, type WindowGeometry } from "../../ir/types.js";
+
+// Window geometry is IR-level (src/ir/types.ts); re-exported for the engine and its other users.
+export { windowGeometry, type WindowGeometry };
 
 /** Output channels per GEMM panel and the k-pair interleave of assembly/gemm.ts (the 8c2 layout). */
 export const PANEL_N = 8;
@@ -126,29 +129,6 @@ export function gemmHost(N: number, K: number, w: (n: number, k: number) => numb
   const { pw, ps } = sharedShifts(s, N, Np, accBits);
   // Padded channels keep m = 2^30, s = 1 so a padded lane's requant is well defined (it is never stored).
   return { K, Kp, N, Np, container, panels, bias: pad(bias, 0), m: pad(m, 2 ** 30), s: ss, pw, ps };
-}
-
-/** Geometry of a conv2d or pool over an [H, W, C] input. */
-export interface WindowGeometry {
-  H: number;
-  W: number;
-  C: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  pt: number;
-  pl: number;
-  OH: number;
-  OW: number;
-}
-
-/** The geometry of a windowed op on input shape [H, W, C] (TensorFlow `same`/`valid`, DESIGN.md §3). */
-export function windowGeometry(shape: readonly number[], kernel: [number, number], stride: [number, number], padding: "same" | "valid"): WindowGeometry {
-  const [H, W, C] = shape;
-  const [kh, kw] = kernel;
-  const [sh, sw] = stride;
-  return { H, W, C, kh, kw, sh, sw, pt: padBefore(H, kh, sh, padding), pl: padBefore(W, kw, sw, padding), OH: outDim(H, kh, sh, padding), OW: outDim(W, kw, sw, padding) };
 }
 
 /** A conv2d lowered to GEMMs: one per group over im2col rows (or directly on x for 1×1, stride 1). */
