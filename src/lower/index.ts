@@ -263,7 +263,9 @@ export const PASSES: Pass[] = [
     run(st) {
       st.graph.nodes.forEach((n, i) => {
         if (!isComputeNode(n)) return;
-        const b = st.biasSteps[i]!.map((v) => roundHalfEven(v));
+        // A dead channel (k = 0) gets its bias in dyadic-multipliers, at the output scale.
+        const k = st.k[i]!;
+        const b = st.biasSteps[i]!.map((v, c) => (k[c] === 0 ? 0 : roundHalfEven(v)));
         const bad = b.findIndex((v) => Math.abs(v) > INT32_MAX);
         if (bad >= 0) fail(st, i, `bias[${bad}]: expected |bias / (s_x·s_w)| < 2^31, found ${b[bad]}`);
         st.bias[i] = Int32Array.from(b);

@@ -86,6 +86,25 @@ describe("lowering a synthetic trained network (every op; BN with a negative γ;
   });
 });
 
+describe("a dead channel (γ = 0)", () => {
+  it("outputs the constant round(β/s_y) through the bias, with zero weights", () => {
+    const { graph, weights } = syntheticGraph(5, calib);
+    const w = weights.slice();
+    const dv = new DataView(w.buffer);
+    const conv1 = graph.nodes[1] as Extract<(typeof graph.nodes)[number], { op: "conv2d" }>;
+    dv.setFloat32(conv1.bn!.gamma.offset + 4 * 2, 0, true); // channel 2: γ = 0 → y = β
+    dv.setFloat32(conv1.bn!.beta.offset + 4 * 2, 0.5, true);
+    const p = lowerGraph(graph, w, "dead");
+    const l = p.layers[1] as Conv2DLayer;
+    expect(Array.from(l.weights.subarray(2 * 9, 3 * 9)).every((v) => v === 0)).toBe(true);
+    const want = Math.min(l.rq.hi, Math.max(l.rq.lo, Math.round(Math.fround(0.5) / l.out.scale)));
+    expect(want).toBeGreaterThan(0);
+    const acts = interpretLayers(p, referenceKernels, data.images.subarray(0, 3 * 784), 3, true);
+    const ch2 = Array.from(acts[1].data).filter((_, i) => i % 8 === 2);
+    expect(new Set(ch2)).toEqual(new Set([want]));
+  });
+});
+
 describe("bad checkpoints: one line naming the layer, nothing written", () => {
   const { graph, weights } = syntheticGraph(6, calib.slice(0, 4));
   const mk = (g: unknown, w: Uint8Array): string => {
