@@ -21,6 +21,11 @@ export function choiceOption<T extends string>(choices: readonly T[]): (v: strin
   };
 }
 
+/** Accumulates a repeatable option (`--set a=1 --set b=2` → ["a=1", "b=2"]). */
+export function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
 /** Writes exactly one JSON document to stdout (the `--json` contract). */
 export function printJson(doc: unknown): void {
   process.stdout.write(JSON.stringify(doc, null, 2) + "\n");

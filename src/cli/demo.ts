@@ -8,11 +8,9 @@ import { existsSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { limitDataset, loadDataset } from "../data/index.js";
-import { runProgram } from "../exec/interpret.js";
 import { ensureDir, writeFileAtomic } from "../fsutil.js";
-import { readQModel } from "../ir/io.js";
 import { programStats } from "../ir/stats.js";
-import { loadWasmKernels } from "../kernels/wasm/backend.js";
+import { loadModel } from "../index.js";
 import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
 import { programCost } from "../sim/cost.js";
@@ -57,7 +55,8 @@ export function demoCommand(): Command {
     .action(async (o: DemoOptions) => {
       const log = (s: string) => say(o.json, s);
       const t0 = performance.now();
-      const program = readQModel(o.model);
+      const model = loadModel(o.model);
+      const program = model.program;
       const shown = relative(process.cwd(), o.model) || o.model;
       const st = programStats(program);
       const data = limitDataset(loadDataset("mnist", "test"), o.limit);
@@ -65,24 +64,13 @@ export function demoCommand(): Command {
       log(`  bits per layer (w/a): ${st.layers.filter((l) => l.wBits).map((l) => `${l.name} ${l.wBits}/${l.aBits}`).join(", ")}`);
       log(`  ${fmtInt(st.totals.weightBytes)} B packed weights, ${fmtInt(st.totals.macs)} MACs, ${fmtInt(st.totals.bops)} BOPs per image`);
 
-      // 1. The integer program on the WASM kernels.
-      const kernels = await loadWasmKernels();
-      const runner = kernels.compile(program, 256);
-      const tr = performance.now();
-      const preds = new Int32Array(data.n);
-      for (let b = 0; b < data.n; b += 256) {
-        const n = Math.min(256, data.n - b);
-        preds.set(runner.run(data.images.subarray(b * 784, (b + n) * 784), n).predictions, b);
-      }
-      const runSeconds = (performance.now() - tr) / 1000;
-      let correct = 0;
-      preds.forEach((p, i) => (correct += p === data.labels[i] ? 1 : 0));
-      const accuracy = correct / data.n;
-      // The reference kernels on a few images: the WASM integers are the spec's.
+      // 1. The integer program on the WASM kernels, and the reference kernels on a few images: the same integers.
+      const ev = model.evaluate(data, { backend: "wasm", batch: 256 });
+      const accuracy = ev.accuracy;
       const k = Math.min(16, data.n);
-      const ref = runProgram(program, (await import("../kernels/reference/backend.js")).referenceKernels, data.images.subarray(0, k * 784), k);
-      const same = ref.predictions.every((p, i) => p === preds[i]);
-      log(`  integer accuracy ${(100 * accuracy).toFixed(2)}% on ${kernels.name} (${fmtInt(Math.round(data.n / runSeconds))} images/s); reference kernels agree on the first ${k}: ${same ? "yes" : "NO"}`);
+      const ref = model.run(data.images.subarray(0, k * 784));
+      const same = ref.logits.every((q, i) => q === ev.logits[i]);
+      log(`  integer accuracy ${(100 * accuracy).toFixed(2)}% on ${ev.backend} (${fmtInt(Math.round(ev.imagesPerSecond))} images/s); reference kernels give the same logits on the first ${k}: ${same ? "yes" : "NO"}`);
 
       // 2. The simulated chip, clean and with per-chip weight noise.
       const { hw: base, file: hwFile } = loadHwModel(o.hw, []);
@@ -102,7 +90,7 @@ export function demoCommand(): Command {
 
       const simDoc = simulateDoc(hw, hwFile, cost, clean, noisy, { model: o.model, data: data.name, samples: data.n, seed: o.seed, set: [`noise.weightGaussian.sigma=${DEMO_SIGMA}`] });
       const sweepDoc = { vary: varyDoc(vary), points, hw: hw.name, samples: data.n, trials: o.trials, seed: o.seed };
-      const doc = { model: o.model, samples: data.n, accuracy, backend: kernels.name, imagesPerSecond: data.n / runSeconds, simulate: simDoc, sweep: sweepDoc, report: join(o.out, "report.html"), seconds: 0 };
+      const doc = { model: o.model, samples: data.n, accuracy, backend: ev.backend, imagesPerSecond: ev.imagesPerSecond, simulate: simDoc, sweep: sweepDoc, report: join(o.out, "report.html"), seconds: 0 };
 
       // 3. The report.
       const curve = curveChart(`${program.name} on ${hw.name}: Gaussian weight noise`, "σ (weight LSB)", "accuracy", [{ name: `mean and 95% CI over ${o.trials} chips`, points: points.map((p) => ({ x: p.value, mean: p.mean, lo: p.mean - p.ci95, hi: p.mean + p.ci95 })) }]);

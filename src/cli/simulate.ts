@@ -15,9 +15,10 @@ import type { TrialStats } from "../sim/simulate.js";
 import { accuracyStudy } from "../sim/study.js";
 import { barChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
-import { fmtInt, intOption, printJson, say } from "./common.js";
+import { collect, fmtInt, intOption, printJson, say } from "./common.js";
 
-interface SimulateOptions {
+/** Options of `nipq simulate` (and, with --vary, of `nipq sweep`). */
+export interface SimulateOptions {
   hw: string;
   data: string;
   trials: number;
@@ -29,8 +30,6 @@ interface SimulateOptions {
   out?: string;
   json?: boolean;
 }
-
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** Per-layer rows of the cost table (shared with sweep's report). */
 export function layerRows(cost: ProgramCost): (string | number)[][] {

@@ -14,23 +14,12 @@ import { sweepStudy, varyDoc } from "../sim/study.js";
 import { parseVary } from "../sim/sweep.js";
 import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
-import { intOption, printJson, say } from "./common.js";
+import { collect, intOption, printJson, say } from "./common.js";
+import type { SimulateOptions } from "./simulate.js";
 
-interface SweepOptions {
-  hw: string;
-  data: string;
+interface SweepOptions extends SimulateOptions {
   vary: string;
-  trials: number;
-  seed: number;
-  limit?: number;
-  workers: number;
-  batch: number;
-  set: string[];
-  out?: string;
-  json?: boolean;
 }
-
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function sweepCommand(): Command {
   return new Command("sweep")

@@ -10,7 +10,7 @@ describe("nipq demo (the embedded default)", () => {
     const r = nipq(["demo", "--limit", "200", "--trials", "2", "--out", out]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/bits per layer \(w\/a\): conv1 \d\/\d/);
-    expect(r.stdout).toMatch(/reference kernels agree on the first 16: yes/);
+    expect(r.stdout).toMatch(/reference kernels give the same logits on the first 16: yes/);
     expect(r.stdout).toContain(`report: ${join(out, "report.html")}`);
     for (const f of ["report.html", "report.json", "sweep.svg"]) expect(existsSync(join(out, f))).toBe(true);
     const doc = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
