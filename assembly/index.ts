@@ -22,3 +22,4 @@ export function heap_base(): usize {
   return (__heap_base + 15) & ~15;
 }
 export { gauss_requant_s16, gemm_s16_sat_ktile } from "./simnoise";
+export { det_exp, det_log } from "./detmath";

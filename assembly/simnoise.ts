@@ -1,16 +1,15 @@
-// Simulator-only kernels (src/sim/wasmsim.ts; the edge runtime never calls them): saturating accumulation
-// in the chip's partial-sum order (gemm_s16_sat_ktile, at the end), and output Gaussian noise on one
-// image's raw accumulators fused with the exact requantization (gauss_requant_s16).
-// gauss_requant_s16: It is the WASM twin of the
-// Gaussian step of perturbAccumulators (src/sim/noise.ts) followed by the chip's half-up requant, and must
-// give the same integers: the random words are xoshiro128** 1.1 (as Rng.nextU32, src/sim/rng.ts), the
-// normal draw is the ziggurat's fast path (as Rng.normalZig: h·W[i] when |h| < K[i], with the host's own
-// K and W tables), and every float operation is the same IEEE double operation in the same order. Draws
-// that need the ziggurat's rejection step (≈2%) run it here too (zigSlow), except where its outcome could
-// depend on the last bits of exp (whose implementations differ between libraries: V8's fdlibm port, AS's
-// musl port) or needs log (the base strip's tail): those few are handed back to the host — the kernel
-// stops, restores the generator state from *before* that draw and returns the element's index; the host
-// draws it with Rng.normalZig, finishes the element and resumes.
+// Sim-only kernels (src/sim/wasmsim.ts): the output Gaussian noise on one image's raw accumulators fused
+// with the exact requantization (gauss_requant_s16), and saturating accumulation per K-tile
+// (gemm_s16_sat_ktile).
+//
+// gauss_requant_s16 is the WASM twin of the Gaussian step of perturbAccumulators (src/sim/noise.ts)
+// followed by the chip's half-up requant, and gives the same integers: element j draws its normal from
+// lane j mod 4 of the image's four xoshiro128** 1.1 streams (as Rng.nextU32, src/sim/rng.ts), by the
+// ziggurat (as Rng.normalZig, with the host's tables), its rejection step included (from the image's fifth,
+// "slow" stream), whose exp and log are the operation-for-operation twins of the host's
+// (assembly/detmath.ts); every float operation is the same IEEE double operation in the same order.
+
+import { detExp, detLog } from "./detmath";
 
 // @ts-ignore: decorator
 @inline function roundHalfUp(x: f64): f64 {
@@ -22,119 +21,204 @@
   return v - x == -0.5 ? v + 1 : v;
 }
 
+/** Next word of the xoshiro128** state (words s0–s3) at p + 0, stride, 2·stride, 3·stride (Rng.nextU32). */
 // @ts-ignore: decorator
-@inline function nextWord(st: usize): i32 {
-  const s0 = load<i32>(st);
-  const s1 = load<i32>(st, 4);
-  let s2 = load<i32>(st, 8);
-  let s3 = load<i32>(st, 12);
+@inline function nextWord(p: usize, stride: usize): i32 {
+  const s0 = load<i32>(p);
+  const s1 = load<i32>(p + stride);
+  let s2 = load<i32>(p + 2 * stride);
+  let s3 = load<i32>(p + 3 * stride);
   const result = rotl<i32>(s1 * 5, 7) * 9;
   const t = s1 << 9;
   s2 ^= s0;
   s3 ^= s1;
-  store<i32>(st, s1 ^ s2, 4);
-  store<i32>(st, s0 ^ s3);
-  store<i32>(st, s2 ^ t, 8);
-  store<i32>(st, rotl<i32>(s3, 11), 12);
+  store<i32>(p + stride, s1 ^ s2);
+  store<i32>(p, s0 ^ s3);
+  store<i32>(p + 2 * stride, s2 ^ t);
+  store<i32>(p + 3 * stride, rotl<i32>(s3, 11));
   return result;
 }
 
-/**
- * The rejection loop of Rng.zigTail for a first word with layer i and value h, on the generator state at
- * st (memory, advanced past the first word). Returns the draw, or NaN to hand it back to the host: the base
- * strip (i = 0, needs log), or a wedge test too close to call (|lhs − exp| ≤ 1e-13·exp, ≫ the ≤ 1-ulp error
- * of either exp).
- */
-function zigSlow(st: usize, h: i32, i: i32, zk: usize, zw: usize, zf: usize): f64 {
-  for (;;) {
-    const x = f64(h) * load<f64>(zw + (<usize>i << 3));
-    if (i == 0) return NaN;
-    const a = nextWord(st) >>> 5;
-    const b = nextWord(st) >>> 6;
-    const u = (f64(a) * 67108864 + f64(b)) / 9007199254740992; // Rng.uniform
-    const fi = load<f64>(zf + (<usize>i << 3));
-    const lhs = fi + u * (load<f64>(zf + (<usize>(i - 1) << 3)) - fi);
-    const e = Math.exp(-0.5 * x * x);
-    if (Math.abs(lhs - e) <= 1e-13 * e) return NaN;
-    if (lhs < e) return x;
-    const w = nextWord(st);
-    i = w & 127;
-    h = w >> 7;
-    if (f64(abs<i32>(h)) < load<f64>(zk + (<usize>i << 3))) return f64(h) * load<f64>(zw + (<usize>i << 3));
-  }
-  return NaN; // not reached (the AS compiler wants a return after the loop)
+/** Rng.uniform on the state at p (stride 4): (a·2^26 + b) / 2^53 from two words. */
+// @ts-ignore: decorator
+@inline function uniform(p: usize): f64 {
+  const a = <u32>nextWord(p, 4) >>> 5;
+  const b = <u32>nextWord(p, 4) >>> 6;
+  return (f64(a) * 67108864 + f64(b)) / 9007199254740992;
 }
 
 /**
- * acc: i32 [rows][C] (one image's accumulators, layout [pixel][channel]); sd: f64 [C], σ per channel in
- * accumulator units; m, s: i32 [C], the chip's multipliers; y: i16 rows of stride ldy; state: i32 [4], the
- * xoshiro128** state of the image's output-noise stream (updated in place);
- * zk, zw, zf: f64 [128], the ziggurat tables (Rng's ZIG_K, ZIG_W, ZIG_F). Processes elements start … rows·C − 1; returns −1 when done, or the index of the first
- * element whose draw needs the rejection step (state then holds the state before that draw).
+ * Rng.zigTail: the rejection loop for a first word with layer i and value h, drawing from the slow stream's
+ * state at p. zt: 256 entries of 16 bytes {i32 ⌈K[i]⌉, i32 0, f64 W[i]}; zf: f64 F[256], then the base
+ * strip's edge r (src/sim/rng.ts zigTablesForWasm).
  */
-export function gauss_requant_s16(acc: usize, rows: i32, C: i32, sd: usize, m: usize, s: usize, lo: i32, hi: i32,
-  y: usize, ldy: i32, state: usize, zk: usize, zw: usize, zf: usize, start: i32): i32 {
-  let s0 = load<i32>(state);
-  let s1 = load<i32>(state, 4);
-  let s2 = load<i32>(state, 8);
-  let s3 = load<i32>(state, 12);
-  const total = rows * C;
-  let c = start % C;
-  let r = start / C;
-  for (let j = start; j < total; j++) {
-    const u = rotl<i32>(s1 * 5, 7) * 9;
-    const i = u & 127;
-    const h = u >> 7;
-    const k = load<f64>(zk + (<usize>i << 3));
-    const p0 = s0;
-    const p1 = s1;
-    const p2 = s2;
-    const p3 = s3;
-    const t = s1 << 9;
-    s2 ^= s0;
-    s3 ^= s1;
-    s1 ^= s2;
-    s0 ^= s3;
-    s2 ^= t;
-    s3 = rotl<i32>(s3, 11);
-    let z: f64;
-    if (f64(abs<i32>(h)) < k) z = f64(h) * load<f64>(zw + (<usize>i << 3));
-    else {
-      store<i32>(state, s0);
-      store<i32>(state, s1, 4);
-      store<i32>(state, s2, 8);
-      store<i32>(state, s3, 12);
-      z = zigSlow(state, h, i, zk, zw, zf);
-      if (isNaN(z)) {
-        store<i32>(state, p0);
-        store<i32>(state, p1, 4);
-        store<i32>(state, p2, 8);
-        store<i32>(state, p3, 12);
-        return j;
-      }
-      s0 = load<i32>(state);
-      s1 = load<i32>(state, 4);
-      s2 = load<i32>(state, 8);
-      s3 = load<i32>(state, 12);
+function zigSlow(p: usize, h: i32, i: i32, zt: usize, zf: usize): f64 {
+  for (;;) {
+    const x = f64(h) * load<f64>(zt + (<usize>i << 4), 8);
+    if (i == 0) {
+      // Tail beyond r (Marsaglia 1964): x = −ln(U1)/r, y = −ln(U2), accept when 2y ≥ x².
+      const ZIG_R = load<f64>(zf, 2048);
+      let t: f64;
+      let y: f64;
+      do {
+        t = -detLog(1 - uniform(p)) / ZIG_R;
+        y = -detLog(1 - uniform(p));
+      } while (y + y < t * t);
+      return h > 0 ? ZIG_R + t : -ZIG_R - t;
     }
-    let v = roundHalfUp(f64(load<i32>(acc + (<usize>j << 2))) + load<f64>(sd + (<usize>c << 3)) * z);
-    v = v < -2147483648.0 ? -2147483648.0 : v > 2147483648.0 ? 2147483648.0 : v;
-    // The requant of DESIGN.md §3 on an i64 accumulator (|a| ≤ 2^31: |a·m| < 2^62, as requantClamp).
-    const sh = load<i32>(s + (<usize>c << 2));
-    const q = (i64(v) * i64(load<i32>(m + (<usize>c << 2))) + (i64(1) << i64(sh - 1))) >> i64(sh);
-    const out = q < i64(lo) ? lo : q > i64(hi) ? hi : i32(q);
-    store<i16>(y + (<usize>(r * ldy + c) << 1), i16(out));
-    c++;
-    if (c == C) {
-      c = 0;
-      r++;
+    const fi = load<f64>(zf + (<usize>i << 3));
+    if (fi + uniform(p) * (load<f64>(zf + (<usize>(i - 1) << 3)) - fi) < detExp(-0.5 * x * x)) return x;
+    const u = nextWord(p, 4);
+    i = u & 255;
+    h = u >> 8;
+    if (abs<i32>(h) < load<i32>(zt + (<usize>i << 4))) return f64(h) * load<f64>(zt + (<usize>i << 4), 8);
+  }
+  return 0; // not reached (the AS compiler wants a return after the loop)
+}
+
+/** requant of DESIGN.md §3 on an i64 accumulator (|a| ≤ 2^31, m < 2^31: |a·m| < 2^62), clamped to [lo, hi]. */
+// @ts-ignore: decorator
+@inline function requantClamp64(a: i64, m: i32, s: i32, lo: i32, hi: i32): i32 {
+  const q = (a * i64(m) + (i64(1) << i64(s - 1))) >> i64(s);
+  return q < i64(lo) ? lo : q > i64(hi) ? hi : i32(q);
+}
+
+/** Element j given its normal z: clamp(round half up(acc + sd·z), ±2^31), then the exact requant, into y. */
+// @ts-ignore: decorator
+@inline function finishOne(acc: usize, j: i32, z: f64, sdv: f64, m: i32, s: i32, lo: i32, hi: i32, y: usize): void {
+  let v = roundHalfUp(f64(load<i32>(acc + (<usize>j << 2))) + sdv * z);
+  v = v < -2147483648.0 ? -2147483648.0 : v > 2147483648.0 ? 2147483648.0 : v;
+  store<i16>(y + (<usize>j << 1), i16(requantClamp64(i64(v), m, s, lo, hi)));
+}
+
+/**
+ * The output Gaussian noise and the requant of one image's accumulators: y[j] = clamp(requant(clamp(
+ * round(acc[j] + sd·z_j), ±2^31), m, s), lo, hi) for j < total, channel c = j mod C.
+ * acc: i32 [total]; y: i16 [total]; m, s: i32 [C]; P = lcm(C, 4) and, per position q < P of the channel
+ * pattern, sdp: f64 [P] σ (accumulator units) and msp: f64 [P] m·2^−s.
+ * st: the streams (updated): the four lane states as one v128 per state word (64 bytes), the slow stream's
+ * four words (16 bytes), then 32 bytes of scratch. rej: room for ⌈total/4⌉ records of 32 bytes.
+ * zt, zf: the ziggurat tables (see zigSlow).
+ *
+ * The SIMD body takes 4 elements at a time, one word from each lane. Groups where a lane needs the
+ * ziggurat's rejection step are recorded (branch-free) and redone after the body, in element order, on
+ * the slow stream: the same draws as the scalar order, since the lanes never read the slow stream.
+ * Requant there is done in f64 and certified: t = v·(m·2^−s) + ½ is within 2^−32 of the exact
+ * (v·m + 2^(s−1))/2^s when |t| ≤ 2^20 (two roundings: relative 2^−53, then absolute ulp(2^20)/2 = 2^−33),
+ * so floor(t) is exact unless t lies within 2^−31 of an integer; such lanes are redone with the exact i64
+ * requant (also, harmlessly, any lane with |t| > 2^20 that looks close: those clamp to lo or hi either way,
+ * |lo|, |hi| ≤ 2^15).
+ */
+export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize,
+  lo: i32, hi: i32, y: usize, st: usize, rej: usize, zt: usize, zf: usize): void {
+  let j = 0;
+  const slow = st + 64;
+  if (ASC_FEATURE_SIMD) {
+    const scratch = st + 80;
+    let s0 = v128.load(st);
+    let s1 = v128.load(st, 16);
+    let s2 = v128.load(st, 32);
+    let s3 = v128.load(st, 48);
+    const m255 = i32x4.splat(255);
+    const half = f64x2.splat(0.5);
+    const negHalf = f64x2.splat(-0.5);
+    const one = f64x2.splat(1.0);
+    const lim = f64x2.splat(2147483648.0);
+    const nlim = f64x2.splat(-2147483648.0);
+    const near = f64x2.splat(0.5 - 4.656612873077393e-10); // ½ − 2^−31
+    const lov = f64x2.splat(f64(lo));
+    const hiv = f64x2.splat(f64(hi));
+    const magic = f64x2.splat(6755399441055744.0); // 2^52 + 2^51: an integer |n| < 2^31 plus this has n in its low word
+    let nrej = 0;
+    let q = 0;
+    for (; j + 4 <= total; j += 4) {
+      // xoshiro128** on the four lanes (Rng.nextU32).
+      const a5 = i32x4.add(i32x4.shl(s1, 2), s1); // ·5
+      const r7 = v128.or(i32x4.shl(a5, 7), i32x4.shr_u(a5, 25));
+      const u = i32x4.add(i32x4.shl(r7, 3), r7); // ·9
+      const t = i32x4.shl(s1, 9);
+      s2 = v128.xor(s2, s0);
+      s3 = v128.xor(s3, s1);
+      s1 = v128.xor(s1, s2);
+      s0 = v128.xor(s0, s3);
+      s2 = v128.xor(s2, t);
+      s3 = v128.or(i32x4.shl(s3, 11), i32x4.shr_u(s3, 21));
+      // The ziggurat's fast path: layer i = u & 255, h = u >> 8; one 16-byte table entry per lane.
+      const ix = i32x4.shl(v128.and(u, m255), 4);
+      const e0 = v128.load(zt + <usize>i32x4.extract_lane(ix, 0));
+      const e1 = v128.load(zt + <usize>i32x4.extract_lane(ix, 1));
+      const e2 = v128.load(zt + <usize>i32x4.extract_lane(ix, 2));
+      const e3 = v128.load(zt + <usize>i32x4.extract_lane(ix, 3));
+      const k = i32x4.shuffle(i32x4.shuffle(e0, e1, 0, 4, 0, 4), i32x4.shuffle(e2, e3, 0, 4, 0, 4), 0, 1, 4, 5);
+      const h = i32x4.shr_s(u, 8);
+      const z0 = f64x2.mul(f64x2.convert_low_i32x4_s(h), i64x2.shuffle(e0, e1, 1, 3));
+      const z1 = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(h, h, 2, 3, 0, 1)), i64x2.shuffle(e2, e3, 1, 3));
+      // Record the group when a lane needs the rejection step (always written, kept only then).
+      const fast = i32x4.bitmask(i32x4.lt_s(i32x4.abs(h), k));
+      const rec = rej + (<usize>nrej << 5);
+      v128.store(rec, u);
+      store<i32>(rec, j, 16);
+      store<i32>(rec, fast, 20);
+      nrej += i32(fast != 15);
+      // v = clamp(round half up(acc + sd·z), ±2^31).
+      const a = v128.load(acc + (<usize>j << 2));
+      const x0 = f64x2.add(f64x2.convert_low_i32x4_s(a), f64x2.mul(v128.load(sdp + (<usize>q << 3)), z0));
+      const x1 = f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 0, 1)), f64x2.mul(v128.load(sdp + (<usize>q << 3), 16), z1));
+      const n0 = f64x2.nearest(x0);
+      const n1 = f64x2.nearest(x1);
+      const v0 = f64x2.pmin(f64x2.pmax(f64x2.add(n0, v128.and(f64x2.eq(f64x2.sub(n0, x0), negHalf), one)), nlim), lim);
+      const v1 = f64x2.pmin(f64x2.pmax(f64x2.add(n1, v128.and(f64x2.eq(f64x2.sub(n1, x1), negHalf), one)), nlim), lim);
+      // Certified f64 requant (see above).
+      const t0 = f64x2.add(f64x2.mul(v0, v128.load(msp + (<usize>q << 3))), half);
+      const t1 = f64x2.add(f64x2.mul(v1, v128.load(msp + (<usize>q << 3), 16)), half);
+      const f0 = f64x2.floor(t0);
+      const f1 = f64x2.floor(t1);
+      const bad = v128.or(f64x2.gt(f64x2.abs(f64x2.sub(f64x2.sub(t0, f0), half)), near), f64x2.gt(f64x2.abs(f64x2.sub(f64x2.sub(t1, f1), half)), near));
+      const r0 = f64x2.add(f64x2.pmin(f64x2.pmax(f0, lov), hiv), magic);
+      const r1 = f64x2.add(f64x2.pmin(f64x2.pmax(f1, lov), hiv), magic);
+      const r = i32x4.shuffle(r0, r1, 0, 2, 4, 6);
+      v128.store64_lane(y + (<usize>j << 1), i16x8.narrow_i32x4_s(r, r), 0);
+      if (v128.any_true(bad)) {
+        // Exact i64 requant for the lanes too close to a rounding boundary.
+        v128.store(scratch, v0);
+        v128.store(scratch, v1, 16);
+        for (let l = 0; l < 4; l++) {
+          const c = (j + l) % C;
+          const v = load<f64>(scratch + (<usize>l << 3));
+          store<i16>(y + (<usize>(j + l) << 1), i16(requantClamp64(i64(v), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi)));
+        }
+      }
+      q += 4;
+      if (q == P) q = 0;
+    }
+    v128.store(st, s0);
+    v128.store(st, s1, 16);
+    v128.store(st, s2, 32);
+    v128.store(st, s3, 48);
+    // The rejection steps, in element order, on the slow stream; each redone element overwrites its output.
+    for (let g = 0; g < nrej; g++) {
+      const rec = rej + (<usize>g << 5);
+      const j0 = load<i32>(rec, 16);
+      const fast = load<i32>(rec, 20);
+      for (let l = 0; l < 4; l++) {
+        if ((fast >> l) & 1) continue;
+        const w = load<i32>(rec + (<usize>l << 2));
+        const e = j0 + l;
+        const c = e % C;
+        finishOne(acc, e, zigSlow(slow, w >> 8, w & 255, zt, zf), load<f64>(sdp + (<usize>(e % P) << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y);
+      }
     }
   }
-  store<i32>(state, s0);
-  store<i32>(state, s1, 4);
-  store<i32>(state, s2, 8);
-  store<i32>(state, s3, 12);
-  return -1;
+  // The scalar form: the rest (fewer than 4 elements after the SIMD body), or everything in the scalar build.
+  for (; j < total; j++) {
+    const p = st + (<usize>(j & 3) << 2);
+    const u = nextWord(p, 16);
+    const i = u & 255;
+    const h = u >> 8;
+    const z = abs<i32>(h) < load<i32>(zt + (<usize>i << 4)) ? f64(h) * load<f64>(zt + (<usize>i << 4), 8) : zigSlow(slow, h, i, zt, zf);
+    const c = j % C;
+    finishOne(acc, j, z, load<f64>(sdp + (<usize>(j % P) << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y);
+  }
 }
 
 /** Stores the first cnt (1–3) i32 lanes of v at p. */

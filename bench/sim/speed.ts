@@ -7,7 +7,7 @@ import { readQModel } from "../../src/ir/io.js";
 import { loadDataset, limitDataset } from "../../src/data/index.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { loadHwModel, withSet } from "../../src/sim/hwmodel.js";
-import { runTrials } from "../../src/sim/pool.js";
+import type { runTrials } from "../../src/sim/pool.js";
 import { runTrial, simOptions } from "../../src/sim/simulate.js";
 
 const args = process.argv.slice(2);
@@ -55,13 +55,17 @@ simOptions.useWasm = true;
 const analogN = Math.min(200, data.n);
 const small = { n: analogN, images: data.images.subarray(0, analogN * 784), labels: data.labels.subarray(0, analogN) };
 const analog = best(() => runTrial(program, loadHwModel("analog-pcm-crossbar").hw, small, 1, 0), 1);
-const trialsData = { n: 200, images: data.images.subarray(0, 200 * 784), labels: data.labels.subarray(0, 200) };
+// Trials over workers, through the compiled pool (dist/, built by `npm run build`) as `nipq simulate`
+// runs it: from the TypeScript sources each worker would first load tsx and transpile the simulator.
+const { runTrials: runTrialsBuilt } = (await import(new URL("../../dist/sim/pool.js", import.meta.url).href)) as { runTrials: typeof runTrials };
+const trialsList = [0, 1, 2, 3, 4, 5, 6, 7];
 const t1 = performance.now();
-await runTrials(program, perInf, trialsData, 1, [0, 1, 2, 3], 1);
+const acc1 = await runTrialsBuilt(program, perInf, data, 1, trialsList, 1);
 const w1 = (performance.now() - t1) / 1000;
 const t2 = performance.now();
-await runTrials(program, perInf, trialsData, 1, [0, 1, 2, 3], 2);
+const acc2 = await runTrialsBuilt(program, perInf, data, 1, trialsList, 2);
 const w2 = (performance.now() - t2) / 1000;
+if (acc1.some((a, i) => a !== acc2[i])) throw new Error("trials on 1 and 2 workers gave different accuracies");
 
 const ips = (s: number, n = data.n) => (n / s).toFixed(0);
 const row = (what: string, s: number, n = data.n) => console.log(`${what.padEnd(72)} ${s.toFixed(3)} s  ${ips(s, n).padStart(5)} img/s  ratio ${((s / n) / (wasm / data.n)).toFixed(2)}×`);
@@ -78,4 +82,4 @@ row("12-bit saturating accumulators (overflowing) + act flips 1e-4 (fast path)",
 row(`weight σ 0.5, plain-TS sim kernels, ${tsN} images, 1 run`, simWeightTs, tsN);
 row(`weight + act flips + output noise, plain-TS, ${tsN} images, 1 run`, simPerInfTs, tsN);
 console.log(`analog PCM crossbar (PCM + ADC noise), ${analogN} images:        ${analog.toFixed(3)} s  ${ips(analog, analogN)} img/s`);
-console.log(`4 trials × 200 images, per-inference noise: 1 worker ${w1.toFixed(2)} s, 2 workers ${w2.toFixed(2)} s (speed-up ${(w1 / w2).toFixed(2)}×)`);
+console.log(`${trialsList.length} trials × ${data.n} images, per-inference noise (compiled pool): 1 worker ${w1.toFixed(2)} s, 2 workers ${w2.toFixed(2)} s (speed-up ${(w1 / w2).toFixed(2)}×, same accuracies)`);

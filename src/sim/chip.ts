@@ -14,6 +14,12 @@ import { CHIP, Rng, streamId } from "./rng.js";
 /** Per-chip noise source ids (the `source` part of a stream key). */
 export const SRC = { wGauss: 0, wStuck: 1, wFlip: 2, pcmProg: 3, pcmNu: 4, pcmDrift: 5, accFlip: 8, outGauss: 9, actFlip: 10, adc: 11, pcmRead: 12, inputFlip: 13 } as const;
 
+/**
+ * The output Gaussian noise's streams: element j of an image's layer output takes its ziggurat word from
+ * lane j mod 4 of the first four, and the rejection steps, in element order, draw from the fifth.
+ */
+export const OUT_GAUSS_STREAMS = [SRC.outGauss, 14, 15, 16, 17] as const;
+
 /** Geometry of a weight layer seen as a GEMM: groups × (K reduction) × (opg outputs per group). */
 export interface Gemm {
   groups: number;

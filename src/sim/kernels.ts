@@ -20,7 +20,7 @@ import type { Activation, LayerKernels } from "../exec/backend.js";
 import { windowGeometry, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec } from "../ir/types.js";
 import { addRequant, avgPoolSum, globalSum, maxPool } from "../kernels/reference/ops.js";
 import type { AnalogPrep, ChipInstance, DigitalPrep, PoolPrep } from "./chip.js";
-import { SRC, prepareLayer, type LayerPrep } from "./chip.js";
+import { OUT_GAUSS_STREAMS, SRC, prepareLayer, type LayerPrep } from "./chip.js";
 import { flipBits, perturbAccumulators } from "./noise.js";
 import { requantRounded, type Rounding } from "./requant.js";
 import { Rng, streamId } from "./rng.js";
@@ -245,7 +245,7 @@ export function simKernels(chip: ChipInstance): SimKernels {
           for (let oo = 0; oo < opg; oo++) accImg[base + oo] = acc[oo];
         }
       }
-      if (accNoise) perturbAccumulators(accImg, 0, nPix, outC, accBits, accBer, accBer > 0 ? st!.get(SRC.accFlip) : null, sd, sd ? st!.get(SRC.outGauss) : null);
+      if (accNoise) perturbAccumulators(accImg, 0, nPix, outC, accBits, accBer, accBer > 0 ? st!.get(SRC.accFlip) : null, sd, sd ? OUT_GAUSS_STREAMS.map((s) => st!.get(s)) : null);
       const yBase = b * nPix * outC;
       for (let i = 0, pix = 0; pix < nPix; pix++) for (let o = 0; o < outC; o++, i++) y[yBase + i] = finish(accImg[i], o, p, lo, hi);
     }

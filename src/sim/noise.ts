@@ -57,18 +57,21 @@ export function flipBits(values: Int32Array | Int16Array | Float64Array, offset:
  *     `ber`, by geometric skipping over the image's nPix·outC·accBits bit stream (flipBits: bit j of
  *     accumulator i is position i·accBits + j), drawn from `flipRng`;
  *  2. output Gaussian noise: acc ← clamp(round(acc + sd[c]·z), −2^31, 2^31), z ~ N(0, 1) by the ziggurat
- *     (Rng.normalZig: one draw per accumulator per image is the cost of this source), one z per
- *     accumulator in layout order from `gaussRng`; sd[c] is σ in accumulator units for channel c.
+ *     (Rng.normalZig: one draw per accumulator per image is the cost of this source); accumulator j of
+ *     the image (layout order) takes its first word from lane j mod 4 of gauss[0..3], and the rejection
+ *     steps, in element order, draw from gauss[4] (so the WASM fast path draws four at a time and does
+ *     the rejections after); sd[c] is σ in accumulator units for channel c.
  * The plain-TS sim kernels and the WASM fast path (src/sim/wasmsim.ts) both call this: same draws.
  */
-export function perturbAccumulators(acc: Float64Array, offset: number, nPix: number, outC: number, accBits: number, ber: number, flipRng: Rng | null, sd: Float64Array | null, gaussRng: Rng | null): void {
+export function perturbAccumulators(acc: Float64Array, offset: number, nPix: number, outC: number, accBits: number, ber: number, flipRng: Rng | null, sd: Float64Array | null, gauss: readonly Rng[] | null): void {
   if (ber > 0 && flipRng) flipBits(acc, offset, nPix * outC, accBits, true, ber, flipRng);
-  if (!sd || !gaussRng) return;
+  if (!sd || !gauss) return;
+  const slow = gauss[4];
   const LIM = 2147483648; // 2^31
   let i = offset;
-  for (let pix = 0; pix < nPix; pix++)
-    for (let c = 0; c < outC; c++, i++) {
-      const v = Math.round(acc[i] + sd[c] * gaussRng.normalZig());
+  for (let pix = 0, j = 0; pix < nPix; pix++)
+    for (let c = 0; c < outC; c++, i++, j++) {
+      const v = Math.round(acc[i] + sd[c] * gauss[j & 3].normalZig(slow));
       acc[i] = v < -LIM ? -LIM : v > LIM ? LIM : v;
     }
 }

@@ -6,6 +6,8 @@
 // words, four times with distinct salts. Generator: xoshiro128** 1.1 (Blackman & Vigna, "Scrambled linear
 // pseudorandom number generators", ACM TOMS 2021; reference C at prng.di.unimi.it, public domain).
 
+import { detExp, detLog } from "./detmath.js";
+
 /** Inference index for draws that belong to the chip instance (per trial), not to one image. */
 export const CHIP = 0xffffffff; // 4294967295
 
@@ -60,20 +62,15 @@ export class Rng {
     return result;
   }
 
-  /** Copies the generator state (4 words) into out[0..4), for the WASM twin of normalZig (src/sim/wasmsim.ts). */
-  saveState(out: Int32Array): void {
-    out[0] = this.s0;
-    out[1] = this.s1;
-    out[2] = this.s2;
-    out[3] = this.s3;
-  }
-
-  /** Sets the generator state from src[0..4) (saved by saveState, possibly advanced by the WASM twin). */
-  loadState(src: Int32Array): void {
-    this.s0 = src[0];
-    this.s1 = src[1];
-    this.s2 = src[2];
-    this.s3 = src[3];
+  /**
+   * Writes the generator state's words 0–3 to out[at + k·stride], for the WASM twin of normalZig
+   * (assembly/simnoise.ts): stride 4 writes it as one lane of a four-lane state block.
+   */
+  saveState(out: Int32Array, at: number, stride: number): void {
+    out[at] = this.s0;
+    out[at + stride] = this.s1;
+    out[at + 2 * stride] = this.s2;
+    out[at + 3 * stride] = this.s3;
   }
 
   /** Uniform in [0, 1) with 53 random bits. */
@@ -99,21 +96,26 @@ export class Rng {
 
   /**
    * Standard normal by the ziggurat method (Marsaglia & Tsang, "The Ziggurat Method for Generating Random
-   * Variables", J. Stat. Softw. 5(8), 2000; 128 layers, their RNOR/nfix), ~1 word per draw instead of
-   * Box–Muller's two uniforms, a log, a sqrt and a sin/cos: the per-inference output noise draws one per
-   * accumulator per image. Unlike the 2000 code, the layer index (low 7 bits) and the signed 25-bit value
-   * (high bits) come from disjoint bits of the word (the correlation Doornik points out, "An Improved
-   * Ziggurat Method to Generate Normal Random Samples", 2005).
+   * Variables", J. Stat. Softw. 5(8), 2000; their RNOR/nfix with 256 layers instead of 128, which halves the
+   * draws that need the rejection step, 2.75% → 1.49%), ~1 word per draw instead of Box–Muller's two
+   * uniforms, a log, a sqrt and a sin/cos: the per-inference output noise draws one per accumulator per
+   * image. Unlike the 2000 code, the layer index (low 8 bits) and the signed 24-bit value (high bits) come
+   * from disjoint bits of the word (the correlation Doornik points out, "An Improved
+   * Ziggurat Method to Generate Normal Random Samples", 2005). The rejection step's exp and log are detExp /
+   * detLog (src/sim/detmath.ts), which the WASM twin (assembly/simnoise.ts) repeats bit for bit.
+   * `slow`: the stream the rejection step (2.7% of draws) draws from (default: this one). The output
+   * Gaussian noise gives it a stream of its own, so its fast streams advance one word per draw whatever
+   * happens and the WASM kernel can take four draws at a time and do the rejections after.
    */
-  normalZig(): number {
+  normalZig(slow: Rng = this): number {
     const u = this.nextU32();
-    const i = u & 127;
-    const h = u >> 7; // signed, |h| ≤ 2^24
-    if (Math.abs(h) < ZIG_K[i]) return h * ZIG_W[i];
-    return this.zigTail(h, i);
+    const i = u & 255;
+    const h = u >> 8; // signed, |h| ≤ 2^23
+    if (Math.abs(h) < ZIG_KI[i]) return h * ZIG_W[i];
+    return slow.zigTail(h, i);
   }
 
-  /** The rejection steps of normalZig (probability ~1.2%): the base strip's tail, or a wedge test. */
+  /** The rejection steps of normalZig for a first word with layer i and value h, drawing from this stream. */
   private zigTail(h: number, i: number): number {
     for (;;) {
       const x = h * ZIG_W[i];
@@ -122,16 +124,16 @@ export class Rng {
         let t: number;
         let y: number;
         do {
-          t = -Math.log(1 - this.uniform()) / ZIG_R;
-          y = -Math.log(1 - this.uniform());
+          t = -detLog(1 - this.uniform()) / ZIG_R;
+          y = -detLog(1 - this.uniform());
         } while (y + y < t * t);
         return h > 0 ? ZIG_R + t : -ZIG_R - t;
       }
-      if (ZIG_F[i] + this.uniform() * (ZIG_F[i - 1] - ZIG_F[i]) < Math.exp(-0.5 * x * x)) return x;
+      if (ZIG_F[i] + this.uniform() * (ZIG_F[i - 1] - ZIG_F[i]) < detExp(-0.5 * x * x)) return x;
       const u = this.nextU32();
-      i = u & 127;
-      h = u >> 7;
-      if (Math.abs(h) < ZIG_K[i]) return h * ZIG_W[i];
+      i = u & 255;
+      h = u >> 8;
+      if (Math.abs(h) < ZIG_KI[i]) return h * ZIG_W[i];
     }
   }
 
@@ -147,32 +149,54 @@ export class Rng {
   }
 }
 
-// Ziggurat tables for 128 layers (Marsaglia & Tsang 2000, zigset): r = 3.442619855899 is the base
-// strip's edge, v = 9.91256303526217e-3 each layer's area. Values are h·W[i] for a signed 25-bit h
-// (|h| ≤ 2^24 = 16777216); K[i] is the |h| below which the point lies inside the layer's rectangle.
-const ZIG_R = 3.442619855899;
-export const ZIG_K = new Float64Array(128);
-export const ZIG_W = new Float64Array(128);
-export const ZIG_F = new Float64Array(128);
+// Ziggurat tables for 256 layers (Marsaglia & Tsang 2000, zigset, with the 256-layer constants):
+// r = 3.6541528853610088 is the base strip's edge, v = 4.92867323399e-3 each layer's area. Values are
+// h·W[i] for a signed 24-bit h (|h| ≤ 2^23 = 8388608); K[i] is the |h| below which the point lies inside the
+// layer's rectangle.
+const ZIG_N = 256;
+export const ZIG_R = 3.6541528853610088;
+export const ZIG_K = new Float64Array(ZIG_N);
+export const ZIG_W = new Float64Array(ZIG_N);
+export const ZIG_F = new Float64Array(ZIG_N);
 {
-  const m = 16777216; // 2^24
-  const v = 9.91256303526217e-3;
+  const m = 8388608; // 2^23
+  const v = 4.92867323399e-3;
   let d = ZIG_R;
   let t = d;
   const q = v / Math.exp(-0.5 * d * d);
   ZIG_K[0] = (d / q) * m;
   ZIG_K[1] = 0;
   ZIG_W[0] = q / m;
-  ZIG_W[127] = d / m;
+  ZIG_W[ZIG_N - 1] = d / m;
   ZIG_F[0] = 1;
-  ZIG_F[127] = Math.exp(-0.5 * d * d);
-  for (let i = 126; i >= 1; i--) {
+  ZIG_F[ZIG_N - 1] = Math.exp(-0.5 * d * d);
+  for (let i = ZIG_N - 2; i >= 1; i--) {
     d = Math.sqrt(-2 * Math.log(v / d + Math.exp(-0.5 * d * d)));
     ZIG_K[i + 1] = (d / t) * m;
     t = d;
     ZIG_F[i] = Math.exp(-0.5 * d * d);
     ZIG_W[i] = d / m;
   }
+}
+
+/** ⌈K[i]⌉: for an integer |h|, |h| < K[i] exactly when |h| < ⌈K[i]⌉ (all below 2^23). */
+export const ZIG_KI = Int32Array.from(ZIG_K, (k) => Math.ceil(k));
+
+/**
+ * The tables in the layout of the WASM twin (assembly/simnoise.ts): zt, 256 entries of 16 bytes {i32 ⌈K[i]⌉,
+ * i32 0, f64 W[i]}; zf, F as f64 [256] then r.
+ */
+export function zigTablesForWasm(): { zt: Uint8Array; zf: Uint8Array } {
+  const zt = new ArrayBuffer(ZIG_N * 16);
+  const dv = new DataView(zt);
+  for (let i = 0; i < ZIG_N; i++) {
+    dv.setInt32(i * 16, ZIG_KI[i], true);
+    dv.setFloat64(i * 16 + 8, ZIG_W[i], true);
+  }
+  const zf = new Float64Array(ZIG_N + 1);
+  zf.set(ZIG_F);
+  zf[ZIG_N] = ZIG_R;
+  return { zt: new Uint8Array(zt), zf: new Uint8Array(zf.buffer) };
 }
 
 /** Stream id of (layer index, noise source): distinct streams for every source of every layer. */

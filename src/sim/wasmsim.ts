@@ -17,11 +17,10 @@ import { argmaxRows } from "../kernels/reference/ops.js";
 import { SLACK } from "../kernels/wasm/arena.js";
 import { WasmEngine, type PreparedLayer } from "../kernels/wasm/engine.js";
 import type { KernelExports } from "../kernels/wasm/loader.js";
-import { requantRounded } from "./requant.js";
-import { SRC, type ChipInstance, type DigitalPrep, type PoolPrep } from "./chip.js";
+import { OUT_GAUSS_STREAMS, SRC, type ChipInstance, type DigitalPrep, type PoolPrep } from "./chip.js";
 import { outputSigmas } from "./kernels.js";
 import { flipBits } from "./noise.js";
-import { Rng, ZIG_F, ZIG_K, ZIG_W, streamId } from "./rng.js";
+import { Rng, streamId, zigTablesForWasm } from "./rng.js";
 
 /** The sim-only kernels (assembly/gemm.ts, dwconv.ts, requant.ts) beside the engine's. */
 interface SimExports extends KernelExports {
@@ -29,7 +28,7 @@ interface SimExports extends KernelExports {
   dwconv_s16_acc(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, y: number): void;
   requant_i32_s16_rows(acc: number, rows: number, channels: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number): void;
   gemm_s16_sat_ktile(x: number, lda: number, M: number, w: number, panels: number, N: number, tiles: number, T: number, wpp: number, bias: number, bits: number, y: number, ldy: number): void;
-  gauss_requant_s16(acc: number, rows: number, C: number, sd: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number, state: number, zk: number, zw: number, zf: number, start: number): number;
+  gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number): void;
 }
 
 /** Noise knobs of a trial that the fast path applies (the per-inference digital sources). */
@@ -151,9 +150,12 @@ interface LayerNoise {
   sat: SatLayout | null;
   /** 32 − accumulator bits when the accumulator can wrap (the raw sums are sign-extended from that bit), else 0. */
   wrapShift: number;
-  /** Output Gaussian σ per channel in accumulator units (null: no output noise), and its copy in linear memory. */
+  /** Output Gaussian σ per channel in accumulator units (null: no output noise). */
   sd: Float64Array | null;
+  /** For gauss_requant_s16: the channel pattern's period P = lcm(C, 4), σ and m·2^−s per position of it. */
+  period: number;
   sdPtr: number;
+  msPtr: number;
 }
 
 /**
@@ -172,9 +174,11 @@ export class NoisyWasmProgram {
   /** By layer index: the weight layers. */
   private readonly noise: (LayerNoise | undefined)[] = [];
   private readonly knobs: ReturnType<typeof knobs>;
+  /** The output-noise streams (four lanes, 64 bytes; the slow stream, 16 bytes), the kernel's scratch (32 bytes). */
   private readonly state: number;
-  private readonly zk: number;
-  private readonly zw: number;
+  /** gauss_requant_s16's records of groups with a rejection step (32 bytes per 4 accumulators of an image). */
+  private readonly rej: number;
+  private readonly zt: number;
   private readonly zf: number;
   /** The chip cuts requant multipliers: weight layers and pools requantize with the chip's m, s, not the engine's. */
   private readonly cut: boolean;
@@ -217,18 +221,22 @@ export class NoisyWasmProgram {
       const p = chip.prep.get(l);
       if (!p || p.kind !== "digital") return;
       const sd = outSigma > 0 ? outputSigmas(p, outSigma, outUnit) : null;
-      const sdPtr = sd ? a.putBytes(new Uint8Array(sd.buffer), "output noise σ") : 0;
+      const C = p.m.length;
+      const period = C % 4 === 0 ? C : C % 2 === 0 ? 2 * C : 4 * C; // lcm(C, 4)
+      const sdPtr = sd ? a.putBytes(new Uint8Array(Float64Array.from({ length: period }, (_, q) => sd[q % C]).buffer), "output noise σ") : 0;
+      const msPtr = sd ? a.putBytes(new Uint8Array(Float64Array.from({ length: period }, (_, q) => p.m[q % C] * 2 ** -p.s[q % C]).buffer), "output noise multipliers") : 0;
       const acc = chip.hw.accumulator;
       const overflows = needsWrap(chip, l, p.weights, chip.program.layers[l.inputs[0]].out, this.knobs.actBer);
       const wrapShift = overflows && acc.overflow === "wrap" ? 32 - acc.bits : 0;
       const kTile = acc.partialSums === "per-mac" ? 1 : acc.kTile ?? (chip.hw.compute.kind === "digital" ? chip.hw.compute.rows : 1);
       const sat = overflows && acc.overflow === "saturate" ? satLayout(p, kTile, (v) => a.putI16(v, "saturating weights"), (v) => a.putI32(v, "saturating operands")) : null;
-      this.noise[i] = { prep: p, m: a.putI32(p.m, "chip multipliers"), s: a.putI32(p.s, "chip shifts"), perturb: accBer > 0 || !!sd, sat, wrapShift, sd, sdPtr };
+      this.noise[i] = { prep: p, m: a.putI32(p.m, "chip multipliers"), s: a.putI32(p.s, "chip shifts"), perturb: accBer > 0 || !!sd, sat, wrapShift, sd, period, sdPtr, msPtr };
     });
-    this.state = a.alloc(16, "the generator state");
-    this.zk = a.putBytes(new Uint8Array(ZIG_K.buffer), "the ziggurat tables");
-    this.zw = a.putBytes(new Uint8Array(ZIG_W.buffer), "the ziggurat tables");
-    this.zf = a.putBytes(new Uint8Array(ZIG_F.buffer), "the ziggurat tables");
+    this.state = a.alloc(112, "the generator state");
+    this.rej = a.alloc(Math.ceil(maxAcc / 4) * 32, "the ziggurat's rejection records");
+    const { zt, zf } = zigTablesForWasm();
+    this.zt = a.putBytes(zt, "the ziggurat tables");
+    this.zf = a.putBytes(zf, "the ziggurat tables");
   }
 
   /** Runs n images (u8, already input-flipped) of inferences first …; returns the int16 logits and predictions. */
@@ -363,26 +371,17 @@ export class NoisyWasmProgram {
       k.requant_i32_s16_rows(acc, n * nPix, outC, ln.m, ln.s, lo, hi, y, outC);
       return;
     }
-    // Views taken once: nothing below allocates, so linear memory cannot grow (and detach them).
-    const sv = engine.arena.i32(this.state, 4);
-    const yv = engine.arena.i16(y, n * per);
-    const LIM = 2147483648; // 2^31
+    // The image's streams, seeded here, drawn from in WASM (perturbAccumulators' draws exactly): the four
+    // lanes as one v128 per state word, then the slow stream.
+    const sv = engine.arena.i32(this.state, 20);
     for (let b = 0; b < n; b++) {
       const off = b * per;
-      const rng = this.stream(first + b, ln.prep.index, SRC.outGauss);
-      rng.saveState(sv);
-      for (let start = 0; ; ) {
-        const j = k.gauss_requant_s16(acc + off * 4, nPix, outC, ln.sdPtr, ln.m, ln.s, lo, hi, y + off * 2, outC, this.state, this.zk, this.zw, this.zf, start);
-        if (j < 0) break;
-        // The ziggurat's rejection step, in JS: perturbAccumulators' arithmetic for this one element.
-        rng.loadState(sv);
-        const c = j % outC;
-        const v = Math.round(view[off + j] + ln.sd[c] * rng.normalZig());
-        const r = requantRounded(v < -LIM ? -LIM : v > LIM ? LIM : v, ln.prep.m[c], ln.prep.s[c], "half-up");
-        yv[off + j] = r < lo ? lo : r > hi ? hi : r;
-        rng.saveState(sv);
-        start = j + 1;
-      }
+      OUT_GAUSS_STREAMS.forEach((src, lane) => {
+        const r = this.stream(first + b, ln.prep.index, src);
+        if (lane < 4) r.saveState(sv, lane, 4);
+        else r.saveState(sv, 16, 1);
+      });
+      k.gauss_requant_s16(acc + off * 4, per, outC, ln.period, ln.sdPtr, ln.msPtr, ln.m, ln.s, lo, hi, y + off * 2, this.state, this.rej, this.zt, this.zf);
     }
   }
 }

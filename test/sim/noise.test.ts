@@ -9,7 +9,7 @@ import { loadDataset, limitDataset } from "../../src/data/index.js";
 import { buildChip } from "../../src/sim/chip.js";
 import { loadHwModel, withSet, type HwModel, type PcmConfig } from "../../src/sim/hwmodel.js";
 import { flipInputs, simKernels } from "../../src/sim/kernels.js";
-import { flipBits, gaussianIntWeights, pcmDrift, pcmNu, pcmNuMoments, pcmProgSigma, pcmProgram, pcmReadSigmaRel, stuckBits } from "../../src/sim/noise.js";
+import { flipBits, gaussianIntWeights, perturbAccumulators, pcmDrift, pcmNu, pcmNuMoments, pcmProgSigma, pcmProgram, pcmReadSigmaRel, stuckBits } from "../../src/sim/noise.js";
 import { runTrials } from "../../src/sim/pool.js";
 import { CHIP, Rng } from "../../src/sim/rng.js";
 
@@ -44,17 +44,28 @@ describe("random streams", () => {
 });
 
 describe("ziggurat normals (Rng.normalZig, the output Gaussian noise)", () => {
-  it("mean 0 ± 0.01, sd 1 ± 1%, P(z < 1), P(|z| > 3) and P(|z| > 3.5) within 4 standard errors (1,000,000 draws)", () => {
-    const n = 1_000_000;
-    const r = new Rng(12, 0, 0, 9);
-    const z = Float64Array.from({ length: n }, () => r.normalZig());
-    const m = moments(z);
-    expect(Math.abs(m.mean)).toBeLessThan(0.01);
-    expect(Math.abs(m.sd - 1)).toBeLessThan(0.01);
-    // Φ(1) = 0.8413447; 2(1 − Φ(3)) = 0.0026998; 2(1 − Φ(3.5)) = 0.0004653 (beyond r = 3.4426: the tail path)
-    for (const [p, count] of [[0.8413447, z.filter((v) => v < 1).length], [0.0026998, z.filter((v) => Math.abs(v) > 3).length], [0.0004653, z.filter((v) => Math.abs(v) > 3.5).length]] as const)
-      expect(Math.abs(count / n - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n));
-  });
+  const n = 1_000_000;
+  const schemes: [string, () => Float64Array][] = [
+    ["one stream", () => {
+      const r = new Rng(12, 0, 0, 9);
+      return Float64Array.from({ length: n }, () => r.normalZig());
+    }],
+    ["as perturbAccumulators draws them: four lanes and a slow stream, z = (round(2^20·z))/2^20", () => {
+      const acc = new Float64Array(n);
+      perturbAccumulators(acc, 0, n / 8, 8, 32, 0, null, new Float64Array(8).fill(2 ** 20), [0, 1, 2, 3, 4].map((k) => new Rng(12, 0, 0, 20 + k)));
+      return acc.map((v) => v / 2 ** 20);
+    }],
+  ];
+  for (const [what, draw] of schemes)
+    it(`${what}: mean 0 ± 0.01, sd 1 ± 1%, P(z < 1), P(|z| > 3), P(|z| > 3.8) within 4 standard errors (1,000,000 draws)`, () => {
+      const z = draw();
+      const m = moments(z);
+      expect(Math.abs(m.mean)).toBeLessThan(0.01);
+      expect(Math.abs(m.sd - 1)).toBeLessThan(0.01);
+      // Φ(1) = 0.8413447; 2(1 − Φ(3)) = 0.0026998; 2(1 − Φ(3.8)) = 0.0001447 (beyond r = 3.6542: the tail path)
+      for (const [p, count] of [[0.8413447, z.filter((v) => v < 1).length], [0.0026998, z.filter((v) => Math.abs(v) > 3).length], [0.0001447, z.filter((v) => Math.abs(v) > 3.8).length]] as const)
+        expect(Math.abs(count / n - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n));
+    });
 });
 
 describe("digital weight faults", () => {
