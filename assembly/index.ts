@@ -3,7 +3,7 @@
 // compile-time constant ASC_FEATURE_SIMD so each SIMD kernel keeps its scalar twin beside it.
 // Memory: the kernels allocate nothing. The host (src/kernels/wasm/arena.ts) owns linear memory from
 // heap_base() up and passes pointers; every kernel takes only scalars and pointers.
-export { requant_i32_perchannel, requant_i32_s16_rows } from "./requant";
+export { requant_i32_perchannel } from "./requant";
 export { gemm_s16_4x8c2_requant, gemm_s16_4x8c2_acc } from "./gemm";
 export { im2col_s16 } from "./im2col";
 export { dwconv_s16_requant, dwconv_s16_acc } from "./dwconv";
@@ -21,5 +21,5 @@ export function simd_enabled(): i32 {
 export function heap_base(): usize {
   return (__heap_base + 15) & ~15;
 }
-export { gauss_requant_s16, gemm_s16_sat_ktile } from "./simnoise";
+export { gauss_requant_s16, gemm_s16_sat_ktile, requant_rows_mode } from "./simnoise";
 export { det_exp, det_log } from "./detmath";

@@ -56,19 +56,3 @@ export function requantClamp8Shared(a0: v128, a1: v128, pw0: v128, pw1: v128, m0
   const r1 = i32x4.min_s(i32x4.max_s(i32x4.shuffle(l1, h1, 0, 2, 4, 6), lov), hiv);
   return i16x8.narrow_i32x4_s(r0, r1); // values already within [lo, hi] ⊂ i16: no saturation happens
 }
-
-/**
- * For the simulator (src/sim/wasmsim.ts): requantizes `rows` rows of `channels` i32 accumulators with
- * the per-channel requantClamp into i16 rows: acc i32 [rows][channels] → y i16 [rows][ldy] at channel
- * offset 0 (y already offset by the caller); m, s: i32 [channels].
- */
-export function requant_i32_s16_rows(acc: usize, rows: i32, channels: i32, m: usize, s: usize, lo: i32, hi: i32, y: usize, ldy: i32): void {
-  let a = acc;
-  for (let r = 0; r < rows; r++) {
-    const yr = y + (<usize>(r * ldy) << 1);
-    for (let c = 0; c < channels; c++) {
-      store<i16>(yr + (<usize>c << 1), i16(requantClamp(load<i32>(a), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi)));
-      a += 4;
-    }
-  }
-}

@@ -76,19 +76,41 @@ function zigSlow(p: usize, h: i32, i: i32, zt: usize, zf: usize): f64 {
   return 0; // not reached (the AS compiler wants a return after the loop)
 }
 
-/** requant of DESIGN.md §3 on an i64 accumulator (|a| ≤ 2^31, m < 2^31: |a·m| < 2^62), clamped to [lo, hi]. */
+/**
+ * The chip's requant (src/sim/requant.ts requantRounded) on an i64 accumulator (|a| ≤ 2^31, m < 2^31:
+ * |a·m| < 2^62), clamped to [lo, hi]. mode 0, half up: floor((a·m + 2^(s−1)) / 2^s), DESIGN.md §3;
+ * 1, half even: the same except that an exact tie goes to the even neighbour; 2, truncate: floor(a·m / 2^s).
+ */
 // @ts-ignore: decorator
-@inline function requantClamp64(a: i64, m: i32, s: i32, lo: i32, hi: i32): i32 {
-  const q = (a * i64(m) + (i64(1) << i64(s - 1))) >> i64(s);
+@inline function requantClamp64(a: i64, m: i32, s: i32, lo: i32, hi: i32, mode: i32): i32 {
+  const p = a * i64(m);
+  const half = i64(1) << i64(s - 1);
+  let q = (mode == 2 ? p : p + half) >> i64(s);
+  if (mode == 1 && (p & ((half << 1) - 1)) == half) q &= ~i64(1); // a tie: half up gave the upper neighbour
   return q < i64(lo) ? lo : q > i64(hi) ? hi : i32(q);
+}
+
+/**
+ * For the simulator (src/sim/wasmsim.ts): `rows` rows of `channels` i32 accumulators through the chip's
+ * requant (requantClamp64, rounding `mode`) into i16 rows of stride ldy; m, s: i32 [channels].
+ */
+export function requant_rows_mode(acc: usize, rows: i32, channels: i32, m: usize, s: usize, lo: i32, hi: i32, y: usize, ldy: i32, mode: i32): void {
+  let a = acc;
+  for (let r = 0; r < rows; r++) {
+    const yr = y + (<usize>(r * ldy) << 1);
+    for (let c = 0; c < channels; c++) {
+      store<i16>(yr + (<usize>c << 1), i16(requantClamp64(i64(load<i32>(a)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, mode)));
+      a += 4;
+    }
+  }
 }
 
 /** Element j given its normal z: clamp(round half up(acc + sd·z), ±2^31), then the exact requant, into y. */
 // @ts-ignore: decorator
-@inline function finishOne(acc: usize, j: i32, z: f64, sdv: f64, m: i32, s: i32, lo: i32, hi: i32, y: usize): void {
+@inline function finishOne(acc: usize, j: i32, z: f64, sdv: f64, m: i32, s: i32, lo: i32, hi: i32, y: usize, mode: i32): void {
   let v = roundHalfUp(f64(load<i32>(acc + (<usize>j << 2))) + sdv * z);
   v = v < -2147483648.0 ? -2147483648.0 : v > 2147483648.0 ? 2147483648.0 : v;
-  store<i16>(y + (<usize>j << 1), i16(requantClamp64(i64(v), m, s, lo, hi)));
+  store<i16>(y + (<usize>j << 1), i16(requantClamp64(i64(v), m, s, lo, hi, mode)));
 }
 
 /**
@@ -103,14 +125,15 @@ function zigSlow(p: usize, h: i32, i: i32, zt: usize, zf: usize): f64 {
  * The SIMD body takes 4 elements at a time, one word from each lane. Groups where a lane needs the
  * ziggurat's rejection step are recorded (branch-free) and redone after the body, in element order, on
  * the slow stream: the same draws as the scalar order, since the lanes never read the slow stream.
- * Requant there is done in f64 and certified: t = v·(m·2^−s) + ½ is within 2^−32 of the exact
- * (v·m + 2^(s−1))/2^s when |t| ≤ 2^20 (two roundings: relative 2^−53, then absolute ulp(2^20)/2 = 2^−33),
- * so floor(t) is exact unless t lies within 2^−31 of an integer; such lanes are redone with the exact i64
+ * Requant there is done in f64 and certified: t = v·(m·2^−s) + ½ (+ 0 when truncating) is within 2^−32
+ * of the exact (v·m + 2^(s−1))/2^s when |t| ≤ 2^20 (two roundings: relative 2^−53, then absolute
+ * ulp(2^20)/2 = 2^−33), so floor(t) is exact unless t lies within 2^−31 of an integer — which includes
+ * every exact tie, the one place half even differs from half up; such lanes are redone with the exact i64
  * requant (also, harmlessly, any lane with |t| > 2^20 that looks close: those clamp to lo or hi either way,
- * |lo|, |hi| ≤ 2^15).
+ * |lo|, |hi| ≤ 2^15). mode: the chip's rounding, as requantClamp64.
  */
 export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize,
-  lo: i32, hi: i32, y: usize, st: usize, rej: usize, zt: usize, zf: usize): void {
+  lo: i32, hi: i32, y: usize, st: usize, rej: usize, zt: usize, zf: usize, mode: i32): void {
   let j = 0;
   const slow = st + 64;
   if (ASC_FEATURE_SIMD) {
@@ -121,6 +144,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
     let s3 = v128.load(st, 48);
     const m255 = i32x4.splat(255);
     const half = f64x2.splat(0.5);
+    const offset = f64x2.splat(mode == 2 ? 0.0 : 0.5); // the rounding offset ½, none when truncating
     const negHalf = f64x2.splat(-0.5);
     const one = f64x2.splat(1.0);
     const lim = f64x2.splat(2147483648.0);
@@ -169,8 +193,8 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
       const v0 = f64x2.pmin(f64x2.pmax(f64x2.add(n0, v128.and(f64x2.eq(f64x2.sub(n0, x0), negHalf), one)), nlim), lim);
       const v1 = f64x2.pmin(f64x2.pmax(f64x2.add(n1, v128.and(f64x2.eq(f64x2.sub(n1, x1), negHalf), one)), nlim), lim);
       // Certified f64 requant (see above).
-      const t0 = f64x2.add(f64x2.mul(v0, v128.load(msp + (<usize>q << 3))), half);
-      const t1 = f64x2.add(f64x2.mul(v1, v128.load(msp + (<usize>q << 3), 16)), half);
+      const t0 = f64x2.add(f64x2.mul(v0, v128.load(msp + (<usize>q << 3))), offset);
+      const t1 = f64x2.add(f64x2.mul(v1, v128.load(msp + (<usize>q << 3), 16)), offset);
       const f0 = f64x2.floor(t0);
       const f1 = f64x2.floor(t1);
       const bad = v128.or(f64x2.gt(f64x2.abs(f64x2.sub(f64x2.sub(t0, f0), half)), near), f64x2.gt(f64x2.abs(f64x2.sub(f64x2.sub(t1, f1), half)), near));
@@ -185,7 +209,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
         for (let l = 0; l < 4; l++) {
           const c = (j + l) % C;
           const v = load<f64>(scratch + (<usize>l << 3));
-          store<i16>(y + (<usize>(j + l) << 1), i16(requantClamp64(i64(v), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi)));
+          store<i16>(y + (<usize>(j + l) << 1), i16(requantClamp64(i64(v), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, mode)));
         }
       }
       q += 4;
@@ -205,7 +229,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
         const w = load<i32>(rec + (<usize>l << 2));
         const e = j0 + l;
         const c = e % C;
-        finishOne(acc, e, zigSlow(slow, w >> 8, w & 255, zt, zf), load<f64>(sdp + (<usize>(e % P) << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y);
+        finishOne(acc, e, zigSlow(slow, w >> 8, w & 255, zt, zf), load<f64>(sdp + (<usize>(e % P) << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
       }
     }
   }
@@ -217,7 +241,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
     const h = u >> 8;
     const z = abs<i32>(h) < load<i32>(zt + (<usize>i << 4)) ? f64(h) * load<f64>(zt + (<usize>i << 4), 8) : zigSlow(slow, h, i, zt, zf);
     const c = j % C;
-    finishOne(acc, j, z, load<f64>(sdp + (<usize>(j % P) << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y);
+    finishOne(acc, j, z, load<f64>(sdp + (<usize>(j % P) << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
   }
 }
 

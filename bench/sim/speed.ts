@@ -39,6 +39,12 @@ const simPerInf = best(() => runTrial(program, perInf, data, 1, 0));
 // A chip with 16-bit requant multipliers and 20-bit saturating accumulators (no overflow possible here).
 const lowbit = withSet(withSet(loadHwModel("lowbit-npu").hw, ["noise", "activationBitFlip", "ber"], 1e-4), ["noise", "outputGaussian", "sigma"], 0.3);
 const simLowbit = best(() => runTrial(program, lowbit, data, 1, 0));
+// Half-even requant rounding (every weight layer through the chip's requant), with the output noise.
+const halfEven = withSet(withSet(digital, ["requant", "rounding"], "half-even"), ["noise", "outputGaussian", "sigma"], 0.3);
+const simHalfEven = best(() => runTrial(program, halfEven, data, 1, 0));
+// bitserial-edge: 24-bit wrapping accumulators per K-tile of 16, 24-bit multipliers, with the output noise.
+const bitserial = withSet(loadHwModel("bitserial-edge").hw, ["noise", "outputGaussian", "sigma"], 0.3);
+const simBitserial = best(() => runTrial(program, bitserial, data, 1, 0));
 // 12-bit wrapping accumulators: overflow happens (the fast path sign-extends the i32 sums; wrap is mod 2^12).
 const wrap12 = withSet(withSet(digital, ["accumulator", "bits"], 12), ["noise", "activationBitFlip", "ber"], 1e-4);
 const simWrap = best(() => runTrial(program, wrap12, data, 1, 0));
@@ -77,6 +83,8 @@ row("accumulator bit flips BER 1e-4 (fast path)", accOnly);
 row("output Gaussian σ 0.3 out-LSB (fast path)", outOnly);
 row("weight σ 0.5 + act flips 1e-4 + output σ 0.3 (fast path)", simPerInf);
 row("lowbit-npu (16-bit multipliers), act flips + output σ 0.3 (fast path)", simLowbit);
+row("half-even requant + output σ 0.3 (fast path)", simHalfEven);
+row("bitserial-edge (24-bit wrap, 24-bit multipliers) + output σ 0.3 (fast path)", simBitserial);
 row("12-bit wrapping accumulators (overflowing) + act flips 1e-4 (fast path)", simWrap);
 row("12-bit saturating accumulators (overflowing) + act flips 1e-4 (fast path)", simSat);
 row(`weight σ 0.5, plain-TS sim kernels, ${tsN} images, 1 run`, simWeightTs, tsN);

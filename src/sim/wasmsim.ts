@@ -3,7 +3,8 @@
 //  - Weight layers whose accumulators are perturbed (accumulator bit flips, output Gaussian noise) run the
 //    GEMM / depthwise kernels without the fused requant (gemm_s16_4x8c2_acc, dwconv_s16_acc), then
 //    perturbAccumulators (src/sim/noise.ts, the function the plain-TS kernels call, with the same streams),
-//    then the exact per-channel requant (requant_i32_s16_rows, the one AS requantClamp).
+//    then the chip's exact per-channel requant (requant_rows_mode, or fused with the output Gaussian noise
+//    in gauss_requant_s16), with the chip's rounding.
 //  - Activation bit flips: flipBits on each layer's i16 output in linear memory, per image, from the same
 //    (seed, trial, inference, layer·actFlip) stream as src/sim/kernels.ts; input flips via flipInputs.
 // Only taken when it computes exactly what the plain-TS sim kernels compute (fastPathEquivalent): no
@@ -13,23 +14,27 @@
 import { accumulatorBound } from "../ir/accbound.js";
 import { isWeightLayer, sizeOf, tensorRange, type Layer, type Program, type TensorSpec } from "../ir/types.js";
 import { planActivations } from "../exec/memplan.js";
-import { argmaxRows } from "../kernels/reference/ops.js";
+import { argmaxRows, avgPoolSum, globalSum } from "../kernels/reference/ops.js";
 import { SLACK } from "../kernels/wasm/arena.js";
 import { WasmEngine, type PreparedLayer } from "../kernels/wasm/engine.js";
 import type { KernelExports } from "../kernels/wasm/loader.js";
 import { OUT_GAUSS_STREAMS, SRC, type ChipInstance, type DigitalPrep, type PoolPrep } from "./chip.js";
 import { outputSigmas } from "./kernels.js";
 import { flipBits } from "./noise.js";
+import { requantRounded, type Rounding } from "./requant.js";
 import { Rng, streamId, zigTablesForWasm } from "./rng.js";
 
 /** The sim-only kernels (assembly/gemm.ts, dwconv.ts, requant.ts) beside the engine's. */
 interface SimExports extends KernelExports {
   gemm_s16_4x8c2_acc(x: number, lda: number, M: number, Kp: number, w: number, wbits: number, acc: number, tile: number, N: number, bias: number, y: number, ldy: number): void;
   dwconv_s16_acc(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, y: number): void;
-  requant_i32_s16_rows(acc: number, rows: number, channels: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number): void;
+  requant_rows_mode(acc: number, rows: number, channels: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number, mode: number): void;
   gemm_s16_sat_ktile(x: number, lda: number, M: number, w: number, panels: number, N: number, tiles: number, T: number, wpp: number, bias: number, bits: number, y: number, ldy: number): void;
-  gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number): void;
+  gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number): void;
 }
+
+/** The sim kernels' rounding modes (assembly/simnoise.ts requantClamp64). */
+const ROUNDING_MODE: Record<Rounding, number> = { "half-up": 0, "half-even": 1, truncate: 2 };
 
 /** Noise knobs of a trial that the fast path applies (the per-inference digital sources). */
 function knobs(chip: ChipInstance) {
@@ -51,8 +56,8 @@ function inputRange(x: TensorSpec, actBer: number): { lo: number; hi: number } {
 
 /**
  * Whether the fast path computes exactly the plain-TS sim kernels' integers for this chip instance:
- * digital; half-up requant rounding (the multipliers may be cut to fewer bits: every weight layer and
- * pool then requantizes with the chip's m, s); accumulator bit flips only on accumulators of ≤ 32
+ * digital; any requant rounding and multiplier bits (with multipliers cut to fewer bits or rounding other
+ * than half up, every weight layer and pool requantizes with the chip's m, s and rounding); accumulator bit flips only on accumulators of ≤ 32
  * bits; for every weight layer, the accumulator bound over the inputs this trial can see fits both the
  * chip's accumulator and i32 (then no partial sum overflows in any order: wrap/saturate never fire), or
  * the accumulator wraps and has ≤ 32 bits (needsWrap: the order does not matter for a wrap), or it
@@ -61,7 +66,7 @@ function inputRange(x: TensorSpec, actBer: number): { lo: number; hi: number } {
  */
 export function fastPathEquivalent(chip: ChipInstance): boolean {
   const hw = chip.hw;
-  if (hw.compute.kind !== "digital" || hw.requant.rounding !== "half-up") return false;
+  if (hw.compute.kind !== "digital") return false;
   const { actBer, accBer } = knobs(chip);
   if (accBer > 0 && hw.accumulator.bits > 32) return false;
   const layers = chip.program.layers;
@@ -180,8 +185,13 @@ export class NoisyWasmProgram {
   private readonly rej: number;
   private readonly zt: number;
   private readonly zf: number;
-  /** The chip cuts requant multipliers: weight layers and pools requantize with the chip's m, s, not the engine's. */
-  private readonly cut: boolean;
+  /**
+   * The chip's requant differs from the engine's fused one (multipliers cut to requant.multiplierBits < 31,
+   * or half-even / truncating rounding): weight layers and pools requantize with the chip's m, s, rounding.
+   */
+  private readonly chipRequant: boolean;
+  /** The chip's rounding as the sim kernels' mode: 0 half up, 1 half even, 2 truncate. */
+  private readonly mode: number;
   /** Images per pass through the layers (activations and accumulators sized for it). */
   private readonly micro: number;
 
@@ -197,7 +207,8 @@ export class NoisyWasmProgram {
     this.k = engine.k as SimExports;
     this.knobs = knobs(chip);
     this.micro = micro;
-    this.cut = chip.hw.requant.multiplierBits < 31;
+    this.mode = ROUNDING_MODE[chip.hw.requant.rounding];
+    this.chipRequant = chip.hw.requant.multiplierBits < 31 || this.mode !== 0;
     const layers = program.layers;
     let maxAcc = 0;
     let maxKp = 0;
@@ -267,13 +278,26 @@ export class NoisyWasmProgram {
       const p = engine.prepare(l, x);
       const ln = this.noise[i];
       const outRange = actBer > 0 && x.signed; // flipped inputs may leave the range the SIMD requant assumes
-      if (ln && (ln.perturb || outRange || this.cut || ln.wrapShift > 0 || ln.sat)) this.weightLayer(l, p, ln, ptr(l.inputs[0]), n, ptr(i), first);
-      else if ((l.op === "avgpool" || l.op === "gap") && (outRange || this.cut)) {
-        // The scalar exact requant (simd 0) with the chip's multiplier (cut when requant.multiplierBits < 31).
+      if (ln && (ln.perturb || outRange || this.chipRequant || ln.wrapShift > 0 || ln.sat)) this.weightLayer(l, p, ln, ptr(l.inputs[0]), n, ptr(i), first);
+      else if ((l.op === "avgpool" || l.op === "gap") && (outRange || this.chipRequant)) {
         const g = (p as { geo: { H: number; W: number; C: number; kh: number; kw: number; sh: number; sw: number; OH: number; OW: number } }).geo;
         const pp = this.chip.prep.get(this.chip.program.layers[i]) as PoolPrep;
-        if (l.op === "avgpool") k.avgpool_s16_requant(ptr(l.inputs[0]), n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.OH, g.OW, pp.m[0], pp.s[0], l.rq.lo, l.rq.hi, 0, ptr(i));
-        else k.gap_s16_requant(ptr(l.inputs[0]), n, g.H * g.W, g.C, pp.m[0], pp.s[0], l.rq.lo, l.rq.hi, 0, ptr(i));
+        if (this.mode === 0) {
+          // The scalar exact requant (simd 0) with the chip's multiplier (cut when requant.multiplierBits < 31).
+          if (l.op === "avgpool") k.avgpool_s16_requant(ptr(l.inputs[0]), n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.OH, g.OW, pp.m[0], pp.s[0], l.rq.lo, l.rq.hi, 0, ptr(i));
+          else k.gap_s16_requant(ptr(l.inputs[0]), n, g.H * g.W, g.C, pp.m[0], pp.s[0], l.rq.lo, l.rq.hi, 0, ptr(i));
+        } else {
+          // Half-even / truncating rounding: the plain-TS pool sums (a pool is a small share of the work)
+          // and the chip's requantRounded, on the linear-memory views.
+          const xv = engine.arena.i16(ptr(l.inputs[0]), n * g.H * g.W * g.C);
+          const acc = l.op === "avgpool" ? avgPoolSum(xv, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw) : globalSum(xv, n, g.H, g.W, g.C);
+          const yv = engine.arena.i16(ptr(i), acc.length);
+          const { lo, hi } = l.rq;
+          for (let j = 0; j < acc.length; j++) {
+            const r = requantRounded(acc[j], pp.m[0], pp.s[0], this.chip.hw.requant.rounding);
+            yv[j] = r < lo ? lo : r > hi ? hi : r;
+          }
+        }
       } else engine.exec(l, x, l.inputs.map(ptr), n, ptr(i), n * sizeOf(l.out.shape));
       if (actBer > 0) {
         const per = sizeOf(l.out.shape);
@@ -368,7 +392,7 @@ export class NoisyWasmProgram {
       for (let b = 0; b < n; b++) flipBits(view, b * per, per, accBits, true, accBer, this.stream(first + b, ln.prep.index, SRC.accFlip)); // stays within accBits ≤ 32
     }
     if (!ln.sd) {
-      k.requant_i32_s16_rows(acc, n * nPix, outC, ln.m, ln.s, lo, hi, y, outC);
+      k.requant_rows_mode(acc, n * nPix, outC, ln.m, ln.s, lo, hi, y, outC, this.mode);
       return;
     }
     // The image's streams, seeded here, drawn from in WASM (perturbAccumulators' draws exactly): the four
@@ -381,7 +405,7 @@ export class NoisyWasmProgram {
         if (lane < 4) r.saveState(sv, lane, 4);
         else r.saveState(sv, 16, 1);
       });
-      k.gauss_requant_s16(acc + off * 4, per, outC, ln.period, ln.sdPtr, ln.msPtr, ln.m, ln.s, lo, hi, y + off * 2, this.state, this.rej, this.zt, this.zf);
+      k.gauss_requant_s16(acc + off * 4, per, outC, ln.period, ln.sdPtr, ln.msPtr, ln.m, ln.s, lo, hi, y + off * 2, this.state, this.rej, this.zt, this.zf, this.mode);
     }
   }
 }

@@ -109,6 +109,33 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
     expect(ran).toBeGreaterThanOrEqual(20);
   });
 
+  it("half-even and truncating requant (with and without cut multipliers), every source: identical logits, and they differ from half up", () => {
+    let ran = 0;
+    let differs = 0;
+    for (const rounding of ["half-even", "truncate"])
+      for (const bits of [31, 20]) {
+        const hw = set(BASE, [...KINDS[4][1], ["requant.rounding", rounding], ["requant.multiplierBits", bits]]);
+        const halfUp = set(BASE, [...KINDS[4][1], ["requant.multiplierBits", bits]]);
+        for (let seed = 201; seed <= 215; seed++) {
+          const p = randomProgram(seed);
+          const images = randomImages(p, 2, seed);
+          let got: Int32Array | null;
+          try {
+            got = fastLogits(p, hw, seed, 1, images, 2, 2, 2);
+          } catch (e) {
+            if (e instanceof NipqInputError) continue; // a shift the cut multiplier cannot represent
+            throw e;
+          }
+          expect(got, `seed ${seed}: ${rounding} takes the fast path`).not.toBeNull();
+          ran++;
+          expectSame(`program ${p.name} (seed ${seed}, ${rounding}, ${bits}-bit multipliers)`, tsLogits(p, hw, seed, 1, images, 2, 1), got!);
+          if (tsLogits(p, halfUp, seed, 1, images, 2, 2).some((v, i) => v !== got![i])) differs++;
+        }
+      }
+    expect(ran).toBeGreaterThanOrEqual(40);
+    expect(differs).toBeGreaterThanOrEqual(ran / 4); // the rounding mode does change logits: not vacuous
+  });
+
   it("narrow wrapping accumulators (8–20 bits, per K-tile and per MAC) that do overflow, with every source: identical logits", () => {
     let ran = 0;
     let wrapped = 0;

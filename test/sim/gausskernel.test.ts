@@ -14,7 +14,7 @@ import { perturbAccumulators } from "../../src/sim/noise.js";
 import { Rng, zigTablesForWasm } from "../../src/sim/rng.js";
 
 interface GaussExports {
-  gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number): void;
+  gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number): void;
   det_exp(x: number): number;
   det_log(x: number): number;
 }
@@ -29,6 +29,8 @@ interface Case {
   lo: number;
   hi: number;
   seed: number;
+  /** The chip's rounding: 0 half up, 1 half even, 2 truncate. */
+  mode: number;
 }
 
 const caseArb = fc
@@ -44,17 +46,27 @@ const caseArb = fc
       lo: fc.constant(r.signed ? -(2 ** (r.bits - 1)) : 0),
       hi: fc.constant(r.signed ? 2 ** (r.bits - 1) - 1 : 2 ** r.bits - 1),
       seed: fc.constant(r.seed),
+      mode: fc.constantFrom(0, 1, 2),
     }),
   );
 
-/** The definition: perturbAccumulators' Gaussian step, then the exact half-up requant (BigInt) and the clamp. */
+/**
+ * The definition: perturbAccumulators' Gaussian step, then the chip's requant in BigInt and the clamp:
+ * half up floor((v·m + 2^(s−1)) / 2^s); half even the same but an exact tie to the even neighbour;
+ * truncate floor(v·m / 2^s).
+ */
 function expected(c: Case, streams: Rng[]): Int16Array {
   const acc = Float64Array.from(c.acc);
   perturbAccumulators(acc, 0, c.rows, c.C, 32, 0, null, Float64Array.from(c.sd), streams);
   return Int16Array.from(acc, (v, j) => {
     const s = BigInt(c.s[j % c.C]);
-    const q = Number((BigInt(v) * BigInt(c.m[j % c.C]) + (1n << (s - 1n))) >> s);
-    return q < c.lo ? c.lo : q > c.hi ? c.hi : q;
+    const p = BigInt(v) * BigInt(c.m[j % c.C]);
+    const half = 1n << (s - 1n);
+    let q = c.mode === 2 ? p >> s : (p + half) >> s;
+    const rem = ((p % (2n * half)) + 2n * half) % (2n * half);
+    if (c.mode === 1 && rem === half && q % 2n !== 0n) q -= 1n;
+    const n = Number(q);
+    return n < c.lo ? c.lo : n > c.hi ? c.hi : n;
   });
 }
 
@@ -80,7 +92,7 @@ function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
   const zfp = a.putBytes(zf, "test");
   const sv = a.i32(st, 20);
   streamsOf(c.seed).forEach((r, lane) => (lane < 4 ? r.saveState(sv, lane, 4) : r.saveState(sv, 16, 1)));
-  k.gauss_requant_s16(acc, total, c.C, P, sdp, msp, m, s, c.lo, c.hi, y, st, rej, ztp, zfp);
+  k.gauss_requant_s16(acc, total, c.C, P, sdp, msp, m, s, c.lo, c.hi, y, st, rej, ztp, zfp, c.mode);
   const out = Int16Array.from(a.i16(y, total));
   a.release(mark);
   return out;
@@ -88,7 +100,7 @@ function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
 
 describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flavor) => {
   const engine = new WasmEngine({ flavor });
-  it("equals the definition on 300 seeded cases (C 1..70, tails, small shifts, ±2^31 clamps)", () => {
+  it("equals the definition on 300 seeded cases (C 1..70, tails, small shifts, ±2^31 clamps, all three roundings)", () => {
     fc.assert(
       fc.property(caseArb, (c) => {
         expect(Array.from(kernelOutput(engine, c))).toEqual(Array.from(expected(c, streamsOf(c.seed))));
@@ -97,12 +109,13 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     );
   });
 
-  it("equals the definition with frequent exact ties (s = 1, 2), σ up to 3e9 (the ±2^31 clamp), C = 5, 4,000 elements", () => {
-    const C = 5;
-    const rows = 800;
-    const c: Case = { C, rows, m: [1, 3, 5, 7, 2 ** 31 - 1], s: [1, 1, 2, 1, 1], sd: [2.5, 0, 1e6, 3e9, 0.5], acc: Array.from({ length: C * rows }, (_, j) => ((j * 7919) % 4001) - 2000), lo: -128, hi: 127, seed: 7 };
-    expect(Array.from(kernelOutput(engine, c))).toEqual(Array.from(expected(c, streamsOf(7))));
-  });
+  for (const mode of [0, 1, 2])
+    it(`equals the definition with frequent exact ties (s = 1, 2), σ up to 3e9 (the ±2^31 clamp), C = 5, 4,000 elements, rounding mode ${mode}`, () => {
+      const C = 5;
+      const rows = 800;
+      const c: Case = { C, rows, m: [1, 3, 5, 7, 2 ** 31 - 1], s: [1, 1, 2, 1, 1], sd: [2.5, 0, 1e6, 3e9, 0.5], acc: Array.from({ length: C * rows }, (_, j) => ((j * 7919) % 4001) - 2000), lo: -128, hi: 127, seed: 7, mode };
+      expect(Array.from(kernelOutput(engine, c))).toEqual(Array.from(expected(c, streamsOf(7))));
+    });
 
   it("hands the near-ties the f64 requant would round wrong to the exact one", () => {
     // (v, m) with s = 50 where floor(v·(m·2^−50) + ½) in doubles is one more than the exact requant: v·m is
@@ -112,7 +125,7 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     for (const [v, m] of found) expect(Math.floor(v * (m * 2 ** -50) + 0.5)).toBe(Number((BigInt(v) * BigInt(m) + (1n << 49n)) >> 50n) + 1);
     const C = found.length;
     const rows = 4;
-    const c: Case = { C, rows, m: found.map(([, m]) => m), s: found.map(() => 50), sd: found.map(() => 0), acc: Array.from({ length: C * rows }, (_, j) => found[j % C][0]), lo: -128, hi: 127, seed: 1 };
+    const c: Case = { C, rows, m: found.map(([, m]) => m), s: found.map(() => 50), sd: found.map(() => 0), acc: Array.from({ length: C * rows }, (_, j) => found[j % C][0]), lo: -128, hi: 127, seed: 1, mode: 0 };
     const want = expected(c, streamsOf(1));
     expect(Array.from(want.slice(0, C))).toEqual([59, 26, 45, 53, 36, 51]);
     expect(Array.from(kernelOutput(engine, c))).toEqual(Array.from(want));
