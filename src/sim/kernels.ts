@@ -19,6 +19,7 @@
 import type { Activation, LayerKernels } from "../exec/backend.js";
 import { windowGeometry, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec } from "../ir/types.js";
 import { addRequant, avgPoolSum, globalSum, maxPool } from "../kernels/reference/ops.js";
+import { POW2 } from "../kernels/reference/requant.js";
 import type { AnalogPrep, ChipInstance, DigitalPrep, PoolPrep } from "./chip.js";
 import { OUT_GAUSS_STREAMS, SRC, prepareLayer, type LayerPrep } from "./chip.js";
 import { flipBits, perturbAccumulators } from "./noise.js";
@@ -33,7 +34,7 @@ export interface SimKernels extends LayerKernels {
 
 /** Overflow of a `bits`-wide two's-complement accumulator: wrap (mod 2^bits) or saturate. */
 export function overflow(v: number, bits: number, mode: "wrap" | "saturate"): number {
-  const half = 2 ** (bits - 1);
+  const half = POW2[bits - 1];
   if (v >= -half && v < half) return v;
   if (mode === "saturate") return v < 0 ? -half : half - 1;
   const m = 2 * half;
@@ -165,6 +166,8 @@ export function simKernels(chip: ChipInstance): SimKernels {
     const step = adcBits > 0 ? (2 * bound) / (2 ** adcBits - 2) : 0;
     const maxCode = adcBits > 0 ? 2 ** (adcBits - 1) - 1 : 0;
     const wnT = p.wnT;
+    const readRng = st && readSigma > 0 ? st.get(SRC.pcmRead) : null;
+    const adcRng = st && adcSigma > 0 ? st.get(SRC.adc) : null;
     for (let oo = 0; oo < opg; oo++) acc[oo] = 0;
     let j = 0;
     for (let kt = 0; kt < p.kTiles; kt++) {
@@ -178,9 +181,9 @@ export function simKernels(chip: ChipInstance): SimKernels {
       const readSd = st && readSigma > 0 && x2[kt] > 0 ? readSigma * Math.sqrt(2 * x2[kt]) : 0;
       for (let oo = 0; oo < opg; oo++) {
         let y = yt[oo];
-        if (readSd > 0) y += readSd * st!.get(SRC.pcmRead).normal();
+        if (readSd > 0) y += readSd * readRng!.normal();
         if (adcBits > 0) {
-          if (st && adcSigma > 0) y += adcSigma * step * st.get(SRC.adc).normal();
+          if (adcRng) y += adcSigma * step * adcRng.normal();
           let code = Math.round(y / step);
           code = code > maxCode ? maxCode : code < -maxCode ? -maxCode : code;
           y = code * step;

@@ -3,7 +3,7 @@
 // rounding it is exactly the reference `requantClamp` (src/kernels/reference/requant.ts).
 
 import { NipqInputError } from "../errors.js";
-import { requant } from "../kernels/reference/requant.js";
+import { POW2, requant } from "../kernels/reference/requant.js";
 
 export type Rounding = "half-up" | "half-even" | "truncate";
 
@@ -29,7 +29,7 @@ export function cutMultiplier(m: number, s: number, bits: number, layer = "layer
 
 /** Non-negative remainder of an exact integer x (|x| < 2^52) modulo 2^k. */
 function modPow2(x: number, k: number): number {
-  const M = 2 ** k;
+  const M = POW2[k];
   return ((x % M) + M) % M;
 }
 
@@ -48,12 +48,12 @@ export function requantRounded(a: number, m: number, s: number, rounding: Roundi
   const q0 = Math.floor(p0 / TWO15);
   const r0 = p0 - q0 * TWO15;
   const H = a * mh + q0;
-  if (rounding === "truncate") return (s >= 15 ? Math.floor(H / 2 ** (s - 15)) : H * 2 ** (15 - s) + Math.floor(r0 / 2 ** s)) + 0; // + 0: no −0
+  if (rounding === "truncate") return (s >= 15 ? Math.floor(H / POW2[s - 15]) : H * POW2[15 - s] + Math.floor(r0 / POW2[s])) + 0; // + 0: no −0
   const r = requant(a, m, s);
   let tie: boolean;
-  if (s >= 16) tie = r0 === 0 && modPow2(H, s - 15) === 2 ** (s - 16);
+  if (s >= 16) tie = r0 === 0 && modPow2(H, s - 15) === POW2[s - 16];
   else if (s === 15) tie = r0 === 16384;
-  else tie = r0 % 2 ** s === 2 ** (s - 1);
+  else tie = r0 % POW2[s] === POW2[s - 1];
   return (tie && modPow2(r, 1) === 1 ? r - 1 : r) + 0;
 }
 

@@ -3,6 +3,9 @@
 
 const TWO15 = 32768; // 2^15
 
+/** POW2[k] = 2^k for k = 0 … 64, exact: a table lookup instead of `2 ** k` (Math.pow) on the per-element path. */
+export const POW2 = Float64Array.from({ length: 65 }, (_, k) => 2 ** k);
+
 /**
  * requant(a, m, s) = floor((a·m + 2^(s−1)) / 2^s), ties toward +∞.
  *
@@ -27,9 +30,9 @@ export function requant(a: number, m: number, s: number): number {
   const q0 = Math.floor(p0 / TWO15);
   const r0 = p0 - q0 * TWO15;
   const H = p1 + q0;
-  if (s >= 16) return Math.floor((H + 2 ** (s - 16)) / 2 ** (s - 15));
+  if (s >= 16) return Math.floor((H + POW2[s - 16]) / POW2[s - 15]);
   if (s === 15) return H + (r0 + 16384 >= TWO15 ? 1 : 0);
-  return H * 2 ** (15 - s) + Math.floor((r0 + 2 ** (s - 1)) / 2 ** s);
+  return H * POW2[15 - s] + Math.floor((r0 + POW2[s - 1]) / POW2[s]);
 }
 
 /** clamp(requant(a, m, s), lo, hi): the requantization every layer applies (DESIGN.md §3). Always exact. */
