@@ -1,12 +1,14 @@
-// Entry point of the nipq-hw WebAssembly kernels. One file per kernel family; this one only re-exports.
+// Entry point of the nipq-hw WebAssembly kernels that the edge runtime ships (build/nipq-{simd,scalar}.wasm).
+// One file per kernel family; this one only re-exports. The simulator's build adds its own kernels on top
+// (assembly/sim.ts → build/nipq-sim-{simd,scalar}.wasm), so the edge .wasm does not carry them.
 // The same sources build twice: SIMD (`release`) and scalar (`release-scalar`); kernels branch on the
 // compile-time constant ASC_FEATURE_SIMD so each SIMD kernel keeps its scalar twin beside it.
 // Memory: the kernels allocate nothing. The host (src/kernels/wasm/arena.ts) owns linear memory from
 // heap_base() up and passes pointers; every kernel takes only scalars and pointers.
 export { requant_i32_perchannel } from "./requant";
-export { gemm_s16_4x8c2_requant, gemm_s16_4x8c2_acc } from "./gemm";
+export { gemm_s16_4x8c2_requant } from "./gemm";
 export { im2col_s16 } from "./im2col";
-export { dwconv_s16_requant, dwconv_s16_acc } from "./dwconv";
+export { dwconv_s16_requant } from "./dwconv";
 export { maxpool_s16, avgpool_s16_requant, gap_s16_requant } from "./pool";
 export { add_s16_requant } from "./add";
 export { u8_to_s16 } from "./convert";
@@ -21,5 +23,3 @@ export function simd_enabled(): i32 {
 export function heap_base(): usize {
   return (__heap_base + 15) & ~15;
 }
-export { gauss_requant_s16, gemm_s16_sat_ktile, requant_rows_mode } from "./simnoise";
-export { det_exp, det_log } from "./detmath";

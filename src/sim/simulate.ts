@@ -80,7 +80,7 @@ export function runChip(program: Program, chip: ChipInstance, data: SimData, bat
     let fast: NoisyWasmProgram | undefined;
     try {
       // A fresh engine per chip, as above; per-inference noise is applied between the kernels.
-      fast = new NoisyWasmProgram(chip, withChipWeights(program, chip), new WasmEngine({ flavor: "auto" }));
+      fast = new NoisyWasmProgram(chip, withChipWeights(program, chip), new WasmEngine({ flavor: "auto", sim: true }));
     } catch (e) {
       if (!(e instanceof KernelsNotBuiltError)) throw e;
     }

@@ -202,6 +202,7 @@ export class NoisyWasmProgram {
     engine: WasmEngine,
     micro = 2,
   ) {
+    if (typeof (engine.k as Partial<SimExports>).gauss_requant_s16 !== "function") throw new Error("NoisyWasmProgram needs the simulator's kernels: new WasmEngine({ sim: true }) (build/nipq-sim-*.wasm)");
     this.engine = engine;
     engine.pinned = true;
     this.k = engine.k as SimExports;

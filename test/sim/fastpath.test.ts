@@ -51,7 +51,7 @@ function fastLogits(program: Program, hw: HwModel, seed: number, trial: number, 
     const p = chip.prep.get(l);
     return isWeightLayer(l) && p && p.kind === "digital" ? { ...l, weights: Int8Array.from(p.weights) } : l;
   });
-  const fast = new NoisyWasmProgram(chip, { ...program, layers }, new WasmEngine({ flavor }), micro);
+  const fast = new NoisyWasmProgram(chip, { ...program, layers }, new WasmEngine({ flavor, sim: true }), micro);
   const per = images.length / n;
   const classes = sizeOf(program.layers[program.layers.length - 1].out.shape);
   const out = new Int32Array(n * classes);

@@ -37,6 +37,8 @@ export interface EngineOptions {
   policy?: WeightPolicy;
   /** Directory holding nipq-simd.wasm / nipq-scalar.wasm (default: the package's build/). */
   buildDir?: string;
+  /** Load the simulator's build (nipq-sim-*.wasm: these kernels plus the sim-only ones, src/sim/wasmsim.ts). */
+  sim?: boolean;
   /** Linear-memory limit in bytes (default: NIPQ_WASM_MEMORY_MB or 1 GiB). */
   memoryLimit?: number;
   /**
@@ -67,7 +69,7 @@ export class WasmEngine {
 
   /** Instantiates the kernels (or adopts the caller's instance) and sets up the arena. */
   constructor(o: EngineOptions = {}) {
-    const { exports, flavor } = o.kernels ?? instantiateKernels(o.flavor ?? "auto", o.buildDir);
+    const { exports, flavor } = o.kernels ?? instantiateKernels(o.flavor ?? "auto", o.buildDir, o.sim);
     this.k = exports;
     this.flavor = flavor;
     this.policy = o.policy ?? DEFAULT_POLICY;

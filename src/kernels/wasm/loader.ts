@@ -45,9 +45,12 @@ export function buildDir(): string {
   return join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "build");
 }
 
-/** Path of the compiled kernels of a flavor. */
-export function wasmFile(flavor: WasmFlavor, dir = buildDir()): string {
-  return join(dir, flavor === "simd" ? "nipq-simd.wasm" : "nipq-scalar.wasm");
+/**
+ * Path of the compiled kernels of a flavor: the edge build (assembly/index.ts), or with `sim` the
+ * simulator's (assembly/sim.ts: the same kernels plus the sim-only ones).
+ */
+export function wasmFile(flavor: WasmFlavor, dir = buildDir(), sim = false): string {
+  return join(dir, `nipq-${sim ? "sim-" : ""}${flavor === "simd" ? "simd" : "scalar"}.wasm`);
 }
 
 const modules = new Map<string, WebAssembly.Module>();
@@ -67,9 +70,9 @@ export function resolveFlavor(flavor: WasmFlavor | "auto"): WasmFlavor {
  * Compiles (once per file, cached) and instantiates the kernels. Each instance has its own linear memory.
  * Throws KernelsNotBuiltError when the .wasm file is missing.
  */
-export function instantiateKernels(flavor: WasmFlavor | "auto" = "auto", dir = buildDir()): { exports: KernelExports; flavor: WasmFlavor; file: string } {
+export function instantiateKernels(flavor: WasmFlavor | "auto" = "auto", dir = buildDir(), sim = false): { exports: KernelExports; flavor: WasmFlavor; file: string } {
   const f = resolveFlavor(flavor);
-  const file = wasmFile(f, dir);
+  const file = wasmFile(f, dir, sim);
   let mod = modules.get(file);
   if (!mod) {
     if (!existsSync(file)) throw new KernelsNotBuiltError(file);
