@@ -25,6 +25,7 @@ import { OUT_GAUSS_STREAMS, SRC, prepareLayer, type LayerPrep } from "./chip.js"
 import { flipBits, perturbAccumulators } from "./noise.js";
 import { requantRounded, type Rounding } from "./requant.js";
 import { Rng, streamId } from "./rng.js";
+import type { AnalogMac } from "./wasmanalog.js";
 
 /** The sim backend: LayerKernels plus the dataset index of the batch's first image (keys per-inference draws). */
 export interface SimKernels extends LayerKernels {
@@ -68,11 +69,16 @@ class InferenceStreams {
 }
 
 
+export interface SimKernelOptions {
+  /** The analog crossbar's MACs on WASM (src/sim/wasmanalog.ts); without it, the plain-TS loop (same numbers). */
+  analogMac?: AnalogMac;
+}
+
 /**
  * Creates the sim backend for one chip instance. Per-inference noise is drawn only for a noisy trial
  * (chip.trial !== null) from the streams (seed, trial, inference, layer·source).
  */
-export function simKernels(chip: ChipInstance): SimKernels {
+export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKernels {
   const hw = chip.hw;
   const noisy = chip.trial !== null;
   const n = hw.noise;
@@ -169,18 +175,26 @@ export function simKernels(chip: ChipInstance): SimKernels {
     const readRng = st && readSigma > 0 ? st.get(SRC.pcmRead) : null;
     const adcRng = st && adcSigma > 0 ? st.get(SRC.adc) : null;
     for (let oo = 0; oo < opg; oo++) acc[oo] = 0;
-    let j = 0;
-    for (let kt = 0; kt < p.kTiles; kt++) {
-      const k1 = Math.min((kt + 1) * kTile, K);
-      for (let oo = 0; oo < opg; oo++) yt[oo] = 0;
-      for (; j < nnz && nzIdx[j] < k1; j++) {
-        const v = xn[nzIdx[j]];
-        const base = (g * K + nzIdx[j]) * opg;
-        for (let oo = 0; oo < opg; oo++) yt[oo] += wnT[base + oo] * v;
+    // Column currents of every tile first, yt[kt·opg + oo] = Σ wn·xn over the tile's non-zero inputs in
+    // ascending k (the MACs: on WASM when the caller gave an AnalogMac, the same operations in the same order).
+    if (o.analogMac) o.analogMac.tiles(p, g, xn, nzIdx, nnz, kTile, yt);
+    else {
+      let j = 0;
+      for (let kt = 0; kt < p.kTiles; kt++) {
+        const k1 = Math.min((kt + 1) * kTile, K);
+        const y0 = kt * opg;
+        for (let oo = 0; oo < opg; oo++) yt[y0 + oo] = 0;
+        for (; j < nnz && nzIdx[j] < k1; j++) {
+          const v = xn[nzIdx[j]];
+          const base = (g * K + nzIdx[j]) * opg;
+          for (let oo = 0; oo < opg; oo++) yt[y0 + oo] += wnT[base + oo] * v;
+        }
       }
+    }
+    for (let kt = 0; kt < p.kTiles; kt++) {
       const readSd = st && readSigma > 0 && x2[kt] > 0 ? readSigma * Math.sqrt(2 * x2[kt]) : 0;
       for (let oo = 0; oo < opg; oo++) {
-        let y = yt[oo];
+        let y = yt[kt * opg + oo];
         if (readSd > 0) y += readSd * readRng!.normal();
         if (adcBits > 0) {
           if (adcRng) y += adcSigma * step * adcRng.normal();
@@ -212,7 +226,7 @@ export function simKernels(chip: ChipInstance): SimKernels {
     const x2 = new Float64Array(kTiles);
     const acc = new Float64Array(opg);
     const accI = new Int32Array(opg);
-    const yt = new Float64Array(opg);
+    const yt = new Float64Array(opg * (analog ? p.kTiles : 1));
     const perInference = noisy && (accBer > 0 || outSigma > 0 || (analog && (adcSigma > 0 || readSigma > 0)));
     // Accumulator noise is drawn per image over the image's accumulators (perturbAccumulators), so they
     // are gathered for one image before the requant.

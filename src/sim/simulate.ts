@@ -11,6 +11,7 @@ import { buildChip, noiseActive, type ChipInstance } from "./chip.js";
 import type { HwModel } from "./hwmodel.js";
 import { flipInputs, simKernels } from "./kernels.js";
 import { NoisyWasmProgram, fastPathEquivalent } from "./wasmsim.js";
+import { WasmAnalogMac } from "./wasmanalog.js";
 import { WasmEngine } from "../kernels/wasm/engine.js";
 import { KernelsNotBuiltError } from "../kernels/wasm/errors.js";
 
@@ -92,7 +93,16 @@ export function runChip(program: Program, chip: ChipInstance, data: SimData, bat
       return { correct: countCorrect(predictions, data), predictions };
     }
   }
-  const k = simKernels(chip);
+  // The plain-TS sim kernels; an analog chip's MACs on WASM (same operations, same order: same numbers).
+  let analogMac: WasmAnalogMac | undefined;
+  if (simOptions.useWasm && chip.hw.compute.kind === "analog") {
+    try {
+      analogMac = new WasmAnalogMac(new WasmEngine({ flavor: "auto", sim: true }));
+    } catch (e) {
+      if (!(e instanceof KernelsNotBuiltError)) throw e;
+    }
+  }
+  const k = simKernels(chip, { analogMac });
   for (let b0 = 0; b0 < data.n; b0 += batch) {
     const nb = Math.min(batch, data.n - b0);
     k.setFirstInference(b0);
