@@ -24,7 +24,7 @@ import { flipBits } from "./noise.js";
 import { requantRounded, type Rounding } from "./requant.js";
 import { Rng, streamId, zigTablesForWasm } from "./rng.js";
 
-/** The sim-only kernels (assembly/gemm.ts, dwconv.ts, requant.ts) beside the engine's. */
+/** The sim-only kernels of the simulator's build (assembly/sim.ts) beside the engine's. */
 interface SimExports extends KernelExports {
   gemm_s16_4x8c2_acc(x: number, lda: number, M: number, Kp: number, w: number, wbits: number, acc: number, tile: number, N: number, bias: number, y: number, ldy: number): void;
   dwconv_s16_acc(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, y: number): void;
@@ -56,13 +56,14 @@ function inputRange(x: TensorSpec, actBer: number): { lo: number; hi: number } {
 
 /**
  * Whether the fast path computes exactly the plain-TS sim kernels' integers for this chip instance:
- * digital; any requant rounding and multiplier bits (with multipliers cut to fewer bits or rounding other
- * than half up, every weight layer and pool requantizes with the chip's m, s and rounding); accumulator bit flips only on accumulators of ≤ 32
- * bits; for every weight layer, the accumulator bound over the inputs this trial can see fits both the
- * chip's accumulator and i32 (then no partial sum overflows in any order: wrap/saturate never fire), or
- * the accumulator wraps and has ≤ 32 bits (needsWrap: the order does not matter for a wrap), or it
- * saturates, has ≤ 31 bits and the layer is not depthwise (gemm_s16_sat_ktile, in the chip's order); the
- * stored weights in the narrow range the WASM weight containers assume.
+ *  - digital, with any requant rounding and multiplier bits (with multipliers cut to fewer bits or a
+ *    rounding other than half up, every weight layer and pool requantizes with the chip's m, s, rounding);
+ *  - accumulator bit flips only on accumulators of ≤ 32 bits;
+ *  - for every weight layer: the accumulator bound over the inputs this trial can see fits both the chip's
+ *    accumulator and i32 (then no partial sum overflows in any order: wrap/saturate never fire), or the
+ *    accumulator wraps and has ≤ 32 bits (needsWrap: the order does not matter for a wrap), or it
+ *    saturates, has ≤ 31 bits and the layer is not depthwise (gemm_s16_sat_ktile, in the chip's order);
+ *  - the stored weights in the narrow range the WASM weight containers assume.
  */
 export function fastPathEquivalent(chip: ChipInstance): boolean {
   const hw = chip.hw;
