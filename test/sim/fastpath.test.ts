@@ -62,6 +62,16 @@ function fastLogits(program: Program, hw: HwModel, seed: number, trial: number, 
   return out;
 }
 
+/** fastLogits, or "refused" when the chip cannot hold the program (a shift its cut multiplier cannot represent). */
+function fastOrRefused(...args: Parameters<typeof fastLogits>): Int32Array | null | "refused" {
+  try {
+    return fastLogits(...args);
+  } catch (e) {
+    if (e instanceof NipqInputError) return "refused";
+    throw e;
+  }
+}
+
 function expectSame(what: string, ref: Int32Array, got: Int32Array): void {
   for (let i = 0; i < ref.length; i++) if (ref[i] !== got[i]) expect.fail(`${what}: logit ${i}: plain-TS ${ref[i]}, fast path ${got[i]}`);
 }
@@ -94,14 +104,8 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
       for (let seed = 61; seed <= 90; seed++) {
         const p = randomProgram(seed);
         const images = randomImages(p, 2, seed);
-        let got: Int32Array | null;
-        try {
-          got = fastLogits(p, hw, seed, 1, images, 2, 2, 2);
-        } catch (e) {
-          if (e instanceof NipqInputError) continue; // a shift the cut multiplier cannot represent: the chip refuses the program
-          throw e;
-        }
-        if (!got) continue;
+        const got = fastOrRefused(p, hw, seed, 1, images, 2, 2, 2);
+        if (!got || got === "refused") continue;
         ran++;
         expectSame(`program ${p.name} (seed ${seed}, ${bits}-bit multipliers)`, tsLogits(p, hw, seed, 1, images, 2, 1), got);
       }
@@ -119,13 +123,8 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
         for (let seed = 201; seed <= 215; seed++) {
           const p = randomProgram(seed);
           const images = randomImages(p, 2, seed);
-          let got: Int32Array | null;
-          try {
-            got = fastLogits(p, hw, seed, 1, images, 2, 2, 2);
-          } catch (e) {
-            if (e instanceof NipqInputError) continue; // a shift the cut multiplier cannot represent
-            throw e;
-          }
+          const got = fastOrRefused(p, hw, seed, 1, images, 2, 2, 2);
+          if (got === "refused") continue;
           expect(got, `seed ${seed}: ${rounding} takes the fast path`).not.toBeNull();
           ran++;
           expectSame(`program ${p.name} (seed ${seed}, ${rounding}, ${bits}-bit multipliers)`, tsLogits(p, hw, seed, 1, images, 2, 1), got!);
