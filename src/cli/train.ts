@@ -35,6 +35,7 @@ interface TrainOptions {
   noise: "uniform" | "empirical";
   budgetWeight?: number;
   bitsInit?: number;
+  alphaInit: "rms" | "lsq";
   thetaLr?: number;
 }
 
@@ -85,6 +86,7 @@ export function trainCommand(): Command {
     .option("--noise <K>", "NIPQ noise: uniform | empirical", choiceOption(["uniform", "empirical"] as const), "uniform")
     .option("--budget-weight <X>", "weight of the smooth-L1 budget loss (default 1)", numberOption("--budget-weight", 0, 1e6))
     .option("--bits-init <B>", "initial bit-width of learned quantizers (default 6)", numberOption("--bits-init", 2, 8))
+    .option("--alpha-init <I>", "NIPQ: initial α, rms (3·RMS, any bits) | lsq (2·mean|x|·√Qp, the range of LSQ's initial step: smaller at low bits)", choiceOption(["rms", "lsq"] as const), "rms")
     .option("--theta-lr <X>", "learning-rate multiplier for the bit-width parameters (default 10)", numberOption("--theta-lr", 0, 1e6))
     .option("--json", "print one JSON document on stdout: {accuracy, bits, bops, out}")
     .action(async (o: TrainOptions) => {
@@ -120,7 +122,7 @@ export function trainCommand(): Command {
             arch: o.arch, data: o.data, method: o.method, bits: o.bits, targetBops: o.targetBops === undefined ? undefined : o.targetBops * 1e9,
             targetAvgBits: o.targetAvgBits, epochs: o.epochs, batch: o.batch, limit: o.limit, testLimit: o.testLimit, seed: o.seed, out: o.out,
             resume: o.resume ?? false, init: o.init, optimizer: o.optimizer, lr: o.lr, weightDecay: o.weightDecay, warmup: o.warmup, finalFrac: o.finalFrac,
-            noise: o.noise, budgetWeight: o.budgetWeight, bitsInit: o.bitsInit, thetaLr: o.thetaLr, backend,
+            noise: o.noise, budgetWeight: o.budgetWeight, bitsInit: o.bitsInit, alphaInit: o.alphaInit, thetaLr: o.thetaLr, backend,
           },
           onProgress,
           onLog,

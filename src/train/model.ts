@@ -5,7 +5,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { type Arch, type ArchNode, INPUT_QUANT_ID } from "./archs.js";
-import { type NoiseKind, Quantizer, type QuantMode } from "./quantizers.js";
+import { type AlphaInit, type NoiseKind, Quantizer, type QuantMode } from "./quantizers.js";
 import { mixKey, uniformArray } from "./rng.js";
 
 export type Method = "nipq" | "lsq" | "float";
@@ -22,6 +22,7 @@ export interface NetOptions {
   bMax?: number;
   bitsInit?: number;
   noise?: NoiseKind;
+  alphaInit?: AlphaInit;
   seed: number;
 }
 
@@ -90,7 +91,7 @@ export class Net {
         this.quants.set(
           q.id,
           new Quantizer(
-            { id: q.id, kind: q.kind, signed: q.signed, method: opts.method as "nipq" | "lsq", bits, bMin: opts.bMin, bMax: opts.bMax, bitsInit: opts.bitsInit, noise: opts.noise, features: q.features },
+            { id: q.id, kind: q.kind, signed: q.signed, method: opts.method as "nipq" | "lsq", bits, bMin: opts.bMin, bMax: opts.bMax, bitsInit: opts.bitsInit, noise: opts.noise, alphaInit: opts.alphaInit, features: q.features },
             this.prefix,
           ),
         );

@@ -138,9 +138,18 @@ export interface QuantizerOptions {
   /** Initial bit-width of a learned quantizer. */
   bitsInit?: number;
   noise?: NoiseKind;
+  /**
+   * NIPQ's α at calibration: "rms" (default) 3·RMS for weights and signed activations, mean + 3·std for
+   * unsigned ones, whatever the bits; "lsq" the range of LSQ's initial step, α = Qp·2·mean|x|/√Qp =
+   * 2·mean|x|·√Qp, which shrinks with the bits (at 2 bits 2·mean|x| instead of 3·RMS ≈ 3.8·mean|x| for a
+   * Gaussian).
+   */
+  alphaInit?: AlphaInit;
   /** Elements per example (activations) or per tensor (weights): N in LSQ's gradient scale. */
   features: number;
 }
+
+export type AlphaInit = "rms" | "lsq";
 
 /**
  * One per-tensor quantizer and its trainable parameters: NIPQ α_raw (and θ when bits are learned) or
@@ -156,6 +165,7 @@ export class Quantizer {
   readonly noise: NoiseKind;
   readonly features: number;
   readonly fixedBits: number | null;
+  readonly alphaInit: AlphaInit;
   /** NIPQ: α = softplus(alphaRaw). */
   alphaRaw: tf.Variable | null = null;
   /** NIPQ learned bits: b = bMin + (bMax − bMin)·sigmoid(theta). */
@@ -174,6 +184,7 @@ export class Quantizer {
     this.bMax = o.bMax ?? 8;
     this.noise = o.noise ?? "uniform";
     this.features = o.features;
+    this.alphaInit = o.alphaInit ?? "rms";
     this.fixedBits = o.bits === "learned" ? null : o.bits;
     if (o.bits === "learned" && o.method !== "nipq") throw new Error("learned bit-widths need --method nipq");
     const name = (p: string) => `${prefix}/${o.id}/${p}`;
@@ -231,11 +242,17 @@ export class Quantizer {
 
   /**
    * Initializes α (NIPQ) or s (LSQ) from a sample of the tensor: NIPQ α = 3·RMS for weights and signed
-   * activations, mean + 3·std for unsigned activations; LSQ s = 2·mean|x|/sqrt(Qp) (Esser et al. §2.1).
+   * activations, mean + 3·std for unsigned activations (alphaInit "lsq": 2·mean|x|·√Qp); LSQ
+   * s = 2·mean|x|/sqrt(Qp) (Esser et al. §2.1).
    */
   calibrate(x: tf.Tensor): void {
     tf.tidy(() => {
       const bits = this.currentBits();
+      if (this.method === "nipq" && this.alphaInit === "lsq") {
+        const a = Math.max(1e-3, 2 * tf.mean(tf.abs(x)).dataSync()[0] * Math.sqrt(qmaxOf(bits, this.signed)));
+        this.alphaRaw!.assign(tf.scalar(softplusInv(a)));
+        return;
+      }
       if (this.method === "lsq") {
         const s = Math.max(1e-6, (2 * tf.mean(tf.abs(x)).dataSync()[0]) / Math.sqrt(qmaxOf(bits, this.signed)));
         this.step!.assign(tf.scalar(s));

@@ -13,7 +13,7 @@ import { isComputeNode, type TensorRef } from "../graph/types.js";
 import { type Arch, bops as sumBops, buildArch, layerBits, type LayerBits } from "./archs.js";
 import { exportGraph } from "./export.js";
 import { type ForwardMode, type Method, METHODS, Net, type ParamInfo } from "./model.js";
-import type { NoiseKind } from "./quantizers.js";
+import type { AlphaInit, NoiseKind } from "./quantizers.js";
 import { mixKey, permutation } from "./rng.js";
 
 export const STATE_FILE = "train-state.json";
@@ -51,6 +51,8 @@ export interface TrainConfig {
   noise?: NoiseKind;
   budgetWeight?: number;
   bitsInit?: number;
+  /** NIPQ: how α is initialized ("rms", the default, or "lsq": see Quantizer's alphaInit). */
+  alphaInit?: AlphaInit;
   bMin?: number;
   bMax?: number;
   /** Learning-rate multiplier for the bit-width parameters θ. */
@@ -110,6 +112,7 @@ const DEFAULTS = {
   noise: "uniform" as NoiseKind,
   budgetWeight: 1,
   bitsInit: 6,
+  alphaInit: "rms" as AlphaInit,
   bMin: 2,
   bMax: 8,
   thetaLr: 10,
@@ -145,8 +148,11 @@ type Resolved = ReturnType<typeof resolveConfig>;
 
 /** Fields that must match for --resume (everything that changes the trajectory). */
 function trajectoryKey(c: Resolved): Record<string, unknown> {
-  const { arch, data, method, bits, targetBops, targetAvgBits, epochs, batch, limit, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr, init } = c;
-  return { arch, data, method, init: init === undefined ? null : resolve(init), bits: bits ?? null, targetBops: targetBops ?? null, targetAvgBits: targetAvgBits ?? null, epochs, batch, limit: limit ?? null, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr };
+  const { arch, data, method, bits, targetBops, targetAvgBits, epochs, batch, limit, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr, init, alphaInit } = c;
+  const key: Record<string, unknown> = { arch, data, method, init: init === undefined ? null : resolve(init), bits: bits ?? null, targetBops: targetBops ?? null, targetAvgBits: targetAvgBits ?? null, epochs, batch, limit: limit ?? null, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr };
+  // Only when not the default, so checkpoints written before the option existed still resume.
+  if (alphaInit !== "rms") key.alphaInit = alphaInit;
+  return key;
 }
 
 /** Learning rate at global step t: linear warm-up over W steps, then cosine decay to 0 at T. */
@@ -438,6 +444,7 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
     bMin: c.bMin,
     bMax: c.bMax,
     bitsInit: c.bitsInit,
+    alphaInit: c.alphaInit,
     noise: c.noise,
     seed: c.seed,
   });

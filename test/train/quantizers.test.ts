@@ -173,4 +173,18 @@ describe("Quantizer", () => {
       q.dispose();
     }
   });
+
+  it("NIPQ α at calibration: 3·RMS by default, 2·mean|x|·√Qp with alphaInit lsq (written out for x = ±1, ±3)", () => {
+    const x = tf.tensor1d([-3, -1, 1, 3]); // mean 0, RMS √5, mean|x| = 2
+    for (const [bits, alphaInit, want] of [[2, "rms", 3 * Math.sqrt(5)], [2, "lsq", 2 * 2 * Math.sqrt(1)], [3, "lsq", 2 * 2 * Math.sqrt(3)], [4, "lsq", 2 * 2 * Math.sqrt(7)]] as const) {
+      const q = new Quantizer({ id: "w", kind: "weight", signed: true, method: "nipq", bits, alphaInit, features: 4 }, `qinit${bits}${alphaInit}`);
+      try {
+        q.calibrate(x);
+        expect(q.spec().alpha).toBeCloseTo(Math.fround(want), 4); // α passes through softplus(softplus⁻¹(α)) in float32
+      } finally {
+        q.dispose();
+      }
+    }
+    x.dispose();
+  });
 });
