@@ -61,7 +61,8 @@ export function flipBits(values: Int32Array | Int16Array | Float64Array, offset:
  *     the image (layout order) takes its first word from lane j mod 4 of gauss[0..3], and the rejection
  *     steps, in element order, draw from gauss[4] (so the WASM fast path draws four at a time and does
  *     the rejections after); sd[c] is σ in accumulator units for channel c.
- * The plain-TS sim kernels and the WASM fast path (src/sim/wasmsim.ts) both call this: same draws.
+ * The plain-TS sim kernels call this; the WASM fast path (src/sim/wasmsim.ts: flipBits, then the kernel
+ * gauss_requant_s16) makes the same draws from the same streams.
  */
 export function perturbAccumulators(acc: Float64Array, offset: number, nPix: number, outC: number, accBits: number, ber: number, flipRng: Rng | null, sd: Float64Array | null, gauss: readonly Rng[] | null): void {
   if (ber > 0 && flipRng) flipBits(acc, offset, nPix * outC, accBits, true, ber, flipRng);

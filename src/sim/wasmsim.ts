@@ -1,10 +1,12 @@
 // The simulator's fast path for digital chips with per-inference noise: the whole program in WASM linear
 // memory (like WasmProgram, src/kernels/wasm/program.ts), with the noise applied between the kernels.
-//  - Weight layers whose accumulators are perturbed (accumulator bit flips, output Gaussian noise) run the
-//    GEMM / depthwise kernels without the fused requant (gemm_s16_4x8c2_acc, dwconv_s16_acc), then
-//    perturbAccumulators (src/sim/noise.ts, the function the plain-TS kernels call, with the same streams),
-//    then the chip's exact per-channel requant (requant_rows_mode, or fused with the output Gaussian noise
-//    in gauss_requant_s16), with the chip's rounding.
+//  - Weight layers whose accumulators are perturbed (accumulator bit flips, output Gaussian noise), or whose
+//    requant is the chip's own (cut multipliers, half-even / truncating rounding), run the GEMM / depthwise
+//    kernels without the fused requant (gemm_s16_4x8c2_acc, dwconv_s16_acc), then the draws of
+//    perturbAccumulators (src/sim/noise.ts, what the plain-TS kernels call) from the same streams:
+//    accumulator bit flips by flipBits on the linear-memory view, the output Gaussian noise in WASM fused
+//    with the chip's requant (gauss_requant_s16); without Gaussian noise, the chip's exact per-channel
+//    requant (requant_rows_mode), with the chip's rounding.
 //  - Activation bit flips: flipBits on each layer's i16 output in linear memory, per image, from the same
 //    (seed, trial, inference, layer·actFlip) stream as src/sim/kernels.ts; input flips via flipInputs.
 // Only taken when it computes exactly what the plain-TS sim kernels compute (fastPathEquivalent): no
