@@ -12,20 +12,7 @@ const require = createRequire(import.meta.url);
  * each. Best-of rather than median: the CPU is shared with other jobs, and interference only ever adds time.
  */
 export function timeIt(fn: () => void, minSeconds = 0.25, reps = 5): number {
-  for (let i = 0; i < 2; i++) fn(); // warm-up: tier-up of the JIT / wasm
-  const per: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    let n = 0;
-    const t0 = performance.now();
-    let t = t0;
-    while (t - t0 < minSeconds * 1000) {
-      fn();
-      n++;
-      t = performance.now();
-    }
-    per.push((t - t0) / 1000 / n);
-  }
-  return Math.min(...per);
+  return timeInterleaved([fn], minSeconds, reps)[0];
 }
 
 /**

@@ -35,6 +35,11 @@ interface SimExports extends KernelExports {
   gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number): void;
 }
 
+/** lcm(C, 4): the period of the channel pattern over groups of 4 accumulators (gauss_requant_s16's P). */
+export function channelPeriod(C: number): number {
+  return C % 4 === 0 ? C : C % 2 === 0 ? 2 * C : 4 * C;
+}
+
 /** The sim kernels' rounding modes (assembly/simnoise.ts requantClamp64). */
 const ROUNDING_MODE: Record<Rounding, number> = { "half-up": 0, "half-even": 1, truncate: 2 };
 
@@ -237,7 +242,7 @@ export class NoisyWasmProgram {
       if (!p || p.kind !== "digital") return;
       const sd = outSigma > 0 ? outputSigmas(p, outSigma, outUnit) : null;
       const C = p.m.length;
-      const period = C % 4 === 0 ? C : C % 2 === 0 ? 2 * C : 4 * C; // lcm(C, 4)
+      const period = channelPeriod(C);
       const sdPtr = sd ? a.putBytes(new Uint8Array(Float64Array.from({ length: period }, (_, q) => sd[q % C]).buffer), "output noise σ") : 0;
       const msPtr = sd ? a.putBytes(new Uint8Array(Float64Array.from({ length: period }, (_, q) => p.m[q % C] * 2 ** -p.s[q % C]).buffer), "output noise multipliers") : 0;
       const acc = chip.hw.accumulator;
@@ -318,6 +323,28 @@ export class NoisyWasmProgram {
     return new Rng(this.chip.seed, this.chip.trial!, inference, streamId(layer, source));
   }
 
+  /**
+   * A conv that needs im2col, per group and image: the image's patches of group gi into one im2col buffer,
+   * then `gemm(col, Kp, rows, gi, out)` with `out` the group's first accumulator of that image (layout
+   * [image][pixel][channel], i32).
+   */
+  private perImageGroups(l: Layer, p: Extract<PreparedLayer, { kind: "conv-gemm" }>, x: number, n: number, outC: number, gemm: (col: number, Kp: number, rows: number, gi: number, out: number) => void): void {
+    const { k, engine } = this;
+    const h = p.host;
+    const g = h.geo;
+    const rows = g.OH * g.OW;
+    const Kp = p.gemms[0].host.Kp;
+    const mark = engine.arena.mark();
+    const col = engine.arena.alloc(rows * Kp * 2, `the im2col buffer of layer ${l.name}`);
+    const xSample = g.H * g.W * g.C * 2;
+    for (let gi = 0; gi < h.groups; gi++)
+      for (let b = 0; b < n; b++) {
+        k.im2col_s16(x + b * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, gi * h.cpg, h.cpg, col, Kp);
+        gemm(col, Kp, rows, gi, this.accPtr + (b * rows * outC + gi * h.opg) * 4);
+      }
+    engine.arena.release(mark);
+  }
+
   /** A weight layer through raw accumulators: kernel → perturbAccumulators per image → exact requant. */
   private weightLayer(l: Layer, p: PreparedLayer, ln: LayerNoise, x: number, n: number, y: number, first: number): void {
     const { k, engine } = this;
@@ -332,19 +359,7 @@ export class NoisyWasmProgram {
       const h = p.host;
       const g = h.geo;
       if (h.direct) k.gemm_s16_sat_ktile(x, g.C, n * g.H * g.W, sat.w[0], sat.panels, outC, sat.tiles, sat.T, sat.wpp, sat.bias[0], bits, acc, outC);
-      else {
-        const rows = g.OH * g.OW;
-        const Kp = p.gemms[0].host.Kp;
-        const mark = engine.arena.mark();
-        const col = engine.arena.alloc(rows * Kp * 2, `the im2col buffer of layer ${l.name}`);
-        const xSample = g.H * g.W * g.C * 2;
-        for (let gi = 0; gi < h.groups; gi++)
-          for (let b = 0; b < n; b++) {
-            k.im2col_s16(x + b * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, gi * h.cpg, h.cpg, col, Kp);
-            k.gemm_s16_sat_ktile(col, Kp, rows, sat.w[gi], sat.panels, h.opg, sat.tiles, sat.T, sat.wpp, sat.bias[gi], bits, acc + (b * rows * outC + gi * h.opg) * 4, outC);
-          }
-        engine.arena.release(mark);
-      }
+      else this.perImageGroups(l, p, x, n, outC, (col, Kp, rows, gi, out) => k.gemm_s16_sat_ktile(col, Kp, rows, sat.w[gi], sat.panels, h.opg, sat.tiles, sat.T, sat.wpp, sat.bias[gi], bits, out, outC));
     } else if (sat) throw new Error(`layer ${l.name}: saturating accumulators of a depthwise layer are not on the fast path`);
     else if (p.kind === "depthwise") {
       const g = p.host.geo;
@@ -363,21 +378,11 @@ export class NoisyWasmProgram {
       const h = p.host;
       const g = h.geo;
       if (h.direct) k.gemm_s16_4x8c2_acc(x, g.C, n * g.H * g.W, p.gemms[0].host.Kp, p.gemms[0].w, p.gemms[0].host.container, this.accScratch, this.tile, p.gemms[0].host.N, p.gemms[0].bias, acc, outC);
-      else {
-        const rows = g.OH * g.OW;
-        const Kp = p.gemms[0].host.Kp;
-        const mark = engine.arena.mark();
-        const col = engine.arena.alloc(rows * Kp * 2, `the im2col buffer of layer ${l.name}`);
-        const xSample = g.H * g.W * g.C * 2;
-        for (let gi = 0; gi < h.groups; gi++) {
+      else
+        this.perImageGroups(l, p, x, n, outC, (col, Kp, rows, gi, out) => {
           const gm = p.gemms[gi];
-          for (let b = 0; b < n; b++) {
-            k.im2col_s16(x + b * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, gi * h.cpg, h.cpg, col, Kp);
-            k.gemm_s16_4x8c2_acc(col, Kp, rows, Kp, gm.w, gm.host.container, this.accScratch, this.tile, gm.host.N, gm.bias, acc + (b * rows * outC + gi * h.opg) * 4, outC);
-          }
-        }
-        engine.arena.release(mark);
-      }
+          k.gemm_s16_4x8c2_acc(col, Kp, rows, Kp, gm.w, gm.host.container, this.accScratch, this.tile, gm.host.N, gm.bias, out, outC);
+        });
     } else throw new Error(`layer ${l.name}: not prepared as a weight layer`);
 
     // Noise on the raw accumulators, per image, with the streams of src/sim/kernels.ts: accumulator bit flips

@@ -12,6 +12,7 @@ import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { detExp, detLog } from "../../src/sim/detmath.js";
 import { perturbAccumulators } from "../../src/sim/noise.js";
 import { Rng, zigTablesForWasm } from "../../src/sim/rng.js";
+import { channelPeriod } from "../../src/sim/wasmsim.js";
 
 interface GaussExports {
   gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number): void;
@@ -77,7 +78,7 @@ function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
   const a = engine.arena;
   const mark = a.mark();
   const total = c.C * c.rows;
-  const P = c.C % 4 === 0 ? c.C : c.C % 2 === 0 ? 2 * c.C : 4 * c.C;
+  const P = channelPeriod(c.C);
   const f64 = (xs: number[]) => a.putBytes(new Uint8Array(Float64Array.from(xs).buffer), "test");
   const sdp = f64(Array.from({ length: P }, (_, q) => c.sd[q % c.C]));
   const msp = f64(Array.from({ length: P }, (_, q) => c.m[q % c.C] * 2 ** -c.s[q % c.C]));
