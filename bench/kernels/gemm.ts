@@ -6,6 +6,7 @@
 //   npx tsx bench/kernels/gemm.ts [--json] [--quick]
 
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
+import { mulberry32 } from "../../src/rng.js";
 import { containerFor, gemmHost, type WeightContainer } from "../../src/kernels/wasm/prepare.js";
 import { DT, machine, modelBytes, node, ortWeb, tensor, tfWasm, timeInterleaved, timeIt, timeItAsync, valueInfo } from "./common.js";
 
@@ -21,15 +22,7 @@ export const SHAPES: [number, number, number][] = [
 const quick = process.argv.includes("--quick");
 const MIN_S = quick ? 0.1 : 0.3;
 
-function rand(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0; // mulberry32 (public domain), 0x6d2b79f5 = 1831565813
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rand = mulberry32;
 
 /** Register-resident peak of i32x4.dot_i16x8_s + i32x4.add (8 MACs per dot), GMAC/s: the faster of 8 and 12 chains. */
 export function dotPeak(e: WasmEngine): number {

@@ -6,14 +6,6 @@
 import type { PcmConfig } from "./hwmodel.js";
 import type { Rng } from "./rng.js";
 
-/** Two's-complement value of the low `bits` bits of x (sign-extended), for bits ≤ 32. */
-export function signExtend(x: number, bits: number): number {
-  if (bits >= 32) return x | 0;
-  const m = 2 ** bits;
-  const u = ((x % m) + m) % m;
-  return u >= m / 2 ? u - m : u;
-}
-
 /** Flips bit `bit` of an integer stored in a `bits`-wide field (two's complement when signed). */
 export function flipBit(v: number, bit: number, bits: number, signed: boolean): number {
   const m = 2 ** bits;

@@ -6,20 +6,11 @@
 // words, four times with distinct salts. Generator: xoshiro128** 1.1 (Blackman & Vigna, "Scrambled linear
 // pseudorandom number generators", ACM TOMS 2021; reference C at prng.di.unimi.it, public domain).
 
+import { fmix32 } from "../rng.js";
 import { detExp, detLog } from "./detmath.js";
 
 /** Inference index for draws that belong to the chip instance (per trial), not to one image. */
 export const CHIP = 0xffffffff; // 4294967295
-
-/** murmur3 fmix32: a bijective avalanche of a 32-bit word. */
-export function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));

@@ -7,7 +7,7 @@ import { loadDataset } from "../../src/data/index.js";
 import { interpretLayers } from "../../src/exec/interpret.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { lowerGraph, LoweringError, PASSES } from "../../src/lower/index.js";
-import { quantizeValue, roundHalfEven } from "../../src/lower/quantize.js";
+import { quantizeValue, roundHalfEven } from "../../src/graph/quantize.js";
 import type { Conv2DLayer } from "../../src/ir/types.js";
 import { evalGraph, syntheticGraph } from "./synthetic.js";
 import { expectInputError, nipq } from "../helpers/cli.js";
