@@ -12,15 +12,14 @@
 import { limitDataset, loadDataset, type Dataset } from "./data/index.js";
 import { writeBundle, type BundleReport, type ExportOptions } from "./deploy/bundle.js";
 import { NipqInputError } from "./errors.js";
-import { runProgram } from "./exec/interpret.js";
+import { checkBatch, classesOf, compileProgram, imageCount, inputBytes, runBatched, type ProgramRunner } from "./exec/runner.js";
 import { readFileChecked } from "./fsutil.js";
 import { decodeQModel } from "./ir/qmodel.js";
 import { programStats, type LayerStats } from "./ir/stats.js";
-import { sizeOf, type Program } from "./ir/types.js";
+import type { Program } from "./ir/types.js";
 import { referenceKernels } from "./kernels/reference/backend.js";
 import { loadWasmKernels } from "./kernels/wasm/backend.js";
 import type { WasmFlavor } from "./kernels/wasm/loader.js";
-import type { WasmProgram } from "./kernels/wasm/program.js";
 import { programCost, type ProgramCost } from "./sim/cost.js";
 import { loadHwModel, validateHwModel, type HwModel } from "./sim/hwmodel.js";
 import type { SimData } from "./sim/simulate.js";
@@ -134,7 +133,7 @@ function resolveHw(hw: string | HwModel, set: string[] = []): HwModel {
 
 /** An integer program loaded from a .qmodel, ready to run, evaluate, simulate or export. */
 export class Model {
-  private wasm?: { runner: WasmProgram; flavor: WasmFlavor | "auto"; batch: number };
+  private wasm?: { runner: ProgramRunner; flavor: WasmFlavor | "auto"; batch: number };
 
   /** Use loadModel(). */
   constructor(
@@ -158,7 +157,7 @@ export class Model {
 
   /** Number of classes (int16 logits per image). */
   get classes(): number {
-    return sizeOf(this.program.layers[this.program.layers.length - 1].out.shape);
+    return classesOf(this.program);
   }
 
   /** Per-layer shapes, bits, MACs, BOPs and packed weight bytes, and totals (`nipq inspect`). */
@@ -171,38 +170,20 @@ export class Model {
    * predictions. The WASM program is prepared once and kept for later calls.
    */
   run(images: Uint8Array, o: RunOptions = {}): RunOutput {
-    const per = sizeOf(this.program.layers[0].out.shape);
-    const n = images.length / per;
-    if (!Number.isInteger(n)) throw new NipqInputError(`images: expected a multiple of ${per} bytes (${this.inputShape.join("×")} u8 per image), found ${images.length}`);
-    const batch = o.batch ?? 64;
-    if (!Number.isInteger(batch) || batch < 1) throw new NipqInputError(`batch: expected a positive integer, found ${batch}`);
+    const n = imageCount(this.program, images);
+    const batch = checkBatch(o.batch ?? 64);
+    const backend = o.backend ?? "reference";
+    if (backend !== "reference" && backend !== "wasm") throw new NipqInputError(`backend: expected reference or wasm, found ${JSON.stringify(o.backend)}`);
+    let runner: ProgramRunner;
+    if (backend === "reference") runner = compileProgram(this.program, referenceKernels, batch);
+    else {
+      const flavor = o.flavor ?? "auto";
+      if (!this.wasm || this.wasm.flavor !== flavor || this.wasm.batch !== batch) this.wasm = { runner: compileProgram(this.program, loadWasmKernels({ flavor }), batch), flavor, batch };
+      runner = this.wasm.runner;
+    }
     const classes = this.classes;
-    if ((o.backend ?? "reference") === "reference") {
-      const logits = new Int16Array(n * classes);
-      const predictions = new Int32Array(n);
-      for (let b = 0; b < n; b += batch) {
-        const nb = Math.min(batch, n - b);
-        const r = runProgram(this.program, referenceKernels, images.subarray(b * per, (b + nb) * per), nb);
-        logits.set(r.logits, b * classes);
-        predictions.set(r.predictions, b);
-      }
-      return { n, classes, logits, predictions, backend: "reference" };
-    }
-    if (o.backend !== "wasm") throw new NipqInputError(`backend: expected reference or wasm, found ${JSON.stringify(o.backend)}`);
-    const flavor = o.flavor ?? "auto";
-    if (!this.wasm || this.wasm.flavor !== flavor || this.wasm.batch !== batch) {
-      this.wasm = { runner: loadWasmKernels({ flavor }).compile(this.program, batch), flavor, batch };
-    }
-    const runner = this.wasm.runner;
-    const logits = new Int16Array(n * classes);
-    const predictions = new Int32Array(n);
-    for (let b = 0; b < n; b += batch) {
-      const nb = Math.min(batch, n - b);
-      const r = runner.run(images.subarray(b * per, (b + nb) * per), nb);
-      logits.set(r.logits, b * classes);
-      predictions.set(r.predictions, b);
-    }
-    return { n, classes, logits, predictions, backend: `wasm-${runner.engine.flavor}` };
+    const r = runBatched(images, inputBytes(this.program), classes, batch, (x, nb) => runner.run(x, nb));
+    return { n, classes, ...r, backend: runner.name };
   }
 
   /** Accuracy on a dataset's test split (what `nipq run` reports). */

@@ -6,6 +6,7 @@
 import { readQModel } from "../../src/ir/io.js";
 import { loadDataset, limitDataset } from "../../src/data/index.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
+import { classesOf, compileProgram, inputBytes, runBatched } from "../../src/exec/runner.js";
 import { loadHwModel, withSet } from "../../src/sim/hwmodel.js";
 import type { runTrials } from "../../src/sim/pool.js";
 import { runTrial, simOptions } from "../../src/sim/simulate.js";
@@ -23,10 +24,8 @@ const time = (f: () => unknown) => {
 };
 const best = (f: () => unknown, reps = 3) => Math.min(...Array.from({ length: reps }, () => time(f)));
 
-const runner = loadWasmKernels({ flavor: "auto" }).compile(program, 64);
-const wasm = best(() => {
-  for (let b = 0; b < data.n; b += 64) runner.run(data.images.subarray(b * 784, Math.min(data.n, b + 64) * 784), Math.min(64, data.n - b));
-});
+const runner = compileProgram(program, loadWasmKernels({ flavor: "auto" }), 64);
+const wasm = best(() => runBatched(data.images, inputBytes(program), classesOf(program), 64, (x, n) => runner.run(x, n)));
 const digital = loadHwModel("int8-systolic-16x16").hw;
 const wNoise = withSet(digital, ["noise", "weightGaussian", "sigma"], 0.5);
 const simWeight = best(() => runTrial(program, wNoise, data, 1, 0));

@@ -7,6 +7,7 @@ import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { loadDataset, limitDataset } from "../data/index.js";
 import { BACKENDS, loadBackend, type BackendName } from "../exec/backends.js";
+import { batchRanges, classesOf, imageCount, inputBytes } from "../exec/runner.js";
 import { RUN_JOB_URL, type RunChunk, type RunChunkResult, type RunJobInit } from "../exec/run-job.js";
 import { defaultWorkers, runChunks } from "../exec/workers.js";
 import { readQModel } from "../ir/io.js";
@@ -40,17 +41,15 @@ export function runCommand(): Command {
       const program = readQModel(file);
       const data = limitDataset(loadDataset(o.data, "test"), o.limit);
       const kernels = await loadBackend(o.backend);
-      const classes = program.layers[program.layers.length - 1].out.shape[0];
+      imageCount(program, data.images, `${o.data}: the test images`);
+      const per = inputBytes(program);
+      const classes = classesOf(program);
       const logits = new Int16Array(data.n * classes);
       const predictions = new Int32Array(data.n);
       const bar = new cliProgress.SingleBar({ format: "run |{bar}| {value}/{total} images | {speed} img/s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       bar.start(data.n, 0, { speed: "–" });
       const t0 = performance.now();
-      const chunks: RunChunk[] = [];
-      for (let b = 0; b < data.n; b += o.batch) {
-        const n = Math.min(o.batch, data.n - b);
-        chunks.push({ images: data.images.slice(b * 784, (b + n) * 784), n });
-      }
+      const chunks: RunChunk[] = batchRanges(0, data.n, o.batch).map(({ first, n }) => ({ images: data.images.slice(first * per, (first + n) * per), n }));
       let done = 0;
       await runChunks<RunJobInit, RunChunk, RunChunkResult>({
         module: RUN_JOB_URL,

@@ -1,4 +1,4 @@
-// The "sim" backend: the LayerKernels interface (src/exec/backend.ts) executed with a chip's semantics.
+// The "sim" backend: the LayerKernels interface (src/kernels/backend.ts) executed with a chip's semantics.
 //
 // Digital weight layers, per output element (docs/HW_MODELS.md, "Semantics"):
 //   acc ← ovf(bias)                                         (bias preloaded into the accumulator)
@@ -16,7 +16,7 @@
 // Analog weight layers: DAC-quantized inputs, per-tile MVM on (g+ − g−)/g_max, ADC (noise, clip, quantize),
 // digital scale and accumulation across K-tiles, rounding to the integer accumulator, then as above.
 
-import type { Activation, LayerKernels } from "../exec/backend.js";
+import type { Activation, LayerKernels } from "../kernels/backend.js";
 import { windowGeometry, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec } from "../ir/types.js";
 import { addRequant, avgPoolSum, globalSum, maxPool } from "../kernels/reference/ops.js";
 import { POW2 } from "../kernels/reference/requant.js";

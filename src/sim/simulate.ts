@@ -3,10 +3,10 @@
 // the 95% confidence half-width over trials. Trials run in-process or spread over worker threads
 // (src/sim/pool.ts); the RNG keys make the numbers independent of batch size and worker count.
 
-import { interpretLayers } from "../exec/interpret.js";
-import { isWeightLayer, sizeOf, type Layer, type Program } from "../ir/types.js";
+import { runProgram } from "../exec/interpret.js";
+import { classesOf, compileProgram, inputBytes, runBatched, type BatchOutput } from "../exec/runner.js";
+import { isWeightLayer, type Layer, type Program } from "../ir/types.js";
 import { loadWasmKernels } from "../kernels/wasm/backend.js";
-import { argmaxRows } from "../kernels/reference/ops.js";
 import { buildChip, noiseActive, type ChipInstance } from "./chip.js";
 import type { HwModel } from "./hwmodel.js";
 import { flipInputs, simKernels } from "./kernels.js";
@@ -26,7 +26,7 @@ export interface SimData {
  * Whether a chip instance computes exactly what the spec kernels compute on its stored weights: digital,
  * no accumulator can overflow, requant multipliers uncut with the spec's half-up rounding, no per-inference
  * noise, and every stored weight still in the narrow range the WASM weight containers assume. Then the
- * WASM program runner (src/kernels/wasm/program.ts) executes the chip's weights: same integers, much faster.
+ * WASM program runner (src/exec/wasm-program.ts) executes the chip's weights: same integers, much faster.
  */
 export function wasmEquivalent(chip: ChipInstance): boolean {
   const hw = chip.hw;
@@ -58,42 +58,35 @@ export const simOptions = { useWasm: true };
 
 /** Runs one chip instance over the data; returns the predictions and the int16 logits' argmax count correct. */
 export function runChip(program: Program, chip: ChipInstance, data: SimData, batch = 64): { correct: number; predictions: Int32Array } {
-  const per = data.images.length / data.n;
-  const predictions = new Int32Array(data.n);
-  const classes = sizeOf(program.layers[program.layers.length - 1].out.shape);
+  const run = chipRunner(program, chip, batch);
+  // Input bit flips (the u8 pixels as stored on chip) before any path; keyed by the image's index.
+  const { predictions } = runBatched(data.images, inputBytes(program), classesOf(program), batch, (imgs, nb, first) => run(flipInputs(chip, imgs, nb, first), nb, first));
+  return { correct: countCorrect(predictions, data), predictions };
+}
+
+/**
+ * The fastest execution path that computes this chip instance's integers exactly: the plain WASM program
+ * on the chip's weights, the fast path with per-inference noise between the kernels, or the plain-TS sim
+ * kernels (an analog chip's MACs on WASM there). Each engine is fresh: prepared weights stay resident in
+ * an engine's memory for its lifetime. Without built kernels every path falls back to plain TS.
+ */
+function chipRunner(program: Program, chip: ChipInstance, batch: number): (images: Uint8Array, n: number, first: number) => BatchOutput {
   if (simOptions.useWasm && wasmEquivalent(chip)) {
-    let runner: ReturnType<ReturnType<typeof loadWasmKernels>["compile"]> | undefined;
     try {
-      // A fresh engine per chip: prepared weights stay resident in an engine's memory for its lifetime.
-      runner = loadWasmKernels({ flavor: "auto" }).compile(withChipWeights(program, chip), batch);
-    } catch {
-      runner = undefined; // kernels not built: the plain-TS path below gives the same integers
-    }
-    if (runner) {
-      for (let b0 = 0; b0 < data.n; b0 += batch) {
-        const nb = Math.min(batch, data.n - b0);
-        predictions.set(runner.run(data.images.subarray(b0 * per, (b0 + nb) * per), nb).predictions, b0);
-      }
-      return { correct: countCorrect(predictions, data), predictions };
-    }
-  }
-  if (simOptions.useWasm && fastPathEquivalent(chip)) {
-    let fast: NoisyWasmProgram | undefined;
-    try {
-      // A fresh engine per chip, as above; per-inference noise is applied between the kernels.
-      fast = new NoisyWasmProgram(chip, withChipWeights(program, chip), new WasmEngine({ flavor: "auto", sim: true }));
+      const runner = compileProgram(withChipWeights(program, chip), loadWasmKernels({ flavor: "auto" }), batch);
+      return (images, n) => runner.run(images, n);
     } catch (e) {
       if (!(e instanceof KernelsNotBuiltError)) throw e;
     }
-    if (fast) {
-      for (let b0 = 0; b0 < data.n; b0 += batch) {
-        const nb = Math.min(batch, data.n - b0);
-        predictions.set(fast.run(flipInputs(chip, data.images.subarray(b0 * per, (b0 + nb) * per), nb, b0), nb, b0).predictions, b0);
-      }
-      return { correct: countCorrect(predictions, data), predictions };
+  }
+  if (simOptions.useWasm && fastPathEquivalent(chip)) {
+    try {
+      const fast = new NoisyWasmProgram(chip, withChipWeights(program, chip), new WasmEngine({ flavor: "auto", sim: true }));
+      return (images, n, first) => fast.run(images, n, first);
+    } catch (e) {
+      if (!(e instanceof KernelsNotBuiltError)) throw e;
     }
   }
-  // The plain-TS sim kernels; an analog chip's MACs on WASM (same operations, same order: same numbers).
   let analogMac: WasmAnalogMac | undefined;
   if (simOptions.useWasm && chip.hw.compute.kind === "analog") {
     try {
@@ -103,14 +96,10 @@ export function runChip(program: Program, chip: ChipInstance, data: SimData, bat
     }
   }
   const k = simKernels(chip, { analogMac });
-  for (let b0 = 0; b0 < data.n; b0 += batch) {
-    const nb = Math.min(batch, data.n - b0);
-    k.setFirstInference(b0);
-    const imgs = flipInputs(chip, data.images.subarray(b0 * per, (b0 + nb) * per), nb, b0);
-    const [out] = interpretLayers(program, k, imgs, nb).slice(-1);
-    predictions.set(argmaxRows(out.data, nb, classes), b0);
-  }
-  return { correct: countCorrect(predictions, data), predictions };
+  return (images, n, first) => {
+    k.setFirstInference(first);
+    return runProgram(program, k, images, n);
+  };
 }
 
 function countCorrect(predictions: Int32Array, data: SimData): number {

@@ -1,5 +1,5 @@
 // The simulator's fast path for digital chips with per-inference noise: the whole program in WASM linear
-// memory (like WasmProgram, src/kernels/wasm/program.ts), with the noise applied between the kernels.
+// memory (like WasmProgram, src/exec/wasm-program.ts), with the noise applied between the kernels.
 //  - Weight layers whose accumulators are perturbed (accumulator bit flips, output Gaussian noise), or whose
 //    requant is the chip's own (cut multipliers, half-even / truncating rounding), run the GEMM / depthwise
 //    kernels without the fused requant (gemm_s16_4x8c2_acc, dwconv_s16_acc), then the draws of

@@ -1,7 +1,7 @@
 // The backends under test. Every op test in this folder runs on each entry against the reference.
 // Adding a backend (the simulator, say) is one entry here; no test changes.
 
-import type { LayerKernels } from "../../src/exec/backend.js";
+import type { LayerKernels } from "../../src/kernels/backend.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { simdSupported } from "../../src/kernels/wasm/loader.js";

@@ -15,6 +15,7 @@ import { NipqInputError } from "../../src/errors.js";
 import { packedBytes } from "../../src/ir/pack.js";
 import { readQModel } from "../../src/ir/io.js";
 import { runProgram } from "../../src/exec/interpret.js";
+import { compileProgram } from "../../src/exec/runner.js";
 import { deployedBytes, planActivations } from "../../src/exec/memplan.js";
 import { expectExact } from "../backends/check.js";
 import { Rng } from "../backends/rand.js";
@@ -110,7 +111,7 @@ describe("loader", () => {
     expect(() => k.dense(layer, x)).toThrow(/wasm memory: the weights of layer d needs .* MiB, over the configured limit of 0\.5 MiB/);
     const p = readQModel(FIXTURE);
     const small = new WasmKernels(new WasmEngine({ memoryLimit: 100 * 1024 })); // weights fit, activations do not
-    expect(() => small.compile(p, 64)).toThrow(/the activations of .* for batch 2 needs/);
+    expect(() => compileProgram(p, small, 64)).toThrow(/the activations of .* for batch 2 needs/);
   });
 });
 
@@ -151,7 +152,7 @@ describe("activation memory plan", () => {
     const images = randomImages(p, 7, 3);
     const ref = runProgram(p, referenceKernels, images, 7);
     for (const flavor of FLAVORS) {
-      const prog = loadWasmKernels({ flavor }).compile(p, 8);
+      const prog = compileProgram(p, loadWasmKernels({ flavor }), 8);
       expectExact(`cnn-s ${flavor}`, ref.logits, prog.run(images, 7).logits, [10]);
     }
   });
@@ -168,7 +169,7 @@ describe("per-layer backend memory", () => {
     expect(e.forgetPrepared()).toBe(true);
     expect(e.arena.used()).toBe(before);
     expectExact("dense after forget", referenceKernels.dense(layer, x), k.dense(layer, x), [64]); // re-prepared
-    k.compile(readQModel(FIXTURE), 4);
+    compileProgram(readQModel(FIXTURE), k, 4);
     expect(e.forgetPrepared()).toBe(false);
   });
 });

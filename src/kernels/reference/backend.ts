@@ -1,6 +1,6 @@
-// The reference backend: the LayerKernels interface over the plain-TS spec kernels of ./ops.ts.
+// The reference backend: the LayerKernels interface (../backend.ts) over the plain-TS spec kernels of ./ops.ts.
 
-import type { Activation, LayerKernels } from "../../exec/backend.js";
+import type { Activation, LayerKernels } from "../backend.js";
 import type { AddLayer, AvgPoolLayer, Conv2DLayer, DenseLayer, GlobalAvgPoolLayer, MaxPoolLayer } from "../../ir/types.js";
 import { addRequant, avgPoolSum, conv2dAcc, denseAcc, globalSum, maxPool, requantTensor } from "./ops.js";
 

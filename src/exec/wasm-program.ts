@@ -1,13 +1,13 @@
-// Whole-program execution in linear memory: every layer prepared once, activations in one arena laid out
+// Whole-program execution in linear memory on the WASM engine (src/kernels/wasm/engine.ts): every layer prepared once, activations in one arena laid out
 // by the static liveness plan (src/exec/memplan.ts), i16 elements. Only the u8 images go in and the int16
 // logits come out; nothing is converted between layers. Same results as interpretLayers on the reference.
 
-import { planActivations } from "../../exec/memplan.js";
-import type { RunResult } from "../../exec/interpret.js";
-import { argmaxRows } from "../reference/ops.js";
-import { sizeOf, type Program } from "../../ir/types.js";
-import { SLACK } from "./arena.js";
-import type { WasmEngine } from "./engine.js";
+import { planActivations } from "./memplan.js";
+import type { RunResult } from "./interpret.js";
+import { argmaxRows } from "../kernels/reference/ops.js";
+import { sizeOf, type Program } from "../ir/types.js";
+import { SLACK } from "../kernels/wasm/arena.js";
+import type { WasmEngine } from "../kernels/wasm/engine.js";
 
 /**
  * Images run through the whole network at a time. A batch is processed in micro-batches, so the
