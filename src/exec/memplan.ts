@@ -19,8 +19,6 @@ export interface ActivationPlan {
   live: [number, number][];
   /** Arena bytes: max over buffers of offset + size. */
   peakBytes: number;
-  /** Lower bound of any plan: the largest sum of simultaneously live buffers. */
-  liveBytesBound: number;
 }
 
 /** Bytes per element at its deployed width: ceil(bits / 8) (u8/s8 activations, s16 logits). */
@@ -29,10 +27,10 @@ export function deployedBytes(spec: TensorSpec): number {
 }
 
 /**
- * Plans one arena for the program's activations. `bytesOf` sizes a layer's output buffer (e.g. batch ×
- * elements × element bytes, plus kernel slack); offsets are multiples of `align`.
+ * Plans one arena for the program's activations. `bytesOf` sizes a layer's output buffer (deployedBytes, or
+ * batch × elements × element bytes plus kernel slack); offsets are multiples of `align`.
  */
-export function planActivations(p: Program, bytesOf: (spec: TensorSpec, layer: number) => number = deployedBytes, align = 1): ActivationPlan {
+export function planActivations(p: Program, bytesOf: (spec: TensorSpec, layer: number) => number, align = 1): ActivationPlan {
   const L = p.layers.length;
   const owner = p.layers.map((_, i) => i);
   p.layers.forEach((l, i) => {
@@ -63,11 +61,18 @@ export function planActivations(p: Program, bytesOf: (spec: TensorSpec, layer: n
   for (let i = 0; i < L; i++) offsets[i] = offsets[owner[i]];
   let peakBytes = 0;
   for (const b of placed) peakBytes = Math.max(peakBytes, offsets[b] + sizes[b]);
-  let liveBytesBound = 0;
-  for (let t = 0; t < L; t++) {
+  return { owner, offsets, sizes, live, peakBytes };
+}
+
+/** Lower bound of any plan's arena: the largest sum of simultaneously live buffers (how good a plan is). */
+export function liveBytesBound(plan: ActivationPlan): number {
+  let bound = 0;
+  for (let t = 0; t < plan.owner.length; t++) {
     let sum = 0;
-    for (const b of placed) if (live[b][0] <= t && t <= live[b][1]) sum += sizes[b];
-    liveBytesBound = Math.max(liveBytesBound, sum);
+    plan.owner.forEach((o, b) => {
+      if (o === b && plan.live[b][0] <= t && t <= plan.live[b][1]) sum += plan.sizes[b];
+    });
+    bound = Math.max(bound, sum);
   }
-  return { owner, offsets, sizes, live, peakBytes, liveBytesBound };
+  return bound;
 }

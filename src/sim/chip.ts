@@ -4,6 +4,7 @@
 // (possibly corrupted) weights of digital chips, and the conductance-derived weights of analog tiles.
 
 import { accumulatorBound } from "../ir/accbound.js";
+import { gemmOf, type GemmView } from "../kernels/prepare.js";
 import { NipqInputError } from "../errors.js";
 import { isWeightLayer, tensorRange, type Layer, type Program, type TensorSpec, type WeightLayer } from "../ir/types.js";
 import type { AnalogCompute, HwModel } from "./hwmodel.js";
@@ -20,23 +21,9 @@ export const SRC = { wGauss: 0, wStuck: 1, wFlip: 2, pcmProg: 3, pcmNu: 4, pcmDr
  */
 export const OUT_GAUSS_STREAMS = [SRC.outGauss, 14, 15, 16, 17] as const;
 
-/** Geometry of a weight layer seen as a GEMM: groups × (K reduction) × (opg outputs per group). */
-export interface Gemm {
-  groups: number;
-  K: number;
-  opg: number;
-}
-
-export function gemmOf(l: WeightLayer): Gemm {
-  const outC = l.bias.length;
-  const K = l.weights.length / outC;
-  const groups = l.op === "conv2d" ? l.groups : 1;
-  return { groups, K, opg: outC / groups };
-}
-
 interface PrepBase {
   index: number;
-  gemm: Gemm;
+  gemm: GemmView;
   /** The chip's requant multipliers and shifts (cut to requant.multiplierBits), per channel. */
   m: Float64Array;
   s: Float64Array;
@@ -91,7 +78,7 @@ export interface ChipInstance {
 }
 
 /** [o][k] (o = g·opg + oo) → [g][k][oo]: a group's weights for one input tap are contiguous. */
-function transposeGroups<T extends Int32Array | Float64Array>(w: ArrayLike<number>, { groups, K, opg }: Gemm, out: T): T {
+function transposeGroups<T extends Int32Array | Float64Array>(w: ArrayLike<number>, { groups, K, opg }: GemmView, out: T): T {
   for (let g = 0; g < groups; g++)
     for (let oo = 0; oo < opg; oo++)
       for (let k = 0; k < K; k++) out[(g * K + k) * opg + oo] = w[(g * opg + oo) * K + k];

@@ -10,7 +10,8 @@
 import { planActivations } from "../exec/memplan.js";
 import { programStats } from "../ir/stats.js";
 import { isWeightLayer, sizeOf, type Program, type TensorSpec } from "../ir/types.js";
-import { checkPrecision, gemmOf } from "./chip.js";
+import { gemmOf } from "../kernels/prepare.js";
+import { checkPrecision } from "./chip.js";
 import type { Dataflow, HwModel } from "./hwmodel.js";
 
 /** Energy of one inference, pJ, by where it is spent. */

@@ -17,7 +17,8 @@
 // digital scale and accumulation across K-tiles, rounding to the integer accumulator, then as above.
 
 import type { Activation, LayerKernels } from "../kernels/backend.js";
-import { windowGeometry, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec } from "../ir/types.js";
+import { prepareOp } from "../kernels/prepare.js";
+import { type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec } from "../ir/types.js";
 import { addRequant, avgPoolSum, globalSum, maxPool } from "../kernels/reference/ops.js";
 import { POW2 } from "../kernels/reference/requant.js";
 import type { AnalogPrep, ChipInstance, DigitalPrep, PoolPrep } from "./chip.js";
@@ -269,14 +270,13 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
     return flipActivations(y, nImg, l.out, p.index);
   }
 
-  function poolRequant(l: AvgPoolLayer | GlobalAvgPoolLayer, acc: Float64Array, C: number): Int32Array {
+  function poolRequant(l: AvgPoolLayer | GlobalAvgPoolLayer, acc: Float64Array): Int32Array {
     const p = prepOf(l, null) as PoolPrep;
     const y = new Int32Array(acc.length);
     for (let i = 0; i < acc.length; i++) {
       const r = requantRounded(acc[i], p.m[0], p.s[0], rounding);
       y[i] = r < l.rq.lo ? l.rq.lo : r > l.rq.hi ? l.rq.hi : r;
     }
-    void C;
     return y;
   }
 
@@ -288,11 +288,9 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
       first = f;
     },
     conv2d(l: Conv2DLayer, x: Activation): Int32Array {
-      const s = windowGeometry(x.spec.shape, l.kernel, l.stride, l.padding);
-      const { H, W, C, kh, kw, sh, sw, OH, OW } = s;
-      const cpg = C / l.groups;
+      const { geo: s, cpg } = prepareOp(l, x.spec);
       const d = x.data;
-      return weightLayer(l, x, OH * OW, (b, pix, g, patch) => {
+      return weightLayer(l, x, s.OH * s.OW, (b, pix, g, patch) => {
         const oy = Math.floor(pix / s.OW);
         const ox = pix - oy * s.OW;
         let k = 0;
@@ -318,18 +316,14 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
       });
     },
     maxpool(l: MaxPoolLayer, x: Activation): Int32Array {
-      const [H, W, C] = x.spec.shape;
-      const y = maxPool(x.data, x.n, H, W, C, l.kernel[0], l.kernel[1], l.stride[0], l.stride[1], l.padding);
-      return flipActivations(y, x.n, l.out, indexOf(l));
+      return flipActivations(maxPool(x.data, x.n, prepareOp(l, x.spec).geo), x.n, l.out, indexOf(l));
     },
     avgpool(l: AvgPoolLayer, x: Activation): Int32Array {
-      const [H, W, C] = x.spec.shape;
-      const acc = avgPoolSum(x.data, x.n, H, W, C, l.kernel[0], l.kernel[1], l.stride[0], l.stride[1]);
-      return flipActivations(poolRequant(l, acc, C), x.n, l.out, indexOf(l));
+      return flipActivations(poolRequant(l, avgPoolSum(x.data, x.n, prepareOp(l, x.spec).geo)), x.n, l.out, indexOf(l));
     },
     gap(l: GlobalAvgPoolLayer, x: Activation): Int32Array {
-      const [H, W, C] = x.spec.shape;
-      return flipActivations(poolRequant(l, globalSum(x.data, x.n, H, W, C), C), x.n, l.out, indexOf(l));
+      const { H, W, C } = prepareOp(l, x.spec).geo;
+      return flipActivations(poolRequant(l, globalSum(x.data, x.n, H, W, C)), x.n, l.out, indexOf(l));
     },
     add(l: AddLayer, a: Activation, b: Activation): Int32Array {
       return flipActivations(addRequant(a.data, b.data, l.ma, l.mb, l.s, l.lo, l.hi), a.n, l.out, indexOf(l));

@@ -3,10 +3,11 @@
 // the whole-program runner (./program.ts) sit on top of it.
 
 import type { AddLayer, AvgPoolLayer, Conv2DLayer, DenseLayer, GlobalAvgPoolLayer, Layer, MaxPoolLayer, TensorSpec } from "../../ir/types.js";
-import { accumulatorBound } from "../../ir/accbound.js";
+import type { WindowGeometry } from "../../ir/types.js";
+import { prepareOp } from "../prepare.js";
 import { Arena } from "./arena.js";
 import { instantiateKernels, type KernelExports, type WasmFlavor } from "./loader.js";
-import { DEFAULT_POLICY, prepareConv, prepareDense, sharedShift, windowGeometry, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type WeightPolicy, type WindowGeometry } from "./prepare.js";
+import { DEFAULT_POLICY, prepareConv, prepareDense, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type WeightPolicy } from "./prepare.js";
 
 /** A GEMM's operands resident in linear memory. */
 export interface GemmDev {
@@ -25,7 +26,8 @@ export type PreparedLayer =
   | { kind: "conv-gemm"; host: Omit<ConvGemmHost, "gemms">; gemms: GemmDev[] }
   | { kind: "depthwise"; host: Omit<DepthwiseHost, "w" | "bias" | "m" | "s" | "pw" | "ps">; w: number; bias: number; m: number; s: number; pw: number; ps: number; weightBytes: number }
   | { kind: "dense"; host: Omit<DenseHost, "gemm">; gemm: GemmDev }
-  | { kind: "window"; geo: WindowGeometry; /** 1: the pool's requant may use the shared-shift SIMD form. */ simdRq: number };
+  | { kind: "window"; geo: WindowGeometry; /** 1: the pool's requant may use the shared-shift SIMD form. */ simdRq: number }
+  | { kind: "elementwise" };
 
 /** Target bytes of one im2col chunk: a few samples' patch rows, sized to stay in L2. */
 const IM2COL_CHUNK_BYTES = 256 * 1024;
@@ -142,17 +144,16 @@ export class WasmEngine {
         break;
       }
       case "maxpool":
-        p = { kind: "window", geo: windowGeometry(x.shape, l.kernel, l.stride, l.padding), simdRq: 0 };
+        p = { kind: "window", geo: prepareOp(l, x).geo, simdRq: 0 };
         break;
       case "avgpool":
       case "gap": {
-        const accBits = accumulatorBound(l, x)?.bits ?? 32;
-        const geo = l.op === "avgpool" ? windowGeometry(x.shape, l.kernel, l.stride, l.padding) : windowGeometry(x.shape, [1, 1], [1, 1], "valid");
-        p = { kind: "window", geo, simdRq: sharedShift(l.rq.s, 0, 1, accBits) > 0 ? 1 : 0 };
+        const { geo, acc } = prepareOp(l, x);
+        p = { kind: "window", geo, simdRq: sharedShift(l.rq.s, 0, 1, acc.bits) > 0 ? 1 : 0 };
         break;
       }
       default:
-        p = { kind: "window", geo: windowGeometry(x.shape.length === 3 ? x.shape : [1, 1, x.shape[0]], [1, 1], [1, 1], "valid"), simdRq: 0 };
+        p = { kind: "elementwise" };
     }
     this.prepared.set(l, p);
     return p;
@@ -167,7 +168,7 @@ export class WasmEngine {
     const k = this.k;
     if (p.kind === "depthwise") {
       const g = p.host.geo;
-      k.dwconv_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.host.Cp, p.bias, p.m, p.s, p.pw, p.ps, p.host.lo, p.host.hi, y);
+      k.dwconv_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.host.Cp, p.bias, p.m, p.s, p.pw, p.ps, p.host.clamp.lo, p.host.clamp.hi, y);
       return;
     }
     if (p.kind !== "conv-gemm") throw new Error(`layer ${l.name}: not prepared as a conv`);
@@ -176,7 +177,7 @@ export class WasmEngine {
     const mark = this.arena.mark();
     try {
       if (h.direct) {
-        this.gemm(p.gemms[0], x, g.C, n * g.H * g.W, h.lo, h.hi, y, h.outC);
+        this.gemm(p.gemms[0], x, g.C, n * g.H * g.W, h.clamp.lo, h.clamp.hi, y, h.outC);
         return;
       }
       const rows = g.OH * g.OW;
@@ -190,7 +191,7 @@ export class WasmEngine {
           const nb = Math.min(chunk, n - b0);
           for (let b = 0; b < nb; b++)
             k.im2col_s16(x + (b0 + b) * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, gi * h.cpg, h.cpg, col + b * rows * Kp * 2, Kp);
-          this.gemm(gm, col, Kp, nb * rows, h.lo, h.hi, y + (b0 * rows * h.outC + gi * h.opg) * 2, h.outC);
+          this.gemm(gm, col, Kp, nb * rows, h.clamp.lo, h.clamp.hi, y + (b0 * rows * h.outC + gi * h.opg) * 2, h.outC);
         }
       }
     } finally {
@@ -210,7 +211,7 @@ export class WasmEngine {
         xa = this.arena.alloc(n * g.host.Kp * 2, `the padded input of layer ${l.name}`);
         this.k.im2col_s16(x, n, 1, p.host.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.host.inN, xa, g.host.Kp);
       }
-      this.gemm(g, xa, g.host.Kp, n, p.host.lo, p.host.hi, y, g.host.N);
+      this.gemm(g, xa, g.host.Kp, n, p.host.clamp.lo, p.host.clamp.hi, y, g.host.N);
     } finally {
       this.arena.release(mark);
     }
