@@ -20,11 +20,11 @@ import type { Program } from "./ir/types.js";
 import { referenceKernels } from "./kernels/reference/backend.js";
 import { loadWasmKernels } from "./kernels/wasm/backend.js";
 import type { WasmFlavor } from "./kernels/wasm/loader.js";
-import { programCost, type ProgramCost } from "./sim/cost.js";
-import { loadHwModel, validateHwModel, type HwModel } from "./sim/hwmodel.js";
-import type { SimData } from "./sim/simulate.js";
-import { accuracyStudy, sweepStudy, varyDoc } from "./sim/study.js";
-import { parseVary } from "./sim/sweep.js";
+import { programCost, type ProgramCost } from "./sim/hw/cost.js";
+import { loadHwModel, validateHwModel, type HwModel } from "./sim/hw/hwmodel.js";
+import type { SimData } from "./sim/chip/run.js";
+import { accuracyStudy, STUDY_DEFAULTS, sweepStudy } from "./sim/study/study.js";
+import { parseVary, varyDoc } from "./sim/study/vary.js";
 
 export { limitDataset, loadDataset, type Dataset } from "./data/index.js";
 export { writeBundle, BUDGETS, type BundleReport, type ExportOptions } from "./deploy/bundle.js";
@@ -34,9 +34,9 @@ export { readQModel, writeQModel } from "./ir/io.js";
 export { programStats, type LayerStats } from "./ir/stats.js";
 export type { Layer, Program, TensorSpec } from "./ir/types.js";
 export { lowerCheckpoint } from "./lower/index.js";
-export { loadHwModel, SHIPPED_MODELS, type HwModel } from "./sim/hwmodel.js";
-export type { ProgramCost } from "./sim/cost.js";
-export type { TrialStats } from "./sim/simulate.js";
+export { loadHwModel, SHIPPED_MODELS, type HwModel } from "./sim/hw/hwmodel.js";
+export type { ProgramCost } from "./sim/hw/cost.js";
+export type { TrialStats } from "./sim/study/stats.js";
 
 /** Kernels a model runs on: the plain-TS reference (the executable spec) or the WASM kernels. */
 export type Backend = "reference" | "wasm";
@@ -208,7 +208,7 @@ export class Model {
     const seed = o.seed ?? 0;
     const trials = o.trials ?? 10;
     const cost = programCost(this.program, m);
-    const { clean, noisy: s, active } = await accuracyStudy(this.program, m, d, { seed, trials, workers: o.workers, batch: o.batch });
+    const { clean, noisy: s, active } = await accuracyStudy(this.program, m, d, { seed, trials, workers: o.workers ?? STUDY_DEFAULTS.workers, batch: o.batch ?? STUDY_DEFAULTS.batch });
     return {
       hw: m.name,
       bops: cost.bops,
@@ -235,7 +235,7 @@ export class Model {
     const d: SimData = testData(data, o.limit);
     const seed = o.seed ?? 0;
     const trials = o.trials ?? 10;
-    const points = await sweepStudy(this.program, base, v, d, { seed, trials, workers: o.workers, batch: o.batch });
+    const points = await sweepStudy(this.program, base, v, d, { seed, trials, workers: o.workers ?? STUDY_DEFAULTS.workers, batch: o.batch ?? STUDY_DEFAULTS.batch });
     return { vary: varyDoc(v), points, hw: base.name, samples: d.n, trials, seed };
   }
 

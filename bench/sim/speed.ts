@@ -7,9 +7,9 @@ import { readQModel } from "../../src/ir/io.js";
 import { loadDataset, limitDataset } from "../../src/data/index.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { classesOf, compileProgram, inputBytes, runBatched } from "../../src/exec/runner.js";
-import { loadHwModel, withSet } from "../../src/sim/hwmodel.js";
-import type { runTrials } from "../../src/sim/pool.js";
-import { runTrial, simOptions } from "../../src/sim/simulate.js";
+import { loadHwModel, withSet } from "../../src/sim/hw/hwmodel.js";
+import type { runTrials } from "../../src/sim/study/trials.js";
+import { runTrial, simOptions } from "../../src/sim/chip/run.js";
 
 const args = process.argv.slice(2);
 const model = args.find((a) => a.endsWith(".qmodel")) ?? "test/fixtures/cnn-s-w4a4-random.qmodel";
@@ -66,7 +66,7 @@ const analogTs = best(() => runTrial(program, pcm, small, 1, 0), 1); // all plai
 simOptions.useWasm = true;
 // Trials over workers, through the compiled pool (dist/, built by `npm run build`) as `nipq simulate`
 // runs it: from the TypeScript sources each worker would first load tsx and transpile the simulator.
-const { runTrials: runTrialsBuilt } = (await import(new URL("../../dist/sim/pool.js", import.meta.url).href)) as { runTrials: typeof runTrials };
+const { runTrials: runTrialsBuilt } = (await import(new URL("../../dist/sim/study/trials.js", import.meta.url).href)) as { runTrials: typeof runTrials };
 const trialsList = [0, 1, 2, 3, 4, 5, 6, 7];
 const t1 = performance.now();
 const acc1 = await runTrialsBuilt(program, perInf, data, 1, trialsList, 1);

@@ -13,10 +13,10 @@ import { programStats } from "../ir/stats.js";
 import { loadModel } from "../index.js";
 import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
-import { programCost } from "../sim/cost.js";
-import { loadHwModel, withSet } from "../sim/hwmodel.js";
-import { accuracyStudy, sweepStudy, varyDoc } from "../sim/study.js";
-import { parseVary } from "../sim/sweep.js";
+import { programCost } from "../sim/hw/cost.js";
+import { loadHwModel, withSet } from "../sim/hw/hwmodel.js";
+import { accuracyStudy, sweepStudy } from "../sim/study/study.js";
+import { parseVary, varyDoc } from "../sim/study/vary.js";
 import { fmtInt, intOption, printJson, say } from "./common.js";
 import { LAYER_HEADER, layerRows, simulateDoc, simulateHtml } from "./simulate.js";
 
@@ -82,7 +82,7 @@ export function demoCommand(): Command {
       bar.start(total, 0, { what: "simulate" });
       let done = 0;
       const tick = (what: string) => () => bar.update(++done, { what });
-      const study = { seed: o.seed, trials: o.trials, workers: o.workers };
+      const study = { seed: o.seed, trials: o.trials, workers: o.workers, batch: 64 };
       const { clean, noisy } = await accuracyStudy(program, hw, data, { ...study, onTrial: tick(`simulate σ=${DEMO_SIGMA}`) });
       let current = "";
       const points = await sweepStudy(program, hw, vary, data, { ...study, onPoint: (v) => (current = `sweep σ=${v}`), onTrial: () => tick(current)() });

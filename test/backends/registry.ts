@@ -5,9 +5,9 @@ import type { LayerKernels } from "../../src/kernels/backend.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { simdSupported } from "../../src/kernels/wasm/loader.js";
-import { adHocChip } from "../../src/sim/chip.js";
-import { loadHwModel } from "../../src/sim/hwmodel.js";
-import { simKernels } from "../../src/sim/kernels.js";
+import { adHocChip } from "../../src/sim/chip/chip.js";
+import { loadHwModel } from "../../src/sim/hw/hwmodel.js";
+import { simKernels } from "../../src/sim/chip/kernels.js";
 
 export interface BackendUnderTest {
   name: string;

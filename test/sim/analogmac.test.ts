@@ -9,10 +9,10 @@ import { readQModel } from "../../src/ir/io.js";
 import { sizeOf, type Program } from "../../src/ir/types.js";
 import { loadDataset, limitDataset } from "../../src/data/index.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
-import { buildChip } from "../../src/sim/chip.js";
-import { loadHwModel, withSet, type HwModel } from "../../src/sim/hwmodel.js";
-import { simKernels } from "../../src/sim/kernels.js";
-import { WasmAnalogMac } from "../../src/sim/wasmanalog.js";
+import { buildChip } from "../../src/sim/chip/chip.js";
+import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
+import { simKernels } from "../../src/sim/chip/kernels.js";
+import { WasmAnalogMac } from "../../src/sim/chip/analogmac.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
 
 const PCM = loadHwModel("analog-pcm-crossbar").hw;

@@ -9,10 +9,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
-import { detExp, detLog } from "../../src/sim/detmath.js";
-import { perturbAccumulators } from "../../src/sim/noise.js";
-import { Rng, zigTablesForWasm } from "../../src/sim/rng.js";
-import { channelPeriod } from "../../src/sim/wasmsim.js";
+import { detExp, detLog } from "../../src/sim/noise/detmath.js";
+import { perturbAccumulators } from "../../src/sim/noise/models.js";
+import { Rng, zigTablesForWasm } from "../../src/sim/noise/rng.js";
+import { channelPeriod } from "../../src/sim/chip/fastpath.js";
 
 interface GaussExports {
   gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number): void;

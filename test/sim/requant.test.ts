@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { requant, requantBig } from "../../src/kernels/reference/requant.js";
-import { cutMultiplier, requantRounded } from "../../src/sim/requant.js";
+import { cutMultiplier, requantRounded } from "../../src/sim/hw/requant.js";
 
 const floorDiv = (a: bigint, d: bigint) => (a % d !== 0n && a < 0n ? a / d - 1n : a / d);
 function bigRounded(a: number, m: number, s: number, mode: string): number {

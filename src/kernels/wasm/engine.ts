@@ -39,7 +39,7 @@ export interface EngineOptions {
   policy?: WeightPolicy;
   /** Directory holding nipq-simd.wasm / nipq-scalar.wasm (default: the package's build/). */
   buildDir?: string;
-  /** Load the simulator's build (nipq-sim-*.wasm: these kernels plus the sim-only ones, src/sim/wasmsim.ts). */
+  /** Load the simulator's build (nipq-sim-*.wasm: these kernels plus the sim-only ones, src/sim/chip/fastpath.ts). */
   sim?: boolean;
   /** Linear-memory limit in bytes (default: NIPQ_WASM_MEMORY_MB or 1 GiB). */
   memoryLimit?: number;

@@ -3,23 +3,15 @@
 // "Prepare" step of the simulator backend: precision checks, the chip's requant multipliers, the stored
 // (possibly corrupted) weights of digital chips, and the conductance-derived weights of analog tiles.
 
-import { accumulatorBound } from "../ir/accbound.js";
-import { gemmOf, type GemmView } from "../kernels/prepare.js";
-import { NipqInputError } from "../errors.js";
-import { isWeightLayer, tensorRange, type Layer, type Program, type TensorSpec, type WeightLayer } from "../ir/types.js";
-import type { AnalogCompute, HwModel } from "./hwmodel.js";
-import { flipBits, gaussianIntWeights, maxAbs, pcmDrift, pcmNu, pcmProgram, stuckBits } from "./noise.js";
-import { chipMultipliers } from "./requant.js";
-import { CHIP, Rng, streamId } from "./rng.js";
-
-/** Per-chip noise source ids (the `source` part of a stream key). */
-export const SRC = { wGauss: 0, wStuck: 1, wFlip: 2, pcmProg: 3, pcmNu: 4, pcmDrift: 5, accFlip: 8, outGauss: 9, actFlip: 10, adc: 11, pcmRead: 12, inputFlip: 13 } as const;
-
-/**
- * The output Gaussian noise's streams: element j of an image's layer output takes its ziggurat word from
- * lane j mod 4 of the first four, and the rejection steps, in element order, draw from the fifth.
- */
-export const OUT_GAUSS_STREAMS = [SRC.outGauss, 14, 15, 16, 17] as const;
+import { weightAccBound } from "../../ir/accbound.js";
+import { isWeightLayer, tensorRange, type Layer, type Program, type TensorSpec, type WeightLayer } from "../../ir/types.js";
+import { gemmOf, type GemmView } from "../../kernels/prepare.js";
+import type { AnalogCompute, HwModel } from "../hw/hwmodel.js";
+import { chipMultipliers } from "../hw/requant.js";
+import { checkPrecision, resolveChip, type ChipSpec } from "../hw/resolve.js";
+import { flipBits, gaussianIntWeights, maxAbs, pcmDrift, pcmNu, pcmProgram, stuckBits } from "../noise/models.js";
+import { CHIP, Rng, streamId } from "../noise/rng.js";
+import { activeNoise, STREAM, type NoiseConfig, type NoiseSource } from "../noise/sources.js";
 
 interface PrepBase {
   index: number;
@@ -68,10 +60,16 @@ export type LayerPrep = DigitalPrep | AnalogPrep | PoolPrep;
 
 export interface ChipInstance {
   hw: HwModel;
+  /** The hw-model's derived defaults, resolved once. */
+  spec: ChipSpec;
   program: Program;
   /** null: the clean chip (chip semantics, no noise); else the Monte-Carlo trial index. */
   trial: number | null;
   seed: number;
+  /** The noise sources this instance draws: the hw-model's active ones on a noisy trial, none on the clean chip. */
+  sources: NoiseSource[];
+  /** Their settings (only theirs: what is not here is off). */
+  noise: NoiseConfig;
   prep: Map<Layer, LayerPrep>;
   /** Per-chip fault counts (stored weight bits flipped / stuck), for reports and tests. */
   faults: { weightBitsFlipped: number; weightBitsStuck: number };
@@ -85,63 +83,19 @@ function transposeGroups<T extends Int32Array | Float64Array>(w: ArrayLike<numbe
   return out;
 }
 
-/** The widths a chip runs a layer at: the layer's own, or the next supported one when `promote`. */
-function runWidth(bits: number, supported: number[], promote: boolean): number | null {
-  if (supported.includes(bits)) return bits;
-  if (!promote) return null;
-  const up = supported.filter((b) => b >= bits).sort((a, b) => a - b);
-  return up.length ? up[0] : null;
-}
-
-/**
- * Checks every weight layer's weight and input bits against the chip's supported precisions and returns
- * the widths each runs at (promoted when precision.promote). Unsupported → NipqInputError naming the layer.
- */
-export function checkPrecision(program: Program, hw: HwModel): Map<number, { w: number; a: number }> {
-  const out = new Map<number, { w: number; a: number }>();
-  program.layers.forEach((l, i) => {
-    if (!isWeightLayer(l)) return;
-    const a = program.layers[l.inputs[0]].out.bits;
-    const w = runWidth(l.wBits, hw.precision.weightBits, hw.precision.promote);
-    const ar = runWidth(a, hw.precision.activationBits, hw.precision.promote);
-    if (w === null)
-      throw new NipqInputError(`${hw.name}: layer ${i} "${l.name}": ${l.wBits}-bit weights are not supported (precision.weightBits: ${hw.precision.weightBits.join(", ")}${hw.precision.promote ? "" : "; --set precision.promote=true runs them on the next wider width"})`);
-    if (ar === null)
-      throw new NipqInputError(`${hw.name}: layer ${i} "${l.name}": ${a}-bit input activations are not supported (precision.activationBits: ${hw.precision.activationBits.join(", ")}${hw.precision.promote ? "" : "; --set precision.promote=true runs them on the next wider width"})`);
-    out.set(i, { w, a: ar });
-  });
-  return out;
-}
-
-/** Whether any per-chip or per-inference noise source is active (non-zero scale). */
-export function noiseActive(hw: HwModel): boolean {
-  const n = hw.noise;
-  return (
-    (n.weightGaussian?.sigma ?? 0) > 0 ||
-    (n.weightStuckAt?.rate ?? 0) > 0 ||
-    (n.weightBitFlip?.ber ?? 0) > 0 ||
-    (n.activationBitFlip?.ber ?? 0) > 0 ||
-    (n.accumulatorBitFlip?.ber ?? 0) > 0 ||
-    (n.outputGaussian?.sigma ?? 0) > 0 ||
-    (n.adc?.sigma ?? 0) > 0 ||
-    (hw.compute.kind === "analog" && !!n.pcm && n.pcm.enabled !== false) ||
-    (hw.compute.kind === "analog" && (n.pcm?.perReadSigma ?? 0) > 0)
-  );
-}
-
 /** The stored integer weights of a layer after the per-chip digital faults (bit flips, stuck bits, Gaussian). */
-function storedWeights(l: WeightLayer, i: number, hw: HwModel, seed: number, trial: number | null, faults: ChipInstance["faults"], rounded: boolean): { w: Int32Array; extra?: Float64Array } {
+function storedWeights(l: WeightLayer, i: number, chip: ChipInstance, rounded: boolean): { w: Int32Array; extra?: Float64Array } {
   const w = Int32Array.from(l.weights);
+  const { noise: n, seed, trial, faults } = chip;
   if (trial === null) return { w };
-  const n = hw.noise;
-  if (n.weightBitFlip && n.weightBitFlip.ber > 0)
-    faults.weightBitsFlipped += flipBits(w, 0, w.length, l.wBits, true, n.weightBitFlip.ber, new Rng(seed, trial, CHIP, streamId(i, SRC.wFlip)));
-  if (n.weightStuckAt && n.weightStuckAt.rate > 0)
-    faults.weightBitsStuck += stuckBits(w, l.wBits, true, n.weightStuckAt.rate, n.weightStuckAt.value ?? "random", new Rng(seed, trial, CHIP, streamId(i, SRC.wStuck)));
+  if (n.weightBitFlip)
+    faults.weightBitsFlipped += flipBits(w, 0, w.length, l.wBits, true, n.weightBitFlip.ber, new Rng(seed, trial, CHIP, streamId(i, STREAM.wFlip)));
+  if (n.weightStuckAt)
+    faults.weightBitsStuck += stuckBits(w, l.wBits, true, n.weightStuckAt.rate, n.weightStuckAt.value ?? "random", new Rng(seed, trial, CHIP, streamId(i, STREAM.wStuck)));
   const g = n.weightGaussian;
-  if (g && g.sigma > 0) {
+  if (g) {
     const sigma = g.unit === "relative" ? g.sigma * maxAbs(l.weights) : g.sigma;
-    const rng = new Rng(seed, trial, CHIP, streamId(i, SRC.wGauss));
+    const rng = new Rng(seed, trial, CHIP, streamId(i, STREAM.wGauss));
     if (rounded) gaussianIntWeights(w, l.wBits, sigma, rng);
     else {
       // Analog: the target conductances take the perturbed real value (no integer grid in a device).
@@ -153,22 +107,23 @@ function storedWeights(l: WeightLayer, i: number, hw: HwModel, seed: number, tri
   return { w };
 }
 
-function prepareAnalog(l: WeightLayer, i: number, input: TensorSpec, hw: HwModel, c: AnalogCompute, seed: number, trial: number | null, faults: ChipInstance["faults"], m: Float64Array, s: Float64Array): AnalogPrep {
+function prepareAnalog(l: WeightLayer, i: number, input: TensorSpec, chip: ChipInstance, c: AnalogCompute, m: Float64Array, s: Float64Array): AnalogPrep {
   const gemm = gemmOf(l);
   const { K, opg, groups } = gemm;
   const outC = opg * groups;
-  const { w, extra } = storedWeights(l, i, hw, seed, trial, faults, false);
+  const { w, extra } = storedWeights(l, i, chip, false);
   const target = extra ?? Float64Array.from(w);
-  const R = hw.accumulator.kTile ?? c.tileRows;
+  const R = chip.spec.kTile;
   const C = c.tileCols;
   const kTiles = Math.ceil(K / R);
   const wn = new Float64Array(outC * K);
   const tscale = new Float64Array(outC * kTiles);
   const gMax = c.gMaxMicroS;
-  const pcm = trial !== null && hw.noise.pcm && hw.noise.pcm.enabled !== false ? hw.noise.pcm : null;
-  const rngProg = pcm ? new Rng(seed, trial!, CHIP, streamId(i, SRC.pcmProg)) : null;
-  const rngNu = pcm ? new Rng(seed, trial!, CHIP, streamId(i, SRC.pcmNu)) : null;
-  const rngDrift = pcm ? new Rng(seed, trial!, CHIP, streamId(i, SRC.pcmDrift)) : null;
+  const pcm = chip.noise.pcm ?? null;
+  const { seed, trial } = chip;
+  const rngProg = pcm ? new Rng(seed, trial!, CHIP, streamId(i, STREAM.pcmProg)) : null;
+  const rngNu = pcm ? new Rng(seed, trial!, CHIP, streamId(i, STREAM.pcmNu)) : null;
+  const rngDrift = pcm ? new Rng(seed, trial!, CHIP, streamId(i, STREAM.pcmDrift)) : null;
   const xr = tensorRange(input);
   const xmax = Math.max(xr.hi, -xr.lo);
   const dacBits = c.dac.bits;
@@ -216,20 +171,21 @@ function prepareAnalog(l: WeightLayer, i: number, input: TensorSpec, hw: HwModel
  * weights (digital) or tile conductances (analog) with the per-chip noise of stream (seed, trial, CHIP,
  * index·source). `input` is the spec of the layer's (first) input. Non-weight, non-pool layers: undefined.
  */
-export function prepareLayer(l: Layer, i: number, input: TensorSpec, hw: HwModel, seed: number, trial: number | null, faults: ChipInstance["faults"]): LayerPrep | undefined {
+export function prepareLayer(l: Layer, i: number, input: TensorSpec, chip: ChipInstance): LayerPrep | undefined {
+  const hw = chip.hw;
   if (l.op === "avgpool" || l.op === "gap") {
     const { m, s } = chipMultipliers(l.rq.m, l.rq.s, hw.requant.multiplierBits, `layer ${i} "${l.name}"`);
     return { kind: "pool", index: i, m, s };
   }
   if (!isWeightLayer(l)) return undefined;
   const { m, s } = chipMultipliers(l.rq.m, l.rq.s, hw.requant.multiplierBits, `layer ${i} "${l.name}"`);
-  if (hw.compute.kind === "analog") return prepareAnalog(l, i, input, hw, hw.compute, seed, trial, faults, m, s);
-  const { w } = storedWeights(l, i, hw, seed, trial, faults, true);
-  // Activation bit flips can put a signed input at −2^(b−1), outside the range the bound assumes.
-  const flipsOutOfRange = trial !== null && (hw.noise.activationBitFlip?.ber ?? 0) > 0 && input.signed;
-  const bound = accumulatorBound({ ...l, weights: w as unknown as Int8Array } as Layer, input)!;
+  if (hw.compute.kind === "analog") return prepareAnalog(l, i, input, chip, hw.compute, m, s);
+  const { w } = storedWeights(l, i, chip, true);
+  // A source such as activation bit flips can put a signed input at −2^(b−1), outside the range the bound assumes.
+  const outOfRange = input.signed && chip.sources.some((src) => src.widensRange);
+  const bound = weightAccBound(w, l.bias, tensorRange(input));
   // The bound also bounds every partial sum (each term's range contains 0), so no order can overflow.
-  const exact = !flipsOutOfRange && bound.bits <= hw.accumulator.bits;
+  const exact = !outOfRange && bound.bits <= chip.spec.accBits;
   const gemm = gemmOf(l);
   return { kind: "digital", index: i, gemm, m, s, weights: w, wT: transposeGroups(w, gemm, new Int32Array(w.length)), bias: l.bias, exact };
 }
@@ -240,14 +196,20 @@ export function prepareLayer(l: Layer, i: number, input: TensorSpec, hw: HwModel
  */
 export function buildChip(program: Program, hw: HwModel, seed: number, trial: number | null): ChipInstance {
   checkPrecision(program, hw);
-  const prep = new Map<Layer, LayerPrep>();
-  const faults = { weightBitsFlipped: 0, weightBitsStuck: 0 };
+  const chip = emptyChip(program, hw, seed, trial);
   program.layers.forEach((l, i) => {
     if (i === 0) return;
-    const p = prepareLayer(l, i, program.layers[l.inputs[0]].out, hw, seed, trial, faults);
-    if (p) prep.set(l, p);
+    const p = prepareLayer(l, i, program.layers[l.inputs[0]].out, chip);
+    if (p) chip.prep.set(l, p);
   });
-  return { hw, program, trial, seed, prep, faults };
+  return chip;
+}
+
+/** A chip instance with no layer prepared yet. */
+function emptyChip(program: Program, hw: HwModel, seed: number, trial: number | null): ChipInstance {
+  const spec = resolveChip(hw);
+  const sources = trial === null ? [] : spec.sources;
+  return { hw, spec, program, trial, seed, sources, noise: activeNoise(hw.noise, sources), prep: new Map(), faults: { weightBitsFlipped: 0, weightBitsStuck: 0 } };
 }
 
 /**
@@ -255,5 +217,5 @@ export function buildChip(program: Program, hw: HwModel, seed: number, trial: nu
  * parameterized backend suite calls ops on layers that belong to no program).
  */
 export function adHocChip(hw: HwModel): ChipInstance {
-  return { hw, program: { name: "ad hoc", producer: "sim", layers: [] }, trial: null, seed: 0, prep: new Map(), faults: { weightBitsFlipped: 0, weightBitsStuck: 0 } };
+  return emptyChip({ name: "ad hoc", producer: "sim", layers: [] }, hw, 0, null);
 }

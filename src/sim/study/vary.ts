@@ -1,7 +1,7 @@
 // `--vary key=from:to:steps[:log]`: the knob values of a robustness sweep.
 
-import { UsageError } from "../errors.js";
-import { schemaAt, type HwModel } from "./hwmodel.js";
+import { UsageError } from "../../errors.js";
+import { schemaAt, type HwModel } from "../hw/hwmodel.js";
 
 export interface Vary {
   /** The flag as given. */
@@ -51,4 +51,9 @@ export function parseVary(spec: string, hw: HwModel): Vary {
   if (sch.type === "integer") values = [...new Set(values.map((v) => Math.round(v)))];
   else values = values.map((v) => Number(v.toPrecision(12)));
   return { spec, key, path, from, to, steps, scale, values };
+}
+
+/** The `vary` object of sweep documents (DESIGN.md §5 `sweep.vary`). */
+export function varyDoc(v: Vary): { key: string; from: number; to: number; steps: number; scale: "linear" | "log"; spec: string } {
+  return { key: v.key, from: v.from, to: v.to, steps: v.steps, scale: v.scale, spec: v.spec };
 }
