@@ -36,10 +36,7 @@ export function say(json: boolean | undefined, text: string): void {
   (json ? process.stderr : process.stdout).write(text + "\n");
 }
 
-/** Formats an integer with thousands separators (1234567 → "1,234,567"). */
-export function fmtInt(n: number): string {
-  return n.toLocaleString("en-US");
-}
+export { fmtInt } from "../report/table.js";
 
 /** A shape as "28×28×1". */
 export function fmtShape(s: readonly number[]): string {

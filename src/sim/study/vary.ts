@@ -52,8 +52,3 @@ export function parseVary(spec: string, hw: HwModel): Vary {
   else values = values.map((v) => Number(v.toPrecision(12)));
   return { spec, key, path, from, to, steps, scale, values };
 }
-
-/** The `vary` object of sweep documents (DESIGN.md §5 `sweep.vary`). */
-export function varyDoc(v: Vary): { key: string; from: number; to: number; steps: number; scale: "linear" | "log"; spec: string } {
-  return { key: v.key, from: v.from, to: v.to, steps: v.steps, scale: v.scale, spec: v.spec };
-}
