@@ -1,5 +1,5 @@
 // GEMM benchmark: (M, K, N) shapes of cnn-s-like layers, nipq-hw int8 and 4-bit weights (the WASM SIMD
-// kernel gemm_s16_4x8c2_requant, requant included) against tfjs-backend-wasm fp32 matMul (XNNPACK),
+// kernel gemm_s16_8c2_requant, requant included) against tfjs-backend-wasm fp32 matMul (XNNPACK),
 // onnxruntime-web int8 MatMulInteger (wasm, 1 thread), and the register-resident peak of
 // i32x4.dot_i16x8_s measured here. GMAC/s = M·K·N / time (no credit for padding). Single-threaded.
 //
@@ -49,7 +49,7 @@ export function nipqGemm(e: WasmEngine, M: number, K: number, N: number, wBits: 
   const y = a.alloc(M * N * 2, "y");
   const acc = a.alloc(192, "acc");
   const tile = a.alloc(h.Kp * 16, "tile");
-  return { call: () => e.k.gemm_s16_4x8c2_requant(x, h.Kp, M, h.Kp, w, c, acc, tile, N, bias, m, s, pw, ps, -128, 127, y, N), resident: h.panels.byteLength };
+  return { call: () => e.k.gemm_s16_8c2_requant(x, h.Kp, M, h.Kp, w, c, acc, tile, N, bias, m, s, pw, ps, -128, 127, y, N), resident: h.panels.byteLength };
 }
 
 async function tfGemm(M: number, K: number, N: number): Promise<number> {

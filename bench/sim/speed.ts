@@ -29,7 +29,7 @@ const wasm = best(() => runBatched(data.images, inputBytes(program), classesOf(p
 const digital = loadHwModel("int8-systolic-16x16").hw;
 const wNoise = withSet(digital, ["noise", "weightGaussian", "sigma"], 0.5);
 const simWeight = best(() => runTrial(program, wNoise, data, 1, 0));
-// Per-inference sources, each alone and together (the WASM fast path, src/sim/wasmsim.ts).
+// Per-inference sources, each alone and together (the WASM fast path, src/sim/chip/fastpath.ts).
 const actOnly = best(() => runTrial(program, withSet(digital, ["noise", "activationBitFlip", "ber"], 1e-4), data, 1, 0));
 const accOnly = best(() => runTrial(program, withSet(digital, ["noise", "accumulatorBitFlip", "ber"], 1e-4), data, 1, 0));
 const outOnly = best(() => runTrial(program, withSet(digital, ["noise", "outputGaussian", "sigma"], 0.3), data, 1, 0));
@@ -60,7 +60,7 @@ simOptions.useWasm = true;
 const analogN = Math.min(200, data.n);
 const small = { n: analogN, images: data.images.subarray(0, analogN * 784), labels: data.labels.subarray(0, analogN) };
 const pcm = loadHwModel("analog-pcm-crossbar").hw;
-const analog = best(() => runTrial(program, pcm, small, 1, 0), 2); // the MACs on WASM (src/sim/wasmanalog.ts)
+const analog = best(() => runTrial(program, pcm, small, 1, 0), 2); // the MACs on WASM (src/sim/chip/analogmac.ts)
 simOptions.useWasm = false;
 const analogTs = best(() => runTrial(program, pcm, small, 1, 0), 1); // all plain TS
 simOptions.useWasm = true;

@@ -1,4 +1,4 @@
-// The analog crossbar's MACs on WASM (src/sim/wasmanalog.ts, assembly/analog.ts) inside the plain-TS sim
+// The analog crossbar's MACs on WASM (src/sim/chip/analogmac.ts, assembly/analog.ts) inside the plain-TS sim
 // kernels must give exactly the plain-TS loop's integers: same products and sums, same order. Random
 // programs (every op, grouped and depthwise convs) on the PCM crossbar with every analog noise source,
 // with tiles small enough that layers span several K-tiles, on the SIMD and the scalar build, and the fixture.

@@ -1,5 +1,5 @@
-// The simulator's WASM fast path for per-inference noise (src/sim/wasmsim.ts) against the plain-TS sim
-// kernels (src/sim/kernels.ts): the same seed must give exactly the same logits, for each per-inference
+// The simulator's WASM fast path for per-inference noise (src/sim/chip/fastpath.ts) against the plain-TS sim
+// kernels (src/sim/chip/kernels.ts): the same seed must give exactly the same logits, for each per-inference
 // noise source alone and all together, on seeded random programs (every op: strided, grouped and
 // depthwise conv, pools, add, dense; signed and unsigned activations of 2–8 bits) and on the fixture.
 

@@ -1,5 +1,5 @@
 // The output-Gaussian kernel (assembly/simnoise.ts gauss_requant_s16, SIMD and scalar builds) against its
-// definition written out here: perturbAccumulators' draws (src/sim/noise.ts) and a BigInt requant. The
+// definition written out here: perturbAccumulators' draws (src/sim/noise/models.ts) and a BigInt requant. The
 // cases aim at the kernel's edges: channel counts that are not multiples of 4 (the channel-pattern period),
 // lengths that leave a scalar tail, small shifts where exact rounding ties are common (the certified f64
 // requant must hand those to the i64 one), σ large enough to hit the ±2^31 clamp, and the ziggurat's

@@ -1,6 +1,6 @@
 // The WASM engine: one kernel instance with its linear memory, the layers prepared into it, and the
 // per-op drivers that call the kernels with pointers. Both the per-layer LayerKernels (./backend.ts) and
-// the whole-program runner (./program.ts) sit on top of it.
+// the executor's whole-program runner (src/exec/wasm-program.ts) sit on top of it.
 
 import type { AddLayer, AvgPoolLayer, Conv2DLayer, DenseLayer, GlobalAvgPoolLayer, Layer, MaxPoolLayer, TensorSpec } from "../../ir/types.js";
 import type { WindowGeometry } from "../../ir/types.js";
@@ -160,7 +160,7 @@ export class WasmEngine {
   }
 
   private gemm(g: GemmDev, x: number, lda: number, M: number, lo: number, hi: number, y: number, ldy: number): void {
-    this.k.gemm_s16_4x8c2_requant(x, lda, M, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, g.m, g.s, g.pw, g.ps, lo, hi, y, ldy);
+    this.k.gemm_s16_8c2_requant(x, lda, M, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, g.m, g.s, g.pw, g.ps, lo, hi, y, ldy);
   }
 
   /** conv2d over n samples: x, y are i16 NHWC pointers. Scratch is transient. */

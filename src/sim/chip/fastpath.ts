@@ -2,7 +2,7 @@
 // memory (like WasmProgram, src/exec/wasm-program.ts), with the noise applied between the kernels.
 //  - Weight layers whose accumulators are perturbed (accumulator bit flips, output Gaussian noise), or whose
 //    requant is the chip's own (cut multipliers, half-even / truncating rounding), run the GEMM / depthwise
-//    kernels without the fused requant (gemm_s16_4x8c2_acc, dwconv_s16_acc), then the draws of
+//    kernels without the fused requant (gemm_s16_8c2_acc, dwconv_s16_acc), then the draws of
 //    perturbAccumulators (src/sim/noise/models.ts, what the plain-TS kernels call) from the same streams:
 //    accumulator bit flips by flipBits on the linear-memory view, the output Gaussian noise in WASM fused
 //    with the chip's requant (gauss_requant_s16); without Gaussian noise, the chip's exact per-channel
@@ -31,7 +31,7 @@ import { outputSigmas } from "./kernels.js";
 
 /** The sim-only kernels of the simulator's build (assembly/sim.ts) beside the engine's. */
 interface SimExports extends KernelExports {
-  gemm_s16_4x8c2_acc(x: number, lda: number, M: number, Kp: number, w: number, wbits: number, acc: number, tile: number, N: number, bias: number, y: number, ldy: number): void;
+  gemm_s16_8c2_acc(x: number, lda: number, M: number, Kp: number, w: number, wbits: number, acc: number, tile: number, N: number, bias: number, y: number, ldy: number): void;
   dwconv_s16_acc(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, y: number): void;
   requant_rows_mode(acc: number, rows: number, channels: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number, mode: number): void;
   gemm_s16_sat_ktile(x: number, lda: number, M: number, w: number, panels: number, N: number, tiles: number, T: number, wpp: number, bias: number, bits: number, y: number, ldy: number): void;
@@ -365,16 +365,16 @@ export class NoisyWasmProgram {
         xa = engine.arena.alloc(n * g.host.Kp * 2, `the padded input of layer ${l.name}`);
         k.im2col_s16(x, n, 1, p.host.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.host.inN, xa, g.host.Kp);
       }
-      k.gemm_s16_4x8c2_acc(xa, g.host.Kp, n, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, acc, outC);
+      k.gemm_s16_8c2_acc(xa, g.host.Kp, n, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, acc, outC);
       engine.arena.release(mark);
     } else if (p.kind === "conv-gemm") {
       const h = p.host;
       const g = h.geo;
-      if (h.direct) k.gemm_s16_4x8c2_acc(x, g.C, n * g.H * g.W, p.gemms[0].host.Kp, p.gemms[0].w, p.gemms[0].host.container, this.accScratch, this.tile, p.gemms[0].host.N, p.gemms[0].bias, acc, outC);
+      if (h.direct) k.gemm_s16_8c2_acc(x, g.C, n * g.H * g.W, p.gemms[0].host.Kp, p.gemms[0].w, p.gemms[0].host.container, this.accScratch, this.tile, p.gemms[0].host.N, p.gemms[0].bias, acc, outC);
       else
         this.perImageGroups(l, p, x, n, outC, (col, Kp, rows, gi, out) => {
           const gm = p.gemms[gi];
-          k.gemm_s16_4x8c2_acc(col, Kp, rows, Kp, gm.w, gm.host.container, this.accScratch, this.tile, gm.host.N, gm.bias, out, outC);
+          k.gemm_s16_8c2_acc(col, Kp, rows, Kp, gm.w, gm.host.container, this.accScratch, this.tile, gm.host.N, gm.bias, out, outC);
         });
     } else throw new Error(`layer ${l.name}: not prepared as a weight layer`);
 
