@@ -122,7 +122,7 @@ function producer(): string {
 /** The bundled test images: the dataset's first n test images, checked against the model's input. */
 function samplesJson(program: Program, data: string, n: number): { json: string; n: number; dataset: string } {
   const inShape = program.layers[0].out.shape;
-  if (n === 0) return { json: JSON.stringify({ format: "nipq-samples", dataset: data, split: "test", width: 28, height: 28, indices: [], labels: [], pixels: "" }), n: 0, dataset: data };
+  if (n === 0) return { json: JSON.stringify({ format: "nipq-samples", dataset: data, split: "test", width: inShape[1], height: inShape[0], indices: [], labels: [], pixels: "" }), n: 0, dataset: data };
   const d = loadDataset(data, "test");
   if (sizeOf(inShape) !== d.width * d.height || inShape[0] !== d.height || inShape[1] !== d.width)
     throw new NipqInputError(`${data}: its ${d.height}×${d.width} images do not fit the model's input ${inShape.join("×")}; choose a matching --data or --samples 0`);
@@ -162,7 +162,7 @@ export function writeBundle(model: string | { bytes: Uint8Array; file: string },
   const data = o.data ?? "mnist";
   const samples = samplesJson(program, data, o.samples ?? 30);
   const classes = program.layers[program.layers.length - 1].out.shape[0];
-  const names = CLASS_NAMES[samples.dataset] ?? Array.from({ length: 10 }, (_, i) => String(i));
+  const names = CLASS_NAMES[samples.dataset] ?? Array.from({ length: classes }, (_, i) => String(i));
   const contents: [string, Uint8Array | string][] = [
     [BUNDLE_FILES.runtime, runtime],
     [BUNDLE_FILES.simd, simd],
