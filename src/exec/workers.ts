@@ -3,8 +3,8 @@
 //   run(state, chunk) → result   (per chunk: e.g. a batch of images, or a range of Monte-Carlo trials)
 // Results come back in chunk order whatever the number of workers or the scheduling, so a deterministic
 // job gives results identical to one worker. With one worker the job runs inline in this thread (same
-// module, same code path, no thread start-up). `nipq run --workers` uses it with ./run-job.ts; the
-// simulator can spread trials with its own job module.
+// module, same code path, no thread start-up). `nipq run --workers` uses it with ./run-job.ts, and
+// simulate, sweep and the demo with the simulator's trial jobs (src/sim/study/trials.ts).
 
 import { availableParallelism } from "node:os";
 import { createRequire } from "node:module";
