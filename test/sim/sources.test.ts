@@ -7,13 +7,13 @@
 import { describe, expect, it } from "vitest";
 import { compileProgram } from "../../src/exec/runner.js";
 import { interpretLayers } from "../../src/exec/interpret.js";
-import { isWeightLayer, type Layer, type Program } from "../../src/ir/types.js";
+import type { Program } from "../../src/ir/types.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { buildChip, type ChipInstance } from "../../src/sim/chip/chip.js";
 import { NoisyWasmProgram, fastPathEquivalent } from "../../src/sim/chip/fastpath.js";
 import { flipInputs, simKernels } from "../../src/sim/chip/kernels.js";
-import { wasmEquivalent } from "../../src/sim/chip/run.js";
+import { wasmEquivalent, withChipWeights } from "../../src/sim/chip/run.js";
 import { loadHwModel, schemaAt, validateHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
 import { noiseActive, resolveChip } from "../../src/sim/hw/resolve.js";
 import { NOISE_SOURCES, STREAM, activeSources, type NoiseSource } from "../../src/sim/noise/sources.js";
@@ -29,11 +29,6 @@ function exactLogits(program: Program, chip: ChipInstance, images: Uint8Array, n
   const k = simKernels(chip);
   k.setFirstInference(0);
   return interpretLayers(program, k, flipInputs(chip, images, n, 0), n).slice(-1)[0].data;
-}
-
-/** The program with the chip's stored weights (what the WASM paths run). */
-function withChipWeights(program: Program, chip: ChipInstance): Program {
-  return { ...program, layers: program.layers.map((l): Layer => (isWeightLayer(l) && chip.prep.get(l)?.kind === "digital" ? { ...l, weights: Int8Array.from((chip.prep.get(l) as { weights: Int32Array }).weights) } : l)) };
 }
 
 const PROGRAMS = [1, 2, 3, 4, 5, 6].map((seed) => ({ seed, p: randomProgram(seed) }));

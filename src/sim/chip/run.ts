@@ -44,8 +44,8 @@ export function wasmEquivalent(chip: ChipInstance): boolean {
   return true;
 }
 
-/** The program with a chip instance's stored weights in place of the lowered ones. */
-function withChipWeights(program: Program, chip: ChipInstance): Program {
+/** The program with a chip instance's stored weights in place of the lowered ones (what the WASM paths run). */
+export function withChipWeights(program: Program, chip: ChipInstance): Program {
   const layers = program.layers.map((l): Layer => {
     const p = chip.prep.get(l);
     if (!isWeightLayer(l) || !p || p.kind !== "digital") return l;
