@@ -9,16 +9,9 @@ import { accumulatorBound, signedBitsFor } from "../../src/ir/accbound.js";
 import { outDim, padBefore, tensorRange, type Conv2DLayer, type DenseLayer, type Padding, type TensorSpec } from "../../src/ir/types.js";
 import { avgPoolSum, conv2dAcc, denseAcc, globalSum } from "../../src/kernels/reference/ops.js";
 import { Rng } from "../backends/rand.js";
+import { signedBitsOracle } from "../helpers/bits.js";
 
-/** Bits of a non-negative integer (0 → 0), by repeated halving: independent of accbound.ts. */
-function bitLength(x: number): number {
-  let n = 0;
-  for (let v = BigInt(x); v > 0n; v >>= 1n) n++;
-  return n;
-}
-
-/** Two's-complement bits for [min, max] (min ≤ 0 ≤ max): one sign bit + the magnitude bits of max and of −min − 1. */
-const bitsOf = (min: number, max: number) => 1 + Math.max(bitLength(Math.max(max, 0)), bitLength(Math.max(-min - 1, 0)));
+const bitsOf = signedBitsOracle;
 
 describe("signedBitsFor", () => {
   it("at ±2^(k−1), 2^(k−1) − 1 and −2^(k−1) − 1 for every k in 1..53", () => {
