@@ -8,6 +8,9 @@
 // negative a; for positive a, v2(a·m) ≤ 60, so s = 62 has none: a positive tie at s = 62 would be
 // a·m = 2^61 (the only odd multiple of 2^61 below (2^31 − 1)^2 < 2^62). nearTieCases covers the products
 // nearest to it instead.
+//
+// Truncation (floor(a·m / 2^s), a chip rounding mode) has its boundary at the multiples of 2^s instead:
+// integerCases builds a·m ≡ 0 (mod 2^s) and the products beside it.
 
 /** One requant input and where it sits: a·m ≡ 2^(s−1) + off (mod 2^s). */
 export interface RqCase {
@@ -159,6 +162,17 @@ function divisorsIn(n: bigint, lo: bigint, hi: bigint): bigint[] {
   return ds.filter((d) => d >= lo && d <= hi).sort((x, y) => (x < y ? -1 : 1));
 }
 
+/** Which boundary a case sits at: the rounding tie 2^(s−1) (mod 2^s) or the truncation boundary 0 (mod 2^s). */
+export type Boundary = "tie" | "integer";
+
+/** a·m minus the nearest point ≡ the boundary (mod 2^s), in [−2^(s−1), 2^(s−1)): 0 exactly at it (BigInt). */
+export function boundaryOffset(a: number, m: number, s: number, boundary: Boundary): number {
+  if (boundary === "tie") return tieOffset(a, m, s);
+  const d = 1n << BigInt(s);
+  const r = (((BigInt(a) * BigInt(m)) % d) + d) % d;
+  return Number(r < d / 2n ? r : r - d);
+}
+
 /**
  * The inputs whose product is nearest to a tie on one side, for every s in 1..62, both signs of a and both
  * sides (dir = ±1): a·m ≡ 2^(s−1) + dir·d (mod 2^s) with the smallest d ≥ 1 the ranges admit (d = 1
@@ -173,14 +187,44 @@ function divisorsIn(n: bigint, lo: bigint, hi: bigint): bigint[] {
  *    prime, 2^61 + 1 = 3·768614336404564651 has no divisor in range), and one side each at s = 60, 61.
  */
 export function nearTieCases(): RqCase[] {
+  return nearCases("tie");
+}
+
+/**
+ * The truncation boundary: products a·m ≡ 0 (mod 2^s) exactly (off = 0), and the nearest beside them on
+ * each side, built as nearTieCases builds its (s ≤ 31: d = 1; s ≥ 32: factoring P = ±j·2^s ± d, j ≥ 1).
+ * Exact non-zero multiples: a = ±2^p·u, m = 2^30·1 with p = max(0, s − 30), which needs p ≤ 30 for a > 0
+ * (s ≤ 60) and allows a = −2^31 (s ≤ 61); a = 0 is an exact multiple at every s. At s = 62 no non-zero
+ * product lies within 2^30 of a multiple of 2^62 (|a·m| ≤ 2^62 − 2^31, and |a·m| ≥ 2^30 for a ≠ 0), so
+ * the nearest are a = ±1 with m = 2^30 (off = ±2^30) and the extreme products (off +2^31 for a = −2^31,
+ * m = 2^31 − 1; −(2^32 − 1) for (2^31 − 1)²).
+ */
+export function integerCases(): RqCase[] {
+  const out: RqCase[] = [];
+  for (let s = 1; s <= 62; s++) {
+    out.push({ a: 0, m: M_MAX, s, off: 0 });
+    for (const sign of [1, -1]) {
+      const p = Math.max(0, s - 30);
+      if (p > (sign > 0 ? 30 : 31)) continue;
+      for (const u of p === 31 ? [1] : [1, 2 ** (31 - p) - 1]) out.push({ a: sign * 2 ** p * u, m: M_MIN, s, off: 0 });
+    }
+  }
+  out.push(...nearCases("integer"));
+  out.push({ a: 1, m: M_MIN, s: 62, off: 2 ** 30 }, { a: -1, m: M_MIN, s: 62, off: -(2 ** 30) });
+  out.push({ a: -(2 ** 31), m: M_MAX, s: 62, off: 2 ** 31 }, { a: A_MAX, m: M_MAX, s: 62, off: -(2 ** 32 - 1) });
+  return out;
+}
+
+function nearCases(boundary: Boundary): RqCase[] {
   const out: RqCase[] = [];
   for (const sign of [1, -1]) {
-    // s = 1: even products.
-    out.push({ a: sign, m: M_MIN, s: 1, off: -1 }, { a: sign * 2, m: M_MIN + 1, s: 1, off: -1 }, { a: sign * 2 ** 30, m: M_MAX, s: 1, off: -1 });
+    // s = 1: the one non-boundary residue (even products beside a tie, odd ones beside an integer).
+    if (boundary === "tie") out.push({ a: sign, m: M_MIN, s: 1, off: -1 }, { a: sign * 2, m: M_MIN + 1, s: 1, off: -1 }, { a: sign * 2 ** 30, m: M_MAX, s: 1, off: -1 });
+    else out.push({ a: sign, m: M_MIN + 1, s: 1, off: -1 }, { a: sign * A_MAX, m: M_MAX, s: 1, off: -1 });
     for (let s = 2; s <= 31; s++)
       for (const dir of [1, -1]) {
         const M = 1n << BigInt(s);
-        const t = (1n << BigInt(s - 1)) + BigInt(dir);
+        const t = ((boundary === "tie" ? 1n << BigInt(s - 1) : 0n) + BigInt(dir) + M) % M;
         let found = 0;
         for (const u of [1, 3, A_MAX, 0x5bd1e995, 5, 7, 9, 11, 13]) {
           const a = sign * u;
@@ -190,9 +234,9 @@ export function nearTieCases(): RqCase[] {
           out.push({ a, m, s, off: dir });
           if (++found === 3) break;
         }
-        if (found === 0) throw new Error(`nearTieCases: no m for s = ${s}, sign ${sign}, side ${dir}`);
+        if (found === 0) throw new Error(`nearCases(${boundary}): no m for s = ${s}, sign ${sign}, side ${dir}`);
       }
-    for (let s = 32; s <= 62; s++) for (const dir of [1, -1]) out.push(...nearestByFactoring(s, sign, dir));
+    for (let s = 32; s <= (boundary === "tie" ? 62 : 61); s++) for (const dir of [1, -1]) out.push(...nearestByFactoring(s, sign, dir, boundary));
   }
   return out;
 }
@@ -205,20 +249,22 @@ const MAX_J = 64; // the s ≥ 32 searches hit within 15 values of j (or exhaust
  * that d with |a| < 2^30 if there is one within MAX_J: accumulators of at most 31 bits are the ones the
  * GEMM's shared-shift SIMD requant can take (src/kernels/wasm/prepare.ts sharedShift).
  */
-function nearestByFactoring(s: number, sign: number, dir: number): RqCase[] {
+function nearestByFactoring(s: number, sign: number, dir: number, boundary: Boundary): RqCase[] {
   const half = 1n << BigInt(s - 1);
+  // The points ≡ the boundary (mod 2^s) on a's side of 0: odd multiples of 2^(s−1), or non-zero multiples of 2^s.
+  const center = (j: bigint) => BigInt(sign) * (boundary === "tie" ? (2n * j + 1n) * half : (j + 1n) * 2n * half);
   for (let d = 1n; d < half; d++) {
     const hits: RqCase[] = [];
     let exhausted = false;
     for (let j = 0n; ; j++) {
-      const P = BigInt(sign) * (2n * j + 1n) * half + BigInt(dir) * d;
+      const P = center(j) + BigInt(dir) * d;
       if ((P < 0n ? -P : P) > P_MAX) {
         exhausted = true;
         break;
       }
       if (j >= BigInt(MAX_J)) {
         if (hits.length) break;
-        throw new Error(`nearTieCases: s = ${s}, sign ${sign}, side ${dir}, d = ${d}: no hit in ${MAX_J} products (raise MAX_J)`);
+        throw new Error(`nearCases(${boundary}): s = ${s}, sign ${sign}, side ${dir}, d = ${d}: no hit in ${MAX_J} products (raise MAX_J)`);
       }
       for (const m of divisorsIn(P < 0n ? -P : P, BigInt(M_MIN), BigInt(M_MAX)).reverse()) { // largest m: smallest |a|
         const a = P / m;
@@ -231,7 +277,7 @@ function nearestByFactoring(s: number, sign: number, dir: number): RqCase[] {
     if (hits.length) return hits;
     if (!exhausted) break;
   }
-  throw new Error(`nearTieCases: nothing near the tie at s = ${s}`);
+  throw new Error(`nearCases(${boundary}): nothing near the boundary at s = ${s}`);
 }
 
 /** The chip's rounding modes (src/sim/requant.ts), each by its BigInt definition. */
@@ -255,4 +301,25 @@ export function roundedBig(a: number, m: number, s: number, mode: RoundingMode):
 /** clamp(v, lo, hi) of a BigInt result, as a number. */
 export function clampBig(v: bigint, lo: number, hi: number): number {
   return v < BigInt(lo) ? lo : v > BigInt(hi) ? hi : Number(v);
+}
+
+/** The key a coverage map counts a compared case under: s, the sign of a, the side of the boundary. */
+export const coverageKey = (c: RqCase) => `${c.s} ${Math.sign(c.a)} ${Math.sign(c.off)}`;
+
+/**
+ * Keys "s sign side" (s from s0 to 62, a of either sign, side 0 = exactly at the boundary, ±1 = beside it)
+ * that `seen` lacks, apart from the products that do not exist (see tieCases, integerCases): no tie for
+ * a > 0 at s = 62, no non-zero multiple of 2^s for a > 0 at s ≥ 61 or a < 0 at s = 62, and at s = 1 only
+ * one non-boundary residue.
+ */
+export function uncovered(seen: ReadonlyMap<string, number>, s0: number, boundary: Boundary): string[] {
+  const out: string[] = [];
+  for (let s = s0; s <= 62; s++)
+    for (const sign of [1, -1])
+      for (const side of [0, -1, 1]) {
+        if (s === 1 && side === 1) continue;
+        if (side === 0 && (boundary === "tie" ? s === 62 && sign > 0 : s === 62 || (s === 61 && sign > 0))) continue;
+        if (!seen.get(`${s} ${sign} ${side}`)) out.push(`${s} ${sign} ${side}`);
+      }
+  return out;
 }

@@ -6,7 +6,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requantBig } from "../../src/kernels/reference/requant.js";
-import { clampBig, nearTieCases, roundedBig, tieCases, type RqCase } from "../helpers/requant-cases.js";
+import { clampBig, coverageKey, integerCases, nearTieCases, roundedBig, tieCases, uncovered, type RqCase } from "../helpers/requant-cases.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { WasmKernels, loadWasmKernels } from "../../src/kernels/wasm/backend.js";
@@ -68,24 +68,9 @@ const I32_MAX = 2 ** 31 - 1;
 function checkCases(what: string, cases: RqCase[], got: ArrayLike<number>, want: (c: RqCase) => bigint, lo: number, hi: number, seen: Map<string, number>): void {
   cases.forEach((c, i) => {
     const w = want(c);
-    if (got[i] !== clampBig(w, lo, hi)) throw new Error(`${what}: requant(${c.a}, ${c.m}, ${c.s}) with a·m ≡ 2^(s−1) + ${c.off} (mod 2^s), clamp [${lo}, ${hi}]: want ${clampBig(w, lo, hi)}, kernel ${got[i]}`);
-    if (w > BigInt(lo) && w < BigInt(hi)) {
-      const key = `${c.s} ${Math.sign(c.a)} ${Math.sign(c.off)}`;
-      seen.set(key, (seen.get(key) ?? 0) + 1);
-    }
+    if (got[i] !== clampBig(w, lo, hi)) throw new Error(`${what}: requant(${c.a}, ${c.m}, ${c.s}) with a·m ${c.off >= 0 ? "+" : "−"} ${Math.abs(c.off)} from the boundary (mod 2^s), clamp [${lo}, ${hi}]: want ${clampBig(w, lo, hi)}, kernel ${got[i]}`);
+    if (w > BigInt(lo) && w < BigInt(hi)) seen.set(coverageKey(c), (seen.get(coverageKey(c)) ?? 0) + 1);
   });
-}
-
-/** Keys "s sign side" that `seen` lacks among s in [s0, 62], both signs, ties and both sides (side +1 from s = 2). */
-function missing(seen: Map<string, number>, s0: number): string[] {
-  const out: string[] = [];
-  for (let s = s0; s <= 62; s++)
-    for (const sign of [1, -1])
-      for (const side of [0, -1, 1]) {
-        if ((s === 62 && sign > 0 && side === 0) || (s === 1 && side === 1)) continue; // no such product (helpers/requant-cases.ts)
-        if (!seen.get(`${s} ${sign} ${side}`)) out.push(`${s} ${sign} ${side}`);
-      }
-  return out;
 }
 
 describe("AssemblyScript requant at constructed exact ties and the products beside them, every build", () => {
@@ -103,7 +88,7 @@ describe("AssemblyScript requant at constructed exact ties and the products besi
       const seen = new Map<string, number>();
       checkCases(b.name, ALL_CASES, a.i32(out, n), (c) => roundedBig(c.a, c.m, c.s, "half-up"), I32_MIN, I32_MAX, seen);
       // Not vacuous: for every s, sign and side some case's true result lies inside the int32 clamp.
-      expect(missing(seen, 1)).toEqual([]);
+      expect(uncovered(seen, 1, "tie")).toEqual([]);
     });
 
     it(`${b.name}: the GEMM's requant (the shared-shift SIMD form where proven exact, else requantClamp) at every s in 16..62`, () => {
@@ -139,31 +124,35 @@ describe("AssemblyScript requant at constructed exact ties and the products besi
       // positive tie at s = 61 (a = 2^30, m = 2^30 only), one side at s = 59 (the one product at distance 1,
       // 7·2^58 + 1, is 1148096051·1757355259), and everything at s = 62 (the tie is a = −2^31; the nearest
       // products have |a| ≥ 2^30). Those go through requantClamp in the other layer.
-      expect(missing(seen.shared, 16)).toEqual(["59 1 1", "59 -1 -1", "61 1 0", "62 1 -1", "62 1 1", "62 -1 0", "62 -1 -1", "62 -1 1"]);
-      expect(missing(new Map([...seen.scalar, ...seen.shared]), 16)).toEqual([]);
+      expect(uncovered(seen.shared, 16, "tie")).toEqual(["59 1 1", "59 -1 -1", "61 1 0", "62 1 -1", "62 1 1", "62 -1 0", "62 -1 -1", "62 -1 1"]);
+      expect(uncovered(new Map([...seen.scalar, ...seen.shared]), 16, "tie")).toEqual([]);
     });
   }
 
   for (const b of BUILDS.filter((b) => b.sim))
-    it(`${b.name}: requant_rows_mode (the chip's requant) in each rounding mode equals its BigInt definition at every s in 16..62`, () => {
+    it(`${b.name}: requant_rows_mode (the chip's requant) in each rounding mode equals its BigInt definition at ties and truncation boundaries, s in 16..62`, () => {
       // The outputs are i16: for s ≤ 15 every non-zero product's result lies beyond ±2^15 and clamps.
       const e = new WasmEngine({ flavor: b.flavor, sim: b.sim });
       const k = e.k as unknown as { requant_rows_mode(acc: number, rows: number, channels: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number, mode: number): void };
       const a = e.arena;
-      const n = ALL_CASES.length;
-      const acc = a.putI32(ALL_CASES.map((c) => c.a), "acc");
-      const m = a.putI32(ALL_CASES.map((c) => c.m), "m");
-      const s = a.putI32(ALL_CASES.map((c) => c.s), "s");
-      const y = a.alloc(n * 2, "y");
-      const evenDiffers = new Set<number>();
-      (["half-up", "half-even", "truncate"] as const).forEach((mode, code) => {
-        k.requant_rows_mode(acc, 1, n, m, s, -32768, 32767, y, n, code);
-        const seen = new Map<string, number>();
-        checkCases(`${b.name} ${mode}`, ALL_CASES, Int32Array.from(a.i16(y, n)), (c) => roundedBig(c.a, c.m, c.s, mode), -32768, 32767, seen);
-        expect(missing(seen, 16), mode).toEqual([]);
-      });
-      for (const c of ALL_CASES) if (c.off === 0 && c.s >= 16 && roundedBig(c.a, c.m, c.s, "half-even") !== roundedBig(c.a, c.m, c.s, "half-up") && Math.abs(Number(roundedBig(c.a, c.m, c.s, "half-up"))) < 32767) evenDiffers.add(c.s);
-      expect(evenDiffers.size).toBe(61 - 16 + 1); // s = 16..61 each have a tie where half even must differ (s = 62: see test/sim/requant.test.ts)
+      for (const boundary of ["tie", "integer"] as const) {
+        const cases = boundary === "tie" ? ALL_CASES : integerCases();
+        const n = cases.length;
+        const acc = a.putI32(cases.map((c) => c.a), "acc");
+        const m = a.putI32(cases.map((c) => c.m), "m");
+        const s = a.putI32(cases.map((c) => c.s), "s");
+        const y = a.alloc(n * 2, "y");
+        (["half-up", "half-even", "truncate"] as const).forEach((mode, code) => {
+          k.requant_rows_mode(acc, 1, n, m, s, -32768, 32767, y, n, code);
+          const seen = new Map<string, number>();
+          checkCases(`${b.name} ${mode}`, cases, Int32Array.from(a.i16(y, n)), (c) => roundedBig(c.a, c.m, c.s, mode), -32768, 32767, seen);
+          expect(uncovered(seen, 16, boundary), `${mode}, ${boundary}`).toEqual([]);
+        });
+      }
+      // s = 16..61 each have an observable tie where half even must differ (s = 62: see test/sim/requant.test.ts).
+      const up = (c: RqCase) => roundedBig(c.a, c.m, c.s, "half-up");
+      const evenDiffers = new Set(ALL_CASES.filter((c) => c.off === 0 && c.s >= 16 && roundedBig(c.a, c.m, c.s, "half-even") !== up(c) && up(c) > -32768n && up(c) < 32767n).map((c) => c.s));
+      expect(evenDiffers.size).toBe(61 - 16 + 1);
     });
 });
 

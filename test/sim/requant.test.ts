@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { requantBig } from "../../src/kernels/reference/requant.js";
 import { cutMultiplier, requantRounded } from "../../src/sim/requant.js";
-import { nearTieCases, roundedBig, tieCases, tieOffset, type RoundingMode } from "../helpers/requant-cases.js";
+import { boundaryOffset, coverageKey, integerCases, nearTieCases, roundedBig, tieCases, uncovered, type RoundingMode } from "../helpers/requant-cases.js";
 
 const MODES = ["half-up", "half-even", "truncate"] as const;
 
@@ -41,24 +41,23 @@ describe("chip requant", () => {
     expect(requantRounded(5, 1, 1, "half-even")).toBe(2);
   });
 
-  it("constructed exact ties at every shift and the nearest products beside them: each mode equals its BigInt definition", () => {
-    const ties = new Map<string, number>();
+  it("constructed products at every s: exact ties and truncation boundaries and those beside them; each mode equals its BigInt definition", () => {
     const evenDiffers = new Set<number>();
-    for (const c of [...tieCases(), ...nearTieCases()]) {
-      expect(tieOffset(c.a, c.m, c.s), JSON.stringify(c)).toBe(c.off);
-      const want = { "half-up": 0, "half-even": 0, truncate: 0 };
-      for (const mode of MODES) want[mode] = bigRounded(c.a, c.m, c.s, mode);
-      // Exact below 2^53 (the contract); beyond (s < 10 with a large a) only a 32-bit clamp is exact.
-      if (Math.abs(want.truncate) >= 2 ** 53) continue;
-      for (const mode of MODES) expect(requantRounded(c.a, c.m, c.s, mode), `${mode}: (${c.a}, ${c.m}, ${c.s}), a·m ≡ 2^(s−1) + ${c.off}`).toBe(want[mode]);
-      if (c.off === 0) {
-        const key = `${c.s} ${Math.sign(c.a)}`;
-        ties.set(key, (ties.get(key) ?? 0) + 1);
-        if (want["half-even"] !== want["half-up"]) evenDiffers.add(c.s);
+    for (const boundary of ["tie", "integer"] as const) {
+      const seen = new Map<string, number>();
+      for (const c of boundary === "tie" ? [...tieCases(), ...nearTieCases()] : integerCases()) {
+        expect(boundaryOffset(c.a, c.m, c.s, boundary), JSON.stringify(c)).toBe(c.off);
+        const want = { "half-up": 0, "half-even": 0, truncate: 0 };
+        for (const mode of MODES) want[mode] = bigRounded(c.a, c.m, c.s, mode);
+        // Exact below 2^53 (the contract); beyond (s < 10 with a large a) only a 32-bit clamp is exact.
+        if (Math.abs(want.truncate) >= 2 ** 53) continue;
+        for (const mode of MODES) expect(requantRounded(c.a, c.m, c.s, mode), `${mode}: (${c.a}, ${c.m}, ${c.s}), a·m at the ${boundary} boundary + ${c.off}`).toBe(want[mode]);
+        seen.set(coverageKey(c), (seen.get(coverageKey(c)) ?? 0) + 1);
+        if (boundary === "tie" && c.off === 0 && want["half-even"] !== want["half-up"]) evenDiffers.add(c.s);
       }
+      // Not vacuous: every (s, sign of a, side) that the int32 × [2^30, 2^31 − 1] ranges admit was compared exactly.
+      expect(uncovered(seen, 1, boundary), boundary).toEqual([]);
     }
-    // Not vacuous: an exactly compared tie at every (s, sign of a), except a > 0 at s = 62 (no such tie exists).
-    for (let s = 1; s <= 62; s++) for (const sign of [1, -1]) if (!(s === 62 && sign > 0)) expect(ties.get(`${s} ${sign}`), `ties at s = ${s}, sign ${sign}`).toBeGreaterThanOrEqual(1);
     // ... and at every s a tie whose half-up result is odd, so half even must differ. Not at s = 62: its one
     // tie, a·m = −2^61, is −0.5, and both give 0.
     expect([...evenDiffers].sort((x, y) => x - y)).toEqual(Array.from({ length: 61 }, (_, i) => i + 1));
