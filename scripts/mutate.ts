@@ -61,11 +61,13 @@ export const MUTATIONS: Mutation[] = [
   { id: "ref-rq-split-trunc", file: RQ, find: "const q0 = Math.floor(p0 / TWO15);", replace: "const q0 = Math.trunc(p0 / TWO15);", tests: T.refRq },
   { id: "ref-rq-clamp-hi", file: RQ, find: "return r < lo ? lo : r > hi ? hi : r;", replace: "return r < lo ? lo : r > hi ? r : r;", tests: T.refRq },
   { id: "ref-roundshift-tie-down", file: RQ, find: "return Math.floor((t + 2 ** (s - 1)) / 2 ** s);", replace: "return Math.floor((t + 2 ** (s - 1) - 1) / 2 ** s);", tests: [...T.refRq, ...T.refOps] },
+  { id: "ref-roundshift-early-zero", file: RQ, find: "if (s >= 54) return 0;", replace: "if (s >= 52) return 0;", tests: T.refRq },
   // The AssemblyScript requant: the scalar i64 form and the shared-shift SIMD form, and when the host allows the latter.
   { id: "as-rq-tie-down", file: "assembly/requant.ts", find: "const r = (i64(a) * i64(m) + (i64(1) << i64(s - 1))) >> i64(s);", replace: "const r = (i64(a) * i64(m) + (i64(1) << i64(s - 1)) - 1) >> i64(s);", tests: T.wasm },
   { id: "as-rq-clamp-hi", file: "assembly/requant.ts", find: "return r < i64(lo) ? lo : r > i64(hi) ? hi : i32(r);", replace: "return r < i64(lo) ? lo : r > i64(hi) ? i32(r) : i32(r);", tests: T.wasm },
   { id: "as-rq8-tie-down", file: "assembly/requant.ts", find: "const rnd = i64x2.splat(i64(1) << i64(S - 1));", replace: "const rnd = i64x2.splat((i64(1) << i64(S - 1)) - 1);", tests: T.wasm },
   { id: "as-rq8-pw-ignored", file: "assembly/requant.ts", find: "const b1 = i32x4.mul(a1, pw1);", replace: "const b1 = a1;", tests: [...T.wasm, ...T.ops] },
+  { id: "as-add-tie-down", file: "assembly/add.ts", find: "const rnd = i64(1) << i64(s - 1);", replace: "const rnd = (i64(1) << i64(s - 1)) - 1;", tests: [...T.wasm, ...T.ops] },
   { id: "prepare-shared-shift-bound", file: "src/kernels/wasm/prepare.ts", find: "S - s[c] > 31 - accBits", replace: "S - s[c] > 32 - accBits", tests: [...T.wasm, ...T.ops] },
   // The simulator's rounding modes and multiplier cut (plain TS), each against its own definition.
   { id: "sim-even-s16-r0", file: SIM_RQ, find: "tie = r0 === 0 && modPow2(H, s - 15) === POW2[s - 16];", replace: "tie = modPow2(H, s - 15) === POW2[s - 16];", tests: T.simRq },
@@ -105,6 +107,7 @@ export const MUTATIONS: Mutation[] = [
   { id: "as-unpack-scalar-unsigned", file: "assembly/gemm.ts", find: "<< up) >> down));", replace: "<< up) >>> down));", tests: [...T.wasm, ...T.ops] },
   // Padding offsets (TensorFlow `same`: top/left = floor(total/2)) in each place that applies them.
   { id: "pad-same-ceil", file: "src/ir/types.ts", find: "const before = Math.floor(total / 2);", replace: "const before = Math.ceil(total / 2);", tests: [...T.refOps, ...T.ops] },
+  { id: "pad-same-total", file: "src/ir/types.ts", find: "const total = Math.max((Math.ceil(size / stride) - 1) * stride + k - size, 0);", replace: "const total = Math.max((Math.ceil(size / stride) - 1) * stride + k - size - 1, 0);", tests: [...T.refOps, ...T.ops] },
   { id: "pad-ref-conv-left", file: "src/kernels/reference/ops.ts", find: "const pl = padBefore(g.W, g.kw, g.sw, g.padding);", replace: "const pl = padBefore(g.H, g.kh, g.sh, g.padding);", tests: [...T.refOps, ...T.ops] },
   { id: "pad-ref-maxpool-top", file: "src/kernels/reference/ops.ts", find: "const pt = padBefore(H, kh, sh, padding);", replace: 'const pt = padBefore(H, kh, sh, "valid");', tests: [...T.refOps, ...T.ops] },
   { id: "pad-sim-left", file: "src/sim/kernels.ts", find: "const ix = ox * s.sw + kx - s.pl;", replace: "const ix = ox * s.sw + kx - s.pt;", tests: T.ops },
