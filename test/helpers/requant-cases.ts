@@ -12,12 +12,12 @@
 // Truncation (floor(a·m / 2^s), a chip rounding mode) has its boundary at the multiples of 2^s instead:
 // integerCases builds a·m ≡ 0 (mod 2^s) and the products beside it.
 
-/** One requant input and where it sits: a·m ≡ 2^(s−1) + off (mod 2^s). */
+/** One requant input and where it sits: a·m ≡ the boundary + off (mod 2^s) (the tie 2^(s−1), or 0 for integerCases). */
 export interface RqCase {
   a: number;
   m: number;
   s: number;
-  /** a·m − (the nearest odd multiple of 2^(s−1)) reduced mod 2^s: 0 for a tie, ±1 just beside it. */
+  /** a·m minus the nearest point ≡ the boundary (mod 2^s): 0 exactly at it, ±1 just beside it (boundaryOffset). */
   off: number;
 }
 
@@ -64,9 +64,9 @@ function inverseMod2k(x: bigint, k: number): bigint {
   return ((y % M) + M) % M;
 }
 
-// Factoring products below 2^62 (for s ≥ 32, where a and m are both fixed by the product; see nearTieCases).
-// Deterministic Miller–Rabin (the first 12 primes as bases are enough below 3.3·10^24, Sorenson & Webster
-// 2015) and Pollard's rho with Brent's cycle detection (Brent 1980).
+// Factoring products below 2^62 (for s ≥ 32, where a and m are both fixed by the product; see nearCases).
+// Deterministic Miller–Rabin (the prime bases up to 37 are enough below 3.18·10^23 > 2^62; Sorenson &
+// Webster 2015) and Pollard's rho with Brent's cycle detection (Brent 1980).
 
 function powMod(b: bigint, e: bigint, n: bigint): bigint {
   let r = 1n;
@@ -193,8 +193,8 @@ export function nearTieCases(): RqCase[] {
 /**
  * The truncation boundary: products a·m ≡ 0 (mod 2^s) exactly (off = 0), and the nearest beside them on
  * each side, built as nearTieCases builds its (s ≤ 31: d = 1; s ≥ 32: factoring P = ±j·2^s ± d, j ≥ 1).
- * Exact non-zero multiples: a = ±2^p·u, m = 2^30·1 with p = max(0, s − 30), which needs p ≤ 30 for a > 0
- * (s ≤ 60) and allows a = −2^31 (s ≤ 61); a = 0 is an exact multiple at every s. At s = 62 no non-zero
+ * Exact non-zero multiples: a = ±2^p·u (u = 1 or 2^(31−p) − 1), m = 2^30, p = max(0, s − 30); that needs
+ * p ≤ 30 for a > 0 (s ≤ 60), and a = −2^31 reaches s = 61; a = 0 is an exact multiple at every s. At s = 62 no non-zero
  * product lies within 2^30 of a multiple of 2^62 (|a·m| ≤ 2^62 − 2^31, and |a·m| ≥ 2^30 for a ≠ 0), so
  * the nearest are a = ±1 with m = 2^30 (off = ±2^30) and the extreme products (off +2^31 for a = −2^31,
  * m = 2^31 − 1; −(2^32 − 1) for (2^31 − 1)²).
@@ -245,9 +245,10 @@ const P_MAX = 2n ** 31n * (2n ** 31n - 1n); // |a·m| ≤ 2^31·(2^31 − 1)
 const MAX_J = 64; // the s ≥ 32 searches hit within 15 values of j (or exhaust j, for s ≥ 60)
 
 /**
- * The first product (smallest j) at the smallest distance d, and, when its |a| ≥ 2^30, also the first one at
- * that d with |a| < 2^30 if there is one within MAX_J: accumulators of at most 31 bits are the ones the
- * GEMM's shared-shift SIMD requant can take (src/kernels/wasm/prepare.ts sharedShift).
+ * For s ≥ 32: the product at the smallest distance d from the boundary on side dir (first in j), and, when
+ * its |a| ≥ 2^30, also the first one at that d with |a| < 2^30 if there is one within MAX_J: accumulators
+ * of at most 31 bits are the ones the GEMM's shared-shift SIMD requant can take (src/kernels/wasm/prepare.ts
+ * sharedShift).
  */
 function nearestByFactoring(s: number, sign: number, dir: number, boundary: Boundary): RqCase[] {
   const half = 1n << BigInt(s - 1);
