@@ -1,5 +1,6 @@
-// The WASM engine beyond the per-op suite: the AssemblyScript requantize at its limits, weight containers
-// and resident memory, loader feature detection and its errors, the memory limit, the memory plan.
+// The WASM engine beyond the per-op suite: the AssemblyScript requantize at its limits and at constructed
+// ties on every build (test/helpers/requant-cases.ts), weight containers and resident memory, loader feature
+// detection and its errors, the memory limit, the memory plan.
 
 import { describe, expect, it } from "vitest";
 import { mkdtempSync } from "node:fs";
@@ -73,7 +74,7 @@ function checkCases(what: string, cases: RqCase[], got: ArrayLike<number>, want:
   });
 }
 
-describe("AssemblyScript requant at constructed exact ties and the products beside them, every build", () => {
+describe("AssemblyScript requant at constructed exact ties (and truncation boundaries), and the products beside them, every build", () => {
   for (const b of BUILDS) {
     it(`${b.name}: requant_i32_perchannel (requantClamp) equals the BigInt definition at every s in 1..62`, () => {
       const e = new WasmEngine({ flavor: b.flavor, sim: b.sim });
