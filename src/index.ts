@@ -9,7 +9,7 @@
 //
 // Browsers and edge devices use the bundle's zero-dependency runtime instead (nipq export, docs/DEPLOY.md).
 
-import { limitDataset, loadDataset, type Dataset } from "./data/index.js";
+import { checkModelFitsData, limitDataset, loadDataset, type Dataset } from "./data/index.js";
 import { writeBundle, type BundleReport, type ExportOptions } from "./deploy/bundle.js";
 import { NipqInputError } from "./errors.js";
 import { runProgram } from "./exec/interpret.js";
@@ -122,8 +122,11 @@ export interface SweepResult {
 /** A dataset by name ("mnist", "fashion-mnist", "idx:DIR") or one already loaded; its test split. */
 export type DataSource = string | Dataset;
 
-function testData(d: DataSource, limit?: number): Dataset {
-  return limitDataset(typeof d === "string" ? loadDataset(d, "test") : d, limit);
+/** The test split of `d` (its first `limit` samples), checked to fit the model's input. */
+function testData(m: Model, d: DataSource, limit?: number): Dataset {
+  const data = typeof d === "string" ? loadDataset(d, "test", limit) : limitDataset(d, limit);
+  checkModelFitsData(m.file, m.inputShape, data);
+  return data;
 }
 
 function resolveHw(hw: string | HwModel, set: string[] = []): HwModel {
@@ -207,7 +210,7 @@ export class Model {
 
   /** Accuracy on a dataset's test split (what `nipq run` reports). */
   evaluate(data: DataSource, o: EvaluateOptions = {}): Evaluation {
-    const d = testData(data, o.limit);
+    const d = testData(this, data, o.limit);
     const t0 = performance.now();
     const r = this.run(d.images, o);
     const seconds = (performance.now() - t0) / 1000;
@@ -223,7 +226,7 @@ export class Model {
    */
   async simulate(hw: string | HwModel, data: DataSource, o: SimulateOptions = {}): Promise<SimulationResult> {
     const m = resolveHw(hw, o.set);
-    const d: SimData = testData(data, o.limit);
+    const d: SimData = testData(this, data, o.limit);
     const seed = o.seed ?? 0;
     const trials = o.trials ?? 10;
     const cost = programCost(this.program, m);
@@ -251,7 +254,7 @@ export class Model {
   async sweep(hw: string | HwModel, data: DataSource, vary: string, o: SimulateOptions = {}): Promise<SweepResult> {
     const base = resolveHw(hw, o.set);
     const v = parseVary(vary, base);
-    const d: SimData = testData(data, o.limit);
+    const d: SimData = testData(this, data, o.limit);
     const seed = o.seed ?? 0;
     const trials = o.trials ?? 10;
     const points = await sweepStudy(this.program, base, v, d, { seed, trials, workers: o.workers, batch: o.batch });
