@@ -7,11 +7,11 @@
 //
 // Cost: O(L log L) in the number of layers L, whatever the graph (docs/FORMAT.md). The greedy step only
 // looks at the buffers that are live at the same time as the one it places, listed once by a sweep over
-// the layers; that is O(L + P log W) for P such pairs and W buffers live at once. Feed-forward and
-// residual networks have P ≈ L. A graph with more than PAIRS_PER_LAYER·L pairs (thousands of activations
-// kept alive at once, which no real network has) is planned by interval colouring instead: each buffer
-// takes a free slot when it becomes live (a min-heap of slot numbers), a slot is as large as its largest
-// buffer, slots are stacked. Both plans never overlap two live buffers.
+// the layers: O(L log L + P log W) for P such pairs and W buffers live at once, with P ≤ 64·L there.
+// Feed-forward and residual networks have P ≈ L. A graph with more than PAIRS_PER_LAYER·L pairs (thousands of activations
+// kept alive at once, which no real network has) is planned by interval colouring instead, in O(L): each
+// buffer takes a free slot when it becomes live, a slot is as large as its largest buffer, slots are
+// stacked. Both plans never overlap two live buffers.
 
 import { sizeOf, type Program, type TensorSpec } from "../ir/types.js";
 import { lastUse } from "./interpret.js";
@@ -60,11 +60,30 @@ export function planActivations(p: Program, bytesOf: (spec: TensorSpec, layer: n
     live[o][1] = Math.max(live[o][1], last[i], i);
   }
   const buffers = owner.filter((o, i) => o === i); // ascending: a buffer's start is its own index
-  const overlapping = overlaps(buffers, live, PAIRS_PER_LAYER * L);
+  // The pairs of buffers live at the same time, by one sweep in start order: each buffer meets the earlier
+  // ones still live at its start (an expired buffer leaves the active list once). Counted first, listed
+  // only when there are at most PAIRS_PER_LAYER·L of them.
+  const sweep = (meet?: (a: number, b: number) => void): boolean => {
+    let active: number[] = [];
+    let pairs = 0;
+    for (const b of buffers) {
+      active = active.filter((a) => live[a][1] >= live[b][0]);
+      if ((pairs += active.length) > PAIRS_PER_LAYER * L) return false;
+      if (meet) for (const a of active) meet(a, b);
+      active.push(b);
+    }
+    return true;
+  };
   const offsets = new Array<number>(L).fill(0);
   const roundUp = (n: number) => Math.ceil(n / align) * align;
-  if (overlapping) greedyBySize(buffers, sizes, overlapping, offsets, roundUp);
-  else slots(buffers, sizes, live, offsets, roundUp);
+  const greedy = sweep();
+  if (greedy) {
+    const overlapping: number[][] = buffers.map(() => []); // indexed by owner through `slot`
+    const slot: number[] = [];
+    buffers.forEach((b, k) => (slot[b] = k));
+    sweep((a, b) => (overlapping[slot[a]].push(b), overlapping[slot[b]].push(a)));
+    greedyBySize(buffers, sizes, (b) => overlapping[slot[b]], offsets, roundUp);
+  } else slots(buffers, sizes, live, offsets, roundUp);
   for (let i = 0; i < L; i++) offsets[i] = offsets[owner[i]];
   let peakBytes = 0;
   for (const b of buffers) peakBytes = Math.max(peakBytes, offsets[b] + sizes[b]);
@@ -76,44 +95,14 @@ export function planActivations(p: Program, bytesOf: (spec: TensorSpec, layer: n
   }
   let liveBytesBound = 0;
   for (let t = 0, sum = 0; t < L; t++) liveBytesBound = Math.max(liveBytesBound, (sum += delta[t]));
-  return { owner, offsets, sizes, live, peakBytes, liveBytesBound, method: overlapping ? "greedy-by-size" : "slots" };
-}
-
-/**
- * For each buffer, the buffers live at the same time (both directions), by one sweep in start order;
- * null when there are more than `maxPairs` such pairs (counted first, in O(L)). O(L + pairs).
- */
-function overlaps(buffers: number[], live: [number, number][], maxPairs: number): Map<number, number[]> | null {
-  // Buffer b overlaps every earlier-starting buffer still live at its start: (live at start(b)) − 1 of them.
-  const delta = new Array<number>(live.length + 1).fill(0);
-  for (const b of buffers) {
-    delta[live[b][0]]++;
-    delta[live[b][1] + 1]--;
-  }
-  const liveAt: number[] = [];
-  for (let t = 0, n = 0; t < live.length; t++) liveAt.push((n += delta[t]));
-  let pairs = 0;
-  for (const b of buffers) pairs += liveAt[live[b][0]] - 1;
-  if (pairs > maxPairs) return null;
-  const out = new Map<number, number[]>(buffers.map((b) => [b, []]));
-  let active: number[] = [];
-  for (const b of buffers) {
-    const start = live[b][0];
-    active = active.filter((a) => live[a][1] >= start); // each expired buffer leaves once
-    for (const a of active) {
-      out.get(a)!.push(b);
-      out.get(b)!.push(a);
-    }
-    active.push(b);
-  }
-  return out;
+  return { owner, offsets, sizes, live, peakBytes, liveBytesBound, method: greedy ? "greedy-by-size" : "slots" };
 }
 
 /** TFLite's greedy by size: largest first, each at the lowest aligned offset clear of the live buffers placed. */
-function greedyBySize(buffers: number[], sizes: number[], overlapping: Map<number, number[]>, offsets: number[], roundUp: (n: number) => number): void {
+function greedyBySize(buffers: number[], sizes: number[], overlapping: (b: number) => number[], offsets: number[], roundUp: (n: number) => number): void {
   const placed = new Set<number>();
   for (const b of [...buffers].sort((x, y) => sizes[y] - sizes[x] || x - y)) {
-    const conflicts = overlapping.get(b)!.filter((q) => placed.has(q)).sort((x, y) => offsets[x] - offsets[y]);
+    const conflicts = overlapping(b).filter((q) => placed.has(q)).sort((x, y) => offsets[x] - offsets[y]);
     let off = 0;
     for (const q of conflicts) {
       if (off + sizes[b] <= offsets[q]) break;
@@ -124,63 +113,27 @@ function greedyBySize(buffers: number[], sizes: number[], overlapping: Map<numbe
   }
 }
 
-/** Interval colouring: in start order each buffer takes the lowest free slot; slots are stacked by size. */
+/**
+ * Interval colouring: in start order each buffer takes a free slot (the one freed last) or a new one; a
+ * slot is freed after the last layer of its buffer; slots are stacked, each as large as its largest buffer.
+ */
 function slots(buffers: number[], sizes: number[], live: [number, number][], offsets: number[], roundUp: (n: number) => number): void {
-  const slotOf = new Map<number, number>();
+  const slotOf: number[] = [];
   const slotBytes: number[] = [];
-  const busyUntil: number[] = []; // last layer of the buffer a busy slot holds
-  const free = new MinHeap((s) => s);
-  const busy = new MinHeap((s) => busyUntil[s]);
+  const free: number[] = [];
+  const freedAfter: number[][] = []; // freedAfter[t]: the slots whose buffer is last live at layer t
+  let t = 0;
   for (const b of buffers) {
-    while (busy.size && busyUntil[busy.peek()] < live[b][0]) free.push(busy.pop());
-    const s = free.size ? free.pop() : slotBytes.push(0) - 1;
-    slotOf.set(b, s);
+    for (; t < live[b][0]; t++) for (const s of freedAfter[t] ?? []) free.push(s);
+    const s = free.length ? free.pop()! : slotBytes.push(0) - 1;
+    slotOf[b] = s;
     slotBytes[s] = Math.max(slotBytes[s], sizes[b]);
-    busyUntil[s] = live[b][1];
-    busy.push(s);
+    (freedAfter[live[b][1]] ??= []).push(s);
   }
   const base: number[] = [];
   for (let s = 0, off = 0; s < slotBytes.length; s++) {
     base.push(off);
     off = roundUp(off + slotBytes[s]);
   }
-  for (const b of buffers) offsets[b] = base[slotOf.get(b)!];
-}
-
-/** A binary min-heap of items ordered by a numeric key (read when an item is pushed or moved). */
-class MinHeap {
-  private a: number[] = [];
-  constructor(private readonly key: (item: number) => number) {}
-  get size(): number {
-    return this.a.length;
-  }
-  peek(): number {
-    return this.a[0];
-  }
-  push(v: number): void {
-    const { a, key } = this;
-    let i = a.push(v) - 1;
-    while (i > 0 && key(a[(i - 1) >> 1]) > key(a[i])) {
-      [a[i], a[(i - 1) >> 1]] = [a[(i - 1) >> 1], a[i]];
-      i = (i - 1) >> 1;
-    }
-  }
-  pop(): number {
-    const { a, key } = this;
-    const top = a[0];
-    const end = a.pop()!;
-    if (a.length) {
-      a[0] = end;
-      for (let i = 0; ; ) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < a.length && key(a[l]) < key(a[m])) m = l;
-        if (r < a.length && key(a[r]) < key(a[m])) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m], a[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
+  for (const b of buffers) offsets[b] = base[slotOf[b]];
 }
