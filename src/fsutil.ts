@@ -59,7 +59,7 @@ function sidePath(target: string, kind: "tmp" | "old"): string {
 }
 
 /** Whether a process with this id runs on this machine (EPERM: it runs, as another user). */
-export function processAlive(pid: number): boolean {
+function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

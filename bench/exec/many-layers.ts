@@ -6,6 +6,8 @@
 //   fanout  input → K max pools all reading the input → a chain of adds that consumes them one by one:
 //           activation j stays live until add j, so about K are live at once (the planner's worst case).
 
+import { lastUse } from "../../src/exec/interpret.js";
+import { deployedBytes } from "../../src/exec/memplan.js";
 import type { Layer, Program, TensorSpec } from "../../src/ir/types.js";
 
 const act = (shape: number[]): TensorSpec => ({ shape, bits: 8, signed: false, scale: 1 / 255 });
@@ -42,4 +44,35 @@ export function fanoutProgram(K: number, hw = 4, c = 2): Program {
     prev = layers.length - 1;
   }
   return tail(layers, prev, hw * hw * c);
+}
+
+/**
+ * The activation planner as it was before (git 320690e): the same greedy by size, but every buffer tested
+ * against every buffer placed before it, O(L²). The oracle of the planner's tests, the peer of its benchmark.
+ */
+export function naiveOffsets(p: Program, bytesOf: (spec: TensorSpec) => number = deployedBytes, align = 1): number[] {
+  const L = p.layers.length;
+  const owner = p.layers.map((_, i) => i);
+  p.layers.forEach((l, i) => l.op === "flatten" && (owner[i] = owner[l.inputs[0]]));
+  const last = lastUse(p);
+  const sizes = new Array<number>(L).fill(0);
+  const live: [number, number][] = p.layers.map((_, i) => [i, i]);
+  for (let i = 0; i < L; i++) {
+    if (owner[i] === i) sizes[i] = bytesOf(p.layers[i].out);
+    live[owner[i]][1] = Math.max(live[owner[i]][1], last[i], i);
+  }
+  const order = owner.filter((o, i) => o === i).sort((a, b) => sizes[b] - sizes[a] || a - b);
+  const offsets = new Array<number>(L).fill(0);
+  const placed: number[] = [];
+  for (const b of order) {
+    const conflicts = placed.filter((q) => live[q][0] <= live[b][1] && live[b][0] <= live[q][1]).sort((x, y) => offsets[x] - offsets[y]);
+    let off = 0;
+    for (const q of conflicts) {
+      if (off + sizes[b] <= offsets[q]) break;
+      off = Math.max(off, Math.ceil((offsets[q] + sizes[q]) / align) * align);
+    }
+    offsets[b] = off;
+    placed.push(b);
+  }
+  return owner.map((o) => offsets[o]);
 }

@@ -5,39 +5,9 @@
 
 import { describe, expect, it } from "vitest";
 import { deployedBytes, PAIRS_PER_LAYER, planActivations, type ActivationPlan } from "../../src/exec/memplan.js";
-import { lastUse } from "../../src/exec/interpret.js";
-import type { Program } from "../../src/ir/types.js";
 import { validateProgram } from "../../src/ir/validate.js";
-import { chainProgram, fanoutProgram } from "../../bench/exec/many-layers.js";
+import { chainProgram, fanoutProgram, naiveOffsets } from "../../bench/exec/many-layers.js";
 import { randomProgram } from "../backends/random-program.js";
-
-/** The planner as it was (O(L²): every placed buffer tested for every buffer), the oracle of the greedy path. */
-function naiveOffsets(p: Program, bytesOf: typeof deployedBytes, align: number): number[] {
-  const L = p.layers.length;
-  const owner = p.layers.map((_, i) => i);
-  p.layers.forEach((l, i) => l.op === "flatten" && (owner[i] = owner[l.inputs[0]]));
-  const last = lastUse(p);
-  const sizes = new Array<number>(L).fill(0);
-  const live: [number, number][] = p.layers.map((_, i) => [i, i]);
-  for (let i = 0; i < L; i++) {
-    if (owner[i] === i) sizes[i] = bytesOf(p.layers[i].out);
-    live[owner[i]][1] = Math.max(live[owner[i]][1], last[i], i);
-  }
-  const order = owner.filter((o, i) => o === i).sort((a, b) => sizes[b] - sizes[a] || a - b);
-  const offsets = new Array<number>(L).fill(0);
-  const placed: number[] = [];
-  for (const b of order) {
-    const conflicts = placed.filter((q) => live[q][0] <= live[b][1] && live[b][0] <= live[q][1]).sort((x, y) => offsets[x] - offsets[y]);
-    let off = 0;
-    for (const q of conflicts) {
-      if (off + sizes[b] <= offsets[q]) break;
-      off = Math.max(off, Math.ceil((offsets[q] + sizes[q]) / align) * align);
-    }
-    offsets[b] = off;
-    placed.push(b);
-  }
-  return owner.map((o) => offsets[o]);
-}
 
 /** No two simultaneously live buffers share a byte; the peak is at least the live-bytes bound. */
 function checkPlan(plan: ActivationPlan, what: string): void {

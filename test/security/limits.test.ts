@@ -8,25 +8,17 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as limits from "../../src/limits.js";
 import { printable } from "../../src/cli/common.js";
-import { NipqInputError } from "../../src/errors.js";
 import { encodeQModel } from "../../src/ir/qmodel.js";
 import { readQModel } from "../../src/ir/io.js";
 import { programCost } from "../../src/sim/cost.js";
 import { HW_MODELS_DIR, SHIPPED_MODELS, loadHwModel, lookupSchema, withSet } from "../../src/sim/hwmodel.js";
 import { parseVary } from "../../src/sim/sweep.js";
 import { expectInputError, nipq } from "../helpers/cli.js";
+import { inputErrorMessage } from "../helpers/errors.js";
 
 const FIXTURE = "test/fixtures/cnn-s-w4a4-random.qmodel";
 const tmp = () => mkdtempSync(join(tmpdir(), "nipq-limits-"));
-const msg = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(NipqInputError);
-    return (e as Error).message;
-  }
-  throw new Error("expected an error");
-};
+const msg = inputErrorMessage;
 
 describe("docs/SECURITY.md lists every limit of src/limits.ts with its value", () => {
   it("each constant's value appears in the document next to its name", () => {
