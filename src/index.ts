@@ -14,6 +14,7 @@ import { writeBundle, type BundleReport, type ExportOptions } from "./deploy/bun
 import { NipqInputError } from "./errors.js";
 import { runProgram } from "./exec/interpret.js";
 import { readFileChecked } from "./fsutil.js";
+import { MAX_BATCH } from "./limits.js";
 import { decodeQModel } from "./ir/qmodel.js";
 import { programStats, type LayerStats } from "./ir/stats.js";
 import { sizeOf, type Program } from "./ir/types.js";
@@ -178,7 +179,7 @@ export class Model {
     const n = images.length / per;
     if (!Number.isInteger(n)) throw new NipqInputError(`images: expected a multiple of ${per} bytes (${this.inputShape.join("×")} u8 per image), found ${images.length}`);
     const batch = o.batch ?? 64;
-    if (!Number.isInteger(batch) || batch < 1) throw new NipqInputError(`batch: expected a positive integer, found ${batch}`);
+    if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new NipqInputError(`batch: expected an integer in [1, ${MAX_BATCH}], found ${batch}`);
     const classes = this.classes;
     if ((o.backend ?? "reference") === "reference") {
       const logits = new Int16Array(n * classes);

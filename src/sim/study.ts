@@ -3,7 +3,7 @@
 
 import { UsageError } from "../errors.js";
 import type { Program } from "../ir/types.js";
-import { MAX_SWEEP_TRIALS, MAX_TRIALS } from "../limits.js";
+import { MAX_BATCH, MAX_SWEEP_TRIALS, MAX_TRIALS, MAX_WORKERS } from "../limits.js";
 import { withSet, type HwModel } from "./hwmodel.js";
 import { runTrials } from "./pool.js";
 import { noiseActive, runTrial, trialStats, type SimData, type TrialStats } from "./simulate.js";
@@ -31,6 +31,8 @@ export interface AccuracyStudy {
 /** Accuracy of `program` on chip `hw`: clean, and over `o.trials` noisy chip instances. */
 export async function accuracyStudy(program: Program, hw: HwModel, data: SimData, o: StudyOptions): Promise<AccuracyStudy> {
   checkCount("trials", o.trials, MAX_TRIALS);
+  checkCount("workers", o.workers ?? 1, MAX_WORKERS);
+  checkCount("batch", o.batch ?? 64, MAX_BATCH);
   const batch = o.batch ?? 64;
   const clean = runTrial(program, hw, data, o.seed, null, batch);
   const active = noiseActive(hw);

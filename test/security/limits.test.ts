@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as limits from "../../src/limits.js";
 import { printable } from "../../src/cli/common.js";
+import { loadModel } from "../../src/index.js";
 import { encodeQModel } from "../../src/ir/qmodel.js";
 import { readQModel } from "../../src/ir/io.js";
 import { programCost } from "../../src/sim/cost.js";
@@ -52,6 +53,16 @@ describe("counts on the command line have upper bounds, checked before anything 
     expect(loadHwModel("lowbit-npu", ["precision.weightBits.3=6"]).hw.precision.weightBits).toEqual([2, 4, 8, 6]); // append one
     expect(msg(() => loadHwModel("lowbit-npu", ["precision.weightBits.99999999999999999999=4"]))).toMatch(/array index 999999999999… out of range/);
     expect(msg(() => parseVary("precision.weightBits.9=1:4:4", loadHwModel("lowbit-npu").hw))).toMatch(/--vary precision\.weightBits\.9: array index 9 out of range/);
+  });
+});
+
+describe("the library API checks the same counts", () => {
+  it("simulate, sweep and run with a huge trials, workers or batch: NipqInputError before any work", async () => {
+    const m = loadModel(FIXTURE);
+    await expect(m.simulate("lowbit-npu", "mnist", { trials: 1e9, limit: 2 })).rejects.toThrow(/trials: expected an integer in \[1, 10000\], found 1000000000/);
+    await expect(m.simulate("lowbit-npu", "mnist", { trials: 2, workers: 1e6, limit: 2 })).rejects.toThrow(/workers: expected an integer in \[1, 64\], found 1000000/);
+    await expect(m.sweep("lowbit-npu", "mnist", "noise.weightGaussian.sigma=0:1:1000", { trials: 1000, limit: 2 })).rejects.toThrow(/expected at most 100000 trials in all/);
+    expect(() => m.run(new Uint8Array(784), { batch: 1e9 })).toThrow(/batch: expected an integer in \[1, 65536\], found 1000000000/);
   });
 });
 
