@@ -35,6 +35,8 @@ function ioWhy(e: unknown): string {
       return "a parent is not a directory";
     case "ENOSPC":
       return "no space left on device";
+    case "ENOTEMPTY":
+      return "the directory is not empty (something was written into it meanwhile)";
     default:
       return (e as Error).message;
   }
@@ -82,7 +84,7 @@ function staleSides(target: string): { path: string; kind: "tmp" | "old" }[] {
     const m = SIDE.exec(n);
     if (!m || m[1] !== basename(target) || processAlive(Number(m[2]))) continue;
     const path = join(dirname(target), n);
-    out.push({ path, kind: m[4] as "tmp" | "old", mtime: lstatSync(path).mtimeMs });
+    quietly(() => out.push({ path, kind: m[4] as "tmp" | "old", mtime: lstatSync(path).mtimeMs })); // gone meanwhile: skip
   }
   return out.sort((a, b) => b.mtime - a.mtime);
 }
@@ -100,7 +102,7 @@ function quietly(f: () => void): void {
 /** Writes `data` to `path` atomically (temp file in the same directory + rename); cleans stale temporaries of `path`. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   requirePath(path, "write");
-  for (const s of staleSides(path)) if (s.kind === "tmp" && lstatSync(s.path).isFile()) quietly(() => unlinkSync(s.path));
+  for (const s of staleSides(path)) if (s.kind === "tmp") quietly(() => lstatSync(s.path).isFile() && unlinkSync(s.path));
   const tmp = sidePath(path, "tmp");
   try {
     writeFileSync(tmp, data, { flag: "wx" });
@@ -222,9 +224,9 @@ function recover(target: string, k: OutputDirKind): void {
 }
 
 /**
- * Checks an output directory before any work (and again right before writing): not empty, not the current
- * directory or one that holds it, absent or empty or a previous output of this kind, under a writable
- * directory. Cleans what a killed run left beside it. Returns the absolute path.
+ * Checks an output directory before any work (and again right before writing): a non-blank path, not the
+ * current directory or one that holds it, absent or empty or a previous output of this kind, under a
+ * writable directory. Cleans what a killed run left beside it. Returns the absolute path.
  */
 export function prepareOutputDir(out: string, k: OutputDirKind): string {
   requirePath(out, `write the ${k.what}`);
