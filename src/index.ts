@@ -9,11 +9,12 @@
 //
 // Browsers and edge devices use the bundle's zero-dependency runtime instead (nipq export, docs/DEPLOY.md).
 
-import { limitDataset, loadDataset, type Dataset } from "./data/index.js";
+import { checkModelFitsData, limitDataset, loadDataset, type Dataset } from "./data/index.js";
 import { writeBundle, type BundleReport, type ExportOptions } from "./deploy/bundle.js";
 import { NipqInputError } from "./errors.js";
 import { checkBatch, classesOf, compileProgram, evaluate, imageCount, inputBytes, runBatched, type ProgramRunner } from "./exec/runner.js";
 import { readFileChecked } from "./fsutil.js";
+import { MAX_BATCH } from "./limits.js";
 import { decodeQModel } from "./ir/qmodel.js";
 import { programStats, type LayerStats } from "./ir/stats.js";
 import type { Program } from "./ir/types.js";
@@ -102,8 +103,11 @@ export type SweepResult = SweepDoc;
 /** A dataset by name ("mnist", "fashion-mnist", "idx:DIR") or one already loaded; its test split. */
 export type DataSource = string | Dataset;
 
-function testData(d: DataSource, limit?: number): Dataset {
-  return limitDataset(typeof d === "string" ? loadDataset(d, "test") : d, limit);
+/** The test split of `d` (its first `limit` samples), checked to fit the model's input. */
+function testData(m: Model, d: DataSource, limit?: number): Dataset {
+  const data = typeof d === "string" ? loadDataset(d, "test", limit) : limitDataset(d, limit);
+  checkModelFitsData(m.file, m.inputShape, data);
+  return data;
 }
 
 function resolveHw(hw: string | HwModel, set: string[] = []): { hw: HwModel; file: string | null } {
@@ -176,8 +180,7 @@ export class Model {
 
   /** Accuracy on a dataset's test split (what `nipq run` reports). */
   evaluate(data: DataSource, o: EvaluateOptions = {}): Evaluation {
-    const d = testData(data, o.limit);
-    imageCount(this.program, d.images, `${d.name}: the test images`);
+    const d = testData(this, data, o.limit);
     const { runner, batch } = this.runner(o);
     const r = evaluate(this.program, runner, d.images, d.labels, batch);
     return { ...r, n: d.n, classes: this.classes, backend: runner.name, accuracy: r.correct / d.n, samples: d.n, labels: d.labels };
@@ -190,7 +193,7 @@ export class Model {
    */
   async simulate(hw: string | HwModel, data: DataSource, o: SimulateOptions = {}): Promise<SimulationResult> {
     const { hw: m, file: hwFile } = resolveHw(hw, o.set);
-    const d = testData(data, o.limit);
+    const d = testData(this, data, o.limit);
     const so = studyOf(o);
     const cost = programCost(this.program, m);
     const t0 = performance.now();
@@ -205,7 +208,7 @@ export class Model {
   async sweep(hw: string | HwModel, data: DataSource, vary: string, o: SimulateOptions = {}): Promise<SweepResult> {
     const { hw: base, file: hwFile } = resolveHw(hw, o.set);
     const v = parseVary(vary, base);
-    const d = testData(data, o.limit);
+    const d = testData(this, data, o.limit);
     const so = studyOf(o);
     const points = await sweepStudy(this.program, base, v, d, so);
     return sweepDoc(v, points, { hw: base.name, hwFile, model: this.file, data: d.name, samples: d.n, trials: so.trials, seed: so.seed });

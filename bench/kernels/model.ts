@@ -29,8 +29,9 @@ export function nipqRunner(p: Program, n: number, flavor: "simd" | "scalar" = "s
   const k = loadWasmKernels({ flavor });
   const prog = new WasmProgram(k.engine, p, n);
   const x = images(n);
-  // Where the time goes: each layer's engine.exec timed (a wrapper on the engine instance, this bench only);
-  // slot 0, the u8 → i16 input conversion and the runner's own work, is the rest of the run's time.
+  // Where the time goes: each layer's engine.exec timed by a wrapper on this engine instance (the runner
+  // has no hook: the edge runtime would carry it); slot 0, the u8 → i16 input conversion and the runner's
+  // own work, is the rest of each run's time.
   const profile = () => {
     const perLayer = new Float64Array(p.layers.length);
     const e = k.engine;

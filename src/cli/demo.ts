@@ -7,13 +7,14 @@ import cliProgress from "cli-progress";
 import { existsSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { limitDataset, loadDataset } from "../data/index.js";
-import { compileProgram, evaluate, imageCount } from "../exec/runner.js";
-import { ensureDir, writeFileAtomic } from "../fsutil.js";
+import { checkModelFitsData, loadDataset, limitDataset } from "../data/index.js";
+import { compileProgram, evaluate } from "../exec/runner.js";
+import { prepareOutputDir, writeOutputDir } from "../fsutil.js";
 import { readQModel } from "../ir/io.js";
 import { programStats } from "../ir/stats.js";
 import { referenceKernels } from "../kernels/reference/backend.js";
 import { loadWasmKernels } from "../kernels/wasm/backend.js";
+import { DEMO_REPORT } from "../report/outputs.js";
 import { LAYER_HEADER, layerRows, simulateDoc, simulateSections } from "../report/simulate.js";
 import { htmlPage, htmlTable } from "../report/svg.js";
 import { sweepDoc, sweepSvg, sweepTable } from "../report/sweep.js";
@@ -22,7 +23,7 @@ import { programCost } from "../sim/hw/cost.js";
 import { loadHwModel, withSet } from "../sim/hw/hwmodel.js";
 import { accuracyStudy, sweepStudy } from "../sim/study/study.js";
 import { parseVary } from "../sim/study/vary.js";
-import { fmtInt, printJson, say } from "./common.js";
+import { fmtInt, pathOption, printJson, say } from "./common.js";
 import { studyOptions, type StudyCliOptions } from "./options.js";
 
 /** The package root (two levels above dist/cli or src/cli). */
@@ -44,20 +45,21 @@ interface DemoOptions extends StudyCliOptions {
 export function demoCommand(): Command {
   const cmd = new Command("demo")
     .description("the embedded default: the shipped NIPQ model on the shipped digits, a simulated chip, a noise sweep, a report")
-    .option("--model <FILE>", "the .qmodel to show", DEMO_MODEL)
-    .option("--hw <HW>", "hw-model name or JSON file", DEMO_HW);
+    .option("--model <FILE>", "the .qmodel to show", pathOption, DEMO_MODEL)
+    .option("--hw <HW>", "hw-model name or JSON file", pathOption, DEMO_HW);
   // Fewer trials and images than simulate/sweep by default: the demo runs 6 studies and is meant to take about a minute on 2 cores.
   return studyOptions(cmd, { trials: "Monte-Carlo trials per noise level", defaults: { trials: 5, limit: 1000, why: "the mnist test split has 2,000; the demo uses 1,000 so it takes about a minute" } })
-    .option("--out <DIR>", "where to write the report", "report")
+    .option("--out <DIR>", "where to write the report (a new directory, or a previous demo report)", pathOption, "report")
     .addHelpText("after", `\nSteps: inspect the model; run it on the WASM kernels; simulate it on ${DEMO_HW} clean and with ${DEMO_SIGMA} LSB Gaussian weight noise;\nsweep ${DEMO_VARY}; write <out>/report.html, report.json and sweep.svg.\nThe shipped models and the commands that made them: models/README.md.`)
     .action(async (o: DemoOptions) => {
       const log = (s: string) => say(o.json, s);
       const t0 = performance.now();
+      prepareOutputDir(o.out, DEMO_REPORT);
       const program = readQModel(o.model);
       const shown = relative(process.cwd(), o.model) || o.model;
       const st = programStats(program);
-      const data = limitDataset(loadDataset("mnist", "test"), o.limit);
-      imageCount(program, data.images, "mnist: the test images");
+      const data = loadDataset("mnist", "test", o.limit);
+      checkModelFitsData(shown, program.layers[0].out.shape, data);
       log(`nipq demo: ${shown} (${program.name}) on the shipped mnist digits, ${data.n} test images`);
       log(`  bits per layer (w/a): ${st.layers.filter((l) => l.wBits).map((l) => `${l.name} ${l.wBits}/${l.aBits}`).join(", ")}`);
       log(`  ${fmtInt(st.totals.weightBytes)} B packed weights, ${fmtInt(st.totals.macs)} MACs, ${fmtInt(st.totals.bops)} BOPs per image`);
@@ -104,11 +106,8 @@ export function demoCommand(): Command {
         { heading: `Simulation on ${hw.name} (σ = ${DEMO_SIGMA} LSB)`, html: summary.html },
         ...rest,
       ]);
-      ensureDir(o.out);
       doc.seconds = (performance.now() - t0) / 1000;
-      writeFileAtomic(join(o.out, "report.json"), JSON.stringify(doc, null, 2) + "\n");
-      writeFileAtomic(join(o.out, "sweep.svg"), curve);
-      writeFileAtomic(join(o.out, "report.html"), page);
+      writeOutputDir(o.out, [["report.json", JSON.stringify(doc, null, 2) + "\n"], ["sweep.svg", curve], ["report.html", page]], DEMO_REPORT);
 
       if (o.json) return printJson(doc);
       log(`\n${shown} on ${hw.name}:`);

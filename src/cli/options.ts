@@ -3,6 +3,7 @@
 // batches of 64, one worker per core).
 
 import type { Command } from "commander";
+import { MAX_BATCH, MAX_LIMIT, MAX_TRIALS, MAX_WORKERS } from "../limits.js";
 import { STUDY_DEFAULTS } from "../sim/study/study.js";
 import { intOption } from "./common.js";
 
@@ -24,10 +25,10 @@ export interface StudyCliOptions {
 export function studyOptions(cmd: Command, o: { trials: string; defaults?: { trials: number; limit: number; why: string } }): Command {
   const d = o.defaults;
   return cmd
-    .option("--trials <N>", o.trials, intOption("--trials", 1), d?.trials ?? STUDY_DEFAULTS.trials)
+    .option("--trials <N>", o.trials, intOption("--trials", 1, MAX_TRIALS), d?.trials ?? STUDY_DEFAULTS.trials)
     .option("--seed <S>", "seed of every random draw", intOption("--seed", 0), STUDY_DEFAULTS.seed)
-    .option("--limit <N>", d ? `test images (${d.why})` : "use only the first N test images", intOption("--limit", 1), d?.limit)
-    .option("--workers <N>", "worker threads for the trials (default: one per core)", intOption("--workers", 1, 256), STUDY_DEFAULTS.workers)
-    .option("--batch <N>", "images per batch (does not change any number)", intOption("--batch", 1, 65536), STUDY_DEFAULTS.batch)
+    .option("--limit <N>", d ? `test images (${d.why})` : "use only the first N test images", intOption("--limit", 1, MAX_LIMIT), d?.limit)
+    .option("--workers <N>", "worker threads for the trials (default: one per core)", intOption("--workers", 1, MAX_WORKERS), STUDY_DEFAULTS.workers)
+    .option("--batch <N>", "images per batch (does not change any number)", intOption("--batch", 1, MAX_BATCH), STUDY_DEFAULTS.batch)
     .option("--json", "print one JSON document on stdout");
 }

@@ -6,15 +6,16 @@
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
-import { loadDataset, limitDataset } from "../data/index.js";
+import { checkModelFitsData, loadDataset } from "../data/index.js";
 import { readQModel } from "../ir/io.js";
-import { ensureDir, writeFileAtomic } from "../fsutil.js";
+import { prepareOutputDir, writeOutputDir } from "../fsutil.js";
+import { SIMULATE_REPORT } from "../report/outputs.js";
 import { LAYER_HEADER, layerRows, simulateDoc, simulateHtml } from "../report/simulate.js";
 import { textTable } from "../report/table.js";
 import { programCost } from "../sim/hw/cost.js";
 import { loadHwModel } from "../sim/hw/hwmodel.js";
 import { accuracyStudy } from "../sim/study/study.js";
-import { collect, fmtInt, printJson, say } from "./common.js";
+import { collect, fmtInt, pathOption, printJson, say } from "./common.js";
 import { studyOptions, type StudyCliOptions } from "./options.js";
 
 interface SimulateOptions extends StudyCliOptions {
@@ -27,17 +28,19 @@ interface SimulateOptions extends StudyCliOptions {
 export function simulateCommand(): Command {
   const cmd = new Command("simulate")
     .description("simulate an integer program on an accelerator model: costs per layer, accuracy clean and under injected noise")
-    .argument("<file>", "a .qmodel file")
-    .requiredOption("--hw <HW>", "hw-model JSON file, or a shipped model's name (int8-systolic-16x16, lowbit-npu, bitserial-edge, analog-pcm-crossbar)")
-    .requiredOption("--data <D>", "dataset: mnist, fashion-mnist or idx:DIR");
+    .argument("<file>", "a .qmodel file", pathOption)
+    .requiredOption("--hw <HW>", "hw-model JSON file, or a shipped model's name (int8-systolic-16x16, lowbit-npu, bitserial-edge, analog-pcm-crossbar)", pathOption)
+    .requiredOption("--data <D>", "dataset: mnist, fashion-mnist or idx:DIR", pathOption);
   return studyOptions(cmd, { trials: "Monte-Carlo trials (noisy chip instances)" })
     .option("--set <key=value>", "override a hw-model field (dotted path, repeatable), e.g. noise.weightGaussian.sigma=0.5", collect, [])
-    .option("--out <DIR>", "write report.json and report.html there")
+    .option("--out <DIR>", "write report.json and report.html there (a new directory, or a previous simulate report)", pathOption)
     .addHelpText("after", "\nTrials: each is one chip instance (per-chip noise drawn once) over the same images; draws are keyed by (seed, trial, image).")
     .action(async (file: string, o: SimulateOptions) => {
+      if (o.out) prepareOutputDir(o.out, SIMULATE_REPORT);
       const program = readQModel(file);
       const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
-      const data = limitDataset(loadDataset(o.data, "test"), o.limit);
+      const data = loadDataset(o.data, "test", o.limit);
+      checkModelFitsData(file, program.layers[0].out.shape, data);
       const cost = programCost(program, hw);
       const t0 = performance.now();
       const bar = new cliProgress.SingleBar({ format: "simulate |{bar}| {value}/{total} trials | last {acc}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
@@ -46,11 +49,7 @@ export function simulateCommand(): Command {
       const study = await accuracyStudy(program, hw, data, { seed: o.seed, trials: o.trials, workers: o.workers, batch: o.batch, onTrial: (_t, acc) => bar.update(++done, { acc: `${(100 * acc).toFixed(2)}%` }) });
       bar.stop();
       const doc = simulateDoc(cost, study, { hw, hwFile, model: file, data: data.name, samples: data.n, seed: o.seed, seconds: (performance.now() - t0) / 1000, set: o.set });
-      if (o.out) {
-        ensureDir(o.out);
-        writeFileAtomic(join(o.out, "report.json"), JSON.stringify(doc, null, 2) + "\n");
-        writeFileAtomic(join(o.out, "report.html"), simulateHtml(doc, cost));
-      }
+      if (o.out) writeOutputDir(o.out, [["report.json", JSON.stringify(doc, null, 2) + "\n"], ["report.html", simulateHtml(doc, cost)]], SIMULATE_REPORT);
       if (o.json) return printJson(doc);
       const { clean, noisy, active } = study;
       say(false, `${file} on ${hw.name} (${hwFile}), ${data.name} test, ${data.n} images`);

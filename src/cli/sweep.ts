@@ -5,16 +5,17 @@
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
-import { loadDataset, limitDataset } from "../data/index.js";
+import { checkModelFitsData, loadDataset } from "../data/index.js";
 import { readQModel } from "../ir/io.js";
-import { ensureDir, writeFileAtomic } from "../fsutil.js";
+import { prepareOutputDir, writeOutputDir } from "../fsutil.js";
+import { SWEEP_REPORT } from "../report/outputs.js";
 import { sweepDoc, sweepHtml, sweepSvg, sweepTable } from "../report/sweep.js";
 import { textTable } from "../report/table.js";
 import { loadHwModel } from "../sim/hw/hwmodel.js";
 import { checkPrecision } from "../sim/hw/resolve.js";
 import { sweepStudy } from "../sim/study/study.js";
 import { parseVary } from "../sim/study/vary.js";
-import { collect, printJson, say } from "./common.js";
+import { collect, pathOption, printJson, say } from "./common.js";
 import { studyOptions, type StudyCliOptions } from "./options.js";
 
 interface SweepOptions extends StudyCliOptions {
@@ -28,19 +29,21 @@ interface SweepOptions extends StudyCliOptions {
 export function sweepCommand(): Command {
   const cmd = new Command("sweep")
     .description("robustness curve: accuracy (mean ± 95% CI over trials) against one hw-model knob")
-    .argument("<file>", "a .qmodel file")
-    .requiredOption("--hw <HW>", "hw-model JSON file or a shipped model's name")
-    .requiredOption("--data <D>", "dataset: mnist, fashion-mnist or idx:DIR")
+    .argument("<file>", "a .qmodel file", pathOption)
+    .requiredOption("--hw <HW>", "hw-model JSON file or a shipped model's name", pathOption)
+    .requiredOption("--data <D>", "dataset: mnist, fashion-mnist or idx:DIR", pathOption)
     .requiredOption("--vary <key=from:to:steps[:log]>", "the knob and its values, e.g. noise.weightGaussian.sigma=0:1:6 or noise.pcm.tInferenceS=1:31536000:5:log");
   return studyOptions(cmd, { trials: "Monte-Carlo trials per point" })
     .option("--set <key=value>", "override a hw-model field before sweeping (repeatable)", collect, [])
-    .option("--out <DIR>", "write sweep.json, sweep.svg and sweep.html there")
+    .option("--out <DIR>", "write sweep.json, sweep.svg and sweep.html there (a new directory, or a previous sweep report)", pathOption)
     .action(async (file: string, o: SweepOptions) => {
+      if (o.out) prepareOutputDir(o.out, SWEEP_REPORT);
       const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
       const vary = parseVary(o.vary, hw);
       const program = readQModel(file);
       checkPrecision(program, hw);
-      const data = limitDataset(loadDataset(o.data, "test"), o.limit);
+      const data = loadDataset(o.data, "test", o.limit);
+      checkModelFitsData(file, program.layers[0].out.shape, data);
       const bar = new cliProgress.SingleBar({ format: "sweep |{bar}| {value}/{total} trials | {key}={val}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       bar.start(vary.values.length * o.trials, 0, { key: vary.key, val: "–" });
       let done = 0;
@@ -50,10 +53,7 @@ export function sweepCommand(): Command {
       const doc = sweepDoc(vary, points, { hw: hw.name, hwFile, model: file, data: data.name, samples: data.n, trials: o.trials, seed: o.seed });
       if (o.out) {
         const svg = sweepSvg(doc, `${file} on ${hw.name}`);
-        ensureDir(o.out);
-        writeFileAtomic(join(o.out, "sweep.json"), JSON.stringify(doc, null, 2) + "\n");
-        writeFileAtomic(join(o.out, "sweep.svg"), svg);
-        writeFileAtomic(join(o.out, "sweep.html"), sweepHtml(doc, svg));
+        writeOutputDir(o.out, [["sweep.json", JSON.stringify(doc, null, 2) + "\n"], ["sweep.svg", svg], ["sweep.html", sweepHtml(doc, svg)]], SWEEP_REPORT);
       }
       if (o.json) return printJson(doc);
       const t = sweepTable(doc);

@@ -5,6 +5,7 @@
 
 import { NipqInputError } from "../errors.js";
 import { sizeOf, type Program } from "../ir/types.js";
+import { MAX_BATCH } from "../limits.js";
 import type { LayerKernels } from "../kernels/backend.js";
 import { WasmKernels } from "../kernels/wasm/backend.js";
 import { runProgram, type RunResult } from "./interpret.js";
@@ -57,9 +58,9 @@ export function imageCount(program: Program, images: Uint8Array, what = "images"
   return n;
 }
 
-/** `batch` when it is a positive integer, else a NipqInputError. */
+/** `batch` when it is an integer in [1, MAX_BATCH], else a NipqInputError. */
 export function checkBatch(batch: number): number {
-  if (!Number.isInteger(batch) || batch < 1) throw new NipqInputError(`batch: expected a positive integer, found ${batch}`);
+  if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new NipqInputError(`batch: expected an integer in [1, ${MAX_BATCH}], found ${batch}`);
   return batch;
 }
 

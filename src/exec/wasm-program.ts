@@ -44,7 +44,11 @@ export class WasmProgram {
     this.staging = engine.arena.alloc(this.micro * sizeOf(layers[0].out.shape), `the input images of ${program.name}`);
   }
 
-  /** Runs n ≤ maxBatch images (u8, n × input size) and returns the int16 logits and the predictions. */
+  /**
+   * Runs n ≤ maxBatch images (u8, n × input size) and returns the int16 logits and the predictions. (Where
+   * the time goes, bench/kernels/model.ts times each layer's engine.exec: no hook here, which the edge
+   * runtime would carry.)
+   */
   run(images: Uint8Array, n: number): RunResult {
     const layers = this.program.layers;
     if (n > this.maxBatch) throw new RangeError(`batch ${n} exceeds the prepared maximum ${this.maxBatch}`);

@@ -77,7 +77,7 @@ export interface FlattenData {
 /** What every backend needs to know about a layer before running it, computed once. */
 export type OpData = ConvData | DenseData | MaxPoolData | AvgPoolData | AddData | FlattenData;
 
-/** The GEMM view of a weight layer (from its weights and bias alone; no input needed). */
+/** The GEMM view of a weight layer from its weights and bias alone (no input needed; equal to OpData's `view`). */
 export function gemmOf(l: WeightLayer): GemmView {
   const outC = l.bias.length;
   const groups = l.op === "conv2d" ? l.groups : 1;
@@ -89,18 +89,20 @@ function conv(l: Conv2DLayer, x: TensorSpec): ConvData {
   const outC = l.out.shape[2];
   const cpg = geo.C / l.groups;
   const opg = outC / l.groups;
-  return { op: "conv2d", geo, groups: l.groups, cpg, opg, outC, view: gemmOf(l), depthwise: cpg === 1 && opg === 1, acc: accumulatorBound(l, x)!, clamp: l.rq };
+  return { op: "conv2d", geo, groups: l.groups, cpg, opg, outC, view: { groups: l.groups, K: geo.kh * geo.kw * cpg, opg }, depthwise: cpg === 1 && opg === 1, acc: accumulatorBound(l, x)!, clamp: l.rq };
 }
 
 function dense(l: DenseLayer, x: TensorSpec): DenseData {
-  return { op: "dense", inN: x.shape[0], outN: l.out.shape[0], view: gemmOf(l), acc: accumulatorBound(l, x)!, clamp: l.rq };
+  const inN = x.shape[0];
+  const outN = l.out.shape[0];
+  return { op: "dense", inN, outN, view: { groups: 1, K: inN, opg: outN }, acc: accumulatorBound(l, x)!, clamp: l.rq };
 }
 
-const cache = new WeakMap<Layer, { x: TensorSpec; data: OpData }>();
-
 /**
- * The OpData of layer `l` whose (first) input is `x`, computed once per (layer, input spec) and cached by
- * the layer object. The layer must be valid (src/ir/validate.ts); input layers have none.
+ * The OpData of layer `l` whose (first) input is `x`. The layer must be valid (src/ir/validate.ts); input
+ * layers have none. A backend computes it once per layer where it prepares layers (the WASM engine keeps it
+ * with the layer's weights in linear memory); the reference and the plain-TS chip kernels, which have no
+ * prepare phase, compute it per call: O(weights), small beside the layer's O(weights × pixels) work.
  */
 export function prepareOp(l: Conv2DLayer, x: TensorSpec): ConvData;
 export function prepareOp(l: DenseLayer, x: TensorSpec): DenseData;
@@ -108,34 +110,23 @@ export function prepareOp(l: MaxPoolLayer, x: TensorSpec): MaxPoolData;
 export function prepareOp(l: AvgPoolLayer | GlobalAvgPoolLayer, x: TensorSpec): AvgPoolData;
 export function prepareOp(l: Layer, x: TensorSpec): OpData;
 export function prepareOp(l: Layer, x: TensorSpec): OpData {
-  const hit = cache.get(l);
-  if (hit && hit.x === x) return hit.data;
-  let data: OpData;
   switch (l.op) {
     case "conv2d":
-      data = conv(l, x);
-      break;
+      return conv(l, x);
     case "dense":
-      data = dense(l, x);
-      break;
+      return dense(l, x);
     case "maxpool":
-      data = { op: "maxpool", geo: windowGeometry(x.shape, l.kernel, l.stride, l.padding) };
-      break;
+      return { op: "maxpool", geo: windowGeometry(x.shape, l.kernel, l.stride, l.padding) };
     case "avgpool":
     case "gap": {
       const geo = l.op === "avgpool" ? windowGeometry(x.shape, l.kernel, l.stride, l.padding) : windowGeometry(x.shape, [x.shape[0], x.shape[1]], [1, 1], "valid");
-      data = { op: l.op, geo, acc: accumulatorBound(l, x)!, clamp: l.rq };
-      break;
+      return { op: l.op, geo, acc: accumulatorBound(l, x)!, clamp: l.rq };
     }
     case "add":
-      data = { op: "add", clamp: l };
-      break;
+      return { op: "add", clamp: l };
     case "flatten":
-      data = { op: "flatten" };
-      break;
+      return { op: "flatten" };
     case "input":
       throw new Error("input layer");
   }
-  cache.set(l, { x, data });
-  return data;
 }

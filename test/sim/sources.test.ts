@@ -14,7 +14,7 @@ import { buildChip, type ChipInstance } from "../../src/sim/chip/chip.js";
 import { NoisyWasmProgram, fastPathEquivalent } from "../../src/sim/chip/fastpath.js";
 import { flipInputs, simKernels } from "../../src/sim/chip/kernels.js";
 import { wasmEquivalent, withChipWeights } from "../../src/sim/chip/run.js";
-import { loadHwModel, schemaAt, validateHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
+import { loadHwModel, lookupSchema, validateHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
 import { noiseActive, resolveChip } from "../../src/sim/hw/resolve.js";
 import { NOISE_SOURCES, STREAM, activeSources, type NoiseSource } from "../../src/sim/noise/sources.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
@@ -43,7 +43,7 @@ describe("the noise table", () => {
   });
 
   it("covers every noise setting of the hw-model schema, and only those", () => {
-    const schemaKeys = Object.keys((schemaAt(["noise"], DIGITAL) as { properties: object }).properties).sort();
+    const schemaKeys = Object.keys((lookupSchema(["noise"], DIGITAL) as { properties: object }).properties).sort();
     expect([...new Set(NOISE_SOURCES.map((s) => s.key))].sort()).toEqual(schemaKeys);
   });
 

@@ -323,7 +323,7 @@ export class NoisyWasmProgram {
    */
   private perImageGroups(l: Layer, p: Extract<PreparedLayer, { kind: "conv-gemm" }>, x: number, n: number, outC: number, gemm: (col: number, Kp: number, rows: number, gi: number, out: number) => void): void {
     const { k, engine } = this;
-    const h = p.host;
+    const h = p;
     const g = h.geo;
     const rows = g.OH * g.OW;
     const Kp = p.gemms[0].host.Kp;
@@ -347,28 +347,28 @@ export class NoisyWasmProgram {
     const acc = this.accPtr;
     const sat = ln.sat;
     const bits = this.chip.spec.accBits;
-    if (sat && p.kind === "dense") k.gemm_s16_sat_ktile(x, p.host.inN, n, sat.w[0], sat.panels, outC, sat.tiles, sat.T, sat.wpp, sat.bias[0], bits, acc, outC);
+    if (sat && p.kind === "dense") k.gemm_s16_sat_ktile(x, p.inN, n, sat.w[0], sat.panels, outC, sat.tiles, sat.T, sat.wpp, sat.bias[0], bits, acc, outC);
     else if (sat && p.kind === "conv-gemm") {
-      const h = p.host;
+      const h = p;
       const g = h.geo;
       if (h.direct) k.gemm_s16_sat_ktile(x, g.C, n * g.H * g.W, sat.w[0], sat.panels, outC, sat.tiles, sat.T, sat.wpp, sat.bias[0], bits, acc, outC);
       else this.perImageGroups(l, p, x, n, outC, (col, Kp, rows, gi, out) => k.gemm_s16_sat_ktile(col, Kp, rows, sat.w[gi], sat.panels, h.opg, sat.tiles, sat.T, sat.wpp, sat.bias[gi], bits, out, outC));
     } else if (sat) throw new Error(`layer ${l.name}: saturating accumulators of a depthwise layer are not on the fast path`);
     else if (p.kind === "depthwise") {
-      const g = p.host.geo;
-      k.dwconv_s16_acc(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.host.Cp, p.bias, acc);
+      const g = p.geo;
+      k.dwconv_s16_acc(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.Cp, p.bias, acc);
     } else if (p.kind === "dense") {
       const g = p.gemm;
       const mark = engine.arena.mark();
       let xa = x;
-      if (g.host.Kp !== p.host.inN) {
+      if (g.host.Kp !== p.inN) {
         xa = engine.arena.alloc(n * g.host.Kp * 2, `the padded input of layer ${l.name}`);
-        k.im2col_s16(x, n, 1, p.host.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.host.inN, xa, g.host.Kp);
+        k.im2col_s16(x, n, 1, p.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.inN, xa, g.host.Kp);
       }
       k.gemm_s16_8c2_acc(xa, g.host.Kp, n, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, acc, outC);
       engine.arena.release(mark);
     } else if (p.kind === "conv-gemm") {
-      const h = p.host;
+      const h = p;
       const g = h.geo;
       if (h.direct) k.gemm_s16_8c2_acc(x, g.C, n * g.H * g.W, p.gemms[0].host.Kp, p.gemms[0].w, p.gemms[0].host.container, this.accScratch, this.tile, p.gemms[0].host.N, p.gemms[0].bias, acc, outC);
       else

@@ -2,8 +2,10 @@
 // chip configuration clean and over Monte-Carlo trials, and that at each value of one swept knob. Trials
 // run as jobs (./trials.ts) on one worker pool per study.
 
+import { UsageError } from "../../errors.js";
 import { defaultWorkers } from "../../exec/workers.js";
 import type { Program } from "../../ir/types.js";
+import { MAX_BATCH, MAX_SWEEP_TRIALS, MAX_TRIALS, MAX_WORKERS } from "../../limits.js";
 import { runTrial, type SimData } from "../chip/run.js";
 import { withSet, type HwModel } from "../hw/hwmodel.js";
 import { noiseActive } from "../hw/resolve.js";
@@ -16,7 +18,7 @@ import type { Vary } from "./vary.js";
  * Model.sweep): 10 trials, seed 0, batches of 64 images, and as many workers as the machine has cores
  * (trials are independent jobs; one worker per core is what the pool scales to).
  */
-export const STUDY_DEFAULTS: Readonly<Omit<StudyOptions, "onTrial">> = { trials: 10, seed: 0, batch: 64, workers: defaultWorkers() };
+export const STUDY_DEFAULTS: Readonly<Omit<StudyOptions, "onTrial">> = { trials: 10, seed: 0, batch: 64, workers: Math.min(defaultWorkers(), MAX_WORKERS) };
 
 export interface StudyOptions {
   seed: number;
@@ -63,8 +65,21 @@ function lazyPool(program: Program, data: SimData, o: StudyOptions): { get: () =
   };
 }
 
+/** A count from the caller (CLI or API) checked against its limit before anything is sized by it. */
+function checkCount(name: string, n: number, max: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`--${name}: expected an integer in [1, ${max}], found ${n}`);
+}
+
+/** The study options checked against the limits (src/limits.ts). */
+function checkStudy(o: StudyOptions): void {
+  checkCount("trials", o.trials, MAX_TRIALS);
+  checkCount("workers", o.workers, MAX_WORKERS);
+  checkCount("batch", o.batch, MAX_BATCH);
+}
+
 /** Accuracy of `program` on chip `hw`: clean, and over `o.trials` noisy chip instances. */
 export async function accuracyStudy(program: Program, hw: HwModel, data: SimData, o: StudyOptions): Promise<AccuracyStudy> {
+  checkStudy(o);
   const pool = lazyPool(program, data, o);
   try {
     return await study(program, hw, data, o, pool.get);
@@ -85,6 +100,9 @@ export interface SweepPoint {
 
 /** accuracyStudy at each value of `vary` (hw-model field `vary.path` set to the value), on one pool. */
 export async function sweepStudy(program: Program, base: HwModel, vary: Vary, data: SimData, o: StudyOptions & { onPoint?: (value: number) => void }): Promise<SweepPoint[]> {
+  checkStudy(o);
+  if (vary.values.length * o.trials > MAX_SWEEP_TRIALS)
+    throw new UsageError(`--vary ${vary.key} with --trials ${o.trials}: expected at most ${MAX_SWEEP_TRIALS} trials in all (points × trials), found ${vary.values.length} × ${o.trials} = ${vary.values.length * o.trials}`);
   const pool = lazyPool(program, data, o);
   const points: SweepPoint[] = [];
   try {
