@@ -7,6 +7,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
-    reporters: ["default"],
+    // The default reporter, and one line for every test skipped with a reason (test/helpers/skip-reporter.ts).
+    reporters: ["default", "./test/helpers/skip-reporter.ts"],
   },
 });

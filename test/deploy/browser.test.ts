@@ -4,18 +4,19 @@
 // the model (read back from the page). A missing and a corrupt model show a visible error. Screenshots go
 // to test-artifacts/ (gitignored).
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { mnistPreprocess } from "../../src/deploy/digits.js";
 import { runProgram } from "../../src/exec/interpret.js";
 import { readQModel } from "../../src/ir/io.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
+import { describeWithPackage, packagePath } from "../helpers/debian.js";
 import { exportFixture, FIXTURE, readSamples, serve } from "./helpers.js";
 
-const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM = packagePath("chromium");
 /** The flags of DESIGN.md §7 plus the ones that keep Chromium from calling home; a fresh profile per run. */
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const ARTIFACTS = "test-artifacts";
@@ -60,9 +61,7 @@ function firstMismatch(a: ArrayLike<number>, b: ArrayLike<number>, what: string)
   return null;
 }
 
-const available = existsSync(CHROMIUM);
-
-describe.skipIf(!available && !process.env.CI)("edge bundle in headless Chromium", () => {
+describeWithPackage("chromium", "edge bundle in headless Chromium", () => {
   let ctx: BrowserContext;
   let server: Awaited<ReturnType<typeof serve>>;
   let dir: string;
@@ -71,7 +70,6 @@ describe.skipIf(!available && !process.env.CI)("edge bundle in headless Chromium
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!available) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
     dir = exportFixture(30).dir;
     server = await serve(dir);
     profile = mkdtempSync(join(tmpdir(), "nipq-chromium-profile-"));
