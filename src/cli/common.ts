@@ -1,7 +1,8 @@
 // What every command shares: option parsers that fail with UsageError, the one JSON document on stdout,
 // and human output to stdout/stderr. The error → exit code mapping lives in ./main.ts (runCli).
 
-import { InvalidArgumentError } from "commander";
+import { InvalidArgumentError, Option } from "commander";
+import { defaultWorkers } from "../exec/workers.js";
 
 /** Parses an integer option within [min, max]; commander reports the failure as a usage error (exit 2). */
 export function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
@@ -19,6 +20,12 @@ export function choiceOption<T extends string>(choices: readonly T[]): (v: strin
     if (!choices.includes(v as T)) throw new InvalidArgumentError(`expected one of ${choices.join(", ")}, found ${JSON.stringify(v)}`);
     return v as T;
   };
+}
+
+/** `--workers <N>`, the same in every command: worker threads, by default one per core (numbers never depend on it). */
+export function workersOption(what: string, max = 256): Option {
+  const n = defaultWorkers();
+  return new Option("--workers <N>", `worker threads ${what}`).argParser(intOption("--workers", 1, max)).default(n, `the number of cores, ${n} here`);
 }
 
 /** Accumulates a repeatable option (`--set a=1 --set b=2` → ["a=1", "b=2"]). */

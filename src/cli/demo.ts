@@ -17,7 +17,7 @@ import { programCost } from "../sim/cost.js";
 import { loadHwModel, withSet } from "../sim/hwmodel.js";
 import { accuracyStudy, sweepStudy, varyDoc } from "../sim/study.js";
 import { parseVary } from "../sim/sweep.js";
-import { fmtInt, intOption, printJson, say } from "./common.js";
+import { fmtInt, intOption, printJson, say, workersOption } from "./common.js";
 import { LAYER_HEADER, layerRows, simulateDoc, simulateHtml } from "./simulate.js";
 
 /** The package root (two levels above dist/cli or src/cli). */
@@ -48,7 +48,7 @@ export function demoCommand(): Command {
     .option("--limit <N>", "test images (the mnist test split has 2,000)", intOption("--limit", 1), 1000)
     .option("--trials <N>", "Monte-Carlo trials per noise level", intOption("--trials", 1), 5)
     .option("--seed <S>", "seed of every random draw", intOption("--seed", 0), 0)
-    .option("--workers <N>", "worker threads for trials", intOption("--workers", 1, 64), 2)
+    .addOption(workersOption("that share the trials"))
     .option("--out <DIR>", "where to write the report", "report")
     .option("--json", "print one JSON document on stdout")
     .addHelpText("after", `\nSteps: inspect the model; run it on the WASM kernels; simulate it on ${DEMO_HW} clean and with ${DEMO_SIGMA} LSB Gaussian weight noise;\nsweep ${DEMO_VARY}; write <out>/report.html, report.json and sweep.svg.\nThe shipped models and the commands that made them: models/README.md.`)

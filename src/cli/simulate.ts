@@ -15,7 +15,7 @@ import type { TrialStats } from "../sim/simulate.js";
 import { accuracyStudy } from "../sim/study.js";
 import { barChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
-import { collect, fmtInt, intOption, printJson, say } from "./common.js";
+import { collect, fmtInt, intOption, printJson, say, workersOption } from "./common.js";
 
 /** Options of `nipq simulate` (and, with --vary, of `nipq sweep`). */
 export interface SimulateOptions {
@@ -115,7 +115,7 @@ export function simulateCommand(): Command {
     .option("--trials <N>", "Monte-Carlo trials (noisy chip instances)", intOption("--trials", 1), 10)
     .option("--seed <S>", "seed of every random draw", intOption("--seed", 0), 0)
     .option("--limit <N>", "use only the first N test images", intOption("--limit", 1))
-    .option("--workers <N>", "worker threads for trials", intOption("--workers", 1, 64), 1)
+    .addOption(workersOption("that share the trials"))
     .option("--batch <N>", "images per batch (does not change any number)", intOption("--batch", 1, 65536), 64)
     .option("--set <key=value>", "override a hw-model field (dotted path, repeatable), e.g. noise.weightGaussian.sigma=0.5", collect, [])
     .option("--out <DIR>", "write report.json and report.html there")

@@ -14,7 +14,7 @@ import { sweepStudy, varyDoc } from "../sim/study.js";
 import { parseVary } from "../sim/sweep.js";
 import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
-import { collect, intOption, printJson, say } from "./common.js";
+import { collect, intOption, printJson, say, workersOption } from "./common.js";
 import type { SimulateOptions } from "./simulate.js";
 
 interface SweepOptions extends SimulateOptions {
@@ -31,7 +31,7 @@ export function sweepCommand(): Command {
     .option("--trials <N>", "Monte-Carlo trials per point", intOption("--trials", 1), 10)
     .option("--seed <S>", "seed of every random draw", intOption("--seed", 0), 0)
     .option("--limit <N>", "use only the first N test images", intOption("--limit", 1))
-    .option("--workers <N>", "worker threads for trials", intOption("--workers", 1, 64), 1)
+    .addOption(workersOption("that share the trials"))
     .option("--batch <N>", "images per batch (does not change any number)", intOption("--batch", 1, 65536), 64)
     .option("--set <key=value>", "override a hw-model field before sweeping (repeatable)", collect, [])
     .option("--out <DIR>", "write sweep.json, sweep.svg and sweep.html there")
