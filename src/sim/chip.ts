@@ -108,21 +108,28 @@ function runWidth(bits: number, supported: number[], promote: boolean): number |
 
 /**
  * Checks every weight layer's weight and input bits against the chip's supported precisions and returns
- * the widths each runs at (promoted when precision.promote). Unsupported → NipqInputError naming the layer.
+ * the widths each runs at (promoted when precision.promote). Unsupported → one NipqInputError naming every
+ * layer that does not fit, and what it needs.
  */
 export function checkPrecision(program: Program, hw: HwModel): Map<number, { w: number; a: number }> {
   const out = new Map<number, { w: number; a: number }>();
+  const bad: string[] = [];
   program.layers.forEach((l, i) => {
     if (!isWeightLayer(l)) return;
     const a = program.layers[l.inputs[0]].out.bits;
     const w = runWidth(l.wBits, hw.precision.weightBits, hw.precision.promote);
     const ar = runWidth(a, hw.precision.activationBits, hw.precision.promote);
-    if (w === null)
-      throw new NipqInputError(`${hw.name}: layer ${i} "${l.name}": ${l.wBits}-bit weights are not supported (precision.weightBits: ${hw.precision.weightBits.join(", ")}${hw.precision.promote ? "" : "; --set precision.promote=true runs them on the next wider width"})`);
-    if (ar === null)
-      throw new NipqInputError(`${hw.name}: layer ${i} "${l.name}": ${a}-bit input activations are not supported (precision.activationBits: ${hw.precision.activationBits.join(", ")}${hw.precision.promote ? "" : "; --set precision.promote=true runs them on the next wider width"})`);
-    out.set(i, { w, a: ar });
+    const needs = [w === null ? `${l.wBits}-bit weights` : "", ar === null ? `${a}-bit input activations` : ""].filter(Boolean);
+    if (needs.length) bad.push(`layer ${i} "${l.name}" (${needs.join(", ")})`);
+    else out.set(i, { w: w!, a: ar! });
   });
+  if (bad.length) {
+    const p = hw.precision;
+    throw new NipqInputError(
+      `${hw.name}: ${bad.length === 1 ? "a layer uses a width" : `${bad.length} layers use widths`} it does not support: ${bad.join("; ")} ` +
+        `(precision.weightBits: ${p.weightBits.join(", ")}; precision.activationBits: ${p.activationBits.join(", ")}${p.promote ? "" : "; --set precision.promote=true runs them on the next wider width"})`,
+    );
+  }
   return out;
 }
 
