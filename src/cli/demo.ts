@@ -11,14 +11,15 @@ import { limitDataset, loadDataset } from "../data/index.js";
 import { ensureDir, writeFileAtomic } from "../fsutil.js";
 import { programStats } from "../ir/stats.js";
 import { loadModel } from "../index.js";
-import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
+import { accuracySeries, curveChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
 import { programCost } from "../sim/cost.js";
+import { chipWarnings } from "../sim/chip.js";
 import { loadHwModel, withSet } from "../sim/hwmodel.js";
 import { accuracyStudy, sweepStudy, varyDoc } from "../sim/study.js";
 import { parseVary } from "../sim/sweep.js";
 import { fmtInt, intOption, printJson, say, workersOption } from "./common.js";
-import { LAYER_HEADER, layerRows, simulateDoc, simulateHtml } from "./simulate.js";
+import { LAYER_HEADER, layerRows, simulateDoc, simulateSections } from "./simulate.js";
 
 /** The package root (two levels above dist/cli or src/cli). */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -88,18 +89,19 @@ export function demoCommand(): Command {
       const points = await sweepStudy(program, hw, vary, data, { ...study, onPoint: (v) => (current = `sweep σ=${v}`), onTrial: () => tick(current)() });
       bar.stop();
 
-      const simDoc = simulateDoc(hw, hwFile, cost, clean, noisy, { model: o.model, data: data.name, samples: data.n, seed: o.seed, set: [`noise.weightGaussian.sigma=${DEMO_SIGMA}`] });
+      const warnings = chipWarnings(program, hw);
+      for (const w of warnings) process.stderr.write(`nipq: warning: ${w}\n`);
+      const simDoc = simulateDoc(hw, hwFile, cost, clean, noisy, { model: o.model, data: data.name, samples: data.n, seed: o.seed, set: [`noise.weightGaussian.sigma=${DEMO_SIGMA}`], warnings });
       const sweepDoc = { vary: varyDoc(vary), points, hw: hw.name, samples: data.n, trials: o.trials, seed: o.seed };
       const doc = { model: o.model, samples: data.n, accuracy, backend: ev.backend, imagesPerSecond: ev.imagesPerSecond, simulate: simDoc, sweep: sweepDoc, report: join(o.out, "report.html"), seconds: 0 };
 
       // 3. The report.
-      const curve = curveChart(`${program.name} on ${hw.name}: Gaussian weight noise`, "σ (weight LSB)", "accuracy", [{ name: `mean and 95% CI over ${o.trials} chips`, points: points.map((p) => ({ x: p.value, mean: p.mean, lo: p.mean - p.ci95, hi: p.mean + p.ci95 })) }]);
+      const curve = curveChart(`${program.name} on ${hw.name}: Gaussian weight noise`, "σ (weight LSB)", "accuracy (%)", [accuracySeries(`mean and 95% CI over ${o.trials} chips`, points)]);
       const sweepRows = points.map((p) => [String(p.value), (100 * p.mean).toFixed(2), (100 * p.std).toFixed(2), `± ${(100 * p.ci95).toFixed(2)}`]);
-      const simPage = simulateHtml(simDoc, cost, shown);
-      const page = htmlPage(`nipq demo: ${shown} (${program.name})`, [
-        { heading: "Noise sweep", html: curve + htmlTable(["σ (LSB)", "mean %", "std", "95% CI"], sweepRows) },
-        { heading: `Simulation on ${hw.name} (σ = ${DEMO_SIGMA} LSB)`, html: simPage.slice(simPage.indexOf("</h1>") + 5, simPage.lastIndexOf("</body>")) },
-      ]);
+      // The simulation's sections (its settings say σ = DEMO_SIGMA), with the sweep after its summary.
+      const [warn, settings, summary, ...perLayer] = simulateSections(simDoc, cost, shown);
+      const sweepSection = { heading: `Noise sweep: ${DEMO_VARY} (${o.trials} chips per point, the same images and seed)`, html: curve + htmlTable(["σ (LSB)", "mean %", "std", "95% CI"], sweepRows) };
+      const page = htmlPage(`nipq demo: ${shown} (${program.name}) on ${hw.name}`, [warn, settings, summary, sweepSection, ...perLayer]);
       ensureDir(o.out);
       doc.seconds = (performance.now() - t0) / 1000;
       writeFileAtomic(join(o.out, "report.json"), JSON.stringify(doc, null, 2) + "\n");

@@ -8,11 +8,11 @@ import { join } from "node:path";
 import { loadDataset, limitDataset } from "../data/index.js";
 import { readQModel } from "../ir/io.js";
 import { ensureDir, writeFileAtomic } from "../fsutil.js";
-import { checkPrecision } from "../sim/chip.js";
+import { checkPrecision, chipWarnings } from "../sim/chip.js";
 import { loadHwModel } from "../sim/hwmodel.js";
 import { sweepStudy, varyDoc } from "../sim/study.js";
 import { parseVary } from "../sim/sweep.js";
-import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
+import { accuracySeries, curveChart, htmlPage, htmlTable, warningsHtml } from "../report/svg.js";
 import { textTable } from "../report/table.js";
 import { collect, intOption, printJson, say, workersOption } from "./common.js";
 import type { SimulateOptions } from "./simulate.js";
@@ -41,6 +41,8 @@ export function sweepCommand(): Command {
       const vary = parseVary(o.vary, hw);
       const program = readQModel(file);
       checkPrecision(program, hw);
+      const warnings = chipWarnings(program, hw);
+      for (const w of warnings) process.stderr.write(`nipq: warning: ${w}\n`);
       const data = limitDataset(loadDataset(o.data, "test"), o.limit);
       const bar = new cliProgress.SingleBar({ format: "sweep |{bar}| {value}/{total} trials | {key}={val}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       bar.start(vary.values.length * o.trials, 0, { key: vary.key, val: "–" });
@@ -58,15 +60,32 @@ export function sweepCommand(): Command {
         samples: data.n,
         trials: o.trials,
         seed: o.seed,
+        set: o.set,
+        warnings,
       };
       const rows = points.map((p) => [String(p.value), (100 * p.clean).toFixed(2), (100 * p.mean).toFixed(2), (100 * p.std).toFixed(2), `± ${(100 * p.ci95).toFixed(2)}`]);
       const header = [vary.key, "clean %", "mean %", "std", "95% CI"];
       if (o.out) {
-        const svg = curveChart(`${file} on ${hw.name}`, vary.key, "accuracy", [{ name: `accuracy (mean, 95% CI, ${o.trials} trials)`, points: points.map((p) => ({ x: p.value, mean: p.mean, lo: p.mean - p.ci95, hi: p.mean + p.ci95 })) }], vary.scale === "log");
+        const svg = curveChart(`${file} on ${hw.name}`, vary.key, "accuracy (%)", [accuracySeries(`mean and 95% CI over ${o.trials} trials`, points)], vary.scale === "log");
         ensureDir(o.out);
         writeFileAtomic(join(o.out, "sweep.json"), JSON.stringify(doc, null, 2) + "\n");
         writeFileAtomic(join(o.out, "sweep.svg"), svg);
-        writeFileAtomic(join(o.out, "sweep.html"), htmlPage(`nipq sweep: ${vary.key} on ${hw.name}`, [{ heading: "Curve", html: svg }, { heading: "Points", html: htmlTable(header, rows) }]));
+        const settings = [
+          ["model", file],
+          ["hw-model", `${hw.name} (${hwFile})`],
+          ["varied", vary.spec],
+          ["--set overrides", o.set.length ? o.set.join("  ") : "none"],
+          ["images", `${data.n} of the ${data.name} test split`],
+          ["trials", `${o.trials} Monte-Carlo chip instances per point`],
+          ["seed", String(o.seed)],
+        ];
+        const sections = [
+          { heading: "Warnings", html: warningsHtml(warnings) },
+          { heading: "Settings", html: htmlTable(["setting", "value"], settings, true) },
+          { heading: "Curve", html: svg },
+          { heading: "Points", html: htmlTable(header, rows) },
+        ];
+        writeFileAtomic(join(o.out, "sweep.html"), htmlPage(`nipq sweep: ${vary.key} on ${hw.name}`, sections));
       }
       if (o.json) return printJson(doc);
       say(false, `${file} on ${hw.name}, ${data.name} test, ${data.n} images, ${o.trials} trials per point, seed ${o.seed}`);

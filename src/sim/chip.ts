@@ -133,6 +133,40 @@ export function checkPrecision(program: Program, hw: HwModel): Map<number, { w: 
   return out;
 }
 
+/** A weight layer whose proven accumulator bound (src/ir/accbound.ts, `nipq inspect`'s acc bits) needs more bits than the chip has. */
+export interface NarrowAccumulator {
+  layer: number;
+  name: string;
+  /** Signed bits the layer's sums can need for inputs in range. */
+  needBits: number;
+}
+
+/** Weight layers whose sums can exceed `accumulator.bits` for some input in range (pools sum exactly, outside the accumulator). */
+export function narrowAccumulators(program: Program, hw: HwModel): NarrowAccumulator[] {
+  const out: NarrowAccumulator[] = [];
+  program.layers.forEach((l, i) => {
+    if (!isWeightLayer(l)) return;
+    const b = accumulatorBound(l, program.layers[l.inputs[0]].out)!;
+    if (b.bits > hw.accumulator.bits) out.push({ layer: i, name: l.name, needBits: b.bits });
+  });
+  return out;
+}
+
+/**
+ * The chip's warnings about a program, one line each (stderr, report.json `warnings`, report.html): today,
+ * accumulators narrower than a layer's proven bound, whose sums then wrap or saturate and can take accuracy
+ * down with them (e.g. `--set accumulator.bits=12` on the shipped model).
+ */
+export function chipWarnings(program: Program, hw: HwModel): string[] {
+  const narrow = narrowAccumulators(program, hw);
+  if (narrow.length === 0) return [];
+  const a = hw.accumulator;
+  return [
+    `${hw.name}: ${a.bits}-bit accumulators are narrower than ${narrow.length === 1 ? "the proven bound of 1 layer" : `the proven bounds of ${narrow.length} layers`} ` +
+      `(${narrow.map((n) => `${n.name} needs ${n.needBits}`).join(", ")}): sums beyond ${a.bits} bits ${a.overflow === "wrap" ? "wrap around" : "saturate"}, which can collapse accuracy`,
+  ];
+}
+
 /** Whether any per-chip or per-inference noise source is active (non-zero scale). */
 export function noiseActive(hw: HwModel): boolean {
   const n = hw.noise;
