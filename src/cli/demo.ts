@@ -111,7 +111,7 @@ export function demoCommand(): Command {
       if (o.json) return printJson(doc);
       log(`\n${shown} on ${hw.name}:`);
       log(textTable([LAYER_HEADER, ...layerRows(cost)]));
-      log(`cycles ${fmtInt(cost.cycles)} · energy ${cost.energyMicroJ.toFixed(3)} µJ · peak activations ${fmtInt(cost.memory.peakActivationBytes)} B per inference`);
+      log(`cycles ${fmtInt(cost.cycles)} · energy ${cost.energyMicroJ.toFixed(3)} µJ · peak activation bytes ${fmtInt(cost.memory.peakActivationBytes)} (packed) per inference`);
       log(`accuracy: clean chip ${(100 * clean).toFixed(2)}%; σ = ${DEMO_SIGMA} LSB weight noise ${(100 * noisy.mean).toFixed(2)}% ± ${(100 * noisy.ci95).toFixed(2)} (95% CI, ${o.trials} chips)`);
       log(`\nGaussian weight noise sweep (${o.trials} chips per point):`);
       log(textTable([["σ (LSB)", "mean %", "std", "95% CI"], ...sweepRows]));

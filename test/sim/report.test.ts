@@ -12,6 +12,8 @@ import { narrowAccumulators } from "../../src/sim/chip.js";
 import { loadHwModel, withSet } from "../../src/sim/hwmodel.js";
 import { readQModel } from "../../src/ir/io.js";
 import { programStats } from "../../src/ir/stats.js";
+import { inspectDoc } from "../../src/cli/inspect.js";
+import { programCost } from "../../src/sim/cost.js";
 import { nipq } from "../helpers/cli.js";
 
 const FIXTURE = "test/fixtures/cnn-s-w4a4-random.qmodel";
@@ -70,6 +72,15 @@ describe("simulate's report", () => {
       const narrow = narrowAccumulators(program, withSet(hw, ["accumulator", "bits"], bits));
       expect(narrow.map((n) => n.needBits)).toEqual(accBits.filter((b) => b > bits));
     }
+  });
+});
+
+describe("peak activation bytes", () => {
+  it("mean one thing everywhere: the liveness plan with activations packed at their bits", () => {
+    const program = readQModel(FIXTURE);
+    // W4A4 with the u8 input: at pool1, conv1's 28·28·32 4-bit outputs (12,544 B) and pool1's 14·14·32 (3,136 B) are live.
+    expect(inspectDoc(program, false).totals).toMatchObject({ peakActivationBytes: 15680 });
+    for (const hw of ["int8-systolic-16x16", "lowbit-npu", "bitserial-edge", "analog-pcm-crossbar"]) expect(programCost(program, loadHwModel(hw).hw).memory.peakActivationBytes).toBe(15680);
   });
 });
 
