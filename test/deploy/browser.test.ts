@@ -170,6 +170,19 @@ describeWithPackage("chromium", "edge bundle in headless Chromium", () => {
     }
   });
 
+  it("lays out at 1,100 px with no card overflowing (the model's per-layer table did)", async () => {
+    const page = await open("/");
+    expect((await loaded(page)).status).toBe("ready");
+    expect(page.viewportSize()?.width).toBe(1100);
+    await page.click(".sample"); // fills the scores table too
+    await afterRun(page, 1);
+    const overflowing = await page.evaluate(() =>
+      [...document.querySelectorAll("main > section")].filter((s) => s.scrollWidth > s.clientWidth).map((s) => `${s.querySelector("h2")?.textContent}: ${s.scrollWidth} > ${s.clientWidth} px`),
+    );
+    await page.screenshot({ path: join(ARTIFACTS, "layout-1100.png"), fullPage: true });
+    expect(overflowing).toEqual([]);
+  });
+
   it("made no request beyond the bundle's own files", () => {
     const files = new Set(["/", "/index.html", "/bundle.json", "/model.qmodel", "/samples.json", "/nipq-runtime.mjs", "/nipq-simd.wasm", "/nipq-scalar.wasm", "/favicon.ico"]);
     const other = server.requests.map((p) => p.replace(/^\/(missing|corrupt)\//, "/")).filter((p) => !files.has(p));
