@@ -177,7 +177,7 @@ describeWithPackage("chromium", "edge bundle in headless Chromium", () => {
     await page.click(".sample"); // fills the scores table too
     await afterRun(page, 1);
     const overflowing = await page.evaluate(() =>
-      [...document.querySelectorAll("main > section")].filter((s) => s.scrollWidth > s.clientWidth).map((s) => `${s.querySelector("h2")?.textContent}: ${s.scrollWidth} > ${s.clientWidth} px`),
+      Array.from(document.querySelectorAll("main > section")).filter((s) => s.scrollWidth > s.clientWidth).map((s) => `${s.querySelector("h2")?.textContent}: ${s.scrollWidth} > ${s.clientWidth} px`),
     );
     await page.screenshot({ path: join(ARTIFACTS, "layout-1100.png"), fullPage: true });
     expect(overflowing).toEqual([]);
