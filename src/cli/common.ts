@@ -43,6 +43,12 @@ export function say(json: boolean | undefined, text: string): void {
   (json ? process.stderr : process.stdout).write(text + "\n");
 }
 
+/** Prints each warning as one `nipq: warning: …` line on stderr (also under --json) and returns them for the report. */
+export function printWarnings(warnings: string[]): string[] {
+  for (const w of warnings) process.stderr.write(`nipq: warning: ${w}\n`);
+  return warnings;
+}
+
 /** Formats an integer with thousands separators (1234567 → "1,234,567"). */
 export function fmtInt(n: number): string {
   return n.toLocaleString("en-US");

@@ -18,7 +18,7 @@ import { chipWarnings } from "../sim/chip.js";
 import { loadHwModel, withSet } from "../sim/hwmodel.js";
 import { accuracyStudy, sweepStudy, varyDoc } from "../sim/study.js";
 import { parseVary } from "../sim/sweep.js";
-import { fmtInt, intOption, printJson, say, workersOption } from "./common.js";
+import { fmtInt, intOption, printJson, printWarnings, say, workersOption } from "./common.js";
 import { LAYER_HEADER, layerRows, simulateDoc, simulateSections } from "./simulate.js";
 
 /** The package root (two levels above dist/cli or src/cli). */
@@ -89,8 +89,7 @@ export function demoCommand(): Command {
       const points = await sweepStudy(program, hw, vary, data, { ...study, onPoint: (v) => (current = `sweep σ=${v}`), onTrial: () => tick(current)() });
       bar.stop();
 
-      const warnings = chipWarnings(program, hw);
-      for (const w of warnings) process.stderr.write(`nipq: warning: ${w}\n`);
+      const warnings = printWarnings(chipWarnings(program, hw));
       const simDoc = simulateDoc(hw, hwFile, cost, clean, noisy, { model: o.model, data: data.name, samples: data.n, seed: o.seed, set: [`noise.weightGaussian.sigma=${DEMO_SIGMA}`], warnings });
       const sweepDoc = { vary: varyDoc(vary), points, hw: hw.name, samples: data.n, trials: o.trials, seed: o.seed };
       const doc = { model: o.model, samples: data.n, accuracy, backend: ev.backend, imagesPerSecond: ev.imagesPerSecond, simulate: simDoc, sweep: sweepDoc, report: join(o.out, "report.html"), seconds: 0 };

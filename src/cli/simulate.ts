@@ -16,7 +16,7 @@ import type { TrialStats } from "../sim/simulate.js";
 import { accuracyStudy } from "../sim/study.js";
 import { barChart, fmtNum, htmlPage, htmlTable, warningsHtml } from "../report/svg.js";
 import { textTable } from "../report/table.js";
-import { collect, fmtInt, intOption, printJson, say, workersOption } from "./common.js";
+import { collect, fmtInt, intOption, printJson, printWarnings, say, workersOption } from "./common.js";
 
 /** Options of `nipq simulate` (and, with --vary, of `nipq sweep`). */
 export interface SimulateOptions {
@@ -83,18 +83,36 @@ export function simulateDoc(hw: HwModel, hwFile: string, cost: ProgramCost, clea
   };
 }
 
-/** The settings that produced a simulation's numbers, as (setting, value) rows. */
-function settingsRows(doc: ReturnType<typeof simulateDoc>, model: string): string[][] {
-  const noise = Object.entries(doc.noise).map(([k, v]) => `${k}: ${Object.entries(v as object).map(([f, x]) => `${f} ${typeof x === "number" ? fmtNum(x) : String(x)}`).join(", ")}`);
-  return [
-    ["model", model],
-    ["hw-model", `${doc.hw} (${doc.hwFile})`],
-    ["--set overrides", doc.set.length ? doc.set.join("  ") : "none"],
+/** What produced a report's numbers (simulate's and sweep's Settings section). */
+export interface ReportSettings {
+  model: string;
+  hw: string;
+  hwFile: string;
+  /** sweep: the --vary spec. */
+  varied?: string;
+  set: string[];
+  noise: object;
+  data: string;
+  samples: number;
+  /** e.g. "3 Monte-Carlo chip instances". */
+  trials: string;
+  seed: number;
+}
+
+/** The Settings table of a report: hw-model, overrides, noise sources with their parameters, images, trials, seed. */
+export function settingsHtml(s: ReportSettings): string {
+  const noise = Object.entries(s.noise).map(([k, v]) => `${k}: ${Object.entries(v as object).map(([f, x]) => `${f} ${typeof x === "number" ? fmtNum(x) : String(x)}`).join(", ")}`);
+  const rows = [
+    ["model", s.model],
+    ["hw-model", `${s.hw} (${s.hwFile})`],
+    ...(s.varied ? [["varied", s.varied]] : []),
+    ["--set overrides", s.set.length ? s.set.join("  ") : "none"],
     ["noise sources", noise.length ? noise.join("; ") : "none: a noise-free chip"],
-    ["images", `${fmtInt(doc.samples)} of the ${doc.data} test split`],
-    ["trials", `${doc.accuracy.noisy.trials} Monte-Carlo chip instances`],
-    ["seed", String(doc.seed)],
+    ["images", `${fmtInt(s.samples)} of the ${s.data} test split`],
+    ["trials", s.trials],
+    ["seed", String(s.seed)],
   ];
+  return htmlTable(["setting", "value"], rows, true);
 }
 
 /**
@@ -122,7 +140,7 @@ export function simulateSections(doc: ReturnType<typeof simulateDoc>, cost: Prog
   const energyLayers = cost.layers.filter((l) => l.op !== "flatten");
   return [
     { heading: "Warnings", html: warningsHtml(doc.warnings) },
-    { heading: "Settings", html: htmlTable(["setting", "value"], settingsRows(doc, model), true) },
+    { heading: "Settings", html: settingsHtml({ ...doc, model, trials: `${acc.noisy.trials} Monte-Carlo chip instances` }) },
     { heading: "Summary", html: summary },
     { heading: "Per-layer bits", html: barChart("Bits per weight layer", names, [{ name: "weight bits", values: wl.map((l) => l.wBits ?? 0) }, { name: "activation bits", values: wl.map((l) => l.aBits ?? 0) }], "bits") },
     { heading: "Per-layer BOPs", html: barChart("BOPs per layer", names, [{ name: "MACs·bw·ba", values: wl.map((l) => l.bops) }, { name: "Baskin", values: wl.map((l) => l.bopsBaskin) }], "bit operations") },
@@ -164,8 +182,7 @@ export function simulateCommand(): Command {
       const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
       const data = limitDataset(loadDataset(o.data, "test"), o.limit);
       const cost = programCost(program, hw);
-      const warnings = chipWarnings(program, hw);
-      for (const w of warnings) process.stderr.write(`nipq: warning: ${w}\n`);
+      const warnings = printWarnings(chipWarnings(program, hw));
       const t0 = performance.now();
       const bar = new cliProgress.SingleBar({ format: "simulate |{bar}| {value}/{total} trials | last {acc}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       bar.start(o.trials, 0, { acc: "–" });

@@ -14,8 +14,8 @@ import { sweepStudy, varyDoc } from "../sim/study.js";
 import { parseVary } from "../sim/sweep.js";
 import { accuracySeries, curveChart, htmlPage, htmlTable, warningsHtml } from "../report/svg.js";
 import { textTable } from "../report/table.js";
-import { collect, intOption, printJson, say, workersOption } from "./common.js";
-import type { SimulateOptions } from "./simulate.js";
+import { collect, intOption, printJson, printWarnings, say, workersOption } from "./common.js";
+import { settingsHtml, type SimulateOptions } from "./simulate.js";
 
 interface SweepOptions extends SimulateOptions {
   vary: string;
@@ -41,8 +41,7 @@ export function sweepCommand(): Command {
       const vary = parseVary(o.vary, hw);
       const program = readQModel(file);
       checkPrecision(program, hw);
-      const warnings = chipWarnings(program, hw);
-      for (const w of warnings) process.stderr.write(`nipq: warning: ${w}\n`);
+      const warnings = printWarnings(chipWarnings(program, hw));
       const data = limitDataset(loadDataset(o.data, "test"), o.limit);
       const bar = new cliProgress.SingleBar({ format: "sweep |{bar}| {value}/{total} trials | {key}={val}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       bar.start(vary.values.length * o.trials, 0, { key: vary.key, val: "–" });
@@ -70,18 +69,9 @@ export function sweepCommand(): Command {
         ensureDir(o.out);
         writeFileAtomic(join(o.out, "sweep.json"), JSON.stringify(doc, null, 2) + "\n");
         writeFileAtomic(join(o.out, "sweep.svg"), svg);
-        const settings = [
-          ["model", file],
-          ["hw-model", `${hw.name} (${hwFile})`],
-          ["varied", vary.spec],
-          ["--set overrides", o.set.length ? o.set.join("  ") : "none"],
-          ["images", `${data.n} of the ${data.name} test split`],
-          ["trials", `${o.trials} Monte-Carlo chip instances per point`],
-          ["seed", String(o.seed)],
-        ];
         const sections = [
           { heading: "Warnings", html: warningsHtml(warnings) },
-          { heading: "Settings", html: htmlTable(["setting", "value"], settings, true) },
+          { heading: "Settings", html: settingsHtml({ model: file, hw: hw.name, hwFile, varied: vary.spec, set: o.set, noise: hw.noise, data: data.name, samples: data.n, trials: `${o.trials} Monte-Carlo chip instances per point`, seed: o.seed }) },
           { heading: "Curve", html: svg },
           { heading: "Points", html: htmlTable(header, rows) },
         ];
