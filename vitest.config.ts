@@ -4,9 +4,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // Time limits hold on 2 cores at load average 6: 120 s is ≥ 5× every test measured under 25 s in a full
-    // `npm test` at load 10–14; slower tests carry their own limit, 3× their measured time (docs/DECISIONS.md,
-    // "Test time limits").
+    // Time limits hold on 2 cores at load average 6: 120 s is ≥ 3× the longest time any other test took in
+    // three full runs under heavier load; the three slow tests carry their own limit, 2× their longest
+    // (docs/DECISIONS.md, "Test time limits").
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
