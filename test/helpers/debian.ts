@@ -1,7 +1,8 @@
-// Tests that need a Debian package (DESIGN.md §7: the full Fashion-MNIST, Chromium for the browser tests,
-// redis-server for the queue tests). On a fresh machine with only Node and npm they skip, each block with one
-// line saying what to install (printed by ./skip-reporter.ts); `.ci/run` installs every package listed in
-// ./debian-packages.json and sets CI=1, and under CI a missing package fails the test instead of skipping it.
+// Tests that need a Debian package (DESIGN.md §7: the full Fashion-MNIST, Chromium for the browser tests;
+// a test that needs another, e.g. redis-server, adds it to ./debian-packages.json). On a fresh machine with
+// only Node and npm they skip, each block with one line saying what to install (printed by
+// ./skip-reporter.ts); `.ci/run` installs every package listed in ./debian-packages.json and sets CI=1, and
+// under CI a missing package fails the test instead of skipping it.
 
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { describe, it, type TestContext } from "vitest";
