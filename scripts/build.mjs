@@ -14,7 +14,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -22,16 +22,16 @@ const STAMPS = join(ROOT, "build", ".stamps.json");
 const ASCONFIG = JSON.parse(readFileSync(join(ROOT, "asconfig.json"), "utf8"));
 
 /**
- * binaryen's --converge loop re-optimizes until the binary stops shrinking; when the last round grows it by
- * a few bytes it says "Last converge was suboptimal." and keeps it. Nothing to act on (the simulator builds
- * come out ~20 B larger than the best round), so the line is not passed on.
+ * binaryen's --converge loop re-optimizes until the binary stops shrinking; when the last round grows it, it
+ * says "Last converge was suboptimal." and keeps it. Nothing to act on (the simulator builds still come out
+ * 23–24 B smaller than after a single round; docs/DECISIONS.md), so the line is not passed on.
  */
 const ASC_NOISE = /^Last converge was suboptimal\.\r?\n/gm;
 
 /** A package's version (part of a step's inputs: a new compiler rebuilds). */
 const version = (pkg) => JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")).version;
 
-/** Runs a program; resolves with its stderr, rejects (after echoing its output) when it fails. */
+/** Runs a program; resolves with its output (stdout and stderr), rejects (after echoing it) when it fails. */
 function run(what, cmd, args) {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });

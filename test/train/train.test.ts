@@ -106,7 +106,7 @@ describe("BOPs", () => {
 });
 
 describe("training", () => {
-  // Time limit: 2× the longest time measured in three loaded full runs, 287 s (docs/DECISIONS.md, "Test time limits").
+  // Time limit: 2× the longest time measured in five loaded full runs, 287 s (docs/DECISIONS.md, "Test time limits").
   it("cnn-s NIPQ W4A4: 155 steps on 1,000 mnist digits reach well above chance, and the checkpoint reads back", { timeout: 600_000 }, async () => {
     const out = join(dir, "tiny");
     const r = await train({ arch: "cnn-s", data: "mnist", method: "nipq", bits: { w: 4, a: 4 }, epochs: 5, batch: 32, limit: 1000, testLimit: 500, seed: 3, out });
