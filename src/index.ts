@@ -24,6 +24,7 @@ import type { WasmFlavor } from "./kernels/wasm/loader.js";
 import { simulateDoc, type SimulateDoc } from "./report/simulate.js";
 import { sweepDoc, type SweepDoc } from "./report/sweep.js";
 import { programCost } from "./sim/hw/cost.js";
+import { chipWarnings } from "./sim/hw/resolve.js";
 import { loadHwModel, validateHwModel, type HwModel } from "./sim/hw/hwmodel.js";
 import { accuracyStudy, STUDY_DEFAULTS, sweepStudy, type StudyOptions } from "./sim/study/study.js";
 import { parseVary } from "./sim/study/vary.js";
@@ -198,7 +199,7 @@ export class Model {
     const cost = programCost(this.program, m);
     const t0 = performance.now();
     const study = await accuracyStudy(this.program, m, d, so);
-    return simulateDoc(cost, study, { hw: m, hwFile, model: this.file, data: d.name, samples: d.n, seed: so.seed, seconds: (performance.now() - t0) / 1000, set: o.set });
+    return simulateDoc(cost, study, { hw: m, hwFile, model: this.file, data: d.name, samples: d.n, seed: so.seed, seconds: (performance.now() - t0) / 1000, set: o.set, warnings: chipWarnings(this.program, m) });
   }
 
   /**
@@ -211,7 +212,7 @@ export class Model {
     const d = testData(this, data, o.limit);
     const so = studyOf(o);
     const points = await sweepStudy(this.program, base, v, d, so);
-    return sweepDoc(v, points, { hw: base.name, hwFile, model: this.file, data: d.name, samples: d.n, trials: so.trials, seed: so.seed });
+    return sweepDoc(v, points, { hw: base.name, hwFile, model: this.file, data: d.name, samples: d.n, trials: so.trials, seed: so.seed, set: o.set ?? [], warnings: chipWarnings(this.program, base) });
   }
 
   /** Writes the edge bundle (runtime .mjs, SIMD + scalar .wasm, this model, test images, index.html) atomically. */

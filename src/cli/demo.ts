@@ -21,9 +21,10 @@ import { sweepDoc, sweepSvg, sweepTable } from "../report/sweep.js";
 import { textTable } from "../report/table.js";
 import { programCost } from "../sim/hw/cost.js";
 import { loadHwModel, withSet } from "../sim/hw/hwmodel.js";
+import { chipWarnings } from "../sim/hw/resolve.js";
 import { accuracyStudy, sweepStudy } from "../sim/study/study.js";
 import { parseVary } from "../sim/study/vary.js";
-import { fmtInt, pathOption, printJson, say } from "./common.js";
+import { fmtInt, pathOption, printJson, printWarnings, say } from "./common.js";
 import { studyOptions, type StudyCliOptions } from "./options.js";
 
 /** The package root (two levels above dist/cli or src/cli). */
@@ -93,26 +94,24 @@ export function demoCommand(): Command {
       const points = await sweepStudy(program, hw, vary, data, { ...study, onPoint: (v) => (current = `sweep σ=${v}`), onTrial: () => tick(current)() });
       bar.stop();
 
-      const simDoc = simulateDoc(cost, sim, { hw, hwFile, model: o.model, data: data.name, samples: data.n, seed: o.seed, seconds: simSeconds, set });
-      const swDoc = sweepDoc(vary, points, { hw: hw.name, hwFile, model: o.model, data: data.name, samples: data.n, trials: o.trials, seed: o.seed });
+      const warnings = printWarnings(chipWarnings(program, hw));
+      const simDoc = simulateDoc(cost, sim, { hw, hwFile, model: o.model, data: data.name, samples: data.n, seed: o.seed, seconds: simSeconds, set, warnings });
+      const swDoc = sweepDoc(vary, points, { hw: hw.name, hwFile, model: o.model, data: data.name, samples: data.n, trials: o.trials, seed: o.seed, set, warnings });
       const doc = { model: o.model, samples: data.n, accuracy, backend: wasm.name, imagesPerSecond: ev.imagesPerSecond, simulate: simDoc, sweep: swDoc, report: join(o.out, "report.html"), seconds: 0 };
 
-      // 3. The report: the sweep, then the simulation's sections (src/report).
-      const curve = sweepSvg(swDoc, `${program.name} on ${hw.name}: Gaussian weight noise`, "σ (weight LSB)");
+      // 3. The report (src/report): the simulation's sections (its settings say σ = DEMO_SIGMA), with the sweep after its summary.
+      const curve = sweepSvg(swDoc, `${program.name} on ${hw.name}: Gaussian weight noise`, "σ (weight LSB)", "chips");
       const table = sweepTable(swDoc, "σ (LSB)");
-      const [summary, ...rest] = simulateSections(simDoc, cost);
-      const page = htmlPage(`nipq demo: ${shown} (${program.name})`, [
-        { heading: "Noise sweep", html: curve + htmlTable(table.header, table.rows) },
-        { heading: `Simulation on ${hw.name} (σ = ${DEMO_SIGMA} LSB)`, html: summary.html },
-        ...rest,
-      ]);
+      const [warn, settings, summary, ...perLayer] = simulateSections(simDoc, cost);
+      const sweepSection = { heading: `Noise sweep: ${DEMO_VARY} (${o.trials} chips per point, the same images and seed)`, html: curve + htmlTable(table.header, table.rows) };
+      const page = htmlPage(`nipq demo: ${shown} (${program.name}) on ${hw.name}`, [warn, settings, summary, sweepSection, ...perLayer]);
       doc.seconds = (performance.now() - t0) / 1000;
       writeOutputDir(o.out, [["report.json", JSON.stringify(doc, null, 2) + "\n"], ["sweep.svg", curve], ["report.html", page]], DEMO_REPORT);
 
       if (o.json) return printJson(doc);
       log(`\n${shown} on ${hw.name}:`);
       log(textTable([LAYER_HEADER, ...layerRows(cost)]));
-      log(`cycles ${fmtInt(cost.cycles)} · energy ${cost.energyMicroJ.toFixed(3)} µJ · peak activations ${fmtInt(cost.memory.peakActivationBytes)} B per inference`);
+      log(`cycles ${fmtInt(cost.cycles)} · energy ${cost.energyMicroJ.toFixed(3)} µJ · peak activation bytes ${fmtInt(cost.memory.peakActivationBytes)} (packed) per inference`);
       log(`accuracy: clean chip ${(100 * sim.clean).toFixed(2)}%; σ = ${DEMO_SIGMA} LSB weight noise ${(100 * sim.noisy.mean).toFixed(2)}% ± ${(100 * sim.noisy.ci95).toFixed(2)} (95% CI, ${o.trials} chips)`);
       log(`\nGaussian weight noise sweep (${o.trials} chips per point):`);
       log(textTable([table.header, ...table.rows]));

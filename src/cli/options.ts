@@ -1,11 +1,11 @@
 // The options of the commands that run studies (simulate, sweep, demo), built in one place so that they
 // have the same names, help and defaults (STUDY_DEFAULTS, src/sim/study/study.ts: 10 trials, seed 0,
-// batches of 64, one worker per core).
+// batches of 64; --workers is every command's workersOption: one per core).
 
 import type { Command } from "commander";
-import { MAX_BATCH, MAX_LIMIT, MAX_TRIALS, MAX_WORKERS } from "../limits.js";
+import { MAX_BATCH, MAX_LIMIT, MAX_TRIALS } from "../limits.js";
 import { STUDY_DEFAULTS } from "../sim/study/study.js";
-import { intOption } from "./common.js";
+import { intOption, workersOption } from "./common.js";
 
 /** The parsed shared options. */
 export interface StudyCliOptions {
@@ -28,7 +28,7 @@ export function studyOptions(cmd: Command, o: { trials: string; defaults?: { tri
     .option("--trials <N>", o.trials, intOption("--trials", 1, MAX_TRIALS), d?.trials ?? STUDY_DEFAULTS.trials)
     .option("--seed <S>", "seed of every random draw", intOption("--seed", 0), STUDY_DEFAULTS.seed)
     .option("--limit <N>", d ? `test images (${d.why})` : "use only the first N test images", intOption("--limit", 1, MAX_LIMIT), d?.limit)
-    .option("--workers <N>", "worker threads for the trials (default: one per core)", intOption("--workers", 1, MAX_WORKERS), STUDY_DEFAULTS.workers)
+    .addOption(workersOption("that share the trials"))
     .option("--batch <N>", "images per batch (does not change any number)", intOption("--batch", 1, MAX_BATCH), STUDY_DEFAULTS.batch)
     .option("--json", "print one JSON document on stdout");
 }

@@ -14,8 +14,9 @@ import { LAYER_HEADER, layerRows, simulateDoc, simulateHtml } from "../report/si
 import { textTable } from "../report/table.js";
 import { programCost } from "../sim/hw/cost.js";
 import { loadHwModel } from "../sim/hw/hwmodel.js";
+import { chipWarnings } from "../sim/hw/resolve.js";
 import { accuracyStudy } from "../sim/study/study.js";
-import { collect, fmtInt, pathOption, printJson, say } from "./common.js";
+import { collect, fmtInt, pathOption, printJson, printWarnings, say } from "./common.js";
 import { studyOptions, type StudyCliOptions } from "./options.js";
 
 interface SimulateOptions extends StudyCliOptions {
@@ -42,19 +43,20 @@ export function simulateCommand(): Command {
       const data = loadDataset(o.data, "test", o.limit);
       checkModelFitsData(file, program.layers[0].out.shape, data);
       const cost = programCost(program, hw);
+      const warnings = printWarnings(chipWarnings(program, hw));
       const t0 = performance.now();
       const bar = new cliProgress.SingleBar({ format: "simulate |{bar}| {value}/{total} trials | last {acc}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       bar.start(o.trials, 0, { acc: "–" });
       let done = 0;
       const study = await accuracyStudy(program, hw, data, { seed: o.seed, trials: o.trials, workers: o.workers, batch: o.batch, onTrial: (_t, acc) => bar.update(++done, { acc: `${(100 * acc).toFixed(2)}%` }) });
       bar.stop();
-      const doc = simulateDoc(cost, study, { hw, hwFile, model: file, data: data.name, samples: data.n, seed: o.seed, seconds: (performance.now() - t0) / 1000, set: o.set });
+      const doc = simulateDoc(cost, study, { hw, hwFile, model: file, data: data.name, samples: data.n, seed: o.seed, seconds: (performance.now() - t0) / 1000, set: o.set, warnings });
       if (o.out) writeOutputDir(o.out, [["report.json", JSON.stringify(doc, null, 2) + "\n"], ["report.html", simulateHtml(doc, cost)]], SIMULATE_REPORT);
       if (o.json) return printJson(doc);
       const { clean, noisy, active } = study;
       say(false, `${file} on ${hw.name} (${hwFile}), ${data.name} test, ${data.n} images`);
       say(false, textTable([LAYER_HEADER, ...layerRows(cost)]));
-      say(false, `BOPs ${fmtInt(cost.bops)} (Baskin ${fmtInt(Math.round(cost.bopsBaskin))}) · weights ${fmtInt(cost.memory.weightBytes)} B · peak activations ${fmtInt(cost.memory.peakActivationBytes)} B`);
+      say(false, `BOPs ${fmtInt(cost.bops)} (Baskin ${fmtInt(Math.round(cost.bopsBaskin))}) · weights ${fmtInt(cost.memory.weightBytes)} B · peak activation bytes ${fmtInt(cost.memory.peakActivationBytes)} (packed)`);
       say(false, `cycles ${fmtInt(cost.cycles)} (${cost.latencyMs.toFixed(4)} ms at ${hw.clockMHz} MHz) · energy ${cost.energyMicroJ.toFixed(4)} µJ (MAC ${(cost.energyPj.mac * 1e-6).toFixed(4)}, SRAM ${(cost.energyPj.sram * 1e-6).toFixed(4)}, DRAM ${(cost.energyPj.dram * 1e-6).toFixed(4)}, ADC/DAC ${(cost.energyPj.adcDac * 1e-6).toFixed(4)})`);
       say(false, `accuracy clean ${(100 * clean).toFixed(2)}% · noisy ${(100 * noisy.mean).toFixed(2)}% ± ${(100 * noisy.ci95).toFixed(2)} (95% CI; std ${(100 * noisy.std).toFixed(2)}, ${noisy.trials} trials${active ? "" : ", no noise source on"})`);
       if (o.out) say(false, `report written to ${join(o.out, "report.html")}`);

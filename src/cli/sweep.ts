@@ -12,10 +12,10 @@ import { SWEEP_REPORT } from "../report/outputs.js";
 import { sweepDoc, sweepHtml, sweepSvg, sweepTable } from "../report/sweep.js";
 import { textTable } from "../report/table.js";
 import { loadHwModel } from "../sim/hw/hwmodel.js";
-import { checkPrecision } from "../sim/hw/resolve.js";
+import { checkPrecision, chipWarnings } from "../sim/hw/resolve.js";
 import { sweepStudy } from "../sim/study/study.js";
 import { parseVary } from "../sim/study/vary.js";
-import { collect, pathOption, printJson, say } from "./common.js";
+import { collect, pathOption, printJson, printWarnings, say } from "./common.js";
 import { studyOptions, type StudyCliOptions } from "./options.js";
 
 interface SweepOptions extends StudyCliOptions {
@@ -42,6 +42,7 @@ export function sweepCommand(): Command {
       const vary = parseVary(o.vary, hw);
       const program = readQModel(file);
       checkPrecision(program, hw);
+      const warnings = printWarnings(chipWarnings(program, hw));
       const data = loadDataset(o.data, "test", o.limit);
       checkModelFitsData(file, program.layers[0].out.shape, data);
       const bar = new cliProgress.SingleBar({ format: "sweep |{bar}| {value}/{total} trials | {key}={val}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
@@ -50,10 +51,10 @@ export function sweepCommand(): Command {
       let current = "–";
       const points = await sweepStudy(program, hw, vary, data, { seed: o.seed, trials: o.trials, workers: o.workers, batch: o.batch, onPoint: (v) => (current = String(v)), onTrial: () => bar.update(++done, { val: current }) });
       bar.stop();
-      const doc = sweepDoc(vary, points, { hw: hw.name, hwFile, model: file, data: data.name, samples: data.n, trials: o.trials, seed: o.seed });
+      const doc = sweepDoc(vary, points, { hw: hw.name, hwFile, model: file, data: data.name, samples: data.n, trials: o.trials, seed: o.seed, set: o.set, warnings });
       if (o.out) {
         const svg = sweepSvg(doc, `${file} on ${hw.name}`);
-        writeOutputDir(o.out, [["sweep.json", JSON.stringify(doc, null, 2) + "\n"], ["sweep.svg", svg], ["sweep.html", sweepHtml(doc, svg)]], SWEEP_REPORT);
+        writeOutputDir(o.out, [["sweep.json", JSON.stringify(doc, null, 2) + "\n"], ["sweep.svg", svg], ["sweep.html", sweepHtml(doc, svg, hw.noise)]], SWEEP_REPORT);
       }
       if (o.json) return printJson(doc);
       const t = sweepTable(doc);

@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { NipqInputError } from "../errors.js";
+import { MAX_WORKERS } from "../limits.js";
 
 /** The shape of a job module. */
 export interface JobModule<I, S, C, R> {
@@ -18,9 +19,9 @@ export interface JobModule<I, S, C, R> {
   run(state: S, chunk: C): R | Promise<R>;
 }
 
-/** Default worker count: the machine's available parallelism (cores). */
+/** Default worker count: the machine's available parallelism (cores), within MAX_WORKERS. */
 export function defaultWorkers(): number {
-  return Math.max(1, availableParallelism());
+  return Math.min(MAX_WORKERS, Math.max(1, availableParallelism()));
 }
 
 interface ErrorMsg {

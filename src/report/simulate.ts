@@ -5,7 +5,8 @@
 import type { ProgramCost } from "../sim/hw/cost.js";
 import type { HwModel } from "../sim/hw/hwmodel.js";
 import type { AccuracyStudy } from "../sim/study/study.js";
-import { barChart, htmlPage, htmlTable } from "./svg.js";
+import { settingsHtml } from "./settings.js";
+import { barChart, htmlPage, htmlTable, warningsHtml } from "./svg.js";
 import { fmtInt } from "./table.js";
 
 /** Where the numbers came from. */
@@ -23,6 +24,8 @@ export interface SimulateContext {
   seconds: number;
   /** `--set` overrides applied to the hw-model, if any. */
   set?: string[];
+  /** The chip's warnings about the program (src/sim/hw/resolve.ts chipWarnings; the CLI also prints them). */
+  warnings: string[];
 }
 
 const energyMicroJ = (e: ProgramCost["energyPj"]) => (e.mac + e.sram + e.dram + e.adcDac) * 1e-6;
@@ -38,6 +41,7 @@ export function simulateDoc(cost: ProgramCost, study: AccuracyStudy, ctx: Simula
     samples: ctx.samples,
     seed: ctx.seed,
     set: ctx.set ?? [],
+    warnings: ctx.warnings,
     bops: cost.bops,
     bopsBaskin: cost.bopsBaskin,
     macs: cost.macs,
@@ -74,7 +78,10 @@ export function layerRows(cost: ProgramCost): (string | number)[][] {
   ]);
 }
 
-/** The sections of report.html: totals, accuracy, the per-layer table, and SVG charts of bits, BOPs and energy per layer. */
+/**
+ * The sections of report.html (simulate's, and the demo's beside its sweep): what produced the numbers
+ * (warnings, settings), totals and accuracy, and the per-layer charts and table. Energy in µJ throughout.
+ */
 export function simulateSections(doc: SimulateDoc, cost: ProgramCost): { heading: string; html: string }[] {
   const wl = cost.layers.filter((l) => l.macs > 0);
   const names = wl.map((l) => l.name);
@@ -82,12 +89,10 @@ export function simulateSections(doc: SimulateDoc, cost: ProgramCost): { heading
   const summary = htmlTable(
     ["figure", "value"],
     [
-      ["model", doc.model],
-      ["hw-model", doc.hw],
       ["BOPs (MACs·bw·ba)", fmtInt(doc.bops)],
       ["BOPs (Baskin, with accumulator terms)", fmtInt(Math.round(doc.bopsBaskin))],
       ["weight bytes (packed)", fmtInt(doc.memory.weightBytes)],
-      ["peak activation bytes", fmtInt(doc.memory.peakActivationBytes)],
+      ["peak activation bytes (packed at each tensor's bits)", fmtInt(doc.memory.peakActivationBytes)],
       ["cycles / inference", fmtInt(doc.cycles)],
       ["latency / inference", `${doc.latencyMs.toFixed(4)} ms`],
       ["energy / inference", `${doc.energyMicroJ.toFixed(4)} µJ`],
@@ -97,10 +102,12 @@ export function simulateSections(doc: SimulateDoc, cost: ProgramCost): { heading
   );
   const shown = cost.layers.filter((l) => l.op !== "flatten");
   return [
+    { heading: "Warnings", html: warningsHtml(doc.warnings) },
+    { heading: "Settings", html: settingsHtml({ ...doc, trials: `${acc.noisy.trials} Monte-Carlo chip instances` }) },
     { heading: "Summary", html: summary },
     { heading: "Per-layer bits", html: barChart("Bits per weight layer", names, [{ name: "weight bits", values: wl.map((l) => l.wBits ?? 0) }, { name: "activation bits", values: wl.map((l) => l.aBits ?? 0) }], "bits") },
     { heading: "Per-layer BOPs", html: barChart("BOPs per layer", names, [{ name: "MACs·bw·ba", values: wl.map((l) => l.bops) }, { name: "Baskin", values: wl.map((l) => l.bopsBaskin) }], "bit operations") },
-    { heading: "Per-layer energy", html: barChart("Energy per layer (pJ)", shown.map((l) => l.name), (["mac", "sram", "dram", "adcDac"] as const).map((k) => ({ name: k, values: shown.map((l) => l.energyPj[k]) })), "pJ") },
+    { heading: "Per-layer energy", html: barChart("Energy per layer (µJ)", shown.map((l) => l.name), (["mac", "sram", "dram", "adcDac"] as const).map((k) => ({ name: k, values: shown.map((l) => l.energyPj[k] * 1e-6) })), "µJ") },
     { heading: "Per-layer table", html: htmlTable(LAYER_HEADER, layerRows(cost)) },
   ];
 }

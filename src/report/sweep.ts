@@ -4,7 +4,8 @@
 
 import type { SweepPoint } from "../sim/study/study.js";
 import type { Vary } from "../sim/study/vary.js";
-import { curveChart, htmlPage, htmlTable } from "./svg.js";
+import { settingsHtml } from "./settings.js";
+import { accuracySeries, curveChart, htmlPage, htmlTable, warningsHtml } from "./svg.js";
 
 /** Where the numbers came from. */
 export interface SweepContext {
@@ -15,6 +16,10 @@ export interface SweepContext {
   samples: number;
   trials: number;
   seed: number;
+  /** `--set` overrides applied to the hw-model before sweeping. */
+  set: string[];
+  /** The chip's warnings about the program (src/sim/hw/resolve.ts chipWarnings). */
+  warnings: string[];
 }
 
 /** The sweep document. */
@@ -29,6 +34,8 @@ export function sweepDoc(vary: Vary, points: SweepPoint[], ctx: SweepContext) {
     samples: ctx.samples,
     trials: ctx.trials,
     seed: ctx.seed,
+    set: ctx.set,
+    warnings: ctx.warnings,
   };
 }
 
@@ -42,13 +49,18 @@ export function sweepTable(doc: SweepDoc, key = doc.vary.key): { header: string[
   };
 }
 
-/** The robustness curve (mean and 95% CI per point) as SVG. */
-export function sweepSvg(doc: SweepDoc, title: string, xLabel = doc.vary.key): string {
-  return curveChart(title, xLabel, "accuracy", [{ name: `accuracy (mean, 95% CI, ${doc.trials} trials)`, points: doc.points.map((p) => ({ x: p.value, mean: p.mean, lo: p.mean - p.ci95, hi: p.mean + p.ci95 })) }], doc.vary.scale === "log");
+/** The robustness curve (mean and 95% CI per point, in %) as SVG. */
+export function sweepSvg(doc: SweepDoc, title: string, xLabel = doc.vary.key, what = "trials"): string {
+  return curveChart(title, xLabel, "accuracy (%)", [accuracySeries(`mean and 95% CI over ${doc.trials} ${what}`, doc.points)], doc.vary.scale === "log");
 }
 
-/** sweep.html: the curve and the table. */
-export function sweepHtml(doc: SweepDoc, svg: string): string {
+/** sweep.html: warnings, the settings (with the hw-model's `noise`), the curve and the table. */
+export function sweepHtml(doc: SweepDoc, svg: string, noise: object): string {
   const t = sweepTable(doc);
-  return htmlPage(`nipq sweep: ${doc.vary.key} on ${doc.hw}`, [{ heading: "Curve", html: svg }, { heading: "Points", html: htmlTable(t.header, t.rows) }]);
+  return htmlPage(`nipq sweep: ${doc.vary.key} on ${doc.hw}`, [
+    { heading: "Warnings", html: warningsHtml(doc.warnings) },
+    { heading: "Settings", html: settingsHtml({ ...doc, varied: doc.vary.spec, noise, trials: `${doc.trials} Monte-Carlo chip instances per point` }) },
+    { heading: "Curve", html: svg },
+    { heading: "Points", html: htmlTable(t.header, t.rows) },
+  ]);
 }

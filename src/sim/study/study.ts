@@ -18,7 +18,7 @@ import type { Vary } from "./vary.js";
  * Model.sweep): 10 trials, seed 0, batches of 64 images, and as many workers as the machine has cores
  * (trials are independent jobs; one worker per core is what the pool scales to).
  */
-export const STUDY_DEFAULTS: Readonly<Omit<StudyOptions, "onTrial">> = { trials: 10, seed: 0, batch: 64, workers: Math.min(defaultWorkers(), MAX_WORKERS) };
+export const STUDY_DEFAULTS: Readonly<Omit<StudyOptions, "onTrial">> = { trials: 10, seed: 0, batch: 64, workers: defaultWorkers() };
 
 export interface StudyOptions {
   seed: number;
