@@ -12,9 +12,9 @@ import { SWEEP_REPORT } from "../report/outputs.js";
 import { sweepDoc, sweepHtml, sweepSvg, sweepTable } from "../report/sweep.js";
 import { textTable } from "../report/table.js";
 import { loadHwModel } from "../sim/hw/hwmodel.js";
-import { checkPrecision, chipWarnings } from "../sim/hw/resolve.js";
+import { checkPrecision } from "../sim/hw/resolve.js";
 import { sweepStudy } from "../sim/study/study.js";
-import { parseVary } from "../sim/study/vary.js";
+import { parseVary, sweepWarnings } from "../sim/study/vary.js";
 import { collect, pathOption, printJson, printWarnings, say } from "./common.js";
 import { studyOptions, type StudyCliOptions } from "./options.js";
 
@@ -42,7 +42,7 @@ export function sweepCommand(): Command {
       const vary = parseVary(o.vary, hw);
       const program = readQModel(file);
       checkPrecision(program, hw);
-      const warnings = printWarnings(chipWarnings(program, hw));
+      const warnings = printWarnings(sweepWarnings(program, hw, vary));
       const data = loadDataset(o.data, "test", o.limit);
       checkModelFitsData(file, program.layers[0].out.shape, data);
       const bar = new cliProgress.SingleBar({ format: "sweep |{bar}| {value}/{total} trials | {key}={val}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
@@ -58,7 +58,7 @@ export function sweepCommand(): Command {
       }
       if (o.json) return printJson(doc);
       const t = sweepTable(doc);
-      say(false, `${file} on ${hw.name}, ${data.name} test, ${data.n} images, ${o.trials} trials per point, seed ${o.seed}`);
+      say(false, `${file} on ${hw.name}, ${data.name} test, ${data.n} images, ${o.trials} trial${o.trials === 1 ? "" : "s"} per point, seed ${o.seed}`);
       say(false, textTable([t.header, ...t.rows]));
       if (o.out) say(false, `curve written to ${join(o.out, "sweep.svg")}`);
     });
