@@ -2,13 +2,13 @@
 //  [--epochs N] [--batch N] [--limit N] [--seed S] --out DIR [--resume] [--json]` (DESIGN.md §5):
 // trains in TensorFlow.js and writes a QuantGraph checkpoint directory after every epoch.
 
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { ARCHS } from "../train/archs.js";
 import { BACKEND_CHOICES, selectBackend } from "../train/backend.js";
 import { METHODS, type Method } from "../train/model.js";
 import { train, type EpochLog, type Progress } from "../train/trainer.js";
-import { choiceOption, intOption, pathOption, printJson, say } from "./common.js";
+import { choiceOption, intOption, numberOption, parseBits, pathOption, printJson, say } from "./common.js";
 import { MAX_BATCH, MAX_EPOCHS, MAX_LIMIT } from "../limits.js";
 
 interface TrainOptions {
@@ -38,26 +38,6 @@ interface TrainOptions {
   bitsInit?: number;
   alphaInit: "rms" | "lsq";
   thetaLr?: number;
-}
-
-/** Parses "W/A" (or one number for both) with each in 2..8. */
-export function parseBits(v: string): { w: number; a: number } {
-  const m = /^\s*(\d+)\s*(?:\/\s*(\d+)\s*)?$/.exec(v);
-  if (!m) throw new InvalidArgumentError(`expected W/A with integers in 2..8 (e.g. 4/4), found ${JSON.stringify(v)}`);
-  const w = Number(m[1]);
-  const a = m[2] === undefined ? w : Number(m[2]);
-  for (const [k, b] of [["W", w], ["A", a]] as const) {
-    if (b < 2 || b > 8) throw new InvalidArgumentError(`${k} expected an integer in 2..8, found ${b}`);
-  }
-  return { w, a };
-}
-
-function numberOption(name: string, min: number, max: number): (v: string) => number {
-  return (v: string) => {
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected a number in [${min}, ${max}], found ${JSON.stringify(v)}`);
-    return n;
-  };
 }
 
 /** The `nipq train` command. */

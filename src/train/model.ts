@@ -18,6 +18,8 @@ export interface NetOptions {
   method: Method;
   /** Fixed {w, a} bits, or "learned" (NIPQ mixed precision). Ignored for float. */
   bits: { w: number; a: number } | "learned";
+  /** Fixed bits of particular quantizers by id, over `bits` (e.g. the first and last layer at 8 bits). */
+  bitsById?: Readonly<Record<string, number>>;
   bMin?: number;
   bMax?: number;
   bitsInit?: number;
@@ -89,7 +91,7 @@ export class Net {
     if (opts.method !== "float") {
       arch.quants.forEach((q, qi) => {
         if (q.fixed) return;
-        const bits = opts.bits === "learned" ? "learned" : q.kind === "weight" ? opts.bits.w : opts.bits.a;
+        const bits = opts.bitsById?.[q.id] ?? (opts.bits === "learned" ? "learned" : q.kind === "weight" ? opts.bits.w : opts.bits.a);
         this.quants.set(
           q.id,
           new Quantizer(
