@@ -1,8 +1,8 @@
 // The paper figures of the ImageNet and CIFAR architectures, read from `nipq inspect` of `nipq init` programs
 // (or programStats, the function inspect prints): ResNet-18 at 224×224×3 with 1000 classes has 1.81–1.82 G
 // MACs and HAWQ-V3's BOPs (Yao et al., ICML 2021, Table 1: 116 G at W8A8; 34 G at W4A4 with the first and
-// last layer at 8 bits), MobileNetV2 1.0 at 224 ~300 M MACs and 3.4 M weights (Sandler et al. 2018, Table 4
-// and §6.1), ResNet-20 ~41 M MACs and 0.27 M weights (He et al. 2016, Table 6).
+// last layer at 8 bits), MobileNetV2 1.0 at 224 ~300 M MACs and 3.4 M weights (Sandler et al. 2018, Table 4),
+// ResNet-20 0.27 M weights (He et al. 2016, Table 6) and ~41 M MACs (the issue's figure).
 //
 // HAWQ-V3 counts BOPs as MACs × b_w × b_a per conv/linear layer, the projection shortcuts included: its ILP
 // notebook (github.com/Zhen-Dong/HAWQ, ILP.ipynb) lists per-layer MACs (115,605,504 for a 3×3 64→64 conv at
