@@ -13,6 +13,7 @@ import { MAX_BATCH, MAX_EPOCHS, MAX_LIMIT } from "../limits.js";
 
 interface TrainOptions {
   arch: string;
+  width?: number;
   data: string;
   method: Method;
   bits?: { w: number; a: number };
@@ -44,7 +45,8 @@ interface TrainOptions {
 export function trainCommand(): Command {
   return new Command("train")
     .description("train a network with NIPQ (or the LSQ / float baselines) in TensorFlow.js; write a QuantGraph checkpoint")
-    .requiredOption("--arch <A>", `architecture: ${ARCHS.join(" | ")}`, choiceOption(ARCHS))
+    .requiredOption("--arch <A>", `architecture: ${ARCHS.join(" | ")} (each built for the datasets' 28×28×1 digits)`, choiceOption(ARCHS))
+    .option("--width <X>", "MobileNetV2 width multiplier α (mobilenetv2 only)", numberOption("--width", 0.05, 4))
     .requiredOption("--data <D>", "dataset: mnist | fashion-mnist | idx:DIR", pathOption)
     .requiredOption("--method <M>", `training method: ${METHODS.join(" | ")}`, choiceOption(METHODS))
     .option("--bits <W/A>", "fixed weight/activation bits, each 2..8 (default 4/4 for nipq and lsq)", parseBits)
@@ -101,7 +103,7 @@ export function trainCommand(): Command {
         r = await train(
           {
             arch: o.arch, data: o.data, method: o.method, bits: o.bits, targetBops: o.targetBops === undefined ? undefined : o.targetBops * 1e9,
-            targetAvgBits: o.targetAvgBits, epochs: o.epochs, batch: o.batch, limit: o.limit, testLimit: o.testLimit, seed: o.seed, out: o.out,
+            targetAvgBits: o.targetAvgBits, epochs: o.epochs, batch: o.batch, limit: o.limit, testLimit: o.testLimit, width: o.width, seed: o.seed, out: o.out,
             resume: o.resume ?? false, init: o.init, optimizer: o.optimizer, lr: o.lr, weightDecay: o.weightDecay, warmup: o.warmup, finalFrac: o.finalFrac,
             noise: o.noise, budgetWeight: o.budgetWeight, bitsInit: o.bitsInit, alphaInit: o.alphaInit, thetaLr: o.thetaLr, backend,
           },
