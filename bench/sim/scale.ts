@@ -1,0 +1,99 @@
+// The simulator at real network sizes (issue 16):
+//   1. resnet18 224×224×3 (a `nipq init` program, W4A4 with 8-bit first/last as HAWQ-V3, 1000 classes) on every
+//      shipped hw-model through the API's Model.simulate (what `nipq simulate` runs): cycles, energy, memory,
+//      the layer that dominates, on synthetic images (the CLI's datasets are 28×28×1 here);
+//   2. a noisy mobilenetv2 ×1.0 224×224×3 W4A4 (per-chip weight noise, and weight + per-inference noise on the
+//      digital array) against its noise-free WASM inference on the same images (target ≤ 2×).
+// Programs are cached as in bench/kernels/scale.ts.
+//
+//   npx tsx bench/sim/scale.ts [--json] [--images N]
+
+import { existsSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadModel, type Dataset } from "../../src/index.js";
+import { initProgram } from "../../src/init/index.js";
+import { writeQModel } from "../../src/ir/io.js";
+import { sizeOf, type Program } from "../../src/ir/types.js";
+import { classesOf, compileProgram, inputBytes, runBatched } from "../../src/exec/runner.js";
+import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
+import { loadHwModel, withSet } from "../../src/sim/hw/hwmodel.js";
+import { runTrial } from "../../src/sim/chip/run.js";
+import { selectBackend } from "../../src/train/backend.js";
+import { machine } from "../kernels/common.js";
+import { images } from "../kernels/model.js";
+
+const HW = ["int8-systolic-16x16", "lowbit-npu", "bitserial-edge", "analog-pcm-crossbar"];
+const json = process.argv.includes("--json");
+const ii = process.argv.indexOf("--images");
+const N = ii > 0 ? Number(process.argv[ii + 1]) : 2;
+const log = (s: string) => json || console.log(s);
+
+async function cached(name: string, cfg: Parameters<typeof initProgram>[0]): Promise<string> {
+  const dir = process.env.NIPQ_BENCH_CACHE ?? join(tmpdir(), "nipq-bench-scale");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.qmodel`);
+  if (!existsSync(file)) {
+    await selectBackend("auto");
+    writeQModel(file, initProgram(cfg));
+  }
+  return file;
+}
+
+/** N synthetic images for a program (labels 0: accuracy is meaningless for random weights; costs are not). */
+function synthetic(p: Program, n: number): Dataset {
+  const per = sizeOf(p.layers[0].out.shape);
+  return { name: "synthetic", split: "test", n, height: 28, width: 28, images: images(n, per), labels: new Uint8Array(n), source: "bench/sim/scale.ts" } as unknown as Dataset;
+}
+
+const time = (f: () => unknown) => {
+  const t = performance.now();
+  f();
+  return (performance.now() - t) / 1000;
+};
+
+const out: Record<string, unknown> = { machine: machine() };
+log(machine());
+
+// 1. resnet18 224 on every shipped hw-model.
+const r18 = loadModel(await cached("resnet18-224x224x3-1000-w4a4-fl8", { arch: "resnet18", bits: { w: 4, a: 4 }, firstLast: { w: 8, a: 8 }, seed: 1 }));
+const data = synthetic(r18.program, N);
+const sims = [];
+for (const hw of HW) {
+  const t0 = performance.now();
+  const doc = await r18.simulate(hw, data, { trials: 1, workers: 1, batch: N });
+  const wall = (performance.now() - t0) / 1000;
+  const layers = doc.layers as { name: string; cycles: number; energyMicroJ: number; macs: number }[];
+  const top = layers.reduce((a, b) => (b.cycles > a.cycles ? b : a));
+  const row = { hw, cycles: doc.cycles, energyMicroJ: doc.energyMicroJ, memory: doc.memory, layers: layers.length, topLayer: { name: top.name, cycles: top.cycles, share: top.cycles / doc.cycles }, seconds: wall, images: N, warnings: doc.warnings };
+  sims.push(row);
+  log(
+    `resnet18 224 W4A4 (8-bit first/last) on ${hw}: ${doc.cycles.toLocaleString("en")} cycles, ${doc.energyMicroJ.toFixed(1)} µJ per image, ` +
+      `${doc.memory.weightBytes.toLocaleString("en")} B weights, ${doc.memory.peakActivationBytes.toLocaleString("en")} B peak activations; ` +
+      `slowest layer ${top.name} (${(100 * row.topLayer.share).toFixed(0)}% of the cycles); clean + 1 noisy trial on ${N} images in ${wall.toFixed(1)} s`,
+  );
+}
+out.resnet18 = sims;
+
+// 2. noisy mobilenetv2 vs noise-free WASM.
+const mbFile = await cached("mobilenetv2-224x224x3-1000-w4a4", { arch: "mobilenetv2", bits: { w: 4, a: 4 }, input: [224, 224, 3], classes: 1000, seed: 1 });
+const mb = loadModel(mbFile).program;
+const M = Math.max(N, 4);
+const md = synthetic(mb, M);
+const runner = compileProgram(mb, loadWasmKernels({ flavor: "auto" }), M);
+// Interleaved: clean WASM, weight noise, weight + per-inference noise; best of 3 each.
+const digital = loadHwModel("int8-systolic-16x16").hw;
+const wNoise = withSet(digital, ["noise", "weightGaussian", "sigma"], 0.5);
+const perInf = withSet(withSet(wNoise, ["noise", "activationBitFlip", "ber"], 1e-4), ["noise", "outputGaussian", "sigma"], 0.3);
+const fns = [() => runBatched(md.images, inputBytes(mb), classesOf(mb), M, (x, n) => runner.run(x, n)), () => runTrial(mb, wNoise, md, 1, 0, M), () => runTrial(mb, perInf, md, 1, 0, M)];
+fns.forEach((f) => f());
+const t = [Infinity, Infinity, Infinity];
+for (let r = 0; r < 3; r++) fns.forEach((f, i) => (t[i] = Math.min(t[i], time(f))));
+out.mobilenetv2 = { images: M, wasmSeconds: t[0], weightNoiseSeconds: t[1], perInferenceNoiseSeconds: t[2], ratios: { weightNoise: t[1] / t[0], perInference: t[2] / t[0] } };
+log(
+  `mobilenetv2 224 W4A4, ${M} images (best of 3, interleaved): noise-free WASM ${(M / t[0]).toFixed(2)} images/s; ` +
+    `weight noise σ 0.5 LSB ${(M / t[1]).toFixed(2)} (${(t[1] / t[0]).toFixed(2)}× the time); ` +
+    `+ activation flips 1e-4 + output σ 0.3 ${(M / t[2]).toFixed(2)} (${(t[2] / t[0]).toFixed(2)}×; target ≤ 2×)`,
+);
+if (json) console.log(JSON.stringify(out, null, 2));
+else console.log(machine());
