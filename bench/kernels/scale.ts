@@ -12,17 +12,12 @@
 //
 //   npx tsx bench/kernels/scale.ts [--json] [--quick] [--only resnet20|mobilenetv2|resnet18] [--bits 8/8|4/4]
 
-import { existsSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as ortNode from "onnxruntime-node";
-import { initProgram } from "../../src/init/index.js";
-import { readQModel, writeQModel } from "../../src/ir/io.js";
+import { readQModel } from "../../src/ir/io.js";
 import { programStats } from "../../src/ir/stats.js";
 import { sizeOf, type Program } from "../../src/ir/types.js";
 import { exportOnnx } from "../../src/onnx/export.js";
-import { selectBackend } from "../../src/train/backend.js";
-import { machine, ortWeb, tfWasm } from "./common.js";
+import { cachedInit, machine, ortWeb, tfWasm } from "./common.js";
 import { images, nipqRunner, timeRunners } from "./model.js";
 
 type Tf = Awaited<ReturnType<typeof tfWasm>>;
@@ -45,14 +40,7 @@ const arg = (name: string) => {
 
 /** The `nipq init` program (seed 1), from the cache or made (and cached) now. */
 async function program(arch: string, input: [number, number, number], classes: number, bits: { w: number; a: number }): Promise<Program> {
-  const dir = process.env.NIPQ_BENCH_CACHE ?? join(tmpdir(), "nipq-bench-scale");
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${arch}-${input.join("x")}-${classes}-w${bits.w}a${bits.a}.qmodel`);
-  if (existsSync(file)) return readQModel(file);
-  await selectBackend("auto");
-  const p = initProgram({ arch, bits, input, classes, seed: 1 });
-  writeQModel(file, p);
-  return p;
+  return readQModel(await cachedInit(`${arch}-${input.join("x")}-${classes}-w${bits.w}a${bits.a}`, { arch, bits, input, classes, seed: 1 }));
 }
 
 /** The network in tfjs fp32: dequantized weights, real biases, ReLU where the program's output is unsigned. */

@@ -1,10 +1,11 @@
-// Worker scaling: cnn-s (the fixture, or any .qmodel given, e.g. a `nipq init` resnet20) through the worker pool of `nipq run --workers` (src/exec/workers.ts,
-// job module src/exec/run-job.ts), warm pools, 1 worker (inline, as the CLI runs it) vs 2 worker threads.
+// Worker scaling: cnn-s (the fixture, or any .qmodel given, e.g. a `nipq init` resnet20) through the worker
+// pool of `nipq run --workers` (src/exec/workers.ts, job module src/exec/run-job.ts), warm pools, 1 worker
+// (inline, as the CLI runs it) vs 2 worker threads.
 // Images/s over 6,400 images in batches of 64 (best of a few passes). Results are checked identical.
 // On a shared machine the second worker may get no second core: the benchmark also reports how many cores
 // the process actually obtained (its CPU time / wall time) and images per CPU-second (the pool's cost).
 //
-//   npx tsx bench/kernels/workers.ts [--json] [--quick]
+//   npx tsx bench/kernels/workers.ts [FILE.qmodel] [--json] [--quick]
 
 import { readQModel } from "../../src/ir/io.js";
 import { RUN_JOB_URL, type RunChunk, type RunChunkResult, type RunJobInit } from "../../src/exec/run-job.js";

@@ -5,16 +5,11 @@
 //      synthetic images (the datasets on this branch are 28×28×1, and Model.simulate checks the shape);
 //   2. a noisy mobilenetv2 ×1.0 224×224×3 W4A4 (per-chip weight noise, and weight + per-inference noise on the
 //      digital array) against its noise-free WASM inference on the same images (target ≤ 2×).
-// Programs are cached as in bench/kernels/scale.ts.
+// Programs are cached (bench/kernels/common.ts cachedInit), shared with bench/kernels/scale.ts.
 //
 //   npx tsx bench/sim/scale.ts [--json] [--images N]
 
-import { existsSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { loadModel, type Dataset } from "../../src/index.js";
-import { initProgram } from "../../src/init/index.js";
-import { writeQModel } from "../../src/ir/io.js";
 import { sizeOf, type Program } from "../../src/ir/types.js";
 import { classesOf, compileProgram, inputBytes, runBatched } from "../../src/exec/runner.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
@@ -24,8 +19,7 @@ import { programCost } from "../../src/sim/hw/cost.js";
 import { chipWarnings } from "../../src/sim/hw/resolve.js";
 import { accuracyStudy } from "../../src/sim/study/study.js";
 import { simulateDoc } from "../../src/report/simulate.js";
-import { selectBackend } from "../../src/train/backend.js";
-import { machine } from "../kernels/common.js";
+import { cachedInit, machine } from "../kernels/common.js";
 import { images } from "../kernels/model.js";
 
 const HW = ["int8-systolic-16x16", "lowbit-npu", "bitserial-edge", "analog-pcm-crossbar"];
@@ -33,17 +27,6 @@ const json = process.argv.includes("--json");
 const ii = process.argv.indexOf("--images");
 const N = ii > 0 ? Number(process.argv[ii + 1]) : 2;
 const log = (s: string) => json || console.log(s);
-
-async function cached(name: string, cfg: Parameters<typeof initProgram>[0]): Promise<string> {
-  const dir = process.env.NIPQ_BENCH_CACHE ?? join(tmpdir(), "nipq-bench-scale");
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}.qmodel`);
-  if (!existsSync(file)) {
-    await selectBackend("auto");
-    writeQModel(file, initProgram(cfg));
-  }
-  return file;
-}
 
 /** N synthetic images for a program (labels 0: accuracy is meaningless for random weights; costs are not). */
 function synthetic(p: Program, n: number): Dataset {
@@ -61,7 +44,7 @@ const out: Record<string, unknown> = { machine: machine() };
 log(machine());
 
 // 1. resnet18 224 on every shipped hw-model.
-const r18 = loadModel(await cached("resnet18-224x224x3-1000-w4a4-fl8", { arch: "resnet18", bits: { w: 4, a: 4 }, firstLast: { w: 8, a: 8 }, seed: 1 }));
+const r18 = loadModel(await cachedInit("resnet18-224x224x3-1000-w4a4-fl8", { arch: "resnet18", bits: { w: 4, a: 4 }, firstLast: { w: 8, a: 8 }, seed: 1 }));
 const data = synthetic(r18.program, N);
 const sims = [];
 for (const hw of HW) {
@@ -85,7 +68,7 @@ out.resnet18 = sims;
 // 2. noisy mobilenetv2 vs noise-free WASM. A noisy trial first builds its chip (draws the weight noise of 3.4 M
 // weights and prepares the kernels): a fixed cost per trial. Measured at two image counts, so that the per-image
 // cost (the slope) is separated from it; interleaved, best of 3 each.
-const mbFile = await cached("mobilenetv2-224x224x3-1000-w4a4", { arch: "mobilenetv2", bits: { w: 4, a: 4 }, input: [224, 224, 3], classes: 1000, seed: 1 });
+const mbFile = await cachedInit("mobilenetv2-224x224x3-1000-w4a4", { arch: "mobilenetv2", bits: { w: 4, a: 4 }, input: [224, 224, 3], classes: 1000, seed: 1 });
 const mb = loadModel(mbFile).program;
 const digital = loadHwModel("int8-systolic-16x16").hw;
 const wNoise = withSet(digital, ["noise", "weightGaussian", "sigma"], 0.5);
