@@ -5,6 +5,7 @@ import { Command, CommanderError } from "commander";
 import { NipqInputError } from "../errors.js";
 import { printable } from "./common.js";
 import { exportCommand } from "./export.js";
+import { exportOnnxCommand } from "./export-onnx.js";
 import { demoCommand } from "./demo.js";
 import { initCommand } from "./init.js";
 import { inspectCommand } from "./inspect.js";
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   program.addCommand(trainCommand());
   program.addCommand(initCommand());
   program.addCommand(exportCommand());
+  program.addCommand(exportOnnxCommand());
   program.addCommand(simulateCommand());
   program.addCommand(sweepCommand());
   return program;

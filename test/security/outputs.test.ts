@@ -60,6 +60,8 @@ describe("path arguments: empty or blank is a usage error, never the current dir
       ["lower", "", "--out", "m.qmodel"],
       ["lower", dir, "--out", ""],
       ["export", "", "--out", "b"],
+      ["export-onnx", "", "--out", "m.onnx"],
+      ["export-onnx", FIXTURE, "--out", " "],
       ["train", "--arch", "mlp", "--data", "mnist", "--method", "float", "--out", ""],
       ["train", "--arch", "mlp", "--data", "mnist", "--method", "float", "--out", "ck", "--init", ""],
       ["demo", "--out", ""],
