@@ -11,6 +11,7 @@ import { runCommand } from "./run.js";
 import { simulateCommand } from "./simulate.js";
 import { sweepCommand } from "./sweep.js";
 import { trainCommand } from "./train.js";
+import { workerCommand } from "./worker.js";
 
 /** Builds the program with every command registered. */
 export function buildProgram(): Command {
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   program.addCommand(exportCommand());
   program.addCommand(simulateCommand());
   program.addCommand(sweepCommand());
+  program.addCommand(workerCommand());
   return program;
 }
 

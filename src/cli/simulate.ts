@@ -7,18 +7,19 @@ import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
 import { loadDataset, limitDataset } from "../data/index.js";
-import { readQModel } from "../ir/io.js";
-import { ensureDir, writeFileAtomic } from "../fsutil.js";
+import { decodeQModel } from "../ir/qmodel.js";
+import { ensureDir, readFileChecked, writeFileAtomic } from "../fsutil.js";
 import { programCost, type ProgramCost } from "../sim/cost.js";
 import { loadHwModel, type HwModel } from "../sim/hwmodel.js";
 import type { TrialStats } from "../sim/simulate.js";
-import { accuracyStudy } from "../sim/study.js";
+import { accuracyStudy, type AccuracyStudy } from "../sim/study.js";
 import { barChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
 import { collect, fmtInt, intOption, printJson, say } from "./common.js";
+import { addQueueOptions, checkQueueOptions, runQueued, type QueueCliOptions } from "./queue-options.js";
 
 /** Options of `nipq simulate` (and, with --vary, of `nipq sweep`). */
-export interface SimulateOptions {
+export interface SimulateOptions extends QueueCliOptions {
   hw: string;
   data: string;
   trials: number;
@@ -107,7 +108,7 @@ export function simulateHtml(doc: ReturnType<typeof simulateDoc>, cost: ProgramC
 }
 
 export function simulateCommand(): Command {
-  return new Command("simulate")
+  return addQueueOptions(new Command("simulate"))
     .description("simulate an integer program on an accelerator model: costs per layer, accuracy clean and under injected noise")
     .argument("<file>", "a .qmodel file")
     .requiredOption("--hw <HW>", "hw-model JSON file, or a shipped model's name (int8-systolic-16x16, lowbit-npu, bitserial-edge, analog-pcm-crossbar)")
@@ -122,16 +123,23 @@ export function simulateCommand(): Command {
     .option("--json", "print one JSON document on stdout")
     .addHelpText("after", "\nTrials: each is one chip instance (per-chip noise drawn once) over the same images; draws are keyed by (seed, trial, image).")
     .action(async (file: string, o: SimulateOptions) => {
-      const program = readQModel(file);
+      checkQueueOptions(o);
+      const modelBytes = readFileChecked(file);
+      const program = decodeQModel(modelBytes, file);
       const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
       const data = limitDataset(loadDataset(o.data, "test"), o.limit);
       const cost = programCost(program, hw);
       const t0 = performance.now();
-      const bar = new cliProgress.SingleBar({ format: "simulate |{bar}| {value}/{total} trials | last {acc}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
-      bar.start(o.trials, 0, { acc: "–" });
-      let done = 0;
-      const { clean, noisy, active } = await accuracyStudy(program, hw, data, { seed: o.seed, trials: o.trials, workers: o.workers, batch: o.batch, onTrial: (_t, acc) => bar.update(++done, { acc: `${(100 * acc).toFixed(2)}%` }) });
-      bar.stop();
+      let study: AccuracyStudy;
+      if (o.queue) [study] = await runQueued(o, modelBytes, [hw], data);
+      else {
+        const bar = new cliProgress.SingleBar({ format: "simulate |{bar}| {value}/{total} trials | last {acc}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+        bar.start(o.trials, 0, { acc: "–" });
+        let done = 0;
+        study = await accuracyStudy(program, hw, data, { seed: o.seed, trials: o.trials, workers: o.workers, batch: o.batch, onTrial: (_t, acc) => bar.update(++done, { acc: `${(100 * acc).toFixed(2)}%` }) });
+        bar.stop();
+      }
+      const { clean, noisy, active } = study;
       const seconds = (performance.now() - t0) / 1000;
       const doc = simulateDoc(hw, hwFile, cost, clean, noisy, { model: file, data: data.name, samples: data.n, seed: o.seed, noise: hw.noise, noiseActive: active, seconds });
       if (o.out) {

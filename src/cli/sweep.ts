@@ -6,23 +6,24 @@ import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
 import { loadDataset, limitDataset } from "../data/index.js";
-import { readQModel } from "../ir/io.js";
-import { ensureDir, writeFileAtomic } from "../fsutil.js";
+import { decodeQModel } from "../ir/qmodel.js";
+import { ensureDir, readFileChecked, writeFileAtomic } from "../fsutil.js";
 import { checkPrecision } from "../sim/chip.js";
-import { loadHwModel } from "../sim/hwmodel.js";
-import { sweepStudy, varyDoc } from "../sim/study.js";
+import { loadHwModel, withSet } from "../sim/hwmodel.js";
+import { sweepPoint, sweepStudy, varyDoc, type SweepPoint } from "../sim/study.js";
 import { parseVary } from "../sim/sweep.js";
 import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
 import { collect, intOption, printJson, say } from "./common.js";
 import type { SimulateOptions } from "./simulate.js";
+import { addQueueOptions, checkQueueOptions, runQueued } from "./queue-options.js";
 
 interface SweepOptions extends SimulateOptions {
   vary: string;
 }
 
 export function sweepCommand(): Command {
-  return new Command("sweep")
+  return addQueueOptions(new Command("sweep"))
     .description("robustness curve: accuracy (mean ± 95% CI over trials) against one hw-model knob")
     .argument("<file>", "a .qmodel file")
     .requiredOption("--hw <HW>", "hw-model JSON file or a shipped model's name")
@@ -37,17 +38,25 @@ export function sweepCommand(): Command {
     .option("--out <DIR>", "write sweep.json, sweep.svg and sweep.html there")
     .option("--json", "print one JSON document on stdout")
     .action(async (file: string, o: SweepOptions) => {
+      checkQueueOptions(o);
       const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
       const vary = parseVary(o.vary, hw);
-      const program = readQModel(file);
+      const modelBytes = readFileChecked(file);
+      const program = decodeQModel(modelBytes, file);
       checkPrecision(program, hw);
       const data = limitDataset(loadDataset(o.data, "test"), o.limit);
-      const bar = new cliProgress.SingleBar({ format: "sweep |{bar}| {value}/{total} trials | {key}={val}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
-      bar.start(vary.values.length * o.trials, 0, { key: vary.key, val: "–" });
-      let done = 0;
-      let current = "–";
-      const points = await sweepStudy(program, hw, vary, data, { seed: o.seed, trials: o.trials, workers: o.workers, batch: o.batch, onPoint: (v) => (current = String(v)), onTrial: () => bar.update(++done, { val: current }) });
-      bar.stop();
+      let points: SweepPoint[];
+      if (o.queue) {
+        const studies = await runQueued(o, modelBytes, vary.values.map((v) => withSet(hw, vary.path, v)), data);
+        points = studies.map((s, i) => sweepPoint(vary.values[i], s));
+      } else {
+        const bar = new cliProgress.SingleBar({ format: "sweep |{bar}| {value}/{total} trials | {key}={val}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+        bar.start(vary.values.length * o.trials, 0, { key: vary.key, val: "–" });
+        let done = 0;
+        let current = "–";
+        points = await sweepStudy(program, hw, vary, data, { seed: o.seed, trials: o.trials, workers: o.workers, batch: o.batch, onPoint: (v) => (current = String(v)), onTrial: () => bar.update(++done, { val: current }) });
+        bar.stop();
+      }
       const doc = {
         vary: varyDoc(vary),
         points,

@@ -56,11 +56,24 @@ function withChipWeights(program: Program, chip: ChipInstance): Program {
 /** Set false to force the plain-TS sim kernels (benchmarks and tests compare both). */
 export const simOptions = { useWasm: true };
 
-/** Runs one chip instance over the data; returns the predictions and the int16 logits' argmax count correct. */
-export function runChip(program: Program, chip: ChipInstance, data: SimData, batch = 64): { correct: number; predictions: Int32Array } {
+/**
+ * Runs one chip instance over the images [from, to) of the data (default all); returns their predictions
+ * and how many match the labels. Per-inference draws are keyed by the dataset index of each image, so any
+ * image range and any batch size give the same predictions for the same images.
+ */
+export function runChip(program: Program, chip: ChipInstance, data: SimData, batch = 64, from = 0, to = data.n): { correct: number; predictions: Int32Array } {
+  if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= data.n)) throw new RangeError(`runChip: images [${from}, ${to}) outside [0, ${data.n})`);
   const per = data.images.length / data.n;
-  const predictions = new Int32Array(data.n);
+  const predictions = new Int32Array(to - from);
   const classes = sizeOf(program.layers[program.layers.length - 1].out.shape);
+  // Batches of images [b0, b0 + nb) (dataset indices); their predictions go to b0 − from.
+  const batches = (run: (images: Uint8Array, nb: number, b0: number) => Int32Array) => {
+    for (let b0 = from; b0 < to; b0 += batch) {
+      const nb = Math.min(batch, to - b0);
+      predictions.set(run(data.images.subarray(b0 * per, (b0 + nb) * per), nb, b0), b0 - from);
+    }
+    return { correct: countCorrect(predictions, data.labels, from), predictions };
+  };
   if (simOptions.useWasm && wasmEquivalent(chip)) {
     let runner: ReturnType<ReturnType<typeof loadWasmKernels>["compile"]> | undefined;
     try {
@@ -69,13 +82,8 @@ export function runChip(program: Program, chip: ChipInstance, data: SimData, bat
     } catch {
       runner = undefined; // kernels not built: the plain-TS path below gives the same integers
     }
-    if (runner) {
-      for (let b0 = 0; b0 < data.n; b0 += batch) {
-        const nb = Math.min(batch, data.n - b0);
-        predictions.set(runner.run(data.images.subarray(b0 * per, (b0 + nb) * per), nb).predictions, b0);
-      }
-      return { correct: countCorrect(predictions, data), predictions };
-    }
+    const r = runner;
+    if (r) return batches((imgs, nb) => r.run(imgs, nb).predictions);
   }
   if (simOptions.useWasm && fastPathEquivalent(chip)) {
     let fast: NoisyWasmProgram | undefined;
@@ -85,13 +93,8 @@ export function runChip(program: Program, chip: ChipInstance, data: SimData, bat
     } catch (e) {
       if (!(e instanceof KernelsNotBuiltError)) throw e;
     }
-    if (fast) {
-      for (let b0 = 0; b0 < data.n; b0 += batch) {
-        const nb = Math.min(batch, data.n - b0);
-        predictions.set(fast.run(flipInputs(chip, data.images.subarray(b0 * per, (b0 + nb) * per), nb, b0), nb, b0).predictions, b0);
-      }
-      return { correct: countCorrect(predictions, data), predictions };
-    }
+    const f = fast;
+    if (f) return batches((imgs, nb, b0) => f.run(flipInputs(chip, imgs, nb, b0), nb, b0).predictions);
   }
   // The plain-TS sim kernels; an analog chip's MACs on WASM (same operations, same order: same numbers).
   let analogMac: WasmAnalogMac | undefined;
@@ -103,19 +106,17 @@ export function runChip(program: Program, chip: ChipInstance, data: SimData, bat
     }
   }
   const k = simKernels(chip, { analogMac });
-  for (let b0 = 0; b0 < data.n; b0 += batch) {
-    const nb = Math.min(batch, data.n - b0);
+  return batches((imgs, nb, b0) => {
     k.setFirstInference(b0);
-    const imgs = flipInputs(chip, data.images.subarray(b0 * per, (b0 + nb) * per), nb, b0);
-    const [out] = interpretLayers(program, k, imgs, nb).slice(-1);
-    predictions.set(argmaxRows(out.data, nb, classes), b0);
-  }
-  return { correct: countCorrect(predictions, data), predictions };
+    const [out] = interpretLayers(program, k, flipInputs(chip, imgs, nb, b0), nb).slice(-1);
+    return argmaxRows(out.data, nb, classes);
+  });
 }
 
-function countCorrect(predictions: Int32Array, data: SimData): number {
+/** How many predictions match labels[from …]. */
+function countCorrect(predictions: Int32Array, labels: Uint8Array, from: number): number {
   let correct = 0;
-  for (let i = 0; i < data.n; i++) if (predictions[i] === data.labels[i]) correct++;
+  for (let i = 0; i < predictions.length; i++) if (predictions[i] === labels[from + i]) correct++;
   return correct;
 }
 

@@ -51,13 +51,17 @@ export interface SweepPoint {
   values: number[];
 }
 
+/** The point of a curve at knob value `value` from its study (in-process or gathered from a queue). */
+export function sweepPoint(value: number, s: AccuracyStudy): SweepPoint {
+  return { value, mean: s.noisy.mean, std: s.noisy.std, ci95: s.noisy.ci95, clean: s.clean, values: s.noisy.values };
+}
+
 /** accuracyStudy at each value of `vary` (hw-model field `vary.path` set to the value). */
 export async function sweepStudy(program: Program, base: HwModel, vary: Vary, data: SimData, o: StudyOptions & { onPoint?: (value: number) => void }): Promise<SweepPoint[]> {
   const points: SweepPoint[] = [];
   for (const value of vary.values) {
     o.onPoint?.(value);
-    const s = await accuracyStudy(program, withSet(base, vary.path, value), data, o);
-    points.push({ value, mean: s.noisy.mean, std: s.noisy.std, ci95: s.noisy.ci95, clean: s.clean, values: s.noisy.values });
+    points.push(sweepPoint(value, await accuracyStudy(program, withSet(base, vary.path, value), data, o)));
   }
   return points;
 }
