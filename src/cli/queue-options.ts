@@ -56,7 +56,8 @@ export async function runQueued(o: QueueCliOptions & { json?: boolean; seed: num
       jobImages: o.jobImages,
       resume: !!o.resume,
       timeoutS: o.queueTimeout,
-      log: (line) => process.stderr.write(`${line}\n`),
+      // The sweep id only for people (a --json run that fails prints its one error line alone); warnings always.
+      log: (line, always) => (always || !o.json) && process.stderr.write(`${line}\n`),
       onProgress: (done, total, workers) => {
         const payload = { workers: workers < 0 ? "?" : String(workers) };
         if (!bar) return;

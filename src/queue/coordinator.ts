@@ -39,8 +39,8 @@ export interface QueuedStudyOptions {
   timeoutS: number;
   /** After each poll: jobs with a result, all jobs, workers connected (−1: unknown). */
   onProgress?: (done: number, total: number, workers: number) => void;
-  /** Notes for the user (stderr): the sweep id, a republish after Redis lost the sweep. */
-  log?: (line: string) => void;
+  /** Notes for the user: the sweep id; and, `always` (a warning), a republish after Redis lost the sweep. */
+  log?: (line: string, always?: boolean) => void;
 }
 
 /** What the coordinator stores in the meta key. */
@@ -129,7 +129,7 @@ export async function queuedStudies(o: QueuedStudyOptions): Promise<AccuracyStud
       }
       if (!exists) {
         // Redis lost the sweep (restarted without persistence, flushed, evicted): publish it again.
-        log(`sweep ${short}: Redis lost its state (restarted without persistence?): publishing it again; jobs without a result run again`);
+        log(`nipq: warning: sweep ${short}: Redis lost its state (restarted without persistence?): publishing it again; jobs without a result run again`, true);
         await answer(publish());
         continue;
       }

@@ -82,6 +82,8 @@ export interface WorkerProcess {
   output(): string;
   /** Resolves when its output matches. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** How many lines of its output start with `prefix`. */
+  count(prefix: string): number;
   /** SIGTERM (running jobs finish), then waits for the exit; resolves to its exit code and stdout. */
   stop(): Promise<{ code: number | null; stdout: string }>;
 }
@@ -113,10 +115,23 @@ export function spawnWorker(url: string, args: string[] = [], env: Record<string
     }
     return { code: proc.exitCode, stdout };
   };
-  return { proc, output: () => out, waitFor, stop };
+  const count = (prefix: string) => out.split("\n").filter((l) => l.startsWith(prefix)).length;
+  return { proc, output: () => out, waitFor, count, stop };
 }
 
-/** Runs `nipq …args` asynchronously (the test keeps working while it runs). */
+/** Resolves when `cond()` holds (checked every 50 ms), or rejects after `timeoutMs` saying `what`. */
+export async function until(cond: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Runs `nipq …args` asynchronously: the test's event loop keeps reading its workers' output meanwhile
+ * (spawnSync would stall it, and a worker whose pipe fills would stall with it).
+ */
 export function nipqAsync(args: string[], env: Record<string, string> = {}): { proc: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
   const proc = spawn(process.execPath, ["bin/nipq.mjs", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let stdout = "";
