@@ -9,11 +9,12 @@
 //
 // Browsers and edge devices use the bundle's zero-dependency runtime instead (nipq export, docs/DEPLOY.md).
 
-import { limitDataset, loadDataset, type Dataset } from "./data/index.js";
+import { checkModelFitsData, limitDataset, loadDataset, type Dataset } from "./data/index.js";
 import { writeBundle, type BundleReport, type ExportOptions } from "./deploy/bundle.js";
 import { NipqInputError } from "./errors.js";
 import { runProgram } from "./exec/interpret.js";
 import { readFileChecked } from "./fsutil.js";
+import { MAX_BATCH } from "./limits.js";
 import { decodeQModel } from "./ir/qmodel.js";
 import { programStats, type LayerStats } from "./ir/stats.js";
 import { sizeOf, type Program } from "./ir/types.js";
@@ -122,8 +123,11 @@ export interface SweepResult {
 /** A dataset by name ("mnist", "fashion-mnist", "idx:DIR") or one already loaded; its test split. */
 export type DataSource = string | Dataset;
 
-function testData(d: DataSource, limit?: number): Dataset {
-  return limitDataset(typeof d === "string" ? loadDataset(d, "test") : d, limit);
+/** The test split of `d` (its first `limit` samples), checked to fit the model's input. */
+function testData(m: Model, d: DataSource, limit?: number): Dataset {
+  const data = typeof d === "string" ? loadDataset(d, "test", limit) : limitDataset(d, limit);
+  checkModelFitsData(m.file, m.inputShape, data);
+  return data;
 }
 
 function resolveHw(hw: string | HwModel, set: string[] = []): HwModel {
@@ -175,7 +179,7 @@ export class Model {
     const n = images.length / per;
     if (!Number.isInteger(n)) throw new NipqInputError(`images: expected a multiple of ${per} bytes (${this.inputShape.join("×")} u8 per image), found ${images.length}`);
     const batch = o.batch ?? 64;
-    if (!Number.isInteger(batch) || batch < 1) throw new NipqInputError(`batch: expected a positive integer, found ${batch}`);
+    if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new NipqInputError(`batch: expected an integer in [1, ${MAX_BATCH}], found ${batch}`);
     const classes = this.classes;
     if ((o.backend ?? "reference") === "reference") {
       const logits = new Int16Array(n * classes);
@@ -207,7 +211,7 @@ export class Model {
 
   /** Accuracy on a dataset's test split (what `nipq run` reports). */
   evaluate(data: DataSource, o: EvaluateOptions = {}): Evaluation {
-    const d = testData(data, o.limit);
+    const d = testData(this, data, o.limit);
     const t0 = performance.now();
     const r = this.run(d.images, o);
     const seconds = (performance.now() - t0) / 1000;
@@ -223,7 +227,7 @@ export class Model {
    */
   async simulate(hw: string | HwModel, data: DataSource, o: SimulateOptions = {}): Promise<SimulationResult> {
     const m = resolveHw(hw, o.set);
-    const d: SimData = testData(data, o.limit);
+    const d: SimData = testData(this, data, o.limit);
     const seed = o.seed ?? 0;
     const trials = o.trials ?? 10;
     const cost = programCost(this.program, m);
@@ -251,7 +255,7 @@ export class Model {
   async sweep(hw: string | HwModel, data: DataSource, vary: string, o: SimulateOptions = {}): Promise<SweepResult> {
     const base = resolveHw(hw, o.set);
     const v = parseVary(vary, base);
-    const d: SimData = testData(data, o.limit);
+    const d: SimData = testData(this, data, o.limit);
     const seed = o.seed ?? 0;
     const trials = o.trials ?? 10;
     const points = await sweepStudy(this.program, base, v, d, { seed, trials, workers: o.workers, batch: o.batch });

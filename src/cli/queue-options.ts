@@ -9,6 +9,7 @@ import { queuedStudies } from "../queue/coordinator.js";
 import type { HwModel } from "../sim/hwmodel.js";
 import type { SimData } from "../sim/simulate.js";
 import type { AccuracyStudy } from "../sim/study.js";
+import { MAX_LIMIT, MAX_TRIALS } from "../limits.js";
 import { intOption } from "./common.js";
 
 /** The queue options as commander parses them. */
@@ -25,8 +26,8 @@ export function addQueueOptions(c: Command): Command {
   return c
     .option("--queue <URL>", "run the trials as jobs on Redis, computed by `nipq worker` processes: redis://[:PASSWORD@]HOST[:PORT][/DB] or rediss://… (same report; docs/DISTRIBUTED.md)")
     .option("--resume", "with --queue: pick up the run with these same inputs that is already in Redis (its coordinator died)")
-    .addOption(new Option("--job-trials <N>", "with --queue: trials per job").argParser(intOption("--job-trials", 1, 1_000_000)).default(1))
-    .addOption(new Option("--job-images <N>", "with --queue: images per job (counts over image ranges add up exactly)").argParser(intOption("--job-images", 1, 1_000_000_000)).default(1000))
+    .addOption(new Option("--job-trials <N>", "with --queue: trials per job").argParser(intOption("--job-trials", 1, MAX_TRIALS)).default(1))
+    .addOption(new Option("--job-images <N>", "with --queue: images per job (counts over image ranges add up exactly)").argParser(intOption("--job-images", 1, MAX_LIMIT)).default(1000))
     .addOption(new Option("--queue-timeout <S>", "with --queue: fail when Redis has not answered for S seconds").argParser(intOption("--queue-timeout", 1, 86_400)).default(300));
 }
 

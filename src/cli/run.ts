@@ -5,13 +5,14 @@
 
 import { Command } from "commander";
 import cliProgress from "cli-progress";
-import { loadDataset, limitDataset } from "../data/index.js";
+import { checkModelFitsData, loadDataset } from "../data/index.js";
 import { BACKENDS, loadBackend, type BackendName } from "../exec/backends.js";
 import { RUN_JOB_URL, type RunChunk, type RunChunkResult, type RunJobInit } from "../exec/run-job.js";
 import { defaultWorkers, runChunks } from "../exec/workers.js";
 import { readQModel } from "../ir/io.js";
 import { checkWritable, writeFileAtomic } from "../fsutil.js";
-import { choiceOption, intOption, printJson, say } from "./common.js";
+import { choiceOption, intOption, pathOption, printJson, say } from "./common.js";
+import { MAX_BATCH, MAX_LIMIT, MAX_WORKERS } from "../limits.js";
 
 interface RunOptions {
   data: string;
@@ -26,19 +27,20 @@ interface RunOptions {
 export function runCommand(): Command {
   return new Command("run")
     .description("run an integer program over a dataset's test split; print accuracy and images/s")
-    .argument("<file>", "a .qmodel file")
-    .requiredOption("--data <D>", "dataset: mnist (shipped digits, 2,000-image test split), fashion-mnist (Debian dataset-fashion-mnist) or idx:DIR")
+    .argument("<file>", "a .qmodel file", pathOption)
+    .requiredOption("--data <D>", "dataset: mnist (shipped digits, 2,000-image test split), fashion-mnist (Debian dataset-fashion-mnist) or idx:DIR", pathOption)
     .option("--backend <name>", `kernels to run on: ${BACKENDS.join(" | ")}`, choiceOption(BACKENDS), "reference")
-    .option("--limit <N>", "use only the first N test images", intOption("--limit", 1))
-    .option("--batch <N>", "images per batch", intOption("--batch", 1, 65536), 64)
-    .option("--workers <N>", "worker threads that share the batches (default: the number of cores)", intOption("--workers", 1, 256), defaultWorkers())
-    .option("--dump-logits <FILE>", "write {logits, predictions, labels} as JSON, in dataset order")
+    .option("--limit <N>", "use only the first N test images", intOption("--limit", 1, MAX_LIMIT))
+    .option("--batch <N>", "images per batch", intOption("--batch", 1, MAX_BATCH), 64)
+    .option("--workers <N>", "worker threads that share the batches (default: the number of cores)", intOption("--workers", 1, MAX_WORKERS), Math.min(MAX_WORKERS, defaultWorkers()))
+    .option("--dump-logits <FILE>", "write {logits, predictions, labels} as JSON, in dataset order", pathOption)
     .option("--json", "print one JSON document on stdout")
     .addHelpText("after", "\nThe test split of `mnist` is 200 images per class, 2,000 in all, classes interleaved (see README).")
     .action(async (file: string, o: RunOptions) => {
       if (o.dumpLogits) checkWritable(o.dumpLogits);
       const program = readQModel(file);
-      const data = limitDataset(loadDataset(o.data, "test"), o.limit);
+      const data = loadDataset(o.data, "test", o.limit);
+      checkModelFitsData(file, program.layers[0].out.shape, data);
       const kernels = await loadBackend(o.backend);
       const classes = program.layers[program.layers.length - 1].out.shape[0];
       const logits = new Int16Array(data.n * classes);

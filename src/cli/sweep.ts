@@ -5,16 +5,18 @@
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
-import { loadDataset, limitDataset } from "../data/index.js";
+import { checkModelFitsData, loadDataset } from "../data/index.js";
 import { decodeQModel } from "../ir/qmodel.js";
-import { ensureDir, readFileChecked, writeFileAtomic } from "../fsutil.js";
+import { prepareOutputDir, readFileChecked, writeOutputDir } from "../fsutil.js";
 import { checkPrecision } from "../sim/chip.js";
 import { loadHwModel, withSet } from "../sim/hwmodel.js";
 import { sweepPoint, sweepStudy, varyDoc, type SweepPoint } from "../sim/study.js";
 import { parseVary } from "../sim/sweep.js";
+import { SWEEP_REPORT } from "../report/outputs.js";
 import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
-import { collect, intOption, printJson, say } from "./common.js";
+import { collect, intOption, pathOption, printJson, say } from "./common.js";
+import { MAX_BATCH, MAX_LIMIT, MAX_TRIALS, MAX_WORKERS } from "../limits.js";
 import type { SimulateOptions } from "./simulate.js";
 import { addQueueOptions, checkQueueOptions, runQueued } from "./queue-options.js";
 
@@ -25,26 +27,28 @@ interface SweepOptions extends SimulateOptions {
 export function sweepCommand(): Command {
   return addQueueOptions(new Command("sweep"))
     .description("robustness curve: accuracy (mean ± 95% CI over trials) against one hw-model knob")
-    .argument("<file>", "a .qmodel file")
-    .requiredOption("--hw <HW>", "hw-model JSON file or a shipped model's name")
-    .requiredOption("--data <D>", "dataset: mnist, fashion-mnist or idx:DIR")
+    .argument("<file>", "a .qmodel file", pathOption)
+    .requiredOption("--hw <HW>", "hw-model JSON file or a shipped model's name", pathOption)
+    .requiredOption("--data <D>", "dataset: mnist, fashion-mnist or idx:DIR", pathOption)
     .requiredOption("--vary <key=from:to:steps[:log]>", "the knob and its values, e.g. noise.weightGaussian.sigma=0:1:6 or noise.pcm.tInferenceS=1:31536000:5:log")
-    .option("--trials <N>", "Monte-Carlo trials per point", intOption("--trials", 1), 10)
+    .option("--trials <N>", "Monte-Carlo trials per point", intOption("--trials", 1, MAX_TRIALS), 10)
     .option("--seed <S>", "seed of every random draw", intOption("--seed", 0), 0)
-    .option("--limit <N>", "use only the first N test images", intOption("--limit", 1))
-    .option("--workers <N>", "worker threads for trials", intOption("--workers", 1, 64), 1)
-    .option("--batch <N>", "images per batch (does not change any number)", intOption("--batch", 1, 65536), 64)
+    .option("--limit <N>", "use only the first N test images", intOption("--limit", 1, MAX_LIMIT))
+    .option("--workers <N>", "worker threads for trials", intOption("--workers", 1, MAX_WORKERS), 1)
+    .option("--batch <N>", "images per batch (does not change any number)", intOption("--batch", 1, MAX_BATCH), 64)
     .option("--set <key=value>", "override a hw-model field before sweeping (repeatable)", collect, [])
-    .option("--out <DIR>", "write sweep.json, sweep.svg and sweep.html there")
+    .option("--out <DIR>", "write sweep.json, sweep.svg and sweep.html there (a new directory, or a previous sweep report)", pathOption)
     .option("--json", "print one JSON document on stdout")
     .action(async (file: string, o: SweepOptions) => {
       checkQueueOptions(o);
+      if (o.out) prepareOutputDir(o.out, SWEEP_REPORT);
       const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
       const vary = parseVary(o.vary, hw);
       const modelBytes = readFileChecked(file);
       const program = decodeQModel(modelBytes, file);
       checkPrecision(program, hw);
-      const data = limitDataset(loadDataset(o.data, "test"), o.limit);
+      const data = loadDataset(o.data, "test", o.limit);
+      checkModelFitsData(file, program.layers[0].out.shape, data);
       let points: SweepPoint[];
       if (o.queue) {
         const studies = await runQueued(o, modelBytes, vary.values.map((v) => withSet(hw, vary.path, v)), data);
@@ -72,10 +76,8 @@ export function sweepCommand(): Command {
       const header = [vary.key, "clean %", "mean %", "std", "95% CI"];
       if (o.out) {
         const svg = curveChart(`${file} on ${hw.name}`, vary.key, "accuracy", [{ name: `accuracy (mean, 95% CI, ${o.trials} trials)`, points: points.map((p) => ({ x: p.value, mean: p.mean, lo: p.mean - p.ci95, hi: p.mean + p.ci95 })) }], vary.scale === "log");
-        ensureDir(o.out);
-        writeFileAtomic(join(o.out, "sweep.json"), JSON.stringify(doc, null, 2) + "\n");
-        writeFileAtomic(join(o.out, "sweep.svg"), svg);
-        writeFileAtomic(join(o.out, "sweep.html"), htmlPage(`nipq sweep: ${vary.key} on ${hw.name}`, [{ heading: "Curve", html: svg }, { heading: "Points", html: htmlTable(header, rows) }]));
+        const page = htmlPage(`nipq sweep: ${vary.key} on ${hw.name}`, [{ heading: "Curve", html: svg }, { heading: "Points", html: htmlTable(header, rows) }]);
+        writeOutputDir(o.out, [["sweep.json", JSON.stringify(doc, null, 2) + "\n"], ["sweep.svg", svg], ["sweep.html", page]], SWEEP_REPORT);
       }
       if (o.json) return printJson(doc);
       say(false, `${file} on ${hw.name}, ${data.name} test, ${data.n} images, ${o.trials} trials per point, seed ${o.seed}`);

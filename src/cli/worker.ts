@@ -9,7 +9,8 @@ import { UsageError } from "../errors.js";
 import { defaultWorkers } from "../exec/workers.js";
 import { parseQueueUrl } from "../queue/connection.js";
 import { startWorker } from "../queue/worker.js";
-import { intOption, printJson, say } from "./common.js";
+import { MAX_WORKERS } from "../limits.js";
+import { intOption, pathOption, printJson, say } from "./common.js";
 
 interface WorkerCliOptions {
   queue?: string;
@@ -28,8 +29,8 @@ export function workerCommand(): Command {
   return new Command("worker")
     .description("serve the jobs of `simulate --queue` and `sweep --queue` from Redis until stopped (SIGINT/SIGTERM)")
     .addOption(new Option("--queue <URL>", "redis://[:PASSWORD@]HOST[:PORT][/DB] or rediss://… (TLS); default $NIPQ_QUEUE").env("NIPQ_QUEUE"))
-    .option("--concurrency <N>", "jobs at once, one worker thread each (default: the machine's cores)", intOption("--concurrency", 1, 256), defaultWorkers())
-    .option("--cache <DIR>", "where fetched models, hw-models and datasets are kept (by content address)", defaultCacheDir())
+    .option("--concurrency <N>", "jobs at once, one worker thread each (default: the machine's cores)", intOption("--concurrency", 1, MAX_WORKERS), defaultWorkers())
+    .option("--cache <DIR>", "where fetched models, hw-models and datasets are kept (by content address)", pathOption, defaultCacheDir())
     .option("--stall-timeout <S>", "seconds after which a job whose worker stopped renewing its lock goes to another worker", intOption("--stall-timeout", 1, 3600), 30)
     .option("--json", "on exit, print one JSON document: {host, pid, queue, concurrency, cache, jobs: {done, failed}, seconds}")
     .addHelpText("after", "\nThe password may come from NIPQ_REDIS_PASSWORD instead of the URL (a command line is visible to `ps`).\nrediss:// checks the server's certificate against Node's CA store; add a private CA with NODE_EXTRA_CA_CERTS=ca.pem.\nWorkers need no shared file system: every job names its blobs by sha256; each is fetched once into --cache.")

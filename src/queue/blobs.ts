@@ -9,15 +9,13 @@ import { join } from "node:path";
 import type { Redis } from "ioredis";
 import { NipqInputError } from "../errors.js";
 import { ensureDir, writeFileAtomic } from "../fsutil.js";
+import { MAX_BLOB_BYTES } from "../limits.js";
 
 /** A content address: 64 lowercase hex digits. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** How long an uploaded blob stays in Redis after its last upload (7 days; workers keep their own copy). */
 export const BLOB_TTL_S = 7 * 24 * 3600;
-
-/** The largest blob a worker accepts (Redis' own limit for one string is 512 MiB). */
-export const MAX_BLOB_BYTES = 512 * 1024 * 1024;
 
 export function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");

@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { NipqInputError, describeValue } from "../errors.js";
 import { trialStats } from "../sim/simulate.js";
 import type { AccuracyStudy } from "../sim/study.js";
+import { MAX_BATCH, MAX_DATASET_IMAGES, MAX_SWEEP_STEPS, MAX_TRIALS } from "../limits.js";
 import { SHA256_HEX } from "./blobs.js";
 
 /** Payload format version (a worker refuses any other). */
@@ -36,10 +37,6 @@ export interface JobPayload {
   to: number;
 }
 
-/** Largest trial index + 1 and image index + 1 a job may name (the RNG keys trials as u32). */
-export const MAX_TRIALS = 1_000_000;
-export const MAX_IMAGES = 1_000_000_000;
-
 const hex = { type: "string", pattern: SHA256_HEX.source };
 const PAYLOAD_SCHEMA = {
   type: "object",
@@ -47,16 +44,16 @@ const PAYLOAD_SCHEMA = {
   required: ["v", "point", "model", "hw", "images", "labels", "seed", "batch", "trials", "from", "to"],
   properties: {
     v: { const: PAYLOAD_VERSION },
-    point: { type: "integer", minimum: 0, maximum: 100_000 },
+    point: { type: "integer", minimum: 0, maximum: MAX_SWEEP_STEPS - 1 },
     model: hex,
     hw: hex,
     images: hex,
     labels: hex,
     seed: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
-    batch: { type: "integer", minimum: 1, maximum: 65536 },
+    batch: { type: "integer", minimum: 1, maximum: MAX_BATCH },
     trials: { oneOf: [{ type: "null" }, { type: "array", minItems: 2, maxItems: 2, items: { type: "integer", minimum: 0, maximum: MAX_TRIALS } }] },
-    from: { type: "integer", minimum: 0, maximum: MAX_IMAGES },
-    to: { type: "integer", minimum: 1, maximum: MAX_IMAGES },
+    from: { type: "integer", minimum: 0, maximum: MAX_DATASET_IMAGES },
+    to: { type: "integer", minimum: 1, maximum: MAX_DATASET_IMAGES },
   },
 } as const;
 
@@ -78,7 +75,7 @@ export function jobId(sweep: string, key: string): string {
   return `${sweep}.${key}`;
 }
 
-const JOB_ID = /^([0-9a-f]{64})\.(p\d{1,6}\.(?:c|t\d{1,7}-\d{1,7})\.i\d{1,10}-\d{1,10})$/;
+const JOB_ID = /^([0-9a-f]{64})\.(p\d{1,4}\.(?:c|t\d{1,5}-\d{1,5})\.i\d{1,7}-\d{1,7})$/;
 
 /** The sweep id and key a job id names, or null for an id no coordinator of this version made. */
 export function parseJobId(id: string | undefined): { sweep: string; key: string } | null {
