@@ -8,6 +8,7 @@
 
 import AjvModule, { type ValidateFunction } from "ajv";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { NipqInputError, describeValue } from "../errors.js";
 import { trialStats } from "../sim/simulate.js";
 import type { AccuracyStudy } from "../sim/study.js";
@@ -17,9 +18,14 @@ import { SHA256_HEX } from "./blobs.js";
 /** Payload format version (a worker refuses any other). */
 export const PAYLOAD_VERSION = 1;
 
+/** This package's version: a worker runs only jobs a coordinator of the same version made (same simulator). */
+export const NIPQ_VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
 /** What a job carries: addresses of its blobs, the seed, and its part of the study. */
 export interface JobPayload {
   v: typeof PAYLOAD_VERSION;
+  /** The coordinator's nipq version. */
+  nipq: string;
   /** Index of the point (the hw-model) in the study. */
   point: number;
   /** Blob addresses (sha256, src/queue/blobs.ts). */
@@ -41,9 +47,10 @@ const hex = { type: "string", pattern: SHA256_HEX.source };
 const PAYLOAD_SCHEMA = {
   type: "object",
   additionalProperties: false,
-  required: ["v", "point", "model", "hw", "images", "labels", "seed", "batch", "trials", "from", "to"],
+  required: ["v", "nipq", "point", "model", "hw", "images", "labels", "seed", "batch", "trials", "from", "to"],
   properties: {
     v: { const: PAYLOAD_VERSION },
+    nipq: { type: "string", maxLength: 64 },
     point: { type: "integer", minimum: 0, maximum: MAX_SWEEP_STEPS - 1 },
     model: hex,
     hw: hex,
@@ -101,6 +108,7 @@ export function validatePayload(data: unknown, id: string | undefined): { sweep:
   const p = data as unknown as JobPayload;
   if (p.trials && p.trials[1] <= p.trials[0]) throw new NipqInputError(`job ${ids.key}: payload: trials: expected [t0, t1) with t1 > t0, found [${p.trials.join(", ")}]`);
   if (p.to <= p.from) throw new NipqInputError(`job ${ids.key}: payload: from, to: expected from < to, found ${p.from}, ${p.to}`);
+  if (p.nipq !== NIPQ_VERSION) throw new NipqInputError(`job ${ids.key}: made by nipq ${JSON.stringify(p.nipq)}, this worker runs nipq ${NIPQ_VERSION}: run workers of the coordinator's version`);
   if (jobKey(p) !== ids.key) throw new NipqInputError(`job ${ids.key}: payload: describes job ${jobKey(p)}, not the job its id names`);
   return { sweep: ids.sweep, key: ids.key, payload: p };
 }
@@ -128,7 +136,7 @@ export interface StudyPlan {
  * same id on any machine, which is how `--resume` finds a sweep whose coordinator died.
  */
 export function sweepId(plan: StudyPlan): string {
-  const doc = { kind: "nipq-queued-study", v: PAYLOAD_VERSION, ...plan };
+  const doc = { kind: "nipq-queued-study", v: PAYLOAD_VERSION, nipq: NIPQ_VERSION, ...plan };
   return createHash("sha256").update(JSON.stringify(doc)).digest("hex");
 }
 
@@ -141,7 +149,7 @@ export function planJobs(plan: StudyPlan): JobPayload[] {
     const trialRanges: ([number, number] | null)[] = [null];
     if (plan.active[point]) for (let t = 0; t < plan.trials; t += plan.jobTrials) trialRanges.push([t, Math.min(plan.trials, t + plan.jobTrials)]);
     for (const trials of trialRanges)
-      for (const [from, to] of ranges) jobs.push({ v: PAYLOAD_VERSION, point, model: plan.model, hw, images: plan.images, labels: plan.labels, seed: plan.seed, batch: plan.batch, trials, from, to });
+      for (const [from, to] of ranges) jobs.push({ v: PAYLOAD_VERSION, nipq: NIPQ_VERSION, point, model: plan.model, hw, images: plan.images, labels: plan.labels, seed: plan.seed, batch: plan.batch, trials, from, to });
   });
   return jobs;
 }

@@ -71,7 +71,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       const counts = await pool.submit(payload);
       await writeOnce(redis, sweep, "results", key, counts);
       jobs.done++;
-      o.log(`done ${sweep.slice(0, 12)} ${key}: [${counts.join(", ")}] correct of ${payload.to - payload.from} (${((performance.now() - started) / 1000).toFixed(2)} s)`);
+      o.log(`done ${sweep.slice(0, 12)} ${key}: [${counts.join(", ")}] correct of ${payload.to - payload.from} (${((performance.now() - started) / 1000).toFixed(3)} s)`);
       return counts;
     } catch (e) {
       const input = e instanceof NipqInputError;

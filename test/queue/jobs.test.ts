@@ -16,7 +16,7 @@ import { cachePath, readCached, sha256 } from "../../src/queue/blobs.js";
 import { COMPUTE_URL, type ComputeInit } from "../../src/queue/compute.js";
 import { parseQueueUrl } from "../../src/queue/connection.js";
 import { decodeData, decodeHw, decodeModel, encodeData, encodeHw } from "../../src/queue/content.js";
-import { gatherStudies, jobKey, planJobs, sweepId, validatePayload, type JobPayload, type StudyPlan } from "../../src/queue/jobs.js";
+import { NIPQ_VERSION, gatherStudies, jobKey, planJobs, sweepId, validatePayload, type JobPayload, type StudyPlan } from "../../src/queue/jobs.js";
 import { loadHwModel, validateHwModel, withSet, type HwModel } from "../../src/sim/hwmodel.js";
 import { runSimJob } from "../../src/sim/jobs.js";
 import { noiseActive, runTrial } from "../../src/sim/simulate.js";
@@ -110,7 +110,8 @@ describe("job payloads are validated like any input", () => {
     ["an empty image range", (p) => ((p.from = 40), (p.to = 40)), /payload: from, to: expected from < to, found 40, 40/],
     ["a fractional batch", (p) => (p.batch = 1.5), /payload: batch: must be integer, found 1.5/],
     ["a negative seed", (p) => (p.seed = -1), /payload: seed: must be >= 0, found -1/],
-    ["another version", (p) => (p.v = 2), /payload: v: must be equal to constant, found 2/],
+    ["another payload version", (p) => (p.v = 2), /payload: v: must be equal to constant, found 2/],
+    ["a job of another nipq version", (p) => (p.nipq = "0.0.9"), /made by nipq "0\.0\.9", this worker runs nipq \d+\.\d+\.\d+: run workers of the coordinator's version/],
     ["a payload that is another job than its id", (p) => (p.point = 2), /describes job p2\..*not the job its id names/],
   ];
   for (const [what, mutate, pattern] of bad)
@@ -231,7 +232,7 @@ describe("the worker's compute threads", () => {
         writeFileSync(cachePath(dir, s), b);
         return s;
       });
-      const job = (trials: [number, number] | null, from: number, to: number): JobPayload => ({ v: 1, point: 0, model, hw: hwSha, images, labels, seed: 2, batch: 32, trials, from, to });
+      const job = (trials: [number, number] | null, from: number, to: number): JobPayload => ({ v: 1, nipq: NIPQ_VERSION, point: 0, model, hw: hwSha, images, labels, seed: 2, batch: 32, trials, from, to });
       for (const workers of [1, 2]) {
         const pool = await ChunkPool.start<ComputeInit, JobPayload, number[]>({ module: COMPUTE_URL, init: { cacheDir: dir }, workers, threads: true });
         try {
