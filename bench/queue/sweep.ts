@@ -12,10 +12,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { nipqAsync, redisMissing, spawnWorker, startRedis } from "../../test/helpers/redis.js";
+import { missingPackage } from "../../test/helpers/debian.js";
+import { nipqAsync, spawnWorker, startRedis } from "../../test/helpers/redis.js";
 
-if (redisMissing) {
-  console.error(redisMissing);
+const missing = missingPackage("redis-server");
+if (missing) {
+  console.error(missing);
   process.exit(2);
 }
 const json = process.argv.includes("--json");

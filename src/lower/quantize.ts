@@ -17,6 +17,18 @@ export function quantRange(q: Pick<QuantizerSpec, "bits" | "signed">): { qmin: n
   return { qmin: q.signed ? -qmax : 0, qmax };
 }
 
+/** The u8 input image as the integer program reads it: 8 bits, unsigned, step 1/255 (DESIGN.md §3). */
+export const INPUT_PIXELS = { bits: 8, signed: false, step: 1 / 255 } as const;
+
+/**
+ * The one rule for "these two quantize alike": same bits, same signedness, and steps that are the same
+ * float32 value. Checkpoints store steps as float32 (training computes in float32), while the IR's input
+ * scale is exactly 1/255; fround(1/255) and 1/255 differ by 2^-24 relative yet are one quantizer.
+ */
+export function sameQuantization(a: { bits: number; signed: boolean; step: number }, b: { bits: number; signed: boolean; step: number }): boolean {
+  return a.bits === b.bits && a.signed === b.signed && Math.fround(a.step) === Math.fround(b.step);
+}
+
 /** The integer training's eval quantizer gives x (x and step are float32 values). */
 export function quantizeValue(x: number, step: number, qmin: number, qmax: number): number {
   const v = Math.fround(Math.fround(x) / Math.fround(step));

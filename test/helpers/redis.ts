@@ -1,17 +1,16 @@
 // A real redis-server for the queue tests, on a free loopback port, with no persistence (`--save ''
-// --appendonly no`), stopped after; and real `nipq worker` processes (bin/nipq.mjs → dist/). Tests that
-// need redis-server skip where it is missing, with one line saying what to install (`.ci/run` installs it).
+// --appendonly no`), stopped after; and real `nipq worker` processes (bin/nipq.mjs → dist/). The tests wrap
+// themselves in ./debian.ts's describeWithPackage("redis-server", …): one line saying what to install where
+// it is missing (`.ci/run` installs it from ./debian-packages.json).
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { packagePath } from "./debian.js";
 
-export const REDIS_SERVER = "/usr/bin/redis-server";
-
-/** Why the queue tests cannot run here, or undefined. */
-export const redisMissing: string | undefined = existsSync(REDIS_SERVER) ? undefined : `install redis-server to run the queue tests (${REDIS_SERVER} is missing: apt-get install redis-server)`;
+export const REDIS_SERVER = packagePath("redis-server");
 
 /** A free loopback TCP port (the kernel picks it; closed again before use). */
 export function freePort(): Promise<number> {
@@ -142,15 +141,15 @@ export function nipqAsync(args: string[], env: Record<string, string> = {}): { p
   return { proc, done };
 }
 
-/** A self-signed certificate for 127.0.0.1 (openssl), or why it cannot be made here. */
-export function selfSignedCert(): { dir: string; cert: string; key: string; cleanup(): void } | { missing: string } {
+/** A self-signed certificate for 127.0.0.1, made with openssl. */
+export function selfSignedCert(): { dir: string; cert: string; key: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), "nipq-tls-"));
   const cert = join(dir, "cert.pem");
   const key = join(dir, "key.pem");
-  const r = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { encoding: "utf8" });
+  const r = spawnSync(packagePath("openssl"), ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { encoding: "utf8" });
   if (r.error || r.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
-    return { missing: `install openssl to run the TLS queue test (openssl req failed: ${r.error?.message ?? r.stderr.split("\n")[0]})` };
+    throw new Error(`openssl req failed: ${r.error?.message ?? r.stderr}`);
   }
   writeFileSync(join(dir, "README"), "test certificate, deleted after the test\n");
   return { dir, cert, key, cleanup: () => rmSync(dir, { recursive: true, force: true }) };

@@ -11,7 +11,8 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nipq, expectInputError } from "../helpers/cli.js";
-import { nipqAsync, redisMissing, selfSignedCert, spawnWorker, startRedis, until, type RedisServer, type WorkerProcess } from "../helpers/redis.js";
+import { describeWithPackage, missingPackage, skipOrFail } from "../helpers/debian.js";
+import { nipqAsync, selfSignedCert, spawnWorker, startRedis, until, type RedisServer, type WorkerProcess } from "../helpers/redis.js";
 import { blobKey, sha256 } from "../../src/queue/blobs.js";
 import { loadHwModel } from "../../src/sim/hwmodel.js";
 
@@ -46,204 +47,205 @@ function files(dir: string): Record<string, string> {
   return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), "utf8")]));
 }
 
-describe.skipIf(!!redisMissing)(`queued studies on a real redis-server and nipq workers${redisMissing ? ` (skipped: ${redisMissing})` : ""}`, () => {
-  let redis: RedisServer;
-  let db = 0;
-  /** A fresh database per test, so no test sees another's sweep. */
-  const url = () => `redis://127.0.0.1:${redis.port}/${++db}`;
-  const workers: WorkerProcess[] = [];
-  const worker = (u: string, args: string[] = [], env: Record<string, string> = {}) => {
-    const w = spawnWorker(u, ["--concurrency", "1", "--cache", newDir(), ...args], env);
-    workers.push(w);
-    return w;
-  };
-  const stopAll = async () => {
-    await Promise.all(workers.splice(0).map((w) => w.stop()));
-  };
-  let localSweep: string;
-  let localSweepFiles: Record<string, string>;
-  let localSim: string;
+// One block, so a machine without redis-server skips it with one line.
+describeWithPackage("redis-server", "queued studies on a real redis-server and nipq workers", () => {
+  describe("identical reports, lost workers and coordinators, poisoned jobs", () => {
+    let redis: RedisServer;
+    let db = 0;
+    /** A fresh database per test, so no test sees another's sweep. */
+    const url = () => `redis://127.0.0.1:${redis.port}/${++db}`;
+    const workers: WorkerProcess[] = [];
+    const worker = (u: string, args: string[] = [], env: Record<string, string> = {}) => {
+      const w = spawnWorker(u, ["--concurrency", "1", "--cache", newDir(), ...args], env);
+      workers.push(w);
+      return w;
+    };
+    const stopAll = async () => {
+      await Promise.all(workers.splice(0).map((w) => w.stop()));
+    };
+    let localSweep: string;
+    let localSweepFiles: Record<string, string>;
+    let localSim: string;
 
-  beforeAll(async () => {
-    redis = await startRedis();
-    const out = newDir();
-    localSweep = ok(nipq([...SWEEP, "--json", "--out", out]));
-    localSweepFiles = files(out);
-    localSim = ok(nipq([...SIM, "--json"]));
-  });
-  afterAll(async () => {
-    await stopAll();
-    await redis?.stop();
-  });
-
-  it("1 worker and 3 workers give the in-process JSON and report files exactly (sweep and simulate)", async () => {
-    for (const n of [1, 3]) {
-      const u = url();
-      for (let i = 0; i < n; i++) await worker(u).waitFor(/nipq worker .* on redis:/);
+    beforeAll(async () => {
+      redis = await startRedis();
       const out = newDir();
-      expect(ok(await nipqAsync([...SWEEP, ...SPLIT, "--queue", u, "--json", "--out", out]).done)).toBe(localSweep);
-      expect(files(out)).toEqual(localSweepFiles);
-      expect(untimed(ok(await nipqAsync([...SIM, "--queue", u, "--json"]).done))).toEqual(untimed(localSim));
-      // Every job ran once (27 + 6 results); with 3 workers they spread over more than one.
-      const done = () => workers.map((w) => w.count("done "));
-      await until(() => done().reduce((a, b) => a + b, 0) >= 27 + 6, "33 done lines");
-      expect(done().reduce((a, b) => a + b, 0)).toBe(27 + 6);
-      if (n === 3) expect(done().filter((d) => d > 0).length).toBeGreaterThan(1);
+      localSweep = ok(nipq([...SWEEP, "--json", "--out", out]));
+      localSweepFiles = files(out);
+      localSim = ok(nipq([...SIM, "--json"]));
+    });
+    afterAll(async () => {
       await stopAll();
-    }
-  }, 600_000);
+      await redis?.stop();
+    });
 
-  it("a worker killed with SIGKILL mid-job loses nothing: its job goes to another worker after the stall timeout and counts once", async () => {
-    const u = url();
-    const local = ok(nipq([...ANALOG, "--json"]));
-    const run = nipqAsync([...ANALOG, "--queue", u, "--json"]);
-    const a = worker(u, ["--stall-timeout", "3"]);
-    const [, key] = await a.waitFor(/^start \w+ (p\S+)$/m);
-    a.proc.kill("SIGKILL");
-    await new Promise((r) => a.proc.once("exit", r));
-    expect(a.output()).not.toMatch(new RegExp(`^done \\w+ ${key.replace(/[.]/g, "\\.")}:`, "m"));
-    const b = worker(u, ["--stall-timeout", "3"]);
-    const r = await run.done;
-    expect(untimed(ok(r))).toEqual(untimed(local));
-    // The killed job was run again by the second worker.
-    expect(b.output()).toMatch(new RegExp(`^done \\w+ ${key.replace(/[.]/g, "\\.")}:`, "m"));
-    await stopAll();
-  }, 600_000);
-
-  it("a coordinator killed mid-sweep is picked up with --resume (and only with it)", async () => {
-    const u = url();
-    const w = worker(u);
-    const first = nipqAsync([...SWEEP, ...SPLIT, "--queue", u]);
-    await until(() => w.count("done ") >= 4, "4 jobs done");
-    first.proc.kill("SIGKILL");
-    await first.done;
-    const again = nipq([...SWEEP, ...SPLIT, "--queue", u, "--json"]);
-    expectInputError(again, /sweep \w{12} \(these inputs\) is already there, started .* add --resume to pick it up/);
-    const out = newDir();
-    expect(ok(nipq([...SWEEP, ...SPLIT, "--queue", u, "--resume", "--json", "--out", out]))).toBe(localSweep);
-    expect(files(out)).toEqual(localSweepFiles);
-    // Finished: nothing of the sweep is left, so the same command starts afresh and --resume has nothing to pick up.
-    expectInputError(nipq([...SWEEP, ...SPLIT, "--queue", u, "--resume", "--json"]), /--resume: no sweep \w{12} \(these inputs\) in redis:/);
-    await stopAll();
-  }, 600_000);
-
-  it("a poisoned payload fails the run with the job's one line (exit 2); the worker touches no file outside its cache", async () => {
-    const target = join(tmp, "escape");
-    const cases: [string, (data: Record<string, unknown>, r: Redis) => Promise<void>, RegExp][] = [
-      ["a path for a model address", async (d) => void (d.model = `../../../../../..${target}`), /^nipq: job p\d+\.\S+: payload: model: must match pattern "\^\[0-9a-f\]\{64\}\$", found "\.\.\/\.\.\/.*" \(worker .*\)$/],
-      [
-        "a hw-model blob the schema refuses",
-        async (d, r) => {
-          const doc = JSON.parse(JSON.stringify(loadHwModel("int8-systolic-16x16").hw)) as Record<string, Record<string, unknown>>;
-          doc.noise.weightGaussian = { sigma: -1, unit: "lsb" };
-          const bytes = Buffer.from(JSON.stringify(doc));
-          await r.set(blobKey(sha256(bytes)), bytes);
-          d.hw = sha256(bytes);
-        },
-        /^nipq: job p\d+\.\S+: hw-model blob [0-9a-f]{12}: noise\.weightGaussian\.sigma: expected a number >= 0, found -1 \(worker .*\)$/,
-      ],
-    ];
-    for (const [, poison, pattern] of cases) {
-      const u = url();
-      const r = new Redis(u);
-      const queue = new Queue("sim", { connection: r, prefix: "nipq" });
-      try {
-        const run = nipqAsync([...SIM, "--queue", u, "--json"]);
-        // No worker yet: wait for the 6 jobs, poison one, then let a worker at them.
-        while ((await queue.getWaitingCount()) < 6) await new Promise((res) => setTimeout(res, 100));
-        const [job] = await queue.getJobs(["waiting"], 0, 0);
-        const data = { ...(job.data as Record<string, unknown>) };
-        await poison(data, r);
-        await job.updateData(data);
-        const cache = newDir();
-        const w = worker(u, ["--cache", cache]);
-        const res = await run.done;
-        expectInputError({ code: res.code ?? -1, stdout: res.stdout, stderr: res.stderr }, pattern);
-        await w.waitFor(/^failed /m);
-        // The failed sweep removed its jobs and its keys.
-        expect(await queue.getWaitingCount()).toBe(0);
-        expect(await r.keys("nipq:sweep:*")).toEqual([]);
-        expect(existsSync(target)).toBe(false);
-        if (existsSync(cache)) expect(readdirSync(cache).every((f) => /^[0-9a-f]{64}$/.test(f))).toBe(true);
+    it("1 worker and 3 workers give the in-process JSON and report files exactly (sweep and simulate)", async () => {
+      for (const n of [1, 3]) {
+        const u = url();
+        for (let i = 0; i < n; i++) await worker(u).waitFor(/nipq worker .* on redis:/);
+        const out = newDir();
+        expect(ok(await nipqAsync([...SWEEP, ...SPLIT, "--queue", u, "--json", "--out", out]).done)).toBe(localSweep);
+        expect(files(out)).toEqual(localSweepFiles);
+        expect(untimed(ok(await nipqAsync([...SIM, "--queue", u, "--json"]).done))).toEqual(untimed(localSim));
+        // Every job ran once (27 + 6 results); with 3 workers they spread over more than one.
+        const done = () => workers.map((w) => w.count("done "));
+        await until(() => done().reduce((a, b) => a + b, 0) >= 27 + 6, "33 done lines");
+        expect(done().reduce((a, b) => a + b, 0)).toBe(27 + 6);
+        if (n === 3) expect(done().filter((d) => d > 0).length).toBeGreaterThan(1);
         await stopAll();
-      } finally {
-        await queue.close();
-        r.disconnect();
       }
-    }
-  }, 600_000);
-});
+    }, 600_000);
 
-describe.skipIf(!!redisMissing)(`a sweep while Redis restarts without persistence${redisMissing ? ` (skipped: ${redisMissing})` : ""}`, () => {
-  it("resumes: the coordinator publishes the sweep again, the workers reconnect, the report is the in-process one", async () => {
-    const redis = await startRedis();
-    const u = `redis://127.0.0.1:${redis.port}`;
-    const w = spawnWorker(u, ["--concurrency", "1", "--cache", newDir()]);
-    try {
-      const local = newDir();
-      ok(nipq([...SWEEP, "--out", local]));
-      await w.waitFor(/nipq worker .* on redis:/);
-      const out = newDir();
-      // 54 small jobs, so the restart falls well inside the sweep.
-      const run = nipqAsync([...SWEEP, "--job-images", "20", "--job-trials", "2", "--queue", u, "--out", out]);
-      await until(() => w.count("done ") >= 5, "5 jobs done");
-      await redis.restart();
+    it("a worker killed with SIGKILL mid-job loses nothing: its job goes to another worker after the stall timeout and counts once", async () => {
+      const u = url();
+      const local = ok(nipq([...ANALOG, "--json"]));
+      const run = nipqAsync([...ANALOG, "--queue", u, "--json"]);
+      const a = worker(u, ["--stall-timeout", "3"]);
+      const [, key] = await a.waitFor(/^start \w+ (p\S+)$/m);
+      a.proc.kill("SIGKILL");
+      await new Promise((r) => a.proc.once("exit", r));
+      expect(a.output()).not.toMatch(new RegExp(`^done \\w+ ${key.replace(/[.]/g, "\\.")}:`, "m"));
+      const b = worker(u, ["--stall-timeout", "3"]);
       const r = await run.done;
-      ok(r);
-      expect(r.stderr).toMatch(/warning: sweep \w{12}: Redis lost its state .* publishing it again/);
-      expect(files(out)).toEqual(files(local));
-    } finally {
-      await w.stop();
-      await redis.stop();
-    }
-  }, 600_000);
-});
+      expect(untimed(ok(r))).toEqual(untimed(local));
+      // The killed job was run again by the second worker.
+      expect(b.output()).toMatch(new RegExp(`^done \\w+ ${key.replace(/[.]/g, "\\.")}:`, "m"));
+      await stopAll();
+    }, 600_000);
 
-describe.skipIf(!!redisMissing)(`Redis with a password and with TLS${redisMissing ? ` (skipped: ${redisMissing})` : ""}`, () => {
-  let local: string;
-  beforeAll(() => {
-    local = ok(nipq([...SIM, "--json"]));
+    it("a coordinator killed mid-sweep is picked up with --resume (and only with it)", async () => {
+      const u = url();
+      const w = worker(u);
+      const first = nipqAsync([...SWEEP, ...SPLIT, "--queue", u]);
+      await until(() => w.count("done ") >= 4, "4 jobs done");
+      first.proc.kill("SIGKILL");
+      await first.done;
+      const again = nipq([...SWEEP, ...SPLIT, "--queue", u, "--json"]);
+      expectInputError(again, /sweep \w{12} \(these inputs\) is already there, started .* add --resume to pick it up/);
+      const out = newDir();
+      expect(ok(nipq([...SWEEP, ...SPLIT, "--queue", u, "--resume", "--json", "--out", out]))).toBe(localSweep);
+      expect(files(out)).toEqual(localSweepFiles);
+      // Finished: nothing of the sweep is left, so the same command starts afresh and --resume has nothing to pick up.
+      expectInputError(nipq([...SWEEP, ...SPLIT, "--queue", u, "--resume", "--json"]), /--resume: no sweep \w{12} \(these inputs\) in redis:/);
+      await stopAll();
+    }, 600_000);
+
+    it("a poisoned payload fails the run with the job's one line (exit 2); the worker touches no file outside its cache", async () => {
+      const target = join(tmp, "escape");
+      const cases: [string, (data: Record<string, unknown>, r: Redis) => Promise<void>, RegExp][] = [
+        ["a path for a model address", async (d) => void (d.model = `../../../../../..${target}`), /^nipq: job p\d+\.\S+: payload: model: must match pattern "\^\[0-9a-f\]\{64\}\$", found "\.\.\/\.\.\/.*" \(worker .*\)$/],
+        [
+          "a hw-model blob the schema refuses",
+          async (d, r) => {
+            const doc = JSON.parse(JSON.stringify(loadHwModel("int8-systolic-16x16").hw)) as Record<string, Record<string, unknown>>;
+            doc.noise.weightGaussian = { sigma: -1, unit: "lsb" };
+            const bytes = Buffer.from(JSON.stringify(doc));
+            await r.set(blobKey(sha256(bytes)), bytes);
+            d.hw = sha256(bytes);
+          },
+          /^nipq: job p\d+\.\S+: hw-model blob [0-9a-f]{12}: noise\.weightGaussian\.sigma: expected a number >= 0, found -1 \(worker .*\)$/,
+        ],
+      ];
+      for (const [, poison, pattern] of cases) {
+        const u = url();
+        const r = new Redis(u);
+        const queue = new Queue("sim", { connection: r, prefix: "nipq" });
+        try {
+          const run = nipqAsync([...SIM, "--queue", u, "--json"]);
+          // No worker yet: wait for the 6 jobs, poison one, then let a worker at them.
+          while ((await queue.getWaitingCount()) < 6) await new Promise((res) => setTimeout(res, 100));
+          const [job] = await queue.getJobs(["waiting"], 0, 0);
+          const data = { ...(job.data as Record<string, unknown>) };
+          await poison(data, r);
+          await job.updateData(data);
+          const cache = newDir();
+          const w = worker(u, ["--cache", cache]);
+          const res = await run.done;
+          expectInputError({ code: res.code ?? -1, stdout: res.stdout, stderr: res.stderr }, pattern);
+          await w.waitFor(/^failed /m);
+          // The failed sweep removed its jobs and its keys.
+          expect(await queue.getWaitingCount()).toBe(0);
+          expect(await r.keys("nipq:sweep:*")).toEqual([]);
+          expect(existsSync(target)).toBe(false);
+          if (existsSync(cache)) expect(readdirSync(cache).every((f) => /^[0-9a-f]{64}$/.test(f))).toBe(true);
+          await stopAll();
+        } finally {
+          await queue.close();
+          r.disconnect();
+        }
+      }
+    }, 600_000);
   });
 
-  it("requirepass: the password in the URL or in NIPQ_REDIS_PASSWORD works; a wrong or missing one is one line, exit 2", async () => {
-    const redis = await startRedis({ password: "s3cret pass" });
-    const u = `redis://127.0.0.1:${redis.port}`;
-    const w = spawnWorker(`redis://:s3cret%20pass@127.0.0.1:${redis.port}`, ["--concurrency", "1", "--cache", newDir()]);
-    try {
-      await w.waitFor(/nipq worker .* on redis:\/\/:\*\*\*@127\.0\.0\.1/);
-      expect(w.output()).not.toMatch(/s3cret/);
-      expect(untimed(ok(nipq([...SIM, "--queue", u, "--json"], { env: { NIPQ_REDIS_PASSWORD: "s3cret pass" } })))).toEqual(untimed(local));
-      const wrong = nipq([...SIM, "--queue", `redis://:nope@127.0.0.1:${redis.port}`, "--json"]);
-      expectInputError(wrong, /^nipq: --queue redis:\/\/:\*\*\*@127\.0\.0\.1:\d+: authentication failed/);
-      expectInputError(nipq([...SIM, "--queue", u, "--json"]), /^nipq: --queue redis:\/\/127\.0\.0\.1:\d+: the server requires a password/);
-      expectInputError(nipq(["worker", "--queue", `redis://:nope@127.0.0.1:${redis.port}`]), /authentication failed/);
-    } finally {
-      await w.stop();
-      await redis.stop();
-    }
-  }, 600_000);
-
-  it("rediss:// with a self-signed certificate trusted through NODE_EXTRA_CA_CERTS; refused without it", async (ctx) => {
-    const cert = selfSignedCert();
-    if ("missing" in cert) return ctx.skip(cert.missing);
-    let redis: RedisServer | undefined;
-    let w: WorkerProcess | undefined;
-    try {
+  describe("a sweep while Redis restarts without persistence", () => {
+    it("resumes: the coordinator publishes the sweep again, the workers reconnect, the report is the in-process one", async () => {
+      const redis = await startRedis();
+      const u = `redis://127.0.0.1:${redis.port}`;
+      const w = spawnWorker(u, ["--concurrency", "1", "--cache", newDir()]);
       try {
-        redis = await startRedis({ tls: { cert: cert.cert, key: cert.key, ca: cert.cert } });
-      } catch (e) {
-        return ctx.skip(`this redis-server has no TLS (${String(e).split("\n")[0]})`);
+        const local = newDir();
+        ok(nipq([...SWEEP, "--out", local]));
+        await w.waitFor(/nipq worker .* on redis:/);
+        const out = newDir();
+        // 54 small jobs, so the restart falls well inside the sweep.
+        const run = nipqAsync([...SWEEP, "--job-images", "20", "--job-trials", "2", "--queue", u, "--out", out]);
+        await until(() => w.count("done ") >= 5, "5 jobs done");
+        await redis.restart();
+        const r = await run.done;
+        ok(r);
+        expect(r.stderr).toMatch(/warning: sweep \w{12}: Redis lost its state .* publishing it again/);
+        expect(files(out)).toEqual(files(local));
+      } finally {
+        await w.stop();
+        await redis.stop();
       }
-      const u = `rediss://127.0.0.1:${redis.port}`;
-      const env = { NODE_EXTRA_CA_CERTS: cert.cert };
-      w = spawnWorker(u, ["--concurrency", "1", "--cache", newDir()], env);
-      await w.waitFor(/nipq worker .* on rediss:/);
-      expect(untimed(ok(nipq([...SIM, "--queue", u, "--json"], { env })))).toEqual(untimed(local));
-      expectInputError(nipq([...SIM, "--queue", u, "--json"]), /^nipq: --queue rediss:\/\/127\.0\.0\.1:\d+: .*self[- ]signed certificate/);
-    } finally {
-      await w?.stop();
-      await redis?.stop();
-      cert.cleanup();
-    }
-  }, 600_000);
+    }, 600_000);
+  });
+
+  describe("Redis with a password and with TLS", () => {
+    let local: string;
+    beforeAll(() => {
+      local = ok(nipq([...SIM, "--json"]));
+    });
+
+    it("requirepass: the password in the URL or in NIPQ_REDIS_PASSWORD works; a wrong or missing one is one line, exit 2", async () => {
+      const redis = await startRedis({ password: "s3cret pass" });
+      const u = `redis://127.0.0.1:${redis.port}`;
+      const w = spawnWorker(`redis://:s3cret%20pass@127.0.0.1:${redis.port}`, ["--concurrency", "1", "--cache", newDir()]);
+      try {
+        await w.waitFor(/nipq worker .* on redis:\/\/:\*\*\*@127\.0\.0\.1/);
+        expect(w.output()).not.toMatch(/s3cret/);
+        expect(untimed(ok(nipq([...SIM, "--queue", u, "--json"], { env: { NIPQ_REDIS_PASSWORD: "s3cret pass" } })))).toEqual(untimed(local));
+        const wrong = nipq([...SIM, "--queue", `redis://:nope@127.0.0.1:${redis.port}`, "--json"]);
+        expectInputError(wrong, /^nipq: --queue redis:\/\/:\*\*\*@127\.0\.0\.1:\d+: authentication failed/);
+        expectInputError(nipq([...SIM, "--queue", u, "--json"]), /^nipq: --queue redis:\/\/127\.0\.0\.1:\d+: the server requires a password/);
+        expectInputError(nipq(["worker", "--queue", `redis://:nope@127.0.0.1:${redis.port}`]), /authentication failed/);
+      } finally {
+        await w.stop();
+        await redis.stop();
+      }
+    }, 600_000);
+
+    it("rediss:// with a self-signed certificate trusted through NODE_EXTRA_CA_CERTS; refused without it", async (ctx) => {
+      const why = missingPackage("openssl");
+      if (why) return skipOrFail(ctx, why);
+      const cert = selfSignedCert();
+      let redis: RedisServer | undefined;
+      let w: WorkerProcess | undefined;
+      try {
+        // Debian's redis-server is built with TLS; one built without it fails here, saying so.
+        redis = await startRedis({ tls: { cert: cert.cert, key: cert.key, ca: cert.cert } });
+        const u = `rediss://127.0.0.1:${redis.port}`;
+        const env = { NODE_EXTRA_CA_CERTS: cert.cert };
+        w = spawnWorker(u, ["--concurrency", "1", "--cache", newDir()], env);
+        await w.waitFor(/nipq worker .* on rediss:/);
+        expect(untimed(ok(nipq([...SIM, "--queue", u, "--json"], { env })))).toEqual(untimed(local));
+        expectInputError(nipq([...SIM, "--queue", u, "--json"]), /^nipq: --queue rediss:\/\/127\.0\.0\.1:\d+: .*self[- ]signed certificate/);
+      } finally {
+        await w?.stop();
+        await redis?.stop();
+        cert.cleanup();
+      }
+    }, 600_000);
+  });
 });
