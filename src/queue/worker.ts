@@ -83,6 +83,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         if (ids) await writeOnce(redis, ids.sweep, "errors", ids.key, { message, input, host: name } satisfies JobError).catch(() => {});
       }
       o.log(`${last ? "failed" : "will retry"} ${ids ? `${ids.sweep.slice(0, 12)} ${ids.key}` : JSON.stringify(String(job.id).slice(0, 80))}: ${message}`);
+      if (pool.size === 0) {
+        // Every compute thread died: stop taking jobs (their locks run out and other workers retry them).
+        o.log("no live compute thread left: exiting (a supervisor restarts the worker)");
+        setImmediate(() => process.exit(1));
+      }
       throw input ? new UnrecoverableError(message) : e;
     }
   };
