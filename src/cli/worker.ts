@@ -29,7 +29,7 @@ export function workerCommand(): Command {
   return new Command("worker")
     .description("serve the jobs of `simulate --queue` and `sweep --queue` from Redis until stopped (SIGINT/SIGTERM)")
     .addOption(new Option("--queue <URL>", "redis://[:PASSWORD@]HOST[:PORT][/DB] or rediss://… (TLS); default $NIPQ_QUEUE").env("NIPQ_QUEUE"))
-    .option("--concurrency <N>", "jobs at once, one worker thread each (default: the machine's cores)", intOption("--concurrency", 1, MAX_WORKERS), defaultWorkers())
+    .addOption(new Option("--concurrency <N>", "jobs at once, one worker thread each").argParser(intOption("--concurrency", 1, MAX_WORKERS)).default(Math.min(MAX_WORKERS, defaultWorkers()), `the number of cores, ${Math.min(MAX_WORKERS, defaultWorkers())} here`))
     .option("--cache <DIR>", "where fetched models, hw-models and datasets are kept (by content address)", pathOption, defaultCacheDir())
     .option("--stall-timeout <S>", "seconds after which a job whose worker stopped renewing its lock goes to another worker", intOption("--stall-timeout", 1, 3600), 30)
     .option("--json", "on exit, print one JSON document: {host, pid, queue, concurrency, cache, jobs: {done, failed}, seconds}")
