@@ -6,9 +6,9 @@ import cliProgress from "cli-progress";
 import { UsageError } from "../errors.js";
 import { parseQueueUrl } from "../queue/connection.js";
 import { queuedStudies } from "../queue/coordinator.js";
-import type { HwModel } from "../sim/hwmodel.js";
-import type { SimData } from "../sim/simulate.js";
-import type { AccuracyStudy } from "../sim/study.js";
+import type { SimData } from "../sim/chip/run.js";
+import type { HwModel } from "../sim/hw/hwmodel.js";
+import type { AccuracyStudy } from "../sim/study/study.js";
 import { MAX_LIMIT, MAX_TRIALS } from "../limits.js";
 import { intOption } from "./common.js";
 

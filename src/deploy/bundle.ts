@@ -113,7 +113,7 @@ function producer(): string {
 /** The bundled test images: the dataset's first n test images, checked against the model's input. */
 function samplesJson(program: Program, model: string, data: string, n: number): { json: string; n: number; dataset: string } {
   const inShape = program.layers[0].out.shape;
-  if (n === 0) return { json: JSON.stringify({ format: "nipq-samples", dataset: data, split: "test", width: 28, height: 28, indices: [], labels: [], pixels: "" }), n: 0, dataset: data };
+  if (n === 0) return { json: JSON.stringify({ format: "nipq-samples", dataset: data, split: "test", width: inShape[1], height: inShape[0], indices: [], labels: [], pixels: "" }), n: 0, dataset: data };
   const d = loadDataset(data, "test", n);
   checkModelFitsData(model, inShape, d);
   const k = Math.min(n, d.n);
@@ -152,7 +152,7 @@ export function writeBundle(model: string | { bytes: Uint8Array; file: string },
   const data = o.data ?? "mnist";
   const samples = samplesJson(program, modelFile, data, o.samples ?? 30);
   const classes = program.layers[program.layers.length - 1].out.shape[0];
-  const names = CLASS_NAMES[samples.dataset] ?? Array.from({ length: 10 }, (_, i) => String(i));
+  const names = CLASS_NAMES[samples.dataset] ?? Array.from({ length: classes }, (_, i) => String(i));
   const contents: [string, Uint8Array | string][] = [
     [BUNDLE_FILES.runtime, runtime],
     [BUNDLE_FILES.simd, simd],

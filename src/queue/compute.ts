@@ -5,9 +5,9 @@
 
 import { NipqInputError } from "../errors.js";
 import type { Program } from "../ir/types.js";
-import type { HwModel } from "../sim/hwmodel.js";
-import { runSimJob } from "../sim/jobs.js";
-import type { SimData } from "../sim/simulate.js";
+import type { SimData } from "../sim/chip/run.js";
+import type { HwModel } from "../sim/hw/hwmodel.js";
+import { runSimJob } from "../sim/study/trials.js";
 import { readCached } from "./blobs.js";
 import { decodeData, decodeHw, decodeModel } from "./content.js";
 import { jobKey, type JobPayload } from "./jobs.js";

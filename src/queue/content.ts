@@ -8,8 +8,8 @@ import { decodeIdx, encodeIdx } from "../data/idx.js";
 import { DatasetError, NipqInputError } from "../errors.js";
 import { decodeQModel } from "../ir/qmodel.js";
 import { sizeOf, type Program } from "../ir/types.js";
-import { validateHwModel, type HwModel } from "../sim/hwmodel.js";
-import type { SimData } from "../sim/simulate.js";
+import type { SimData } from "../sim/chip/run.js";
+import { validateHwModel, type HwModel } from "../sim/hw/hwmodel.js";
 
 /** The hw-model of one point as bytes (its validated, defaults-filled form). */
 export function encodeHw(hw: HwModel): Uint8Array {

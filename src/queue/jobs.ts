@@ -4,14 +4,14 @@
 //
 // A job is (model, hw-model of one point, trial range or the clean chip, image range). Its result is the
 // number of correct predictions per trial over its images; counts over an image split add up exactly, and
-// the accuracies are formed once, from the totals, as the in-process study forms them (src/sim/study.ts).
+// the accuracies are formed once, from the totals, as the in-process study forms them (src/sim/study/study.ts).
 
 import AjvModule, { type ValidateFunction } from "ajv";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { NipqInputError, describeValue } from "../errors.js";
-import { trialStats } from "../sim/simulate.js";
-import type { AccuracyStudy } from "../sim/study.js";
+import { trialStats } from "../sim/study/stats.js";
+import type { AccuracyStudy } from "../sim/study/study.js";
 import { MAX_BATCH, MAX_DATASET_IMAGES, MAX_SWEEP_STEPS, MAX_TRIALS } from "../limits.js";
 import { SHA256_HEX } from "./blobs.js";
 
@@ -66,7 +66,7 @@ const PAYLOAD_SCHEMA = {
 
 let validator: ValidateFunction | undefined;
 function payloadValidator(): ValidateFunction {
-  // ajv's CJS default export under NodeNext (as in src/sim/hwmodel.ts).
+  // ajv's CJS default export under NodeNext (as in src/sim/hw/hwmodel.ts).
   const Ajv = (AjvModule as unknown as { default: typeof AjvModule }).default ?? AjvModule;
   validator ??= new (Ajv as unknown as new (o: object) => { compile(s: object): ValidateFunction })({ allErrors: false, strict: true }).compile(PAYLOAD_SCHEMA);
   return validator;

@@ -17,10 +17,11 @@ import { COMPUTE_URL, type ComputeInit } from "../../src/queue/compute.js";
 import { parseQueueUrl } from "../../src/queue/connection.js";
 import { decodeData, decodeHw, decodeModel, encodeData, encodeHw } from "../../src/queue/content.js";
 import { NIPQ_VERSION, gatherStudies, jobKey, planJobs, sweepId, validatePayload, type JobPayload, type StudyPlan } from "../../src/queue/jobs.js";
-import { loadHwModel, validateHwModel, withSet, type HwModel } from "../../src/sim/hwmodel.js";
-import { runSimJob } from "../../src/sim/jobs.js";
-import { noiseActive, runTrial } from "../../src/sim/simulate.js";
-import { accuracyStudy } from "../../src/sim/study.js";
+import { runTrial } from "../../src/sim/chip/run.js";
+import { loadHwModel, validateHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
+import { noiseActive } from "../../src/sim/hw/resolve.js";
+import { accuracyStudy } from "../../src/sim/study/study.js";
+import { runSimJob } from "../../src/sim/study/trials.js";
 
 const MODEL = "models/cnn-s-mnist-nipq-mp.qmodel";
 const modelBytes = readFileChecked(MODEL);
@@ -140,7 +141,7 @@ describe("gathering results", () => {
       const trials = j.trials ? Array.from({ length: j.trials[1] - j.trials[0] }, (_, i) => j.trials![0] + i) : [null];
       results.set(jobKey(j), runSimJob({ program, data, seed: 3, batch: 64 }, { hw, trials, from: j.from, to: j.to }));
     }
-    const local = await Promise.all(hws.map((hw) => accuracyStudy(program, hw, data, { seed: 3, trials: 3, workers: 1 })));
+    const local = await Promise.all(hws.map((hw) => accuracyStudy(program, hw, data, { seed: 3, trials: 3, workers: 1, batch: 64 })));
     const keys = [...results.keys()];
     for (const order of [keys, [...keys].reverse(), keys.map((k, i) => keys[(i * 7) % keys.length])]) {
       expect(new Set(order).size).toBe(keys.length);

@@ -14,7 +14,7 @@ import { nipq, expectInputError } from "../helpers/cli.js";
 import { describeWithPackage, missingPackage, skipOrFail } from "../helpers/debian.js";
 import { nipqAsync, selfSignedCert, spawnWorker, startRedis, until, type RedisServer, type WorkerProcess } from "../helpers/redis.js";
 import { blobKey, sha256 } from "../../src/queue/blobs.js";
-import { loadHwModel } from "../../src/sim/hwmodel.js";
+import { loadHwModel } from "../../src/sim/hw/hwmodel.js";
 
 const MODEL = "models/cnn-s-mnist-nipq-mp.qmodel";
 /** A sweep with per-chip and per-inference noise, split into 3 × (clean + 2 trial ranges) × 3 image ranges = 27 jobs. */
