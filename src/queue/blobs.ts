@@ -71,6 +71,8 @@ export class BlobCache {
   constructor(
     readonly dir: string,
     private readonly redis: Redis,
+    /** Told of each blob fetched from Redis (a worker logs it: `fetched <sha12> <bytes> B`). */
+    private readonly onFetch: (sha: string, bytes: number) => void = () => {},
   ) {
     ensureDir(dir);
   }
@@ -96,5 +98,6 @@ export class BlobCache {
     if (!bytes) throw new BlobMissingError(`blob ${sha.slice(0, 12)}… is not in Redis (the coordinator uploads it; retrying)`);
     if (sha256(bytes) !== sha) throw new NipqInputError(`blob ${sha.slice(0, 12)}…: its bytes hash to ${sha256(bytes).slice(0, 12)}…, not to their address`);
     writeFileAtomic(path, bytes);
+    this.onFetch(sha, bytes.length);
   }
 }

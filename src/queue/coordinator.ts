@@ -10,7 +10,7 @@
 import { hostname } from "node:os";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { NipqInputError, UsageError } from "../errors.js";
+import { NipqInputError, ServiceError, UsageError } from "../errors.js";
 import type { SimData } from "../sim/chip/run.js";
 import type { HwModel } from "../sim/hw/hwmodel.js";
 import { noiseActive } from "../sim/hw/resolve.js";
@@ -86,7 +86,7 @@ export async function queuedStudies(o: QueuedStudyOptions): Promise<AccuracyStud
   const queue = new Queue(QUEUE_NAME, { connection: redis, prefix: QUEUE_PREFIX });
   queue.on("error", () => {});
   const gone = (why: string) =>
-    new Error(`queue ${o.queue.shown}: no answer from Redis for ${o.timeoutS} s (${why}); sweep ${short} stays there if Redis kept it: the same command with --resume picks it up`);
+    new ServiceError(`queue ${o.queue.shown}: no answer from Redis for ${o.timeoutS} s (${why}); sweep ${short} stays there if Redis kept it: the same command with --resume picks it up`);
   /** Awaits a Redis round trip, failing cleanly once Redis has been unreachable for timeoutS. */
   const answer = async <T>(p: Promise<T>): Promise<T> => {
     for (;;) {
@@ -126,7 +126,7 @@ export async function queuedStudies(o: QueuedStudyOptions): Promise<AccuracyStud
         const e = JSON.parse(errs[first]) as JobError;
         await abandon(queue, redis, id, jobs);
         const line = e.message.startsWith(`job ${first}`) ? e.message : `job ${first}: ${e.message}`;
-        throw e.input ? new NipqInputError(`${line} (worker ${e.host})`) : new Error(`${line} (worker ${e.host})`);
+        throw e.input ? new NipqInputError(`${line} (worker ${e.host})`) : new ServiceError(`${line} (worker ${e.host})`);
       }
       if (!exists) {
         // Redis lost the sweep (restarted without persistence, flushed, evicted): publish it again.
@@ -189,7 +189,7 @@ async function reconcile(queue: Queue, redis: Redis, sweep: string, jobs: JobPay
       const job = await queue.getJob(jobId(sweep, key));
       if ((await redis.hexists(sweepKeys(sweep).errors, key)) === 1) return; // the poll reports it
       await giveUp(queue, redis, sweep, jobs);
-      throw new Error(`job ${key}: ${job?.failedReason ?? "failed"}`);
+      throw new ServiceError(`job ${key}: ${job?.failedReason ?? "failed"}`);
     }
   }
 }

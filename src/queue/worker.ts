@@ -24,7 +24,7 @@ export interface WorkerOptions {
   cacheDir: string;
   /** Seconds without a lock renewal after which a job counts as stalled and is given to another worker. */
   stallTimeoutS: number;
-  /** One line per event (job started, done, failed; connection trouble). */
+  /** One line per event (blob fetched, job started, done, failed; connection trouble). */
   log: (line: string) => void;
 }
 
@@ -43,6 +43,8 @@ export interface RunningWorker {
   close(): Promise<WorkerSummary>;
 }
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const t0 = performance.now();
   const host = hostname();
@@ -57,13 +59,15 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   };
   redis.on("error", (e: Error) => note(`redis ${o.queue.shown}: ${e.message}`));
   redis.on("ready", () => lastNote && note(`redis ${o.queue.shown}: connected`));
-  const cache = new BlobCache(cacheDir, redis);
+  const cache = new BlobCache(cacheDir, redis, (sha, bytes) => o.log(`fetched ${sha.slice(0, 12)} ${bytes} B`));
   const pool = await ChunkPool.start<ComputeInit, JobPayload, number[]>({ module: COMPUTE_URL, init: { cacheDir }, workers: o.concurrency, threads: true });
   const jobs = { done: 0, failed: 0 };
+  let running = 0;
 
   const processJob = async (job: Job): Promise<number[]> => {
     const ids = parseJobId(job.id);
     const started = performance.now();
+    running++;
     try {
       const { sweep, key, payload } = validatePayload(job.data, job.id);
       o.log(`start ${sweep.slice(0, 12)} ${key}`);
@@ -89,6 +93,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         setImmediate(() => process.exit(1));
       }
       throw input ? new UnrecoverableError(message) : e;
+    } finally {
+      running--;
     }
   };
 
@@ -108,7 +114,24 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
 
   return {
     async close() {
-      await worker.close();
+      // BullMQ's graceful close waits for the running jobs and for its job-fetching loop. Stopped while its
+      // blocking connection was reconnecting (SIGTERM just after Redis came back), that loop never returned
+      // (test/queue/queue.test.ts, "Redis gone …"); so once none of our jobs runs, it gets 5 s, then its
+      // connections are dropped (a job fetched meanwhile is not lost: its lock runs out and it is retried).
+      const closed = worker.close().then(() => true);
+      const idle = async () => {
+        while (running > 0) await sleep(100);
+        await sleep(5000);
+        return false;
+      };
+      const forced = !(await Promise.race([closed, idle()]));
+      if (forced) {
+        o.log("worker: BullMQ did not close within 5 s of the last job: disconnecting");
+        await Promise.race([worker.disconnect().catch(() => {}), sleep(2000)]);
+        // Its stuck loop keeps timers alive: the process ends 1 s after this returns (with the exit code set
+        // by then), as it does when no compute thread is left.
+        setTimeout(() => process.exit(), 1000).unref();
+      }
       await pool.close();
       redis.disconnect();
       return { host, pid: process.pid, queue: o.queue.shown, concurrency: o.concurrency, cache: cacheDir, jobs, seconds: (performance.now() - t0) / 1000 };

@@ -1,7 +1,8 @@
 // Queued studies for real: a redis-server on a free loopback port and `nipq worker` processes (bin/nipq.mjs),
-// against the in-process run of the same command. Identical JSON and report files with 1 and 3 workers; a
-// worker killed with SIGKILL mid-job; Redis restarted (losing everything) mid-sweep; a coordinator killed
-// and resumed; poisoned payloads; a password; TLS. No wall-clock assertion: waits are for output, bounded
+// against the in-process run of the same command. Identical JSON and report files with 1, 3 and 5 workers
+// (each fetching each blob once); a worker killed with SIGKILL mid-job; Redis restarted (losing everything)
+// mid-sweep, and Redis gone for longer than --queue-timeout; a coordinator killed and resumed; poisoned
+// payloads; a password; TLS. No wall-clock assertion: waits are for output, bounded
 // generously for two loaded cores.
 
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -13,8 +14,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nipq, expectInputError } from "../helpers/cli.js";
 import { describeWithPackage, missingPackage, skipOrFail } from "../helpers/debian.js";
 import { nipqAsync, selfSignedCert, spawnWorker, startRedis, until, type RedisServer, type WorkerProcess } from "../helpers/redis.js";
+import { loadDataset } from "../../src/data/index.js";
+import { decodeQModel } from "../../src/ir/qmodel.js";
 import { blobKey, sha256 } from "../../src/queue/blobs.js";
+import { parseQueueUrl } from "../../src/queue/connection.js";
+import { queuedStudies } from "../../src/queue/coordinator.js";
+import { validatePayload } from "../../src/queue/jobs.js";
+import { writeOnce } from "../../src/queue/store.js";
 import { loadHwModel } from "../../src/sim/hw/hwmodel.js";
+import { accuracyStudy } from "../../src/sim/study/study.js";
+import { runSimJob } from "../../src/sim/study/trials.js";
 
 const MODEL = "models/cnn-s-mnist-nipq-mp.qmodel";
 /** A sweep with per-chip and per-inference noise, split into 3 × (clean + 2 trial ranges) × 3 image ranges = 27 jobs. */
@@ -79,8 +88,8 @@ describeWithPackage("redis-server", "queued studies on a real redis-server and n
       await redis?.stop();
     });
 
-    it("1 worker and 3 workers give the in-process JSON and report files exactly (sweep and simulate)", async () => {
-      for (const n of [1, 3]) {
+    it("1, 3 and 5 workers give the in-process JSON and report files exactly (sweep and simulate); each worker fetches each blob once", async () => {
+      for (const n of [1, 3, 5]) {
         const u = url();
         for (let i = 0; i < n; i++) await worker(u).waitFor(/nipq worker .* on redis:/);
         const out = newDir();
@@ -91,7 +100,49 @@ describeWithPackage("redis-server", "queued studies on a real redis-server and n
         const done = () => workers.map((w) => w.count("done "));
         await until(() => done().reduce((a, b) => a + b, 0) >= 27 + 6, "33 done lines");
         expect(done().reduce((a, b) => a + b, 0)).toBe(27 + 6);
-        if (n === 3) expect(done().filter((d) => d > 0).length).toBeGreaterThan(1);
+        if (n > 1) expect(done().filter((d) => d > 0).length).toBeGreaterThan(1);
+        // Blobs: the model, 3 + 1 hw-models, images and labels of 120 and of 60 images; a worker that ran
+        // jobs fetched what they named, each blob once.
+        for (const w of workers) {
+          const fetched = w.output().split("\n").filter((l) => l.startsWith("fetched ")).map((l) => l.split(" ")[1]);
+          expect(new Set(fetched).size).toBe(fetched.length);
+          expect(fetched.length).toBeLessThanOrEqual(9);
+          if (w.count("done ") > 0) expect(fetched.length).toBeGreaterThanOrEqual(4);
+        }
+        await stopAll();
+      }
+    }, 600_000);
+
+    it("progress comes from job results: 0 before any worker, then each result in Redis, up to every job", async () => {
+      const u = url();
+      const hw = loadHwModel("int8-systolic-16x16", ["noise.outputGaussian.sigma=0.7"]).hw;
+      const data = loadDataset("mnist", "test", 60);
+      const modelBytes = readFileSync(MODEL);
+      const o = { seed: 3, trials: 4, batch: 64 };
+      const calls: [number, number][] = [];
+      const run = queuedStudies({ queue: parseQueueUrl(u), modelBytes, points: [hw], data, ...o, jobTrials: 1, jobImages: 20, resume: false, timeoutS: 120, onProgress: (done, total) => calls.push([done, total]) });
+      const r = new Redis(u);
+      const queue = new Queue("sim", { connection: r, prefix: "nipq" });
+      try {
+        // (clean + 4 trials) × 3 image ranges; no worker yet, so nothing is done.
+        await until(() => calls.length >= 2, "two polls");
+        expect(calls.slice(0, 2)).toEqual([[0, 15], [0, 15]]);
+        // One result written by hand, as a worker would: the next polls count it.
+        const [job] = await queue.getJobs(["waiting"], 0, 0);
+        const { sweep, key, payload: p } = validatePayload(job.data, job.id);
+        const program = decodeQModel(modelBytes, MODEL);
+        const trials = p.trials ? Array.from({ length: p.trials[1] - p.trials[0] }, (_, i) => p.trials![0] + i) : [null];
+        expect(await writeOnce(r, sweep, "results", key, runSimJob({ program, data, seed: o.seed, batch: o.batch }, { hw, trials, from: p.from, to: p.to }))).toBe(1);
+        await until(() => calls.at(-1)![0] === 1, "a poll counting the result");
+        worker(u);
+        const studies = await run;
+        expect(studies).toEqual([await accuracyStudy(program, hw, data, { ...o, workers: 1 })]);
+        expect(calls.every(([, total]) => total === 15)).toBe(true);
+        expect(calls.every(([done], i) => i === 0 || done >= calls[i - 1][0])).toBe(true);
+        expect(calls.at(-1)).toEqual([15, 15]);
+      } finally {
+        await queue.close();
+        r.disconnect();
         await stopAll();
       }
     }, 600_000);
@@ -195,6 +246,34 @@ describeWithPackage("redis-server", "queued studies on a real redis-server and n
         ok(r);
         expect(r.stderr).toMatch(/warning: sweep \w{12}: Redis lost its state .* publishing it again/);
         expect(files(out)).toEqual(files(local));
+      } finally {
+        await w.stop();
+        await redis.stop();
+      }
+    }, 600_000);
+  });
+
+  describe("Redis gone for longer than --queue-timeout", () => {
+    it("fails cleanly: exit 1, one line saying --resume picks the sweep up, no report written", async () => {
+      const redis = await startRedis();
+      const u = `redis://127.0.0.1:${redis.port}`;
+      const w = spawnWorker(u, ["--concurrency", "1", "--cache", newDir()]);
+      try {
+        await w.waitFor(/nipq worker .* on redis:/);
+        const out = newDir();
+        const run = nipqAsync([...SWEEP, "--job-images", "20", "--job-trials", "2", "--queue", u, "--queue-timeout", "2", "--out", out]);
+        await until(() => w.count("done ") >= 3, "3 jobs done");
+        await redis.stop();
+        const r = await run.done;
+        expect(r.code).toBe(1);
+        expect(r.stdout).toBe("");
+        expect(r.stderr.split("\n").filter((l) => l.startsWith("nipq:"))).toEqual([
+          expect.stringMatching(/^nipq: queue redis:\/\/127\.0\.0\.1:\d+: no answer from Redis for 2 s \(.*\); sweep \w{12} stays there if Redis kept it: the same command with --resume picks it up$/),
+        ]);
+        expect(existsSync(out)).toBe(false);
+        // Redis back (empty): the worker, stopped at once, still finishes and exits 0.
+        await redis.restart();
+        expect((await w.stop()).code).toBe(0);
       } finally {
         await w.stop();
         await redis.stop();
