@@ -10,7 +10,7 @@ import type { HwModel } from "../sim/hw/hwmodel.js";
 import { runSimJob } from "../sim/study/trials.js";
 import { readCached } from "./blobs.js";
 import { decodeData, decodeHw, decodeModel } from "./content.js";
-import { jobKey, type JobPayload } from "./jobs.js";
+import { jobKey, jobTrials, type JobPayload } from "./jobs.js";
 
 export interface ComputeInit {
   /** The worker's cache directory (absolute). */
@@ -45,8 +45,7 @@ export function run(s: ComputeState, p: JobPayload): number[] {
   const hw = cached(s.hws, p.hw, () => decodeHw(readCached(s.cacheDir, p.hw), p.hw));
   const data = cached(s.data, `${p.model}.${p.images}.${p.labels}`, () => decodeData(readCached(s.cacheDir, p.images), readCached(s.cacheDir, p.labels), p, program));
   if (p.to > data.n) throw new NipqInputError(`job ${jobKey(p)}: payload: to: expected at most ${data.n} (the images in blob ${p.images.slice(0, 12)}), found ${p.to}`);
-  const trials = p.trials ? Array.from({ length: p.trials[1] - p.trials[0] }, (_, i) => p.trials![0] + i) : [null];
-  return runSimJob({ program, data, seed: p.seed, batch: p.batch }, { hw, trials, from: p.from, to: p.to });
+  return runSimJob({ program, data, seed: p.seed, batch: p.batch }, { hw, trials: jobTrials(p), from: p.from, to: p.to });
 }
 
 /** This module's URL, for the pool. */

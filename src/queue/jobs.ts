@@ -77,6 +77,12 @@ export function jobKey(p: Pick<JobPayload, "point" | "trials" | "from" | "to">):
   return `p${p.point}.${p.trials ? `t${p.trials[0]}-${p.trials[1]}` : "c"}.i${p.from}-${p.to}`;
 }
 
+/** The trials a job runs, in order ([null]: the clean chip), as runSimJob takes them. */
+export function jobTrials(p: Pick<JobPayload, "trials">): (number | null)[] {
+  const t = p.trials;
+  return t ? Array.from({ length: t[1] - t[0] }, (_, i) => t[0] + i) : [null];
+}
+
 /** BullMQ job id: `<sweep id>.<key>` (BullMQ ids may not contain ":"), so a retried or re-added job is the same job. */
 export function jobId(sweep: string, key: string): string {
   return `${sweep}.${key}`;

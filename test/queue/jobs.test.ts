@@ -16,7 +16,7 @@ import { cachePath, readCached, sha256 } from "../../src/queue/blobs.js";
 import { COMPUTE_URL, type ComputeInit } from "../../src/queue/compute.js";
 import { parseQueueUrl } from "../../src/queue/connection.js";
 import { decodeData, decodeHw, decodeModel, encodeData, encodeHw } from "../../src/queue/content.js";
-import { NIPQ_VERSION, gatherStudies, jobKey, planJobs, sweepId, validatePayload, type JobPayload, type StudyPlan } from "../../src/queue/jobs.js";
+import { NIPQ_VERSION, gatherStudies, jobKey, jobTrials, planJobs, sweepId, validatePayload, type JobPayload, type StudyPlan } from "../../src/queue/jobs.js";
 import { runTrial } from "../../src/sim/chip/run.js";
 import { loadHwModel, validateHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
 import { noiseActive } from "../../src/sim/hw/resolve.js";
@@ -75,7 +75,7 @@ describe("the plan", () => {
     const jobs = planJobs(p);
     const seen = new Map<string, number>();
     for (const j of jobs)
-      for (const t of j.trials ? Array.from({ length: j.trials[1] - j.trials[0] }, (_, i) => j.trials![0] + i) : ["c"])
+      for (const t of jobTrials(j).map((t) => t ?? "c"))
         for (let i = j.from; i < j.to; i++) seen.set(`${j.point}/${t}/${i}`, (seen.get(`${j.point}/${t}/${i}`) ?? 0) + 1);
     const expected = (1 + 5) * 90 * 2 + 90; // two noisy points (clean + 5 trials), one noise-free point (clean)
     expect(seen.size).toBe(expected);
@@ -138,8 +138,7 @@ describe("gathering results", () => {
     const results = new Map<string, unknown>();
     for (const j of planJobs(p)) {
       const hw = hws[j.point];
-      const trials = j.trials ? Array.from({ length: j.trials[1] - j.trials[0] }, (_, i) => j.trials![0] + i) : [null];
-      results.set(jobKey(j), runSimJob({ program, data, seed: 3, batch: 64 }, { hw, trials, from: j.from, to: j.to }));
+      results.set(jobKey(j), runSimJob({ program, data, seed: 3, batch: 64 }, { hw, trials: jobTrials(j), from: j.from, to: j.to }));
     }
     const local = await Promise.all(hws.map((hw) => accuracyStudy(program, hw, data, { seed: 3, trials: 3, workers: 1, batch: 64 })));
     const keys = [...results.keys()];

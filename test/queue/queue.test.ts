@@ -19,7 +19,7 @@ import { decodeQModel } from "../../src/ir/qmodel.js";
 import { blobKey, sha256 } from "../../src/queue/blobs.js";
 import { parseQueueUrl } from "../../src/queue/connection.js";
 import { queuedStudies } from "../../src/queue/coordinator.js";
-import { validatePayload } from "../../src/queue/jobs.js";
+import { jobTrials, validatePayload } from "../../src/queue/jobs.js";
 import { writeOnce } from "../../src/queue/store.js";
 import { loadHwModel } from "../../src/sim/hw/hwmodel.js";
 import { accuracyStudy } from "../../src/sim/study/study.js";
@@ -131,8 +131,7 @@ describeWithPackage("redis-server", "queued studies on a real redis-server and n
         const [job] = await queue.getJobs(["waiting"], 0, 0);
         const { sweep, key, payload: p } = validatePayload(job.data, job.id);
         const program = decodeQModel(modelBytes, MODEL);
-        const trials = p.trials ? Array.from({ length: p.trials[1] - p.trials[0] }, (_, i) => p.trials![0] + i) : [null];
-        expect(await writeOnce(r, sweep, "results", key, runSimJob({ program, data, seed: o.seed, batch: o.batch }, { hw, trials, from: p.from, to: p.to }))).toBe(1);
+        expect(await writeOnce(r, sweep, "results", key, runSimJob({ program, data, seed: o.seed, batch: o.batch }, { hw, trials: jobTrials(p), from: p.from, to: p.to }))).toBe(1);
         await until(() => calls.at(-1)![0] === 1, "a poll counting the result");
         worker(u);
         const studies = await run;
