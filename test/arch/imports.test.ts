@@ -25,12 +25,13 @@ const LAYERS: { rank: number; name: string; path: RegExp }[] = [
   { rank: 7, name: "sim/study", path: /^src\/sim\/study\// },
   { rank: 8, name: "report", path: /^src\/report\// },
   { rank: 8, name: "deploy", path: /^src\/deploy\// },
+  { rank: 8, name: "queue", path: /^src\/queue\// },
   { rank: 9, name: "cli", path: /^src\/cli\// },
   { rank: 9, name: "api", path: /^src\/index\.ts$/ },
 ];
 
 /** The CLI's shared modules: a command file may import these, and no other command. */
-const CLI_SHARED = /^src\/cli\/(common|options)\.ts$/;
+const CLI_SHARED = /^src\/cli\/(common|options|queue-options)\.ts$/;
 
 function componentOf(file: string): (typeof LAYERS)[number] | undefined {
   return LAYERS.find((l) => l.path.test(file));
