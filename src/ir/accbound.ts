@@ -1,7 +1,9 @@
 // The accumulator proof (DESIGN.md §3): from the actual integer weights and the input range, the exact
-// extreme values acc can take for any input in range. Zero padding is covered because 0 is in every range.
+// extreme values acc can take for any input in range. Every op accumulates x − z_x with x in the input's
+// range [lo, hi], i.e. terms in [lo − z, hi − z]; padding taps read x = z and contribute 0, which is in that
+// interval because the zero point lies inside the range.
 
-import { tensorRange, type Layer, type TensorSpec } from "./types.js";
+import { tensorRange, zeroOf, type Layer, type TensorSpec } from "./types.js";
 
 /** Extreme accumulator values of a layer over all inputs in range, and the signed bits needed to hold them. */
 export interface AccBound {
@@ -19,12 +21,16 @@ export function signedBitsFor(min: number, max: number): number {
 }
 
 /**
- * Bound of acc = bias[o] + Σ w·x for a weight layer whose input lies in `input`'s range, maximized over
- * output channels: with x ∈ [lo, hi] (lo ≤ 0 ≤ hi) each term w·x ranges over [min(w·lo, w·hi), max(w·lo, w·hi)].
- * For pooling sums: window size × the input range. Other layers have no accumulator (null).
+ * Bound of acc = bias[o] + Σ w·(x − z) for a weight layer whose input lies in `input`'s range, maximized over
+ * output channels: with x − z ∈ [lo, hi] = [lo_x − z, hi_x − z] (lo ≤ 0 ≤ hi) each term ranges over
+ * [min(w·lo, w·hi), max(w·lo, w·hi)], whatever the weights' range (narrow or full). For pooling sums:
+ * window size × [lo, hi]. Other layers have no accumulator (null).
  */
 export function accumulatorBound(layer: Layer, input: TensorSpec): AccBound | null {
-  const { lo, hi } = tensorRange(input);
+  const r = tensorRange(input);
+  const z = zeroOf(input);
+  const lo = r.lo - z;
+  const hi = r.hi - z;
   let min = 0;
   let max = 0;
   if (layer.op === "conv2d" || layer.op === "dense") {

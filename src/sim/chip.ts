@@ -5,6 +5,7 @@
 
 import { accumulatorBound } from "../ir/accbound.js";
 import { NipqInputError } from "../errors.js";
+import { requireFormat1 } from "../ir/features.js";
 import { isWeightLayer, tensorRange, type Layer, type Program, type TensorSpec, type WeightLayer } from "../ir/types.js";
 import type { AnalogCompute, HwModel } from "./hwmodel.js";
 import { flipBits, gaussianIntWeights, maxAbs, pcmDrift, pcmNu, pcmProgram, stuckBits } from "./noise.js";
@@ -252,6 +253,7 @@ export function prepareLayer(l: Layer, i: number, input: TensorSpec, hw: HwModel
  * multipliers, draws every per-chip noise source from the (seed, trial, CHIP, layer·source) streams.
  */
 export function buildChip(program: Program, hw: HwModel, seed: number, trial: number | null): ChipInstance {
+  requireFormat1(program, "the simulator");
   checkPrecision(program, hw);
   const prep = new Map<Layer, LayerPrep>();
   const faults = { weightBitsFlipped: 0, weightBitsStuck: 0 };

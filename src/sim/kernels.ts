@@ -318,14 +318,12 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
       });
     },
     maxpool(l: MaxPoolLayer, x: Activation): Int32Array {
-      const [H, W, C] = x.spec.shape;
-      const y = maxPool(x.data, x.n, H, W, C, l.kernel[0], l.kernel[1], l.stride[0], l.stride[1], l.padding);
+      const y = maxPool(x.data, x.n, windowGeometry(x.spec.shape, l.kernel, l.stride, l.padding));
       return flipActivations(y, x.n, l.out, indexOf(l));
     },
     avgpool(l: AvgPoolLayer, x: Activation): Int32Array {
-      const [H, W, C] = x.spec.shape;
-      const acc = avgPoolSum(x.data, x.n, H, W, C, l.kernel[0], l.kernel[1], l.stride[0], l.stride[1]);
-      return flipActivations(poolRequant(l, acc, C), x.n, l.out, indexOf(l));
+      const g = windowGeometry(x.spec.shape, l.kernel, l.stride, l.padding);
+      return flipActivations(poolRequant(l, avgPoolSum(x.data, x.n, g), g.C), x.n, l.out, indexOf(l));
     },
     gap(l: GlobalAvgPoolLayer, x: Activation): Int32Array {
       const [H, W, C] = x.spec.shape;

@@ -14,7 +14,7 @@
 // This module is sim-only: the edge runtime does not import it.
 
 import { accumulatorBound } from "../ir/accbound.js";
-import { isWeightLayer, sizeOf, tensorRange, type Layer, type Program, type TensorSpec } from "../ir/types.js";
+import { isWeightLayer, sizeOf, tensorRange, type Layer, type Program, type TensorSpec, type WindowGeometry } from "../ir/types.js";
 import { planActivations } from "../exec/memplan.js";
 import { argmaxRows, avgPoolSum, globalSum } from "../kernels/reference/ops.js";
 import { SLACK } from "../kernels/wasm/arena.js";
@@ -289,7 +289,7 @@ export class NoisyWasmProgram {
       const outRange = actBer > 0 && x.signed; // flipped inputs may leave the range the SIMD requant assumes
       if (ln && (ln.perturb || outRange || this.chipRequant || ln.wrapShift > 0 || ln.sat)) this.weightLayer(l, p, ln, ptr(l.inputs[0]), n, ptr(i), first);
       else if ((l.op === "avgpool" || l.op === "gap") && (outRange || this.chipRequant)) {
-        const g = (p as { geo: { H: number; W: number; C: number; kh: number; kw: number; sh: number; sw: number; OH: number; OW: number } }).geo;
+        const g = (p as { geo: WindowGeometry }).geo;
         const pp = this.chip.prep.get(this.chip.program.layers[i]) as PoolPrep;
         if (this.mode === 0) {
           // The scalar exact requant (simd 0) with the chip's multiplier (cut when requant.multiplierBits < 31).
@@ -299,7 +299,7 @@ export class NoisyWasmProgram {
           // Half-even / truncating rounding: the plain-TS pool sums (a pool is a small share of the work)
           // and the chip's requantRounded, on the linear-memory views.
           const xv = engine.arena.i16(ptr(l.inputs[0]), n * g.H * g.W * g.C);
-          const acc = l.op === "avgpool" ? avgPoolSum(xv, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw) : globalSum(xv, n, g.H, g.W, g.C);
+          const acc = l.op === "avgpool" ? avgPoolSum(xv, n, g) : globalSum(xv, n, g.H, g.W, g.C);
           const yv = engine.arena.i16(ptr(i), acc.length);
           const { lo, hi } = l.rq;
           for (let j = 0; j < acc.length; j++) {

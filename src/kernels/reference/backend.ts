@@ -1,42 +1,34 @@
 // The reference backend: the LayerKernels interface over the plain-TS spec kernels of ./ops.ts.
 
 import type { Activation, LayerKernels } from "../../exec/backend.js";
-import type { AddLayer, AvgPoolLayer, Conv2DLayer, DenseLayer, GlobalAvgPoolLayer, MaxPoolLayer } from "../../ir/types.js";
+import { windowGeometry, zeroOf, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type MaxPoolLayer } from "../../ir/types.js";
 import { addRequant, avgPoolSum, conv2dAcc, denseAcc, globalSum, maxPool, requantTensor } from "./ops.js";
 
-function hwc(x: Activation): [number, number, number] {
-  const [H, W, C] = x.spec.shape;
-  return [H, W, C];
-}
-
-/** Executes every op with the reference kernels (exact, slow, the definition). */
+/** Executes every op with the reference kernels (exact, slow, the definition), format 1 and 2 alike. */
 export const referenceKernels: LayerKernels = {
   name: "reference",
   conv2d(l: Conv2DLayer, x: Activation): Int32Array {
-    const [H, W, C] = hwc(x);
+    const g = windowGeometry(x.spec.shape, l.kernel, l.stride, l.padding);
     const outC = l.out.shape[2];
-    const g = { H, W, C, kh: l.kernel[0], kw: l.kernel[1], sh: l.stride[0], sw: l.stride[1], padding: l.padding, groups: l.groups, outC };
-    return requantTensor(conv2dAcc(x.data, x.n, g, l.weights, l.bias), outC, l.rq.m, l.rq.s, l.rq.lo, l.rq.hi);
+    return requantTensor(conv2dAcc(x.data, x.n, g, l.groups, outC, l.weights, l.bias, zeroOf(x.spec)), outC, l.rq.m, l.rq.s, l.rq.lo, l.rq.hi, zeroOf(l.out));
   },
   dense(l: DenseLayer, x: Activation): Int32Array {
     const inN = x.spec.shape[0];
     const outN = l.out.shape[0];
-    return requantTensor(denseAcc(x.data, x.n, inN, outN, l.weights, l.bias), outN, l.rq.m, l.rq.s, l.rq.lo, l.rq.hi);
+    return requantTensor(denseAcc(x.data, x.n, inN, outN, l.weights, l.bias, zeroOf(x.spec)), outN, l.rq.m, l.rq.s, l.rq.lo, l.rq.hi, zeroOf(l.out));
   },
   maxpool(l: MaxPoolLayer, x: Activation): Int32Array {
-    const [H, W, C] = hwc(x);
-    return maxPool(x.data, x.n, H, W, C, l.kernel[0], l.kernel[1], l.stride[0], l.stride[1], l.padding);
+    return maxPool(x.data, x.n, windowGeometry(x.spec.shape, l.kernel, l.stride, l.padding));
   },
   avgpool(l: AvgPoolLayer, x: Activation): Int32Array {
-    const [H, W, C] = hwc(x);
-    const acc = avgPoolSum(x.data, x.n, H, W, C, l.kernel[0], l.kernel[1], l.stride[0], l.stride[1]);
-    return requantTensor(acc, C, l.rq.m, l.rq.s, l.rq.lo, l.rq.hi);
+    const g = windowGeometry(x.spec.shape, l.kernel, l.stride, l.padding);
+    return requantTensor(avgPoolSum(x.data, x.n, g, zeroOf(x.spec)), g.C, l.rq.m, l.rq.s, l.rq.lo, l.rq.hi, zeroOf(l.out));
   },
   gap(l: GlobalAvgPoolLayer, x: Activation): Int32Array {
-    const [H, W, C] = hwc(x);
-    return requantTensor(globalSum(x.data, x.n, H, W, C), C, l.rq.m, l.rq.s, l.rq.lo, l.rq.hi);
+    const [H, W, C] = x.spec.shape;
+    return requantTensor(globalSum(x.data, x.n, H, W, C, zeroOf(x.spec)), C, l.rq.m, l.rq.s, l.rq.lo, l.rq.hi, zeroOf(l.out));
   },
   add(l: AddLayer, a: Activation, b: Activation): Int32Array {
-    return addRequant(a.data, b.data, l.ma, l.mb, l.s, l.lo, l.hi);
+    return addRequant(a.data, b.data, l.ma, l.mb, l.s, l.lo, l.hi, zeroOf(a.spec), zeroOf(b.spec), zeroOf(l.out));
   },
 };

@@ -5,6 +5,7 @@
 import { planActivations } from "../../exec/memplan.js";
 import type { RunResult } from "../../exec/interpret.js";
 import { argmaxRows } from "../reference/ops.js";
+import { requireFormat1 } from "../../ir/features.js";
 import { sizeOf, type Program } from "../../ir/types.js";
 import { SLACK } from "./arena.js";
 import type { WasmEngine } from "./engine.js";
@@ -31,6 +32,7 @@ export class WasmProgram {
     readonly maxBatch: number,
     microBatch = MICRO_BATCH,
   ) {
+    requireFormat1(program, "the WASM kernels");
     engine.pinned = true;
     const layers = program.layers;
     layers.forEach((l, i) => {
