@@ -11,10 +11,13 @@ export function roundHalfEven(v: number): number {
   return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** Integer range of a quantizer: unsigned [0, 2^b − 1]; signed narrow [−(2^(b−1) − 1), 2^(b−1) − 1]. */
-export function quantRange(q: Pick<QuantizerSpec, "bits" | "signed">): { qmin: number; qmax: number } {
+/**
+ * Integer range of a quantizer: unsigned [0, 2^b − 1]; signed narrow [−(2^(b−1) − 1), 2^(b−1) − 1]; signed full
+ * range (imported models) [−2^(b−1), 2^(b−1) − 1].
+ */
+export function quantRange(q: Pick<QuantizerSpec, "bits" | "signed" | "fullRange">): { qmin: number; qmax: number } {
   const qmax = q.signed ? 2 ** (q.bits - 1) - 1 : 2 ** q.bits - 1;
-  return { qmin: q.signed ? -qmax : 0, qmax };
+  return { qmin: q.signed ? (q.fullRange ? -qmax - 1 : -qmax) : 0, qmax };
 }
 
 /** The integer training's eval quantizer gives x (x and step are float32 values). */
