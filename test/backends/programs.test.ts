@@ -15,7 +15,7 @@ const PROGRAMS = 150;
 
 for (const b of BACKENDS_UNDER_TEST) {
   const why = b.skip?.();
-  describe.skipIf(!!why)(`random programs on backend ${b.name}`, () => {
+  describe.skipIf(!!why)(`random programs on backend ${b.name}${why ? ` (skipped: ${why})` : ""}`, () => {
     let k: LayerKernels;
     beforeAll(async () => {
       k = await b.load();

@@ -47,10 +47,9 @@ describe("nipq run", () => {
     const r = nipq(["run", FIXTURE, "--data", "mnist", "--backend", "reference", "--limit", "40", "--json"]);
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc).toMatchObject({ samples: 40, backend: "reference" });
-    expect(doc.accuracy).toBeGreaterThanOrEqual(0);
-    expect(doc.accuracy).toBeLessThanOrEqual(1);
-    expect(doc.imagesPerSecond).toBeGreaterThan(0);
+    // The fixture has random weights: 4 of the first 40 digits right, by chance.
+    expect(doc).toMatchObject({ samples: 40, backend: "reference", correct: 4, accuracy: 0.1 });
+    expect(doc.imagesPerSecond).toBeGreaterThan(0); // a measurement: only its sign is known
   });
 
   it("--dump-logits writes logits, predictions and labels in dataset order, consistent with argmax", () => {

@@ -62,7 +62,9 @@ function firstMismatch(a: ArrayLike<number>, b: ArrayLike<number>, what: string)
 
 const available = existsSync(CHROMIUM);
 
-describe.skipIf(!available && !process.env.CI)("edge bundle in headless Chromium", () => {
+const skipped = !available && !process.env.CI; // in CI a missing browser fails (beforeAll says what to install)
+
+describe.skipIf(skipped)(`edge bundle in headless Chromium${skipped ? ` (skipped: ${CHROMIUM} is missing: apt-get install chromium)` : ""}`, () => {
   let ctx: BrowserContext;
   let server: Awaited<ReturnType<typeof serve>>;
   let dir: string;

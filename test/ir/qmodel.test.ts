@@ -148,13 +148,12 @@ function rng(seed: number): (n: number) => number {
 }
 
 describe(".qmodel fuzz: 2,400 seeded mutations and truncations of the fixture", () => {
-  it("each either loads to a valid program or throws QModelFormatError, each under 1 s", () => {
+  it("each either loads to a valid program or throws QModelFormatError", () => {
     const r = rng(424242);
     const { header, rest } = splitFile(bytes);
     const headerText = JSON.stringify(header);
     const kinds = ["truncate", "flip", "flip+crc", "sections+crc", "number+crc", "splice+crc"] as const;
     const tally: Record<string, { ok: number; err: number }> = {};
-    let slowest = 0;
     for (let i = 0; i < 2400; i++) {
       const kind = kinds[i % kinds.length];
       let b: Uint8Array;
@@ -198,7 +197,6 @@ describe(".qmodel fuzz: 2,400 seeded mutations and truncations of the fixture", 
           break;
         }
       }
-      const t0 = performance.now();
       let ok = false;
       try {
         const p = decodeQModel(b, "fuzz.qmodel");
@@ -209,12 +207,9 @@ describe(".qmodel fuzz: 2,400 seeded mutations and truncations of the fixture", 
         expect(e.message.startsWith("fuzz.qmodel: ")).toBe(true);
         expect(e.message).not.toContain("\n");
       }
-      const dt = performance.now() - t0;
-      slowest = Math.max(slowest, dt);
-      expect(dt, `mutation ${i} (${kind})`).toBeLessThan(1000);
       (tally[kind] ??= { ok: 0, err: 0 })[ok ? "ok" : "err"]++;
     }
-    console.log(`fuzz tally ${JSON.stringify(tally)}, slowest ${slowest.toFixed(1)} ms`);
+    console.log(`fuzz tally ${JSON.stringify(tally)}`);
     // The mutations must exercise the validator, not only the checksum: some re-checksummed files load, some fail.
     expect(tally["number+crc"].err).toBeGreaterThan(50);
     expect(tally["sections+crc"].ok + tally["number+crc"].ok).toBeGreaterThan(0);
