@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { accumulatorBound, signedBitsFor } from "../../src/ir/accbound.js";
-import { outDim, padBefore, tensorRange, type Conv2DLayer, type DenseLayer, type Padding, type TensorSpec } from "../../src/ir/types.js";
+import { outDim, padBefore, tensorRange, windowGeometry, type Conv2DLayer, type DenseLayer, type Padding, type TensorSpec } from "../../src/ir/types.js";
 import { avgPoolSum, conv2dAcc, denseAcc, globalSum } from "../../src/kernels/reference/ops.js";
 import { Rng } from "../backends/rand.js";
 import { signedBitsOracle } from "../helpers/bits.js";
@@ -157,8 +157,8 @@ describe("accumulatorBound: sound (every accumulator inside) and tight (both end
                   x[(2 * o + 1) * per + at] = w > 0 ? lo : hi;
                 }
           }
-        const geo = { H: g.H, W: g.W, C, kh: g.kh, kw: g.kw, sh: g.stride, sw: g.stride, padding: g.padding, groups: g.groups, outC };
-        const acc = conv2dAcc(x, n, geo, weights, bias);
+        const geo = windowGeometry([g.H, g.W, C], [g.kh, g.kw], [g.stride, g.stride], g.padding);
+        const acc = conv2dAcc(x, n, geo, g.groups, outC, weights, bias);
         within("conv2d", acc, b);
         if (oy === undefined || ox === undefined) return;
         const outPer = OH * OW * outC;
@@ -196,7 +196,7 @@ describe("accumulatorBound: sound (every accumulator inside) and tight (both end
       const OH = outDim(H, kh, kh, "valid");
       const OW = outDim(W, kw, kw, "valid");
       const ab = accumulatorBound({ op: "avgpool", name: "a", inputs: [0], out: spec([OH, OW, C], 8, true), kernel: [kh, kw], stride: [kh, kw], padding: "valid", rq: rq(1) }, xs)!;
-      const as = within("avgpool", avgPoolSum(x, 3, H, W, C, kh, kw, kh, kw), ab);
+      const as = within("avgpool", avgPoolSum(x, 3, windowGeometry([H, W, C], [kh, kw], [kh, kw], "valid")), ab);
       expect([as.lo, as.hi]).toEqual([ab.min, ab.max]);
       expect(ab.bits).toBe(bitsOf(ab.min, ab.max));
       nonSquare += Number(kh !== kw);
