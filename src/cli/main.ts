@@ -4,6 +4,7 @@
 import { Command, CommanderError } from "commander";
 import { NipqInputError } from "../errors.js";
 import { exportCommand } from "./export.js";
+import { importCommand } from "./import.js";
 import { demoCommand } from "./demo.js";
 import { inspectCommand } from "./inspect.js";
 import { lowerCommand } from "./lower.js";
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions(false);
   program.addCommand(demoCommand());
   program.addCommand(lowerCommand());
+  program.addCommand(importCommand());
   program.addCommand(inspectCommand());
   program.addCommand(runCommand());
   program.addCommand(trainCommand());

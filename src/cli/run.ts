@@ -9,6 +9,7 @@ import { loadDataset, limitDataset } from "../data/index.js";
 import { BACKENDS, loadBackend, type BackendName } from "../exec/backends.js";
 import { RUN_JOB_URL, type RunChunk, type RunChunkResult, type RunJobInit } from "../exec/run-job.js";
 import { defaultWorkers, runChunks } from "../exec/workers.js";
+import { requireFormat1 } from "../ir/features.js";
 import { readQModel } from "../ir/io.js";
 import { checkWritable, writeFileAtomic } from "../fsutil.js";
 import { choiceOption, intOption, printJson, say } from "./common.js";
@@ -38,6 +39,7 @@ export function runCommand(): Command {
     .action(async (file: string, o: RunOptions) => {
       if (o.dumpLogits) checkWritable(o.dumpLogits);
       const program = readQModel(file);
+      if (o.backend !== "reference") requireFormat1(program, `the ${o.backend} backend`, file);
       const data = limitDataset(loadDataset(o.data, "test"), o.limit);
       const kernels = await loadBackend(o.backend);
       const classes = program.layers[program.layers.length - 1].out.shape[0];

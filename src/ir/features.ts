@@ -44,6 +44,6 @@ export function requireFormat1(p: Program, who: string, file = p.name): void {
   if (uses.length === 0) return;
   const u = uses[0];
   const layer = p.layers[Number(/^layers\[(\d+)\]/.exec(u.field)![1])];
-  const more = uses.length > 1 ? ` and ${uses.length - 1} more format-2 feature(s)` : "";
-  throw new NipqInputError(`${file}: ${who} runs format-1 programs only, and layer "${layer.name}" has ${u.what} (${u.field})${more}; run it with the reference backend`);
+  const more = uses.length > 1 ? ` (and ${uses.length - 1} more format-2 feature${uses.length > 2 ? "s" : ""})` : "";
+  throw new NipqInputError(`${file}: ${who} cannot run .qmodel format 2 yet (issue 15b): layer "${layer.name}" has ${u.what} (${u.field})${more}; use the reference backend`);
 }

@@ -160,7 +160,7 @@ function p2Last(): number {
 describe("executors that run format 1 only refuse format-2 programs with one line", () => {
   const p = f2Program(13);
   const first = format2Uses(p)[0];
-  const line = new RegExp(`^m\\.qmodel: .+ runs format-1 programs only, and layer "[^"]+" has ${first.what.replace(/[[\]()]/g, "\\$&")} \\(${first.field.replace(/[[\]]/g, "\\$&")}\\)`);
+  const line = new RegExp(`^m\\.qmodel: .+ cannot run \\.qmodel format 2 yet \\(issue 15b\\): layer "[^"]+" has ${first.what.replace(/[[\]()]/g, "\\$&")} \\(${first.field.replace(/[[\]]/g, "\\$&")}\\)`);
 
   it("requireFormat1 names the executor, the layer and the feature; format-1 programs pass", () => {
     expect(() => requireFormat1(p, "the WASM kernels", "m.qmodel")).toThrow(line);
@@ -176,11 +176,11 @@ describe("executors that run format 1 only refuse format-2 programs with one lin
       }
     })();
     expect(e).toBeInstanceOf(NipqInputError);
-    expect(e!.message).toMatch(/the WASM kernels runs format-1 programs only/);
+    expect(e!.message).toMatch(/the WASM kernels cannot run \.qmodel format 2 yet/);
   });
 
   it("the simulator", () => {
-    expect(() => buildChip({ ...p, name: "m.qmodel" }, loadHwModel("int8-systolic-16x16").hw, 0, null)).toThrow(/the simulator runs format-1 programs only/);
+    expect(() => buildChip({ ...p, name: "m.qmodel" }, loadHwModel("int8-systolic-16x16").hw, 0, null)).toThrow(/the simulator cannot run \.qmodel format 2 yet/);
   });
 
   it("the edge bundle, with nothing written", () => {
