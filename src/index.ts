@@ -9,7 +9,7 @@
 //
 // Browsers and edge devices use the bundle's zero-dependency runtime instead (nipq export, docs/DEPLOY.md).
 
-import { limitDataset, loadDataset, type Dataset } from "./data/index.js";
+import { checkFits, dataFor, limitDataset, type Dataset } from "./data/index.js";
 import { writeBundle, type BundleReport, type ExportOptions } from "./deploy/bundle.js";
 import { NipqInputError } from "./errors.js";
 import { runProgram } from "./exec/interpret.js";
@@ -27,7 +27,8 @@ import type { SimData } from "./sim/simulate.js";
 import { accuracyStudy, sweepStudy, varyDoc } from "./sim/study.js";
 import { parseVary } from "./sim/sweep.js";
 
-export { limitDataset, loadDataset, type Dataset } from "./data/index.js";
+export { checkFits, dataFor, limitDataset, loadDataset, DATASET_NAMES, type Dataset } from "./data/index.js";
+export { importOnnx, importOnnxFile, ImportError, type ImportOptions } from "./import/index.js";
 export { writeBundle, BUDGETS, type BundleReport, type ExportOptions } from "./deploy/bundle.js";
 export { DatasetError, NipqInputError, QModelFormatError, UsageError } from "./errors.js";
 export { decodeQModel, encodeQModel } from "./ir/qmodel.js";
@@ -66,6 +67,8 @@ export interface RunOutput {
 export interface EvaluateOptions extends RunOptions {
   /** Use only the first N test images. */
   limit?: number;
+  /** images:DIR: scale images to the model's input instead of refusing other sizes. */
+  resize?: boolean;
 }
 
 /** Accuracy over a dataset's test split (the keys of `nipq run --json`, plus the raw outputs). */
@@ -74,7 +77,7 @@ export interface Evaluation extends RunOutput {
   samples: number;
   correct: number;
   imagesPerSecond: number;
-  labels: Uint8Array;
+  labels: Uint8Array | Uint16Array;
 }
 
 /** Options of Model.simulate and Model.sweep. */
@@ -91,6 +94,8 @@ export interface SimulateOptions {
   batch?: number;
   /** hw-model overrides `key=value` (dotted path), as `nipq simulate --set`; only with a named/path hw. */
   set?: string[];
+  /** images:DIR: scale images to the model's input instead of refusing other sizes. */
+  resize?: boolean;
 }
 
 /** The result of Model.simulate: the keys of `nipq simulate --json` (DESIGN.md §5). */
@@ -119,11 +124,15 @@ export interface SweepResult {
   seed: number;
 }
 
-/** A dataset by name ("mnist", "fashion-mnist", "idx:DIR") or one already loaded; its test split. */
+/** A dataset by name (DATASET_NAMES: "mnist", "npy:DIR", "cifar10:DIR", "images:DIR", …) or one already loaded; its test split. */
 export type DataSource = string | Dataset;
 
-function testData(d: DataSource, limit?: number): Dataset {
-  return limitDataset(typeof d === "string" ? loadDataset(d, "test") : d, limit);
+/** The test images of `d` for model `m`, checked to fit its input shape and classes. */
+function testData(m: Model, d: DataSource, o: { limit?: number; resize?: boolean }): Dataset {
+  const facts = { input: m.inputShape, classes: m.classes, name: m.file };
+  if (typeof d === "string") return dataFor(d, facts, o);
+  checkFits(d, facts.input, facts.classes, facts.name);
+  return limitDataset(d, o.limit);
 }
 
 function resolveHw(hw: string | HwModel, set: string[] = []): HwModel {
@@ -207,7 +216,7 @@ export class Model {
 
   /** Accuracy on a dataset's test split (what `nipq run` reports). */
   evaluate(data: DataSource, o: EvaluateOptions = {}): Evaluation {
-    const d = testData(data, o.limit);
+    const d = testData(this, data, o);
     const t0 = performance.now();
     const r = this.run(d.images, o);
     const seconds = (performance.now() - t0) / 1000;
@@ -223,7 +232,7 @@ export class Model {
    */
   async simulate(hw: string | HwModel, data: DataSource, o: SimulateOptions = {}): Promise<SimulationResult> {
     const m = resolveHw(hw, o.set);
-    const d: SimData = testData(data, o.limit);
+    const d: SimData = testData(this, data, o);
     const seed = o.seed ?? 0;
     const trials = o.trials ?? 10;
     const cost = programCost(this.program, m);
@@ -251,7 +260,7 @@ export class Model {
   async sweep(hw: string | HwModel, data: DataSource, vary: string, o: SimulateOptions = {}): Promise<SweepResult> {
     const base = resolveHw(hw, o.set);
     const v = parseVary(vary, base);
-    const d: SimData = testData(data, o.limit);
+    const d: SimData = testData(this, data, o);
     const seed = o.seed ?? 0;
     const trials = o.trials ?? 10;
     const points = await sweepStudy(this.program, base, v, d, { seed, trials, workers: o.workers, batch: o.batch });

@@ -5,14 +5,14 @@
 
 import { Command } from "commander";
 import cliProgress from "cli-progress";
-import { loadDataset, limitDataset } from "../data/index.js";
+import { dataFor } from "../data/index.js";
 import { BACKENDS, loadBackend, type BackendName } from "../exec/backends.js";
 import { RUN_JOB_URL, type RunChunk, type RunChunkResult, type RunJobInit } from "../exec/run-job.js";
 import { defaultWorkers, runChunks } from "../exec/workers.js";
 import { requireFormat1 } from "../ir/features.js";
 import { readQModel } from "../ir/io.js";
 import { checkWritable, writeFileAtomic } from "../fsutil.js";
-import { choiceOption, intOption, printJson, say } from "./common.js";
+import { DATA_HELP, RESIZE_HELP, choiceOption, intOption, modelFacts, printJson, say } from "./common.js";
 
 interface RunOptions {
   data: string;
@@ -21,6 +21,7 @@ interface RunOptions {
   batch: number;
   workers: number;
   dumpLogits?: string;
+  resize?: boolean;
   json?: boolean;
 }
 
@@ -28,7 +29,8 @@ export function runCommand(): Command {
   return new Command("run")
     .description("run an integer program over a dataset's test split; print accuracy and images/s")
     .argument("<file>", "a .qmodel file")
-    .requiredOption("--data <D>", "dataset: mnist (shipped digits, 2,000-image test split), fashion-mnist (Debian dataset-fashion-mnist) or idx:DIR")
+    .requiredOption("--data <D>", DATA_HELP)
+    .option("--resize", RESIZE_HELP)
     .option("--backend <name>", `kernels to run on: ${BACKENDS.join(" | ")}`, choiceOption(BACKENDS), "reference")
     .option("--limit <N>", "use only the first N test images", intOption("--limit", 1))
     .option("--batch <N>", "images per batch", intOption("--batch", 1, 65536), 64)
@@ -40,9 +42,10 @@ export function runCommand(): Command {
       if (o.dumpLogits) checkWritable(o.dumpLogits);
       const program = readQModel(file);
       if (o.backend !== "reference") requireFormat1(program, `the ${o.backend} backend`, file);
-      const data = limitDataset(loadDataset(o.data, "test"), o.limit);
+      const data = dataFor(o.data, modelFacts(program, file), { limit: o.limit, resize: o.resize });
       const kernels = await loadBackend(o.backend);
       const classes = program.layers[program.layers.length - 1].out.shape[0];
+      const per = data.height * data.width * data.channels;
       const logits = new Int16Array(data.n * classes);
       const predictions = new Int32Array(data.n);
       const bar = new cliProgress.SingleBar({ format: "run |{bar}| {value}/{total} images | {speed} img/s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
@@ -51,7 +54,7 @@ export function runCommand(): Command {
       const chunks: RunChunk[] = [];
       for (let b = 0; b < data.n; b += o.batch) {
         const n = Math.min(o.batch, data.n - b);
-        chunks.push({ images: data.images.slice(b * 784, (b + n) * 784), n });
+        chunks.push({ images: data.images.slice(b * per, (b + n) * per), n });
       }
       let done = 0;
       await runChunks<RunJobInit, RunChunk, RunChunkResult>({

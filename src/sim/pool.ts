@@ -15,7 +15,7 @@ export interface WorkerInit {
   qmodel: Uint8Array;
   hw: HwModel;
   images: Uint8Array;
-  labels: Uint8Array;
+  labels: Uint8Array | Uint16Array;
   n: number;
   seed: number;
   batch: number;

@@ -19,7 +19,7 @@ import { KernelsNotBuiltError } from "../kernels/wasm/errors.js";
 export interface SimData {
   n: number;
   images: Uint8Array;
-  labels: Uint8Array;
+  labels: Uint8Array | Uint16Array;
 }
 
 /**

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs
 import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { loadDataset, limitDataset, type Dataset } from "../data/index.js";
+import { DatasetError } from "../errors.js";
 import { NipqInputError, UsageError } from "../errors.js";
 import { CheckpointError, graphFiles, isCheckpointDir, readCheckpoint, readTensor, TensorPacker, writeDirAtomic } from "../graph/checkpoint.js";
 import { isComputeNode, type TensorRef } from "../graph/types.js";
@@ -430,6 +431,10 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
   const arch: Arch = buildArch(c.arch);
   const trainAll = loadDataset(c.data, "train");
   const testAll = loadDataset(c.data, "test");
+  // The architectures here are built for 28×28×1 inputs and 10 classes (import other models: nipq import).
+  for (const d of [trainAll, testAll])
+    if (d.height !== 28 || d.width !== 28 || d.channels !== 1 || d.labels.some((v) => v > 9))
+      throw new DatasetError(`${d.name}: nipq train takes 28×28×1 images with 10 classes, found ${d.height}×${d.width}×${d.channels}${d.labels.some((v) => v > 9) ? " and labels above 9" : ""}`);
   checkOut(out, c.resume);
   const trainSet = limitDataset(trainAll, c.limit);
   const testSet = limitDataset(testAll, c.testLimit);
