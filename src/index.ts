@@ -9,11 +9,12 @@
 //
 // Browsers and edge devices use the bundle's zero-dependency runtime instead (nipq export, docs/DEPLOY.md).
 
-import { checkFits, dataFor, limitDataset, type Dataset } from "./data/index.js";
+import { checkModelFitsData, dataFor, limitDataset, type Dataset } from "./data/index.js";
 import { writeBundle, type BundleReport, type ExportOptions } from "./deploy/bundle.js";
 import { NipqInputError } from "./errors.js";
 import { runProgram } from "./exec/interpret.js";
 import { readFileChecked } from "./fsutil.js";
+import { MAX_BATCH } from "./limits.js";
 import { decodeQModel } from "./ir/qmodel.js";
 import { programStats, type LayerStats } from "./ir/stats.js";
 import { sizeOf, type Program } from "./ir/types.js";
@@ -27,7 +28,7 @@ import type { SimData } from "./sim/simulate.js";
 import { accuracyStudy, sweepStudy, varyDoc } from "./sim/study.js";
 import { parseVary } from "./sim/sweep.js";
 
-export { checkFits, dataFor, limitDataset, loadDataset, DATASET_NAMES, type Dataset } from "./data/index.js";
+export { checkModelFitsData, dataFor, limitDataset, loadDataset, DATASET_NAMES, type Dataset } from "./data/index.js";
 export { importOnnx, importOnnxFile, ImportError, type ImportOptions } from "./import/index.js";
 export { writeBundle, BUDGETS, type BundleReport, type ExportOptions } from "./deploy/bundle.js";
 export { DatasetError, NipqInputError, QModelFormatError, UsageError } from "./errors.js";
@@ -127,12 +128,13 @@ export interface SweepResult {
 /** A dataset by name (DATASET_NAMES: "mnist", "npy:DIR", "cifar10:DIR", "images:DIR", …) or one already loaded; its test split. */
 export type DataSource = string | Dataset;
 
-/** The test images of `d` for model `m`, checked to fit its input shape and classes. */
+/** The test split of `d` (its first `limit` samples) for model `m`, checked to fit its input shape and classes. */
 function testData(m: Model, d: DataSource, o: { limit?: number; resize?: boolean }): Dataset {
   const facts = { input: m.inputShape, classes: m.classes, name: m.file };
   if (typeof d === "string") return dataFor(d, facts, o);
-  checkFits(d, facts.input, facts.classes, facts.name);
-  return limitDataset(d, o.limit);
+  const data = limitDataset(d, o.limit);
+  checkModelFitsData(m.file, m.inputShape, data, m.classes);
+  return data;
 }
 
 function resolveHw(hw: string | HwModel, set: string[] = []): HwModel {
@@ -184,7 +186,7 @@ export class Model {
     const n = images.length / per;
     if (!Number.isInteger(n)) throw new NipqInputError(`images: expected a multiple of ${per} bytes (${this.inputShape.join("×")} u8 per image), found ${images.length}`);
     const batch = o.batch ?? 64;
-    if (!Number.isInteger(batch) || batch < 1) throw new NipqInputError(`batch: expected a positive integer, found ${batch}`);
+    if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new NipqInputError(`batch: expected an integer in [1, ${MAX_BATCH}], found ${batch}`);
     const classes = this.classes;
     if ((o.backend ?? "reference") === "reference") {
       const logits = new Int16Array(n * classes);

@@ -33,7 +33,15 @@ export function nipqRunner(p: Program, n: number, flavor: "simd" | "scalar" = "s
   const profile = () => {
     const perLayer = new Float64Array(p.layers.length);
     const reps = 20;
-    for (let i = 0; i < reps; i++) prog.runTimed(x, n, perLayer);
+    // Each layer's time is from the hook before it to the next hook (slot 0: the input conversion).
+    let t = 0;
+    let prev = -1;
+    const onLayer = (i: number) => {
+      const now = performance.now();
+      if (prev >= 0) perLayer[prev] += now - t;
+      [t, prev] = [now, i < p.layers.length ? i : -1];
+    };
+    for (let i = 0; i < reps; i++) prog.run(x, n, onLayer);
     return perLayer.map((v) => v / reps);
   };
   return { call: () => void prog.run(x, n), profile, resident: k.engine.weightBytes + k.engine.paramBytes, arena: prog.arenaBytes };

@@ -25,6 +25,16 @@ export function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEG
   };
 }
 
+/**
+ * Parses every file or directory argument and option (--out, --dump-logits, --data, --hw, <file>, …): an
+ * empty or blank value is a usage error. Unset shell variables give exactly that ("--out $DIR"), and
+ * resolve("") is the current directory.
+ */
+export function pathOption(v: string): string {
+  if (v.trim() === "") throw new InvalidArgumentError(`expected a path, found ${JSON.stringify(v)}`);
+  return v;
+}
+
 /** Parses one of a fixed set of values. */
 export function choiceOption<T extends string>(choices: readonly T[]): (v: string) => T {
   return (v: string) => {
@@ -43,9 +53,18 @@ export function printJson(doc: unknown): void {
   process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
 }
 
+/**
+ * Text safe to print on a terminal: control characters (C0 but newline, DEL, C1) and bidirectional
+ * overrides are shown as \u escapes, so a layer name or a path cannot move the cursor, recolour, retitle
+ * or reorder what follows.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 /** Human output: to stdout normally; with --json to stderr so stdout carries only the JSON document. */
 export function say(json: boolean | undefined, text: string): void {
-  (json ? process.stderr : process.stdout).write(text + "\n");
+  (json ? process.stderr : process.stdout).write(printable(text) + "\n");
 }
 
 /** Formats an integer with thousands separators (1234567 → "1,234,567"). */

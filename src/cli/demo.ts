@@ -7,17 +7,19 @@ import cliProgress from "cli-progress";
 import { existsSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { limitDataset, loadDataset } from "../data/index.js";
-import { ensureDir, writeFileAtomic } from "../fsutil.js";
+import { checkModelFitsData, loadDataset } from "../data/index.js";
+import { prepareOutputDir, writeOutputDir } from "../fsutil.js";
 import { programStats } from "../ir/stats.js";
 import { loadModel } from "../index.js";
+import { DEMO_REPORT } from "../report/outputs.js";
 import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
 import { programCost } from "../sim/cost.js";
 import { loadHwModel, withSet } from "../sim/hwmodel.js";
 import { accuracyStudy, sweepStudy, varyDoc } from "../sim/study.js";
 import { parseVary } from "../sim/sweep.js";
-import { fmtInt, intOption, printJson, say } from "./common.js";
+import { fmtInt, intOption, pathOption, printJson, say } from "./common.js";
+import { MAX_LIMIT, MAX_TRIALS, MAX_WORKERS } from "../limits.js";
 import { LAYER_HEADER, layerRows, simulateDoc, simulateHtml } from "./simulate.js";
 
 /** The package root (two levels above dist/cli or src/cli). */
@@ -43,23 +45,25 @@ interface DemoOptions {
 export function demoCommand(): Command {
   return new Command("demo")
     .description("the embedded default: the shipped NIPQ model on the shipped digits, a simulated chip, a noise sweep, a report")
-    .option("--model <FILE>", "the .qmodel to show", DEMO_MODEL)
-    .option("--hw <HW>", "hw-model name or JSON file", DEMO_HW)
-    .option("--limit <N>", "test images (the mnist test split has 2,000)", intOption("--limit", 1), 1000)
-    .option("--trials <N>", "Monte-Carlo trials per noise level", intOption("--trials", 1), 5)
+    .option("--model <FILE>", "the .qmodel to show", pathOption, DEMO_MODEL)
+    .option("--hw <HW>", "hw-model name or JSON file", pathOption, DEMO_HW)
+    .option("--limit <N>", "test images (the mnist test split has 2,000)", intOption("--limit", 1, MAX_LIMIT), 1000)
+    .option("--trials <N>", "Monte-Carlo trials per noise level", intOption("--trials", 1, MAX_TRIALS), 5)
     .option("--seed <S>", "seed of every random draw", intOption("--seed", 0), 0)
-    .option("--workers <N>", "worker threads for trials", intOption("--workers", 1, 64), 2)
-    .option("--out <DIR>", "where to write the report", "report")
+    .option("--workers <N>", "worker threads for trials", intOption("--workers", 1, MAX_WORKERS), 2)
+    .option("--out <DIR>", "where to write the report (a new directory, or a previous demo report)", pathOption, "report")
     .option("--json", "print one JSON document on stdout")
     .addHelpText("after", `\nSteps: inspect the model; run it on the WASM kernels; simulate it on ${DEMO_HW} clean and with ${DEMO_SIGMA} LSB Gaussian weight noise;\nsweep ${DEMO_VARY}; write <out>/report.html, report.json and sweep.svg.\nThe shipped models and the commands that made them: models/README.md.`)
     .action(async (o: DemoOptions) => {
       const log = (s: string) => say(o.json, s);
       const t0 = performance.now();
+      prepareOutputDir(o.out, DEMO_REPORT);
       const model = loadModel(o.model);
       const program = model.program;
       const shown = relative(process.cwd(), o.model) || o.model;
       const st = programStats(program);
-      const data = limitDataset(loadDataset("mnist", "test"), o.limit);
+      const data = loadDataset("mnist", "test", o.limit);
+      checkModelFitsData(shown, program.layers[0].out.shape, data);
       log(`nipq demo: ${shown} (${program.name}) on the shipped mnist digits, ${data.n} test images`);
       log(`  bits per layer (w/a): ${st.layers.filter((l) => l.wBits).map((l) => `${l.name} ${l.wBits}/${l.aBits}`).join(", ")}`);
       log(`  ${fmtInt(st.totals.weightBytes)} B packed weights, ${fmtInt(st.totals.macs)} MACs, ${fmtInt(st.totals.bops)} BOPs per image`);
@@ -100,11 +104,8 @@ export function demoCommand(): Command {
         { heading: "Noise sweep", html: curve + htmlTable(["σ (LSB)", "mean %", "std", "95% CI"], sweepRows) },
         { heading: `Simulation on ${hw.name} (σ = ${DEMO_SIGMA} LSB)`, html: simPage.slice(simPage.indexOf("</h1>") + 5, simPage.lastIndexOf("</body>")) },
       ]);
-      ensureDir(o.out);
       doc.seconds = (performance.now() - t0) / 1000;
-      writeFileAtomic(join(o.out, "report.json"), JSON.stringify(doc, null, 2) + "\n");
-      writeFileAtomic(join(o.out, "sweep.svg"), curve);
-      writeFileAtomic(join(o.out, "report.html"), page);
+      writeOutputDir(o.out, [["report.json", JSON.stringify(doc, null, 2) + "\n"], ["sweep.svg", curve], ["report.html", page]], DEMO_REPORT);
 
       if (o.json) return printJson(doc);
       log(`\n${shown} on ${hw.name}:`);

@@ -6,7 +6,7 @@ import { readQModel } from "../ir/io.js";
 import { programStats } from "../ir/stats.js";
 import type { Layer, Program } from "../ir/types.js";
 import { textTable } from "../report/table.js";
-import { fmtInt, fmtShape, printJson } from "./common.js";
+import { fmtInt, fmtShape, pathOption, printJson, say } from "./common.js";
 import { planActivations } from "../exec/memplan.js";
 
 /** The attributes and integers of one layer, as `inspect --weights` shows them. */
@@ -53,7 +53,7 @@ export function inspectDoc(p: Program, weights: boolean): Record<string, unknown
 export function inspectCommand(): Command {
   return new Command("inspect")
     .description("show the layers of an integer program: shapes, bits, MACs, BOPs, packed weight bytes, accumulator bits")
-    .argument("<file>", "a .qmodel file")
+    .argument("<file>", "a .qmodel file", pathOption)
     .option("--weights", "also print every layer's integer weights, bias, m, s, lo, hi and attributes")
     .option("--json", "print one JSON document on stdout")
     .action((file: string, o: { weights?: boolean; json?: boolean }) => {
@@ -66,10 +66,10 @@ export function inspectCommand(): Command {
         rows.push([String(i), s.name, s.op, fmtShape(s.inShape), fmtShape(s.outShape), dash(s.wBits), dash(s.aBits), s.macs ? fmtInt(s.macs) : "", s.bops ? fmtInt(s.bops) : "", s.weightBytes ? fmtInt(s.weightBytes) : "", dash(s.accBits)]),
       );
       rows.push(["", "total", "", "", "", "", "", fmtInt(st.totals.macs), fmtInt(st.totals.bops), fmtInt(st.totals.weightBytes), ""]);
-      process.stdout.write(`${file}: ${p.name} (${p.producer}), ${p.layers.length} layers\n`);
-      process.stdout.write(textTable(rows, true) + "\n");
-      process.stdout.write(`bias: ${fmtInt(st.totals.biasBytes)} B int32; BOPs = MACs × w bits × a bits per sample\n`);
-      process.stdout.write(`peak activation memory: ${fmtInt(planActivations(p).peakBytes)} B (one arena, liveness plan, batch 1, ceil(bits/8) B per element)\n`);
-      if (o.weights) for (const l of p.layers) process.stdout.write(`${l.name} ${JSON.stringify(layerDetails(l))}\n`);
+      say(false, `${file}: ${p.name} (${p.producer}), ${p.layers.length} layers`);
+      say(false, textTable(rows, true));
+      say(false, `bias: ${fmtInt(st.totals.biasBytes)} B int32; BOPs = MACs × w bits × a bits per sample`);
+      say(false, `peak activation memory: ${fmtInt(planActivations(p).peakBytes)} B (one arena, liveness plan, batch 1, ceil(bits/8) B per element)`);
+      if (o.weights) for (const l of p.layers) say(false, `${l.name} ${JSON.stringify(layerDetails(l))}`);
     });
 }

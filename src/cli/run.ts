@@ -12,7 +12,8 @@ import { defaultWorkers, runChunks } from "../exec/workers.js";
 import { requireFormat1 } from "../ir/features.js";
 import { readQModel } from "../ir/io.js";
 import { checkWritable, writeFileAtomic } from "../fsutil.js";
-import { DATA_HELP, RESIZE_HELP, choiceOption, intOption, modelFacts, printJson, say } from "./common.js";
+import { DATA_HELP, RESIZE_HELP, choiceOption, intOption, modelFacts, pathOption, printJson, say } from "./common.js";
+import { MAX_BATCH, MAX_LIMIT, MAX_WORKERS } from "../limits.js";
 
 interface RunOptions {
   data: string;
@@ -28,14 +29,14 @@ interface RunOptions {
 export function runCommand(): Command {
   return new Command("run")
     .description("run an integer program over a dataset's test split; print accuracy and images/s")
-    .argument("<file>", "a .qmodel file")
-    .requiredOption("--data <D>", DATA_HELP)
+    .argument("<file>", "a .qmodel file", pathOption)
+    .requiredOption("--data <D>", DATA_HELP, pathOption)
     .option("--resize", RESIZE_HELP)
     .option("--backend <name>", `kernels to run on: ${BACKENDS.join(" | ")}`, choiceOption(BACKENDS), "reference")
-    .option("--limit <N>", "use only the first N test images", intOption("--limit", 1))
-    .option("--batch <N>", "images per batch", intOption("--batch", 1, 65536), 64)
-    .option("--workers <N>", "worker threads that share the batches (default: the number of cores)", intOption("--workers", 1, 256), defaultWorkers())
-    .option("--dump-logits <FILE>", "write {logits, predictions, labels} as JSON, in dataset order")
+    .option("--limit <N>", "use only the first N test images", intOption("--limit", 1, MAX_LIMIT))
+    .option("--batch <N>", "images per batch", intOption("--batch", 1, MAX_BATCH), 64)
+    .option("--workers <N>", "worker threads that share the batches (default: the number of cores)", intOption("--workers", 1, MAX_WORKERS), Math.min(MAX_WORKERS, defaultWorkers()))
+    .option("--dump-logits <FILE>", "write {logits, predictions, labels} as JSON, in dataset order", pathOption)
     .option("--json", "print one JSON document on stdout")
     .addHelpText("after", "\nThe test split of `mnist` is 200 images per class, 2,000 in all, classes interleaved (see README).")
     .action(async (file: string, o: RunOptions) => {

@@ -9,14 +9,16 @@ import { join } from "node:path";
 import { dataFor } from "../data/index.js";
 import { requireFormat1 } from "../ir/features.js";
 import { readQModel } from "../ir/io.js";
-import { ensureDir, writeFileAtomic } from "../fsutil.js";
+import { prepareOutputDir, writeOutputDir } from "../fsutil.js";
 import { programCost, type ProgramCost } from "../sim/cost.js";
 import { loadHwModel, type HwModel } from "../sim/hwmodel.js";
 import type { TrialStats } from "../sim/simulate.js";
 import { accuracyStudy } from "../sim/study.js";
+import { SIMULATE_REPORT } from "../report/outputs.js";
 import { barChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
-import { DATA_HELP, RESIZE_HELP, collect, fmtInt, intOption, modelFacts, printJson, say } from "./common.js";
+import { DATA_HELP, RESIZE_HELP, collect, fmtInt, intOption, modelFacts, pathOption, printJson, say } from "./common.js";
+import { MAX_BATCH, MAX_LIMIT, MAX_TRIALS, MAX_WORKERS } from "../limits.js";
 
 /** Options of `nipq simulate` (and, with --vary, of `nipq sweep`). */
 export interface SimulateOptions {
@@ -111,20 +113,21 @@ export function simulateHtml(doc: ReturnType<typeof simulateDoc>, cost: ProgramC
 export function simulateCommand(): Command {
   return new Command("simulate")
     .description("simulate an integer program on an accelerator model: costs per layer, accuracy clean and under injected noise")
-    .argument("<file>", "a .qmodel file")
-    .requiredOption("--hw <HW>", "hw-model JSON file, or a shipped model's name (int8-systolic-16x16, lowbit-npu, bitserial-edge, analog-pcm-crossbar)")
-    .requiredOption("--data <D>", DATA_HELP)
+    .argument("<file>", "a .qmodel file", pathOption)
+    .requiredOption("--hw <HW>", "hw-model JSON file, or a shipped model's name (int8-systolic-16x16, lowbit-npu, bitserial-edge, analog-pcm-crossbar)", pathOption)
+    .requiredOption("--data <D>", DATA_HELP, pathOption)
     .option("--resize", RESIZE_HELP)
-    .option("--trials <N>", "Monte-Carlo trials (noisy chip instances)", intOption("--trials", 1), 10)
+    .option("--trials <N>", "Monte-Carlo trials (noisy chip instances)", intOption("--trials", 1, MAX_TRIALS), 10)
     .option("--seed <S>", "seed of every random draw", intOption("--seed", 0), 0)
-    .option("--limit <N>", "use only the first N test images", intOption("--limit", 1))
-    .option("--workers <N>", "worker threads for trials", intOption("--workers", 1, 64), 1)
-    .option("--batch <N>", "images per batch (does not change any number)", intOption("--batch", 1, 65536), 64)
+    .option("--limit <N>", "use only the first N test images", intOption("--limit", 1, MAX_LIMIT))
+    .option("--workers <N>", "worker threads for trials", intOption("--workers", 1, MAX_WORKERS), 1)
+    .option("--batch <N>", "images per batch (does not change any number)", intOption("--batch", 1, MAX_BATCH), 64)
     .option("--set <key=value>", "override a hw-model field (dotted path, repeatable), e.g. noise.weightGaussian.sigma=0.5", collect, [])
-    .option("--out <DIR>", "write report.json and report.html there")
+    .option("--out <DIR>", "write report.json and report.html there (a new directory, or a previous simulate report)", pathOption)
     .option("--json", "print one JSON document on stdout")
     .addHelpText("after", "\nTrials: each is one chip instance (per-chip noise drawn once) over the same images; draws are keyed by (seed, trial, image).")
     .action(async (file: string, o: SimulateOptions) => {
+      if (o.out) prepareOutputDir(o.out, SIMULATE_REPORT);
       const program = readQModel(file);
       requireFormat1(program, "the simulator", file);
       const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
@@ -138,11 +141,7 @@ export function simulateCommand(): Command {
       bar.stop();
       const seconds = (performance.now() - t0) / 1000;
       const doc = simulateDoc(hw, hwFile, cost, clean, noisy, { model: file, data: data.name, samples: data.n, seed: o.seed, noise: hw.noise, noiseActive: active, seconds });
-      if (o.out) {
-        ensureDir(o.out);
-        writeFileAtomic(join(o.out, "report.json"), JSON.stringify(doc, null, 2) + "\n");
-        writeFileAtomic(join(o.out, "report.html"), simulateHtml(doc, cost, file));
-      }
+      if (o.out) writeOutputDir(o.out, [["report.json", JSON.stringify(doc, null, 2) + "\n"], ["report.html", simulateHtml(doc, cost, file)]], SIMULATE_REPORT);
       if (o.json) return printJson(doc);
       say(false, `${file} on ${hw.name} (${hwFile}), ${data.name} test, ${data.n} images`);
       say(false, textTable([LAYER_HEADER, ...layerRows(cost)]));

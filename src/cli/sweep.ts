@@ -8,14 +8,16 @@ import { join } from "node:path";
 import { dataFor } from "../data/index.js";
 import { requireFormat1 } from "../ir/features.js";
 import { readQModel } from "../ir/io.js";
-import { ensureDir, writeFileAtomic } from "../fsutil.js";
+import { prepareOutputDir, writeOutputDir } from "../fsutil.js";
 import { checkPrecision } from "../sim/chip.js";
 import { loadHwModel } from "../sim/hwmodel.js";
 import { sweepStudy, varyDoc } from "../sim/study.js";
 import { parseVary } from "../sim/sweep.js";
+import { SWEEP_REPORT } from "../report/outputs.js";
 import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
-import { DATA_HELP, RESIZE_HELP, collect, intOption, modelFacts, printJson, say } from "./common.js";
+import { DATA_HELP, RESIZE_HELP, collect, intOption, modelFacts, pathOption, printJson, say } from "./common.js";
+import { MAX_BATCH, MAX_LIMIT, MAX_TRIALS, MAX_WORKERS } from "../limits.js";
 import type { SimulateOptions } from "./simulate.js";
 
 interface SweepOptions extends SimulateOptions {
@@ -25,20 +27,21 @@ interface SweepOptions extends SimulateOptions {
 export function sweepCommand(): Command {
   return new Command("sweep")
     .description("robustness curve: accuracy (mean ± 95% CI over trials) against one hw-model knob")
-    .argument("<file>", "a .qmodel file")
-    .requiredOption("--hw <HW>", "hw-model JSON file or a shipped model's name")
-    .requiredOption("--data <D>", DATA_HELP)
+    .argument("<file>", "a .qmodel file", pathOption)
+    .requiredOption("--hw <HW>", "hw-model JSON file or a shipped model's name", pathOption)
+    .requiredOption("--data <D>", DATA_HELP, pathOption)
     .option("--resize", RESIZE_HELP)
     .requiredOption("--vary <key=from:to:steps[:log]>", "the knob and its values, e.g. noise.weightGaussian.sigma=0:1:6 or noise.pcm.tInferenceS=1:31536000:5:log")
-    .option("--trials <N>", "Monte-Carlo trials per point", intOption("--trials", 1), 10)
+    .option("--trials <N>", "Monte-Carlo trials per point", intOption("--trials", 1, MAX_TRIALS), 10)
     .option("--seed <S>", "seed of every random draw", intOption("--seed", 0), 0)
-    .option("--limit <N>", "use only the first N test images", intOption("--limit", 1))
-    .option("--workers <N>", "worker threads for trials", intOption("--workers", 1, 64), 1)
-    .option("--batch <N>", "images per batch (does not change any number)", intOption("--batch", 1, 65536), 64)
+    .option("--limit <N>", "use only the first N test images", intOption("--limit", 1, MAX_LIMIT))
+    .option("--workers <N>", "worker threads for trials", intOption("--workers", 1, MAX_WORKERS), 1)
+    .option("--batch <N>", "images per batch (does not change any number)", intOption("--batch", 1, MAX_BATCH), 64)
     .option("--set <key=value>", "override a hw-model field before sweeping (repeatable)", collect, [])
-    .option("--out <DIR>", "write sweep.json, sweep.svg and sweep.html there")
+    .option("--out <DIR>", "write sweep.json, sweep.svg and sweep.html there (a new directory, or a previous sweep report)", pathOption)
     .option("--json", "print one JSON document on stdout")
     .action(async (file: string, o: SweepOptions) => {
+      if (o.out) prepareOutputDir(o.out, SWEEP_REPORT);
       const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
       const vary = parseVary(o.vary, hw);
       const program = readQModel(file);
@@ -66,10 +69,8 @@ export function sweepCommand(): Command {
       const header = [vary.key, "clean %", "mean %", "std", "95% CI"];
       if (o.out) {
         const svg = curveChart(`${file} on ${hw.name}`, vary.key, "accuracy", [{ name: `accuracy (mean, 95% CI, ${o.trials} trials)`, points: points.map((p) => ({ x: p.value, mean: p.mean, lo: p.mean - p.ci95, hi: p.mean + p.ci95 })) }], vary.scale === "log");
-        ensureDir(o.out);
-        writeFileAtomic(join(o.out, "sweep.json"), JSON.stringify(doc, null, 2) + "\n");
-        writeFileAtomic(join(o.out, "sweep.svg"), svg);
-        writeFileAtomic(join(o.out, "sweep.html"), htmlPage(`nipq sweep: ${vary.key} on ${hw.name}`, [{ heading: "Curve", html: svg }, { heading: "Points", html: htmlTable(header, rows) }]));
+        const page = htmlPage(`nipq sweep: ${vary.key} on ${hw.name}`, [{ heading: "Curve", html: svg }, { heading: "Points", html: htmlTable(header, rows) }]);
+        writeOutputDir(o.out, [["sweep.json", JSON.stringify(doc, null, 2) + "\n"], ["sweep.svg", svg], ["sweep.html", page]], SWEEP_REPORT);
       }
       if (o.json) return printJson(doc);
       say(false, `${file} on ${hw.name}, ${data.name} test, ${data.n} images, ${o.trials} trials per point, seed ${o.seed}`);

@@ -2,7 +2,7 @@
 // (Debian's dataset-fashion-mnist IDX files), `idx:DIR` (any MNIST-layout IDX directory), `npy:DIR` (NumPy
 // x_test/y_test arrays), `cifar10:DIR` (the CIFAR-10 binary version) and `images:DIR` (a folder per class).
 // Every dataset is checked as it loads: u8 images of one [H, W, C], integer labels, counts equal; a model
-// checks that they fit it (checkFits).
+// checks that they fit it (checkModelFitsData). A dataset holds at least one image.
 
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -11,6 +11,7 @@ import { DatasetError } from "../errors.js";
 import { readIdx } from "./idx.js";
 import { loadImageDir, type ImageShape } from "./images.js";
 import { readNpy } from "./npy.js";
+import { MAX_LIMIT } from "../limits.js";
 
 export type Split = "train" | "test";
 
@@ -111,19 +112,17 @@ function listDir(dir: string): string {
   }
 }
 
-function loadIdxDir(name: string, dir: string, split: Split): Dataset {
+function loadIdxDir(name: string, dir: string, split: Split, limit?: number): Dataset {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DatasetError(`${dir}: expected a directory of IDX files, found ${existsSync(dir) ? "a file" : "nothing"}`);
   const imgFile = idxFile(dir, split, "images");
   const lblFile = idxFile(dir, split, "labels");
-  const img = readIdx(imgFile);
-  const lbl = readIdx(lblFile);
-  if (img.dims.length !== 3 || img.dims[1] !== 28 || img.dims[2] !== 28)
-    throw new DatasetError(`${imgFile}: dims: expected [n, 28, 28], found [${img.dims.join(", ")}]`);
-  if (lbl.dims.length !== 1) throw new DatasetError(`${lblFile}: dims: expected [n], found [${lbl.dims.join(", ")}]`);
+  const img = readIdx(imgFile, { itemDims: [28, 28], take: limit });
+  const lbl = readIdx(lblFile, { itemDims: [], take: limit });
   if (img.dims[0] !== lbl.dims[0]) throw new DatasetError(`${lblFile}: count: expected ${img.dims[0]} labels (one per image in ${imgFile}), found ${lbl.dims[0]}`);
   const bad = lbl.data.findIndex((v) => v > 9);
   if (bad >= 0) throw new DatasetError(`${lblFile}: labels[${bad}]: expected a class 0..9, found ${lbl.data[bad]}`);
-  return { name, split, n: img.dims[0], height: 28, width: 28, channels: 1, images: img.data, labels: lbl.data, classes: 10, source: dir };
+  if (img.dims[0] === 0) throw new DatasetError(`${imgFile}: dims[0]: expected at least 1 image, found an empty dataset`);
+  return { name, split, n: lbl.data.length, height: 28, width: 28, channels: 1, images: img.data, labels: lbl.data, classes: 10, source: dir };
 }
 
 function requireDir(dir: string, what: string): void {
@@ -187,21 +186,29 @@ function loadCifar10(spec: string, dir: string, split: Split): Dataset {
 }
 
 /**
- * Loads a dataset by name (DATASET_NAMES). `o.shape` is the model's input (images:DIR converts and, with
- * `o.resize`, scales to it). Throws DatasetError on any problem.
+ * Loads a dataset by name (DATASET_NAMES); with `limit`, only its first `limit` samples (IDX files are then
+ * decoded no further). `o.shape` is the model's input (images:DIR converts and, with `o.resize`, scales to
+ * it). Throws DatasetError on any problem, an empty dataset included.
  */
-export function loadDataset(spec: string, split: Split, o: LoadOptions = {}): Dataset {
+export function loadDataset(spec: string, split: Split, limit?: number, o: LoadOptions = {}): Dataset {
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= MAX_LIMIT)) throw new DatasetError(`--limit: expected an integer in [1, ${MAX_LIMIT}], found ${limit}`);
+  const d = loadFull(spec, split, limit, o);
+  if (d.n === 0) throw new DatasetError(`${d.source}: expected at least 1 image, found an empty dataset`);
+  return limitDataset(d, limit);
+}
+
+function loadFull(spec: string, split: Split, limit: number | undefined, o: LoadOptions): Dataset {
   if (spec === "mnist") return loadMnist(split);
   if (spec === "fashion-mnist") {
     // NIPQ_FASHION_MNIST_DIR points elsewhere (tests use it to check the missing-package message).
     const dir = process.env.NIPQ_FASHION_MNIST_DIR ?? FASHION_DIR;
     if (!existsSync(dir))
       throw new DatasetError(`fashion-mnist: ${dir} is missing: install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist)`);
-    return loadIdxDir("fashion-mnist", dir, split);
+    return loadIdxDir("fashion-mnist", dir, split, limit);
   }
-  const dirOf = (prefix: string) => (spec.startsWith(prefix) && spec.length > prefix.length ? spec.slice(prefix.length) : undefined);
+  const dirOf = (prefix: string) => (spec.startsWith(prefix) && spec.slice(prefix.length).trim() !== "" ? spec.slice(prefix.length) : undefined);
   const idx = dirOf("idx:");
-  if (idx) return loadIdxDir(spec, idx, split);
+  if (idx) return loadIdxDir(spec, idx, split, limit);
   const npy = dirOf("npy:");
   if (npy) return loadNpyDir(spec, npy, split);
   const cifar = dirOf("cifar10:");
@@ -222,26 +229,27 @@ export function limitDataset(d: Dataset, limit?: number): Dataset {
 }
 
 /**
- * Checks that a dataset fits a model: the same image shape [H, W, C], and every label one of its classes.
- * Throws DatasetError naming both (CLI exit 2).
+ * Checks, before any work, that a model takes the dataset: its input layer must be the images' [H, W, C], and
+ * with `classes`, every label one of its classes. Every command that feeds a dataset to a model calls it
+ * (exit 2 naming both).
  */
-export function checkFits(d: Dataset, input: readonly number[], classes: number, model: string): void {
-  const [H, W, C] = input;
-  if (d.height !== H || d.width !== W || d.channels !== C)
-    throw new DatasetError(`${d.name}: its images are ${d.height}×${d.width}×${d.channels}, ${model} expects ${H}×${W}×${C}${d.name.startsWith("images:") ? " (resize with --resize)" : ""}`);
+export function checkModelFitsData(model: string, inputShape: readonly number[], d: Pick<Dataset, "name" | "height" | "width" | "channels" | "labels" | "n" | "classes">, classes?: number): void {
+  if (inputShape.length !== 3 || inputShape[0] !== d.height || inputShape[1] !== d.width || inputShape[2] !== d.channels)
+    throw new DatasetError(`${model}: input shape ${inputShape.join("×")} does not match the ${d.height}×${d.width}×${d.channels} images of ${d.name}; choose a model made for this dataset or another --data${d.name.startsWith("images:") ? " (or --resize)" : ""}`);
+  if (classes === undefined) return;
   let max = -1;
   for (let i = 0; i < d.n; i++) if (d.labels[i] > max) max = d.labels[i];
   const dc = Math.max(d.classes ?? 0, max + 1);
-  if (dc > classes) throw new DatasetError(`${d.name}: it has ${dc} classes (labels up to ${max}), ${model} has ${classes}`);
+  if (dc > classes) throw new DatasetError(`${model}: ${classes} classes do not cover the ${dc} of ${d.name} (labels up to ${max}); choose a model made for this dataset or another --data`);
 }
 
 /**
  * The test split of `spec` for a model with input [H, W, C] and `classes` outputs: images:DIR converted (and,
- * with `resize`, scaled) to that shape, checked to fit (checkFits), the first `limit` images.
+ * with `resize`, scaled) to that shape, checked to fit (checkModelFitsData), the first `limit` images.
  */
 export function dataFor(spec: string, model: { input: readonly number[]; classes: number; name: string }, o: { limit?: number; resize?: boolean } = {}): Dataset {
   const [height, width, channels] = model.input;
-  const d = loadDataset(spec, "test", { shape: { height, width, channels }, resize: o.resize });
-  checkFits(d, model.input, model.classes, model.name);
-  return limitDataset(d, o.limit);
+  const d = loadDataset(spec, "test", o.limit, { shape: { height, width, channels }, resize: o.resize });
+  checkModelFitsData(model.name, model.input, d, model.classes);
+  return d;
 }

@@ -204,28 +204,37 @@ export function parseSet(s: string): { path: string[]; value: unknown } {
   return { path, value };
 }
 
-/** The sub-schema that describes a dotted path, or undefined when the schema has no such field. */
-export function schemaAt(path: string[], doc: unknown): Record<string, unknown> | undefined {
+/**
+ * The sub-schema that describes a dotted path, or why there is none: "unknown hw-model field", or an array
+ * index out of range. Only the schema's own properties count ("__proto__", "constructor" name nothing),
+ * and an array index must be below the array's maxItems and at most its current length (an override
+ * appends at most one item, never leaves holes).
+ */
+export function lookupSchema(path: string[], doc: unknown): Record<string, unknown> | string {
+  const unknown = "unknown hw-model field (see hw-models/schema.json and docs/HW_MODELS.md)";
   let s: Record<string, unknown> | undefined = schema();
   let d: unknown = doc;
   for (const key of path) {
-    if (!s) return undefined;
+    if (!s) return unknown;
     // compute: pick the branch the document's kind selects (if/then/else).
     if (s.if && s.then && s.else) {
       const kind = (d as { kind?: string } | undefined)?.kind;
       s = (kind === "analog" ? s.else : s.then) as Record<string, unknown>;
     }
     if (s.type === "array" || Array.isArray(d)) {
-      if (!/^\d+$/.test(key)) return undefined;
+      if (!/^\d+$/.test(key)) return unknown;
+      const length = Array.isArray(d) ? d.length : 0;
+      const max = Math.min(length, (s.maxItems as number) - 1);
+      if (Number(key) > max) return `array index ${key.length > 12 ? key.slice(0, 12) + "…" : key} out of range: expected 0..${max} (the array has ${length} item(s), at most ${String(s.maxItems)})`;
       s = s.items as Record<string, unknown> | undefined;
     } else {
       const props = s.properties as Record<string, Record<string, unknown>> | undefined;
-      if (!props || !(key in props)) return undefined;
+      if (!props || !Object.hasOwn(props, key)) return unknown;
       s = props[key];
     }
-    d = d && typeof d === "object" ? (d as Record<string, unknown>)[key] : undefined;
+    d = d !== null && typeof d === "object" && Object.hasOwn(d, key) ? (d as Record<string, unknown>)[key] : undefined;
   }
-  return s;
+  return s ?? unknown;
 }
 
 /**
@@ -233,7 +242,8 @@ export function schemaAt(path: string[], doc: unknown): Record<string, unknown> 
  * the schema (unknown keys are an error); missing parent objects (an absent noise source) are created.
  */
 export function applySet(doc: Record<string, unknown>, path: string[], value: unknown, file = "<memory>"): void {
-  if (!schemaAt(path, doc)) throw new UsageError(`--set ${path.join(".")}: unknown hw-model field (see hw-models/schema.json and docs/HW_MODELS.md)`);
+  const s = lookupSchema(path, doc);
+  if (typeof s === "string") throw new UsageError(`--set ${path.join(".")}: ${s}`);
   let o: Record<string, unknown> = doc;
   for (const k of path.slice(0, -1)) {
     if (o[k] === undefined) o[k] = {};

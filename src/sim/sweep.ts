@@ -1,7 +1,8 @@
 // `--vary key=from:to:steps[:log]`: the knob values of a robustness sweep.
 
 import { UsageError } from "../errors.js";
-import { schemaAt, type HwModel } from "./hwmodel.js";
+import { MAX_SWEEP_STEPS } from "../limits.js";
+import { lookupSchema, withSet, type HwModel } from "./hwmodel.js";
 
 export interface Vary {
   /** The flag as given. */
@@ -36,19 +37,29 @@ export function parseVary(spec: string, hw: HwModel): Vary {
   const from = num(parts[0], "from");
   const to = num(parts[1], "to");
   const steps = num(parts[2], "steps");
-  if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw bad(`steps must be an integer in [1, 1000], found ${parts[2]}`);
+  if (!Number.isInteger(steps) || steps < 1 || steps > MAX_SWEEP_STEPS) throw bad(`steps must be an integer in [1, ${MAX_SWEEP_STEPS}], found ${parts[2]}`);
   const scale = parts.length === 4 ? "log" : "linear";
   if (scale === "log" && (from <= 0 || to <= 0)) throw bad("a log sweep needs from > 0 and to > 0");
   const path = key.split(".");
-  const sch = schemaAt(path, hw);
-  if (!sch) throw new UsageError(`--vary ${key}: unknown hw-model field (see hw-models/schema.json and docs/HW_MODELS.md)`);
+  const sch = lookupSchema(path, hw);
+  if (typeof sch === "string") throw new UsageError(`--vary ${key}: ${sch}`);
   if (sch.type !== "number" && sch.type !== "integer") throw new UsageError(`--vary ${key}: not a numeric field (schema type ${JSON.stringify(sch.type ?? sch.enum ?? "?")})`);
+  // (1 − t)·from + t·to stays finite for any finite ends (from + (to − from)·t overflows for ±1e308); the log
+  // scale interpolates the logarithms for the same reason (to/from can overflow). The ends are exact.
   let values: number[] = [];
   for (let i = 0; i < steps; i++) {
     const t = steps === 1 ? 0 : i / (steps - 1);
-    values.push(scale === "log" ? from * (to / from) ** t : from + (to - from) * t);
+    values.push(i === 0 ? from : i === steps - 1 ? to : scale === "log" ? Math.exp((1 - t) * Math.log(from) + t * Math.log(to)) : (1 - t) * from + t * to);
   }
   if (sch.type === "integer") values = [...new Set(values.map((v) => Math.round(v)))];
   else values = values.map((v) => Number(v.toPrecision(12)));
+  // Every point must make a valid hw-model: say so now, not after the first points have run.
+  for (const v of values) {
+    try {
+      withSet(hw, path, v);
+    } catch (e) {
+      throw new UsageError(`--vary ${JSON.stringify(spec)}: ${(e as Error).message}`);
+    }
+  }
   return { spec, key, path, from, to, steps, scale, values };
 }

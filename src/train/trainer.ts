@@ -3,23 +3,20 @@
 // that `resume` continues from with exactly the result of an uninterrupted run (every random draw is keyed
 // by (seed, step), see ./rng.ts).
 
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { loadDataset, limitDataset, type Dataset } from "../data/index.js";
+import { loadDataset, type Dataset } from "../data/index.js";
 import { DatasetError } from "../errors.js";
 import { NipqInputError, UsageError } from "../errors.js";
-import { CheckpointError, graphFiles, isCheckpointDir, readCheckpoint, readTensor, TensorPacker, writeDirAtomic } from "../graph/checkpoint.js";
+import { CHECKPOINT_DIR, CheckpointError, graphFiles, readCheckpoint, readTensor, TensorPacker, TRAIN_LOG_FILE, TRAIN_STATE_BIN, TRAIN_STATE_FILE, writeDirAtomic } from "../graph/checkpoint.js";
+import { prepareOutputDir } from "../fsutil.js";
 import { isComputeNode, type TensorRef } from "../graph/types.js";
 import { type Arch, bops as sumBops, buildArch, layerBits, type LayerBits } from "./archs.js";
 import { exportGraph } from "./export.js";
 import { type ForwardMode, type Method, METHODS, Net, type ParamInfo } from "./model.js";
 import type { AlphaInit, NoiseKind } from "./quantizers.js";
 import { mixKey, permutation } from "./rng.js";
-
-export const STATE_FILE = "train-state.json";
-export const STATE_BIN = "train-state.bin";
-export const LOG_FILE = "train.jsonl";
 
 /** Everything that determines a training run. */
 export interface TrainConfig {
@@ -330,8 +327,8 @@ function saveState(net: Net, opt: Optimizer, c: Resolved, epochsDone: number, gl
 
 /** Restores a checkpoint written by saveState; CheckpointError on any mismatch or corruption. */
 function loadState(dir: string, net: Net, opt: Optimizer, c: Resolved): StateFile {
-  const file = join(dir, STATE_FILE);
-  const binFile = join(dir, STATE_BIN);
+  const file = join(dir, TRAIN_STATE_FILE);
+  const binFile = join(dir, TRAIN_STATE_BIN);
   let st: StateFile;
   try {
     st = JSON.parse(readFileSync(file, "utf8")) as StateFile;
@@ -356,7 +353,7 @@ function loadState(dir: string, net: Net, opt: Optimizer, c: Resolved): StateFil
   const restore = (key: string, v: tf.Variable) => {
     const ref = st.tensors?.[key];
     if (!ref || !Array.isArray(ref.shape) || ref.shape.join() !== v.shape.join() || ref.offset + 4 * ref.length > bin.byteLength || ref.length !== v.size) {
-      throw new CheckpointError(file, `tensors["${key}"]`, `a [${v.shape}] tensor inside ${STATE_BIN} (${bin.byteLength} bytes)`, ref ? `[${ref.shape}] at ${ref.offset}` : "nothing");
+      throw new CheckpointError(file, `tensors["${key}"]`, `a [${v.shape}] tensor inside ${TRAIN_STATE_BIN} (${bin.byteLength} bytes)`, ref ? `[${ref.shape}] at ${ref.offset}` : "nothing");
     }
     const data = readTensor(bin, ref);
     if (data.some((x) => !Number.isFinite(x))) throw new CheckpointError(file, `tensors["${key}"]`, "finite values", "NaN or infinity");
@@ -399,25 +396,8 @@ function initFrom(dir: string, net: Net): void {
 
 /** Checks early that --out can be written (so a long run cannot fail at its first checkpoint). */
 function checkOut(out: string, resume: boolean): void {
-  if (existsSync(out)) {
-    if (!statSync(out).isDirectory()) throw new NipqInputError(`--out ${out}: expected a directory, found a file`);
-    if (!resume && !isCheckpointDir(out) && readdirSync(out).length > 0) throw new NipqInputError(`--out ${out}: expected a new or checkpoint directory, found a non-empty directory without graph.json (not overwriting it)`);
-  }
-  if (resume && !existsSync(join(out, STATE_FILE))) throw new NipqInputError(`--resume: ${out}: expected a checkpoint (${STATE_FILE}), found none`);
-  const probe = `${out}.probe-${process.pid}`;
-  try {
-    writeDirAtomic(probe, { probe: "" }); // the same temp-dir + rename that checkpoints use
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such directory" : code === "EACCES" || code === "EPERM" || code === "EROFS" ? "permission denied" : code === "ENOTDIR" ? "a parent is not a directory" : (e as Error).message;
-    throw new NipqInputError(`--out ${out}: cannot write there: ${why}`);
-  } finally {
-    try {
-      rmSync(probe, { recursive: true, force: true });
-    } catch {
-      /* the probe was never created */
-    }
-  }
+  prepareOutputDir(out, CHECKPOINT_DIR); // absent, empty or a checkpoint, under a writable directory
+  if (resume && !existsSync(join(out, TRAIN_STATE_FILE))) throw new NipqInputError(`--resume: ${out}: expected a checkpoint (${TRAIN_STATE_FILE}), found none`);
 }
 
 /**
@@ -429,15 +409,13 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
   const c = resolveConfig(cfg);
   const out = resolve(c.out);
   const arch: Arch = buildArch(c.arch);
-  const trainAll = loadDataset(c.data, "train");
-  const testAll = loadDataset(c.data, "test");
+  const trainSet = loadDataset(c.data, "train", c.limit);
+  const testSet = loadDataset(c.data, "test", c.testLimit);
   // The architectures here are built for 28×28×1 inputs and 10 classes (import other models: nipq import).
-  for (const d of [trainAll, testAll])
+  for (const d of [trainSet, testSet])
     if (d.height !== 28 || d.width !== 28 || d.channels !== 1 || d.labels.some((v) => v > 9))
       throw new DatasetError(`${d.name}: nipq train takes 28×28×1 images with 10 classes, found ${d.height}×${d.width}×${d.channels}${d.labels.some((v) => v > 9) ? " and labels above 9" : ""}`);
   checkOut(out, c.resume);
-  const trainSet = limitDataset(trainAll, c.limit);
-  const testSet = limitDataset(testAll, c.testLimit);
   const batch = Math.min(c.batch, trainSet.n);
   const stepsPerEpoch = Math.max(1, Math.floor(trainSet.n / batch));
   const totalSteps = stepsPerEpoch * c.epochs;
@@ -550,8 +528,8 @@ function writeCheckpoint(out: string, net: Net, opt: Optimizer, c: Resolved, epo
   const st = saveState(net, opt, c, epochsDone, globalStep, log);
   writeDirAtomic(out, {
     ...graphFiles(graph, weights),
-    [STATE_FILE]: st.json,
-    [STATE_BIN]: st.bin,
-    [LOG_FILE]: log.map((l) => JSON.stringify(l)).join("\n") + "\n",
+    [TRAIN_STATE_FILE]: st.json,
+    [TRAIN_STATE_BIN]: st.bin,
+    [TRAIN_LOG_FILE]: log.map((l) => JSON.stringify(l)).join("\n") + "\n",
   });
 }

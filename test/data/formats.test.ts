@@ -7,7 +7,7 @@ import { join } from "node:path";
 import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 import { describe, expect, it } from "vitest";
-import { checkFits, dataFor, loadDataset } from "../../src/data/index.js";
+import { checkModelFitsData, dataFor, loadDataset } from "../../src/data/index.js";
 import { DatasetError } from "../../src/errors.js";
 import { expectInputError, nipq } from "../helpers/cli.js";
 
@@ -115,20 +115,20 @@ describe("images:DIR", () => {
 
   it("a folder per class (sorted), PNG and JPEG, interleaved by class; RGB as is, gray by PIL's luma", () => {
     const d = dir();
-    const ds = loadDataset(`images:${d}`, "test", { shape: { height: 3, width: 4, channels: 3 } });
+    const ds = loadDataset(`images:${d}`, "test", undefined, { shape: { height: 3, width: 4, channels: 3 } });
     expect([ds.n, ds.classes]).toEqual([3, 2]);
     expect(Array.from(ds.labels)).toEqual([0, 1, 0]); // cat/a, dog/c, cat/b
     expect(Array.from(ds.images.subarray(0, 3))).toEqual([0, 0, 10]);
     expect(Array.from(ds.images.subarray((1 * 4 + 2) * 3, (1 * 4 + 2) * 3 + 3))).toEqual([120, 80, 10]);
-    const gray = loadDataset(`images:${d}`, "test", { shape: { height: 3, width: 4, channels: 1 } });
+    const gray = loadDataset(`images:${d}`, "test", undefined, { shape: { height: 3, width: 4, channels: 1 } });
     // (19595·200 + 38470·100 + 7471·50 + 32768) >> 16 = 118 for image b (index 2)
     expect(gray.images[2 * 12]).toBe((19595 * 200 + 38470 * 100 + 7471 * 50 + 32768) >> 16);
   });
 
   it("another size is refused unless --resize; an empty or flat directory is named", () => {
     const d = dir();
-    expectDatasetError(() => loadDataset(`images:${d}`, "test", { shape: { height: 8, width: 8, channels: 3 } }), /a\.png: image is 3×4, the model expects 8×8 \(resize with --resize\)/);
-    expect(loadDataset(`images:${d}`, "test", { shape: { height: 8, width: 8, channels: 3 }, resize: true }).images.length).toBe(3 * 64 * 3);
+    expectDatasetError(() => loadDataset(`images:${d}`, "test", undefined, { shape: { height: 8, width: 8, channels: 3 } }), /a\.png: image is 3×4, the model expects 8×8 \(resize with --resize\)/);
+    expect(loadDataset(`images:${d}`, "test", undefined, { shape: { height: 8, width: 8, channels: 3 }, resize: true }).images.length).toBe(3 * 64 * 3);
     const flat = tmp();
     writeFileSync(join(flat, "x.png"), png(2, 2, () => [0, 0, 0]));
     expectDatasetError(() => loadDataset(`images:${flat}`, "test"), /expected one subfolder per class .*found no subfolders/);
@@ -139,13 +139,13 @@ describe("images:DIR", () => {
 describe("a dataset must fit the model", () => {
   it("shape and class-count mismatches name both", () => {
     const ds = loadDataset("mnist", "test");
-    expectDatasetError(() => checkFits(ds, [32, 32, 3], 10, "m.qmodel"), /mnist: its images are 28×28×1, m\.qmodel expects 32×32×3/);
-    expectDatasetError(() => checkFits(ds, [28, 28, 1], 5, "m.qmodel"), /mnist: it has 10 classes \(labels up to 9\), m\.qmodel has 5/);
+    expectDatasetError(() => checkModelFitsData("m.qmodel", [32, 32, 3], ds, 10), /m\.qmodel: input shape 32×32×3 does not match the 28×28×1 images of mnist/);
+    expectDatasetError(() => checkModelFitsData("m.qmodel", [28, 28, 1], ds, 5), /m\.qmodel: 5 classes do not cover the 10 of mnist \(labels up to 9\)/);
     expect(dataFor("mnist", { input: [28, 28, 1], classes: 10, name: "m" }, { limit: 7 }).n).toBe(7);
   });
 
   it("nipq run: exit 2 with both shapes named", () => {
     const r = nipq(["run", "test/fixtures/cnn-s-w4a4-random.qmodel", "--data", "npy:test/fixtures/onnx/synth32", "--backend", "reference"]);
-    expectInputError(r, /npy:test\/fixtures\/onnx\/synth32: its images are 32×32×3, test\/fixtures\/cnn-s-w4a4-random\.qmodel expects 28×28×1/);
+    expectInputError(r, /test\/fixtures\/cnn-s-w4a4-random\.qmodel: input shape 28×28×1 does not match the 32×32×3 images of npy:test\/fixtures\/onnx\/synth32/);
   });
 });

@@ -13,11 +13,8 @@ import { mnistPreprocess } from "../../src/deploy/digits.js";
 import { runProgram } from "../../src/exec/interpret.js";
 import { readQModel } from "../../src/ir/io.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
-import { exportFixture, FIXTURE, readSamples, serve } from "./helpers.js";
+import { CHROMIUM, CHROMIUM_FLAGS as FLAGS, exportFixture, FIXTURE, readSamples, serve } from "./helpers.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-/** The flags of DESIGN.md §7 plus the ones that keep Chromium from calling home; a fresh profile per run. */
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const ARTIFACTS = "test-artifacts";
 
 interface DemoResult {

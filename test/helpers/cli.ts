@@ -2,6 +2,10 @@
 // (pretest); when running one test file by hand, run `npm run build:ts` after changing src/.
 
 import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
+
+/** The binary, absolute so that a test may run it in another directory (`cwd`). */
+const BIN = resolve("bin/nipq.mjs");
 
 export interface CliResult {
   code: number;
@@ -11,7 +15,7 @@ export interface CliResult {
 
 /** Runs `nipq ...args` and returns its exit code and output. */
 export function nipq(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): CliResult {
-  const r = spawnSync(process.execPath, ["bin/nipq.mjs", ...args], {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
     encoding: "utf8",
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },

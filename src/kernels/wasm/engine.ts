@@ -5,7 +5,8 @@
 import type { AddLayer, AvgPoolLayer, Conv2DLayer, DenseLayer, GlobalAvgPoolLayer, Layer, MaxPoolLayer, TensorSpec } from "../../ir/types.js";
 import { accumulatorBound } from "../../ir/accbound.js";
 import { Arena } from "./arena.js";
-import { instantiateKernels, type KernelExports, type WasmFlavor } from "./loader.js";
+import type { KernelExports, WasmFlavor } from "./features.js";
+import { configuredLimit, instantiateKernels } from "./loader.js";
 import { DEFAULT_POLICY, prepareConv, prepareDense, sharedShift, windowGeometry, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type WeightPolicy, type WindowGeometry } from "./prepare.js";
 
 /** A GEMM's operands resident in linear memory. */
@@ -73,7 +74,7 @@ export class WasmEngine {
     this.k = exports;
     this.flavor = flavor;
     this.policy = o.policy ?? DEFAULT_POLICY;
-    this.arena = new Arena(exports.memory, exports.heap_base(), o.memoryLimit);
+    this.arena = new Arena(exports.memory, exports.heap_base(), o.memoryLimit ?? configuredLimit());
     this.accScratch = this.arena.alloc(192, "the GEMM accumulator scratch");
     this.baseMark = this.arena.mark();
   }

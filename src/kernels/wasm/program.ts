@@ -46,16 +46,12 @@ export class WasmProgram {
     this.staging = engine.arena.alloc(this.micro * sizeOf(layers[0].out.shape), `the input images of ${program.name}`);
   }
 
-  /** Runs n ≤ maxBatch images (u8, n × input size) and returns the int16 logits and the predictions. */
-  run(images: Uint8Array, n: number): RunResult {
-    return this.runTimed(images, n);
-  }
-
   /**
-   * As run; with `times` (one slot per layer), adds each layer's wall-clock milliseconds to it — where the
-   * time goes (bench/kernels/model.ts). Slot 0 is the u8 → i16 input conversion.
+   * Runs n ≤ maxBatch images (u8, n × input size) and returns the int16 logits and the predictions.
+   * `onLayer(i)`, when given, is called just before layer i runs (0: the u8 → i16 input conversion) and
+   * with the number of layers after the last: where the time goes (bench/kernels/model.ts).
    */
-  runTimed(images: Uint8Array, n: number, times?: Float64Array): RunResult {
+  run(images: Uint8Array, n: number, onLayer?: (i: number) => void): RunResult {
     const layers = this.program.layers;
     if (n > this.maxBatch) throw new RangeError(`batch ${n} exceeds the prepared maximum ${this.maxBatch}`);
     const inSize = sizeOf(layers[0].out.shape);
@@ -64,33 +60,27 @@ export class WasmProgram {
     const logits = new Int16Array(n * classes);
     for (let b = 0; b < n; b += this.micro) {
       const nb = Math.min(this.micro, n - b);
-      logits.set(this.runMicro(images.subarray(b * inSize, (b + nb) * inSize), nb, times), b * classes);
+      logits.set(this.runMicro(images.subarray(b * inSize, (b + nb) * inSize), nb, onLayer), b * classes);
     }
     return { n, classes, logits, predictions: argmaxRows(logits, n, classes) };
   }
 
   /** One micro-batch (n ≤ this.micro) through every layer; returns its int16 logits. */
-  private runMicro(images: Uint8Array, n: number, times?: Float64Array): Int16Array {
+  private runMicro(images: Uint8Array, n: number, onLayer?: (i: number) => void): Int16Array {
     const { engine, program } = this;
     const layers = program.layers;
     const inSize = sizeOf(layers[0].out.shape);
     engine.arena.bytes().set(images, this.staging);
     const ptr = (i: number) => this.base + this.offsets[i];
-    let t = times ? performance.now() : 0;
-    let prev = 0; // the layer the time since t belongs to
+    onLayer?.(0);
     engine.k.u8_to_s16(this.staging, n * inSize, ptr(0));
     for (let i = 1; i < layers.length; i++) {
       const l = layers[i];
       if (l.op === "flatten") continue;
-      if (times) {
-        const now = performance.now();
-        times[prev] += now - t;
-        t = now;
-        prev = i;
-      }
+      onLayer?.(i);
       engine.exec(l, layers[l.inputs[0]].out, l.inputs.map(ptr), n, ptr(i), n * sizeOf(l.out.shape));
     }
-    if (times) times[prev] += performance.now() - t;
+    onLayer?.(layers.length);
     const classes = sizeOf(layers[layers.length - 1].out.shape);
     return Int16Array.from(engine.arena.i16(ptr(layers.length - 1), n * classes));
   }
