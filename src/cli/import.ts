@@ -8,16 +8,15 @@ import { formatVersion } from "../ir/features.js";
 import { writeQModel } from "../ir/io.js";
 import { programStats } from "../ir/stats.js";
 import { IMPORT_PASSES, importOnnxFile } from "../import/index.js";
-import { fmtInt, fmtShape, printJson, say } from "./common.js";
+import { fmtInt, fmtShape, pathOption, printJson, say } from "./common.js";
 
 /** Parses "r,g,b" into finite numbers (`positive` for standard deviations). */
-function numberList(name: string, positive: boolean): (v: string) => number[] {
+function numberList(positive: boolean): (v: string) => number[] {
   return (v: string) => {
     const xs = v.split(",").map((s) => s.trim());
     const ns = xs.map(Number);
     if (xs.some((s) => s === "") || ns.some((n) => !Number.isFinite(n) || (positive && n <= 0)))
       throw new InvalidArgumentError(`expected comma-separated ${positive ? "positive " : ""}numbers, one per input channel (e.g. ${positive ? "0.229,0.224,0.225" : "0.485,0.456,0.406"}), found ${JSON.stringify(v)}`);
-    void name;
     return ns;
   };
 }
@@ -32,10 +31,10 @@ interface ImportCliOptions {
 export function importCommand(): Command {
   return new Command("import")
     .description("import a quantized ONNX model (QDQ, QOperator or QONNX) as an integer-only .qmodel program")
-    .argument("<model>", "an .onnx file: NCHW image input, logits output")
-    .requiredOption("--out <file>", "the .qmodel file to write (atomically)")
-    .option("--input-mean <r,g,b>", "per-channel mean the model subtracts from pixel/255 (default 0)", numberList("--input-mean", false))
-    .option("--input-std <r,g,b>", "per-channel standard deviation the model divides by (default 1)", numberList("--input-std", true))
+    .argument("<file>", "an .onnx file: NCHW image input, logits output", pathOption)
+    .requiredOption("--out <file>", "the .qmodel file to write (atomically)", pathOption)
+    .option("--input-mean <r,g,b>", "per-channel mean the model subtracts from pixel/255 (default 0)", numberList(false))
+    .option("--input-std <r,g,b>", "per-channel standard deviation the model divides by (default 1)", numberList(true))
     .option("--json", "print one JSON document on stdout")
     .addHelpText(
       "after",

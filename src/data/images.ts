@@ -5,11 +5,12 @@
 // unless `resize` scales them (bilinear, half-pixel centres, no antialiasing: what PIL's and torchvision's
 // bilinear resize compute on upscaling).
 
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 import { DatasetError } from "../errors.js";
+import { readDataFile } from "./read.js";
 
 /** The image shape a model wants: [H, W, C] with C = 1 or 3. */
 export interface ImageShape {
@@ -22,12 +23,7 @@ const EXT = /\.(png|jpe?g)$/i;
 
 /** Decodes one PNG or JPEG file to RGBA. */
 function decodeImage(file: string): { width: number; height: number; rgba: Uint8Array } {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(file);
-  } catch (e) {
-    throw new DatasetError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const buf = readDataFile(file);
   try {
     if (buf[0] === 0x89 && buf[1] === 0x50) {
       const p = PNG.sync.read(buf);

@@ -2,8 +2,8 @@
 // header length, a Python dict literal {'descr', 'fortran_order', 'shape'}, then the C-order data. Read are the
 // integer types a dataset uses: u8 images, integer labels.
 
-import { readFileSync } from "node:fs";
 import { DatasetError } from "../errors.js";
+import { readDataFile } from "./read.js";
 
 /** A decoded .npy integer array. */
 export interface NpyArray {
@@ -65,12 +65,5 @@ export function decodeNpy(buf: Uint8Array, file: string): NpyArray {
 
 /** Reads and decodes a .npy file. */
 export function readNpy(path: string): NpyArray {
-  let buf: Uint8Array;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DatasetError(`${path}: cannot read: ${code === "ENOENT" ? "no such file" : code ?? (e as Error).message}`);
-  }
-  return decodeNpy(buf, path);
+  return decodeNpy(readDataFile(path), path);
 }

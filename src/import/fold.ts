@@ -10,7 +10,7 @@
 // A residual Add takes its Relu/Clip the same way. A trailing Softmax/LogSoftmax is dropped: it does not
 // change the argmax, and the program's output is the logits.
 
-import { fail, intAttr, floatAttr, producer, pruneDead, readers, replaceUses, scalarOf, type Graph, type MacSpec, type Node, type QConst, type Tensor } from "./graph.js";
+import { fail, intAttr, floatAttr, producer, pruneDead, readers, scalarOf, type Graph, type MacSpec, type Node, type QConst, type Tensor } from "./graph.js";
 
 /** Per-channel values of a constant that broadcasts over `channels` channels at axis `axis` of a rank-`rank` tensor, or null. */
 function perChannel(t: Tensor, channels: number, axis: number, rank: number): Float64Array | null {
@@ -140,7 +140,11 @@ function absorb(g: Graph, m: MacSpec, out: string, rank: number, remove: Set<Nod
     remove.add(r);
     out = r.outputs[0];
   }
-  // The activation, then any number of further clamps (a Relu after a Clip, say), intersected.
+  return absorbClamps(g, out, remove);
+}
+
+/** The activation after `out`: any number of Relu/Clip (a Relu after a Clip, say), their ranges intersected. */
+function absorbClamps(g: Graph, out: string, remove: Set<Node>): { out: string; clip?: [number, number] } {
   let clip: [number, number] | undefined;
   for (;;) {
     const r = soleReader(g, out);
@@ -199,25 +203,12 @@ export function foldLayers(g: Graph): void {
       g.nodes[g.nodes.indexOf(n)] = mac;
     } else if (n.op === "Add" && n.inputs.every((i) => !g.consts.has(i) && !g.qconsts.has(i))) {
       // A residual add: its activation folds in.
-      let out = n.outputs[0];
-      let clip: [number, number] | undefined;
-      for (;;) {
-        const r = soleReader(g, out);
-        const c = r && !r.domain ? clampOf(g, r) : null;
-        if (!r || !c) break;
-        clip = clip ? [Math.max(clip[0], c[0]), Math.min(clip[1], c[1])] : c;
-        remove.add(r);
-        out = r.outputs[0];
-      }
-      if (out !== n.outputs[0]) {
-        const add: Node = { ...n, outputs: [out], clip };
-        g.nodes[g.nodes.indexOf(n)] = add;
-      }
+      const { out, clip } = absorbClamps(g, n.outputs[0], remove);
+      if (out !== n.outputs[0]) g.nodes[g.nodes.indexOf(n)] = { ...n, outputs: [out], clip };
     }
   }
   g.nodes = g.nodes.filter((n) => !remove.has(n));
   for (const n of g.nodes) if (n.op === "Pad" && !n.domain) fail(g, n, "a Pad is supported only right before a Conv (as its padding)");
-  void replaceUses;
   pruneDead(g);
 }
 

@@ -10,7 +10,7 @@ import { lowerGraph } from "../lower/index.js";
 import type { Program } from "../ir/types.js";
 import { decodeOnnx } from "./decode.js";
 import { foldLayers } from "./fold.js";
-import { ImportError, type Graph } from "./graph.js";
+import type { Graph } from "./graph.js";
 import { toQuantGraph, type HandOff, type InputNorm } from "./handoff.js";
 import { aliases, constants, flattenReshapes, foldConstants, scalarQuantParams } from "./normalize.js";
 import { expandQOperator } from "./qoperator.js";
@@ -79,5 +79,3 @@ export function importOnnx(bytes: Uint8Array, file: string, opts: ImportOptions 
 export function importOnnxFile(path: string, opts: ImportOptions = {}): { program: Program; notes: string[] } {
   return importOnnx(readFileChecked(path), path, opts);
 }
-
-void ImportError;

@@ -211,14 +211,13 @@ const FOLDERS: Record<string, Folder> = {
     axes.forEach((a, k) => {
       const d = x!.dims[a];
       const s = ints(sp)?.[k] ?? 1;
-      const clampIdx = (v: number, forEnd: boolean) => {
-        let w = v < 0 ? v + d : v;
-        if (s > 0) w = Math.min(Math.max(w, 0), d);
-        else w = Math.min(Math.max(w, -1), d - 1);
-        return forEnd || true ? w : w;
+      // ONNX Slice: negative indices count from the end, then clamp to [0, d] (step > 0) or [−1, d − 1].
+      const clampIdx = (v: number) => {
+        const w = v < 0 ? v + d : v;
+        return s > 0 ? Math.min(Math.max(w, 0), d) : Math.min(Math.max(w, -1), d - 1);
       };
-      lo[a] = clampIdx(st!.data[k], false);
-      hi[a] = clampIdx(en!.data[k], true);
+      lo[a] = clampIdx(st!.data[k]);
+      hi[a] = clampIdx(en!.data[k]);
       step[a] = s;
     });
     const dims = x!.dims.map((_, a) => Math.max(0, Math.ceil((hi[a] - lo[a]) / step[a])));
