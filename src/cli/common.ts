@@ -1,7 +1,9 @@
 // What every command shares: option parsers that fail with UsageError, the one JSON document on stdout,
 // and human output to stdout/stderr. The error → exit code mapping lives in ./main.ts (runCli).
 
-import { InvalidArgumentError } from "commander";
+import { InvalidArgumentError, Option } from "commander";
+import { defaultWorkers } from "../exec/workers.js";
+import { MAX_WORKERS } from "../limits.js";
 
 /** What --data accepts, for every command's help. */
 export const DATA_HELP =
@@ -43,6 +45,12 @@ export function choiceOption<T extends string>(choices: readonly T[]): (v: strin
   };
 }
 
+/** `--workers <N>`, the same in every command: worker threads, by default one per core (numbers never depend on it). */
+export function workersOption(what: string): Option {
+  const n = Math.min(MAX_WORKERS, defaultWorkers());
+  return new Option("--workers <N>", `worker threads ${what}`).argParser(intOption("--workers", 1, MAX_WORKERS)).default(n, `the number of cores, ${n} here`);
+}
+
 /** Accumulates a repeatable option (`--set a=1 --set b=2` → ["a=1", "b=2"]). */
 export function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
@@ -65,6 +73,12 @@ export function printable(text: string): string {
 /** Human output: to stdout normally; with --json to stderr so stdout carries only the JSON document. */
 export function say(json: boolean | undefined, text: string): void {
   (json ? process.stderr : process.stdout).write(printable(text) + "\n");
+}
+
+/** Prints each warning as one `nipq: warning: …` line on stderr (also under --json) and returns them for the report. */
+export function printWarnings(warnings: string[]): string[] {
+  for (const w of warnings) process.stderr.write(`nipq: warning: ${w}\n`);
+  return warnings;
 }
 
 /** Formats an integer with thousands separators (1234567 → "1,234,567"). */

@@ -12,15 +12,16 @@ import { prepareOutputDir, writeOutputDir } from "../fsutil.js";
 import { programStats } from "../ir/stats.js";
 import { loadModel } from "../index.js";
 import { DEMO_REPORT } from "../report/outputs.js";
-import { curveChart, htmlPage, htmlTable } from "../report/svg.js";
+import { accuracySeries, curveChart, htmlPage, htmlTable } from "../report/svg.js";
 import { textTable } from "../report/table.js";
 import { programCost } from "../sim/cost.js";
+import { chipWarnings } from "../sim/chip.js";
 import { loadHwModel, withSet } from "../sim/hwmodel.js";
 import { accuracyStudy, sweepStudy, varyDoc } from "../sim/study.js";
 import { parseVary } from "../sim/sweep.js";
-import { fmtInt, intOption, pathOption, printJson, say } from "./common.js";
-import { MAX_LIMIT, MAX_TRIALS, MAX_WORKERS } from "../limits.js";
-import { LAYER_HEADER, layerRows, simulateDoc, simulateHtml } from "./simulate.js";
+import { fmtInt, intOption, pathOption, printJson, printWarnings, say, workersOption } from "./common.js";
+import { MAX_LIMIT, MAX_TRIALS } from "../limits.js";
+import { LAYER_HEADER, layerRows, simulateDoc, simulateSections } from "./simulate.js";
 
 /** The package root (two levels above dist/cli or src/cli). */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -50,7 +51,7 @@ export function demoCommand(): Command {
     .option("--limit <N>", "test images (the mnist test split has 2,000)", intOption("--limit", 1, MAX_LIMIT), 1000)
     .option("--trials <N>", "Monte-Carlo trials per noise level", intOption("--trials", 1, MAX_TRIALS), 5)
     .option("--seed <S>", "seed of every random draw", intOption("--seed", 0), 0)
-    .option("--workers <N>", "worker threads for trials", intOption("--workers", 1, MAX_WORKERS), 2)
+    .addOption(workersOption("that share the trials"))
     .option("--out <DIR>", "where to write the report (a new directory, or a previous demo report)", pathOption, "report")
     .option("--json", "print one JSON document on stdout")
     .addHelpText("after", `\nSteps: inspect the model; run it on the WASM kernels; simulate it on ${DEMO_HW} clean and with ${DEMO_SIGMA} LSB Gaussian weight noise;\nsweep ${DEMO_VARY}; write <out>/report.html, report.json and sweep.svg.\nThe shipped models and the commands that made them: models/README.md.`)
@@ -92,25 +93,25 @@ export function demoCommand(): Command {
       const points = await sweepStudy(program, hw, vary, data, { ...study, onPoint: (v) => (current = `sweep σ=${v}`), onTrial: () => tick(current)() });
       bar.stop();
 
-      const simDoc = simulateDoc(hw, hwFile, cost, clean, noisy, { model: o.model, data: data.name, samples: data.n, seed: o.seed, set: [`noise.weightGaussian.sigma=${DEMO_SIGMA}`] });
+      const warnings = printWarnings(chipWarnings(program, hw));
+      const simDoc = simulateDoc(hw, hwFile, cost, clean, noisy, { model: o.model, data: data.name, samples: data.n, seed: o.seed, set: [`noise.weightGaussian.sigma=${DEMO_SIGMA}`], warnings });
       const sweepDoc = { vary: varyDoc(vary), points, hw: hw.name, samples: data.n, trials: o.trials, seed: o.seed };
       const doc = { model: o.model, samples: data.n, accuracy, backend: ev.backend, imagesPerSecond: ev.imagesPerSecond, simulate: simDoc, sweep: sweepDoc, report: join(o.out, "report.html"), seconds: 0 };
 
       // 3. The report.
-      const curve = curveChart(`${program.name} on ${hw.name}: Gaussian weight noise`, "σ (weight LSB)", "accuracy", [{ name: `mean and 95% CI over ${o.trials} chips`, points: points.map((p) => ({ x: p.value, mean: p.mean, lo: p.mean - p.ci95, hi: p.mean + p.ci95 })) }]);
+      const curve = curveChart(`${program.name} on ${hw.name}: Gaussian weight noise`, "σ (weight LSB)", "accuracy (%)", [accuracySeries(`mean and 95% CI over ${o.trials} chips`, points)]);
       const sweepRows = points.map((p) => [String(p.value), (100 * p.mean).toFixed(2), (100 * p.std).toFixed(2), `± ${(100 * p.ci95).toFixed(2)}`]);
-      const simPage = simulateHtml(simDoc, cost, shown);
-      const page = htmlPage(`nipq demo: ${shown} (${program.name})`, [
-        { heading: "Noise sweep", html: curve + htmlTable(["σ (LSB)", "mean %", "std", "95% CI"], sweepRows) },
-        { heading: `Simulation on ${hw.name} (σ = ${DEMO_SIGMA} LSB)`, html: simPage.slice(simPage.indexOf("</h1>") + 5, simPage.lastIndexOf("</body>")) },
-      ]);
+      // The simulation's sections (its settings say σ = DEMO_SIGMA), with the sweep after its summary.
+      const [warn, settings, summary, ...perLayer] = simulateSections(simDoc, cost, shown);
+      const sweepSection = { heading: `Noise sweep: ${DEMO_VARY} (${o.trials} chips per point, the same images and seed)`, html: curve + htmlTable(["σ (LSB)", "mean %", "std", "95% CI"], sweepRows) };
+      const page = htmlPage(`nipq demo: ${shown} (${program.name}) on ${hw.name}`, [warn, settings, summary, sweepSection, ...perLayer]);
       doc.seconds = (performance.now() - t0) / 1000;
       writeOutputDir(o.out, [["report.json", JSON.stringify(doc, null, 2) + "\n"], ["sweep.svg", curve], ["report.html", page]], DEMO_REPORT);
 
       if (o.json) return printJson(doc);
       log(`\n${shown} on ${hw.name}:`);
       log(textTable([LAYER_HEADER, ...layerRows(cost)]));
-      log(`cycles ${fmtInt(cost.cycles)} · energy ${cost.energyMicroJ.toFixed(3)} µJ · peak activations ${fmtInt(cost.memory.peakActivationBytes)} B per inference`);
+      log(`cycles ${fmtInt(cost.cycles)} · energy ${cost.energyMicroJ.toFixed(3)} µJ · peak activation bytes ${fmtInt(cost.memory.peakActivationBytes)} (packed) per inference`);
       log(`accuracy: clean chip ${(100 * clean).toFixed(2)}%; σ = ${DEMO_SIGMA} LSB weight noise ${(100 * noisy.mean).toFixed(2)}% ± ${(100 * noisy.ci95).toFixed(2)} (95% CI, ${o.trials} chips)`);
       log(`\nGaussian weight noise sweep (${o.trials} chips per point):`);
       log(textTable([["σ (LSB)", "mean %", "std", "95% CI"], ...sweepRows]));

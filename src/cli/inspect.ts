@@ -7,7 +7,7 @@ import { programStats } from "../ir/stats.js";
 import type { Layer, Program } from "../ir/types.js";
 import { textTable } from "../report/table.js";
 import { fmtInt, fmtShape, pathOption, printJson, say } from "./common.js";
-import { planActivations } from "../exec/memplan.js";
+import { peakActivationBytes } from "../exec/memplan.js";
 
 /** The attributes and integers of one layer, as `inspect --weights` shows them. */
 export function layerDetails(l: Layer): Record<string, unknown> {
@@ -45,8 +45,8 @@ export function inspectDoc(p: Program, weights: boolean): Record<string, unknown
     name: p.name,
     producer: p.producer,
     layers: st.layers.map((s, i) => ({ ...s, ...(weights ? layerDetails(p.layers[i]) : {}) })),
-    // Static liveness plan of one arena (src/exec/memplan.ts), batch 1, deployed widths (ceil(bits/8) B/element).
-    totals: { ...st.totals, peakActivationBytes: planActivations(p).peakBytes },
+    // The liveness plan of one inference with activations packed at their bits, as `simulate` reports it.
+    totals: { ...st.totals, peakActivationBytes: peakActivationBytes(p) },
   };
 }
 
@@ -69,7 +69,7 @@ export function inspectCommand(): Command {
       say(false, `${file}: ${p.name} (${p.producer}), ${p.layers.length} layers`);
       say(false, textTable(rows, true));
       say(false, `bias: ${fmtInt(st.totals.biasBytes)} B int32; BOPs = MACs × w bits × a bits per sample`);
-      say(false, `peak activation memory: ${fmtInt(planActivations(p).peakBytes)} B (one arena, liveness plan, batch 1, ceil(bits/8) B per element)`);
+      say(false, `peak activation bytes: ${fmtInt(peakActivationBytes(p))} (one inference, activations packed at their bits, liveness plan)`);
       if (o.weights) for (const l of p.layers) say(false, `${l.name} ${JSON.stringify(layerDetails(l))}`);
     });
 }

@@ -8,12 +8,13 @@ import cliProgress from "cli-progress";
 import { dataFor } from "../data/index.js";
 import { BACKENDS, loadBackend, type BackendName } from "../exec/backends.js";
 import { RUN_JOB_URL, type RunChunk, type RunChunkResult, type RunJobInit } from "../exec/run-job.js";
-import { defaultWorkers, runChunks } from "../exec/workers.js";
-import { requireFormat1 } from "../ir/features.js";
+import { runChunks } from "../exec/workers.js";
+import { formatVersion, requireFormat1 } from "../ir/features.js";
 import { readQModel } from "../ir/io.js";
+import { KernelsNotBuiltError } from "../kernels/wasm/errors.js";
 import { checkWritable, writeFileAtomic } from "../fsutil.js";
-import { DATA_HELP, RESIZE_HELP, choiceOption, intOption, modelFacts, pathOption, printJson, say } from "./common.js";
-import { MAX_BATCH, MAX_LIMIT, MAX_WORKERS } from "../limits.js";
+import { DATA_HELP, RESIZE_HELP, choiceOption, intOption, modelFacts, pathOption, printJson, say, workersOption } from "./common.js";
+import { MAX_BATCH, MAX_LIMIT } from "../limits.js";
 
 interface RunOptions {
   data: string;
@@ -32,19 +33,33 @@ export function runCommand(): Command {
     .argument("<file>", "a .qmodel file", pathOption)
     .requiredOption("--data <D>", DATA_HELP, pathOption)
     .option("--resize", RESIZE_HELP)
-    .option("--backend <name>", `kernels to run on: ${BACKENDS.join(" | ")}`, choiceOption(BACKENDS), "reference")
+    .option("--backend <name>", `kernels to run on: ${BACKENDS.join(" | ")} (reference: the plain-TS executable spec, slow)`, choiceOption(BACKENDS), "wasm")
     .option("--limit <N>", "use only the first N test images", intOption("--limit", 1, MAX_LIMIT))
     .option("--batch <N>", "images per batch", intOption("--batch", 1, MAX_BATCH), 64)
-    .option("--workers <N>", "worker threads that share the batches (default: the number of cores)", intOption("--workers", 1, MAX_WORKERS), Math.min(MAX_WORKERS, defaultWorkers()))
+    .addOption(workersOption("that share the batches"))
     .option("--dump-logits <FILE>", "write {logits, predictions, labels} as JSON, in dataset order", pathOption)
     .option("--json", "print one JSON document on stdout")
     .addHelpText("after", "\nThe test split of `mnist` is 200 images per class, 2,000 in all, classes interleaved (see README).")
-    .action(async (file: string, o: RunOptions) => {
+    .action(async (file: string, o: RunOptions, cmd: Command) => {
       if (o.dumpLogits) checkWritable(o.dumpLogits);
       const program = readQModel(file);
-      if (o.backend !== "reference") requireFormat1(program, `the ${o.backend} backend`, file);
       const data = dataFor(o.data, modelFacts(program, file), { limit: o.limit, resize: o.resize });
-      const kernels = await loadBackend(o.backend);
+      let fallback: string | undefined;
+      if (o.backend !== "reference" && formatVersion(program) === 2) {
+        // Format 2 (imported models) runs on the reference kernels until the WASM kernels implement it (15b).
+        if (cmd.getOptionValueSource("backend") !== "default") requireFormat1(program, `the ${o.backend} backend`, file);
+        fallback = `${file} is .qmodel format 2, which only the reference kernels run yet: the same integers, slower`;
+        process.stderr.write(`nipq: note: ${fallback}\n`);
+        o.backend = "reference";
+      }
+      const kernels = await loadBackend(o.backend).catch((e: unknown) => {
+        // Not asked for by name and not built: the reference kernels give the same integers, slower.
+        if (!(e instanceof KernelsNotBuiltError) || cmd.getOptionValueSource("backend") !== "default") throw e;
+        fallback = `${e.file} is missing (run \`npm run build\`), so this runs on the reference kernels: the same integers, slower`;
+        process.stderr.write(`nipq: note: ${fallback}\n`);
+        o.backend = "reference";
+        return loadBackend("reference");
+      });
       const classes = program.layers[program.layers.length - 1].out.shape[0];
       const per = data.height * data.width * data.channels;
       const logits = new Int16Array(data.n * classes);
@@ -79,7 +94,7 @@ export function runCommand(): Command {
         const rows = Array.from({ length: data.n }, (_, i) => Array.from(logits.subarray(i * classes, (i + 1) * classes)));
         writeFileAtomic(o.dumpLogits, JSON.stringify({ logits: rows, predictions: Array.from(predictions), labels: Array.from(data.labels) }) + "\n");
       }
-      const doc = { accuracy: correct / data.n, samples: data.n, correct, backend: kernels.name, imagesPerSecond: data.n / seconds, workers: Math.min(o.workers, chunks.length), data: data.name, model: file };
+      const doc = { accuracy: correct / data.n, samples: data.n, correct, backend: kernels.name, ...(fallback ? { backendFallback: fallback } : {}), imagesPerSecond: data.n / seconds, workers: Math.min(o.workers, chunks.length), data: data.name, model: file };
       if (o.json) return printJson(doc);
       say(false, `${file} on ${data.name} (test, ${data.n} images), backend ${kernels.name}, ${doc.workers} worker(s)`);
       say(false, `accuracy ${(100 * doc.accuracy).toFixed(2)}% (${correct}/${data.n}), ${doc.imagesPerSecond.toFixed(1)} images/s`);

@@ -3,7 +3,9 @@
 // tensors whose lifetimes do not overlap share bytes. Flatten is a view of its input (no copy, no buffer).
 // Greedy by size, largest first, at the lowest offset that fits (the "greedy by size" offset assignment
 // of TFLite's memory planner, tensorflow/lite/micro/memory_planner/greedy_memory_planner.cc).
-// `nipq inspect` reports the plan's peak; the WASM program runner allocates exactly this arena.
+// "Peak activation bytes" (`nipq inspect`, `nipq simulate`, the API) is this plan's peak with activations
+// packed at their bits (peakActivationBytes); the WASM program runner plans its own arena with it (i16
+// elements, micro-batches; see src/kernels/wasm/program.ts).
 //
 // Cost: O(L log L) in the number of layers L, whatever the graph (docs/FORMAT.md). The greedy step only
 // looks at the buffers that are live at the same time as the one it places, listed once by a sweep over
@@ -36,9 +38,19 @@ export interface ActivationPlan {
 /** Above this many pairs of simultaneously live buffers per layer, the greedy step gives way to slots. */
 export const PAIRS_PER_LAYER = 64;
 
-/** Bytes per element at its deployed width: ceil(bits / 8) (u8/s8 activations, s16 logits). */
+/** Bytes of a tensor at a byte-aligned width: ceil(bits / 8) per element (u8/s8 activations, s16 logits). */
 export function deployedBytes(spec: TensorSpec): number {
   return sizeOf(spec.shape) * Math.ceil(spec.bits / 8);
+}
+
+/** Bytes of an activation tensor packed at its bit width: ceil(elements·bits/8). */
+export function packedActivationBytes(spec: TensorSpec): number {
+  return Math.ceil((sizeOf(spec.shape) * spec.bits) / 8);
+}
+
+/** Peak activation bytes of one inference: the liveness plan with activations packed at their bits. */
+export function peakActivationBytes(p: Program): number {
+  return planActivations(p, packedActivationBytes).peakBytes;
 }
 
 /**

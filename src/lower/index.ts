@@ -23,7 +23,7 @@ import { accumulatorBound } from "../ir/accbound.js";
 import { validateProgram } from "../ir/validate.js";
 import type { InputLayer, Layer, Program, Requant, TensorSpec } from "../ir/types.js";
 import { dyadic } from "./dyadic.js";
-import { quantizeValue, quantRange, roundHalfEven } from "./quantize.js";
+import { INPUT_PIXELS, quantizeValue, quantRange, roundHalfEven, sameQuantization } from "./quantize.js";
 
 /** Raised for a checkpoint that cannot become a valid integer program; names the layer. CLI exit 2. */
 export class LoweringError extends NipqInputError {
@@ -108,7 +108,7 @@ function readQuant(st: LowerState, reader: number, slot: number): QuantizerSpec 
 function sameQuant(a: QuantizerSpec | "logits", b: QuantizerSpec | "logits"): boolean {
   if (a === "logits" || b === "logits") return a === b;
   const same = (x?: [number, number], y?: [number, number]) => (x === undefined ? y === undefined : y !== undefined && x[0] === y[0] && x[1] === y[1]);
-  return a.bits === b.bits && a.signed === b.signed && a.step === b.step && (a.zero ?? 0) === (b.zero ?? 0) && !!a.fullRange === !!b.fullRange && same(a.clip, b.clip);
+  return sameQuantization(a, b) && same(a.clip, b.clip);
 }
 
 /** The integer tensor a quantizer produces; the format-2 fields only when they differ from the defaults. */
@@ -191,25 +191,23 @@ export const PASSES: Pass[] = [
       const q0 = st.outQuant[0];
       if (q0 === "logits") fail(st, 0, "the input cannot be the logits");
       // With a lookup table (imported models) the input is whatever its readers' quantizer is.
-      if (!hasLut(st) && (q0.bits !== 8 || q0.signed || (q0.zero ?? 0) !== 0 || Math.abs(q0.step * 255 - 1) > 1e-6))
+      if (!hasLut(st) && !sameQuantization(q0, INPUT_PIXELS))
         fail(st, 0, `the input must be read as u8 pixels (8 bits, unsigned, step 1/255), found ${JSON.stringify(q0)}`);
     },
   },
   {
     name: "tensor-specs",
-    what: "derives each output's integer tensor (shape, bits, signedness, scale); s16 logits get their scale in choose-logit-scale",
+    what: "derives each output's integer tensor (shape, bits, signedness, scale); max pool and flatten keep their input's; s16 logits get their scale in choose-logit-scale",
     run(st) {
       st.graph.nodes.forEach((n, i) => {
         const q = st.outQuant[i];
-        if (n.op === "input") st.spec[i] = hasLut(st) ? tensorSpec(n.outShape, q as QuantizerSpec) : { shape: n.outShape, bits: 8, signed: false, scale: 1 / 255 };
+        if (n.op === "input") st.spec[i] = hasLut(st) ? tensorSpec(n.outShape, q as QuantizerSpec) : { shape: n.outShape, bits: INPUT_PIXELS.bits, signed: INPUT_PIXELS.signed, scale: INPUT_PIXELS.step };
         else if (q === "logits") st.spec[i] = { shape: n.outShape, bits: 16, signed: true, scale: NaN };
-        else st.spec[i] = tensorSpec(n.outShape, q);
-        if ((n.op === "maxPool" || n.op === "flatten") && q !== "logits") {
+        else if (n.op === "maxPool" || n.op === "flatten") {
           const x = st.spec[n.inputs[0]];
-          const y = tensorSpec(n.outShape, q);
-          if (x.bits !== y.bits || x.signed !== y.signed || x.scale !== y.scale || (x.zero ?? 0) !== (y.zero ?? 0) || !!x.fullRange !== !!y.fullRange)
-            fail(st, i, "a max pool or flatten must pass its input's quantization through unchanged");
-        }
+          if (!sameQuantization({ ...x, step: x.scale }, q)) fail(st, i, `a max pool or flatten must pass its input's quantization through unchanged: input ${x.bits} bits, ${x.signed ? "signed" : "unsigned"}, step ${x.scale}; read as ${q.bits} bits, ${q.signed ? "signed" : "unsigned"}, step ${q.step}`);
+          st.spec[i] = { ...x, shape: n.outShape }; // the very same integers: the input's exact scale
+        } else st.spec[i] = tensorSpec(n.outShape, q);
       });
     },
   },

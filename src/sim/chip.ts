@@ -109,22 +109,63 @@ function runWidth(bits: number, supported: number[], promote: boolean): number |
 
 /**
  * Checks every weight layer's weight and input bits against the chip's supported precisions and returns
- * the widths each runs at (promoted when precision.promote). Unsupported → NipqInputError naming the layer.
+ * the widths each runs at (promoted when precision.promote). Unsupported → one NipqInputError naming every
+ * layer that does not fit, and what it needs.
  */
 export function checkPrecision(program: Program, hw: HwModel): Map<number, { w: number; a: number }> {
   const out = new Map<number, { w: number; a: number }>();
+  const bad: string[] = [];
   program.layers.forEach((l, i) => {
     if (!isWeightLayer(l)) return;
     const a = program.layers[l.inputs[0]].out.bits;
     const w = runWidth(l.wBits, hw.precision.weightBits, hw.precision.promote);
     const ar = runWidth(a, hw.precision.activationBits, hw.precision.promote);
-    if (w === null)
-      throw new NipqInputError(`${hw.name}: layer ${i} "${l.name}": ${l.wBits}-bit weights are not supported (precision.weightBits: ${hw.precision.weightBits.join(", ")}${hw.precision.promote ? "" : "; --set precision.promote=true runs them on the next wider width"})`);
-    if (ar === null)
-      throw new NipqInputError(`${hw.name}: layer ${i} "${l.name}": ${a}-bit input activations are not supported (precision.activationBits: ${hw.precision.activationBits.join(", ")}${hw.precision.promote ? "" : "; --set precision.promote=true runs them on the next wider width"})`);
-    out.set(i, { w, a: ar });
+    const needs = [w === null ? `${l.wBits}-bit weights` : "", ar === null ? `${a}-bit input activations` : ""].filter(Boolean);
+    if (needs.length) bad.push(`layer ${i} "${l.name}" (${needs.join(", ")})`);
+    else out.set(i, { w: w!, a: ar! });
+  });
+  if (bad.length) {
+    const p = hw.precision;
+    throw new NipqInputError(
+      `${hw.name}: ${bad.length === 1 ? "a layer uses a width" : `${bad.length} layers use widths`} it does not support: ${bad.join("; ")} ` +
+        `(precision.weightBits: ${p.weightBits.join(", ")}; precision.activationBits: ${p.activationBits.join(", ")}${p.promote ? "" : "; --set precision.promote=true runs them on the next wider width"})`,
+    );
+  }
+  return out;
+}
+
+/** A weight layer whose proven accumulator bound (src/ir/accbound.ts, `nipq inspect`'s acc bits) needs more bits than the chip has. */
+export interface NarrowAccumulator {
+  layer: number;
+  name: string;
+  /** Signed bits the layer's sums can need for inputs in range. */
+  needBits: number;
+}
+
+/** Weight layers whose sums can exceed `accumulator.bits` for some input in range (pools sum exactly, outside the accumulator). */
+export function narrowAccumulators(program: Program, hw: HwModel): NarrowAccumulator[] {
+  const out: NarrowAccumulator[] = [];
+  program.layers.forEach((l, i) => {
+    if (!isWeightLayer(l)) return;
+    const b = accumulatorBound(l, program.layers[l.inputs[0]].out)!;
+    if (b.bits > hw.accumulator.bits) out.push({ layer: i, name: l.name, needBits: b.bits });
   });
   return out;
+}
+
+/**
+ * The chip's warnings about a program, one line each (stderr, report.json `warnings`, report.html): today,
+ * accumulators narrower than a layer's proven bound, whose sums then wrap or saturate and can take accuracy
+ * down with them (e.g. `--set accumulator.bits=12` on the shipped model).
+ */
+export function chipWarnings(program: Program, hw: HwModel): string[] {
+  const narrow = narrowAccumulators(program, hw);
+  if (narrow.length === 0) return [];
+  const a = hw.accumulator;
+  return [
+    `${hw.name}: ${a.bits}-bit accumulators are narrower than ${narrow.length === 1 ? "the proven bound of 1 layer" : `the proven bounds of ${narrow.length} layers`} ` +
+      `(${narrow.map((n) => `${n.name} needs ${n.needBits}`).join(", ")}): sums beyond ${a.bits} bits ${a.overflow === "wrap" ? "wrap around" : "saturate"}, which can collapse accuracy`,
+  ];
 }
 
 /** Whether any per-chip or per-inference noise source is active (non-zero scale). */

@@ -7,9 +7,9 @@
 //   os: Sr = output pixels, Sc = filters, T = K;  ws: Sr = K, Sc = filters, T = output pixels;
 //   is: Sr = K, Sc = output pixels, T = filters       (K = kh·kw·inC/groups, the reduction length).
 
-import { planActivations } from "../exec/memplan.js";
+import { packedActivationBytes, peakActivationBytes } from "../exec/memplan.js";
 import { programStats } from "../ir/stats.js";
-import { isWeightLayer, sizeOf, type Program, type TensorSpec } from "../ir/types.js";
+import { isWeightLayer, sizeOf, type Program } from "../ir/types.js";
 import { checkPrecision, gemmOf } from "./chip.js";
 import type { Dataflow, HwModel } from "./hwmodel.js";
 
@@ -59,11 +59,6 @@ export interface ProgramCost {
   latencyMs: number;
   energyPj: EnergyBreakdown;
   energyMicroJ: number;
-}
-
-/** Packed bytes of an activation tensor at its bit width: ceil(elements·bits/8). */
-export function packedActivationBytes(spec: TensorSpec): number {
-  return Math.ceil((sizeOf(spec.shape) * spec.bits) / 8);
 }
 
 /** SCALE-Sim spatial/temporal extents of a GEMM (per group) for a dataflow. */
@@ -215,8 +210,6 @@ export function programCost(program: Program, hw: HwModel): ProgramCost {
   });
   const sum = (f: (l: LayerCost) => number) => layers.reduce((a, l) => a + f(l), 0);
   const energyPj: EnergyBreakdown = { mac: sum((l) => l.energyPj.mac), sram: sum((l) => l.energyPj.sram), dram: sum((l) => l.energyPj.dram), adcDac: sum((l) => l.energyPj.adcDac) };
-  // Peak activation bytes: the liveness-based arena of src/exec/memplan.ts with activations packed at their width.
-  const plan = planActivations(program, (spec) => packedActivationBytes(spec));
   const cycles = sum((l) => l.cycles);
   return {
     hw: hw.name,
@@ -224,7 +217,7 @@ export function programCost(program: Program, hw: HwModel): ProgramCost {
     bops: stats.totals.bops,
     bopsBaskin: sum((l) => l.bopsBaskin),
     macs: stats.totals.macs,
-    memory: { weightBytes: stats.totals.weightBytes, biasBytes: stats.totals.biasBytes, peakActivationBytes: plan.peakBytes },
+    memory: { weightBytes: stats.totals.weightBytes, biasBytes: stats.totals.biasBytes, peakActivationBytes: peakActivationBytes(program) },
     cycles,
     latencyMs: (cycles / clockHz) * 1e3,
     energyPj,

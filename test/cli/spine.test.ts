@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFil
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { buildProgram } from "../../src/cli/main.js";
 import { loadDataset } from "../../src/data/index.js";
 import { expectInputError, nipq } from "../helpers/cli.js";
 
@@ -101,6 +102,20 @@ describe("nipq run", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/--data <D>/);
     expect(r.stdout).toMatch(/--dump-logits/);
+    expect(r.stdout).toMatch(/--backend <name> [^]*\(default: "wasm"\)/);
+  });
+});
+
+describe("--help of every command", () => {
+  it("states each option's default once; --workers defaults to the number of cores everywhere", () => {
+    for (const c of buildProgram().commands) {
+      const cmd = c.name();
+      const help = c.helpInformation();
+      // One entry per option: its first line starts with "  -", continuation lines are indented further.
+      const entries = help.split(/\n(?=  -)/).map((e) => e.replace(/\s+/g, " "));
+      for (const e of entries) expect((e.match(/\(default:/g) ?? []).length, `${cmd}: ${e}`).toBeLessThanOrEqual(1);
+      if (/--workers/.test(help)) expect(entries.find((e) => e.startsWith(" --workers")), cmd).toMatch(/\(default: the number of cores, \d+ here\)/);
+    }
   });
 });
 

@@ -6,7 +6,8 @@ import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { DatasetError } from "../../src/errors.js";
 import { decodeIdx } from "../../src/data/idx.js";
-import { limitDataset, loadDataset } from "../../src/data/index.js";
+import { FASHION_DIR, limitDataset, loadDataset } from "../../src/data/index.js";
+import { itWithPackage, packagePath } from "../helpers/debian.js";
 
 /** An IDX u8 file: magic 00 00 08 nd, big-endian dims, data. */
 function idx(dims: number[], data: Uint8Array): Uint8Array {
@@ -51,7 +52,7 @@ describe("datasets", () => {
     expect(limitDataset(test, 30).n).toBe(30);
   });
 
-  it("fashion-mnist: the Debian package's IDX files (60,000 train, 10,000 test)", () => {
+  itWithPackage("dataset-fashion-mnist", "fashion-mnist: the Debian package's IDX files (60,000 train, 10,000 test)", () => {
     const test = loadDataset("fashion-mnist", "test");
     expect(test.n).toBe(10000);
     expect(test.images.length).toBe(10000 * 784);
@@ -61,6 +62,7 @@ describe("datasets", () => {
   });
 
   it("fashion-mnist missing: the error names the Debian package", () => {
+    expect(packagePath("dataset-fashion-mnist")).toBe(FASHION_DIR); // the tests' skip checks where the reader looks
     process.env.NIPQ_FASHION_MNIST_DIR = "/nonexistent/fashion";
     try {
       expect(() => loadDataset("fashion-mnist", "test")).toThrow(/install the Debian package dataset-fashion-mnist/);

@@ -6,21 +6,21 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { writeBundle } from "../../src/deploy/bundle.js";
 import { decodeQModel, encodeQModel } from "../../src/ir/qmodel.js";
 import { readQModel } from "../../src/ir/io.js";
-import { CHROMIUM, CHROMIUM_FLAGS, CHROMIUM_MISSING, FIXTURE, requireBuilt, serve } from "./helpers.js";
+import { describeWithPackage } from "../helpers/debian.js";
+import { CHROMIUM, CHROMIUM_FLAGS, FIXTURE, requireBuilt, serve } from "./helpers.js";
 
 const EVIL = `<img src=x onerror="window.__pwned=1">`;
 
-describe("the exported page and a hostile model", () => {
+describeWithPackage("chromium", "the exported page and a hostile model", () => {
   let ctx: BrowserContext | undefined;
   let server: Awaited<ReturnType<typeof serve>> | undefined;
   let tmp: string;
 
   beforeAll(async () => {
-    if (CHROMIUM_MISSING) return console.log(`skipped: ${CHROMIUM_MISSING}`);
     requireBuilt();
     tmp = mkdtempSync(join(tmpdir(), "nipq-page-sec-"));
     const p = readQModel(FIXTURE);
@@ -40,8 +40,7 @@ describe("the exported page and a hostile model", () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  it("shows the layer and model names as text and runs none of them", async (t) => {
-    t.skip(!!CHROMIUM_MISSING, CHROMIUM_MISSING ?? "");
+  it("shows the layer and model names as text and runs none of them", async () => {
     const page = await ctx!.newPage();
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
@@ -61,8 +60,7 @@ describe("the exported page and a hostile model", () => {
     await page.close();
   });
 
-  it("has a strict CSP: markup that got in anyway cannot run an inline handler", async (t) => {
-    t.skip(!!CHROMIUM_MISSING, CHROMIUM_MISSING ?? "");
+  it("has a strict CSP: markup that got in anyway cannot run an inline handler", async () => {
     const page = await ctx!.newPage();
     await page.goto(server!.url + "/");
     await page.waitForFunction(() => document.body.dataset.status === "ready");

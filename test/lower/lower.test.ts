@@ -7,7 +7,7 @@ import { loadDataset } from "../../src/data/index.js";
 import { interpretLayers } from "../../src/exec/interpret.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { lowerGraph, LoweringError, PASSES } from "../../src/lower/index.js";
-import { quantizeValue, roundHalfEven } from "../../src/lower/quantize.js";
+import { INPUT_PIXELS, quantizeValue, roundHalfEven, sameQuantization } from "../../src/lower/quantize.js";
 import { tensorRange, type Conv2DLayer } from "../../src/ir/types.js";
 import { readQModel } from "../../src/ir/io.js";
 import { signedBitsOracle } from "../helpers/bits.js";
@@ -30,6 +30,16 @@ describe("lowering passes", () => {
     expect(quantizeValue(0.375, 0.25, -7, 7)).toBe(2);
     expect(quantizeValue(0.125, 0.25, -7, 7)).toBe(0);
     expect(quantizeValue(5, 0.25, -7, 7)).toBe(7);
+  });
+
+  it("has one rule for quantizer equality: same bits, signedness and float32 step", () => {
+    const f32 = { bits: 8, signed: false, step: Math.fround(1 / 255) }; // what a checkpoint stores
+    expect(f32.step).not.toBe(INPUT_PIXELS.step);
+    expect(sameQuantization(f32, INPUT_PIXELS)).toBe(true);
+    const nextUp = new Float32Array(new Uint32Array([new Uint32Array(Float32Array.of(f32.step).buffer)[0] + 1]).buffer)[0];
+    expect(sameQuantization({ ...f32, step: nextUp }, INPUT_PIXELS)).toBe(false); // one float32 ulp apart
+    expect(sameQuantization({ ...f32, bits: 7 }, INPUT_PIXELS)).toBe(false);
+    expect(sameQuantization({ ...f32, signed: true }, INPUT_PIXELS)).toBe(false);
   });
 });
 

@@ -46,7 +46,15 @@ describe("nipq simulate", () => {
     expectInputError(nipq(["simulate", FIXTURE, "--hw", "lowbit-npu", "--data", "mnist", "--trials", "0"]), /--trials.*expected an integer in \[1, 10000\], found "0"/);
     expectInputError(nipq(["simulate", FIXTURE, "--hw", "lowbit-npu", "--data", "mnist", "--set", "nope"]), /--set "nope": expected key=value/);
     expectInputError(nipq(["simulate", FIXTURE, "--hw", "lowbit-npu", "--data", "mnist", "--set", "accumulator.size=3"]), /--set accumulator\.size: unknown hw-model field/);
-    expectInputError(nipq(["simulate", FIXTURE, "--hw", "lowbit-npu", "--data", "mnist", "--set", "precision.weightBits=[2,8]"]), /layer 1 "conv1": 4-bit weights are not supported/);
+    // Every layer that does not fit, in one line: here all four (W4), and in the shipped model conv1 and fc.
+    expectInputError(
+      nipq(["simulate", FIXTURE, "--hw", "lowbit-npu", "--data", "mnist", "--set", "precision.weightBits=[2,8]"]),
+      /lowbit-npu: 4 layers use widths it does not support: layer 1 "conv1" \(4-bit weights\); layer 3 "conv2" \(4-bit weights\); layer 5 "conv3" \(4-bit weights\); layer 7 "dense" \(4-bit weights\) \(precision\.weightBits: 2, 8;/,
+    );
+    expectInputError(
+      nipq(["simulate", "models/cnn-s-mnist-nipq-mp.qmodel", "--hw", "lowbit-npu", "--data", "mnist"]),
+      /lowbit-npu: 2 layers use widths it does not support: layer 1 "conv1" \(7-bit weights\); layer 7 "fc" \(5-bit weights, 5-bit input activations\)/,
+    );
   });
 });
 
