@@ -170,6 +170,9 @@ export function toQuantGraph(g: Graph, norm: InputNorm | undefined): HandOff {
       case "FakeQuant": {
         const q = n.q!;
         if (!xv) fail(g, n, `its input "${x}" is not a tensor this importer knows`);
+        const tlo = q.signed ? -(2 ** (q.bits - 1)) : 0;
+        const thi = q.signed ? 2 ** (q.bits - 1) - 1 : 2 ** q.bits - 1;
+        if (q.zero < tlo || q.zero > thi) fail(g, n, `zero point ${q.zero} is outside the ${q.bits}-bit range [${tlo}, ${thi}]`);
         const quant = quantizerOf(out, q);
         if (xv.kind === "input") {
           if (nodes.length > 0) fail(g, n, "a second quantizer on the model input; not supported");
