@@ -49,7 +49,7 @@ const T = {
 };
 
 const RQ = "src/kernels/reference/requant.ts";
-const SIM_RQ = "src/sim/requant.ts";
+const SIM_RQ = "src/sim/hw/requant.ts";
 const ACC = "src/ir/accbound.ts";
 const PACK = "src/ir/pack.ts";
 
@@ -88,8 +88,8 @@ export const MUTATIONS: Mutation[] = [
   { id: "as-sim-certify", file: "assembly/simnoise.ts", find: "const near = f64x2.splat(0.5 - 4.656612873077393e-10);", replace: "const near = f64x2.splat(0.5);", tests: T.fast },
   { id: "as-sim-noise-offset", file: "assembly/simnoise.ts", find: "const offset = f64x2.splat(mode == 2 ? 0.0 : 0.5);", replace: "const offset = f64x2.splat(0.5);", tests: T.fast },
   { id: "as-sim-sat-hi", file: "assembly/simnoise.ts", find: "const hiS = (1 << (bits - 1)) - 1;", replace: "const hiS = 1 << (bits - 1);", tests: T.fast },
-  { id: "sim-ovf-sat-hi", file: "src/sim/kernels.ts", find: "return v < 0 ? -half : half - 1;", replace: "return v < 0 ? -half : half;", tests: T.ovf },
-  { id: "sim-ovf-wrap-edge", file: "src/sim/kernels.ts", find: "return v - m * Math.floor((v + half) / m);", replace: "return v - m * Math.floor((v + half - 1) / m);", tests: T.ovf },
+  { id: "sim-ovf-sat-hi", file: "src/sim/chip/kernels.ts", find: "return v < 0 ? -half : half - 1;", replace: "return v < 0 ? -half : half;", tests: T.ovf },
+  { id: "sim-ovf-wrap-edge", file: "src/sim/chip/kernels.ts", find: "return v - m * Math.floor((v + half) / m);", replace: "return v - m * Math.floor((v + half - 1) / m);", tests: T.ovf },
   // The accumulator bound.
   { id: "acc-bits-max", file: ACC, find: "2 ** (k - 1) - 1 < max", replace: "2 ** (k - 1) < max", tests: T.acc },
   { id: "acc-bits-min", file: ACC, find: "-(2 ** (k - 1)) > min", replace: "-(2 ** (k - 1)) >= min", tests: T.acc },
@@ -109,9 +109,10 @@ export const MUTATIONS: Mutation[] = [
   // Padding offsets (TensorFlow `same`: top/left = floor(total/2)) in each place that applies them.
   { id: "pad-same-ceil", file: "src/ir/types.ts", find: "const before = Math.floor(total / 2);", replace: "const before = Math.ceil(total / 2);", tests: [...T.refOps, ...T.ops] },
   { id: "pad-same-total", file: "src/ir/types.ts", find: "const total = Math.max((Math.ceil(size / stride) - 1) * stride + k - size, 0);", replace: "const total = Math.max((Math.ceil(size / stride) - 1) * stride + k - size - 1, 0);", tests: [...T.refOps, ...T.ops] },
+  // The window geometry every backend takes from the shared Prepare step (src/kernels/prepare.ts → windowGeometry → resolvePads).
   { id: "pad-ref-conv-left", file: "src/kernels/reference/ops.ts", find: "const ix = ox * g.sw + kx - pl;", replace: "const ix = ox * g.sw + kx - pt;", tests: [...T.refOps, ...T.ops] },
   { id: "pad-resolve-top", file: "src/ir/types.ts", find: "return [v.before, h.before, v.after, h.after];", replace: "return [v.after, h.before, v.after, h.after];", tests: [...T.refOps, ...T.ops] },
-  { id: "pad-sim-left", file: "src/sim/kernels.ts", find: "const ix = ox * s.sw + kx - s.pl;", replace: "const ix = ox * s.sw + kx - s.pt;", tests: T.ops },
+  { id: "pad-sim-left", file: "src/sim/chip/kernels.ts", find: "const ix = ox * s.sw + kx - s.pl;", replace: "const ix = ox * s.sw + kx - s.pt;", tests: T.ops },
   { id: "pad-as-im2col-left", file: "assembly/im2col.ts", find: "const ix0 = ox * sw - pl;", replace: "const ix0 = ox * sw - pt;", tests: T.ops },
   { id: "pad-as-dwconv-right", file: "assembly/dwconv.ts", find: "const kx1 = min(kw, W + pl - ox * sw);", replace: "const kx1 = min(kw, W + pt - ox * sw);", tests: T.ops },
   { id: "pad-as-maxpool-bottom", file: "assembly/pool.ts", find: "const ky1 = min(kh, H + pt - oy * sh);", replace: "const ky1 = min(kh, H - oy * sh);", tests: T.ops },
@@ -125,7 +126,7 @@ export const MUTATIONS: Mutation[] = [
   { id: "zp-add-second", file: "src/kernels/reference/ops.ts", find: "(b[i] - zb) * mb, s) + zy;", replace: "(b[i] - za) * mb, s) + zy;", tests: T.f2 },
   { id: "lut-channel", file: "src/kernels/reference/ops.ts", find: "y[i] = lut[(i % C) * 256 + pixels[i]];", replace: "y[i] = lut[pixels[i]];", tests: T.f2 },
   { id: "range-full", file: "src/ir/types.ts", find: "return { lo: t.fullRange ? -hi - 1 : -hi, hi };", replace: "return { lo: -hi, hi };", tests: T.f2 },
-  { id: "acc-zero", file: ACC, find: "const lo = r.lo - z;", replace: "const lo = r.lo;", tests: [...T.acc, ...T.f2] },
+  { id: "acc-zero", file: ACC, find: "const r = { lo: t.lo - z, hi: t.hi - z };", replace: "const r = { lo: t.lo, hi: t.hi };", tests: [...T.acc, ...T.f2] },
   { id: "argmax-ties", file: "src/kernels/reference/ops.ts", find: "if (scores[b * k + j] > scores[b * k + best]) best = j;", replace: "if (scores[b * k + j] >= scores[b * k + best]) best = j;", tests: T.refOps },
 ];
 

@@ -6,7 +6,7 @@
 //   npx tsx bench/exec/memplan.ts [--max L] [--write FILE.qmodel]
 
 import { writeFileSync } from "node:fs";
-import { planActivations } from "../../src/exec/memplan.js";
+import { deployedBytes, planActivations } from "../../src/exec/memplan.js";
 import { encodeQModel } from "../../src/ir/qmodel.js";
 import type { Program } from "../../src/ir/types.js";
 import { validateProgram } from "../../src/ir/validate.js";
@@ -43,7 +43,7 @@ for (const [shape, make] of [["chain", (L: number) => chainProgram(L)], ["fanout
   for (const L of [1000, 2000, 4000, 8000, 16000, 32000, 64000, 100_000].filter((n) => n <= max)) {
     const p: Program = make(L);
     validateProgram(p, "<synthetic>", true);
-    const now = time(() => planActivations(p));
+    const now = time(() => planActivations(p, deployedBytes));
     const old = oldDone ? NaN : time(() => naiveOffsets(p));
     if (old > 20000) oldDone = true;
     const r = (a: number, b: number) => (b && Number.isFinite(a) ? (a / b).toFixed(2) : "");

@@ -10,9 +10,10 @@ import { basename, join } from "node:path";
 import { readQModel } from "../../src/ir/io.js";
 import { loadDataset, limitDataset } from "../../src/data/index.js";
 import { ensureDir, writeFileAtomic } from "../../src/fsutil.js";
-import { loadHwModel, withSet, type HwModel } from "../../src/sim/hwmodel.js";
-import { runTrials } from "../../src/sim/pool.js";
-import { runTrial, trialStats } from "../../src/sim/simulate.js";
+import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
+import { runTrials } from "../../src/sim/study/trials.js";
+import { runTrial } from "../../src/sim/chip/run.js";
+import { trialStats } from "../../src/sim/study/stats.js";
 import { accuracySeries, curveChart, type CurveSeries } from "../../src/report/svg.js";
 
 const argv = process.argv.slice(2);

@@ -47,7 +47,7 @@ export function choiceOption<T extends string>(choices: readonly T[]): (v: strin
 
 /** `--workers <N>`, the same in every command: worker threads, by default one per core (numbers never depend on it). */
 export function workersOption(what: string): Option {
-  const n = Math.min(MAX_WORKERS, defaultWorkers());
+  const n = defaultWorkers();
   return new Option("--workers <N>", `worker threads ${what}`).argParser(intOption("--workers", 1, MAX_WORKERS)).default(n, `the number of cores, ${n} here`);
 }
 
@@ -77,14 +77,12 @@ export function say(json: boolean | undefined, text: string): void {
 
 /** Prints each warning as one `nipq: warning: …` line on stderr (also under --json) and returns them for the report. */
 export function printWarnings(warnings: string[]): string[] {
-  for (const w of warnings) process.stderr.write(`nipq: warning: ${w}\n`);
+  for (const w of warnings) process.stderr.write(`nipq: warning: ${w}
+`);
   return warnings;
 }
 
-/** Formats an integer with thousands separators (1234567 → "1,234,567"). */
-export function fmtInt(n: number): string {
-  return n.toLocaleString("en-US");
-}
+export { fmtInt } from "../report/table.js";
 
 /** A shape as "28×28×1". */
 export function fmtShape(s: readonly number[]): string {

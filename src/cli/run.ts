@@ -7,6 +7,7 @@ import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { dataFor } from "../data/index.js";
 import { BACKENDS, loadBackend, type BackendName } from "../exec/backends.js";
+import { batchRanges, classesOf, inputBytes } from "../exec/runner.js";
 import { RUN_JOB_URL, type RunChunk, type RunChunkResult, type RunJobInit } from "../exec/run-job.js";
 import { runChunks } from "../exec/workers.js";
 import { formatVersion, requireFormat1 } from "../ir/features.js";
@@ -60,18 +61,14 @@ export function runCommand(): Command {
         o.backend = "reference";
         return loadBackend("reference");
       });
-      const classes = program.layers[program.layers.length - 1].out.shape[0];
-      const per = data.height * data.width * data.channels;
+      const per = inputBytes(program);
+      const classes = classesOf(program);
       const logits = new Int16Array(data.n * classes);
       const predictions = new Int32Array(data.n);
       const bar = new cliProgress.SingleBar({ format: "run |{bar}| {value}/{total} images | {speed} img/s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       bar.start(data.n, 0, { speed: "–" });
       const t0 = performance.now();
-      const chunks: RunChunk[] = [];
-      for (let b = 0; b < data.n; b += o.batch) {
-        const n = Math.min(o.batch, data.n - b);
-        chunks.push({ images: data.images.slice(b * per, (b + n) * per), n });
-      }
+      const chunks: RunChunk[] = batchRanges(0, data.n, o.batch).map(({ first, n }) => ({ images: data.images.slice(first * per, (first + n) * per), n }));
       let done = 0;
       await runChunks<RunJobInit, RunChunk, RunChunkResult>({
         module: RUN_JOB_URL,

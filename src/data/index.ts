@@ -37,6 +37,13 @@ export interface LoadOptions {
   resize?: boolean;
 }
 
+/** The image shape of the MNIST-layout datasets (mnist, fashion-mnist, idx:DIR): 28 × 28 × 1 u8 pixels. */
+export const MNIST_SHAPE: readonly [28, 28, 1] = [28, 28, 1];
+/** Pixels per MNIST-layout image: 28 · 28. */
+export const MNIST_PIXELS = 784;
+/** Classes of the MNIST-layout datasets: labels 0..9. */
+export const MNIST_CLASSES = 10;
+
 export const FASHION_DIR = "/usr/share/datasets/fashion-mnist";
 export const DATASET_NAMES = ["mnist", "fashion-mnist", "idx:DIR", "npy:DIR", "cifar10:DIR", "images:DIR"];
 

@@ -16,9 +16,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { dataFor } from "../data/index.js";
+import { requireFormat1 } from "../ir/features.js";
 import { NipqInputError } from "../errors.js";
 import { prepareOutputDir, readFileChecked, writeOutputDir, type OutputDirKind } from "../fsutil.js";
-import { requireFormat1 } from "../ir/features.js";
 import { decodeQModel } from "../ir/qmodel.js";
 import { programStats } from "../ir/stats.js";
 import type { Program } from "../ir/types.js";
@@ -159,7 +159,7 @@ export function writeBundle(model: string | { bytes: Uint8Array; file: string },
   const data = o.data ?? "mnist";
   const samples = samplesJson(program, modelFile, data, o.samples ?? 30, o.resize);
   const classes = program.layers[program.layers.length - 1].out.shape[0];
-  const names = CLASS_NAMES[samples.dataset] ?? Array.from({ length: 10 }, (_, i) => String(i));
+  const names = CLASS_NAMES[samples.dataset] ?? Array.from({ length: classes }, (_, i) => String(i));
   const contents: [string, Uint8Array | string][] = [
     [BUNDLE_FILES.runtime, runtime],
     [BUNDLE_FILES.simd, simd],

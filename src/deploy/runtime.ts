@@ -1,9 +1,9 @@
 // The edge runtime: the entry point that `npm run build:runtime` bundles (esbuild, src/deploy/build.ts) into
 // the zero-dependency ES module `nipq-runtime.mjs` that `nipq export` ships. It is the same engine as
-// `nipq run --backend wasm` — the .qmodel codec (src/ir/qmodel.ts), the prepare step and the whole-program
-// runner in linear memory (src/kernels/wasm/) — with only the loading done differently: the kernels are
-// fetched (or handed over as bytes) and compiled asynchronously, since browsers allow no file system and
-// no synchronous compile of a module this size on the main thread.
+// `nipq run --backend wasm` — the .qmodel codec (src/ir/qmodel.ts), the prepare step (src/kernels/) and
+// the whole-program runner in linear memory (src/exec/wasm-program.ts) — with only the loading done
+// differently: the kernels are fetched (or handed over as bytes) and compiled asynchronously, since
+// browsers allow no file system and no synchronous compile of a module this size on the main thread.
 //
 // Works in current browsers and in Node ≥ 20. Nothing here may import a package or a Node API (the build
 // fails if anything does); in Node, `file:` URLs and plain paths are read through process.getBuiltinModule.
@@ -13,7 +13,7 @@ import { decodeQModel } from "../ir/qmodel.js";
 import { sizeOf, type Program } from "../ir/types.js";
 import { WasmEngine } from "../kernels/wasm/engine.js";
 import { kernelImports, simdSupported, type KernelExports, type WasmFlavor } from "../kernels/wasm/features.js";
-import { WasmProgram } from "../kernels/wasm/program.js";
+import { WasmProgram } from "../exec/wasm-program.js";
 
 export { NipqInputError, QModelFormatError, decodeQModel, simdSupported };
 export type { Program, WasmFlavor };

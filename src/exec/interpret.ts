@@ -1,7 +1,7 @@
 // Executes an integer program over a batch of u8 images on any LayerKernels backend. Activations that no
 // later layer reads are dropped as soon as their last reader has run (liveness from the program order).
 
-import type { Activation, LayerKernels } from "./backend.js";
+import type { Activation, LayerKernels } from "../kernels/backend.js";
 import { sizeOf, type Program } from "../ir/types.js";
 import { argmaxRows, inputTensor } from "../kernels/reference/ops.js";
 import { MemoryLimitError } from "../errors.js";

@@ -5,7 +5,7 @@
 // of TFLite's memory planner, tensorflow/lite/micro/memory_planner/greedy_memory_planner.cc).
 // "Peak activation bytes" (`nipq inspect`, `nipq simulate`, the API) is this plan's peak with activations
 // packed at their bits (peakActivationBytes); the WASM program runner plans its own arena with it (i16
-// elements, micro-batches; see src/kernels/wasm/program.ts).
+// elements, micro-batches; see src/exec/wasm-program.ts).
 //
 // Cost: O(L log L) in the number of layers L, whatever the graph (docs/FORMAT.md). The greedy step only
 // looks at the buffers that are live at the same time as the one it places, listed once by a sweep over
@@ -29,8 +29,6 @@ export interface ActivationPlan {
   live: [number, number][];
   /** Arena bytes: max over buffers of offset + size. */
   peakBytes: number;
-  /** Lower bound of any plan: the largest sum of simultaneously live buffers. */
-  liveBytesBound: number;
   /** Which placement made the offsets: "greedy-by-size", or "slots" for graphs with too many live pairs. */
   method: "greedy-by-size" | "slots";
 }
@@ -54,10 +52,10 @@ export function peakActivationBytes(p: Program): number {
 }
 
 /**
- * Plans one arena for the program's activations. `bytesOf` sizes a layer's output buffer (e.g. batch ×
- * elements × element bytes, plus kernel slack); offsets are multiples of `align`.
+ * Plans one arena for the program's activations. `bytesOf` sizes a layer's output buffer (deployedBytes, or
+ * batch × elements × element bytes plus kernel slack); offsets are multiples of `align`.
  */
-export function planActivations(p: Program, bytesOf: (spec: TensorSpec, layer: number) => number = deployedBytes, align = 1): ActivationPlan {
+export function planActivations(p: Program, bytesOf: (spec: TensorSpec, layer: number) => number, align = 1): ActivationPlan {
   const L = p.layers.length;
   const owner = p.layers.map((_, i) => i);
   p.layers.forEach((l, i) => {
@@ -99,15 +97,25 @@ export function planActivations(p: Program, bytesOf: (spec: TensorSpec, layer: n
   for (let i = 0; i < L; i++) offsets[i] = offsets[owner[i]];
   let peakBytes = 0;
   for (const b of buffers) peakBytes = Math.max(peakBytes, offsets[b] + sizes[b]);
-  // The largest live sum, by a sweep over layer indices (+size at a buffer's first layer, −size after its last).
+  return { owner, offsets, sizes, live, peakBytes, method: greedy ? "greedy-by-size" : "slots" };
+}
+
+/**
+ * Lower bound of any plan's arena: the largest sum of simultaneously live buffers (how good a plan is;
+ * kept out of planActivations so the edge runtime does not carry it). A sweep over layer indices: +size at
+ * a buffer's first layer, −size after its last.
+ */
+export function liveBytesBound(plan: ActivationPlan): number {
+  const L = plan.owner.length;
   const delta = new Array<number>(L + 1).fill(0);
-  for (const b of buffers) {
-    delta[live[b][0]] += sizes[b];
-    delta[live[b][1] + 1] -= sizes[b];
-  }
-  let liveBytesBound = 0;
-  for (let t = 0, sum = 0; t < L; t++) liveBytesBound = Math.max(liveBytesBound, (sum += delta[t]));
-  return { owner, offsets, sizes, live, peakBytes, liveBytesBound, method: greedy ? "greedy-by-size" : "slots" };
+  plan.owner.forEach((o, b) => {
+    if (o !== b) return;
+    delta[plan.live[b][0]] += plan.sizes[b];
+    delta[plan.live[b][1] + 1] -= plan.sizes[b];
+  });
+  let bound = 0;
+  for (let t = 0, sum = 0; t < L; t++) bound = Math.max(bound, (sum += delta[t]));
+  return bound;
 }
 
 /** TFLite's greedy by size: largest first, each at the lowest aligned offset clear of the live buffers placed. */

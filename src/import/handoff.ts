@@ -18,7 +18,7 @@
 
 import { TensorPacker } from "../graph/checkpoint.js";
 import type { Activation, ComputeNode, GraphNode, InputNode, Pads, QuantGraph, QuantizerSpec, TensorRef } from "../graph/types.js";
-import { roundHalfEven } from "../lower/quantize.js";
+import { roundHalfEven } from "../graph/quantize.js";
 import { samePadding } from "../ir/types.js";
 import { count, fail, intAttr, type Graph, type Node, type QConst, type QParams } from "./graph.js";
 import { inferShapes, macWindow, windowOf, type Window } from "./shapes.js";

@@ -11,7 +11,7 @@
 // - QONNX `Quant` (Brevitas' onnx.brevitas domain, qonnx.custom_op.general, and the newer name IntQuant) of a
 //   constant is a QConst (x / scale + zero, clamped, rounded half to even); of a computed tensor a FakeQuant.
 
-import { roundHalfEven } from "../lower/quantize.js";
+import { roundHalfEven } from "../graph/quantize.js";
 import { DT, count, fail, floatAttr, freshName, intAttr, intRange, pruneDead, replaceUses, scalarOf, stringAttr, type Graph, type Node, type QConst, type QParams, type Tensor } from "./graph.js";
 
 /** The custom domains whose `Quant`/`IntQuant` is QONNX's. */

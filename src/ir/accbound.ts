@@ -1,7 +1,5 @@
 // The accumulator proof (DESIGN.md §3): from the actual integer weights and the input range, the exact
-// extreme values acc can take for any input in range. Every op accumulates x − z_x with x in the input's
-// range [lo, hi], i.e. terms in [lo − z, hi − z]; padding taps read x = z and contribute 0, which is in that
-// interval because the zero point lies inside the range.
+// extreme values acc can take for any input in range. Zero padding is covered because 0 is in every range.
 
 import { tensorRange, zeroOf, type Layer, type TensorSpec } from "./types.js";
 
@@ -21,40 +19,43 @@ export function signedBitsFor(min: number, max: number): number {
 }
 
 /**
- * Bound of acc = bias[o] + Σ w·(x − z) for a weight layer whose input lies in `input`'s range, maximized over
- * output channels: with x − z ∈ [lo, hi] = [lo_x − z, hi_x − z] (lo ≤ 0 ≤ hi) each term ranges over
- * [min(w·lo, w·hi), max(w·lo, w·hi)], whatever the weights' range (narrow or full). For pooling sums:
- * window size × [lo, hi]. Other layers have no accumulator (null).
+ * Bound of acc = bias[o] + Σ w·x over weights [outC][K] (outC = bias.length) for inputs x ∈ [lo, hi]
+ * (lo ≤ 0 ≤ hi), maximized over output channels: each term w·x ranges over [min(w·lo, w·hi), max(w·lo, w·hi)].
+ * The simulator calls it on a chip's stored weights, and over an input range that noise can widen.
+ */
+export function weightAccBound(weights: ArrayLike<number>, bias: ArrayLike<number>, { lo, hi }: { lo: number; hi: number }): AccBound {
+  const outC = bias.length;
+  const per = weights.length / outC;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let o = 0; o < outC; o++) {
+    let a = bias[o];
+    let b = bias[o];
+    for (let i = o * per; i < (o + 1) * per; i++) {
+      const w = weights[i];
+      a += Math.min(w * lo, w * hi);
+      b += Math.max(w * lo, w * hi);
+    }
+    if (a < min) min = a;
+    if (b > max) max = b;
+  }
+  return { min, max, bits: signedBitsFor(min, max) };
+}
+
+/**
+ * Bound of a layer's accumulators over every input in `input`'s range: every op accumulates x − z with x in
+ * the input's range, i.e. terms in [lo − z, hi − z] (padding taps read x = z and add 0, inside that interval
+ * because the zero point lies in the range): weightAccBound for a weight layer (whatever the weights' range,
+ * narrow or full); for pooling sums, window size × that interval. Other layers have no accumulator (null).
  */
 export function accumulatorBound(layer: Layer, input: TensorSpec): AccBound | null {
-  const r = tensorRange(input);
+  const t = tensorRange(input);
   const z = zeroOf(input);
-  const lo = r.lo - z;
-  const hi = r.hi - z;
-  let min = 0;
-  let max = 0;
-  if (layer.op === "conv2d" || layer.op === "dense") {
-    const outC = layer.bias.length;
-    const per = layer.weights.length / outC;
-    min = Infinity;
-    max = -Infinity;
-    for (let o = 0; o < outC; o++) {
-      let a = layer.bias[o];
-      let b = layer.bias[o];
-      for (let i = o * per; i < (o + 1) * per; i++) {
-        const w = layer.weights[i];
-        a += Math.min(w * lo, w * hi);
-        b += Math.max(w * lo, w * hi);
-      }
-      if (a < min) min = a;
-      if (b > max) max = b;
-    }
-  } else if (layer.op === "avgpool" || layer.op === "gap") {
-    const window = layer.op === "gap" ? input.shape[0] * input.shape[1] : layer.kernel[0] * layer.kernel[1];
-    min = Math.min(0, window * lo);
-    max = window * hi;
-  } else {
-    return null;
-  }
+  const r = { lo: t.lo - z, hi: t.hi - z };
+  if (layer.op === "conv2d" || layer.op === "dense") return weightAccBound(layer.weights, layer.bias, r);
+  if (layer.op !== "avgpool" && layer.op !== "gap") return null;
+  const window = layer.op === "gap" ? input.shape[0] * input.shape[1] : layer.kernel[0] * layer.kernel[1];
+  const min = Math.min(0, window * r.lo);
+  const max = window * r.hi;
   return { min, max, bits: signedBitsFor(min, max) };
 }

@@ -11,7 +11,6 @@ export const M_MIN = 2 ** 30; // 1073741824
 export const M_MAX = 2 ** 31 - 1; // 2147483647
 export const S_MIN = 1;
 export const S_MAX = 62;
-export const INT32_MIN = -(2 ** 31);
 export const INT32_MAX = 2 ** 31 - 1;
 
 /** Fails with a QModelFormatError naming the file and the field; `found` is described (or, prefixed with §, quoted as is). */

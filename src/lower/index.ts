@@ -23,7 +23,7 @@ import { accumulatorBound } from "../ir/accbound.js";
 import { validateProgram } from "../ir/validate.js";
 import type { InputLayer, Layer, Program, Requant, TensorSpec } from "../ir/types.js";
 import { dyadic } from "./dyadic.js";
-import { INPUT_PIXELS, quantizeValue, quantRange, roundHalfEven, sameQuantization } from "./quantize.js";
+import { INPUT_PIXELS, quantizeValue, quantRange, roundHalfEven, sameQuantization } from "../graph/quantize.js";
 
 /** Raised for a checkpoint that cannot become a valid integer program; names the layer. CLI exit 2. */
 export class LoweringError extends NipqInputError {

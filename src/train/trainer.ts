@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { loadDataset, type Dataset } from "../data/index.js";
+import { MNIST_CLASSES, MNIST_PIXELS, MNIST_SHAPE, loadDataset, type Dataset } from "../data/index.js";
 import { DatasetError } from "../errors.js";
 import { NipqInputError, UsageError } from "../errors.js";
 import { CHECKPOINT_DIR, CheckpointError, graphFiles, readCheckpoint, readTensor, TensorPacker, TRAIN_LOG_FILE, TRAIN_STATE_BIN, TRAIN_STATE_FILE, writeDirAtomic } from "../graph/checkpoint.js";
@@ -163,15 +163,16 @@ export function learningRate(base: number, t: number, total: number, warmupFrac:
 
 /** A batch of images as pixel/255 (float32), exactly the integer program's input u8 with scale 1/255. */
 function batchTensors(d: Dataset, idx: ArrayLike<number>, from: number, n: number): { x: tf.Tensor4D; y: tf.Tensor1D; labels: Int32Array } {
-  const xs = new Float32Array(n * 784);
+  const P = MNIST_PIXELS;
+  const xs = new Float32Array(n * P);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const k = idx[from + i];
-    const src = d.images.subarray(k * 784, (k + 1) * 784);
-    for (let j = 0; j < 784; j++) xs[i * 784 + j] = src[j] / 255;
+    const src = d.images.subarray(k * P, (k + 1) * P);
+    for (let j = 0; j < P; j++) xs[i * P + j] = src[j] / 255;
     labels[i] = d.labels[k];
   }
-  return { x: tf.tensor4d(xs, [n, 28, 28, 1]), y: tf.tensor1d(labels, "int32"), labels };
+  return { x: tf.tensor4d(xs, [n, ...MNIST_SHAPE]), y: tf.tensor1d(labels, "int32"), labels };
 }
 
 /** Test accuracy with the deployed (eval) quantizers and BN moving statistics. */
@@ -413,8 +414,8 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
   const testSet = loadDataset(c.data, "test", c.testLimit);
   // The architectures here are built for 28×28×1 inputs and 10 classes (import other models: nipq import).
   for (const d of [trainSet, testSet])
-    if (d.height !== 28 || d.width !== 28 || d.channels !== 1 || d.labels.some((v) => v > 9))
-      throw new DatasetError(`${d.name}: nipq train takes 28×28×1 images with 10 classes, found ${d.height}×${d.width}×${d.channels}${d.labels.some((v) => v > 9) ? " and labels above 9" : ""}`);
+    if (d.height !== MNIST_SHAPE[0] || d.width !== MNIST_SHAPE[1] || d.channels !== MNIST_SHAPE[2] || d.labels.some((v) => v >= MNIST_CLASSES))
+      throw new DatasetError(`${d.name}: nipq train takes 28×28×1 images with 10 classes, found ${d.height}×${d.width}×${d.channels}${d.labels.some((v) => v >= MNIST_CLASSES) ? " and labels above 9" : ""}`);
   checkOut(out, c.resume);
   const batch = Math.min(c.batch, trainSet.n);
   const stepsPerEpoch = Math.max(1, Math.floor(trainSet.n / batch));
@@ -469,7 +470,7 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
         const { value, grads } = tf.variableGrads(() => {
           const logits = net.forward(x, { training: true, updateStats: true, mode: phase, step: globalStep });
           predsT = tf.keep(tf.argMax(logits, 1));
-          let loss = tf.losses.softmaxCrossEntropy(tf.oneHot(y, 10), logits) as tf.Scalar;
+          let loss = tf.losses.softmaxCrossEntropy(tf.oneHot(y, MNIST_CLASSES), logits) as tf.Scalar;
           if (phase === "noise") {
             const b = budgetLoss(net, c);
             if (b) loss = tf.add(loss, b) as tf.Scalar;

@@ -5,7 +5,7 @@
 
 import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import type { Activation, LayerKernels } from "../../src/exec/backend.js";
+import type { Activation, LayerKernels } from "../../src/kernels/backend.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { avgPoolSum, conv2dAcc, denseAcc, globalSum } from "../../src/kernels/reference/ops.js";
 import { outDim, tensorRange, windowGeometry, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type MaxPoolLayer, type Padding, type TensorSpec } from "../../src/ir/types.js";

@@ -13,9 +13,9 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `nipq ...args` and returns its exit code and output. */
-export function nipq(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
+/** Runs `nipq ...args` (this checkout's binary, or `opts.bin`) and returns its exit code and output. */
+export function nipq(args: string[], opts: { env?: Record<string, string>; cwd?: string; bin?: string } = {}): CliResult {
+  const r = spawnSync(process.execPath, [opts.bin ?? BIN, ...args], {
     encoding: "utf8",
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },

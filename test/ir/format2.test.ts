@@ -15,9 +15,10 @@ import { format2Uses, formatVersion, requireFormat1 } from "../../src/ir/feature
 import { decodeQModel, encodeQModel } from "../../src/ir/qmodel.js";
 import { validateProgram } from "../../src/ir/validate.js";
 import type { Conv2DLayer, InputLayer, Program } from "../../src/ir/types.js";
+import { compileProgram } from "../../src/exec/runner.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
-import { buildChip } from "../../src/sim/chip.js";
-import { loadHwModel } from "../../src/sim/hwmodel.js";
+import { buildChip } from "../../src/sim/chip/chip.js";
+import { loadHwModel } from "../../src/sim/hw/hwmodel.js";
 import { randomProgram } from "../backends/random-program.js";
 
 const FIXTURE = "test/fixtures/cnn-s-w4a4-random.qmodel";
@@ -170,7 +171,7 @@ describe("executors that run format 1 only refuse format-2 programs with one lin
   it("the WASM whole-program runner (API, nipq run, edge runtime)", () => {
     const e = (() => {
       try {
-        loadWasmKernels({ flavor: "scalar" }).compile({ ...p, name: "m.qmodel" }, 4);
+        compileProgram({ ...p, name: "m.qmodel" }, loadWasmKernels({ flavor: "scalar" }), 4);
       } catch (err) {
         return err as Error;
       }

@@ -7,6 +7,7 @@ import { crc32 } from "../../src/ir/crc32.js";
 import { decodeQModel, encodeQModel } from "../../src/ir/qmodel.js";
 import { readQModel, writeQModel } from "../../src/ir/io.js";
 import { validateProgram } from "../../src/ir/validate.js";
+import { mulberry32 } from "../../src/rng.js";
 import type { Conv2DLayer, DenseLayer, Program } from "../../src/ir/types.js";
 
 const FIXTURE = "test/fixtures/cnn-s-w4a4-random.qmodel";
@@ -135,16 +136,10 @@ describe(".qmodel format", () => {
   });
 });
 
-/** A small seeded generator (mulberry32) for the fuzzer. */
+/** A seeded integer generator for the fuzzer: uniform in [0, n). */
 function rng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n: number) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
+  const r = mulberry32(seed);
+  return (n: number) => Math.floor(r() * n);
 }
 
 /** Names of inherited members: a table indexed with one must find nothing. */

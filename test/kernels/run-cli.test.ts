@@ -51,12 +51,13 @@ describe("nipq run's default backend", () => {
     const pkg = mkdtempSync(join(tmpdir(), "nipq-unbuilt-"));
     for (const f of ["bin", "dist", "package.json", "test/fixtures"]) cpSync(f, join(pkg, f), { recursive: true });
     symlinkSync(resolve("node_modules"), join(pkg, "node_modules"));
-    const r = nipq(["run", FIXTURE, "--data", "mnist", "--limit", "8", "--json"], { cwd: pkg });
+    const bin = join(pkg, "bin/nipq.mjs"); // the copy's own binary, which finds no build/ beside it
+    const r = nipq(["run", FIXTURE, "--data", "mnist", "--limit", "8", "--json"], { cwd: pkg, bin });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^nipq: note: \S+nipq-simd\.wasm is missing \(run `npm run build`\), so this runs on the reference kernels: the same integers, slower\n$/);
     const doc = JSON.parse(r.stdout);
     expect(doc).toMatchObject({ backend: "reference", samples: 8, backendFallback: expect.stringContaining("is missing") });
     expect(doc.accuracy).toBe(JSON.parse(built.stdout).accuracy);
-    expectInputError(nipq(["run", FIXTURE, "--data", "mnist", "--limit", "8", "--backend", "wasm"], { cwd: pkg }), /wasm kernels not built: \S+nipq-simd\.wasm is missing/);
+    expectInputError(nipq(["run", FIXTURE, "--data", "mnist", "--limit", "8", "--backend", "wasm"], { cwd: pkg, bin }), /wasm kernels not built: \S+nipq-simd\.wasm is missing/);
   });
 });

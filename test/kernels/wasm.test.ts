@@ -17,7 +17,8 @@ import { NipqInputError } from "../../src/errors.js";
 import { packedBytes } from "../../src/ir/pack.js";
 import { readQModel } from "../../src/ir/io.js";
 import { runProgram } from "../../src/exec/interpret.js";
-import { deployedBytes, planActivations } from "../../src/exec/memplan.js";
+import { compileProgram } from "../../src/exec/runner.js";
+import { deployedBytes, liveBytesBound, planActivations } from "../../src/exec/memplan.js";
 import { expectExact } from "../backends/check.js";
 import { Rng } from "../backends/rand.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
@@ -216,18 +217,18 @@ describe("loader", () => {
     expect(() => k.dense(layer, x)).toThrow(/wasm memory: the weights of layer d needs .* MiB, over the configured limit of 0\.5 MiB/);
     const p = readQModel(FIXTURE);
     const small = new WasmKernels(new WasmEngine({ memoryLimit: 100 * 1024 })); // weights fit, activations do not
-    expect(() => small.compile(p, 64)).toThrow(/the activations of .* for batch 2 needs/);
+    expect(() => compileProgram(p, small, 64)).toThrow(/the activations of .* for batch 2 needs/);
   });
 });
 
 describe("activation memory plan", () => {
   it("cnn-s fixture: liveness lets buffers share; peak within the live-bytes bound", () => {
     const p = readQModel(FIXTURE);
-    const plan = planActivations(p);
+    const plan = planActivations(p, deployedBytes);
     // input 784, conv1 25088, pool1 6272, conv2 12544, pool2 3136, conv3 6272, gap 128, dense 20 (bytes, 1 B/elem, logits 2 B).
     expect(plan.sizes).toEqual([784, 25088, 6272, 12544, 3136, 6272, 128, 20]);
-    expect(plan.liveBytesBound).toBe(25088 + 6272);
-    expect(plan.peakBytes).toBe(plan.liveBytesBound);
+    expect(liveBytesBound(plan)).toBe(25088 + 6272);
+    expect(plan.peakBytes).toBe(liveBytesBound(plan));
     // No two simultaneously live buffers overlap.
     for (let a = 0; a < 8; a++)
       for (let b = a + 1; b < 8; b++) {
@@ -249,7 +250,7 @@ describe("activation memory plan", () => {
           expect(live && overlap, `program ${seed}: buffers ${a}, ${b}`).toBe(false);
         }
       p.layers.forEach((l, i) => l.op === "flatten" && expect(plan.offsets[i]).toBe(plan.offsets[l.inputs[0]]));
-      expect(plan.peakBytes).toBeGreaterThanOrEqual(plan.liveBytesBound);
+      expect(plan.peakBytes).toBeGreaterThanOrEqual(liveBytesBound(plan));
     }
   });
   it("the whole-program runner (arena from the plan) matches the reference on cnn-s", () => {
@@ -257,7 +258,7 @@ describe("activation memory plan", () => {
     const images = randomImages(p, 7, 3);
     const ref = runProgram(p, referenceKernels, images, 7);
     for (const flavor of FLAVORS) {
-      const prog = loadWasmKernels({ flavor }).compile(p, 8);
+      const prog = compileProgram(p, loadWasmKernels({ flavor }), 8);
       expectExact(`cnn-s ${flavor}`, ref.logits, prog.run(images, 7).logits, [10]);
     }
   });
@@ -274,7 +275,7 @@ describe("per-layer backend memory", () => {
     expect(e.forgetPrepared()).toBe(true);
     expect(e.arena.used()).toBe(before);
     expectExact("dense after forget", referenceKernels.dense(layer, x), k.dense(layer, x), [64]); // re-prepared
-    k.compile(readQModel(FIXTURE), 4);
+    compileProgram(readQModel(FIXTURE), k, 4);
     expect(e.forgetPrepared()).toBe(false);
   });
 });

@@ -7,7 +7,7 @@ import { loadDataset } from "../../src/data/index.js";
 import { interpretLayers } from "../../src/exec/interpret.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { lowerGraph, LoweringError, PASSES } from "../../src/lower/index.js";
-import { INPUT_PIXELS, quantizeValue, roundHalfEven, sameQuantization } from "../../src/lower/quantize.js";
+import { INPUT_PIXELS, quantizeValue, roundHalfEven, sameQuantization } from "../../src/graph/quantize.js";
 import { tensorRange, type Conv2DLayer } from "../../src/ir/types.js";
 import { readQModel } from "../../src/ir/io.js";
 import { signedBitsOracle } from "../helpers/bits.js";

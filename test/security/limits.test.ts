@@ -11,9 +11,9 @@ import { printable } from "../../src/cli/common.js";
 import { loadModel } from "../../src/index.js";
 import { encodeQModel } from "../../src/ir/qmodel.js";
 import { readQModel } from "../../src/ir/io.js";
-import { programCost } from "../../src/sim/cost.js";
-import { HW_MODELS_DIR, SHIPPED_MODELS, loadHwModel, lookupSchema, withSet } from "../../src/sim/hwmodel.js";
-import { parseVary } from "../../src/sim/sweep.js";
+import { programCost } from "../../src/sim/hw/cost.js";
+import { HW_MODELS_DIR, SHIPPED_MODELS, loadHwModel, lookupSchema, withSet } from "../../src/sim/hw/hwmodel.js";
+import { parseVary } from "../../src/sim/study/vary.js";
 import { expectInputError, nipq } from "../helpers/cli.js";
 import { inputErrorMessage } from "../helpers/errors.js";
 

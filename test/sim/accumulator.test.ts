@@ -10,9 +10,9 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { outDim, padBefore, tensorRange, type Conv2DLayer, type DenseLayer, type Padding, type TensorSpec } from "../../src/ir/types.js";
-import { adHocChip } from "../../src/sim/chip.js";
-import { loadHwModel, withSet, type HwModel } from "../../src/sim/hwmodel.js";
-import { simKernels } from "../../src/sim/kernels.js";
+import { adHocChip } from "../../src/sim/chip/chip.js";
+import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
+import { simKernels } from "../../src/sim/chip/kernels.js";
 
 const SEED = 20261128;
 

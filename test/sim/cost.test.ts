@@ -4,8 +4,8 @@
 
 import { describe, expect, it } from "vitest";
 import type { Conv2DLayer, InputLayer, Program } from "../../src/ir/types.js";
-import { foldCycles, programCost, scaleSimMapping } from "../../src/sim/cost.js";
-import { loadHwModel, withSet, type HwModel } from "../../src/sim/hwmodel.js";
+import { foldCycles, programCost, scaleSimMapping } from "../../src/sim/hw/cost.js";
+import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
 
 const input: InputLayer = { op: "input", name: "input", inputs: [], out: { shape: [4, 4, 2], bits: 8, signed: false, scale: 1 / 255 } };
 const conv: Conv2DLayer = {

@@ -1,5 +1,5 @@
-// The simulator's WASM fast path for per-inference noise (src/sim/wasmsim.ts) against the plain-TS sim
-// kernels (src/sim/kernels.ts): the same seed must give exactly the same logits, for each per-inference
+// The simulator's WASM fast path for per-inference noise (src/sim/chip/fastpath.ts) against the plain-TS sim
+// kernels (src/sim/chip/kernels.ts): the same seed must give exactly the same logits, for each per-inference
 // noise source alone and all together, on seeded random programs (every op: strided, grouped and
 // depthwise conv, pools, add, dense; signed and unsigned activations of 2–8 bits) and on the fixture.
 
@@ -10,11 +10,11 @@ import { readQModel } from "../../src/ir/io.js";
 import { isWeightLayer, sizeOf, type Layer, type Program } from "../../src/ir/types.js";
 import { loadDataset, limitDataset } from "../../src/data/index.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
-import { buildChip } from "../../src/sim/chip.js";
-import { loadHwModel, withSet, type HwModel } from "../../src/sim/hwmodel.js";
-import { flipInputs, simKernels } from "../../src/sim/kernels.js";
-import { runTrial, simOptions } from "../../src/sim/simulate.js";
-import { NoisyWasmProgram, fastPathEquivalent } from "../../src/sim/wasmsim.js";
+import { buildChip } from "../../src/sim/chip/chip.js";
+import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
+import { flipInputs, simKernels } from "../../src/sim/chip/kernels.js";
+import { runTrial, simOptions } from "../../src/sim/chip/run.js";
+import { NoisyWasmProgram, fastPathEquivalent } from "../../src/sim/chip/fastpath.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
 
 const BASE = loadHwModel("int8-systolic-16x16").hw;

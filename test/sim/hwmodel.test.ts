@@ -5,8 +5,8 @@ import { describe, expect, it } from "vitest";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HW_MODELS_DIR, SHIPPED_MODELS, loadHwModel, parseSet } from "../../src/sim/hwmodel.js";
-import { parseVary } from "../../src/sim/sweep.js";
+import { HW_MODELS_DIR, SHIPPED_MODELS, loadHwModel, parseSet } from "../../src/sim/hw/hwmodel.js";
+import { parseVary } from "../../src/sim/study/vary.js";
 import { inputErrorMessage } from "../helpers/errors.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "nipq-hw-"));

@@ -8,12 +8,12 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { accuracySeries, curveChart, fmtNum, htmlPage } from "../../src/report/svg.js";
-import { narrowAccumulators } from "../../src/sim/chip.js";
-import { loadHwModel, withSet } from "../../src/sim/hwmodel.js";
+import { narrowAccumulators } from "../../src/sim/hw/resolve.js";
+import { loadHwModel, withSet } from "../../src/sim/hw/hwmodel.js";
 import { readQModel } from "../../src/ir/io.js";
 import { programStats } from "../../src/ir/stats.js";
 import { inspectDoc } from "../../src/cli/inspect.js";
-import { programCost } from "../../src/sim/cost.js";
+import { programCost } from "../../src/sim/hw/cost.js";
 import { nipq } from "../helpers/cli.js";
 
 const FIXTURE = "test/fixtures/cnn-s-w4a4-random.qmodel";

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { requantBig } from "../../src/kernels/reference/requant.js";
-import { cutMultiplier, requantRounded } from "../../src/sim/requant.js";
+import { cutMultiplier, requantRounded } from "../../src/sim/hw/requant.js";
 import { boundaryOffset, coverageKey, integerCases, nearTieCases, roundedBig, tieCases, uncovered, type RoundingMode } from "../helpers/requant-cases.js";
 
 const MODES = ["half-up", "half-even", "truncate"] as const;

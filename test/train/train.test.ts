@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import fc from "fast-check";
+import { mulberry32 } from "../../src/rng.js";
 import { selectBackend } from "../../src/train/backend.js";
 import { buildArch, bops, layerBits, totalMacs } from "../../src/train/archs.js";
 import { train } from "../../src/train/trainer.js";
@@ -35,11 +36,8 @@ function grads(op: (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor, xv: Float32Arr
 }
 
 function rand(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  });
+  const u = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => u() - 0.5);
 }
 
 describe("wasm gradient kernels (Conv2DBackpropFilter/Input, depthwise backprops) match the CPU backend", () => {

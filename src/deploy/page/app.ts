@@ -6,7 +6,7 @@
 // window.nipqDemo holds the last input actually fed to the model and its integer result.
 
 import { programStats } from "../../ir/stats.js";
-import { mnistPreprocess, softmax } from "../digits.js";
+import { FIELD, mnistPreprocess, softmax } from "../digits.js";
 import { loadModel, type NipqModel } from "../runtime.js";
 
 /** What bundle.json says (written by `nipq export`, src/deploy/bundle.ts). */
@@ -105,10 +105,10 @@ function decodeBase64(s: string): Uint8Array {
 /** Paints 28×28 u8 pixels (white ink on black, like MNIST) into a canvas of any size. */
 function paint(canvas: HTMLCanvasElement, pixels: Uint8Array): void {
   const small = document.createElement("canvas");
-  small.width = 28;
-  small.height = 28;
-  const img = new ImageData(28, 28);
-  for (let i = 0; i < 784; i++) {
+  small.width = FIELD;
+  small.height = FIELD;
+  const img = new ImageData(FIELD, FIELD);
+  for (let i = 0; i < FIELD * FIELD; i++) {
     img.data.set([pixels[i], pixels[i], pixels[i], 255], 4 * i);
   }
   small.getContext("2d")!.putImageData(img, 0, 0);

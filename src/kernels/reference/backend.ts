@@ -1,32 +1,33 @@
-// The reference backend: the LayerKernels interface over the plain-TS spec kernels of ./ops.ts.
+// The reference backend: the LayerKernels interface (../backend.ts) over the plain-TS spec kernels of
+// ./ops.ts, with each layer's geometry and clamp from the shared Prepare step (../prepare.ts).
 
-import type { Activation, LayerKernels } from "../../exec/backend.js";
-import { windowGeometry, zeroOf, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type MaxPoolLayer } from "../../ir/types.js";
+import type { Activation, LayerKernels } from "../backend.js";
+import { zeroOf, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type MaxPoolLayer } from "../../ir/types.js";
+import { prepareOp } from "../prepare.js";
 import { addRequant, avgPoolSum, conv2dAcc, denseAcc, globalSum, maxPool, requantTensor } from "./ops.js";
 
-/** Executes every op with the reference kernels (exact, slow, the definition), format 1 and 2 alike. */
+/** Executes every op with the reference kernels (exact, slow, the definition), format 1 and 2 alike: zero points
+ * of the input (z_x) and the output (z_y) from the layers' tensors. */
 export const referenceKernels: LayerKernels = {
   name: "reference",
   conv2d(l: Conv2DLayer, x: Activation): Int32Array {
-    const g = windowGeometry(x.spec.shape, l.kernel, l.stride, l.padding);
-    const outC = l.out.shape[2];
-    return requantTensor(conv2dAcc(x.data, x.n, g, l.groups, outC, l.weights, l.bias, zeroOf(x.spec)), outC, l.rq.m, l.rq.s, l.rq.lo, l.rq.hi, zeroOf(l.out));
+    const op = prepareOp(l, x.spec);
+    return requantTensor(conv2dAcc(x.data, x.n, op.geo, op.groups, op.outC, l.weights, l.bias, zeroOf(x.spec)), op.outC, l.rq.m, l.rq.s, op.clamp.lo, op.clamp.hi, zeroOf(l.out));
   },
   dense(l: DenseLayer, x: Activation): Int32Array {
-    const inN = x.spec.shape[0];
-    const outN = l.out.shape[0];
-    return requantTensor(denseAcc(x.data, x.n, inN, outN, l.weights, l.bias, zeroOf(x.spec)), outN, l.rq.m, l.rq.s, l.rq.lo, l.rq.hi, zeroOf(l.out));
+    const op = prepareOp(l, x.spec);
+    return requantTensor(denseAcc(x.data, x.n, op.inN, op.outN, l.weights, l.bias, zeroOf(x.spec)), op.outN, l.rq.m, l.rq.s, op.clamp.lo, op.clamp.hi, zeroOf(l.out));
   },
   maxpool(l: MaxPoolLayer, x: Activation): Int32Array {
-    return maxPool(x.data, x.n, windowGeometry(x.spec.shape, l.kernel, l.stride, l.padding));
+    return maxPool(x.data, x.n, prepareOp(l, x.spec).geo);
   },
   avgpool(l: AvgPoolLayer, x: Activation): Int32Array {
-    const g = windowGeometry(x.spec.shape, l.kernel, l.stride, l.padding);
-    return requantTensor(avgPoolSum(x.data, x.n, g, zeroOf(x.spec)), g.C, l.rq.m, l.rq.s, l.rq.lo, l.rq.hi, zeroOf(l.out));
+    const op = prepareOp(l, x.spec);
+    return requantTensor(avgPoolSum(x.data, x.n, op.geo, zeroOf(x.spec)), op.geo.C, l.rq.m, l.rq.s, op.clamp.lo, op.clamp.hi, zeroOf(l.out));
   },
   gap(l: GlobalAvgPoolLayer, x: Activation): Int32Array {
-    const [H, W, C] = x.spec.shape;
-    return requantTensor(globalSum(x.data, x.n, H, W, C, zeroOf(x.spec)), C, l.rq.m, l.rq.s, l.rq.lo, l.rq.hi, zeroOf(l.out));
+    const { geo: g, clamp } = prepareOp(l, x.spec);
+    return requantTensor(globalSum(x.data, x.n, g.H, g.W, g.C, zeroOf(x.spec)), g.C, l.rq.m, l.rq.s, clamp.lo, clamp.hi, zeroOf(l.out));
   },
   add(l: AddLayer, a: Activation, b: Activation): Int32Array {
     return addRequant(a.data, b.data, l.ma, l.mb, l.s, l.lo, l.hi, zeroOf(a.spec), zeroOf(b.spec), zeroOf(l.out));

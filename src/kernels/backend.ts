@@ -1,6 +1,7 @@
-// The backend plug-in interface. A backend executes one layer of an integer program on a batch; the
-// interpreter (./interpret.ts) walks the program and never knows which backend it drives. Adding a backend
-// (reference, wasm, sim) touches no op: it implements this interface.
+// The per-layer kernel interface every backend implements (reference, wasm, and the simulator's chip
+// kernels). A backend executes one layer of an integer program on a batch; the interpreter
+// (src/exec/interpret.ts) walks the program and never knows which backend it drives. Adding a backend
+// touches no op: it implements this interface.
 
 import type { AddLayer, AvgPoolLayer, Conv2DLayer, DenseLayer, GlobalAvgPoolLayer, MaxPoolLayer, TensorSpec } from "../ir/types.js";
 

@@ -7,7 +7,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import AjvModule, { type ErrorObject, type ValidateFunction } from "ajv";
-import { NipqInputError, UsageError, describeValue } from "../errors.js";
+import { NipqInputError, UsageError, describeValue } from "../../errors.js";
+import { misplacedSource, type NoiseConfig } from "../noise/sources.js";
 
 export type Dataflow = "os" | "ws" | "is";
 export type Scaling = "fixed" | "fused" | "bitserial" | "analog";
@@ -34,33 +35,6 @@ export interface AnalogCompute {
   gMaxMicroS: number;
 }
 
-/** Noise sources (docs/NOISE.md). Absent or zero-scaled sources are off. */
-export interface NoiseConfig {
-  weightGaussian?: { sigma: number; unit: "lsb" | "relative" };
-  weightStuckAt?: { rate: number; value: "0" | "1" | "random" };
-  weightBitFlip?: { ber: number };
-  activationBitFlip?: { ber: number };
-  accumulatorBitFlip?: { ber: number };
-  outputGaussian?: { sigma: number; unit: "acc-lsb" | "out-lsb" };
-  adc?: { sigma: number };
-  pcm?: PcmConfig;
-}
-
-/** aihwkit PCMLikeNoiseModel parameters (aihwkit/inference/noise/pcm.py), with its defaults. */
-export interface PcmConfig {
-  enabled: boolean;
-  progNoiseScale: number;
-  readNoiseScale: number;
-  driftScale: number;
-  tInferenceS: number;
-  t0S: number;
-  tReadS: number;
-  progCoeff: number[];
-  progCoeffGMaxRef: number;
-  driftCompensation: "none" | "global";
-  perReadSigma: number;
-}
-
 export interface HwModel {
   name: string;
   description?: string;
@@ -82,8 +56,8 @@ export interface HwModel {
   noise: NoiseConfig;
 }
 
-/** The shipped models' directory: <package>/hw-models (two levels above src/sim or dist/sim). */
-export const HW_MODELS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "hw-models");
+/** The shipped models' directory: <package>/hw-models (three levels above src/sim/hw or dist/sim/hw). */
+export const HW_MODELS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "hw-models");
 export const SHIPPED_MODELS = ["int8-systolic-16x16", "lowbit-npu", "bitserial-edge", "analog-pcm-crossbar"] as const;
 
 let validator: ValidateFunction | undefined;
@@ -168,10 +142,8 @@ export function validateHwModel(doc: unknown, file = "<memory>"): HwModel {
     throw new NipqInputError(`${file}: precision.scaling: expected one of "fixed", "fused", "bitserial" for a digital chip, found "analog"`);
   if (hw.compute.kind === "analog" && hw.precision.scaling !== "analog")
     throw new NipqInputError(`${file}: precision.scaling: expected "analog" for an analog chip, found ${JSON.stringify(hw.precision.scaling)}`);
-  if (hw.compute.kind === "digital" && hw.noise.pcm && hw.noise.pcm.enabled)
-    throw new NipqInputError(`${file}: noise.pcm: PCM noise needs an analog chip (compute.kind "analog"), found compute.kind "digital"`);
-  if (hw.compute.kind === "digital" && hw.noise.adc && hw.noise.adc.sigma > 0)
-    throw new NipqInputError(`${file}: noise.adc: ADC noise needs an analog chip (compute.kind "analog"), found compute.kind "digital"`);
+  const misplaced = misplacedSource(hw.noise, hw.compute.kind);
+  if (misplaced) throw new NipqInputError(`${file}: noise.${misplaced.key}: ${misplaced.label} needs an ${misplaced.compute} chip (compute.kind "${misplaced.compute}"), found compute.kind "${hw.compute.kind}"`);
   return hw;
 }
 

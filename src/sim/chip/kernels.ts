@@ -1,4 +1,4 @@
-// The "sim" backend: the LayerKernels interface (src/exec/backend.ts) executed with a chip's semantics.
+// The "sim" backend: the LayerKernels interface (src/kernels/backend.ts) executed with a chip's semantics.
 //
 // Digital weight layers, per output element (docs/HW_MODELS.md, "Semantics"):
 //   acc ← ovf(bias)                                         (bias preloaded into the accumulator)
@@ -7,25 +7,27 @@
 //   acc ← acc with accumulator bit flips, + output Gaussian noise          (per inference)
 //   y ← clamp(requant_chip(acc, m', s'), lo, hi), then activation bit flips on the stored y
 // The per-inference accumulator noise is drawn per image over the layer's whole output in layout order
-// (perturbAccumulators, src/sim/noise.ts), so the WASM fast path (src/sim/wasmsim.ts) can draw the same
-// numbers; this file is the definition it is tested against (test/sim/fastpath.test.ts).
+// (perturbAccumulators, src/sim/noise/models.ts), so the WASM fast path (./fastpath.ts) can draw the same
+// numbers; this file is the definition it is tested against (test/sim/fastpath.test.ts). Which sources
+// are on, and their settings, come from the chip instance (the noise table, src/sim/noise/sources.ts).
 // K runs over the weight layout [kh][kw][inC/groups] (padded taps contribute 0); ovf wraps or saturates
-// to accumulator.bits. When the accumulator bound of the chip's weights fits accumulator.bits nothing can
+// to accumulator.bits; per-mac is a K-tile of 1 (the chip's resolved kTile, src/sim/hw/resolve.ts). When the accumulator bound of the chip's weights fits accumulator.bits nothing can
 // overflow in any order, and the kernel takes the exact path (same integers, less work).
 //
 // Analog weight layers: DAC-quantized inputs, per-tile MVM on (g+ − g−)/g_max, ADC (noise, clip, quantize),
 // digital scale and accumulation across K-tiles, rounding to the integer accumulator, then as above.
 
-import type { Activation, LayerKernels } from "../exec/backend.js";
-import { windowGeometry, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec } from "../ir/types.js";
-import { addRequant, avgPoolSum, globalSum, maxPool } from "../kernels/reference/ops.js";
-import { POW2 } from "../kernels/reference/requant.js";
-import type { AnalogPrep, ChipInstance, DigitalPrep, PoolPrep } from "./chip.js";
-import { OUT_GAUSS_STREAMS, SRC, prepareLayer, type LayerPrep } from "./chip.js";
-import { flipBits, perturbAccumulators } from "./noise.js";
-import { requantRounded, type Rounding } from "./requant.js";
-import { Rng, streamId } from "./rng.js";
-import type { AnalogMac } from "./wasmanalog.js";
+import type { AddLayer, AvgPoolLayer, Conv2DLayer, DenseLayer, GlobalAvgPoolLayer, Layer, MaxPoolLayer, TensorSpec } from "../../ir/types.js";
+import type { Activation, LayerKernels } from "../../kernels/backend.js";
+import { prepareOp } from "../../kernels/prepare.js";
+import { addRequant, avgPoolSum, globalSum, maxPool } from "../../kernels/reference/ops.js";
+import { POW2 } from "../../kernels/reference/requant.js";
+import { requantRounded, type Rounding } from "../hw/requant.js";
+import { flipBits, perturbAccumulators } from "../noise/models.js";
+import { Rng, streamId } from "../noise/rng.js";
+import { OUT_GAUSS_STREAMS, STREAM } from "../noise/sources.js";
+import type { AnalogMac } from "./analogmac.js";
+import { prepareLayer, type AnalogPrep, type ChipInstance, type DigitalPrep, type LayerPrep, type PoolPrep } from "./chip.js";
 
 /** The sim backend: LayerKernels plus the dataset index of the batch's first image (keys per-inference draws). */
 export interface SimKernels extends LayerKernels {
@@ -70,7 +72,7 @@ class InferenceStreams {
 
 
 export interface SimKernelOptions {
-  /** The analog crossbar's MACs on WASM (src/sim/wasmanalog.ts); without it, the plain-TS loop (same numbers). */
+  /** The analog crossbar's MACs on WASM (./analogmac.ts); without it, the plain-TS loop (same numbers). */
   analogMac?: AnalogMac;
 }
 
@@ -80,19 +82,16 @@ export interface SimKernelOptions {
  */
 export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKernels {
   const hw = chip.hw;
-  const noisy = chip.trial !== null;
-  const n = hw.noise;
-  const accBits = hw.accumulator.bits;
-  const ovfMode = hw.accumulator.overflow;
-  const perMac = hw.accumulator.partialSums === "per-mac";
-  const kTile = hw.accumulator.kTile ?? (hw.compute.kind === "digital" ? hw.compute.rows : hw.compute.tileRows);
+  // Only the sources this instance draws are in chip.noise (none on the clean chip).
+  const n = chip.noise;
+  const { accBits, overflow: ovfMode, kTile } = chip.spec;
   const rounding: Rounding = hw.requant.rounding;
-  const accBer = noisy ? n.accumulatorBitFlip?.ber ?? 0 : 0;
-  const actBer = noisy ? n.activationBitFlip?.ber ?? 0 : 0;
-  const outSigma = noisy ? n.outputGaussian?.sigma ?? 0 : 0;
+  const accBer = n.accumulatorBitFlip?.ber ?? 0;
+  const actBer = n.activationBitFlip?.ber ?? 0;
+  const outSigma = n.outputGaussian?.sigma ?? 0;
   const outUnit = n.outputGaussian?.unit ?? "out-lsb";
-  const adcSigma = noisy ? n.adc?.sigma ?? 0 : 0;
-  const readSigma = noisy && n.pcm && n.pcm.enabled !== false ? n.pcm.perReadSigma ?? 0 : 0;
+  const adcSigma = n.adc?.sigma ?? 0;
+  const readSigma = n.pcm?.perReadSigma ?? 0;
   let first = 0;
 
   /** The layer's prepared state; layers outside the chip's program are prepared on first use. */
@@ -100,7 +99,7 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
     let p = chip.prep.get(l);
     if (!p) {
       const i = chip.program.layers.indexOf(l);
-      p = prepareLayer(l, i, input ?? l.out, hw, chip.seed, chip.trial, chip.faults)!;
+      p = prepareLayer(l, i, input ?? l.out, chip)!;
       chip.prep.set(l, p);
     }
     return p;
@@ -112,7 +111,7 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
   function flipActivations(y: Int32Array, nImg: number, spec: TensorSpec, layer: number): Int32Array {
     if (actBer <= 0) return y;
     const per = y.length / nImg;
-    for (let b = 0; b < nImg; b++) flipBits(y, b * per, per, spec.bits, spec.signed, actBer, streams(layer, b).get(SRC.actFlip));
+    for (let b = 0; b < nImg; b++) flipBits(y, b * per, per, spec.bits, spec.signed, actBer, streams(layer, b).get(STREAM.actFlip));
     return y;
   }
 
@@ -145,15 +144,11 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
       const o = g * opg + oo;
       const base = o * K;
       let a = overflow(p.bias[o], accBits, ovfMode);
-      if (perMac) {
-        for (let k = 0; k < K; k++) a = overflow(a + w[base + k] * patch[k], accBits, ovfMode);
-      } else {
-        for (let k0 = 0; k0 < K; k0 += kTile) {
-          const k1 = Math.min(k0 + kTile, K);
-          let part = 0;
-          for (let k = k0; k < k1; k++) part += w[base + k] * patch[k];
-          a = overflow(a + part, accBits, ovfMode);
-        }
+      for (let k0 = 0; k0 < K; k0 += kTile) {
+        const k1 = Math.min(k0 + kTile, K);
+        let part = 0;
+        for (let k = k0; k < k1; k++) part += w[base + k] * patch[k];
+        a = overflow(a + part, accBits, ovfMode);
       }
       acc[oo] = a;
     }
@@ -172,8 +167,8 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
     const step = adcBits > 0 ? (2 * bound) / (2 ** adcBits - 2) : 0;
     const maxCode = adcBits > 0 ? 2 ** (adcBits - 1) - 1 : 0;
     const wnT = p.wnT;
-    const readRng = st && readSigma > 0 ? st.get(SRC.pcmRead) : null;
-    const adcRng = st && adcSigma > 0 ? st.get(SRC.adc) : null;
+    const readRng = st && readSigma > 0 ? st.get(STREAM.pcmRead) : null;
+    const adcRng = st && adcSigma > 0 ? st.get(STREAM.adc) : null;
     for (let oo = 0; oo < opg; oo++) acc[oo] = 0;
     // Column currents of every tile first, yt[kt·opg + oo] = Σ wn·xn over the tile's non-zero inputs in
     // ascending k (the MACs: on WASM when the caller gave an AnalogMac, the same operations in the same order).
@@ -227,10 +222,10 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
     const acc = new Float64Array(opg);
     const accI = new Int32Array(opg);
     const yt = new Float64Array(opg * (analog ? p.kTiles : 1));
-    const perInference = noisy && (accBer > 0 || outSigma > 0 || (analog && (adcSigma > 0 || readSigma > 0)));
+    const perInference = (accBer > 0 || outSigma > 0 || (analog && (adcSigma > 0 || readSigma > 0)));
     // Accumulator noise is drawn per image over the image's accumulators (perturbAccumulators), so they
     // are gathered for one image before the requant.
-    const accNoise = noisy && (accBer > 0 || outSigma > 0);
+    const accNoise = accBer > 0 || outSigma > 0;
     const accImg = new Float64Array(nPix * outC);
     const sd = accNoise && outSigma > 0 ? outputSigmas(p, outSigma, outUnit) : null;
     for (let b = 0; b < nImg; b++) {
@@ -262,21 +257,20 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
           for (let oo = 0; oo < opg; oo++) accImg[base + oo] = acc[oo];
         }
       }
-      if (accNoise) perturbAccumulators(accImg, 0, nPix, outC, accBits, accBer, accBer > 0 ? st!.get(SRC.accFlip) : null, sd, sd ? OUT_GAUSS_STREAMS.map((s) => st!.get(s)) : null);
+      if (accNoise) perturbAccumulators(accImg, 0, nPix, outC, accBits, accBer, accBer > 0 ? st!.get(STREAM.accFlip) : null, sd, sd ? OUT_GAUSS_STREAMS.map((s) => st!.get(s)) : null);
       const yBase = b * nPix * outC;
       for (let i = 0, pix = 0; pix < nPix; pix++) for (let o = 0; o < outC; o++, i++) y[yBase + i] = finish(accImg[i], o, p, lo, hi);
     }
     return flipActivations(y, nImg, l.out, p.index);
   }
 
-  function poolRequant(l: AvgPoolLayer | GlobalAvgPoolLayer, acc: Float64Array, C: number): Int32Array {
+  function poolRequant(l: AvgPoolLayer | GlobalAvgPoolLayer, acc: Float64Array): Int32Array {
     const p = prepOf(l, null) as PoolPrep;
     const y = new Int32Array(acc.length);
     for (let i = 0; i < acc.length; i++) {
       const r = requantRounded(acc[i], p.m[0], p.s[0], rounding);
       y[i] = r < l.rq.lo ? l.rq.lo : r > l.rq.hi ? l.rq.hi : r;
     }
-    void C;
     return y;
   }
 
@@ -288,11 +282,9 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
       first = f;
     },
     conv2d(l: Conv2DLayer, x: Activation): Int32Array {
-      const s = windowGeometry(x.spec.shape, l.kernel, l.stride, l.padding);
-      const { H, W, C, kh, kw, sh, sw, OH, OW } = s;
-      const cpg = C / l.groups;
+      const { geo: s, cpg } = prepareOp(l, x.spec);
       const d = x.data;
-      return weightLayer(l, x, OH * OW, (b, pix, g, patch) => {
+      return weightLayer(l, x, s.OH * s.OW, (b, pix, g, patch) => {
         const oy = Math.floor(pix / s.OW);
         const ox = pix - oy * s.OW;
         let k = 0;
@@ -318,16 +310,14 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
       });
     },
     maxpool(l: MaxPoolLayer, x: Activation): Int32Array {
-      const y = maxPool(x.data, x.n, windowGeometry(x.spec.shape, l.kernel, l.stride, l.padding));
-      return flipActivations(y, x.n, l.out, indexOf(l));
+      return flipActivations(maxPool(x.data, x.n, prepareOp(l, x.spec).geo), x.n, l.out, indexOf(l));
     },
     avgpool(l: AvgPoolLayer, x: Activation): Int32Array {
-      const g = windowGeometry(x.spec.shape, l.kernel, l.stride, l.padding);
-      return flipActivations(poolRequant(l, avgPoolSum(x.data, x.n, g), g.C), x.n, l.out, indexOf(l));
+      return flipActivations(poolRequant(l, avgPoolSum(x.data, x.n, prepareOp(l, x.spec).geo)), x.n, l.out, indexOf(l));
     },
     gap(l: GlobalAvgPoolLayer, x: Activation): Int32Array {
-      const [H, W, C] = x.spec.shape;
-      return flipActivations(poolRequant(l, globalSum(x.data, x.n, H, W, C), C), x.n, l.out, indexOf(l));
+      const { H, W, C } = prepareOp(l, x.spec).geo;
+      return flipActivations(poolRequant(l, globalSum(x.data, x.n, H, W, C)), x.n, l.out, indexOf(l));
     },
     add(l: AddLayer, a: Activation, b: Activation): Int32Array {
       return flipActivations(addRequant(a.data, b.data, l.ma, l.mb, l.s, l.lo, l.hi), a.n, l.out, indexOf(l));
@@ -337,10 +327,10 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
 
 /** Input-image bit flips (the u8 pixels as stored on chip), per image, in a copy. */
 export function flipInputs(chip: ChipInstance, images: Uint8Array, n: number, first: number): Uint8Array {
-  const ber = chip.trial !== null ? chip.hw.noise.activationBitFlip?.ber ?? 0 : 0;
+  const ber = chip.noise.activationBitFlip?.ber ?? 0;
   if (ber <= 0) return images;
   const per = images.length / n;
   const v = Int32Array.from(images);
-  for (let b = 0; b < n; b++) flipBits(v, b * per, per, 8, false, ber, new Rng(chip.seed, chip.trial!, first + b, streamId(0, SRC.inputFlip)));
+  for (let b = 0; b < n; b++) flipBits(v, b * per, per, 8, false, ber, new Rng(chip.seed, chip.trial!, first + b, streamId(0, STREAM.inputFlip)));
   return Uint8Array.from(v);
 }

@@ -1,34 +1,37 @@
 // The simulator's fast path for digital chips with per-inference noise: the whole program in WASM linear
-// memory (like WasmProgram, src/kernels/wasm/program.ts), with the noise applied between the kernels.
+// memory (like WasmProgram, src/exec/wasm-program.ts), with the noise applied between the kernels.
 //  - Weight layers whose accumulators are perturbed (accumulator bit flips, output Gaussian noise), or whose
 //    requant is the chip's own (cut multipliers, half-even / truncating rounding), run the GEMM / depthwise
-//    kernels without the fused requant (gemm_s16_4x8c2_acc, dwconv_s16_acc), then the draws of
-//    perturbAccumulators (src/sim/noise.ts, what the plain-TS kernels call) from the same streams:
+//    kernels without the fused requant (gemm_s16_8c2_acc, dwconv_s16_acc), then the draws of
+//    perturbAccumulators (src/sim/noise/models.ts, what the plain-TS kernels call) from the same streams:
 //    accumulator bit flips by flipBits on the linear-memory view, the output Gaussian noise in WASM fused
 //    with the chip's requant (gauss_requant_s16); without Gaussian noise, the chip's exact per-channel
 //    requant (requant_rows_mode), with the chip's rounding.
 //  - Activation bit flips: flipBits on each layer's i16 output in linear memory, per image, from the same
-//    (seed, trial, inference, layer·actFlip) stream as src/sim/kernels.ts; input flips via flipInputs.
-// Only taken when it computes exactly what the plain-TS sim kernels compute (fastPathEquivalent): no
-// accumulator can overflow (so partial-sum order and the accumulator width do not matter), spec requant.
-// This module is sim-only: the edge runtime does not import it.
+//    (seed, trial, inference, layer·actFlip) stream as ./kernels.ts; input flips via flipInputs.
+// Only taken when it computes exactly what the plain-TS sim kernels compute (fastPathEquivalent): every
+// noise source on says so in the noise table (src/sim/noise/sources.ts, `paths`), and the accumulators
+// overflow only where this path models the chip's order. This module is sim-only: the edge runtime does
+// not import it.
 
-import { accumulatorBound } from "../ir/accbound.js";
-import { isWeightLayer, sizeOf, tensorRange, type Layer, type Program, type TensorSpec, type WindowGeometry } from "../ir/types.js";
-import { planActivations } from "../exec/memplan.js";
-import { argmaxRows, avgPoolSum, globalSum } from "../kernels/reference/ops.js";
-import { SLACK } from "../kernels/wasm/arena.js";
-import { WasmEngine, type PreparedLayer } from "../kernels/wasm/engine.js";
-import type { KernelExports } from "../kernels/wasm/loader.js";
-import { OUT_GAUSS_STREAMS, SRC, type ChipInstance, type DigitalPrep, type PoolPrep } from "./chip.js";
+import { planActivations } from "../../exec/memplan.js";
+import { weightAccBound } from "../../ir/accbound.js";
+import { isWeightLayer, sizeOf, tensorRange, type Layer, type Program, type TensorSpec } from "../../ir/types.js";
+import { prepareOp } from "../../kernels/prepare.js";
+import { argmaxRows, avgPoolSum, globalSum } from "../../kernels/reference/ops.js";
+import { SLACK } from "../../kernels/wasm/arena.js";
+import { WasmEngine, type PreparedLayer } from "../../kernels/wasm/engine.js";
+import type { KernelExports } from "../../kernels/wasm/loader.js";
+import { requantRounded } from "../hw/requant.js";
+import { flipBits } from "../noise/models.js";
+import { Rng, streamId, zigTablesForWasm } from "../noise/rng.js";
+import { OUT_GAUSS_STREAMS, STREAM } from "../noise/sources.js";
+import type { ChipInstance, DigitalPrep, PoolPrep } from "./chip.js";
 import { outputSigmas } from "./kernels.js";
-import { flipBits } from "./noise.js";
-import { requantRounded, type Rounding } from "./requant.js";
-import { Rng, streamId, zigTablesForWasm } from "./rng.js";
 
 /** The sim-only kernels of the simulator's build (assembly/sim.ts) beside the engine's. */
 interface SimExports extends KernelExports {
-  gemm_s16_4x8c2_acc(x: number, lda: number, M: number, Kp: number, w: number, wbits: number, acc: number, tile: number, N: number, bias: number, y: number, ldy: number): void;
+  gemm_s16_8c2_acc(x: number, lda: number, M: number, Kp: number, w: number, wbits: number, acc: number, tile: number, N: number, bias: number, y: number, ldy: number): void;
   dwconv_s16_acc(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, y: number): void;
   requant_rows_mode(acc: number, rows: number, channels: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number, mode: number): void;
   gemm_s16_sat_ktile(x: number, lda: number, M: number, w: number, panels: number, N: number, tiles: number, T: number, wpp: number, bias: number, bits: number, y: number, ldy: number): void;
@@ -40,29 +43,26 @@ export function channelPeriod(C: number): number {
   return C % 4 === 0 ? C : C % 2 === 0 ? 2 * C : 4 * C;
 }
 
-/** The sim kernels' rounding modes (assembly/simnoise.ts requantClamp64). */
-const ROUNDING_MODE: Record<Rounding, number> = { "half-up": 0, "half-even": 1, truncate: 2 };
-
-/** Noise knobs of a trial that the fast path applies (the per-inference digital sources). */
+/** The settings of the per-inference sources the fast path applies (chip.noise holds only the active ones). */
 function knobs(chip: ChipInstance) {
-  const n = chip.hw.noise;
-  const noisy = chip.trial !== null;
+  const n = chip.noise;
   return {
-    actBer: noisy ? n.activationBitFlip?.ber ?? 0 : 0,
-    accBer: noisy ? n.accumulatorBitFlip?.ber ?? 0 : 0,
-    outSigma: noisy ? n.outputGaussian?.sigma ?? 0 : 0,
+    actBer: n.activationBitFlip?.ber ?? 0,
+    accBer: n.accumulatorBitFlip?.ber ?? 0,
+    outSigma: n.outputGaussian?.sigma ?? 0,
     outUnit: n.outputGaussian?.unit ?? "out-lsb",
   };
 }
 
-/** The input range a layer can see on this trial: activation flips can put a signed input at −2^(b−1). */
-function inputRange(x: TensorSpec, actBer: number): { lo: number; hi: number } {
+/** The input range a layer can see on this trial: a source such as activation flips can put a signed input at −2^(b−1). */
+function inputRange(x: TensorSpec, chip: ChipInstance): { lo: number; hi: number } {
   const r = tensorRange(x);
-  return actBer > 0 && x.signed ? { lo: -(2 ** (x.bits - 1)), hi: r.hi } : r;
+  return x.signed && chip.sources.some((s) => s.widensRange) ? { lo: -(2 ** (x.bits - 1)), hi: r.hi } : r;
 }
 
 /**
  * Whether the fast path computes exactly the plain-TS sim kernels' integers for this chip instance:
+ *  - every noise source on supports it (the noise table's `paths`): any other runs on the plain-TS kernels;
  *  - digital, with any requant rounding and multiplier bits (with multipliers cut to fewer bits or a
  *    rounding other than half up, every weight layer and pool requantizes with the chip's m, s, rounding);
  *  - accumulator bit flips only on accumulators of ≤ 32 bits;
@@ -73,18 +73,16 @@ function inputRange(x: TensorSpec, actBer: number): { lo: number; hi: number } {
  *  - the stored weights in the narrow range the WASM weight containers assume.
  */
 export function fastPathEquivalent(chip: ChipInstance): boolean {
-  const hw = chip.hw;
-  if (hw.compute.kind !== "digital") return false;
-  const { actBer, accBer } = knobs(chip);
-  if (accBer > 0 && hw.accumulator.bits > 32) return false;
+  if (chip.spec.kind !== "digital" || !chip.sources.every((s) => s.paths.includes("fast-path"))) return false;
+  if (knobs(chip).accBer > 0 && chip.spec.accBits > 32) return false;
   const layers = chip.program.layers;
   for (const [l, p] of chip.prep) {
     if (p.kind !== "digital" || !isWeightLayer(l)) continue;
     const x = layers[l.inputs[0]].out;
-    if (needsWrap(chip, l, p.weights, x, actBer)) {
+    if (needsWrap(chip, p.weights, l.bias, x)) {
       // The engine runs a conv with one input and one output channel per group on the depthwise kernel.
-      const depthwise = l.op === "conv2d" && p.gemm.K === l.kernel[0] * l.kernel[1] && p.gemm.opg === 1;
-      const ok = hw.accumulator.overflow === "wrap" ? hw.accumulator.bits <= 32 : hw.accumulator.bits <= 31 && !depthwise;
+      const depthwise = l.op === "conv2d" && prepareOp(l, x).depthwise;
+      const ok = chip.spec.overflow === "wrap" ? chip.spec.accBits <= 32 : chip.spec.accBits <= 31 && !depthwise;
       if (!ok) return false;
     }
     const lo = -(2 ** (l.wBits - 1) - 1);
@@ -97,15 +95,11 @@ export function fastPathEquivalent(chip: ChipInstance): boolean {
  * Whether some partial sum of this layer can leave the chip's accumulator (or i32) for an input this trial
  * can produce: the accumulator bound (DESIGN.md §3, which bounds every partial sum too) over the widened
  * input range. Wrapping accumulators of ≤ 32 bits are still exact on the fast path: two's-complement wrap
- * is arithmetic mod 2^bits, so wrapping per MAC or per K-tile (the chip's order, src/sim/kernels.ts) ends
+ * is arithmetic mod 2^bits, so wrapping per MAC or per K-tile (the chip's order, ./kernels.ts) ends
  * at the i32 GEMM's sum (mod 2^32) sign-extended from bit bits − 1. Saturation depends on the order: not here.
  */
-function needsWrap(chip: ChipInstance, l: Layer, weights: Int32Array, x: TensorSpec, actBer: number): boolean {
-  const r = inputRange(x, actBer);
-  // accumulatorBound over the widened range: a spec whose tensorRange is [r.lo, r.hi] (bits + 1 signed).
-  const wide: TensorSpec = r.lo < tensorRange(x).lo ? { ...x, bits: x.bits + 1 } : x;
-  const bound = accumulatorBound({ ...l, weights: weights as unknown as Int8Array } as Layer, wide)!;
-  return bound.bits > Math.min(32, chip.hw.accumulator.bits);
+function needsWrap(chip: ChipInstance, weights: Int32Array, bias: Int32Array, x: TensorSpec): boolean {
+  return weightAccBound(weights, bias, inputRange(x, chip)).bits > Math.min(32, chip.spec.accBits);
 }
 
 /** Operands of gemm_s16_sat_ktile for one layer (see assembly/simnoise.ts). */
@@ -216,8 +210,8 @@ export class NoisyWasmProgram {
     this.k = engine.k as SimExports;
     this.knobs = knobs(chip);
     this.micro = micro;
-    this.mode = ROUNDING_MODE[chip.hw.requant.rounding];
-    this.chipRequant = chip.hw.requant.multiplierBits < 31 || this.mode !== 0;
+    this.mode = chip.spec.roundingMode;
+    this.chipRequant = !chip.spec.specRequant;
     const layers = program.layers;
     let maxAcc = 0;
     let maxKp = 0;
@@ -245,11 +239,10 @@ export class NoisyWasmProgram {
       const period = channelPeriod(C);
       const sdPtr = sd ? a.putBytes(new Uint8Array(Float64Array.from({ length: period }, (_, q) => sd[q % C]).buffer), "output noise σ") : 0;
       const msPtr = sd ? a.putBytes(new Uint8Array(Float64Array.from({ length: period }, (_, q) => p.m[q % C] * 2 ** -p.s[q % C]).buffer), "output noise multipliers") : 0;
-      const acc = chip.hw.accumulator;
-      const overflows = needsWrap(chip, l, p.weights, chip.program.layers[l.inputs[0]].out, this.knobs.actBer);
-      const wrapShift = overflows && acc.overflow === "wrap" ? 32 - acc.bits : 0;
-      const kTile = acc.partialSums === "per-mac" ? 1 : acc.kTile ?? (chip.hw.compute.kind === "digital" ? chip.hw.compute.rows : 1);
-      const sat = overflows && acc.overflow === "saturate" ? satLayout(p, kTile, (v) => a.putI16(v, "saturating weights"), (v) => a.putI32(v, "saturating operands")) : null;
+      const { overflow, accBits, kTile } = chip.spec;
+      const overflows = needsWrap(chip, p.weights, p.bias, chip.program.layers[l.inputs[0]].out);
+      const wrapShift = overflows && overflow === "wrap" ? 32 - accBits : 0;
+      const sat = overflows && overflow === "saturate" ? satLayout(p, kTile, (v) => a.putI16(v, "saturating weights"), (v) => a.putI32(v, "saturating operands")) : null;
       this.noise[i] = { prep: p, m: a.putI32(p.m, "chip multipliers"), s: a.putI32(p.s, "chip shifts"), perturb: accBer > 0 || !!sd, sat, wrapShift, sd, period, sdPtr, msPtr };
     });
     this.state = a.alloc(112, "the generator state");
@@ -289,7 +282,7 @@ export class NoisyWasmProgram {
       const outRange = actBer > 0 && x.signed; // flipped inputs may leave the range the SIMD requant assumes
       if (ln && (ln.perturb || outRange || this.chipRequant || ln.wrapShift > 0 || ln.sat)) this.weightLayer(l, p, ln, ptr(l.inputs[0]), n, ptr(i), first);
       else if ((l.op === "avgpool" || l.op === "gap") && (outRange || this.chipRequant)) {
-        const g = (p as { geo: WindowGeometry }).geo;
+        const g = prepareOp(l, x).geo;
         const pp = this.chip.prep.get(this.chip.program.layers[i]) as PoolPrep;
         if (this.mode === 0) {
           // The scalar exact requant (simd 0) with the chip's multiplier (cut when requant.multiplierBits < 31).
@@ -311,14 +304,14 @@ export class NoisyWasmProgram {
       if (actBer > 0) {
         const per = sizeOf(l.out.shape);
         const y = engine.arena.i16(ptr(i), n * per);
-        for (let b = 0; b < n; b++) flipBits(y, b * per, per, l.out.bits, l.out.signed, actBer, new Rng(this.chip.seed, this.chip.trial!, first + b, streamId(i, SRC.actFlip)));
+        for (let b = 0; b < n; b++) flipBits(y, b * per, per, l.out.bits, l.out.signed, actBer, new Rng(this.chip.seed, this.chip.trial!, first + b, streamId(i, STREAM.actFlip)));
       }
     }
     const classes = sizeOf(layers[layers.length - 1].out.shape);
     return Int16Array.from(engine.arena.i16(ptr(layers.length - 1), n * classes));
   }
 
-  /** The per-inference stream (seed, trial, inference, layer·source) of src/sim/kernels.ts. */
+  /** The per-inference stream (seed, trial, inference, layer·source) of ./kernels.ts. */
   private stream(inference: number, layer: number, source: number): Rng {
     return new Rng(this.chip.seed, this.chip.trial!, inference, streamId(layer, source));
   }
@@ -330,7 +323,7 @@ export class NoisyWasmProgram {
    */
   private perImageGroups(l: Layer, p: Extract<PreparedLayer, { kind: "conv-gemm" }>, x: number, n: number, outC: number, gemm: (col: number, Kp: number, rows: number, gi: number, out: number) => void): void {
     const { k, engine } = this;
-    const h = p.host;
+    const h = p;
     const g = h.geo;
     const rows = g.OH * g.OW;
     const Kp = p.gemms[0].host.Kp;
@@ -353,39 +346,39 @@ export class NoisyWasmProgram {
     const nPix = sizeOf(l.out.shape) / outC;
     const acc = this.accPtr;
     const sat = ln.sat;
-    const bits = this.chip.hw.accumulator.bits;
-    if (sat && p.kind === "dense") k.gemm_s16_sat_ktile(x, p.host.inN, n, sat.w[0], sat.panels, outC, sat.tiles, sat.T, sat.wpp, sat.bias[0], bits, acc, outC);
+    const bits = this.chip.spec.accBits;
+    if (sat && p.kind === "dense") k.gemm_s16_sat_ktile(x, p.inN, n, sat.w[0], sat.panels, outC, sat.tiles, sat.T, sat.wpp, sat.bias[0], bits, acc, outC);
     else if (sat && p.kind === "conv-gemm") {
-      const h = p.host;
+      const h = p;
       const g = h.geo;
       if (h.direct) k.gemm_s16_sat_ktile(x, g.C, n * g.H * g.W, sat.w[0], sat.panels, outC, sat.tiles, sat.T, sat.wpp, sat.bias[0], bits, acc, outC);
       else this.perImageGroups(l, p, x, n, outC, (col, Kp, rows, gi, out) => k.gemm_s16_sat_ktile(col, Kp, rows, sat.w[gi], sat.panels, h.opg, sat.tiles, sat.T, sat.wpp, sat.bias[gi], bits, out, outC));
     } else if (sat) throw new Error(`layer ${l.name}: saturating accumulators of a depthwise layer are not on the fast path`);
     else if (p.kind === "depthwise") {
-      const g = p.host.geo;
-      k.dwconv_s16_acc(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.host.Cp, p.bias, acc);
+      const g = p.geo;
+      k.dwconv_s16_acc(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.Cp, p.bias, acc);
     } else if (p.kind === "dense") {
       const g = p.gemm;
       const mark = engine.arena.mark();
       let xa = x;
-      if (g.host.Kp !== p.host.inN) {
+      if (g.host.Kp !== p.inN) {
         xa = engine.arena.alloc(n * g.host.Kp * 2, `the padded input of layer ${l.name}`);
-        k.im2col_s16(x, n, 1, p.host.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.host.inN, xa, g.host.Kp);
+        k.im2col_s16(x, n, 1, p.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.inN, xa, g.host.Kp);
       }
-      k.gemm_s16_4x8c2_acc(xa, g.host.Kp, n, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, acc, outC);
+      k.gemm_s16_8c2_acc(xa, g.host.Kp, n, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, acc, outC);
       engine.arena.release(mark);
     } else if (p.kind === "conv-gemm") {
-      const h = p.host;
+      const h = p;
       const g = h.geo;
-      if (h.direct) k.gemm_s16_4x8c2_acc(x, g.C, n * g.H * g.W, p.gemms[0].host.Kp, p.gemms[0].w, p.gemms[0].host.container, this.accScratch, this.tile, p.gemms[0].host.N, p.gemms[0].bias, acc, outC);
+      if (h.direct) k.gemm_s16_8c2_acc(x, g.C, n * g.H * g.W, p.gemms[0].host.Kp, p.gemms[0].w, p.gemms[0].host.container, this.accScratch, this.tile, p.gemms[0].host.N, p.gemms[0].bias, acc, outC);
       else
         this.perImageGroups(l, p, x, n, outC, (col, Kp, rows, gi, out) => {
           const gm = p.gemms[gi];
-          k.gemm_s16_4x8c2_acc(col, Kp, rows, Kp, gm.w, gm.host.container, this.accScratch, this.tile, gm.host.N, gm.bias, out, outC);
+          k.gemm_s16_8c2_acc(col, Kp, rows, Kp, gm.w, gm.host.container, this.accScratch, this.tile, gm.host.N, gm.bias, out, outC);
         });
     } else throw new Error(`layer ${l.name}: not prepared as a weight layer`);
 
-    // Noise on the raw accumulators, per image, with the streams of src/sim/kernels.ts: accumulator bit flips
+    // Noise on the raw accumulators, per image, with the streams of ./kernels.ts: accumulator bit flips
     // here (O(flips)), the output Gaussian noise fused with the requant in WASM (gauss_requant_s16).
     const per = nPix * outC;
     const { lo, hi } = l.rq;
@@ -397,8 +390,8 @@ export class NoisyWasmProgram {
       for (let j = 0; j < n * per; j++) view[j] = (view[j] << w) >> w;
     }
     if (ln.perturb && accBer > 0) {
-      const accBits = this.chip.hw.accumulator.bits;
-      for (let b = 0; b < n; b++) flipBits(view, b * per, per, accBits, true, accBer, this.stream(first + b, ln.prep.index, SRC.accFlip)); // stays within accBits ≤ 32
+      const accBits = this.chip.spec.accBits;
+      for (let b = 0; b < n; b++) flipBits(view, b * per, per, accBits, true, accBer, this.stream(first + b, ln.prep.index, STREAM.accFlip)); // stays within accBits ≤ 32
     }
     if (!ln.sd) {
       k.requant_rows_mode(acc, n * nPix, outC, ln.m, ln.s, lo, hi, y, outC, this.mode);

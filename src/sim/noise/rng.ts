@@ -6,20 +6,11 @@
 // words, four times with distinct salts. Generator: xoshiro128** 1.1 (Blackman & Vigna, "Scrambled linear
 // pseudorandom number generators", ACM TOMS 2021; reference C at prng.di.unimi.it, public domain).
 
+import { fmix32 } from "../../rng.js";
 import { detExp, detLog } from "./detmath.js";
 
 /** Inference index for draws that belong to the chip instance (per trial), not to one image. */
 export const CHIP = 0xffffffff; // 4294967295
-
-/** murmur3 fmix32: a bijective avalanche of a 32-bit word. */
-export function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
@@ -102,7 +93,7 @@ export class Rng {
    * image. Unlike the 2000 code, the layer index (low 8 bits) and the signed 24-bit value (high bits) come
    * from disjoint bits of the word (the correlation Doornik points out, "An Improved
    * Ziggurat Method to Generate Normal Random Samples", 2005). The rejection step's exp and log are detExp /
-   * detLog (src/sim/detmath.ts), which the WASM twin (assembly/simnoise.ts) repeats bit for bit.
+   * detLog (./detmath.ts), which the WASM twin (assembly/simnoise.ts) repeats bit for bit.
    * `slow`: the stream the rejection step (2.7% of draws) draws from (default: this one). The output
    * Gaussian noise gives it a stream of its own, so its fast streams advance one word per draw whatever
    * happens and the WASM kernel can take four draws at a time and do the rejections after.

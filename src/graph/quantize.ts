@@ -3,7 +3,7 @@
 // Dividing two float32 values in float64 and rounding once to float32 gives the correctly rounded float32
 // quotient (float64 has ≥ 2·24 + 2 bits; Figueroa, "When is double rounding innocuous?", SIGNUM 1995).
 
-import type { QuantizerSpec } from "../graph/types.js";
+import type { QuantizerSpec } from "./types.js";
 
 /** Round half to even, like tf.round and numpy.round. */
 export function roundHalfEven(v: number): number {

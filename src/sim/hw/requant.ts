@@ -2,8 +2,8 @@
 // the multiplier cut to the chip's bits and the chip's rounding. With 31 multiplier bits and "half-up"
 // rounding it is exactly the reference `requantClamp` (src/kernels/reference/requant.ts).
 
-import { NipqInputError } from "../errors.js";
-import { POW2, requant } from "../kernels/reference/requant.js";
+import { NipqInputError } from "../../errors.js";
+import { POW2, requant } from "../../kernels/reference/requant.js";
 
 export type Rounding = "half-up" | "half-even" | "truncate";
 

@@ -7,11 +7,12 @@
 //   os: Sr = output pixels, Sc = filters, T = K;  ws: Sr = K, Sc = filters, T = output pixels;
 //   is: Sr = K, Sc = output pixels, T = filters       (K = kh·kw·inC/groups, the reduction length).
 
-import { packedActivationBytes, peakActivationBytes } from "../exec/memplan.js";
-import { programStats } from "../ir/stats.js";
-import { isWeightLayer, sizeOf, type Program } from "../ir/types.js";
-import { checkPrecision, gemmOf } from "./chip.js";
+import { packedActivationBytes, peakActivationBytes } from "../../exec/memplan.js";
+import { programStats } from "../../ir/stats.js";
+import { isWeightLayer, sizeOf, type Program } from "../../ir/types.js";
+import { gemmOf } from "../../kernels/prepare.js";
 import type { Dataflow, HwModel } from "./hwmodel.js";
+import { checkPrecision, resolveChip } from "./resolve.js";
 
 /** Energy of one inference, pJ, by where it is spent. */
 export interface EnergyBreakdown {
@@ -113,6 +114,7 @@ export function macEnergyPj(hw: HwModel, bw: number, ba: number): number {
 /** The cost of one inference (batch 1) of `program` on `hw`. */
 export function programCost(program: Program, hw: HwModel): ProgramCost {
   const run = checkPrecision(program, hw);
+  const { kTile } = resolveChip(hw);
   const stats = programStats(program);
   const e = hw.energy;
   const clockHz = hw.clockMHz * 1e6;
@@ -161,7 +163,7 @@ export function programCost(program: Program, hw: HwModel): ProgramCost {
         energy.mac = st.macs * macEnergyPj(hw, bw, ba);
       } else {
         const c = hw.compute;
-        const kTiles = Math.ceil(K / c.tileRows);
+        const kTiles = Math.ceil(K / kTile); // the crossbar rows a K-tile maps onto (resolveChip)
         const nTiles = Math.ceil(opg / c.tileCols);
         const tilesNeeded = groups * kTiles * nTiles;
         // Every tile runs one MVM per output pixel; tiles beyond the chip's count are time-multiplexed.

@@ -1,8 +1,8 @@
 // `--vary key=from:to:steps[:log]`: the knob values of a robustness sweep.
 
-import { UsageError } from "../errors.js";
-import { MAX_SWEEP_STEPS } from "../limits.js";
-import { lookupSchema, withSet, type HwModel } from "./hwmodel.js";
+import { UsageError } from "../../errors.js";
+import { MAX_SWEEP_STEPS } from "../../limits.js";
+import { lookupSchema, withSet, type HwModel } from "../hw/hwmodel.js";
 
 export interface Vary {
   /** The flag as given. */

@@ -1,14 +1,14 @@
-// Whole-program execution in linear memory: every layer prepared once, activations in one arena laid out
+// Whole-program execution in linear memory on the WASM engine (src/kernels/wasm/engine.ts): every layer prepared once, activations in one arena laid out
 // by the static liveness plan (src/exec/memplan.ts), i16 elements. Only the u8 images go in and the int16
 // logits come out; nothing is converted between layers. Same results as interpretLayers on the reference.
 
-import { planActivations } from "../../exec/memplan.js";
-import type { RunResult } from "../../exec/interpret.js";
-import { argmaxRows } from "../reference/ops.js";
-import { requireFormat1 } from "../../ir/features.js";
-import { sizeOf, type Program } from "../../ir/types.js";
-import { SLACK } from "./arena.js";
-import type { WasmEngine } from "./engine.js";
+import { planActivations } from "./memplan.js";
+import type { RunResult } from "./interpret.js";
+import { argmaxRows } from "../kernels/reference/ops.js";
+import { requireFormat1 } from "../ir/features.js";
+import { sizeOf, type Program } from "../ir/types.js";
+import { SLACK } from "../kernels/wasm/arena.js";
+import type { WasmEngine } from "../kernels/wasm/engine.js";
 
 /**
  * Images run through the whole network at a time. A batch is processed in micro-batches, so the
@@ -47,11 +47,11 @@ export class WasmProgram {
   }
 
   /**
-   * Runs n ≤ maxBatch images (u8, n × input size) and returns the int16 logits and the predictions.
-   * `onLayer(i)`, when given, is called just before layer i runs (0: the u8 → i16 input conversion) and
-   * with the number of layers after the last: where the time goes (bench/kernels/model.ts).
+   * Runs n ≤ maxBatch images (u8, n × input size) and returns the int16 logits and the predictions. (Where
+   * the time goes, bench/kernels/model.ts times each layer's engine.exec: no hook here, which the edge
+   * runtime would carry.)
    */
-  run(images: Uint8Array, n: number, onLayer?: (i: number) => void): RunResult {
+  run(images: Uint8Array, n: number): RunResult {
     const layers = this.program.layers;
     if (n > this.maxBatch) throw new RangeError(`batch ${n} exceeds the prepared maximum ${this.maxBatch}`);
     const inSize = sizeOf(layers[0].out.shape);
@@ -60,27 +60,24 @@ export class WasmProgram {
     const logits = new Int16Array(n * classes);
     for (let b = 0; b < n; b += this.micro) {
       const nb = Math.min(this.micro, n - b);
-      logits.set(this.runMicro(images.subarray(b * inSize, (b + nb) * inSize), nb, onLayer), b * classes);
+      logits.set(this.runMicro(images.subarray(b * inSize, (b + nb) * inSize), nb), b * classes);
     }
     return { n, classes, logits, predictions: argmaxRows(logits, n, classes) };
   }
 
   /** One micro-batch (n ≤ this.micro) through every layer; returns its int16 logits. */
-  private runMicro(images: Uint8Array, n: number, onLayer?: (i: number) => void): Int16Array {
+  private runMicro(images: Uint8Array, n: number): Int16Array {
     const { engine, program } = this;
     const layers = program.layers;
     const inSize = sizeOf(layers[0].out.shape);
     engine.arena.bytes().set(images, this.staging);
     const ptr = (i: number) => this.base + this.offsets[i];
-    onLayer?.(0);
     engine.k.u8_to_s16(this.staging, n * inSize, ptr(0));
     for (let i = 1; i < layers.length; i++) {
       const l = layers[i];
       if (l.op === "flatten") continue;
-      onLayer?.(i);
       engine.exec(l, layers[l.inputs[0]].out, l.inputs.map(ptr), n, ptr(i), n * sizeOf(l.out.shape));
     }
-    onLayer?.(layers.length);
     const classes = sizeOf(layers[layers.length - 1].out.shape);
     return Int16Array.from(engine.arena.i16(ptr(layers.length - 1), n * classes));
   }

@@ -1,18 +1,10 @@
 // Noise models (DESIGN.md §4, docs/NOISE.md): pure functions that perturb integers or conductances with
 // draws from a given stream. Which stream (which (seed, trial, inference) key) is the caller's business:
-// per-chip sources draw once per trial (src/sim/chip.ts), per-inference sources once per image
-// (src/sim/kernels.ts).
+// per-chip sources draw once per trial (src/sim/chip/chip.ts), per-inference sources once per image
+// (src/sim/chip/kernels.ts). Which sources exist and where they apply: ./sources.ts.
 
-import type { PcmConfig } from "./hwmodel.js";
 import type { Rng } from "./rng.js";
-
-/** Two's-complement value of the low `bits` bits of x (sign-extended), for bits ≤ 32. */
-export function signExtend(x: number, bits: number): number {
-  if (bits >= 32) return x | 0;
-  const m = 2 ** bits;
-  const u = ((x % m) + m) % m;
-  return u >= m / 2 ? u - m : u;
-}
+import type { PcmConfig } from "./sources.js";
 
 /** Flips bit `bit` of an integer stored in a `bits`-wide field (two's complement when signed). */
 export function flipBit(v: number, bit: number, bits: number, signed: boolean): number {
@@ -61,7 +53,7 @@ export function flipBits(values: Int32Array | Int16Array | Float64Array, offset:
  *     the image (layout order) takes its first word from lane j mod 4 of gauss[0..3], and the rejection
  *     steps, in element order, draw from gauss[4] (so the WASM fast path draws four at a time and does
  *     the rejections after); sd[c] is σ in accumulator units for channel c.
- * The plain-TS sim kernels call this; the WASM fast path (src/sim/wasmsim.ts: flipBits, then the kernel
+ * The plain-TS sim kernels call this; the WASM fast path (src/sim/chip/fastpath.ts: flipBits, then the kernel
  * gauss_requant_s16) makes the same draws from the same streams.
  */
 export function perturbAccumulators(acc: Float64Array, offset: number, nPix: number, outC: number, accBits: number, ber: number, flipRng: Rng | null, sd: Float64Array | null, gauss: readonly Rng[] | null): void {

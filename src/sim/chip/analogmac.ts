@@ -1,10 +1,10 @@
 // The analog crossbar's multiply-accumulate on WASM (assembly/analog.ts analog_mac_f64) for the plain-TS
-// sim kernels (src/sim/kernels.ts analogAcc): the one loop of an analog-chip simulation that grows with the
+// sim kernels (./kernels.ts analogAcc): the one loop of an analog-chip simulation that grows with the
 // layer's MACs. The kernel does each product and sum as its own IEEE double operation in the TS loop's
 // order, so the integers are the same with or without it (test/sim/analogmac.test.ts). Sim-only: needs the
 // simulator's build (WasmEngine({ sim: true })).
 
-import type { WasmEngine } from "../kernels/wasm/engine.js";
+import type { WasmEngine } from "../../kernels/wasm/engine.js";
 import type { AnalogPrep } from "./chip.js";
 
 interface AnalogExports {
