@@ -13,9 +13,9 @@ import { SWEEP_REPORT } from "../report/outputs.js";
 import { sweepDoc, sweepHtml, sweepSvg, sweepTable } from "../report/sweep.js";
 import { textTable } from "../report/table.js";
 import { loadHwModel } from "../sim/hw/hwmodel.js";
-import { checkPrecision, chipWarnings } from "../sim/hw/resolve.js";
+import { checkPrecision } from "../sim/hw/resolve.js";
 import { sweepStudy } from "../sim/study/study.js";
-import { parseVary } from "../sim/study/vary.js";
+import { parseVary, sweepWarnings } from "../sim/study/vary.js";
 import { DATA_HELP, RESIZE_HELP, collect, modelFacts, pathOption, printJson, printWarnings, say } from "./common.js";
 import { studyOptions, type StudyCliOptions } from "./options.js";
 
@@ -46,7 +46,7 @@ export function sweepCommand(): Command {
       const program = readQModel(file);
       requireFormat1(program, "the simulator", file);
       checkPrecision(program, hw);
-      const warnings = printWarnings(chipWarnings(program, hw));
+      const warnings = printWarnings(sweepWarnings(program, hw, vary));
       const data = dataFor(o.data, modelFacts(program, file), { limit: o.limit, resize: o.resize });
       const bar = new cliProgress.SingleBar({ format: "sweep |{bar}| {value}/{total} trials | {key}={val}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       bar.start(vary.values.length * o.trials, 0, { key: vary.key, val: "–" });
@@ -61,7 +61,7 @@ export function sweepCommand(): Command {
       }
       if (o.json) return printJson(doc);
       const t = sweepTable(doc);
-      say(false, `${file} on ${hw.name}, ${data.name} test, ${data.n} images, ${o.trials} trials per point, seed ${o.seed}`);
+      say(false, `${file} on ${hw.name}, ${data.name} test, ${data.n} images, ${o.trials} trial${o.trials === 1 ? "" : "s"} per point, seed ${o.seed}`);
       say(false, textTable([t.header, ...t.rows]));
       if (o.out) say(false, `curve written to ${join(o.out, "sweep.svg")}`);
     });
