@@ -10,7 +10,6 @@ import { BACKENDS, loadBackend, type BackendName } from "../exec/backends.js";
 import { batchRanges, classesOf, inputBytes } from "../exec/runner.js";
 import { RUN_JOB_URL, type RunChunk, type RunChunkResult, type RunJobInit } from "../exec/run-job.js";
 import { runChunks } from "../exec/workers.js";
-import { formatVersion, requireFormat1 } from "../ir/features.js";
 import { readQModel } from "../ir/io.js";
 import { KernelsNotBuiltError } from "../kernels/wasm/errors.js";
 import { checkWritable, writeFileAtomic } from "../fsutil.js";
@@ -46,13 +45,6 @@ export function runCommand(): Command {
       const program = readQModel(file);
       const data = dataFor(o.data, modelFacts(program, file), { limit: o.limit, resize: o.resize });
       let fallback: string | undefined;
-      if (o.backend !== "reference" && formatVersion(program) === 2) {
-        // Format 2 (imported models) runs on the reference kernels until the WASM kernels implement it (15b).
-        if (cmd.getOptionValueSource("backend") !== "default") requireFormat1(program, `the ${o.backend} backend`, file);
-        fallback = `${file} is .qmodel format 2, which only the reference kernels run yet: the same integers, slower`;
-        process.stderr.write(`nipq: note: ${fallback}\n`);
-        o.backend = "reference";
-      }
       const kernels = await loadBackend(o.backend).catch((e: unknown) => {
         // Not asked for by name and not built: the reference kernels give the same integers, slower.
         if (!(e instanceof KernelsNotBuiltError) || cmd.getOptionValueSource("backend") !== "default") throw e;

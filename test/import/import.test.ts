@@ -1,5 +1,6 @@
 // The importer on the fixtures of test/fixtures/onnx (QDQ, QOperator and QONNX files from real exporter paths):
-// each imports, runs on the reference kernels, and agrees with the expectations its README describes.
+// each imports, runs on the reference kernels, and agrees with the expectations its README describes; the WASM
+// kernels (SIMD and scalar) give the reference's logits on every image.
 //
 // The rounding difference the spec predicts (docs/INTEGER_SPEC.md "Imported models: how close to the model"):
 // - Integer biases (QDQ, QOperator): the program computes the model's own integers; a requant differs from
@@ -15,10 +16,13 @@ import { readFileSync } from "node:fs";
 import onnxProto from "onnx-proto";
 import { describe, expect, it } from "vitest";
 import { runProgram } from "../../src/exec/interpret.js";
+import { compileProgram } from "../../src/exec/runner.js";
 import { importOnnxFile } from "../../src/import/index.js";
 import type { DenseLayer, Program } from "../../src/ir/types.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
-import { argmax, decodeModel, expandQuant, listFixtures, loadOrt, modelInput, testImages, type Fixture } from "../../scripts/onnx-fixtures/fixtures.js";
+import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
+import { simdSupported } from "../../src/kernels/wasm/features.js";
+import { argmax, decodeModel, expandQuant, importNorm, listFixtures, loadOrt, modelInput, testImages, type Fixture } from "../../scripts/onnx-fixtures/fixtures.js";
 
 const { onnx } = onnxProto;
 const fixtures = listFixtures();
@@ -26,15 +30,18 @@ const fixtures = listFixtures();
 /** Share of images whose predictions must agree: integer biases reproduce the model; float biases are rounded. */
 const MIN_AGREEMENT = { qdq: 0.99, qoperator: 0.99, qonnx: 0.98 } as const;
 
-function normOf(f: Fixture) {
-  const e = f.expected;
-  return e.input.mean.some((v) => v !== 0) || e.input.std.some((v) => v !== 1) ? { mean: e.input.mean, std: e.input.std } : undefined;
-}
-
 const imported = new Map<string, Program>();
 function program(f: Fixture): Program {
-  if (!imported.has(f.name)) imported.set(f.name, importOnnxFile(f.onnxPath, { norm: normOf(f) }).program);
+  if (!imported.has(f.name)) imported.set(f.name, importOnnxFile(f.onnxPath, { norm: importNorm(f.expected) }).program);
   return imported.get(f.name)!;
+}
+
+/** The program on the reference kernels over the fixture's test split (computed once for both suites). */
+const refRuns = new Map<string, ReturnType<typeof runProgram>>();
+function refRun(f: Fixture): ReturnType<typeof runProgram> {
+  const img = testImages(f.expected);
+  if (!refRuns.has(f.name)) refRuns.set(f.name, runProgram(program(f), referenceKernels, img.pixels, img.n));
+  return refRuns.get(f.name)!;
 }
 
 describe("nipq import on the ONNX fixtures (reference kernels)", () => {
@@ -44,7 +51,7 @@ describe("nipq import on the ONNX fixtures (reference kernels)", () => {
       const p = program(f);
       const img = testImages(e);
       expect(p.layers[0].out.shape).toEqual([img.h, img.w, img.c]);
-      const r = runProgram(p, referenceKernels, img.pixels, img.n);
+      const r = refRun(f);
       let agree = 0;
       let correct = 0;
       for (let i = 0; i < img.n; i++) {
@@ -68,6 +75,23 @@ describe("nipq import on the ONNX fixtures (reference kernels)", () => {
         expect(within / e.logitsN).toBeGreaterThanOrEqual(0.99);
       });
   }
+});
+
+describe("the imported programs on the WASM kernels: the reference's logits, image for image", () => {
+  const flavors = simdSupported() ? (["simd", "scalar"] as const) : (["scalar"] as const);
+  if (!simdSupported()) console.log("WASM SIMD: skipped (this engine does not validate WASM SIMD); the scalar build is checked");
+  for (const f of fixtures)
+    it(`${f.name}: ${flavors.join(" and ")}`, () => {
+      const p = program(f);
+      const img = testImages(f.expected);
+      const ref = refRun(f);
+      for (const flavor of flavors) {
+        const got = compileProgram(p, loadWasmKernels({ flavor }), img.n).run(img.pixels, img.n);
+        const bad = ref.logits.findIndex((v, i) => v !== got.logits[i]);
+        expect(bad, `${flavor}: first differing logit at ${bad}`).toBe(-1);
+        expect(got.logits.length).toBe(ref.logits.length);
+      }
+    });
 });
 
 const ort = await loadOrt();

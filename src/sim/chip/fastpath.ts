@@ -286,8 +286,8 @@ export class NoisyWasmProgram {
         const pp = this.chip.prep.get(this.chip.program.layers[i]) as PoolPrep;
         if (this.mode === 0) {
           // The scalar exact requant (simd 0) with the chip's multiplier (cut when requant.multiplierBits < 31).
-          if (l.op === "avgpool") k.avgpool_s16_requant(ptr(l.inputs[0]), n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.OH, g.OW, pp.m[0], pp.s[0], l.rq.lo, l.rq.hi, 0, ptr(i));
-          else k.gap_s16_requant(ptr(l.inputs[0]), n, g.H * g.W, g.C, pp.m[0], pp.s[0], l.rq.lo, l.rq.hi, 0, ptr(i));
+          if (l.op === "avgpool") k.avgpool_s16_requant(ptr(l.inputs[0]), n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, pp.m[0], pp.s[0], 0, 0, l.rq.lo, l.rq.hi, 0, ptr(i));
+          else k.gap_s16_requant(ptr(l.inputs[0]), n, g.H * g.W, g.C, pp.m[0], pp.s[0], 0, 0, l.rq.lo, l.rq.hi, 0, ptr(i));
         } else {
           // Half-even / truncating rounding: the plain-TS pool sums (a pool is a small share of the work)
           // and the chip's requantRounded, on the linear-memory views.
@@ -300,7 +300,7 @@ export class NoisyWasmProgram {
             yv[j] = r < lo ? lo : r > hi ? hi : r;
           }
         }
-      } else engine.exec(l, x, l.inputs.map(ptr), n, ptr(i), n * sizeOf(l.out.shape));
+      } else engine.exec(l, l.inputs.map((j) => layers[j].out), l.inputs.map(ptr), n, ptr(i), n * sizeOf(l.out.shape));
       if (actBer > 0) {
         const per = sizeOf(l.out.shape);
         const y = engine.arena.i16(ptr(i), n * per);
@@ -332,7 +332,7 @@ export class NoisyWasmProgram {
     const xSample = g.H * g.W * g.C * 2;
     for (let gi = 0; gi < h.groups; gi++)
       for (let b = 0; b < n; b++) {
-        k.im2col_s16(x + b * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, gi * h.cpg, h.cpg, col, Kp);
+        k.im2col_s16(x + b * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, gi * h.cpg, h.cpg, col, Kp, 0);
         gemm(col, Kp, rows, gi, this.accPtr + (b * rows * outC + gi * h.opg) * 4);
       }
     engine.arena.release(mark);
@@ -363,7 +363,7 @@ export class NoisyWasmProgram {
       let xa = x;
       if (g.host.Kp !== p.inN) {
         xa = engine.arena.alloc(n * g.host.Kp * 2, `the padded input of layer ${l.name}`);
-        k.im2col_s16(x, n, 1, p.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.inN, xa, g.host.Kp);
+        k.im2col_s16(x, n, 1, p.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.inN, xa, g.host.Kp, 0);
       }
       k.gemm_s16_8c2_acc(xa, g.host.Kp, n, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, acc, outC);
       engine.arena.release(mark);
