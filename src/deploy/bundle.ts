@@ -16,7 +16,6 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { dataFor } from "../data/index.js";
-import { requireFormat1 } from "../ir/features.js";
 import { NipqInputError } from "../errors.js";
 import { prepareOutputDir, readFileChecked, writeOutputDir, type OutputDirKind } from "../fsutil.js";
 import { decodeQModel } from "../ir/qmodel.js";
@@ -150,7 +149,6 @@ export function writeBundle(model: string | { bytes: Uint8Array; file: string },
   const modelFile = typeof model === "string" ? model : model.file;
   const modelBytes = typeof model === "string" ? readFileChecked(model) : model.bytes;
   const program = decodeQModel(modelBytes, modelFile);
-  requireFormat1(program, "the edge runtime", modelFile);
   const dir = o.buildDir ?? BUILD_DIR;
   const runtime = readAsset(join(dir, "deploy", BUNDLE_FILES.runtime), false);
   const page = readAsset(join(dir, "deploy", BUNDLE_FILES.page), false);

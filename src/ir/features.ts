@@ -35,8 +35,8 @@ export function formatVersion(p: Program): 1 | 2 {
 }
 
 /**
- * The guard of the executors that run format-1 programs only (the simulator, the edge bundle) until they
- * implement format 2 (issue 15b): throws a one-line NipqInputError (CLI exit 2) naming the
+ * The guard of the executors that run format-1 programs only (the simulator) until they implement format 2
+ * (issue 15b): throws a one-line NipqInputError (CLI exit 2) naming the
  * first format-2 feature, instead of letting them miscompute. `who` names the executor, `file` the model.
  */
 export function requireFormat1(p: Program, who: string, file = p.name): void {

@@ -1,14 +1,12 @@
 // .qmodel format version 2 (docs/FORMAT.md): programs that use zero points, full-range tensors and weights,
 // an input lookup table or explicit pads are written as version 2 and read back exactly; every other
 // program is still version 1, byte for byte; a version-1 file that holds a format-2 field is rejected; the
-// new fields are validated; the executors that run format 1 only (simulator, edge bundle) refuse a format-2
-// program with one line instead of miscomputing; the WASM kernels run it (test/backends: bit for bit).
+// new fields are validated; the executor that runs format 1 only (the simulator) refuses a format-2
+// program with one line instead of miscomputing; the WASM kernels and the edge runtime run it
+// (test/backends, test/deploy/runtime.test.ts: bit for bit).
 
-import { mkdtempSync, existsSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { writeBundle } from "../../src/deploy/bundle.js";
 import { QModelFormatError } from "../../src/errors.js";
 import { crc32 } from "../../src/ir/crc32.js";
 import { format2Uses, formatVersion, requireFormat1 } from "../../src/ir/features.js";
@@ -160,7 +158,7 @@ function p2Last(): number {
   return f2Program(7).layers.length - 1;
 }
 
-describe("executors that run format 1 only (simulator, edge bundle) refuse format-2 programs with one line", () => {
+describe("the simulator, which runs format 1 only, refuses format-2 programs with one line", () => {
   const p = f2Program(13);
   const first = format2Uses(p)[0];
   const line = new RegExp(`^m\\.qmodel: .+ cannot run \\.qmodel format 2 yet \\(issue 15b\\): layer "[^"]+" has ${first.what.replace(/[[\]()]/g, "\\$&")} \\(${first.field.replace(/[[\]]/g, "\\$&")}\\)`);
@@ -170,7 +168,7 @@ describe("executors that run format 1 only (simulator, edge bundle) refuse forma
     expect(() => requireFormat1(randomProgram(1), "the simulator", "m.qmodel")).not.toThrow();
   });
 
-  it("not the WASM whole-program runner (API, nipq run), which runs format 2 as the reference does", () => {
+  it("not the WASM whole-program runner (API, nipq run, edge runtime), which runs format 2 as the reference does", () => {
     const images = randomImages(p, 3, 13);
     const ref = runProgram(p, referenceKernels, images, 3);
     expect(Array.from(compileProgram(p, loadWasmKernels({ flavor: "scalar" }), 4).run(images, 3).logits)).toEqual(Array.from(ref.logits));
@@ -178,11 +176,5 @@ describe("executors that run format 1 only (simulator, edge bundle) refuse forma
 
   it("the simulator", () => {
     expect(() => buildChip({ ...p, name: "m.qmodel" }, loadHwModel("int8-systolic-16x16").hw, 0, null)).toThrow(/the simulator cannot run \.qmodel format 2 yet/);
-  });
-
-  it("the edge bundle, with nothing written", () => {
-    const dir = join(mkdtempSync(join(tmpdir(), "nipq-f2-")), "bundle");
-    expect(() => writeBundle({ bytes: encodeQModel(p), file: "m.qmodel" }, dir)).toThrow(line);
-    expect(existsSync(dir)).toBe(false);
   });
 });
