@@ -7,7 +7,6 @@ import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
 import { dataFor } from "../data/index.js";
-import { requireFormat1 } from "../ir/features.js";
 import { readQModel } from "../ir/io.js";
 import { prepareOutputDir, writeOutputDir } from "../fsutil.js";
 import { SIMULATE_REPORT } from "../report/outputs.js";
@@ -42,7 +41,6 @@ export function simulateCommand(): Command {
     .action(async (file: string, o: SimulateOptions) => {
       if (o.out) prepareOutputDir(o.out, SIMULATE_REPORT);
       const program = readQModel(file);
-      requireFormat1(program, "the simulator", file);
       const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
       const data = dataFor(o.data, modelFacts(program, file), { limit: o.limit, resize: o.resize });
       const cost = programCost(program, hw);

@@ -6,7 +6,6 @@ import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
 import { dataFor } from "../data/index.js";
-import { requireFormat1 } from "../ir/features.js";
 import { readQModel } from "../ir/io.js";
 import { prepareOutputDir, writeOutputDir } from "../fsutil.js";
 import { SWEEP_REPORT } from "../report/outputs.js";
@@ -44,7 +43,6 @@ export function sweepCommand(): Command {
       const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
       const vary = parseVary(o.vary, hw);
       const program = readQModel(file);
-      requireFormat1(program, "the simulator", file);
       checkPrecision(program, hw);
       const warnings = printWarnings(sweepWarnings(program, hw, vary));
       const data = dataFor(o.data, modelFacts(program, file), { limit: o.limit, resize: o.resize });

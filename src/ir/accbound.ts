@@ -42,6 +42,13 @@ export function weightAccBound(weights: ArrayLike<number>, bias: ArrayLike<numbe
   return { min, max, bits: signedBitsFor(min, max) };
 }
 
+/** The values x − z a layer accumulates for inputs x in `input`'s range (its zero point z, 0 in format 1). */
+export function macRange(input: TensorSpec): { lo: number; hi: number } {
+  const t = tensorRange(input);
+  const z = zeroOf(input);
+  return { lo: t.lo - z, hi: t.hi - z };
+}
+
 /**
  * Bound of a layer's accumulators over every input in `input`'s range: every op accumulates x − z with x in
  * the input's range, i.e. terms in [lo − z, hi − z] (padding taps read x = z and add 0, inside that interval
@@ -49,9 +56,7 @@ export function weightAccBound(weights: ArrayLike<number>, bias: ArrayLike<numbe
  * narrow or full); for pooling sums, window size × that interval. Other layers have no accumulator (null).
  */
 export function accumulatorBound(layer: Layer, input: TensorSpec): AccBound | null {
-  const t = tensorRange(input);
-  const z = zeroOf(input);
-  const r = { lo: t.lo - z, hi: t.hi - z };
+  const r = macRange(input);
   if (layer.op === "conv2d" || layer.op === "dense") return weightAccBound(layer.weights, layer.bias, r);
   if (layer.op !== "avgpool" && layer.op !== "gap") return null;
   const window = layer.op === "gap" ? input.shape[0] * input.shape[1] : layer.kernel[0] * layer.kernel[1];

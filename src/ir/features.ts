@@ -1,8 +1,7 @@
-// Which parts of a program need .qmodel format version 2 (DESIGN.md §3 "Imported models"), and the one guard
-// that keeps them away from executors that do not implement them yet. A program without any of these is a
-// format-1 program: it is written as version 1, byte for byte as before, and every backend runs it.
+// Which parts of a program need .qmodel format version 2 (DESIGN.md §3 "Imported models"). A program without
+// any of these is a format-1 program: it is written as version 1, byte for byte as before. Every backend runs
+// both versions; the simulator's WASM fast path (src/sim/chip/fastpath.ts) takes format 1 only.
 
-import { NipqInputError } from "../errors.js";
 import type { Program, TensorSpec } from "./types.js";
 
 /** One use of a format-2 feature: where (a field path as the .qmodel reader names it) and what. */
@@ -32,18 +31,4 @@ export function format2Uses(p: Program): Format2Use[] {
 /** The .qmodel version a program is written with: 2 when it uses any format-2 feature, else 1. */
 export function formatVersion(p: Program): 1 | 2 {
   return format2Uses(p).length > 0 ? 2 : 1;
-}
-
-/**
- * The guard of the executors that run format-1 programs only (the simulator) until they implement format 2
- * (issue 15b): throws a one-line NipqInputError (CLI exit 2) naming the
- * first format-2 feature, instead of letting them miscompute. `who` names the executor, `file` the model.
- */
-export function requireFormat1(p: Program, who: string, file = p.name): void {
-  const uses = format2Uses(p);
-  if (uses.length === 0) return;
-  const u = uses[0];
-  const layer = p.layers[Number(/^layers\[(\d+)\]/.exec(u.field)![1])];
-  const more = uses.length > 1 ? ` (and ${uses.length - 1} more format-2 feature${uses.length > 2 ? "s" : ""})` : "";
-  throw new NipqInputError(`${file}: ${who} cannot run .qmodel format 2 yet (issue 15b): layer "${layer.name}" has ${u.what} (${u.field})${more}; use the reference backend`);
 }

@@ -28,6 +28,5 @@ export const BACKENDS_UNDER_TEST: BackendUnderTest[] = [
   },
   { name: "wasm-scalar", load: async () => loadWasmKernels({ flavor: "scalar" }), format2: true },
   // The simulator on the int8 systolic array: noise off, 32-bit accumulators, spec requant (31-bit m, half-up).
-  // Format 1 only: buildChip refuses format 2 (src/ir/features.ts requireFormat1).
-  { name: "sim", load: async () => simKernels(adHocChip(loadHwModel("int8-systolic-16x16").hw)), format2: false },
+  { name: "sim", load: async () => simKernels(adHocChip(loadHwModel("int8-systolic-16x16").hw)), format2: true },
 ];

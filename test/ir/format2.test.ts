@@ -1,21 +1,22 @@
 // .qmodel format version 2 (docs/FORMAT.md): programs that use zero points, full-range tensors and weights,
 // an input lookup table or explicit pads are written as version 2 and read back exactly; every other
 // program is still version 1, byte for byte; a version-1 file that holds a format-2 field is rejected; the
-// new fields are validated; the executor that runs format 1 only (the simulator) refuses a format-2
-// program with one line instead of miscomputing; the WASM kernels and the edge runtime run it
-// (test/backends, test/deploy/runtime.test.ts: bit for bit).
+// new fields are validated; and every executor runs it: the WASM kernels and the edge runtime bit for bit
+// (test/backends, test/deploy/runtime.test.ts), the simulator on all its paths.
 
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { QModelFormatError } from "../../src/errors.js";
 import { crc32 } from "../../src/ir/crc32.js";
-import { format2Uses, formatVersion, requireFormat1 } from "../../src/ir/features.js";
+import { format2Uses, formatVersion } from "../../src/ir/features.js";
 import { decodeQModel, encodeQModel } from "../../src/ir/qmodel.js";
 import { validateProgram } from "../../src/ir/validate.js";
 import type { Conv2DLayer, InputLayer, Program } from "../../src/ir/types.js";
 import { compileProgram } from "../../src/exec/runner.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { buildChip } from "../../src/sim/chip/chip.js";
+import { simKernels } from "../../src/sim/chip/kernels.js";
+import { runChip, wasmEquivalent, withChipWeights } from "../../src/sim/chip/run.js";
 import { loadHwModel } from "../../src/sim/hw/hwmodel.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
 import { runProgram } from "../../src/exec/interpret.js";
@@ -158,23 +159,31 @@ function p2Last(): number {
   return f2Program(7).layers.length - 1;
 }
 
-describe("the simulator, which runs format 1 only, refuses format-2 programs with one line", () => {
-  const p = f2Program(13);
-  const first = format2Uses(p)[0];
-  const line = new RegExp(`^m\\.qmodel: .+ cannot run \\.qmodel format 2 yet \\(issue 15b\\): layer "[^"]+" has ${first.what.replace(/[[\]()]/g, "\\$&")} \\(${first.field.replace(/[[\]]/g, "\\$&")}\\)`);
+describe("every executor runs format-2 programs: the WASM runner and the simulator's paths give the reference's integers", () => {
+  const programs = [13, 21, 34].map(f2Program);
 
-  it("requireFormat1 names the executor, the layer and the feature; format-1 programs pass", () => {
-    expect(() => requireFormat1(p, "the simulator", "m.qmodel")).toThrow(line);
-    expect(() => requireFormat1(randomProgram(1), "the simulator", "m.qmodel")).not.toThrow();
+  it("the WASM whole-program runner (API, nipq run, edge runtime)", () => {
+    for (const p of programs) {
+      const images = randomImages(p, 3, 13);
+      const ref = runProgram(p, referenceKernels, images, 3);
+      expect(Array.from(compileProgram(p, loadWasmKernels({ flavor: "scalar" }), 4).run(images, 3).logits), p.name).toEqual(Array.from(ref.logits));
+    }
   });
 
-  it("not the WASM whole-program runner (API, nipq run, edge runtime), which runs format 2 as the reference does", () => {
-    const images = randomImages(p, 3, 13);
-    const ref = runProgram(p, referenceKernels, images, 3);
-    expect(Array.from(compileProgram(p, loadWasmKernels({ flavor: "scalar" }), 4).run(images, 3).logits)).toEqual(Array.from(ref.logits));
-  });
-
-  it("the simulator", () => {
-    expect(() => buildChip({ ...p, name: "m.qmodel" }, loadHwModel("int8-systolic-16x16").hw, 0, null)).toThrow(/the simulator cannot run \.qmodel format 2 yet/);
+  it("the simulator: a clean chip predicts as the reference; a chip with weight noise gives the same logits on the plain-TS sim kernels as the WASM runner on its stored weights", () => {
+    const clean = loadHwModel("int8-systolic-16x16").hw;
+    const noisy = loadHwModel("int8-systolic-16x16", ["noise.weightGaussian.sigma=0.6"]).hw;
+    for (const p of programs) {
+      const n = 12;
+      const images = randomImages(p, n, 5);
+      const ref = runProgram(p, referenceKernels, images, n);
+      expect(Array.from(runChip(p, buildChip(p, clean, 0, null), { n, images, labels: new Uint8Array(n) }, 5).predictions), p.name).toEqual(Array.from(ref.predictions));
+      const chip = buildChip(p, noisy, 7, 1);
+      expect(wasmEquivalent(chip)).toBe(true);
+      const ts = runProgram(p, simKernels(chip), images, n).logits;
+      const wasm = compileProgram(withChipWeights(p, chip), loadWasmKernels({ flavor: "scalar" }), n).run(images, n).logits;
+      expect(Array.from(wasm), p.name).toEqual(Array.from(ts));
+      expect(Array.from(ts)).not.toEqual(Array.from(ref.logits)); // the noise reached the logits
+    }
   });
 });

@@ -16,6 +16,7 @@
 
 import { planActivations } from "../../exec/memplan.js";
 import { weightAccBound } from "../../ir/accbound.js";
+import { formatVersion } from "../../ir/features.js";
 import { isWeightLayer, sizeOf, tensorRange, type Layer, type Program, type TensorSpec } from "../../ir/types.js";
 import { prepareOp } from "../../kernels/prepare.js";
 import { argmaxRows, avgPoolSum, globalSum } from "../../kernels/reference/ops.js";
@@ -70,10 +71,13 @@ function inputRange(x: TensorSpec, chip: ChipInstance): { lo: number; hi: number
  *    accumulator and i32 (then no partial sum overflows in any order: wrap/saturate never fire), or the
  *    accumulator wraps and has ≤ 32 bits (needsWrap: the order does not matter for a wrap), or it
  *    saturates, has ≤ 31 bits and the layer is not depthwise (gemm_s16_sat_ktile, in the chip's order);
- *  - the stored weights in the narrow range the WASM weight containers assume.
+ *  - the stored weights in the narrow range the WASM weight containers assume;
+ *  - a format-1 program: its raw-accumulator kernels know no zero point, input table or full range (format-2
+ *    programs run on the WASM program when the chip is exact, else on the plain-TS kernels).
  */
 export function fastPathEquivalent(chip: ChipInstance): boolean {
   if (chip.spec.kind !== "digital" || !chip.sources.every((s) => s.paths.includes("fast-path"))) return false;
+  if (formatVersion(chip.program) === 2) return false;
   if (knobs(chip).accBer > 0 && chip.spec.accBits > 32) return false;
   const layers = chip.program.layers;
   for (const [l, p] of chip.prep) {
