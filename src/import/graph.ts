@@ -191,45 +191,32 @@ export function freshName(g: Graph, base: string): string {
 
 // ---- attributes ------------------------------------------------------------------------------------------
 
-/** An integer attribute, or `dflt` when absent. */
-export function intAttr(g: Graph, n: Node, key: string, dflt?: number): number {
+/** Attribute `key` of node n, checked by `ok` (what it is: `expected`), or `dflt` when absent. */
+function attr<T>(g: Graph, n: Node, key: string, dflt: T | undefined, ok: (v: unknown) => boolean, expected: string): T {
   const v = n.attrs[key];
   if (v === undefined) {
     if (dflt === undefined) fail(g, n, `attribute ${key} is missing`);
     return dflt;
   }
-  if (typeof v !== "number" || !Number.isInteger(v)) fail(g, n, `attribute ${key}: expected an integer, found ${JSON.stringify(v)}`);
-  return v;
+  if (!ok(v)) fail(g, n, `attribute ${key}: expected ${expected}, found ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+/** An integer attribute, or `dflt` when absent. */
+export function intAttr(g: Graph, n: Node, key: string, dflt?: number): number {
+  return attr(g, n, key, dflt, (v) => typeof v === "number" && Number.isInteger(v), "an integer");
 }
 
 export function floatAttr(g: Graph, n: Node, key: string, dflt?: number): number {
-  const v = n.attrs[key];
-  if (v === undefined) {
-    if (dflt === undefined) fail(g, n, `attribute ${key} is missing`);
-    return dflt;
-  }
-  if (typeof v !== "number") fail(g, n, `attribute ${key}: expected a number, found ${JSON.stringify(v)}`);
-  return v;
+  return attr(g, n, key, dflt, (v) => typeof v === "number", "a number");
 }
 
 export function intsAttr(g: Graph, n: Node, key: string, dflt?: number[]): number[] {
-  const v = n.attrs[key];
-  if (v === undefined) {
-    if (dflt === undefined) fail(g, n, `attribute ${key} is missing`);
-    return dflt;
-  }
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "number" || !Number.isInteger(x))) fail(g, n, `attribute ${key}: expected integers, found ${JSON.stringify(v)}`);
-  return v as number[];
+  return attr(g, n, key, dflt, (v) => Array.isArray(v) && v.every((x) => typeof x === "number" && Number.isInteger(x)), "integers");
 }
 
 export function stringAttr(g: Graph, n: Node, key: string, dflt?: string): string {
-  const v = n.attrs[key];
-  if (v === undefined) {
-    if (dflt === undefined) fail(g, n, `attribute ${key} is missing`);
-    return dflt;
-  }
-  if (typeof v !== "string") fail(g, n, `attribute ${key}: expected a string, found ${JSON.stringify(v)}`);
-  return v;
+  return attr(g, n, key, dflt, (v) => typeof v === "string", "a string");
 }
 
 // ---- constants --------------------------------------------------------------------------------------------

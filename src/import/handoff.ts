@@ -161,6 +161,16 @@ export function toQuantGraph(g: Graph, norm: InputNorm | undefined): HandOff {
     return { kind: "q", node: i, quant };
   };
 
+  /** A MaxPool's or AveragePool's quantized input and window; pads must leave every window a real tap. */
+  const poolOf = (n: Node, x: string) => {
+    const v = quantized(n, x);
+    const [H, W] = nhwc(x);
+    const k = n.attrs.kernel_shape as number[];
+    const win = windowOf(g, n, H, W, [k[0], k[1]]);
+    if (win.pads.some((p, j) => p >= win.kernel[j % 2])) fail(g, n, `pads [${win.pads.join(", ")}] reach a full window (${win.kernel.join("×")}); not supported`);
+    return { v, H, W, win };
+  };
+
   for (const n of g.nodes) {
     const out = n.outputs[0];
     const x = n.inputs[0];
@@ -253,23 +263,15 @@ export function toQuantGraph(g: Graph, norm: InputNorm | undefined): HandOff {
         break;
       }
       case "MaxPool": {
-        const v = quantized(n, x);
-        const [H, W] = nhwc(x);
-        const k = n.attrs.kernel_shape as number[];
-        const win = windowOf(g, n, H, W, [k[0], k[1]]);
-        if (win.pads.some((p, j) => p >= win.kernel[j % 2])) fail(g, n, `pads [${win.pads.join(", ")}] reach a full window (${win.kernel.join("×")}); not supported`);
+        const { v, H, W, win } = poolOf(n, x);
         const i = push({ op: "maxPool", name: nameOf(n), inputs: [v.node], outShape: nhwc(out), pool: win.kernel, strides: win.strides, padding: paddingOf(H, W, win) });
         vals.set(out, { kind: "q", node: i, quant: v.quant });
         break;
       }
       case "AveragePool": {
-        const v = quantized(n, x);
-        const [H, W] = nhwc(x);
-        const k = n.attrs.kernel_shape as number[];
-        const win = windowOf(g, n, H, W, [k[0], k[1]]);
+        const { v, win } = poolOf(n, x);
         const padded = win.pads.some((p) => p > 0);
         if (padded && intAttr(g, n, "count_include_pad", 0) !== 1) fail(g, n, "pads with count_include_pad 0 divide border windows by fewer taps, which one multiplier cannot express; not supported");
-        if (win.pads.some((p, j) => p >= win.kernel[j % 2])) fail(g, n, `pads [${win.pads.join(", ")}] reach a full window; not supported`);
         const i = push({ op: "avgPool", name: nameOf(n), inputs: [v.node], outShape: nhwc(out), pool: win.kernel, strides: win.strides, padding: padded ? [win.pads[0], win.pads[1], win.pads[2], win.pads[3]] : "valid", inputQuant: v.quant });
         vals.set(out, { kind: "raw", node: i, pool: true });
         break;
