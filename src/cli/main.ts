@@ -7,6 +7,7 @@ import { printable } from "./common.js";
 import { exportCommand } from "./export.js";
 import { importCommand } from "./import.js";
 import { demoCommand } from "./demo.js";
+import { initCommand } from "./init.js";
 import { inspectCommand } from "./inspect.js";
 import { lowerCommand } from "./lower.js";
 import { runCommand } from "./run.js";
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   program.addCommand(inspectCommand());
   program.addCommand(runCommand());
   program.addCommand(trainCommand());
+  program.addCommand(initCommand());
   program.addCommand(exportCommand());
   program.addCommand(simulateCommand());
   program.addCommand(sweepCommand());

@@ -18,6 +18,12 @@ import { type ForwardMode, type Method, METHODS, Net, type ParamInfo } from "./m
 import type { AlphaInit, NoiseKind } from "./quantizers.js";
 import { mixKey, permutation } from "./rng.js";
 
+/**
+ * Every dataset the trainer reads has the MNIST layout (28×28×1 u8, 10 classes; src/data/), so every arch is
+ * built for it here, whatever its own default input (resnet20 trains at 28×28×1, not CIFAR's 32×32×3).
+ */
+const DATA_LAYOUT = { input: MNIST_SHAPE, classes: MNIST_CLASSES };
+
 /** Everything that determines a training run. */
 export interface TrainConfig {
   arch: string;
@@ -35,6 +41,8 @@ export interface TrainConfig {
   limit?: number;
   /** Evaluate on only the first N test images. */
   testLimit?: number;
+  /** MobileNetV2's width multiplier (mobilenetv2 only; ArchOptions.width). */
+  width?: number;
   seed: number;
   out: string;
   resume?: boolean;
@@ -117,9 +125,9 @@ const DEFAULTS = {
 };
 
 /** The configuration with defaults filled in and validated (UsageError on bad values). */
-export function resolveConfig(c: TrainConfig): Required<Omit<TrainConfig, "bits" | "targetBops" | "targetAvgBits" | "limit" | "testLimit" | "stopAfterEpochs">> & TrainConfig {
+export function resolveConfig(c: TrainConfig): Required<Omit<TrainConfig, "bits" | "targetBops" | "targetAvgBits" | "limit" | "testLimit" | "stopAfterEpochs" | "width">> & TrainConfig {
   if (!(METHODS as readonly string[]).includes(c.method)) throw new UsageError(`--method: expected one of ${METHODS.join(", ")}, found ${JSON.stringify(c.method)}`);
-  buildArch(c.arch); // validates the name
+  buildArch(c.arch, { ...DATA_LAYOUT, width: c.width }); // validates the name and the width
   const targets = [c.bits, c.targetBops, c.targetAvgBits].filter((v) => v !== undefined).length;
   if (targets > 1) throw new UsageError("--bits, --target-bops and --target-avg-bits: give at most one");
   if (c.method === "float" && targets > 0) throw new UsageError("--method float: takes no --bits, --target-bops or --target-avg-bits");
@@ -148,6 +156,7 @@ type Resolved = ReturnType<typeof resolveConfig>;
 function trajectoryKey(c: Resolved): Record<string, unknown> {
   const { arch, data, method, bits, targetBops, targetAvgBits, epochs, batch, limit, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr, init, alphaInit } = c;
   const key: Record<string, unknown> = { arch, data, method, init: init === undefined ? null : resolve(init), bits: bits ?? null, targetBops: targetBops ?? null, targetAvgBits: targetAvgBits ?? null, epochs, batch, limit: limit ?? null, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr };
+  if (c.width !== undefined) key.width = c.width; // only when given: checkpoints from before --width keep their key
   // Only when not the default, so checkpoints written before the option existed still resume.
   if (alphaInit !== "rms") key.alphaInit = alphaInit;
   return key;
@@ -409,7 +418,7 @@ function checkOut(out: string, resume: boolean): void {
 export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void, onLog?: (l: EpochLog) => void, onFinish?: (net: Net) => void): Promise<TrainResult> {
   const c = resolveConfig(cfg);
   const out = resolve(c.out);
-  const arch: Arch = buildArch(c.arch);
+  const arch: Arch = buildArch(c.arch, { ...DATA_LAYOUT, width: c.width });
   const trainSet = loadDataset(c.data, "train", c.limit);
   const testSet = loadDataset(c.data, "test", c.testLimit);
   // The architectures here are built for 28×28×1 inputs and 10 classes (import other models: nipq import).
