@@ -95,7 +95,7 @@ async function tfRunner(p: Program, n: number): Promise<() => void> {
     tf.tidy(() => {
       let h = x as import("@tensorflow/tfjs").Tensor4D;
       cs.forEach((c, i) => {
-        h = tf.relu(tf.add(tf.conv2d(h, c.w as import("@tensorflow/tfjs").Tensor4D, c.l.stride, c.l.padding), c.b)) as import("@tensorflow/tfjs").Tensor4D;
+        h = tf.relu(tf.add(tf.conv2d(h, c.w as import("@tensorflow/tfjs").Tensor4D, c.l.stride, c.l.padding as "same" | "valid"), c.b)) as import("@tensorflow/tfjs").Tensor4D;
         if (i < pools) h = tf.maxPool(h, 2, 2, "valid");
       });
       let v = tf.mean(h, [1, 2]) as import("@tensorflow/tfjs").Tensor2D;

@@ -15,7 +15,7 @@
 import * as ortNode from "onnxruntime-node";
 import { readQModel } from "../../src/ir/io.js";
 import { programStats } from "../../src/ir/stats.js";
-import { sizeOf, type Program } from "../../src/ir/types.js";
+import { sizeOf, type LayerPadding, type Program } from "../../src/ir/types.js";
 import { exportOnnx } from "../../src/onnx/export.js";
 import { cachedInit, machine, ortWeb, tfWasm } from "./common.js";
 import { images, nipqRunner, timeRunners } from "./model.js";
@@ -37,6 +37,12 @@ const arg = (name: string) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : undefined;
 };
+
+/** A layer's padding for tfjs: its `same`/`valid` (the peers run `nipq init` programs, which never carry explicit pads). */
+function tfPad(p: LayerPadding): "same" | "valid" {
+  if (Array.isArray(p)) throw new Error(`bench: explicit pads [${p.join(", ")}] have no tfjs pooling equivalent here`);
+  return p;
+}
 
 /** The `nipq init` program (seed 1), from the cache or made (and cached) now. */
 async function program(arch: string, input: [number, number, number], classes: number, bits: { w: number; a: number }): Promise<Program> {
@@ -77,17 +83,17 @@ function tfNetwork(tf: Tf, p: Program, n: number): () => T {
         switch (l.op) {
           case "conv2d":
             v[i] = w!.depthwise
-              ? tf.fused.depthwiseConv2d({ x: a as import("@tensorflow/tfjs").Tensor4D, filter: w!.filter as import("@tensorflow/tfjs").Tensor4D, strides: l.stride, pad: l.padding, bias: w!.bias, activation: relu(i) })
-              : tf.fused.conv2d({ x: a as import("@tensorflow/tfjs").Tensor4D, filter: w!.filter as import("@tensorflow/tfjs").Tensor4D, strides: l.stride, pad: l.padding, bias: w!.bias, activation: relu(i) });
+              ? tf.fused.depthwiseConv2d({ x: a as import("@tensorflow/tfjs").Tensor4D, filter: w!.filter as import("@tensorflow/tfjs").Tensor4D, strides: l.stride, pad: tfPad(l.padding), bias: w!.bias, activation: relu(i) })
+              : tf.fused.conv2d({ x: a as import("@tensorflow/tfjs").Tensor4D, filter: w!.filter as import("@tensorflow/tfjs").Tensor4D, strides: l.stride, pad: tfPad(l.padding), bias: w!.bias, activation: relu(i) });
             break;
           case "dense":
             v[i] = tf.fused.matMul({ a: tf.reshape(a, [n, -1]) as import("@tensorflow/tfjs").Tensor2D, b: w!.filter as import("@tensorflow/tfjs").Tensor2D, bias: w!.bias, activation: i === L.length - 1 ? "linear" : relu(i) });
             break;
           case "maxpool":
-            v[i] = tf.maxPool(a as import("@tensorflow/tfjs").Tensor4D, l.kernel, l.stride, l.padding);
+            v[i] = tf.maxPool(a as import("@tensorflow/tfjs").Tensor4D, l.kernel, l.stride, tfPad(l.padding));
             break;
           case "avgpool":
-            v[i] = tf.avgPool(a as import("@tensorflow/tfjs").Tensor4D, l.kernel, l.stride, l.padding);
+            v[i] = tf.avgPool(a as import("@tensorflow/tfjs").Tensor4D, l.kernel, l.stride, tfPad(l.padding));
             break;
           case "gap":
             v[i] = tf.mean(a, [1, 2]);

@@ -5,6 +5,18 @@ import { InvalidArgumentError, Option } from "commander";
 import { defaultWorkers } from "../exec/workers.js";
 import { MAX_WORKERS } from "../limits.js";
 
+/** What --data accepts, for every command's help. */
+export const DATA_HELP =
+  "dataset: mnist (shipped digits), fashion-mnist (Debian dataset-fashion-mnist), idx:DIR, npy:DIR (x_test.npy u8 NHWC, y_test.npy), cifar10:DIR (CIFAR-10 binary), images:DIR (a folder per class, PNG/JPEG)";
+
+/** What --resize does, for every command that takes --data. */
+export const RESIZE_HELP = "images:DIR only: scale images to the model's input size (bilinear) instead of refusing other sizes";
+
+/** The model facts a dataset is checked against (src/data/index.ts dataFor): input [H, W, C], classes, its file. */
+export function modelFacts(p: { layers: { out: { shape: number[] } }[] }, file: string): { input: number[]; classes: number; name: string } {
+  return { input: p.layers[0].out.shape, classes: p.layers[p.layers.length - 1].out.shape[0], name: file };
+}
+
 /** Parses "W/A" (or one number for both) with each in 2..8. */
 export function parseBits(v: string): { w: number; a: number } {
   const m = /^\s*(\d+)\s*(?:\/\s*(\d+)\s*)?$/.exec(v);

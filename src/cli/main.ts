@@ -7,6 +7,7 @@ import { NipqInputError, ServiceError } from "../errors.js";
 import { printable } from "./common.js";
 import { exportCommand } from "./export.js";
 import { exportOnnxCommand } from "./export-onnx.js";
+import { importCommand } from "./import.js";
 import { demoCommand } from "./demo.js";
 import { initCommand } from "./init.js";
 import { inspectCommand } from "./inspect.js";
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions(false);
   program.addCommand(demoCommand());
   program.addCommand(lowerCommand());
+  program.addCommand(importCommand());
   program.addCommand(inspectCommand());
   program.addCommand(runCommand());
   program.addCommand(trainCommand());

@@ -6,7 +6,7 @@
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
-import { checkModelFitsData, loadDataset } from "../data/index.js";
+import { dataFor } from "../data/index.js";
 import { decodeQModel } from "../ir/qmodel.js";
 import { prepareOutputDir, readFileChecked, writeOutputDir } from "../fsutil.js";
 import { SIMULATE_REPORT } from "../report/outputs.js";
@@ -16,7 +16,7 @@ import { programCost } from "../sim/hw/cost.js";
 import { loadHwModel } from "../sim/hw/hwmodel.js";
 import { chipWarnings } from "../sim/hw/resolve.js";
 import { accuracyStudy, type AccuracyStudy } from "../sim/study/study.js";
-import { collect, fmtInt, pathOption, printJson, printWarnings, say } from "./common.js";
+import { DATA_HELP, RESIZE_HELP, collect, fmtInt, modelFacts, pathOption, printJson, printWarnings, say } from "./common.js";
 import { studyOptions, type StudyCliOptions } from "./options.js";
 import { addQueueOptions, checkQueueOptions, runQueued, type QueueCliOptions } from "./queue-options.js";
 
@@ -25,6 +25,7 @@ interface SimulateOptions extends StudyCliOptions, QueueCliOptions {
   data: string;
   set: string[];
   out?: string;
+  resize?: boolean;
 }
 
 export function simulateCommand(): Command {
@@ -32,7 +33,8 @@ export function simulateCommand(): Command {
     .description("simulate an integer program on an accelerator model: costs per layer, accuracy clean and under injected noise")
     .argument("<file>", "a .qmodel file", pathOption)
     .requiredOption("--hw <HW>", "hw-model JSON file, or a shipped model's name (int8-systolic-16x16, lowbit-npu, bitserial-edge, analog-pcm-crossbar)", pathOption)
-    .requiredOption("--data <D>", "dataset: mnist, fashion-mnist or idx:DIR", pathOption);
+    .requiredOption("--data <D>", DATA_HELP, pathOption)
+    .option("--resize", RESIZE_HELP);
   return addQueueOptions(studyOptions(cmd, { trials: "Monte-Carlo trials (noisy chip instances)" }))
     .option("--set <key=value>", "override a hw-model field (dotted path, repeatable), e.g. noise.weightGaussian.sigma=0.5", collect, [])
     .option("--out <DIR>", "write report.json and report.html there (a new directory, or a previous simulate report)", pathOption)
@@ -43,8 +45,7 @@ export function simulateCommand(): Command {
       const modelBytes = readFileChecked(file);
       const program = decodeQModel(modelBytes, file);
       const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
-      const data = loadDataset(o.data, "test", o.limit);
-      checkModelFitsData(file, program.layers[0].out.shape, data);
+      const data = dataFor(o.data, modelFacts(program, file), { limit: o.limit, resize: o.resize });
       const cost = programCost(program, hw);
       const warnings = printWarnings(chipWarnings(program, hw));
       const t0 = performance.now();

@@ -5,7 +5,7 @@
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
-import { checkModelFitsData, loadDataset } from "../data/index.js";
+import { dataFor } from "../data/index.js";
 import { decodeQModel } from "../ir/qmodel.js";
 import { prepareOutputDir, readFileChecked, writeOutputDir } from "../fsutil.js";
 import { SWEEP_REPORT } from "../report/outputs.js";
@@ -15,7 +15,7 @@ import { loadHwModel, withSet } from "../sim/hw/hwmodel.js";
 import { checkPrecision } from "../sim/hw/resolve.js";
 import { checkSweepSize, sweepPoint, sweepStudy, type SweepPoint } from "../sim/study/study.js";
 import { parseVary, sweepWarnings } from "../sim/study/vary.js";
-import { collect, pathOption, printJson, printWarnings, say } from "./common.js";
+import { DATA_HELP, RESIZE_HELP, collect, modelFacts, pathOption, printJson, printWarnings, say } from "./common.js";
 import { studyOptions, type StudyCliOptions } from "./options.js";
 import { addQueueOptions, checkQueueOptions, runQueued, type QueueCliOptions } from "./queue-options.js";
 
@@ -25,6 +25,7 @@ interface SweepOptions extends StudyCliOptions, QueueCliOptions {
   vary: string;
   set: string[];
   out?: string;
+  resize?: boolean;
 }
 
 export function sweepCommand(): Command {
@@ -32,7 +33,8 @@ export function sweepCommand(): Command {
     .description("robustness curve: accuracy (mean ± 95% CI over trials) against one hw-model knob")
     .argument("<file>", "a .qmodel file", pathOption)
     .requiredOption("--hw <HW>", "hw-model JSON file or a shipped model's name", pathOption)
-    .requiredOption("--data <D>", "dataset: mnist, fashion-mnist or idx:DIR", pathOption)
+    .requiredOption("--data <D>", DATA_HELP, pathOption)
+    .option("--resize", RESIZE_HELP)
     .requiredOption("--vary <key=from:to:steps[:log]>", "the knob and its values, e.g. noise.weightGaussian.sigma=0:1:6 or noise.pcm.tInferenceS=1:31536000:5:log");
   return addQueueOptions(studyOptions(cmd, { trials: "Monte-Carlo trials per point" }))
     .option("--set <key=value>", "override a hw-model field before sweeping (repeatable)", collect, [])
@@ -46,8 +48,7 @@ export function sweepCommand(): Command {
       const program = decodeQModel(modelBytes, file);
       checkPrecision(program, hw);
       const warnings = printWarnings(sweepWarnings(program, hw, vary));
-      const data = loadDataset(o.data, "test", o.limit);
-      checkModelFitsData(file, program.layers[0].out.shape, data);
+      const data = dataFor(o.data, modelFacts(program, file), { limit: o.limit, resize: o.resize });
       let points: SweepPoint[];
       if (o.queue) {
         checkSweepSize(vary, o.trials);

@@ -7,9 +7,9 @@
 // MAX_DATASET_IMAGES, and only then is the data inflated, with zlib's maxOutputLength set to what the
 // dims say. A gzip bomb stops at that size; with `take` (--limit) only the first items are inflated.
 
-import { readFileSync } from "node:fs";
 import { constants, gunzipSync } from "node:zlib";
 import { DatasetError } from "../errors.js";
+import { readDataFile } from "./read.js";
 import { MAX_DATASET_IMAGES } from "../limits.js";
 
 /** A decoded u8 IDX array: its dimensions (dims[0] as in the file) and the bytes of the items read. */
@@ -116,12 +116,5 @@ export function encodeIdx(dims: number[], data: Uint8Array): Uint8Array {
 
 /** Reads and decodes an IDX file. */
 export function readIdx(path: string, o: IdxOptions = {}): IdxArray {
-  let raw: Uint8Array;
-  try {
-    raw = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DatasetError(`${path}: cannot read: ${code === "ENOENT" ? "no such file" : code ?? (e as Error).message}`);
-  }
-  return decodeIdx(raw, path, o);
+  return decodeIdx(readDataFile(path), path, o);
 }

@@ -114,6 +114,10 @@ export function evalGraph(g: QuantGraph, weights: Uint8Array, image: Uint8Array,
         if (n.activation !== "none") y = y.map((v) => Math.max(0, n.activation === "relu6" ? Math.min(6, v) : v));
         break;
       }
+      case "avgPool":
+      case "requant":
+        // Training graphs have neither; imported models are checked against their own runtimes instead.
+        throw new Error(`evalGraph: node ${n.name} (${n.op}) occurs only in imported graphs, which it does not evaluate`);
     }
     outs.push(y);
 

@@ -22,7 +22,8 @@
 import onnxProto from "onnx-proto";
 import { UsageError } from "../errors.js";
 import { accumulatorBound } from "../ir/accbound.js";
-import { padBefore, samePadding, sizeOf, type Layer, type Program, type TensorSpec } from "../ir/types.js";
+import { format2Uses } from "../ir/features.js";
+import { resolvePads, sizeOf, type Layer, type Program, type TensorSpec } from "../ir/types.js";
 
 const { onnx } = onnxProto;
 type NodeProto = InstanceType<typeof onnx.NodeProto>;
@@ -137,6 +138,10 @@ export function exportOnnx(p: Program, opts: OnnxExportOptions = {}): OnnxExport
   const last = layers.length - 1;
   const values: Value[] = [];
   const inShape = layers[0].out.shape;
+  // Explicit pads (format 2) are ONNX's own; zero points, full-range tensors and input tables are not
+  // expressed by this export yet: refuse them by name rather than write a graph that computes something else.
+  const unsupported = format2Uses(p).find((u) => !u.field.endsWith(".padding"));
+  if (unsupported) throw new UsageError(`${p.name}: ${unsupported.field}: export-onnx does not express ${unsupported.what} yet (format-1 programs and explicit pads only)`);
   if (layers[0].op !== "input" || inShape.length !== 3) throw new UsageError(`${p.name}: layer 0: expected an input of shape [H, W, C], found ${layers[0].op} ${JSON.stringify(inShape)}`);
   values.push({ name: g.node("Transpose", ["pixels"], "input_nchw", { perm: [0, 3, 1, 2] }), layout: "nchw" });
 
@@ -188,10 +193,7 @@ function hiddenLayer(g: GraphBuilder, l: Layer, values: Value[], layers: Layer[]
     case "conv2d": {
       const [kh, kw] = l.kernel;
       const [H, W] = xs.shape;
-      const pads =
-        l.padding === "same"
-          ? [samePadding(H, kh, l.stride[0]).before, samePadding(W, kw, l.stride[1]).before, samePadding(H, kh, l.stride[0]).after, samePadding(W, kw, l.stride[1]).after]
-          : [0, 0, 0, 0];
+      const pads = resolvePads(H, W, l.kernel, l.stride, l.padding);
       const outC = l.out.shape[2];
       const cin = l.weights.length / (outC * kh * kw);
       const w = new Int8Array(l.weights.length); // [outC][kh][kw][cin] → [outC][cin][kh][kw]
@@ -208,7 +210,8 @@ function hiddenLayer(g: GraphBuilder, l: Layer, values: Value[], layers: Layer[]
       const C = xs.shape[2];
       const [kh, kw] = l.kernel;
       const ones = g.constant(`${name}_ones`, DT.UINT8, [C, 1, kh, kw], new Uint8Array(C * kh * kw).fill(1));
-      const sum = g.node("ConvInteger", [x.name, ones, g.zero(xs)], `${name}_sum`, { kernel_shape: [kh, kw], strides: [...l.stride], group: C });
+      const pads = resolvePads(xs.shape[0], xs.shape[1], l.kernel, l.stride, l.padding); // padded taps hold the zero point: real 0
+      const sum = g.node("ConvInteger", [x.name, ones, g.zero(xs)], `${name}_sum`, { kernel_shape: [kh, kw], strides: [...l.stride], pads, group: C });
       const q = requantInt64(g, g.node("Cast", [sum], `${name}_sum64`, { to: DT.INT64 }), accBound(l, xs), l.rq, [], name);
       return { name: toU8(g, q, l.out, name), layout: "nchw" };
     }
@@ -219,9 +222,7 @@ function hiddenLayer(g: GraphBuilder, l: Layer, values: Value[], layers: Layer[]
     case "maxpool": {
       const [H, W] = xs.shape;
       const [kh, kw] = l.kernel;
-      const pads = [padBefore(H, kh, l.stride[0], l.padding), padBefore(W, kw, l.stride[1], l.padding)];
-      if (l.padding === "same") pads.push(samePadding(H, kh, l.stride[0]).after, samePadding(W, kw, l.stride[1]).after);
-      else pads.push(0, 0);
+      const pads = resolvePads(H, W, l.kernel, l.stride, l.padding);
       return { name: g.node("MaxPool", [x.name], name, { kernel_shape: [kh, kw], strides: [...l.stride], pads }), layout: "nchw" };
     }
     case "add": {

@@ -5,7 +5,7 @@
 // dataset installed and cannot use a different copy: see docs/DISTRIBUTED.md.
 
 import { decodeIdx, encodeIdx } from "../data/idx.js";
-import { DatasetError, NipqInputError } from "../errors.js";
+import { DatasetError, NipqInputError, UsageError } from "../errors.js";
 import { decodeQModel } from "../ir/qmodel.js";
 import { sizeOf, type Program } from "../ir/types.js";
 import type { SimData } from "../sim/chip/run.js";
@@ -19,7 +19,15 @@ export function encodeHw(hw: HwModel): Uint8Array {
 /** The dataset's images and labels as IDX bytes. */
 export function encodeData(data: SimData): { images: Uint8Array; labels: Uint8Array } {
   const per = data.n ? data.images.length / data.n : 0;
-  return { images: encodeIdx([data.n, per], data.images), labels: encodeIdx([data.n], data.labels) };
+  // Labels travel as u8 IDX: an images:DIR dataset of more than 256 classes (u16 labels) is refused, not truncated.
+  let labels: Uint8Array;
+  if (data.labels instanceof Uint8Array) labels = data.labels;
+  else {
+    const top = data.labels.reduce((a, b) => Math.max(a, b), 0);
+    if (top > 255) throw new UsageError(`--queue: a dataset's labels travel as bytes; found class ${top}, expected at most 255 (run this dataset without --queue)`);
+    labels = Uint8Array.from(data.labels);
+  }
+  return { images: encodeIdx([data.n, per], data.images), labels: encodeIdx([data.n], labels) };
 }
 
 /** A short name for a blob in error messages: what it is and the start of its address. */

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { MNIST_CLASSES, MNIST_PIXELS, MNIST_SHAPE, loadDataset, type Dataset } from "../data/index.js";
+import { DatasetError } from "../errors.js";
 import { NipqInputError, UsageError } from "../errors.js";
 import { CHECKPOINT_DIR, CheckpointError, graphFiles, readCheckpoint, readTensor, TensorPacker, TRAIN_LOG_FILE, TRAIN_STATE_BIN, TRAIN_STATE_FILE, writeDirAtomic } from "../graph/checkpoint.js";
 import { prepareOutputDir } from "../fsutil.js";
@@ -420,6 +421,10 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
   const arch: Arch = buildArch(c.arch, { ...DATA_LAYOUT, width: c.width });
   const trainSet = loadDataset(c.data, "train", c.limit);
   const testSet = loadDataset(c.data, "test", c.testLimit);
+  // The architectures here are built for 28×28×1 inputs and 10 classes (import other models: nipq import).
+  for (const d of [trainSet, testSet])
+    if (d.height !== MNIST_SHAPE[0] || d.width !== MNIST_SHAPE[1] || d.channels !== MNIST_SHAPE[2] || d.labels.some((v) => v >= MNIST_CLASSES))
+      throw new DatasetError(`${d.name}: nipq train takes 28×28×1 images with 10 classes, found ${d.height}×${d.width}×${d.channels}${d.labels.some((v) => v >= MNIST_CLASSES) ? " and labels above 9" : ""}`);
   checkOut(out, c.resume);
   const batch = Math.min(c.batch, trainSet.n);
   const stepsPerEpoch = Math.max(1, Math.floor(trainSet.n / batch));

@@ -18,6 +18,7 @@ const LAYERS: { rank: number; name: string; path: RegExp }[] = [
   { rank: 2, name: "train", path: /^src\/train\// },
   { rank: 2, name: "onnx", path: /^src\/onnx\// },
   { rank: 3, name: "exec", path: /^src\/exec\// },
+  { rank: 3, name: "import", path: /^src\/import\// },
   { rank: 3, name: "init", path: /^src\/init\// },
   { rank: 4, name: "sim/noise", path: /^src\/sim\/noise\// },
   { rank: 5, name: "sim/hw", path: /^src\/sim\/hw\// },

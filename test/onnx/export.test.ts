@@ -14,7 +14,8 @@ import { loadDataset } from "../../src/data/index.js";
 import { interpretLayers, runProgram } from "../../src/exec/interpret.js";
 import { initProgram } from "../../src/init/index.js";
 import { readQModel } from "../../src/ir/io.js";
-import type { Program } from "../../src/ir/types.js";
+import { format2Uses } from "../../src/ir/features.js";
+import { resolvePads, type Program } from "../../src/ir/types.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { exportOnnx, type OnnxExportOptions } from "../../src/onnx/export.js";
@@ -169,6 +170,26 @@ describe("nipq export-onnx: the CLI contract", () => {
     expectInputError(nipq(["export-onnx", "models/cnn-s-mnist-nipq-mp.qmodel", "--out", join(dir, "no-such-dir", "m.onnx")]), /no-such-dir/);
     expectInputError(nipq(["export-onnx", "models/cnn-s-mnist-nipq-mp.qmodel"]), /--out/);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it("an imported program with zero points or an input table is refused by field, not exported wrong; explicit pads export", async () => {
+    const q = join(dir, "imported.qmodel");
+    expect(nipq(["import", "test/fixtures/onnx/mnist-qdq-ptq.onnx", "--out", q]).code).toBe(0);
+    const out = join(dir, "imported.onnx");
+    expectInputError(nipq(["export-onnx", q, "--out", out]), /^nipq: mnist-qdq-ptq: layers\[0\]\.lut: export-onnx does not express an input lookup table yet/);
+    expect(existsSync(out)).toBe(false);
+    // Explicit pads alone are ONNX's own: random programs with every `same` window written as its explicit
+    // (often asymmetric) pads export and agree like any other.
+    let padded = 0;
+    for (let seed = 1; seed <= 8; seed++) {
+      const p = randomProgram(seed);
+      const layers = p.layers.map((l) => ((l.op === "conv2d" || l.op === "maxpool" || l.op === "avgpool") && l.padding === "same" ? { ...l, padding: resolvePads(p.layers[l.inputs[0]].out.shape[0], p.layers[l.inputs[0]].out.shape[1], l.kernel, l.stride, l.padding) } : l));
+      const q: Program = { ...p, layers };
+      if (format2Uses(q).length === 0) continue;
+      padded++;
+      expectAgreement(`random program ${seed}, explicit pads`, await agreement(q, randomImages(q, 16, seed), 16));
+    }
+    expect(padded).toBeGreaterThan(3);
   });
 
   it("a program whose logits do not come from a dense layer is refused by name", () => {
