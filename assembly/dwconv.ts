@@ -96,22 +96,52 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   return i16x8.shuffle(a, b, 4, 12, 5, 13, 6, 14, 7, 15);
 }
 
+/** The input vector of channels c.. at (iy, ix) when inside x, else zx (whose x − zx is the real 0 of a padded tap). */
+// @ts-ignore: decorator
+@inline function tapOr(xb: usize, iy: i32, ix: i32, H: i32, W: i32, C: i32, c: i32, zxv: v128): v128 {
+  return <u32>iy < <u32>H && <u32>ix < <u32>W ? v128.load(xb + (<usize>((iy * W + ix) * C + c) << 1)) : zxv;
+}
+
+/** Σ over the 9 taps x0..x8 of channels c..c+7 with the interleaved weight pairs p*l/p*h, onto b0|b1; then emit8. */
+// @ts-ignore: decorator
+@inline function dot9(x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128, x8: v128,
+  p0l: v128, p0h: v128, p1l: v128, p1h: v128, p2l: v128, p2h: v128, p3l: v128, p3h: v128, p4l: v128, p4h: v128,
+  b0: v128, b1: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, zy: i32, lo: i32, hi: i32, raw: bool): void {
+  let a0 = i32x4.add(b0, i32x4.dot_i16x8_s(zipLo(x0, x1), p0l));
+  let a1 = i32x4.add(b1, i32x4.dot_i16x8_s(zipHi(x0, x1), p0h));
+  a0 = i32x4.add(a0, i32x4.dot_i16x8_s(zipLo(x2, x3), p1l));
+  a1 = i32x4.add(a1, i32x4.dot_i16x8_s(zipHi(x2, x3), p1h));
+  a0 = i32x4.add(a0, i32x4.dot_i16x8_s(zipLo(x4, x5), p2l));
+  a1 = i32x4.add(a1, i32x4.dot_i16x8_s(zipHi(x4, x5), p2h));
+  a0 = i32x4.add(a0, i32x4.dot_i16x8_s(zipLo(x6, x7), p3l));
+  a1 = i32x4.add(a1, i32x4.dot_i16x8_s(zipHi(x6, x7), p3h));
+  a0 = i32x4.add(a0, i32x4.dot_i16x8_s(zipLo(x8, x8), p4l));
+  a1 = i32x4.add(a1, i32x4.dot_i16x8_s(zipHi(x8, x8), p4h));
+  emit8(a0, a1, yp, c, C, m, s, pw, ps, zy, lo, hi, raw);
+}
+
 /**
- * The interior of one output row of a 3×3 depthwise conv: output pixels ox0..ox1 − 1 of row oy, whose whole
- * window lies inside x (no bounds, no skipped taps). Per 8 channels, the 9 taps are taken in pairs
+ * One output row oy of a 3×3 depthwise conv (SIMD). Per 8 channels, the 9 taps are taken in pairs
  * (t0,t1) (t2,t3) (t4,t5) (t6,t7) (t8,t8): the two input vectors are interleaved channel by channel and
  * multiplied with the equally interleaved weights by `i32x4.dot_i16x8_s`, 2 MACs per lane; the pair (t8,t8)
  * meets the weights (w8, 0). The weight pairs are built once per row and 8 channels. The zero point is folded
  * into the bias: Σ (x − zx)·w = Σ x·w − zx·Σ w (exact in wrapping i32, as the accumulator itself is), so the
- * loads need no subtraction. xr: x at (iy = oy·sh − pt, ix = ox0·sw − pl, channel 0); yr: y at (oy, ox0).
+ * loads need no subtraction, and a padded tap reads the vector zx. Columns [oxa, oxb) of a row whose window
+ * rows all lie inside x have their whole window inside x and run without checks; the other pixels check
+ * each tap (tapOr). yr: y at (oy, 0).
  */
 // @ts-ignore: decorator
-@inline function dw3x3Interior(xr: usize, yr: usize, n: i32, W: i32, C: i32, sw: i32, w: usize, wTap: usize,
-  bias: usize, m: usize, s: usize, pw: usize, ps: usize, zx: i32, zy: i32, lo: i32, hi: i32, raw: bool): void {
+@inline function dw3x3Row(xb: usize, yr: usize, oy: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32, pt: i32, pl: i32,
+  OW: i32, oxa: i32, oxb: i32, w: usize, wTap: usize, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
+  zx: i32, zy: i32, lo: i32, hi: i32, raw: bool): void {
   const PS = <usize>C << 1;
   const RS = <usize>W * PS;
   const step = <usize>sw * PS;
   const ystep = raw ? <usize>C << 2 : <usize>C << 1;
+  const iy = oy * sh - pt;
+  const full = iy >= 0 && iy + 3 <= H;
+  const a = full ? oxa : OW;
+  const b = full ? oxb : OW;
   const zxv = i16x8.splat(i16(zx));
   const zero = i16x8.splat(0);
   for (let c = 0; c < C; c += 8) {
@@ -129,26 +159,26 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
     zh = i32x4.add(zh, i32x4.add(i32x4.dot_i16x8_s(zxv, p2h), i32x4.dot_i16x8_s(zxv, p3h)));
     const b0 = i32x4.sub(v128.load(bias + (<usize>c << 2)), i32x4.add(zl, i32x4.dot_i16x8_s(zxv, p4l)));
     const b1 = i32x4.sub(v128.load(bias + (<usize>c << 2), 16), i32x4.add(zh, i32x4.dot_i16x8_s(zxv, p4h)));
-    let xp = xr + (<usize>c << 1);
-    let yp = yr;
-    for (let i = 0; i < n; i++) {
-      const r1 = xp + RS, r2 = r1 + RS;
-      const x0 = v128.load(xp), x1 = v128.load(xp + PS), x2 = v128.load(xp + 2 * PS);
-      const x3 = v128.load(r1), x4 = v128.load(r1 + PS), x5 = v128.load(r1 + 2 * PS);
-      const x6 = v128.load(r2), x7 = v128.load(r2 + PS), x8 = v128.load(r2 + 2 * PS);
-      let a0 = i32x4.add(b0, i32x4.dot_i16x8_s(zipLo(x0, x1), p0l));
-      let a1 = i32x4.add(b1, i32x4.dot_i16x8_s(zipHi(x0, x1), p0h));
-      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(zipLo(x2, x3), p1l));
-      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(zipHi(x2, x3), p1h));
-      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(zipLo(x4, x5), p2l));
-      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(zipHi(x4, x5), p2h));
-      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(zipLo(x6, x7), p3l));
-      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(zipHi(x6, x7), p3h));
-      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(zipLo(x8, x8), p4l));
-      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(zipHi(x8, x8), p4h));
-      emit8(a0, a1, yp, c, C, m, s, pw, ps, zy, lo, hi, raw);
-      xp += step;
-      yp += ystep;
+    for (let ox = 0; ox < OW; ox++) {
+      if (ox == a) {
+        // The interior: every tap inside x, no checks.
+        let xp = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
+        let yp = yr + <usize>ox * ystep;
+        for (; ox < b; ox++) {
+          const r1 = xp + RS, r2 = r1 + RS;
+          dot9(v128.load(xp), v128.load(xp + PS), v128.load(xp + 2 * PS), v128.load(r1), v128.load(r1 + PS), v128.load(r1 + 2 * PS),
+            v128.load(r2), v128.load(r2 + PS), v128.load(r2 + 2 * PS), p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h,
+            b0, b1, yp, c, C, m, s, pw, ps, zy, lo, hi, raw);
+          xp += step;
+          yp += ystep;
+        }
+        if (ox == OW) break;
+      }
+      const ix = ox * sw - pl;
+      dot9(tapOr(xb, iy, ix, H, W, C, c, zxv), tapOr(xb, iy, ix + 1, H, W, C, c, zxv), tapOr(xb, iy, ix + 2, H, W, C, c, zxv),
+        tapOr(xb, iy + 1, ix, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 2, H, W, C, c, zxv),
+        tapOr(xb, iy + 2, ix, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 2, H, W, C, c, zxv),
+        p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h, b0, b1, yr + <usize>ox * ystep, c, C, m, s, pw, ps, zy, lo, hi, raw);
     }
   }
 }
@@ -194,38 +224,36 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
 
 /**
  * The depthwise body; `raw`: store i32 accumulators instead of requantizing (one body for both exports).
- * With SIMD, a 3×3 row whose window rows all lie inside x runs its interior columns on dw3x3Interior; the
- * border pixels (and every pixel of other kernel sizes) take dwPixel, which clips the window.
+ * With SIMD, 3×3 kernels run row by row on dw3x3Row; other kernel sizes (and the scalar build) take dwPixel,
+ * which clips the window.
  */
 function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
   zx: i32, zy: i32, lo: i32, hi: i32, y: usize, raw: bool): void {
   const wTap = <usize>Cp << 1;
   const ypx = raw ? <usize>C << 2 : <usize>C << 1;
-  // Output columns [oxa, oxb) have their 3 window columns inside x: ox·sw − pl ≥ 0 and ox·sw − pl + 3 ≤ W.
-  let oxa = 0, oxb = 0;
-  if (ASC_FEATURE_SIMD && kh == 3 && kw == 3) {
-    oxa = pl > 0 ? (pl + sw - 1) / sw : 0;
-    oxb = W + pl - 3 >= 0 ? min(OW, (W + pl - 3) / sw + 1) : 0;
-    if (oxb < oxa) oxb = oxa;
-  }
   let yp = y;
+  if (ASC_FEATURE_SIMD) {
+    if (kh == 3 && kw == 3) {
+      // Output columns [oxa, oxb) have their 3 window columns inside x: ox·sw − pl ≥ 0 and ox·sw − pl + 3 ≤ W.
+      const oxa = min(OW, pl > 0 ? (pl + sw - 1) / sw : 0);
+      const oxb = max(oxa, W + pl - 3 >= 0 ? min(OW, (W + pl - 3) / sw + 1) : 0);
+      for (let b = 0; b < n; b++) {
+        const xb = x + (<usize>(b * H * W * C) << 1);
+        for (let oy = 0; oy < OH; oy++) {
+          dw3x3Row(xb, yp, oy, H, W, C, sh, sw, pt, pl, OW, oxa, oxb, w, wTap, bias, m, s, pw, ps, zx, zy, lo, hi, raw);
+          yp += <usize>OW * ypx;
+        }
+      }
+      return;
+    }
+  }
   for (let b = 0; b < n; b++) {
     const xb = x + (<usize>(b * H * W * C) << 1);
     for (let oy = 0; oy < OH; oy++) {
       const ky0 = max(0, pt - oy * sh);
       const ky1 = min(kh, H + pt - oy * sh);
-      const fast = ky0 == 0 && ky1 == 3 && oxb > oxa;
       for (let ox = 0; ox < OW; ox++) {
-        if (ASC_FEATURE_SIMD) {
-          if (fast && ox == oxa) {
-            dw3x3Interior(xb + (<usize>(((oy * sh - pt) * W + ox * sw - pl) * C) << 1), yp, oxb - oxa, W, C, sw, w, wTap,
-              bias, m, s, pw, ps, zx, zy, lo, hi, raw);
-            yp += <usize>(oxb - oxa) * ypx;
-            ox = oxb - 1;
-            continue;
-          }
-        }
         const kx0 = max(0, pl - ox * sw);
         const kx1 = min(kw, W + pl - ox * sw);
         dwPixel(xb, yp, W, C, kw, oy, ox, sh, sw, pt, pl, ky0, ky1, kx0, kx1, w, wTap, bias, m, s, pw, ps, zx, zy, lo, hi, raw);
