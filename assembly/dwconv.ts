@@ -1,6 +1,8 @@
 // Depthwise conv2d (groups = C = outC): each channel convolved with its own kh×kw filter, then the
-// per-channel requantization. NHWC keeps channels contiguous, so SIMD runs across channels: 8 channels
-// per step, i16 products widened to i32 with `i32x4.extmul_{low,high}_i16x8_s` (exact: |x·w| < 2^15·2^7).
+// per-channel requantization. NHWC keeps channels contiguous, so SIMD runs across channels, 8 per step.
+// 3×3 kernels (mobilenet's) take dw3x3Row: tap pairs on `i32x4.dot_i16x8_s`, the zero point folded into the
+// bias, unchecked interior columns; other sizes take dwPixel's clipped window with i16 products widened by
+// `i32x4.extmul_{low,high}_i16x8_s` (exact: |x·w| < 2^15·2^7).
 
 import { requantClamp, requantClamp8Shared } from "./requant";
 
@@ -26,8 +28,9 @@ import { requantClamp, requantClamp8Shared } from "./requant";
  * x: i16 [n][H][W][C] (plus ≥ 16 bytes of readable slack after it); w: i16 [kh·kw][Cp] (Cp = C rounded up
  * to 8, zero-padded); bias, m, s, pw: i32 [Cp]; ps: i32 [Cp/8], the shared shift of each 8 channels for the
  * SIMD requant (0: scalar requantClamp; see requantClamp8Shared); y: i16 [n][OH][OW][C]. zx: the input's
- * zero point, subtracted on load (|x − zx| ≤ 255 for the 2..8-bit inputs, exact in i16), so the taps the
- * window skips at the border are the real 0; zy: the output zero point, added before the clamp.
+ * zero point: dwPixel subtracts it on load (|x − zx| ≤ 255 for the 2..8-bit inputs, exact in i16), so the
+ * taps the window skips at the border are the real 0; dw3x3Row folds −zx·Σw into the bias and reads zx for a
+ * padded tap. zy: the output zero point, added before the clamp.
  */
 export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize,

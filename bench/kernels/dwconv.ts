@@ -50,7 +50,7 @@ function place(k: KernelExports, h: DepthwiseHost, x: Int16Array): Placed {
   };
 }
 
-/** Seconds per call: calls repeated for ≥ 20 ms, the fastest of `windows` such windows. */
+/** Seconds per call over one window: calls repeated for ≥ 20 ms. */
 function time(run: () => void): number {
   const t0 = performance.now();
   let calls = 0;
@@ -85,7 +85,8 @@ async function main(): Promise<void> {
       tNew = Math.min(tNew, time(a.run));
       if (b) tOld = Math.min(tOld, time(b.run));
     }
-    if (b && a.out().some((v, i) => v !== b.out()[i])) throw new Error(`layer ${l.name}: the two builds disagree`);
+    const ya = a.out(), yb = b?.out();
+    if (yb && ya.some((v, i) => v !== yb[i])) throw new Error(`layer ${l.name}: the two builds disagree`);
     const row = { layer: l.name, shape: `${g.H}×${g.W}×${g.C} ${g.kh}×${g.kw}/${g.sh}`, macs, gmacs: macs / tNew / 1e9, ...(b ? { gmacsBefore: macs / tOld / 1e9 } : {}) };
     rows.push(row);
     log(`${row.layer.padEnd(14)} ${row.shape.padEnd(20)} ${row.gmacs.toFixed(2)} GMAC/s` + (b ? `  (before ${row.gmacsBefore!.toFixed(2)}, ${(row.gmacs / row.gmacsBefore!).toFixed(2)}×)` : ""));
