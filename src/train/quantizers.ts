@@ -215,6 +215,8 @@ export class Quantizer {
   step: tf.Variable | null = null;
   /** Bits frozen (rounded) for the final phase / evaluation; null while they are still learned. */
   frozenBits: number | null = null;
+  /** Deployed parameters read from a checkpoint (a teacher's quantizer); null when trained here. */
+  private loaded: QuantizerSpec | null = null;
 
   constructor(o: QuantizerOptions, prefix: string) {
     this.id = o.id;
@@ -254,10 +256,19 @@ export class Quantizer {
 
   /** The integer bit-width used for evaluation and export. */
   currentBits(): number {
+    if (this.loaded !== null) return this.loaded.bits;
     if (this.fixedBits !== null) return this.fixedBits;
     if (this.frozenBits !== null) return this.frozenBits;
     const b = tf.tidy(() => this.bitsContinuous().dataSync()[0]);
     return Math.min(this.bMax, Math.max(this.bMin, Math.round(b)));
+  }
+
+  /**
+   * Pins this quantizer to a checkpoint's deployed parameters (bits, step): spec() returns them unchanged,
+   * so eval mode runs exactly the checkpoint's grid. For a teacher, which is never trained.
+   */
+  load(s: QuantizerSpec): void {
+    this.loaded = { ...s };
   }
 
   /** Rounds and freezes learned bits (start of NIPQ's final phase). */
@@ -267,6 +278,7 @@ export class Quantizer {
 
   /** The deployed parameters {bits, alpha, step} as float32 values (step = fround(alpha/qmax) for NIPQ). */
   spec(): QuantizerSpec {
+    if (this.loaded !== null) return this.loaded;
     const bits = this.currentBits();
     const qmax = qmaxOf(bits, this.signed);
     let alpha: number;

@@ -2,7 +2,7 @@
 // checkpoint → resume equality, the checkpoint reader, and the CLI's bad-input contract.
 // Budget: well under 3 minutes on a 2-core machine (tiny datasets, few steps). No wall-clock assertions.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -174,6 +174,47 @@ describe("--init", () => {
   });
 });
 
+describe("--teacher", () => {
+  it("adds the distillation term to the loss (loss = CE + kd-weight·KD, logged per epoch) and leaves the teacher's files alone", async () => {
+    const t = join(dir, "teacher-float");
+    await train({ arch: "mlp", data: "mnist", method: "float", epochs: 1, batch: 32, limit: 128, testLimit: 32, seed: 1, out: t });
+    const before = readFileSync(join(t, "weights.bin"));
+    for (const kdWeight of [1, 0.5]) {
+      const r = await train({ arch: "mlp", data: "mnist", method: "lsq", bits: { w: 4, a: 4 }, epochs: 1, batch: 32, limit: 128, testLimit: 32, seed: 2, out: join(dir, `student-${kdWeight}`), teacher: t, kdWeight, kdTemp: 2, optimizer: "sgd" });
+      const l = r.log[0];
+      expect(l.kd).toBeGreaterThan(0);
+      expect(Math.abs(l.loss - (l.ce + kdWeight * l.kd!))).toBeLessThan(1e-4 * l.loss);
+      expect(l.trace.map((p) => p.step)).toEqual([0, 1, 2, 3, 4]); // after calibration, each quarter, the end
+      expect(Object.keys(l.trace[0].alpha).length).toBeGreaterThan(0);
+    }
+    expect(Buffer.compare(readFileSync(join(t, "weights.bin")), before)).toBe(0);
+  });
+
+  it("rejects a teacher of another arch, a missing one, or one with other classes: NipqInputError naming --teacher and the field", async () => {
+    const t = join(dir, "teacher-float");
+    const other = join(dir, "teacher-cnn");
+    await train({ arch: "cnn-s", data: "mnist", method: "float", epochs: 1, batch: 8, limit: 8, testLimit: 8, seed: 1, out: other });
+    const base = { arch: "mlp", data: "mnist", method: "lsq" as const, epochs: 1, batch: 8, limit: 8, seed: 1 };
+    const e1 = await train({ ...base, out: join(dir, "st-bad1"), teacher: other }).catch((e) => e);
+    expect(e1).toBeInstanceOf(NipqInputError);
+    expect(String(e1.message)).toMatch(/^--teacher .*teacher-cnn: .*graph\.json: meta\.arch: expected "mlp"/);
+    const e2 = await train({ ...base, out: join(dir, "st-bad2"), teacher: join(dir, "nothing-here") }).catch((e) => e);
+    expect(e2).toBeInstanceOf(NipqInputError);
+    expect(String(e2.message)).toMatch(/^--teacher .*nothing-here: .*no such file/);
+    // A graph whose last layer has 12 outputs (hand-edited): the classes do not match the labels.
+    const wide = join(dir, "teacher-12");
+    mkdirSync(wide);
+    const g = JSON.parse(readFileSync(join(t, "graph.json"), "utf8"));
+    g.nodes[g.nodes.length - 1].outShape = [12];
+    writeFileSync(join(wide, "graph.json"), JSON.stringify(g));
+    writeFileSync(join(wide, "weights.bin"), readFileSync(join(t, "weights.bin")));
+    const e3 = await train({ ...base, out: join(dir, "st-bad3"), teacher: wide }).catch((e) => e);
+    expect(e3).toBeInstanceOf(NipqInputError);
+    expect(String(e3.message)).toMatch(/^--teacher .*teacher-12: .*outShape: expected 10 classes .*found 12$/);
+    for (const o of ["st-bad1", "st-bad2", "st-bad3"]) expect(existsSync(join(dir, o))).toBe(false);
+  });
+});
+
 describe("bad input", () => {
   it("a corrupt checkpoint on --resume is a CheckpointError and leaves the directory untouched", async () => {
     const out = join(dir, "corrupt");
@@ -197,6 +238,10 @@ describe("bad input", () => {
       [["--arch", "mlp", "--data", "mnist", "--method", "nipq", "--bits", "1/4"], /--bits/],
       [["--arch", "mlp", "--data", "imagenet", "--method", "nipq"], /--data/],
       [["--arch", "mlp", "--data", "mnist", "--method", "nipq", "--resume"], /--resume/],
+      [["--arch", "mlp", "--data", "mnist", "--method", "nipq", "--limit", "8", "--teacher", join(dir, "no-teacher")], /--teacher/],
+      [["--arch", "mlp", "--data", "mnist", "--method", "nipq", "--kd-temp", "2"], /--kd-temp/],
+      [["--arch", "mlp", "--data", "mnist", "--method", "nipq", "--kd-temp", "0"], /--kd-temp/],
+      [["--arch", "mlp", "--data", "mnist", "--method", "nipq", "--optimizer", "rmsprop"], /--optimizer/],
     ];
     for (const [args, re] of cases) {
       const out = join(dir, "cli-out");
