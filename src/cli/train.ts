@@ -38,6 +38,7 @@ interface TrainOptions {
   bitsInit?: number;
   alphaInit: "rms" | "lsq";
   thetaLr?: number;
+  alphaLr?: number;
   teacher?: string;
   kdTemp?: number;
   kdWeight?: number;
@@ -92,6 +93,7 @@ export function trainCommand(): Command {
     .option("--bits-init <B>", "initial bit-width of learned quantizers (default 6)", numberOption("--bits-init", 2, 8))
     .option("--alpha-init <I>", "NIPQ: initial α, rms (3·RMS, any bits) | lsq (2·mean|x|·√Qp, the range of LSQ's initial step: smaller at low bits)", choiceOption(["rms", "lsq"] as const), "rms")
     .option("--theta-lr <X>", "learning-rate multiplier for the bit-width parameters (default 10)", numberOption("--theta-lr", 0, 1e6))
+    .option("--alpha-lr <X>", "NIPQ: learning-rate multiplier for the truncation bounds α (default: adam 30, so that α moves as fast as LSQ's; sgd 1)", numberOption("--alpha-lr", 0, 1e6))
     .option("--teacher <DIR>", "distil from this checkpoint (a `nipq train` output of the same --arch, usually the float run): loss = CE + kd-weight·T²·soft cross-entropy to the teacher at temperature T")
     .option("--kd-temp <T>", "distillation temperature (default 1: the authors' soft cross-entropy)", numberOption("--kd-temp", 1e-3, 1e3))
     .option("--kd-weight <X>", "weight of the distillation term (default 1)", numberOption("--kd-weight", 0, 1e6))
@@ -100,7 +102,8 @@ export function trainCommand(): Command {
       "after",
       `
 Recipes (docs/NIPQ.md compares them with the NIPQ authors' code):
-  --optimizer adam   AdamW, lr 2e-3, decoupled weight decay 1e-4, 3% warm-up from 0, cosine to 0.
+  --optimizer adam   AdamW, lr 2e-3, decoupled weight decay 1e-4, 3% warm-up from 0, cosine to 0; NIPQ's α
+                     at 30× the lr (--alpha-lr), the per-step freedom Adam gives LSQ's step size.
   --optimizer sgd    the authors' recipe: SGD with Nesterov momentum 0.9, lr 0.04 at batch 256 scaled
                      linearly, weight decay 1e-5 on kernels only, warm-up from 0.1·lr over 3/43 of the steps,
                      cosine to 1e-3·lr. Add --teacher DIR (a float checkpoint) as their scripts do.
@@ -146,7 +149,7 @@ Example (fine-tune W3A3 from a float checkpoint with the authors' recipe):
             arch: o.arch, data: o.data, method: o.method, bits: o.bits, targetBops: o.targetBops === undefined ? undefined : o.targetBops * 1e9,
             targetAvgBits: o.targetAvgBits, epochs: o.epochs, batch: o.batch, limit: o.limit, testLimit: o.testLimit, seed: o.seed, out: o.out,
             resume: o.resume ?? false, init: o.init, optimizer: o.optimizer, lr: o.lr, weightDecay: o.weightDecay, warmup: o.warmup, finalFrac: o.finalFrac,
-            noise: o.noise, budgetWeight: o.budgetWeight, bitsInit: o.bitsInit, alphaInit: o.alphaInit, thetaLr: o.thetaLr,
+            noise: o.noise, budgetWeight: o.budgetWeight, bitsInit: o.bitsInit, alphaInit: o.alphaInit, thetaLr: o.thetaLr, alphaLr: o.alphaLr,
             teacher: o.teacher, kdTemp: o.kdTemp, kdWeight: o.kdWeight, backend,
           },
           onProgress,

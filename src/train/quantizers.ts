@@ -115,14 +115,16 @@ export const EMPIRICAL_BINS = 256;
 export function roundingErrorHistogram(x: ArrayLike<number>, alpha: number, delta: number, signed: boolean): Float64Array {
   const counts = new Float64Array(EMPIRICAL_BINS);
   const lo = signed ? -alpha : 0;
+  const inv = 1 / delta;
   for (let i = 0; i < x.length; i++) {
     const xi = x[i];
     if (!(xi > lo && xi < alpha)) continue;
-    const v = xi / delta;
-    let r = Math.round(v);
-    if (r - v === 0.5 && r % 2 !== 0) r -= 1; // Math.round rounds ties up; ties go to even
-    const bin = Math.floor((r - v + 0.5) * EMPIRICAL_BINS);
-    counts[Math.min(EMPIRICAL_BINS - 1, Math.max(0, bin))]++;
+    const v = xi * inv;
+    const r = Math.round(v);
+    let e = r - v;
+    if (e === 0.5 && (r & 1) !== 0) e = -0.5; // Math.round rounds ties up; ties go to even (|r| ≤ 255 here)
+    const bin = Math.floor((e + 0.5) * EMPIRICAL_BINS);
+    counts[bin < EMPIRICAL_BINS ? bin : EMPIRICAL_BINS - 1]++;
   }
   return counts;
 }
@@ -130,32 +132,54 @@ export function roundingErrorHistogram(x: ArrayLike<number>, alpha: number, delt
 /**
  * ε drawn from the histogram of this tensor's own in-range rounding errors (roundingErrorHistogram), one
  * per element of x: the authors' default noise. A bin is chosen with probability ∝ its count and the
- * value is uniform inside it, as their `multinomial(hist) + rand`, here with one draw u by inverting the
- * histogram's piecewise-linear CDF. With no element inside the range there is no histogram and ε is
+ * value is uniform inside it, as their `multinomial(hist) + rand`. Here one uniform u per element does
+ * both, through Walker's alias table (Vose's construction): k = ⌊256·u⌋ and f = 256·u − k pick bin k when
+ * f < prob[k] (position f/prob[k] in it) and bin alias[k] otherwise (position (f − prob[k])/(1 − prob[k])),
+ * each position uniform in [0, 1). With no element inside the range there is no histogram and ε is
  * U(−½, ½). Draws are keyed by `key`.
  */
 export function empiricalNoise(x: ArrayLike<number>, alpha: number, delta: number, signed: boolean, key: number): Float32Array {
   const n = x.length;
   const counts = roundingErrorHistogram(x, alpha, delta, signed);
-  const cdf = new Float64Array(EMPIRICAL_BINS + 1); // cdf[i] = Σ counts[< i]
-  for (let i = 0; i < EMPIRICAL_BINS; i++) cdf[i + 1] = cdf[i] + counts[i];
-  const total = cdf[EMPIRICAL_BINS];
+  const total = counts.reduce((a, b) => a + b, 0);
   if (total === 0) return uniformArray(n, key);
+  const { prob, alias } = aliasTable(counts, total);
   const r = mulberry32(key);
   const out = new Float32Array(n);
   for (let j = 0; j < n; j++) {
-    const u = r() * total;
-    // The largest bin i with cdf[i] ≤ u; its count is > 0 because cdf[i + 1] > u.
-    let lo = 0;
-    let hi = EMPIRICAL_BINS - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (cdf[mid] <= u) lo = mid;
-      else hi = mid - 1;
-    }
-    out[j] = (lo + (u - cdf[lo]) / counts[lo]) / EMPIRICAL_BINS - 0.5;
+    const t = r() * EMPIRICAL_BINS;
+    const k = Math.floor(t);
+    const f = t - k;
+    const p = prob[k];
+    out[j] = f < p ? (k + f / p) / EMPIRICAL_BINS - 0.5 : (alias[k] + (f - p) / (1 - p)) / EMPIRICAL_BINS - 0.5;
   }
   return out;
+}
+
+/**
+ * Walker's alias table for sampling bin i with probability counts[i]/total (Vose 1991, "A linear algorithm
+ * for generating random numbers with a given distribution"): column k keeps bin k with probability
+ * prob[k] and gives the rest to alias[k]. Bins of count 0 get prob 0 and are never returned.
+ */
+function aliasTable(counts: Float64Array, total: number): { prob: Float64Array; alias: Int32Array } {
+  const m = counts.length;
+  const prob = new Float64Array(m);
+  const alias = new Int32Array(m);
+  const scaled = Float64Array.from(counts, (c) => (c * m) / total);
+  const small: number[] = [];
+  const large: number[] = [];
+  scaled.forEach((s, i) => (s < 1 ? small : large).push(i));
+  while (small.length > 0 && large.length > 0) {
+    const l = small.pop()!;
+    const g = large.pop()!;
+    prob[l] = scaled[l];
+    alias[l] = g;
+    scaled[g] = scaled[g] + scaled[l] - 1;
+    (scaled[g] < 1 ? small : large).push(g);
+  }
+  for (const i of large) prob[i] = 1; // rounding leftovers keep their own column whole
+  for (const i of small) prob[i] = 1;
+  return { prob, alias };
 }
 
 /** softplus⁻¹(y) = log(e^y − 1), for initializing α_raw. */

@@ -60,6 +60,8 @@ export interface TrainConfig {
   bMax?: number;
   /** Learning-rate multiplier for the bit-width parameters θ. */
   thetaLr?: number;
+  /** Learning-rate multiplier for NIPQ's α_raw (default: adam 30, sgd 1; see ADAM_RECIPE). */
+  alphaLr?: number;
   /** Stop (after checkpointing) once this many epochs are done in this call: simulates an interruption. */
   stopAfterEpochs?: number;
   /**
@@ -89,9 +91,16 @@ export type OptimizerKind = "adam" | "sgd";
  * batch), weight decay 1e-5 on conv/dense kernels only, linear warm-up from 0.1× over 3 of 43 epochs,
  * then cosine down to 1e-3× the peak (their eta_min is a multiplier).
  */
-export const SGD_RECIPE = { lrAt256: 0.04, momentum: 0.9, weightDecay: 1e-5, warmup: 3 / 43, warmupStart: 0.1, lrEnd: 1e-3 } as const;
-/** This tool's original recipe: AdamW, lr 2e-3, decoupled weight decay 1e-4, warm-up from 0 over 3%, cosine to 0. */
-export const ADAM_RECIPE = { lr: 2e-3, weightDecay: 1e-4, warmup: 0.03, warmupStart: 0, lrEnd: 0 } as const;
+export const SGD_RECIPE = { lrAt256: 0.04, momentum: 0.9, weightDecay: 1e-5, warmup: 3 / 43, warmupStart: 0.1, lrEnd: 1e-3, alphaLr: 1 } as const;
+/**
+ * This tool's own recipe: AdamW, lr 2e-3, decoupled weight decay 1e-4, warm-up from 0 over 3%, cosine to
+ * 0; NIPQ's α_raw at 30× the learning rate. Adam moves every parameter by about lr per step whatever its
+ * gradient, so LSQ's step s (α = qmax·s) moves α by qmax·lr per step while α = softplus(α_raw) moves by
+ * sigmoid(α_raw)·lr: 15–30× slower for the 3–4-bit quantizers of cnn-s, and NIPQ's ranges stayed where
+ * calibration put them (docs/RESULTS.md "Training" has the α trajectories). 30 gives α about LSQ's
+ * freedom. SGD needs no such factor: there the step follows the gradient, summed over the tensor.
+ */
+export const ADAM_RECIPE = { lr: 2e-3, weightDecay: 1e-4, warmup: 0.03, warmupStart: 0, lrEnd: 0, alphaLr: 30 } as const;
 
 export interface Progress {
   epoch: number;
@@ -185,6 +194,7 @@ export function resolveConfig(c: TrainConfig): Required<Omit<TrainConfig, "bits"
     lr: opt === "adam" ? ADAM_RECIPE.lr : (SGD_RECIPE.lrAt256 * c.batch) / 256,
     weightDecay: opt === "adam" ? ADAM_RECIPE.weightDecay : SGD_RECIPE.weightDecay,
     warmup: opt === "adam" ? ADAM_RECIPE.warmup : SGD_RECIPE.warmup,
+    alphaLr: opt === "adam" ? ADAM_RECIPE.alphaLr : SGD_RECIPE.alphaLr,
     resume: false,
     backend: tf.getBackend(),
     ...Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)),
@@ -197,10 +207,11 @@ type Resolved = ReturnType<typeof resolveConfig>;
 
 /** Fields that must match for --resume (everything that changes the trajectory). */
 function trajectoryKey(c: Resolved): Record<string, unknown> {
-  const { arch, data, method, bits, targetBops, targetAvgBits, epochs, batch, limit, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr, init, alphaInit, teacher, kdTemp, kdWeight } = c;
+  const { arch, data, method, bits, targetBops, targetAvgBits, epochs, batch, limit, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr, init, alphaInit, teacher, kdTemp, kdWeight, alphaLr } = c;
   const key: Record<string, unknown> = { arch, data, method, init: init === undefined ? null : resolve(init), bits: bits ?? null, targetBops: targetBops ?? null, targetAvgBits: targetAvgBits ?? null, epochs, batch, limit: limit ?? null, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr };
   // Only when not the default, so checkpoints written before the option existed still resume.
   if (alphaInit !== "rms") key.alphaInit = alphaInit;
+  if (method === "nipq" && alphaLr !== 1) key.alphaLr = alphaLr;
   if (teacher !== undefined) Object.assign(key, { teacher: resolve(teacher), kdTemp, kdWeight });
   // SGD before the authors' recipe had no Nesterov step and no warm-up start or end multipliers.
   if (optimizer === "sgd") key.sgdRecipe = { nesterov: true, warmupStart: SGD_RECIPE.warmupStart, lrEnd: SGD_RECIPE.lrEnd };
@@ -560,7 +571,7 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
     noise: c.noise,
     seed: c.seed,
   });
-  const params = net.paramInfos(c.thetaLr);
+  const params = net.paramInfos(c.thetaLr, c.alphaLr);
   const opt = new Optimizer(c.optimizer, params, c.momentum, c.weightDecay);
   const [lrStart, lrEnd] = c.optimizer === "sgd" ? [SGD_RECIPE.warmupStart, SGD_RECIPE.lrEnd] : [ADAM_RECIPE.warmupStart, ADAM_RECIPE.lrEnd];
   let teacher: Teacher | null = null;

@@ -38,6 +38,17 @@ describe("learning-rate schedule", () => {
     expect(resolveConfig({ ...base, batch: 64 }).lr).toBeCloseTo(0.01, 12);
     expect(resolveConfig({ ...base, batch: 64 }).weightDecay).toBe(1e-5);
     expect(resolveConfig({ ...base, batch: 64, optimizer: "adam" }).lr).toBe(2e-3);
+    // NIPQ's α learning-rate multiplier: 30 under Adam (ADAM_RECIPE), the authors' 1 under SGD.
+    expect(resolveConfig({ ...base, batch: 64, optimizer: "adam" }).alphaLr).toBe(30);
+    expect(resolveConfig({ ...base, batch: 64 }).alphaLr).toBe(1);
+    const net = new Net(buildArch("mlp"), { method: "nipq", bits: { w: 3, a: 3 }, seed: 0 });
+    try {
+      const scales = net.paramInfos(10, 30).map((p) => [p.key.split("/").pop(), p.lrScale]);
+      expect(scales.filter(([k]) => k === "alphaRaw").every(([, s]) => s === 30)).toBe(true);
+      expect(scales.filter(([k]) => k === "kernel").every(([, s]) => s === 1)).toBe(true);
+    } finally {
+      net.dispose();
+    }
   });
 });
 
