@@ -7,8 +7,8 @@ import cliProgress from "cli-progress";
 import { ARCHS } from "../train/archs.js";
 import { BACKEND_CHOICES, selectBackend } from "../train/backend.js";
 import { METHODS, type Method } from "../train/model.js";
-import { NOISE_KINDS, type NoiseKind } from "../train/quantizers.js";
-import { DEFAULT_NOISE, train, type EpochLog, type Progress } from "../train/trainer.js";
+import { DEFAULT_NOISE, NOISE_KINDS, type NoiseKind } from "../train/quantizers.js";
+import { train, type EpochLog, type Progress } from "../train/trainer.js";
 import { choiceOption, intOption, printJson, say } from "./common.js";
 
 interface TrainOptions {

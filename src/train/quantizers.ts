@@ -102,6 +102,8 @@ export function evalQuant(x: tf.Tensor, step: number, qmin: number, qmax: number
 /** The rounding-noise source of NIPQ's training forward. */
 export type NoiseKind = "uniform" | "empirical";
 export const NOISE_KINDS: readonly NoiseKind[] = ["uniform", "empirical"];
+/** The default: the authors' own, and the better of the two in fine-tuning here (docs/RESULTS.md "Training"). */
+export const DEFAULT_NOISE: NoiseKind = "empirical";
 /** Bins of the empirical rounding-error histogram over [−½, ½] (N_BIN = 256 in the authors' noise_quant). */
 export const EMPIRICAL_BINS = 256;
 
@@ -249,7 +251,7 @@ export class Quantizer {
     this.method = o.method;
     this.bMin = o.bMin ?? 2;
     this.bMax = o.bMax ?? 8;
-    this.noise = o.noise ?? "uniform";
+    this.noise = o.noise ?? DEFAULT_NOISE;
     this.features = o.features;
     this.alphaInit = o.alphaInit ?? "rms";
     this.fixedBits = o.bits === "learned" ? null : o.bits;

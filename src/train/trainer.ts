@@ -14,7 +14,7 @@ import { isComputeNode, type QuantGraph, type TensorRef } from "../graph/types.j
 import { type Arch, bops as sumBops, buildArch, layerBits, type LayerBits } from "./archs.js";
 import { exportGraph } from "./export.js";
 import { type ForwardMode, type Method, METHODS, Net, type ParamInfo } from "./model.js";
-import type { AlphaInit, NoiseKind } from "./quantizers.js";
+import { type AlphaInit, DEFAULT_NOISE, type NoiseKind } from "./quantizers.js";
 import { mixKey, permutation } from "./rng.js";
 
 export const STATE_FILE = "train-state.json";
@@ -153,9 +153,6 @@ export interface TrainResult {
   backend: string;
   log: EpochLog[];
 }
-
-/** NIPQ's default noise (docs/RESULTS.md "Training" has the measurement that chose it). */
-export const DEFAULT_NOISE: NoiseKind = "uniform";
 
 const DEFAULTS = {
   optimizer: "adam" as const,
