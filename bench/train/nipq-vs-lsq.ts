@@ -16,7 +16,7 @@
 //   bin/ + dist/ keeps a long grid on one version of the code while the tree changes)
 
 import { execFileSync, spawn } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { bops, buildArch, layerBits } from "../../src/train/archs.js";
 
@@ -100,19 +100,38 @@ function readResult(r: Run): Result | null {
   return existsSync(resultFile(r)) ? (JSON.parse(readFileSync(resultFile(r), "utf8")) as Result) : null;
 }
 
+/** Is a `nipq train` of this run alive already (another runner of the grid)? Its pid is in <out>/<run>.lock. */
+function lockedElsewhere(r: Run): boolean {
+  const lock = join(OUT, `${r.name}.lock`);
+  if (!existsSync(lock)) return false;
+  const pid = Number(readFileSync(lock, "utf8"));
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    rmSync(lock, { force: true }); // left by a runner that died
+    return false;
+  }
+}
+
 function runOne(r: Run): Promise<void> {
   const dir = join(OUT, r.name);
+  const lock = join(OUT, `${r.name}.lock`);
   const cmd = command(r);
   if (existsSync(join(dir, "train-state.json"))) cmd.push("--resume"); // continue an interrupted run
   const t0 = Date.now();
   process.stderr.write(`[${new Date().toISOString()}] start ${r.name}: ${cmd.join(" ")}\n`);
   return new Promise((done, fail) => {
     const child = spawn(cmd[0], cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    const fd = openSync(lock, "w");
+    writeSync(fd, String(child.pid));
+    closeSync(fd);
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (err += d));
     child.on("close", (code) => {
+      rmSync(lock, { force: true });
       if (code !== 0) return fail(new Error(`${r.name}: exit ${code}: ${err.split("\n").filter((l) => l.startsWith("nipq:") || l.includes("Error")).slice(-3).join(" | ")}`));
       const doc = JSON.parse(out) as { accuracy: number; bops: number; bits: Result["bits"] };
       const res: Result = {
@@ -132,7 +151,7 @@ function runOne(r: Run): Promise<void> {
 
 async function runAll(): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
-  const todo = selected.filter((r) => !existsSync(resultFile(r)));
+  const todo = selected.filter((r) => !existsSync(resultFile(r)) && !lockedElsewhere(r));
   const floatRun = runs[0];
   let failures = 0;
   const next = async (): Promise<void> => {
@@ -140,8 +159,8 @@ async function runAll(): Promise<void> {
       // Every quantized run starts from (and distils from) the float checkpoint: it must finish first.
       const i = todo.findIndex((r) => r.method === "float" || existsSync(resultFile(floatRun)));
       if (i < 0) {
-        if (todo.length === 0 || !todo.some((r) => r.method === "float")) return;
-        await new Promise((w) => setTimeout(w, 30_000));
+        if (todo.length === 0) return;
+        await new Promise((w) => setTimeout(w, 30_000)); // the float checkpoint is being trained (here or elsewhere)
         continue;
       }
       const [r] = todo.splice(i, 1);
