@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { loadDataset, limitDataset, type Dataset } from "../data/index.js";
 import { NipqInputError, UsageError } from "../errors.js";
 import { CheckpointError, GRAPH_FILE, graphFiles, isCheckpointDir, readCheckpoint, readTensor, TensorPacker, writeDirAtomic } from "../graph/checkpoint.js";
-import { isComputeNode, type QuantGraph, type TensorRef } from "../graph/types.js";
+import { isComputeNode, type TensorRef } from "../graph/types.js";
 import { type Arch, bops as sumBops, buildArch, layerBits, type LayerBits } from "./archs.js";
 import { exportGraph } from "./export.js";
 import { type ForwardMode, type Method, METHODS, Net, type ParamInfo } from "./model.js";
@@ -157,7 +157,6 @@ export interface TrainResult {
 const DEFAULTS = {
   optimizer: "adam" as const,
   momentum: SGD_RECIPE.momentum,
-  warmup: 0.03,
   finalFrac: 0.1,
   noise: DEFAULT_NOISE,
   budgetWeight: 1,
@@ -440,8 +439,8 @@ function loadState(dir: string, net: Net, opt: Optimizer, c: Resolved): StateFil
   return st;
 }
 
-/** Copies weights, biases and BN statistics from checkpoint `dir` into `net` (same arch); returns the graph. */
-function initFrom(dir: string, net: Net): QuantGraph {
+/** Copies weights, biases and BN statistics from checkpoint `dir` into `net` (same arch). */
+function initFrom(dir: string, net: Net): void {
   const { graph, weights } = readCheckpoint(dir);
   const file = join(dir, GRAPH_FILE);
   if (graph.meta?.arch !== net.arch.name) throw new CheckpointError(file, "meta.arch", `${JSON.stringify(net.arch.name)} (--arch of this run)`, JSON.stringify(graph.meta?.arch));
@@ -464,7 +463,6 @@ function initFrom(dir: string, net: Net): QuantGraph {
       set("movingVar", net.stats.get(`${n.name}/movingVar`)!, g.bn?.movingVar, `${n.name}.bn.movingVar`);
     }
   }
-  return graph;
 }
 
 /** A fixed network for distillation and how to run it. */
@@ -611,7 +609,8 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
           tf.tidy(() => void net.forward(x, { training: true, mode: "calib", step: 0 }));
           trace.push({ step: 0, alpha: alphas() });
         }
-        if (s % Math.max(1, Math.floor(stepsPerEpoch / 4)) === 0 && s > 0 && c.method !== "float") {
+        const quarter = Math.max(1, Math.floor(stepsPerEpoch / 4));
+        if (s > 0 && s % quarter === 0 && stepsPerEpoch - s >= quarter && c.method !== "float") {
           trace.push({ step: globalStep, loss: traceSum / (s - traceFrom), alpha: alphas() });
           [traceSum, traceFrom] = [0, s];
         }
