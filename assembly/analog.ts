@@ -1,5 +1,5 @@
-// The analog crossbar's column currents for the simulator (src/sim/wasmanalog.ts): the multiply-accumulate
-// part of analogAcc (src/sim/kernels.ts), the one loop of an analog-chip simulation that grows with the
+// The analog crossbar's column currents for the simulator (src/sim/chip/analogmac.ts): the multiply-accumulate
+// part of analogAcc (src/sim/chip/kernels.ts), the one loop of an analog-chip simulation that grows with the
 // layer's MACs. Every product and sum is its own IEEE double operation in the plain-TS loop's order (per
 // output: the non-zero inputs in ascending k, y ← y + w·x; WASM has no fused multiply-add), so the
 // results are the same bits. The noise, the ADC and the digital scaling stay in TypeScript.

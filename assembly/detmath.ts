@@ -1,4 +1,4 @@
-// The AssemblyScript twin of src/sim/detmath.ts (read its comment): the same IEEE double operations in the
+// The AssemblyScript twin of src/sim/noise/detmath.ts (read its comment): the same IEEE double operations in the
 // same order, so detExp / detLog give the same bits here and in TypeScript (test/sim/detmath.test.ts
 // compares them through the exported det_exp / det_log). Used by the ziggurat's rejection step
 // (assembly/simnoise.ts).

@@ -34,7 +34,7 @@ export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh:
 }
 
 /**
- * The same depthwise conv without the requantization, for the simulator (src/sim/wasmsim.ts): y receives
+ * The same depthwise conv without the requantization, for the simulator (src/sim/chip/fastpath.ts): y receives
  * the raw accumulators bias[c] + Σ x·w as i32 [n][OH][OW][C]. Operands as dwconv_s16_requant.
  */
 export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,

@@ -6,7 +6,7 @@
 // Memory: the kernels allocate nothing. The host (src/kernels/wasm/arena.ts) owns linear memory from
 // heap_base() up and passes pointers; every kernel takes only scalars and pointers.
 export { requant_i32_perchannel } from "./requant";
-export { gemm_s16_4x8c2_requant } from "./gemm";
+export { gemm_s16_8c2_requant } from "./gemm";
 export { im2col_s16 } from "./im2col";
 export { dwconv_s16_requant } from "./dwconv";
 export { maxpool_s16, avgpool_s16_requant, gap_s16_requant } from "./pool";

@@ -5,7 +5,7 @@
 // rounding mode, the analog crossbar's column currents, and the deterministic exp/log (exported for their
 // bit-equality test).
 export * from "./index";
-export { gemm_s16_4x8c2_acc } from "./gemm";
+export { gemm_s16_8c2_acc } from "./gemm";
 export { dwconv_s16_acc } from "./dwconv";
 export { gauss_requant_s16, gemm_s16_sat_ktile, requant_rows_mode } from "./simnoise";
 export { det_exp, det_log } from "./detmath";

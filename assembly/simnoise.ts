@@ -1,10 +1,10 @@
-// Sim-only kernels (src/sim/wasmsim.ts): the output Gaussian noise on one image's raw accumulators fused
+// Sim-only kernels (src/sim/chip/fastpath.ts): the output Gaussian noise on one image's raw accumulators fused
 // with the exact requantization (gauss_requant_s16), and saturating accumulation per K-tile
 // (gemm_s16_sat_ktile).
 //
-// gauss_requant_s16 is the WASM twin of the Gaussian step of perturbAccumulators (src/sim/noise.ts)
+// gauss_requant_s16 is the WASM twin of the Gaussian step of perturbAccumulators (src/sim/noise/models.ts)
 // followed by the chip's half-up requant, and gives the same integers: element j draws its normal from
-// lane j mod 4 of the image's four xoshiro128** 1.1 streams (as Rng.nextU32, src/sim/rng.ts), by the
+// lane j mod 4 of the image's four xoshiro128** 1.1 streams (as Rng.nextU32, src/sim/noise/rng.ts), by the
 // ziggurat (as Rng.normalZig, with the host's tables), its rejection step included (from the image's fifth,
 // "slow" stream), whose exp and log are the operation-for-operation twins of the host's
 // (assembly/detmath.ts); every float operation is the same IEEE double operation in the same order.
@@ -50,7 +50,7 @@ import { detExp, detLog } from "./detmath";
 /**
  * Rng.zigTail: the rejection loop for a first word with layer i and value h, drawing from the slow stream's
  * state at p. zt: 256 entries of 16 bytes {i32 ⌈K[i]⌉, i32 0, f64 W[i]}; zf: f64 F[256], then the base
- * strip's edge r (src/sim/rng.ts zigTablesForWasm).
+ * strip's edge r (src/sim/noise/rng.ts zigTablesForWasm).
  */
 function zigSlow(p: usize, h: i32, i: i32, zt: usize, zf: usize): f64 {
   for (;;) {
@@ -77,7 +77,7 @@ function zigSlow(p: usize, h: i32, i: i32, zt: usize, zf: usize): f64 {
 }
 
 /**
- * The chip's requant (src/sim/requant.ts requantRounded) on an i64 accumulator (|a| ≤ 2^31, m < 2^31:
+ * The chip's requant (src/sim/hw/requant.ts requantRounded) on an i64 accumulator (|a| ≤ 2^31, m < 2^31:
  * |a·m| < 2^62), clamped to [lo, hi]. mode 0, half up: floor((a·m + 2^(s−1)) / 2^s), DESIGN.md §3;
  * 1, half even: the same except that an exact tie goes to the even neighbour; 2, truncate: floor(a·m / 2^s).
  */
@@ -91,7 +91,7 @@ function zigSlow(p: usize, h: i32, i: i32, zt: usize, zf: usize): f64 {
 }
 
 /**
- * For the simulator (src/sim/wasmsim.ts): `rows` rows of `channels` i32 accumulators through the chip's
+ * For the simulator (src/sim/chip/fastpath.ts): `rows` rows of `channels` i32 accumulators through the chip's
  * requant (requantClamp64, rounding `mode`) into i16 rows of stride ldy; m, s: i32 [channels].
  */
 export function requant_rows_mode(acc: usize, rows: i32, channels: i32, m: usize, s: usize, lo: i32, hi: i32, y: usize, ldy: i32, mode: i32): void {
@@ -254,8 +254,8 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
 }
 
 /**
- * Saturating accumulation in the chip's partial-sum order, for the simulator (src/sim/wasmsim.ts; the
- * plain-TS definition is digitalAcc in src/sim/kernels.ts): per output, a ← sat(bias), then for each K-tile
+ * Saturating accumulation in the chip's partial-sum order, for the simulator (src/sim/chip/fastpath.ts; the
+ * plain-TS definition is digitalAcc in src/sim/chip/kernels.ts): per output, a ← sat(bias), then for each K-tile
  * t (k0, npairs): a ← sat(a + Σ_{k ∈ t} w·x), the tile's partial sum exact; sat clamps to a `bits`-wide
  * two's-complement accumulator (bits ≤ 31, so a + partial never leaves i32). Per-MAC saturation is the
  * case of 1-element tiles.

@@ -6,19 +6,8 @@
 
 import { writeQModel } from "../src/ir/io.js";
 import { dyadic } from "../src/lower/dyadic.js";
+import { mulberry32 } from "../src/rng.js";
 import type { Conv2DLayer, DenseLayer, Layer, Program, TensorSpec } from "../src/ir/types.js";
-
-/** mulberry32, a small seeded PRNG (Tommy Ettinger, public domain): uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = mulberry32(20261128);
 const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));

@@ -19,6 +19,15 @@ export class DatasetError extends NipqInputError {
   override name = "DatasetError";
 }
 
+/** A batch whose activations would need more memory than the plain-TS backends allow (src/exec/interpret.ts). */
+export class MemoryLimitError extends NipqInputError {
+  override name = "MemoryLimitError";
+  constructor(what: string, neededBytes: number, limitBytes: number, batch: number) {
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    super(`${what}: the activations of a batch of ${batch} need ${mib(neededBytes)}, over the limit of ${mib(limitBytes)} (lower --batch)`);
+  }
+}
+
 /**
  * A .qmodel file (or an in-memory integer program) that violates the format or the arithmetic contract.
  * `file` is the path ("<memory>" for programs built in memory), `field` a JSON-path-like location

@@ -9,23 +9,25 @@
 //
 // Browsers and edge devices use the bundle's zero-dependency runtime instead (nipq export, docs/DEPLOY.md).
 
-import { limitDataset, loadDataset, type Dataset } from "./data/index.js";
+import { checkModelFitsData, limitDataset, loadDataset, type Dataset } from "./data/index.js";
 import { writeBundle, type BundleReport, type ExportOptions } from "./deploy/bundle.js";
 import { NipqInputError } from "./errors.js";
-import { runProgram } from "./exec/interpret.js";
+import { checkBatch, classesOf, compileProgram, evaluate, imageCount, inputBytes, runBatched, type ProgramRunner } from "./exec/runner.js";
 import { readFileChecked } from "./fsutil.js";
+import { MAX_BATCH } from "./limits.js";
 import { decodeQModel } from "./ir/qmodel.js";
 import { programStats, type LayerStats } from "./ir/stats.js";
-import { sizeOf, type Program } from "./ir/types.js";
+import type { Program } from "./ir/types.js";
 import { referenceKernels } from "./kernels/reference/backend.js";
 import { loadWasmKernels } from "./kernels/wasm/backend.js";
 import type { WasmFlavor } from "./kernels/wasm/loader.js";
-import type { WasmProgram } from "./kernels/wasm/program.js";
-import { programCost, type ProgramCost } from "./sim/cost.js";
-import { loadHwModel, validateHwModel, type HwModel } from "./sim/hwmodel.js";
-import type { SimData } from "./sim/simulate.js";
-import { accuracyStudy, sweepStudy, varyDoc } from "./sim/study.js";
-import { parseVary } from "./sim/sweep.js";
+import { simulateDoc, type SimulateDoc } from "./report/simulate.js";
+import { sweepDoc, type SweepDoc } from "./report/sweep.js";
+import { programCost } from "./sim/hw/cost.js";
+import { chipWarnings } from "./sim/hw/resolve.js";
+import { loadHwModel, validateHwModel, type HwModel } from "./sim/hw/hwmodel.js";
+import { accuracyStudy, STUDY_DEFAULTS, sweepStudy, type StudyOptions } from "./sim/study/study.js";
+import { parseVary } from "./sim/study/vary.js";
 
 export { limitDataset, loadDataset, type Dataset } from "./data/index.js";
 export { writeBundle, BUDGETS, type BundleReport, type ExportOptions } from "./deploy/bundle.js";
@@ -35,9 +37,9 @@ export { readQModel, writeQModel } from "./ir/io.js";
 export { programStats, type LayerStats } from "./ir/stats.js";
 export type { Layer, Program, TensorSpec } from "./ir/types.js";
 export { lowerCheckpoint } from "./lower/index.js";
-export { loadHwModel, SHIPPED_MODELS, type HwModel } from "./sim/hwmodel.js";
-export type { ProgramCost } from "./sim/cost.js";
-export type { TrialStats } from "./sim/simulate.js";
+export { loadHwModel, SHIPPED_MODELS, type HwModel } from "./sim/hw/hwmodel.js";
+export type { ProgramCost } from "./sim/hw/cost.js";
+export type { TrialStats } from "./sim/study/stats.js";
 
 /** Kernels a model runs on: the plain-TS reference (the executable spec) or the WASM kernels. */
 export type Backend = "reference" | "wasm";
@@ -77,7 +79,7 @@ export interface Evaluation extends RunOutput {
   labels: Uint8Array;
 }
 
-/** Options of Model.simulate and Model.sweep. */
+/** Options of Model.simulate and Model.sweep; the defaults are `nipq simulate`'s (STUDY_DEFAULTS). */
 export interface SimulateOptions {
   /** Monte-Carlo trials: noisy chip instances, each over the same images (default 10). */
   trials?: number;
@@ -85,7 +87,7 @@ export interface SimulateOptions {
   seed?: number;
   /** Use only the first N test images. */
   limit?: number;
-  /** Worker threads for trials (default 1). */
+  /** Worker threads for trials (default: one per core). */
   workers?: number;
   /** Images per batch (changes no number; default 64). */
   batch?: number;
@@ -93,48 +95,36 @@ export interface SimulateOptions {
   set?: string[];
 }
 
-/** The result of Model.simulate: the keys of `nipq simulate --json` (DESIGN.md §5). */
-export interface SimulationResult {
-  hw: string;
-  bops: number;
-  macs: number;
-  memory: { weightBytes: number; peakActivationBytes: number; biasBytes: number };
-  cycles: number;
-  latencyMs: number;
-  energyMicroJ: number;
-  layers: ProgramCost["layers"];
-  accuracy: { clean: number; noisy: { mean: number; std: number; ci95: number; trials: number; values: number[] } };
-  noiseActive: boolean;
-  samples: number;
-  seed: number;
-}
+/** The result of Model.simulate: the document `nipq simulate --json` prints (src/report/simulate.ts). */
+export type SimulationResult = SimulateDoc;
 
-/** The result of Model.sweep: the keys of `nipq sweep --json` (DESIGN.md §5). */
-export interface SweepResult {
-  vary: { key: string; from: number; to: number; steps: number; scale: "linear" | "log"; spec: string };
-  points: { value: number; mean: number; std: number; ci95: number; clean: number; values: number[] }[];
-  hw: string;
-  samples: number;
-  trials: number;
-  seed: number;
-}
+/** The result of Model.sweep: the document `nipq sweep --json` prints (src/report/sweep.ts). */
+export type SweepResult = SweepDoc;
 
 /** A dataset by name ("mnist", "fashion-mnist", "idx:DIR") or one already loaded; its test split. */
 export type DataSource = string | Dataset;
 
-function testData(d: DataSource, limit?: number): Dataset {
-  return limitDataset(typeof d === "string" ? loadDataset(d, "test") : d, limit);
+/** The test split of `d` (its first `limit` samples), checked to fit the model's input. */
+function testData(m: Model, d: DataSource, limit?: number): Dataset {
+  const data = typeof d === "string" ? loadDataset(d, "test", limit) : limitDataset(d, limit);
+  checkModelFitsData(m.file, m.inputShape, data);
+  return data;
 }
 
-function resolveHw(hw: string | HwModel, set: string[] = []): HwModel {
-  if (typeof hw === "string") return loadHwModel(hw, set).hw;
+function resolveHw(hw: string | HwModel, set: string[] = []): { hw: HwModel; file: string | null } {
+  if (typeof hw === "string") return loadHwModel(hw, set);
   if (set.length) throw new NipqInputError("simulate: `set` overrides need a hw-model name or path, not an object (edit the object instead)");
-  return validateHwModel(hw, hw.name ?? "<hw-model>");
+  return { hw: validateHwModel(hw, hw.name ?? "<hw-model>"), file: null };
+}
+
+/** The study options with the CLI's defaults filled in. */
+function studyOf(o: SimulateOptions): StudyOptions {
+  return { seed: o.seed ?? STUDY_DEFAULTS.seed, trials: o.trials ?? STUDY_DEFAULTS.trials, workers: o.workers ?? STUDY_DEFAULTS.workers, batch: o.batch ?? STUDY_DEFAULTS.batch };
 }
 
 /** An integer program loaded from a .qmodel, ready to run, evaluate, simulate or export. */
 export class Model {
-  private wasm?: { runner: WasmProgram; flavor: WasmFlavor | "auto"; batch: number };
+  private wasm?: { runner: ProgramRunner; flavor: WasmFlavor | "auto"; batch: number };
 
   /** Use loadModel(). */
   constructor(
@@ -158,7 +148,7 @@ export class Model {
 
   /** Number of classes (int16 logits per image). */
   get classes(): number {
-    return sizeOf(this.program.layers[this.program.layers.length - 1].out.shape);
+    return classesOf(this.program);
   }
 
   /** Per-layer shapes, bits, MACs, BOPs and packed weight bytes, and totals (`nipq inspect`). */
@@ -171,49 +161,30 @@ export class Model {
    * predictions. The WASM program is prepared once and kept for later calls.
    */
   run(images: Uint8Array, o: RunOptions = {}): RunOutput {
-    const per = sizeOf(this.program.layers[0].out.shape);
-    const n = images.length / per;
-    if (!Number.isInteger(n)) throw new NipqInputError(`images: expected a multiple of ${per} bytes (${this.inputShape.join("×")} u8 per image), found ${images.length}`);
-    const batch = o.batch ?? 64;
-    if (!Number.isInteger(batch) || batch < 1) throw new NipqInputError(`batch: expected a positive integer, found ${batch}`);
+    const n = imageCount(this.program, images);
+    const { runner, batch } = this.runner(o);
     const classes = this.classes;
-    if ((o.backend ?? "reference") === "reference") {
-      const logits = new Int16Array(n * classes);
-      const predictions = new Int32Array(n);
-      for (let b = 0; b < n; b += batch) {
-        const nb = Math.min(batch, n - b);
-        const r = runProgram(this.program, referenceKernels, images.subarray(b * per, (b + nb) * per), nb);
-        logits.set(r.logits, b * classes);
-        predictions.set(r.predictions, b);
-      }
-      return { n, classes, logits, predictions, backend: "reference" };
-    }
-    if (o.backend !== "wasm") throw new NipqInputError(`backend: expected reference or wasm, found ${JSON.stringify(o.backend)}`);
+    const r = runBatched(images, inputBytes(this.program), classes, batch, (x, nb) => runner.run(x, nb));
+    return { n, classes, ...r, backend: runner.name };
+  }
+
+  /** The program prepared on the backend `o` names (the WASM program is kept for later calls). */
+  private runner(o: RunOptions): { runner: ProgramRunner; batch: number } {
+    const batch = checkBatch(o.batch ?? 64);
+    const backend = o.backend ?? "reference";
+    if (backend === "reference") return { runner: compileProgram(this.program, referenceKernels, batch), batch };
+    if (backend !== "wasm") throw new NipqInputError(`backend: expected reference or wasm, found ${JSON.stringify(o.backend)}`);
     const flavor = o.flavor ?? "auto";
-    if (!this.wasm || this.wasm.flavor !== flavor || this.wasm.batch !== batch) {
-      this.wasm = { runner: loadWasmKernels({ flavor }).compile(this.program, batch), flavor, batch };
-    }
-    const runner = this.wasm.runner;
-    const logits = new Int16Array(n * classes);
-    const predictions = new Int32Array(n);
-    for (let b = 0; b < n; b += batch) {
-      const nb = Math.min(batch, n - b);
-      const r = runner.run(images.subarray(b * per, (b + nb) * per), nb);
-      logits.set(r.logits, b * classes);
-      predictions.set(r.predictions, b);
-    }
-    return { n, classes, logits, predictions, backend: `wasm-${runner.engine.flavor}` };
+    if (!this.wasm || this.wasm.flavor !== flavor || this.wasm.batch !== batch) this.wasm = { runner: compileProgram(this.program, loadWasmKernels({ flavor }), batch), flavor, batch };
+    return { runner: this.wasm.runner, batch };
   }
 
   /** Accuracy on a dataset's test split (what `nipq run` reports). */
   evaluate(data: DataSource, o: EvaluateOptions = {}): Evaluation {
-    const d = testData(data, o.limit);
-    const t0 = performance.now();
-    const r = this.run(d.images, o);
-    const seconds = (performance.now() - t0) / 1000;
-    let correct = 0;
-    for (let i = 0; i < d.n; i++) if (r.predictions[i] === d.labels[i]) correct++;
-    return { ...r, accuracy: correct / d.n, samples: d.n, correct, imagesPerSecond: d.n / Math.max(seconds, 1e-9), labels: d.labels };
+    const d = testData(this, data, o.limit);
+    const { runner, batch } = this.runner(o);
+    const r = evaluate(this.program, runner, d.images, d.labels, batch);
+    return { ...r, n: d.n, classes: this.classes, backend: runner.name, accuracy: r.correct / d.n, samples: d.n, labels: d.labels };
   }
 
   /**
@@ -222,26 +193,13 @@ export class Model {
    * `trials` noisy chip instances (mean, std, 95% CI). What `nipq simulate` does.
    */
   async simulate(hw: string | HwModel, data: DataSource, o: SimulateOptions = {}): Promise<SimulationResult> {
-    const m = resolveHw(hw, o.set);
-    const d: SimData = testData(data, o.limit);
-    const seed = o.seed ?? 0;
-    const trials = o.trials ?? 10;
+    const { hw: m, file: hwFile } = resolveHw(hw, o.set);
+    const d = testData(this, data, o.limit);
+    const so = studyOf(o);
     const cost = programCost(this.program, m);
-    const { clean, noisy: s, active } = await accuracyStudy(this.program, m, d, { seed, trials, workers: o.workers, batch: o.batch });
-    return {
-      hw: m.name,
-      bops: cost.bops,
-      macs: cost.macs,
-      memory: { weightBytes: cost.memory.weightBytes, peakActivationBytes: cost.memory.peakActivationBytes, biasBytes: cost.memory.biasBytes },
-      cycles: cost.cycles,
-      latencyMs: cost.latencyMs,
-      energyMicroJ: cost.energyMicroJ,
-      layers: cost.layers,
-      accuracy: { clean, noisy: { mean: s.mean, std: s.std, ci95: s.ci95, trials: s.trials, values: s.values } },
-      noiseActive: active,
-      samples: d.n,
-      seed,
-    };
+    const t0 = performance.now();
+    const study = await accuracyStudy(this.program, m, d, so);
+    return simulateDoc(cost, study, { hw: m, hwFile, model: this.file, data: d.name, samples: d.n, seed: so.seed, seconds: (performance.now() - t0) / 1000, set: o.set, warnings: chipWarnings(this.program, m) });
   }
 
   /**
@@ -249,13 +207,12 @@ export class Model {
    * knob, `vary` = "key=from:to:steps[:log]" (e.g. "noise.weightGaussian.sigma=0:1:5"). What `nipq sweep` does.
    */
   async sweep(hw: string | HwModel, data: DataSource, vary: string, o: SimulateOptions = {}): Promise<SweepResult> {
-    const base = resolveHw(hw, o.set);
+    const { hw: base, file: hwFile } = resolveHw(hw, o.set);
     const v = parseVary(vary, base);
-    const d: SimData = testData(data, o.limit);
-    const seed = o.seed ?? 0;
-    const trials = o.trials ?? 10;
-    const points = await sweepStudy(this.program, base, v, d, { seed, trials, workers: o.workers, batch: o.batch });
-    return { vary: varyDoc(v), points, hw: base.name, samples: d.n, trials, seed };
+    const d = testData(this, data, o.limit);
+    const so = studyOf(o);
+    const points = await sweepStudy(this.program, base, v, d, so);
+    return sweepDoc(v, points, { hw: base.name, hwFile, model: this.file, data: d.name, samples: d.n, trials: so.trials, seed: so.seed, set: o.set ?? [], warnings: chipWarnings(this.program, base) });
   }
 
   /** Writes the edge bundle (runtime .mjs, SIMD + scalar .wasm, this model, test images, index.html) atomically. */

@@ -1,11 +1,12 @@
 // GEMM benchmark: (M, K, N) shapes of cnn-s-like layers, nipq-hw int8 and 4-bit weights (the WASM SIMD
-// kernel gemm_s16_4x8c2_requant, requant included) against tfjs-backend-wasm fp32 matMul (XNNPACK),
+// kernel gemm_s16_8c2_requant, requant included) against tfjs-backend-wasm fp32 matMul (XNNPACK),
 // onnxruntime-web int8 MatMulInteger (wasm, 1 thread), and the register-resident peak of
 // i32x4.dot_i16x8_s measured here. GMAC/s = M·K·N / time (no credit for padding). Single-threaded.
 //
 //   npx tsx bench/kernels/gemm.ts [--json] [--quick]
 
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
+import { mulberry32 } from "../../src/rng.js";
 import { containerFor, gemmHost, type WeightContainer } from "../../src/kernels/wasm/prepare.js";
 import { DT, machine, modelBytes, node, ortWeb, tensor, tfWasm, timeInterleaved, timeIt, timeItAsync, valueInfo } from "./common.js";
 
@@ -21,15 +22,7 @@ export const SHAPES: [number, number, number][] = [
 const quick = process.argv.includes("--quick");
 const MIN_S = quick ? 0.1 : 0.3;
 
-function rand(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0; // mulberry32 (public domain), 0x6d2b79f5 = 1831565813
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rand = mulberry32;
 
 /** Register-resident peak of i32x4.dot_i16x8_s + i32x4.add (8 MACs per dot), GMAC/s: the faster of 8 and 12 chains. */
 export function dotPeak(e: WasmEngine): number {
@@ -56,7 +49,7 @@ export function nipqGemm(e: WasmEngine, M: number, K: number, N: number, wBits: 
   const y = a.alloc(M * N * 2, "y");
   const acc = a.alloc(192, "acc");
   const tile = a.alloc(h.Kp * 16, "tile");
-  return { call: () => e.k.gemm_s16_4x8c2_requant(x, h.Kp, M, h.Kp, w, c, acc, tile, N, bias, m, s, pw, ps, -128, 127, y, N), resident: h.panels.byteLength };
+  return { call: () => e.k.gemm_s16_8c2_requant(x, h.Kp, M, h.Kp, w, c, acc, tile, N, bias, m, s, pw, ps, -128, 127, y, N), resident: h.panels.byteLength };
 }
 
 async function tfGemm(M: number, K: number, N: number): Promise<number> {

@@ -11,6 +11,7 @@ import { evalGraph } from "../../src/graph/evaluate.js";
 import { readCheckpoint } from "../../src/graph/checkpoint.js";
 import { lowerGraph } from "../../src/lower/index.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
+import { classesOf, compileProgram, inputBytes, runBatched } from "../../src/exec/runner.js";
 
 const argv = process.argv.slice(2);
 const opt = (k: string, d: string) => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : d);
@@ -27,12 +28,8 @@ console.log(`|---|---|---|---|---|---|---|`);
 for (const dir of dirs) {
   const { graph, weights } = readCheckpoint(dir);
   const program = lowerGraph(graph, weights, dir);
-  const runner = loadWasmKernels().compile(program, 256);
-  const ints = new Int32Array(data.n);
-  for (let b = 0; b < data.n; b += 256) {
-    const n = Math.min(256, data.n - b);
-    ints.set(runner.run(data.images.subarray(b * 784, (b + n) * 784), n).predictions, b);
-  }
+  const runner = compileProgram(program, loadWasmKernels(), 256);
+  const ints = runBatched(data.images, inputBytes(program), classesOf(program), 256, (x, n) => runner.run(x, n)).predictions;
   let real = 0, dep = 0, int = 0, agReal = 0, agDep = 0;
   for (let i = 0; i < data.n; i++) {
     const img = data.images.subarray(i * 784, (i + 1) * 784);

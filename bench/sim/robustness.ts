@@ -10,10 +10,11 @@ import { basename, join } from "node:path";
 import { readQModel } from "../../src/ir/io.js";
 import { loadDataset, limitDataset } from "../../src/data/index.js";
 import { ensureDir, writeFileAtomic } from "../../src/fsutil.js";
-import { loadHwModel, withSet, type HwModel } from "../../src/sim/hwmodel.js";
-import { runTrials } from "../../src/sim/pool.js";
-import { runTrial, trialStats } from "../../src/sim/simulate.js";
-import { curveChart, type CurveSeries } from "../../src/report/svg.js";
+import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
+import { runTrials } from "../../src/sim/study/trials.js";
+import { runTrial } from "../../src/sim/chip/run.js";
+import { trialStats } from "../../src/sim/study/stats.js";
+import { accuracySeries, curveChart, type CurveSeries } from "../../src/report/svg.js";
 
 const argv = process.argv.slice(2);
 const opt = (k: string, d: string) => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : d);
@@ -61,10 +62,10 @@ for (const m of models) {
   };
 }
 ensureDir(out);
-const series = (k: "weightNoise" | "pcmDrift"): CurveSeries[] => models.map((m) => ({ name: basename(m, ".qmodel"), points: results[m][k].map((p) => ({ x: p.x, mean: p.mean, lo: p.mean - p.ci95, hi: p.mean + p.ci95 })) }));
+const series = (k: "weightNoise" | "pcmDrift"): CurveSeries[] => models.map((m) => accuracySeries(basename(m, ".qmodel"), results[m][k].map((p) => ({ ...p, value: p.x }))));
 writeFileAtomic(join(out, "robustness.json"), JSON.stringify({ data: data.name, samples: data.n, analogSamples: analogData.n, trials, seed, results }, null, 2) + "\n");
-writeFileAtomic(join(out, "weight-noise.svg"), curveChart(`Weight Gaussian noise, int8-systolic-16x16 (${data.name}, ${data.n} images)`, "σ (weight LSB)", "accuracy", series("weightNoise")));
-writeFileAtomic(join(out, "pcm-drift.svg"), curveChart(`PCM crossbar drift (${data.name}, ${analogData.n} images)`, "t since programming (s)", "accuracy", series("pcmDrift"), true));
+writeFileAtomic(join(out, "weight-noise.svg"), curveChart(`Weight Gaussian noise, int8-systolic-16x16 (${data.name}, ${data.n} images)`, "σ (weight LSB)", "accuracy (%)", series("weightNoise")));
+writeFileAtomic(join(out, "pcm-drift.svg"), curveChart(`PCM crossbar drift (${data.name}, ${analogData.n} images)`, "t since programming (s)", "accuracy (%)", series("pcmDrift"), true));
 const pct = (p: Point) => `${(100 * p.mean).toFixed(2)} ± ${(100 * p.ci95).toFixed(2)}`;
 console.log(`| model | ${SIGMAS.map((s) => `σ=${s} LSB`).join(" | ")} |\n|---|${SIGMAS.map(() => "---").join("|")}|`);
 for (const m of models) console.log(`| ${basename(m)} | ${results[m].weightNoise.map(pct).join(" | ")} |`);

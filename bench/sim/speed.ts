@@ -6,9 +6,10 @@
 import { readQModel } from "../../src/ir/io.js";
 import { loadDataset, limitDataset } from "../../src/data/index.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
-import { loadHwModel, withSet } from "../../src/sim/hwmodel.js";
-import type { runTrials } from "../../src/sim/pool.js";
-import { runTrial, simOptions } from "../../src/sim/simulate.js";
+import { classesOf, compileProgram, inputBytes, runBatched } from "../../src/exec/runner.js";
+import { loadHwModel, withSet } from "../../src/sim/hw/hwmodel.js";
+import type { runTrials } from "../../src/sim/study/trials.js";
+import { runTrial, simOptions } from "../../src/sim/chip/run.js";
 
 const args = process.argv.slice(2);
 const model = args.find((a) => a.endsWith(".qmodel")) ?? "test/fixtures/cnn-s-w4a4-random.qmodel";
@@ -23,14 +24,12 @@ const time = (f: () => unknown) => {
 };
 const best = (f: () => unknown, reps = 3) => Math.min(...Array.from({ length: reps }, () => time(f)));
 
-const runner = loadWasmKernels({ flavor: "auto" }).compile(program, 64);
-const wasm = best(() => {
-  for (let b = 0; b < data.n; b += 64) runner.run(data.images.subarray(b * 784, Math.min(data.n, b + 64) * 784), Math.min(64, data.n - b));
-});
+const runner = compileProgram(program, loadWasmKernels({ flavor: "auto" }), 64);
+const wasm = best(() => runBatched(data.images, inputBytes(program), classesOf(program), 64, (x, n) => runner.run(x, n)));
 const digital = loadHwModel("int8-systolic-16x16").hw;
 const wNoise = withSet(digital, ["noise", "weightGaussian", "sigma"], 0.5);
 const simWeight = best(() => runTrial(program, wNoise, data, 1, 0));
-// Per-inference sources, each alone and together (the WASM fast path, src/sim/wasmsim.ts).
+// Per-inference sources, each alone and together (the WASM fast path, src/sim/chip/fastpath.ts).
 const actOnly = best(() => runTrial(program, withSet(digital, ["noise", "activationBitFlip", "ber"], 1e-4), data, 1, 0));
 const accOnly = best(() => runTrial(program, withSet(digital, ["noise", "accumulatorBitFlip", "ber"], 1e-4), data, 1, 0));
 const outOnly = best(() => runTrial(program, withSet(digital, ["noise", "outputGaussian", "sigma"], 0.3), data, 1, 0));
@@ -61,13 +60,13 @@ simOptions.useWasm = true;
 const analogN = Math.min(200, data.n);
 const small = { n: analogN, images: data.images.subarray(0, analogN * 784), labels: data.labels.subarray(0, analogN) };
 const pcm = loadHwModel("analog-pcm-crossbar").hw;
-const analog = best(() => runTrial(program, pcm, small, 1, 0), 2); // the MACs on WASM (src/sim/wasmanalog.ts)
+const analog = best(() => runTrial(program, pcm, small, 1, 0), 2); // the MACs on WASM (src/sim/chip/analogmac.ts)
 simOptions.useWasm = false;
 const analogTs = best(() => runTrial(program, pcm, small, 1, 0), 1); // all plain TS
 simOptions.useWasm = true;
 // Trials over workers, through the compiled pool (dist/, built by `npm run build`) as `nipq simulate`
 // runs it: from the TypeScript sources each worker would first load tsx and transpile the simulator.
-const { runTrials: runTrialsBuilt } = (await import(new URL("../../dist/sim/pool.js", import.meta.url).href)) as { runTrials: typeof runTrials };
+const { runTrials: runTrialsBuilt } = (await import(new URL("../../dist/sim/study/trials.js", import.meta.url).href)) as { runTrials: typeof runTrials };
 const trialsList = [0, 1, 2, 3, 4, 5, 6, 7];
 const t1 = performance.now();
 const acc1 = await runTrialsBuilt(program, perInf, data, 1, trialsList, 1);

@@ -6,8 +6,8 @@ import { readQModel } from "../ir/io.js";
 import { programStats } from "../ir/stats.js";
 import type { Layer, Program } from "../ir/types.js";
 import { textTable } from "../report/table.js";
-import { fmtInt, fmtShape, printJson } from "./common.js";
-import { planActivations } from "../exec/memplan.js";
+import { fmtInt, fmtShape, pathOption, printJson, say } from "./common.js";
+import { peakActivationBytes } from "../exec/memplan.js";
 
 /** The attributes and integers of one layer, as `inspect --weights` shows them. */
 export function layerDetails(l: Layer): Record<string, unknown> {
@@ -41,15 +41,15 @@ export function inspectDoc(p: Program, weights: boolean): Record<string, unknown
     name: p.name,
     producer: p.producer,
     layers: st.layers.map((s, i) => ({ ...s, ...(weights ? layerDetails(p.layers[i]) : {}) })),
-    // Static liveness plan of one arena (src/exec/memplan.ts), batch 1, deployed widths (ceil(bits/8) B/element).
-    totals: { ...st.totals, peakActivationBytes: planActivations(p).peakBytes },
+    // The liveness plan of one inference with activations packed at their bits, as `simulate` reports it.
+    totals: { ...st.totals, peakActivationBytes: peakActivationBytes(p) },
   };
 }
 
 export function inspectCommand(): Command {
   return new Command("inspect")
     .description("show the layers of an integer program: shapes, bits, MACs, BOPs, packed weight bytes, accumulator bits")
-    .argument("<file>", "a .qmodel file")
+    .argument("<file>", "a .qmodel file", pathOption)
     .option("--weights", "also print every layer's integer weights, bias, m, s, lo, hi and attributes")
     .option("--json", "print one JSON document on stdout")
     .action((file: string, o: { weights?: boolean; json?: boolean }) => {
@@ -62,10 +62,10 @@ export function inspectCommand(): Command {
         rows.push([String(i), s.name, s.op, fmtShape(s.inShape), fmtShape(s.outShape), dash(s.wBits), dash(s.aBits), s.macs ? fmtInt(s.macs) : "", s.bops ? fmtInt(s.bops) : "", s.weightBytes ? fmtInt(s.weightBytes) : "", dash(s.accBits)]),
       );
       rows.push(["", "total", "", "", "", "", "", fmtInt(st.totals.macs), fmtInt(st.totals.bops), fmtInt(st.totals.weightBytes), ""]);
-      process.stdout.write(`${file}: ${p.name} (${p.producer}), ${p.layers.length} layers\n`);
-      process.stdout.write(textTable(rows, true) + "\n");
-      process.stdout.write(`bias: ${fmtInt(st.totals.biasBytes)} B int32; BOPs = MACs × w bits × a bits per sample\n`);
-      process.stdout.write(`peak activation memory: ${fmtInt(planActivations(p).peakBytes)} B (one arena, liveness plan, batch 1, ceil(bits/8) B per element)\n`);
-      if (o.weights) for (const l of p.layers) process.stdout.write(`${l.name} ${JSON.stringify(layerDetails(l))}\n`);
+      say(false, `${file}: ${p.name} (${p.producer}), ${p.layers.length} layers`);
+      say(false, textTable(rows, true));
+      say(false, `bias: ${fmtInt(st.totals.biasBytes)} B int32; BOPs = MACs × w bits × a bits per sample`);
+      say(false, `peak activation bytes: ${fmtInt(peakActivationBytes(p))} (one inference, activations packed at their bits, liveness plan)`);
+      if (o.weights) for (const l of p.layers) say(false, `${l.name} ${JSON.stringify(layerDetails(l))}`);
     });
 }

@@ -5,13 +5,13 @@ import { lowerCheckpoint, PASSES } from "../lower/index.js";
 import { programStats } from "../ir/stats.js";
 import { writeQModel } from "../ir/io.js";
 import { checkWritable } from "../fsutil.js";
-import { fmtInt, printJson, say } from "./common.js";
+import { fmtInt, pathOption, printJson, say } from "./common.js";
 
 export function lowerCommand(): Command {
   return new Command("lower")
     .description("lower a trained checkpoint directory (QuantGraph) to an integer-only .qmodel program")
-    .argument("<dir>", "checkpoint directory written by `nipq train` (graph.json + weights.bin)")
-    .requiredOption("--out <file>", "the .qmodel file to write (atomically)")
+    .argument("<dir>", "checkpoint directory written by `nipq train` (graph.json + weights.bin)", pathOption)
+    .requiredOption("--out <file>", "the .qmodel file to write (atomically)", pathOption)
     .option("--json", "print one JSON document on stdout")
     .addHelpText("after", `\nPasses, in order:\n${PASSES.map((p) => `  ${p.name.padEnd(20)} ${p.what}`).join("\n")}`)
     .action((dir: string, o: { out: string; json?: boolean }) => {

@@ -3,6 +3,7 @@
 
 import { Command, CommanderError } from "commander";
 import { NipqInputError } from "../errors.js";
+import { printable } from "./common.js";
 import { exportCommand } from "./export.js";
 import { demoCommand } from "./demo.js";
 import { inspectCommand } from "./inspect.js";
@@ -30,8 +31,9 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The first line of an error message, without commander's "error:" and safe for a terminal. */
 function oneLine(s: string): string {
-  return s.replace(/^error:\s*/i, "").split("\n")[0].trim();
+  return printable(s.replace(/^error:\s*/i, "").split("\n")[0].trim());
 }
 
 /** Runs the CLI on process.argv-style arguments and returns the exit code (never calls process.exit). */
@@ -40,7 +42,8 @@ export async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram();
   const configure = (c: Command) => {
     c.exitOverride();
-    c.configureOutput({ outputError: () => {} });
+    // Errors are printed once, as one line, below; the help commander prints after some errors is not.
+    c.configureOutput({ outputError: () => {}, writeErr: () => {} });
     c.commands.forEach(configure);
   };
   configure(program);
@@ -49,8 +52,14 @@ export async function runCli(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.help" || e.code === "commander.version") return 0;
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return 0;
+      if (e.code === "commander.help" && e.exitCode === 0) return 0;
       if (e.code === "commander.executeSubCommandAsync") return 0;
+      if (e.code === "commander.help") {
+        // `nipq` alone: commander shows the help as an error; say what is missing instead.
+        process.stderr.write(`nipq: missing command: expected one of ${program.commands.map((c) => c.name()).join(", ")} (nipq --help explains them)\n`);
+        return 2;
+      }
       process.stderr.write(`nipq: ${oneLine(e.message)}\n`);
       return e.exitCode === 0 ? 0 : 2;
     }

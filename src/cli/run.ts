@@ -5,13 +5,16 @@
 
 import { Command } from "commander";
 import cliProgress from "cli-progress";
-import { loadDataset, limitDataset } from "../data/index.js";
+import { checkModelFitsData, loadDataset } from "../data/index.js";
 import { BACKENDS, loadBackend, type BackendName } from "../exec/backends.js";
+import { batchRanges, classesOf, inputBytes } from "../exec/runner.js";
 import { RUN_JOB_URL, type RunChunk, type RunChunkResult, type RunJobInit } from "../exec/run-job.js";
-import { defaultWorkers, runChunks } from "../exec/workers.js";
+import { runChunks } from "../exec/workers.js";
 import { readQModel } from "../ir/io.js";
+import { KernelsNotBuiltError } from "../kernels/wasm/errors.js";
 import { checkWritable, writeFileAtomic } from "../fsutil.js";
-import { choiceOption, intOption, printJson, say } from "./common.js";
+import { choiceOption, intOption, pathOption, printJson, say, workersOption } from "./common.js";
+import { MAX_BATCH, MAX_LIMIT } from "../limits.js";
 
 interface RunOptions {
   data: string;
@@ -26,31 +29,37 @@ interface RunOptions {
 export function runCommand(): Command {
   return new Command("run")
     .description("run an integer program over a dataset's test split; print accuracy and images/s")
-    .argument("<file>", "a .qmodel file")
-    .requiredOption("--data <D>", "dataset: mnist (shipped digits, 2,000-image test split), fashion-mnist (Debian dataset-fashion-mnist) or idx:DIR")
-    .option("--backend <name>", `kernels to run on: ${BACKENDS.join(" | ")}`, choiceOption(BACKENDS), "reference")
-    .option("--limit <N>", "use only the first N test images", intOption("--limit", 1))
-    .option("--batch <N>", "images per batch", intOption("--batch", 1, 65536), 64)
-    .option("--workers <N>", "worker threads that share the batches (default: the number of cores)", intOption("--workers", 1, 256), defaultWorkers())
-    .option("--dump-logits <FILE>", "write {logits, predictions, labels} as JSON, in dataset order")
+    .argument("<file>", "a .qmodel file", pathOption)
+    .requiredOption("--data <D>", "dataset: mnist (shipped digits, 2,000-image test split), fashion-mnist (Debian dataset-fashion-mnist) or idx:DIR", pathOption)
+    .option("--backend <name>", `kernels to run on: ${BACKENDS.join(" | ")} (reference: the plain-TS executable spec, slow)`, choiceOption(BACKENDS), "wasm")
+    .option("--limit <N>", "use only the first N test images", intOption("--limit", 1, MAX_LIMIT))
+    .option("--batch <N>", "images per batch", intOption("--batch", 1, MAX_BATCH), 64)
+    .addOption(workersOption("that share the batches"))
+    .option("--dump-logits <FILE>", "write {logits, predictions, labels} as JSON, in dataset order", pathOption)
     .option("--json", "print one JSON document on stdout")
     .addHelpText("after", "\nThe test split of `mnist` is 200 images per class, 2,000 in all, classes interleaved (see README).")
-    .action(async (file: string, o: RunOptions) => {
+    .action(async (file: string, o: RunOptions, cmd: Command) => {
       if (o.dumpLogits) checkWritable(o.dumpLogits);
       const program = readQModel(file);
-      const data = limitDataset(loadDataset(o.data, "test"), o.limit);
-      const kernels = await loadBackend(o.backend);
-      const classes = program.layers[program.layers.length - 1].out.shape[0];
+      const data = loadDataset(o.data, "test", o.limit);
+      checkModelFitsData(file, program.layers[0].out.shape, data);
+      let fallback: string | undefined;
+      const kernels = await loadBackend(o.backend).catch((e: unknown) => {
+        // Not asked for by name and not built: the reference kernels give the same integers, slower.
+        if (!(e instanceof KernelsNotBuiltError) || cmd.getOptionValueSource("backend") !== "default") throw e;
+        fallback = `${e.file} is missing (run \`npm run build\`), so this runs on the reference kernels: the same integers, slower`;
+        process.stderr.write(`nipq: note: ${fallback}\n`);
+        o.backend = "reference";
+        return loadBackend("reference");
+      });
+      const per = inputBytes(program);
+      const classes = classesOf(program);
       const logits = new Int16Array(data.n * classes);
       const predictions = new Int32Array(data.n);
       const bar = new cliProgress.SingleBar({ format: "run |{bar}| {value}/{total} images | {speed} img/s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       bar.start(data.n, 0, { speed: "–" });
       const t0 = performance.now();
-      const chunks: RunChunk[] = [];
-      for (let b = 0; b < data.n; b += o.batch) {
-        const n = Math.min(o.batch, data.n - b);
-        chunks.push({ images: data.images.slice(b * 784, (b + n) * 784), n });
-      }
+      const chunks: RunChunk[] = batchRanges(0, data.n, o.batch).map(({ first, n }) => ({ images: data.images.slice(first * per, (first + n) * per), n }));
       let done = 0;
       await runChunks<RunJobInit, RunChunk, RunChunkResult>({
         module: RUN_JOB_URL,
@@ -73,7 +82,7 @@ export function runCommand(): Command {
         const rows = Array.from({ length: data.n }, (_, i) => Array.from(logits.subarray(i * classes, (i + 1) * classes)));
         writeFileAtomic(o.dumpLogits, JSON.stringify({ logits: rows, predictions: Array.from(predictions), labels: Array.from(data.labels) }) + "\n");
       }
-      const doc = { accuracy: correct / data.n, samples: data.n, correct, backend: kernels.name, imagesPerSecond: data.n / seconds, workers: Math.min(o.workers, chunks.length), data: data.name, model: file };
+      const doc = { accuracy: correct / data.n, samples: data.n, correct, backend: kernels.name, ...(fallback ? { backendFallback: fallback } : {}), imagesPerSecond: data.n / seconds, workers: Math.min(o.workers, chunks.length), data: data.name, model: file };
       if (o.json) return printJson(doc);
       say(false, `${file} on ${data.name} (test, ${data.n} images), backend ${kernels.name}, ${doc.workers} worker(s)`);
       say(false, `accuracy ${(100 * doc.accuracy).toFixed(2)}% (${correct}/${data.n}), ${doc.imagesPerSecond.toFixed(1)} images/s`);

@@ -1,148 +1,62 @@
 // `nipq simulate FILE.qmodel --hw HW.json --data D [--trials N] [--seed S] [--limit N] [--workers N]
 //  [--set key=value]... [--out DIR] [--json]` (DESIGN.md §5): runs the integer program on a simulated chip
 // (src/sim), prints the per-layer costs and the accuracy clean and under noise (mean, std, 95% CI over
-// Monte-Carlo trials), and with --out writes report.json and a self-contained report.html.
+// Monte-Carlo trials), and with --out writes report.json and a self-contained report.html (src/report).
 
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
-import { loadDataset, limitDataset } from "../data/index.js";
+import { checkModelFitsData, loadDataset } from "../data/index.js";
 import { readQModel } from "../ir/io.js";
-import { ensureDir, writeFileAtomic } from "../fsutil.js";
-import { programCost, type ProgramCost } from "../sim/cost.js";
-import { loadHwModel, type HwModel } from "../sim/hwmodel.js";
-import type { TrialStats } from "../sim/simulate.js";
-import { accuracyStudy } from "../sim/study.js";
-import { barChart, htmlPage, htmlTable } from "../report/svg.js";
+import { prepareOutputDir, writeOutputDir } from "../fsutil.js";
+import { SIMULATE_REPORT } from "../report/outputs.js";
+import { LAYER_HEADER, layerRows, simulateDoc, simulateHtml } from "../report/simulate.js";
 import { textTable } from "../report/table.js";
-import { collect, fmtInt, intOption, printJson, say } from "./common.js";
+import { programCost } from "../sim/hw/cost.js";
+import { loadHwModel } from "../sim/hw/hwmodel.js";
+import { chipWarnings } from "../sim/hw/resolve.js";
+import { accuracyStudy } from "../sim/study/study.js";
+import { collect, fmtInt, pathOption, printJson, printWarnings, say } from "./common.js";
+import { studyOptions, type StudyCliOptions } from "./options.js";
 
-/** Options of `nipq simulate` (and, with --vary, of `nipq sweep`). */
-export interface SimulateOptions {
+interface SimulateOptions extends StudyCliOptions {
   hw: string;
   data: string;
-  trials: number;
-  seed: number;
-  limit?: number;
-  workers: number;
-  batch: number;
   set: string[];
   out?: string;
-  json?: boolean;
-}
-
-/** Per-layer rows of the cost table (shared with sweep's report). */
-export function layerRows(cost: ProgramCost): (string | number)[][] {
-  return cost.layers.map((l, i) => [
-    i,
-    l.name,
-    l.op,
-    l.wBits === null ? "–" : l.runWBits !== null && l.runWBits !== l.wBits ? `${l.wBits}→${l.runWBits}` : String(l.wBits),
-    l.aBits === null ? "–" : l.runABits !== null && l.runABits !== l.aBits ? `${l.aBits}→${l.runABits}` : String(l.aBits),
-    l.macs ? fmtInt(l.macs) : "",
-    l.bops ? fmtInt(l.bops) : "",
-    l.cycles ? fmtInt(l.cycles) : "",
-    l.cycles ? l.bound : "",
-    ((l.energyPj.mac + l.energyPj.sram + l.energyPj.dram + l.energyPj.adcDac) / 1e6).toFixed(4),
-  ]);
-}
-
-export const LAYER_HEADER = ["#", "layer", "op", "w bits", "a bits", "MACs", "BOPs", "cycles", "bound", "energy µJ"];
-
-/** The --json document of simulate (DESIGN.md §5 keys, plus more). */
-export function simulateDoc(hw: HwModel, hwFile: string, cost: ProgramCost, clean: number, noisy: TrialStats, extra: Record<string, unknown>) {
-  return {
-    hw: hw.name,
-    hwFile,
-    bops: cost.bops,
-    bopsBaskin: cost.bopsBaskin,
-    macs: cost.macs,
-    memory: { weightBytes: cost.memory.weightBytes, peakActivationBytes: cost.memory.peakActivationBytes, biasBytes: cost.memory.biasBytes },
-    cycles: cost.cycles,
-    latencyMs: cost.latencyMs,
-    energyMicroJ: cost.energyMicroJ,
-    energyBreakdownMicroJ: { mac: cost.energyPj.mac * 1e-6, sram: cost.energyPj.sram * 1e-6, dram: cost.energyPj.dram * 1e-6, adcDac: cost.energyPj.adcDac * 1e-6 },
-    layers: cost.layers.map((l) => ({ ...l, energyMicroJ: (l.energyPj.mac + l.energyPj.sram + l.energyPj.dram + l.energyPj.adcDac) * 1e-6 })),
-    accuracy: { clean, noisy: { mean: noisy.mean, std: noisy.std, ci95: noisy.ci95, trials: noisy.trials, values: noisy.values } },
-    ...extra,
-  };
-}
-
-/** report.html: totals, accuracy, the per-layer table, and SVG charts of bits, BOPs and energy per layer. */
-export function simulateHtml(doc: ReturnType<typeof simulateDoc>, cost: ProgramCost, model: string): string {
-  const wl = cost.layers.filter((l) => l.macs > 0);
-  const names = wl.map((l) => l.name);
-  const acc = doc.accuracy;
-  const summary = htmlTable(
-    ["figure", "value"],
-    [
-      ["model", model],
-      ["hw-model", doc.hw],
-      ["BOPs (MACs·bw·ba)", fmtInt(doc.bops)],
-      ["BOPs (Baskin, with accumulator terms)", fmtInt(Math.round(doc.bopsBaskin))],
-      ["weight bytes (packed)", fmtInt(doc.memory.weightBytes)],
-      ["peak activation bytes", fmtInt(doc.memory.peakActivationBytes)],
-      ["cycles / inference", fmtInt(doc.cycles)],
-      ["latency / inference", `${doc.latencyMs.toFixed(4)} ms`],
-      ["energy / inference", `${doc.energyMicroJ.toFixed(4)} µJ`],
-      ["accuracy, clean chip", `${(100 * acc.clean).toFixed(2)}%`],
-      ["accuracy, noisy (mean ± 95% CI)", `${(100 * acc.noisy.mean).toFixed(2)}% ± ${(100 * acc.noisy.ci95).toFixed(2)} (std ${(100 * acc.noisy.std).toFixed(2)}, ${acc.noisy.trials} trials)`],
-    ],
-  );
-  return htmlPage(`nipq simulate: ${model} on ${doc.hw}`, [
-    { heading: "Summary", html: summary },
-    { heading: "Per-layer bits", html: barChart("Bits per weight layer", names, [{ name: "weight bits", values: wl.map((l) => l.wBits ?? 0) }, { name: "activation bits", values: wl.map((l) => l.aBits ?? 0) }], "bits") },
-    { heading: "Per-layer BOPs", html: barChart("BOPs per layer", names, [{ name: "MACs·bw·ba", values: wl.map((l) => l.bops) }, { name: "Baskin", values: wl.map((l) => l.bopsBaskin) }], "bit operations") },
-    {
-      heading: "Per-layer energy",
-      html: barChart(
-        "Energy per layer (pJ)",
-        cost.layers.filter((l) => l.op !== "flatten").map((l) => l.name),
-        (["mac", "sram", "dram", "adcDac"] as const).map((k) => ({ name: k, values: cost.layers.filter((l) => l.op !== "flatten").map((l) => l.energyPj[k]) })),
-        "pJ",
-      ),
-    },
-    { heading: "Per-layer table", html: htmlTable(LAYER_HEADER, layerRows(cost)) },
-  ]);
 }
 
 export function simulateCommand(): Command {
-  return new Command("simulate")
+  const cmd = new Command("simulate")
     .description("simulate an integer program on an accelerator model: costs per layer, accuracy clean and under injected noise")
-    .argument("<file>", "a .qmodel file")
-    .requiredOption("--hw <HW>", "hw-model JSON file, or a shipped model's name (int8-systolic-16x16, lowbit-npu, bitserial-edge, analog-pcm-crossbar)")
-    .requiredOption("--data <D>", "dataset: mnist, fashion-mnist or idx:DIR")
-    .option("--trials <N>", "Monte-Carlo trials (noisy chip instances)", intOption("--trials", 1), 10)
-    .option("--seed <S>", "seed of every random draw", intOption("--seed", 0), 0)
-    .option("--limit <N>", "use only the first N test images", intOption("--limit", 1))
-    .option("--workers <N>", "worker threads for trials", intOption("--workers", 1, 64), 1)
-    .option("--batch <N>", "images per batch (does not change any number)", intOption("--batch", 1, 65536), 64)
+    .argument("<file>", "a .qmodel file", pathOption)
+    .requiredOption("--hw <HW>", "hw-model JSON file, or a shipped model's name (int8-systolic-16x16, lowbit-npu, bitserial-edge, analog-pcm-crossbar)", pathOption)
+    .requiredOption("--data <D>", "dataset: mnist, fashion-mnist or idx:DIR", pathOption);
+  return studyOptions(cmd, { trials: "Monte-Carlo trials (noisy chip instances)" })
     .option("--set <key=value>", "override a hw-model field (dotted path, repeatable), e.g. noise.weightGaussian.sigma=0.5", collect, [])
-    .option("--out <DIR>", "write report.json and report.html there")
-    .option("--json", "print one JSON document on stdout")
+    .option("--out <DIR>", "write report.json and report.html there (a new directory, or a previous simulate report)", pathOption)
     .addHelpText("after", "\nTrials: each is one chip instance (per-chip noise drawn once) over the same images; draws are keyed by (seed, trial, image).")
     .action(async (file: string, o: SimulateOptions) => {
+      if (o.out) prepareOutputDir(o.out, SIMULATE_REPORT);
       const program = readQModel(file);
       const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
-      const data = limitDataset(loadDataset(o.data, "test"), o.limit);
+      const data = loadDataset(o.data, "test", o.limit);
+      checkModelFitsData(file, program.layers[0].out.shape, data);
       const cost = programCost(program, hw);
+      const warnings = printWarnings(chipWarnings(program, hw));
       const t0 = performance.now();
       const bar = new cliProgress.SingleBar({ format: "simulate |{bar}| {value}/{total} trials | last {acc}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       bar.start(o.trials, 0, { acc: "–" });
       let done = 0;
-      const { clean, noisy, active } = await accuracyStudy(program, hw, data, { seed: o.seed, trials: o.trials, workers: o.workers, batch: o.batch, onTrial: (_t, acc) => bar.update(++done, { acc: `${(100 * acc).toFixed(2)}%` }) });
+      const study = await accuracyStudy(program, hw, data, { seed: o.seed, trials: o.trials, workers: o.workers, batch: o.batch, onTrial: (_t, acc) => bar.update(++done, { acc: `${(100 * acc).toFixed(2)}%` }) });
       bar.stop();
-      const seconds = (performance.now() - t0) / 1000;
-      const doc = simulateDoc(hw, hwFile, cost, clean, noisy, { model: file, data: data.name, samples: data.n, seed: o.seed, noise: hw.noise, noiseActive: active, seconds });
-      if (o.out) {
-        ensureDir(o.out);
-        writeFileAtomic(join(o.out, "report.json"), JSON.stringify(doc, null, 2) + "\n");
-        writeFileAtomic(join(o.out, "report.html"), simulateHtml(doc, cost, file));
-      }
+      const doc = simulateDoc(cost, study, { hw, hwFile, model: file, data: data.name, samples: data.n, seed: o.seed, seconds: (performance.now() - t0) / 1000, set: o.set, warnings });
+      if (o.out) writeOutputDir(o.out, [["report.json", JSON.stringify(doc, null, 2) + "\n"], ["report.html", simulateHtml(doc, cost)]], SIMULATE_REPORT);
       if (o.json) return printJson(doc);
+      const { clean, noisy, active } = study;
       say(false, `${file} on ${hw.name} (${hwFile}), ${data.name} test, ${data.n} images`);
       say(false, textTable([LAYER_HEADER, ...layerRows(cost)]));
-      say(false, `BOPs ${fmtInt(cost.bops)} (Baskin ${fmtInt(Math.round(cost.bopsBaskin))}) · weights ${fmtInt(cost.memory.weightBytes)} B · peak activations ${fmtInt(cost.memory.peakActivationBytes)} B`);
+      say(false, `BOPs ${fmtInt(cost.bops)} (Baskin ${fmtInt(Math.round(cost.bopsBaskin))}) · weights ${fmtInt(cost.memory.weightBytes)} B · peak activation bytes ${fmtInt(cost.memory.peakActivationBytes)} (packed)`);
       say(false, `cycles ${fmtInt(cost.cycles)} (${cost.latencyMs.toFixed(4)} ms at ${hw.clockMHz} MHz) · energy ${cost.energyMicroJ.toFixed(4)} µJ (MAC ${(cost.energyPj.mac * 1e-6).toFixed(4)}, SRAM ${(cost.energyPj.sram * 1e-6).toFixed(4)}, DRAM ${(cost.energyPj.dram * 1e-6).toFixed(4)}, ADC/DAC ${(cost.energyPj.adcDac * 1e-6).toFixed(4)})`);
       say(false, `accuracy clean ${(100 * clean).toFixed(2)}% · noisy ${(100 * noisy.mean).toFixed(2)}% ± ${(100 * noisy.ci95).toFixed(2)} (95% CI; std ${(100 * noisy.std).toFixed(2)}, ${noisy.trials} trials${active ? "" : ", no noise source on"})`);
       if (o.out) say(false, `report written to ${join(o.out, "report.html")}`);

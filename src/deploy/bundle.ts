@@ -8,19 +8,19 @@
 //   index.html         the demo page (src/deploy/page/)
 //   bundle.json        the manifest: what each file is, its size, the class names
 //
-// Written atomically: everything goes into a temporary directory beside --out, which is renamed into
-// place at the end; a failure removes it (and any parent directory this call created), so there is never
-// a half-written bundle. An existing --out is replaced only when it is empty or a previous bundle.
+// Written atomically as one directory swap (writeOutputDir, src/fsutil.ts): there is never a half-written
+// bundle, and an existing --out is replaced only when it is empty or a previous bundle (its bundle.json
+// says so and it holds nothing else); docs/SECURITY.md.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadDataset } from "../data/index.js";
+import { checkModelFitsData, loadDataset } from "../data/index.js";
 import { NipqInputError } from "../errors.js";
-import { readFileChecked } from "../fsutil.js";
+import { prepareOutputDir, readFileChecked, writeOutputDir, type OutputDirKind } from "../fsutil.js";
 import { decodeQModel } from "../ir/qmodel.js";
 import { programStats } from "../ir/stats.js";
-import { sizeOf, type Program } from "../ir/types.js";
+import type { Program } from "../ir/types.js";
 import { KernelsNotBuiltError } from "../kernels/wasm/errors.js";
 
 /** The package's build/ directory (this file is src/deploy/ or dist/deploy/). */
@@ -88,27 +88,18 @@ function readAsset(path: string, isWasm: boolean): Uint8Array {
   return readFileChecked(path);
 }
 
-/** Refuses an --out that exists and is neither empty nor a previous bundle (checked before any work). */
-export function checkOut(out: string): void {
-  if (!existsSync(out)) return;
-  if (!statSync(out).isDirectory()) throw new NipqInputError(`${out}: cannot write the bundle: exists and is not a directory`);
-  const entries = readdirSync(out);
-  if (entries.length === 0) return;
-  let ok = false;
-  try {
-    ok = (JSON.parse(readFileSync(join(out, BUNDLE_FILES.manifest), "utf8")) as { format?: string }).format === "nipq-bundle";
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new NipqInputError(`${out}: cannot write the bundle: the directory exists and is not a nipq bundle (no bundle.json); choose another --out`);
-}
-
-function fsError(path: string, e: unknown): NipqInputError {
-  if (e instanceof NipqInputError) return e;
-  const code = (e as NodeJS.ErrnoException).code;
-  const why = code === "EACCES" || code === "EPERM" ? "permission denied" : code === "ENOTDIR" || code === "EEXIST" ? "a parent is not a directory" : code === "ENOSPC" ? "no space left on device" : code === "EROFS" ? "read-only file system" : (e as Error).message;
-  return new NipqInputError(`${path}: cannot write the bundle: ${why}`);
-}
+/** What an export bundle directory holds; an existing --out is replaced only when it is one (src/fsutil.ts). */
+export const BUNDLE_DIR: OutputDirKind = {
+  what: "bundle",
+  files: Object.values(BUNDLE_FILES),
+  isPrevious: (dir) => {
+    try {
+      return (JSON.parse(readFileSync(join(dir, BUNDLE_FILES.manifest), "utf8")) as { format?: unknown }).format === "nipq-bundle";
+    } catch {
+      return false;
+    }
+  },
+};
 
 function producer(): string {
   try {
@@ -120,12 +111,11 @@ function producer(): string {
 }
 
 /** The bundled test images: the dataset's first n test images, checked against the model's input. */
-function samplesJson(program: Program, data: string, n: number): { json: string; n: number; dataset: string } {
+function samplesJson(program: Program, model: string, data: string, n: number): { json: string; n: number; dataset: string } {
   const inShape = program.layers[0].out.shape;
-  if (n === 0) return { json: JSON.stringify({ format: "nipq-samples", dataset: data, split: "test", width: 28, height: 28, indices: [], labels: [], pixels: "" }), n: 0, dataset: data };
-  const d = loadDataset(data, "test");
-  if (sizeOf(inShape) !== d.width * d.height || inShape[0] !== d.height || inShape[1] !== d.width)
-    throw new NipqInputError(`${data}: its ${d.height}×${d.width} images do not fit the model's input ${inShape.join("×")}; choose a matching --data or --samples 0`);
+  if (n === 0) return { json: JSON.stringify({ format: "nipq-samples", dataset: data, split: "test", width: inShape[1], height: inShape[0], indices: [], labels: [], pixels: "" }), n: 0, dataset: data };
+  const d = loadDataset(data, "test", n);
+  checkModelFitsData(model, inShape, d);
   const k = Math.min(n, d.n);
   const size = d.width * d.height;
   return {
@@ -150,7 +140,7 @@ function samplesJson(program: Program, data: string, n: number): { json: string;
  * before anything is left on disk.
  */
 export function writeBundle(model: string | { bytes: Uint8Array; file: string }, out: string, o: ExportOptions = {}): BundleReport {
-  checkOut(out);
+  prepareOutputDir(out, BUNDLE_DIR);
   const modelFile = typeof model === "string" ? model : model.file;
   const modelBytes = typeof model === "string" ? readFileChecked(model) : model.bytes;
   const program = decodeQModel(modelBytes, modelFile);
@@ -160,9 +150,9 @@ export function writeBundle(model: string | { bytes: Uint8Array; file: string },
   const simd = readAsset(join(dir, BUNDLE_FILES.simd), true);
   const scalar = readAsset(join(dir, BUNDLE_FILES.scalar), true);
   const data = o.data ?? "mnist";
-  const samples = samplesJson(program, data, o.samples ?? 30);
+  const samples = samplesJson(program, modelFile, data, o.samples ?? 30);
   const classes = program.layers[program.layers.length - 1].out.shape[0];
-  const names = CLASS_NAMES[samples.dataset] ?? Array.from({ length: 10 }, (_, i) => String(i));
+  const names = CLASS_NAMES[samples.dataset] ?? Array.from({ length: classes }, (_, i) => String(i));
   const contents: [string, Uint8Array | string][] = [
     [BUNDLE_FILES.runtime, runtime],
     [BUNDLE_FILES.simd, simd],
@@ -190,35 +180,7 @@ export function writeBundle(model: string | { bytes: Uint8Array; file: string },
   contents.push([BUNDLE_FILES.manifest, manifestText]);
   files.push({ name: BUNDLE_FILES.manifest, bytes: Buffer.byteLength(manifestText) });
 
-  const target = resolve(out);
-  const parent = dirname(target);
-  const tmp = join(parent, `.${basename(target)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  let createdParent: string | undefined;
-  let old: string | undefined;
-  try {
-    createdParent = mkdirSync(parent, { recursive: true });
-    mkdirSync(tmp);
-    for (const [name, c] of contents) writeFileSync(join(tmp, name), c);
-    if (existsSync(target)) {
-      // Replace a previous bundle (or an empty dir): move it aside, move the new one in, then drop the old.
-      old = `${tmp}.old`;
-      renameSync(target, old);
-    }
-    renameSync(tmp, target);
-  } catch (e) {
-    const quietly = (f: () => void) => {
-      try {
-        f();
-      } catch {
-        // best effort: the original error is the one to report
-      }
-    };
-    quietly(() => rmSync(tmp, { recursive: true, force: true }));
-    if (old && !existsSync(target)) quietly(() => renameSync(old!, target));
-    if (createdParent) quietly(() => rmSync(createdParent!, { recursive: true, force: true }));
-    throw fsError(out, e);
-  }
-  if (old) rmSync(old, { recursive: true, force: true });
+  writeOutputDir(out, contents, BUNDLE_DIR);
 
   const st = programStats(program);
   const size = (n: string) => files.find((f) => f.name === n)!.bytes;

@@ -11,6 +11,11 @@ export function softmax(logits: ArrayLike<number>, scale: number): number[] {
   return e.map((v) => v / sum);
 }
 
+/** Side of the MNIST field (28 pixels), the digit box that fits in it (20) and its centre (14). */
+export const FIELD = 28;
+const BOX = 20;
+const CENTRE = FIELD / 2;
+
 /**
  * Turns a drawing into an MNIST-style 28×28 u8 image the way MNIST itself was made (LeCun et al.): the
  * ink's bounding box is scaled, aspect ratio kept, to fit a 20×20 box with area averaging (anti-aliased
@@ -19,7 +24,7 @@ export function softmax(logits: ArrayLike<number>, scale: number): number[] {
  * drawn white on black). Returns zeros when there is no ink. Deterministic: plain IEEE arithmetic.
  */
 export function mnistPreprocess(ink: ArrayLike<number>, width: number, height: number): Uint8Array {
-  const out = new Uint8Array(28 * 28);
+  const out = new Uint8Array(FIELD * FIELD);
   let x0 = width, y0 = height, x1 = -1, y1 = -1;
   for (let y = 0; y < height; y++)
     for (let x = 0; x < width; x++)
@@ -32,7 +37,7 @@ export function mnistPreprocess(ink: ArrayLike<number>, width: number, height: n
   if (x1 < 0) return out;
   const bw = x1 - x0 + 1;
   const bh = y1 - y0 + 1;
-  const f = 20 / Math.max(bw, bh);
+  const f = BOX / Math.max(bw, bh);
   const ow = Math.max(1, Math.round(bw * f));
   const oh = Math.max(1, Math.round(bh * f));
   // Area averaging: output pixel (i, j) covers source [x0 + i/fx, x0 + (i+1)/fx) × [...) (fx = ow/bw).
@@ -63,9 +68,9 @@ export function mnistPreprocess(ink: ArrayLike<number>, width: number, height: n
       my += v * (j + 0.5);
     }
   // Shift so the centre of mass lands on (14, 14), kept inside the field.
-  const dx = Math.min(28 - ow, Math.max(0, Math.round(14 - mx / m)));
-  const dy = Math.min(28 - oh, Math.max(0, Math.round(14 - my / m)));
+  const dx = Math.min(FIELD - ow, Math.max(0, Math.round(CENTRE - mx / m)));
+  const dy = Math.min(FIELD - oh, Math.max(0, Math.round(CENTRE - my / m)));
   for (let j = 0; j < oh; j++)
-    for (let i = 0; i < ow; i++) out[(dy + j) * 28 + dx + i] = Math.min(255, Math.max(0, Math.round(small[j * ow + i])));
+    for (let i = 0; i < ow; i++) out[(dy + j) * FIELD + dx + i] = Math.min(255, Math.max(0, Math.round(small[j * ow + i])));
   return out;
 }

@@ -1,19 +1,19 @@
 // The edge runtime: the entry point that `npm run build:runtime` bundles (esbuild, src/deploy/build.ts) into
 // the zero-dependency ES module `nipq-runtime.mjs` that `nipq export` ships. It is the same engine as
-// `nipq run --backend wasm` — the .qmodel codec (src/ir/qmodel.ts), the prepare step and the whole-program
-// runner in linear memory (src/kernels/wasm/) — with only the loading done differently: the kernels are
-// fetched (or handed over as bytes) and compiled asynchronously, since browsers allow no file system and
-// no synchronous compile of a module this size on the main thread.
+// `nipq run --backend wasm` — the .qmodel codec (src/ir/qmodel.ts), the prepare step (src/kernels/) and
+// the whole-program runner in linear memory (src/exec/wasm-program.ts) — with only the loading done
+// differently: the kernels are fetched (or handed over as bytes) and compiled asynchronously, since
+// browsers allow no file system and no synchronous compile of a module this size on the main thread.
 //
 // Works in current browsers and in Node ≥ 20. Nothing here may import a package or a Node API (the build
 // fails if anything does); in Node, `file:` URLs and plain paths are read through process.getBuiltinModule.
 
-import { NipqInputError, QModelFormatError } from "../errors.js";
+import { NipqInputError, QModelFormatError, describeValue } from "../errors.js";
 import { decodeQModel } from "../ir/qmodel.js";
 import { sizeOf, type Program } from "../ir/types.js";
 import { WasmEngine } from "../kernels/wasm/engine.js";
-import { kernelImports, simdSupported, type KernelExports, type WasmFlavor } from "../kernels/wasm/loader.js";
-import { WasmProgram } from "../kernels/wasm/program.js";
+import { kernelImports, simdSupported, type KernelExports, type WasmFlavor } from "../kernels/wasm/features.js";
+import { WasmProgram } from "../exec/wasm-program.js";
 
 export { NipqInputError, QModelFormatError, decodeQModel, simdSupported };
 export type { Program, WasmFlavor };
@@ -30,9 +30,9 @@ export interface LoadOptions {
   flavor?: WasmFlavor | "auto";
   /** Where the compiled kernels are (default: nipq-simd.wasm / nipq-scalar.wasm next to this module). */
   wasm?: Partial<Record<WasmFlavor, Source>>;
-  /** Largest batch one kernel call runs (default 16); predict() splits bigger batches. */
+  /** Largest batch one kernel call runs, an integer in [1, 65536] (default 16); predict() splits bigger batches. */
   maxBatch?: number;
-  /** Cap on the kernels' linear memory in bytes (default 256 MiB). */
+  /** Cap on the kernels' linear memory in bytes, an integer in [1 MiB, 4 GiB] (default 256 MiB). */
   memoryLimit?: number;
   /** A name for the model in error messages (default: the URL or path, else "model"). */
   name?: string;
@@ -149,9 +149,10 @@ export class NipqModel {
    * Runs n images (u8 pixels, n × inputSize bytes, NHWC) and returns the int16 logits and predictions —
    * the same integers as the reference kernels (DESIGN.md §3). n defaults to images.length / inputSize.
    */
-  predict(images: Uint8Array, n = images.length / this.inputSize): Prediction {
-    if (!Number.isInteger(n) || n < 0 || images.length !== n * this.inputSize)
-      throw new NipqInputError(`images: expected a multiple of ${this.inputSize} bytes (${this.inputShape.join("×")} u8 per image), found ${images.length}`);
+  predict(images: Uint8Array, n = images?.length / this.inputSize): Prediction {
+    // Exactly u8 pixels: a Float32Array or a plain array would be converted silently (300.7 → 44, NaN → 0).
+    if (!(images instanceof Uint8Array) || !Number.isInteger(n) || n < 0 || images.length !== n * this.inputSize)
+      throw new NipqInputError(`images: expected a Uint8Array of a multiple of ${this.inputSize} bytes (${this.inputShape.join("×")} u8 per image), found ${describeValue(images)}`);
     const logits = new Int16Array(n * this.classes);
     const predictions = new Int32Array(n);
     const max = this.runner.maxBatch;
@@ -170,11 +171,22 @@ export function detectFlavor(): WasmFlavor {
   return simdSupported() ? "simd" : "scalar";
 }
 
+/** Rejects options that would hang (maxBatch 0 loops forever), overflow or index a table with a stray key. */
+function checkOptions(o: LoadOptions): void {
+  const bad = (k: keyof LoadOptions, want: string) => new NipqInputError(`${k}: expected ${want}, found ${describeValue(o[k])}`);
+  if (![undefined, "auto", "simd", "scalar"].includes(o.flavor)) throw bad("flavor", '"auto", "simd" or "scalar"');
+  for (const [k, lo, hi] of [["maxBatch", 1, 65536], ["memoryLimit", 2 ** 20, 2 ** 32]] as const) {
+    const v = o[k];
+    if (v !== undefined && !(Number.isInteger(v) && v >= lo && v <= hi)) throw bad(k, `an integer in [${lo}, ${hi}]`);
+  }
+}
+
 /**
  * Loads a .qmodel (bytes, URL or — in Node — a path), validates it, and prepares it on the WASM kernels.
  * Throws NipqInputError (QModelFormatError for a corrupt model) with a one-line message on bad input.
  */
 export async function loadModel(model: Source, o: LoadOptions = {}): Promise<NipqModel> {
+  checkOptions(o);
   const flavor = !o.flavor || o.flavor === "auto" ? detectFlavor() : o.flavor;
   const name = o.name ?? (model instanceof Uint8Array || model instanceof ArrayBuffer ? "model" : describe(model));
   const [bytes, mod] = await Promise.all([readSource(model, name), compileKernels(flavor, o.wasm?.[flavor])]);

@@ -1,6 +1,6 @@
 // The backends `nipq run --backend` can name. Each entry loads its kernels lazily (wasm compiles a module).
 
-import type { LayerKernels } from "./backend.js";
+import type { LayerKernels } from "../kernels/backend.js";
 import { referenceKernels } from "../kernels/reference/backend.js";
 
 export const BACKENDS = ["reference", "wasm"] as const;

@@ -1,9 +1,11 @@
 // Executes an integer program over a batch of u8 images on any LayerKernels backend. Activations that no
 // later layer reads are dropped as soon as their last reader has run (liveness from the program order).
 
-import type { Activation, LayerKernels } from "./backend.js";
+import type { Activation, LayerKernels } from "../kernels/backend.js";
 import { sizeOf, type Program } from "../ir/types.js";
 import { argmaxRows } from "../kernels/reference/ops.js";
+import { MemoryLimitError } from "../errors.js";
+import { MAX_ACTIVATION_BYTES } from "../limits.js";
 
 /** The result of running a program: the output integers (int16 logits) and argmax predictions. */
 export interface RunResult {
@@ -21,6 +23,25 @@ export function lastUse(program: Program): number[] {
 }
 
 /**
+ * Checks before a batch runs that its activations fit MAX_ACTIVATION_BYTES (as the WASM engine's arena
+ * does): int32 elements, every activation live from its layer to its last reader (all of them with
+ * `keepAll`), plus one more output-sized buffer while a layer runs (the accumulators before requant).
+ * Throws MemoryLimitError naming the first layer that does not fit.
+ */
+export function checkActivationMemory(program: Program, n: number, keepAll = false, limit = MAX_ACTIVATION_BYTES): void {
+  const layers = program.layers;
+  const last = lastUse(program);
+  const bytes = layers.map((l) => n * sizeOf(l.out.shape) * 4); // a flatten is a view: counted once, its input dropped
+  let live = bytes[0];
+  for (let i = 1; i < layers.length; i++) {
+    const need = live + (layers[i].op === "flatten" ? 0 : 2 * bytes[i]);
+    if (need > limit) throw new MemoryLimitError(`layers[${i}] "${layers[i].name}"`, need, limit, n);
+    live += bytes[i];
+    if (!keepAll) for (const j of layers[i].inputs) if (last[j] === i) live -= bytes[j];
+  }
+}
+
+/**
  * Runs `program` over n images (u8, n × H × W × C as the input layer's shape) and returns every layer's
  * output when `keepAll`, else only the final one. The program must be valid (see validateProgram).
  */
@@ -29,6 +50,7 @@ export function interpretLayers(program: Program, k: LayerKernels, images: Uint8
   const input = layers[0];
   const expect = n * sizeOf(input.out.shape);
   if (images.length !== expect) throw new RangeError(`images: expected ${expect} bytes for ${n} samples, found ${images.length}`);
+  checkActivationMemory(program, n, keepAll);
   const acts: (Activation | undefined)[] = new Array(layers.length);
   acts[0] = { n, spec: input.out, data: Int32Array.from(images) };
   const last = lastUse(program);

@@ -1,11 +1,10 @@
 // The job module of `nipq run` for the worker pool (./workers.ts): each worker loads the backend and
-// prepares the program once, then runs batches of images. With the wasm backend the whole program runs
-// in linear memory (WasmProgram); other backends go through the interpreter.
+// prepares the program once (./runner.ts: the whole program in linear memory on the wasm backend, the
+// interpreter on others), then runs batches of images.
 
 import type { Program } from "../ir/types.js";
 import { loadBackend, type BackendName } from "./backends.js";
-import { runProgram } from "./interpret.js";
-import type { LayerKernels } from "./backend.js";
+import { compileProgram, type ProgramRunner } from "./runner.js";
 import type { EngineOptions } from "../kernels/wasm/engine.js";
 
 export interface RunJobInit {
@@ -27,33 +26,19 @@ export interface RunChunkResult {
   predictions: Int32Array;
 }
 
-export interface RunState {
-  name: string;
-  run(images: Uint8Array, n: number): RunChunkResult;
-}
-
-/** A batch runner for a program on loaded kernels (whole-program fast path when the backend has one). */
-export function makeRunner(program: Program, kernels: LayerKernels, batch: number): RunState {
-  const c = kernels as LayerKernels & { compile?: (p: Program, maxBatch: number) => { run(images: Uint8Array, n: number): RunChunkResult } };
-  if (typeof c.compile === "function") {
-    const compiled = c.compile(program, batch);
-    return { name: kernels.name, run: (images, n) => compiled.run(images, n) };
-  }
-  return { name: kernels.name, run: (images, n) => runProgram(program, kernels, images, n) };
-}
-
 /** Job init: load the backend, prepare the program. */
-export async function init(d: RunJobInit): Promise<RunState> {
+export async function init(d: RunJobInit): Promise<ProgramRunner> {
   if (d.backend === "wasm" && d.wasm) {
     const { loadWasmKernels } = await import("../kernels/wasm/backend.js");
-    return makeRunner(d.program, loadWasmKernels(d.wasm), d.batch);
+    return compileProgram(d.program, loadWasmKernels(d.wasm), d.batch);
   }
-  return makeRunner(d.program, await loadBackend(d.backend), d.batch);
+  return compileProgram(d.program, await loadBackend(d.backend), d.batch);
 }
 
 /** Job run: one batch. */
-export function run(s: RunState, c: RunChunk): RunChunkResult {
-  return s.run(c.images, c.n);
+export function run(s: ProgramRunner, c: RunChunk): RunChunkResult {
+  const r = s.run(c.images, c.n);
+  return { logits: r.logits, predictions: r.predictions };
 }
 
 /** This module's URL, for ChunkPool/runChunks. */

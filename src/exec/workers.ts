@@ -3,14 +3,15 @@
 //   run(state, chunk) → result   (per chunk: e.g. a batch of images, or a range of Monte-Carlo trials)
 // Results come back in chunk order whatever the number of workers or the scheduling, so a deterministic
 // job gives results identical to one worker. With one worker the job runs inline in this thread (same
-// module, same code path, no thread start-up). `nipq run --workers` uses it with ./run-job.ts; the
-// simulator can spread trials with its own job module.
+// module, same code path, no thread start-up). `nipq run --workers` uses it with ./run-job.ts, and
+// simulate, sweep and the demo with the simulator's trial jobs (src/sim/study/trials.ts).
 
 import { availableParallelism } from "node:os";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { NipqInputError } from "../errors.js";
+import { MAX_WORKERS } from "../limits.js";
 
 /** The shape of a job module. */
 export interface JobModule<I, S, C, R> {
@@ -18,9 +19,9 @@ export interface JobModule<I, S, C, R> {
   run(state: S, chunk: C): R | Promise<R>;
 }
 
-/** Default worker count: the machine's available parallelism (cores). */
+/** Default worker count: the machine's available parallelism (cores), within MAX_WORKERS. */
 export function defaultWorkers(): number {
-  return Math.max(1, availableParallelism());
+  return Math.min(MAX_WORKERS, Math.max(1, availableParallelism()));
 }
 
 interface ErrorMsg {

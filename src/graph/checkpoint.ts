@@ -1,10 +1,11 @@
 // Reading and writing a checkpoint directory: graph.json (the QuantGraph) + weights.bin (float32 LE).
 // Writes are atomic for the whole directory: everything goes to a sibling temp directory that then
-// replaces DIR by rename (DESIGN.md §5). No tfjs here (see ./types.ts).
+// replaces DIR by rename (DESIGN.md §5, src/fsutil.ts). No tfjs here (see ./types.ts).
 
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { describeValue, NipqInputError } from "../errors.js";
+import { writeOutputDir, type OutputDirKind } from "../fsutil.js";
 import {
   ACTIVATIONS,
   GRAPH_FORMAT,
@@ -66,44 +67,21 @@ export function readTensor(bytes: Uint8Array, ref: TensorRef): Float32Array {
   return out;
 }
 
-/**
- * Writes `files` (name → contents) as directory `dir`, atomically: into a fresh sibling temp directory,
- * which then replaces `dir` (the old contents are removed only after the new ones are in place).
- * Refuses to replace an existing non-empty directory that holds no graph.json (not a checkpoint).
- */
-export function writeDirAtomic(dir: string, files: Record<string, Uint8Array | string>): void {
-  const parent = dirname(dir);
-  const tag = `${process.pid}-${Date.now().toString(36)}`;
-  const tmp = join(parent, `.${basename(dir)}.tmp-${tag}`);
-  const old = join(parent, `.${basename(dir)}.old-${tag}`);
-  mkdirParents(parent);
-  mkdirSync(tmp);
-  try {
-    for (const [name, data] of Object.entries(files)) writeFileSync(join(tmp, name), data);
-    if (existsSync(dir)) renameSync(dir, old);
-    renameSync(tmp, dir);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    if (existsSync(old) && !existsSync(dir)) renameSync(old, dir);
-    throw e;
-  }
-  rmSync(old, { recursive: true, force: true });
-}
+/** Files of a training run's checkpoint besides the graph: the optimizer state and the epoch log (src/train/trainer.ts). */
+export const TRAIN_STATE_FILE = "train-state.json";
+export const TRAIN_STATE_BIN = "train-state.bin";
+export const TRAIN_LOG_FILE = "train.jsonl";
 
-/**
- * mkdir -p without `recursive: true`, which loops forever in Node 20 under /proc (e.g. /proc/x/y):
- * finds the nearest existing ancestor and creates each missing level.
- */
-function mkdirParents(dir: string): void {
-  const missing: string[] = [];
-  let d = dir;
-  while (!existsSync(d)) {
-    missing.push(d);
-    const up = dirname(d);
-    if (up === d) break;
-    d = up;
-  }
-  for (const m of missing.reverse()) mkdirSync(m);
+/** A checkpoint directory: replaced whole after every epoch, and only when it holds nothing but a checkpoint. */
+export const CHECKPOINT_DIR: OutputDirKind = {
+  what: "checkpoint",
+  files: [GRAPH_FILE, WEIGHTS_FILE, TRAIN_STATE_FILE, TRAIN_STATE_BIN, TRAIN_LOG_FILE],
+  isPrevious: (dir) => isCheckpointDir(dir),
+};
+
+/** Writes `files` (name → contents) as the checkpoint directory `dir`, atomically (writeOutputDir, src/fsutil.ts). */
+export function writeDirAtomic(dir: string, files: Record<string, Uint8Array | string>): void {
+  writeOutputDir(dir, Object.entries(files), CHECKPOINT_DIR);
 }
 
 /** Serializes a QuantGraph and its weight bytes to the two checkpoint files. */

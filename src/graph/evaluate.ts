@@ -5,7 +5,7 @@
 // `deployedBias` rounds each MAC layer's folded bias (b + t/k)/(s_x·s_w) to an integer, as lowering does
 // (DESIGN.md §3) and as training's eval mode does; without it the bias stays real (the pre-lowering view).
 
-import { quantizeValue, quantRange } from "../lower/quantize.js";
+import { quantizeValue, quantRange } from "./quantize.js";
 import type { GraphNode, QuantGraph, QuantizerSpec, TensorRef } from "./types.js";
 
 export interface EvalOptions {

@@ -19,36 +19,39 @@ export function signedBitsFor(min: number, max: number): number {
 }
 
 /**
- * Bound of acc = bias[o] + Σ w·x for a weight layer whose input lies in `input`'s range, maximized over
- * output channels: with x ∈ [lo, hi] (lo ≤ 0 ≤ hi) each term w·x ranges over [min(w·lo, w·hi), max(w·lo, w·hi)].
- * For pooling sums: window size × the input range. Other layers have no accumulator (null).
+ * Bound of acc = bias[o] + Σ w·x over weights [outC][K] (outC = bias.length) for inputs x ∈ [lo, hi]
+ * (lo ≤ 0 ≤ hi), maximized over output channels: each term w·x ranges over [min(w·lo, w·hi), max(w·lo, w·hi)].
+ * The simulator calls it on a chip's stored weights, and over an input range that noise can widen.
+ */
+export function weightAccBound(weights: ArrayLike<number>, bias: ArrayLike<number>, { lo, hi }: { lo: number; hi: number }): AccBound {
+  const outC = bias.length;
+  const per = weights.length / outC;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let o = 0; o < outC; o++) {
+    let a = bias[o];
+    let b = bias[o];
+    for (let i = o * per; i < (o + 1) * per; i++) {
+      const w = weights[i];
+      a += Math.min(w * lo, w * hi);
+      b += Math.max(w * lo, w * hi);
+    }
+    if (a < min) min = a;
+    if (b > max) max = b;
+  }
+  return { min, max, bits: signedBitsFor(min, max) };
+}
+
+/**
+ * Bound of a layer's accumulators over every input in `input`'s range: weightAccBound for a weight layer;
+ * for pooling sums, window size × the input range. Other layers have no accumulator (null).
  */
 export function accumulatorBound(layer: Layer, input: TensorSpec): AccBound | null {
-  const { lo, hi } = tensorRange(input);
-  let min = 0;
-  let max = 0;
-  if (layer.op === "conv2d" || layer.op === "dense") {
-    const outC = layer.bias.length;
-    const per = layer.weights.length / outC;
-    min = Infinity;
-    max = -Infinity;
-    for (let o = 0; o < outC; o++) {
-      let a = layer.bias[o];
-      let b = layer.bias[o];
-      for (let i = o * per; i < (o + 1) * per; i++) {
-        const w = layer.weights[i];
-        a += Math.min(w * lo, w * hi);
-        b += Math.max(w * lo, w * hi);
-      }
-      if (a < min) min = a;
-      if (b > max) max = b;
-    }
-  } else if (layer.op === "avgpool" || layer.op === "gap") {
-    const window = layer.op === "gap" ? input.shape[0] * input.shape[1] : layer.kernel[0] * layer.kernel[1];
-    min = Math.min(0, window * lo);
-    max = window * hi;
-  } else {
-    return null;
-  }
+  const r = tensorRange(input);
+  if (layer.op === "conv2d" || layer.op === "dense") return weightAccBound(layer.weights, layer.bias, r);
+  if (layer.op !== "avgpool" && layer.op !== "gap") return null;
+  const window = layer.op === "gap" ? input.shape[0] * input.shape[1] : layer.kernel[0] * layer.kernel[1];
+  const min = Math.min(0, window * r.lo);
+  const max = window * r.hi;
   return { min, max, bits: signedBitsFor(min, max) };
 }

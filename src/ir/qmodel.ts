@@ -14,17 +14,17 @@
 // parsing, and then validates the program (validateProgram): it returns a valid Program or throws
 // QModelFormatError — never another exception.
 
-import { QModelFormatError, describeValue } from "../errors.js";
+import { QModelFormatError } from "../errors.js";
 import { accumulatorBound } from "./accbound.js";
 import { crc32 } from "./crc32.js";
 import { packBits, packedBytes, unpackBits } from "./pack.js";
 import { isWeightLayer, type Layer, type Program, type Requant, type TensorSpec } from "./types.js";
-import { validateProgram } from "./validate.js";
+import { Checker, validateProgram } from "./validate.js";
+import { MAX_HEADER_BYTES, MAX_HEADER_DEPTH, MAX_LAYERS } from "../limits.js";
 
 export const MAGIC = [0x4e, 0x51, 0x4d, 0x44]; // "NQMD"
 export const VERSION = 1;
 const FIXED = 12; // magic + version + flags + header length
-const MAX_HEADER = 64 << 20; // 64 MiB: far above any real header, keeps a corrupt length from allocating
 
 /** One entry of the section table: which layer, which kind, how many bytes. */
 export interface SectionEntry {
@@ -109,11 +109,7 @@ export function encodeQModel(p: Program): Uint8Array {
 type Json = Record<string, unknown>;
 
 /** Field access on parsed JSON with errors that name the field. */
-class JsonReader {
-  constructor(readonly file: string) {}
-  fail(field: string, expected: string, found: unknown): never {
-    throw new QModelFormatError(this.file, field, expected, describeValue(found));
-  }
+class JsonReader extends Checker {
   obj(field: string, v: unknown): Json {
     if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(field, "an object", v);
     return v as Json;
@@ -124,10 +120,6 @@ class JsonReader {
   }
   num(field: string, v: unknown): number {
     if (typeof v !== "number" || !Number.isFinite(v)) this.fail(field, "a number", v);
-    return v;
-  }
-  int(field: string, v: unknown, lo = -(2 ** 53), hi = 2 ** 53): number {
-    if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) this.fail(field, `an integer in [${lo}, ${hi}]`, v);
     return v;
   }
   str(field: string, v: unknown): string {
@@ -187,7 +179,7 @@ function parseRequant(r: JsonReader, f: string, o: Json): Requant {
 function parseLayer(r: JsonReader, f: string, v: unknown): Layer {
   const o = r.obj(f, v);
   const op = r.str(`${f}.op`, o.op);
-  const allowed = FIELDS[op];
+  const allowed = Object.hasOwn(FIELDS, op) ? FIELDS[op] : undefined; // "constructor", "__proto__": no op
   if (!allowed) r.fail(`${f}.op`, `one of ${Object.keys(FIELDS).join(", ")}`, op);
   r.keys(f, o, allowed);
   const name = r.str(`${f}.name`, o.name);
@@ -247,10 +239,21 @@ export function decodeQModel(bytes: Uint8Array, file = "<memory>"): Program {
   const flags = dv.getUint16(6, true);
   if (flags !== 0) fail("flags", "0", `${flags}`);
   const hlen = dv.getUint32(8, true);
-  if (hlen > MAX_HEADER || FIXED + hlen + 4 > bytes.length) fail("headerLength", `at most ${bytes.length - FIXED - 4} bytes (the file size)`, `${hlen}`);
+  if (hlen > MAX_HEADER_BYTES || FIXED + hlen + 4 > bytes.length) fail("headerLength", `at most ${Math.min(MAX_HEADER_BYTES, bytes.length - FIXED - 4)} bytes`, `${hlen}`);
   const stored = dv.getUint32(bytes.length - 4, true);
   const actual = crc32(bytes, 0, bytes.length - 4);
   if (stored !== actual) fail("checksum", `CRC-32 0x${actual.toString(16).padStart(8, "0")} of bytes [0, ${bytes.length - 4})`, `0x${stored.toString(16).padStart(8, "0")} (corrupt or truncated file)`);
+  if (bytes[FIXED] === 0xef && bytes[FIXED + 1] === 0xbb && bytes[FIXED + 2] === 0xbf) fail("header", "UTF-8 JSON without a byte-order mark", "EF BB BF (a BOM)");
+  // Nesting is bounded before parsing: JSON.parse of deeply nested arrays costs ~100 bytes of heap per byte.
+  for (let i = FIXED, depth = 0, str = false; i < FIXED + hlen; i++) {
+    const c = bytes[i];
+    if (str) {
+      if (c === 0x5c) i++; // \x: skip the escaped character
+      else if (c === 0x22) str = false;
+    } else if (c === 0x22) str = true;
+    else if ((c | 0x20) === 0x7b && ++depth > MAX_HEADER_DEPTH) fail("header", `JSON nested at most ${MAX_HEADER_DEPTH} deep`, `deeper nesting at byte ${i}`); // [ or {
+    else if ((c | 0x20) === 0x7d) depth--; // ] or }
+  }
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(FIXED, FIXED + hlen)));
@@ -262,7 +265,7 @@ export function decodeQModel(bytes: Uint8Array, file = "<memory>"): Program {
   r.keys("header", h, ["format", "name", "producer", "layers", "sections"]);
   if (h.format !== "nipq-qmodel") r.fail("header.format", `"nipq-qmodel"`, h.format);
   const layersJson = r.arr("layers", h.layers);
-  if (layersJson.length > 100_000) r.fail("layers", "at most 100000 layers", layersJson);
+  if (layersJson.length > MAX_LAYERS) r.fail("layers", `at most ${MAX_LAYERS} layers`, layersJson);
   const program: Program = {
     name: r.str("name", h.name),
     producer: r.str("producer", h.producer),

@@ -137,8 +137,6 @@ export type Layer =
   | AddLayer
   | FlattenLayer;
 
-export type OpName = Layer["op"];
-
 /** Layers with weights, bias and per-channel requant. */
 export type WeightLayer = Conv2DLayer | DenseLayer;
 

@@ -3,6 +3,7 @@
 // no invalid program ever reaches a file or a kernel. Errors are QModelFormatError values naming the field.
 
 import { QModelFormatError, describeValue } from "../errors.js";
+import { MAX_LAYERS, MAX_TENSOR_ELEMENTS } from "../limits.js";
 import { accumulatorBound } from "./accbound.js";
 import { outDim, sizeOf, tensorRange, type Layer, type Program, type Requant, type TensorSpec } from "./types.js";
 
@@ -10,10 +11,10 @@ export const M_MIN = 2 ** 30; // 1073741824
 export const M_MAX = 2 ** 31 - 1; // 2147483647
 export const S_MIN = 1;
 export const S_MAX = 62;
-export const INT32_MIN = -(2 ** 31);
 export const INT32_MAX = 2 ** 31 - 1;
 
-class Checker {
+/** Fails with a QModelFormatError naming the file and the field; `found` is described (or, prefixed with §, quoted as is). */
+export class Checker {
   constructor(readonly file: string) {}
   fail(field: string, expected: string, found: unknown): never {
     throw new QModelFormatError(this.file, field, expected, typeof found === "string" && found.startsWith("§") ? found.slice(1) : describeValue(found));
@@ -42,7 +43,8 @@ function shapeStr(s: readonly number[]): string {
 function checkTensor(c: Checker, f: string, t: TensorSpec, isOutput: boolean): void {
   if (!Array.isArray(t.shape) || (t.shape.length !== 1 && t.shape.length !== 3)) c.fail(`${f}.shape`, "a shape [H, W, C] or [N]", t.shape);
   t.shape.forEach((d, i) => c.int(`${f}.shape[${i}]`, d, 1, 1 << 20));
-  if (sizeOf(t.shape) > 1 << 26) c.fail(`${f}.shape`, "at most 2^26 elements per sample", `§${shapeStr(t.shape)}`);
+  if (sizeOf(t.shape) > MAX_TENSOR_ELEMENTS) c.fail(`${f}.shape`, "at most 2^26 elements per sample", `§${shapeStr(t.shape)}`);
+  if (isOutput && t.shape.length !== 1) c.fail(`${f}.shape`, "[classes] (the logits are 1-D)", `§${shapeStr(t.shape)}`);
   if (isOutput) c.eq(`${f}.bits`, t.bits, 16, "16 (the logits are signed 16-bit)");
   else c.int(`${f}.bits`, t.bits, 2, 8);
   if (typeof t.signed !== "boolean") c.fail(`${f}.signed`, "true or false", t.signed);
@@ -109,7 +111,7 @@ export function validateProgram(p: Program, file = "<memory>", structureOnly = f
   const c = new Checker(file);
   if (typeof p.name !== "string") c.fail("name", "a string", p.name);
   if (typeof p.producer !== "string") c.fail("producer", "a string", p.producer);
-  if (!Array.isArray(p.layers) || p.layers.length < 2) c.fail("layers", "at least an input and one more layer", p.layers);
+  if (!Array.isArray(p.layers) || p.layers.length < 2 || p.layers.length > MAX_LAYERS) c.fail("layers", `2..${MAX_LAYERS} layers (an input and at least one more)`, p.layers);
   const names = new Set<string>();
   const n = p.layers.length;
   p.layers.forEach((l: Layer, i: number) => {

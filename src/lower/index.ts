@@ -17,7 +17,7 @@ import { accumulatorBound } from "../ir/accbound.js";
 import { validateProgram } from "../ir/validate.js";
 import type { Layer, Program, Requant, TensorSpec } from "../ir/types.js";
 import { dyadic } from "./dyadic.js";
-import { quantizeValue, quantRange, roundHalfEven } from "./quantize.js";
+import { INPUT_PIXELS, quantizeValue, quantRange, roundHalfEven, sameQuantization } from "../graph/quantize.js";
 
 /** Raised for a checkpoint that cannot become a valid integer program; names the layer. CLI exit 2. */
 export class LoweringError extends NipqInputError {
@@ -94,7 +94,7 @@ function readQuant(st: LowerState, reader: number, slot: number): QuantizerSpec 
 
 function sameQuant(a: QuantizerSpec | "logits", b: QuantizerSpec | "logits"): boolean {
   if (a === "logits" || b === "logits") return a === b;
-  return a.bits === b.bits && a.signed === b.signed && a.step === b.step;
+  return sameQuantization(a, b);
 }
 
 function tensorSpec(shape: number[], q: QuantizerSpec): TensorSpec {
@@ -165,23 +165,23 @@ export const PASSES: Pass[] = [
       const n0 = g.nodes[0];
       if (n0.op !== "input") fail(st, 0, "expected the input node first");
       const q0 = st.outQuant[0];
-      if (q0 === "logits" || q0.bits !== 8 || q0.signed || Math.abs(q0.step * 255 - 1) > 1e-6)
+      if (q0 === "logits" || !sameQuantization(q0, INPUT_PIXELS))
         fail(st, 0, `the input must be read as u8 pixels (8 bits, unsigned, step 1/255), found ${JSON.stringify(q0)}`);
     },
   },
   {
     name: "tensor-specs",
-    what: "derives each output's integer tensor (shape, bits, signedness, scale); s16 logits get their scale in choose-logit-scale",
+    what: "derives each output's integer tensor (shape, bits, signedness, scale); max pool and flatten keep their input's; s16 logits get their scale in choose-logit-scale",
     run(st) {
       st.graph.nodes.forEach((n, i) => {
         const q = st.outQuant[i];
-        if (n.op === "input") st.spec[i] = { shape: n.outShape, bits: 8, signed: false, scale: 1 / 255 };
+        if (n.op === "input") st.spec[i] = { shape: n.outShape, bits: INPUT_PIXELS.bits, signed: INPUT_PIXELS.signed, scale: INPUT_PIXELS.step };
         else if (q === "logits") st.spec[i] = { shape: n.outShape, bits: 16, signed: true, scale: NaN };
-        else st.spec[i] = tensorSpec(n.outShape, q);
-        if ((n.op === "maxPool" || n.op === "flatten") && q !== "logits") {
+        else if (n.op === "maxPool" || n.op === "flatten") {
           const x = st.spec[n.inputs[0]];
-          if (x.bits !== q.bits || x.signed !== q.signed || x.scale !== q.step) fail(st, i, "a max pool or flatten must pass its input's quantization through unchanged");
-        }
+          if (!sameQuantization({ ...x, step: x.scale }, q)) fail(st, i, `a max pool or flatten must pass its input's quantization through unchanged: input ${x.bits} bits, ${x.signed ? "signed" : "unsigned"}, step ${x.scale}; read as ${q.bits} bits, ${q.signed ? "signed" : "unsigned"}, step ${q.step}`);
+          st.spec[i] = { ...x, shape: n.outShape }; // the very same integers: the input's exact scale
+        } else st.spec[i] = tensorSpec(n.outShape, q);
       });
     },
   },

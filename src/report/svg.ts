@@ -18,6 +18,13 @@ export function shortNum(v: number): string {
   return Number(v.toPrecision(3)).toString();
 }
 
+/** A number for tooltips and labels: ≥ 1,000 rounded with thousands separators, else 4 significant digits (384.00000000000006 → "384"). */
+export function fmtNum(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString("en-US");
+  return String(Number(v.toPrecision(4)));
+}
+
 /** "Nice" tick values covering [lo, hi] (1-2-5 steps). */
 export function ticks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) return [lo];
@@ -55,7 +62,7 @@ export function barChart(title: string, labels: string[], series: BarSeries[], y
     series.forEach((s, j) => {
       const v = s.values[i] ?? 0;
       const x = m.l + i * gw + gw * 0.1 + j * bw;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${bw.toFixed(1)}" height="${(m.t + h - y(v)).toFixed(1)}" fill="${PALETTE[j % PALETTE.length]}"><title>${esc(`${lab} ${s.name}: ${v}`)}</title></rect>`);
+      parts.push(`<rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${bw.toFixed(1)}" height="${(m.t + h - y(v)).toFixed(1)}" fill="${PALETTE[j % PALETTE.length]}"><title>${esc(`${lab} ${s.name}: ${fmtNum(v)} ${yLabel}`)}</title></rect>`);
     });
     parts.push(`<text x="${(m.l + i * gw + gw / 2).toFixed(1)}" y="${m.t + h + 14}" text-anchor="middle" font-size="10">${esc(lab)}</text>`);
   });
@@ -70,7 +77,16 @@ export interface CurveSeries {
   points: { x: number; mean: number; lo: number; hi: number }[];
 }
 
-/** Line chart with a shaded band per series (mean and [lo, hi], e.g. the 95% CI); optional log x axis. */
+/** An accuracy curve in percent from sweep points (fractions): the mean and its 95% CI, the band clipped to [0, 100]. */
+export function accuracySeries(name: string, points: { value: number; mean: number; ci95: number }[]): CurveSeries {
+  const pct = (v: number) => Math.min(100, Math.max(0, 100 * v));
+  return { name, points: points.map((p) => ({ x: p.value, mean: 100 * p.mean, lo: pct(p.mean - p.ci95), hi: pct(p.mean + p.ci95) })) };
+}
+
+/**
+ * Line chart with a shaded band per series (mean and [lo, hi], e.g. the 95% CI); optional log x axis. The y
+ * axis spans the data (with a margin), not forced to 0: accuracies between 90% and 96% stay readable.
+ */
 export function curveChart(title: string, xLabel: string, yLabel: string, series: CurveSeries[], logX = false, width = 640, height = 360): string {
   const m = { l: 64, r: 16, t: 32, b: 64 };
   const w = width - m.l - m.r;
@@ -84,8 +100,9 @@ export function curveChart(title: string, xLabel: string, yLabel: string, series
     x1 += 1;
   }
   const ys = series.flatMap((s) => s.points.flatMap((p) => [p.lo, p.hi, p.mean]));
-  const y0 = Math.min(0, ...ys);
-  const y1 = Math.max(1e-9, ...ys);
+  const span = Math.max(...ys) - Math.min(...ys) || Math.abs(ys[0]) || 1;
+  const y0 = Math.min(...ys) - 0.05 * span;
+  const y1 = Math.max(...ys) + 0.05 * span;
   const X = (v: number) => m.l + ((fx(v) - x0) / (x1 - x0)) * w;
   const Y = (v: number) => m.t + h - ((v - y0) / (y1 - y0)) * h;
   const parts: string[] = [];
@@ -99,7 +116,7 @@ export function curveChart(title: string, xLabel: string, yLabel: string, series
     const band = [...pts.map((p) => `${X(p.x).toFixed(1)},${Y(p.hi).toFixed(1)}`), ...[...pts].reverse().map((p) => `${X(p.x).toFixed(1)},${Y(p.lo).toFixed(1)}`)].join(" ");
     parts.push(`<polygon points="${band}" fill="${c}" fill-opacity="0.2" stroke="none"/>`);
     parts.push(`<polyline points="${pts.map((p) => `${X(p.x).toFixed(1)},${Y(p.mean).toFixed(1)}`).join(" ")}" fill="none" stroke="${c}" stroke-width="2"/>`);
-    for (const p of pts) parts.push(`<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.mean).toFixed(1)}" r="3" fill="${c}"><title>${esc(`${s.name} @ ${p.x}: ${p.mean.toFixed(4)} [${p.lo.toFixed(4)}, ${p.hi.toFixed(4)}]`)}</title></circle>`);
+    for (const p of pts) parts.push(`<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.mean).toFixed(1)}" r="3" fill="${c}"><title>${esc(`${s.name}, ${xLabel} = ${fmtNum(p.x)}: ${fmtNum(p.mean)} [${fmtNum(p.lo)}, ${fmtNum(p.hi)}]`)}</title></circle>`);
     parts.push(`<rect x="${m.l + j * 160}" y="${height - 18}" width="10" height="10" fill="${c}"/><text x="${m.l + j * 160 + 14}" y="${height - 9}" font-size="10">${esc(s.name)}</text>`);
   });
   parts.push(`<line x1="${m.l}" x2="${m.l + w}" y1="${m.t + h}" y2="${m.t + h}" stroke="#333"/><line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${m.t + h}" stroke="#333"/>`);
@@ -110,18 +127,27 @@ export function curveChart(title: string, xLabel: string, yLabel: string, series
 
 /** A self-contained HTML page: title, sections of (heading, inline SVG or HTML). No external resources. */
 export function htmlPage(title: string, sections: { heading: string; html: string }[]): string {
-  const body = sections.map((s) => `<section><h2>${esc(s.heading)}</h2>\n${s.html}\n</section>`).join("\n");
+  // A section without content gets no heading.
+  const body = sections
+    .filter((s) => s.html.trim() !== "")
+    .map((s) => `<section><h2>${esc(s.heading)}</h2>\n${s.html}\n</section>`)
+    .join("\n");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
-<style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}section{margin-bottom:2em}</style>
+<style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child,table.text td,table.text th{text-align:left}section{margin-bottom:2em}.warning{border-left:4px solid #e15759;background:#fdf0f0;padding:4px 8px}</style>
 </head><body><h1>${esc(title)}</h1>
 ${body}
 </body></html>
 `;
 }
 
-/** An HTML table from a header and rows (cells escaped). */
-export function htmlTable(header: string[], rows: (string | number)[][]): string {
+/** Warnings as highlighted paragraphs (empty when there are none, so htmlPage drops their section). */
+export function warningsHtml(warnings: string[]): string {
+  return warnings.map((w) => `<p class="warning">${esc(w)}</p>`).join("\n");
+}
+
+/** An HTML table from a header and rows (cells escaped); numbers align right, unless `text` (settings and their values). */
+export function htmlTable(header: string[], rows: (string | number)[][], text = false): string {
   const tr = (cells: (string | number)[], tag: string) => `<tr>${cells.map((c) => `<${tag}>${esc(String(c))}</${tag}>`).join("")}</tr>`;
-  return `<table>${tr(header, "th")}${rows.map((r) => tr(r, "td")).join("")}</table>`;
+  return `<table${text ? ' class="text"' : ""}>${tr(header, "th")}${rows.map((r) => tr(r, "td")).join("")}</table>`;
 }

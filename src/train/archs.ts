@@ -8,6 +8,7 @@
 // after it) gets a signed quantizer. The input image is never quantized by a learned quantizer: it is u8
 // with step 1/255, recorded as the fixed quantizer "input".
 
+import { MNIST_CLASSES, MNIST_PIXELS, MNIST_SHAPE } from "../data/index.js";
 import { UsageError } from "../errors.js";
 import type { Activation } from "../graph/types.js";
 
@@ -75,8 +76,8 @@ class Builder {
   private tensorQ = new Map<number, string>();
 
   constructor(readonly name: ArchName) {
-    this.nodes.push({ op: "input", name: "input", inputs: [], outShape: [28, 28, 1] });
-    this.quants.push({ id: INPUT_QUANT_ID, kind: "activation", signed: false, features: 784, fixed: { bits: 8, alpha: 1 } });
+    this.nodes.push({ op: "input", name: "input", inputs: [], outShape: [...MNIST_SHAPE] });
+    this.quants.push({ id: INPUT_QUANT_ID, kind: "activation", signed: false, features: MNIST_PIXELS, fixed: { bits: 8, alpha: 1 } });
     this.tensorQ.set(0, INPUT_QUANT_ID);
   }
 
@@ -182,7 +183,7 @@ function mlp(): Arch {
   let x = b.flatten("flatten", 0);
   x = b.dense("fc1", x, 256, "relu", { bn: true });
   x = b.dense("fc2", x, 128, "relu", { bn: true });
-  b.dense("fc3", x, 10, "none");
+  b.dense("fc3", x, MNIST_CLASSES, "none");
   return b.build();
 }
 
@@ -198,7 +199,7 @@ function cnnS(): Arch {
   x = b.maxPool("pool2", x);
   x = b.conv("conv3", x, 128, 3, 1, "relu");
   x = b.gap("gap", x);
-  b.dense("fc", x, 10, "none");
+  b.dense("fc", x, MNIST_CLASSES, "none");
   return b.build();
 }
 
@@ -221,7 +222,7 @@ function mbv2S(): Arch {
   });
   x = b.conv("head", x, 128, 1, 1, "relu6");
   x = b.gap("gap", x);
-  b.dense("fc", x, 10, "none");
+  b.dense("fc", x, MNIST_CLASSES, "none");
   return b.build();
 }
 

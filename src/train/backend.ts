@@ -38,6 +38,17 @@ async function tryWasm(): Promise<boolean> {
 }
 
 /**
+ * tfjs's CPU backend prints a one-time banner on its first tensor: "install our node backend". Here that
+ * advice does not apply (tfjs-node cannot install without general internet, DESIGN.md §7) and the backend
+ * in use is printed by `nipq train` itself, so the banner is marked as already shown. (tfjs offers no
+ * switch for this one warning; `enableProdMode` would silence every tfjs warning.)
+ */
+function quietCpuBanner(): void {
+  const cpu = tf.findBackend("cpu") as { firstUse?: boolean } | null;
+  if (cpu && "firstUse" in cpu) cpu.firstUse = false;
+}
+
+/**
  * Selects and initializes the tfjs backend for training and returns its name ("tensorflow", "wasm" or
  * "cpu"). "auto" takes the first that loads; an explicit choice that fails to load is a UsageError.
  */
@@ -45,6 +56,7 @@ export async function selectBackend(choice: string = "auto"): Promise<string> {
   if (!(BACKEND_CHOICES as readonly string[]).includes(choice)) {
     throw new UsageError(`--backend: expected one of ${BACKEND_CHOICES.join(", ")}, found ${JSON.stringify(choice)}`);
   }
+  quietCpuBanner();
   const order: BackendChoice[] = choice === "auto" ? ["tensorflow", "wasm", "cpu"] : [choice as BackendChoice];
   for (const b of order) {
     const ok = b === "tensorflow" ? await tryTensorflow() : b === "wasm" ? await tryWasm() : await tf.setBackend("cpu");

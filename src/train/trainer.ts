@@ -4,22 +4,19 @@
 // an uninterrupted run (every random draw is keyed by (seed, step), see ./rng.ts). docs/NIPQ.md compares
 // all of it with the authors' train.py.
 
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { loadDataset, limitDataset, type Dataset } from "../data/index.js";
+import { MNIST_CLASSES, MNIST_PIXELS, MNIST_SHAPE, loadDataset, type Dataset } from "../data/index.js";
 import { NipqInputError, UsageError } from "../errors.js";
-import { CheckpointError, GRAPH_FILE, graphFiles, isCheckpointDir, readCheckpoint, readTensor, TensorPacker, writeDirAtomic } from "../graph/checkpoint.js";
+import { CHECKPOINT_DIR, CheckpointError, GRAPH_FILE, graphFiles, readCheckpoint, readTensor, TensorPacker, TRAIN_LOG_FILE, TRAIN_STATE_BIN, TRAIN_STATE_FILE, writeDirAtomic } from "../graph/checkpoint.js";
+import { prepareOutputDir } from "../fsutil.js";
 import { isComputeNode, type TensorRef } from "../graph/types.js";
 import { type Arch, bops as sumBops, buildArch, layerBits, type LayerBits } from "./archs.js";
 import { exportGraph } from "./export.js";
 import { type ForwardMode, type Method, METHODS, Net, type ParamInfo } from "./model.js";
 import { type AlphaInit, DEFAULT_NOISE, type NoiseKind } from "./quantizers.js";
 import { mixKey, permutation } from "./rng.js";
-
-export const STATE_FILE = "train-state.json";
-export const STATE_BIN = "train-state.bin";
-export const LOG_FILE = "train.jsonl";
 
 /** Everything that determines a training run. */
 export interface TrainConfig {
@@ -228,15 +225,16 @@ export function learningRate(base: number, t: number, total: number, warmupFrac:
 
 /** A batch of images as pixel/255 (float32), exactly the integer program's input u8 with scale 1/255. */
 function batchTensors(d: Dataset, idx: ArrayLike<number>, from: number, n: number): { x: tf.Tensor4D; y: tf.Tensor1D; labels: Int32Array } {
-  const xs = new Float32Array(n * 784);
+  const P = MNIST_PIXELS;
+  const xs = new Float32Array(n * P);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const k = idx[from + i];
-    const src = d.images.subarray(k * 784, (k + 1) * 784);
-    for (let j = 0; j < 784; j++) xs[i * 784 + j] = src[j] / 255;
+    const src = d.images.subarray(k * P, (k + 1) * P);
+    for (let j = 0; j < P; j++) xs[i * P + j] = src[j] / 255;
     labels[i] = d.labels[k];
   }
-  return { x: tf.tensor4d(xs, [n, 28, 28, 1]), y: tf.tensor1d(labels, "int32"), labels };
+  return { x: tf.tensor4d(xs, [n, ...MNIST_SHAPE]), y: tf.tensor1d(labels, "int32"), labels };
 }
 
 /** Test accuracy with the deployed (eval) quantizers and BN moving statistics. */
@@ -398,8 +396,8 @@ function saveState(net: Net, opt: Optimizer, c: Resolved, epochsDone: number, gl
 
 /** Restores a checkpoint written by saveState; CheckpointError on any mismatch or corruption. */
 function loadState(dir: string, net: Net, opt: Optimizer, c: Resolved): StateFile {
-  const file = join(dir, STATE_FILE);
-  const binFile = join(dir, STATE_BIN);
+  const file = join(dir, TRAIN_STATE_FILE);
+  const binFile = join(dir, TRAIN_STATE_BIN);
   let st: StateFile;
   try {
     st = JSON.parse(readFileSync(file, "utf8")) as StateFile;
@@ -424,7 +422,7 @@ function loadState(dir: string, net: Net, opt: Optimizer, c: Resolved): StateFil
   const restore = (key: string, v: tf.Variable) => {
     const ref = st.tensors?.[key];
     if (!ref || !Array.isArray(ref.shape) || ref.shape.join() !== v.shape.join() || ref.offset + 4 * ref.length > bin.byteLength || ref.length !== v.size) {
-      throw new CheckpointError(file, `tensors["${key}"]`, `a [${v.shape}] tensor inside ${STATE_BIN} (${bin.byteLength} bytes)`, ref ? `[${ref.shape}] at ${ref.offset}` : "nothing");
+      throw new CheckpointError(file, `tensors["${key}"]`, `a [${v.shape}] tensor inside ${TRAIN_STATE_BIN} (${bin.byteLength} bytes)`, ref ? `[${ref.shape}] at ${ref.offset}` : "nothing");
     }
     const data = readTensor(bin, ref);
     if (data.some((x) => !Number.isFinite(x))) throw new CheckpointError(file, `tensors["${key}"]`, "finite values", "NaN or infinity");
@@ -473,7 +471,7 @@ interface Teacher {
 
 /**
  * Loads checkpoint `dir` as a teacher for a student of `archName`: the same arch, the images' input shape
- * and the 10 classes, else a NipqInputError naming --teacher, the file and the field. A quantized teacher
+ * and the MNIST_CLASSES classes, else a NipqInputError naming --teacher, the file and the field. A quantized teacher
  * keeps its deployed quantizers (bits and step from graph.json).
  */
 export function loadTeacher(dir: string, archName: string, seed: number): Teacher {
@@ -487,9 +485,10 @@ export function loadTeacher(dir: string, archName: string, seed: number): Teache
     const method = graph.meta?.method;
     if (graph.meta?.arch !== archName) throw new CheckpointError(file, "meta.arch", `${JSON.stringify(archName)} (--arch of this run)`, JSON.stringify(graph.meta?.arch));
     const input = graph.nodes[0]?.outShape.join("×");
-    if (input !== "28×28×1") throw new CheckpointError(file, "nodes[0].outShape", "28×28×1 (the training images)", input ?? "nothing");
+    const images = MNIST_SHAPE.join("×");
+    if (input !== images) throw new CheckpointError(file, "nodes[0].outShape", `${images} (the training images)`, input ?? "nothing");
     const classes = graph.nodes[graph.nodes.length - 1].outShape.join("×");
-    if (classes !== "10") throw new CheckpointError(file, `nodes[${graph.nodes.length - 1}].outShape`, "10 classes (the training labels)", classes);
+    if (classes !== String(MNIST_CLASSES)) throw new CheckpointError(file, `nodes[${graph.nodes.length - 1}].outShape`, `${MNIST_CLASSES} classes (the training labels)`, classes);
     if (!(METHODS as readonly string[]).includes(method)) throw new CheckpointError(file, "meta.method", METHODS.join(" | "), JSON.stringify(method));
     net = new Net(buildArch(archName), { method, bits: method === "float" ? { w: 32, a: 32 } : { w: 8, a: 8 }, seed });
     initFrom(dir, net);
@@ -516,25 +515,8 @@ export function distillationLoss(student: tf.Tensor2D, teacher: tf.Tensor2D, T: 
 
 /** Checks early that --out can be written (so a long run cannot fail at its first checkpoint). */
 function checkOut(out: string, resume: boolean): void {
-  if (existsSync(out)) {
-    if (!statSync(out).isDirectory()) throw new NipqInputError(`--out ${out}: expected a directory, found a file`);
-    if (!resume && !isCheckpointDir(out) && readdirSync(out).length > 0) throw new NipqInputError(`--out ${out}: expected a new or checkpoint directory, found a non-empty directory without graph.json (not overwriting it)`);
-  }
-  if (resume && !existsSync(join(out, STATE_FILE))) throw new NipqInputError(`--resume: ${out}: expected a checkpoint (${STATE_FILE}), found none`);
-  const probe = `${out}.probe-${process.pid}`;
-  try {
-    writeDirAtomic(probe, { probe: "" }); // the same temp-dir + rename that checkpoints use
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such directory" : code === "EACCES" || code === "EPERM" || code === "EROFS" ? "permission denied" : code === "ENOTDIR" ? "a parent is not a directory" : (e as Error).message;
-    throw new NipqInputError(`--out ${out}: cannot write there: ${why}`);
-  } finally {
-    try {
-      rmSync(probe, { recursive: true, force: true });
-    } catch {
-      /* the probe was never created */
-    }
-  }
+  prepareOutputDir(out, CHECKPOINT_DIR); // absent, empty or a checkpoint, under a writable directory
+  if (resume && !existsSync(join(out, TRAIN_STATE_FILE))) throw new NipqInputError(`--resume: ${out}: expected a checkpoint (${TRAIN_STATE_FILE}), found none`);
 }
 
 /**
@@ -546,11 +528,9 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
   const c = resolveConfig(cfg);
   const out = resolve(c.out);
   const arch: Arch = buildArch(c.arch);
-  const trainAll = loadDataset(c.data, "train");
-  const testAll = loadDataset(c.data, "test");
+  const trainSet = loadDataset(c.data, "train", c.limit);
+  const testSet = loadDataset(c.data, "test", c.testLimit);
   checkOut(out, c.resume);
-  const trainSet = limitDataset(trainAll, c.limit);
-  const testSet = limitDataset(testAll, c.testLimit);
   const batch = Math.min(c.batch, trainSet.n);
   const stepsPerEpoch = Math.max(1, Math.floor(trainSet.n / batch));
   const totalSteps = stepsPerEpoch * c.epochs;
@@ -622,7 +602,7 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
         const { value, grads } = tf.variableGrads(() => {
           const logits = net.forward(x, { training: true, updateStats: true, mode: phase, step: globalStep });
           predsT = tf.keep(tf.argMax(logits, 1));
-          const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(y, 10), logits) as tf.Scalar;
+          const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(y, MNIST_CLASSES), logits) as tf.Scalar;
           ceT = tf.keep(ce);
           let loss = ce;
           if (teacherLogits) {
@@ -695,8 +675,8 @@ function writeCheckpoint(out: string, net: Net, opt: Optimizer, c: Resolved, epo
   const st = saveState(net, opt, c, epochsDone, globalStep, log);
   writeDirAtomic(out, {
     ...graphFiles(graph, weights),
-    [STATE_FILE]: st.json,
-    [STATE_BIN]: st.bin,
-    [LOG_FILE]: log.map((l) => JSON.stringify(l)).join("\n") + "\n",
+    [TRAIN_STATE_FILE]: st.json,
+    [TRAIN_STATE_BIN]: st.bin,
+    [TRAIN_LOG_FILE]: log.map((l) => JSON.stringify(l)).join("\n") + "\n",
   });
 }

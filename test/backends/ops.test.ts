@@ -5,10 +5,10 @@
 
 import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import type { Activation, LayerKernels } from "../../src/exec/backend.js";
+import type { Activation, LayerKernels } from "../../src/kernels/backend.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { avgPoolSum, conv2dAcc, denseAcc, globalSum } from "../../src/kernels/reference/ops.js";
-import { outDim, tensorRange, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type MaxPoolLayer, type Padding, type TensorSpec } from "../../src/ir/types.js";
+import { outDim, tensorRange, windowGeometry, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type MaxPoolLayer, type Padding, type TensorSpec } from "../../src/ir/types.js";
 import { BACKENDS_UNDER_TEST } from "./registry.js";
 import { expectExact } from "./check.js";
 import { Rng, actSpec, clampOf, requantParams } from "./rand.js";
@@ -71,9 +71,9 @@ function checkConv(k: LayerKernels, c: ConvCase): void {
   const ref = referenceKernels.conv2d(layer, x);
   const got = k.conv2d(layer, x);
   countInterior(ref, layer.rq.lo, layer.rq.hi);
-  const g = { H: c.H, W: c.W, C: c.C, kh: c.kh, kw: c.kw, sh: c.sh, sw: c.sw, padding: c.padding, groups: c.groups, outC: c.outC };
+  const g = windowGeometry([c.H, c.W, c.C], [c.kh, c.kw], [c.sh, c.sw], c.padding);
   if (ref.length !== got.length || ref.some((v, i) => v !== got[i]))
-    expectExact(`conv2d ${JSON.stringify(c)}`, ref, got, layer.out.shape, conv2dAcc(x.data, x.n, g, layer.weights, layer.bias));
+    expectExact(`conv2d ${JSON.stringify(c)}`, ref, got, layer.out.shape, conv2dAcc(x.data, x.n, g, c.groups, c.outC, layer.weights, layer.bias));
 }
 
 /** A conv case: window fits for `valid`; groups divide C and outC. */
@@ -198,7 +198,7 @@ for (const b of BACKENDS_UNDER_TEST) {
           const rq = { ...requantParams(rng, 1, c.kh * c.kw * tensorRange(x.spec).hi, hi), lo, hi };
           const layer: AvgPoolLayer = { op: "avgpool", name: "ap", inputs: [0], out: os, kernel: [c.kh, c.kw], stride: [c.sh, c.sw], padding: "valid", rq };
           expectExact(`avgpool ${JSON.stringify(c)}`, referenceKernels.avgpool(layer, x), k.avgpool(layer, x), os.shape,
-            avgPoolSum(x.data, x.n, c.H, c.W, c.C, c.kh, c.kw, c.sh, c.sw));
+            avgPoolSum(x.data, x.n, windowGeometry([c.H, c.W, c.C], [c.kh, c.kw], [c.sh, c.sw], "valid")));
         }),
         opts(RUNS.pool),
       );

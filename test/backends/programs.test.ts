@@ -3,10 +3,11 @@
 // program through their whole-program runner (activations in one liveness-planned arena).
 
 import { beforeAll, describe, expect, it } from "vitest";
-import type { LayerKernels } from "../../src/exec/backend.js";
+import type { LayerKernels } from "../../src/kernels/backend.js";
 import { interpretLayers, runProgram } from "../../src/exec/interpret.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { WasmKernels } from "../../src/kernels/wasm/backend.js";
+import { compileProgram } from "../../src/exec/runner.js";
 import { BACKENDS_UNDER_TEST } from "./registry.js";
 import { expectExact } from "./check.js";
 import { randomImages, randomProgram } from "./random-program.js";
@@ -15,7 +16,7 @@ const PROGRAMS = 150;
 
 for (const b of BACKENDS_UNDER_TEST) {
   const why = b.skip?.();
-  describe.skipIf(!!why)(`random programs on backend ${b.name}`, () => {
+  describe.skipIf(!!why)(`random programs on backend ${b.name}${why ? ` (skipped: ${why})` : ""}`, () => {
     let k: LayerKernels;
     beforeAll(async () => {
       k = await b.load();
@@ -31,7 +32,7 @@ for (const b of BACKENDS_UNDER_TEST) {
         const got = interpretLayers(p, k, images, n, true);
         ref.forEach((r, i) => expectExact(`program ${p.name}, layer ${i} (${p.layers[i].op} ${p.layers[i].name})`, r.data, got[i].data, r.spec.shape));
         if (k instanceof WasmKernels) {
-          const whole = k.compile(p, 5).run(images, n);
+          const whole = compileProgram(p, k, 5).run(images, n);
           expectExact(`program ${p.name}, whole-program runner`, runProgram(p, referenceKernels, images, n).logits, whole.logits, [whole.classes]);
         }
       }

@@ -3,18 +3,7 @@
 
 import { dyadic } from "../../src/lower/dyadic.js";
 import { tensorRange, type TensorSpec } from "../../src/ir/types.js";
-
-/** mulberry32 (Tommy Ettinger, public domain): uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0; // 0x6d2b79f5 = 1831565813
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../../src/rng.js";
 
 export class Rng {
   readonly next: () => number;

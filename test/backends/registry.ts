@@ -1,13 +1,13 @@
 // The backends under test. Every op test in this folder runs on each entry against the reference.
 // Adding a backend (the simulator, say) is one entry here; no test changes.
 
-import type { LayerKernels } from "../../src/exec/backend.js";
+import type { LayerKernels } from "../../src/kernels/backend.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { simdSupported } from "../../src/kernels/wasm/loader.js";
-import { adHocChip } from "../../src/sim/chip.js";
-import { loadHwModel } from "../../src/sim/hwmodel.js";
-import { simKernels } from "../../src/sim/kernels.js";
+import { adHocChip } from "../../src/sim/chip/chip.js";
+import { loadHwModel } from "../../src/sim/hw/hwmodel.js";
+import { simKernels } from "../../src/sim/chip/kernels.js";
 
 export interface BackendUnderTest {
   name: string;

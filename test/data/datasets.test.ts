@@ -6,7 +6,8 @@ import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { DatasetError } from "../../src/errors.js";
 import { decodeIdx } from "../../src/data/idx.js";
-import { limitDataset, loadDataset } from "../../src/data/index.js";
+import { FASHION_DIR, limitDataset, loadDataset } from "../../src/data/index.js";
+import { itWithPackage, packagePath } from "../helpers/debian.js";
 
 /** An IDX u8 file: magic 00 00 08 nd, big-endian dims, data. */
 function idx(dims: number[], data: Uint8Array): Uint8Array {
@@ -51,7 +52,7 @@ describe("datasets", () => {
     expect(limitDataset(test, 30).n).toBe(30);
   });
 
-  it("fashion-mnist: the Debian package's IDX files (60,000 train, 10,000 test)", () => {
+  itWithPackage("dataset-fashion-mnist", "fashion-mnist: the Debian package's IDX files (60,000 train, 10,000 test)", () => {
     const test = loadDataset("fashion-mnist", "test");
     expect(test.n).toBe(10000);
     expect(test.images.length).toBe(10000 * 784);
@@ -61,6 +62,7 @@ describe("datasets", () => {
   });
 
   it("fashion-mnist missing: the error names the Debian package", () => {
+    expect(packagePath("dataset-fashion-mnist")).toBe(FASHION_DIR); // the tests' skip checks where the reader looks
     process.env.NIPQ_FASHION_MNIST_DIR = "/nonexistent/fashion";
     try {
       expect(() => loadDataset("fashion-mnist", "test")).toThrow(/install the Debian package dataset-fashion-mnist/);
@@ -92,5 +94,41 @@ describe("datasets", () => {
     expect(() => decodeIdx(idx([4], new Uint8Array(3)), "f")).toThrow(/f: data: expected 4 bytes for dims \[4\], found 3/);
     expect(() => decodeIdx(new Uint8Array([0x1f, 0x8b, 1, 2, 3]), "f")).toThrow(/f: gzip/);
     expect(() => decodeIdx(new Uint8Array([0, 0, 8]), "f")).toThrow(/f: header/);
+  });
+
+  it("a gzip bomb stops at the size the dims give; dims beyond the limit are refused before inflating", () => {
+    // 64 MB of zeros behind a header that claims 10 images: inflation stops at 16 + 7,840 bytes.
+    const bomb = gzipSync(Buffer.concat([Buffer.from(idx([10, 28, 28], new Uint8Array(0))), Buffer.alloc(64 << 20)]));
+    expect(bomb.length).toBeLessThan(100_000);
+    expect(() => decodeIdx(bomb, "b.gz", { itemDims: [28, 28] })).toThrow(/b\.gz: data: expected 7840 bytes for dims \[10, 28, 28\], found more \(the stream inflates past what the dims say\)/);
+    // A header claiming 2,000,000 images: refused from the header alone.
+    const huge = gzipSync(Buffer.from(idx([2_000_000, 28, 28], new Uint8Array(0))));
+    expect(() => decodeIdx(huge, "h.gz", { itemDims: [28, 28] })).toThrow(/h\.gz: dims\[0\]: expected at most 1000000 items \(docs\/SECURITY\.md\), found 2000000/);
+    // The wrong item shape: refused from the header alone too.
+    expect(() => decodeIdx(gzipSync(Buffer.from(idx([3, 32, 32], new Uint8Array(3072)))), "s.gz", { itemDims: [28, 28] })).toThrow(/s\.gz: dims: expected \[n, 28, 28\], found \[3, 32, 32\]/);
+  });
+
+  it("with take (--limit) only the first items are inflated: a stream whose tail is a bomb still loads them", () => {
+    const first = new Uint8Array(5 * 784).map((_, i) => (i * 7) % 256);
+    // The header says 1,000 images; after the first 5 come 64 MB of zeros (a lie the limited read never reaches).
+    const file = gzipSync(Buffer.concat([Buffer.from(idx([1000, 28, 28], first)), Buffer.alloc(64 << 20)]));
+    const d = decodeIdx(file, "t.gz", { itemDims: [28, 28], take: 5 });
+    expect(d.dims).toEqual([1000, 28, 28]);
+    expect(Buffer.compare(d.data, first)).toBe(0);
+    expect(() => decodeIdx(file, "t.gz", { itemDims: [28, 28] })).toThrow(/found more/);
+    // And loadDataset passes --limit down: the same directory loads limited, and fails whole.
+    const dir = mkdtempSync(join(tmpdir(), "nipq-idx-"));
+    writeFileSync(join(dir, "t10k-images-idx3-ubyte.gz"), file);
+    writeFileSync(join(dir, "t10k-labels-idx1-ubyte.gz"), gzipSync(Buffer.from(idx([1000], new Uint8Array(1000)))));
+    expect(loadDataset(`idx:${dir}`, "test", 5).n).toBe(5);
+    expect(() => loadDataset(`idx:${dir}`, "test")).toThrow(/found more/);
+    // A truncated stream gives what it has: fewer bytes than asked is an error naming them.
+    expect(() => decodeIdx(file.subarray(0, 200), "c.gz", { itemDims: [28, 28], take: 900 })).toThrow(/c\.gz: data: expected 784000 bytes .* found \d+ \(the stream ends early\)/);
+  });
+
+  it("an empty dataset is an error, and so is a --limit out of range", () => {
+    expect(() => loadDataset(`idx:${idxDir(0)}`, "test")).toThrow(/dims\[0\]: expected at least 1 image, found an empty dataset/);
+    expect(() => loadDataset("mnist", "test", 0)).toThrow(/--limit: expected an integer in \[1, 1000000\], found 0/);
+    expect(loadDataset("mnist", "test", 7).n).toBe(7);
   });
 });

@@ -4,20 +4,18 @@
 // the model (read back from the page). A missing and a corrupt model show a visible error. Screenshots go
 // to test-artifacts/ (gitignored).
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { mnistPreprocess } from "../../src/deploy/digits.js";
 import { runProgram } from "../../src/exec/interpret.js";
 import { readQModel } from "../../src/ir/io.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
-import { exportFixture, FIXTURE, readSamples, serve } from "./helpers.js";
+import { describeWithPackage } from "../helpers/debian.js";
+import { CHROMIUM, CHROMIUM_FLAGS as FLAGS, exportFixture, FIXTURE, readSamples, serve } from "./helpers.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-/** The flags of DESIGN.md §7 plus the ones that keep Chromium from calling home; a fresh profile per run. */
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const ARTIFACTS = "test-artifacts";
 
 interface DemoResult {
@@ -60,9 +58,7 @@ function firstMismatch(a: ArrayLike<number>, b: ArrayLike<number>, what: string)
   return null;
 }
 
-const available = existsSync(CHROMIUM);
-
-describe.skipIf(!available && !process.env.CI)("edge bundle in headless Chromium", () => {
+describeWithPackage("chromium", "edge bundle in headless Chromium", () => {
   let ctx: BrowserContext;
   let server: Awaited<ReturnType<typeof serve>>;
   let dir: string;
@@ -71,7 +67,6 @@ describe.skipIf(!available && !process.env.CI)("edge bundle in headless Chromium
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!available) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
     dir = exportFixture(30).dir;
     server = await serve(dir);
     profile = mkdtempSync(join(tmpdir(), "nipq-chromium-profile-"));
@@ -170,6 +165,19 @@ describe.skipIf(!available && !process.env.CI)("edge bundle in headless Chromium
       if (path === "/corrupt/") await page.screenshot({ path: join(ARTIFACTS, "deploy-browser-error.png") });
       await page.close();
     }
+  });
+
+  it("lays out at 1,100 px with no card overflowing (the model's per-layer table did)", async () => {
+    const page = await open("/");
+    expect((await loaded(page)).status).toBe("ready");
+    expect(page.viewportSize()?.width).toBe(1100);
+    await page.click(".sample"); // fills the scores table too
+    await afterRun(page, 1);
+    const overflowing = await page.evaluate(() =>
+      Array.from(document.querySelectorAll("main > section")).filter((s) => s.scrollWidth > s.clientWidth).map((s) => `${s.querySelector("h2")?.textContent}: ${s.scrollWidth} > ${s.clientWidth} px`),
+    );
+    await page.screenshot({ path: join(ARTIFACTS, "layout-1100.png"), fullPage: true });
+    expect(overflowing).toEqual([]);
   });
 
   it("made no request beyond the bundle's own files", () => {

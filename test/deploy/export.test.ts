@@ -25,8 +25,9 @@ describe("nipq export", () => {
       expect(r.code, r.stderr).toBe(0);
       const doc = JSON.parse(r.stdout);
       expect(doc.out).toBe(out);
-      expect(doc.model).toMatchObject({ name: "cnn-s-w4a4-random", layers: expect.any(Number), bytes: readFileSync(FIXTURE).length });
-      expect(doc.model.bits.length).toBeGreaterThan(0);
+      expect(doc.model).toMatchObject({ name: "cnn-s-w4a4-random", layers: 8, weightBytes: 46864, bytes: readFileSync(FIXTURE).length });
+      // cnn-s W4A4 (scripts/make-fixture.ts): the first conv reads the 8-bit image.
+      expect(doc.model.bits).toEqual([{ layer: "conv1", w: 4, a: 8 }, { layer: "conv2", w: 4, a: 4 }, { layer: "conv3", w: 4, a: 4 }, { layer: "dense", w: 4, a: 4 }]);
       expect(doc.samples).toEqual({ dataset: "mnist", n: 30 });
       expect(doc.budgets.ok).toBe(true);
       expect(doc.files.map((f: { name: string }) => f.name).sort()).toEqual(FILES);

@@ -2,6 +2,10 @@
 // (pretest); when running one test file by hand, run `npm run build:ts` after changing src/.
 
 import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
+
+/** The binary, absolute so that a test may run it in another directory (`cwd`). */
+const BIN = resolve("bin/nipq.mjs");
 
 export interface CliResult {
   code: number;
@@ -9,9 +13,9 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `nipq ...args` and returns its exit code and output. */
-export function nipq(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): CliResult {
-  const r = spawnSync(process.execPath, ["bin/nipq.mjs", ...args], {
+/** Runs `nipq ...args` (this checkout's binary, or `opts.bin`) and returns its exit code and output. */
+export function nipq(args: string[], opts: { env?: Record<string, string>; cwd?: string; bin?: string } = {}): CliResult {
+  const r = spawnSync(process.execPath, [opts.bin ?? BIN, ...args], {
     encoding: "utf8",
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },

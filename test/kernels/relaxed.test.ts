@@ -1,10 +1,11 @@
 // The relaxed-SIMD probe: it must reject an engine that does not validate the instruction and one that
-// miscomputes it, and accept one that computes it right. Node 20 offers all three: no flag; the flag with
-// the baseline tier (Liftoff miscomputes relaxed_dot_i8x16_i7x16_add_s there); the flag with --no-liftoff.
+// miscomputes it, and accept one that computes it right. Node 20 offers all three, each pinned by flags
+// in a child process: the flag off; the flag with the baseline tier only (Liftoff miscomputes
+// relaxed_dot_i8x16_i7x16_add_s there); the flag with the optimizing tier only (--no-liftoff).
 
 import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { probeRelaxedDot, type RelaxedProbe } from "../../src/kernels/wasm/relaxed.js";
+import type { RelaxedProbe } from "../../src/kernels/wasm/relaxed.js";
 
 const script = `import { probeRelaxedDot } from ${JSON.stringify(new URL("../../src/kernels/wasm/relaxed.ts", import.meta.url).pathname)}; console.log(JSON.stringify(probeRelaxedDot()));`;
 
@@ -13,17 +14,34 @@ function probeWith(flags: string[]): RelaxedProbe {
   return JSON.parse(out.trim().split("\n").pop()!) as RelaxedProbe;
 }
 
-describe("relaxed SIMD probe", () => {
-  it("without the engine flag: not supported, so the baseline SIMD kernels run", () => {
-    const p = probeRelaxedDot();
-    if (!process.execArgv.includes("--experimental-wasm-relaxed-simd")) expect(p).toMatchObject({ supported: false, correct: false });
+/**
+ * The engine whose behaviour these expectations describe: Node 20 (V8 11.3), the project's floor
+ * (package.json engines). On another major the verdicts of the flagged runs are printed and only their
+ * form is checked, since a later V8 may ship the instruction and fix its baseline tier.
+ */
+const NODE20 = process.versions.node.split(".")[0] === "20";
+const MISCOMPUTED = /^relaxed_dot_i8x16_i7x16_add_s miscomputed at call \d+, lane \d: expected -?\d+, engine -?\d+$/;
+const MATCHED = /^relaxed_dot_i8x16_i7x16_add_s matched the definition over 3000 calls$/;
+
+describe(`relaxed SIMD probe (Node ${process.versions.node}${NODE20 ? "" : ": not Node 20, verdicts printed, only their form checked"})`, () => {
+  it("with the flag off: not supported, so the baseline SIMD kernels run", () => {
+    expect(probeWith(["--no-experimental-wasm-relaxed-simd"])).toEqual({
+      supported: false, correct: false, detail: "relaxed SIMD not validated by this engine (Node 20: --experimental-wasm-relaxed-simd)",
+    });
   });
-  it("with the flag: a wrong result anywhere fails the probe; the optimizing tier alone passes it", () => {
-    const dflt = probeWith(["--experimental-wasm-relaxed-simd"]);
-    expect(dflt.supported).toBe(true);
-    // Node 20's Liftoff miscomputes the instruction (seen here: the accumulator operand is not added).
-    if (!dflt.correct) expect(dflt.detail).toMatch(/miscomputed at call \d+, lane \d: expected -?\d+, engine -?\d+/);
+
+  it("with the flag, baseline tier only: the miscomputation is caught; optimizing tier only: it passes", () => {
+    const liftoff = probeWith(["--experimental-wasm-relaxed-simd", "--liftoff", "--no-wasm-tier-up"]);
     const turbofan = probeWith(["--experimental-wasm-relaxed-simd", "--no-liftoff"]);
-    expect(turbofan).toMatchObject({ supported: true, correct: true });
+    const dflt = probeWith(["--experimental-wasm-relaxed-simd"]); // first calls in Liftoff, then tiered up
+    for (const p of [liftoff, turbofan, dflt]) {
+      expect(p.supported).toBe(true);
+      expect(p.detail).toMatch(p.correct ? MATCHED : MISCOMPUTED);
+    }
+    expect(turbofan.correct).toBe(true);
+    // Node 20's Liftoff does not add the accumulator operand (seen here: expected −2147418366, engine −508
+    // at call 0), so the probe must say no both in the baseline tier alone and by default.
+    if (NODE20) expect([liftoff.correct, dflt.correct]).toEqual([false, false]);
+    else console.log(`relaxed probe on Node ${process.versions.node} (not asserted): baseline tier ${liftoff.detail}; default ${dflt.detail}`);
   });
 });

@@ -1,11 +1,13 @@
 // `nipq run --backend wasm --workers N` end to end (in-process CLI, TypeScript sources): the dumped logits
-// are identical for 1 and 2 workers and to the reference backend, and the JSON names the backend.
+// are identical for 1 and 2 workers and to the reference backend, and the JSON names the backend. Without
+// a WASM build, the default backend falls back to the reference kernels and says so.
 
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { runCli } from "../../src/cli/main.js";
+import { expectInputError, nipq } from "../helpers/cli.js";
 
 const FIXTURE = "test/fixtures/cnn-s-w4a4-random.qmodel";
 
@@ -37,5 +39,25 @@ describe("nipq run --backend wasm --workers", () => {
     }
     expect(dumps[1]).toBe(dumps[0]);
     expect(dumps[2]).toBe(dumps[0]);
+  });
+});
+
+describe("nipq run's default backend", () => {
+  it("is wasm; without the WASM build it runs on the reference kernels with a one-line note, and --backend wasm is an error", () => {
+    const built = nipq(["run", FIXTURE, "--data", "mnist", "--limit", "8", "--json"]);
+    expect(built.code, built.stderr).toBe(0);
+    expect(JSON.parse(built.stdout).backend).toMatch(/^wasm-(simd|scalar)$/);
+    // The package without build/: bin/ and dist/ only.
+    const pkg = mkdtempSync(join(tmpdir(), "nipq-unbuilt-"));
+    for (const f of ["bin", "dist", "package.json", "test/fixtures"]) cpSync(f, join(pkg, f), { recursive: true });
+    symlinkSync(resolve("node_modules"), join(pkg, "node_modules"));
+    const bin = join(pkg, "bin/nipq.mjs"); // the copy's own binary, which finds no build/ beside it
+    const r = nipq(["run", FIXTURE, "--data", "mnist", "--limit", "8", "--json"], { cwd: pkg, bin });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^nipq: note: \S+nipq-simd\.wasm is missing \(run `npm run build`\), so this runs on the reference kernels: the same integers, slower\n$/);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ backend: "reference", samples: 8, backendFallback: expect.stringContaining("is missing") });
+    expect(doc.accuracy).toBe(JSON.parse(built.stdout).accuracy);
+    expectInputError(nipq(["run", FIXTURE, "--data", "mnist", "--limit", "8", "--backend", "wasm"], { cwd: pkg, bin }), /wasm kernels not built: \S+nipq-simd\.wasm is missing/);
   });
 });

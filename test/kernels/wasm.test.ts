@@ -1,11 +1,13 @@
-// The WASM engine beyond the per-op suite: the AssemblyScript requantize at its limits, weight containers
-// and resident memory, loader feature detection and its errors, the memory limit, the memory plan.
+// The WASM engine beyond the per-op suite: the AssemblyScript requantize at its limits and at constructed
+// ties on every build (test/helpers/requant-cases.ts), weight containers and resident memory, loader feature
+// detection and its errors, the memory limit, the memory plan.
 
 import { describe, expect, it } from "vitest";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requantBig } from "../../src/kernels/reference/requant.js";
+import { clampBig, coverageKey, integerCases, nearTieCases, roundedBig, tieCases, uncovered, type RqCase } from "../helpers/requant-cases.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { WasmKernels, loadWasmKernels } from "../../src/kernels/wasm/backend.js";
@@ -15,7 +17,8 @@ import { NipqInputError } from "../../src/errors.js";
 import { packedBytes } from "../../src/ir/pack.js";
 import { readQModel } from "../../src/ir/io.js";
 import { runProgram } from "../../src/exec/interpret.js";
-import { deployedBytes, planActivations } from "../../src/exec/memplan.js";
+import { compileProgram } from "../../src/exec/runner.js";
+import { deployedBytes, liveBytesBound, planActivations } from "../../src/exec/memplan.js";
 import { expectExact } from "../backends/check.js";
 import { Rng } from "../backends/rand.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
@@ -26,14 +29,13 @@ const FIXTURE = "test/fixtures/cnn-s-w4a4-random.qmodel";
 
 describe("AssemblyScript requantClamp (requant_i32_perchannel) at the limits", () => {
   for (const flavor of FLAVORS) {
-    it(`${flavor}: int32 limits, ties, extreme shifts and multipliers match the BigInt definition`, () => {
+    it(`${flavor}: int32 limits, extreme shifts and multipliers match the BigInt definition`, () => {
       const e = new WasmEngine({ flavor });
       const as = [-(2 ** 31), -(2 ** 31) + 1, -1, 0, 1, 2 ** 31 - 1, -3, 3, 2 ** 20 + 1, -(2 ** 20) - 1];
       const ms = [2 ** 30, 2 ** 30 + 1, 2 ** 31 - 1];
       const cases: [number, number, number][] = [];
+      // (Exact ties at every shift are the next describe's.)
       for (const a of as) for (const m of ms) for (let s = 1; s <= 62; s++) cases.push([a, m, s]);
-      // Ties: a·m = (2k+1)·2^(s−1) exactly → rounds toward +∞.
-      for (const s of [1, 2, 31, 32]) cases.push([3, 2 ** 30, s], [-3, 2 ** 30, s], [-1, 2 ** 30, s]);
       const n = cases.length;
       const a = e.arena;
       const acc = a.putI32(cases.map((c) => c[0]), "acc");
@@ -51,6 +53,109 @@ describe("AssemblyScript requantClamp (requant_i32_perchannel) at the limits", (
       }
     });
   }
+});
+
+/** Every compiled build: the edge kernels (assembly/index.ts) and the simulator's (assembly/sim.ts, + sim-only kernels). */
+const BUILDS = [
+  { name: "nipq-simd", flavor: "simd", sim: false },
+  { name: "nipq-scalar", flavor: "scalar", sim: false },
+  { name: "nipq-sim-simd", flavor: "simd", sim: true },
+  { name: "nipq-sim-scalar", flavor: "scalar", sim: true },
+] as const;
+const ALL_CASES = [...tieCases(), ...nearTieCases()];
+const I32_MIN = -(2 ** 31);
+const I32_MAX = 2 ** 31 - 1;
+
+/** Throws on the first case whose kernel result differs from `want`; counts the cases `want` is not clamped in. */
+function checkCases(what: string, cases: RqCase[], got: ArrayLike<number>, want: (c: RqCase) => bigint, lo: number, hi: number, seen: Map<string, number>): void {
+  cases.forEach((c, i) => {
+    const w = want(c);
+    if (got[i] !== clampBig(w, lo, hi)) throw new Error(`${what}: requant(${c.a}, ${c.m}, ${c.s}) with a·m ${c.off >= 0 ? "+" : "−"} ${Math.abs(c.off)} from the boundary (mod 2^s), clamp [${lo}, ${hi}]: want ${clampBig(w, lo, hi)}, kernel ${got[i]}`);
+    if (w > BigInt(lo) && w < BigInt(hi)) seen.set(coverageKey(c), (seen.get(coverageKey(c)) ?? 0) + 1);
+  });
+}
+
+describe("AssemblyScript requant at constructed exact ties (and truncation boundaries), and the products beside them, every build", () => {
+  for (const b of BUILDS) {
+    it(`${b.name}: requant_i32_perchannel (requantClamp) equals the BigInt definition at every s in 1..62`, () => {
+      const e = new WasmEngine({ flavor: b.flavor, sim: b.sim });
+      expect(e.k.simd_enabled()).toBe(b.flavor === "simd" ? 1 : 0);
+      const a = e.arena;
+      const n = ALL_CASES.length;
+      const acc = a.putI32(ALL_CASES.map((c) => c.a), "acc");
+      const m = a.putI32(ALL_CASES.map((c) => c.m), "m");
+      const s = a.putI32(ALL_CASES.map((c) => c.s), "s");
+      const out = a.alloc(n * 4, "out");
+      e.k.requant_i32_perchannel(acc, out, n, n, m, s, I32_MIN, I32_MAX);
+      const seen = new Map<string, number>();
+      checkCases(b.name, ALL_CASES, a.i32(out, n), (c) => roundedBig(c.a, c.m, c.s, "half-up"), I32_MIN, I32_MAX, seen);
+      // Not vacuous: for every s, sign and side some case's true result lies inside the int32 clamp.
+      expect(uncovered(seen, 1, "tie")).toEqual([]);
+    });
+
+    it(`${b.name}: the GEMM's requant (the shared-shift SIMD form where proven exact, else requantClamp) at every s in 16..62`, () => {
+      // Dense layers whose channels are the constructed cases of one s whose result fits the i16 output
+      // (|a·m/2^s| ≥ 2^(30−s) ≥ 2^15 for s ≤ 15 and a ≠ 0: those only ever clamp). Zero weights, so
+      // acc = bias = a. Cases with |a| < 2^30 (accBits ≤ 31, and s ≥ accBits − 1 since the result fits i16)
+      // go in one layer, where the prepare step proves the one-shift SIMD form exact (ps = s) and the SIMD
+      // builds take it; the rest (accBits = 32) in another, which requantizes with the scalar requantClamp.
+      const e = new WasmEngine({ flavor: b.flavor, sim: b.sim });
+      const k = new WasmKernels(e);
+      const seen = { shared: new Map<string, number>(), scalar: new Map<string, number>() };
+      const rows = 5; // a 4-row tile and a leftover row (the 1×32 / 1×8 tiles)
+      const K = 3;
+      for (let s = 16; s <= 62; s++) {
+        const fits = ALL_CASES.filter((c) => c.s === s && clampBig(roundedBig(c.a, c.m, c.s, "half-up"), -32768, 32767) === Number(roundedBig(c.a, c.m, c.s, "half-up")));
+        for (const path of ["shared", "scalar"] as const) {
+          const cases = fits.filter((c) => (Math.abs(c.a) < 2 ** 30 || c.a === -(2 ** 30)) === (path === "shared"));
+          const N = cases.length;
+          if (N === 0) continue; // counted below: the seen maps must still cover every (s, sign, side)
+          const layer: DenseLayer = {
+            op: "dense", name: `ties-s${s}-${path}`, inputs: [0], out: { shape: [N], bits: 16, signed: true, scale: 1 }, wBits: 8, weights: new Int8Array(N * K),
+            wScale: new Float64Array(N).fill(1), bias: Int32Array.from(cases, (c) => c.a), rq: { m: Int32Array.from(cases, (c) => c.m), s: new Int32Array(N).fill(s), lo: -32768, hi: 32767 },
+          };
+          const x = { n: rows, spec: { shape: [K], bits: 8, signed: false, scale: 1 }, data: Int32Array.from({ length: rows * K }, (_, i) => (i * 37) % 256) };
+          const p = e.prepare(layer, x.spec);
+          if (p.kind !== "dense") throw new Error("not prepared as dense");
+          expect(Array.from(p.gemm.host.ps), `s = ${s}, ${path}: the shared shift`).toEqual(new Array(p.gemm.host.ps.length).fill(path === "shared" ? s : 0));
+          const got = k.dense(layer, x);
+          for (let r = 0; r < rows; r++) checkCases(`${b.name} dense (${path}) row ${r}`, cases, got.subarray(r * N, (r + 1) * N), (c) => roundedBig(c.a, c.m, c.s, "half-up"), -32768, 32767, seen[path]);
+        }
+      }
+      // Every (s, sign, side) through the SIMD form except where no product with |a| < 2^30 exists: the
+      // positive tie at s = 61 (a = 2^30, m = 2^30 only), one side at s = 59 (the one product at distance 1,
+      // 7·2^58 + 1, is 1148096051·1757355259), and everything at s = 62 (the tie is a = −2^31; the nearest
+      // products have |a| ≥ 2^30). Those go through requantClamp in the other layer.
+      expect(uncovered(seen.shared, 16, "tie")).toEqual(["59 1 1", "59 -1 -1", "61 1 0", "62 1 -1", "62 1 1", "62 -1 0", "62 -1 -1", "62 -1 1"]);
+      expect(uncovered(new Map([...seen.scalar, ...seen.shared]), 16, "tie")).toEqual([]);
+    });
+  }
+
+  for (const b of BUILDS.filter((b) => b.sim))
+    it(`${b.name}: requant_rows_mode (the chip's requant) in each rounding mode equals its BigInt definition at ties and truncation boundaries, s in 16..62`, () => {
+      // The outputs are i16: for s ≤ 15 every non-zero product's result lies beyond ±2^15 and clamps.
+      const e = new WasmEngine({ flavor: b.flavor, sim: b.sim });
+      const k = e.k as unknown as { requant_rows_mode(acc: number, rows: number, channels: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number, mode: number): void };
+      const a = e.arena;
+      for (const boundary of ["tie", "integer"] as const) {
+        const cases = boundary === "tie" ? ALL_CASES : integerCases();
+        const n = cases.length;
+        const acc = a.putI32(cases.map((c) => c.a), "acc");
+        const m = a.putI32(cases.map((c) => c.m), "m");
+        const s = a.putI32(cases.map((c) => c.s), "s");
+        const y = a.alloc(n * 2, "y");
+        (["half-up", "half-even", "truncate"] as const).forEach((mode, code) => {
+          k.requant_rows_mode(acc, 1, n, m, s, -32768, 32767, y, n, code);
+          const seen = new Map<string, number>();
+          checkCases(`${b.name} ${mode}`, cases, Int32Array.from(a.i16(y, n)), (c) => roundedBig(c.a, c.m, c.s, mode), -32768, 32767, seen);
+          expect(uncovered(seen, 16, boundary), `${mode}, ${boundary}`).toEqual([]);
+        });
+      }
+      // s = 16..61 each have an observable tie where half even must differ (s = 62: see test/sim/requant.test.ts).
+      const up = (c: RqCase) => roundedBig(c.a, c.m, c.s, "half-up");
+      const evenDiffers = new Set(ALL_CASES.filter((c) => c.off === 0 && c.s >= 16 && roundedBig(c.a, c.m, c.s, "half-even") !== up(c) && up(c) > -32768n && up(c) < 32767n).map((c) => c.s));
+      expect(evenDiffers.size).toBe(61 - 16 + 1);
+    });
 });
 
 function denseCase(seed: number, wBits: number, K: number, N: number, n: number): { layer: DenseLayer; x: { n: number; spec: { shape: number[]; bits: number; signed: boolean; scale: number }; data: Int32Array } } {
@@ -86,10 +191,12 @@ describe("weight containers and resident weight memory", () => {
 
 describe("loader", () => {
   it("feature-detects SIMD and reports the build it picked", () => {
-    const k = loadWasmKernels();
-    expect(k.name).toBe(simdSupported() ? "wasm-simd" : "wasm-scalar");
+    // Every engine the project runs on (Node ≥ 20, V8 ≥ 9.1; Chromium) validates fixed-width SIMD, so
+    // "auto" must pick the SIMD build; the scalar build reports it has none.
+    expect(simdSupported()).toBe(true);
+    expect(loadWasmKernels().name).toBe("wasm-simd");
     expect(instantiateKernels("scalar").exports.simd_enabled()).toBe(0);
-    if (simdSupported()) expect(instantiateKernels("simd").exports.simd_enabled()).toBe(1);
+    expect(instantiateKernels("simd").exports.simd_enabled()).toBe(1);
   });
   it("kernels not built → a one-line input error that says to run `npm run build`", () => {
     const empty = mkdtempSync(join(tmpdir(), "nipq-nobuild-"));
@@ -110,18 +217,18 @@ describe("loader", () => {
     expect(() => k.dense(layer, x)).toThrow(/wasm memory: the weights of layer d needs .* MiB, over the configured limit of 0\.5 MiB/);
     const p = readQModel(FIXTURE);
     const small = new WasmKernels(new WasmEngine({ memoryLimit: 100 * 1024 })); // weights fit, activations do not
-    expect(() => small.compile(p, 64)).toThrow(/the activations of .* for batch 2 needs/);
+    expect(() => compileProgram(p, small, 64)).toThrow(/the activations of .* for batch 2 needs/);
   });
 });
 
 describe("activation memory plan", () => {
   it("cnn-s fixture: liveness lets buffers share; peak within the live-bytes bound", () => {
     const p = readQModel(FIXTURE);
-    const plan = planActivations(p);
+    const plan = planActivations(p, deployedBytes);
     // input 784, conv1 25088, pool1 6272, conv2 12544, pool2 3136, conv3 6272, gap 128, dense 20 (bytes, 1 B/elem, logits 2 B).
     expect(plan.sizes).toEqual([784, 25088, 6272, 12544, 3136, 6272, 128, 20]);
-    expect(plan.liveBytesBound).toBe(25088 + 6272);
-    expect(plan.peakBytes).toBe(plan.liveBytesBound);
+    expect(liveBytesBound(plan)).toBe(25088 + 6272);
+    expect(plan.peakBytes).toBe(liveBytesBound(plan));
     // No two simultaneously live buffers overlap.
     for (let a = 0; a < 8; a++)
       for (let b = a + 1; b < 8; b++) {
@@ -143,7 +250,7 @@ describe("activation memory plan", () => {
           expect(live && overlap, `program ${seed}: buffers ${a}, ${b}`).toBe(false);
         }
       p.layers.forEach((l, i) => l.op === "flatten" && expect(plan.offsets[i]).toBe(plan.offsets[l.inputs[0]]));
-      expect(plan.peakBytes).toBeGreaterThanOrEqual(plan.liveBytesBound);
+      expect(plan.peakBytes).toBeGreaterThanOrEqual(liveBytesBound(plan));
     }
   });
   it("the whole-program runner (arena from the plan) matches the reference on cnn-s", () => {
@@ -151,7 +258,7 @@ describe("activation memory plan", () => {
     const images = randomImages(p, 7, 3);
     const ref = runProgram(p, referenceKernels, images, 7);
     for (const flavor of FLAVORS) {
-      const prog = loadWasmKernels({ flavor }).compile(p, 8);
+      const prog = compileProgram(p, loadWasmKernels({ flavor }), 8);
       expectExact(`cnn-s ${flavor}`, ref.logits, prog.run(images, 7).logits, [10]);
     }
   });
@@ -168,7 +275,7 @@ describe("per-layer backend memory", () => {
     expect(e.forgetPrepared()).toBe(true);
     expect(e.arena.used()).toBe(before);
     expectExact("dense after forget", referenceKernels.dense(layer, x), k.dense(layer, x), [64]); // re-prepared
-    k.compile(readQModel(FIXTURE), 4);
+    compileProgram(readQModel(FIXTURE), k, 4);
     expect(e.forgetPrepared()).toBe(false);
   });
 });

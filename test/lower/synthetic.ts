@@ -4,17 +4,7 @@
 import { TensorPacker } from "../../src/graph/checkpoint.js";
 import { GRAPH_FORMAT, GRAPH_VERSION, type GraphNode, type QuantGraph, type QuantizerSpec, type TensorRef } from "../../src/graph/types.js";
 import { evalGraph } from "../../src/graph/evaluate.js";
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../../src/rng.js";
 
 const INPUTQ: QuantizerSpec = { id: "input", bits: 8, alpha: 1, step: Math.fround(1 / 255), signed: false, learned: false };
 

@@ -1,7 +1,26 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { addRequant, argmaxRows, avgPoolSum, conv2dAcc, denseAcc, globalSum, maxPool, requantTensor, type ConvGeometry } from "../../src/kernels/reference/ops.js";
-import { outDim, samePadding } from "../../src/ir/types.js";
+import { addRequant, argmaxRows, avgPoolSum, conv2dAcc, denseAcc, globalSum, maxPool, requantTensor } from "../../src/kernels/reference/ops.js";
+import { outDim, samePadding, windowGeometry, type Padding } from "../../src/ir/types.js";
+
+/** A conv case: input [H, W, C], weights [outC][kh][kw][C/groups]. */
+interface ConvCase {
+  H: number;
+  W: number;
+  C: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  padding: Padding;
+  groups: number;
+  outC: number;
+}
+
+/** conv2dAcc on a case, with the IR's window geometry (what the Prepare step hands every backend). */
+function conv(x: ArrayLike<number>, n: number, g: ConvCase, w: ArrayLike<number>, bias: ArrayLike<number>): Float64Array {
+  return conv2dAcc(x, n, windowGeometry([g.H, g.W, g.C], [g.kh, g.kw], [g.sh, g.sw], g.padding), g.groups, g.outC, w, bias);
+}
 
 const M_HALF = 2 ** 30; // m = 2^30 with s = 31 is the real multiplier 0.5
 
@@ -9,8 +28,8 @@ describe("reference kernels: hand-worked golden cases", () => {
   it("conv2d, valid padding, stride 1", () => {
     // x (3×3×1) = 1 2 3 / 4 5 6 / 7 8 9; w (2×2) = 1 0 / 0 −1; bias 10.
     // acc(0,0) = 10 + 1·1 − 1·5 = 6; acc(0,1) = 10 + 2 − 6 = 6; acc(1,0) = 10 + 4 − 8 = 6; acc(1,1) = 10 + 5 − 9 = 6.
-    const g: ConvGeometry = { H: 3, W: 3, C: 1, kh: 2, kw: 2, sh: 1, sw: 1, padding: "valid", groups: 1, outC: 1 };
-    expect(Array.from(conv2dAcc([1, 2, 3, 4, 5, 6, 7, 8, 9], 1, g, [1, 0, 0, -1], [10]))).toEqual([6, 6, 6, 6]);
+    const g: ConvCase = { H: 3, W: 3, C: 1, kh: 2, kw: 2, sh: 1, sw: 1, padding: "valid", groups: 1, outC: 1 };
+    expect(Array.from(conv([1, 2, 3, 4, 5, 6, 7, 8, 9], 1, g, [1, 0, 0, -1], [10]))).toEqual([6, 6, 6, 6]);
   });
 
   it("conv2d, same padding, stride 2, two output channels", () => {
@@ -21,15 +40,15 @@ describe("reference kernels: hand-worked golden cases", () => {
     // out(1,0) rows 1..3, cols −1..1 → 4 5 / 7 8 = 24; ch1 = 2·x(2,0) − 1 = 13
     // out(1,1) rows 1..3, cols 1..3 → 5 6 / 8 9 = 28; ch1 = 2·x(2,2) − 1 = 17
     const w = [...Array(9).fill(1), 0, 0, 0, 0, 2, 0, 0, 0, 0];
-    const g: ConvGeometry = { H: 3, W: 3, C: 1, kh: 3, kw: 3, sh: 2, sw: 2, padding: "same", groups: 1, outC: 2 };
-    expect(Array.from(conv2dAcc([1, 2, 3, 4, 5, 6, 7, 8, 9], 1, g, w, [0, -1]))).toEqual([12, 1, 16, 5, 24, 13, 28, 17]);
+    const g: ConvCase = { H: 3, W: 3, C: 1, kh: 3, kw: 3, sh: 2, sw: 2, padding: "same", groups: 1, outC: 2 };
+    expect(Array.from(conv([1, 2, 3, 4, 5, 6, 7, 8, 9], 1, g, w, [0, -1]))).toEqual([12, 1, 16, 5, 24, 13, 28, 17]);
   });
 
   it("depthwise conv2d (groups = channels)", () => {
     // 2×2×2 input, channel 0 = 1 2 3 4, channel 1 = 10 20 30 40 (interleaved NHWC: 1,10, 2,20, 3,30, 4,40).
     // 2×2 valid kernels: ch0 w = 1 1 1 1 → 10; ch1 w = 1 −1 0 0 → 10 − 20 = −10; bias 0, 5 → 10, −5.
-    const g: ConvGeometry = { H: 2, W: 2, C: 2, kh: 2, kw: 2, sh: 1, sw: 1, padding: "valid", groups: 2, outC: 2 };
-    expect(Array.from(conv2dAcc([1, 10, 2, 20, 3, 30, 4, 40], 1, g, [1, 1, 1, 1, 1, -1, 0, 0], [0, 5]))).toEqual([10, -5]);
+    const g: ConvCase = { H: 2, W: 2, C: 2, kh: 2, kw: 2, sh: 1, sw: 1, padding: "valid", groups: 2, outC: 2 };
+    expect(Array.from(conv([1, 10, 2, 20, 3, 30, 4, 40], 1, g, [1, 1, 1, 1, 1, -1, 0, 0], [0, 5]))).toEqual([10, -5]);
   });
 
   it("dense + requant with ReLU clamp", () => {
@@ -46,12 +65,12 @@ describe("reference kernels: hand-worked golden cases", () => {
     // 3×3×1 input −5..3 row-major, k = 2, s = 2, same: pad_total = (2 − 1)·2 + 2 − 3 = 1, top/left 0 → 2×2 output
     // windows: rows 0..1 cols 0..1 → max(−5, −4, −2, −1) = −1; rows 0..1 col 2 → max(−3, 0) = 0;
     //          row 2 cols 0..1 → max(1, 2) = 2; row 2 col 2 → 3. Padding never wins although the input is negative.
-    expect(Array.from(maxPool([-5, -4, -3, -2, -1, 0, 1, 2, 3], 1, 3, 3, 1, 2, 2, 2, 2, "same"))).toEqual([-1, 0, 2, 3]);
+    expect(Array.from(maxPool([-5, -4, -3, -2, -1, 0, 1, 2, 3], 1, windowGeometry([3, 3, 1], [2, 2], [2, 2], "same")))).toEqual([-1, 0, 2, 3]);
   });
 
   it("average pool and global average pool: sums, then requant", () => {
     // 2×2×1 = 1 2 3 5 → 2×2 window sum = 11; × 1/4 (m = 2^30, s = 32) = 2.75 → floor(2.75 + 0.5) = 3
-    const acc = avgPoolSum([1, 2, 3, 5], 1, 2, 2, 1, 2, 2, 2, 2);
+    const acc = avgPoolSum([1, 2, 3, 5], 1, windowGeometry([2, 2, 1], [2, 2], [2, 2], "valid"));
     expect(Array.from(acc)).toEqual([11]);
     expect(Array.from(requantTensor(acc, 1, [M_HALF], [32], 0, 15))).toEqual([3]);
     // global: 2×1×2 input, ch0 = 4, 6 → 10; ch1 = 1, 2 → 3; × 1/2 → 5, floor(1.5 + 0.5) = 2
@@ -76,7 +95,7 @@ describe("reference kernels: hand-worked golden cases", () => {
 });
 
 /** Explicit im2col: patches [n·OH·OW][kh·kw·C] (zeros where the window leaves the input). */
-function im2col(x: number[], n: number, g: ConvGeometry): { cols: number[]; rows: number; K: number } {
+function im2col(x: number[], n: number, g: ConvCase): { cols: number[]; rows: number; K: number } {
   const OH = outDim(g.H, g.kh, g.sh, g.padding);
   const OW = outDim(g.W, g.kw, g.sw, g.padding);
   const pt = g.padding === "same" ? samePadding(g.H, g.kh, g.sh).before : 0;
@@ -115,14 +134,14 @@ describe("reference kernels: properties (fast-check, fixed seeds)", () => {
   it("conv2d equals dense over an explicit im2col", () => {
     fc.assert(
       fc.property(geometry, fc.integer({ min: 0, max: 2 ** 31 - 1 }), (g0, seed) => {
-        const g: ConvGeometry = { ...g0, groups: 1 };
+        const g: ConvCase = { ...g0, groups: 1 };
         let r = seed;
         const rnd = (lo: number, hi: number) => ((r = (Math.imul(r, 1103515245) + 12345) >>> 0), lo + (r % (hi - lo + 1)));
         const x = Array.from({ length: g0.n * g.H * g.W * g.C }, () => rnd(0, 255));
         const w = Array.from({ length: g.outC * g.kh * g.kw * g.C }, () => rnd(-127, 127));
         const bias = Array.from({ length: g.outC }, () => rnd(-1000, 1000));
         const { cols, rows, K } = im2col(x, g0.n, g);
-        expect(Array.from(conv2dAcc(x, g0.n, g, w, bias))).toEqual(Array.from(denseAcc(cols, rows, K, g.outC, w, bias)));
+        expect(Array.from(conv(x, g0.n, g, w, bias))).toEqual(Array.from(denseAcc(cols, rows, K, g.outC, w, bias)));
       }),
       { seed: 7, numRuns: 400 },
     );
@@ -135,11 +154,11 @@ describe("reference kernels: properties (fast-check, fixed seeds)", () => {
         const x = Array.from({ length: g0.n * g0.H * g0.W * C }, (_, i) => ((i * 37) % 15) - 7);
         const w = Array.from({ length: C * g0.kh * g0.kw }, (_, i) => ((i * 11) % 7) - 3);
         const bias = Array.from({ length: C }, (_, i) => i - 1);
-        const dw = conv2dAcc(x, g0.n, { ...g0, groups: C, outC: C }, w, bias);
+        const dw = conv(x, g0.n, { ...g0, groups: C, outC: C }, w, bias);
         for (let c = 0; c < C; c++) {
           const xc = x.filter((_, i) => i % C === c);
           const wc = w.slice(c * g0.kh * g0.kw, (c + 1) * g0.kh * g0.kw);
-          const one = conv2dAcc(xc, g0.n, { ...g0, C: 1, groups: 1, outC: 1 }, wc, [bias[c]]);
+          const one = conv(xc, g0.n, { ...g0, C: 1, groups: 1, outC: 1 }, wc, [bias[c]]);
           expect(Array.from(dw).filter((_, i) => i % C === c)).toEqual(Array.from(one));
         }
       }),
@@ -166,7 +185,7 @@ describe("reference kernels: properties (fast-check, fixed seeds)", () => {
   it("same-padded conv equals valid conv on an explicitly zero-padded input", () => {
     fc.assert(
       fc.property(geometry, (g0) => {
-        const g: ConvGeometry = { ...g0, padding: "same", groups: 1 };
+        const g: ConvCase = { ...g0, padding: "same", groups: 1 };
         const ph = samePadding(g.H, g.kh, g.sh);
         const pw = samePadding(g.W, g.kw, g.sw);
         const x = Array.from({ length: g0.n * g.H * g.W * g.C }, (_, i) => (i * 7919) % 256);
@@ -179,8 +198,8 @@ describe("reference kernels: properties (fast-check, fixed seeds)", () => {
           for (let y = 0; y < g.H; y++)
             for (let xx = 0; xx < g.W; xx++)
               for (let c = 0; c < g.C; c++) xp[((b * HP + y + ph.before) * WP + xx + pw.before) * g.C + c] = x[((b * g.H + y) * g.W + xx) * g.C + c];
-        const same = conv2dAcc(x, g0.n, g, w, bias);
-        const valid = conv2dAcc(xp, g0.n, { ...g, H: HP, W: WP, padding: "valid" }, w, bias);
+        const same = conv(x, g0.n, g, w, bias);
+        const valid = conv(xp, g0.n, { ...g, H: HP, W: WP, padding: "valid" }, w, bias);
         expect(Array.from(same)).toEqual(Array.from(valid));
       }),
       { seed: 10, numRuns: 300 },

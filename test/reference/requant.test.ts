@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { requant, requantBig, requantClamp, roundShift } from "../../src/kernels/reference/requant.js";
+import { coverageKey, nearTieCases, tieCases, tieOffset, uncovered } from "../helpers/requant-cases.js";
 
 const M_MIN = 2 ** 30;
 const M_MAX = 2 ** 31 - 1;
@@ -72,14 +73,36 @@ describe("requant (DESIGN.md §3)", () => {
     );
   });
 
-  it("is exact at small accumulators near ties for every shift", () => {
-    // a·m = k·2^(s−1) exactly for odd k is a tie; scan them for every s.
-    for (let s = 1; s <= 62; s++) {
-      for (const a of [-3, -1, 1, 3]) {
-        const m = M_MIN;
-        expect(requant(a, m, s)).toBe(Number(ratRound(BigInt(a), BigInt(m), BigInt(s))));
+  it("constructed exact ties at every shift and sign, and the nearest products on each side, equal the BigInt definition", () => {
+    // tieOffset (BigInt) re-derives each case's label, so a "tie" here is one: a·m ≡ 2^(s−1) (mod 2^s).
+    const seen = new Map<string, number>();
+    for (const c of [...tieCases(), ...nearTieCases()]) {
+      expect(tieOffset(c.a, c.m, c.s), JSON.stringify(c)).toBe(c.off);
+      const want = requantBig(BigInt(c.a), BigInt(c.m), BigInt(c.s));
+      expect(ratRound(BigInt(c.a), BigInt(c.m), BigInt(c.s))).toBe(want);
+      const at = `requant(${c.a}, ${c.m}, ${c.s}) (a·m ≡ 2^(s−1) + ${c.off})`;
+      if (want >= -(2n ** 53n) && want <= 2n ** 53n) {
+        expect(requant(c.a, c.m, c.s), at).toBe(Number(want));
+        seen.set(coverageKey(c), (seen.get(coverageKey(c)) ?? 0) + 1);
+      }
+      // Beyond 2^53 (s < 10) only the clamp to a 32-bit range is promised exact; a window of ±1 around the
+      // true value keeps the clamp from hiding a rounding error.
+      for (const [lo, hi] of [[-(2 ** 31), 2 ** 31 - 1], [Number(want) - 1, Number(want) + 1]]) {
+        const clamped = want < BigInt(lo) ? lo : want > BigInt(hi) ? hi : Number(want);
+        if (lo >= -(2 ** 31) && hi <= 2 ** 31 - 1) expect(requantClamp(c.a, c.m, c.s, lo, hi), `${at} clamp [${lo}, ${hi}]`).toBe(clamped);
       }
     }
+    // Not vacuous: every (s, sign of a) has an exactly compared tie (none exists for a > 0 at s = 62) and a
+    // product just below it (and above it for s ≥ 2; at s = 1 the only non-tie residue is 0).
+    expect(uncovered(seen, 1, "tie")).toEqual([]);
+  });
+
+  it("the constructed cases are at distance 1 from the tie wherever the int32 × [2^30, 2^31 − 1] ranges allow", () => {
+    const near = nearTieCases();
+    const far = near.filter((c) => Math.abs(c.off) > 1).map((c) => `${c.s}:${Math.sign(c.a)}:${c.off}`);
+    // s = 60, 61: one side each has no product at distance 1 (found by exhausting every candidate product);
+    // s = 62: the products ±2^61 ± 1 do not factor into range (2^61 − 1 is prime, 2^61 + 1 = 3·768614336404564651).
+    expect(far.sort()).toEqual(["60:-1:2", "60:1:-2", "61:-1:-2", "61:1:2", "62:-1:-4", "62:-1:2", "62:1:-2", "62:1:4"]);
   });
 
   it("roundShift equals the definition for |t| < 2^52", () => {

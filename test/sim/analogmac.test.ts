@@ -1,4 +1,4 @@
-// The analog crossbar's MACs on WASM (src/sim/wasmanalog.ts, assembly/analog.ts) inside the plain-TS sim
+// The analog crossbar's MACs on WASM (src/sim/chip/analogmac.ts, assembly/analog.ts) inside the plain-TS sim
 // kernels must give exactly the plain-TS loop's integers: same products and sums, same order. Random
 // programs (every op, grouped and depthwise convs) on the PCM crossbar with every analog noise source,
 // with tiles small enough that layers span several K-tiles, on the SIMD and the scalar build, and the fixture.
@@ -9,10 +9,10 @@ import { readQModel } from "../../src/ir/io.js";
 import { sizeOf, type Program } from "../../src/ir/types.js";
 import { loadDataset, limitDataset } from "../../src/data/index.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
-import { buildChip } from "../../src/sim/chip.js";
-import { loadHwModel, withSet, type HwModel } from "../../src/sim/hwmodel.js";
-import { simKernels } from "../../src/sim/kernels.js";
-import { WasmAnalogMac } from "../../src/sim/wasmanalog.js";
+import { buildChip } from "../../src/sim/chip/chip.js";
+import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
+import { simKernels } from "../../src/sim/chip/kernels.js";
+import { WasmAnalogMac } from "../../src/sim/chip/analogmac.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
 
 const PCM = loadHwModel("analog-pcm-crossbar").hw;

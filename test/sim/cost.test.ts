@@ -4,8 +4,8 @@
 
 import { describe, expect, it } from "vitest";
 import type { Conv2DLayer, InputLayer, Program } from "../../src/ir/types.js";
-import { foldCycles, programCost, scaleSimMapping } from "../../src/sim/cost.js";
-import { loadHwModel, withSet, type HwModel } from "../../src/sim/hwmodel.js";
+import { foldCycles, programCost, scaleSimMapping } from "../../src/sim/hw/cost.js";
+import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
 
 const input: InputLayer = { op: "input", name: "input", inputs: [], out: { shape: [4, 4, 2], bits: 8, signed: false, scale: 1 / 255 } };
 const conv: Conv2DLayer = {
@@ -86,7 +86,9 @@ describe("cost model, hand-computed", () => {
   it("unsupported precision names the layer and the bits", () => {
     const hw = loadHwModel("lowbit-npu").hw;
     const p3: Program = { ...program, layers: [input, { ...conv, wBits: 3 }] };
-    expect(() => programCost(p3, hw)).toThrow('lowbit-npu: layer 1 "conv": 3-bit weights are not supported (precision.weightBits: 2, 4, 8; --set precision.promote=true runs them on the next wider width)');
+    expect(() => programCost(p3, hw)).toThrow(
+      'lowbit-npu: a layer uses a width it does not support: layer 1 "conv" (3-bit weights) (precision.weightBits: 2, 4, 8; precision.activationBits: 2, 4, 8; --set precision.promote=true runs them on the next wider width)',
+    );
     const promoted = programCost(p3, withSet(hw, ["precision", "promote"], true)).layers[1];
     expect(promoted).toMatchObject({ wBits: 3, runWBits: 4 });
   });

@@ -1,5 +1,5 @@
-// The simulator's WASM fast path for per-inference noise (src/sim/wasmsim.ts) against the plain-TS sim
-// kernels (src/sim/kernels.ts): the same seed must give exactly the same logits, for each per-inference
+// The simulator's WASM fast path for per-inference noise (src/sim/chip/fastpath.ts) against the plain-TS sim
+// kernels (src/sim/chip/kernels.ts): the same seed must give exactly the same logits, for each per-inference
 // noise source alone and all together, on seeded random programs (every op: strided, grouped and
 // depthwise conv, pools, add, dense; signed and unsigned activations of 2–8 bits) and on the fixture.
 
@@ -10,11 +10,11 @@ import { readQModel } from "../../src/ir/io.js";
 import { isWeightLayer, sizeOf, type Layer, type Program } from "../../src/ir/types.js";
 import { loadDataset, limitDataset } from "../../src/data/index.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
-import { buildChip } from "../../src/sim/chip.js";
-import { loadHwModel, withSet, type HwModel } from "../../src/sim/hwmodel.js";
-import { flipInputs, simKernels } from "../../src/sim/kernels.js";
-import { runTrial, simOptions } from "../../src/sim/simulate.js";
-import { NoisyWasmProgram, fastPathEquivalent } from "../../src/sim/wasmsim.js";
+import { buildChip } from "../../src/sim/chip/chip.js";
+import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
+import { flipInputs, simKernels } from "../../src/sim/chip/kernels.js";
+import { runTrial, simOptions } from "../../src/sim/chip/run.js";
+import { NoisyWasmProgram, fastPathEquivalent } from "../../src/sim/chip/fastpath.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
 
 const BASE = loadHwModel("int8-systolic-16x16").hw;
@@ -135,6 +135,37 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
     expect(differs).toBeGreaterThanOrEqual(ran / 4); // the rounding mode does change logits: not vacuous
   });
 
+  it("exact ties inside the fused output-noise requant (multipliers 2^−1 … 2^−8): half up and half even equal the plain-TS kernels", () => {
+    // gauss_requant_s16 requantizes in f64 and redoes exactly only the lanes within 2^−31 of a rounding
+    // boundary; every exact tie must be among them. Random multipliers almost never make a·m a tie, so
+    // here every weight layer gets m = 2^30 with s = 31 … 38: the noisy accumulator v is a tie whenever
+    // v ≡ 2^(s−31) (mod 2^(s−30)), i.e. in 1/2 … 1/256 of the elements.
+    let ran = 0;
+    let differs = 0;
+    for (let seed = 301; seed <= 312; seed++) {
+      const p0 = randomProgram(seed);
+      const layers = p0.layers.map((l): Layer => {
+        if (!isWeightLayer(l)) return l;
+        const n = l.rq.m.length;
+        return { ...l, rq: { ...l.rq, m: new Int32Array(n).fill(2 ** 30), s: Int32Array.from({ length: n }, (_, c) => 31 + ((c + seed) % 8)) } };
+      });
+      const p = { ...p0, layers };
+      const images = randomImages(p, 2, seed);
+      const logits: Int32Array[] = [];
+      for (const rounding of ["half-up", "half-even"]) {
+        const hw = set(BASE, [["noise.outputGaussian.sigma", 30], ["noise.outputGaussian.unit", "acc-lsb"], ["requant.rounding", rounding]]);
+        const got = fastLogits(p, hw, seed, 1, images, 2, 2, 1);
+        expect(got, `seed ${seed}: ${rounding} takes the fast path`).not.toBeNull();
+        expectSame(`program ${p.name} (seed ${seed}, ${rounding}, tie multipliers)`, tsLogits(p, hw, seed, 1, images, 2, 2), got!);
+        logits.push(got!);
+        ran++;
+      }
+      if (logits[0].some((v, i) => v !== logits[1][i])) differs++;
+    }
+    expect(ran).toBe(24);
+    expect(differs).toBeGreaterThanOrEqual(8); // ties did occur: half even moved the logits of 9 of the 12 programs
+  });
+
   it("narrow wrapping accumulators (8–20 bits, per K-tile and per MAC) that do overflow, with every source: identical logits", () => {
     let ran = 0;
     let wrapped = 0;
@@ -185,17 +216,24 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
       expect(fastPathEquivalent(chip)).toBe(false);
       checked++;
     }
-    expect(checked).toBeGreaterThan(0);
+    expect(checked).toBe(3);
   });
 
   it("the scalar build (the SIMD kernels' twins): every source, 20 random programs, wrapping and saturating accumulators, identical logits", () => {
+    const ran = { wrap: 0, saturate: 0, wide: 0 };
     for (let seed = 41; seed <= 60; seed++) {
-      const hw = set(BASE, seed % 3 === 0 ? KINDS[4][1] : [...KINDS[4][1], ["accumulator.bits", 10 + (seed % 7)], ["accumulator.overflow", seed % 3 === 1 ? "wrap" : "saturate"], ["accumulator.kTile", 1 + (seed % 5)]]);
+      const kind = seed % 3 === 0 ? "wide" : seed % 3 === 1 ? "wrap" : "saturate";
+      const hw = set(BASE, kind === "wide" ? KINDS[4][1] : [...KINDS[4][1], ["accumulator.bits", 10 + (seed % 7)], ["accumulator.overflow", kind], ["accumulator.kTile", 1 + (seed % 5)]]);
       const p = randomProgram(seed);
       const images = randomImages(p, 3, seed);
       const got = fastLogits(p, hw, seed, 0, images, 3, 3, 2, "scalar");
-      if (got) expectSame(`program ${p.name} (seed ${seed}, scalar)`, tsLogits(p, hw, seed, 0, images, 3, 3), got);
+      if (!got) continue; // a depthwise layer whose saturating accumulator can overflow: plain TS only (counted below)
+      expectSame(`program ${p.name} (seed ${seed}, scalar)`, tsLogits(p, hw, seed, 0, images, 3, 3), got);
+      ran[kind]++;
     }
+    // Not vacuous: the scalar build ran every program of each kind (6 wrap, 7 wide seeds) but one of the
+    // 7 saturating ones, whose depthwise layer can saturate.
+    expect(ran).toEqual({ wrap: 6, saturate: 6, wide: 7 });
   });
 
   it("the fixture, every source: identical logits, and runTrial gives the same accuracy on both paths", () => {

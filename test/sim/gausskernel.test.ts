@@ -1,5 +1,5 @@
 // The output-Gaussian kernel (assembly/simnoise.ts gauss_requant_s16, SIMD and scalar builds) against its
-// definition written out here: perturbAccumulators' draws (src/sim/noise.ts) and a BigInt requant. The
+// definition written out here: perturbAccumulators' draws (src/sim/noise/models.ts) and a BigInt requant. The
 // cases aim at the kernel's edges: channel counts that are not multiples of 4 (the channel-pattern period),
 // lengths that leave a scalar tail, small shifts where exact rounding ties are common (the certified f64
 // requant must hand those to the i64 one), σ large enough to hit the ±2^31 clamp, and the ziggurat's
@@ -9,10 +9,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
-import { detExp, detLog } from "../../src/sim/detmath.js";
-import { perturbAccumulators } from "../../src/sim/noise.js";
-import { Rng, zigTablesForWasm } from "../../src/sim/rng.js";
-import { channelPeriod } from "../../src/sim/wasmsim.js";
+import { detExp, detLog } from "../../src/sim/noise/detmath.js";
+import { perturbAccumulators } from "../../src/sim/noise/models.js";
+import { Rng, zigTablesForWasm } from "../../src/sim/noise/rng.js";
+import { channelPeriod } from "../../src/sim/chip/fastpath.js";
 
 interface GaussExports {
   gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number): void;

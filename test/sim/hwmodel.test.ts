@@ -5,9 +5,9 @@ import { describe, expect, it } from "vitest";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HW_MODELS_DIR, SHIPPED_MODELS, loadHwModel, parseSet } from "../../src/sim/hwmodel.js";
-import { parseVary } from "../../src/sim/sweep.js";
-import { NipqInputError } from "../../src/errors.js";
+import { HW_MODELS_DIR, SHIPPED_MODELS, loadHwModel, parseSet } from "../../src/sim/hw/hwmodel.js";
+import { parseVary } from "../../src/sim/study/vary.js";
+import { inputErrorMessage } from "../helpers/errors.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "nipq-hw-"));
 function withDoc(edit: (d: Record<string, any>) => void): string {
@@ -17,15 +17,7 @@ function withDoc(edit: (d: Record<string, any>) => void): string {
   writeFileSync(f, JSON.stringify(d));
   return f;
 }
-const msg = (f: () => unknown) => {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(NipqInputError);
-    return (e as Error).message;
-  }
-  throw new Error("expected an error");
-};
+const msg = inputErrorMessage;
 
 describe("hw-models", () => {
   it("the four shipped models validate, by name and by path", () => {

@@ -6,12 +6,13 @@ import { describe, expect, it } from "vitest";
 import { interpretLayers } from "../../src/exec/interpret.js";
 import { readQModel } from "../../src/ir/io.js";
 import { loadDataset, limitDataset } from "../../src/data/index.js";
-import { buildChip } from "../../src/sim/chip.js";
-import { loadHwModel, withSet, type HwModel, type PcmConfig } from "../../src/sim/hwmodel.js";
-import { flipInputs, simKernels } from "../../src/sim/kernels.js";
-import { flipBits, gaussianIntWeights, perturbAccumulators, pcmDrift, pcmNu, pcmNuMoments, pcmProgSigma, pcmProgram, pcmReadSigmaRel, stuckBits } from "../../src/sim/noise.js";
-import { runTrials } from "../../src/sim/pool.js";
-import { CHIP, Rng } from "../../src/sim/rng.js";
+import { buildChip } from "../../src/sim/chip/chip.js";
+import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
+import type { PcmConfig } from "../../src/sim/noise/sources.js";
+import { flipInputs, simKernels } from "../../src/sim/chip/kernels.js";
+import { flipBits, gaussianIntWeights, perturbAccumulators, pcmDrift, pcmNu, pcmNuMoments, pcmProgSigma, pcmProgram, pcmReadSigmaRel, stuckBits } from "../../src/sim/noise/models.js";
+import { runTrials } from "../../src/sim/study/trials.js";
+import { CHIP, Rng } from "../../src/sim/noise/rng.js";
 
 const N = 200_000;
 function moments(xs: ArrayLike<number>): { mean: number; sd: number } {

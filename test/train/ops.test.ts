@@ -2,12 +2,13 @@
 // empirical-noise path of the NIPQ quantizer. CPU backend: small tensors, exact reference gradients.
 import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs";
+import { selectBackend } from "../../src/train/backend.js";
 import { batchNormTrain, maxPool } from "../../src/train/model.js";
 import { Quantizer, qmaxOf, softplusInv } from "../../src/train/quantizers.js";
 import { uniformArray } from "../../src/train/rng.js";
 
 beforeAll(async () => {
-  await tf.setBackend("cpu");
+  await selectBackend("cpu");
 });
 
 function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number): void {

@@ -3,13 +3,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as tf from "@tensorflow/tfjs";
+import { selectBackend } from "../../src/train/backend.js";
 import { EMPIRICAL_BINS, empiricalNoise, evalQuant, hardQuant, nipqNoiseQuant, qmaxOf, qminOf, Quantizer, roundingErrorHistogram, roundSTE } from "../../src/train/quantizers.js";
 import { uniformArray } from "../../src/train/rng.js";
 
 const FC = { seed: 20230601, numRuns: 40 };
 
 beforeAll(async () => {
-  await tf.setBackend("cpu");
+  await selectBackend("cpu");
 });
 
 /** Round half to even, as tf.round. */

@@ -4,11 +4,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import { buildArch } from "../../src/train/archs.js";
+import { selectBackend } from "../../src/train/backend.js";
 import { Net } from "../../src/train/model.js";
 import { ADAM_RECIPE, distillationLoss, learningRate, Optimizer, resolveConfig, SGD_RECIPE } from "../../src/train/trainer.js";
 
 beforeAll(async () => {
-  await tf.setBackend("cpu");
+  await selectBackend("cpu");
 });
 
 describe("learning-rate schedule", () => {

@@ -6,7 +6,7 @@
 // window.nipqDemo holds the last input actually fed to the model and its integer result.
 
 import { programStats } from "../../ir/stats.js";
-import { mnistPreprocess, softmax } from "../digits.js";
+import { FIELD, mnistPreprocess, softmax } from "../digits.js";
 import { loadModel, type NipqModel } from "../runtime.js";
 
 /** What bundle.json says (written by `nipq export`, src/deploy/bundle.ts). */
@@ -105,10 +105,10 @@ function decodeBase64(s: string): Uint8Array {
 /** Paints 28×28 u8 pixels (white ink on black, like MNIST) into a canvas of any size. */
 function paint(canvas: HTMLCanvasElement, pixels: Uint8Array): void {
   const small = document.createElement("canvas");
-  small.width = 28;
-  small.height = 28;
-  const img = new ImageData(28, 28);
-  for (let i = 0; i < 784; i++) {
+  small.width = FIELD;
+  small.height = FIELD;
+  const img = new ImageData(FIELD, FIELD);
+  for (let i = 0; i < FIELD * FIELD; i++) {
     img.data.set([pixels[i], pixels[i], pixels[i], 255], 4 * i);
   }
   small.getContext("2d")!.putImageData(img, 0, 0);
@@ -121,6 +121,21 @@ function fmtBytes(n: number): string {
   return n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} KB`;
 }
 
+/**
+ * An element with text children: every string from a file (layer and model names, class names) reaches
+ * the page as a text node, never as HTML (a layer named `<img onerror=…>` is shown, not run).
+ */
+function el(tag: string, ...children: (string | number | Node)[]): HTMLElement {
+  const e = document.createElement(tag);
+  e.append(...children.map((c) => (typeof c === "number" ? String(c) : c)));
+  return e;
+}
+
+/** Replaces a table's contents with a header row and body rows of text cells. */
+function fillTable(table: HTMLElement, header: (string | Node)[], rows: HTMLElement[]): void {
+  table.replaceChildren(el("thead", el("tr", ...header.map((h) => (typeof h === "string" ? el("th", h) : h)))), el("tbody", ...rows));
+}
+
 function renderSummary(model: NipqModel, manifest: Manifest): void {
   // Per-layer figures, computed here (the same src/ir/stats.ts as `nipq inspect`) to keep the runtime small.
   const s = programStats(model.program);
@@ -128,30 +143,34 @@ function renderSummary(model: NipqModel, manifest: Manifest): void {
   $("flavor").textContent = model.flavor === "simd" ? "WASM SIMD" : "WASM scalar";
   const rows = s.layers
     .filter((l) => l.op !== "input" && l.op !== "flatten")
-    .map((l) => `<tr><td>${l.name}</td><td>${l.op}</td><td>${l.outShape.join("×")}</td><td>${l.wBits ?? "–"}</td><td>${l.aBits ?? "–"}</td><td>${l.weightBytes ? l.weightBytes.toLocaleString("en-US") : "–"}</td></tr>`)
-    .join("");
-  $("layers").innerHTML = `<thead><tr><th>layer</th><th>op</th><th>out</th><th>W bits</th><th>A bits</th><th>weight B</th></tr></thead><tbody>${rows}</tbody>`;
+    .map((l) => el("tr", ...[l.name, l.op, l.outShape.join("×"), l.wBits ?? "–", l.aBits ?? "–", l.weightBytes ? l.weightBytes.toLocaleString("en-US") : "–"].map((c) => el("td", c))));
+  fillTable($("layers"), ["layer", "op", "out", "W bits", "A bits", "weight B"], rows);
   const f = manifest.files;
   const ship = Object.values(f).reduce((a, b) => a + b, 0);
-  $("sizes").innerHTML = [
-    `model file ${fmtBytes(model.modelBytes)} (packed weights ${fmtBytes(s.totals.weightBytes)}, int32 biases ${fmtBytes(s.totals.biasBytes)})`,
-    `${s.totals.macs.toLocaleString("en-US")} MACs, ${s.totals.bops.toLocaleString("en-US")} BOPs per image`,
-    `runtime ${fmtBytes(f["nipq-runtime.mjs"] ?? 0)}, kernels ${fmtBytes(f["nipq-simd.wasm"] ?? 0)} SIMD / ${fmtBytes(f["nipq-scalar.wasm"] ?? 0)} scalar, whole bundle ${fmtBytes(ship)}`,
-  ]
-    .map((t) => `<li>${t}</li>`)
-    .join("");
+  $("sizes").replaceChildren(
+    ...[
+      `model file ${fmtBytes(model.modelBytes)} (packed weights ${fmtBytes(s.totals.weightBytes)}, int32 biases ${fmtBytes(s.totals.biasBytes)})`,
+      `${s.totals.macs.toLocaleString("en-US")} MACs, ${s.totals.bops.toLocaleString("en-US")} BOPs per image`,
+      `runtime ${fmtBytes(f["nipq-runtime.mjs"] ?? 0)}, kernels ${fmtBytes(f["nipq-simd.wasm"] ?? 0)} SIMD / ${fmtBytes(f["nipq-scalar.wasm"] ?? 0)} scalar, whole bundle ${fmtBytes(ship)}`,
+    ].map((t) => el("li", t)),
+  );
 }
 
 function renderResult(r: DemoResult, classes: string[], scale: number): void {
   $("prediction").textContent = classes[r.prediction] ?? String(r.prediction);
   $("latency").textContent = `${r.latencyMs.toFixed(2)} ms`;
   const p = softmax(r.logits, scale);
-  $("scores").innerHTML =
-    `<thead><tr><th>class</th><th>int16 logit</th><th colspan="2">softmax</th></tr></thead><tbody>` +
-    r.logits
-      .map((q, c) => `<tr${c === r.prediction ? ' class="top"' : ""}><td>${classes[c] ?? c}</td><td>${q}</td><td><span class="bar" style="width:${(100 * p[c]).toFixed(1)}px"></span></td><td>${(100 * p[c]).toFixed(1)}%</td></tr>`)
-      .join("") +
-    "</tbody>";
+  const softmaxHead = el("th", "softmax");
+  softmaxHead.setAttribute("colspan", "2");
+  const rows = r.logits.map((q, c) => {
+    const bar = el("span");
+    bar.className = "bar";
+    bar.style.width = `${(100 * p[c]).toFixed(1)}px`; // CSSOM, which the page's CSP allows (a style="" attribute it would not)
+    const tr = el("tr", el("td", classes[c] ?? c), el("td", q), el("td", bar), el("td", `${(100 * p[c]).toFixed(1)}%`));
+    if (c === r.prediction) tr.className = "top";
+    return tr;
+  });
+  fillTable($("scores"), ["class", "int16 logit", softmaxHead], rows);
 }
 
 function setupPad(onDone: (pixels: Uint8Array) => void): () => void {

@@ -3,45 +3,25 @@
 // with tolerance 0. Activations are batched NHWC (n × H × W × C) in Int32Array containers; accumulators
 // are exact integers held in Float64Array (exact below 2^53, far beyond the proven int32 bound).
 
-import { padBefore, outDim, type Padding } from "../../ir/types.js";
+import type { WindowGeometry } from "../../ir/types.js";
 import { requantClamp, roundShift } from "./requant.js";
-
-/** Geometry of a conv2d: input [H, W, C], weights [outC][kh][kw][C/groups]. */
-export interface ConvGeometry {
-  H: number;
-  W: number;
-  C: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  padding: Padding;
-  groups: number;
-  outC: number;
-}
-
-/** Output spatial size [OH, OW] of a conv or pool. */
-export function convOutShape(g: Pick<ConvGeometry, "H" | "W" | "kh" | "kw" | "sh" | "sw" | "padding">): [number, number] {
-  return [outDim(g.H, g.kh, g.sh, g.padding), outDim(g.W, g.kw, g.sw, g.padding)];
-}
 
 /**
  * Conv2D accumulators: acc[b][oy][ox][o] = bias[o] + Σ_{ky,kx,ci} w[o][ky][kx][ci] · x[b][iy][ix][g·cpg + ci]
- * with iy = oy·sh + ky − padTop, ix = ox·sw + kx − padLeft, g = floor(o / (outC/groups)),
- * cpg = C/groups; taps outside the input contribute 0 (zero padding, the zero point is 0).
+ * with iy = oy·sh + ky − pt, ix = ox·sw + kx − pl, g = floor(o / (outC/groups)), cpg = C/groups, over
+ * input [H, W, C] and weights [outC][kh][kw][C/groups] (the window geometry `g` of the IR,
+ * src/ir/types.ts windowGeometry); taps outside the input contribute 0 (zero padding, the zero point is 0).
  */
-export function conv2dAcc(x: ArrayLike<number>, n: number, g: ConvGeometry, w: ArrayLike<number>, bias: ArrayLike<number>): Float64Array {
-  const [OH, OW] = convOutShape(g);
-  const pt = padBefore(g.H, g.kh, g.sh, g.padding);
-  const pl = padBefore(g.W, g.kw, g.sw, g.padding);
-  const cpg = g.C / g.groups; // input channels per group
-  const opg = g.outC / g.groups; // output channels per group
-  const acc = new Float64Array(n * OH * OW * g.outC);
+export function conv2dAcc(x: ArrayLike<number>, n: number, g: WindowGeometry, groups: number, outC: number, w: ArrayLike<number>, bias: ArrayLike<number>): Float64Array {
+  const { OH, OW, pt, pl } = g;
+  const cpg = g.C / groups; // input channels per group
+  const opg = outC / groups; // output channels per group
+  const acc = new Float64Array(n * OH * OW * outC);
   let i = 0;
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < OH; oy++) {
       for (let ox = 0; ox < OW; ox++) {
-        for (let o = 0; o < g.outC; o++) {
+        for (let o = 0; o < outC; o++) {
           const c0 = Math.floor(o / opg) * cpg;
           let sum = bias[o];
           for (let ky = 0; ky < g.kh; ky++) {
@@ -90,11 +70,9 @@ export function requantTensor(acc: ArrayLike<number>, channels: number, m: Array
   return y;
 }
 
-/** Max pool over the window; with `same` padding, padded taps are ignored (TensorFlow semantics). */
-export function maxPool(x: ArrayLike<number>, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, padding: Padding): Int32Array {
-  const [OH, OW] = convOutShape({ H, W, kh, kw, sh, sw, padding });
-  const pt = padBefore(H, kh, sh, padding);
-  const pl = padBefore(W, kw, sw, padding);
+/** Max pool over the window of geometry `g`; with `same` padding, padded taps are ignored (TensorFlow semantics). */
+export function maxPool(x: ArrayLike<number>, n: number, g: WindowGeometry): Int32Array {
+  const { H, W, C, kh, kw, sh, sw, pt, pl, OH, OW } = g;
   const y = new Int32Array(n * OH * OW * C);
   let i = 0;
   for (let b = 0; b < n; b++)
@@ -117,9 +95,9 @@ export function maxPool(x: ArrayLike<number>, n: number, H: number, W: number, C
   return y;
 }
 
-/** Average-pool window sums (`valid` padding): acc = Σ over the kh×kw window. */
-export function avgPoolSum(x: ArrayLike<number>, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number): Float64Array {
-  const [OH, OW] = convOutShape({ H, W, kh, kw, sh, sw, padding: "valid" });
+/** Average-pool window sums (`valid` padding, geometry `g`): acc = Σ over the kh×kw window. */
+export function avgPoolSum(x: ArrayLike<number>, n: number, g: WindowGeometry): Float64Array {
+  const { H, W, C, kh, kw, sh, sw, OH, OW } = g;
   const acc = new Float64Array(n * OH * OW * C);
   let i = 0;
   for (let b = 0; b < n; b++)

@@ -3,8 +3,11 @@
 
 const TWO15 = 32768; // 2^15
 
-/** POW2[k] = 2^k for k = 0 … 64, exact: a table lookup instead of `2 ** k` (Math.pow) on the per-element path. */
-export const POW2 = Float64Array.from({ length: 65 }, (_, k) => 2 ** k);
+/**
+ * POW2[k] = 2^k for k = 0 … 64, exact: a table lookup instead of `2 ** k` (Math.pow) on the per-element path.
+ * Marked pure so a bundle that never reads it (the edge runtime) drops it.
+ */
+export const POW2 = /* @__PURE__ */ Float64Array.from({ length: 65 }, (_, k) => 2 ** k);
 
 /**
  * requant(a, m, s) = floor((a·m + 2^(s−1)) / 2^s), ties toward +∞.

@@ -6,17 +6,8 @@
 import { WasmMemoryError } from "./errors.js";
 
 const PAGE = 65536; // bytes per WebAssembly page
-/** Default limit on linear memory: 1 GiB, overridable with NIPQ_WASM_MEMORY_MB. */
-export const DEFAULT_LIMIT_BYTES = 1024 * 2 ** 20;
 /** Bytes of readable slack after every buffer: SIMD kernels may load (never store) up to 16 bytes past the end. */
 export const SLACK = 16;
-
-/** The configured limit: NIPQ_WASM_MEMORY_MB when set to a positive integer, else DEFAULT_LIMIT_BYTES. */
-export function configuredLimit(): number {
-  const v = typeof process === "undefined" ? undefined : process.env?.NIPQ_WASM_MEMORY_MB; // no `process` in browsers
-  const n = v === undefined ? NaN : Number(v);
-  return Number.isInteger(n) && n > 0 ? Math.min(n * 2 ** 20, 4 * 2 ** 30 - PAGE) : DEFAULT_LIMIT_BYTES;
-}
 
 /** The bump allocator over one instance's linear memory. */
 export class Arena {
@@ -26,7 +17,8 @@ export class Arena {
   constructor(
     readonly memory: WebAssembly.Memory,
     readonly base: number,
-    readonly limit = configuredLimit(),
+    /** Bytes of linear memory it may grow to (Node: configuredLimit() of ./loader.ts). */
+    readonly limit: number,
   ) {
     this.top = base;
   }

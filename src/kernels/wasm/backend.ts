@@ -1,16 +1,16 @@
-// The WASM backend as a LayerKernels plug-in (src/exec/backend.ts): each call copies its Int32Array
-// activations into linear memory as i16, runs the kernel, and copies the result out. For speed, whole
-// programs run through WasmProgram (./program.ts), which keeps activations in linear memory.
+// The WASM backend as a LayerKernels plug-in (../backend.ts): each call copies its Int32Array activations
+// into linear memory as i16, runs the kernel, and copies the result out. For speed, whole programs run
+// through the executor's WasmProgram (src/exec/wasm-program.ts) on this backend's engine, which keeps
+// activations in linear memory.
 
-import type { Activation, LayerKernels } from "../../exec/backend.js";
-import { sizeOf, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type Program } from "../../ir/types.js";
+import type { Activation, LayerKernels } from "../backend.js";
+import { sizeOf, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer } from "../../ir/types.js";
 import { WasmEngine, type EngineOptions } from "./engine.js";
-import { WasmProgram } from "./program.js";
 
 /** Prepared-weight memory above which the per-layer backend starts over (see WasmEngine.forgetPrepared). */
 const FORGET_ABOVE_BYTES = 64 * 2 ** 20;
 
-/** The wasm kernels behind the LayerKernels interface; `compile` gives the fast whole-program runner. */
+/** The wasm kernels behind the LayerKernels interface. */
 export class WasmKernels implements LayerKernels {
   readonly name: string;
 
@@ -56,11 +56,6 @@ export class WasmKernels implements LayerKernels {
   }
   add(l: AddLayer, a: Activation, b: Activation): Int32Array {
     return this.call(l, [a, b]);
-  }
-
-  /** A whole-program runner on this backend's engine (activations stay in linear memory). */
-  compile(program: Program, maxBatch: number): WasmProgram {
-    return new WasmProgram(this.engine, program, maxBatch);
   }
 }
 

@@ -1,12 +1,14 @@
 // The WASM engine: one kernel instance with its linear memory, the layers prepared into it, and the
 // per-op drivers that call the kernels with pointers. Both the per-layer LayerKernels (./backend.ts) and
-// the whole-program runner (./program.ts) sit on top of it.
+// the executor's whole-program runner (src/exec/wasm-program.ts) sit on top of it.
 
 import type { AddLayer, AvgPoolLayer, Conv2DLayer, DenseLayer, GlobalAvgPoolLayer, Layer, MaxPoolLayer, TensorSpec } from "../../ir/types.js";
-import { accumulatorBound } from "../../ir/accbound.js";
+import type { WindowGeometry } from "../../ir/types.js";
+import { prepareOp } from "../prepare.js";
 import { Arena } from "./arena.js";
-import { instantiateKernels, type KernelExports, type WasmFlavor } from "./loader.js";
-import { DEFAULT_POLICY, prepareConv, prepareDense, sharedShift, windowGeometry, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type WeightPolicy, type WindowGeometry } from "./prepare.js";
+import type { KernelExports, WasmFlavor } from "./features.js";
+import { configuredLimit, instantiateKernels } from "./loader.js";
+import { DEFAULT_POLICY, prepareConv, prepareDense, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type WeightPolicy } from "./prepare.js";
 
 /** A GEMM's operands resident in linear memory. */
 export interface GemmDev {
@@ -21,11 +23,14 @@ export interface GemmDev {
   weightBytes: number;
 }
 
-export type PreparedLayer =
-  | { kind: "conv-gemm"; host: Omit<ConvGemmHost, "gemms">; gemms: GemmDev[] }
-  | { kind: "depthwise"; host: Omit<DepthwiseHost, "w" | "bias" | "m" | "s" | "pw" | "ps">; w: number; bias: number; m: number; s: number; pw: number; ps: number; weightBytes: number }
-  | { kind: "dense"; host: Omit<DenseHost, "gemm">; gemm: GemmDev }
-  | { kind: "window"; geo: WindowGeometry; /** 1: the pool's requant may use the shared-shift SIMD form. */ simdRq: number };
+export type ConvGemmPrepared = Omit<ConvGemmHost, "gemms"> & { gemms: GemmDev[] };
+export type DepthwisePrepared = Omit<DepthwiseHost, "w" | "bias" | "m" | "s" | "pw" | "ps"> & { w: number; bias: number; m: number; s: number; pw: number; ps: number; weightBytes: number };
+export type DensePrepared = Omit<DenseHost, "gemm"> & { gemm: GemmDev };
+/** A pool: its geometry (the OpData's); simdRq 1 when its requant may use the shared-shift SIMD form. */
+export type WindowPrepared = { kind: "window"; geo: WindowGeometry; simdRq: number };
+
+/** A layer prepared into linear memory: the shared OpData plus what the WASM kernels read. */
+export type PreparedLayer = ConvGemmPrepared | DepthwisePrepared | DensePrepared | WindowPrepared | { kind: "elementwise" };
 
 /** Target bytes of one im2col chunk: a few samples' patch rows, sized to stay in L2. */
 const IM2COL_CHUNK_BYTES = 256 * 1024;
@@ -37,7 +42,7 @@ export interface EngineOptions {
   policy?: WeightPolicy;
   /** Directory holding nipq-simd.wasm / nipq-scalar.wasm (default: the package's build/). */
   buildDir?: string;
-  /** Load the simulator's build (nipq-sim-*.wasm: these kernels plus the sim-only ones, src/sim/wasmsim.ts). */
+  /** Load the simulator's build (nipq-sim-*.wasm: these kernels plus the sim-only ones, src/sim/chip/fastpath.ts). */
   sim?: boolean;
   /** Linear-memory limit in bytes (default: NIPQ_WASM_MEMORY_MB or 1 GiB). */
   memoryLimit?: number;
@@ -73,7 +78,7 @@ export class WasmEngine {
     this.k = exports;
     this.flavor = flavor;
     this.policy = o.policy ?? DEFAULT_POLICY;
-    this.arena = new Arena(exports.memory, exports.heap_base(), o.memoryLimit);
+    this.arena = new Arena(exports.memory, exports.heap_base(), o.memoryLimit ?? configuredLimit());
     this.accScratch = this.arena.alloc(192, "the GEMM accumulator scratch");
     this.baseMark = this.arena.mark();
   }
@@ -127,56 +132,54 @@ export class WasmEngine {
         if (h.kind === "depthwise") {
           const a = this.arena;
           const { w, bias, m, s, pw, ps, ...rest } = h;
-          p = { kind: "depthwise", host: rest, w: a.putI16(w, what), bias: a.putI32(bias, what), m: a.putI32(m, what), s: a.putI32(s, what), pw: a.putI32(pw, what), ps: a.putI32(ps, what), weightBytes: w.byteLength };
+          p = { ...rest, w: a.putI16(w, what), bias: a.putI32(bias, what), m: a.putI32(m, what), s: a.putI32(s, what), pw: a.putI32(pw, what), ps: a.putI32(ps, what), weightBytes: w.byteLength };
           this.weightBytes += w.byteLength;
           this.paramBytes += 16 * h.Cp + 4 * h.ps.length;
         } else {
           const { gemms, ...rest } = h;
-          p = { kind: "conv-gemm", host: rest, gemms: gemms.map((g) => this.gemmDev(g, what)) };
+          p = { ...rest, gemms: gemms.map((g) => this.gemmDev(g, what)) };
         }
         break;
       }
       case "dense": {
         const { gemm, ...rest } = prepareDense(l, x, this.policy);
-        p = { kind: "dense", host: rest, gemm: this.gemmDev(gemm, what) };
+        p = { ...rest, gemm: this.gemmDev(gemm, what) };
         break;
       }
       case "maxpool":
-        p = { kind: "window", geo: windowGeometry(x.shape, l.kernel, l.stride, l.padding), simdRq: 0 };
+        p = { kind: "window", geo: prepareOp(l, x).geo, simdRq: 0 };
         break;
       case "avgpool":
       case "gap": {
-        const accBits = accumulatorBound(l, x)?.bits ?? 32;
-        const geo = l.op === "avgpool" ? windowGeometry(x.shape, l.kernel, l.stride, l.padding) : windowGeometry(x.shape, [1, 1], [1, 1], "valid");
-        p = { kind: "window", geo, simdRq: sharedShift(l.rq.s, 0, 1, accBits) > 0 ? 1 : 0 };
+        const { geo, acc } = prepareOp(l, x);
+        p = { kind: "window", geo, simdRq: sharedShift(l.rq.s, 0, 1, acc.bits) > 0 ? 1 : 0 };
         break;
       }
       default:
-        p = { kind: "window", geo: windowGeometry(x.shape.length === 3 ? x.shape : [1, 1, x.shape[0]], [1, 1], [1, 1], "valid"), simdRq: 0 };
+        p = { kind: "elementwise" };
     }
     this.prepared.set(l, p);
     return p;
   }
 
   private gemm(g: GemmDev, x: number, lda: number, M: number, lo: number, hi: number, y: number, ldy: number): void {
-    this.k.gemm_s16_4x8c2_requant(x, lda, M, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, g.m, g.s, g.pw, g.ps, lo, hi, y, ldy);
+    this.k.gemm_s16_8c2_requant(x, lda, M, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, g.m, g.s, g.pw, g.ps, lo, hi, y, ldy);
   }
 
   /** conv2d over n samples: x, y are i16 NHWC pointers. Scratch is transient. */
-  conv2d(l: Conv2DLayer, p: PreparedLayer, x: number, n: number, y: number): void {
+  conv2d(l: Conv2DLayer, p: ConvGemmPrepared | DepthwisePrepared, x: number, n: number, y: number): void {
     const k = this.k;
     if (p.kind === "depthwise") {
-      const g = p.host.geo;
-      k.dwconv_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.host.Cp, p.bias, p.m, p.s, p.pw, p.ps, p.host.lo, p.host.hi, y);
+      const g = p.geo;
+      k.dwconv_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.Cp, p.bias, p.m, p.s, p.pw, p.ps, p.clamp.lo, p.clamp.hi, y);
       return;
     }
-    if (p.kind !== "conv-gemm") throw new Error(`layer ${l.name}: not prepared as a conv`);
-    const h = p.host;
+    const h = p;
     const g = h.geo;
     const mark = this.arena.mark();
     try {
       if (h.direct) {
-        this.gemm(p.gemms[0], x, g.C, n * g.H * g.W, h.lo, h.hi, y, h.outC);
+        this.gemm(p.gemms[0], x, g.C, n * g.H * g.W, h.clamp.lo, h.clamp.hi, y, h.outC);
         return;
       }
       const rows = g.OH * g.OW;
@@ -190,7 +193,7 @@ export class WasmEngine {
           const nb = Math.min(chunk, n - b0);
           for (let b = 0; b < nb; b++)
             k.im2col_s16(x + (b0 + b) * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, gi * h.cpg, h.cpg, col + b * rows * Kp * 2, Kp);
-          this.gemm(gm, col, Kp, nb * rows, h.lo, h.hi, y + (b0 * rows * h.outC + gi * h.opg) * 2, h.outC);
+          this.gemm(gm, col, Kp, nb * rows, h.clamp.lo, h.clamp.hi, y + (b0 * rows * h.outC + gi * h.opg) * 2, h.outC);
         }
       }
     } finally {
@@ -199,38 +202,37 @@ export class WasmEngine {
   }
 
   /** dense over n samples: x i16 [n][inN], y i16 [n][outN]. */
-  dense(l: DenseLayer, p: PreparedLayer, x: number, n: number, y: number): void {
-    if (p.kind !== "dense") throw new Error(`layer ${l.name}: not prepared as dense`);
+  dense(l: DenseLayer, p: DensePrepared, x: number, n: number, y: number): void {
     const g = p.gemm;
     const mark = this.arena.mark();
     try {
       let xa = x;
-      if (g.host.Kp !== p.host.inN) {
+      if (g.host.Kp !== p.inN) {
         // Odd K: copy rows with a zero tail (the k-pair interleave needs even K). im2col over an n×1 "image".
         xa = this.arena.alloc(n * g.host.Kp * 2, `the padded input of layer ${l.name}`);
-        this.k.im2col_s16(x, n, 1, p.host.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.host.inN, xa, g.host.Kp);
+        this.k.im2col_s16(x, n, 1, p.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.inN, xa, g.host.Kp);
       }
-      this.gemm(g, xa, g.host.Kp, n, p.host.lo, p.host.hi, y, g.host.N);
+      this.gemm(g, xa, g.host.Kp, n, p.clamp.lo, p.clamp.hi, y, g.host.N);
     } finally {
       this.arena.release(mark);
     }
   }
 
   /** Max pool over n samples (i16 NHWC pointers). */
-  maxpool(_l: MaxPoolLayer, p: PreparedLayer, x: number, n: number, y: number): void {
-    const g = (p as { geo: WindowGeometry }).geo;
+  maxpool(_l: MaxPoolLayer, p: WindowPrepared, x: number, n: number, y: number): void {
+    const g = p.geo;
     this.k.maxpool_s16(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, y);
   }
 
   /** Average pool (window sums, then the layer's requant) over n samples. */
-  avgpool(l: AvgPoolLayer, p: PreparedLayer, x: number, n: number, y: number): void {
-    const { geo: g, simdRq } = p as { geo: WindowGeometry; simdRq: number };
+  avgpool(l: AvgPoolLayer, p: WindowPrepared, x: number, n: number, y: number): void {
+    const { geo: g, simdRq } = p;
     this.k.avgpool_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.OH, g.OW, l.rq.m[0], l.rq.s[0], l.rq.lo, l.rq.hi, simdRq, y);
   }
 
   /** Global average pool (per-channel sums, then the layer's requant) over n samples. */
-  gap(l: GlobalAvgPoolLayer, p: PreparedLayer, x: number, n: number, y: number): void {
-    const { geo: g, simdRq } = p as { geo: WindowGeometry; simdRq: number };
+  gap(l: GlobalAvgPoolLayer, p: WindowPrepared, x: number, n: number, y: number): void {
+    const { geo: g, simdRq } = p;
     this.k.gap_s16_requant(x, n, g.H * g.W, g.C, l.rq.m[0], l.rq.s[0], l.rq.lo, l.rq.hi, simdRq, y);
   }
 
@@ -241,7 +243,8 @@ export class WasmEngine {
 
   /** Runs one non-input, non-flatten layer on pointers (inputs already in linear memory). */
   exec(l: Layer, x: TensorSpec, ptrs: number[], n: number, y: number, count: number): void {
-    const p = this.prepare(l, x);
+    // The prepared kind follows from the op (prepare's switch), so each driver gets its own.
+    const p = this.prepare(l, x) as never;
     switch (l.op) {
       case "conv2d": return this.conv2d(l, p, ptrs[0], n, y);
       case "dense": return this.dense(l, p, ptrs[0], n, y);

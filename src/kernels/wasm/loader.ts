@@ -1,44 +1,15 @@
-// Loading the compiled kernels: feature detection picks the SIMD or the scalar build (each SIMD kernel has
-// its scalar twin in the same AssemblyScript source, assembly/), and a missing build is a one-line error.
+// Loading the compiled kernels in Node: feature detection (./features.ts) picks the SIMD or the scalar
+// build from build/ (each SIMD kernel has its scalar twin in the same AssemblyScript source, assembly/),
+// and a missing build is a one-line error. The edge runtime's bundle replaces this module (src/deploy/build.ts).
 
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { MAX_ACTIVATION_BYTES } from "../../limits.js";
 import { KernelsNotBuiltError } from "./errors.js";
+import { kernelImports, resolveFlavor, type KernelExports, type WasmFlavor } from "./features.js";
 
-/** The exports of build/nipq-{simd,scalar}.wasm (pointers and sizes are byte offsets / counts). */
-export interface KernelExports {
-  memory: WebAssembly.Memory;
-  simd_enabled(): number;
-  heap_base(): number;
-  gemm_s16_4x8c2_requant(x: number, lda: number, M: number, Kp: number, w: number, wbits: number, acc: number, tile: number, N: number, bias: number, m: number, s: number, pw: number, ps: number, lo: number, hi: number, y: number, ldy: number): void;
-  im2col_s16(x: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, c0: number, cpg: number, out: number, ldo: number): void;
-  dwconv_s16_requant(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, m: number, s: number, pw: number, ps: number, lo: number, hi: number, y: number): void;
-  maxpool_s16(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, y: number): void;
-  avgpool_s16_requant(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, OH: number, OW: number, m: number, s: number, lo: number, hi: number, simd: number, y: number): void;
-  gap_s16_requant(x: number, n: number, HW: number, C: number, m: number, s: number, lo: number, hi: number, simd: number, y: number): void;
-  add_s16_requant(a: number, b: number, count: number, ma: number, mb: number, s: number, lo: number, hi: number, y: number): void;
-  u8_to_s16(x: number, count: number, y: number): void;
-  requant_i32_perchannel(acc: number, out: number, n: number, channels: number, m: number, s: number, lo: number, hi: number): void;
-  dot_i16x8_peak(iters: number, seed: number, chains: number): number;
-}
-
-export type WasmFlavor = "simd" | "scalar";
-
-/**
- * A minimal module using SIMD (`i32.const 0; i8x16.splat; i8x16.popcnt` in a function returning v128),
- * the probe of wasm-feature-detect (GoogleChromeLabs/wasm-feature-detect, src/detectors/simd).
- */
-const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
-
-/** Whether this engine validates WASM SIMD (fixed-width 128-bit). */
-export function simdSupported(): boolean {
-  try {
-    return WebAssembly.validate(SIMD_PROBE);
-  } catch {
-    return false;
-  }
-}
+export { kernelImports, resolveFlavor, simdSupported, type KernelExports, type WasmFlavor } from "./features.js";
 
 /** The build directory: <package root>/build (this file is src/kernels/wasm/ or dist/kernels/wasm/). */
 export function buildDir(): string {
@@ -53,18 +24,17 @@ export function wasmFile(flavor: WasmFlavor, dir = buildDir(), sim = false): str
   return join(dir, `nipq-${sim ? "sim-" : ""}${flavor === "simd" ? "simd" : "scalar"}.wasm`);
 }
 
+/** Default limit on linear memory: 1 GiB (MAX_ACTIVATION_BYTES), overridable with NIPQ_WASM_MEMORY_MB. */
+export const DEFAULT_LIMIT_BYTES = MAX_ACTIVATION_BYTES;
+
+/** The configured limit: NIPQ_WASM_MEMORY_MB when set to a positive integer (at most 4 GiB − 64 KiB), else DEFAULT_LIMIT_BYTES. */
+export function configuredLimit(): number {
+  const v = process.env.NIPQ_WASM_MEMORY_MB;
+  const n = v === undefined ? NaN : Number(v);
+  return Number.isInteger(n) && n > 0 ? Math.min(n * 2 ** 20, 4 * 2 ** 30 - 65536) : DEFAULT_LIMIT_BYTES;
+}
+
 const modules = new Map<string, WebAssembly.Module>();
-
-/** The imports the kernels expect (AssemblyScript's `env.abort`); for callers that instantiate themselves. */
-export function kernelImports(): WebAssembly.Imports {
-  return { env: { abort: () => { throw new Error("wasm kernels: abort"); } } };
-}
-
-/** Picks the flavor: "auto" is SIMD when the engine supports it, else scalar. */
-export function resolveFlavor(flavor: WasmFlavor | "auto"): WasmFlavor {
-  if (flavor !== "auto") return flavor;
-  return simdSupported() ? "simd" : "scalar";
-}
 
 /**
  * Compiles (once per file, cached) and instantiates the kernels. Each instance has its own linear memory.

@@ -1,12 +1,10 @@
-// The Prepare step of the WASM backend (op ≠ kernel): for each layer, once, in TypeScript — derive the
-// geometry, pick the kernel, and lay the weights out the way that kernel reads them. Kernels then take
-// only scalars and pointers. Nothing here runs per inference.
+// The WASM backend's part of the Prepare step (op ≠ kernel): for each layer, once, in TypeScript — take
+// the shared OpData (../prepare.ts: geometry, groups, accumulator bound, clamp), pick the kernel, and lay
+// the weights out the way that kernel reads them. Kernels then take only scalars and pointers. Nothing
+// here runs per inference.
 
-import { accumulatorBound } from "../../ir/accbound.js";
-import { windowGeometry, type Conv2DLayer, type DenseLayer, type TensorSpec, type WindowGeometry } from "../../ir/types.js";
-
-// Window geometry is IR-level (src/ir/types.ts); re-exported for the engine and its other users.
-export { windowGeometry, type WindowGeometry };
+import type { Conv2DLayer, DenseLayer, TensorSpec } from "../../ir/types.js";
+import { prepareOp, type ConvData, type DenseData } from "../prepare.js";
 
 /** Output channels per GEMM panel and the k-pair interleave of assembly/gemm.ts (the 8c2 layout). */
 export const PANEL_N = 8;
@@ -131,25 +129,17 @@ export function gemmHost(N: number, K: number, w: (n: number, k: number) => numb
   return { K, Kp, N, Np, container, panels, bias: pad(bias, 0), m: pad(m, 2 ** 30), s: ss, pw, ps };
 }
 
-/** A conv2d lowered to GEMMs: one per group over im2col rows (or directly on x for 1×1, stride 1). */
-export interface ConvGemmHost {
+/** A conv2d lowered to GEMMs (its OpData plus): one per group over im2col rows (or directly on x for 1×1, stride 1). */
+export interface ConvGemmHost extends ConvData {
   kind: "conv-gemm";
-  geo: WindowGeometry;
-  groups: number;
-  cpg: number;
-  opg: number;
-  outC: number;
   /** 1×1, stride 1, groups 1, even C: x itself is the GEMM's [H·W][C] operand, no im2col. */
   direct: boolean;
   gemms: GemmHost[];
-  lo: number;
-  hi: number;
 }
 
-/** A depthwise conv2d (groups = C = outC): channel-parallel kernel, weights i16 [kh·kw][Cp]. */
-export interface DepthwiseHost {
+/** A depthwise conv2d (its OpData plus): channel-parallel kernel, weights i16 [kh·kw][Cp]. */
+export interface DepthwiseHost extends ConvData {
   kind: "depthwise";
-  geo: WindowGeometry;
   Cp: number;
   w: Int16Array;
   bias: Int32Array;
@@ -158,50 +148,41 @@ export interface DepthwiseHost {
   /** 2^(S − s) per channel and the shared shift S per 8 channels (0: scalar requant), as in GemmHost. */
   pw: Int32Array;
   ps: Int32Array;
-  lo: number;
-  hi: number;
 }
 
-export interface DenseHost {
+/** A dense layer (its OpData plus): one GEMM. */
+export interface DenseHost extends DenseData {
   kind: "dense";
-  inN: number;
   gemm: GemmHost;
-  lo: number;
-  hi: number;
 }
 
 /** Prepare for conv2d: depthwise kernel when groups = C = outC, else GEMM per group. */
 export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY): ConvGemmHost | DepthwiseHost {
-  const geo = windowGeometry(x.shape, l.kernel, l.stride, l.padding);
-  const outC = l.out.shape[2];
-  const cpg = geo.C / l.groups;
-  const opg = outC / l.groups;
-  const taps = geo.kh * geo.kw;
-  if (cpg === 1 && opg === 1) {
+  const op = prepareOp(l, x);
+  const { geo, groups, opg, outC, view: { K }, acc } = op;
+  if (op.depthwise) {
+    const taps = geo.kh * geo.kw;
     const Cp = Math.ceil(outC / 8) * 8;
     const w = new Int16Array(taps * Cp);
     for (let c = 0; c < outC; c++) for (let t = 0; t < taps; t++) w[t * Cp + c] = l.weights[c * taps + t];
     const pad = (a: ArrayLike<number>, fill: number) => Int32Array.from({ length: Cp }, (_, c) => (c < outC ? a[c] : fill));
-    const { pw, ps } = sharedShifts(l.rq.s, outC, Cp, accumulatorBound(l, x)?.bits ?? 32);
-    return { kind: "depthwise", geo, Cp, w, bias: pad(l.bias, 0), m: pad(l.rq.m, 2 ** 30), s: pad(l.rq.s, 1), pw, ps, lo: l.rq.lo, hi: l.rq.hi };
+    const { pw, ps } = sharedShifts(l.rq.s, outC, Cp, acc.bits);
+    return { ...op, kind: "depthwise", Cp, w, bias: pad(l.bias, 0), m: pad(l.rq.m, 2 ** 30), s: pad(l.rq.s, 1), pw, ps };
   }
-  const K = taps * cpg;
   const container = containerFor(l.wBits, policy);
-  const accBits = accumulatorBound(l, x)?.bits ?? 32;
   const gemms: GemmHost[] = [];
-  for (let g = 0; g < l.groups; g++) {
+  for (let g = 0; g < groups; g++) {
     const o0 = g * opg;
-    gemms.push(gemmHost(opg, K, (n, k) => l.weights[(o0 + n) * K + k], l.bias.subarray(o0, o0 + opg), l.rq.m.subarray(o0, o0 + opg), l.rq.s.subarray(o0, o0 + opg), container, accBits));
+    gemms.push(gemmHost(opg, K, (n, k) => l.weights[(o0 + n) * K + k], l.bias.subarray(o0, o0 + opg), l.rq.m.subarray(o0, o0 + opg), l.rq.s.subarray(o0, o0 + opg), container, acc.bits));
   }
-  const direct = geo.kh === 1 && geo.kw === 1 && geo.sh === 1 && geo.sw === 1 && l.groups === 1 && gemms[0].Kp === geo.C;
-  return { kind: "conv-gemm", geo, groups: l.groups, cpg, opg, outC, direct, gemms, lo: l.rq.lo, hi: l.rq.hi };
+  const direct = geo.kh === 1 && geo.kw === 1 && geo.sh === 1 && geo.sw === 1 && groups === 1 && gemms[0].Kp === geo.C;
+  return { ...op, kind: "conv-gemm", direct, gemms };
 }
 
 /** Prepare for dense: one GEMM, W[n][k] = weights[n·inN + k]. */
 export function prepareDense(l: DenseLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY): DenseHost {
-  const inN = x.shape[0];
-  const outN = l.out.shape[0];
-  const accBits = accumulatorBound(l, x)?.bits ?? 32;
-  const gemm = gemmHost(outN, inN, (n, k) => l.weights[n * inN + k], l.bias, l.rq.m, l.rq.s, containerFor(l.wBits, policy), accBits);
-  return { kind: "dense", inN, gemm, lo: l.rq.lo, hi: l.rq.hi };
+  const op = prepareOp(l, x);
+  const { inN, outN } = op;
+  const gemm = gemmHost(outN, inN, (n, k) => l.weights[n * inN + k], l.bias, l.rq.m, l.rq.s, containerFor(l.wBits, policy), op.acc.bits);
+  return { ...op, kind: "dense", gemm };
 }

@@ -5,6 +5,8 @@
 // Without a passing probe the baseline SIMD kernels run. (No relaxed GEMM is built yet: today the probe
 // only decides and reports; see docs/RESULTS.md.)
 
+import { mulberry32 } from "../../rng.js";
+
 /**
  * A hand-assembled module (no build step, so it can never be out of date):
  *   (module (memory (export "mem") 1)
@@ -60,8 +62,8 @@ export function probeRelaxedDot(calls = 3000): RelaxedProbe {
   const dot = inst.exports.dot as (a: number, b: number, c: number, out: number) => void;
   const a = new Int8Array(mem.buffer, 0, 16), b = new Int8Array(mem.buffer, 16, 16);
   const c = new Int32Array(mem.buffer, 32, 4), out = new Int32Array(mem.buffer, 48, 4);
-  let seed = 0x9e3779b9; // 2654435769, the golden-ratio constant of Knuth's multiplicative hashing
-  const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) >>> 24); // Numerical Recipes LCG
+  const u = mulberry32(0x9e3779b9); // 2654435769
+  const rnd = () => Math.floor(u() * 256); // a byte
   for (let call = 0; call < calls; call++) {
     for (let i = 0; i < 16; i++) {
       const edge = call % 3 === 0;

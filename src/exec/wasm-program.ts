@@ -1,0 +1,82 @@
+// Whole-program execution in linear memory on the WASM engine (src/kernels/wasm/engine.ts): every layer prepared once, activations in one arena laid out
+// by the static liveness plan (src/exec/memplan.ts), i16 elements. Only the u8 images go in and the int16
+// logits come out; nothing is converted between layers. Same results as interpretLayers on the reference.
+
+import { planActivations } from "./memplan.js";
+import type { RunResult } from "./interpret.js";
+import { argmaxRows } from "../kernels/reference/ops.js";
+import { sizeOf, type Program } from "../ir/types.js";
+import { SLACK } from "../kernels/wasm/arena.js";
+import type { WasmEngine } from "../kernels/wasm/engine.js";
+
+/**
+ * Images run through the whole network at a time. A batch is processed in micro-batches, so the
+ * activation arena is sized for 2 images whatever --batch is (cnn-s: 125 KB instead of 4 MB at batch 64)
+ * and stays cache-resident. Speed: micro-batches of 1, 2, 4 and 64 measured equal within this machine's
+ * noise on cnn-s (docs/RESULTS.md). Results do not depend on it: every op is per sample.
+ */
+export const MICRO_BATCH = 2;
+
+export class WasmProgram {
+  private readonly micro: number;
+  private readonly base: number;
+  private readonly staging: number;
+  private readonly offsets: number[];
+  readonly arenaBytes: number;
+
+  /** Prepares every layer of a valid program and allocates the arena for batches of up to maxBatch. */
+  constructor(
+    readonly engine: WasmEngine,
+    readonly program: Program,
+    readonly maxBatch: number,
+    microBatch = MICRO_BATCH,
+  ) {
+    engine.pinned = true;
+    const layers = program.layers;
+    layers.forEach((l, i) => {
+      if (i > 0 && l.op !== "flatten") engine.prepare(l, layers[l.inputs[0]].out);
+    });
+    this.micro = Math.min(maxBatch, microBatch);
+    const plan = planActivations(program, (spec) => this.micro * sizeOf(spec.shape) * 2 + SLACK, 16);
+    this.offsets = plan.offsets;
+    this.arenaBytes = plan.peakBytes;
+    this.base = engine.arena.alloc(plan.peakBytes, `the activations of ${program.name} for batch ${this.micro}`);
+    this.staging = engine.arena.alloc(this.micro * sizeOf(layers[0].out.shape), `the input images of ${program.name}`);
+  }
+
+  /**
+   * Runs n ≤ maxBatch images (u8, n × input size) and returns the int16 logits and the predictions. (Where
+   * the time goes, bench/kernels/model.ts times each layer's engine.exec: no hook here, which the edge
+   * runtime would carry.)
+   */
+  run(images: Uint8Array, n: number): RunResult {
+    const layers = this.program.layers;
+    if (n > this.maxBatch) throw new RangeError(`batch ${n} exceeds the prepared maximum ${this.maxBatch}`);
+    const inSize = sizeOf(layers[0].out.shape);
+    if (images.length !== n * inSize) throw new RangeError(`images: expected ${n * inSize} bytes for ${n} samples, found ${images.length}`);
+    const classes = sizeOf(layers[layers.length - 1].out.shape);
+    const logits = new Int16Array(n * classes);
+    for (let b = 0; b < n; b += this.micro) {
+      const nb = Math.min(this.micro, n - b);
+      logits.set(this.runMicro(images.subarray(b * inSize, (b + nb) * inSize), nb), b * classes);
+    }
+    return { n, classes, logits, predictions: argmaxRows(logits, n, classes) };
+  }
+
+  /** One micro-batch (n ≤ this.micro) through every layer; returns its int16 logits. */
+  private runMicro(images: Uint8Array, n: number): Int16Array {
+    const { engine, program } = this;
+    const layers = program.layers;
+    const inSize = sizeOf(layers[0].out.shape);
+    engine.arena.bytes().set(images, this.staging);
+    const ptr = (i: number) => this.base + this.offsets[i];
+    engine.k.u8_to_s16(this.staging, n * inSize, ptr(0));
+    for (let i = 1; i < layers.length; i++) {
+      const l = layers[i];
+      if (l.op === "flatten") continue;
+      engine.exec(l, layers[l.inputs[0]].out, l.inputs.map(ptr), n, ptr(i), n * sizeOf(l.out.shape));
+    }
+    const classes = sizeOf(layers[layers.length - 1].out.shape);
+    return Int16Array.from(engine.arena.i16(ptr(layers.length - 1), n * classes));
+  }
+}

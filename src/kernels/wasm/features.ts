@@ -1,0 +1,48 @@
+// What the compiled kernels are, wherever they come from: their exports, the SIMD feature probe and the
+// imports they need. No I/O here: the edge runtime (src/deploy/runtime.ts) fetches and compiles the
+// kernels itself; Node reads them from build/ (./loader.ts).
+
+/** The exports of build/nipq-{simd,scalar}.wasm (pointers and sizes are byte offsets / counts). */
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  simd_enabled(): number;
+  heap_base(): number;
+  gemm_s16_8c2_requant(x: number, lda: number, M: number, Kp: number, w: number, wbits: number, acc: number, tile: number, N: number, bias: number, m: number, s: number, pw: number, ps: number, lo: number, hi: number, y: number, ldy: number): void;
+  im2col_s16(x: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, c0: number, cpg: number, out: number, ldo: number): void;
+  dwconv_s16_requant(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, m: number, s: number, pw: number, ps: number, lo: number, hi: number, y: number): void;
+  maxpool_s16(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, y: number): void;
+  avgpool_s16_requant(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, OH: number, OW: number, m: number, s: number, lo: number, hi: number, simd: number, y: number): void;
+  gap_s16_requant(x: number, n: number, HW: number, C: number, m: number, s: number, lo: number, hi: number, simd: number, y: number): void;
+  add_s16_requant(a: number, b: number, count: number, ma: number, mb: number, s: number, lo: number, hi: number, y: number): void;
+  u8_to_s16(x: number, count: number, y: number): void;
+  requant_i32_perchannel(acc: number, out: number, n: number, channels: number, m: number, s: number, lo: number, hi: number): void;
+  dot_i16x8_peak(iters: number, seed: number, chains: number): number;
+}
+
+export type WasmFlavor = "simd" | "scalar";
+
+/**
+ * A minimal module using SIMD (`i32.const 0; i8x16.splat; i8x16.popcnt` in a function returning v128),
+ * the probe of wasm-feature-detect (GoogleChromeLabs/wasm-feature-detect, src/detectors/simd).
+ */
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+
+/** Whether this engine validates WASM SIMD (fixed-width 128-bit). */
+export function simdSupported(): boolean {
+  try {
+    return WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/** The imports the kernels expect (AssemblyScript's `env.abort`); for callers that instantiate themselves. */
+export function kernelImports(): WebAssembly.Imports {
+  return { env: { abort: () => { throw new Error("wasm kernels: abort"); } } };
+}
+
+/** Picks the flavor: "auto" is SIMD when the engine supports it, else scalar. */
+export function resolveFlavor(flavor: WasmFlavor | "auto"): WasmFlavor {
+  if (flavor !== "auto") return flavor;
+  return simdSupported() ? "simd" : "scalar";
+}

@@ -1,0 +1,115 @@
+// Running one chip instance (one Monte-Carlo trial, or the clean chip) over images: the choice of the
+// fastest execution path that gives the chip's integers exactly — the plain WASM program on the chip's
+// weights, the WASM fast path with per-inference noise between the kernels (./fastpath.ts), or the
+// plain-TS chip kernels (./kernels.ts, the definition) — and the count of correct predictions. Which
+// paths a noise source allows is the noise table's (src/sim/noise/sources.ts). Draws are keyed by
+// (seed, trial, image index), so any range of images and any batch size give the same numbers.
+
+import { runProgram } from "../../exec/interpret.js";
+import { classesOf, compileProgram, inputBytes, runBatched, type BatchOutput } from "../../exec/runner.js";
+import { isWeightLayer, type Layer, type Program } from "../../ir/types.js";
+import { loadWasmKernels } from "../../kernels/wasm/backend.js";
+import { WasmEngine } from "../../kernels/wasm/engine.js";
+import { KernelsNotBuiltError } from "../../kernels/wasm/errors.js";
+import type { HwModel } from "../hw/hwmodel.js";
+import { WasmAnalogMac } from "./analogmac.js";
+import { buildChip, type ChipInstance } from "./chip.js";
+import { NoisyWasmProgram, fastPathEquivalent } from "./fastpath.js";
+import { flipInputs, simKernels } from "./kernels.js";
+
+/** Images (u8, each the program's input [H, W, C]) and their labels. */
+export interface SimData {
+  n: number;
+  images: Uint8Array;
+  labels: Uint8Array;
+}
+
+/**
+ * Whether a chip instance computes exactly what the spec kernels compute on its stored weights: digital,
+ * every noise source on allows it (the noise table's `paths`: the per-chip weight-store faults), no
+ * accumulator can overflow, requant multipliers uncut with the spec's half-up rounding, and every stored
+ * weight still in the narrow range the WASM weight containers assume. Then the WASM program runner
+ * (src/exec/wasm-program.ts) executes the chip's weights: same integers, much faster.
+ */
+export function wasmEquivalent(chip: ChipInstance): boolean {
+  if (chip.spec.kind !== "digital" || !chip.spec.specRequant) return false;
+  if (!chip.sources.every((s) => s.paths.includes("wasm-program"))) return false;
+  for (const [l, p] of chip.prep) {
+    if (p.kind === "digital") {
+      if (!p.exact) return false;
+      const lo = -(2 ** ((l as { wBits: number }).wBits - 1) - 1);
+      for (let i = 0; i < p.weights.length; i++) if (p.weights[i] < lo) return false;
+    }
+  }
+  return true;
+}
+
+/** The program with a chip instance's stored weights in place of the lowered ones (what the WASM paths run). */
+export function withChipWeights(program: Program, chip: ChipInstance): Program {
+  const layers = program.layers.map((l): Layer => {
+    const p = chip.prep.get(l);
+    if (!isWeightLayer(l) || !p || p.kind !== "digital") return l;
+    return { ...l, weights: Int8Array.from(p.weights) };
+  });
+  return { ...program, layers };
+}
+
+/** Set false to force the plain-TS sim kernels (benchmarks and tests compare both). */
+export const simOptions = { useWasm: true };
+
+/**
+ * Runs one chip instance over the images [from, to) of the data (default all); returns their predictions
+ * and how many match the labels.
+ */
+export function runChip(program: Program, chip: ChipInstance, data: SimData, batch = 64, from = 0, to = data.n): { correct: number; predictions: Int32Array } {
+  const run = chipRunner(program, chip, batch);
+  // Input bit flips (the u8 pixels as stored on chip) before any path; keyed by the image's index.
+  const { predictions } = runBatched(data.images, inputBytes(program), classesOf(program), batch, (imgs, nb, first) => run(flipInputs(chip, imgs, nb, first), nb, first), from, to);
+  let correct = 0;
+  for (let i = from; i < to; i++) if (predictions[i - from] === data.labels[i]) correct++;
+  return { correct, predictions };
+}
+
+/**
+ * The fastest execution path that computes this chip instance's integers exactly: the plain WASM program
+ * on the chip's weights, the fast path with per-inference noise between the kernels, or the plain-TS sim
+ * kernels (an analog chip's MACs on WASM there). Each engine is fresh: prepared weights stay resident in
+ * an engine's memory for its lifetime. Without built kernels every path falls back to plain TS.
+ */
+function chipRunner(program: Program, chip: ChipInstance, batch: number): (images: Uint8Array, n: number, first: number) => BatchOutput {
+  if (simOptions.useWasm && wasmEquivalent(chip)) {
+    try {
+      const runner = compileProgram(withChipWeights(program, chip), loadWasmKernels({ flavor: "auto" }), batch);
+      return (images, n) => runner.run(images, n);
+    } catch (e) {
+      if (!(e instanceof KernelsNotBuiltError)) throw e;
+    }
+  }
+  if (simOptions.useWasm && fastPathEquivalent(chip)) {
+    try {
+      const fast = new NoisyWasmProgram(chip, withChipWeights(program, chip), new WasmEngine({ flavor: "auto", sim: true }));
+      return (images, n, first) => fast.run(images, n, first);
+    } catch (e) {
+      if (!(e instanceof KernelsNotBuiltError)) throw e;
+    }
+  }
+  let analogMac: WasmAnalogMac | undefined;
+  if (simOptions.useWasm && chip.hw.compute.kind === "analog") {
+    try {
+      analogMac = new WasmAnalogMac(new WasmEngine({ flavor: "auto", sim: true }));
+    } catch (e) {
+      if (!(e instanceof KernelsNotBuiltError)) throw e;
+    }
+  }
+  const k = simKernels(chip, { analogMac });
+  return (images, n, first) => {
+    k.setFirstInference(first);
+    return runProgram(program, k, images, n);
+  };
+}
+
+/** Accuracy of one noisy trial (trial ≥ 0) or of the clean chip (null). */
+export function runTrial(program: Program, hw: HwModel, data: SimData, seed: number, trial: number | null, batch = 64): number {
+  const chip = buildChip(program, hw, seed, trial);
+  return runChip(program, chip, data, batch).correct / data.n;
+}

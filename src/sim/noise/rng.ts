@@ -1,0 +1,196 @@
+// Seeded random streams keyed by (seed, trial, inference, stream) (DESIGN.md §4). Every draw the simulator
+// makes comes from the stream of its key, never from a shared sequential generator, so the numbers depend
+// only on the key: the same seed gives the same noise whatever the batch size or the number of workers.
+//
+// Key → state: murmur3's 32-bit finalizer (fmix32, Austin Appleby, public domain) chained over the key
+// words, four times with distinct salts. Generator: xoshiro128** 1.1 (Blackman & Vigna, "Scrambled linear
+// pseudorandom number generators", ACM TOMS 2021; reference C at prng.di.unimi.it, public domain).
+
+import { fmix32 } from "../../rng.js";
+import { detExp, detLog } from "./detmath.js";
+
+/** Inference index for draws that belong to the chip instance (per trial), not to one image. */
+export const CHIP = 0xffffffff; // 4294967295
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
+
+/** A xoshiro128** stream with uniform, normal and geometric draws. */
+export class Rng {
+  private s0: number;
+  private s1: number;
+  private s2: number;
+  private s3: number;
+  private spare = NaN;
+
+  /**
+   * The stream of key (seed, trial, inference, stream). seed is a non-negative safe integer (its high and
+   * low 32-bit halves both enter the key); the other parts are 32-bit unsigned integers.
+   */
+  constructor(seed: number, trial: number, inference: number, stream: number) {
+    const words = [seed >>> 0, Math.floor(seed / 4294967296) >>> 0, trial >>> 0, inference >>> 0, stream >>> 0];
+    const st = [0, 0, 0, 0];
+    for (let i = 0; i < 4; i++) {
+      let h = fmix32((0x9e3779b9 * (i + 1)) >>> 0); // 0x9e3779b9 = 2654435769, the golden-ratio salt
+      for (const w of words) h = fmix32((h ^ w) + 0x7f4a7c15);
+      st[i] = h;
+    }
+    if ((st[0] | st[1] | st[2] | st[3]) === 0) st[0] = 1; // the all-zero state is the one fixed point
+    [this.s0, this.s1, this.s2, this.s3] = st;
+  }
+
+  /** Next 32-bit unsigned word (xoshiro128** 1.1). */
+  nextU32(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
+    const t = this.s1 << 9;
+    this.s2 ^= this.s0;
+    this.s3 ^= this.s1;
+    this.s1 ^= this.s2;
+    this.s0 ^= this.s3;
+    this.s2 ^= t;
+    this.s3 = rotl(this.s3, 11);
+    return result;
+  }
+
+  /**
+   * Writes the generator state's words 0–3 to out[at + k·stride], for the WASM twin of normalZig
+   * (assembly/simnoise.ts): stride 4 writes it as one lane of a four-lane state block.
+   */
+  saveState(out: Int32Array, at: number, stride: number): void {
+    out[at] = this.s0;
+    out[at + stride] = this.s1;
+    out[at + 2 * stride] = this.s2;
+    out[at + 3 * stride] = this.s3;
+  }
+
+  /** Uniform in [0, 1) with 53 random bits. */
+  uniform(): number {
+    const a = this.nextU32() >>> 5; // 27 bits
+    const b = this.nextU32() >>> 6; // 26 bits
+    return (a * 67108864 + b) / 9007199254740992; // (a·2^26 + b) / 2^53
+  }
+
+  /** Standard normal (Box–Muller; the second value of each pair is kept for the next call). */
+  normal(): number {
+    if (!Number.isNaN(this.spare)) {
+      const z = this.spare;
+      this.spare = NaN;
+      return z;
+    }
+    const u1 = 1 - this.uniform(); // (0, 1]
+    const u2 = this.uniform();
+    const r = Math.sqrt(-2 * Math.log(u1));
+    this.spare = r * Math.sin(2 * Math.PI * u2);
+    return r * Math.cos(2 * Math.PI * u2);
+  }
+
+  /**
+   * Standard normal by the ziggurat method (Marsaglia & Tsang, "The Ziggurat Method for Generating Random
+   * Variables", J. Stat. Softw. 5(8), 2000; their RNOR/nfix with 256 layers instead of 128, which halves the
+   * draws that need the rejection step, 2.75% → 1.49%), ~1 word per draw instead of Box–Muller's two
+   * uniforms, a log, a sqrt and a sin/cos: the per-inference output noise draws one per accumulator per
+   * image. Unlike the 2000 code, the layer index (low 8 bits) and the signed 24-bit value (high bits) come
+   * from disjoint bits of the word (the correlation Doornik points out, "An Improved
+   * Ziggurat Method to Generate Normal Random Samples", 2005). The rejection step's exp and log are detExp /
+   * detLog (./detmath.ts), which the WASM twin (assembly/simnoise.ts) repeats bit for bit.
+   * `slow`: the stream the rejection step (2.7% of draws) draws from (default: this one). The output
+   * Gaussian noise gives it a stream of its own, so its fast streams advance one word per draw whatever
+   * happens and the WASM kernel can take four draws at a time and do the rejections after.
+   */
+  normalZig(slow: Rng = this): number {
+    const u = this.nextU32();
+    const i = u & 255;
+    const h = u >> 8; // signed, |h| ≤ 2^23
+    if (Math.abs(h) < ZIG_KI[i]) return h * ZIG_W[i];
+    return slow.zigTail(h, i);
+  }
+
+  /** The rejection steps of normalZig for a first word with layer i and value h, drawing from this stream. */
+  private zigTail(h: number, i: number): number {
+    for (;;) {
+      const x = h * ZIG_W[i];
+      if (i === 0) {
+        // Tail beyond r (Marsaglia 1964): x = −ln(U1)/r, y = −ln(U2), accept when 2y ≥ x².
+        let t: number;
+        let y: number;
+        do {
+          t = -detLog(1 - this.uniform()) / ZIG_R;
+          y = -detLog(1 - this.uniform());
+        } while (y + y < t * t);
+        return h > 0 ? ZIG_R + t : -ZIG_R - t;
+      }
+      if (ZIG_F[i] + this.uniform() * (ZIG_F[i - 1] - ZIG_F[i]) < detExp(-0.5 * x * x)) return x;
+      const u = this.nextU32();
+      i = u & 255;
+      h = u >> 8;
+      if (Math.abs(h) < ZIG_KI[i]) return h * ZIG_W[i];
+    }
+  }
+
+  /**
+   * Number of failures before the next success of Bernoulli(p) trials: Geometric(p) on {0, 1, …} by
+   * inversion, floor(ln U / ln(1 − p)). Lets BER sampling skip to the next flipped bit in O(flips).
+   */
+  geometric(p: number): number {
+    if (p >= 1) return 0;
+    if (p <= 0) return Infinity;
+    const u = 1 - this.uniform(); // (0, 1]
+    return Math.floor(Math.log(u) / Math.log1p(-p));
+  }
+}
+
+// Ziggurat tables for 256 layers (Marsaglia & Tsang 2000, zigset, with the 256-layer constants):
+// r = 3.6541528853610088 is the base strip's edge, v = 4.92867323399e-3 each layer's area. Values are
+// h·W[i] for a signed 24-bit h (|h| ≤ 2^23 = 8388608); K[i] is the |h| below which the point lies inside the
+// layer's rectangle.
+const ZIG_N = 256;
+export const ZIG_R = 3.6541528853610088;
+export const ZIG_K = new Float64Array(ZIG_N);
+export const ZIG_W = new Float64Array(ZIG_N);
+export const ZIG_F = new Float64Array(ZIG_N);
+{
+  const m = 8388608; // 2^23
+  const v = 4.92867323399e-3;
+  let d = ZIG_R;
+  let t = d;
+  const q = v / Math.exp(-0.5 * d * d);
+  ZIG_K[0] = (d / q) * m;
+  ZIG_K[1] = 0;
+  ZIG_W[0] = q / m;
+  ZIG_W[ZIG_N - 1] = d / m;
+  ZIG_F[0] = 1;
+  ZIG_F[ZIG_N - 1] = Math.exp(-0.5 * d * d);
+  for (let i = ZIG_N - 2; i >= 1; i--) {
+    d = Math.sqrt(-2 * Math.log(v / d + Math.exp(-0.5 * d * d)));
+    ZIG_K[i + 1] = (d / t) * m;
+    t = d;
+    ZIG_F[i] = Math.exp(-0.5 * d * d);
+    ZIG_W[i] = d / m;
+  }
+}
+
+/** ⌈K[i]⌉: for an integer |h|, |h| < K[i] exactly when |h| < ⌈K[i]⌉ (all below 2^23). */
+export const ZIG_KI = Int32Array.from(ZIG_K, (k) => Math.ceil(k));
+
+/**
+ * The tables in the layout of the WASM twin (assembly/simnoise.ts): zt, 256 entries of 16 bytes {i32 ⌈K[i]⌉,
+ * i32 0, f64 W[i]}; zf, F as f64 [256] then r.
+ */
+export function zigTablesForWasm(): { zt: Uint8Array; zf: Uint8Array } {
+  const zt = new ArrayBuffer(ZIG_N * 16);
+  const dv = new DataView(zt);
+  for (let i = 0; i < ZIG_N; i++) {
+    dv.setInt32(i * 16, ZIG_KI[i], true);
+    dv.setFloat64(i * 16 + 8, ZIG_W[i], true);
+  }
+  const zf = new Float64Array(ZIG_N + 1);
+  zf.set(ZIG_F);
+  zf[ZIG_N] = ZIG_R;
+  return { zt: new Uint8Array(zt), zf: new Uint8Array(zf.buffer) };
+}
+
+/** Stream id of (layer index, noise source): distinct streams for every source of every layer. */
+export function streamId(layer: number, source: number): number {
+  return (layer * 64 + source) >>> 0;
+}
