@@ -6,7 +6,7 @@
 // Resumable: each run is one `nipq train` process writing its checkpoint to <out>/<run>/ (continued with
 // --resume after an interruption) and, when it finishes, <out>/results/<run>.json and a line of
 // <out>/results.jsonl; a run whose result file exists is skipped. At most --jobs runs at a time, each
-// under `nice -n 19`. Runs go in priority order: the float checkpoint, W3A3 and W2A2, W4A4, mixed.
+// under `nice -n 10`. Runs go in priority order: the float checkpoint, W3A3 and W2A2, W4A4, mixed.
 //
 //   npx tsx bench/train/nipq-vs-lsq.ts --plan            the runs, their commands, which are done
 //   npx tsx bench/train/nipq-vs-lsq.ts --run [--jobs 2]  run what is missing
@@ -14,6 +14,12 @@
 //   npx tsx bench/train/nipq-vs-lsq.ts --curves w2a2     per-epoch test accuracy, loss and α of that group
 //   (all take [--out bench-out/nipq-grid] [--only SUBSTRING]; --run takes [--bin PATH]: a frozen copy of
 //   bin/ + dist/ keeps a long grid on one version of the code while the tree changes)
+//
+// A reduced grid for a machine without the hours (every run's command records what was reduced):
+//   --float DIR      an existing float checkpoint instead of training one (init and teacher of every run)
+//   --limit N        the first N training images (class-balanced), --test-limit N the first N test images
+//   --epochs E       E epochs for W3A3 / W2A2 / mixed (W4A4 keeps 2, or E if smaller)
+//   --seeds 0,1      these seeds only
 
 import { execFileSync, spawn } from "node:child_process";
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
@@ -32,7 +38,10 @@ const JOBS = Number(arg("jobs", "2"));
 const ONLY = arg("only");
 const DATA = "fashion-mnist";
 const FLOAT_EPOCHS = 5;
-const SEEDS = [0, 1, 2];
+const SEEDS = (arg("seeds") ?? "0,1,2").split(",").map(Number);
+const EPOCHS = Number(arg("epochs", "5"));
+/** Reduced-data options passed to every quantized run (and the float one). */
+const LIMITS = [...(arg("limit") ? ["--limit", arg("limit")!] : []), ...(arg("test-limit") ? ["--test-limit", arg("test-limit")!] : [])];
 /** NIPQ's noise in every run here: the tool's default at the time of the grid (see RESULTS.md). */
 const NOISE = "empirical";
 const BIN = resolve(arg("bin", "bin/nipq.mjs")!);
@@ -51,25 +60,26 @@ export interface Run {
   args: string[];
 }
 
-const floatDir = join(OUT, "float");
-const runs: Run[] = [{ name: "float", group: "float", method: "float", recipe: "float", bits: "32", seed: 0, epochs: FLOAT_EPOCHS, args: ["--method", "float", "--epochs", String(FLOAT_EPOCHS), "--seed", "0"] }];
+const floatDir = resolve(arg("float") ?? join(OUT, "float"));
+const FLOAT_GIVEN = arg("float") !== undefined;
+const runs: Run[] = FLOAT_GIVEN ? [] : [{ name: "float", group: "float", method: "float", recipe: "float", bits: "32", seed: 0, epochs: FLOAT_EPOCHS, args: ["--method", "float", "--epochs", String(FLOAT_EPOCHS), "--seed", "0", ...LIMITS] }];
 const recipeArgs = { authors: ["--optimizer", "sgd", "--teacher", floatDir], adam: ["--optimizer", "adam"] } as const;
 function quantRun(group: string, bitsArgs: string[], bits: string, method: "nipq" | "lsq", recipe: "authors" | "adam", seed: number, epochs: number): Run {
   return {
     name: `${group}-${recipe}-${method}-s${seed}`, group, method, recipe, bits, seed, epochs,
-    args: ["--method", method, ...bitsArgs, "--epochs", String(epochs), "--seed", String(seed), "--init", floatDir, ...recipeArgs[recipe], ...(method === "nipq" ? ["--noise", NOISE] : [])],
+    args: ["--method", method, ...bitsArgs, "--epochs", String(epochs), "--seed", String(seed), ...LIMITS, "--init", floatDir, ...recipeArgs[recipe], ...(method === "nipq" ? ["--noise", NOISE] : [])],
   };
 }
 // Priority 1: W3A3 and W2A2 at 5 epochs, seed by seed (so that a partial grid has whole seeds).
-for (const seed of SEEDS) for (const b of [3, 2]) for (const recipe of ["authors", "adam"] as const) for (const m of ["nipq", "lsq"] as const) runs.push(quantRun(`w${b}a${b}`, ["--bits", `${b}/${b}`], `${b}/${b}`, m, recipe, seed, 5));
+for (const seed of SEEDS) for (const b of [3, 2]) for (const recipe of ["authors", "adam"] as const) for (const m of ["nipq", "lsq"] as const) runs.push(quantRun(`w${b}a${b}`, ["--bits", `${b}/${b}`], `${b}/${b}`, m, recipe, seed, EPOCHS));
 // Priority 2: W4A4 at 2 epochs.
-for (const seed of SEEDS) for (const recipe of ["authors", "adam"] as const) for (const m of ["nipq", "lsq"] as const) runs.push(quantRun("w4a4", ["--bits", "4/4"], "4/4", m, recipe, seed, 2));
+for (const seed of SEEDS) for (const recipe of ["authors", "adam"] as const) for (const m of ["nipq", "lsq"] as const) runs.push(quantRun("w4a4", ["--bits", "4/4"], "4/4", m, recipe, seed, Math.min(2, EPOCHS)));
 // Priority 3: NIPQ mixed precision under W3A3's BOPs, authors' recipe (its uniform peer: w3a3-authors-nipq).
-for (const seed of SEEDS) runs.push(quantRun("mixed@w3a3", ["--target-bops", String(W3A3_GBOPS)], "learned", "nipq", "authors", seed, 5));
+for (const seed of SEEDS) runs.push(quantRun("mixed@w3a3", ["--target-bops", String(W3A3_GBOPS)], "learned", "nipq", "authors", seed, EPOCHS));
 
 const selected = runs.filter((r) => ONLY === undefined || r.name.includes(ONLY));
 const resultFile = (r: Run) => join(RESULTS, `${r.name}.json`);
-const command = (r: Run) => ["nice", "-n", "19", "node", BIN, "train", "--arch", "cnn-s", "--data", DATA, ...r.args, "--out", join(OUT, r.name), "--json"];
+const command = (r: Run) => ["nice", "-n", "10", "node", BIN, "train", "--arch", "cnn-s", "--data", DATA, ...r.args, "--out", join(OUT, r.name), "--json"];
 
 interface Result {
   run: string;
@@ -152,12 +162,12 @@ function runOne(r: Run): Promise<void> {
 async function runAll(): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
   const todo = selected.filter((r) => !existsSync(resultFile(r)) && !lockedElsewhere(r));
-  const floatRun = runs[0];
+  const floatReady = () => FLOAT_GIVEN || existsSync(resultFile(runs[0]));
   let failures = 0;
   const next = async (): Promise<void> => {
     for (;;) {
       // Every quantized run starts from (and distils from) the float checkpoint: it must finish first.
-      const i = todo.findIndex((r) => r.method === "float" || existsSync(resultFile(floatRun)));
+      const i = todo.findIndex((r) => r.method === "float" || floatReady());
       if (i < 0) {
         if (todo.length === 0) return;
         await new Promise((w) => setTimeout(w, 30_000)); // the float checkpoint is being trained (here or elsewhere)
@@ -181,7 +191,7 @@ const pct = (v: number[]) => (v.length === 0 ? "–" : `${(100 * mean(v)).toFixe
 function table(): void {
   const res = runs.map(readResult).filter((x): x is Result => x !== null);
   const float = res.find((r) => r.method === "float");
-  console.log(`cnn-s on ${DATA}, fine-tuned from one float checkpoint (${float ? `${(100 * float.accuracy).toFixed(2)}% after ${FLOAT_EPOCHS} epochs` : "not done"}); test accuracy %, mean ± sd over seeds (sample sd).\n`);
+  console.log(`cnn-s on ${DATA}, fine-tuned from one float checkpoint (${FLOAT_GIVEN ? floatDir.replace(resolve(".") + "/", "") : float ? `${(100 * float.accuracy).toFixed(2)}% after ${FLOAT_EPOCHS} epochs` : "not done"}); test accuracy %, mean ± sd over seeds (sample sd).\n`);
   console.log("| bits | epochs | recipe | NIPQ | LSQ | NIPQ − LSQ | seeds (NIPQ / LSQ) |\n|---|---:|---|---:|---:|---:|---|");
   for (const g of ["w4a4", "w3a3", "w2a2"]) {
     for (const recipe of ["authors", "adam"]) {
