@@ -223,6 +223,12 @@ export function learningRate(base: number, t: number, total: number, warmupFrac:
   return base * (end + (1 - end) * 0.5 * (1 + Math.cos(Math.PI * p)));
 }
 
+/** The learning rate per global step of a run of `total` steps: its optimizer's recipe (warm-up start, end). */
+export function schedule(c: Pick<Resolved, "optimizer" | "lr" | "warmup">, total: number): (t: number) => number {
+  const r = c.optimizer === "sgd" ? SGD_RECIPE : ADAM_RECIPE;
+  return (t) => learningRate(c.lr, t, total, c.warmup, r.warmupStart, r.lrEnd);
+}
+
 /** A batch of images as pixel/255 (float32), exactly the integer program's input u8 with scale 1/255. */
 function batchTensors(d: Dataset, idx: ArrayLike<number>, from: number, n: number): { x: tf.Tensor4D; y: tf.Tensor1D; labels: Int32Array } {
   const P = MNIST_PIXELS;
@@ -548,7 +554,7 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
   });
   const params = net.paramInfos(c.thetaLr, c.alphaLr);
   const opt = new Optimizer(c.optimizer, params, c.momentum, c.weightDecay);
-  const [lrStart, lrEnd] = c.optimizer === "sgd" ? [SGD_RECIPE.warmupStart, SGD_RECIPE.lrEnd] : [ADAM_RECIPE.warmupStart, ADAM_RECIPE.lrEnd];
+  const lrAt = schedule(c, totalSteps);
   let teacher: Teacher | null = null;
   const varList = params.map((p) => p.variable);
   let epochsDone = 0;
@@ -594,7 +600,7 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
           trace.push({ step: globalStep, loss: traceSum / (s - traceFrom), alpha: alphas() });
           [traceSum, traceFrom] = [0, s];
         }
-        const lr = learningRate(c.lr, globalStep, totalSteps, c.warmup, lrStart, lrEnd);
+        const lr = lrAt(globalStep);
         let predsT: tf.Tensor | null = null;
         let ceT: tf.Tensor | null = null;
         let kdT: tf.Tensor | null = null;

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../src/train/backend.js";
-import { EMPIRICAL_BINS, empiricalNoise, evalQuant, hardQuant, nipqNoiseQuant, qmaxOf, qminOf, Quantizer, roundingErrorHistogram, roundSTE } from "../../src/train/quantizers.js";
+import { EMPIRICAL_BINS, empiricalNoise, evalQuant, hardQuant, nipqNoiseQuant, qmaxOf, qminOf, Quantizer, roundingErrorHistogram, roundSTE, softplusInv } from "../../src/train/quantizers.js";
 import { uniformArray } from "../../src/train/rng.js";
 
 const FC = { seed: 20230601, numRuns: 40 };
@@ -99,6 +99,34 @@ describe("empirical noise (the authors' default)", () => {
     const near = (c: number) => many.filter((v) => Math.abs(v - c) < 1 / EMPIRICAL_BINS).length;
     expect(near(-0.1) + near(-0.3)).toBe(2000);
     expect(Math.abs(near(-0.1) - 1000)).toBeLessThan(100);
+  });
+
+  it("is what Quantizer.apply draws by default: y − x inside the range lies in Δ·(the tensor's one error bin)", () => {
+    // No `noise` option: the default. α = softplus(softplus⁻¹(3.75)) in float32, unsigned 4 bits. Inside the
+    // range every x sits at rounding error +0.2012 (the centre of bin 179); the rest are ReLU zeros and
+    // values above α. Uniform noise would spread y − x over ±Δ/2.
+    const q = new Quantizer({ id: "d", kind: "activation", signed: false, method: "nipq", bits: 4, features: 4000 }, "qdefault");
+    try {
+      expect(q.noise).toBe("empirical");
+      q.alphaRaw!.assign(tf.scalar(softplusInv(alpha)));
+      const a = q.spec().alpha;
+      const d = a / 15;
+      const e = 179.5 / EMPIRICAL_BINS - 0.5;
+      const x = xs.map((v, i) => (i % 4 < 2 ? 0 : i % 4 === 2 ? a + 1 + (i % 7) : ((i % 14) + 1 - e) * d));
+      const y = tf.tidy(() => q.apply(tf.tensor1d(x), "noise", 11).dataSync());
+      for (let i = 0; i < x.length; i++) {
+        const xi = Math.fround(x[i]);
+        if (xi <= 0) expect(y[i]).toBe(0);
+        else if (xi >= a) expect(y[i]).toBe(a);
+        else {
+          const eps = (y[i] - xi) / d;
+          expect(eps, `x=${xi}`).toBeGreaterThan(179 / EMPIRICAL_BINS - 0.5 - 1e-4);
+          expect(eps, `x=${xi}`).toBeLessThan(180 / EMPIRICAL_BINS - 0.5 + 1e-4);
+        }
+      }
+    } finally {
+      q.dispose();
+    }
   });
 
   it("falls back to U(−½, ½) when no element is inside the range", () => {

@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { buildArch } from "../../src/train/archs.js";
 import { selectBackend } from "../../src/train/backend.js";
 import { Net } from "../../src/train/model.js";
-import { ADAM_RECIPE, distillationLoss, learningRate, Optimizer, resolveConfig, SGD_RECIPE } from "../../src/train/trainer.js";
+import { ADAM_RECIPE, distillationLoss, learningRate, Optimizer, resolveConfig, schedule, SGD_RECIPE } from "../../src/train/trainer.js";
 
 beforeAll(async () => {
   await selectBackend("cpu");
@@ -31,6 +31,16 @@ describe("learning-rate schedule", () => {
     expect(lr(0)).toBeCloseTo(1 / 30, 12);
     expect(lr(29)).toBeCloseTo(1, 12);
     expect(lr(1000)).toBeCloseTo(0, 12);
+  });
+
+  it("a run's schedule is its optimizer's: sgd from 0.1·lr to 1e-3·lr, adam from 1/W·lr to 0", () => {
+    const base = { arch: "mlp", data: "mnist", method: "nipq" as const, epochs: 1, seed: 0, out: "x", batch: 64 };
+    const sgd = schedule(resolveConfig({ ...base, optimizer: "sgd" }), 430);
+    expect(sgd(0)).toBeCloseTo(0.01 * (0.1 + 0.9 / 30), 12);
+    expect(sgd(430)).toBeCloseTo(0.01 * 1e-3, 12);
+    const adam = schedule(resolveConfig({ ...base, optimizer: "adam" }), 1000);
+    expect(adam(0)).toBeCloseTo(2e-3 / 30, 12);
+    expect(adam(1000)).toBe(0);
   });
 
   it("sgd's default lr is 0.04 at batch 256, scaled linearly; weight decay 1e-5", () => {
