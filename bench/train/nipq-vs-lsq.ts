@@ -12,7 +12,7 @@
 //   npx tsx bench/train/nipq-vs-lsq.ts --run [--jobs 2]  run what is missing
 //   npx tsx bench/train/nipq-vs-lsq.ts --table           mean ± sd tables from the result files
 //   npx tsx bench/train/nipq-vs-lsq.ts --curves w2a2     per-epoch test accuracy, loss and α of that group
-//   (all take [--out bench-out/nipq-grid] [--only SUBSTRING]; --run takes [--bin PATH]: a frozen copy of
+//   (all take [--out bench-out/nipq-grid] [--only SUBSTRING,…]; --run takes [--bin PATH]: a frozen copy of
 //   bin/ + dist/ keeps a long grid on one version of the code while the tree changes)
 //
 // A reduced grid for a machine without the hours (every run's command records what was reduced):
@@ -35,7 +35,8 @@ const flag = (name: string) => process.argv.includes(`--${name}`);
 const OUT = resolve(arg("out", "bench-out/nipq-grid")!);
 const RESULTS = join(OUT, "results");
 const JOBS = Number(arg("jobs", "2"));
-const ONLY = arg("only");
+/** --only a,b: the runs whose name contains one of the comma-separated substrings. */
+const ONLY = arg("only")?.split(",");
 const DATA = "fashion-mnist";
 const FLOAT_EPOCHS = 5;
 const SEEDS = (arg("seeds") ?? "0,1,2").split(",").map(Number);
@@ -77,7 +78,7 @@ for (const seed of SEEDS) for (const recipe of ["authors", "adam"] as const) for
 // Priority 3: NIPQ mixed precision under W3A3's BOPs, authors' recipe (its uniform peer: w3a3-authors-nipq).
 for (const seed of SEEDS) runs.push(quantRun("mixed@w3a3", ["--target-bops", String(W3A3_GBOPS)], "learned", "nipq", "authors", seed, EPOCHS));
 
-const selected = runs.filter((r) => ONLY === undefined || r.name.includes(ONLY));
+const selected = runs.filter((r) => ONLY === undefined || ONLY.some((o) => r.name.includes(o)));
 const resultFile = (r: Run) => join(RESULTS, `${r.name}.json`);
 const command = (r: Run) => ["nice", "-n", "10", "node", BIN, "train", "--arch", "cnn-s", "--data", DATA, ...r.args, "--out", join(OUT, r.name), "--json"];
 
@@ -245,6 +246,6 @@ if (flag("plan")) {
 } else if (arg("curves")) {
   curves(arg("curves")!);
 } else {
-  console.error("usage: npx tsx bench/train/nipq-vs-lsq.ts --plan | --run [--jobs 2] | --table | --curves GROUP  [--out DIR] [--only SUBSTRING]");
+  console.error("usage: npx tsx bench/train/nipq-vs-lsq.ts --plan | --run [--jobs 2] | --table | --curves GROUP  [--out DIR] [--only SUBSTRING,…]");
   process.exitCode = 2;
 }
