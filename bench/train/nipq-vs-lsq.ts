@@ -17,7 +17,7 @@
 //
 // A reduced grid for a machine without the hours (every run's command records what was reduced):
 //   --float DIR      an existing float checkpoint instead of training one (init and teacher of every run)
-//   --limit N        the first N training images (class-balanced), --test-limit N the first N test images
+//   --limit N        the first N training images, --test-limit N the first N test images
 //   --epochs E       E epochs for W3A3 / W2A2 / mixed (W4A4 keeps 2, or E if smaller)
 //   --seeds 0,1      these seeds only
 
