@@ -374,11 +374,6 @@ export function bops(layers: LayerBits[]): number {
   return layers.reduce((s, l) => s + l.macs * l.w * l.a, 0);
 }
 
-/** Weight elements of the MAC layers (biases and BN not counted). */
-export function totalWeights(arch: Arch): number {
-  return arch.nodes.reduce((s, n) => s + (n.weightCount ?? 0), 0);
-}
-
 /** Total MACs per example. */
 export function totalMacs(arch: Arch): number {
   return arch.nodes.reduce((s, n) => s + (n.macs ?? 0), 0);
