@@ -171,10 +171,12 @@ describe("nipq export-onnx: the CLI contract", () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it("a program whose logits do not come from a dense layer is refused by name", () => {
+  it("a program whose logits do not come from a dense layer is refused, naming the file and the layer", () => {
     const p = randomProgram(3);
     const last = p.layers[p.layers.length - 1];
     const bad: Program = { ...p, layers: [...p.layers.slice(0, -1), { op: "flatten", name: "odd", inputs: last.inputs, out: last.out }] };
     expect(() => exportOnnx(bad)).toThrow(/layer \d+ \(odd\): the logits layer must be dense for export-onnx, found flatten/);
+    // Through the CLI the message names the file, not the program's name.
+    expect(() => exportOnnx(bad, { source: "odd.qmodel" })).toThrow(/^odd\.qmodel: layer \d+ \(odd\): the logits layer must be dense/);
   });
 });
