@@ -92,13 +92,14 @@ function tinyQdq(o: { convAttrs?: NodeSpec["attrs"]; wScaleDims?: number[] } = {
  */
 const QONNX = "qonnx.custom_op.general";
 const TQ = { xs: 1 / 64, ws: [0.01, 0.02, 0.015], bq: [100, -50, 1_000_000] };
-function tinyQonnx(o: { biasScale?: number; biasBits?: number } = {}): Uint8Array {
+function tinyQonnx(o: { biasScale?: number; biasBits?: number; narrow?: 0 | 1 } = {}): Uint8Array {
   const C = 2, H = 4, W = 4, O = 3;
   const w = Array.from({ length: O * C * 9 }, (_, i) => (((i * 37) % 15) - 7) * TQ.ws[Math.floor(i / (C * 9))]);
+  if (o.narrow !== undefined) w[0] = -8 * TQ.ws[0]; // −2^(b−1): kept by a full-range Quant, clamped to −7 by a narrow one
   const fcW = Array.from({ length: 5 * O * H * W }, (_, i) => (((i * 53) % 15) - 7) * 0.01);
   // The bias scale as Brevitas computes it (float32 product of float32 scales); the bias as its float32 multiple.
   const bs = TQ.ws.map((s) => Math.fround(Math.fround(s) * Math.fround(TQ.xs)) * (o.biasScale ?? 1));
-  const quant = (x: string, s: string, b: string, y: string, signed: number, name?: string): NodeSpec => ({ op: "Quant", domain: QONNX, inputs: [x, s, "zero", b], outputs: [y], attrs: { signed, narrow: signed, rounding_mode: "ROUND" }, ...(name ? { name } : {}) });
+  const quant = (x: string, s: string, b: string, y: string, signed: number, name?: string): NodeSpec => ({ op: "Quant", domain: QONNX, inputs: [x, s, "zero", b], outputs: [y], attrs: { signed, narrow: o.narrow ?? signed, rounding_mode: "ROUND" }, ...(name ? { name } : {}) });
   const nodes: NodeSpec[] = [
     quant("x", "xs", "b8", "xq", 0),
     quant("w", "ws", "b4", "wq", 1),
@@ -265,6 +266,16 @@ describe("QONNX Int32Bias: a Quant'd bias at s_x·s_w is the layer's integer bia
     const conv = program.layers[1] as Conv2DLayer;
     expect(conv.op).toBe("conv2d");
     expect(Array.from(conv.bias)).toEqual(TQ.bq);
+  });
+  it("narrow or not decides the range: a 4-bit weight of −8 and the unsigned activations' top value 15", () => {
+    const wide = importOnnx(tinyQonnx({ narrow: 0 }), "wide.onnx").program;
+    const narrow = importOnnx(tinyQonnx({ narrow: 1 }), "narrow.onnx").program;
+    const [cw, cn] = [wide.layers[1] as Conv2DLayer, narrow.layers[1] as Conv2DLayer];
+    expect([cw.wBits, cw.wFullRange, cw.weights[0]]).toEqual([4, true, -8]);
+    expect([cn.wBits, cn.wFullRange ?? false, cn.weights[0]]).toEqual([4, false, -7]);
+    // The conv's 4-bit unsigned output: [0, 15], or [0, 14] when the Quant is narrow.
+    expect([cw.rq.lo, cw.rq.hi]).toEqual([0, 15]);
+    expect([cn.rq.lo, cn.rq.hi]).toEqual([0, 14]);
   });
   it("a bias scale 0.1% off s_x·s_w is refused, naming the layer and the Quant", () => {
     expect(() => importOnnx(tinyQonnx({ biasScale: 1.001 }), "off.onnx")).toThrow(/off\.onnx: node "conv" \(nipq:Mac\): its bias is quantized by Quant "bias_quant" at scale [0-9.e-]+ \(channel 0\), not at the accumulator step s_x·s_w = [0-9.e-]+ with zeropt 0/);
