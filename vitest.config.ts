@@ -10,6 +10,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // One temporary directory per run, removed at its end (test/helpers/tmp-setup.ts).
+    globalSetup: ["./test/helpers/tmp-setup.ts"],
     // The default reporter, and one line for every test skipped with a reason (test/helpers/skip-reporter.ts).
     reporters: ["default", "./test/helpers/skip-reporter.ts"],
   },

@@ -1,33 +1,38 @@
-// Residual add (DESIGN.md §3): y = clamp(floor((a·ma + b·mb + 2^(s−1)) / 2^s), lo, hi), one shared s.
-// Exact in i64: |a|, |b| ≤ 2^15 and ma, mb ≤ 2^31 − 1 give |a·ma + b·mb| < 2^47, plus 2^(s−1) ≤ 2^61.
+// Residual add (DESIGN.md §3): y = clamp(floor(((a − za)·ma + (b − zb)·mb + 2^(s−1)) / 2^s) + zy, lo, hi),
+// one shared s; za, zb, zy are the zero points (0 in format 1).
+// Exact in i64: |a − za|, |b − zb| ≤ 2^16 and ma, mb ≤ 2^31 − 1 give |(a − za)·ma + (b − zb)·mb| < 2^48,
+// plus 2^(s−1) ≤ 2^61.
 // The shared shift makes it a SIMD kernel: i64x2 lanes, `i64x2.shr_s` by one scalar amount.
 // The TypeScript twin is addRequant/roundShift in src/kernels/reference/.
 
 // @ts-ignore: decorator
-@inline function addOne(a: i32, b: i32, ma: i64, mb: i64, rnd: i64, s: i64, lo: i64, hi: i64): i16 {
-  let t = (i64(a) * ma + i64(b) * mb + rnd) >> s;
+@inline function addOne(a: i32, b: i32, ma: i64, mb: i64, rnd: i64, s: i64, zy: i64, lo: i64, hi: i64): i16 {
+  let t = ((i64(a) * ma + i64(b) * mb + rnd) >> s) + zy;
   t = t < lo ? lo : t > hi ? hi : t;
   return i16(t);
 }
 
 /** a, b, y: i16 [count] (y may alias a or b); ma, mb ∈ [0, 2^31 − 1]; s ∈ [1, 62]. */
-export function add_s16_requant(a: usize, b: usize, count: i32, ma: i32, mb: i32, s: i32, lo: i32, hi: i32, y: usize): void {
+export function add_s16_requant(a: usize, b: usize, count: i32, ma: i32, mb: i32, s: i32, za: i32, zb: i32, zy: i32, lo: i32, hi: i32, y: usize): void {
   let i = 0;
   const rnd = i64(1) << i64(s - 1);
   if (ASC_FEATURE_SIMD) {
     const mav = i32x4.splat(ma);
     const mbv = i32x4.splat(mb);
     const rv = i64x2.splat(rnd);
+    const zav = i32x4.splat(za);
+    const zbv = i32x4.splat(zb);
+    const zyv = i64x2.splat(i64(zy));
     const lov = i64x2.splat(i64(lo));
     const hiv = i64x2.splat(i64(hi));
     for (; i + 4 <= count; i += 4) {
       const o = <usize>i << 1;
-      const av = i32x4.extend_low_i16x8_s(v128.load64_zero(a + o));
-      const bv = i32x4.extend_low_i16x8_s(v128.load64_zero(b + o));
+      const av = i32x4.sub(i32x4.extend_low_i16x8_s(v128.load64_zero(a + o)), zav);
+      const bv = i32x4.sub(i32x4.extend_low_i16x8_s(v128.load64_zero(b + o)), zbv);
       let t0 = i64x2.add(i64x2.add(i64x2.extmul_low_i32x4_s(av, mav), i64x2.extmul_low_i32x4_s(bv, mbv)), rv);
       let t1 = i64x2.add(i64x2.add(i64x2.extmul_high_i32x4_s(av, mav), i64x2.extmul_high_i32x4_s(bv, mbv)), rv);
-      t0 = i64x2.shr_s(t0, s);
-      t1 = i64x2.shr_s(t1, s);
+      t0 = i64x2.add(i64x2.shr_s(t0, s), zyv);
+      t1 = i64x2.add(i64x2.shr_s(t1, s), zyv);
       t0 = v128.bitselect(lov, t0, i64x2.lt_s(t0, lov));
       t1 = v128.bitselect(lov, t1, i64x2.lt_s(t1, lov));
       t0 = v128.bitselect(hiv, t0, i64x2.gt_s(t0, hiv));
@@ -36,9 +41,9 @@ export function add_s16_requant(a: usize, b: usize, count: i32, ma: i32, mb: i32
       v128.store64_lane(y + o, i16x8.narrow_i32x4_s(r, r), 0);
     }
   }
-  const ma64 = i64(ma), mb64 = i64(mb), s64 = i64(s), lo64 = i64(lo), hi64 = i64(hi);
+  const ma64 = i64(ma), mb64 = i64(mb), s64 = i64(s), zy64 = i64(zy), lo64 = i64(lo), hi64 = i64(hi);
   for (; i < count; i++) {
     const o = <usize>i << 1;
-    store<i16>(y + o, addOne(i32(load<i16>(a + o)), i32(load<i16>(b + o)), ma64, mb64, rnd, s64, lo64, hi64));
+    store<i16>(y + o, addOne(i32(load<i16>(a + o)) - za, i32(load<i16>(b + o)) - zb, ma64, mb64, rnd, s64, zy64, lo64, hi64));
   }
 }

@@ -1,4 +1,6 @@
-// GEMM with fused bias and requantization: y[r][n] = clamp(requant(bias[n] + Σ_k x[r][k]·w[n][k], m[n], s[n]), lo, hi).
+// GEMM with fused bias and requantization: y[r][n] = clamp(requant(bias[n] + Σ_k x[r][k]·w[n][k], m[n], s[n]) + zy, lo, hi).
+// An input zero point z_x is the host's: it folds −z_x·Σ_k w[n][k] into the bias and im2col pads with z_x
+// (src/kernels/wasm/prepare.ts), so the i32 accumulators, exact modulo 2^32, end at bias + Σ w·(x − z_x).
 //
 // Operands (prepared once per layer in TypeScript, src/kernels/wasm/prepare.ts):
 //  - x: i16 rows [M][lda], K padded with zeros to Kp; activations are ≤ 8-bit (u8 or s8) or s16.
@@ -95,11 +97,11 @@ const UNPACK_MIN_ROWS = 24;
  * S > 0: the SIMD form (see the file comment); S = 0: the scalar i64 requantClamp.
  */
 // @ts-ignore: decorator
-@inline function requantStore8(acc: usize, yrow: usize, n0: i32, N: i32, m: usize, s: usize, pw: usize, S: i32, lo: i32, hi: i32): void {
+@inline function requantStore8(acc: usize, yrow: usize, n0: i32, N: i32, m: usize, s: usize, pw: usize, S: i32, zy: i32, lo: i32, hi: i32): void {
   const cnt = min(8, N - n0);
   if (ASC_FEATURE_SIMD && S > 0) {
     const cb = <usize>n0 << 2;
-    const out = requantClamp8Shared(v128.load(acc), v128.load(acc, 16), v128.load(pw + cb), v128.load(pw + cb, 16), v128.load(m + cb), v128.load(m + cb, 16), S, lo, hi);
+    const out = requantClamp8Shared(v128.load(acc), v128.load(acc, 16), v128.load(pw + cb), v128.load(pw + cb, 16), v128.load(m + cb), v128.load(m + cb, 16), S, zy, lo, hi);
     if (cnt == 8) {
       v128.store(yrow + (<usize>n0 << 1), out);
     } else {
@@ -110,7 +112,7 @@ const UNPACK_MIN_ROWS = 24;
   }
   for (let c = 0; c < cnt; c++) {
     const n = n0 + c;
-    store<i16>(yrow + (<usize>n << 1), i16(requantClamp(load<i32>(acc + (<usize>c << 2)), load<i32>(m + (<usize>n << 2)), load<i32>(s + (<usize>n << 2)), lo, hi)));
+    store<i16>(yrow + (<usize>n << 1), i16(requantClamp(load<i32>(acc + (<usize>c << 2)), load<i32>(m + (<usize>n << 2)), load<i32>(s + (<usize>n << 2)), zy, lo, hi)));
   }
 }
 
@@ -140,25 +142,25 @@ function unpackPanelScalar(panel: usize, c: i32, kpairs: i32, tile: usize): void
  * x: i16 [M][lda]; Kp: K padded (even; multiple of 4 for c = 4, of 8 for c = 2); w: panels, Kp·wbits bytes
  * each; acc: 192 bytes of scratch (the accumulator tile); tile: Kp·16 bytes of scratch (a decoded panel,
  * used when wbits < 16 and M ≥ UNPACK_MIN_ROWS); bias, m, s, pw: i32 [Np]; ps: i32 [Np/8] shared
- * shifts (0 = scalar); y: i16 [M][ldy]; lo/hi: the output clamp.
+ * shifts (0 = scalar); zy: the output zero point; y: i16 [M][ldy]; lo/hi: the output clamp.
  * Rows come in MR-row tiles per panel; the M mod MR rows left over (all of them when M < MR, e.g. a dense
  * layer at batch 1) use a 1×32 tile over four panels at once, so one broadcast of x feeds 8 dots.
  */
 export function gemm_s16_8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
   w: usize, wbits: i32, acc: usize, tile: usize, N: i32,
-  bias: usize, m: usize, s: usize, pw: usize, ps: usize, lo: i32, hi: i32, y: usize, ldy: i32): void {
-  gemmCore(x, lda, M, Kp, w, wbits, acc, tile, N, bias, m, s, pw, ps, lo, hi, y, ldy, false);
+  bias: usize, m: usize, s: usize, pw: usize, ps: usize, zy: i32, lo: i32, hi: i32, y: usize, ldy: i32): void {
+  gemmCore(x, lda, M, Kp, w, wbits, acc, tile, N, bias, m, s, pw, ps, zy, lo, hi, y, ldy, false);
 }
 
 /**
  * The same GEMM without the requantization, for the simulator (src/sim/chip/fastpath.ts), which perturbs the
  * raw accumulators (accumulator bit flips, output Gaussian noise) before requantizing them:
  * y[r][n] = bias[n] + Σ_k x[r][k]·w[n][k] as i32 [M][ldy] (i32 wrap-around, like the fused kernel's
- * accumulators). Operands as gemm_s16_8c2_requant; m, s, pw, ps, lo, hi are not needed.
+ * accumulators). Operands as gemm_s16_8c2_requant; m, s, pw, ps, zy, lo, hi are not needed.
  */
 export function gemm_s16_8c2_acc(x: usize, lda: i32, M: i32, Kp: i32,
   w: usize, wbits: i32, acc: usize, tile: usize, N: i32, bias: usize, y: usize, ldy: i32): void {
-  gemmCore(x, lda, M, Kp, w, wbits, acc, tile, N, bias, 0, 0, 0, 0, 0, 0, y, ldy, true);
+  gemmCore(x, lda, M, Kp, w, wbits, acc, tile, N, bias, 0, 0, 0, 0, 0, 0, 0, y, ldy, true);
 }
 
 /** Stores the 8 accumulators of one row (channels n0..n0+7 at acc) that are < N as i32 at yrow. */
@@ -181,7 +183,7 @@ export function gemm_s16_8c2_acc(x: usize, lda: i32, M: i32, Kp: i32,
  */
 function gemmCore(x: usize, lda: i32, M: i32, Kp: i32,
   w: usize, wbits: i32, acc: usize, tile: usize, N: i32,
-  bias: usize, m: usize, s: usize, pw: usize, ps: usize, lo: i32, hi: i32, y: usize, ldy: i32, raw: bool): void {
+  bias: usize, m: usize, s: usize, pw: usize, ps: usize, zy: i32, lo: i32, hi: i32, y: usize, ldy: i32, raw: bool): void {
   const panels = (N + 7) >> 3;
   const panelBytes = <usize>(Kp * wbits);
   const xs = <usize>lda << 1;
@@ -212,7 +214,7 @@ function gemmCore(x: usize, lda: i32, M: i32, Kp: i32,
           store<i32>(acc + (<usize>c << 2), a);
         }
         if (raw) storeAcc8(acc, y + <usize>r * ys, n0, N);
-        else requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, 0, lo, hi);
+        else requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, 0, zy, lo, hi);
       }
     }
     return;
@@ -249,7 +251,7 @@ function gemmCore(x: usize, lda: i32, M: i32, Kp: i32,
       else if (cw == 4) tile6x8_c4(x0, xs, pan, rowBlocks, acc);
       else tile6x8_c2(x0, xs, pan, rowBlocks, acc);
       if (raw) for (let i = 0; i < MR; i++) storeAcc8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N);
-      else for (let i = 0; i < MR; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, lo, hi);
+      else for (let i = 0; i < MR; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, zy, lo, hi);
     }
   }
   }
@@ -265,7 +267,7 @@ function gemmCore(x: usize, lda: i32, M: i32, Kp: i32,
       else if (wbits == 4) tile1x32_c4(x0, panel, panelBytes, blocks, acc);
       else tile1x32_c2(x0, panel, panelBytes, blocks, acc);
       if (raw) for (let q = 0; q < 4; q++) storeAcc8(acc + (<usize>q << 5), yr, (j + q) << 3, N);
-      else for (let q = 0; q < 4; q++) requantStore8(acc + (<usize>q << 5), yr, (j + q) << 3, N, m, s, pw, load<i32>(ps + (<usize>(j + q) << 2)), lo, hi);
+      else for (let q = 0; q < 4; q++) requantStore8(acc + (<usize>q << 5), yr, (j + q) << 3, N, m, s, pw, load<i32>(ps + (<usize>(j + q) << 2)), zy, lo, hi);
     }
     for (; j < panels; j++) {
       const panel = w + <usize>j * panelBytes;
@@ -275,7 +277,7 @@ function gemmCore(x: usize, lda: i32, M: i32, Kp: i32,
       else if (wbits == 4) tile1x8_c4(x0, xs, panel, blocks, acc);
       else tile1x8_c2(x0, xs, panel, blocks, acc);
       if (raw) storeAcc8(acc, yr, j << 3, N);
-      else requantStore8(acc, yr, j << 3, N, m, s, pw, load<i32>(ps + (<usize>j << 2)), lo, hi);
+      else requantStore8(acc, yr, j << 3, N, m, s, pw, load<i32>(ps + (<usize>j << 2)), zy, lo, hi);
     }
   }
 }

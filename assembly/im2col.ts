@@ -1,6 +1,6 @@
 // im2col for conv2d: one sample's input patches as GEMM rows, in the weights' [kh][kw][C/groups] order.
-// Taps outside the input (zero padding; the zero point is 0, DESIGN.md §3) become 0, and each row is
-// zero-filled from K = kh·kw·cpg up to its stride ldo (the GEMM's padded Kp).
+// Taps outside the input become `pad`, the input's zero point (the real 0, DESIGN.md §3; 0 in format 1),
+// and each row is zero-filled from K = kh·kw·cpg up to its stride ldo (the GEMM's padded Kp).
 //
 // Rows are written strictly front to back, so the SIMD copies below may write up to 15 bytes past the
 // bytes they own: whatever lands there is overwritten by the next write, and after the last row it falls
@@ -17,22 +17,25 @@
   }
 }
 
+/** Fills `bytes` (even) with the i16 value v. */
 // @ts-ignore: decorator
-@inline function zeroRow(dst: usize, bytes: usize): void {
+@inline function fillRow(dst: usize, bytes: usize, v: i32): void {
   if (ASC_FEATURE_SIMD) {
-    const z = i32x4.splat(0);
+    const z = i16x8.splat(i16(v));
     for (let i: usize = 0; i < bytes; i += 16) v128.store(dst + i, z);
-  } else {
+  } else if (v == 0) {
     memory.fill(dst, 0, bytes);
+  } else {
+    for (let i: usize = 0; i < bytes; i += 2) store<i16>(dst + i, i16(v));
   }
 }
 
 /**
  * x: i16 [H][W][C] (one sample); out: i16 [OH·OW][ldo]. Channels c0..c0+cpg−1 (one group).
- * pt/pl: top/left padding; sh/sw: strides.
+ * pt/pl: top/left padding; sh/sw: strides; pad: the value of a padded tap.
  */
 export function im2col_s16(x: usize, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
-  pt: i32, pl: i32, OH: i32, OW: i32, c0: i32, cpg: i32, out: usize, ldo: i32): void {
+  pt: i32, pl: i32, OH: i32, OW: i32, c0: i32, cpg: i32, out: usize, ldo: i32, pad: i32): void {
   const K = kh * kw * cpg;
   const tail = <usize>(ldo - K) << 1;
   const rowBytes = <usize>cpg << 1;
@@ -44,7 +47,7 @@ export function im2col_s16(x: usize, H: i32, W: i32, C: i32, kh: i32, kw: i32, s
       for (let ky = 0; ky < kh; ky++) {
         const iy = oy * sh + ky - pt;
         if (iy < 0 || iy >= H) {
-          zeroRow(o, rowBytes * kw);
+          fillRow(o, rowBytes * kw, pad);
           o += rowBytes * kw;
           continue;
         }
@@ -56,14 +59,14 @@ export function im2col_s16(x: usize, H: i32, W: i32, C: i32, kh: i32, kw: i32, s
         }
         for (let kx = 0; kx < kw; kx++) {
           const ix = ix0 + kx;
-          if (ix < 0 || ix >= W) zeroRow(o, rowBytes);
+          if (ix < 0 || ix >= W) fillRow(o, rowBytes, pad);
           else if (cpg == 1) store<i16>(o, load<i16>(base + (<usize>(ix * C) << 1)));
           else copyRow(o, base + (<usize>(ix * C) << 1), rowBytes);
           o += rowBytes;
         }
       }
       if (tail) {
-        zeroRow(o, tail);
+        fillRow(o, tail, 0);
         o += tail;
       }
     }

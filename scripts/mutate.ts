@@ -15,8 +15,8 @@
 // passing baseline. Exit code 1 when a mutation survives or a run errs.
 //
 // Adding a mutation is one row: the file, an exact substring that occurs once in it, its replacement, and
-// the test files that should catch it. (Zero-point handling, once the format carries it: rows for the
-// z_x taps of padding, the z_y added before the clamp, and the full-range −2^(b−1) in unpacking.)
+// the test files that should catch it. Format 2 (zero points, full range, the input table) has its rows in
+// the reference kernels, the range and the accumulator bound; the WASM kernels get theirs with issue 15b.
 
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -50,6 +50,7 @@ const T = {
   quant: ["test/train/quantizers.test.ts"],
   recipe: ["test/train/recipe.test.ts"],
   train: ["test/train/train.test.ts"],
+  f2: ["test/reference/format2.test.ts", "test/ir/format2.test.ts"],
 };
 const QUANT = "src/train/quantizers.ts";
 const TRAINER = "src/train/trainer.ts";
@@ -115,9 +116,9 @@ export const MUTATIONS: Mutation[] = [
   // Padding offsets (TensorFlow `same`: top/left = floor(total/2)) in each place that applies them.
   { id: "pad-same-ceil", file: "src/ir/types.ts", find: "const before = Math.floor(total / 2);", replace: "const before = Math.ceil(total / 2);", tests: [...T.refOps, ...T.ops] },
   { id: "pad-same-total", file: "src/ir/types.ts", find: "const total = Math.max((Math.ceil(size / stride) - 1) * stride + k - size, 0);", replace: "const total = Math.max((Math.ceil(size / stride) - 1) * stride + k - size - 1, 0);", tests: [...T.refOps, ...T.ops] },
-  // The window geometry every backend takes from the shared Prepare step (src/kernels/prepare.ts → windowGeometry).
-  { id: "pad-geo-left", file: "src/ir/types.ts", find: "pl: padBefore(W, kw, sw, padding)", replace: "pl: padBefore(H, kh, sh, padding)", tests: [...T.refOps, ...T.ops] },
-  { id: "pad-geo-top", file: "src/ir/types.ts", find: "pt: padBefore(H, kh, sh, padding)", replace: 'pt: padBefore(H, kh, sh, "valid")', tests: [...T.refOps, ...T.ops] },
+  // The window geometry every backend takes from the shared Prepare step (src/kernels/prepare.ts → windowGeometry → resolvePads).
+  { id: "pad-ref-conv-left", file: "src/kernels/reference/ops.ts", find: "const ix = ox * g.sw + kx - pl;", replace: "const ix = ox * g.sw + kx - pt;", tests: [...T.refOps, ...T.ops] },
+  { id: "pad-resolve-top", file: "src/ir/types.ts", find: "return [v.before, h.before, v.after, h.after];", replace: "return [v.after, h.before, v.after, h.after];", tests: [...T.refOps, ...T.ops] },
   { id: "pad-sim-left", file: "src/sim/chip/kernels.ts", find: "const ix = ox * s.sw + kx - s.pl;", replace: "const ix = ox * s.sw + kx - s.pt;", tests: T.ops },
   { id: "pad-as-im2col-left", file: "assembly/im2col.ts", find: "const ix0 = ox * sw - pl;", replace: "const ix0 = ox * sw - pt;", tests: T.ops },
   { id: "pad-as-dwconv-right", file: "assembly/dwconv.ts", find: "const kx1 = min(kw, W + pl - ox * sw);", replace: "const kx1 = min(kw, W + pt - ox * sw);", tests: T.ops },
@@ -143,6 +144,16 @@ export const MUTATIONS: Mutation[] = [
   { id: "train-teacher-batch-stats", file: TRAINER, find: "teacher!.net.forward(x, { training: false,", replace: "teacher!.net.forward(x, { training: true,", tests: T.train, filter: "recipe inside" },
   { id: "train-no-final-phase", file: TRAINER, find: "Math.floor(totalSteps * (1 - c.finalFrac))", replace: "totalSteps", tests: T.train, filter: "resume gives exactly" },
   // The prediction: the lowest index wins ties.
+  // Format 2: zero points, full range, the input table (DESIGN.md §3 "Imported models").
+  { id: "zp-conv-taps", file: "src/kernels/reference/ops.ts", find: "* (x[((b * g.H + iy) * g.W + ix) * g.C + c0 + ci] - zx);", replace: "* x[((b * g.H + iy) * g.W + ix) * g.C + c0 + ci];", tests: T.f2 },
+  { id: "zp-dense", file: "src/kernels/reference/ops.ts", find: "sum += w[o * inN + i] * (x[b * inN + i] - zx);", replace: "sum += w[o * inN + i] * x[b * inN + i];", tests: T.f2 },
+  { id: "zp-out-before-clamp", file: "src/kernels/reference/ops.ts", find: "const r = requant(acc[i], m[c], s[c]) + zy;", replace: "const r = requant(acc[i], m[c], s[c]) + 0 * zy;", tests: T.f2 },
+  { id: "zp-avgpool", file: "src/kernels/reference/ops.ts", find: "if (ix >= 0 && ix < W) sum += x[((b * H + iy) * W + ix) * C + c] - zx;", replace: "if (ix >= 0 && ix < W) sum += x[((b * H + iy) * W + ix) * C + c];", tests: T.f2 },
+  { id: "zp-gap", file: "src/kernels/reference/ops.ts", find: "acc[b * C + c] += x[(b * H * W + p) * C + c] - zx;", replace: "acc[b * C + c] += x[(b * H * W + p) * C + c];", tests: T.f2 },
+  { id: "zp-add-second", file: "src/kernels/reference/ops.ts", find: "(b[i] - zb) * mb, s) + zy;", replace: "(b[i] - za) * mb, s) + zy;", tests: T.f2 },
+  { id: "lut-channel", file: "src/kernels/reference/ops.ts", find: "y[i] = lut[(i % C) * 256 + pixels[i]];", replace: "y[i] = lut[pixels[i]];", tests: T.f2 },
+  { id: "range-full", file: "src/ir/types.ts", find: "return { lo: t.fullRange ? -hi - 1 : -hi, hi };", replace: "return { lo: -hi, hi };", tests: T.f2 },
+  { id: "acc-zero", file: ACC, find: "const r = { lo: t.lo - z, hi: t.hi - z };", replace: "const r = { lo: t.lo, hi: t.hi };", tests: [...T.acc, ...T.f2] },
   { id: "argmax-ties", file: "src/kernels/reference/ops.ts", find: "if (scores[b * k + j] > scores[b * k + best]) best = j;", replace: "if (scores[b * k + j] >= scores[b * k + best]) best = j;", tests: T.refOps },
 ];
 

@@ -19,6 +19,15 @@ export class DatasetError extends NipqInputError {
   override name = "DatasetError";
 }
 
+/**
+ * A service a command depends on failed — the Redis of a queued run stayed away, a job failed on a worker
+ * for another reason than its input (src/queue/coordinator.ts): neither bad input nor a bug. CLI exit code 1,
+ * its one line without "internal error".
+ */
+export class ServiceError extends Error {
+  override name = "ServiceError";
+}
+
 /** A batch whose activations would need more memory than the plain-TS backends allow (src/exec/interpret.ts). */
 export class MemoryLimitError extends NipqInputError {
   override name = "MemoryLimitError";

@@ -9,7 +9,7 @@
 //
 // Browsers and edge devices use the bundle's zero-dependency runtime instead (nipq export, docs/DEPLOY.md).
 
-import { checkModelFitsData, limitDataset, loadDataset, type Dataset } from "./data/index.js";
+import { checkModelFitsData, dataFor, limitDataset, type Dataset } from "./data/index.js";
 import { writeBundle, type BundleReport, type ExportOptions } from "./deploy/bundle.js";
 import { NipqInputError } from "./errors.js";
 import { checkBatch, classesOf, compileProgram, evaluate, imageCount, inputBytes, runBatched, type ProgramRunner } from "./exec/runner.js";
@@ -29,7 +29,8 @@ import { loadHwModel, validateHwModel, type HwModel } from "./sim/hw/hwmodel.js"
 import { accuracyStudy, STUDY_DEFAULTS, sweepStudy, type StudyOptions } from "./sim/study/study.js";
 import { parseVary } from "./sim/study/vary.js";
 
-export { limitDataset, loadDataset, type Dataset } from "./data/index.js";
+export { checkModelFitsData, dataFor, limitDataset, loadDataset, DATASET_NAMES, type Dataset } from "./data/index.js";
+export { importOnnx, importOnnxFile, ImportError, type ImportOptions } from "./import/index.js";
 export { writeBundle, BUDGETS, type BundleReport, type ExportOptions } from "./deploy/bundle.js";
 export { DatasetError, NipqInputError, QModelFormatError, UsageError } from "./errors.js";
 export { decodeQModel, encodeQModel } from "./ir/qmodel.js";
@@ -68,6 +69,8 @@ export interface RunOutput {
 export interface EvaluateOptions extends RunOptions {
   /** Use only the first N test images. */
   limit?: number;
+  /** images:DIR: scale images to the model's input instead of refusing other sizes. */
+  resize?: boolean;
 }
 
 /** Accuracy over a dataset's test split (the keys of `nipq run --json`, plus the raw outputs). */
@@ -76,11 +79,13 @@ export interface Evaluation extends RunOutput {
   samples: number;
   correct: number;
   imagesPerSecond: number;
-  labels: Uint8Array;
+  labels: Uint8Array | Uint16Array;
 }
 
 /** Options of Model.simulate and Model.sweep; the defaults are `nipq simulate`'s (STUDY_DEFAULTS). */
 export interface SimulateOptions {
+  /** images:DIR: scale images to the model's input instead of refusing other sizes. */
+  resize?: boolean;
   /** Monte-Carlo trials: noisy chip instances, each over the same images (default 10). */
   trials?: number;
   /** Seed of every random draw (default 0): the same seed gives the same numbers. */
@@ -105,9 +110,11 @@ export type SweepResult = SweepDoc;
 export type DataSource = string | Dataset;
 
 /** The test split of `d` (its first `limit` samples), checked to fit the model's input. */
-function testData(m: Model, d: DataSource, limit?: number): Dataset {
-  const data = typeof d === "string" ? loadDataset(d, "test", limit) : limitDataset(d, limit);
-  checkModelFitsData(m.file, m.inputShape, data);
+function testData(m: Model, d: DataSource, o: { limit?: number; resize?: boolean }): Dataset {
+  const facts = { input: m.inputShape, classes: m.classes, name: m.file };
+  if (typeof d === "string") return dataFor(d, facts, o);
+  const data = limitDataset(d, o.limit);
+  checkModelFitsData(m.file, m.inputShape, data, m.classes);
   return data;
 }
 
@@ -181,7 +188,7 @@ export class Model {
 
   /** Accuracy on a dataset's test split (what `nipq run` reports). */
   evaluate(data: DataSource, o: EvaluateOptions = {}): Evaluation {
-    const d = testData(this, data, o.limit);
+    const d = testData(this, data, o);
     const { runner, batch } = this.runner(o);
     const r = evaluate(this.program, runner, d.images, d.labels, batch);
     return { ...r, n: d.n, classes: this.classes, backend: runner.name, accuracy: r.correct / d.n, samples: d.n, labels: d.labels };
@@ -194,7 +201,7 @@ export class Model {
    */
   async simulate(hw: string | HwModel, data: DataSource, o: SimulateOptions = {}): Promise<SimulationResult> {
     const { hw: m, file: hwFile } = resolveHw(hw, o.set);
-    const d = testData(this, data, o.limit);
+    const d = testData(this, data, o);
     const so = studyOf(o);
     const cost = programCost(this.program, m);
     const t0 = performance.now();
@@ -209,7 +216,7 @@ export class Model {
   async sweep(hw: string | HwModel, data: DataSource, vary: string, o: SimulateOptions = {}): Promise<SweepResult> {
     const { hw: base, file: hwFile } = resolveHw(hw, o.set);
     const v = parseVary(vary, base);
-    const d = testData(this, data, o.limit);
+    const d = testData(this, data, o);
     const so = studyOf(o);
     const points = await sweepStudy(this.program, base, v, d, so);
     return sweepDoc(v, points, { hw: base.name, hwFile, model: this.file, data: d.name, samples: d.n, trials: so.trials, seed: so.seed, set: o.set ?? [], warnings: chipWarnings(this.program, base) });

@@ -40,3 +40,7 @@ export const MAX_EPOCHS = 10_000;
 // Memory
 /** Activation memory of one batch on the plain-TS reference and simulator backends, as the WASM engine's default limit. */
 export const MAX_ACTIVATION_BYTES = 2 ** 30; // 1 GiB
+
+// Queued studies (docs/DISTRIBUTED.md)
+/** Bytes of one content-addressed blob a `nipq worker` fetches from Redis (a model, a hw-model, a dataset). */
+export const MAX_BLOB_BYTES = 512 * 2 ** 20; // 536870912, Redis' own limit for one string

@@ -2,8 +2,12 @@
 // and the peers — @tensorflow/tfjs-backend-wasm (fp32, XNNPACK) and onnxruntime-web (int8, wasm, 1 thread),
 // with the ONNX models built here with onnx-proto. Benchmarks, not tests: nothing here asserts a time.
 
-import { cpus, loadavg } from "node:os";
+import { existsSync, mkdirSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { createRequire } from "node:module";
+import { join } from "node:path";
+import type { InitConfig } from "../../src/init/index.js";
+import { writeQModel } from "../../src/ir/io.js";
 
 const require = createRequire(import.meta.url);
 
@@ -60,6 +64,23 @@ export async function timeItAsync(fn: () => Promise<unknown>, minSeconds = 0.25,
 export function machine(): string {
   const c = cpus();
   return `${c.length}× ${c[0]?.model ?? "cpu"}, Node ${process.version}, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`;
+}
+
+/**
+ * The file of a `nipq init` program, made (and cached in $NIPQ_BENCH_CACHE, else $TMPDIR/nipq-bench-scale)
+ * on first use: the 224×224 calibrations take seconds to minutes on a loaded machine.
+ */
+export async function cachedInit(name: string, cfg: InitConfig): Promise<string> {
+  const dir = process.env.NIPQ_BENCH_CACHE ?? join(tmpdir(), "nipq-bench-scale");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.qmodel`);
+  if (!existsSync(file)) {
+    // Imported here: tfjs loads only when a program must be made.
+    const [{ initProgram }, { selectBackend }] = await Promise.all([import("../../src/init/index.js"), import("../../src/train/backend.js")]);
+    await selectBackend("auto");
+    writeQModel(file, initProgram(cfg));
+  }
+  return file;
 }
 
 // ---- tfjs-backend-wasm (fp32) ----------------------------------------------------------------------

@@ -49,7 +49,7 @@ export function nipqGemm(e: WasmEngine, M: number, K: number, N: number, wBits: 
   const y = a.alloc(M * N * 2, "y");
   const acc = a.alloc(192, "acc");
   const tile = a.alloc(h.Kp * 16, "tile");
-  return { call: () => e.k.gemm_s16_8c2_requant(x, h.Kp, M, h.Kp, w, c, acc, tile, N, bias, m, s, pw, ps, -128, 127, y, N), resident: h.panels.byteLength };
+  return { call: () => e.k.gemm_s16_8c2_requant(x, h.Kp, M, h.Kp, w, c, acc, tile, N, bias, m, s, pw, ps, 0, -128, 127, y, N), resident: h.panels.byteLength };
 }
 
 async function tfGemm(M: number, K: number, N: number): Promise<number> {

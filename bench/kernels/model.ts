@@ -8,7 +8,7 @@
 //   npx tsx bench/kernels/model.ts [FILE.qmodel] [--json] [--quick]
 
 import { readQModel } from "../../src/ir/io.js";
-import type { Conv2DLayer, DenseLayer, Program } from "../../src/ir/types.js";
+import { sizeOf, type Conv2DLayer, type DenseLayer, type Program } from "../../src/ir/types.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { WasmProgram } from "../../src/exec/wasm-program.js";
 import { mulberry32 } from "../../src/rng.js";
@@ -17,8 +17,9 @@ import { DT, machine, modelBytes, node, ortWeb, tensor, tfWasm, timeIt, valueInf
 const quick = process.argv.includes("--quick");
 const MIN_S = quick ? 0.1 : 0.25;
 
-function images(n: number): Uint8Array {
-  const a = new Uint8Array(n * 784);
+/** n synthetic images of `per` bytes each (a third of the pixels 0, the rest uniform). */
+export function images(n: number, per = 784): Uint8Array {
+  const a = new Uint8Array(n * per);
   const u = mulberry32(12345); // any bytes will do
   for (let i = 0; i < a.length; i++) a[i] = i % 3 === 0 ? 0 : Math.floor(u() * 256);
   return a;
@@ -28,7 +29,7 @@ function images(n: number): Uint8Array {
 export function nipqRunner(p: Program, n: number, flavor: "simd" | "scalar" = "simd"): { call: () => void; profile: () => Float64Array; resident: number; arena: number } {
   const k = loadWasmKernels({ flavor });
   const prog = new WasmProgram(k.engine, p, n);
-  const x = images(n);
+  const x = images(n, sizeOf(p.layers[0].out.shape));
   // Where the time goes: each layer's engine.exec timed by a wrapper on this engine instance (the runner
   // has no hook: the edge runtime would carry it); slot 0, the u8 → i16 input conversion and the runner's
   // own work, is the rest of each run's time.
@@ -94,7 +95,7 @@ async function tfRunner(p: Program, n: number): Promise<() => void> {
     tf.tidy(() => {
       let h = x as import("@tensorflow/tfjs").Tensor4D;
       cs.forEach((c, i) => {
-        h = tf.relu(tf.add(tf.conv2d(h, c.w as import("@tensorflow/tfjs").Tensor4D, c.l.stride, c.l.padding), c.b)) as import("@tensorflow/tfjs").Tensor4D;
+        h = tf.relu(tf.add(tf.conv2d(h, c.w as import("@tensorflow/tfjs").Tensor4D, c.l.stride, c.l.padding as "same" | "valid"), c.b)) as import("@tensorflow/tfjs").Tensor4D;
         if (i < pools) h = tf.maxPool(h, 2, 2, "valid");
       });
       let v = tf.mean(h, [1, 2]) as import("@tensorflow/tfjs").Tensor2D;
@@ -160,7 +161,7 @@ async function ortRunner(p: Program, n: number): Promise<() => Promise<unknown>>
  * Best seconds per call of each runner, timed in alternating windows (nipq, tfjs, ort, nipq, …) so that
  * the load of the shared machine falls on all three alike.
  */
-async function timeRunners(calls: (() => unknown)[], reps = 6): Promise<number[]> {
+export async function timeRunners(calls: (() => unknown)[], reps = 6): Promise<number[]> {
   for (const c of calls) for (let i = 0; i < 2; i++) await c();
   const best = calls.map(() => Infinity);
   for (let r = 0; r < reps; r++)

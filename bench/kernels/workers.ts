@@ -1,25 +1,27 @@
-// Worker scaling: cnn-s (the fixture) through the worker pool of `nipq run --workers` (src/exec/workers.ts,
-// job module src/exec/run-job.ts), warm pools, 1 worker (inline, as the CLI runs it) vs 2 worker threads.
+// Worker scaling: cnn-s (the fixture, or any .qmodel given, e.g. a `nipq init` resnet20) through the worker
+// pool of `nipq run --workers` (src/exec/workers.ts, job module src/exec/run-job.ts), warm pools, 1 worker
+// (inline, as the CLI runs it) vs 2 worker threads.
 // Images/s over 6,400 images in batches of 64 (best of a few passes). Results are checked identical.
 // On a shared machine the second worker may get no second core: the benchmark also reports how many cores
 // the process actually obtained (its CPU time / wall time) and images per CPU-second (the pool's cost).
 //
-//   npx tsx bench/kernels/workers.ts [--json] [--quick]
+//   npx tsx bench/kernels/workers.ts [FILE.qmodel] [--json] [--quick]
 
 import { readQModel } from "../../src/ir/io.js";
 import { RUN_JOB_URL, type RunChunk, type RunChunkResult, type RunJobInit } from "../../src/exec/run-job.js";
 import { ChunkPool } from "../../src/exec/workers.js";
+import { inputBytes } from "../../src/exec/runner.js";
 import { machine } from "./common.js";
 
 const quick = process.argv.includes("--quick");
 const BATCH = 64;
 const CHUNKS = quick ? 40 : 100;
 
-function chunks(): RunChunk[] {
+function chunks(per: number): RunChunk[] {
   const out: RunChunk[] = [];
   let s = 7;
   for (let c = 0; c < CHUNKS; c++) {
-    const images = new Uint8Array(BATCH * 784);
+    const images = new Uint8Array(BATCH * per);
     for (let i = 0; i < images.length; i++) {
       s = (Math.imul(s, 1103515245) + 12345) >>> 0;
       images[i] = s >>> 24;
@@ -32,7 +34,7 @@ function chunks(): RunChunk[] {
 /** Images/s of a warm pool with `workers` threads (1 runs inline in this thread, as the CLI does) and its results. */
 async function measure(program: ReturnType<typeof readQModel>, workers: number, reps: number): Promise<{ ips: number; cores: number; ipcs: number; logits: Int16Array }> {
   const pool = await ChunkPool.start<RunJobInit, RunChunk, RunChunkResult>({ module: RUN_JOB_URL, init: { program, backend: "wasm", batch: BATCH }, workers: Math.max(1, workers) });
-  const cs = chunks();
+  const cs = chunks(inputBytes(program));
   await pool.map(cs.slice(0, 4)); // warm-up (JIT tier-up in every worker)
   let best = Infinity;
   let cores = 0;

@@ -46,6 +46,11 @@ export interface Fixture {
   expected: Expected;
 }
 
+/** The input normalization to import a fixture with (`nipq import --input-mean/--input-std`), if it has one. */
+export function importNorm(e: Expected): { mean: number[]; std: number[] } | undefined {
+  return e.input.mean.some((v) => v !== 0) || e.input.std.some((v) => v !== 1) ? { mean: e.input.mean, std: e.input.std } : undefined;
+}
+
 /** Every `<name>.onnx` in the fixture directory with its expectations, sorted by name. */
 export function listFixtures(dir = FIXTURE_DIR): Fixture[] {
   return readdirSync(dir)
@@ -181,7 +186,7 @@ export function argmax(v: ArrayLike<number>): number {
 
 const QUANT_DOMAINS = new Set(["qonnx.custom_op.general", "onnx.brevitas", "finn.custom_op.general"]);
 
-function tensorValues(t: Tensor): number[] {
+export function tensorValues(t: Tensor): number[] {
   const dt = t.dataType ?? 0;
   if (t.rawData && t.rawData.length) {
     const b = t.rawData;

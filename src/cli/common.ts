@@ -5,6 +5,39 @@ import { InvalidArgumentError, Option } from "commander";
 import { defaultWorkers } from "../exec/workers.js";
 import { MAX_WORKERS } from "../limits.js";
 
+/** What --data accepts, for every command's help. */
+export const DATA_HELP =
+  "dataset: mnist (shipped digits), fashion-mnist (Debian dataset-fashion-mnist), idx:DIR, npy:DIR (x_test.npy u8 NHWC, y_test.npy), cifar10:DIR (CIFAR-10 binary), images:DIR (a folder per class, PNG/JPEG)";
+
+/** What --resize does, for every command that takes --data. */
+export const RESIZE_HELP = "images:DIR only: scale images to the model's input size (bilinear) instead of refusing other sizes";
+
+/** The model facts a dataset is checked against (src/data/index.ts dataFor): input [H, W, C], classes, its file. */
+export function modelFacts(p: { layers: { out: { shape: number[] } }[] }, file: string): { input: number[]; classes: number; name: string } {
+  return { input: p.layers[0].out.shape, classes: p.layers[p.layers.length - 1].out.shape[0], name: file };
+}
+
+/** Parses "W/A" (or one number for both) with each in 2..8. */
+export function parseBits(v: string): { w: number; a: number } {
+  const m = /^\s*(\d+)\s*(?:\/\s*(\d+)\s*)?$/.exec(v);
+  if (!m) throw new InvalidArgumentError(`expected W/A with integers in 2..8 (e.g. 4/4), found ${JSON.stringify(v)}`);
+  const w = Number(m[1]);
+  const a = m[2] === undefined ? w : Number(m[2]);
+  for (const [k, b] of [["W", w], ["A", a]] as const) {
+    if (b < 2 || b > 8) throw new InvalidArgumentError(`${k} expected an integer in 2..8, found ${b}`);
+  }
+  return { w, a };
+}
+
+/** Parses a finite number option within [min, max]. */
+export function numberOption(name: string, min: number, max: number): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected a number in [${min}, ${max}], found ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
 /** Parses an integer option within [min, max]; commander reports the failure as a usage error (exit 2). */
 export function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
   return (v: string) => {

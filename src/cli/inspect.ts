@@ -13,9 +13,13 @@ import { peakActivationBytes } from "../exec/memplan.js";
 export function layerDetails(l: Layer): Record<string, unknown> {
   const d: Record<string, unknown> = { inputs: l.inputs, out: l.out };
   switch (l.op) {
+    case "input":
+      if (l.lut) d.lut = Array.from(l.lut);
+      break;
     case "conv2d":
     case "dense":
       if (l.op === "conv2d") Object.assign(d, { kernel: l.kernel, stride: l.stride, padding: l.padding, groups: l.groups });
+      if (l.wFullRange) d.wFullRange = true;
       Object.assign(d, { weights: Array.from(l.weights), bias: Array.from(l.bias), wScale: Array.from(l.wScale), m: Array.from(l.rq.m), s: Array.from(l.rq.s), lo: l.rq.lo, hi: l.rq.hi });
       break;
     case "maxpool":

@@ -1,17 +1,22 @@
 // The `nipq` command line (DESIGN.md §5). Exit codes: 0 success; 2 bad input or usage, with one line
-// `nipq: <what>: <why>` on stderr and no stack trace (unless --debug); 1 anything else.
+// `nipq: <what>: <why>` on stderr and no stack trace (unless --debug); 1 a failed service (ServiceError: one
+// line too) or anything else ("internal error").
 
 import { Command, CommanderError } from "commander";
-import { NipqInputError } from "../errors.js";
+import { NipqInputError, ServiceError } from "../errors.js";
 import { printable } from "./common.js";
 import { exportCommand } from "./export.js";
+import { exportOnnxCommand } from "./export-onnx.js";
+import { importCommand } from "./import.js";
 import { demoCommand } from "./demo.js";
+import { initCommand } from "./init.js";
 import { inspectCommand } from "./inspect.js";
 import { lowerCommand } from "./lower.js";
 import { runCommand } from "./run.js";
 import { simulateCommand } from "./simulate.js";
 import { sweepCommand } from "./sweep.js";
 import { trainCommand } from "./train.js";
+import { workerCommand } from "./worker.js";
 
 /** Builds the program with every command registered. */
 export function buildProgram(): Command {
@@ -22,12 +27,16 @@ export function buildProgram(): Command {
     .enablePositionalOptions(false);
   program.addCommand(demoCommand());
   program.addCommand(lowerCommand());
+  program.addCommand(importCommand());
   program.addCommand(inspectCommand());
   program.addCommand(runCommand());
   program.addCommand(trainCommand());
+  program.addCommand(initCommand());
   program.addCommand(exportCommand());
+  program.addCommand(exportOnnxCommand());
   program.addCommand(simulateCommand());
   program.addCommand(sweepCommand());
+  program.addCommand(workerCommand());
   return program;
 }
 
@@ -63,10 +72,10 @@ export async function runCli(argv: string[]): Promise<number> {
       process.stderr.write(`nipq: ${oneLine(e.message)}\n`);
       return e.exitCode === 0 ? 0 : 2;
     }
-    if (e instanceof NipqInputError) {
+    if (e instanceof NipqInputError || e instanceof ServiceError) {
       process.stderr.write(`nipq: ${oneLine(e.message)}\n`);
       if (debug) process.stderr.write(`${e.stack}\n`);
-      return 2;
+      return e instanceof ServiceError ? 1 : 2;
     }
     const err = e as Error;
     process.stderr.write(`nipq: internal error: ${oneLine(err?.message ?? String(e))}${debug ? "" : " (run with --debug for the stack trace)"}\n`);

@@ -5,7 +5,7 @@
 
 import { Command } from "commander";
 import cliProgress from "cli-progress";
-import { checkModelFitsData, loadDataset } from "../data/index.js";
+import { dataFor } from "../data/index.js";
 import { BACKENDS, loadBackend, type BackendName } from "../exec/backends.js";
 import { batchRanges, classesOf, inputBytes } from "../exec/runner.js";
 import { RUN_JOB_URL, type RunChunk, type RunChunkResult, type RunJobInit } from "../exec/run-job.js";
@@ -13,7 +13,7 @@ import { runChunks } from "../exec/workers.js";
 import { readQModel } from "../ir/io.js";
 import { KernelsNotBuiltError } from "../kernels/wasm/errors.js";
 import { checkWritable, writeFileAtomic } from "../fsutil.js";
-import { choiceOption, intOption, pathOption, printJson, say, workersOption } from "./common.js";
+import { DATA_HELP, RESIZE_HELP, choiceOption, intOption, modelFacts, pathOption, printJson, say, workersOption } from "./common.js";
 import { MAX_BATCH, MAX_LIMIT } from "../limits.js";
 
 interface RunOptions {
@@ -23,6 +23,7 @@ interface RunOptions {
   batch: number;
   workers: number;
   dumpLogits?: string;
+  resize?: boolean;
   json?: boolean;
 }
 
@@ -30,7 +31,8 @@ export function runCommand(): Command {
   return new Command("run")
     .description("run an integer program over a dataset's test split; print accuracy and images/s")
     .argument("<file>", "a .qmodel file", pathOption)
-    .requiredOption("--data <D>", "dataset: mnist (shipped digits, 2,000-image test split), fashion-mnist (Debian dataset-fashion-mnist) or idx:DIR", pathOption)
+    .requiredOption("--data <D>", DATA_HELP, pathOption)
+    .option("--resize", RESIZE_HELP)
     .option("--backend <name>", `kernels to run on: ${BACKENDS.join(" | ")} (reference: the plain-TS executable spec, slow)`, choiceOption(BACKENDS), "wasm")
     .option("--limit <N>", "use only the first N test images", intOption("--limit", 1, MAX_LIMIT))
     .option("--batch <N>", "images per batch", intOption("--batch", 1, MAX_BATCH), 64)
@@ -41,8 +43,7 @@ export function runCommand(): Command {
     .action(async (file: string, o: RunOptions, cmd: Command) => {
       if (o.dumpLogits) checkWritable(o.dumpLogits);
       const program = readQModel(file);
-      const data = loadDataset(o.data, "test", o.limit);
-      checkModelFitsData(file, program.layers[0].out.shape, data);
+      const data = dataFor(o.data, modelFacts(program, file), { limit: o.limit, resize: o.resize });
       let fallback: string | undefined;
       const kernels = await loadBackend(o.backend).catch((e: unknown) => {
         // Not asked for by name and not built: the reference kernels give the same integers, slower.

@@ -6,24 +6,26 @@
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
-import { checkModelFitsData, loadDataset } from "../data/index.js";
-import { readQModel } from "../ir/io.js";
-import { prepareOutputDir, writeOutputDir } from "../fsutil.js";
+import { dataFor } from "../data/index.js";
+import { decodeQModel } from "../ir/qmodel.js";
+import { prepareOutputDir, readFileChecked, writeOutputDir } from "../fsutil.js";
 import { SIMULATE_REPORT } from "../report/outputs.js";
 import { LAYER_HEADER, layerRows, simulateDoc, simulateHtml } from "../report/simulate.js";
 import { textTable } from "../report/table.js";
 import { programCost } from "../sim/hw/cost.js";
 import { loadHwModel } from "../sim/hw/hwmodel.js";
 import { chipWarnings } from "../sim/hw/resolve.js";
-import { accuracyStudy } from "../sim/study/study.js";
-import { collect, fmtInt, pathOption, printJson, printWarnings, say } from "./common.js";
+import { accuracyStudy, type AccuracyStudy } from "../sim/study/study.js";
+import { DATA_HELP, RESIZE_HELP, collect, fmtInt, modelFacts, pathOption, printJson, printWarnings, say } from "./common.js";
 import { studyOptions, type StudyCliOptions } from "./options.js";
+import { addQueueOptions, checkQueueOptions, runQueued, type QueueCliOptions } from "./queue-options.js";
 
-interface SimulateOptions extends StudyCliOptions {
+interface SimulateOptions extends StudyCliOptions, QueueCliOptions {
   hw: string;
   data: string;
   set: string[];
   out?: string;
+  resize?: boolean;
 }
 
 export function simulateCommand(): Command {
@@ -31,25 +33,31 @@ export function simulateCommand(): Command {
     .description("simulate an integer program on an accelerator model: costs per layer, accuracy clean and under injected noise")
     .argument("<file>", "a .qmodel file", pathOption)
     .requiredOption("--hw <HW>", "hw-model JSON file, or a shipped model's name (int8-systolic-16x16, lowbit-npu, bitserial-edge, analog-pcm-crossbar)", pathOption)
-    .requiredOption("--data <D>", "dataset: mnist, fashion-mnist or idx:DIR", pathOption);
-  return studyOptions(cmd, { trials: "Monte-Carlo trials (noisy chip instances)" })
+    .requiredOption("--data <D>", DATA_HELP, pathOption)
+    .option("--resize", RESIZE_HELP);
+  return addQueueOptions(studyOptions(cmd, { trials: "Monte-Carlo trials (noisy chip instances)" }))
     .option("--set <key=value>", "override a hw-model field (dotted path, repeatable), e.g. noise.weightGaussian.sigma=0.5", collect, [])
     .option("--out <DIR>", "write report.json and report.html there (a new directory, or a previous simulate report)", pathOption)
     .addHelpText("after", "\nTrials: each is one chip instance (per-chip noise drawn once) over the same images; draws are keyed by (seed, trial, image).")
     .action(async (file: string, o: SimulateOptions) => {
+      checkQueueOptions(o);
       if (o.out) prepareOutputDir(o.out, SIMULATE_REPORT);
-      const program = readQModel(file);
+      const modelBytes = readFileChecked(file);
+      const program = decodeQModel(modelBytes, file);
       const { hw, file: hwFile } = loadHwModel(o.hw, o.set);
-      const data = loadDataset(o.data, "test", o.limit);
-      checkModelFitsData(file, program.layers[0].out.shape, data);
+      const data = dataFor(o.data, modelFacts(program, file), { limit: o.limit, resize: o.resize });
       const cost = programCost(program, hw);
       const warnings = printWarnings(chipWarnings(program, hw));
       const t0 = performance.now();
-      const bar = new cliProgress.SingleBar({ format: "simulate |{bar}| {value}/{total} trials | last {acc}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
-      bar.start(o.trials, 0, { acc: "–" });
-      let done = 0;
-      const study = await accuracyStudy(program, hw, data, { seed: o.seed, trials: o.trials, workers: o.workers, batch: o.batch, onTrial: (_t, acc) => bar.update(++done, { acc: `${(100 * acc).toFixed(2)}%` }) });
-      bar.stop();
+      let study: AccuracyStudy;
+      if (o.queue) [study] = await runQueued(o, modelBytes, [hw], data);
+      else {
+        const bar = new cliProgress.SingleBar({ format: "simulate |{bar}| {value}/{total} trials | last {acc}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+        bar.start(o.trials, 0, { acc: "–" });
+        let done = 0;
+        study = await accuracyStudy(program, hw, data, { seed: o.seed, trials: o.trials, workers: o.workers, batch: o.batch, onTrial: (_t, acc) => bar.update(++done, { acc: `${(100 * acc).toFixed(2)}%` }) });
+        bar.stop();
+      }
       const doc = simulateDoc(cost, study, { hw, hwFile, model: file, data: data.name, samples: data.n, seed: o.seed, seconds: (performance.now() - t0) / 1000, set: o.set, warnings });
       if (o.out) writeOutputDir(o.out, [["report.json", JSON.stringify(doc, null, 2) + "\n"], ["report.html", simulateHtml(doc, cost)]], SIMULATE_REPORT);
       if (o.json) return printJson(doc);

@@ -2,18 +2,19 @@
 //  [--epochs N] [--batch N] [--limit N] [--seed S] --out DIR [--resume] [--json]` (DESIGN.md §5):
 // trains in TensorFlow.js and writes a QuantGraph checkpoint directory after every epoch.
 
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { ARCHS } from "../train/archs.js";
 import { BACKEND_CHOICES, selectBackend } from "../train/backend.js";
 import { METHODS, type Method } from "../train/model.js";
 import { DEFAULT_NOISE, NOISE_KINDS, type NoiseKind } from "../train/quantizers.js";
 import { train, type EpochLog, type Progress } from "../train/trainer.js";
-import { choiceOption, intOption, pathOption, printJson, say } from "./common.js";
+import { choiceOption, intOption, numberOption, parseBits, pathOption, printJson, say } from "./common.js";
 import { MAX_BATCH, MAX_EPOCHS, MAX_LIMIT } from "../limits.js";
 
 interface TrainOptions {
   arch: string;
+  width?: number;
   data: string;
   method: Method;
   bits?: { w: number; a: number };
@@ -45,31 +46,12 @@ interface TrainOptions {
   kdWeight?: number;
 }
 
-/** Parses "W/A" (or one number for both) with each in 2..8. */
-export function parseBits(v: string): { w: number; a: number } {
-  const m = /^\s*(\d+)\s*(?:\/\s*(\d+)\s*)?$/.exec(v);
-  if (!m) throw new InvalidArgumentError(`expected W/A with integers in 2..8 (e.g. 4/4), found ${JSON.stringify(v)}`);
-  const w = Number(m[1]);
-  const a = m[2] === undefined ? w : Number(m[2]);
-  for (const [k, b] of [["W", w], ["A", a]] as const) {
-    if (b < 2 || b > 8) throw new InvalidArgumentError(`${k} expected an integer in 2..8, found ${b}`);
-  }
-  return { w, a };
-}
-
-function numberOption(name: string, min: number, max: number): (v: string) => number {
-  return (v: string) => {
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected a number in [${min}, ${max}], found ${JSON.stringify(v)}`);
-    return n;
-  };
-}
-
 /** The `nipq train` command. */
 export function trainCommand(): Command {
   return new Command("train")
     .description("train a network with NIPQ (or the LSQ / float baselines) in TensorFlow.js; write a QuantGraph checkpoint")
-    .requiredOption("--arch <A>", `architecture: ${ARCHS.join(" | ")}`, choiceOption(ARCHS))
+    .requiredOption("--arch <A>", `architecture: ${ARCHS.join(" | ")} (each built for the datasets' 28×28×1 digits)`, choiceOption(ARCHS))
+    .option("--width <X>", "MobileNetV2 width multiplier α (mobilenetv2 only)", numberOption("--width", 0.05, 4))
     .requiredOption("--data <D>", "dataset: mnist | fashion-mnist | idx:DIR", pathOption)
     .requiredOption("--method <M>", `training method: ${METHODS.join(" | ")}`, choiceOption(METHODS))
     .option("--bits <W/A>", "fixed weight/activation bits, each 2..8 (default 4/4 for nipq and lsq)", parseBits)
@@ -148,7 +130,7 @@ Example (fine-tune W3A3 from a float checkpoint with the authors' recipe):
         r = await train(
           {
             arch: o.arch, data: o.data, method: o.method, bits: o.bits, targetBops: o.targetBops === undefined ? undefined : o.targetBops * 1e9,
-            targetAvgBits: o.targetAvgBits, epochs: o.epochs, batch: o.batch, limit: o.limit, testLimit: o.testLimit, seed: o.seed, out: o.out,
+            targetAvgBits: o.targetAvgBits, epochs: o.epochs, batch: o.batch, limit: o.limit, testLimit: o.testLimit, width: o.width, seed: o.seed, out: o.out,
             resume: o.resume ?? false, init: o.init, optimizer: o.optimizer, lr: o.lr, weightDecay: o.weightDecay, warmup: o.warmup, finalFrac: o.finalFrac,
             noise: o.noise, budgetWeight: o.budgetWeight, bitsInit: o.bitsInit, alphaInit: o.alphaInit, thetaLr: o.thetaLr, alphaLr: o.alphaLr,
             teacher: o.teacher, kdTemp: o.kdTemp, kdWeight: o.kdWeight, backend,

@@ -7,9 +7,9 @@
 // MAX_DATASET_IMAGES, and only then is the data inflated, with zlib's maxOutputLength set to what the
 // dims say. A gzip bomb stops at that size; with `take` (--limit) only the first items are inflated.
 
-import { readFileSync } from "node:fs";
 import { constants, gunzipSync } from "node:zlib";
 import { DatasetError } from "../errors.js";
+import { readDataFile } from "./read.js";
 import { MAX_DATASET_IMAGES } from "../limits.js";
 
 /** A decoded u8 IDX array: its dimensions (dims[0] as in the file) and the bytes of the items read. */
@@ -102,14 +102,19 @@ export function decodeIdx(raw: Uint8Array, file: string, o: IdxOptions = {}): Id
   return { dims, data: new Uint8Array(bytes) };
 }
 
+/** Encodes u8 data as IDX bytes (uncompressed; the inverse of decodeIdx). */
+export function encodeIdx(dims: number[], data: Uint8Array): Uint8Array {
+  if (dims.length < 1 || dims.length > 4) throw new RangeError(`IDX: expected 1..4 dims, found ${dims.length}`);
+  if (dims.reduce((a, b) => a * b, 1) !== data.length) throw new RangeError(`IDX: dims [${dims.join(", ")}] do not hold ${data.length} bytes`);
+  const out = new Uint8Array(4 + 4 * dims.length + data.length);
+  const dv = new DataView(out.buffer);
+  out.set([0, 0, 0x08, dims.length]);
+  dims.forEach((d, i) => dv.setUint32(4 + 4 * i, d, false));
+  out.set(data, 4 + 4 * dims.length);
+  return out;
+}
+
 /** Reads and decodes an IDX file. */
 export function readIdx(path: string, o: IdxOptions = {}): IdxArray {
-  let raw: Uint8Array;
-  try {
-    raw = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DatasetError(`${path}: cannot read: ${code === "ENOENT" ? "no such file" : code ?? (e as Error).message}`);
-  }
-  return decodeIdx(raw, path, o);
+  return decodeIdx(readDataFile(path), path, o);
 }

@@ -3,7 +3,7 @@
 
 import type { Activation, LayerKernels } from "../kernels/backend.js";
 import { sizeOf, type Program } from "../ir/types.js";
-import { argmaxRows } from "../kernels/reference/ops.js";
+import { argmaxRows, inputTensor } from "../kernels/reference/ops.js";
 import { MemoryLimitError } from "../errors.js";
 import { MAX_ACTIVATION_BYTES } from "../limits.js";
 
@@ -52,7 +52,7 @@ export function interpretLayers(program: Program, k: LayerKernels, images: Uint8
   if (images.length !== expect) throw new RangeError(`images: expected ${expect} bytes for ${n} samples, found ${images.length}`);
   checkActivationMemory(program, n, keepAll);
   const acts: (Activation | undefined)[] = new Array(layers.length);
-  acts[0] = { n, spec: input.out, data: Int32Array.from(images) };
+  acts[0] = { n, spec: input.out, data: inputTensor(images, input.out.shape[2], input.op === "input" ? input.lut : undefined) };
   const last = lastUse(program);
   for (let i = 1; i < layers.length; i++) {
     const l = layers[i];

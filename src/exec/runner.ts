@@ -97,7 +97,7 @@ export interface Evaluated {
 }
 
 /** Runs `runner` (prepared for batches of `batch`) over every image and counts the predictions equal to the labels. */
-export function evaluate(program: Program, runner: ProgramRunner, images: Uint8Array, labels: Uint8Array, batch: number): Evaluated {
+export function evaluate(program: Program, runner: ProgramRunner, images: Uint8Array, labels: Uint8Array | Uint16Array, batch: number): Evaluated {
   const t0 = performance.now();
   const r = runBatched(images, inputBytes(program), classesOf(program), batch, (x, n) => runner.run(x, n));
   const seconds = (performance.now() - t0) / 1000;

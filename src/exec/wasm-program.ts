@@ -4,7 +4,7 @@
 
 import { planActivations } from "./memplan.js";
 import type { RunResult } from "./interpret.js";
-import { argmaxRows } from "../kernels/reference/ops.js";
+import { argmaxRows, inputTensor } from "../kernels/reference/ops.js";
 import { sizeOf, type Program } from "../ir/types.js";
 import { SLACK } from "../kernels/wasm/arena.js";
 import type { WasmEngine } from "../kernels/wasm/engine.js";
@@ -68,13 +68,18 @@ export class WasmProgram {
     const { engine, program } = this;
     const layers = program.layers;
     const inSize = sizeOf(layers[0].out.shape);
-    engine.arena.bytes().set(images, this.staging);
     const ptr = (i: number) => this.base + this.offsets[i];
-    engine.k.u8_to_s16(this.staging, n * inSize, ptr(0));
+    const input = layers[0];
+    // Format 2's input table maps each channel's u8 pixel to the first quantized value (DESIGN.md §3).
+    if (input.op === "input" && input.lut) engine.arena.i16(ptr(0), n * inSize).set(inputTensor(images, input.out.shape[2], input.lut));
+    else {
+      engine.arena.bytes().set(images, this.staging);
+      engine.k.u8_to_s16(this.staging, n * inSize, ptr(0));
+    }
     for (let i = 1; i < layers.length; i++) {
       const l = layers[i];
       if (l.op === "flatten") continue;
-      engine.exec(l, layers[l.inputs[0]].out, l.inputs.map(ptr), n, ptr(i), n * sizeOf(l.out.shape));
+      engine.exec(l, l.inputs.map((j) => layers[j].out), l.inputs.map(ptr), n, ptr(i), n * sizeOf(l.out.shape));
     }
     const classes = sizeOf(layers[layers.length - 1].out.shape);
     return Int16Array.from(engine.arena.i16(ptr(layers.length - 1), n * classes));

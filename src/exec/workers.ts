@@ -62,8 +62,20 @@ export interface PoolOptions<I> {
   module: URL | string;
   /** Passed to the module's init in every worker (structured-cloned). */
   init: I;
-  /** Number of workers; 1 runs inline. */
+  /** Number of workers; 1 runs inline unless `threads`. */
   workers: number;
+  /**
+   * Run in worker threads even for one worker, so this thread stays free while jobs run (a queue worker
+   * renews its job locks and talks to Redis meanwhile: src/queue/worker.ts).
+   */
+  threads?: boolean;
+}
+
+/** A chunk waiting for a worker in `submit`. */
+interface Waiting<C, R> {
+  chunk: C;
+  resolve: (r: R) => void;
+  reject: (e: Error) => void;
 }
 
 /** A started pool; `map` may be called many times; `close` ends the workers. */
@@ -76,7 +88,7 @@ export class ChunkPool<I, C, R> {
   /** Starts `workers` workers (or loads the module inline for 1) and runs init in each. */
   static async start<I, C, R>(o: PoolOptions<I>): Promise<ChunkPool<I, C, R>> {
     const href = o.module instanceof URL ? o.module.href : o.module;
-    if (o.workers <= 1) {
+    if (o.workers <= 1 && !o.threads) {
       const mod = (await import(href)) as JobModule<I, unknown, C, R>;
       return new ChunkPool<I, C, R>([], { mod, state: await mod.init(o.init) });
     }
@@ -168,6 +180,55 @@ export class ChunkPool<I, C, R> {
       ),
     );
     return out;
+  }
+
+  private idle: Worker[] | undefined;
+  private readonly waiting: Waiting<C, R>[] = [];
+
+  /**
+   * Runs one chunk on the next idle worker (waiting while all are busy) and resolves to its result.
+   * Concurrent calls are safe (a queue worker runs several jobs at once); do not mix them with a `map` in
+   * flight on the same pool. A worker thread that dies is not used again; when none is left, waiting and
+   * later chunks are rejected.
+   */
+  submit(chunk: C): Promise<R> {
+    if (this.inline) {
+      const { mod, state } = this.inline;
+      return Promise.resolve().then(() => mod.run(state, chunk));
+    }
+    return new Promise<R>((resolve, reject) => {
+      this.waiting.push({ chunk, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    const idle = (this.idle ??= [...this.workers]);
+    if (this.workers.length === 0) for (const t of this.waiting.splice(0)) t.reject(new Error("the worker pool has no live worker thread left"));
+    while (idle.length && this.waiting.length) {
+      const w = idle.pop()!;
+      const t = this.waiting.shift()!;
+      const settle = (ok: boolean, fn: () => void) => {
+        w.off("message", onMsg);
+        w.off("error", onErr);
+        w.off("exit", onExit);
+        if (ok) idle.push(w);
+        else this.workers.splice(this.workers.indexOf(w), 1);
+        fn();
+        this.dispatch();
+      };
+      const onMsg = (m: { result?: R; error?: ErrorMsg }) => settle(true, () => (m.error ? t.reject(reviveError(m.error)) : t.resolve(m.result as R)));
+      const onErr = (e: Error) => settle(false, () => t.reject(e));
+      const onExit = (code: number) => settle(false, () => t.reject(new Error(`a worker thread exited with code ${code} while running a chunk`)));
+      w.on("message", onMsg);
+      w.once("error", onErr);
+      w.once("exit", onExit);
+      try {
+        w.postMessage({ i: 0, chunk: t.chunk });
+      } catch (e) {
+        settle(true, () => t.reject(e as Error));
+      }
+    }
   }
 
   /** Ends the workers. */

@@ -32,28 +32,41 @@ export class CheckpointError extends NipqInputError {
   }
 }
 
-/** Collects named float32 tensors into one little-endian buffer, 4-byte aligned, in insertion order. */
+type Dtype = NonNullable<TensorRef["dtype"]>;
+const DTYPE_BYTES: Record<Dtype, number> = { float32: 4, float64: 8, int32: 4 };
+
+/**
+ * Collects named tensors into one little-endian buffer, in insertion order: float32 (what training writes),
+ * and for imported graphs int32 and float64. Offsets are multiples of 4 (float64 ones of 8).
+ */
 export class TensorPacker {
-  private chunks: Float32Array[] = [];
+  private chunks: { data: ArrayLike<number>; dtype: Dtype; offset: number }[] = [];
   private bytes = 0;
 
-  /** Appends `data` (copied) and returns its reference. */
-  add(data: Float32Array, shape: number[]): TensorRef {
+  /** Appends `data` (copied) as `dtype` and returns its reference. */
+  add(data: ArrayLike<number>, shape: number[], dtype: Dtype = "float32"): TensorRef {
     const n = shape.reduce((a, b) => a * b, 1);
     if (n !== data.length) throw new Error(`TensorPacker: shape [${shape}] has ${n} elements, data has ${data.length}`);
-    const ref: TensorRef = { offset: this.bytes, length: data.length, shape: [...shape] };
-    this.chunks.push(Float32Array.from(data));
-    this.bytes += data.length * 4;
+    const size = DTYPE_BYTES[dtype];
+    this.bytes = Math.ceil(this.bytes / size) * size;
+    const ref: TensorRef = { offset: this.bytes, length: data.length, shape: [...shape], ...(dtype === "float32" ? {} : { dtype }) };
+    this.chunks.push({ data: Array.from(data), dtype, offset: this.bytes });
+    this.bytes += data.length * size;
     return ref;
   }
 
-  /** The packed bytes (little-endian float32 on every platform). */
+  /** The packed bytes (little-endian on every platform). */
   finish(): Uint8Array {
     const out = new Uint8Array(this.bytes);
     const view = new DataView(out.buffer);
-    let o = 0;
-    for (const c of this.chunks) {
-      for (let i = 0; i < c.length; i++, o += 4) view.setFloat32(o, c[i], true);
+    for (const { data, dtype, offset } of this.chunks) {
+      const size = DTYPE_BYTES[dtype];
+      for (let i = 0; i < data.length; i++) {
+        const o = offset + i * size;
+        if (dtype === "float32") view.setFloat32(o, data[i], true);
+        else if (dtype === "float64") view.setFloat64(o, data[i], true);
+        else view.setInt32(o, data[i], true);
+      }
     }
     return out;
   }
@@ -61,9 +74,23 @@ export class TensorPacker {
 
 /** Reads the float32 tensor `ref` from packed bytes (little-endian). */
 export function readTensor(bytes: Uint8Array, ref: TensorRef): Float32Array {
+  if (ref.dtype && ref.dtype !== "float32") throw new Error(`readTensor: a ${ref.dtype} tensor (use readValues)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(ref.length);
   for (let i = 0; i < ref.length; i++) out[i] = view.getFloat32(ref.offset + 4 * i, true);
+  return out;
+}
+
+/** Reads a tensor of any dtype as exact float64 values (every float32 and int32 is a float64). */
+export function readValues(bytes: Uint8Array, ref: TensorRef): Float64Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float64Array(ref.length);
+  const dtype = ref.dtype ?? "float32";
+  const size = DTYPE_BYTES[dtype];
+  for (let i = 0; i < ref.length; i++) {
+    const o = ref.offset + size * i;
+    out[i] = dtype === "float32" ? view.getFloat32(o, true) : dtype === "float64" ? view.getFloat64(o, true) : view.getInt32(o, true);
+  }
   return out;
 }
 
@@ -150,8 +177,13 @@ export function validateGraph(raw: unknown, file: string, weightsBytes: number):
   if (!Array.isArray(g.nodes) || g.nodes.length < 2) fail("nodes", "an array of at least 2 nodes", g.nodes);
   const nodes = g.nodes as unknown[];
 
+  // Fields only importers set (src/graph/types.ts "imported"): a training checkpoint never holds them.
+  const notImported = (o: Obj, field: string, keys: string[]): void => {
+    for (const k of keys) if (k in o) fail(`${field}.${k}`, "no such field in a training checkpoint (imported models only)", o[k]);
+  };
   const tensor = (v: unknown, field: string, expectShape?: number[]): TensorRef => {
     const t = obj(v, field);
+    notImported(t, field, ["dtype"]);
     const offset = int(t.offset, `${field}.offset`);
     if (offset % 4 !== 0) fail(`${field}.offset`, "a multiple of 4", offset);
     const length = int(t.length, `${field}.length`);
@@ -167,6 +199,7 @@ export function validateGraph(raw: unknown, file: string, weightsBytes: number):
   const quant = (v: unknown, field: string, nullable: boolean): QuantizerSpec | null => {
     if (v === null && nullable) return null;
     const q = obj(v, field);
+    notImported(q, field, ["zero", "fullRange", "clip", "channelSteps"]);
     if (typeof q.id !== "string" || q.id === "") fail(`${field}.id`, "a non-empty string", q.id);
     const bits = num(q.bits, `${field}.bits`, (x) => Number.isInteger(x) && x >= 2 && x <= 8, "an integer in 2..8");
     num(q.alpha, `${field}.alpha`, (x) => Number.isFinite(x) && x > 0, "a positive number");
@@ -186,6 +219,7 @@ export function validateGraph(raw: unknown, file: string, weightsBytes: number):
     (n.inputs as unknown[]).forEach((k, j) => num(k, `${f}.inputs[${j}]`, (x) => Number.isInteger(x) && x >= 0 && x < i, `an index < ${i}`));
     shape(n.outShape, `${f}.outShape`);
     if (i === 0 && n.op !== "input") fail(`${f}.op`, '"input"', n.op);
+    notImported(n, f, ["lut", "intWeights", "intBias", "clip", "groups"]);
     const act = (v: unknown): void => {
       if (!(ACTIVATIONS as readonly unknown[]).includes(v)) fail(`${f}.activation`, ACTIVATIONS.join(" | "), v);
     };

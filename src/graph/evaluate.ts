@@ -8,6 +8,11 @@
 import { quantizeValue, quantRange } from "./quantize.js";
 import type { GraphNode, QuantGraph, QuantizerSpec, TensorRef } from "./types.js";
 
+/** Top (or left) padding of a "same" window: floor(max((ceil(size/s) − 1)·s + k − size, 0)/2) (DESIGN.md §3). */
+function samePad(size: number, k: number, s: number): number {
+  return Math.floor(Math.max((Math.ceil(size / s) - 1) * s + k - size, 0) / 2);
+}
+
 export interface EvalOptions {
   /** Skip learned activation quantizers whose id starts with "a" (calibration helpers). */
   floatActivations?: boolean;
@@ -42,9 +47,8 @@ export function evalGraph(g: QuantGraph, weights: Uint8Array, image: Uint8Array,
         const [OH, OW, O] = n.outShape;
         const [kh, kw] = n.kernel;
         const [sh, sw] = n.strides;
-        const pad = (size: number, k: number, s: number) => (n.padding === "same" ? Math.floor(Math.max((Math.ceil(size / s) - 1) * s + k - size, 0) / 2) : 0);
-        const pt = pad(H, kh, sh);
-        const pl = pad(W, kw, sw);
+        const pt = n.padding === "same" ? samePad(H, kh, sh) : 0;
+        const pl = n.padding === "same" ? samePad(W, kw, sw) : 0;
         y = new Float64Array(OH * OW * O);
         for (let oy = 0; oy < OH; oy++)
           for (let ox = 0; ox < OW; ox++)
@@ -76,16 +80,21 @@ export function evalGraph(g: QuantGraph, weights: Uint8Array, image: Uint8Array,
       case "maxPool": {
         const [H, W, C] = inShape;
         const [OH, OW] = n.outShape;
+        // "same" padding: padded taps are ignored (TensorFlow semantics, as the reference kernel).
+        const pt = n.padding === "same" ? samePad(H, n.pool[0], n.strides[0]) : 0;
+        const pl = n.padding === "same" ? samePad(W, n.pool[1], n.strides[1]) : 0;
         y = new Float64Array(OH * OW * C).fill(-Infinity);
         for (let oy = 0; oy < OH; oy++)
           for (let ox = 0; ox < OW; ox++)
             for (let c = 0; c < C; c++)
               for (let ky = 0; ky < n.pool[0]; ky++)
                 for (let kx = 0; kx < n.pool[1]; kx++) {
-                  const v = x[((oy * n.strides[0] + ky) * W + ox * n.strides[1] + kx) * C + c];
+                  const iy = oy * n.strides[0] + ky - pt;
+                  const ix = ox * n.strides[1] + kx - pl;
+                  if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                  const v = x[(iy * W + ix) * C + c];
                   if (v > y[(oy * OW + ox) * C + c]) y[(oy * OW + ox) * C + c] = v;
                 }
-        void H;
         break;
       }
       case "globalAvgPool": {
@@ -105,6 +114,10 @@ export function evalGraph(g: QuantGraph, weights: Uint8Array, image: Uint8Array,
         if (n.activation !== "none") y = y.map((v) => Math.max(0, n.activation === "relu6" ? Math.min(6, v) : v));
         break;
       }
+      case "avgPool":
+      case "requant":
+        // Training graphs have neither; imported models are checked against their own runtimes instead.
+        throw new Error(`evalGraph: node ${n.name} (${n.op}) occurs only in imported graphs, which it does not evaluate`);
     }
     outs.push(y);
 

@@ -2,8 +2,14 @@
 // a list of nodes in topological order; node i reads the outputs of `inputs` (indices of earlier nodes).
 // Float32 weights and BN statistics live in a binary file and are referenced by TensorRef. For every
 // quantized tensor the graph records {bits, alpha, step, signed}. This module must never import tfjs:
-// lowering and other front ends (an ONNX/QONNX importer, say) use it without a training framework.
+// lowering and other front ends (src/import/, the ONNX importer) use it without a training framework.
 // docs/CHECKPOINT.md is the normative description of every field.
+//
+// Fields marked "imported" exist for models trained elsewhere (DESIGN.md §2, §3 "Imported models"): the
+// scale and zero point each quantizer was trained with, full-range and clipped integer ranges, integer
+// weights with per-channel scales, integer biases, an input lookup table, explicit pads, groups, average
+// pools, back-to-back quantizers and real-valued clips. The importer builds such graphs in memory and hands
+// them to the same lowering passes; `nipq train` never writes them and the checkpoint reader rejects them.
 
 /** Format tag and version written into graph.json. */
 export const GRAPH_FORMAT = "nipq-quantgraph";
@@ -29,14 +35,31 @@ export interface QuantizerSpec {
   signed: boolean;
   /** False for fixed quantizers (the input image: 8-bit unsigned, step 1/255). */
   learned: boolean;
+  /** Imported: the integer zero point of an activation quantizer, inside its range (x ≈ (q − zero)·step). */
+  zero?: number;
+  /** Imported: a signed quantizer's range includes −2^(bits−1) (PyTorch and onnxruntime int8). */
+  fullRange?: boolean;
+  /**
+   * Imported: the integers this quantizer produces are clamped to [clip[0], clip[1]] inside its range (QONNX's
+   * narrow unsigned [0, 2^b − 2], torch's reduce_range as Clip(0, 127) between QuantizeLinear and
+   * DequantizeLinear). Lowering makes it the producing layer's output clamp.
+   */
+  clip?: [number, number];
+  /** Imported weight quantizers: one step per output channel (`step` is then the largest, informative). */
+  channelSteps?: number[];
 }
 
-/** A float32 little-endian tensor in weights.bin: byte offset, element count, shape (row-major). */
+/** A little-endian tensor in weights.bin: byte offset, element count, shape (row-major). */
 export interface TensorRef {
   offset: number;
   length: number;
   shape: number[];
+  /** Element type; absent = float32 (everything `nipq train` writes). Imported graphs also use int32 and float64. */
+  dtype?: "float32" | "float64" | "int32";
 }
+
+/** Explicit pads [top, left, bottom, right] (imported models; see src/ir/types.ts Pads). */
+export type Pads = [number, number, number, number];
 
 /** Batch normalization in inference form: y = gamma·(x − movingMean)/sqrt(movingVar + epsilon) + beta. */
 export interface BatchNormSpec {
@@ -60,6 +83,11 @@ interface NodeBase {
 export interface InputNode extends NodeBase {
   op: "input";
   quant: QuantizerSpec;
+  /**
+   * Imported: int32 [C, 256], the quantized value of each pixel on each channel (in `quant`'s range), from the
+   * model's normalization and input quantizer. Without it the input must be u8 pixels (step 1/255, zero 0).
+   */
+  lut?: TensorRef;
 }
 
 /** Fields shared by the MAC layers. */
@@ -77,22 +105,31 @@ interface ComputeNodeBase extends NodeBase {
   weightQuant: QuantizerSpec | null;
   /** Multiply-accumulates per example. */
   macs: number;
+  /** Imported: the integer weights (int32 TensorRef, same layout as `weights`), authoritative over `weights`. */
+  intWeights?: TensorRef;
+  /** Imported: an int32 bias already at the accumulator step s_x·step_c of each channel (the exporter's). */
+  intBias?: TensorRef;
+  /** Imported: a real-valued clamp [min, max] after the activation (ONNX Clip); ±Infinity for an open end. */
+  clip?: [number, number];
 }
 
 export interface Conv2DNode extends ComputeNodeBase {
   op: "conv2d";
   kernel: [number, number];
   strides: [number, number];
-  padding: "same" | "valid";
+  /** `same`/`valid`, or imported explicit pads. */
+  padding: "same" | "valid" | Pads;
   inChannels: number;
   outChannels: number;
+  /** Imported: grouped convolution (weights [kh][kw][inC/groups][outC]); absent = 1. */
+  groups?: number;
 }
 
 export interface DepthwiseConv2DNode extends ComputeNodeBase {
   op: "depthwiseConv2d";
   kernel: [number, number];
   strides: [number, number];
-  padding: "same" | "valid";
+  padding: "same" | "valid" | Pads;
   channels: number;
 }
 
@@ -106,7 +143,24 @@ export interface MaxPoolNode extends NodeBase {
   op: "maxPool";
   pool: [number, number];
   strides: [number, number];
-  padding: "valid" | "same";
+  padding: "valid" | "same" | Pads;
+}
+
+/** Imported: average pool over pool windows; explicit pads count as real zeros (ONNX count_include_pad = 1). */
+export interface AvgPoolNode extends NodeBase {
+  op: "avgPool";
+  pool: [number, number];
+  strides: [number, number];
+  padding: "valid" | Pads;
+  inputQuant: QuantizerSpec | null;
+}
+
+/** Imported: a requantization of one quantized tensor to another quantizer (two quantizers in a row). */
+export interface RequantNode extends NodeBase {
+  op: "requant";
+  inputQuant: QuantizerSpec | null;
+  /** A real-valued clamp between the two quantizers (torch's float ReLU6 Clip), ±Infinity for an open end. */
+  clip?: [number, number];
 }
 
 /** Mean over H and W. Its input tensor is quantized by `inputQuant` (it reads a layer's output). */
@@ -125,6 +179,8 @@ export interface AddNode extends NodeBase {
   op: "add";
   inputQuants: (QuantizerSpec | null)[];
   activation: Activation;
+  /** Imported: a real-valued clamp after the activation. */
+  clip?: [number, number];
 }
 
 export type GraphNode =
@@ -133,9 +189,11 @@ export type GraphNode =
   | DepthwiseConv2DNode
   | DenseNode
   | MaxPoolNode
+  | AvgPoolNode
   | GlobalAvgPoolNode
   | FlattenNode
-  | AddNode;
+  | AddNode
+  | RequantNode;
 
 export type ComputeNode = Conv2DNode | DepthwiseConv2DNode | DenseNode;
 
@@ -147,7 +205,8 @@ export function isComputeNode(n: GraphNode): n is ComputeNode {
 /** Training summary stored with the graph (informative; lowering needs none of it). */
 export interface GraphMeta {
   arch: string;
-  method: "nipq" | "lsq" | "float";
+  /** How it was trained; "imported" for a model read by a front end (`arch` is then its file name). */
+  method: "nipq" | "lsq" | "float" | "imported";
   dataset: string;
   epochsDone: number;
   epochsTotal: number;
@@ -167,6 +226,11 @@ export interface QuantGraph {
   meta: GraphMeta;
   /** The last node's output is the float logits [classes]. */
   nodes: GraphNode[];
+  /**
+   * Imported: the step of the model's own output quantizer (torch's converted models quantize the logits to
+   * u8). The logits take it, so their ties are the model's, when the proven accumulator range fits 16 bits.
+   */
+  logitStep?: number;
   /** Name of the binary file beside graph.json. */
   weightsFile: string;
   weightsBytes: number;

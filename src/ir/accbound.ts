@@ -1,7 +1,7 @@
 // The accumulator proof (DESIGN.md §3): from the actual integer weights and the input range, the exact
 // extreme values acc can take for any input in range. Zero padding is covered because 0 is in every range.
 
-import { tensorRange, type Layer, type TensorSpec } from "./types.js";
+import { tensorRange, zeroOf, type Layer, type TensorSpec } from "./types.js";
 
 /** Extreme accumulator values of a layer over all inputs in range, and the signed bits needed to hold them. */
 export interface AccBound {
@@ -42,12 +42,21 @@ export function weightAccBound(weights: ArrayLike<number>, bias: ArrayLike<numbe
   return { min, max, bits: signedBitsFor(min, max) };
 }
 
+/** The values x − z a layer accumulates for inputs x in `input`'s range (its zero point z, 0 in format 1). */
+export function macRange(input: TensorSpec): { lo: number; hi: number } {
+  const t = tensorRange(input);
+  const z = zeroOf(input);
+  return { lo: t.lo - z, hi: t.hi - z };
+}
+
 /**
- * Bound of a layer's accumulators over every input in `input`'s range: weightAccBound for a weight layer;
- * for pooling sums, window size × the input range. Other layers have no accumulator (null).
+ * Bound of a layer's accumulators over every input in `input`'s range: every op accumulates x − z with x in
+ * the input's range, i.e. terms in [lo − z, hi − z] (padding taps read x = z and add 0, inside that interval
+ * because the zero point lies in the range): weightAccBound for a weight layer (whatever the weights' range,
+ * narrow or full); for pooling sums, window size × that interval. Other layers have no accumulator (null).
  */
 export function accumulatorBound(layer: Layer, input: TensorSpec): AccBound | null {
-  const r = tensorRange(input);
+  const r = macRange(input);
   if (layer.op === "conv2d" || layer.op === "dense") return weightAccBound(layer.weights, layer.bias, r);
   if (layer.op !== "avgpool" && layer.op !== "gap") return null;
   const window = layer.op === "gap" ? input.shape[0] * input.shape[1] : layer.kernel[0] * layer.kernel[1];

@@ -3,7 +3,7 @@
 //
 //   offset        size  field
 //   0             4     magic "NQMD" (4E 51 4D 44)
-//   4             2     version, u16 LE = 1
+//   4             2     version, u16 LE: 1, or 2 when the program uses a format-2 feature (./features.ts)
 //   6             2     flags, u16 LE = 0 (reserved)
 //   8             4     header length L, u32 LE
 //   12            L     header: UTF-8 JSON (graph, tensors, requant parameters, section table)
@@ -17,26 +17,32 @@
 import { QModelFormatError } from "../errors.js";
 import { accumulatorBound } from "./accbound.js";
 import { crc32 } from "./crc32.js";
+import { format2Uses, formatVersion } from "./features.js";
 import { packBits, packedBytes, unpackBits } from "./pack.js";
-import { isWeightLayer, type Layer, type Program, type Requant, type TensorSpec } from "./types.js";
+import { isWeightLayer, type InputLayer, type Layer, type LayerPadding, type Program, type Requant, type TensorSpec } from "./types.js";
 import { Checker, validateProgram } from "./validate.js";
 import { MAX_HEADER_BYTES, MAX_HEADER_DEPTH, MAX_LAYERS } from "../limits.js";
 
 export const MAGIC = [0x4e, 0x51, 0x4d, 0x44]; // "NQMD"
-export const VERSION = 1;
+/** The versions this reader accepts; a writer uses the lowest that holds the program (formatVersion). */
+export const VERSIONS = [1, 2];
 const FIXED = 12; // magic + version + flags + header length
 
 /** One entry of the section table: which layer, which kind, how many bytes. */
 export interface SectionEntry {
   layer: number;
-  kind: "weights" | "bias";
+  kind: "lut" | "weights" | "bias";
   bytes: number;
 }
 
-/** The sections a program has, in file order: for each weight layer, its packed weights then its bias. */
+/**
+ * The sections a program has, in file order: the input's lookup table when it has one (format 2, one byte
+ * per entry), then for each weight layer its packed weights then its bias.
+ */
 export function expectedSections(p: Program): SectionEntry[] {
   const out: SectionEntry[] = [];
   p.layers.forEach((l, i) => {
+    if (l.op === "input" && l.lut) out.push({ layer: i, kind: "lut", bytes: l.lut.length });
     if (!isWeightLayer(l)) return;
     out.push({ layer: i, kind: "weights", bytes: packedBytes(l.weights.length, l.wBits) });
     out.push({ layer: i, kind: "bias", bytes: l.bias.length * 4 });
@@ -44,22 +50,24 @@ export function expectedSections(p: Program): SectionEntry[] {
   return out;
 }
 
+/** A tensor's header object; the format-2 keys appear only when they differ from their defaults. */
 function tensorJson(t: TensorSpec): object {
-  return { shape: t.shape, bits: t.bits, signed: t.signed, scale: t.scale };
+  return { shape: t.shape, bits: t.bits, signed: t.signed, scale: t.scale, ...(t.zero ? { zero: t.zero } : {}), ...(t.fullRange ? { fullRange: true } : {}) };
 }
 
 function layerJson(l: Layer, p: Program): Record<string, unknown> {
   const base: Record<string, unknown> = { name: l.name, op: l.op, inputs: l.inputs, out: tensorJson(l.out) };
   const rq = (r: Requant) => ({ m: Array.from(r.m), s: Array.from(r.s), lo: r.lo, hi: r.hi });
   const acc = () => accumulatorBound(l, p.layers[l.inputs[0]].out)!.bits;
+  const wfr = (w: { wFullRange?: boolean }) => (w.wFullRange ? { wFullRange: true } : {});
   switch (l.op) {
     case "input":
     case "flatten":
       return base;
     case "conv2d":
-      return { ...base, kernel: l.kernel, stride: l.stride, padding: l.padding, groups: l.groups, wBits: l.wBits, wScale: Array.from(l.wScale), ...rq(l.rq), accBits: acc() };
+      return { ...base, kernel: l.kernel, stride: l.stride, padding: l.padding, groups: l.groups, wBits: l.wBits, ...wfr(l), wScale: Array.from(l.wScale), ...rq(l.rq), accBits: acc() };
     case "dense":
-      return { ...base, wBits: l.wBits, wScale: Array.from(l.wScale), ...rq(l.rq), accBits: acc() };
+      return { ...base, wBits: l.wBits, ...wfr(l), wScale: Array.from(l.wScale), ...rq(l.rq), accBits: acc() };
     case "maxpool":
       return { ...base, kernel: l.kernel, stride: l.stride, padding: l.padding };
     case "avgpool":
@@ -80,6 +88,7 @@ export function encodeQModel(p: Program): Uint8Array {
   const payloads: Uint8Array[] = [];
   for (const s of sections) {
     const l = p.layers[s.layer];
+    if (l.op === "input" && s.kind === "lut") payloads.push(Uint8Array.from(l.lut!, (v) => v & 0xff));
     if (!isWeightLayer(l)) continue;
     if (s.kind === "weights") payloads.push(packBits(l.weights, l.wBits));
     else {
@@ -93,7 +102,7 @@ export function encodeQModel(p: Program): Uint8Array {
   const out = new Uint8Array(size);
   const dv = new DataView(out.buffer);
   out.set(MAGIC, 0);
-  dv.setUint16(4, VERSION, true);
+  dv.setUint16(4, formatVersion(p), true);
   dv.setUint16(6, 0, true);
   dv.setUint32(8, headerBytes.length, true);
   out.set(headerBytes, FIXED);
@@ -147,8 +156,8 @@ const RQ = ["m", "s", "lo", "hi"];
 const FIELDS: Record<string, string[]> = {
   input: COMMON,
   flatten: COMMON,
-  conv2d: [...COMMON, "kernel", "stride", "padding", "groups", "wBits", "wScale", ...RQ, "accBits"],
-  dense: [...COMMON, "wBits", "wScale", ...RQ, "accBits"],
+  conv2d: [...COMMON, "kernel", "stride", "padding", "groups", "wBits", "wFullRange", "wScale", ...RQ, "accBits"],
+  dense: [...COMMON, "wBits", "wFullRange", "wScale", ...RQ, "accBits"],
   maxpool: [...COMMON, "kernel", "stride", "padding"],
   avgpool: [...COMMON, "kernel", "stride", "padding", ...RQ, "accBits"],
   gap: [...COMMON, ...RQ, "accBits"],
@@ -157,13 +166,17 @@ const FIELDS: Record<string, string[]> = {
 
 function parseTensor(r: JsonReader, f: string, v: unknown): TensorSpec {
   const o = r.obj(f, v);
-  r.keys(f, o, ["shape", "bits", "signed", "scale"]);
-  return {
+  r.keys(f, o, ["shape", "bits", "signed", "scale", "zero", "fullRange"]);
+  const t: TensorSpec = {
     shape: r.ints(`${f}.shape`, o.shape, 1, 1 << 20),
     bits: r.int(`${f}.bits`, o.bits, 2, 16),
     signed: r.bool(`${f}.signed`, o.signed),
     scale: r.num(`${f}.scale`, o.scale),
   };
+  // The format-2 keys (validateProgram checks their ranges; the version check comes after parsing).
+  if (o.zero !== undefined) t.zero = r.int(`${f}.zero`, o.zero, -(2 ** 15), 2 ** 16);
+  if (o.fullRange !== undefined) t.fullRange = r.bool(`${f}.fullRange`, o.fullRange);
+  return t;
 }
 
 function parseRequant(r: JsonReader, f: string, o: Json): Requant {
@@ -186,27 +199,32 @@ function parseLayer(r: JsonReader, f: string, v: unknown): Layer {
   const inputs = r.ints(`${f}.inputs`, o.inputs, 0, 1 << 20);
   const out = parseTensor(r, `${f}.out`, o.out);
   const base = { name, out, inputs } as { name: string; out: TensorSpec; inputs: never };
-  const padding = () => {
+  const padding = (): LayerPadding => {
+    if (Array.isArray(o.padding)) {
+      const a = r.arr(`${f}.padding`, o.padding, 4);
+      return [0, 1, 2, 3].map((i) => r.int(`${f}.padding[${i}]`, a[i], 0, 63)) as LayerPadding;
+    }
     const p = r.str(`${f}.padding`, o.padding);
-    if (p !== "same" && p !== "valid") r.fail(`${f}.padding`, `"same" or "valid"`, p);
+    if (p !== "same" && p !== "valid") r.fail(`${f}.padding`, `"same", "valid" or [top, left, bottom, right]`, p);
     return p;
   };
   const scales = () => Float64Array.from(r.arr(`${f}.wScale`, o.wScale).map((x, i) => r.num(`${f}.wScale[${i}]`, x)));
+  const wFullRange = () => (o.wFullRange === undefined ? {} : { wFullRange: r.bool(`${f}.wFullRange`, o.wFullRange) });
   switch (op) {
     case "input":
       return { ...base, op };
     case "flatten":
       return { ...base, op };
     case "conv2d":
-      return { ...base, op, kernel: r.pair(`${f}.kernel`, o.kernel), stride: r.pair(`${f}.stride`, o.stride), padding: padding(), groups: r.int(`${f}.groups`, o.groups, 1, 1 << 20), wBits: r.int(`${f}.wBits`, o.wBits, 2, 8), wScale: scales(), rq: parseRequant(r, f, o), weights: new Int8Array(0), bias: new Int32Array(0) };
+      return { ...base, op, kernel: r.pair(`${f}.kernel`, o.kernel), stride: r.pair(`${f}.stride`, o.stride), padding: padding(), groups: r.int(`${f}.groups`, o.groups, 1, 1 << 20), wBits: r.int(`${f}.wBits`, o.wBits, 2, 8), ...wFullRange(), wScale: scales(), rq: parseRequant(r, f, o), weights: new Int8Array(0), bias: new Int32Array(0) };
     case "dense":
-      return { ...base, op, wBits: r.int(`${f}.wBits`, o.wBits, 2, 8), wScale: scales(), rq: parseRequant(r, f, o), weights: new Int8Array(0), bias: new Int32Array(0) };
+      return { ...base, op, wBits: r.int(`${f}.wBits`, o.wBits, 2, 8), ...wFullRange(), wScale: scales(), rq: parseRequant(r, f, o), weights: new Int8Array(0), bias: new Int32Array(0) };
     case "maxpool":
       return { ...base, op, kernel: r.pair(`${f}.kernel`, o.kernel), stride: r.pair(`${f}.stride`, o.stride), padding: padding() };
     case "avgpool": {
       const p = padding();
-      if (p !== "valid") r.fail(`${f}.padding`, `"valid" (average pool divides by the full window)`, p);
-      return { ...base, op, kernel: r.pair(`${f}.kernel`, o.kernel), stride: r.pair(`${f}.stride`, o.stride), padding: p, rq: parseRequant(r, f, o) };
+      if (p === "same") r.fail(`${f}.padding`, `"valid" or explicit pads (with "same" the divisor would vary at the borders)`, p);
+      return { ...base, op, kernel: r.pair(`${f}.kernel`, o.kernel), stride: r.pair(`${f}.stride`, o.stride), padding: p as "valid", rq: parseRequant(r, f, o) };
     }
     case "gap":
       return { ...base, op, rq: parseRequant(r, f, o) };
@@ -235,7 +253,7 @@ export function decodeQModel(bytes: Uint8Array, file = "<memory>"): Program {
   for (let i = 0; i < 4; i++) if (bytes[i] !== MAGIC[i]) fail("magic", `"NQMD" (4E 51 4D 44), a .qmodel file`, `bytes ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0").toUpperCase()).join(" ")}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = dv.getUint16(4, true);
-  if (version !== VERSION) fail("version", `${VERSION}`, `${version}`);
+  if (!VERSIONS.includes(version)) fail("version", VERSIONS.join(" or "), `${version}`);
   const flags = dv.getUint16(6, true);
   if (flags !== 0) fail("flags", "0", `${flags}`);
   const hlen = dv.getUint32(8, true);
@@ -271,18 +289,23 @@ export function decodeQModel(bytes: Uint8Array, file = "<memory>"): Program {
     producer: r.str("producer", h.producer),
     layers: layersJson.map((v, i) => parseLayer(r, `layers[${i}]`, v)),
   };
+  // Whether the input has a lookup table is the one thing the header says only through the section table:
+  // a "lut" entry first. Until its section is read the table is an empty placeholder.
+  const table = r.arr("sections", h.sections);
+  const hasLut = table.length > 0 && (table[0] as Json)?.kind === "lut";
+  if (hasLut && program.layers[0]?.op === "input") program.layers[0].lut = new Int16Array(0);
   // The graph (shapes, bits, requant) first: the section sizes are derived from it.
   validateProgram(program, file, true);
   // Section table: exactly the expected list, sizes derived from the header's shapes.
-  const table = r.arr("sections", h.sections);
   const expect: SectionEntry[] = [];
+  if (hasLut) expect.push({ layer: 0, kind: "lut", bytes: program.layers[0].out.shape[2] * 256 });
   program.layers.forEach((l, i) => {
     if (!isWeightLayer(l)) return;
     const outC = l.op === "conv2d" ? l.out.shape[2] : l.out.shape[0];
     expect.push({ layer: i, kind: "weights", bytes: packedBytes(weightCount(program, i), l.wBits) });
     expect.push({ layer: i, kind: "bias", bytes: outC * 4 });
   });
-  if (table.length !== expect.length) r.fail("sections", `${expect.length} sections (weights and bias of each conv2d/dense layer)`, table);
+  if (table.length !== expect.length) r.fail("sections", `${expect.length} sections (${hasLut ? "the input's lookup table, then " : ""}weights and bias of each conv2d/dense layer)`, table);
   let off = FIXED + hlen;
   const end = bytes.length - 4;
   table.forEach((v, k) => {
@@ -295,8 +318,14 @@ export function decodeQModel(bytes: Uint8Array, file = "<memory>"): Program {
     if (s.bytes !== e.bytes) r.fail(`${f}.bytes`, `${e.bytes} (derived from layers[${e.layer}])`, s.bytes);
     if (off + e.bytes > end) fail(f, `${e.bytes} bytes at offset ${off}`, `only ${end - off} bytes before the checksum (truncated)`);
     const l = program.layers[e.layer];
-    if (!isWeightLayer(l)) return;
     const data = bytes.subarray(off, off + e.bytes);
+    if (e.kind === "lut") {
+      const signed = l.out.signed;
+      (l as InputLayer).lut = Int16Array.from(data, (b) => (signed && b >= 128 ? b - 256 : b));
+      off += e.bytes;
+      return;
+    }
+    if (!isWeightLayer(l)) return;
     if (e.kind === "weights") {
       const n = weightCount(program, e.layer);
       const usedBits = n * l.wBits;
@@ -311,6 +340,9 @@ export function decodeQModel(bytes: Uint8Array, file = "<memory>"): Program {
     off += e.bytes;
   });
   if (off !== end) fail("file", `${off + 4} bytes (header, sections and checksum)`, `${bytes.length} bytes (${end - off} bytes of trailing garbage)`);
+  // A version-1 file holds format-1 programs only (docs/FORMAT.md lists what needs version 2).
+  const uses = version === 1 ? format2Uses(program) : [];
+  if (uses.length > 0) fail(uses[0].field, `no ${uses[0].what} in a version-1 file (it needs format version 2)`, `${uses[0].what}`);
   validateProgram(program, file);
   // accBits is derived; a stored value that disagrees means the file was edited or corrupted.
   program.layers.forEach((l, i) => {

@@ -5,7 +5,7 @@
 import { QModelFormatError, describeValue } from "../errors.js";
 import { MAX_LAYERS, MAX_TENSOR_ELEMENTS } from "../limits.js";
 import { accumulatorBound } from "./accbound.js";
-import { outDim, sizeOf, tensorRange, type Layer, type Program, type Requant, type TensorSpec } from "./types.js";
+import { sizeOf, tensorRange, weightRange, windowGeometry, type Layer, type LayerPadding, type Program, type Requant, type TensorSpec } from "./types.js";
 
 export const M_MIN = 2 ** 30; // 1073741824
 export const M_MAX = 2 ** 31 - 1; // 2147483647
@@ -50,6 +50,14 @@ function checkTensor(c: Checker, f: string, t: TensorSpec, isOutput: boolean): v
   if (typeof t.signed !== "boolean") c.fail(`${f}.signed`, "true or false", t.signed);
   if (isOutput && !t.signed) c.fail(`${f}.signed`, "true (the logits are signed 16-bit)", t.signed);
   c.positive(`${f}.scale`, t.scale);
+  if (t.fullRange !== undefined && typeof t.fullRange !== "boolean") c.fail(`${f}.fullRange`, "true or false", t.fullRange);
+  if (t.fullRange && !t.signed) c.fail(`${f}.fullRange`, "false (only a signed tensor can be full range)", t.fullRange);
+  if (isOutput && t.fullRange) c.fail(`${f}.fullRange`, "false (the logits are narrow signed 16-bit)", t.fullRange);
+  if (t.zero !== undefined) {
+    const r = tensorRange(t);
+    if (isOutput) c.eq(`${f}.zero`, t.zero, 0, "0 (the logits have no zero point)");
+    else c.int(`${f}.zero`, t.zero, r.lo, r.hi);
+  }
 }
 
 function checkRequant(c: Checker, f: string, rq: Requant, channels: number, out: TensorSpec): void {
@@ -68,27 +76,34 @@ function checkClamp(c: Checker, f: string, lo: number, hi: number, out: TensorSp
   c.int(`${f}.hi`, hi, lo, r.hi);
 }
 
-function checkWindow(c: Checker, f: string, l: { kernel: [number, number]; stride: [number, number]; padding: string }): void {
+function checkWindow(c: Checker, f: string, l: { kernel: [number, number]; stride: [number, number]; padding: LayerPadding }): void {
   if (!Array.isArray(l.kernel) || l.kernel.length !== 2) c.fail(`${f}.kernel`, "[kh, kw]", l.kernel);
   if (!Array.isArray(l.stride) || l.stride.length !== 2) c.fail(`${f}.stride`, "[sh, sw]", l.stride);
   c.int(`${f}.kernel[0]`, l.kernel[0], 1, 64);
   c.int(`${f}.kernel[1]`, l.kernel[1], 1, 64);
   c.int(`${f}.stride[0]`, l.stride[0], 1, 64);
   c.int(`${f}.stride[1]`, l.stride[1], 1, 64);
-  if (l.padding !== "same" && l.padding !== "valid") c.fail(`${f}.padding`, `"same" or "valid"`, l.padding);
+  if (Array.isArray(l.padding)) {
+    if (l.padding.length !== 4) c.fail(`${f}.padding`, "[top, left, bottom, right]", l.padding);
+    // A pad of k or more would give windows without one real tap (a max pool of nothing).
+    l.padding.forEach((v, i) => c.int(`${f}.padding[${i}]`, v, 0, l.kernel[i % 2] - 1));
+  } else if (l.padding !== "same" && l.padding !== "valid") c.fail(`${f}.padding`, `"same", "valid" or [top, left, bottom, right]`, l.padding);
 }
 
-function windowOut(c: Checker, f: string, inShape: number[], l: { kernel: [number, number]; stride: [number, number]; padding: "same" | "valid" }): [number, number] {
+function windowOut(c: Checker, f: string, inShape: number[], l: { kernel: [number, number]; stride: [number, number]; padding: LayerPadding }): [number, number] {
   const [H, W] = inShape;
-  if (l.padding === "valid" && (H < l.kernel[0] || W < l.kernel[1]))
-    c.fail(`${f}.kernel`, `a window that fits the ${H}×${W} input with valid padding`, `§${shapeStr(l.kernel)}`);
-  return [outDim(H, l.kernel[0], l.stride[0], l.padding), outDim(W, l.kernel[1], l.stride[1], l.padding)];
+  const g = windowGeometry(inShape, l.kernel, l.stride, l.padding);
+  if (g.OH < 1 || g.OW < 1)
+    c.fail(`${f}.kernel`, `a window that fits the ${H}×${W} input with ${Array.isArray(l.padding) ? `pads ${shapeStr(l.padding)}` : `${l.padding} padding`}`, `§${shapeStr(l.kernel)}`);
+  return [g.OH, g.OW];
 }
 
-function checkWeights(c: Checker, f: string, w: Int8Array, n: number, bits: number): void {
+function checkWeights(c: Checker, f: string, l: { weights: Int8Array; wBits: number; wFullRange?: boolean }, n: number): void {
+  const w = l.weights;
   if (!(w instanceof Int8Array) || w.length !== n) c.fail(`${f}.weights`, `${n} int8 values`, w);
-  const hi = 2 ** (bits - 1) - 1;
-  for (let i = 0; i < n; i++) if (w[i] < -hi || w[i] > hi) c.fail(`${f}.weights[${i}]`, `an integer in [${-hi}, ${hi}] (${bits}-bit narrow signed)`, w[i]);
+  const { lo, hi } = weightRange(l);
+  const kind = l.wFullRange ? "full-range" : "narrow";
+  for (let i = 0; i < n; i++) if (w[i] < lo || w[i] > hi) c.fail(`${f}.weights[${i}]`, `an integer in [${lo}, ${hi}] (${l.wBits}-bit ${kind} signed)`, w[i]);
 }
 
 function checkBias(c: Checker, f: string, b: Int32Array, n: number): void {
@@ -133,9 +148,13 @@ export function validateProgram(p: Program, file = "<memory>", structureOnly = f
     let expectShape: number[] = [];
     switch (l.op) {
       case "input":
-        c.eq(`${f}.out.bits`, l.out.bits, 8, "8 (u8 pixels)");
-        c.eq(`${f}.out.signed`, l.out.signed, false, "false (u8 pixels)");
         if (l.out.shape.length !== 3) c.fail(`${f}.out.shape`, "[H, W, C]", `§${shapeStr(l.out.shape)}`);
+        if (l.lut === undefined) {
+          const u8 = " (u8 pixels; other input tensors need a lookup table)";
+          c.eq(`${f}.out.bits`, l.out.bits, 8, `8${u8}`);
+          c.eq(`${f}.out.signed`, l.out.signed, false, `false${u8}`);
+          if (l.out.zero) c.fail(`${f}.out.zero`, `0${u8}`, l.out.zero);
+        } else if (!structureOnly) checkLut(c, f, l.lut, l.out);
         expectShape = l.out.shape;
         break;
       case "conv2d": {
@@ -147,7 +166,8 @@ export function validateProgram(p: Program, file = "<memory>", structureOnly = f
         if (C % l.groups !== 0 || outC % l.groups !== 0)
           c.fail(`${f}.groups`, `a divisor of input channels ${C} and output channels ${outC}`, l.groups);
         c.int(`${f}.wBits`, l.wBits, 2, 8);
-        if (!structureOnly) checkWeights(c, f, l.weights, outC * l.kernel[0] * l.kernel[1] * (C / l.groups), l.wBits);
+        checkFlag(c, `${f}.wFullRange`, l.wFullRange);
+        if (!structureOnly) checkWeights(c, f, l, outC * l.kernel[0] * l.kernel[1] * (C / l.groups));
         checkScales(c, f, l.wScale, outC);
         if (!structureOnly) checkBias(c, f, l.bias, outC);
         checkRequant(c, f, l.rq, outC, l.out);
@@ -158,7 +178,8 @@ export function validateProgram(p: Program, file = "<memory>", structureOnly = f
         if (x.shape.length !== 1) c.fail(`${f}.inputs[0]`, "a flat [N] input (add a flatten or gap)", `§${shapeStr(x.shape)}`);
         const outN = l.out.shape[0];
         c.int(`${f}.wBits`, l.wBits, 2, 8);
-        if (!structureOnly) checkWeights(c, f, l.weights, outN * x.shape[0], l.wBits);
+        checkFlag(c, `${f}.wFullRange`, l.wFullRange);
+        if (!structureOnly) checkWeights(c, f, l, outN * x.shape[0]);
         checkScales(c, f, l.wScale, outN);
         if (!structureOnly) checkBias(c, f, l.bias, outN);
         checkRequant(c, f, l.rq, outN, l.out);
@@ -174,7 +195,7 @@ export function validateProgram(p: Program, file = "<memory>", structureOnly = f
       case "avgpool":
         if (x.shape.length !== 3) c.fail(`${f}.inputs[0]`, "a [H, W, C] input", `§${shapeStr(x.shape)}`);
         checkWindow(c, f, l);
-        if ((l.padding as string) !== "valid") c.fail(`${f}.padding`, `"valid" (average pool divides by the full window)`, l.padding);
+        if ((l.padding as string) === "same") c.fail(`${f}.padding`, `"valid" or explicit pads (with "same" the divisor would vary at the borders)`, l.padding);
         checkRequant(c, f, l.rq, 1, l.out);
         expectShape = [...windowOut(c, f, x.shape, l), x.shape[2]];
         break;
@@ -213,4 +234,18 @@ function sameQuant(c: Checker, f: string, out: TensorSpec, x: TensorSpec): void 
   c.eq(`${f}.out.bits`, out.bits, x.bits, `${x.bits} (same as the input)`);
   c.eq(`${f}.out.signed`, out.signed, x.signed, `${x.signed} (same as the input)`);
   c.eq(`${f}.out.scale`, out.scale, x.scale, `${x.scale} (same as the input)`);
+  c.eq(`${f}.out.zero`, out.zero ?? 0, x.zero ?? 0, `${x.zero ?? 0} (same as the input)`);
+  c.eq(`${f}.out.fullRange`, out.fullRange ?? false, x.fullRange ?? false, `${x.fullRange ?? false} (same as the input)`);
+}
+
+function checkFlag(c: Checker, f: string, v: unknown): void {
+  if (v !== undefined && typeof v !== "boolean") c.fail(f, "true or false", v);
+}
+
+/** The input lookup table: C × 256 values inside the input tensor's range. */
+function checkLut(c: Checker, f: string, lut: Int16Array, out: TensorSpec): void {
+  const n = out.shape[2] * 256;
+  if (!(lut instanceof Int16Array) || lut.length !== n) c.fail(`${f}.lut`, `${n} entries (256 per input channel)`, lut);
+  const r = tensorRange(out);
+  for (let i = 0; i < n; i++) if (lut[i] < r.lo || lut[i] > r.hi) c.fail(`${f}.lut[${i}]`, `an integer in [${r.lo}, ${r.hi}] (the input tensor's range)`, lut[i]);
 }

@@ -7,7 +7,7 @@
 // per-layer constants here: every backend then sees them the same way.
 
 import { accumulatorBound, type AccBound } from "../ir/accbound.js";
-import { windowGeometry, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec, type WeightLayer, type WindowGeometry } from "../ir/types.js";
+import { windowGeometry, zeroOf, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec, type WeightLayer, type WindowGeometry } from "../ir/types.js";
 
 /** A weight layer seen as GEMMs: `groups` independent products, each K (reduction) × opg (outputs). */
 export interface GemmView {
@@ -18,13 +18,22 @@ export interface GemmView {
   opg: number;
 }
 
+/**
+ * The zero points of a requantizing op (format 2; 0 in format 1): zx of its input, read as x − zx (padded
+ * taps are zx, the real 0), and zy of its output, added after the requantization, before the clamp.
+ */
+export interface Zeros {
+  zx: number;
+  zy: number;
+}
+
 /** The output clamp [lo, hi] of a requantizing op (within the output tensor's range): the layer's own lo, hi. */
 export interface Clamp {
   lo: number;
   hi: number;
 }
 
-export interface ConvData {
+export interface ConvData extends Zeros {
   op: "conv2d";
   geo: WindowGeometry;
   groups: number;
@@ -42,7 +51,7 @@ export interface ConvData {
   clamp: Clamp;
 }
 
-export interface DenseData {
+export interface DenseData extends Zeros {
   op: "dense";
   inN: number;
   outN: number;
@@ -58,7 +67,7 @@ export interface MaxPoolData {
 }
 
 /** Average pool, or global average pool (one window of H × W: OH = OW = 1). */
-export interface AvgPoolData {
+export interface AvgPoolData extends Zeros {
   op: "avgpool" | "gap";
   geo: WindowGeometry;
   acc: AccBound;
@@ -84,18 +93,22 @@ export function gemmOf(l: WeightLayer): GemmView {
   return { groups, K: l.weights.length / outC, opg: outC / groups };
 }
 
+function zeros(x: TensorSpec, y: TensorSpec): Zeros {
+  return { zx: zeroOf(x), zy: zeroOf(y) };
+}
+
 function conv(l: Conv2DLayer, x: TensorSpec): ConvData {
   const geo = windowGeometry(x.shape, l.kernel, l.stride, l.padding);
   const outC = l.out.shape[2];
   const cpg = geo.C / l.groups;
   const opg = outC / l.groups;
-  return { op: "conv2d", geo, groups: l.groups, cpg, opg, outC, view: { groups: l.groups, K: geo.kh * geo.kw * cpg, opg }, depthwise: cpg === 1 && opg === 1, acc: accumulatorBound(l, x)!, clamp: l.rq };
+  return { op: "conv2d", geo, groups: l.groups, cpg, opg, outC, view: { groups: l.groups, K: geo.kh * geo.kw * cpg, opg }, depthwise: cpg === 1 && opg === 1, acc: accumulatorBound(l, x)!, clamp: l.rq, ...zeros(x, l.out) };
 }
 
 function dense(l: DenseLayer, x: TensorSpec): DenseData {
   const inN = x.shape[0];
   const outN = l.out.shape[0];
-  return { op: "dense", inN, outN, view: { groups: 1, K: inN, opg: outN }, acc: accumulatorBound(l, x)!, clamp: l.rq };
+  return { op: "dense", inN, outN, view: { groups: 1, K: inN, opg: outN }, acc: accumulatorBound(l, x)!, clamp: l.rq, ...zeros(x, l.out) };
 }
 
 /**
@@ -120,7 +133,7 @@ export function prepareOp(l: Layer, x: TensorSpec): OpData {
     case "avgpool":
     case "gap": {
       const geo = l.op === "avgpool" ? windowGeometry(x.shape, l.kernel, l.stride, l.padding) : windowGeometry(x.shape, [x.shape[0], x.shape[1]], [1, 1], "valid");
-      return { op: l.op, geo, acc: accumulatorBound(l, x)!, clamp: l.rq };
+      return { op: l.op, geo, acc: accumulatorBound(l, x)!, clamp: l.rq, ...zeros(x, l.out) };
     }
     case "add":
       return { op: "add", clamp: l };

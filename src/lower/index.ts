@@ -8,14 +8,20 @@
 //   acc = Σ q_w·q_x + round((b + t/k)/(s_x·s_w)),   y_q = clamp(requant(acc, M), lo, hi),   M = k·s_x·s_w/s_y,
 // with BN folded into M and the bias, never into the weights (a channel with k < 0 has its integer
 // weights and bias negated, which is exact for narrow symmetric ranges).
+//
+// Imported models (src/import/) reach the same passes through the same QuantGraph, with the fields
+// DESIGN.md §2 and §3 "Imported models" add: integer weights with a step per output channel (s_w → s_w[c]),
+// integer biases already at the accumulator step, zero points (the kernels subtract z_x and add z_y; the
+// multipliers do not change), full-range and clipped ranges (the output clamp), an input lookup table,
+// average pools and back-to-back quantizers (an add with mb = 0).
 
 import { join } from "node:path";
 import { NipqInputError } from "../errors.js";
-import { readCheckpoint, readTensor } from "../graph/checkpoint.js";
-import { isComputeNode, type ComputeNode, type GraphNode, type QuantGraph, type QuantizerSpec } from "../graph/types.js";
+import { readCheckpoint, readValues } from "../graph/checkpoint.js";
+import { isComputeNode, type ComputeNode, type GraphNode, type QuantGraph, type QuantizerSpec, type TensorRef } from "../graph/types.js";
 import { accumulatorBound } from "../ir/accbound.js";
 import { validateProgram } from "../ir/validate.js";
-import type { Layer, Program, Requant, TensorSpec } from "../ir/types.js";
+import type { InputLayer, Layer, Program, Requant, TensorSpec } from "../ir/types.js";
 import { dyadic } from "./dyadic.js";
 import { INPUT_PIXELS, quantizeValue, quantRange, roundHalfEven, sameQuantization } from "../graph/quantize.js";
 
@@ -57,8 +63,13 @@ function fail(st: LowerState, i: number, msg: string): never {
   throw new LoweringError(`${nodeName(st, i)}: ${msg}`);
 }
 
-function tensorOf(st: LowerState, ref: { offset: number; length: number; shape: number[] }): Float32Array {
-  return readTensor(st.weights, ref);
+function tensorOf(st: LowerState, ref: TensorRef): Float64Array {
+  return readValues(st.weights, ref);
+}
+
+/** The step of output channel c of a weight quantizer (per channel for imported models). */
+function wStep(q: QuantizerSpec, c: number): number {
+  return q.channelSteps ? q.channelSteps[c] : q.step;
 }
 
 /** Consumers of node i: [consumer index, input slot]. */
@@ -80,6 +91,8 @@ function readQuant(st: LowerState, reader: number, slot: number): QuantizerSpec 
       q = n.inputQuants[slot];
       break;
     case "globalAvgPool":
+    case "avgPool":
+    case "requant":
     case "conv2d":
     case "depthwiseConv2d":
     case "dense":
@@ -94,11 +107,19 @@ function readQuant(st: LowerState, reader: number, slot: number): QuantizerSpec 
 
 function sameQuant(a: QuantizerSpec | "logits", b: QuantizerSpec | "logits"): boolean {
   if (a === "logits" || b === "logits") return a === b;
-  return sameQuantization(a, b);
+  const same = (x?: [number, number], y?: [number, number]) => (x === undefined ? y === undefined : y !== undefined && x[0] === y[0] && x[1] === y[1]);
+  return sameQuantization(a, b) && same(a.clip, b.clip);
 }
 
+/** The integer tensor a quantizer produces; the format-2 fields only when they differ from the defaults. */
 function tensorSpec(shape: number[], q: QuantizerSpec): TensorSpec {
-  return { shape, bits: q.bits, signed: q.signed, scale: q.step };
+  return { shape, bits: q.bits, signed: q.signed, scale: q.step, ...(q.zero ? { zero: q.zero } : {}), ...(q.fullRange ? { fullRange: true } : {}) };
+}
+
+/** Does the input node carry a lookup table (imported models)? Then its tensor is any quantizer's. */
+function hasLut(st: LowerState): boolean {
+  const n0 = st.graph.nodes[0];
+  return n0.op === "input" && n0.lut !== undefined;
 }
 
 /** Step (real scale) of node i's input slot. */
@@ -106,7 +127,10 @@ function inScale(st: LowerState, i: number, slot = 0): number {
   return st.spec[st.graph.nodes[i].inputs[slot]].scale;
 }
 
-/** Weights in the IR layout from the tfjs layouts: conv [kh][kw][in][out] → [out][kh][kw][in]; depthwise [kh][kw][C][1] → [C][kh][kw][1]; dense [in][out] → [out][in]. */
+/**
+ * Weights in the IR layout from the tfjs layouts: conv [kh][kw][in/groups][out] → [out][kh][kw][in/groups];
+ * depthwise [kh][kw][C][1] → [C][kh][kw][1]; dense [in][out] → [out][in].
+ */
 function transposeWeights(n: ComputeNode, w: ArrayLike<number>): number[] {
   const out: number[] = new Array(w.length);
   if (n.op === "dense") {
@@ -116,7 +140,7 @@ function transposeWeights(n: ComputeNode, w: ArrayLike<number>): number[] {
     return out;
   }
   const [kh, kw] = n.kernel;
-  const C = n.op === "conv2d" ? n.inChannels : 1;
+  const C = n.op === "conv2d" ? n.inChannels / (n.groups ?? 1) : 1;
   const O = n.op === "conv2d" ? n.outChannels : n.channels;
   // depthwise [kh][kw][C][1] is [kh][kw][in=1][out=C] for this purpose: output channel c reads channel c.
   for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let c = 0; c < C; c++) for (let o = 0; o < O; o++) out[((o * kh + y) * kw + x) * C + c] = w[((y * kw + x) * C + c) * O + o];
@@ -165,7 +189,9 @@ export const PASSES: Pass[] = [
       const n0 = g.nodes[0];
       if (n0.op !== "input") fail(st, 0, "expected the input node first");
       const q0 = st.outQuant[0];
-      if (q0 === "logits" || !sameQuantization(q0, INPUT_PIXELS))
+      if (q0 === "logits") fail(st, 0, "the input cannot be the logits");
+      // With a lookup table (imported models) the input is whatever its readers' quantizer is.
+      if (!hasLut(st) && !sameQuantization(q0, INPUT_PIXELS))
         fail(st, 0, `the input must be read as u8 pixels (8 bits, unsigned, step 1/255), found ${JSON.stringify(q0)}`);
     },
   },
@@ -175,7 +201,7 @@ export const PASSES: Pass[] = [
     run(st) {
       st.graph.nodes.forEach((n, i) => {
         const q = st.outQuant[i];
-        if (n.op === "input") st.spec[i] = { shape: n.outShape, bits: INPUT_PIXELS.bits, signed: INPUT_PIXELS.signed, scale: INPUT_PIXELS.step };
+        if (n.op === "input") st.spec[i] = hasLut(st) ? tensorSpec(n.outShape, q as QuantizerSpec) : { shape: n.outShape, bits: INPUT_PIXELS.bits, signed: INPUT_PIXELS.signed, scale: INPUT_PIXELS.step };
         else if (q === "logits") st.spec[i] = { shape: n.outShape, bits: 16, signed: true, scale: NaN };
         else if (n.op === "maxPool" || n.op === "flatten") {
           const x = st.spec[n.inputs[0]];
@@ -187,7 +213,7 @@ export const PASSES: Pass[] = [
   },
   {
     name: "quantize-weights",
-    what: "q_w = roundHalfEven(clamp(fround(w/step), ±(2^(b−1)−1))) exactly as training's eval quantizer, in the IR layout",
+    what: "q_w = roundHalfEven(clamp(fround(w/step), ±(2^(b−1)−1))) exactly as training's eval quantizer (imported: their integers), in the IR layout",
     run(st) {
       st.graph.nodes.forEach((n, i) => {
         if (!isComputeNode(n)) return;
@@ -195,6 +221,13 @@ export const PASSES: Pass[] = [
         if (!wq) fail(st, i, "has no weight quantizer: a float checkpoint cannot be lowered (train with --method nipq or lsq)");
         if (!wq.signed) fail(st, i, "weights must use a signed quantizer");
         const { qmin, qmax } = quantRange(wq);
+        if (n.intWeights) {
+          const q = transposeWeights(n, tensorOf(st, n.intWeights));
+          const bad = q.findIndex((v) => !Number.isInteger(v) || v < qmin || v > qmax);
+          if (bad >= 0) fail(st, i, `weights[${bad}]: expected an integer in [${qmin}, ${qmax}], found ${q[bad]}`);
+          st.qw[i] = Int8Array.from(q);
+          return;
+        }
         const w = tensorOf(st, n.weights);
         st.qw[i] = Int8Array.from(transposeWeights(n, w).map((v) => quantizeValue(v, wq.step, qmin, qmax)));
       });
@@ -217,20 +250,28 @@ export const PASSES: Pass[] = [
             t[c] = be[c] - k[c] * mu[c];
           }
         }
-        const acc = inScale(st, i) * n.weightQuant!.step; // real value of one accumulator step (before k)
+        const wq = n.weightQuant!;
+        const ib = n.intBias ? tensorOf(st, n.intBias) : null;
         const steps = new Float64Array(C);
         const qw = st.qw[i]!;
         const per = qw.length / C;
         for (let c = 0; c < C; c++) {
+          const acc = inScale(st, i) * wStep(wq, c); // real value of one accumulator step (before k)
           if (k[c] === 0) {
             // A dead channel (γ = 0) outputs the constant t: zero weights, the constant goes in the bias.
             qw.fill(0, c * per, (c + 1) * per);
             steps[c] = t[c] / acc;
             continue;
           }
-          steps[c] = (b[c] + t[c] / k[c]) / acc;
+          // An imported integer bias is already in accumulator steps: kept exact when there is no BN shift.
+          steps[c] = ib ? (t[c] === 0 ? ib[c] : ib[c] + t[c] / k[c] / acc) : (b[c] + t[c] / k[c]) / acc;
           if (k[c] < 0) {
-            for (let j = c * per; j < (c + 1) * per; j++) qw[j] = -qw[j];
+            const { qmin } = quantRange(wq);
+            for (let j = c * per; j < (c + 1) * per; j++) {
+              // Exact for narrow ranges; a full-range −2^(b−1) has no b-bit negation.
+              if (wq.fullRange && qw[j] === qmin) fail(st, i, `channel ${c}: its BN scale is negative, and negating its full-range weight ${qmin} needs ${wq.bits + 1} bits`);
+              qw[j] = -qw[j];
+            }
             steps[c] = -steps[c];
             k[c] = -k[c];
           }
@@ -242,19 +283,21 @@ export const PASSES: Pass[] = [
   },
   {
     name: "choose-logit-scale",
-    what: "one per-tensor scale for the s16 logits: one accumulator step per logit step when the proven bound fits 32767, else scaled down to fit",
+    what: "one per-tensor scale for the s16 logits: one accumulator step per logit step (imported: the model's own output step) when the proven bound fits 32767, else scaled down to fit",
     run(st) {
       const i = st.graph.nodes.length - 1;
       const n = st.graph.nodes[i];
       if (!isComputeNode(n)) fail(st, i, "the last node must be a conv2d or dense layer producing the logits");
-      const acc = inScale(st, i) * n.weightQuant!.step;
       const k = st.k[i]!;
       const bias = st.biasSteps[i]!.map((v) => Math.round(v));
       const layer = { op: "dense", weights: st.qw[i]!, bias: Int32Array.from(bias) } as unknown as Layer;
       const bound = accumulatorBound(layer, st.spec[n.inputs[0]])!;
-      const maxK = Math.max(...k);
+      // The largest real value of one accumulator step over the channels (k·s_x·s_w, per channel when imported).
+      const maxStep = Math.max(...Array.from(k, (kc, c) => inScale(st, i) * wStep(n.weightQuant!, c) * kc));
       const need = Math.max(-bound.min, bound.max) / 32767;
-      st.spec[i].scale = acc * maxK * Math.max(1, need);
+      // An imported model's own output step, when every logit it can produce fits 16 bits at that step.
+      const own = st.graph.logitStep;
+      st.spec[i].scale = own !== undefined && maxStep * need <= own ? own : maxStep * Math.max(1, need);
     },
   },
   {
@@ -286,10 +329,10 @@ export const PASSES: Pass[] = [
         };
         if (isComputeNode(n)) {
           const k = st.k[i]!;
-          const base = (inScale(st, i) * n.weightQuant!.step) / st.spec[i].scale;
           const m = new Int32Array(k.length);
           const s = new Int32Array(k.length);
           k.forEach((kc, c) => {
+            const base = (inScale(st, i) * wStep(n.weightQuant!, c)) / st.spec[i].scale;
             // A dead channel's output is its bias: multiplier 1/2 with a doubled bias is exact.
             const d = kc === 0 ? { m: 2 ** 30, s: 31 } : dy(kc * base, c);
             if (kc === 0) st.bias[i]![c] = Math.max(-INT32_MAX, Math.min(INT32_MAX, 2 * Math.round(st.biasSteps[i]![c] * base)));
@@ -297,10 +340,15 @@ export const PASSES: Pass[] = [
             s[c] = d.s;
           });
           st.rq[i] = { m, s, lo: 0, hi: 0 };
-        } else if (n.op === "globalAvgPool") {
+        } else if (n.op === "globalAvgPool" || n.op === "avgPool") {
           const [H, W] = st.spec[n.inputs[0]].shape;
-          const d = dy(inScale(st, i) / (H * W * st.spec[i].scale), 0);
+          const window = n.op === "avgPool" ? n.pool[0] * n.pool[1] : H * W;
+          const d = dy(inScale(st, i) / (window * st.spec[i].scale), 0);
           st.rq[i] = { m: Int32Array.of(d.m), s: Int32Array.of(d.s), lo: 0, hi: 0 };
+        } else if (n.op === "requant") {
+          // One input, read twice by an add with weight 0 on the second (src/ir/types.ts AddLayer).
+          const d = dy(inScale(st, i) / st.spec[i].scale, 0);
+          st.addRq[i] = { ma: d.m, mb: 0, s: d.s };
         } else if (n.op === "add") {
           const sy = st.spec[i].scale;
           const ra = inScale(st, i, 0) / sy;
@@ -315,17 +363,29 @@ export const PASSES: Pass[] = [
   },
   {
     name: "activation-clamps",
-    what: "output clamps: the output range (unsigned = ReLU), ReLU on a signed output → lo 0, ReLU6 → hi = min(qmax, round(6/s_y))",
+    what: "output clamps: the output range (unsigned = ReLU), ReLU → lo = z_y, ReLU6 → hi = min(qmax, z_y + round(6/s_y)); imported real clips and integer clips narrow it",
     run(st) {
       st.graph.nodes.forEach((n, i) => {
         if (!st.rq[i] && !st.addRq[i]) return;
         const sp = st.spec[i];
-        const qmax = sp.signed ? 2 ** (sp.bits - 1) - 1 : 2 ** sp.bits - 1;
-        let lo = sp.signed ? -qmax : 0;
+        const { qmin, qmax } = quantRange(sp);
+        const z = sp.zero ?? 0; // the integer of the real 0
+        let lo = qmin;
         let hi = qmax;
         const act = n.op === "add" || isComputeNode(n) ? n.activation : "none";
-        if (act === "relu" || act === "relu6") lo = 0;
-        if (act === "relu6") hi = Math.min(qmax, roundHalfEven(6 / sp.scale));
+        if (act === "relu" || act === "relu6") lo = Math.max(lo, z);
+        if (act === "relu6") hi = Math.min(qmax, z + roundHalfEven(6 / sp.scale));
+        // A real clip [a, b] before the quantizer is the integer clamp [z + round(a/s), z + round(b/s)]
+        // (rounding is monotone, so clip-then-round equals round-then-clamp).
+        const clip = n.op === "add" || n.op === "requant" || isComputeNode(n) ? n.clip : undefined;
+        if (clip && clip[0] > -Infinity) lo = Math.max(lo, z + roundHalfEven(clip[0] / sp.scale));
+        if (clip && clip[1] < Infinity) hi = Math.min(hi, z + roundHalfEven(clip[1] / sp.scale));
+        const q = st.outQuant[i];
+        if (q !== "logits" && q.clip) {
+          lo = Math.max(lo, q.clip[0]);
+          hi = Math.min(hi, q.clip[1]);
+        }
+        if (lo > hi) fail(st, i, `its output clamp is empty: [${lo}, ${hi}] after its activation and clips`);
         if (st.rq[i]) Object.assign(st.rq[i]!, { lo, hi });
         else Object.assign(st.addRq[i]!, { lo, hi });
       });
@@ -338,25 +398,33 @@ export const PASSES: Pass[] = [
       st.layers = st.graph.nodes.map((n: GraphNode, i): Layer => {
         const base = { name: n.name, inputs: [...n.inputs], out: st.spec[i] };
         switch (n.op) {
-          case "input":
-            return { ...base, op: "input" };
+          case "input": {
+            const layer: InputLayer = { ...base, op: "input" };
+            if (n.lut) layer.lut = Int16Array.from(tensorOf(st, n.lut));
+            return layer;
+          }
           case "conv2d":
           case "depthwiseConv2d":
           case "dense": {
             const C = st.bias[i]!.length;
-            const w = { wBits: n.weightQuant!.bits, weights: st.qw[i]!, wScale: new Float64Array(C).fill(n.weightQuant!.step), bias: st.bias[i]!, rq: st.rq[i]! };
+            const wq = n.weightQuant!;
+            const w = { wBits: wq.bits, ...(wq.fullRange ? { wFullRange: true } : {}), weights: st.qw[i]!, wScale: Float64Array.from({ length: C }, (_, c) => wStep(wq, c)), bias: st.bias[i]!, rq: st.rq[i]! };
             if (n.op === "dense") return { ...base, op: "dense", ...w };
-            return { ...base, op: "conv2d", kernel: n.kernel, stride: n.strides, padding: n.padding, groups: n.op === "conv2d" ? 1 : n.channels, ...w };
+            return { ...base, op: "conv2d", kernel: n.kernel, stride: n.strides, padding: n.padding, groups: n.op === "conv2d" ? n.groups ?? 1 : n.channels, ...w };
           }
           case "maxPool":
             return { ...base, op: "maxpool", kernel: n.pool, stride: n.strides, padding: n.padding };
+          case "avgPool":
+            return { ...base, op: "avgpool", kernel: n.pool, stride: n.strides, padding: n.padding, rq: st.rq[i]! };
           case "globalAvgPool":
             return { ...base, op: "gap", rq: st.rq[i]! };
           case "flatten":
             return { ...base, op: "flatten" };
-          case "add": {
+          case "add":
+          case "requant": {
             const a = st.addRq[i]! as { ma: number; mb: number; s: number; lo: number; hi: number };
-            return { ...base, op: "add", ma: a.ma, mb: a.mb, s: a.s, lo: a.lo, hi: a.hi };
+            const inputs = n.op === "requant" ? [n.inputs[0], n.inputs[0]] : base.inputs;
+            return { ...base, inputs, op: "add", ma: a.ma, mb: a.mb, s: a.s, lo: a.lo, hi: a.hi };
           }
         }
       });
@@ -376,12 +444,19 @@ export const PASSES: Pass[] = [
   },
 ];
 
-/** Runs every pass on a loaded checkpoint and returns the validated integer program. */
-export function lowerGraph(graph: QuantGraph, weights: Uint8Array, dir = "<memory>"): Program {
+/**
+ * Runs every pass on a loaded checkpoint (or an imported graph) and returns the validated integer program.
+ * `name`/`producer` override the ones made from the graph's meta (front ends name their own).
+ */
+export function lowerGraph(graph: QuantGraph, weights: Uint8Array, dir = "<memory>", o: { name?: string; producer?: string } = {}): Program {
   const n = graph.nodes.length;
   const st: LowerState = { dir, graph, weights, outQuant: new Array(n), spec: new Array(n), qw: new Array(n), k: new Array(n), biasSteps: new Array(n), bias: new Array(n), rq: new Array(n), addRq: new Array(n), layers: [] };
   for (const p of PASSES) p.run(st);
-  const program: Program = { name: `${graph.meta.arch}-${graph.meta.method}`, producer: `nipq lower (${graph.meta.method}, ${graph.meta.dataset}, seed ${graph.meta.seed})`, layers: st.layers };
+  const program: Program = {
+    name: o.name ?? `${graph.meta.arch}-${graph.meta.method}`,
+    producer: o.producer ?? `nipq lower (${graph.meta.method}, ${graph.meta.dataset}, seed ${graph.meta.seed})`,
+    layers: st.layers,
+  };
   validateProgram(program, join(dir, "(lowered)"));
   return program;
 }

@@ -18,6 +18,8 @@ export interface NetOptions {
   method: Method;
   /** Fixed {w, a} bits, or "learned" (NIPQ mixed precision). Ignored for float. */
   bits: { w: number; a: number } | "learned";
+  /** Fixed bits of particular quantizers by id, over `bits` (e.g. the first and last layer at 8 bits). */
+  bitsById?: Readonly<Record<string, number>>;
   bMin?: number;
   bMax?: number;
   bitsInit?: number;
@@ -33,6 +35,8 @@ export interface ForwardOptions {
   /** Batch statistics for BN (and moving-average updates when `updateStats`), else moving statistics. */
   training: boolean;
   updateStats?: boolean;
+  /** Momentum of the moving-statistics update (default BN_MOMENTUM; 0 sets them to this batch's moments). */
+  statsMomentum?: number;
   mode: ForwardMode;
   /** Global step: keys the random draws. */
   step: number;
@@ -87,7 +91,7 @@ export class Net {
     if (opts.method !== "float") {
       arch.quants.forEach((q, qi) => {
         if (q.fixed) return;
-        const bits = opts.bits === "learned" ? "learned" : q.kind === "weight" ? opts.bits.w : opts.bits.a;
+        const bits = opts.bitsById?.[q.id] ?? (opts.bits === "learned" ? "learned" : q.kind === "weight" ? opts.bits.w : opts.bits.a);
         this.quants.set(
           q.id,
           new Quantizer(
@@ -119,7 +123,7 @@ export class Net {
     return q ? q.currentBits() : 32;
   }
 
-  /** Logits [N, classes] for images x [N, 28, 28, 1] (pixel/255). */
+  /** Logits [N, classes] for images x [N, H, W, C] (pixel/255) of the arch's input shape. */
   forward(x: tf.Tensor4D, o: ForwardOptions): tf.Tensor2D {
     const vals: tf.Tensor[] = [];
     const qcache = new Map<string, tf.Tensor>();
@@ -178,6 +182,8 @@ export class Net {
           break;
         case "add":
           y = tf.add(quant(n.inputs[0], n.addQ![0]), quant(n.inputs[1], n.addQ![1]));
+          if (n.activation === "relu") y = tf.relu(y);
+          else if (n.activation === "relu6") y = tf.relu6(y);
           break;
       }
       vals.push(y);
@@ -242,8 +248,9 @@ export class Net {
         const r = batchNormTrain(y, gamma, beta);
         if (o.updateStats) {
           // Not on any gradient path: the assigns only read the batch moments.
-          mm.assign(tf.add(tf.mul(mm, BN_MOMENTUM), tf.mul(r.mean, 1 - BN_MOMENTUM)));
-          mv.assign(tf.add(tf.mul(mv, BN_MOMENTUM), tf.mul(r.variance, 1 - BN_MOMENTUM)));
+          const mom = o.statsMomentum ?? BN_MOMENTUM;
+          mm.assign(tf.add(tf.mul(mm, mom), tf.mul(r.mean, 1 - mom)));
+          mv.assign(tf.add(tf.mul(mv, mom), tf.mul(r.variance, 1 - mom)));
         }
         y = r.y;
         tf.dispose([r.mean, r.variance]);

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { MNIST_CLASSES, MNIST_PIXELS, MNIST_SHAPE, loadDataset, type Dataset } from "../data/index.js";
+import { DatasetError } from "../errors.js";
 import { NipqInputError, UsageError } from "../errors.js";
 import { CHECKPOINT_DIR, CheckpointError, GRAPH_FILE, graphFiles, readCheckpoint, readTensor, TensorPacker, TRAIN_LOG_FILE, TRAIN_STATE_BIN, TRAIN_STATE_FILE, writeDirAtomic } from "../graph/checkpoint.js";
 import { prepareOutputDir } from "../fsutil.js";
@@ -17,6 +18,12 @@ import { exportGraph } from "./export.js";
 import { type ForwardMode, type Method, METHODS, Net, type ParamInfo } from "./model.js";
 import { type AlphaInit, DEFAULT_NOISE, type NoiseKind } from "./quantizers.js";
 import { mixKey, permutation } from "./rng.js";
+
+/**
+ * Every dataset the trainer reads has the MNIST layout (28×28×1 u8, 10 classes; src/data/), so every arch is
+ * built for it here, whatever its own default input (resnet20 trains at 28×28×1, not CIFAR's 32×32×3).
+ */
+const DATA_LAYOUT = { input: MNIST_SHAPE, classes: MNIST_CLASSES };
 
 /** Everything that determines a training run. */
 export interface TrainConfig {
@@ -35,6 +42,8 @@ export interface TrainConfig {
   limit?: number;
   /** Evaluate on only the first N test images. */
   testLimit?: number;
+  /** MobileNetV2's width multiplier (mobilenetv2 only; ArchOptions.width). */
+  width?: number;
   seed: number;
   out: string;
   resume?: boolean;
@@ -167,9 +176,9 @@ const DEFAULTS = {
 };
 
 /** The configuration with defaults filled in and validated (UsageError on bad values). */
-export function resolveConfig(c: TrainConfig): Required<Omit<TrainConfig, "bits" | "targetBops" | "targetAvgBits" | "limit" | "testLimit" | "stopAfterEpochs" | "teacher">> & TrainConfig {
+export function resolveConfig(c: TrainConfig): Required<Omit<TrainConfig, "bits" | "targetBops" | "targetAvgBits" | "limit" | "testLimit" | "stopAfterEpochs" | "teacher" | "width">> & TrainConfig {
   if (!(METHODS as readonly string[]).includes(c.method)) throw new UsageError(`--method: expected one of ${METHODS.join(", ")}, found ${JSON.stringify(c.method)}`);
-  buildArch(c.arch); // validates the name
+  buildArch(c.arch, { ...DATA_LAYOUT, width: c.width }); // validates the name and the width
   const targets = [c.bits, c.targetBops, c.targetAvgBits].filter((v) => v !== undefined).length;
   if (targets > 1) throw new UsageError("--bits, --target-bops and --target-avg-bits: give at most one");
   if (c.method === "float" && targets > 0) throw new UsageError("--method float: takes no --bits, --target-bops or --target-avg-bits");
@@ -202,6 +211,7 @@ type Resolved = ReturnType<typeof resolveConfig>;
 function trajectoryKey(c: Resolved): Record<string, unknown> {
   const { arch, data, method, bits, targetBops, targetAvgBits, epochs, batch, limit, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr, init, alphaInit, teacher, kdTemp, kdWeight, alphaLr } = c;
   const key: Record<string, unknown> = { arch, data, method, init: init === undefined ? null : resolve(init), bits: bits ?? null, targetBops: targetBops ?? null, targetAvgBits: targetAvgBits ?? null, epochs, batch, limit: limit ?? null, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr };
+  if (c.width !== undefined) key.width = c.width; // only when given: checkpoints from before --width keep their key
   // Only when not the default, so checkpoints written before the option existed still resume.
   if (alphaInit !== "rms") key.alphaInit = alphaInit;
   if (method === "nipq" && alphaLr !== 1) key.alphaLr = alphaLr;
@@ -480,7 +490,7 @@ interface Teacher {
  * and the MNIST_CLASSES classes, else a NipqInputError naming --teacher, the file and the field. A quantized teacher
  * keeps its deployed quantizers (bits and step from graph.json).
  */
-export function loadTeacher(dir: string, archName: string, seed: number): Teacher {
+export function loadTeacher(dir: string, archName: string, seed: number, width?: number): Teacher {
   const why = (e: unknown): never => {
     throw e instanceof NipqInputError ? new NipqInputError(`--teacher ${dir}: ${e.message}`) : e;
   };
@@ -496,7 +506,7 @@ export function loadTeacher(dir: string, archName: string, seed: number): Teache
     const classes = graph.nodes[graph.nodes.length - 1].outShape.join("×");
     if (classes !== String(MNIST_CLASSES)) throw new CheckpointError(file, `nodes[${graph.nodes.length - 1}].outShape`, `${MNIST_CLASSES} classes (the training labels)`, classes);
     if (!(METHODS as readonly string[]).includes(method)) throw new CheckpointError(file, "meta.method", METHODS.join(" | "), JSON.stringify(method));
-    net = new Net(buildArch(archName), { method, bits: method === "float" ? { w: 32, a: 32 } : { w: 8, a: 8 }, seed });
+    net = new Net(buildArch(archName, { ...DATA_LAYOUT, width }), { method: method as Method, bits: method === "float" ? { w: 32, a: 32 } : { w: 8, a: 8 }, seed });
     initFrom(dir, net);
     for (const n of graph.nodes) {
       const specs = n.op === "add" ? n.inputQuants : isComputeNode(n) ? [n.inputQuant, n.weightQuant] : n.op === "globalAvgPool" ? [n.inputQuant] : [];
@@ -533,9 +543,13 @@ function checkOut(out: string, resume: boolean): void {
 export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void, onLog?: (l: EpochLog) => void, onFinish?: (net: Net) => void): Promise<TrainResult> {
   const c = resolveConfig(cfg);
   const out = resolve(c.out);
-  const arch: Arch = buildArch(c.arch);
+  const arch: Arch = buildArch(c.arch, { ...DATA_LAYOUT, width: c.width });
   const trainSet = loadDataset(c.data, "train", c.limit);
   const testSet = loadDataset(c.data, "test", c.testLimit);
+  // The architectures here are built for 28×28×1 inputs and 10 classes (import other models: nipq import).
+  for (const d of [trainSet, testSet])
+    if (d.height !== MNIST_SHAPE[0] || d.width !== MNIST_SHAPE[1] || d.channels !== MNIST_SHAPE[2] || d.labels.some((v) => v >= MNIST_CLASSES))
+      throw new DatasetError(`${d.name}: nipq train takes 28×28×1 images with 10 classes, found ${d.height}×${d.width}×${d.channels}${d.labels.some((v) => v >= MNIST_CLASSES) ? " and labels above 9" : ""}`);
   checkOut(out, c.resume);
   const batch = Math.min(c.batch, trainSet.n);
   const stepsPerEpoch = Math.max(1, Math.floor(trainSet.n / batch));
@@ -561,7 +575,7 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
   let globalStep = 0;
   let log: EpochLog[] = [];
   try {
-    if (c.teacher !== undefined) teacher = loadTeacher(c.teacher, c.arch, c.seed);
+    if (c.teacher !== undefined) teacher = loadTeacher(c.teacher, c.arch, c.seed, c.width);
     if (c.resume) {
       const st = loadState(out, net, opt, c);
       epochsDone = st.epochsDone;

@@ -16,19 +16,23 @@ const LAYERS: { rank: number; name: string; path: RegExp }[] = [
   { rank: 2, name: "lower", path: /^src\/lower\// },
   { rank: 2, name: "kernels", path: /^src\/kernels\// },
   { rank: 2, name: "train", path: /^src\/train\// },
+  { rank: 2, name: "onnx", path: /^src\/onnx\// },
   { rank: 3, name: "exec", path: /^src\/exec\// },
+  { rank: 3, name: "import", path: /^src\/import\// },
+  { rank: 3, name: "init", path: /^src\/init\// },
   { rank: 4, name: "sim/noise", path: /^src\/sim\/noise\// },
   { rank: 5, name: "sim/hw", path: /^src\/sim\/hw\// },
   { rank: 6, name: "sim/chip", path: /^src\/sim\/chip\// },
   { rank: 7, name: "sim/study", path: /^src\/sim\/study\// },
   { rank: 8, name: "report", path: /^src\/report\// },
   { rank: 8, name: "deploy", path: /^src\/deploy\// },
+  { rank: 8, name: "queue", path: /^src\/queue\// },
   { rank: 9, name: "cli", path: /^src\/cli\// },
   { rank: 9, name: "api", path: /^src\/index\.ts$/ },
 ];
 
 /** The CLI's shared modules: a command file may import these, and no other command. */
-const CLI_SHARED = /^src\/cli\/(common|options)\.ts$/;
+const CLI_SHARED = /^src\/cli\/(common|options|queue-options)\.ts$/;
 
 function componentOf(file: string): (typeof LAYERS)[number] | undefined {
   return LAYERS.find((l) => l.path.test(file));

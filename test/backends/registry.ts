@@ -14,16 +14,19 @@ export interface BackendUnderTest {
   load(): Promise<LayerKernels>;
   /** Why this backend cannot run here (the suite skips it and says why), or undefined. */
   skip?: () => string | undefined;
+  /** Runs .qmodel format 2 (zero points, full-range weights, input tables, explicit pads; issue 15b). */
+  format2: boolean;
 }
 
 export const BACKENDS_UNDER_TEST: BackendUnderTest[] = [
-  { name: "reference", load: async () => referenceKernels },
+  { name: "reference", load: async () => referenceKernels, format2: true },
   {
     name: "wasm-simd",
     load: async () => loadWasmKernels({ flavor: "simd" }),
     skip: () => (simdSupported() ? undefined : "this engine does not validate WASM SIMD"),
+    format2: true,
   },
-  { name: "wasm-scalar", load: async () => loadWasmKernels({ flavor: "scalar" }) },
+  { name: "wasm-scalar", load: async () => loadWasmKernels({ flavor: "scalar" }), format2: true },
   // The simulator on the int8 systolic array: noise off, 32-bit accumulators, spec requant (31-bit m, half-up).
-  { name: "sim", load: async () => simKernels(adHocChip(loadHwModel("int8-systolic-16x16").hw)) },
+  { name: "sim", load: async () => simKernels(adHocChip(loadHwModel("int8-systolic-16x16").hw)), format2: true },
 ];

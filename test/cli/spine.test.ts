@@ -86,7 +86,7 @@ describe("nipq run", () => {
       return gzipSync(Buffer.concat([h, data]));
     };
     writeFileSync(join(dir, "t10k-images-idx3-ubyte.gz"), idxFile([n, 28, 28], d.images.subarray(0, n * 784)));
-    writeFileSync(join(dir, "t10k-labels-idx1-ubyte.gz"), idxFile([n], d.labels.subarray(0, n)));
+    writeFileSync(join(dir, "t10k-labels-idx1-ubyte.gz"), idxFile([n], Uint8Array.from(d.labels.subarray(0, n))));
     const dumps = [1, 2].map((w) => {
       const out = join(tmp(), "l.json");
       const r = nipq(["run", FIXTURE, "--data", `idx:${dir}`, "--backend", "wasm", "--batch", "16", "--workers", String(w), "--dump-logits", out, "--json"]);

@@ -86,7 +86,7 @@ describe("datasets", () => {
     expect(() => loadDataset(`idx:${idxDir(2, { imgDims: [2, 27, 28] })}`, "train")).toThrow(/dims: expected \[n, 28, 28\], found \[2, 27, 28\]/);
     expect(() => loadDataset("idx:/nonexistent/dir", "train")).toThrow(DatasetError);
     expect(() => loadDataset(`idx:${mkdtempSync(join(tmpdir(), "nipq-empty-"))}`, "test")).toThrow(/t10k-images-idx3-ubyte or t10k-images-idx3-ubyte\.gz, found an empty directory/);
-    expect(() => loadDataset("cifar", "test")).toThrow(/--data: expected one of mnist, fashion-mnist, idx:DIR, found "cifar"/);
+    expect(() => loadDataset("cifar", "test")).toThrow(/--data: expected one of mnist, fashion-mnist, idx:DIR, npy:DIR, cifar10:DIR, images:DIR, found "cifar"/);
   });
 
   it("IDX decoding rejects bad magic, truncation and corrupt gzip", () => {

@@ -2,7 +2,8 @@
 // kernel location next to the module, logits identical to the reference kernels on mnist test images on
 // both builds, one-line errors for a corrupt or missing model; and the page's MNIST preprocessing.
 
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +12,11 @@ import { mnistPreprocess, softmax } from "../../src/deploy/digits.js";
 import { runProgram } from "../../src/exec/interpret.js";
 import { readQModel } from "../../src/ir/io.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
+import { writeBundle } from "../../src/deploy/bundle.js";
+import { importOnnxFile } from "../../src/import/index.js";
+import { formatVersion } from "../../src/ir/features.js";
+import { encodeQModel } from "../../src/ir/qmodel.js";
+import { importNorm, listFixtures, testImages } from "../../scripts/onnx-fixtures/fixtures.js";
 import { exportFixture, FIXTURE } from "./helpers.js";
 
 type Runtime = typeof import("../../src/deploy/runtime.js");
@@ -71,6 +77,31 @@ describe("nipq-runtime.mjs in Node", () => {
     const m = await rt.loadModel(join(dir, "model.qmodel"));
     expect(() => m.predict(new Uint8Array(100))).toThrow(/expected a Uint8Array of a multiple of 784 bytes .*, found Uint8Array of 100 elements/);
   });
+});
+
+describe("imported programs (.qmodel format 2) exported with nipq-runtime.mjs", () => {
+  // 28×28×1 QDQ with an input table from mean/std; 32×32×3 QONNX with zero points, explicit pads and avgpool.
+  for (const name of ["mnist-qdq-ptq", "synth-qonnx-w4a4"])
+    it(`${name}: the bundle is written and its runtime gives the reference's logits on 100 test images, SIMD and scalar`, async () => {
+      const f = listFixtures().find((x) => x.name === name)!;
+      const program = importOnnxFile(f.onnxPath, { norm: importNorm(f.expected) }).program;
+      expect(formatVersion(program)).toBe(2);
+      const dir = join(mkdtempSync(join(tmpdir(), "nipq-f2-bundle-")), "bundle");
+      writeBundle({ bytes: encodeQModel(program), file: `${name}.qmodel` }, dir, { data: f.expected.dataset, samples: 12 });
+      const rt = (await import(pathToFileURL(join(dir, "nipq-runtime.mjs")).href)) as Runtime;
+      const img = testImages(f.expected);
+      const n = 100;
+      const images = img.pixels.subarray(0, n * img.h * img.w * img.c);
+      const ref = runProgram(program, referenceKernels, images, n);
+      const samples = JSON.parse(readFileSync(join(dir, "samples.json"), "utf8")) as { width: number; height: number; channels: number; labels: number[] };
+      expect([samples.height, samples.width, samples.channels, samples.labels.length]).toEqual([img.h, img.w, img.c, 12]);
+      for (const flavor of ["simd", "scalar"] as const) {
+        const m = await rt.loadModel(pathToFileURL(join(dir, "model.qmodel")), { flavor, maxBatch: 16 });
+        expect(m.inputShape).toEqual([img.h, img.w, img.c]);
+        const r = m.predict(images);
+        expect(Array.from(r.logits), flavor).toEqual(Array.from(ref.logits));
+      }
+    });
 });
 
 describe("MNIST-style preprocessing of a drawing (src/deploy/digits.ts)", () => {

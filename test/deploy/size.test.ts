@@ -1,4 +1,5 @@
-// Size budgets of what a user ships (issue 7), uncompressed: runtime JS ≤ 30 KB (30,720 B), each .wasm
+// Size budgets of what a user ships (issue 7), uncompressed: runtime JS ≤ 34 KB (34,816 B; 30 KB before format 2,
+// docs/DECISIONS.md "Runtime budget"), each .wasm
 // ≤ 100 KB (102,400 B). Sizes are deterministic: the runtime bundled twice from the sources is the same
 // bytes, and the same bytes as build/deploy/ (what `nipq export` copies). docs/RESULTS.md "Edge bundle"
 // has the numbers and the peers'; bench/deploy/sizes.ts prints them.
@@ -17,12 +18,12 @@ describe("edge bundle size budgets", () => {
     expect(readFileSync("build/deploy/nipq-runtime.mjs", "utf8"), "build/deploy/nipq-runtime.mjs is stale: run `npm run build:runtime`").toBe(a);
   });
 
-  it("runtime JS ≤ 30 KB, each .wasm ≤ 100 KB", async () => {
+  it("runtime JS ≤ 34 KB, each .wasm ≤ 100 KB", async () => {
     const runtime = Buffer.byteLength(await buildRuntimeText());
     const simd = statSync("build/nipq-simd.wasm").size;
     const scalar = statSync("build/nipq-scalar.wasm").size;
     console.log(`edge bundle sizes: runtime ${runtime} B (budget ${BUDGETS.runtimeBytes}), nipq-simd.wasm ${simd} B, nipq-scalar.wasm ${scalar} B (budget ${BUDGETS.wasmBytes} each)`);
-    expect(BUDGETS).toEqual({ runtimeBytes: 30 * 1024, wasmBytes: 100 * 1024 });
+    expect(BUDGETS).toEqual({ runtimeBytes: 34 * 1024, wasmBytes: 100 * 1024 });
     expect(runtime).toBeLessThanOrEqual(BUDGETS.runtimeBytes);
     expect(simd).toBeLessThanOrEqual(BUDGETS.wasmBytes);
     expect(scalar).toBeLessThanOrEqual(BUDGETS.wasmBytes);

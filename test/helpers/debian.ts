@@ -36,7 +36,7 @@ export function missingPackage(pkg: string): string | undefined {
 }
 
 /** Skips the running test with `why` as its note, or under CI (`.ci/run`) fails it: CI must run every test. */
-function skipOrFail(ctx: TestContext, why: string): void {
+export function skipOrFail(ctx: TestContext, why: string): void {
   if (process.env.CI) throw new Error(`${why} (.ci/run installs it)`);
   ctx.skip(why);
 }

@@ -66,9 +66,9 @@ describe(".qmodel format", () => {
     const wrong = bytes.slice();
     wrong[0] = 0x50;
     expect(formatError(wrong).message).toBe('x.qmodel: magic: expected "NQMD" (4E 51 4D 44), a .qmodel file, found bytes 50 51 4D 44');
-    const v2 = bytes.slice();
-    v2[4] = 2;
-    expect(formatError(fixCrc(v2)).field).toBe("version");
+    const v3 = bytes.slice();
+    v3[4] = 3;
+    expect(formatError(fixCrc(v3)).message).toBe("x.qmodel: version: expected 1 or 2, found 3");
     const flipped = bytes.slice();
     flipped[5000] ^= 1;
     expect(formatError(flipped).field).toBe("checksum");
@@ -89,7 +89,7 @@ describe(".qmodel format", () => {
       ["layers[7].out.bits", (h) => (h.layers[7].out.bits = 8), /16/],
       ["layers[1].hi", (h) => (h.layers[1].hi = 16), /found 16/],
       ["layers[3].inputs[0]", (h) => (h.layers[3].inputs = [5]), /earlier layer/],
-      ["layers[1].padding", (h) => (h.layers[1].padding = "full"), /"same" or "valid"/],
+      ["layers[1].padding", (h) => (h.layers[1].padding = "full"), /"same", "valid" or \[top, left, bottom, right\]/],
       ["layers[1].extra", (h) => (h.layers[1].extra = 1), /no such field/],
       ["layers[6].accBits", (h) => (h.layers[6].accBits = 32), /derived from the weights/],
       ["sections[0].bytes", (h) => (h.sections[0].bytes = 10), /144/],

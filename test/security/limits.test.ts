@@ -168,7 +168,7 @@ describe("hw-model numbers are bounded, so every figure is finite", () => {
 
 describe("the command line itself", () => {
   it("nipq with no command: exit 2, one line listing the commands", () => {
-    expectInputError(nipq([]), /^nipq: missing command: expected one of demo, lower, inspect, run, train, export, simulate, sweep \(nipq --help explains them\)$/);
+    expectInputError(nipq([]), /^nipq: missing command: expected one of demo, lower, import, inspect, run, train, init, export, export-onnx, simulate, sweep, worker \(nipq --help explains them\)$/);
     expect(nipq(["--help"]).code).toBe(0);
   });
 

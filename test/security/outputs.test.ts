@@ -60,6 +60,8 @@ describe("path arguments: empty or blank is a usage error, never the current dir
       ["lower", "", "--out", "m.qmodel"],
       ["lower", dir, "--out", ""],
       ["export", "", "--out", "b"],
+      ["export-onnx", "", "--out", "m.onnx"],
+      ["export-onnx", FIXTURE, "--out", " "],
       ["train", "--arch", "mlp", "--data", "mnist", "--method", "float", "--out", ""],
       ["train", "--arch", "mlp", "--data", "mnist", "--method", "float", "--out", "ck", "--init", ""],
       ["demo", "--out", ""],
@@ -88,6 +90,20 @@ describe("path arguments: empty or blank is a usage error, never the current dir
       }
     }
     expect(checked).toBeGreaterThanOrEqual(20);
+  });
+});
+
+describe("a file output that is a directory is refused before any work", () => {
+  it("export-onnx, init and lower: one line naming the path, exit 2, the directory untouched", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nipq-out-dir-"));
+    mkdirSync(join(dir, "d"));
+    writeFileSync(join(dir, "d", "keep.txt"), "keep");
+    expectInputError(nipq(["export-onnx", FIXTURE, "--out", "."], { cwd: dir }), /^nipq: \.: cannot write: is a directory$/);
+    expectInputError(nipq(["export-onnx", FIXTURE, "--out", "d"], { cwd: dir }), /^nipq: d: cannot write: is a directory$/);
+    expectInputError(nipq(["init", "--arch", "mlp", "--bits", "4/4", "--out", "d"], { cwd: dir }), /^nipq: d: cannot write: is a directory$/);
+    expectInputError(nipq(["run", FIXTURE, "--data", "mnist", "--limit", "1", "--dump-logits", "d"], { cwd: dir }), /^nipq: d: cannot write: is a directory$/);
+    expect(readdirSync(dir).sort()).toEqual(["d"]);
+    expect(readdirSync(join(dir, "d"))).toEqual(["keep.txt"]);
   });
 });
 

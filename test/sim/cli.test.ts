@@ -31,6 +31,20 @@ describe("nipq simulate", () => {
     expect(readdirSync(out).sort()).toEqual(["report.html", "report.json"]); // no temp files left
   });
 
+  it("an imported model (.qmodel format 2): nipq import, then simulate's clean accuracy is run's, on a digital and an analog chip", () => {
+    const m = join(tmp(), "m.qmodel");
+    expect(nipq(["import", "test/fixtures/onnx/mnist-qdq-ptq.onnx", "--out", m]).code).toBe(0);
+    const run = JSON.parse(nipq(["run", m, "--data", "mnist", "--limit", "64", "--json"]).stdout);
+    for (const hw of ["int8-systolic-16x16", "analog-pcm-crossbar"]) {
+      const r = nipq(["simulate", m, "--hw", hw, "--data", "mnist", "--limit", "64", "--trials", "2", "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout);
+      expect(doc.accuracy.noisy.trials).toBe(2);
+      if (hw === "int8-systolic-16x16") expect(doc.accuracy.clean).toBe(run.accuracy);
+      else expect(Math.abs(doc.accuracy.clean - run.accuracy)).toBeLessThanOrEqual(0.05); // the ADC quantizes
+    }
+  });
+
   it("prints a per-layer table and totals", () => {
     const r = nipq(["simulate", FIXTURE, "--hw", "int8-systolic-16x16", "--data", "mnist", "--limit", "8", "--trials", "2"]);
     expect(r.code, r.stderr).toBe(0);

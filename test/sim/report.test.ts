@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { accuracySeries, curveChart, fmtNum, htmlPage } from "../../src/report/svg.js";
-import { narrowAccumulators } from "../../src/sim/hw/resolve.js";
+import { chipWarnings as narrowWarning, narrowAccumulators } from "../../src/sim/hw/resolve.js";
+import { parseVary, sweepWarnings } from "../../src/sim/study/vary.js";
 import { loadHwModel, withSet } from "../../src/sim/hw/hwmodel.js";
 import { readQModel } from "../../src/ir/io.js";
 import { programStats } from "../../src/ir/stats.js";
@@ -94,6 +95,21 @@ describe("sweep's report", () => {
     for (const s of sections(html)) expect(s.body, `section "${s.heading}" is empty`).not.toBe("");
     const settings = sections(html).find((s) => s.heading === "Settings")!.body;
     for (const s of ["noise.weightGaussian.sigma=0:0.5:2", "accumulator.bits=14", "16 of the mnist test split", "2 Monte-Carlo chip instances per point"]) expect(settings).toContain(s);
+  });
+});
+
+describe("a sweep over the accumulator width", () => {
+  it("warns at the points whose accumulators are narrower than a layer's bound, naming each point, and only there", () => {
+    const program = readQModel(FIXTURE);
+    const hw = loadHwModel("int8-systolic-16x16").hw;
+    // The fixture's bounds: conv1 15, conv2 15, conv3 16, dense 14. 32 bits holds them; 14 and 15 do not.
+    const at = (bits: number, n: number, layers: string) =>
+      `at accumulator.bits=${bits}: int8-systolic-16x16: ${bits}-bit accumulators are narrower than the proven bound${n === 1 ? " of 1 layer" : `s of ${n} layers`} (${layers}): sums beyond ${bits} bits wrap around, which can collapse accuracy`;
+    expect(sweepWarnings(program, hw, parseVary("accumulator.bits=14:16:3", hw))).toEqual([at(14, 3, "conv1 needs 15, conv2 needs 15, conv3 needs 16"), at(15, 1, "conv3 needs 16")]);
+    expect(sweepWarnings(program, hw, parseVary("accumulator.bits=16:32:2", hw))).toEqual([]);
+    // A knob that leaves the accumulator alone keeps the base chip's one warning, unprefixed.
+    const narrow = withSet(hw, ["accumulator", "bits"], 14);
+    expect(sweepWarnings(program, narrow, parseVary("noise.weightGaussian.sigma=0:0.5:3", narrow))).toEqual(narrowWarning(program, narrow));
   });
 });
 

@@ -3,7 +3,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../src/train/backend.js";
-import { batchNormTrain, maxPool } from "../../src/train/model.js";
+import type { Arch } from "../../src/train/archs.js";
+import { batchNormTrain, maxPool, Net } from "../../src/train/model.js";
 import { Quantizer, qmaxOf, softplusInv } from "../../src/train/quantizers.js";
 import { uniformArray } from "../../src/train/rng.js";
 
@@ -68,6 +69,34 @@ describe("NIPQ quantizer with empirical noise", () => {
       }
     } finally {
       q.dispose();
+    }
+  });
+});
+
+describe("Net: the activation of an add node", () => {
+  it("a residual add with ReLU clamps its float sum (resnet blocks; the float and calibration forwards have no quantizer to do it)", () => {
+    // input [2, 2, 1] → conv 1×1 (weight −1, no BN, bias 0, linear) → add(conv, conv, ReLU) → gap → dense 1→1 (weight 1).
+    const arch: Arch = {
+      name: "resnet20",
+      nodes: [
+        { op: "input", name: "input", inputs: [], outShape: [2, 2, 1] },
+        { op: "conv2d", name: "c", inputs: [0], outShape: [2, 2, 1], kernel: [1, 1], strides: [1, 1], padding: "same", inC: 1, outC: 1, bn: false, bias: true, activation: "none", inQ: "input", wQ: "w:c", macs: 4, weightCount: 1 },
+        { op: "add", name: "add", inputs: [1, 1], outShape: [2, 2, 1], activation: "relu", addQ: ["a:c", "a:c"] },
+        { op: "globalAvgPool", name: "gap", inputs: [2], outShape: [1], inQ: "a:add" },
+        { op: "dense", name: "fc", inputs: [3], outShape: [1], inC: 1, outC: 1, bn: false, bias: true, activation: "none", inQ: "a:gap", wQ: "w:fc", macs: 1, weightCount: 1 },
+      ],
+      quants: [],
+    };
+    const net = new Net(arch, { method: "float", bits: { w: 8, a: 8 }, seed: 1 });
+    try {
+      net.params.get("c/kernel")!.assign(tf.fill([1, 1, 1, 1], -1));
+      net.params.get("fc/kernel")!.assign(tf.fill([1, 1], 1));
+      const x = tf.tensor4d([0.1, -0.2, 0.3, -0.4], [1, 2, 2, 1]);
+      const y = net.forward(x, { training: false, mode: "float", step: 0 }).dataSync()[0];
+      // conv = −x = [−0.1, 0.2, −0.3, 0.4]; the add doubles it and ReLU keeps [0, 0.4, 0, 0.8]: mean 0.3 (without ReLU: 0.1).
+      expect(y).toBeCloseTo(0.3, 6);
+    } finally {
+      net.dispose();
     }
   });
 });

@@ -20,12 +20,14 @@ interface Manifest {
   files: Record<string, number>;
 }
 
-/** samples.json: n test images of the dataset, base64 u8 pixels, row-major. */
+/** samples.json: n test images of the dataset, base64 u8 pixels, row-major [H][W][C]. */
 interface Samples {
   dataset: string;
   split: string;
   width: number;
   height: number;
+  /** 1 (gray) or 3 (RGB); absent in bundles written before issue 15: 1. */
+  channels?: number;
   indices: number[];
   labels: number[];
   pixels: string;
@@ -43,7 +45,7 @@ interface DemoState {
   status: "loading" | "ready" | "error";
   error: string | null;
   flavor: string | null;
-  /** The 28×28 u8 pixels last fed to the model. */
+  /** The u8 pixels last fed to the model (28×28 from the drawing pad). */
   lastInput: number[] | null;
   lastResult: DemoResult | null;
   /** Increments on every prediction (tests wait for it). */
@@ -102,14 +104,15 @@ function decodeBase64(s: string): Uint8Array {
   return out;
 }
 
-/** Paints 28×28 u8 pixels (white ink on black, like MNIST) into a canvas of any size. */
-function paint(canvas: HTMLCanvasElement, pixels: Uint8Array): void {
+/** Paints W×H u8 pixels of C channels (1: gray, MNIST's white ink on black; 3: RGB) into a canvas of any size. */
+function paint(canvas: HTMLCanvasElement, pixels: Uint8Array, W = FIELD, H = FIELD, C = 1): void {
   const small = document.createElement("canvas");
-  small.width = FIELD;
-  small.height = FIELD;
-  const img = new ImageData(FIELD, FIELD);
-  for (let i = 0; i < FIELD * FIELD; i++) {
-    img.data.set([pixels[i], pixels[i], pixels[i], 255], 4 * i);
+  small.width = W;
+  small.height = H;
+  const img = new ImageData(W, H);
+  for (let i = 0; i < W * H; i++) {
+    const p = pixels.subarray(i * C, i * C + C);
+    img.data.set(C === 3 ? [p[0], p[1], p[2], 255] : [p[0], p[0], p[0], 255], 4 * i);
   }
   small.getContext("2d")!.putImageData(img, 0, 0);
   const ctx = canvas.getContext("2d")!;
@@ -244,7 +247,8 @@ async function main(): Promise<void> {
     demo.lastInput = Array.from(pixels);
     demo.lastResult = result;
     demo.runs++;
-    paint($<HTMLCanvasElement>("seen"), pixels);
+    if (pixels.length === FIELD * FIELD) paint($<HTMLCanvasElement>("seen"), pixels);
+    else paint($<HTMLCanvasElement>("seen"), pixels, samples.width, samples.height, samples.channels);
     $("input-source").textContent = source;
     renderResult(result, classes, scale);
     return result;
@@ -263,7 +267,7 @@ async function main(): Promise<void> {
   $("clear").addEventListener("click", clear);
 
   const px = decodeBase64(samples.pixels);
-  const size = samples.width * samples.height;
+  const size = samples.width * samples.height * (samples.channels ?? 1);
   const grid = $("samples");
   samples.labels.forEach((label, i) => {
     const b = document.createElement("button");
@@ -274,7 +278,7 @@ async function main(): Promise<void> {
     c.width = 56;
     c.height = 56;
     const img = px.subarray(i * size, (i + 1) * size);
-    paint(c, img);
+    paint(c, img, samples.width, samples.height, samples.channels);
     b.append(c, Object.assign(document.createElement("span"), { textContent: classes[label] ?? String(label) }));
     b.addEventListener("click", () => safely(img, `${samples.dataset} ${samples.split} #${samples.indices[i]} (label ${classes[label] ?? label})`));
     grid.append(b);

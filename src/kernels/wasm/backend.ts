@@ -32,7 +32,7 @@ export class WasmKernels implements LayerKernels {
       });
       const count = xs[0].n * sizeOf(l.out.shape);
       const y = a.alloc(count * 2, `the output of layer ${l.name}`);
-      e.exec(l, xs[0].spec, ptrs, xs[0].n, y, count);
+      e.exec(l, xs.map((x) => x.spec), ptrs, xs[0].n, y, count);
       return Int32Array.from(a.i16(y, count));
     } finally {
       a.release(mark);

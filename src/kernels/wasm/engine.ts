@@ -2,13 +2,13 @@
 // per-op drivers that call the kernels with pointers. Both the per-layer LayerKernels (./backend.ts) and
 // the executor's whole-program runner (src/exec/wasm-program.ts) sit on top of it.
 
-import type { AddLayer, AvgPoolLayer, Conv2DLayer, DenseLayer, GlobalAvgPoolLayer, Layer, MaxPoolLayer, TensorSpec } from "../../ir/types.js";
+import { zeroOf, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec } from "../../ir/types.js";
 import type { WindowGeometry } from "../../ir/types.js";
 import { prepareOp } from "../prepare.js";
 import { Arena } from "./arena.js";
 import type { KernelExports, WasmFlavor } from "./features.js";
 import { configuredLimit, instantiateKernels } from "./loader.js";
-import { DEFAULT_POLICY, prepareConv, prepareDense, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type WeightPolicy } from "./prepare.js";
+import { DEFAULT_POLICY, prepareConv, prepareDense, requantBits, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type WeightPolicy } from "./prepare.js";
 
 /** A GEMM's operands resident in linear memory. */
 export interface GemmDev {
@@ -26,8 +26,8 @@ export interface GemmDev {
 export type ConvGemmPrepared = Omit<ConvGemmHost, "gemms"> & { gemms: GemmDev[] };
 export type DepthwisePrepared = Omit<DepthwiseHost, "w" | "bias" | "m" | "s" | "pw" | "ps"> & { w: number; bias: number; m: number; s: number; pw: number; ps: number; weightBytes: number };
 export type DensePrepared = Omit<DenseHost, "gemm"> & { gemm: GemmDev };
-/** A pool: its geometry (the OpData's); simdRq 1 when its requant may use the shared-shift SIMD form. */
-export type WindowPrepared = { kind: "window"; geo: WindowGeometry; simdRq: number };
+/** A pool: its geometry and zero points (the OpData's); simdRq 1 when its requant may use the shared-shift SIMD form. */
+export type WindowPrepared = { kind: "window"; geo: WindowGeometry; simdRq: number; zx: number; zy: number };
 
 /** A layer prepared into linear memory: the shared OpData plus what the WASM kernels read. */
 export type PreparedLayer = ConvGemmPrepared | DepthwisePrepared | DensePrepared | WindowPrepared | { kind: "elementwise" };
@@ -147,12 +147,12 @@ export class WasmEngine {
         break;
       }
       case "maxpool":
-        p = { kind: "window", geo: prepareOp(l, x).geo, simdRq: 0 };
+        p = { kind: "window", geo: prepareOp(l, x).geo, simdRq: 0, zx: 0, zy: 0 };
         break;
       case "avgpool":
       case "gap": {
-        const { geo, acc } = prepareOp(l, x);
-        p = { kind: "window", geo, simdRq: sharedShift(l.rq.s, 0, 1, acc.bits) > 0 ? 1 : 0 };
+        const { geo, acc, zx, zy } = prepareOp(l, x);
+        p = { kind: "window", geo, simdRq: sharedShift(l.rq.s, 0, 1, requantBits(acc, zy)) > 0 ? 1 : 0, zx, zy };
         break;
       }
       default:
@@ -162,8 +162,8 @@ export class WasmEngine {
     return p;
   }
 
-  private gemm(g: GemmDev, x: number, lda: number, M: number, lo: number, hi: number, y: number, ldy: number): void {
-    this.k.gemm_s16_8c2_requant(x, lda, M, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, g.m, g.s, g.pw, g.ps, lo, hi, y, ldy);
+  private gemm(g: GemmDev, x: number, lda: number, M: number, zy: number, lo: number, hi: number, y: number, ldy: number): void {
+    this.k.gemm_s16_8c2_requant(x, lda, M, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, g.m, g.s, g.pw, g.ps, zy, lo, hi, y, ldy);
   }
 
   /** conv2d over n samples: x, y are i16 NHWC pointers. Scratch is transient. */
@@ -171,7 +171,7 @@ export class WasmEngine {
     const k = this.k;
     if (p.kind === "depthwise") {
       const g = p.geo;
-      k.dwconv_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.Cp, p.bias, p.m, p.s, p.pw, p.ps, p.clamp.lo, p.clamp.hi, y);
+      k.dwconv_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.Cp, p.bias, p.m, p.s, p.pw, p.ps, p.zx, p.zy, p.clamp.lo, p.clamp.hi, y);
       return;
     }
     const h = p;
@@ -179,7 +179,7 @@ export class WasmEngine {
     const mark = this.arena.mark();
     try {
       if (h.direct) {
-        this.gemm(p.gemms[0], x, g.C, n * g.H * g.W, h.clamp.lo, h.clamp.hi, y, h.outC);
+        this.gemm(p.gemms[0], x, g.C, n * g.H * g.W, h.zy, h.clamp.lo, h.clamp.hi, y, h.outC);
         return;
       }
       const rows = g.OH * g.OW;
@@ -192,8 +192,8 @@ export class WasmEngine {
         for (let b0 = 0; b0 < n; b0 += chunk) {
           const nb = Math.min(chunk, n - b0);
           for (let b = 0; b < nb; b++)
-            k.im2col_s16(x + (b0 + b) * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, gi * h.cpg, h.cpg, col + b * rows * Kp * 2, Kp);
-          this.gemm(gm, col, Kp, nb * rows, h.clamp.lo, h.clamp.hi, y + (b0 * rows * h.outC + gi * h.opg) * 2, h.outC);
+            k.im2col_s16(x + (b0 + b) * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, gi * h.cpg, h.cpg, col + b * rows * Kp * 2, Kp, h.zx);
+          this.gemm(gm, col, Kp, nb * rows, h.zy, h.clamp.lo, h.clamp.hi, y + (b0 * rows * h.outC + gi * h.opg) * 2, h.outC);
         }
       }
     } finally {
@@ -210,9 +210,9 @@ export class WasmEngine {
       if (g.host.Kp !== p.inN) {
         // Odd K: copy rows with a zero tail (the k-pair interleave needs even K). im2col over an n×1 "image".
         xa = this.arena.alloc(n * g.host.Kp * 2, `the padded input of layer ${l.name}`);
-        this.k.im2col_s16(x, n, 1, p.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.inN, xa, g.host.Kp);
+        this.k.im2col_s16(x, n, 1, p.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.inN, xa, g.host.Kp, 0);
       }
-      this.gemm(g, xa, g.host.Kp, n, p.clamp.lo, p.clamp.hi, y, g.host.N);
+      this.gemm(g, xa, g.host.Kp, n, p.zy, p.clamp.lo, p.clamp.hi, y, g.host.N);
     } finally {
       this.arena.release(mark);
     }
@@ -226,32 +226,32 @@ export class WasmEngine {
 
   /** Average pool (window sums, then the layer's requant) over n samples. */
   avgpool(l: AvgPoolLayer, p: WindowPrepared, x: number, n: number, y: number): void {
-    const { geo: g, simdRq } = p;
-    this.k.avgpool_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.OH, g.OW, l.rq.m[0], l.rq.s[0], l.rq.lo, l.rq.hi, simdRq, y);
+    const { geo: g, simdRq, zx, zy } = p;
+    this.k.avgpool_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, l.rq.m[0], l.rq.s[0], zx, zy, l.rq.lo, l.rq.hi, simdRq, y);
   }
 
   /** Global average pool (per-channel sums, then the layer's requant) over n samples. */
   gap(l: GlobalAvgPoolLayer, p: WindowPrepared, x: number, n: number, y: number): void {
-    const { geo: g, simdRq } = p;
-    this.k.gap_s16_requant(x, n, g.H * g.W, g.C, l.rq.m[0], l.rq.s[0], l.rq.lo, l.rq.hi, simdRq, y);
+    const { geo: g, simdRq, zx, zy } = p;
+    this.k.gap_s16_requant(x, n, g.H * g.W, g.C, l.rq.m[0], l.rq.s[0], zx, zy, l.rq.lo, l.rq.hi, simdRq, y);
   }
 
-  /** Residual add of `count` elements, int64 exact (assembly/add.ts). */
-  add(l: AddLayer, a: number, b: number, count: number, y: number): void {
-    this.k.add_s16_requant(a, b, count, l.ma, l.mb, l.s, l.lo, l.hi, y);
+  /** Residual add of `count` elements, int64 exact (assembly/add.ts); a, b: its inputs' tensors. */
+  add(l: AddLayer, a: number, b: number, count: number, y: number, as: TensorSpec, bs: TensorSpec): void {
+    this.k.add_s16_requant(a, b, count, l.ma, l.mb, l.s, zeroOf(as), zeroOf(bs), zeroOf(l.out), l.lo, l.hi, y);
   }
 
-  /** Runs one non-input, non-flatten layer on pointers (inputs already in linear memory). */
-  exec(l: Layer, x: TensorSpec, ptrs: number[], n: number, y: number, count: number): void {
+  /** Runs one non-input, non-flatten layer on pointers (inputs already in linear memory); xs: the inputs' tensors. */
+  exec(l: Layer, xs: TensorSpec[], ptrs: number[], n: number, y: number, count: number): void {
     // The prepared kind follows from the op (prepare's switch), so each driver gets its own.
-    const p = this.prepare(l, x) as never;
+    const p = this.prepare(l, xs[0]) as never;
     switch (l.op) {
       case "conv2d": return this.conv2d(l, p, ptrs[0], n, y);
       case "dense": return this.dense(l, p, ptrs[0], n, y);
       case "maxpool": return this.maxpool(l, p, ptrs[0], n, y);
       case "avgpool": return this.avgpool(l, p, ptrs[0], n, y);
       case "gap": return this.gap(l, p, ptrs[0], n, y);
-      case "add": return this.add(l, ptrs[0], ptrs[1], count, y);
+      case "add": return this.add(l, ptrs[0], ptrs[1], count, y, xs[0], xs[1]);
       default: throw new Error(`layer ${l.name}: op ${l.op} has no kernel`);
     }
   }

@@ -3,7 +3,8 @@
 // the weights out the way that kernel reads them. Kernels then take only scalars and pointers. Nothing
 // here runs per inference.
 
-import type { Conv2DLayer, DenseLayer, TensorSpec } from "../../ir/types.js";
+import type { AccBound } from "../../ir/accbound.js";
+import type { Conv2DLayer, DenseLayer, TensorSpec, WeightLayer } from "../../ir/types.js";
 import { prepareOp, type ConvData, type DenseData } from "../prepare.js";
 
 /** Output channels per GEMM panel and the k-pair interleave of assembly/gemm.ts (the 8c2 layout). */
@@ -75,6 +76,31 @@ export function sharedShift(s: ArrayLike<number>, from: number, to: number, accB
   return S;
 }
 
+/**
+ * The accumulator bits sharedShift is given: the proven bound's, plus one when an output zero point is
+ * added after the SIMD requant (requantClamp8Shared's contract: the result plus zy still fits i32).
+ */
+export function requantBits(acc: AccBound, zy: number): number {
+  return acc.bits + (zy !== 0 ? 1 : 0);
+}
+
+/**
+ * The biases of output channels o0..o0+N−1 of a GEMM (K weights per channel) whose input has zero point
+ * zx: bias[o] − zx·Σ_k w[o][k]. The kernel then sums w·x from that start and ends at bias + Σ w·(x − zx)
+ * (im2col pads with zx, so a padded tap adds w·zx − w·zx = 0). The store wraps modulo 2^32 like the
+ * kernel's i32 accumulators, whose final value is within the proven bound: the result is exact.
+ */
+export function zeroFoldedBias(l: WeightLayer, K: number, o0: number, N: number, zx: number): Int32Array {
+  const b = Int32Array.from(l.bias.subarray(o0, o0 + N));
+  if (zx === 0) return b;
+  for (let n = 0; n < N; n++) {
+    let sum = 0;
+    for (let k = 0; k < K; k++) sum += l.weights[(o0 + n) * K + k];
+    b[n] = l.bias[o0 + n] - zx * sum;
+  }
+  return b;
+}
+
 /** Per group of 8 channels (N real of Np), the shared shift S (or 0) and per channel pw = 2^(S − s). */
 export function sharedShifts(s: ArrayLike<number>, N: number, Np: number, accBits: number): { pw: Int32Array; ps: Int32Array } {
   const ps = new Int32Array(Np / PANEL_N);
@@ -137,7 +163,7 @@ export interface ConvGemmHost extends ConvData {
   gemms: GemmHost[];
 }
 
-/** A depthwise conv2d (its OpData plus): channel-parallel kernel, weights i16 [kh·kw][Cp]. */
+/** A depthwise conv2d (its OpData plus): channel-parallel kernel, weights i16 [kh·kw][Cp]; it subtracts zx on load. */
 export interface DepthwiseHost extends ConvData {
   kind: "depthwise";
   Cp: number;
@@ -159,21 +185,22 @@ export interface DenseHost extends DenseData {
 /** Prepare for conv2d: depthwise kernel when groups = C = outC, else GEMM per group. */
 export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY): ConvGemmHost | DepthwiseHost {
   const op = prepareOp(l, x);
-  const { geo, groups, opg, outC, view: { K }, acc } = op;
+  const { geo, groups, opg, outC, view: { K }, acc, zx } = op;
+  const bits = requantBits(acc, op.zy);
   if (op.depthwise) {
     const taps = geo.kh * geo.kw;
     const Cp = Math.ceil(outC / 8) * 8;
     const w = new Int16Array(taps * Cp);
     for (let c = 0; c < outC; c++) for (let t = 0; t < taps; t++) w[t * Cp + c] = l.weights[c * taps + t];
     const pad = (a: ArrayLike<number>, fill: number) => Int32Array.from({ length: Cp }, (_, c) => (c < outC ? a[c] : fill));
-    const { pw, ps } = sharedShifts(l.rq.s, outC, Cp, acc.bits);
+    const { pw, ps } = sharedShifts(l.rq.s, outC, Cp, bits);
     return { ...op, kind: "depthwise", Cp, w, bias: pad(l.bias, 0), m: pad(l.rq.m, 2 ** 30), s: pad(l.rq.s, 1), pw, ps };
   }
   const container = containerFor(l.wBits, policy);
   const gemms: GemmHost[] = [];
   for (let g = 0; g < groups; g++) {
     const o0 = g * opg;
-    gemms.push(gemmHost(opg, K, (n, k) => l.weights[(o0 + n) * K + k], l.bias.subarray(o0, o0 + opg), l.rq.m.subarray(o0, o0 + opg), l.rq.s.subarray(o0, o0 + opg), container, acc.bits));
+    gemms.push(gemmHost(opg, K, (n, k) => l.weights[(o0 + n) * K + k], zeroFoldedBias(l, K, o0, opg, zx), l.rq.m.subarray(o0, o0 + opg), l.rq.s.subarray(o0, o0 + opg), container, bits));
   }
   const direct = geo.kh === 1 && geo.kw === 1 && geo.sh === 1 && geo.sw === 1 && groups === 1 && gemms[0].Kp === geo.C;
   return { ...op, kind: "conv-gemm", direct, gemms };
@@ -183,6 +210,6 @@ export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy 
 export function prepareDense(l: DenseLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY): DenseHost {
   const op = prepareOp(l, x);
   const { inN, outN } = op;
-  const gemm = gemmHost(outN, inN, (n, k) => l.weights[n * inN + k], l.bias, l.rq.m, l.rq.s, containerFor(l.wBits, policy), op.acc.bits);
+  const gemm = gemmHost(outN, inN, (n, k) => l.weights[n * inN + k], zeroFoldedBias(l, inN, 0, outN, op.zx), l.rq.m, l.rq.s, containerFor(l.wBits, policy), requantBits(op.acc, op.zy));
   return { ...op, kind: "dense", gemm };
 }

@@ -3,8 +3,8 @@
 // "Prepare" step of the simulator backend: precision checks, the chip's requant multipliers, the stored
 // (possibly corrupted) weights of digital chips, and the conductance-derived weights of analog tiles.
 
-import { weightAccBound } from "../../ir/accbound.js";
-import { isWeightLayer, tensorRange, type Layer, type Program, type TensorSpec, type WeightLayer } from "../../ir/types.js";
+import { macRange, weightAccBound } from "../../ir/accbound.js";
+import { isWeightLayer, type Layer, type Program, type TensorSpec, type WeightLayer } from "../../ir/types.js";
 import { gemmOf, type GemmView } from "../../kernels/prepare.js";
 import type { AnalogCompute, HwModel } from "../hw/hwmodel.js";
 import { chipMultipliers } from "../hw/requant.js";
@@ -124,10 +124,11 @@ function prepareAnalog(l: WeightLayer, i: number, input: TensorSpec, chip: ChipI
   const rngProg = pcm ? new Rng(seed, trial!, CHIP, streamId(i, STREAM.pcmProg)) : null;
   const rngNu = pcm ? new Rng(seed, trial!, CHIP, streamId(i, STREAM.pcmNu)) : null;
   const rngDrift = pcm ? new Rng(seed, trial!, CHIP, streamId(i, STREAM.pcmDrift)) : null;
-  const xr = tensorRange(input);
+  // The crossbar's inputs are x − z_x (format 2's zero point; x in format 1), signed when z_x > lo.
+  const xr = macRange(input);
   const xmax = Math.max(xr.hi, -xr.lo);
   const dacBits = c.dac.bits;
-  const dacLevels = dacBits === 0 || dacBits >= input.bits ? 0 : input.signed ? 2 ** (dacBits - 1) - 1 : 2 ** dacBits - 1;
+  const dacLevels = dacBits === 0 || dacBits >= input.bits ? 0 : xr.lo < 0 ? 2 ** (dacBits - 1) - 1 : 2 ** dacBits - 1;
   for (let g = 0; g < groups; g++) {
     for (let n0 = 0; n0 < opg; n0 += C) {
       const n1 = Math.min(n0 + C, opg);
@@ -183,7 +184,7 @@ export function prepareLayer(l: Layer, i: number, input: TensorSpec, chip: ChipI
   const { w } = storedWeights(l, i, chip, true);
   // A source such as activation bit flips can put a signed input at −2^(b−1), outside the range the bound assumes.
   const outOfRange = input.signed && chip.sources.some((src) => src.widensRange);
-  const bound = weightAccBound(w, l.bias, tensorRange(input));
+  const bound = weightAccBound(w, l.bias, macRange(input));
   // The bound also bounds every partial sum (each term's range contains 0), so no order can overflow.
   const exact = !outOfRange && bound.bits <= chip.spec.accBits;
   const gemm = gemmOf(l);

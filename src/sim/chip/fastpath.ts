@@ -16,6 +16,7 @@
 
 import { planActivations } from "../../exec/memplan.js";
 import { weightAccBound } from "../../ir/accbound.js";
+import { formatVersion } from "../../ir/features.js";
 import { isWeightLayer, sizeOf, tensorRange, type Layer, type Program, type TensorSpec } from "../../ir/types.js";
 import { prepareOp } from "../../kernels/prepare.js";
 import { argmaxRows, avgPoolSum, globalSum } from "../../kernels/reference/ops.js";
@@ -70,10 +71,13 @@ function inputRange(x: TensorSpec, chip: ChipInstance): { lo: number; hi: number
  *    accumulator and i32 (then no partial sum overflows in any order: wrap/saturate never fire), or the
  *    accumulator wraps and has ≤ 32 bits (needsWrap: the order does not matter for a wrap), or it
  *    saturates, has ≤ 31 bits and the layer is not depthwise (gemm_s16_sat_ktile, in the chip's order);
- *  - the stored weights in the narrow range the WASM weight containers assume.
+ *  - the stored weights in the narrow range the WASM weight containers assume;
+ *  - a format-1 program: its raw-accumulator kernels know no zero point, input table or full range (format-2
+ *    programs run on the WASM program when the chip is exact, else on the plain-TS kernels).
  */
 export function fastPathEquivalent(chip: ChipInstance): boolean {
   if (chip.spec.kind !== "digital" || !chip.sources.every((s) => s.paths.includes("fast-path"))) return false;
+  if (formatVersion(chip.program) === 2) return false;
   if (knobs(chip).accBer > 0 && chip.spec.accBits > 32) return false;
   const layers = chip.program.layers;
   for (const [l, p] of chip.prep) {
@@ -286,8 +290,8 @@ export class NoisyWasmProgram {
         const pp = this.chip.prep.get(this.chip.program.layers[i]) as PoolPrep;
         if (this.mode === 0) {
           // The scalar exact requant (simd 0) with the chip's multiplier (cut when requant.multiplierBits < 31).
-          if (l.op === "avgpool") k.avgpool_s16_requant(ptr(l.inputs[0]), n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.OH, g.OW, pp.m[0], pp.s[0], l.rq.lo, l.rq.hi, 0, ptr(i));
-          else k.gap_s16_requant(ptr(l.inputs[0]), n, g.H * g.W, g.C, pp.m[0], pp.s[0], l.rq.lo, l.rq.hi, 0, ptr(i));
+          if (l.op === "avgpool") k.avgpool_s16_requant(ptr(l.inputs[0]), n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, pp.m[0], pp.s[0], 0, 0, l.rq.lo, l.rq.hi, 0, ptr(i));
+          else k.gap_s16_requant(ptr(l.inputs[0]), n, g.H * g.W, g.C, pp.m[0], pp.s[0], 0, 0, l.rq.lo, l.rq.hi, 0, ptr(i));
         } else {
           // Half-even / truncating rounding: the plain-TS pool sums (a pool is a small share of the work)
           // and the chip's requantRounded, on the linear-memory views.
@@ -300,7 +304,7 @@ export class NoisyWasmProgram {
             yv[j] = r < lo ? lo : r > hi ? hi : r;
           }
         }
-      } else engine.exec(l, x, l.inputs.map(ptr), n, ptr(i), n * sizeOf(l.out.shape));
+      } else engine.exec(l, l.inputs.map((j) => layers[j].out), l.inputs.map(ptr), n, ptr(i), n * sizeOf(l.out.shape));
       if (actBer > 0) {
         const per = sizeOf(l.out.shape);
         const y = engine.arena.i16(ptr(i), n * per);
@@ -332,7 +336,7 @@ export class NoisyWasmProgram {
     const xSample = g.H * g.W * g.C * 2;
     for (let gi = 0; gi < h.groups; gi++)
       for (let b = 0; b < n; b++) {
-        k.im2col_s16(x + b * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, gi * h.cpg, h.cpg, col, Kp);
+        k.im2col_s16(x + b * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, gi * h.cpg, h.cpg, col, Kp, 0);
         gemm(col, Kp, rows, gi, this.accPtr + (b * rows * outC + gi * h.opg) * 4);
       }
     engine.arena.release(mark);
@@ -363,7 +367,7 @@ export class NoisyWasmProgram {
       let xa = x;
       if (g.host.Kp !== p.inN) {
         xa = engine.arena.alloc(n * g.host.Kp * 2, `the padded input of layer ${l.name}`);
-        k.im2col_s16(x, n, 1, p.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.inN, xa, g.host.Kp);
+        k.im2col_s16(x, n, 1, p.inN, 1, 1, 1, 1, 0, 0, n, 1, 0, p.inN, xa, g.host.Kp, 0);
       }
       k.gemm_s16_8c2_acc(xa, g.host.Kp, n, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, acc, outC);
       engine.arena.release(mark);

@@ -10,6 +10,8 @@
 // (perturbAccumulators, src/sim/noise/models.ts), so the WASM fast path (./fastpath.ts) can draw the same
 // numbers; this file is the definition it is tested against (test/sim/fastpath.test.ts). Which sources
 // are on, and their settings, come from the chip instance (the noise table, src/sim/noise/sources.ts).
+// x is the input less its zero point (format 2; x − z_x, so padded taps contribute 0), and the output zero
+// point z_y is added after the chip's requant, before the clamp (DESIGN.md §3 "Imported models").
 // K runs over the weight layout [kh][kw][inC/groups] (padded taps contribute 0); ovf wraps or saturates
 // to accumulator.bits; per-mac is a K-tile of 1 (the chip's resolved kTile, src/sim/hw/resolve.ts). When the accumulator bound of the chip's weights fits accumulator.bits nothing can
 // overflow in any order, and the kernel takes the exact path (same integers, less work).
@@ -17,7 +19,7 @@
 // Analog weight layers: DAC-quantized inputs, per-tile MVM on (g+ − g−)/g_max, ADC (noise, clip, quantize),
 // digital scale and accumulation across K-tiles, rounding to the integer accumulator, then as above.
 
-import type { AddLayer, AvgPoolLayer, Conv2DLayer, DenseLayer, GlobalAvgPoolLayer, Layer, MaxPoolLayer, TensorSpec } from "../../ir/types.js";
+import { zeroOf, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec } from "../../ir/types.js";
 import type { Activation, LayerKernels } from "../../kernels/backend.js";
 import { prepareOp } from "../../kernels/prepare.js";
 import { addRequant, avgPoolSum, globalSum, maxPool } from "../../kernels/reference/ops.js";
@@ -115,9 +117,9 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
     return y;
   }
 
-  /** The chip's requant and clamp of one (possibly perturbed) accumulator of channel o. */
-  function finish(acc: number, o: number, p: DigitalPrep | AnalogPrep, lo: number, hi: number): number {
-    const r = requantRounded(acc, p.m[o], p.s[o], rounding);
+  /** The chip's requant, the output zero point zy and the clamp of one (possibly perturbed) accumulator of channel o. */
+  function finish(acc: number, o: number, p: DigitalPrep | AnalogPrep, zy: number, lo: number, hi: number): number {
+    const r = requantRounded(acc, p.m[o], p.s[o], rounding) + zy;
     return r < lo ? lo : r > hi ? hi : r;
   }
 
@@ -212,6 +214,7 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
     const nImg = x.n;
     const y = new Int32Array(nImg * nPix * outC);
     const { lo, hi } = l.rq;
+    const zy = zeroOf(l.out);
     const patch = new Int32Array(K);
     const nzIdx = new Int32Array(K);
     const nzVal = new Int32Array(K);
@@ -259,7 +262,7 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
       }
       if (accNoise) perturbAccumulators(accImg, 0, nPix, outC, accBits, accBer, accBer > 0 ? st!.get(STREAM.accFlip) : null, sd, sd ? OUT_GAUSS_STREAMS.map((s) => st!.get(s)) : null);
       const yBase = b * nPix * outC;
-      for (let i = 0, pix = 0; pix < nPix; pix++) for (let o = 0; o < outC; o++, i++) y[yBase + i] = finish(accImg[i], o, p, lo, hi);
+      for (let i = 0, pix = 0; pix < nPix; pix++) for (let o = 0; o < outC; o++, i++) y[yBase + i] = finish(accImg[i], o, p, zy, lo, hi);
     }
     return flipActivations(y, nImg, l.out, p.index);
   }
@@ -267,8 +270,9 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
   function poolRequant(l: AvgPoolLayer | GlobalAvgPoolLayer, acc: Float64Array): Int32Array {
     const p = prepOf(l, null) as PoolPrep;
     const y = new Int32Array(acc.length);
+    const zy = zeroOf(l.out);
     for (let i = 0; i < acc.length; i++) {
-      const r = requantRounded(acc[i], p.m[0], p.s[0], rounding);
+      const r = requantRounded(acc[i], p.m[0], p.s[0], rounding) + zy;
       y[i] = r < l.rq.lo ? l.rq.lo : r > l.rq.hi ? l.rq.hi : r;
     }
     return y;
@@ -282,7 +286,7 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
       first = f;
     },
     conv2d(l: Conv2DLayer, x: Activation): Int32Array {
-      const { geo: s, cpg } = prepareOp(l, x.spec);
+      const { geo: s, cpg, zx } = prepareOp(l, x.spec);
       const d = x.data;
       return weightLayer(l, x, s.OH * s.OW, (b, pix, g, patch) => {
         const oy = Math.floor(pix / s.OW);
@@ -296,7 +300,7 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
               for (let ci = 0; ci < cpg; ci++) patch[k++] = 0;
             } else {
               const base = ((b * s.H + iy) * s.W + ix) * s.C + g * cpg;
-              for (let ci = 0; ci < cpg; ci++) patch[k++] = d[base + ci];
+              for (let ci = 0; ci < cpg; ci++) patch[k++] = d[base + ci] - zx;
             }
           }
         }
@@ -304,23 +308,25 @@ export function simKernels(chip: ChipInstance, o: SimKernelOptions = {}): SimKer
     },
     dense(l: DenseLayer, x: Activation): Int32Array {
       const inN = x.spec.shape[0];
+      const zx = zeroOf(x.spec);
       const d = x.data;
       return weightLayer(l, x, 1, (b, _pix, _g, patch) => {
-        for (let i = 0; i < inN; i++) patch[i] = d[b * inN + i];
+        for (let i = 0; i < inN; i++) patch[i] = d[b * inN + i] - zx;
       });
     },
     maxpool(l: MaxPoolLayer, x: Activation): Int32Array {
       return flipActivations(maxPool(x.data, x.n, prepareOp(l, x.spec).geo), x.n, l.out, indexOf(l));
     },
     avgpool(l: AvgPoolLayer, x: Activation): Int32Array {
-      return flipActivations(poolRequant(l, avgPoolSum(x.data, x.n, prepareOp(l, x.spec).geo)), x.n, l.out, indexOf(l));
+      const { geo, zx } = prepareOp(l, x.spec);
+      return flipActivations(poolRequant(l, avgPoolSum(x.data, x.n, geo, zx)), x.n, l.out, indexOf(l));
     },
     gap(l: GlobalAvgPoolLayer, x: Activation): Int32Array {
-      const { H, W, C } = prepareOp(l, x.spec).geo;
-      return flipActivations(poolRequant(l, globalSum(x.data, x.n, H, W, C)), x.n, l.out, indexOf(l));
+      const { geo: { H, W, C }, zx } = prepareOp(l, x.spec);
+      return flipActivations(poolRequant(l, globalSum(x.data, x.n, H, W, C, zx)), x.n, l.out, indexOf(l));
     },
     add(l: AddLayer, a: Activation, b: Activation): Int32Array {
-      return flipActivations(addRequant(a.data, b.data, l.ma, l.mb, l.s, l.lo, l.hi), a.n, l.out, indexOf(l));
+      return flipActivations(addRequant(a.data, b.data, l.ma, l.mb, l.s, l.lo, l.hi, zeroOf(a.spec), zeroOf(b.spec), zeroOf(l.out)), a.n, l.out, indexOf(l));
     },
   };
 }

@@ -7,7 +7,7 @@
 
 import { runProgram } from "../../exec/interpret.js";
 import { classesOf, compileProgram, inputBytes, runBatched, type BatchOutput } from "../../exec/runner.js";
-import { isWeightLayer, type Layer, type Program } from "../../ir/types.js";
+import { isWeightLayer, weightRange, type Layer, type Program, type WeightLayer } from "../../ir/types.js";
 import { loadWasmKernels } from "../../kernels/wasm/backend.js";
 import { WasmEngine } from "../../kernels/wasm/engine.js";
 import { KernelsNotBuiltError } from "../../kernels/wasm/errors.js";
@@ -21,14 +21,14 @@ import { flipInputs, simKernels } from "./kernels.js";
 export interface SimData {
   n: number;
   images: Uint8Array;
-  labels: Uint8Array;
+  labels: Uint8Array | Uint16Array;
 }
 
 /**
  * Whether a chip instance computes exactly what the spec kernels compute on its stored weights: digital,
  * every noise source on allows it (the noise table's `paths`: the per-chip weight-store faults), no
  * accumulator can overflow, requant multipliers uncut with the spec's half-up rounding, and every stored
- * weight still in the narrow range the WASM weight containers assume. Then the WASM program runner
+ * weight still in the layer's range (narrow, or full with format 2's wFullRange). Then the WASM program runner
  * (src/exec/wasm-program.ts) executes the chip's weights: same integers, much faster.
  */
 export function wasmEquivalent(chip: ChipInstance): boolean {
@@ -37,7 +37,7 @@ export function wasmEquivalent(chip: ChipInstance): boolean {
   for (const [l, p] of chip.prep) {
     if (p.kind === "digital") {
       if (!p.exact) return false;
-      const lo = -(2 ** ((l as { wBits: number }).wBits - 1) - 1);
+      const lo = weightRange(l as WeightLayer).lo;
       for (let i = 0; i < p.weights.length; i++) if (p.weights[i] < lo) return false;
     }
   }

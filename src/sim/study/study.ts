@@ -77,6 +77,12 @@ function checkStudy(o: StudyOptions): void {
   checkCount("batch", o.batch, MAX_BATCH);
 }
 
+/** A sweep's points × trials against MAX_SWEEP_TRIALS (in-process or queued). */
+export function checkSweepSize(vary: Vary, trials: number): void {
+  if (vary.values.length * trials > MAX_SWEEP_TRIALS)
+    throw new UsageError(`--vary ${vary.key} with --trials ${trials}: expected at most ${MAX_SWEEP_TRIALS} trials in all (points × trials), found ${vary.values.length} × ${trials} = ${vary.values.length * trials}`);
+}
+
 /** Accuracy of `program` on chip `hw`: clean, and over `o.trials` noisy chip instances. */
 export async function accuracyStudy(program: Program, hw: HwModel, data: SimData, o: StudyOptions): Promise<AccuracyStudy> {
   checkStudy(o);
@@ -98,18 +104,21 @@ export interface SweepPoint {
   values: number[];
 }
 
+/** The point of a curve at knob value `value` from its study (in-process, or gathered from a queue: src/queue/). */
+export function sweepPoint(value: number, s: AccuracyStudy): SweepPoint {
+  return { value, mean: s.noisy.mean, std: s.noisy.std, ci95: s.noisy.ci95, clean: s.clean, values: s.noisy.values };
+}
+
 /** accuracyStudy at each value of `vary` (hw-model field `vary.path` set to the value), on one pool. */
 export async function sweepStudy(program: Program, base: HwModel, vary: Vary, data: SimData, o: StudyOptions & { onPoint?: (value: number) => void }): Promise<SweepPoint[]> {
   checkStudy(o);
-  if (vary.values.length * o.trials > MAX_SWEEP_TRIALS)
-    throw new UsageError(`--vary ${vary.key} with --trials ${o.trials}: expected at most ${MAX_SWEEP_TRIALS} trials in all (points × trials), found ${vary.values.length} × ${o.trials} = ${vary.values.length * o.trials}`);
+  checkSweepSize(vary, o.trials);
   const pool = lazyPool(program, data, o);
   const points: SweepPoint[] = [];
   try {
     for (const value of vary.values) {
       o.onPoint?.(value);
-      const s = await study(program, withSet(base, vary.path, value), data, o, pool.get);
-      points.push({ value, mean: s.noisy.mean, std: s.noisy.std, ci95: s.noisy.ci95, clean: s.clean, values: s.noisy.values });
+      points.push(sweepPoint(value, await study(program, withSet(base, vary.path, value), data, o, pool.get)));
     }
   } finally {
     await pool.close();

@@ -39,7 +39,7 @@ export function runSimJob(ctx: SimContext, job: SimJob): number[] {
 export interface SimInit {
   qmodel: Uint8Array;
   images: Uint8Array;
-  labels: Uint8Array;
+  labels: Uint8Array | Uint16Array;
   n: number;
   seed: number;
   batch: number;

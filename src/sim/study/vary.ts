@@ -2,7 +2,9 @@
 
 import { UsageError } from "../../errors.js";
 import { MAX_SWEEP_STEPS } from "../../limits.js";
+import type { Program } from "../../ir/types.js";
 import { lookupSchema, withSet, type HwModel } from "../hw/hwmodel.js";
+import { chipWarnings } from "../hw/resolve.js";
 
 export interface Vary {
   /** The flag as given. */
@@ -62,4 +64,16 @@ export function parseVary(spec: string, hw: HwModel): Vary {
     }
   }
   return { spec, key, path, from, to, steps, scale, values };
+}
+
+/**
+ * The chip's warnings over a whole sweep: the base chip's when every point gives the same ones (a knob that
+ * does not touch them), else each point's own, prefixed by its value (`--vary accumulator.bits=10:20:6`
+ * warns at the points whose accumulators are narrower than a layer's bound, and only there).
+ */
+export function sweepWarnings(program: Program, hw: HwModel, vary: Vary): string[] {
+  const base = chipWarnings(program, hw);
+  const perPoint = vary.values.map((v) => chipWarnings(program, withSet(hw, vary.path, v)));
+  if (perPoint.every((w) => w.join("\n") === base.join("\n"))) return base;
+  return vary.values.flatMap((v, i) => perPoint[i].map((w) => `at ${vary.key}=${v}: ${w}`));
 }

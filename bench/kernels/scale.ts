@@ -1,0 +1,220 @@
+// Speed at real network sizes (issue 16): images/s of resnet20 (32×32×3, batch 8), mobilenetv2 ×1.0 and
+// resnet18 (224×224×3, 1000 classes, batch 1), each at W8A8 and W4A4 (`nipq init` programs, cached in
+// $NIPQ_BENCH_CACHE or the temp directory), single thread, on
+//   - nipq-hw: the WASM SIMD kernels (WasmProgram, as `nipq run --backend wasm`);
+//   - onnxruntime-web int8: the `nipq export-onnx` graph (QLinearConv), wasm, 1 thread;
+//   - tfjs-backend-wasm fp32 (XNNPACK): the same network in float (dequantized weights, fused conv+bias+ReLU);
+//   - onnxruntime-node int8 (native, 1 thread): the same export, the reference.
+// The four run in alternating timing windows (bench/kernels/model.ts timeRunners), so the load of the shared
+// machine falls on all alike. Then, from nipq-hw's per-layer profile of mobilenetv2: the depthwise layers' MACs/s
+// against the dense (groups = 1) convolutions'. Each row also checks that onnxruntime-web computes the network
+// nipq-hw does (prediction agreement on the benchmark's images).
+//
+//   npx tsx bench/kernels/scale.ts [--json] [--quick] [--only resnet20|mobilenetv2|resnet18] [--bits 8/8|4/4]
+
+import * as ortNode from "onnxruntime-node";
+import { readQModel } from "../../src/ir/io.js";
+import { programStats } from "../../src/ir/stats.js";
+import { sizeOf, type LayerPadding, type Program } from "../../src/ir/types.js";
+import { exportOnnx } from "../../src/onnx/export.js";
+import { cachedInit, machine, ortWeb, tfWasm } from "./common.js";
+import { images, nipqRunner, timeRunners } from "./model.js";
+
+type Tf = Awaited<ReturnType<typeof tfWasm>>;
+type T = import("@tensorflow/tfjs").Tensor;
+
+const NETS = [
+  { arch: "resnet20", input: [32, 32, 3] as [number, number, number], classes: 10, batch: 8 },
+  { arch: "mobilenetv2", input: [224, 224, 3] as [number, number, number], classes: 1000, batch: 1 },
+  { arch: "resnet18", input: [224, 224, 3] as [number, number, number], classes: 1000, batch: 1 },
+];
+const BITS = [
+  { w: 8, a: 8 },
+  { w: 4, a: 4 },
+];
+
+const arg = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+
+/** A layer's padding for tfjs: its `same`/`valid` (the peers run `nipq init` programs, which never carry explicit pads). */
+function tfPad(p: LayerPadding): "same" | "valid" {
+  if (Array.isArray(p)) throw new Error(`bench: explicit pads [${p.join(", ")}] have no tfjs pooling equivalent here`);
+  return p;
+}
+
+/** The `nipq init` program (seed 1), from the cache or made (and cached) now. */
+async function program(arch: string, input: [number, number, number], classes: number, bits: { w: number; a: number }): Promise<Program> {
+  return readQModel(await cachedInit(`${arch}-${input.join("x")}-${classes}-w${bits.w}a${bits.a}`, { arch, bits, input, classes, seed: 1 }));
+}
+
+/** The network in tfjs fp32: dequantized weights, real biases, ReLU where the program's output is unsigned. */
+function tfNetwork(tf: Tf, p: Program, n: number): () => T {
+  const L = p.layers;
+  const params = L.map((l, i) => {
+    if (l.op !== "conv2d" && l.op !== "dense") return null;
+    const x = L[l.inputs[0]].out;
+    const outC = l.op === "dense" ? l.out.shape[0] : l.out.shape[2];
+    const [kh, kw] = l.op === "conv2d" ? l.kernel : [1, 1];
+    const cin = l.weights.length / (outC * kh * kw);
+    const bias = tf.tensor1d(Float32Array.from(l.bias, (b, o) => b * l.wScale[o] * x.scale));
+    if (l.op === "conv2d" && l.groups > 1) {
+      if (cin !== 1 || l.groups !== x.shape[2]) throw new Error(`layer ${i}: grouped convolution other than depthwise`);
+      const mult = outC / l.groups; // [outC][kh][kw][1] → [kh][kw][C][mult]
+      const w = new Float32Array(l.weights.length);
+      for (let o = 0; o < outC; o++) for (let k = 0; k < kh * kw; k++) w[(k * l.groups + Math.floor(o / mult)) * mult + (o % mult)] = l.weights[o * kh * kw + k] * l.wScale[o];
+      return { filter: tf.tensor4d(w, [kh, kw, l.groups, mult]), bias, depthwise: true };
+    }
+    const w = new Float32Array(l.weights.length); // [outC][kh][kw][cin] → [kh][kw][cin][outC]
+    for (let o = 0; o < outC; o++) for (let k = 0; k < kh * kw * cin; k++) w[k * outC + o] = l.weights[o * kh * kw * cin + k] * l.wScale[o];
+    return { filter: l.op === "dense" ? tf.tensor2d(w, [cin, outC]) : tf.tensor4d(w, [kh, kw, cin, outC]), bias, depthwise: false };
+  });
+  const [H, W, C] = L[0].out.shape;
+  const x = tf.tensor4d(Float32Array.from(images(n, H * W * C), (v) => v / 255), [n, H, W, C]);
+  const relu = (i: number) => (L[i].out.signed ? "linear" : "relu") as "linear" | "relu";
+  return () =>
+    tf.tidy(() => {
+      const v: T[] = [x];
+      L.forEach((l, i) => {
+        if (i === 0) return;
+        const a = v[l.inputs[0]];
+        const w = params[i];
+        switch (l.op) {
+          case "conv2d":
+            v[i] = w!.depthwise
+              ? tf.fused.depthwiseConv2d({ x: a as import("@tensorflow/tfjs").Tensor4D, filter: w!.filter as import("@tensorflow/tfjs").Tensor4D, strides: l.stride, pad: tfPad(l.padding), bias: w!.bias, activation: relu(i) })
+              : tf.fused.conv2d({ x: a as import("@tensorflow/tfjs").Tensor4D, filter: w!.filter as import("@tensorflow/tfjs").Tensor4D, strides: l.stride, pad: tfPad(l.padding), bias: w!.bias, activation: relu(i) });
+            break;
+          case "dense":
+            v[i] = tf.fused.matMul({ a: tf.reshape(a, [n, -1]) as import("@tensorflow/tfjs").Tensor2D, b: w!.filter as import("@tensorflow/tfjs").Tensor2D, bias: w!.bias, activation: i === L.length - 1 ? "linear" : relu(i) });
+            break;
+          case "maxpool":
+            v[i] = tf.maxPool(a as import("@tensorflow/tfjs").Tensor4D, l.kernel, l.stride, tfPad(l.padding));
+            break;
+          case "avgpool":
+            v[i] = tf.avgPool(a as import("@tensorflow/tfjs").Tensor4D, l.kernel, l.stride, tfPad(l.padding));
+            break;
+          case "gap":
+            v[i] = tf.mean(a, [1, 2]);
+            break;
+          case "add": {
+            const s = tf.add(a, v[l.inputs[1]]);
+            v[i] = relu(i) === "relu" ? tf.relu(s) : s;
+            break;
+          }
+          case "flatten":
+            v[i] = tf.reshape(a, [n, -1]);
+            break;
+        }
+      });
+      return v[L.length - 1];
+    });
+}
+
+/** Share of the images on which two logit arrays have the same argmax (lowest index on ties). */
+function agreement(a: ArrayLike<number>, b: ArrayLike<number>, n: number, k: number): number {
+  const arg = (x: ArrayLike<number>, r: number) => {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (x[r * k + j] > x[r * k + best]) best = j;
+    return best;
+  };
+  let same = 0;
+  for (let r = 0; r < n; r++) if (arg(a, r) === arg(b, r)) same++;
+  return same / n;
+}
+
+interface Row {
+  net: string;
+  bits: string;
+  batch: number;
+  macs: number;
+  imagesPerSecond: { nipq: number; ortWeb: number; tfjsWasm: number; ortNode: number };
+  ratios: { vsOrtWeb: number; vsTfjsWasm: number; vsOrtNode: number };
+  ortWebAgreesWithNipq: number;
+  depthwise?: { depthwiseMacsPerSecond: number; gemmMacsPerSecond: number; ratio: number; depthwiseShareOfTime: number };
+}
+
+async function main(): Promise<void> {
+  const json = process.argv.includes("--json");
+  const only = arg("--only");
+  const onlyBits = arg("--bits");
+  const tf = await tfWasm();
+  const ort = await ortWeb();
+  const rows: Row[] = [];
+  const log = (s: string) => json || console.log(s);
+  log(machine());
+  for (const net of NETS.filter((x) => !only || x.arch === only))
+    for (const bits of BITS.filter((b) => !onlyBits || `${b.w}/${b.a}` === onlyBits)) {
+      const p = await program(net.arch, net.input, net.classes, bits);
+      if (tf.getBackend() !== "wasm") await tf.setBackend("wasm"); // making a program may have switched it
+      const n = net.batch;
+      const per = sizeOf(net.input);
+      const x = images(n, per);
+      const nq = nipqRunner(p, n);
+      const onnx = exportOnnx(p).bytes;
+      const web = await ort.InferenceSession.create(onnx, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+      const nat = await ortNode.InferenceSession.create(onnx, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all" });
+      const xWeb = new ort.Tensor("uint8", x, [n, ...net.input]);
+      const xNat = new ortNode.Tensor("uint8", x, [n, ...net.input]);
+      const tfFwd = tfNetwork(tf, p, n);
+      const calls = [
+        nq.call,
+        () => web.run({ pixels: xWeb }),
+        () => {
+          const y = tfFwd();
+          y.dataSync();
+          y.dispose();
+        },
+        () => nat.run({ pixels: xNat }),
+      ];
+      // The peer computes the same network: predictions of onnxruntime-web vs nipq-hw on these images.
+      const { WasmProgram } = await import("../../src/exec/wasm-program.js");
+      const { loadWasmKernels } = await import("../../src/kernels/wasm/backend.js");
+      const ref = new WasmProgram(loadWasmKernels().engine, p, n).run(x, n).logits;
+      const webLogits = (await web.run({ pixels: xWeb })).logits.data as Float32Array;
+      const agrees = agreement(ref, webLogits, n, net.classes);
+      const [tn, tw, tt, to] = await timeRunners(calls, process.argv.includes("--quick") ? 3 : 5);
+      const ips = { nipq: n / tn, ortWeb: n / tw, tfjsWasm: n / tt, ortNode: n / to };
+      const st = programStats(p);
+      const row: Row = {
+        net: `${net.arch} ${net.input.join("×")}`,
+        bits: `W${bits.w}A${bits.a}`,
+        batch: n,
+        macs: st.totals.macs,
+        imagesPerSecond: ips,
+        ratios: { vsOrtWeb: ips.nipq / ips.ortWeb, vsTfjsWasm: ips.nipq / ips.tfjsWasm, vsOrtNode: ips.nipq / ips.ortNode },
+        ortWebAgreesWithNipq: agrees,
+      };
+      if (p.layers.some((l) => l.op === "conv2d" && l.groups > 1)) {
+        const prof = nq.profile();
+        let dwT = 0, dwM = 0, gT = 0, gM = 0;
+        p.layers.forEach((l, i) => {
+          if (l.op !== "conv2d") return;
+          if (l.groups > 1) (dwT += prof[i]), (dwM += st.layers[i].macs);
+          else (gT += prof[i]), (gM += st.layers[i].macs);
+        });
+        const total = prof.reduce((a, b) => a + b, 0);
+        const dw = (dwM * n) / (dwT / 1000), gemm = (gM * n) / (gT / 1000);
+        row.depthwise = { depthwiseMacsPerSecond: dw, gemmMacsPerSecond: gemm, ratio: dw / gemm, depthwiseShareOfTime: dwT / total };
+      }
+      rows.push(row);
+      const f = (v: number) => v.toFixed(v < 10 ? 2 : 1);
+      log(
+        `${row.net} ${row.bits} batch ${n} (${(row.macs / 1e6).toFixed(1)} M MACs): nipq-hw ${f(ips.nipq)} images/s; ` +
+          `onnxruntime-web int8 ${f(ips.ortWeb)} (nipq ${row.ratios.vsOrtWeb.toFixed(2)}×); tfjs-wasm fp32 ${f(ips.tfjsWasm)} (${row.ratios.vsTfjsWasm.toFixed(2)}×); ` +
+          `onnxruntime-node int8 ${f(ips.ortNode)} (${row.ratios.vsOrtNode.toFixed(2)}×); ort-web predictions = nipq on ${(100 * agrees).toFixed(0)}% of ${n}`,
+      );
+      if (row.depthwise)
+        log(
+          `  depthwise ${(row.depthwise.depthwiseMacsPerSecond / 1e9).toFixed(2)} GMAC/s vs dense convs ${(row.depthwise.gemmMacsPerSecond / 1e9).toFixed(2)} GMAC/s ` +
+            `(${(100 * row.depthwise.ratio).toFixed(0)}%); depthwise layers take ${(100 * row.depthwise.depthwiseShareOfTime).toFixed(0)}% of the time`,
+        );
+      await web.release();
+      await nat.release();
+    }
+  if (json) console.log(JSON.stringify({ machine: machine(), rows }, null, 2));
+  else console.log(machine());
+}
+
+await main();
