@@ -33,6 +33,8 @@ interface Mutation {
   replace: string;
   /** The test files that should fail. */
   tests: string[];
+  /** Only the tests whose name matches (vitest -t): a slow file's relevant test. */
+  filter?: string;
 }
 
 const T = {
@@ -45,8 +47,13 @@ const T = {
   pack: ["test/ir/pack.test.ts"],
   ops: ["test/backends/ops.test.ts"],
   ovf: ["test/sim/accumulator.test.ts"],
+  quant: ["test/train/quantizers.test.ts"],
+  recipe: ["test/train/recipe.test.ts"],
+  train: ["test/train/train.test.ts"],
   f2: ["test/reference/format2.test.ts", "test/ir/format2.test.ts"],
 };
+const QUANT = "src/train/quantizers.ts";
+const TRAINER = "src/train/trainer.ts";
 
 const RQ = "src/kernels/reference/requant.ts";
 const SIM_RQ = "src/sim/hw/requant.ts";
@@ -116,6 +123,26 @@ export const MUTATIONS: Mutation[] = [
   { id: "pad-as-im2col-left", file: "assembly/im2col.ts", find: "const ix0 = ox * sw - pl;", replace: "const ix0 = ox * sw - pt;", tests: T.ops },
   { id: "pad-as-dwconv-right", file: "assembly/dwconv.ts", find: "const kx1 = min(kw, W + pl - ox * sw);", replace: "const kx1 = min(kw, W + pt - ox * sw);", tests: T.ops },
   { id: "pad-as-maxpool-bottom", file: "assembly/pool.ts", find: "const ky1 = min(kh, H + pt - oy * sh);", replace: "const ky1 = min(kh, H - oy * sh);", tests: T.ops },
+  // NIPQ as its authors define it (issue 14): the noise quantizer, the empirical noise, the recipe inside train().
+  { id: "nipq-noise-on-clamped", file: QUANT, find: "tf.mul(delta, epsIn));", replace: "tf.mul(delta, eps));", tests: T.quant },
+  { id: "nipq-dalpha-no-clamp", file: QUANT, find: "const da = tf.add(tf.sum(tf.mul(dy, cg)), tf.div(dyEps, qm));", replace: "const da = tf.div(dyEps, qm);", tests: T.quant },
+  { id: "nipq-dalpha-no-lower-side", file: QUANT, find: 'const clampGrad = signed ? tf.sub(tf.cast(above, "float32"), tf.cast(below, "float32")) : tf.cast(above, "float32");', replace: 'const clampGrad = tf.cast(above, "float32");', tests: T.quant },
+  { id: "nipq-ste-for-x", file: QUANT, find: "const dx = tf.mul(dy, ins);", replace: "const dx = dy;", tests: T.quant },
+  { id: "nipq-ddelta-db", file: QUANT, find: "const dDeltaDb = tf.neg(tf.div(tf.mul(tf.mul(d, Math.LN2), tk), qm));", replace: "const dDeltaDb = tf.neg(tf.mul(d, Math.LN2));", tests: T.quant },
+  { id: "nipq-hist-all-elements", file: QUANT, find: "if (!(xi > lo && xi < alpha)) continue;", replace: "", tests: T.quant },
+  { id: "nipq-default-uniform", file: QUANT, find: 'export const DEFAULT_NOISE: NoiseKind = "empirical";', replace: 'export const DEFAULT_NOISE: NoiseKind = "uniform";', tests: T.quant },
+  { id: "nipq-apply-no-empirical", file: QUANT, find: 'if (this.noise === "uniform") {', replace: "if (true) {", tests: T.quant },
+  { id: "recipe-plain-momentum", file: TRAINER, find: "w.assign(tf.sub(w, tf.mul(tf.add(gg, tf.mul(buf, this.momentum)), lrp)));", replace: "w.assign(tf.sub(w, tf.mul(buf, lrp)));", tests: [...T.recipe, ...T.train], filter: "Nesterov|recipe inside" },
+  { id: "recipe-decay-everywhere", file: "src/train/model.ts", find: 'decay: key.endsWith("/kernel"), lrScale: 1', replace: "decay: true, lrScale: 1", tests: T.recipe },
+  { id: "recipe-alpha-lr-ignored", file: "src/train/model.ts", find: "decay: false, lrScale: alphaLrScale", replace: "decay: false, lrScale: 1", tests: T.recipe },
+  { id: "recipe-sgd-lr-unscaled", file: TRAINER, find: "(SGD_RECIPE.lrAt256 * c.batch) / 256", replace: "SGD_RECIPE.lrAt256", tests: T.recipe },
+  { id: "recipe-schedule-adam-only", file: TRAINER, find: 'const r = c.optimizer === "sgd" ? SGD_RECIPE : ADAM_RECIPE;', replace: "const r = ADAM_RECIPE;", tests: T.recipe },
+  { id: "train-optimizer-ignored", file: TRAINER, find: "const opt = new Optimizer(c.optimizer, params,", replace: 'const opt = new Optimizer("adam", params,', tests: T.train, filter: "recipe inside" },
+  { id: "train-sgd-no-decay", file: TRAINER, find: "const gg = p.decay && this.weightDecay > 0 ? tf.add(g, tf.mul(w, this.weightDecay)) : g;", replace: "const gg = g;", tests: T.train, filter: "recipe inside" },
+  { id: "train-kd-temp-ignored", file: TRAINER, find: "distillationLoss(logits, teacherLogits, c.kdTemp)", replace: "distillationLoss(logits, teacherLogits, 1)", tests: T.train, filter: "recipe inside" },
+  { id: "train-kd-weight-ignored", file: TRAINER, find: "loss = tf.add(loss, tf.mul(kd, c.kdWeight)) as tf.Scalar;", replace: "loss = tf.add(loss, kd) as tf.Scalar;", tests: T.train, filter: "recipe inside" },
+  { id: "train-teacher-batch-stats", file: TRAINER, find: "teacher!.net.forward(x, { training: false,", replace: "teacher!.net.forward(x, { training: true,", tests: T.train, filter: "recipe inside" },
+  { id: "train-no-final-phase", file: TRAINER, find: "Math.floor(totalSteps * (1 - c.finalFrac))", replace: "totalSteps", tests: T.train, filter: "resume gives exactly" },
   // The prediction: the lowest index wins ties.
   // Format 2: zero points, full range, the input table (DESIGN.md §3 "Imported models").
   { id: "zp-conv-taps", file: "src/kernels/reference/ops.ts", find: "* (x[((b * g.H + iy) * g.W + ix) * g.C + c0 + ci] - zx);", replace: "* x[((b * g.H + iy) * g.W + ix) * g.C + c0 + ci];", tests: T.f2 },
@@ -160,11 +187,11 @@ function buildWasm(): { ok: boolean; out: string } {
 }
 
 /** Runs vitest on the files; failing test names from its JSON report. */
-function runTests(files: string[]): { code: number | null; failed: string[]; total: number; stderr: string } {
+function runTests(files: string[], filter?: string): { code: number | null; failed: string[]; total: number; stderr: string } {
   const dir = mkdtempSync(join(tmpdir(), "nipq-mutate-"));
   const report = join(dir, "report.json");
   try {
-    const r = spawnSync("nice", ["-n", "10", "npx", "vitest", "run", ...files, "--reporter=json", `--outputFile=${report}`], { encoding: "utf8", timeout: 15 * 60_000, killSignal: "SIGTERM", maxBuffer: 64 << 20 });
+    const r = spawnSync("nice", ["-n", "10", "npx", "vitest", "run", ...files, ...(filter ? ["-t", filter] : []), "--reporter=json", `--outputFile=${report}`], { encoding: "utf8", timeout: 15 * 60_000, killSignal: "SIGTERM", maxBuffer: 64 << 20 });
     let failed: string[] = [];
     let total = 0;
     try {
@@ -215,7 +242,7 @@ function runOne(m: Mutation): Result {
       const b = buildWasm();
       if (!b.ok) return result("ERROR", `the mutated WASM does not build: ${b.out.trim().split("\n").slice(-3).join(" / ")}`);
     }
-    const r = runTests(m.tests);
+    const r = runTests(m.tests, m.filter);
     if (r.code === 0) return result("SURVIVED", `${r.total} tests passed`);
     if (r.failed.length) return result("killed", `${r.failed.length} of ${r.total} failed: ${r.failed.slice(0, 2).join("; ")}${r.failed.length > 2 ? "; …" : ""}`);
     return result("ERROR", `exit ${r.code}, no failed test reported: ${r.stderr.trim().split("\n").slice(-3).join(" / ")}`);
@@ -239,7 +266,7 @@ function main(): void {
   // assembly/ mutations last: one WASM rebuild each, and one more at the end to restore the build.
   const chosen = MUTATIONS.filter((m) => !wanted || wanted.some((w) => m.id.includes(w))).sort((a, b) => Number(isAssembly(a.file)) - Number(isAssembly(b.file)));
   if (opts.list) {
-    for (const m of chosen) console.log(`${m.id.padEnd(28)} ${m.file}: ${JSON.stringify(m.find)} → ${JSON.stringify(m.replace)} [${m.tests.join(", ")}]`);
+    for (const m of chosen) console.log(`${m.id.padEnd(28)} ${m.file}: ${JSON.stringify(m.find)} → ${JSON.stringify(m.replace)} [${m.tests.join(", ")}${m.filter ? ` -t ${JSON.stringify(m.filter)}` : ""}]`);
     return;
   }
   if (chosen.length === 0) throw new Error(`no mutation id contains any of ${opts.only}`);

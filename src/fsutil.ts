@@ -158,13 +158,14 @@ export function readFileChecked(path: string): Uint8Array {
 }
 
 /**
- * Checks, before long work starts, that `path` can be written later: its directory exists and is writable.
- * The write itself stays atomic; this only moves the failure to the start.
+ * Checks, before long work starts, that `path` can be written later: it is not a directory, and its directory
+ * exists and is writable. The write itself stays atomic; this only moves the failure to the start.
  */
 export function checkWritable(path: string): void {
   requirePath(path, "write");
   const dir = dirname(path);
   try {
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
     if (!statSync(dir).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
     accessSync(dir, constants.W_OK);
   } catch (e) {

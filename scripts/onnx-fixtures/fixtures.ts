@@ -186,7 +186,7 @@ export function argmax(v: ArrayLike<number>): number {
 
 const QUANT_DOMAINS = new Set(["qonnx.custom_op.general", "onnx.brevitas", "finn.custom_op.general"]);
 
-function tensorValues(t: Tensor): number[] {
+export function tensorValues(t: Tensor): number[] {
   const dt = t.dataType ?? 0;
   if (t.rawData && t.rawData.length) {
     const b = t.rawData;

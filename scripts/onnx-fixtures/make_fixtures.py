@@ -25,6 +25,7 @@ import copy
 import io
 import json
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -482,12 +483,36 @@ class QuantAct(nn.Module):
 
 class QuantWeight:
     """Brevitas weight quantization: scale = max|w| / max_int per output channel (or per tensor), zero point 0.
-    Export passes the already quantized weight, as Brevitas' BrevitasWeightQuantProxyHandler does."""
+    Export passes the already quantized weight, as Brevitas' BrevitasWeightQuantProxyHandler does.
+
+    The bias, as Brevitas' `bias_quant=Int32Bias` (`bias_int32` true): a 32-bit signed, not narrow, zero point 0
+    quantizer whose scale is the accumulator step s_x·s_w. Brevitas computes it in QuantWBIOL as
+    `weight.scale.view(shape) * input.scale.view(shape)` (shape [1, C, 1, 1] for Conv, [1, C] for Linear) and the
+    bias proxy flattens it (`input_scale.view(-1)`): [C] per channel, [1] per tensor. At export both scales are
+    cached constants, so torch.onnx folds the product: the Quant's scale input is a constant. `bias_int32` false is
+    Brevitas' default `bias_quant=None`: a float bias."""
+
+    bias_int32 = True
 
     def init_quant(self, bits, per_channel, narrow=True):
         self.wbits, self.per_channel, self.wnarrow = bits, per_channel, narrow
         self.register_buffer("w_zero_point", torch.tensor(0.0))
         self.register_buffer("w_bit_width", torch.tensor(float(bits)))
+        self.register_buffer("b_zero_point", torch.tensor(0.0))
+        self.register_buffer("b_bit_width", torch.tensor(32.0))
+
+    def bias_scale(self, in_scale, w_scale):
+        shape = (1, -1, 1, 1) if self.weight.dim() == 4 else (1, -1)
+        return (w_scale.reshape(shape) * in_scale.reshape(shape)).reshape(-1)
+
+    def quant_bias(self, in_act):
+        """The bias the layer adds: float, or Int32Bias-quantized at s_x·s_w (in_act: the QuantAct whose scale the
+        layer's input carries; max pool and flatten keep it)."""
+        if not self.bias_int32:
+            return self.bias
+        if EXPORTING[0]:
+            return BrevitasQuantFn.apply(self.bias, self.export_args[2], self.b_zero_point, self.b_bit_width, False, True, "ROUND")
+        return fake_quant(self.bias, self.bias_scale(in_act.scale, self.weight_scale()), 0.0, 32, True, False)
 
     def weight_scale(self):
         w = self.weight
@@ -499,11 +524,12 @@ class QuantWeight:
         """The quantized weight and its scale, computed before tracing as Brevitas' handler does in
         prepare_for_export, so the trace sees constants, not the scale computation."""
         scale = self.weight_scale()
-        self.export_args = (fake_quant(self.weight, scale, 0.0, self.wbits, True, self.wnarrow, ste=False), scale)
+        self.export_args = (fake_quant(self.weight, scale, 0.0, self.wbits, True, self.wnarrow, ste=False), scale,
+                            self.bias_scale(self.in_act_scale, scale))
 
     def quant_weight(self):
         if EXPORTING[0]:
-            wq, scale = self.export_args
+            wq, scale = self.export_args[:2]
             return BrevitasQuantFn.apply(wq, scale, self.w_zero_point, self.w_bit_width, self.wnarrow, True, "ROUND")
         return fake_quant(self.weight, self.weight_scale(), 0.0, self.wbits, True, self.wnarrow)
 
@@ -513,8 +539,9 @@ class QuantConv2d(nn.Conv2d, QuantWeight):
         super().__init__(cin, cout, k, **kw)
         self.init_quant(bits, per_channel, narrow)
 
-    def forward(self, x):
-        return F.conv2d(x, self.quant_weight(), self.bias, self.stride, self.padding, self.dilation, self.groups)
+    def forward(self, x, in_act):
+        self.in_act_scale = in_act.scale.detach()
+        return F.conv2d(x, self.quant_weight(), self.quant_bias(in_act), self.stride, self.padding, self.dilation, self.groups)
 
 
 class QuantLinear(nn.Linear, QuantWeight):
@@ -522,8 +549,9 @@ class QuantLinear(nn.Linear, QuantWeight):
         super().__init__(cin, cout)
         self.init_quant(bits, per_channel, narrow)
 
-    def forward(self, x):
-        return F.linear(x, self.quant_weight(), self.bias)
+    def forward(self, x, in_act):
+        self.in_act_scale = in_act.scale.detach()
+        return F.linear(x, self.quant_weight(), self.quant_bias(in_act))
 
 
 class MnistQonnx(nn.Module):
@@ -542,23 +570,23 @@ class MnistQonnx(nn.Module):
         self.fc = QuantLinear(16 * 7 * 7, 10, **cfg["fc"])
 
     def forward(self, x):
-        x = self.pool1(self.act1(self.conv1(self.inp(x))))
-        x = self.pool2(self.act2(self.conv2(x)))
-        return self.fc(self.flatten(x))
+        x = self.pool1(self.act1(self.conv1(self.inp(x), self.inp)))
+        x = self.pool2(self.act2(self.conv2(x, self.act1)))
+        return self.fc(self.flatten(x), self.act2)
 
 
 class SynthQonnx(nn.Module):
     """SynthNet with Brevitas quantizers; BatchNorm stays a float op between Conv and ReLU, as Brevitas exports it."""
 
-    def __init__(self):
+    def __init__(self, keep_bn=True):
         super().__init__()
         self.inp = QuantAct(8, signed=True)
         self.conv1 = QuantConv2d(3, 16, 3, padding=1, bits=4, per_channel=True)
-        self.bn1 = nn.BatchNorm2d(16)
+        self.bn1 = nn.BatchNorm2d(16) if keep_bn else nn.Identity()
         self.act1 = QuantAct(4, signed=False, relu=True)
         self.pool1 = nn.MaxPool2d(2)
         self.dw = QuantConv2d(16, 16, 3, padding=1, groups=16, bits=4, per_channel=True)
-        self.bn2 = nn.BatchNorm2d(16)
+        self.bn2 = nn.BatchNorm2d(16) if keep_bn else nn.Identity()
         self.act2 = QuantAct(4, signed=False, relu=True)
         self.pw = QuantConv2d(16, 16, 1, bits=4, per_channel=False, narrow=False)
         self.act_pw = QuantAct(4, signed=True, narrow=True)
@@ -571,11 +599,26 @@ class SynthQonnx(nn.Module):
         self.fc = QuantLinear(32, 10, bits=4, per_channel=True)
 
     def forward(self, x):
-        x = self.pool1(self.act1(self.bn1(self.conv1(self.inp(x)))))
-        y = self.act_pw(self.pw(self.act2(self.bn2(self.dw(x)))))
+        x = self.pool1(self.act1(self.bn1(self.conv1(self.inp(x), self.inp))))
+        y = self.act_pw(self.pw(self.act2(self.bn2(self.dw(x, self.act1))), self.act2))
         x = self.act_add(x + y)
-        x = self.act_gap(self.gap(self.act3(self.conv3(x))))
-        return self.fc(self.flatten(x))
+        x = self.act_gap(self.gap(self.act3(self.conv3(x, self.act_add))))
+        return self.fc(self.flatten(x), self.act_gap)
+
+
+@torch.no_grad()
+def merge_bn_state(net, pairs):
+    """The float net's state with each (conv, bn) pair merged into the conv (brevitas.nn.utils.merge_bn):
+    w·k, (b − μ)·k + β, k = γ/√(σ² + ε); the BN entries dropped."""
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    for conv, bn in pairs:
+        b = getattr(net, bn)
+        k = b.weight / torch.sqrt(b.running_var + b.eps)
+        state[f"{conv}.weight"] = state[f"{conv}.weight"] * k.reshape(-1, 1, 1, 1)
+        state[f"{conv}.bias"] = (state[f"{conv}.bias"] - b.running_mean) * k + b.bias
+        for key in [k for k in state if k.startswith(bn + ".")]:
+            del state[key]
+    return state
 
 
 @torch.no_grad()
@@ -593,6 +636,8 @@ def export_brevitas(model, example):
     """What brevitas.export.export_qonnx does: torch.onnx.export with the Brevitas symbolic, initializers kept as
     graph inputs (keep_initializers_as_inputs=True, Brevitas' default), domain onnx.brevitas."""
     model.eval()
+    with torch.no_grad():
+        model(example)  # each layer notes its input quantizer's current scale (for the bias scale)
     for m in model.modules():
         if isinstance(m, QuantWeight):
             m.prepare_export()
@@ -830,7 +875,22 @@ def save_model(model, name):
     print(f"  {name}.onnx  {os.path.getsize(path)} bytes  ops {' '.join(op_types(model))}")
 
 
-def qonnx_from(model, example, name, dataset, x_in, y, mean, std, notes, logits_n, keep_raw=False):
+def set_bias_int32(model, on):
+    for m in model.modules():
+        if isinstance(m, QuantWeight):
+            m.bias_int32 = on
+
+
+def qonnx_from(model, example, name, dataset, x_in, y, mean, std, notes, logits_n, keep_raw=False, float_bias=False):
+    """Writes <name>.onnx (Int32Bias biases) and its expectations; keep_raw: also the file before qonnx-cleanup;
+    float_bias: also <name>-float-bias.onnx, the same trained model exported with Brevitas' default float biases."""
+    if float_bias:
+        set_bias_int32(model, False)
+        try:
+            qonnx_from(model, example, f"{name}-float-bias", dataset, x_in, y, mean, std,
+                       notes + "; float biases (Brevitas' default bias_quant=None), trained with Int32Bias", logits_n)
+        finally:
+            set_bias_int32(model, True)
     raw = export_brevitas(model, example)
     if keep_raw:
         save_model(raw, f"{name}-brevitas-raw")
@@ -914,8 +974,8 @@ def build_mnist():
         q.load_state_dict(float_net.state_dict(), strict=False)
         calibrate_acts(q, Xtr[:500])
         train(q, Xtr, ytr, epochs=2, lr=5e-4, seed=10 + i)
-        qonnx_from(q, example, name, "mnist", Xte, yte, mean, std, "Brevitas-style QAT from the float mnist net", MNIST_LOGITS_N,
-                   keep_raw=(i == 0))
+        qonnx_from(q, example, name, "mnist", Xte, yte, mean, std, "Brevitas-style QAT from the float mnist net, Int32Bias biases", MNIST_LOGITS_N,
+                   keep_raw=(i == 0), float_bias=(name == "mnist-qonnx-mixed"))
 
 
 def build_synth():
@@ -968,18 +1028,26 @@ def build_synth():
     qdq_expected("synth-qop-qlinear", "qoperator", "onnx.helper (make_fixtures.py QOpBuilder) from the integer weights of synth-qdq-qat after torch convert",
                  dataset, Xte.shape, mean, std, False, trained_int8, "QOperator form of the converted synth-qdq-qat model (BN folded by convert)", SYNTH_TEST_N)
 
-    seed_all(20)
-    q = SynthQonnx()
-    q.load_state_dict(float_net.state_dict(), strict=False)
-    calibrate_acts(q, Xtr[:500])
-    train(q, Xtr, ytr, epochs=4, lr=5e-4, seed=20)
-    qonnx_from(q, example, "synth-qonnx-w4a4", dataset, Xte, yte, mean, std, "Brevitas-style QAT from the float synth net", SYNTH_TEST_N)
+    # Brevitas' integer-only flow: BN merged into the convs before QAT, Int32Bias biases; and BN kept as a float op
+    # (Brevitas' default for FINN, whose thresholds absorb it), which DESIGN.md §3 can only round.
+    for name, keep_bn in (("synth-qonnx-w4a4", False), ("synth-qonnx-w4a4-bn", True)):
+        seed_all(20)
+        q = SynthQonnx(keep_bn=keep_bn)
+        q.load_state_dict(float_net.state_dict() if keep_bn else merge_bn_state(float_net, [("conv1", "bn1"), ("dw", "bn2")]), strict=False)
+        calibrate_acts(q, Xtr[:500])
+        train(q, Xtr, ytr, epochs=4, lr=5e-4, seed=20)
+        qonnx_from(q, example, name, dataset, Xte, yte, mean, std, "Brevitas-style QAT from the float synth net, Int32Bias biases, "
+                   + ("BatchNormalization kept (float)" if keep_bn else "BN merged into the convs before QAT"), SYNTH_TEST_N)
 
 
 def main():
+    """Builds both sets, or the one named (`mnist` or `synth`: each seeds itself, so it writes the same files)."""
     os.makedirs(OUT, exist_ok=True)
-    build_mnist()
-    build_synth()
+    which = sys.argv[1:] or ["mnist", "synth"]
+    if "mnist" in which:
+        build_mnist()
+    if "synth" in which:
+        build_synth()
 
 
 if __name__ == "__main__":

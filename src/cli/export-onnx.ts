@@ -33,7 +33,7 @@ export function exportOnnxCommand(): Command {
     .action((file: string, o: ExportOnnxCliOptions) => {
       checkWritable(o.out);
       const program = readQModel(file);
-      const e = exportOnnx(program, { exact: o.exact ?? false });
+      const e = exportOnnx(program, { exact: o.exact ?? false, source: file });
       writeFileAtomic(o.out, e.bytes);
       const doc = { out: o.out, name: program.name, exact: o.exact ?? false, bytes: e.bytes.length, opset: ONNX_OPSET, input: { name: e.input, dtype: "uint8", shape: ["N", ...e.inputShape] }, output: { name: e.output, dtype: "float32", shape: ["N", e.classes] }, logitScale: e.logitScale, ops: e.ops };
       if (o.json) return printJson(doc);

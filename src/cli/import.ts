@@ -45,9 +45,10 @@ Ops: Conv (groups, depthwise, strides, pads; dilation 1), Gemm, MatMul, Add, Rel
 GlobalAveragePool, Flatten, Reshape/Squeeze to [N, K], BatchNormalization, Mul/Div/Add/Sub by constants after a
 layer, Pad before a Conv, Identity, Dropout, Softmax at the end; QuantizeLinear/DequantizeLinear, QLinearConv,
 QLinearMatMul, ConvInteger, MatMulInteger, com.microsoft QLinearAdd, QLinearGlobalAveragePool, QLinearAveragePool,
-QGemm; QONNX Quant/IntQuant (2..8 bits). Programs with zero points, full-range tensors, an input table or explicit
-pads are .qmodel format 2: the reference backend runs them (--backend reference); WASM, simulate and export refuse
-them until they support format 2.
+QGemm; QONNX Quant/IntQuant (2..8 bits; a bias's up to 32 bits at the accumulator step s_x·s_w, Brevitas'
+Int32Bias). Programs with zero points, full-range tensors, an input table or explicit pads are .qmodel format 2:
+the reference backend runs them (--backend reference); WASM, simulate and export refuse them until they support
+format 2.
 
 Passes, in order:
 ${IMPORT_PASSES.map((p) => `  ${p.name.padEnd(23)} ${p.what}`).join("\n")}`,

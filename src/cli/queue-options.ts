@@ -31,9 +31,14 @@ export function addQueueOptions(c: Command): Command {
     .addOption(new Option("--queue-timeout <S>", "with --queue: fail when Redis has not answered for S seconds").argParser(intOption("--queue-timeout", 1, 86_400)).default(300));
 }
 
-/** Rejects queue-only options without --queue. */
+/**
+ * Checks --queue before anything is loaded (an empty URL, e.g. from an unset variable, is an error, not an
+ * in-process run) and rejects --resume without it. The job sizes are accepted (and unused) without --queue,
+ * so that a queued run is the local command plus --queue.
+ */
 export function checkQueueOptions(o: QueueCliOptions): void {
-  if (o.resume && !o.queue) throw new UsageError("--resume: only with --queue (an in-process run has nothing to resume)");
+  if (o.queue !== undefined) parseQueueUrl(o.queue);
+  else if (o.resume) throw new UsageError("--resume: only with --queue (an in-process run has nothing to resume)");
 }
 
 /**

@@ -7,6 +7,7 @@ import cliProgress from "cli-progress";
 import { ARCHS } from "../train/archs.js";
 import { BACKEND_CHOICES, selectBackend } from "../train/backend.js";
 import { METHODS, type Method } from "../train/model.js";
+import { DEFAULT_NOISE, NOISE_KINDS, type NoiseKind } from "../train/quantizers.js";
 import { train, type EpochLog, type Progress } from "../train/trainer.js";
 import { choiceOption, intOption, numberOption, parseBits, pathOption, printJson, say } from "./common.js";
 import { MAX_BATCH, MAX_EPOCHS, MAX_LIMIT } from "../limits.js";
@@ -34,11 +35,15 @@ interface TrainOptions {
   weightDecay?: number;
   warmup?: number;
   finalFrac?: number;
-  noise: "uniform" | "empirical";
+  noise: NoiseKind;
   budgetWeight?: number;
   bitsInit?: number;
   alphaInit: "rms" | "lsq";
   thetaLr?: number;
+  alphaLr?: number;
+  teacher?: string;
+  kdTemp?: number;
+  kdWeight?: number;
 }
 
 /** The `nipq train` command. */
@@ -61,17 +66,39 @@ export function trainCommand(): Command {
     .option("--resume", "continue from the checkpoint in --out (same settings required)")
     .option("--init <DIR>", "start from the weights and BN statistics of a checkpoint of the same arch (e.g. a float run)", pathOption)
     .option("--backend <B>", `tfjs backend: ${BACKEND_CHOICES.join(" | ")}`, choiceOption(BACKEND_CHOICES), "auto")
-    .option("--optimizer <O>", "adam | sgd (momentum 0.9)", choiceOption(["adam", "sgd"] as const), "adam")
-    .option("--lr <X>", "peak learning rate (default 2e-3 adam, 0.05 sgd)", numberOption("--lr", 0, 10))
-    .option("--weight-decay <X>", "weight decay on conv/dense kernels only (default 1e-4 adam, 5e-4 sgd)", numberOption("--weight-decay", 0, 1))
-    .option("--warmup <F>", "fraction of steps in linear warm-up before the cosine decay (default 0.03)", numberOption("--warmup", 0, 1))
+    .option("--optimizer <O>", "adam (AdamW) | sgd (the NIPQ authors' recipe: Nesterov momentum 0.9; see below)", choiceOption(["adam", "sgd"] as const), "adam")
+    .option("--lr <X>", "peak learning rate (default: adam 2e-3; sgd 0.04·batch/256, i.e. 0.01 at batch 64)", numberOption("--lr", 0, 10))
+    .option("--weight-decay <X>", "weight decay on conv/dense kernels only, never on BN, biases, α, steps or bit parameters (default: adam 1e-4 decoupled; sgd 1e-5)", numberOption("--weight-decay", 0, 1))
+    .option("--warmup <F>", "fraction of steps in linear warm-up before the cosine decay (default: adam 0.03 from 0; sgd 3/43 from 0.1·lr)", numberOption("--warmup", 0, 1))
     .option("--final-frac <F>", "NIPQ: fraction of steps in the final phase (bits frozen, hard quantizer, STE; default 0.1)", numberOption("--final-frac", 0, 1))
-    .option("--noise <K>", "NIPQ noise: uniform | empirical", choiceOption(["uniform", "empirical"] as const), "uniform")
+    .option("--noise <K>", "NIPQ noise ε on values inside (lo, α): uniform U(−½, ½) | empirical (drawn from the tensor's own rounding-error histogram, 256 bins)", choiceOption(NOISE_KINDS), DEFAULT_NOISE)
     .option("--budget-weight <X>", "weight of the smooth-L1 budget loss (default 1)", numberOption("--budget-weight", 0, 1e6))
     .option("--bits-init <B>", "initial bit-width of learned quantizers (default 6)", numberOption("--bits-init", 2, 8))
     .option("--alpha-init <I>", "NIPQ: initial α, rms (3·RMS, any bits) | lsq (2·mean|x|·√Qp, the range of LSQ's initial step: smaller at low bits)", choiceOption(["rms", "lsq"] as const), "rms")
     .option("--theta-lr <X>", "learning-rate multiplier for the bit-width parameters (default 10)", numberOption("--theta-lr", 0, 1e6))
+    .option("--alpha-lr <X>", "NIPQ: learning-rate multiplier for the truncation bounds α (default: adam 30, so that α moves as fast as LSQ's; sgd 1)", numberOption("--alpha-lr", 0, 1e6))
+    .option("--teacher <DIR>", "distil from this checkpoint (a `nipq train` output of the same --arch, usually the float run): loss = CE + kd-weight·T²·soft cross-entropy to the teacher at temperature T", pathOption)
+    .option("--kd-temp <T>", "distillation temperature (default 1: the authors' soft cross-entropy)", numberOption("--kd-temp", 1e-3, 1e3))
+    .option("--kd-weight <X>", "weight of the distillation term (default 1)", numberOption("--kd-weight", 0, 1e6))
     .option("--json", "print one JSON document on stdout: {accuracy, bits, bops, out}")
+    .addHelpText(
+      "after",
+      `
+Recipes (docs/NIPQ.md compares them with the NIPQ authors' code):
+  --optimizer adam   AdamW, lr 2e-3, decoupled weight decay 1e-4, 3% warm-up from 0, cosine to 0; NIPQ's α
+                     at 30× the lr (--alpha-lr), the per-step freedom Adam gives LSQ's step size.
+  --optimizer sgd    the authors' recipe: SGD with Nesterov momentum 0.9, lr 0.04 at batch 256 scaled
+                     linearly, weight decay 1e-5 on kernels only, warm-up from 0.1·lr over 3/43 of the steps,
+                     cosine to 1e-3·lr. Add --teacher DIR (a float checkpoint) as their scripts do.
+NIPQ trains with pseudo-quantization noise and no straight-through estimator: values inside (lo, α) get
+x + Δ·ε, values at or beyond the bounds are exactly lo or α. The last --final-frac of the steps freeze the
+bits and switch to the hard quantizer with a straight-through round while BN keeps adapting.
+
+Example (fine-tune W3A3 from a float checkpoint with the authors' recipe):
+  nipq train --arch cnn-s --data fashion-mnist --method float --epochs 5 --out ck/float
+  nipq train --arch cnn-s --data fashion-mnist --method nipq --bits 3/3 --epochs 5 \
+    --init ck/float --teacher ck/float --optimizer sgd --out ck/nipq-w3a3`,
+    )
     .action(async (o: TrainOptions) => {
       const backend = await selectBackend(o.backend);
       say(o.json, `backend: ${backend}`);
@@ -105,7 +132,8 @@ export function trainCommand(): Command {
             arch: o.arch, data: o.data, method: o.method, bits: o.bits, targetBops: o.targetBops === undefined ? undefined : o.targetBops * 1e9,
             targetAvgBits: o.targetAvgBits, epochs: o.epochs, batch: o.batch, limit: o.limit, testLimit: o.testLimit, width: o.width, seed: o.seed, out: o.out,
             resume: o.resume ?? false, init: o.init, optimizer: o.optimizer, lr: o.lr, weightDecay: o.weightDecay, warmup: o.warmup, finalFrac: o.finalFrac,
-            noise: o.noise, budgetWeight: o.budgetWeight, bitsInit: o.bitsInit, alphaInit: o.alphaInit, thetaLr: o.thetaLr, backend,
+            noise: o.noise, budgetWeight: o.budgetWeight, bitsInit: o.bitsInit, alphaInit: o.alphaInit, thetaLr: o.thetaLr, alphaLr: o.alphaLr,
+            teacher: o.teacher, kdTemp: o.kdTemp, kdWeight: o.kdWeight, backend,
           },
           onProgress,
           onLog,

@@ -35,7 +35,7 @@ export function workerCommand(): Command {
     .option("--json", "on exit, print one JSON document: {host, pid, queue, concurrency, cache, jobs: {done, failed}, seconds}")
     .addHelpText("after", "\nThe password may come from NIPQ_REDIS_PASSWORD instead of the URL (a command line is visible to `ps`).\nrediss:// checks the server's certificate against Node's CA store; add a private CA with NODE_EXTRA_CA_CERTS=ca.pem.\nWorkers need no shared file system: every job names its blobs by sha256; each is fetched once into --cache.")
     .action(async (o: WorkerCliOptions) => {
-      if (!o.queue) throw new UsageError("--queue: required (or set NIPQ_QUEUE)");
+      if (o.queue === undefined) throw new UsageError("--queue: required (or set NIPQ_QUEUE)");
       const log = (line: string) => say(o.json, line);
       const w = await startWorker({ queue: parseQueueUrl(o.queue), concurrency: o.concurrency, cacheDir: o.cache, stallTimeoutS: o.stallTimeout, log });
       await new Promise<void>((resolve) => {

@@ -99,6 +99,8 @@ export interface QConst {
   /** The integer type's range the values lie in (e.g. int8: −128..127, QONNX narrow 4-bit: −7..7). */
   lo: number;
   hi: number;
+  /** The QONNX Quant node that quantized it (its scale is the model's word, not a storage format's). */
+  quantNode?: string;
 }
 
 /** The quantizer of a fake-quantized activation tensor (nipq:FakeQuant nodes, see src/import/recognize.ts). */

@@ -454,8 +454,12 @@ function macNode(g: Graph, n: Node, xNode: number, xq: QuantizerSpec, inHWC: num
     const b = m.bias as QConst;
     const bs = (o: number) => b.scale[b.scale.length > 1 ? o : 0];
     const bz = (o: number) => b.zero[b.zero.length > 1 ? o : 0];
-    const exact = Array.from({ length: O }, (_, o) => Math.abs(bs(o) - xq.step * step(o)) <= 1e-6 * xq.step * step(o) && bz(o) === 0).every(Boolean);
-    if (exact) intBias = packer.add(b.q, [O], "int32");
+    // float32 products (torch, Brevitas) sit within 2^-24 relative of the float64 one.
+    const off = Array.from({ length: O }, (_, o) => o).find((o) => !(Math.abs(bs(o) - xq.step * step(o)) <= 1e-6 * xq.step * step(o) && bz(o) === 0));
+    if (off === undefined) intBias = packer.add(b.q, [O], "int32");
+    else if (b.quantNode !== undefined)
+      // A Quant'd bias (Brevitas' Int32Bias) is the model's own integer at its own scale: taken exactly or not at all.
+      fail(g, n, `its bias is quantized by Quant "${b.quantNode}" at scale ${bs(off)}${bz(off) !== 0 ? `, zeropt ${bz(off)}` : ""} (channel ${off}), not at the accumulator step s_x·s_w = ${xq.step * step(off)} with zeropt 0`);
     else {
       bias = packer.add(Float64Array.from({ length: O }, (_, o) => (b.q[o] - bz(o)) * bs(o)), [O], "float64");
       notes.push(`"${name}": the bias scale is not input scale × weight scale; the bias is requantized to the accumulator step`);

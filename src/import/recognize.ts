@@ -56,14 +56,18 @@ function onnxQParams(g: Graph, n: Node, dims: number[]): QParams {
   return { scale: p.scale[0], zero: p.zero[0], bits: r.bits, signed: r.signed, lo: r.lo, hi: r.hi, rounding: "onnx" };
 }
 
-/** QONNX Quant's attributes and parameters: integer zero point, bits 2..8 (1 is BipolarQuant's job). */
+/**
+ * QONNX Quant's attributes and parameters: integer zero point, bits 2..8 for an activation (1 is BipolarQuant's
+ * job); a constant (`per`) may take up to 32 bits (Brevitas' Int32Bias), and lowering refuses weights past 8.
+ */
 function qonnxParams(g: Graph, n: Node, per: boolean): { scale: Float64Array; zero: Float64Array; bits: number; signed: boolean; narrow: boolean; lo: number; hi: number } {
   const s = g.consts.get(n.inputs[1]);
   const z = g.consts.get(n.inputs[2]);
   const b = g.consts.get(n.inputs[3]);
   if (!s || !z || !b) fail(g, n, "scale, zeropt and bitwidth must be constants");
   const bits = scalarOf(g, n, b, "bitwidth");
-  if (!Number.isInteger(bits) || bits < 2 || bits > 8) fail(g, n, `bitwidth ${bits} is not supported (an integer in 2..8)`);
+  const maxBits = per ? 32 : 8;
+  if (!Number.isInteger(bits) || bits < 2 || bits > maxBits) fail(g, n, `bitwidth ${bits} is not supported (an integer in 2..${maxBits}${per ? " for a constant: weights up to 8, an int32 bias" : " for an activation"})`);
   const signed = intAttr(g, n, "signed", 1) === 1;
   const narrow = intAttr(g, n, "narrow", 0) === 1;
   const mode = stringAttr(g, n, "rounding_mode", "ROUND").toUpperCase();
@@ -100,7 +104,7 @@ function qonnxConst(g: Graph, n: Node, x: Tensor): QConst {
     q[i] = roundHalfEven(v < p.lo ? p.lo : v > p.hi ? p.hi : v);
   }
   const zero = p.zero.length === p.scale.length ? p.zero : new Float64Array(p.scale.length).fill(p.zero[0]);
-  return { dims: x.dims, q, scale: p.scale, zero, axis, lo: p.lo, hi: p.hi };
+  return { dims: x.dims, q, scale: p.scale, zero, axis, lo: p.lo, hi: p.hi, quantNode: n.name };
 }
 
 /** ONNX QuantizeLinear of a constant: the integers, as an integer constant of the zero point's type. */

@@ -129,6 +129,8 @@ export interface OnnxExportOptions {
   exact?: boolean;
   /** Every hidden layer's uint8 value as a further output (NCHW, or [N, K, 1, 1]; signed ones + 128), for tests. */
   taps?: boolean;
+  /** What error messages name (the .qmodel file; default: the program's name). */
+  source?: string;
 }
 
 /** The exported model of a program (throws UsageError for a program this export cannot express). */
@@ -138,11 +140,12 @@ export function exportOnnx(p: Program, opts: OnnxExportOptions = {}): OnnxExport
   const last = layers.length - 1;
   const values: Value[] = [];
   const inShape = layers[0].out.shape;
+  const where = opts.source ?? p.name;
   // Explicit pads (format 2) are ONNX's own; zero points, full-range tensors and input tables are not
   // expressed by this export yet: refuse them by name rather than write a graph that computes something else.
   const unsupported = format2Uses(p).find((u) => !u.field.endsWith(".padding"));
-  if (unsupported) throw new UsageError(`${p.name}: ${unsupported.field}: export-onnx does not express ${unsupported.what} yet (format-1 programs and explicit pads only)`);
-  if (layers[0].op !== "input" || inShape.length !== 3) throw new UsageError(`${p.name}: layer 0: expected an input of shape [H, W, C], found ${layers[0].op} ${JSON.stringify(inShape)}`);
+  if (unsupported) throw new UsageError(`${where}: ${unsupported.field}: export-onnx does not express ${unsupported.what} yet (format-1 programs and explicit pads only)`);
+  if (layers[0].op !== "input" || inShape.length !== 3) throw new UsageError(`${where}: layer 0: expected an input of shape [H, W, C], found ${layers[0].op} ${JSON.stringify(inShape)}`);
   values.push({ name: g.node("Transpose", ["pixels"], "input_nchw", { perm: [0, 3, 1, 2] }), layout: "nchw" });
 
   for (let i = 1; i < layers.length; i++) {
@@ -150,13 +153,16 @@ export function exportOnnx(p: Program, opts: OnnxExportOptions = {}): OnnxExport
     const name = `l${i}_${l.name.replace(/[^A-Za-z0-9_]/g, "_")}`;
     const x = values[l.inputs[0]];
     const xs = layers[l.inputs[0]].out;
-    if (i === last) {
-      if (l.op !== "dense") throw new UsageError(`${p.name}: layer ${i} (${l.name}): the logits layer must be dense for export-onnx, found ${l.op}`);
-      values.push({ name: logitsLayer(g, l, x, xs, name), layout: "vec" });
-      continue;
+    const at = `${where}: layer ${i} (${l.name})`;
+    if (i === last && l.op !== "dense") throw new UsageError(`${at}: the logits layer must be dense for export-onnx, found ${l.op}`);
+    if (i !== last && l.out.bits > 8) throw new UsageError(`${at}: expected at most 8 bits before the logits, found ${l.out.bits}`);
+    try {
+      values.push(i === last ? { name: logitsLayer(g, l as Layer & { op: "dense" }, x, xs, name), layout: "vec" } : hiddenLayer(g, l, values, layers, name, opts.exact ?? false));
+    } catch (e) {
+      // The layer helpers' refusals name neither the file nor the layer: add both.
+      if (e instanceof UsageError) throw new UsageError(`${at}: ${e.message}`);
+      throw e;
     }
-    if (l.out.bits > 8) throw new UsageError(`${p.name}: layer ${i} (${l.name}): expected at most 8 bits before the logits, found ${l.out.bits}`);
-    values.push(hiddenLayer(g, l, values, layers, name, opts.exact ?? false));
   }
   const out = layers[last].out;
   const graph = onnx.GraphProto.create({
@@ -237,7 +243,7 @@ function hiddenLayer(g: GraphBuilder, l: Layer, values: Value[], layers: Layer[]
     case "flatten":
       return { name: asVec(g, x, xs, name), layout: "vec" };
     case "input":
-      throw new UsageError(`layer ${l.name}: a second input layer`);
+      throw new UsageError("expected one input layer (layer 0), found a second");
   }
 }
 
@@ -263,7 +269,7 @@ function requantInt64(g: GraphBuilder, t: string, bound: number, rq: { m: ArrayL
   const m = Array.from(rq.m), s = Array.from(rq.s);
   const uniform = m.every((v) => v === m[0]) && s.every((v) => v === s[0]);
   const P = Math.max(...s, Math.ceil(Math.log2(bound * Math.max(...m) + 1)) + 1);
-  if (P > 62) throw new UsageError(`${name}: accumulators up to ${bound} times multipliers up to ${Math.max(...m)} do not fit the int64 requant`);
+  if (P > 62) throw new UsageError(`accumulators up to ${bound} times multipliers up to ${Math.max(...m)} do not fit the int64 requant`);
   const c = (vals: bigint[], what: string) => (uniform ? g.scalar(DT.INT64, vals[0]) : g.constant(`${name}_${what}`, DT.INT64, channelDims, vals));
   const pick = <T>(f: (m: bigint, s: bigint) => T) => (uniform ? [f(BigInt(m[0]), BigInt(s[0]))] : m.map((v, i) => f(BigInt(v), BigInt(s[i]))));
   const big = BigInt(P);

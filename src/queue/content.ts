@@ -5,11 +5,11 @@
 // dataset installed and cannot use a different copy: see docs/DISTRIBUTED.md.
 
 import { decodeIdx, encodeIdx } from "../data/idx.js";
-import { DatasetError, NipqInputError, UsageError } from "../errors.js";
+import { DatasetError, UsageError } from "../errors.js";
 import { decodeQModel } from "../ir/qmodel.js";
 import { sizeOf, type Program } from "../ir/types.js";
 import type { SimData } from "../sim/chip/run.js";
-import { validateHwModel, type HwModel } from "../sim/hw/hwmodel.js";
+import { parseHwJson, validateHwModel, type HwModel } from "../sim/hw/hwmodel.js";
 
 /** The hw-model of one point as bytes (its validated, defaults-filled form). */
 export function encodeHw(hw: HwModel): Uint8Array {
@@ -41,14 +41,7 @@ export function decodeModel(bytes: Uint8Array, sha: string): Program {
 
 export function decodeHw(bytes: Uint8Array, sha: string): HwModel {
   const name = blobName("hw-model", sha);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (e) {
-    throw new NipqInputError(`${name}: not valid JSON: ${(e as Error).message.split("\n")[0]}`);
-  }
-  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new NipqInputError(`${name}: expected a JSON object`);
-  return validateHwModel(doc, name);
+  return validateHwModel(parseHwJson(() => new TextDecoder("utf-8", { fatal: true }).decode(bytes), name), name);
 }
 
 /** Images and labels from their IDX blobs, checked against each other and against the program's input size. */

@@ -10,6 +10,7 @@
 
 import { MNIST_CLASSES, MNIST_SHAPE } from "../data/index.js";
 import { UsageError } from "../errors.js";
+import { MAX_TENSOR_ELEMENTS } from "../limits.js";
 import type { Activation } from "../graph/types.js";
 
 export const ARCHS = ["mlp", "cnn-s", "mbv2-s", "resnet20", "resnet18", "mobilenetv2"] as const;
@@ -347,6 +348,14 @@ export function buildArch(name: string, o: ArchOptions = {}): Arch {
   const built = arch === "mlp" ? mlp(b) : arch === "cnn-s" ? cnnS(b) : arch === "mbv2-s" ? mbv2S(b) : arch === "resnet20" ? resnet20(b) : arch === "resnet18" ? resnet18(b) : mobilenetv2(b, width);
   const small = built.nodes.find((n) => n.outShape.some((v) => v < 1));
   if (small) throw new UsageError(`--input: ${input.join("×")} is too small for ${arch}: layer ${small.name} would have output ${small.outShape.join("×")}`);
+  // The integer program's limits (src/ir/validate.ts), checked before the float network allocates anything.
+  const elements = (n: ArchNode) => n.outShape.reduce((x, y) => x * y, 1);
+  const big = built.nodes.find((n) => n.outShape.some((v) => v > 1 << 20) || elements(n) > MAX_TENSOR_ELEMENTS || (n.weightCount ?? 0) > MAX_TENSOR_ELEMENTS);
+  if (big)
+    throw new UsageError(
+      `--input ${input.join(",")} --classes ${classes}: too large for ${arch}: layer ${big.name} would have output ${big.outShape.join("×")} and ${big.weightCount ?? 0} weights, ` +
+        `expected at most ${MAX_TENSOR_ELEMENTS} (2^26) elements per tensor and ${1 << 20} per dimension`,
+    );
   return built;
 }
 
@@ -372,11 +381,6 @@ export function layerBits(arch: Arch, bitsOf: (quantId: string) => number): Laye
 /** Σ MACs·b_w·b_a (see layerBits). */
 export function bops(layers: LayerBits[]): number {
   return layers.reduce((s, l) => s + l.macs * l.w * l.a, 0);
-}
-
-/** Weight elements of the MAC layers (biases and BN not counted). */
-export function totalWeights(arch: Arch): number {
-  return arch.nodes.reduce((s, n) => s + (n.weightCount ?? 0), 0);
 }
 
 /** Total MACs per example. */

@@ -105,11 +105,11 @@ export class Net {
   }
 
   /** Every trainable parameter with its optimizer treatment; quantizer parameters last. */
-  paramInfos(thetaLrScale = 1): ParamInfo[] {
+  paramInfos(thetaLrScale = 1, alphaLrScale = 1): ParamInfo[] {
     const out: ParamInfo[] = [];
     for (const [key, variable] of this.params) out.push({ key, variable, decay: key.endsWith("/kernel"), lrScale: 1 });
     for (const [id, q] of this.quants) {
-      if (q.alphaRaw) out.push({ key: `${id}/alphaRaw`, variable: q.alphaRaw, decay: false, lrScale: 1 });
+      if (q.alphaRaw) out.push({ key: `${id}/alphaRaw`, variable: q.alphaRaw, decay: false, lrScale: alphaLrScale });
       if (q.theta) out.push({ key: `${id}/theta`, variable: q.theta, decay: false, lrScale: thetaLrScale });
       if (q.step) out.push({ key: `${id}/step`, variable: q.step, decay: false, lrScale: 1 });
     }

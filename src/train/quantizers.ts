@@ -3,8 +3,10 @@
 // NIPQ — Shin et al., "NIPQ: Noise proxy-based Integrated Pseudo-Quantization", CVPR 2023, and the
 // authors' PyTorch code (ECoLab-POSTECH/NIPQ). Truncation α = softplus(α_raw), bit-width
 // b = b_min + (b_max − b_min)·sigmoid(θ). Signed: Δ = α/(2^(b−1) − 1), range [−α, α]; unsigned:
-// Δ = α/(2^b − 1), range [0, α]. Training adds pseudo-quantization noise Δ·ε to the clamped input, with no
-// straight-through estimator; the final phase and evaluation use q = Δ·round(clamp(x/Δ, qmin, qmax)).
+// Δ = α/(2^b − 1), range [0, α]. Training adds pseudo-quantization noise Δ·ε to the values strictly inside
+// the range and leaves the clamped ones exactly at the bounds, with no straight-through estimator; the
+// final phase and evaluation use q = Δ·round(clamp(x/Δ, qmin, qmax)). docs/NIPQ.md sets this against the
+// authors' code line by line.
 //
 // LSQ — Esser et al., "Learned Step Size Quantization", ICLR 2020: step s learned directly through a
 // straight-through round, its gradient scaled by g = 1/sqrt(N·Qp). Ranges here are the narrow symmetric
@@ -41,12 +43,15 @@ export function gradScale(x: tf.Tensor, g: number): tf.Tensor {
 }
 
 /**
- * NIPQ's training quantizer: y = clamp(x, lo, hi) + Δ(α, b)·ε, lo = −α (signed) or 0, hi = α.
+ * NIPQ's training quantizer, as the authors' `noise_quant` (ECoLab-POSTECH/NIPQ, my_lib/nipq.py): with
+ * lo = −α (signed) or 0,
+ *   y = α where x ≥ α,   y = lo where x ≤ lo,   y = x + Δ(α, b)·ε strictly inside (lo < x < α),
+ * so values the deployed quantizer clamps (ReLU zeros, outliers) stay exact: no noise reaches them.
  * `alpha` and `bits` are scalars (bits already rounded, carrying a straight-through gradient); `eps` has
- * x's shape and is a constant. Gradients (no STE):
- *   ∂y/∂x = 1 where lo ≤ x ≤ hi, else 0;
- *   ∂y/∂α = [x > hi] − [signed][x < lo] + ε/qmax(b)          (through the clamp and through Δ = α/qmax);
- *   ∂y/∂b = ε·∂Δ/∂b,  ∂Δ/∂b = −Δ·ln2·2^k/(2^k − 1),  k = b − 1 (signed) or b (unsigned).
+ * x's shape and is a constant. Gradients (no STE for x):
+ *   ∂y/∂x = [lo < x < α];
+ *   ∂y/∂α = [x ≥ α] − [signed][x ≤ −α] + [lo < x < α]·ε/qmax(b)   (the clamp, and Δ = α/qmax inside);
+ *   ∂y/∂b = [lo < x < α]·ε·∂Δ/∂b,  ∂Δ/∂b = −Δ·ln2·2^k/(2^k − 1),  k = b − 1 (signed) or b (unsigned).
  */
 export function nipqNoiseQuant(x: tf.Tensor, alpha: tf.Scalar, bits: tf.Scalar, eps: tf.Tensor, signed: boolean): tf.Tensor {
   const f = customGrad((xi: tf.Tensor, a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
@@ -55,23 +60,25 @@ export function nipqNoiseQuant(x: tf.Tensor, alpha: tf.Scalar, bits: tf.Scalar, 
     const twoK = tf.pow(2, k);
     const qmax = tf.sub(twoK, 1);
     const delta = tf.div(a, qmax);
-    const xc = tf.minimum(tf.maximum(xi, lo), a);
-    const value = tf.add(xc, tf.mul(delta, eps));
-    save([xi, a, lo, delta, twoK, qmax, eps]); // ε must be saved: the forward runs inside a tidy
+    const above = tf.greaterEqual(xi, a);
+    const below = tf.lessEqual(xi, lo);
+    const inside = tf.cast(tf.logicalNot(tf.logicalOr(above, below)), "float32");
+    // ∂y/∂α from the clamp: +1 above, −1 below (signed only: the unsigned lower bound is the constant 0).
+    const clampGrad = signed ? tf.sub(tf.cast(above, "float32"), tf.cast(below, "float32")) : tf.cast(above, "float32");
+    const epsIn = tf.mul(eps, inside);
+    // Outside the range clamp(x) is exactly lo or α and epsIn is 0, so the sum is exact there.
+    const value = tf.add(tf.minimum(tf.maximum(xi, lo), a), tf.mul(delta, epsIn));
+    save([inside, clampGrad, epsIn, delta, twoK, qmax]); // saved: the forward runs inside a tidy
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, as, los, d, tk, qm, ep] = saved;
-        const inside = tf.logicalAnd(tf.greaterEqual(xs, los), tf.lessEqual(xs, as));
-        const dx = tf.where(inside, dy, tf.zerosLike(dy));
-        const above = tf.cast(tf.greater(xs, as), "float32");
-        let clampPart = tf.sum(tf.mul(dy, above));
-        if (signed) clampPart = tf.sub(clampPart, tf.sum(tf.mul(dy, tf.cast(tf.less(xs, los), "float32"))));
+        const [ins, cg, ep, d, tk, qm] = saved;
+        const dx = tf.mul(dy, ins);
         const dyEps = tf.sum(tf.mul(dy, ep));
-        const da = tf.add(clampPart, tf.div(dyEps, qm));
+        const da = tf.add(tf.sum(tf.mul(dy, cg)), tf.div(dyEps, qm));
         const dDeltaDb = tf.neg(tf.div(tf.mul(tf.mul(d, Math.LN2), tk), qm));
         const db = tf.mul(dyEps, dDeltaDb);
-        return [dx, tf.reshape(da, as.shape), tf.reshape(db, b.shape)];
+        return [dx, tf.reshape(da, a.shape), tf.reshape(db, b.shape)];
       },
     };
   });
@@ -94,27 +101,90 @@ export function evalQuant(x: tf.Tensor, step: number, qmin: number, qmax: number
 
 /** The rounding-noise source of NIPQ's training forward. */
 export type NoiseKind = "uniform" | "empirical";
+export const NOISE_KINDS: readonly NoiseKind[] = ["uniform", "empirical"];
+/**
+ * The default: the authors' own. On the mnist new-user check the two are within seed noise (75.45% vs 75.25%,
+ * docs/RESULTS.md "Training", issue 14).
+ */
+export const DEFAULT_NOISE: NoiseKind = "empirical";
+/** Bins of the empirical rounding-error histogram over [−½, ½] (N_BIN = 256 in the authors' noise_quant). */
 export const EMPIRICAL_BINS = 256;
 
 /**
- * ε with x's shape. "uniform": U(−½, ½). "empirical" (as the official NIPQ code): the histogram of the
- * tensor's own rounding errors e = v − round(v), v = clamp(x)/Δ, in 256 bins over [−½, ½], sampled by
- * inverse CDF with uniform jitter inside the bin. Every draw is keyed by `key` (deterministic).
+ * The histogram (EMPIRICAL_BINS bins over [−½, ½], counts) of the rounding errors e = round(v) − v,
+ * v = x/Δ, of the elements strictly inside the range (lo < x < α): those the deployed quantizer rounds.
+ * Clamped elements are left out: their error is not a rounding error (the authors' `sel = diff[¬(c1 ∨ c2)]`,
+ * `torch.histc(sel, bins=256, min=−0.5, max=0.5)`; e = 0.5 falls in the last bin, as in histc).
+ * Rounding is half to even (tf.round, torch.round).
  */
-export function sampleNoise(xc: tf.Tensor, delta: tf.Scalar, kind: NoiseKind, key: number): tf.Tensor {
-  const n = xc.size;
-  if (kind === "uniform") return tf.tensor(uniformArray(n, key), xc.shape);
-  return tf.tidy(() => {
-    const v = tf.div(xc, delta);
-    const e = tf.sub(v, tf.round(v));
-    const idx = tf.cast(tf.clipByValue(tf.floor(tf.mul(tf.add(e, 0.5), EMPIRICAL_BINS)), 0, EMPIRICAL_BINS - 1), "int32");
-    const counts = tf.bincount(tf.reshape(idx, [n]) as tf.Tensor1D, tf.tensor1d([], "float32"), EMPIRICAL_BINS);
-    const cdf = tf.div(tf.cumsum(counts), n);
-    const u1 = tf.tensor1d(uniformArray(n, mixKey(key, 1), 0, 1));
-    const bin = tf.minimum(tf.searchSorted(cdf, u1, "right"), EMPIRICAL_BINS - 1);
-    const u2 = tf.tensor1d(uniformArray(n, mixKey(key, 2), 0, 1));
-    return tf.reshape(tf.sub(tf.div(tf.add(tf.cast(bin, "float32"), u2), EMPIRICAL_BINS), 0.5), xc.shape);
-  });
+export function roundingErrorHistogram(x: ArrayLike<number>, alpha: number, delta: number, signed: boolean): Float64Array {
+  const counts = new Float64Array(EMPIRICAL_BINS);
+  const lo = signed ? -alpha : 0;
+  const inv = 1 / delta;
+  for (let i = 0; i < x.length; i++) {
+    const xi = x[i];
+    if (!(xi > lo && xi < alpha)) continue;
+    const v = xi * inv;
+    const r = Math.round(v);
+    let e = r - v;
+    if (e === 0.5 && (r & 1) !== 0) e = -0.5; // Math.round rounds ties up; ties go to even (|r| ≤ 255 here)
+    const bin = Math.floor((e + 0.5) * EMPIRICAL_BINS);
+    counts[bin < EMPIRICAL_BINS ? bin : EMPIRICAL_BINS - 1]++;
+  }
+  return counts;
+}
+
+/**
+ * ε drawn from the histogram of this tensor's own in-range rounding errors (roundingErrorHistogram), one
+ * per element of x: the authors' default noise. A bin is chosen with probability ∝ its count and the
+ * value is uniform inside it, as their `multinomial(hist) + rand`. Here one uniform u per element does
+ * both, through Walker's alias table (Vose's construction): k = ⌊256·u⌋ and f = 256·u − k pick bin k when
+ * f < prob[k] (position f/prob[k] in it) and bin alias[k] otherwise (position (f − prob[k])/(1 − prob[k])),
+ * each position uniform in [0, 1). With no element inside the range there is no histogram and ε is
+ * U(−½, ½). Draws are keyed by `key`.
+ */
+export function empiricalNoise(x: ArrayLike<number>, alpha: number, delta: number, signed: boolean, key: number): Float32Array {
+  const n = x.length;
+  const counts = roundingErrorHistogram(x, alpha, delta, signed);
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total === 0) return uniformArray(n, key);
+  const { prob, alias } = aliasTable(counts, total);
+  const r = mulberry32(key);
+  const out = new Float32Array(n);
+  for (let j = 0; j < n; j++) {
+    const t = r() * EMPIRICAL_BINS;
+    const k = Math.floor(t);
+    const f = t - k;
+    const p = prob[k];
+    out[j] = f < p ? (k + f / p) / EMPIRICAL_BINS - 0.5 : (alias[k] + (f - p) / (1 - p)) / EMPIRICAL_BINS - 0.5;
+  }
+  return out;
+}
+
+/**
+ * Walker's alias table for sampling bin i with probability counts[i]/total (Vose 1991, "A linear algorithm
+ * for generating random numbers with a given distribution"): column k keeps bin k with probability
+ * prob[k] and gives the rest to alias[k]. Bins of count 0 get prob 0 and are never returned.
+ */
+function aliasTable(counts: Float64Array, total: number): { prob: Float64Array; alias: Int32Array } {
+  const m = counts.length;
+  const prob = new Float64Array(m);
+  const alias = new Int32Array(m);
+  const scaled = Float64Array.from(counts, (c) => (c * m) / total);
+  const small: number[] = [];
+  const large: number[] = [];
+  scaled.forEach((s, i) => (s < 1 ? small : large).push(i));
+  while (small.length > 0 && large.length > 0) {
+    const l = small.pop()!;
+    const g = large.pop()!;
+    prob[l] = scaled[l];
+    alias[l] = g;
+    scaled[g] = scaled[g] + scaled[l] - 1;
+    (scaled[g] < 1 ? small : large).push(g);
+  }
+  for (const i of large) prob[i] = 1; // rounding leftovers keep their own column whole
+  for (const i of small) prob[i] = 1;
+  return { prob, alias };
 }
 
 /** softplus⁻¹(y) = log(e^y − 1), for initializing α_raw. */
@@ -174,6 +244,8 @@ export class Quantizer {
   step: tf.Variable | null = null;
   /** Bits frozen (rounded) for the final phase / evaluation; null while they are still learned. */
   frozenBits: number | null = null;
+  /** Deployed parameters read from a checkpoint (a teacher's quantizer); null when trained here. */
+  private loaded: QuantizerSpec | null = null;
 
   constructor(o: QuantizerOptions, prefix: string) {
     this.id = o.id;
@@ -182,7 +254,7 @@ export class Quantizer {
     this.method = o.method;
     this.bMin = o.bMin ?? 2;
     this.bMax = o.bMax ?? 8;
-    this.noise = o.noise ?? "uniform";
+    this.noise = o.noise ?? DEFAULT_NOISE;
     this.features = o.features;
     this.alphaInit = o.alphaInit ?? "rms";
     this.fixedBits = o.bits === "learned" ? null : o.bits;
@@ -213,10 +285,19 @@ export class Quantizer {
 
   /** The integer bit-width used for evaluation and export. */
   currentBits(): number {
+    if (this.loaded !== null) return this.loaded.bits;
     if (this.fixedBits !== null) return this.fixedBits;
     if (this.frozenBits !== null) return this.frozenBits;
     const b = tf.tidy(() => this.bitsContinuous().dataSync()[0]);
     return Math.min(this.bMax, Math.max(this.bMin, Math.round(b)));
+  }
+
+  /**
+   * Pins this quantizer to a checkpoint's deployed parameters (bits, step): spec() returns them unchanged,
+   * so eval mode runs exactly the checkpoint's grid. For a teacher, which is never trained.
+   */
+  load(s: QuantizerSpec): void {
+    this.loaded = { ...s };
   }
 
   /** Rounds and freezes learned bits (start of NIPQ's final phase). */
@@ -226,6 +307,7 @@ export class Quantizer {
 
   /** The deployed parameters {bits, alpha, step} as float32 values (step = fround(alpha/qmax) for NIPQ). */
   spec(): QuantizerSpec {
+    if (this.loaded !== null) return this.loaded;
     const bits = this.currentBits();
     const qmax = qmaxOf(bits, this.signed);
     let alpha: number;
@@ -297,16 +379,14 @@ export class Quantizer {
     } else {
       bits = tf.scalar(this.currentBits());
     }
-    let eps: tf.Tensor;
+    let eps: Float32Array;
     if (this.noise === "uniform") {
-      eps = tf.tensor(uniformArray(x.size, key), x.shape);
+      eps = uniformArray(x.size, key);
     } else {
-      const k = this.signed ? tf.sub(bits, 1) : bits;
-      const delta = tf.div(alpha, tf.sub(tf.pow(2, k), 1)) as tf.Scalar;
-      const lo = this.signed ? tf.neg(alpha) : tf.scalar(0);
-      eps = sampleNoise(tf.minimum(tf.maximum(x, lo), alpha), delta, "empirical", key);
+      const a = alpha.dataSync()[0];
+      eps = empiricalNoise(x.dataSync(), a, a / qmaxOf(bits.dataSync()[0], this.signed), this.signed, key);
     }
-    return nipqNoiseQuant(x, alpha, bits, eps, this.signed);
+    return nipqNoiseQuant(x, alpha, bits, tf.tensor(eps, x.shape), this.signed);
   }
 
   /** Releases the variables. */

@@ -1,7 +1,8 @@
-// The training loop shared by NIPQ, LSQ and float: data, schedule (linear warm-up then cosine), Adam or SGD
-// with momentum, the bit budget loss, NIPQ's final phase, evaluation, and an atomic checkpoint each epoch
-// that `resume` continues from with exactly the result of an uninterrupted run (every random draw is keyed
-// by (seed, step), see ./rng.ts).
+// The training loop shared by NIPQ, LSQ and float: data, schedule (linear warm-up then cosine), Adam or the
+// NIPQ authors' SGD recipe, distillation from a teacher checkpoint, the bit budget loss, NIPQ's final phase,
+// evaluation, and an atomic checkpoint each epoch that `resume` continues from with exactly the result of
+// an uninterrupted run (every random draw is keyed by (seed, step), see ./rng.ts). docs/NIPQ.md compares
+// all of it with the authors' train.py.
 
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -9,13 +10,13 @@ import * as tf from "@tensorflow/tfjs";
 import { MNIST_CLASSES, MNIST_PIXELS, MNIST_SHAPE, loadDataset, type Dataset } from "../data/index.js";
 import { DatasetError } from "../errors.js";
 import { NipqInputError, UsageError } from "../errors.js";
-import { CHECKPOINT_DIR, CheckpointError, graphFiles, readCheckpoint, readTensor, TensorPacker, TRAIN_LOG_FILE, TRAIN_STATE_BIN, TRAIN_STATE_FILE, writeDirAtomic } from "../graph/checkpoint.js";
+import { CHECKPOINT_DIR, CheckpointError, GRAPH_FILE, graphFiles, readCheckpoint, readTensor, TensorPacker, TRAIN_LOG_FILE, TRAIN_STATE_BIN, TRAIN_STATE_FILE, writeDirAtomic } from "../graph/checkpoint.js";
 import { prepareOutputDir } from "../fsutil.js";
 import { isComputeNode, type TensorRef } from "../graph/types.js";
 import { type Arch, bops as sumBops, buildArch, layerBits, type LayerBits } from "./archs.js";
 import { exportGraph } from "./export.js";
 import { type ForwardMode, type Method, METHODS, Net, type ParamInfo } from "./model.js";
-import type { AlphaInit, NoiseKind } from "./quantizers.js";
+import { type AlphaInit, DEFAULT_NOISE, type NoiseKind } from "./quantizers.js";
 import { mixKey, permutation } from "./rng.js";
 
 /**
@@ -46,11 +47,13 @@ export interface TrainConfig {
   seed: number;
   out: string;
   resume?: boolean;
-  optimizer?: "adam" | "sgd";
+  /** "adam" (AdamW) or "sgd" (the NIPQ authors' recipe: Nesterov momentum, see SGD_RECIPE). */
+  optimizer?: OptimizerKind;
+  /** Peak learning rate (default: adam 2e-3; sgd 0.04·batch/256). */
   lr?: number;
   momentum?: number;
   weightDecay?: number;
-  /** Fraction of all steps spent in linear warm-up. */
+  /** Fraction of all steps spent in linear warm-up (default: adam 0.03; sgd 3/43, the authors' 3 of 40 + 3 epochs). */
   warmup?: number;
   /** NIPQ: fraction of all steps in the final phase (bits frozen, hard quantizer with STE). */
   finalFrac?: number;
@@ -63,6 +66,8 @@ export interface TrainConfig {
   bMax?: number;
   /** Learning-rate multiplier for the bit-width parameters θ. */
   thetaLr?: number;
+  /** Learning-rate multiplier for NIPQ's α_raw (default: adam 30, sgd 1; see ADAM_RECIPE). */
+  alphaLr?: number;
   /** Stop (after checkpointing) once this many epochs are done in this call: simulates an interruption. */
   stopAfterEpochs?: number;
   /**
@@ -70,9 +75,38 @@ export interface TrainConfig {
    * the same arch): the usual protocol of LSQ and NIPQ, which fine-tune a pretrained network.
    */
   init?: string;
+  /**
+   * Distil from this checkpoint directory (any `nipq train` output of the same arch, usually a float run):
+   * loss = CE + kdWeight·T²·softCE(softmax(teacher/T), student/T). The teacher runs in eval mode (BN moving
+   * statistics; a quantized teacher with its deployed quantizers), as the authors' model_t.eval().
+   */
+  teacher?: string;
+  /** Distillation temperature T (default 1: the authors' soft cross-entropy). */
+  kdTemp?: number;
+  /** Weight of the distillation term (default 1, as the authors' loss_class + loss_kd). */
+  kdWeight?: number;
   /** The backend name (recorded; the caller selects it with selectBackend). */
   backend?: string;
 }
+
+export type OptimizerKind = "adam" | "sgd";
+
+/**
+ * The NIPQ authors' optimizer (ECoLab-POSTECH/NIPQ train.py get_optimizer, CosineWithWarmup, and
+ * run_mv2_imagenet_*.sh): SGD, momentum 0.9, Nesterov, lr 0.04 at batch 256 (scaled linearly with the
+ * batch), weight decay 1e-5 on conv/dense kernels only, linear warm-up from 0.1× over 3 of 43 epochs,
+ * then cosine down to 1e-3× the peak (their eta_min is a multiplier).
+ */
+export const SGD_RECIPE = { lrAt256: 0.04, momentum: 0.9, weightDecay: 1e-5, warmup: 3 / 43, warmupStart: 0.1, lrEnd: 1e-3, alphaLr: 1 } as const;
+/**
+ * This tool's own recipe: AdamW, lr 2e-3, decoupled weight decay 1e-4, warm-up from 0 over 3%, cosine to
+ * 0; NIPQ's α_raw at 30× the learning rate. Adam moves every parameter by about lr per step whatever its
+ * gradient, so LSQ's step s (α = qmax·s) moves α by qmax·lr per step while α = softplus(α_raw) moves by
+ * sigmoid(α_raw)·lr: 15–30× slower for the 3–4-bit quantizers of cnn-s, and NIPQ's ranges stayed where
+ * calibration put them (docs/RESULTS.md "Training" has the α trajectories). 30 gives α about LSQ's
+ * freedom. SGD needs no such factor: there the step follows the gradient, summed over the tensor.
+ */
+export const ADAM_RECIPE = { lr: 2e-3, weightDecay: 1e-4, warmup: 0.03, warmupStart: 0, lrEnd: 0, alphaLr: 30 } as const;
 
 export interface Progress {
   epoch: number;
@@ -87,10 +121,25 @@ export interface Progress {
   phase: "float" | "noise" | "hard";
 }
 
+/** A point of an epoch's trace: after calibration (step 0, no loss yet), every quarter epoch, and at its end. */
+export interface TracePoint {
+  /** Global steps done when it was taken. */
+  step: number;
+  /** Mean training loss (CE + distillation + budget) over the steps since the previous point. */
+  loss?: number;
+  /** Truncation bound α of each learned quantizer (LSQ: step·qmax), by quantizer id. */
+  alpha: Record<string, number>;
+}
+
 export interface EpochLog {
   epoch: number;
   phase: string;
+  /** Mean training loss over the epoch: CE, plus the distillation term and the budget loss when used. */
   loss: number;
+  /** Mean cross-entropy with the labels. */
+  ce: number;
+  /** Mean distillation term (before its weight), when a teacher is used. */
+  kd?: number;
   trainAcc: number;
   testAcc: number;
   meanBits: number;
@@ -98,6 +147,7 @@ export interface EpochLog {
   bits: { layer: string; w: number; a: number }[];
   seconds: number;
   imagesPerSecond: number;
+  trace: TracePoint[];
 }
 
 export interface TrainResult {
@@ -112,20 +162,21 @@ export interface TrainResult {
 
 const DEFAULTS = {
   optimizer: "adam" as const,
-  momentum: 0.9,
-  warmup: 0.03,
+  momentum: SGD_RECIPE.momentum,
   finalFrac: 0.1,
-  noise: "uniform" as NoiseKind,
+  noise: DEFAULT_NOISE,
   budgetWeight: 1,
   bitsInit: 6,
   alphaInit: "rms" as AlphaInit,
   bMin: 2,
   bMax: 8,
   thetaLr: 10,
+  kdTemp: 1,
+  kdWeight: 1,
 };
 
 /** The configuration with defaults filled in and validated (UsageError on bad values). */
-export function resolveConfig(c: TrainConfig): Required<Omit<TrainConfig, "bits" | "targetBops" | "targetAvgBits" | "limit" | "testLimit" | "stopAfterEpochs" | "width">> & TrainConfig {
+export function resolveConfig(c: TrainConfig): Required<Omit<TrainConfig, "bits" | "targetBops" | "targetAvgBits" | "limit" | "testLimit" | "stopAfterEpochs" | "teacher" | "width">> & TrainConfig {
   if (!(METHODS as readonly string[]).includes(c.method)) throw new UsageError(`--method: expected one of ${METHODS.join(", ")}, found ${JSON.stringify(c.method)}`);
   buildArch(c.arch, { ...DATA_LAYOUT, width: c.width }); // validates the name and the width
   const targets = [c.bits, c.targetBops, c.targetAvgBits].filter((v) => v !== undefined).length;
@@ -137,11 +188,15 @@ export function resolveConfig(c: TrainConfig): Required<Omit<TrainConfig, "bits"
   if (c.targetAvgBits !== undefined && !(c.targetAvgBits >= 2 && c.targetAvgBits <= 8)) throw new UsageError(`--target-avg-bits: expected a number in [2, 8], found ${c.targetAvgBits}`);
   const opt = c.optimizer ?? DEFAULTS.optimizer;
   if (opt !== "adam" && opt !== "sgd") throw new UsageError(`--optimizer: expected adam or sgd, found ${JSON.stringify(opt)}`);
+  if (c.kdTemp !== undefined && !(c.kdTemp > 0)) throw new UsageError(`--kd-temp: expected a positive number, found ${c.kdTemp}`);
+  if (c.teacher === undefined && (c.kdTemp !== undefined || c.kdWeight !== undefined)) throw new UsageError("--kd-temp and --kd-weight: need --teacher DIR");
   const bits = c.method !== "float" && targets === 0 ? { w: 4, a: 4 } : c.bits;
   return {
     ...DEFAULTS,
-    lr: opt === "adam" ? 2e-3 : 0.05,
-    weightDecay: opt === "adam" ? 1e-4 : 5e-4,
+    lr: opt === "adam" ? ADAM_RECIPE.lr : (SGD_RECIPE.lrAt256 * c.batch) / 256,
+    weightDecay: opt === "adam" ? ADAM_RECIPE.weightDecay : SGD_RECIPE.weightDecay,
+    warmup: opt === "adam" ? ADAM_RECIPE.warmup : SGD_RECIPE.warmup,
+    alphaLr: opt === "adam" ? ADAM_RECIPE.alphaLr : SGD_RECIPE.alphaLr,
     resume: false,
     backend: tf.getBackend(),
     ...Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)),
@@ -154,20 +209,34 @@ type Resolved = ReturnType<typeof resolveConfig>;
 
 /** Fields that must match for --resume (everything that changes the trajectory). */
 function trajectoryKey(c: Resolved): Record<string, unknown> {
-  const { arch, data, method, bits, targetBops, targetAvgBits, epochs, batch, limit, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr, init, alphaInit } = c;
+  const { arch, data, method, bits, targetBops, targetAvgBits, epochs, batch, limit, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr, init, alphaInit, teacher, kdTemp, kdWeight, alphaLr } = c;
   const key: Record<string, unknown> = { arch, data, method, init: init === undefined ? null : resolve(init), bits: bits ?? null, targetBops: targetBops ?? null, targetAvgBits: targetAvgBits ?? null, epochs, batch, limit: limit ?? null, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr };
   if (c.width !== undefined) key.width = c.width; // only when given: checkpoints from before --width keep their key
   // Only when not the default, so checkpoints written before the option existed still resume.
   if (alphaInit !== "rms") key.alphaInit = alphaInit;
+  if (method === "nipq" && alphaLr !== 1) key.alphaLr = alphaLr;
+  if (teacher !== undefined) Object.assign(key, { teacher: resolve(teacher), kdTemp, kdWeight });
+  // SGD before the authors' recipe had no Nesterov step and no warm-up start or end multipliers.
+  if (optimizer === "sgd") key.sgdRecipe = { nesterov: true, warmupStart: SGD_RECIPE.warmupStart, lrEnd: SGD_RECIPE.lrEnd };
   return key;
 }
 
-/** Learning rate at global step t: linear warm-up over W steps, then cosine decay to 0 at T. */
-export function learningRate(base: number, t: number, total: number, warmupFrac: number): number {
+/**
+ * Learning rate at global step t of `total`: linear warm-up over W = round(warmupFrac·total) steps from
+ * start·base to base, then cosine decay to end·base at the last step (start = end = 0: this tool's Adam
+ * schedule; 0.1 and 1e-3: the authors' CosineWithWarmup, here per step rather than per epoch).
+ */
+export function learningRate(base: number, t: number, total: number, warmupFrac: number, start = 0, end = 0): number {
   const w = Math.max(1, Math.round(warmupFrac * total));
-  if (t < w) return (base * (t + 1)) / w;
+  if (t < w) return base * (start + ((1 - start) * (t + 1)) / w);
   const p = Math.min(1, (t - w) / Math.max(1, total - w));
-  return 0.5 * base * (1 + Math.cos(Math.PI * p));
+  return base * (end + (1 - end) * 0.5 * (1 + Math.cos(Math.PI * p)));
+}
+
+/** The learning rate per global step of a run of `total` steps: its optimizer's recipe (warm-up start, end). */
+export function schedule(c: Pick<Resolved, "optimizer" | "lr" | "warmup">, total: number): (t: number) => number {
+  const r = c.optimizer === "sgd" ? SGD_RECIPE : ADAM_RECIPE;
+  return (t) => learningRate(c.lr, t, total, c.warmup, r.warmupStart, r.lrEnd);
 }
 
 /** A batch of images as pixel/255 (float32), exactly the integer program's input u8 with scale 1/255. */
@@ -258,8 +327,13 @@ function budgetLoss(net: Net, c: Resolved): tf.Scalar | null {
   return null;
 }
 
-/** Adam (Kingma & Ba 2015) with decoupled weight decay (Loshchilov & Hutter 2019), or SGD with momentum. */
-class Optimizer {
+/**
+ * Adam (Kingma & Ba 2015) with decoupled weight decay (Loshchilov & Hutter 2019), or SGD with Nesterov
+ * momentum as torch.optim.SGD(nesterov=True): g' = g + wd·w, buf = μ·buf + g', w −= lr·(g' + μ·buf).
+ * Weight decay applies only to parameters marked `decay` (conv/dense kernels), as the authors' parameter
+ * groups: none on BN, biases, α, step sizes or bit-width parameters.
+ */
+export class Optimizer {
   t = 0;
   readonly m = new Map<string, tf.Variable>();
   readonly v = new Map<string, tf.Variable>();
@@ -297,8 +371,9 @@ class Optimizer {
           w.assign(tf.sub(w, tf.mul(upd, lrp)));
         } else {
           const gg = p.decay && this.weightDecay > 0 ? tf.add(g, tf.mul(w, this.weightDecay)) : g;
-          m.assign(tf.add(tf.mul(m, this.momentum), gg));
-          w.assign(tf.sub(w, tf.mul(m, lrp)));
+          const buf = tf.add(tf.mul(m, this.momentum), gg);
+          m.assign(buf);
+          w.assign(tf.sub(w, tf.mul(tf.add(gg, tf.mul(buf, this.momentum)), lrp)));
         }
       }
     });
@@ -381,7 +456,7 @@ function loadState(dir: string, net: Net, opt: Optimizer, c: Resolved): StateFil
 /** Copies weights, biases and BN statistics from checkpoint `dir` into `net` (same arch). */
 function initFrom(dir: string, net: Net): void {
   const { graph, weights } = readCheckpoint(dir);
-  const file = join(dir, "graph.json");
+  const file = join(dir, GRAPH_FILE);
   if (graph.meta?.arch !== net.arch.name) throw new CheckpointError(file, "meta.arch", `${JSON.stringify(net.arch.name)} (--arch of this run)`, JSON.stringify(graph.meta?.arch));
   const byName = new Map(graph.nodes.map((n) => [n.name, n]));
   const set = (key: string, v: tf.Variable, ref: TensorRef | null | undefined, field: string) => {
@@ -402,6 +477,56 @@ function initFrom(dir: string, net: Net): void {
       set("movingVar", net.stats.get(`${n.name}/movingVar`)!, g.bn?.movingVar, `${n.name}.bn.movingVar`);
     }
   }
+}
+
+/** A fixed network for distillation and how to run it. */
+interface Teacher {
+  net: Net;
+  mode: ForwardMode;
+}
+
+/**
+ * Loads checkpoint `dir` as a teacher for a student of `archName`: the same arch, the images' input shape
+ * and the MNIST_CLASSES classes, else a NipqInputError naming --teacher, the file and the field. A quantized teacher
+ * keeps its deployed quantizers (bits and step from graph.json).
+ */
+export function loadTeacher(dir: string, archName: string, seed: number, width?: number): Teacher {
+  const why = (e: unknown): never => {
+    throw e instanceof NipqInputError ? new NipqInputError(`--teacher ${dir}: ${e.message}`) : e;
+  };
+  let net: Net | null = null;
+  try {
+    const { graph } = readCheckpoint(dir);
+    const file = join(dir, GRAPH_FILE);
+    const method = graph.meta?.method;
+    if (graph.meta?.arch !== archName) throw new CheckpointError(file, "meta.arch", `${JSON.stringify(archName)} (--arch of this run)`, JSON.stringify(graph.meta?.arch));
+    const input = graph.nodes[0]?.outShape.join("×");
+    const images = MNIST_SHAPE.join("×");
+    if (input !== images) throw new CheckpointError(file, "nodes[0].outShape", `${images} (the training images)`, input ?? "nothing");
+    const classes = graph.nodes[graph.nodes.length - 1].outShape.join("×");
+    if (classes !== String(MNIST_CLASSES)) throw new CheckpointError(file, `nodes[${graph.nodes.length - 1}].outShape`, `${MNIST_CLASSES} classes (the training labels)`, classes);
+    if (!(METHODS as readonly string[]).includes(method)) throw new CheckpointError(file, "meta.method", METHODS.join(" | "), JSON.stringify(method));
+    net = new Net(buildArch(archName, { ...DATA_LAYOUT, width }), { method: method as Method, bits: method === "float" ? { w: 32, a: 32 } : { w: 8, a: 8 }, seed });
+    initFrom(dir, net);
+    for (const n of graph.nodes) {
+      const specs = n.op === "add" ? n.inputQuants : isComputeNode(n) ? [n.inputQuant, n.weightQuant] : n.op === "globalAvgPool" ? [n.inputQuant] : [];
+      for (const sp of specs) if (sp && sp.learned) net.quants.get(sp.id)?.load(sp);
+    }
+    return { net, mode: method === "float" ? "float" : "eval" };
+  } catch (e) {
+    net?.dispose();
+    return why(e);
+  }
+}
+
+/**
+ * Hinton et al.'s distillation term, T²·mean over the batch of −Σ softmax(teacher/T)·log softmax(student/T).
+ * At T = 1 this is the authors' loss_kd (train_test.py): −mean(Σ softmax(output_t)·log_softmax(output)).
+ */
+export function distillationLoss(student: tf.Tensor2D, teacher: tf.Tensor2D, T: number): tf.Scalar {
+  const p = tf.softmax(tf.div(teacher, T));
+  const logq = tf.logSoftmax(tf.div(student, T));
+  return tf.mul(tf.neg(tf.mean(tf.sum(tf.mul(p, logq), 1))), T * T) as tf.Scalar;
 }
 
 /** Checks early that --out can be written (so a long run cannot fail at its first checkpoint). */
@@ -441,13 +566,16 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
     noise: c.noise,
     seed: c.seed,
   });
-  const params = net.paramInfos(c.thetaLr);
+  const params = net.paramInfos(c.thetaLr, c.alphaLr);
   const opt = new Optimizer(c.optimizer, params, c.momentum, c.weightDecay);
+  const lrAt = schedule(c, totalSteps);
+  let teacher: Teacher | null = null;
   const varList = params.map((p) => p.variable);
   let epochsDone = 0;
   let globalStep = 0;
   let log: EpochLog[] = [];
   try {
+    if (c.teacher !== undefined) teacher = loadTeacher(c.teacher, c.arch, c.seed, c.width);
     if (c.resume) {
       const st = loadState(out, net, opt, c);
       epochsDone = st.epochsDone;
@@ -458,11 +586,17 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
     }
     const bitsNow = () => layerBits(arch, (id) => net.bitsOf(id));
     const meanBits = (lb: LayerBits[]) => lb.reduce((s, l) => s + l.w + l.a, 0) / (2 * lb.length);
+    const alphas = () => Object.fromEntries([...net.quants].map(([id, q]) => [id, q.spec().alpha]));
     let epochsThisCall = 0;
     for (let epoch = epochsDone; epoch < c.epochs; epoch++) {
       const t0 = performance.now();
       const perm = permutation(trainSet.n, mixKey(c.seed, 9001, epoch));
       let lossSum = 0;
+      let ceSum = 0;
+      let kdSum = 0;
+      let traceSum = 0;
+      let traceFrom = 0;
+      const trace: TracePoint[] = [];
       let correct = 0;
       let seen = 0;
       let lb = bitsNow();
@@ -473,13 +607,29 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
         const { x, y, labels } = batchTensors(trainSet, perm, s * batch, batch);
         if (globalStep === 0 && c.method !== "float") {
           tf.tidy(() => void net.forward(x, { training: true, mode: "calib", step: 0 }));
+          trace.push({ step: 0, alpha: alphas() });
         }
-        const lr = learningRate(c.lr, globalStep, totalSteps, c.warmup);
+        const quarter = Math.max(1, Math.floor(stepsPerEpoch / 4));
+        if (s > 0 && s % quarter === 0 && stepsPerEpoch - s >= quarter && c.method !== "float") {
+          trace.push({ step: globalStep, loss: traceSum / (s - traceFrom), alpha: alphas() });
+          [traceSum, traceFrom] = [0, s];
+        }
+        const lr = lrAt(globalStep);
         let predsT: tf.Tensor | null = null;
+        let ceT: tf.Tensor | null = null;
+        let kdT: tf.Tensor | null = null;
+        const teacherLogits = teacher && tf.tidy(() => teacher!.net.forward(x, { training: false, mode: teacher!.mode, step: 0 }));
         const { value, grads } = tf.variableGrads(() => {
           const logits = net.forward(x, { training: true, updateStats: true, mode: phase, step: globalStep });
           predsT = tf.keep(tf.argMax(logits, 1));
-          let loss = tf.losses.softmaxCrossEntropy(tf.oneHot(y, MNIST_CLASSES), logits) as tf.Scalar;
+          const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(y, MNIST_CLASSES), logits) as tf.Scalar;
+          ceT = tf.keep(ce);
+          let loss = ce;
+          if (teacherLogits) {
+            const kd = distillationLoss(logits, teacherLogits, c.kdTemp);
+            kdT = tf.keep(kd);
+            loss = tf.add(loss, tf.mul(kd, c.kdWeight)) as tf.Scalar;
+          }
           if (phase === "noise") {
             const b = budgetLoss(net, c);
             if (b) loss = tf.add(loss, b) as tf.Scalar;
@@ -492,17 +642,23 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
         for (let i = 0; i < labels.length; i++) if (preds[i] === labels[i]) correct++;
         seen += labels.length;
         lossSum += lossV;
-        tf.dispose([value, x, y, predsT as unknown as tf.Tensor, ...Object.values(grads).filter((g): g is tf.Tensor => g != null)]);
+        traceSum += lossV;
+        ceSum += (ceT as unknown as tf.Tensor).dataSync()[0];
+        if (kdT) kdSum += (kdT as tf.Tensor).dataSync()[0];
+        const kept = [value, x, y, predsT, ceT, kdT, teacherLogits] as (tf.Tensor | null)[];
+        tf.dispose([...kept.filter((t): t is tf.Tensor => t !== null), ...Object.values(grads).filter((g): g is tf.Tensor => g != null)]);
         if (!Number.isFinite(lossV)) throw new Error(`training diverged at step ${globalStep} (loss ${lossV}); try a lower --lr`);
         if (net.opts.bits === "learned" && (s % 10 === 0 || s === stepsPerEpoch - 1)) lb = bitsNow();
         onProgress?.({ epoch: epoch + 1, epochs: c.epochs, step: s + 1, stepsPerEpoch, globalStep: globalStep + 1, loss: lossSum / (s + 1), acc: correct / seen, meanBits: meanBits(lb), gbops: sumBops(lb) / 1e9, phase });
       }
       const seconds = (performance.now() - t0) / 1000;
+      if (c.method !== "float") trace.push({ step: globalStep, loss: traceSum / (stepsPerEpoch - traceFrom), alpha: alphas() });
       lb = bitsNow();
       const testAcc = evaluate(net, testSet);
       const entry: EpochLog = {
-        epoch: epoch + 1, phase, loss: lossSum / stepsPerEpoch, trainAcc: correct / seen, testAcc, meanBits: meanBits(lb), bops: sumBops(lb),
-        bits: lb.map(({ layer, w, a }) => ({ layer, w, a })), seconds, imagesPerSecond: seen / seconds,
+        epoch: epoch + 1, phase, loss: lossSum / stepsPerEpoch, ce: ceSum / stepsPerEpoch, ...(teacher ? { kd: kdSum / stepsPerEpoch } : {}),
+        trainAcc: correct / seen, testAcc, meanBits: meanBits(lb), bops: sumBops(lb),
+        bits: lb.map(({ layer, w, a }) => ({ layer, w, a })), seconds, imagesPerSecond: seen / seconds, trace,
       };
       log.push(entry);
       onLog?.(entry);
@@ -526,6 +682,7 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
   } finally {
     opt.dispose();
     net.dispose();
+    teacher?.net.dispose();
   }
 }
 

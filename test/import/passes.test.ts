@@ -85,6 +85,41 @@ function tinyQdq(o: { convAttrs?: NodeSpec["attrs"]; wScaleDims?: number[] } = {
   return model([1, C, H, W], nodes, inits);
 }
 
+/**
+ * A tiny QONNX model as Brevitas exports Int32Bias: Quant(x, 8-bit unsigned) → Conv(Quant'd 4-bit per-channel
+ * weights, bias Quant'd at s_x·s_w [O] with 32 bits) → Relu → Quant → Flatten → Gemm(Quant'd weights) → y.
+ * `biasScale` multiplies the bias scale, `biasBits` replaces its 32.
+ */
+const QONNX = "qonnx.custom_op.general";
+const TQ = { xs: 1 / 64, ws: [0.01, 0.02, 0.015], bq: [100, -50, 1_000_000] };
+function tinyQonnx(o: { biasScale?: number; biasBits?: number; narrow?: 0 | 1 } = {}): Uint8Array {
+  const C = 2, H = 4, W = 4, O = 3;
+  const w = Array.from({ length: O * C * 9 }, (_, i) => (((i * 37) % 15) - 7) * TQ.ws[Math.floor(i / (C * 9))]);
+  if (o.narrow !== undefined) w[0] = -8 * TQ.ws[0]; // −2^(b−1): kept by a full-range Quant, clamped to −7 by a narrow one
+  const fcW = Array.from({ length: 5 * O * H * W }, (_, i) => (((i * 53) % 15) - 7) * 0.01);
+  // The bias scale as Brevitas computes it (float32 product of float32 scales); the bias as its float32 multiple.
+  const bs = TQ.ws.map((s) => Math.fround(Math.fround(s) * Math.fround(TQ.xs)) * (o.biasScale ?? 1));
+  const quant = (x: string, s: string, b: string, y: string, signed: number, name?: string): NodeSpec => ({ op: "Quant", domain: QONNX, inputs: [x, s, "zero", b], outputs: [y], attrs: { signed, narrow: o.narrow ?? signed, rounding_mode: "ROUND" }, ...(name ? { name } : {}) });
+  const nodes: NodeSpec[] = [
+    quant("x", "xs", "b8", "xq", 0),
+    quant("w", "ws", "b4", "wq", 1),
+    { ...quant("b", "bs", "b32", "bq", 1, "bias_quant"), attrs: { signed: 1, narrow: 0, rounding_mode: "ROUND" } },
+    { op: "Conv", inputs: ["xq", "wq", "bq"], outputs: ["c"], name: "conv", attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+    { op: "Relu", inputs: ["c"], outputs: ["r"] },
+    quant("r", "as", "b4", "aq", 0),
+    { op: "Flatten", inputs: ["aq"], outputs: ["f"], attrs: { axis: 1 } },
+    quant("fw", "fs", "b4", "fwq", 1),
+    { op: "Gemm", inputs: ["f", "fwq"], outputs: ["y"], name: "fc", attrs: { transB: 1 } },
+  ];
+  const inits = [
+    tensor("xs", [], [TQ.xs]), tensor("zero", [], [0]), tensor("b8", [], [8]), tensor("b4", [], [4]), tensor("b32", [], [o.biasBits ?? 32]),
+    tensor("w", [O, C, 3, 3], w), tensor("ws", [O, 1, 1, 1], TQ.ws),
+    tensor("b", [O], TQ.bq.map((q, c) => Math.fround(q * bs[c]))), tensor("bs", [O], bs),
+    tensor("as", [], [0.05]), tensor("fw", [5, O * H * W], fcW), tensor("fs", [], [0.01]),
+  ];
+  return model([1, C, H, W], nodes, inits, 13, [QONNX]);
+}
+
 function graph(bytes: Uint8Array): Graph {
   return decodeOnnx(bytes, "m.onnx");
 }
@@ -225,6 +260,31 @@ describe("importer passes", () => {
   });
 });
 
+describe("QONNX Int32Bias: a Quant'd bias at s_x·s_w is the layer's integer bias, exactly", () => {
+  it("the program's bias is the Quant's integers (1,000,000 included: no second rounding)", () => {
+    const { program } = importOnnx(tinyQonnx(), "tiny-qonnx.onnx");
+    const conv = program.layers[1] as Conv2DLayer;
+    expect(conv.op).toBe("conv2d");
+    expect(Array.from(conv.bias)).toEqual(TQ.bq);
+  });
+  it("narrow or not decides the range: a 4-bit weight of −8 and the unsigned activations' top value 15", () => {
+    const wide = importOnnx(tinyQonnx({ narrow: 0 }), "wide.onnx").program;
+    const narrow = importOnnx(tinyQonnx({ narrow: 1 }), "narrow.onnx").program;
+    const [cw, cn] = [wide.layers[1] as Conv2DLayer, narrow.layers[1] as Conv2DLayer];
+    expect([cw.wBits, cw.wFullRange, cw.weights[0]]).toEqual([4, true, -8]);
+    expect([cn.wBits, cn.wFullRange ?? false, cn.weights[0]]).toEqual([4, false, -7]);
+    // The conv's 4-bit unsigned output: [0, 15], or [0, 14] when the Quant is narrow.
+    expect([cw.rq.lo, cw.rq.hi]).toEqual([0, 15]);
+    expect([cn.rq.lo, cn.rq.hi]).toEqual([0, 14]);
+  });
+  it("a bias scale 0.1% off s_x·s_w is refused, naming the layer and the Quant", () => {
+    expect(() => importOnnx(tinyQonnx({ biasScale: 1.001 }), "off.onnx")).toThrow(/off\.onnx: node "conv" \(nipq:Mac\): its bias is quantized by Quant "bias_quant" at scale [0-9.e-]+ \(channel 0\), not at the accumulator step s_x·s_w = [0-9.e-]+ with zeropt 0/);
+  });
+  it("a bias of 33 bits is refused at its Quant", () => {
+    expect(() => importOnnx(tinyQonnx({ biasBits: 33 }), "b33.onnx")).toThrow(/b33\.onnx: node "bias_quant" \(qonnx\.custom_op\.general:Quant\): bitwidth 33 is not supported \(an integer in 2\.\.32 for a constant/);
+  });
+});
+
 describe("hostile ONNX models: exit 2, one line naming the node and why, nothing written", () => {
   const dir = mkdtempSync(join(tmpdir(), "nipq-import-"));
   const run = (bytes: Uint8Array, pattern: RegExp, name: string) => {
@@ -256,6 +316,7 @@ describe("hostile ONNX models: exit 2, one line naming the node and why, nothing
     m.graph!.initializer = m.graph!.initializer!.filter((t) => t.name !== "ws");
     run(onnx.ModelProto.encode(m).finish(), /node "n2" \(DequantizeLinear\): the scale \(input 2, "ws"\) must be a constant|tensor "ws" is read before it is computed \(or is missing/, "missing-init");
   });
+  it("a QONNX bias Quant'd off the accumulator step", () => run(tinyQonnx({ biasScale: 2 }), /node "conv" \(nipq:Mac\): its bias is quantized by Quant "bias_quant" at scale/, "bias-scale"));
   it("a weight scale of the wrong shape", () => run(tinyQdq({ wScaleDims: [3, 1] }), /node "n2" \(DequantizeLinear\): scale shape \[3, 1\] does not match axis 0/, "scale-shape"));
   it("float weights without a quantizer", () => {
     const m = onnx.ModelProto.decode(good);

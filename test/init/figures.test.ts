@@ -54,6 +54,7 @@ describe("ResNet-18 at 224×224×3, 1000 classes (nipq init → nipq inspect)", 
     const t = doc.totals;
     expect(t.macs).toBeGreaterThanOrEqual(1.81e9);
     expect(t.macs).toBeLessThanOrEqual(1.82e9);
+    expect(t.macs).toBe(1_814_073_344); // docs/RESULTS.md, "Real network sizes"
     expect(within(t.bops, 116e9, 0.03), `${t.bops} BOPs`).toBe(true);
     expect(t.bops).toBe(64 * t.macs);
     // Every MAC layer counts, projections included (HAWQ-V3's list): 17 convs + 3 projections + fc.
@@ -66,6 +67,7 @@ describe("ResNet-18 at 224×224×3, 1000 classes (nipq init → nipq inspect)", 
   it("W4A4 with first and last layer at 8 bits: HAWQ-V3's 34 G BOPs within 3%", () => {
     const doc = initAndInspect("r18-w4a4.qmodel", ["--arch", "resnet18", "--bits", "4/4", "--first-last", "8/8"]);
     expect(within(doc.totals.bops, 34e9, 0.03), `${doc.totals.bops} BOPs`).toBe(true);
+    expect(doc.totals).toMatchObject({ macs: 1_814_073_344, bops: 34_714_419_200, weightBytes: 6_100_160, peakActivationBytes: 551_936 }); // docs/RESULTS.md
     const bits = Object.fromEntries(doc.layers.filter((l) => l.macs > 0).map((l) => [l.name, `${l.wBits}/${l.aBits}`]));
     expect(bits.conv1).toBe("8/8"); // the image is u8 whatever --bits says
     expect(bits.fc).toBe("8/8");
@@ -102,6 +104,7 @@ describe("MobileNetV2 and ResNet-20 (initProgram → programStats, what inspect 
     expect(st.totals.macs).toBeLessThanOrEqual(305e6);
     expect(st.totals.weightBytes).toBeGreaterThanOrEqual(3.4e6); // 8-bit: bytes = weights (no biases, BN)
     expect(st.totals.weightBytes).toBeLessThan(3.5e6);
+    expect([st.totals.macs, st.totals.weightBytes]).toEqual([300_774_272, 3_469_760]); // docs/RESULTS.md
   });
 
   it("ResNet-20 at 32×32×3: ~41 M MACs and 0.27 M weights (He et al.)", async () => {
@@ -110,5 +113,6 @@ describe("MobileNetV2 and ResNet-20 (initProgram → programStats, what inspect 
     expect(st.totals.macs).toBeGreaterThanOrEqual(40e6);
     expect(st.totals.macs).toBeLessThanOrEqual(42e6);
     expect(within(st.totals.weightBytes, 0.27e6, 0.02), `${st.totals.weightBytes} weights`).toBe(true);
+    expect([st.totals.macs, st.totals.weightBytes]).toEqual([40_813_184, 270_896]); // docs/RESULTS.md
   });
 });

@@ -57,6 +57,10 @@ describe("nipq init: the CLI contract", () => {
     bad(["--arch", "resnet20", "--bits", "4/4", "--width", "0.5"], /--width: only mobilenetv2 has a width multiplier, found 0\.5 for resnet20/);
     bad(["--arch", "resnet20", "--bits", "4/4", "--input", "32,32"], /--input .*expected H,W,C with three positive integers/);
     bad(["--arch", "mlp", "--bits", "4/4", "--classes", "1"], /--classes .*expected an integer in \[2,/);
+    // Shapes beyond the integer program's limits are refused before the float network allocates anything.
+    bad(["--arch", "mlp", "--bits", "4/4", "--classes", "1000000"], /too large for mlp: layer fc3 would have output 1000000 and 128000000 weights, expected at most 67108864 \(2\^26\) elements per tensor/);
+    bad(["--arch", "resnet18", "--bits", "4/4", "--input", "4096,4096,3"], /too large for resnet18: layer conv1 would have output 2048×2048×64/);
+    bad(["--arch", "mlp", "--bits", "4/4", "--input", "67108864,1,1"], /too large for mlp: layer input .*1048576 per dimension/);
     expectInputError(nipq(["init", "--arch", "resnet20", "--bits", "4/4", "--out", join(dir, "no-such-dir", "x.qmodel")]), /no-such-dir/);
   });
 });
@@ -107,8 +111,9 @@ describe("nipq run and nipq simulate on a resnet20 init program made for the dig
     expect(s.code).toBe(0);
     const doc = JSON.parse(s.stdout);
     expect(doc.memory.weightBytes).toBe(135_304); // 270,608 4-bit weights (the 28×28×1 stem has 144, not 432)
-    expect(doc.memory.peakActivationBytes).toBeGreaterThan(0);
-    expect(doc.layers.length).toBeGreaterThan(20);
+    expect(doc.memory.peakActivationBytes).toBe(18_816); // the liveness plan's peak, as `init --json` and inspect print it
+    expect(doc.macs).toBe(31_021_952);
+    expect(doc.layers.length).toBe(33); // one row per layer of the program (as the 32×32×3 resnet20 above)
     expect(doc.accuracy.noisy.trials).toBe(2);
   });
 });

@@ -176,7 +176,7 @@ describe("nipq export-onnx: the CLI contract", () => {
     const q = join(dir, "imported.qmodel");
     expect(nipq(["import", "test/fixtures/onnx/mnist-qdq-ptq.onnx", "--out", q]).code).toBe(0);
     const out = join(dir, "imported.onnx");
-    expectInputError(nipq(["export-onnx", q, "--out", out]), /^nipq: mnist-qdq-ptq: layers\[0\]\.lut: export-onnx does not express an input lookup table yet/);
+    expectInputError(nipq(["export-onnx", q, "--out", out]), /^nipq: [^ ]*imported\.qmodel: layers\[0\]\.lut: export-onnx does not express an input lookup table yet/);
     expect(existsSync(out)).toBe(false);
     // Explicit pads alone are ONNX's own: random programs with every `same` window written as its explicit
     // (often asymmetric) pads export and agree like any other.
@@ -192,10 +192,12 @@ describe("nipq export-onnx: the CLI contract", () => {
     expect(padded).toBeGreaterThan(3);
   });
 
-  it("a program whose logits do not come from a dense layer is refused by name", () => {
+  it("a program whose logits do not come from a dense layer is refused, naming the file and the layer", () => {
     const p = randomProgram(3);
     const last = p.layers[p.layers.length - 1];
     const bad: Program = { ...p, layers: [...p.layers.slice(0, -1), { op: "flatten", name: "odd", inputs: last.inputs, out: last.out }] };
     expect(() => exportOnnx(bad)).toThrow(/layer \d+ \(odd\): the logits layer must be dense for export-onnx, found flatten/);
+    // Through the CLI the message names the file, not the program's name.
+    expect(() => exportOnnx(bad, { source: "odd.qmodel" })).toThrow(/^odd\.qmodel: layer \d+ \(odd\): the logits layer must be dense/);
   });
 });

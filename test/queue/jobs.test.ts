@@ -22,6 +22,7 @@ import { loadHwModel, validateHwModel, withSet, type HwModel } from "../../src/s
 import { noiseActive } from "../../src/sim/hw/resolve.js";
 import { accuracyStudy } from "../../src/sim/study/study.js";
 import { runSimJob } from "../../src/sim/study/trials.js";
+import { expectInputError, nipq } from "../helpers/cli.js";
 
 const MODEL = "models/cnn-s-mnist-nipq-mp.qmodel";
 const modelBytes = readFileChecked(MODEL);
@@ -184,6 +185,19 @@ describe("queue URLs", () => {
         expect((e as Error).message).not.toMatch(/pw/);
       }
     });
+});
+
+describe("the queue options on the command line", () => {
+  it("an empty --queue is a usage error, not an in-process run; --resume needs --queue", () => {
+    const sim = ["simulate", MODEL, "--hw", "int8-systolic-16x16", "--data", "mnist", "--limit", "10", "--trials", "1", "--json"];
+    const sweep = ["sweep", MODEL, "--hw", "int8-systolic-16x16", "--data", "mnist", "--limit", "10", "--trials", "1", "--vary", "noise.weightGaussian.sigma=0:1:2", "--json"];
+    for (const cmd of [sim, sweep]) {
+      expectInputError(nipq([...cmd, "--queue", ""]), /^nipq: --queue: expected redis:\/\/.*, found ""$/);
+      expectInputError(nipq([...cmd, "--queue", "http://h:1"]), /unsupported scheme "http"/);
+      expectInputError(nipq([...cmd, "--resume"]), /^nipq: --resume: only with --queue/);
+    }
+    expectInputError(nipq(["worker", "--queue", ""]), /^nipq: --queue: expected redis:\/\/.*, found ""$/);
+  });
 });
 
 describe("blobs decode through the validators of files", () => {

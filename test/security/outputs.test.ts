@@ -93,6 +93,20 @@ describe("path arguments: empty or blank is a usage error, never the current dir
   });
 });
 
+describe("a file output that is a directory is refused before any work", () => {
+  it("export-onnx, init and lower: one line naming the path, exit 2, the directory untouched", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nipq-out-dir-"));
+    mkdirSync(join(dir, "d"));
+    writeFileSync(join(dir, "d", "keep.txt"), "keep");
+    expectInputError(nipq(["export-onnx", FIXTURE, "--out", "."], { cwd: dir }), /^nipq: \.: cannot write: is a directory$/);
+    expectInputError(nipq(["export-onnx", FIXTURE, "--out", "d"], { cwd: dir }), /^nipq: d: cannot write: is a directory$/);
+    expectInputError(nipq(["init", "--arch", "mlp", "--bits", "4/4", "--out", "d"], { cwd: dir }), /^nipq: d: cannot write: is a directory$/);
+    expectInputError(nipq(["run", FIXTURE, "--data", "mnist", "--limit", "1", "--dump-logits", "d"], { cwd: dir }), /^nipq: d: cannot write: is a directory$/);
+    expect(readdirSync(dir).sort()).toEqual(["d"]);
+    expect(readdirSync(join(dir, "d"))).toEqual(["keep.txt"]);
+  });
+});
+
 describe("export never removes what it did not make", () => {
   let dir: string;
   beforeAll(() => {

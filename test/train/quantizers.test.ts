@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../src/train/backend.js";
-import { evalQuant, hardQuant, nipqNoiseQuant, qmaxOf, qminOf, Quantizer, roundSTE, sampleNoise } from "../../src/train/quantizers.js";
+import { EMPIRICAL_BINS, empiricalNoise, evalQuant, hardQuant, nipqNoiseQuant, qmaxOf, qminOf, Quantizer, roundingErrorHistogram, roundSTE, softplusInv } from "../../src/train/quantizers.js";
 import { uniformArray } from "../../src/train/rng.js";
 
 const FC = { seed: 20230601, numRuns: 40 };
@@ -30,35 +30,108 @@ const arb = fc.record({
   key: fc.integer({ min: 0, max: 2 ** 31 }),
 });
 
-describe("NIPQ noise quantizer forward", () => {
-  it("clamps to the range and adds noise within ±Δ/2", () => {
+/** x with values placed exactly on the bounds (α, lo) and beyond them, where random floats rarely land. */
+function withBounds(xs: number[], alpha: number, signed: boolean): number[] {
+  const a = Math.fround(alpha);
+  const lo = signed ? -a : 0;
+  return [...xs, a, lo, 2 * a + 1, lo - 1, Math.fround(a * 0.999), signed ? Math.fround(-a * 0.999) : Math.fround(a * 1e-3)];
+}
+
+describe("NIPQ noise quantizer forward (the authors' noise_quant)", () => {
+  it("outputs exactly α at and above α, exactly lo at and below lo, and x + Δ·ε strictly inside", () => {
     fc.assert(
-      fc.property(arb, ({ xs, alpha, bits, signed, key }) => {
+      fc.property(arb, ({ xs: raw, alpha, bits, signed, key }) => {
+        const xs = withBounds(raw, alpha, signed);
         const eps = uniformArray(xs.length, key);
         const y = tf.tidy(() => nipqNoiseQuant(tf.tensor1d(xs), tf.scalar(alpha), tf.scalar(bits), tf.tensor1d(eps), signed).dataSync());
-        const delta = alpha / qmaxOf(bits, signed);
+        const delta = Math.fround(alpha / qmaxOf(bits, signed));
         const lo = signed ? -alpha : 0;
         for (let i = 0; i < xs.length; i++) {
-          const xc = Math.min(Math.max(xs[i], lo), alpha);
-          expect(Math.abs(y[i] - xc)).toBeLessThanOrEqual(delta / 2 + 1e-5 * (1 + alpha));
-          expect(y[i]).toBeGreaterThanOrEqual(lo - delta / 2 - 1e-5);
-          expect(y[i]).toBeLessThanOrEqual(alpha + delta / 2 + 1e-5);
+          const x = Math.fround(xs[i]);
+          if (x >= alpha) expect(y[i], `x=${x} α=${alpha}`).toBe(alpha);
+          else if (x <= lo) expect(y[i] === lo, `x=${x} lo=${lo}: y=${y[i]}`).toBe(true); // === so that −0 equals +0
+          else expect(Math.abs(y[i] - (x + delta * eps[i]))).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(x)));
         }
       }),
       FC,
     );
   });
+});
 
-  it("empirical noise lies in [−½, ½] and follows the rounding-error histogram", () => {
-    const x = tf.tensor1d(Array.from({ length: 4000 }, (_, i) => (i % 40) * 0.25 + 0.05)); // errors cluster at +0.2 (x/Δ = k + 0.2)
-    const e = tf.tidy(() => sampleNoise(x, tf.scalar(0.25), "empirical", 7).dataSync());
-    let near = 0;
+describe("empirical noise (the authors' default)", () => {
+  // Unsigned 4-bit, Δ = 0.25, α = 3.75. In-range elements sit at v = x/Δ = k − 0.2, whose rounding error
+  // round(v) − v is +0.2 (bin ⌊0.7·256⌋ = 179). Half the tensor is ReLU zeros and a quarter is above α:
+  // their "errors" (0) must not enter the histogram.
+  const delta = 0.25;
+  const alpha = 3.75;
+  const xs = Array.from({ length: 4000 }, (_, i) => (i % 4 < 2 ? 0 : i % 4 === 2 ? 5 + (i % 7) : ((i % 14) + 1 - 0.2) * delta));
+
+  it("counts only the rounding errors round(v) − v of elements strictly inside (lo, α)", () => {
+    const h = roundingErrorHistogram(xs, alpha, delta, false);
+    expect(h.length).toBe(EMPIRICAL_BINS);
+    expect(h[179]).toBe(1000);
+    expect(h.reduce((s, c) => s + c, 0)).toBe(1000);
+    // Signed: −α < x < α; x = ±α and beyond are left out.
+    const hs = roundingErrorHistogram([-3.75, -4, -0.3 * delta, 0.3 * delta, 3.75, 9], alpha, delta, true);
+    expect(hs[Math.floor((0.3 + 0.5) * EMPIRICAL_BINS)]).toBe(1); // v = −0.3: round(v) − v = +0.3
+    expect(hs[Math.floor((-0.3 + 0.5) * EMPIRICAL_BINS)]).toBe(1);
+    expect(hs.reduce((s, c) => s + c, 0)).toBe(2);
+  });
+
+  it("rounds ties to even: v = 2.5 has error −0.5 (first bin), v = 3.5 error +0.5 (last bin, as torch.histc)", () => {
+    const h = roundingErrorHistogram([2.5 * delta, 3.5 * delta], alpha, delta, false);
+    expect(h[0]).toBe(1);
+    expect(h[EMPIRICAL_BINS - 1]).toBe(1);
+  });
+
+  it("samples from that histogram: every draw in the +0.2 bin, none at the clamped elements' 0", () => {
+    const e = empiricalNoise(xs, alpha, delta, false, 7);
+    expect(e.length).toBe(xs.length);
+    const [lo, hi] = [179 / EMPIRICAL_BINS - 0.5, 180 / EMPIRICAL_BINS - 0.5];
     for (const v of e) {
-      expect(v).toBeGreaterThanOrEqual(-0.5);
-      expect(v).toBeLessThanOrEqual(0.5);
-      if (Math.abs(v - 0.2) < 1 / 256 + 1e-6) near++;
+      expect(v).toBeGreaterThanOrEqual(lo);
+      expect(v).toBeLessThan(hi + 1e-7);
     }
-    expect(near / e.length).toBeGreaterThan(0.99);
+    // Two bins of equal count: about half the draws each, uniform within each bin.
+    const two = empiricalNoise([0.1 * delta, 0.3 * delta, 0.1 * delta, 0.3 * delta], alpha, delta, false, 3).length;
+    expect(two).toBe(4);
+    const many = empiricalNoise(Array.from({ length: 2000 }, (_, i) => (i % 2 ? 0.1 : 0.3) * delta + delta), alpha, delta, false, 5);
+    const near = (c: number) => many.filter((v) => Math.abs(v - c) < 1 / EMPIRICAL_BINS).length;
+    expect(near(-0.1) + near(-0.3)).toBe(2000);
+    expect(Math.abs(near(-0.1) - 1000)).toBeLessThan(100);
+  });
+
+  it("is what Quantizer.apply draws by default: y − x inside the range lies in Δ·(the tensor's one error bin)", () => {
+    // No `noise` option: the default. α = softplus(softplus⁻¹(3.75)) in float32, unsigned 4 bits. Inside the
+    // range every x sits at rounding error +0.2012 (the centre of bin 179); the rest are ReLU zeros and
+    // values above α. Uniform noise would spread y − x over ±Δ/2.
+    const q = new Quantizer({ id: "d", kind: "activation", signed: false, method: "nipq", bits: 4, features: 4000 }, "qdefault");
+    try {
+      expect(q.noise).toBe("empirical");
+      q.alphaRaw!.assign(tf.scalar(softplusInv(alpha)));
+      const a = q.spec().alpha;
+      const d = a / 15;
+      const e = 179.5 / EMPIRICAL_BINS - 0.5;
+      const x = xs.map((v, i) => (i % 4 < 2 ? 0 : i % 4 === 2 ? a + 1 + (i % 7) : ((i % 14) + 1 - e) * d));
+      const y = tf.tidy(() => q.apply(tf.tensor1d(x), "noise", 11).dataSync());
+      for (let i = 0; i < x.length; i++) {
+        const xi = Math.fround(x[i]);
+        if (xi <= 0) expect(y[i]).toBe(0);
+        else if (xi >= a) expect(y[i]).toBe(a);
+        else {
+          const eps = (y[i] - xi) / d;
+          expect(eps, `x=${xi}`).toBeGreaterThan(179 / EMPIRICAL_BINS - 0.5 - 1e-4);
+          expect(eps, `x=${xi}`).toBeLessThan(180 / EMPIRICAL_BINS - 0.5 + 1e-4);
+        }
+      }
+    } finally {
+      q.dispose();
+    }
+  });
+
+  it("falls back to U(−½, ½) when no element is inside the range", () => {
+    const e = empiricalNoise([0, 0, 9, 9], alpha, delta, false, 1);
+    expect(Array.from(e)).toEqual(Array.from(uniformArray(4, 1)));
   });
 });
 
@@ -93,42 +166,56 @@ function fd(f: (t: number) => number, t: number, h: number): number {
 }
 
 describe("NIPQ noise quantizer gradients", () => {
-  it("match finite differences of L = Σ c·(clamp(x, lo, α) + α/(2^k − 1)·ε) in x, α and b", () => {
+  /** L = Σ c·y in float64, y as the authors' noise_quant: α at/above α, lo at/below lo, x + α/(2^k − 1)·ε inside. */
+  const loss = (xv: number[], a: number, b: number, eps: number[], c: number[], signed: boolean) => {
+    const d = a / (2 ** (signed ? b - 1 : b) - 1);
+    const lo = signed ? -a : 0;
+    return xv.reduce((s, v, i) => s + c[i] * (v >= a ? a : v <= lo ? lo : v + d * eps[i]), 0);
+  };
+
+  it("to α and to the bits match finite differences; to x it is exactly [lo < x < α] (no STE)", () => {
     fc.assert(
-      fc.property(arb, fc.float({ min: Math.fround(2.2), max: Math.fround(7.8), noNaN: true }), ({ xs, alpha, signed, key }, bcont) => {
-        const n = xs.length;
+      fc.property(arb, fc.float({ min: Math.fround(2.2), max: Math.fround(7.8), noNaN: true }), ({ xs: raw, alpha, signed, key }, bcont) => {
+        // Values on and beyond the bounds, then nothing within 1e-2 of a bound, so the finite difference
+        // does not cross a kink.
+        const a = Math.fround(alpha);
+        const lo = signed ? -a : 0;
+        const x = withBounds(raw, a, signed)
+          .map(Math.fround)
+          .map((v) => (v !== a && v !== lo && (Math.abs(v - a) < 1e-2 || Math.abs(v - lo) < 1e-2) ? Math.fround((lo + a) / 2) : v));
+        const n = x.length;
         const eps = Array.from(uniformArray(n, key));
         const c = Array.from(uniformArray(n, key + 1, -1, 1));
-        // Keep x away from the clamp kinks so the finite difference is well defined.
-        const lo = signed ? -alpha : 0;
-        const x = xs.map((v) => (Math.abs(v - alpha) < 1e-2 || Math.abs(v - lo) < 1e-2 ? (lo + alpha) / 2 : v));
-        const L = (xv: number[], a: number, b: number) => {
-          const k = signed ? b - 1 : b;
-          const d = a / (2 ** k - 1);
-          const l = signed ? -a : 0;
-          return xv.reduce((s, v, i) => s + c[i] * (Math.min(Math.max(v, l), a) + d * eps[i]), 0);
-        };
         const [gx, ga, gb] = tf.tidy(() => {
-          const xt = tf.tensor1d(x);
-          const at = tf.scalar(alpha);
-          const bt = tf.scalar(bcont);
           const g = tf.grads((xx: tf.Tensor, aa: tf.Tensor, bb: tf.Tensor) =>
             tf.sum(tf.mul(nipqNoiseQuant(xx, aa as tf.Scalar, bb as tf.Scalar, tf.tensor1d(eps), signed), tf.tensor1d(c))),
-          )([xt, at, bt]);
+          )([tf.tensor1d(x), tf.scalar(a), tf.scalar(bcont)]);
           return g.map((t) => Array.from(t.dataSync()));
         });
         const tol = (v: number) => 2e-3 * (1 + Math.abs(v));
-        const fa = fd((a) => L(x, a, bcont), alpha, 1e-6);
-        const fb = fd((b) => L(x, alpha, b), bcont, 1e-6);
-        expect(Math.abs(ga[0] - fa)).toBeLessThan(tol(fa));
-        expect(Math.abs(gb[0] - fb)).toBeLessThan(tol(fb));
-        for (let i = 0; i < n; i++) {
-          const fx = fd((t) => L(x.map((v, j) => (j === i ? t : v)), alpha, bcont), x[i], 1e-6);
-          expect(Math.abs(gx[i] - fx)).toBeLessThan(tol(fx));
-        }
+        // An x exactly on α (or on −α) is clamped: it stays on the bound as α moves, y = ±α.
+        const onBounds = (aa: number) => x.map((v) => (v === a ? aa : signed && v === -a ? -aa : v));
+        const fa = (loss(onBounds(a + 1e-6), a + 1e-6, bcont, eps, c, signed) - loss(onBounds(a - 1e-6), a - 1e-6, bcont, eps, c, signed)) / 2e-6;
+        const fb = (loss(x, a, bcont + 1e-6, eps, c, signed) - loss(x, a, bcont - 1e-6, eps, c, signed)) / 2e-6;
+        expect(Math.abs(ga[0] - fa), `dL/dα ${ga[0]} vs ${fa}`).toBeLessThan(tol(fa));
+        expect(Math.abs(gb[0] - fb), `dL/db ${gb[0]} vs ${fb}`).toBeLessThan(tol(fb));
+        for (let i = 0; i < n; i++) expect(gx[i] + 0, `x=${x[i]}`).toBe(x[i] > lo && x[i] < a ? Math.fround(c[i]) : 0);
       }),
       { ...FC, numRuns: 25 },
     );
+  });
+
+  it("written out: α's gradient is Σ dy over x ≥ α, minus Σ dy over x ≤ −α (signed), plus Σ dy·ε/qmax inside", () => {
+    // Signed 3-bit, α = 1 (qmax 3): x = 2 (above), 1 (on α), −1 (on −α), −5 (below), 0.4 (inside, ε = 0.3).
+    const [ga, gb] = tf.tidy(() =>
+      tf.grads((aa: tf.Tensor, bb: tf.Tensor) => tf.sum(nipqNoiseQuant(tf.tensor1d([2, 1, -1, -5, 0.4]), aa as tf.Scalar, bb as tf.Scalar, tf.tensor1d([0.1, 0.2, -0.4, 0.5, 0.3]), true)))([
+        tf.scalar(1),
+        tf.scalar(3),
+      ]).map((t) => t.dataSync()[0]),
+    );
+    expect(ga).toBeCloseTo(1 + 1 - 1 - 1 + 0.3 / 3, 6);
+    // ∂Δ/∂b = −Δ·ln2·2^k/(2^k − 1), k = 2, Δ = 1/3: only the inside element's ε = 0.3 counts.
+    expect(gb).toBeCloseTo(0.3 * (-(1 / 3) * Math.LN2 * 4) / 3, 6);
   });
 });
 

@@ -2,7 +2,7 @@
 // checkpoint → resume equality, the checkpoint reader, and the CLI's bad-input contract.
 // Tiny datasets, few steps; the cnn-s run is the slow one (its time limit below). No wall-clock assertions.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -10,7 +10,8 @@ import fc from "fast-check";
 import { mulberry32 } from "../../src/rng.js";
 import { selectBackend } from "../../src/train/backend.js";
 import { buildArch, bops, layerBits, totalMacs } from "../../src/train/archs.js";
-import { train } from "../../src/train/trainer.js";
+import { distillationLoss, loadTeacher, train } from "../../src/train/trainer.js";
+import { loadDataset, MNIST_CLASSES, MNIST_SHAPE } from "../../src/data/index.js";
 import { CheckpointError, readCheckpoint, readTensor } from "../../src/graph/checkpoint.js";
 import { isComputeNode } from "../../src/graph/types.js";
 import { NipqInputError } from "../../src/errors.js";
@@ -131,6 +132,8 @@ describe("training", () => {
     const a = join(dir, "uninterrupted");
     const b = join(dir, "interrupted");
     const ra = await train({ ...base, out: a });
+    // The final phase (last 40% of the 16 steps: from step 9) is the hard quantizer: epoch 1 ends in noise, epoch 2 hard.
+    expect(ra.log.map((l) => l.phase)).toEqual(["noise", "hard"]);
     const rb1 = await train({ ...base, out: b, stopAfterEpochs: 1 });
     expect(rb1.epochsDone).toBe(1);
     const rb = await train({ ...base, out: b, resume: true });
@@ -173,6 +176,108 @@ describe("--init", () => {
   });
 });
 
+describe("--teacher", () => {
+  it("adds the distillation term to the loss (loss = CE + kd-weight·KD, logged per epoch) and leaves the teacher's files alone", async () => {
+    const t = join(dir, "teacher-float");
+    await train({ arch: "mlp", data: "mnist", method: "float", epochs: 1, batch: 32, limit: 128, testLimit: 32, seed: 1, out: t });
+    const before = readFileSync(join(t, "weights.bin"));
+    for (const kdWeight of [1, 0.5]) {
+      const r = await train({ arch: "mlp", data: "mnist", method: "lsq", bits: { w: 4, a: 4 }, epochs: 1, batch: 32, limit: 128, testLimit: 32, seed: 2, out: join(dir, `student-${kdWeight}`), teacher: t, kdWeight, kdTemp: 2, optimizer: "sgd" });
+      const l = r.log[0];
+      expect(l.kd).toBeGreaterThan(0);
+      expect(Math.abs(l.loss - (l.ce + kdWeight * l.kd!))).toBeLessThan(1e-4 * l.loss);
+      expect(l.trace.map((p) => p.step)).toEqual([0, 1, 2, 3, 4]); // after calibration, each quarter, the end
+      expect(Object.keys(l.trace[0].alpha).length).toBeGreaterThan(0);
+    }
+    expect(Buffer.compare(readFileSync(join(t, "weights.bin")), before)).toBe(0);
+  });
+
+  it("rejects a teacher of another arch, a missing one, or one with other classes: NipqInputError naming --teacher and the field", async () => {
+    const t = join(dir, "teacher-float");
+    const other = join(dir, "teacher-cnn");
+    await train({ arch: "cnn-s", data: "mnist", method: "float", epochs: 1, batch: 8, limit: 8, testLimit: 8, seed: 1, out: other });
+    const base = { arch: "mlp", data: "mnist", method: "lsq" as const, epochs: 1, batch: 8, limit: 8, seed: 1 };
+    const e1 = await train({ ...base, out: join(dir, "st-bad1"), teacher: other }).catch((e) => e);
+    expect(e1).toBeInstanceOf(NipqInputError);
+    expect(String(e1.message)).toMatch(/^--teacher .*teacher-cnn: .*graph\.json: meta\.arch: expected "mlp"/);
+    const e2 = await train({ ...base, out: join(dir, "st-bad2"), teacher: join(dir, "nothing-here") }).catch((e) => e);
+    expect(e2).toBeInstanceOf(NipqInputError);
+    expect(String(e2.message)).toMatch(/^--teacher .*nothing-here: .*no such file/);
+    // A graph whose last layer has 12 outputs (hand-edited): the classes do not match the labels.
+    const wide = join(dir, "teacher-12");
+    mkdirSync(wide);
+    const g = JSON.parse(readFileSync(join(t, "graph.json"), "utf8"));
+    g.nodes[g.nodes.length - 1].outShape = [12];
+    writeFileSync(join(wide, "graph.json"), JSON.stringify(g));
+    writeFileSync(join(wide, "weights.bin"), readFileSync(join(t, "weights.bin")));
+    const e3 = await train({ ...base, out: join(dir, "st-bad3"), teacher: wide }).catch((e) => e);
+    expect(e3).toBeInstanceOf(NipqInputError);
+    expect(String(e3.message)).toMatch(/^--teacher .*teacher-12: .*outShape: expected 10 classes .*found 12$/);
+    for (const o of ["st-bad1", "st-bad2", "st-bad3"]) expect(existsSync(join(dir, o))).toBe(false);
+  });
+});
+
+describe("the recipe inside train(): one step recomputed by hand", () => {
+  // A float mlp starts from checkpoint t, which is also its teacher, and takes one step on 32 images (limit 32,
+  // batch 32). The step's loss gradient and distillation term are recomputed here from t's weights on the
+  // same 32 images (a mean loss and BN batch statistics do not depend on the images' order), and the
+  // update each optimizer must make is written out: Adam's first step −lr·(ĝ/(|ĝ| + 1e-8) + wd·w) with
+  // ĝ = g (bias-corrected moments of one step), SGD-Nesterov's −lr·(1 + 0.9)·(g + wd·w). The learning
+  // rate of a one-step run is the peak for both recipes.
+  it("applies the chosen optimizer with weight decay on kernels, and distils from the teacher at --kd-temp with --kd-weight", async () => {
+    const t = join(dir, "step-teacher");
+    await train({ arch: "mlp", data: "mnist", method: "float", epochs: 1, batch: 32, limit: 64, testLimit: 32, seed: 3, out: t });
+    const [lr, wd, kdTemp, kdWeight] = [0.01, 0.01, 2, 0.5];
+    const kernels = ["fc1", "fc2", "fc3"];
+    const d = loadDataset("mnist", "train", 32);
+    const ref = loadTeacher(t, "mlp", 0);
+    let expectKd = NaN;
+    let g: Float32Array[] = [];
+    try {
+      tf.tidy(() => {
+        const x = tf.tensor4d(Float32Array.from(d.images, (v) => v / 255), [d.n, ...MNIST_SHAPE]);
+        const y = tf.oneHot(tf.tensor1d(Array.from(d.labels), "int32"), MNIST_CLASSES);
+        const teacher = ref.net.forward(x, { training: false, mode: "float", step: 0 });
+        const vars = kernels.map((k) => ref.net.params.get(`${k}/kernel`)!);
+        const { grads } = tf.variableGrads(() => {
+          const s = ref.net.forward(x, { training: true, mode: "float", step: 0 });
+          const kd = distillationLoss(s, teacher, kdTemp);
+          expectKd = kd.dataSync()[0];
+          return tf.add(tf.losses.softmaxCrossEntropy(y, s), tf.mul(kd, kdWeight)) as tf.Scalar;
+        }, vars);
+        g = vars.map((v) => grads[v.name].dataSync() as Float32Array);
+      });
+    } finally {
+      ref.net.dispose();
+    }
+    const w0 = readCheckpoint(t);
+    const kernelOf = (c: ReturnType<typeof readCheckpoint>, name: string) => {
+      const n = c.graph.nodes.find((m) => m.name === name)!;
+      if (!isComputeNode(n)) throw new Error("not a MAC layer");
+      return readTensor(c.weights, n.weights);
+    };
+    const update = { adam: (gi: number, w: number) => -lr * (gi / (Math.abs(gi) + 1e-8) + wd * w), sgd: (gi: number, w: number) => -lr * 1.9 * (gi + wd * w) };
+    for (const optimizer of ["adam", "sgd"] as const) {
+      const out = join(dir, `step-${optimizer}`);
+      const r = await train({ arch: "mlp", data: "mnist", method: "float", epochs: 1, batch: 32, limit: 32, testLimit: 32, seed: 4, out, init: t, teacher: t, kdTemp, kdWeight, optimizer, lr, weightDecay: wd });
+      expect(r.log[0].kd).toBeCloseTo(expectKd, 5);
+      const w1 = readCheckpoint(out);
+      kernels.forEach((k, j) => {
+        const [a, b] = [kernelOf(w0, k), kernelOf(w1, k)];
+        // g recomputed in another order is off by about 1e-6 of the layer's largest gradient (δ, with margin);
+        // Adam's update moves by ε/(|g| + ε)² per unit of g, so elements with |g| near ε = 1e-8 get that slack.
+        const delta = 1e-5 * g[j].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        let bad = 0;
+        for (let i = 0; i < a.length; i++) {
+          const slack = optimizer === "adam" ? (lr * 1e-8 * delta) / (Math.abs(g[j][i]) + 1e-8) ** 2 : lr * 1.9 * delta;
+          if (Math.abs(b[i] - a[i] - update[optimizer](g[j][i], a[i])) > 1e-6 + slack) bad++;
+        }
+        expect(bad, `${optimizer} ${k}: weights off the written-out update`).toBe(0);
+      });
+    }
+  });
+});
+
 describe("bad input", () => {
   it("a corrupt checkpoint on --resume is a CheckpointError and leaves the directory untouched", async () => {
     const out = join(dir, "corrupt");
@@ -196,6 +301,10 @@ describe("bad input", () => {
       [["--arch", "mlp", "--data", "mnist", "--method", "nipq", "--bits", "1/4"], /--bits/],
       [["--arch", "mlp", "--data", "imagenet", "--method", "nipq"], /--data/],
       [["--arch", "mlp", "--data", "mnist", "--method", "nipq", "--resume"], /--resume/],
+      [["--arch", "mlp", "--data", "mnist", "--method", "nipq", "--limit", "8", "--teacher", join(dir, "no-teacher")], /--teacher/],
+      [["--arch", "mlp", "--data", "mnist", "--method", "nipq", "--kd-temp", "2"], /--kd-temp/],
+      [["--arch", "mlp", "--data", "mnist", "--method", "nipq", "--kd-temp", "0"], /--kd-temp/],
+      [["--arch", "mlp", "--data", "mnist", "--method", "nipq", "--optimizer", "rmsprop"], /--optimizer/],
     ];
     for (const [args, re] of cases) {
       const out = join(dir, "cli-out");

@@ -225,19 +225,25 @@ export function applySet(doc: Record<string, unknown>, path: string[], value: un
   o[path[path.length - 1]] = value;
 }
 
+/** A hw-model document's JSON text as an object, before validation (`name` is the file or blob in errors). */
+export function parseHwJson(read: () => string, name: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(read());
+  } catch (e) {
+    throw new NipqInputError(`${name}: not valid JSON: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new NipqInputError(`${name}: expected a JSON object, found ${describeValue(doc)}`);
+  return doc as Record<string, unknown>;
+}
+
 /** Loads `--hw` (path or shipped name), applies `--set` overrides in order, validates. */
 export function loadHwModel(spec: string, sets: string[] = []): { hw: HwModel; file: string } {
   const file = resolveHwPath(spec);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new NipqInputError(`${file}: not valid JSON: ${(e as Error).message.split("\n")[0]}`);
-  }
-  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new NipqInputError(`${file}: expected a JSON object, found ${describeValue(doc)}`);
+  const doc = parseHwJson(() => readFileSync(file, "utf8"), file);
   for (const s of sets) {
     const { path, value } = parseSet(s);
-    applySet(doc as Record<string, unknown>, path, value, file);
+    applySet(doc, path, value, file);
   }
   const where = sets.length ? `${file} (with --set ${sets.join(" ")})` : file;
   return { hw: validateHwModel(doc, where), file };
