@@ -1,6 +1,8 @@
 // Depthwise conv2d (groups = C = outC): each channel convolved with its own kh×kw filter, then the
-// per-channel requantization. NHWC keeps channels contiguous, so SIMD runs across channels: 8 channels
-// per step, i16 products widened to i32 with `i32x4.extmul_{low,high}_i16x8_s` (exact: |x·w| < 2^15·2^7).
+// per-channel requantization. NHWC keeps channels contiguous, so SIMD runs across channels, 8 per step.
+// 3×3 kernels (mobilenet's) take dw3x3Row: tap pairs on `i32x4.dot_i16x8_s`, the zero point folded into the
+// bias, unchecked interior columns; other sizes take dwPixel's clipped window with i16 products widened by
+// `i32x4.extmul_{low,high}_i16x8_s` (exact: |x·w| < 2^15·2^7).
 
 import { requantClamp, requantClamp8Shared } from "./requant";
 
@@ -26,8 +28,9 @@ import { requantClamp, requantClamp8Shared } from "./requant";
  * x: i16 [n][H][W][C] (plus ≥ 16 bytes of readable slack after it); w: i16 [kh·kw][Cp] (Cp = C rounded up
  * to 8, zero-padded); bias, m, s, pw: i32 [Cp]; ps: i32 [Cp/8], the shared shift of each 8 channels for the
  * SIMD requant (0: scalar requantClamp; see requantClamp8Shared); y: i16 [n][OH][OW][C]. zx: the input's
- * zero point, subtracted on load (|x − zx| ≤ 255 for the 2..8-bit inputs, exact in i16), so the taps the
- * window skips at the border are the real 0; zy: the output zero point, added before the clamp.
+ * zero point: dwPixel subtracts it on load (|x − zx| ≤ 255 for the 2..8-bit inputs, exact in i16), so the
+ * taps the window skips at the border are the real 0; dw3x3Row folds −zx·Σw into the bias and reads zx for a
+ * padded tap. zy: the output zero point, added before the clamp.
  */
 export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
@@ -57,12 +60,197 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   if (c + 2 < C) store<i32>(p, i32x4.extract_lane(v, 2), 8);
 }
 
-/** The depthwise body; `raw`: store i32 accumulators instead of requantizing (one body for both exports). */
+/** Requantizes (or, `raw`, stores as i32) the accumulators a0|a1 of channels c..c+7 (< C) of the pixel at yp. */
+// @ts-ignore: decorator
+@inline function emit8(a0: v128, a1: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize,
+  zy: i32, lo: i32, hi: i32, raw: bool): void {
+  if (raw) {
+    storeAcc4(a0, yp, c, C);
+    storeAcc4(a1, yp, c + 4, C);
+    return;
+  }
+  const S = load<i32>(ps + (<usize>(c >> 3) << 2));
+  if (S > 0) {
+    const cb = <usize>c << 2;
+    const out = requantClamp8Shared(a0, a1, v128.load(pw + cb), v128.load(pw + cb, 16), v128.load(m + cb), v128.load(m + cb, 16), S, zy, lo, hi);
+    if (c + 8 <= C) v128.store(yp + (<usize>c << 1), out);
+    else storeLanes(out, yp, c, C);
+    return;
+  }
+  rqStore(i32x4.extract_lane(a0, 0), yp, c, C, m, s, zy, lo, hi);
+  rqStore(i32x4.extract_lane(a0, 1), yp, c + 1, C, m, s, zy, lo, hi);
+  rqStore(i32x4.extract_lane(a0, 2), yp, c + 2, C, m, s, zy, lo, hi);
+  rqStore(i32x4.extract_lane(a0, 3), yp, c + 3, C, m, s, zy, lo, hi);
+  rqStore(i32x4.extract_lane(a1, 0), yp, c + 4, C, m, s, zy, lo, hi);
+  rqStore(i32x4.extract_lane(a1, 1), yp, c + 5, C, m, s, zy, lo, hi);
+  rqStore(i32x4.extract_lane(a1, 2), yp, c + 6, C, m, s, zy, lo, hi);
+  rqStore(i32x4.extract_lane(a1, 3), yp, c + 7, C, m, s, zy, lo, hi);
+}
+
+/** Interleaves the low (channels 0..3) i16 lanes of a and b: a0 b0 a1 b1 a2 b2 a3 b3, the pairs `dot_i16x8_s` sums. */
+// @ts-ignore: decorator
+@inline function zipLo(a: v128, b: v128): v128 {
+  return i16x8.shuffle(a, b, 0, 8, 1, 9, 2, 10, 3, 11);
+}
+
+/** The same for the high lanes (channels 4..7). */
+// @ts-ignore: decorator
+@inline function zipHi(a: v128, b: v128): v128 {
+  return i16x8.shuffle(a, b, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+
+/** The input vector of channels c.. at (iy, ix) when inside x, else zx (whose x − zx is the real 0 of a padded tap). */
+// @ts-ignore: decorator
+@inline function tapOr(xb: usize, iy: i32, ix: i32, H: i32, W: i32, C: i32, c: i32, zxv: v128): v128 {
+  return <u32>iy < <u32>H && <u32>ix < <u32>W ? v128.load(xb + (<usize>((iy * W + ix) * C + c) << 1)) : zxv;
+}
+
+/** Σ over the 9 taps x0..x8 of channels c..c+7 with the interleaved weight pairs p*l/p*h, onto b0|b1; then emit8. */
+// @ts-ignore: decorator
+@inline function dot9(x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128, x8: v128,
+  p0l: v128, p0h: v128, p1l: v128, p1h: v128, p2l: v128, p2h: v128, p3l: v128, p3h: v128, p4l: v128, p4h: v128,
+  b0: v128, b1: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, zy: i32, lo: i32, hi: i32, raw: bool): void {
+  let a0 = i32x4.add(b0, i32x4.dot_i16x8_s(zipLo(x0, x1), p0l));
+  let a1 = i32x4.add(b1, i32x4.dot_i16x8_s(zipHi(x0, x1), p0h));
+  a0 = i32x4.add(a0, i32x4.dot_i16x8_s(zipLo(x2, x3), p1l));
+  a1 = i32x4.add(a1, i32x4.dot_i16x8_s(zipHi(x2, x3), p1h));
+  a0 = i32x4.add(a0, i32x4.dot_i16x8_s(zipLo(x4, x5), p2l));
+  a1 = i32x4.add(a1, i32x4.dot_i16x8_s(zipHi(x4, x5), p2h));
+  a0 = i32x4.add(a0, i32x4.dot_i16x8_s(zipLo(x6, x7), p3l));
+  a1 = i32x4.add(a1, i32x4.dot_i16x8_s(zipHi(x6, x7), p3h));
+  a0 = i32x4.add(a0, i32x4.dot_i16x8_s(zipLo(x8, x8), p4l));
+  a1 = i32x4.add(a1, i32x4.dot_i16x8_s(zipHi(x8, x8), p4h));
+  emit8(a0, a1, yp, c, C, m, s, pw, ps, zy, lo, hi, raw);
+}
+
+/**
+ * One output row oy of a 3×3 depthwise conv (SIMD). Per 8 channels, the 9 taps are taken in pairs
+ * (t0,t1) (t2,t3) (t4,t5) (t6,t7) (t8,t8): the two input vectors are interleaved channel by channel and
+ * multiplied with the equally interleaved weights by `i32x4.dot_i16x8_s`, 2 MACs per lane; the pair (t8,t8)
+ * meets the weights (w8, 0). The weight pairs are built once per row and 8 channels. The zero point is folded
+ * into the bias: Σ (x − zx)·w = Σ x·w − zx·Σ w (exact in wrapping i32, as the accumulator itself is), so the
+ * loads need no subtraction, and a padded tap reads the vector zx. Columns [oxa, oxb) of a row whose window
+ * rows all lie inside x have their whole window inside x and run without checks; the other pixels check
+ * each tap (tapOr). yr: y at (oy, 0).
+ */
+// @ts-ignore: decorator
+@inline function dw3x3Row(xb: usize, yr: usize, oy: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32, pt: i32, pl: i32,
+  OW: i32, oxa: i32, oxb: i32, w: usize, wTap: usize, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
+  zx: i32, zy: i32, lo: i32, hi: i32, raw: bool): void {
+  const PS = <usize>C << 1;
+  const RS = <usize>W * PS;
+  const step = <usize>sw * PS;
+  const ystep = raw ? <usize>C << 2 : <usize>C << 1;
+  const iy = oy * sh - pt;
+  const full = iy >= 0 && iy + 3 <= H;
+  const a = full ? oxa : OW;
+  const b = full ? oxb : OW;
+  const zxv = i16x8.splat(i16(zx));
+  const zero = i16x8.splat(0);
+  for (let c = 0; c < C; c += 8) {
+    const wc = w + (<usize>c << 1);
+    const w0 = v128.load(wc), w1 = v128.load(wc + wTap), w2 = v128.load(wc + 2 * wTap);
+    const w3 = v128.load(wc + 3 * wTap), w4 = v128.load(wc + 4 * wTap), w5 = v128.load(wc + 5 * wTap);
+    const w6 = v128.load(wc + 6 * wTap), w7 = v128.load(wc + 7 * wTap), w8 = v128.load(wc + 8 * wTap);
+    const p0l = zipLo(w0, w1), p0h = zipHi(w0, w1), p1l = zipLo(w2, w3), p1h = zipHi(w2, w3);
+    const p2l = zipLo(w4, w5), p2h = zipHi(w4, w5), p3l = zipLo(w6, w7), p3h = zipHi(w6, w7);
+    const p4l = zipLo(w8, zero), p4h = zipHi(w8, zero);
+    // bias − zx·Σw per channel: dot(zx, pair) = zx·(wa + wb).
+    let zl = i32x4.add(i32x4.dot_i16x8_s(zxv, p0l), i32x4.dot_i16x8_s(zxv, p1l));
+    zl = i32x4.add(zl, i32x4.add(i32x4.dot_i16x8_s(zxv, p2l), i32x4.dot_i16x8_s(zxv, p3l)));
+    let zh = i32x4.add(i32x4.dot_i16x8_s(zxv, p0h), i32x4.dot_i16x8_s(zxv, p1h));
+    zh = i32x4.add(zh, i32x4.add(i32x4.dot_i16x8_s(zxv, p2h), i32x4.dot_i16x8_s(zxv, p3h)));
+    const b0 = i32x4.sub(v128.load(bias + (<usize>c << 2)), i32x4.add(zl, i32x4.dot_i16x8_s(zxv, p4l)));
+    const b1 = i32x4.sub(v128.load(bias + (<usize>c << 2), 16), i32x4.add(zh, i32x4.dot_i16x8_s(zxv, p4h)));
+    for (let ox = 0; ox < OW; ox++) {
+      if (ox == a) {
+        // The interior: every tap inside x, no checks.
+        let xp = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
+        let yp = yr + <usize>ox * ystep;
+        for (; ox < b; ox++) {
+          const r1 = xp + RS, r2 = r1 + RS;
+          dot9(v128.load(xp), v128.load(xp + PS), v128.load(xp + 2 * PS), v128.load(r1), v128.load(r1 + PS), v128.load(r1 + 2 * PS),
+            v128.load(r2), v128.load(r2 + PS), v128.load(r2 + 2 * PS), p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h,
+            b0, b1, yp, c, C, m, s, pw, ps, zy, lo, hi, raw);
+          xp += step;
+          yp += ystep;
+        }
+        if (ox == OW) break;
+      }
+      const ix = ox * sw - pl;
+      dot9(tapOr(xb, iy, ix, H, W, C, c, zxv), tapOr(xb, iy, ix + 1, H, W, C, c, zxv), tapOr(xb, iy, ix + 2, H, W, C, c, zxv),
+        tapOr(xb, iy + 1, ix, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 2, H, W, C, c, zxv),
+        tapOr(xb, iy + 2, ix, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 2, H, W, C, c, zxv),
+        p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h, b0, b1, yr + <usize>ox * ystep, c, C, m, s, pw, ps, zy, lo, hi, raw);
+    }
+  }
+}
+
+/** One output pixel over the part of its window inside x (the border, and every pixel of other shapes). */
+// @ts-ignore: decorator
+@inline function dwPixel(xb: usize, yp: usize, W: i32, C: i32, kw: i32, oy: i32, ox: i32, sh: i32, sw: i32,
+  pt: i32, pl: i32, ky0: i32, ky1: i32, kx0: i32, kx1: i32, w: usize, wTap: usize, bias: usize, m: usize, s: usize,
+  pw: usize, ps: usize, zx: i32, zy: i32, lo: i32, hi: i32, raw: bool): void {
+  if (ASC_FEATURE_SIMD) {
+    const zxv = i16x8.splat(i16(zx));
+    for (let c = 0; c < C; c += 8) {
+      let a0 = v128.load(bias + (<usize>c << 2));
+      let a1 = v128.load(bias + (<usize>c << 2), 16);
+      for (let ky = ky0; ky < ky1; ky++) {
+        const iy = oy * sh + ky - pt;
+        for (let kx = kx0; kx < kx1; kx++) {
+          const ix = ox * sw + kx - pl;
+          // Channels ≥ C of this load belong to the next pixel (or the slack) and meet zero weights.
+          const xv = i16x8.sub(v128.load(xb + ((<usize>((iy * W + ix) * C + c)) << 1)), zxv);
+          const wv = v128.load(w + <usize>(ky * kw + kx) * wTap + (<usize>c << 1));
+          a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(xv, wv));
+          a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(xv, wv));
+        }
+      }
+      emit8(a0, a1, yp, c, C, m, s, pw, ps, zy, lo, hi, raw);
+    }
+  } else {
+    for (let c = 0; c < C; c++) {
+      let acc = load<i32>(bias + (<usize>c << 2));
+      for (let ky = ky0; ky < ky1; ky++) {
+        const iy = oy * sh + ky - pt;
+        for (let kx = kx0; kx < kx1; kx++) {
+          const ix = ox * sw + kx - pl;
+          acc += (i32(load<i16>(xb + ((<usize>((iy * W + ix) * C + c)) << 1))) - zx) * i32(load<i16>(w + <usize>(ky * kw + kx) * wTap + (<usize>c << 1)));
+        }
+      }
+      if (raw) store<i32>(yp + (<usize>c << 2), acc);
+      else rqStore(acc, yp, c, C, m, s, zy, lo, hi);
+    }
+  }
+}
+
+/**
+ * The depthwise body; `raw`: store i32 accumulators instead of requantizing (one body for both exports).
+ * With SIMD, 3×3 kernels run row by row on dw3x3Row; other kernel sizes (and the scalar build) take dwPixel,
+ * which clips the window.
+ */
 function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
   zx: i32, zy: i32, lo: i32, hi: i32, y: usize, raw: bool): void {
   const wTap = <usize>Cp << 1;
+  const ypx = raw ? <usize>C << 2 : <usize>C << 1;
   let yp = y;
+  if (ASC_FEATURE_SIMD) {
+    if (kh == 3 && kw == 3) {
+      // Output columns [oxa, oxb) have their 3 window columns inside x: ox·sw − pl ≥ 0 and ox·sw − pl + 3 ≤ W.
+      const oxa = min(OW, pl > 0 ? (pl + sw - 1) / sw : 0);
+      const oxb = max(oxa, W + pl - 3 >= 0 ? min(OW, (W + pl - 3) / sw + 1) : 0);
+      for (let b = 0; b < n; b++) {
+        const xb = x + (<usize>(b * H * W * C) << 1);
+        for (let oy = 0; oy < OH; oy++) {
+          dw3x3Row(xb, yp, oy, H, W, C, sh, sw, pt, pl, OW, oxa, oxb, w, wTap, bias, m, s, pw, ps, zx, zy, lo, hi, raw);
+          yp += <usize>OW * ypx;
+        }
+      }
+      return;
+    }
+  }
   for (let b = 0; b < n; b++) {
     const xb = x + (<usize>(b * H * W * C) << 1);
     for (let oy = 0; oy < OH; oy++) {
@@ -71,59 +259,8 @@ function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: 
       for (let ox = 0; ox < OW; ox++) {
         const kx0 = max(0, pl - ox * sw);
         const kx1 = min(kw, W + pl - ox * sw);
-        if (ASC_FEATURE_SIMD) {
-          const zxv = i16x8.splat(i16(zx));
-          for (let c = 0; c < C; c += 8) {
-            let a0 = v128.load(bias + (<usize>c << 2));
-            let a1 = v128.load(bias + (<usize>c << 2), 16);
-            for (let ky = ky0; ky < ky1; ky++) {
-              const iy = oy * sh + ky - pt;
-              for (let kx = kx0; kx < kx1; kx++) {
-                const ix = ox * sw + kx - pl;
-                // Channels ≥ C of this load belong to the next pixel (or the slack) and meet zero weights.
-                const xv = i16x8.sub(v128.load(xb + ((<usize>((iy * W + ix) * C + c)) << 1)), zxv);
-                const wv = v128.load(w + <usize>(ky * kw + kx) * wTap + (<usize>c << 1));
-                a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(xv, wv));
-                a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(xv, wv));
-              }
-            }
-            if (raw) {
-              storeAcc4(a0, yp, c, C);
-              storeAcc4(a1, yp, c + 4, C);
-              continue;
-            }
-            const S = load<i32>(ps + (<usize>(c >> 3) << 2));
-            if (S > 0) {
-              const cb = <usize>c << 2;
-              const out = requantClamp8Shared(a0, a1, v128.load(pw + cb), v128.load(pw + cb, 16), v128.load(m + cb), v128.load(m + cb, 16), S, zy, lo, hi);
-              if (c + 8 <= C) v128.store(yp + (<usize>c << 1), out);
-              else storeLanes(out, yp, c, C);
-              continue;
-            }
-            rqStore(i32x4.extract_lane(a0, 0), yp, c, C, m, s, zy, lo, hi);
-            rqStore(i32x4.extract_lane(a0, 1), yp, c + 1, C, m, s, zy, lo, hi);
-            rqStore(i32x4.extract_lane(a0, 2), yp, c + 2, C, m, s, zy, lo, hi);
-            rqStore(i32x4.extract_lane(a0, 3), yp, c + 3, C, m, s, zy, lo, hi);
-            rqStore(i32x4.extract_lane(a1, 0), yp, c + 4, C, m, s, zy, lo, hi);
-            rqStore(i32x4.extract_lane(a1, 1), yp, c + 5, C, m, s, zy, lo, hi);
-            rqStore(i32x4.extract_lane(a1, 2), yp, c + 6, C, m, s, zy, lo, hi);
-            rqStore(i32x4.extract_lane(a1, 3), yp, c + 7, C, m, s, zy, lo, hi);
-          }
-        } else {
-          for (let c = 0; c < C; c++) {
-            let acc = load<i32>(bias + (<usize>c << 2));
-            for (let ky = ky0; ky < ky1; ky++) {
-              const iy = oy * sh + ky - pt;
-              for (let kx = kx0; kx < kx1; kx++) {
-                const ix = ox * sw + kx - pl;
-                acc += (i32(load<i16>(xb + ((<usize>((iy * W + ix) * C + c)) << 1))) - zx) * i32(load<i16>(w + <usize>(ky * kw + kx) * wTap + (<usize>c << 1)));
-              }
-            }
-            if (raw) store<i32>(yp + (<usize>c << 2), acc);
-            else rqStore(acc, yp, c, C, m, s, zy, lo, hi);
-          }
-        }
-        yp += raw ? <usize>C << 2 : <usize>C << 1;
+        dwPixel(xb, yp, W, C, kw, oy, ox, sh, sw, pt, pl, ky0, ky1, kx0, kx1, w, wTap, bias, m, s, pw, ps, zx, zy, lo, hi, raw);
+        yp += ypx;
       }
     }
   }

@@ -39,7 +39,7 @@ export function requant_i32_perchannel(
  * clamped results as i16x8.
  * Contract (checked by the host's prepare step from the accumulator bound, src/kernels/wasm/prepare.ts
  * sharedShift): every a·2^(S−s) fits i32 and every result before the clamp, zy included, fits i32
- * (s ≥ accBits − 1, or ≥ accBits when zy ≠ 0), so the i64 lanes need one `i64x2.shr_s` by the scalar S and
+ * (s ≥ accBits − 1, or ≥ accBits when zy ≠ 0), so the i64 lanes need one shift by the scalar S and
  * the clamp can be done in i32.
  */
 // @ts-ignore: decorator
@@ -48,14 +48,25 @@ export function requantClamp8Shared(a0: v128, a1: v128, pw0: v128, pw1: v128, m0
   const rnd = i64x2.splat(i64(1) << i64(S - 1));
   const b0 = i32x4.mul(a0, pw0);
   const b1 = i32x4.mul(a1, pw1);
-  const l0 = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(b0, m0), rnd), S);
-  const h0 = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(b0, m0), rnd), S);
-  const l1 = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(b1, m1), rnd), S);
-  const h1 = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(b1, m1), rnd), S);
+  const l0 = i64x2.add(i64x2.extmul_low_i32x4_s(b0, m0), rnd);
+  const h0 = i64x2.add(i64x2.extmul_high_i32x4_s(b0, m0), rnd);
+  const l1 = i64x2.add(i64x2.extmul_low_i32x4_s(b1, m1), rnd);
+  const h1 = i64x2.add(i64x2.extmul_high_i32x4_s(b1, m1), rnd);
+  let q0: v128, q1: v128;
+  if (S >= 32) {
+    // floor(v / 2^S) = floor(floor(v / 2^32) / 2^(S−32)): the high i32 words (|v| < 2^63, so they hold
+    // floor(v / 2^32) exactly), then one i32 shift; `i64x2.shr_s` by a variable count has no x86 instruction
+    // before AVX-512 and costs V8 a sequence per vector.
+    q0 = i32x4.shr_s(i32x4.shuffle(l0, h0, 1, 3, 5, 7), S - 32);
+    q1 = i32x4.shr_s(i32x4.shuffle(l1, h1, 1, 3, 5, 7), S - 32);
+  } else {
+    q0 = i32x4.shuffle(i64x2.shr_s(l0, S), i64x2.shr_s(h0, S), 0, 2, 4, 6);
+    q1 = i32x4.shuffle(i64x2.shr_s(l1, S), i64x2.shr_s(h1, S), 0, 2, 4, 6);
+  }
   const lov = i32x4.splat(lo);
   const hiv = i32x4.splat(hi);
   const zv = i32x4.splat(zy);
-  const r0 = i32x4.min_s(i32x4.max_s(i32x4.add(i32x4.shuffle(l0, h0, 0, 2, 4, 6), zv), lov), hiv);
-  const r1 = i32x4.min_s(i32x4.max_s(i32x4.add(i32x4.shuffle(l1, h1, 0, 2, 4, 6), zv), lov), hiv);
+  const r0 = i32x4.min_s(i32x4.max_s(i32x4.add(q0, zv), lov), hiv);
+  const r1 = i32x4.min_s(i32x4.max_s(i32x4.add(q1, zv), lov), hiv);
   return i16x8.narrow_i32x4_s(r0, r1); // values already within [lo, hi] ⊂ i16: no saturation happens
 }

@@ -73,6 +73,13 @@ const CONV_SHAPES: ConvShape[] = [
   { H: 3, W: 5, C: 10, outC: 17, k: [1, 1], stride: [1, 1], padding: "valid" },
   { H: 6, W: 5, C: 11, outC: 11, k: [3, 3], stride: [2, 1], padding: [2, 1, 0, 2], depthwise: true },
   { H: 5, W: 5, C: 8, outC: 8, k: [3, 3], stride: [1, 1], padding: "same", depthwise: true },
+  // The 3×3 depthwise kernel's unchecked interior beside its border pixels (assembly/dwconv.ts): several interior
+  // columns and rows, C = 8k and not, stride 2 at odd and even sizes ('same' pads asymmetrically at even),
+  // and 'valid' windows that reach the last pixel (the 8-channel loads run into the slack).
+  { H: 9, W: 10, C: 24, outC: 24, k: [3, 3], stride: [1, 1], padding: "same", depthwise: true },
+  { H: 9, W: 9, C: 13, outC: 13, k: [3, 3], stride: [2, 2], padding: "same", depthwise: true },
+  { H: 8, W: 8, C: 16, outC: 16, k: [3, 3], stride: [2, 2], padding: "same", depthwise: true },
+  { H: 7, W: 6, C: 5, outC: 5, k: [3, 3], stride: [1, 2], padding: "valid", depthwise: true },
 ];
 
 function convCase(s: ConvShape, x: TensorSpec, wBits: number, seed: number): { layer: Conv2DLayer; x: Activation } {

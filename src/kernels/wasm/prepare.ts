@@ -163,7 +163,7 @@ export interface ConvGemmHost extends ConvData {
   gemms: GemmHost[];
 }
 
-/** A depthwise conv2d (its OpData plus): channel-parallel kernel, weights i16 [kh·kw][Cp]; it subtracts zx on load. */
+/** A depthwise conv2d (its OpData plus): channel-parallel kernel, weights i16 [kh·kw][Cp]; the kernel handles zx (assembly/dwconv.ts). */
 export interface DepthwiseHost extends ConvData {
   kind: "depthwise";
   Cp: number;
