@@ -118,6 +118,7 @@ export function ensureDir(dir: string): void {
   requirePath(dir, "create directory");
   try {
     mkdirParents(dir);
+    if (!statSync(dir).isDirectory()) throw new NipqInputError(`${dir}: cannot create directory: a file of that name exists`);
   } catch (e) {
     throw ioError(dir, "create directory", e);
   }

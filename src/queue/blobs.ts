@@ -8,7 +8,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import { NipqInputError } from "../errors.js";
-import { ensureDir, writeFileAtomic } from "../fsutil.js";
+import { writeFileAtomic } from "../fsutil.js";
 import { MAX_BLOB_BYTES } from "../limits.js";
 
 /** A content address: 64 lowercase hex digits. */
@@ -64,7 +64,7 @@ export function readCached(dir: string, sha: string): Uint8Array {
   return bytes;
 }
 
-/** A worker's blob cache: fetches each address from Redis at most once at a time, into `dir`. */
+/** A worker's blob cache: fetches each address from Redis at most once at a time, into `dir` (an existing directory: startWorker makes it). */
 export class BlobCache {
   private readonly inflight = new Map<string, Promise<void>>();
 
@@ -73,9 +73,7 @@ export class BlobCache {
     private readonly redis: Redis,
     /** Told of each blob fetched from Redis (a worker logs it: `fetched <sha12> <bytes> B`). */
     private readonly onFetch: (sha: string, bytes: number) => void = () => {},
-  ) {
-    ensureDir(dir);
-  }
+  ) {}
 
   /** Makes sure blob `sha` is in the cache directory (fetching and verifying it when it is not). */
   ensure(sha: string): Promise<void> {

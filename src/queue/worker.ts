@@ -9,6 +9,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { UnrecoverableError, Worker, type Job } from "bullmq";
 import { NipqInputError } from "../errors.js";
+import { ensureDir } from "../fsutil.js";
 import { ChunkPool } from "../exec/workers.js";
 import { BlobCache } from "./blobs.js";
 import { COMPUTE_URL, type ComputeInit } from "./compute.js";
@@ -50,6 +51,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const host = hostname();
   const name = `${host}:${process.pid}`;
   const cacheDir = resolve(o.cacheDir);
+  ensureDir(cacheDir); // a --cache that cannot be a directory fails before any connection is opened
   const redis = await connectChecked(o.queue, `nipq-worker:${name}`);
   let lastNote = "";
   const note = (what: string) => {

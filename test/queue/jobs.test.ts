@@ -3,7 +3,7 @@
 // (content addresses are hex, never paths), results gather to the in-process numbers in any order, queue
 // URLs never show their password, and blobs decode through the same validators as files.
 
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -197,6 +197,13 @@ describe("the queue options on the command line", () => {
       expectInputError(nipq([...cmd, "--resume"]), /^nipq: --resume: only with --queue/);
     }
     expectInputError(nipq(["worker", "--queue", ""]), /^nipq: --queue: expected redis:\/\/.*, found ""$/);
+  });
+
+  it("worker --cache naming an existing file is refused before any connection (port 1 would refuse it)", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "nipq-cache-")), "a-file");
+    writeFileSync(file, "keep");
+    expectInputError(nipq(["worker", "--queue", "redis://127.0.0.1:1", "--cache", file]), /^nipq: .*a-file: cannot create directory: a file of that name exists$/);
+    expect(readFileSync(file, "utf8")).toBe("keep");
   });
 });
 
