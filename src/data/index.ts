@@ -6,7 +6,7 @@
 
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { DatasetError } from "../errors.js";
 import { readIdx } from "./idx.js";
 import { loadImageDir, type ImageShape } from "./images.js";
@@ -152,7 +152,7 @@ function loadNpyDir(spec: string, dir: string, split: Split): Dataset {
   requireDir(dir, "NumPy arrays (x_test.npy, y_test.npy)");
   const xf = join(dir, `x_${split}.npy`);
   const yf = join(dir, `y_${split}.npy`);
-  for (const f of [xf, yf]) if (!existsSync(f)) throw new DatasetError(`${dir}: expected ${f.slice(dir.length + 1)} (npy:DIR holds x_test.npy and y_test.npy, x_train/y_train optional), found ${listDir(dir)}`);
+  for (const f of [xf, yf]) if (!existsSync(f)) throw new DatasetError(`${dir}: expected ${basename(f)} (npy:DIR holds x_test.npy and y_test.npy, x_train/y_train optional), found ${listDir(dir)}`);
   const x = readNpy(xf);
   const y = readNpy(yf);
   if (x.descr !== "|u1") throw new DatasetError(`${xf}: dtype: expected |u1 (uint8 pixels), found '${x.descr}'`);

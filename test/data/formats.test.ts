@@ -59,6 +59,8 @@ describe("npy:DIR", () => {
   it("layout errors name the file and what was found", () => {
     const d = tmp();
     expectDatasetError(() => loadDataset(`npy:${d}`, "test"), /expected x_test\.npy .*found an empty directory/);
+    // The file is named as such whatever the directory is spelled: "/" and "." used to give "_test.npy" and "test.npy".
+    for (const dir of ["/", "."]) expectDatasetError(() => loadDataset(`npy:${dir}`, "test"), /^\S+: expected x_test\.npy \(npy:DIR holds/);
     writeFileSync(join(d, "x_test.npy"), npy("<f4", [1, 2, 2], new Uint8Array(16)));
     writeFileSync(join(d, "y_test.npy"), npy("<i8", [1], int64s([0])));
     expectDatasetError(() => loadDataset(`npy:${d}`, "test"), /x_test\.npy: descr: expected an integer type .*found '<f4'/);
