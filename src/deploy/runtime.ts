@@ -235,7 +235,8 @@ interface AnyWorker {
   unref?(): void;
 }
 
-type Reply = Prediction & { error?: string };
+/** A worker's answer: a result, or the one line of what failed there (input: it was a NipqInputError). */
+type Reply = Prediction & { error?: string; input?: boolean };
 
 /**
  * Starts `workers` workers (Web Workers in browsers, worker_threads in Node), each running this module and
@@ -254,7 +255,7 @@ export async function createPool(model: Source, o: PoolOptions): Promise<NipqPoo
   const queues: ((r: Reply) => void)[][] = [];
   const stop = (why: string) => {
     failed ??= why;
-    for (const q of queues) for (const f of q.splice(0)) f({ error: failed } as Reply);
+    for (const q of queues) for (const f of q.splice(0)) f({ error: `pool: ${failed}` } as Reply);
     return Promise.all(ws.map((w) => w.terminate())).then(() => {});
   };
   const ws = Array.from({ length: o.workers }, (_, i): AnyWorker => {
@@ -282,8 +283,8 @@ export async function createPool(model: Source, o: PoolOptions): Promise<NipqPoo
   });
   const ask = (i: number, m: unknown, transfer?: ArrayBuffer[]) =>
     new Promise<Reply>((ok, no) => {
-      if (failed) return no(new NipqInputError(`pool: ${failed}`));
-      queues[i].push((r) => (r.error === undefined ? ok(r) : no(new NipqInputError(r.error === failed ? `pool: ${failed}` : r.error))));
+      if (failed) return no(new Error(`pool: ${failed}`));
+      queues[i].push((r) => (r.error === undefined ? ok(r) : no(r.input ? new NipqInputError(r.error) : new Error(r.error))));
       ws[i].ref?.();
       ws[i].postMessage(m, transfer);
     });
@@ -333,7 +334,7 @@ function serve(port: { postMessage(m: unknown, t?: ArrayBuffer[]): void }, liste
       const r = (await model).predict(m.images, m.n);
       port.postMessage(r, [r.logits.buffer, r.predictions.buffer] as ArrayBuffer[]);
     } catch (e) {
-      port.postMessage({ error: (e as Error).message });
+      port.postMessage({ error: (e as Error).message, input: e instanceof NipqInputError });
     }
   });
 }
