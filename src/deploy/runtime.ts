@@ -5,8 +5,10 @@
 // differently: the kernels are fetched (or handed over as bytes) and compiled asynchronously, since
 // browsers allow no file system and no synchronous compile of a module this size on the main thread.
 //
-// Works in current browsers and in Node ≥ 20. Nothing here may import a package or a Node API (the build
-// fails if anything does); in Node, `file:` URLs and plain paths are read through process.getBuiltinModule.
+// createPool runs the same on workers started from this module's own URL, one model copy each
+// (docs/DEPLOY.md "Workers"). Works in current browsers and in Node ≥ 20. Nothing here may import a package
+// or a Node API (the build fails if anything does); in Node, `file:` URLs and plain paths are read, and
+// workers started, through process.getBuiltinModule.
 
 import { NipqInputError, QModelFormatError, describeValue } from "../errors.js";
 import { decodeQModel } from "../ir/qmodel.js";
