@@ -74,6 +74,15 @@ function cases(ms: Model[]): (Omit<Case, "qmodel" | "onnx"> & { index: number })
   return ms.flatMap((m, index) => m.batches.map((batch) => ({ index, model: m.name, batch, workers: WORKERS, minSeconds: quick ? 0.1 : 0.3, reps: quick ? 2 : 4 })));
 }
 
+/** Runs one case, saying on stderr what runs (mobilenetv2 at batch 64 takes minutes on the scalar build). */
+async function progress<T>(where: string, c: { model: string; batch: number }, f: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  process.stderr.write(`bench:browser: ${where}, ${c.model}, batch ${c.batch} …`);
+  const r = await f();
+  process.stderr.write(` ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  return r;
+}
+
 function render(title: string, rs: CaseResult[]): string {
   const f = (v: number | string, ort: number | string) => (typeof v === "string" ? v : `${v >= 100 ? v.toFixed(0) : v.toPrecision(3)} (${typeof ort === "number" ? (v / ort).toFixed(2) : "?"}×)`);
   const head = ["images/s (× onnxruntime-web)", ...rs.map((r) => `${r.model}, batch ${r.batch}`)];
@@ -94,7 +103,7 @@ async function main(): Promise<void> {
       const rt = (await import(pathToFileURL(join(dir, "nipq-runtime.mjs")).href)) as typeof import("../../src/deploy/runtime.js");
       const env = { rt, ort: await ortWeb(), tf: await tfWasm() };
       out.node = [];
-      for (const c of cases(ms)) out.node.push(await runCase(env, { ...c, qmodel: readFileSync(join(dir, `m${c.index}.qmodel`)), onnx: readFileSync(join(dir, `m${c.index}.onnx`)) }));
+      for (const c of cases(ms)) out.node.push(await progress("Node", c, () => runCase(env, { ...c, qmodel: readFileSync(join(dir, `m${c.index}.qmodel`)), onnx: readFileSync(join(dir, `m${c.index}.onnx`)) })));
       log(render(`Node ${process.version} (onnxruntime-web and tfjs-backend-wasm in Node, 1 thread; the pool: worker_threads)`, out.node));
     }
     const version = execFileSync(CHROMIUM, ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
@@ -109,7 +118,7 @@ async function main(): Promise<void> {
       out.chromium = [];
       for (const c of cases(ms)) {
         const pc = { ...c, qmodelUrl: `m${c.index}.qmodel`, onnxUrl: `m${c.index}.onnx` };
-        out.chromium.push(await page.evaluate((x) => (window as unknown as { benchCase: (c: unknown) => Promise<CaseResult> }).benchCase(x), pc));
+        out.chromium.push(await progress("Chromium", c, () => page.evaluate((x) => (window as unknown as { benchCase: (c: unknown) => Promise<CaseResult> }).benchCase(x), pc)));
       }
       if (errors.length) throw new Error(`the bench page failed: ${errors[0]}`);
     } finally {
