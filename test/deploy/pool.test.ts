@@ -87,7 +87,7 @@ describeWithPackage("chromium", "createPool in headless Chromium (module Web Wor
     server = await serve(exportFixture(0).dir);
     profile = mkdtempSync(join(tmpdir(), "nipq-chromium-profile-"));
     ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
-  }, 60_000);
+  });
   afterAll(async () => {
     await ctx?.close();
     await server?.close();
@@ -125,5 +125,5 @@ describeWithPackage("chromium", "createPool in headless Chromium (module Web Wor
     expect(r.bad).toBe("workers: expected an integer in [1, 64], found 0");
     expect(r.closed).toBe("pool: closed");
     expect(violations).toEqual([]);
-  }, 60_000);
+  });
 });
