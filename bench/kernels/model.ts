@@ -13,6 +13,7 @@ import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { WasmProgram } from "../../src/exec/wasm-program.js";
 import { mulberry32 } from "../../src/rng.js";
 import { DT, machine, modelBytes, node, ortWeb, tensor, tfWasm, timeIt, valueInfo } from "./common.js";
+import { timeWindows } from "./timing.js";
 
 const quick = process.argv.includes("--quick");
 const MIN_S = quick ? 0.1 : 0.25;
@@ -157,27 +158,8 @@ async function ortRunner(p: Program, n: number): Promise<() => Promise<unknown>>
   return () => session.run({ x });
 }
 
-/**
- * Best seconds per call of each runner, timed in alternating windows (nipq, tfjs, ort, nipq, …) so that
- * the load of the shared machine falls on all three alike.
- */
-export async function timeRunners(calls: (() => unknown)[], reps = 6): Promise<number[]> {
-  for (const c of calls) for (let i = 0; i < 2; i++) await c();
-  const best = calls.map(() => Infinity);
-  for (let r = 0; r < reps; r++)
-    for (let i = 0; i < calls.length; i++) {
-      let k = 0;
-      const t0 = performance.now();
-      let t = t0;
-      while (t - t0 < MIN_S * 1000) {
-        await calls[i]();
-        k++;
-        t = performance.now();
-      }
-      best[i] = Math.min(best[i], (t - t0) / 1000 / k);
-    }
-  return best;
-}
+/** Best seconds per call of each runner, in alternating windows (./timing.ts) of this bench's length. */
+export const timeRunners = (calls: (() => unknown)[], reps = 6): Promise<number[]> => timeWindows(calls, MIN_S, reps);
 
 async function main(): Promise<void> {
   const file = process.argv.slice(2).find((a) => !a.startsWith("--")) ?? "test/fixtures/cnn-s-w4a4-random.qmodel";

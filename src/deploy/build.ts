@@ -65,8 +65,9 @@ export async function buildRuntimeText(): Promise<string> {
 /**
  * The page's Content-Security-Policy (docs/SECURITY.md): nothing but the bundle's own files. Scripts: its
  * one inline module (by hash) and ./nipq-runtime.mjs; WebAssembly compilation; fetch of bundle.json, the
- * model, samples.json and the kernels from the same origin; the one inline <style> (by hash). No other
- * script, style, image, frame, form target or base URL, so injected markup can neither run nor load anything.
+ * model, samples.json and the kernels from the same origin; workers (createPool's) from the same origin; the
+ * one inline <style> (by hash). No other script, style, image, frame, form target or base URL, so injected
+ * markup can neither run nor load anything.
  */
 export function pageCsp(script: string, style: string): string {
   const sha = (s: string) => `'sha256-${createHash("sha256").update(s, "utf8").digest("base64")}'`;
@@ -75,6 +76,7 @@ export function pageCsp(script: string, style: string): string {
     `script-src 'self' ${sha(script)} 'wasm-unsafe-eval'`,
     `style-src ${sha(style)}`,
     "connect-src 'self'",
+    "worker-src 'self'",
     "base-uri 'none'",
     "form-action 'none'",
   ].join("; ");

@@ -5,8 +5,10 @@
 // differently: the kernels are fetched (or handed over as bytes) and compiled asynchronously, since
 // browsers allow no file system and no synchronous compile of a module this size on the main thread.
 //
-// Works in current browsers and in Node ≥ 20. Nothing here may import a package or a Node API (the build
-// fails if anything does); in Node, `file:` URLs and plain paths are read through process.getBuiltinModule.
+// createPool runs the same on workers started from this module's own URL, one model copy each
+// (docs/DEPLOY.md "Workers"). Works in current browsers and in Node ≥ 20. Nothing here may import a package
+// or a Node API (the build fails if anything does); in Node, `file:` URLs and plain paths are read, and
+// workers started, through process.getBuiltinModule.
 
 import { NipqInputError, QModelFormatError, describeValue } from "../errors.js";
 import { decodeQModel } from "../ir/qmodel.js";
@@ -14,6 +16,7 @@ import { sizeOf, type Program } from "../ir/types.js";
 import { WasmEngine } from "../kernels/wasm/engine.js";
 import { kernelImports, simdSupported, type KernelExports, type WasmFlavor } from "../kernels/wasm/features.js";
 import { WasmProgram } from "../exec/wasm-program.js";
+import { MAX_WORKERS } from "../limits.js";
 
 export { NipqInputError, QModelFormatError, decodeQModel, simdSupported };
 export type { Program, WasmFlavor };
@@ -38,6 +41,12 @@ export interface LoadOptions {
   name?: string;
 }
 
+/** Options of createPool: loadModel's, and the number of workers. */
+export interface PoolOptions extends LoadOptions {
+  /** Workers, an integer in [1, 64]; each holds its own copy of the model and of the kernels' memory. */
+  workers: number;
+}
+
 /** The result of predict(): int16 logits (n × classes, row-major) and the argmax of each row. */
 export interface Prediction {
   n: number;
@@ -49,17 +58,13 @@ export interface Prediction {
 const DEFAULT_MAX_BATCH = 16;
 const DEFAULT_MEMORY_LIMIT = 256 * 2 ** 20; // 268435456
 
-interface NodeFs {
-  readFileSync(p: string | URL): Uint8Array;
-}
-
-/** Node's fs without importing it (a browser never gets here); null where there is no such thing. */
-async function nodeFs(): Promise<NodeFs | null> {
+/** A Node built-in module without importing it (a browser never gets here); null where there is no Node. */
+async function nodeModule<T>(id: string): Promise<T | null> {
   const proc = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } }).process;
   if (!proc?.versions?.node) return null;
-  if (proc.getBuiltinModule) return proc.getBuiltinModule("fs") as NodeFs;
-  const id = ["node", "fs"].join(":"); // Node 20.0–20.15 lack getBuiltinModule; computed, so bundlers leave it alone
-  return (await import(/* @vite-ignore */ /* webpackIgnore: true */ id)) as NodeFs;
+  if (proc.getBuiltinModule) return proc.getBuiltinModule(id) as T;
+  // Node 20.0–20.15 lack getBuiltinModule; computed, so bundlers leave it alone
+  return (await import(/* @vite-ignore */ /* webpackIgnore: true */ "node:" + id)) as T;
 }
 
 function describe(src: Source): string {
@@ -71,7 +76,7 @@ function describe(src: Source): string {
 export async function readSource(src: Source, what = describe(src)): Promise<Uint8Array> {
   if (src instanceof Uint8Array) return src;
   if (src instanceof ArrayBuffer) return new Uint8Array(src);
-  const fs = await nodeFs();
+  const fs = await nodeModule<{ readFileSync(p: string | URL): Uint8Array }>("fs");
   const isUrl = src instanceof URL || /^[a-z][a-z0-9+.-]+:/i.test(src);
   if (fs && (!isUrl || String(src).startsWith("file:"))) {
     try {
@@ -150,11 +155,7 @@ export class NipqModel {
    * the same integers as the reference kernels (DESIGN.md §3). n defaults to images.length / inputSize.
    */
   predict(images: Uint8Array, n = images?.length / this.inputSize): Prediction {
-    // Exactly u8 pixels: a Float32Array or a plain array would be converted silently (300.7 → 44, NaN → 0).
-    if (!(images instanceof Uint8Array) || !Number.isInteger(n) || n < 0 || images.length !== n * this.inputSize)
-      throw new NipqInputError(`images: expected a Uint8Array of a multiple of ${this.inputSize} bytes (${this.inputShape.join("×")} u8 per image), found ${describeValue(images)}`);
-    const logits = new Int16Array(n * this.classes);
-    const predictions = new Int32Array(n);
+    const { logits, predictions } = checkImages(this, images, n);
     const max = this.runner.maxBatch;
     for (let b = 0; b < n; b += max) {
       const nb = Math.min(max, n - b);
@@ -166,19 +167,42 @@ export class NipqModel {
   }
 }
 
+/** Checks a batch (exactly u8 pixels: a Float32Array or a plain array would be converted silently, 300.7 → 44) and makes its result arrays. */
+function checkImages(m: { inputSize: number; classes: number; inputShape: number[] }, images: Uint8Array, n: number): Prediction {
+  if (!(images instanceof Uint8Array) || !Number.isInteger(n) || n < 0 || images.length !== n * m.inputSize)
+    throw new NipqInputError(`images: expected a Uint8Array of a multiple of ${m.inputSize} bytes (${m.inputShape.join("×")} u8 per image), found ${describeValue(images)}`);
+  return { n, classes: m.classes, logits: new Int16Array(n * m.classes), predictions: new Int32Array(n) };
+}
+
 /** The flavor "auto" resolves to here: SIMD when WebAssembly.validate accepts a tiny SIMD module. */
 export function detectFlavor(): WasmFlavor {
   return simdSupported() ? "simd" : "scalar";
 }
 
 /** Rejects options that would hang (maxBatch 0 loops forever), overflow or index a table with a stray key. */
-function checkOptions(o: LoadOptions): void {
-  const bad = (k: keyof LoadOptions, want: string) => new NipqInputError(`${k}: expected ${want}, found ${describeValue(o[k])}`);
+function checkOptions(o: Partial<PoolOptions>, pool = false): void {
+  const bad = (k: keyof PoolOptions, want: string) => new NipqInputError(`${k}: expected ${want}, found ${describeValue(o[k])}`);
   if (![undefined, "auto", "simd", "scalar"].includes(o.flavor)) throw bad("flavor", '"auto", "simd" or "scalar"');
-  for (const [k, lo, hi] of [["maxBatch", 1, 65536], ["memoryLimit", 2 ** 20, 2 ** 32]] as const) {
+  for (const [k, lo, hi] of [["maxBatch", 1, 65536], ["memoryLimit", 2 ** 20, 2 ** 32], ["workers", 1, MAX_WORKERS]] as const) {
     const v = o[k];
-    if (v !== undefined && !(Number.isInteger(v) && v >= lo && v <= hi)) throw bad(k, `an integer in [${lo}, ${hi}]`);
+    if ((v !== undefined || (pool && k === "workers")) && !(Number.isInteger(v) && v! >= lo && v! <= hi)) throw bad(k, `an integer in [${lo}, ${hi}]`);
   }
+}
+
+/** What loadModel and createPool share: the options checked, the flavor resolved, the model read, the kernels compiled. */
+async function open(model: Source, o: Partial<PoolOptions>, pool?: boolean) {
+  checkOptions(o ?? {}, pool);
+  const flavor = !o.flavor || o.flavor === "auto" ? detectFlavor() : o.flavor;
+  const name = o.name ?? (model instanceof Uint8Array || model instanceof ArrayBuffer ? "model" : describe(model));
+  const [bytes, mod] = await Promise.all([readSource(model, name), compileKernels(flavor, o.wasm?.[flavor])]);
+  return { flavor, name, bytes, mod };
+}
+
+/** The model on its own kernel instance (in this thread or in a pool's worker). */
+async function instantiate({ flavor, name, bytes, mod }: Awaited<ReturnType<typeof open>>, o: LoadOptions): Promise<NipqModel> {
+  const program = decodeQModel(bytes, name);
+  const inst = await WebAssembly.instantiate(mod, kernelImports());
+  return new NipqModel(program, inst.exports as unknown as KernelExports, flavor, bytes.length, o);
 }
 
 /**
@@ -186,11 +210,140 @@ function checkOptions(o: LoadOptions): void {
  * Throws NipqInputError (QModelFormatError for a corrupt model) with a one-line message on bad input.
  */
 export async function loadModel(model: Source, o: LoadOptions = {}): Promise<NipqModel> {
-  checkOptions(o);
-  const flavor = !o.flavor || o.flavor === "auto" ? detectFlavor() : o.flavor;
-  const name = o.name ?? (model instanceof Uint8Array || model instanceof ArrayBuffer ? "model" : describe(model));
-  const [bytes, mod] = await Promise.all([readSource(model, name), compileKernels(flavor, o.wasm?.[flavor])]);
-  const program = decodeQModel(bytes, name);
-  const inst = await WebAssembly.instantiate(mod, kernelImports());
-  return new NipqModel(program, inst.exports as unknown as KernelExports, flavor, bytes.length, o);
+  return instantiate(await open(model, o), o);
 }
+
+/** A pool of workers, each with its own copy of the model; see createPool. */
+export interface NipqPool {
+  readonly workers: number;
+  readonly flavor: WasmFlavor;
+  readonly inputSize: number;
+  readonly classes: number;
+  readonly inputShape: number[];
+  /** Like NipqModel.predict, with the batch split by images over the workers: the same logits as one thread. */
+  run(images: Uint8Array, n?: number): Promise<Prediction>;
+  /** Ends the workers; runs still pending reject. */
+  close(): Promise<void>;
+}
+
+/** The name a pool gives its workers, so that the runtime imported in someone else's worker stays a library. */
+const TAG = "nipq-pool";
+
+/** A browser Worker or a Node worker_threads Worker, as the pool uses it. */
+interface AnyWorker {
+  postMessage(m: unknown, transfer?: ArrayBuffer[]): void;
+  terminate(): unknown;
+  ref?(): void;
+  unref?(): void;
+}
+
+/** A worker's answer: a result, or the one line of what failed there (input: it was a NipqInputError). */
+type Reply = Prediction & { error?: string; input?: boolean };
+
+/**
+ * Starts `workers` workers (Web Workers in browsers, worker_threads in Node), each running this module and
+ * its own copy of the model. Nothing is shared: the model bytes and the compiled kernels are copied to each
+ * worker and every batch's images are posted, so no SharedArrayBuffer and no COOP/COEP headers are needed.
+ * The model is read and validated here first, with loadModel's errors. Close the pool when done.
+ */
+export async function createPool(model: Source, o: PoolOptions): Promise<NipqPool> {
+  const src = await open(model, o, true);
+  const L = decodeQModel(src.bytes, src.name).layers;
+  const inputShape = L[0].out.shape;
+  const inputSize = sizeOf(inputShape);
+  const classes = sizeOf(L[L.length - 1].out.shape);
+  const wt = await nodeModule<{ Worker: new (u: URL, o: object) => AnyWorker & { on(e: string, f: (x: never) => void): void } }>("worker_threads");
+  let failed: string | undefined;
+  const queues: ((r: Reply) => void)[][] = [];
+  const stop = (why: string) => {
+    failed ??= why;
+    for (const q of queues) for (const f of q.splice(0)) f({ error: `pool: ${failed}` } as Reply);
+    return Promise.all(ws.map((w) => w.terminate())).then(() => {});
+  };
+  const ws = Array.from({ length: o.workers }, (_, i): AnyWorker => {
+    const q: ((r: Reply) => void)[] = (queues[i] = []);
+    const reply = (r: Reply) => {
+      q.shift()?.(r);
+      if (!q.length) w.unref?.();
+    };
+    const died = (e: unknown) => void stop(`worker ${i} failed: ${(e as Error)?.message || e}`);
+    const url = new URL(import.meta.url);
+    let w: AnyWorker;
+    if (wt) {
+      const n = new wt.Worker(url, { workerData: TAG });
+      n.on("message", reply);
+      n.on("error", died);
+      n.on("exit", (c: number) => died(`exit code ${c}`));
+      w = n;
+    } else {
+      const b = new Worker(url, { type: "module", name: TAG });
+      b.onmessage = (e) => reply(e.data);
+      b.onerror = (e) => (e.preventDefault(), died(e.message || "could not start"));
+      w = b as AnyWorker;
+    }
+    return w;
+  });
+  const ask = (i: number, m: unknown, transfer?: ArrayBuffer[]) =>
+    new Promise<Reply>((ok, no) => {
+      if (failed) return no(new Error(`pool: ${failed}`));
+      queues[i].push((r) => (r.error === undefined ? ok(r) : no(r.input ? new NipqInputError(r.error) : new Error(r.error))));
+      ws[i].ref?.();
+      ws[i].postMessage(m, transfer);
+    });
+  try {
+    await Promise.all(ws.map((_, i) => ask(i, { ...src, o: { maxBatch: o.maxBatch, memoryLimit: o.memoryLimit } })));
+  } catch (e) {
+    await stop("closed");
+    throw e;
+  }
+  const pool: NipqPool = {
+    workers: o.workers,
+    flavor: src.flavor,
+    inputSize,
+    classes,
+    inputShape,
+    async run(images, n = images?.length / inputSize) {
+      const r = checkImages(pool, images, n);
+      // Images [n·i/W, n·(i+1)/W) to the i-th least busy worker: sizes differ by at most one image.
+      const order = ws.map((_, i) => i).sort((a, b) => queues[a].length - queues[b].length);
+      const W = Math.min(n, o.workers);
+      await Promise.all(
+        order.slice(0, W).map(async (w, i) => {
+          const a = Math.floor((n * i) / W);
+          const b = Math.floor((n * (i + 1)) / W);
+          const part = images.slice(a * inputSize, b * inputSize);
+          const p = await ask(w, { images: part, n: b - a }, [part.buffer]);
+          r.logits.set(p.logits, a * classes);
+          r.predictions.set(p.predictions, a);
+        }),
+      );
+      return r;
+    },
+    close: () => stop("closed"),
+  };
+  return pool;
+}
+
+/** A pool's worker: the first message loads the model, each later one is a batch; one reply per message, in order. */
+function serve(port: { postMessage(m: unknown, t?: ArrayBuffer[]): void }, listen: (f: (m: never) => void) => void): void {
+  let model: Promise<NipqModel>;
+  listen(async (m: { images?: Uint8Array; n: number; o: LoadOptions } & Awaited<ReturnType<typeof open>>) => {
+    try {
+      if (!m.images) {
+        await (model = instantiate(m, m.o));
+        return port.postMessage({});
+      }
+      const r = (await model).predict(m.images, m.n);
+      port.postMessage(r, [r.logits.buffer, r.predictions.buffer] as ArrayBuffer[]);
+    } catch (e) {
+      port.postMessage({ error: (e as Error).message, input: e instanceof NipqInputError });
+    }
+  });
+}
+
+declare const WorkerGlobalScope: unknown;
+if (typeof WorkerGlobalScope !== "undefined" && (self as { name?: string }).name === TAG) serve(self as never, (f) => (self.onmessage = (e) => f(e.data as never)));
+else
+  void nodeModule<{ workerData?: unknown; parentPort: { postMessage(m: unknown, t?: ArrayBuffer[]): void; on(e: string, f: (m: never) => void): void } }>("worker_threads").then(
+    (wt) => wt?.workerData === TAG && serve(wt.parentPort, (f) => wt.parentPort.on("message", f)),
+  );

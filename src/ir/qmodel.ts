@@ -19,7 +19,7 @@ import { accumulatorBound } from "./accbound.js";
 import { crc32 } from "./crc32.js";
 import { format2Uses, formatVersion } from "./features.js";
 import { packBits, packedBytes, unpackBits } from "./pack.js";
-import { isWeightLayer, type InputLayer, type Layer, type LayerPadding, type Program, type Requant, type TensorSpec } from "./types.js";
+import { isWeightLayer, type InputLayer, type Layer, type Program, type Requant, type TensorSpec } from "./types.js";
 import { Checker, validateProgram } from "./validate.js";
 import { MAX_HEADER_BYTES, MAX_HEADER_DEPTH, MAX_LAYERS } from "../limits.js";
 
@@ -123,28 +123,16 @@ class JsonReader extends Checker {
     if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(field, "an object", v);
     return v as Json;
   }
-  arr(field: string, v: unknown, len?: number): unknown[] {
-    if (!Array.isArray(v) || (len !== undefined && v.length !== len)) this.fail(field, len === undefined ? "an array" : `an array of length ${len}`, v);
-    return v;
-  }
-  num(field: string, v: unknown): number {
-    if (typeof v !== "number" || !Number.isFinite(v)) this.fail(field, "a number", v);
+  arr(field: string, v: unknown): unknown[] {
+    if (!Array.isArray(v)) this.fail(field, "an array", v);
     return v;
   }
   str(field: string, v: unknown): string {
     if (typeof v !== "string") this.fail(field, "a string", v);
     return v;
   }
-  bool(field: string, v: unknown): boolean {
-    if (typeof v !== "boolean") this.fail(field, "true or false", v);
-    return v;
-  }
   ints(field: string, v: unknown, lo: number, hi: number): number[] {
     return this.arr(field, v).map((x, i) => this.int(`${field}[${i}]`, x, lo, hi));
-  }
-  pair(field: string, v: unknown): [number, number] {
-    const a = this.arr(field, v, 2);
-    return [this.int(`${field}[0]`, a[0], 1, 64), this.int(`${field}[1]`, a[1], 1, 64)];
   }
   keys(field: string, o: Json, allowed: string[]): void {
     for (const k of Object.keys(o)) if (!allowed.includes(k)) this.fail(`${field}.${k}`, `no such field (allowed: ${allowed.join(", ")})`, o[k]);
@@ -164,73 +152,28 @@ const FIELDS: Record<string, string[]> = {
   add: [...COMMON, "ma", "mb", "s", "lo", "hi"],
 };
 
-function parseTensor(r: JsonReader, f: string, v: unknown): TensorSpec {
-  const o = r.obj(f, v);
-  r.keys(f, o, ["shape", "bits", "signed", "scale", "zero", "fullRange"]);
-  const t: TensorSpec = {
-    shape: r.ints(`${f}.shape`, o.shape, 1, 1 << 20),
-    bits: r.int(`${f}.bits`, o.bits, 2, 16),
-    signed: r.bool(`${f}.signed`, o.signed),
-    scale: r.num(`${f}.scale`, o.scale),
-  };
-  // The format-2 keys (validateProgram checks their ranges; the version check comes after parsing).
-  if (o.zero !== undefined) t.zero = r.int(`${f}.zero`, o.zero, -(2 ** 15), 2 ** 16);
-  if (o.fullRange !== undefined) t.fullRange = r.bool(`${f}.fullRange`, o.fullRange);
-  return t;
-}
-
-function parseRequant(r: JsonReader, f: string, o: Json): Requant {
-  return {
-    m: Int32Array.from(r.ints(`${f}.m`, o.m, 2 ** 30, 2 ** 31 - 1)),
-    s: Int32Array.from(r.ints(`${f}.s`, o.s, 1, 62)),
-    lo: r.int(`${f}.lo`, o.lo, -(2 ** 31), 2 ** 31 - 1),
-    hi: r.int(`${f}.hi`, o.hi, -(2 ** 31), 2 ** 31 - 1),
-  };
-}
-
-/** Parses one header layer; weights and bias are filled from the sections afterwards. */
+/**
+ * One header layer as a Layer: its fields checked against the op's (no others), the numbers that become
+ * typed arrays checked here (a typed array would convert a stray value silently: 2^32 + 2^30 → 2^30), every
+ * other field as found — validateProgram checks each (type, range, shape along the graph) right after.
+ * Weights and bias are filled from the sections afterwards.
+ */
 function parseLayer(r: JsonReader, f: string, v: unknown): Layer {
   const o = r.obj(f, v);
   const op = r.str(`${f}.op`, o.op);
   const allowed = Object.hasOwn(FIELDS, op) ? FIELDS[op] : undefined; // "constructor", "__proto__": no op
   if (!allowed) r.fail(`${f}.op`, `one of ${Object.keys(FIELDS).join(", ")}`, op);
   r.keys(f, o, allowed);
-  const name = r.str(`${f}.name`, o.name);
-  const inputs = r.ints(`${f}.inputs`, o.inputs, 0, 1 << 20);
-  const out = parseTensor(r, `${f}.out`, o.out);
-  const base = { name, out, inputs } as { name: string; out: TensorSpec; inputs: never };
-  const padding = (): LayerPadding => {
-    if (Array.isArray(o.padding)) {
-      const a = r.arr(`${f}.padding`, o.padding, 4);
-      return [0, 1, 2, 3].map((i) => r.int(`${f}.padding[${i}]`, a[i], 0, 63)) as LayerPadding;
-    }
-    const p = r.str(`${f}.padding`, o.padding);
-    if (p !== "same" && p !== "valid") r.fail(`${f}.padding`, `"same", "valid" or [top, left, bottom, right]`, p);
-    return p;
-  };
-  const scales = () => Float64Array.from(r.arr(`${f}.wScale`, o.wScale).map((x, i) => r.num(`${f}.wScale[${i}]`, x)));
-  const wFullRange = () => (o.wFullRange === undefined ? {} : { wFullRange: r.bool(`${f}.wFullRange`, o.wFullRange) });
-  switch (op) {
-    case "input":
-      return { ...base, op };
-    case "flatten":
-      return { ...base, op };
-    case "conv2d":
-      return { ...base, op, kernel: r.pair(`${f}.kernel`, o.kernel), stride: r.pair(`${f}.stride`, o.stride), padding: padding(), groups: r.int(`${f}.groups`, o.groups, 1, 1 << 20), wBits: r.int(`${f}.wBits`, o.wBits, 2, 8), ...wFullRange(), wScale: scales(), rq: parseRequant(r, f, o), weights: new Int8Array(0), bias: new Int32Array(0) };
-    case "dense":
-      return { ...base, op, wBits: r.int(`${f}.wBits`, o.wBits, 2, 8), ...wFullRange(), wScale: scales(), rq: parseRequant(r, f, o), weights: new Int8Array(0), bias: new Int32Array(0) };
-    case "maxpool":
-      return { ...base, op, kernel: r.pair(`${f}.kernel`, o.kernel), stride: r.pair(`${f}.stride`, o.stride), padding: padding() };
-    case "avgpool": {
-      const p = padding();
-      if (p === "same") r.fail(`${f}.padding`, `"valid" or explicit pads (with "same" the divisor would vary at the borders)`, p);
-      return { ...base, op, kernel: r.pair(`${f}.kernel`, o.kernel), stride: r.pair(`${f}.stride`, o.stride), padding: p as "valid", rq: parseRequant(r, f, o) };
-    }
-    case "gap":
-      return { ...base, op, rq: parseRequant(r, f, o) };
-    default: // "add"
-      return { ...base, op: "add", ma: r.int(`${f}.ma`, o.ma, 0, 2 ** 31 - 1), mb: r.int(`${f}.mb`, o.mb, 0, 2 ** 31 - 1), s: r.int(`${f}.s`, o.s, 1, 62), lo: r.int(`${f}.lo`, o.lo, -(2 ** 31), 2 ** 31 - 1), hi: r.int(`${f}.hi`, o.hi, -(2 ** 31), 2 ** 31 - 1) };
+  const { accBits: _, m, s, lo, hi, ...l } = o;
+  r.keys(`${f}.out`, r.obj(`${f}.out`, o.out), ["shape", "bits", "signed", "scale", "zero", "fullRange"]);
+  if (allowed.includes("wScale")) {
+    l.wScale = Float64Array.from(r.arr(`${f}.wScale`, o.wScale), (x, i) => (typeof x === "number" ? x : r.fail(`${f}.wScale[${i}]`, "a number", x)));
+    l.weights = new Int8Array(0);
+    l.bias = new Int32Array(0);
   }
+  if (allowed.includes("m")) l.rq = { m: Int32Array.from(r.ints(`${f}.m`, m, 2 ** 30, 2 ** 31 - 1)), s: Int32Array.from(r.ints(`${f}.s`, s, 1, 62)), lo, hi };
+  else if (op === "add") Object.assign(l, { s, lo, hi });
+  return l as unknown as Layer;
 }
 
 /** Number of weights of a weight layer of a structurally valid program: outC × kh × kw × C/groups, or out × in. */

@@ -5,7 +5,7 @@
 import { QModelFormatError, describeValue } from "../errors.js";
 import { MAX_LAYERS, MAX_TENSOR_ELEMENTS } from "../limits.js";
 import { accumulatorBound } from "./accbound.js";
-import { sizeOf, tensorRange, weightRange, windowGeometry, type Layer, type LayerPadding, type Program, type Requant, type TensorSpec } from "./types.js";
+import { sizeOf, tensorRange, weightRange, windowGeometry, type Layer, type LayerPadding, type Program, type Requant, type TensorSpec, type WeightLayer } from "./types.js";
 
 export const M_MIN = 2 ** 30; // 1073741824
 export const M_MAX = 2 ** 31 - 1; // 2147483647
@@ -106,6 +106,16 @@ function checkWeights(c: Checker, f: string, l: { weights: Int8Array; wBits: num
   for (let i = 0; i < n; i++) if (w[i] < lo || w[i] > hi) c.fail(`${f}.weights[${i}]`, `an integer in [${lo}, ${hi}] (${l.wBits}-bit ${kind} signed)`, w[i]);
 }
 
+/** What conv2d and dense check alike: weight bits, the weights in their range, scales, bias and requant per output channel. */
+function checkWeightLayer(c: Checker, f: string, l: WeightLayer, outC: number, nWeights: number, structureOnly: boolean): void {
+  c.int(`${f}.wBits`, l.wBits, 2, 8);
+  checkFlag(c, `${f}.wFullRange`, l.wFullRange);
+  if (!structureOnly) checkWeights(c, f, l, nWeights);
+  checkScales(c, f, l.wScale, outC);
+  if (!structureOnly) checkBias(c, f, l.bias, outC);
+  checkRequant(c, f, l.rq, outC, l.out);
+}
+
 function checkBias(c: Checker, f: string, b: Int32Array, n: number): void {
   if (!(b instanceof Int32Array) || b.length !== n) c.fail(`${f}.bias`, `${n} int32 values`, b);
 }
@@ -146,6 +156,9 @@ export function validateProgram(p: Program, file = "<memory>", structureOnly = f
     const ins = l.inputs.map((j) => p.layers[j].out);
     const x = ins[0];
     let expectShape: number[] = [];
+    // The ops on [H, W, C] tensors, and those of them with a window (its output size checked with it).
+    if (["conv2d", "maxpool", "avgpool", "gap"].includes(l.op) && x.shape.length !== 3) c.fail(`${f}.inputs[0]`, "a [H, W, C] input", `§${shapeStr(x.shape)}`);
+    const win = l.op === "conv2d" || l.op === "maxpool" || l.op === "avgpool" ? (checkWindow(c, f, l), windowOut(c, f, x.shape, l)) : [];
     switch (l.op) {
       case "input":
         if (l.out.shape.length !== 3) c.fail(`${f}.out.shape`, "[H, W, C]", `§${shapeStr(l.out.shape)}`);
@@ -158,49 +171,32 @@ export function validateProgram(p: Program, file = "<memory>", structureOnly = f
         expectShape = l.out.shape;
         break;
       case "conv2d": {
-        if (x.shape.length !== 3) c.fail(`${f}.inputs[0]`, "a [H, W, C] input", `§${shapeStr(x.shape)}`);
-        checkWindow(c, f, l);
         const C = x.shape[2];
         const outC = l.out.shape[2];
         c.int(`${f}.groups`, l.groups, 1, C);
         if (C % l.groups !== 0 || outC % l.groups !== 0)
           c.fail(`${f}.groups`, `a divisor of input channels ${C} and output channels ${outC}`, l.groups);
-        c.int(`${f}.wBits`, l.wBits, 2, 8);
-        checkFlag(c, `${f}.wFullRange`, l.wFullRange);
-        if (!structureOnly) checkWeights(c, f, l, outC * l.kernel[0] * l.kernel[1] * (C / l.groups));
-        checkScales(c, f, l.wScale, outC);
-        if (!structureOnly) checkBias(c, f, l.bias, outC);
-        checkRequant(c, f, l.rq, outC, l.out);
-        expectShape = [...windowOut(c, f, x.shape, l), outC];
+        checkWeightLayer(c, f, l, outC, outC * l.kernel[0] * l.kernel[1] * (C / l.groups), structureOnly);
+        expectShape = [...win, outC];
         break;
       }
       case "dense": {
         if (x.shape.length !== 1) c.fail(`${f}.inputs[0]`, "a flat [N] input (add a flatten or gap)", `§${shapeStr(x.shape)}`);
         const outN = l.out.shape[0];
-        c.int(`${f}.wBits`, l.wBits, 2, 8);
-        checkFlag(c, `${f}.wFullRange`, l.wFullRange);
-        if (!structureOnly) checkWeights(c, f, l, outN * x.shape[0]);
-        checkScales(c, f, l.wScale, outN);
-        if (!structureOnly) checkBias(c, f, l.bias, outN);
-        checkRequant(c, f, l.rq, outN, l.out);
+        checkWeightLayer(c, f, l, outN, outN * x.shape[0], structureOnly);
         expectShape = [outN];
         break;
       }
       case "maxpool":
-        if (x.shape.length !== 3) c.fail(`${f}.inputs[0]`, "a [H, W, C] input", `§${shapeStr(x.shape)}`);
-        checkWindow(c, f, l);
         sameQuant(c, f, l.out, x);
-        expectShape = [...windowOut(c, f, x.shape, l), x.shape[2]];
+        expectShape = [...win, x.shape[2]];
         break;
       case "avgpool":
-        if (x.shape.length !== 3) c.fail(`${f}.inputs[0]`, "a [H, W, C] input", `§${shapeStr(x.shape)}`);
-        checkWindow(c, f, l);
         if ((l.padding as string) === "same") c.fail(`${f}.padding`, `"valid" or explicit pads (with "same" the divisor would vary at the borders)`, l.padding);
         checkRequant(c, f, l.rq, 1, l.out);
-        expectShape = [...windowOut(c, f, x.shape, l), x.shape[2]];
+        expectShape = [...win, x.shape[2]];
         break;
       case "gap":
-        if (x.shape.length !== 3) c.fail(`${f}.inputs[0]`, "a [H, W, C] input", `§${shapeStr(x.shape)}`);
         checkRequant(c, f, l.rq, 1, l.out);
         expectShape = [x.shape[2]];
         break;

@@ -29,7 +29,7 @@ describe("nipq-runtime.mjs in Node", () => {
     rt = (await import(pathToFileURL(join(dir, "nipq-runtime.mjs")).href)) as Runtime;
   });
 
-  it("imports nothing: no static import, no require; only the guarded node:fs fallback for old Node 20", () => {
+  it("imports nothing: no static import, no require; only the guarded fallback to node:fs and node:worker_threads for Node < 20.16", () => {
     const text = readFileSync(join(dir, "nipq-runtime.mjs"), "utf8");
     expect(text).not.toMatch(/(^|[;\n}])\s*import\s*[\w{*"'`]/);
     expect(text).not.toMatch(/\bfrom\s*["'`]/);

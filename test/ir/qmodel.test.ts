@@ -206,6 +206,32 @@ describe(".qmodel against hostile headers: prototype keys, huge indices, deep ne
     expect(formatError(fixCrc(big)).message).toMatch(/headerLength: expected at most \d+ bytes, found 4294967295/);
   });
 
+  it("a field of the wrong type fails on that field, wherever the reader leaves the check to validateProgram", () => {
+    // The reader checks only what becomes a typed array (m, s, wScale) and the field names; every other
+    // field goes to the validator as found. 2^32 + 2^30 would wrap to a valid multiplier in an Int32Array.
+    const cases: [string, (h: Record<string, any>) => void, RegExp][] = [
+      ["layers[1].m[0]", (h) => (h.layers[1].m[0] = 2 ** 32 + 2 ** 30), /found 5368709120/],
+      ["layers[1].s", (h) => (h.layers[1].s = { 0: 1 }), /expected an array/],
+      ["layers[1].wScale[2]", (h) => (h.layers[1].wScale[2] = "0.5"), /expected a number, found "0.5"/],
+      ["layers[1].out", (h) => (h.layers[1].out = null), /expected an object, found null/],
+      ["layers[1].out.signed", (h) => (h.layers[1].out.signed = 0), /true or false, found 0/],
+      ["layers[1].name", (h) => (h.layers[1].name = 5), /found 5/],
+      ["layers[1].inputs", (h) => (h.layers[1].inputs = { 0: 0 }), /1 input index/],
+      ["layers[1].kernel", (h) => (h.layers[1].kernel = "3x3"), /\[kh, kw\], found "3x3"/],
+      ["layers[1].stride[1]", (h) => (h.layers[1].stride = [1, "1"]), /found "1"/],
+      ["layers[1].padding", (h) => (h.layers[1].padding = [0, 0, 0]), /\[top, left, bottom, right\]/],
+      ["layers[1].groups", (h) => delete h.layers[1].groups, /found nothing/],
+      ["layers[1].wFullRange", (h) => (h.layers[1].wFullRange = 1), /true or false, found 1/],
+      ["layers[1].lo", (h) => (h.layers[1].lo = "0"), /found "0"/],
+      ["layers[2].kernel[0]", (h) => (h.layers[2].kernel = [[2], 2]), /an array of length 1/],
+    ];
+    for (const [field, edit, msg] of cases) {
+      const e = formatError(editHeader(edit));
+      expect(e.field, field).toBe(field);
+      expect(e.message, field).toMatch(msg);
+    }
+  });
+
   it("nesting deeper than 8 is rejected by a scan before JSON.parse, whatever the header's size", () => {
     const { header, rest } = splitFile(bytes);
     const text = JSON.stringify(header);
