@@ -22,7 +22,7 @@
 // Both end at the same exact i32 sums as ./gemm.ts (wrapping modulo 2^32 like it, within the proven
 // accumulator bound at the end).
 
-import { requantStore8 } from "./gemm";
+import { initAcc, requantStore8 } from "./gemm";
 
 /** Rows of the register tile: 4 rows × 8 channels (8 accumulators, 2 weight vectors, 1 broadcast of x). */
 const MR = 4;
@@ -134,17 +134,6 @@ const MR = 4;
     }
     v128.store(acc, i32x4.add(v128.load(acc, 0), i32x4.extadd_pairwise_i16x8_s(s00)), 0);
     v128.store(acc, i32x4.add(v128.load(acc, 16), i32x4.extadd_pairwise_i16x8_s(s01)), 16);
-  }
-}
-
-/** Seeds `rows` rows of the accumulator tile with the panel's 8 biases. */
-// @ts-ignore: decorator
-@inline function initAcc(acc: usize, bv: usize, rows: i32): void {
-  const b0 = v128.load(bv);
-  const b1 = v128.load(bv, 16);
-  for (let i = 0; i < rows; i++) {
-    v128.store(acc + (<usize>i << 5), b0);
-    v128.store(acc + (<usize>i << 5), b1, 16);
   }
 }
 

@@ -77,7 +77,7 @@ const UNPACK_MIN_ROWS = 24;
 
 /** Seeds `rows` rows of the accumulator tile with the panel's 8 biases. */
 // @ts-ignore: decorator
-@inline function initAcc(acc: usize, bv: usize, rows: i32): void {
+@inline export function initAcc(acc: usize, bv: usize, rows: i32): void {
   const b0 = v128.load(bv);
   const b1 = v128.load(bv, 16);
   for (let i = 0; i < rows; i++) {
