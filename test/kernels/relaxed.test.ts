@@ -1,7 +1,9 @@
 // The relaxed-SIMD probe: it must reject an engine that does not validate the instruction and one that
 // miscomputes it, and accept one that computes it right. Node 20 offers all three, each pinned by flags
 // in a child process: the flag off; the flag with the baseline tier only (Liftoff miscomputes
-// relaxed_dot_i8x16_i7x16_add_s there); the flag with the optimizing tier only (--no-liftoff).
+// relaxed_dot_i8x16_i7x16_add_s there); the flag with the optimizing tier only (--no-liftoff). The probe covers
+// both instructions the relaxed GEMM uses (the i32 add form and i16x8.relaxed_dot_i8x16_i7x16_s); its module
+// is stored as base64, checked here against the annotated byte listing beside it.
 
 import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
