@@ -189,8 +189,3 @@ export function narrow_s16_u8(x: usize, lda: i32, M: i32, K: i32, y: usize, ldy:
     for (; k < ldy; k++) store<u8>(dst + k, 0);
   }
 }
-
-/** 1 in this build (the relaxed-SIMD kernels are present). */
-export function relaxed_enabled(): i32 {
-  return 1;
-}

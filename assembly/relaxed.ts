@@ -3,4 +3,4 @@
 // narrowing that feeds it. Loaded only after the engine has been seen computing the instruction right
 // (src/kernels/wasm/relaxed.ts); layers the relaxed GEMM cannot run exactly use ./gemm.ts here too.
 export * from "./index";
-export { gemm_u7_8c4_requant, narrow_s16_u8, relaxed_enabled } from "./gemm-relaxed";
+export { gemm_u7_8c4_requant, narrow_s16_u8 } from "./gemm-relaxed";

@@ -179,7 +179,7 @@ export class WasmEngine {
       }
       return;
     }
-    this.k.gemm_s16_8c2_requant(x, lda, M, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, g.m, g.s, g.pw, g.ps, zy, lo, hi, y, ldy);
+    this.k.gemm_s16_8c2_requant(x, lda, M, Kp, g.w, g.host.container, this.accScratch, this.tile, N, g.bias, g.m, g.s, g.pw, g.ps, zy, lo, hi, y, ldy);
   }
 
   /** conv2d over n samples: x, y are i16 NHWC pointers. Scratch is transient. */

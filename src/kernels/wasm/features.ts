@@ -1,12 +1,13 @@
 // What the compiled kernels are, wherever they come from: their exports, the feature probes (SIMD here,
-// relaxed SIMD in ./relaxed.ts), the choice of build, and the imports they need. No I/O here: the edge runtime (src/deploy/runtime.ts) fetches and compiles the
-// kernels itself; Node reads them from build/ (./loader.ts).
+// relaxed SIMD in ./relaxed.ts), the choice of build, and the imports they need. No I/O here: the edge
+// runtime (src/deploy/runtime.ts) fetches and compiles the kernels itself; Node reads them from build/
+// (./loader.ts).
 
 import { probeRelaxedDot } from "./relaxed.js";
 
 /**
  * The exports of build/nipq-{simd,scalar,relaxed}.wasm (pointers and sizes are byte offsets / counts); the
- * last three only in the relaxed build (assembly/relaxed.ts).
+ * last two only in the relaxed build (assembly/relaxed.ts).
  */
 export interface KernelExports {
   memory: WebAssembly.Memory;
@@ -22,7 +23,6 @@ export interface KernelExports {
   u8_to_s16(x: number, count: number, y: number): void;
   requant_i32_perchannel(acc: number, out: number, n: number, channels: number, m: number, s: number, lo: number, hi: number): void;
   dot_i16x8_peak(iters: number, seed: number, chains: number): number;
-  relaxed_enabled?(): number;
   gemm_u7_8c4_requant?(x: number, lda: number, M: number, Kp: number, w: number, T: number, acc: number, N: number, bias: number, m: number, s: number, pw: number, ps: number, zy: number, lo: number, hi: number, y: number, ldy: number): void;
   narrow_s16_u8?(x: number, lda: number, M: number, K: number, y: number, ldy: number): void;
 }

@@ -3,7 +3,7 @@
 // assembly/), and a missing build is a one-line error. The edge runtime's bundle replaces this module
 // (src/deploy/build.ts).
 //
-// Relaxed SIMD on Node 20 (docs/DECISIONS.md, "Relaxed SIMD on Node 20"): "auto" takes the relaxed build only
+// Relaxed SIMD on Node 20 (docs/DECISIONS.md, "Relaxed SIMD: a third edge build"): "auto" takes the relaxed build only
 // when the engine computes it right as started; asking for "relaxed" explicitly turns on V8's
 // --experimental-wasm-relaxed-simd and --no-liftoff (the baseline tier miscomputes the instruction) before
 // anything is compiled from it, then probes again, and refuses with a one-line error if it still fails.
