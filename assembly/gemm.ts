@@ -77,7 +77,7 @@ const UNPACK_MIN_ROWS = 24;
 
 /** Seeds `rows` rows of the accumulator tile with the panel's 8 biases. */
 // @ts-ignore: decorator
-@inline function initAcc(acc: usize, bv: usize, rows: i32): void {
+@inline export function initAcc(acc: usize, bv: usize, rows: i32): void {
   const b0 = v128.load(bv);
   const b1 = v128.load(bv, 16);
   for (let i = 0; i < rows; i++) {
@@ -97,7 +97,7 @@ const UNPACK_MIN_ROWS = 24;
  * S > 0: the SIMD form (see the file comment); S = 0: the scalar i64 requantClamp.
  */
 // @ts-ignore: decorator
-@inline function requantStore8(acc: usize, yrow: usize, n0: i32, N: i32, m: usize, s: usize, pw: usize, S: i32, zy: i32, lo: i32, hi: i32): void {
+@inline export function requantStore8(acc: usize, yrow: usize, n0: i32, N: i32, m: usize, s: usize, pw: usize, S: i32, zy: i32, lo: i32, hi: i32): void {
   const cnt = min(8, N - n0);
   if (ASC_FEATURE_SIMD && S > 0) {
     const cb = <usize>n0 << 2;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run build`: the five WASM builds (asconfig.json targets), the TypeScript (dist/) and the edge runtime
+// `npm run build`: the six WASM builds (asconfig.json targets), the TypeScript (dist/) and the edge runtime
 // (build/deploy/), each skipped when its inputs are unchanged since it last succeeded. The freshness check
 // hashes the inputs' contents (not mtimes: a fresh clone or a checkout touches every file), so a second
 // `npm start` costs a fraction of a second of build, while an edited kernel or source file rebuilds what
@@ -56,11 +56,12 @@ const STEPS = [
   ...Object.entries(ASCONFIG.targets).map(([target, t]) => ({
     name: `wasm:${target}`,
     group: "wasm",
-    // release builds are the edge kernels (assembly/index.ts); the others, the simulator's (assembly/sim.ts).
+    // release builds are the edge kernels (assembly/index.ts; the relaxed-SIMD one adds its GEMM on top,
+    // assembly/relaxed.ts); the others, the simulator's (assembly/sim.ts).
     inputs: ["assembly", "asconfig.json"],
     versions: ["assemblyscript"],
     outputs: [t.outFile, t.textFile].filter(Boolean),
-    run: () => run(`asc --target ${target}`, node, [bin("assemblyscript", "bin/asc.js"), target.startsWith("release") ? "assembly/index.ts" : "assembly/sim.ts", "--target", target]),
+    run: () => run(`asc --target ${target}`, node, [bin("assemblyscript", "bin/asc.js"), target === "release-relaxed" ? "assembly/relaxed.ts" : target.startsWith("release") ? "assembly/index.ts" : "assembly/sim.ts", "--target", target]),
   })),
   {
     name: "ts",

@@ -49,7 +49,10 @@ export type Backend = "reference" | "wasm";
 export interface RunOptions {
   /** Default "reference". Both give identical integers (DESIGN.md §3). */
   backend?: Backend;
-  /** WASM build: "auto" (default) picks SIMD when the engine supports it, else the scalar twin. */
+  /**
+   * WASM build: "auto" (default) picks relaxed SIMD where the engine computes it right as started, else SIMD
+   * where supported, else the scalar twin; "relaxed" on Node 20 sets the V8 flags it needs (README).
+   */
   flavor?: WasmFlavor | "auto";
   /** Images per kernel call (default 64). */
   batch?: number;

@@ -19,6 +19,7 @@ import { chromium } from "playwright-core";
 import { table } from "table";
 import { writeBundle } from "../../src/deploy/bundle.js";
 import { readQModel } from "../../src/ir/io.js";
+import { requireRelaxed } from "../../src/kernels/wasm/loader.js";
 import { exportOnnx } from "../../src/onnx/export.js";
 import { CHROMIUM, CHROMIUM_FLAGS, serve } from "../../test/deploy/helpers.js";
 import { cachedInit, machine, ortWeb, tfWasm } from "../kernels/common.js";
@@ -100,6 +101,13 @@ async function main(): Promise<void> {
   try {
     log(out.machine);
     if (!args.includes("--no-node")) {
+      // Node 20 computes relaxed SIMD right only with the flags `nipq run --kernels relaxed` sets (docs/DECISIONS.md);
+      // set them here too so the relaxed rows run in Node where they can (the runtime's probe still decides).
+      try {
+        requireRelaxed();
+      } catch (e) {
+        log(`Node: relaxed SIMD rows n/a: ${(e as Error).message}`);
+      }
       const rt = (await import(pathToFileURL(join(dir, "nipq-runtime.mjs")).href)) as typeof import("../../src/deploy/runtime.js");
       const env = { rt, ort: await ortWeb(), tf: await tfWasm() };
       out.node = [];

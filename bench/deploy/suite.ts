@@ -64,9 +64,9 @@ function argmaxAgreement(a: ArrayLike<number>, b: ArrayLike<number>, n: number, 
   return same / n;
 }
 
-/** Relaxed SIMD is a kernel build the runtime may not have yet (issue 18, w18r): its rows say so until it does. */
-function relaxedOption(rt: Rt): Record<string, string> | null {
-  return "relaxed" in rt.WASM_FILES ? { kernels: "relaxed" } : null;
+/** The relaxed-SIMD rows run where this engine computes relaxed SIMD right (the runtime's own probe), else say n/a. */
+function relaxedOption(rt: Rt): { flavor: "relaxed" } | null {
+  return rt.detectFlavor() === "relaxed" ? { flavor: "relaxed" } : null;
 }
 
 export async function runCase({ rt, ort, tf }: Env, c: Case): Promise<CaseResult> {
@@ -76,7 +76,7 @@ export async function runCase({ rt, ort, tf }: Env, c: Case): Promise<CaseResult
   const n = c.batch;
   const x = benchImages(n, per);
   const relaxed = relaxedOption(rt);
-  const na = "n/a (no relaxed build)";
+  const na = "n/a (relaxed SIMD not on this engine)";
   const models = {
     "nipq scalar": await rt.loadModel(c.qmodel, { flavor: "scalar" }),
     "nipq SIMD": await rt.loadModel(c.qmodel, { flavor: "simd" }),
@@ -84,7 +84,7 @@ export async function runCase({ rt, ort, tf }: Env, c: Case): Promise<CaseResult
   };
   const pools = {
     "nipq SIMD + workers": await rt.createPool(c.qmodel, { workers: c.workers, flavor: "simd" }),
-    "nipq relaxed + workers": relaxed ? await rt.createPool(c.qmodel, { workers: c.workers, ...relaxed } as never) : null,
+    "nipq relaxed + workers": relaxed ? await rt.createPool(c.qmodel, { workers: c.workers, ...relaxed }) : null,
   };
   try {
     const session = await ort.InferenceSession.create(c.onnx, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });

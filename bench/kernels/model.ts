@@ -1,15 +1,20 @@
 // Whole-model benchmark: cnn-s (test/fixtures/cnn-s-w4a4-random.qmodel, or any .qmodel of that shape
-// family given as argument) at batch 1 and 64, images/s, against the same network on
-// @tensorflow/tfjs-backend-wasm fp32 (dequantized weights) and onnxruntime-web int8 (QLinearConv /
-// MaxPool uint8 / MatMulInteger, wasm, 1 thread; model built here with onnx-proto). Then where nipq-hw's
-// time goes, per layer. Peers run the same architecture; they are not bit-exact with nipq-hw (and need
-// not be): the comparison is speed. Single-threaded.
+// family given as argument) at batch 1 and 64, images/s, on nipq-hw's three kernel builds (relaxed SIMD,
+// SIMD, scalar; relaxed where this engine runs it, on Node 20 by the flags `--kernels relaxed` sets) against
+// the same network on @tensorflow/tfjs-backend-wasm fp32 (dequantized weights), onnxruntime-web int8
+// (QLinearConv / MaxPool uint8 / MatMulInteger, wasm, 1 thread; model built here with onnx-proto) and
+// onnxruntime-node int8 (native, 1 thread, the same model). Then where nipq-hw's time goes, per layer.
+// Peers run the same architecture; they are not bit-exact with nipq-hw (and need not be): the comparison
+// is speed. Single-threaded.
 //
 //   npx tsx bench/kernels/model.ts [FILE.qmodel] [--json] [--quick]
 
 import { readQModel } from "../../src/ir/io.js";
 import { sizeOf, type Conv2DLayer, type DenseLayer, type Program } from "../../src/ir/types.js";
+import * as ortNode from "onnxruntime-node";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
+import type { WasmFlavor } from "../../src/kernels/wasm/features.js";
+import { requireRelaxed } from "../../src/kernels/wasm/loader.js";
 import { WasmProgram } from "../../src/exec/wasm-program.js";
 import { mulberry32 } from "../../src/rng.js";
 import { DT, machine, modelBytes, node, ortWeb, tensor, tfWasm, timeIt, valueInfo } from "./common.js";
@@ -27,7 +32,7 @@ export function images(n: number, per = 784): Uint8Array {
 }
 
 /** nipq-hw: the whole program in linear memory (WasmProgram): one batch per call. */
-export function nipqRunner(p: Program, n: number, flavor: "simd" | "scalar" = "simd"): { call: () => void; profile: () => Float64Array; resident: number; arena: number } {
+export function nipqRunner(p: Program, n: number, flavor: WasmFlavor = "simd"): { call: () => void; profile: () => Float64Array; resident: number; arena: number } {
   const k = loadWasmKernels({ flavor });
   const prog = new WasmProgram(k.engine, p, n);
   const x = images(n, sizeOf(p.layers[0].out.shape));
@@ -61,7 +66,7 @@ export function nipqRunner(p: Program, n: number, flavor: "simd" | "scalar" = "s
 }
 
 /** nipq-hw alone: seconds per batch, per-layer milliseconds, resident bytes. */
-export function nipqModel(p: Program, n: number, flavor: "simd" | "scalar" = "simd"): { t: number; perLayer: Float64Array; resident: number; arena: number } {
+export function nipqModel(p: Program, n: number, flavor: WasmFlavor = "simd"): { t: number; perLayer: Float64Array; resident: number; arena: number } {
   const r = nipqRunner(p, n, flavor);
   const t = timeIt(r.call, MIN_S);
   return { t, perLayer: r.profile(), resident: r.resident, arena: r.arena };
@@ -110,9 +115,22 @@ async function tfRunner(p: Program, n: number): Promise<() => void> {
   };
 }
 
-/** onnxruntime-web int8: QLinearConv (u8 x, s8 per-channel w, u8 y), MaxPool u8, GAP in float, MatMulInteger; one batch per call. */
-async function ortRunner(p: Program, n: number): Promise<() => Promise<unknown>> {
-  const ort = await ortWeb();
+/** Why the relaxed-SIMD build cannot run in this process, or undefined (Node 20: sets the flags it needs). */
+export function relaxedUnavailable(): string | undefined {
+  try {
+    requireRelaxed();
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/**
+ * onnxruntime int8: QLinearConv (u8 x, s8 per-channel w, u8 y), MaxPool u8, GAP in float, MatMulInteger; one
+ * batch per call. On onnxruntime-web (wasm, 1 thread) or, with `native`, onnxruntime-node (1 thread).
+ */
+async function ortRunner(p: Program, n: number, native = false): Promise<() => Promise<unknown>> {
+  const ort = native ? (ortNode as unknown as Awaited<ReturnType<typeof ortWeb>>) : await ortWeb();
   const nodes: unknown[] = [];
   const inits: unknown[] = [];
   const scalar = (name: string, dt: number, v: number) => {
@@ -153,7 +171,9 @@ async function ortRunner(p: Program, n: number): Promise<() => Promise<unknown>>
   inits.push(tensor("wd", DT.INT8, [inN, outN], wd));
   nodes.push(node("MatMulInteger", ["gq", "wd"], ["y"]));
   const bytes = modelBytes({ nodes, inputs: [valueInfo("x", DT.UINT8, ["N", 1, 28, 28])], outputs: [valueInfo("y", DT.INT32, ["N", outN])], initializers: inits });
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+  const session = native
+    ? await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all" })
+    : await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
   const x = new ort.Tensor("uint8", images(n), [n, 1, 28, 28]);
   return () => session.run({ x });
 }
@@ -166,16 +186,26 @@ async function main(): Promise<void> {
   const json = process.argv.includes("--json");
   const p = readQModel(file);
   const out: Record<string, unknown>[] = [];
+  const noRelaxed = relaxedUnavailable();
+  const builds: WasmFlavor[] = noRelaxed ? ["simd", "scalar"] : ["relaxed", "simd", "scalar"];
+  if (noRelaxed && !json) console.log(`relaxed SIMD build not measured: ${noRelaxed}`);
   for (const n of [1, 64]) {
-    const nq = nipqRunner(p, n);
-    const [tn, tf, ort] = await timeRunners([nq.call, await tfRunner(p, n), await ortRunner(p, n)]);
-    const perLayer = nq.profile();
-    const row = { batch: n, nipq: n / tn, tfjsFp32: n / tf, ortInt8: n / ort, perLayerMs: Array.from(perLayer), residentWeightAndParamBytes: nq.resident, arenaBytes: nq.arena };
+    const nq = builds.map((b) => nipqRunner(p, n, b));
+    const t = await timeRunners([...nq.map((r) => r.call), await tfRunner(p, n), await ortRunner(p, n), await ortRunner(p, n, true)]);
+    const [tf, ort, nat] = t.slice(builds.length).map((v) => n / v);
+    const nipq = Object.fromEntries(builds.map((b, i) => [b, n / t[i]]));
+    const perLayer = nq.map((r) => Array.from(r.profile()));
+    const row = { batch: n, nipq, tfjsFp32: tf, ortInt8: ort, ortNodeInt8: nat, perLayerMs: Object.fromEntries(builds.map((b, i) => [b, perLayer[i]])), residentWeightAndParamBytes: Object.fromEntries(builds.map((b, i) => [b, nq[i].resident])), arenaBytes: nq[0].arena };
     out.push(row);
     if (!json) {
-      console.log(`batch ${n}: nipq-hw ${row.nipq.toFixed(0)} images/s; tfjs-wasm fp32 ${row.tfjsFp32.toFixed(0)} (${(row.nipq / row.tfjsFp32).toFixed(2)}×); onnxruntime-web int8 ${row.ortInt8.toFixed(0)} (${(row.nipq / row.ortInt8).toFixed(2)}×)`);
-      const total = perLayer.reduce((a, b) => a + b, 0);
-      console.log("  where the time goes: " + p.layers.map((l, i) => `${i === 0 ? "input→i16" : l.name} ${((100 * perLayer[i]) / total).toFixed(0)}%`).join(", "));
+      const x = (v: number) => `${v.toFixed(0)} images/s (${(v / tf).toFixed(2)}× tfjs-wasm fp32, ${(v / ort).toFixed(2)}× onnxruntime-web int8, ${(v / nat).toFixed(2)}× onnxruntime-node int8)`;
+      console.log(`batch ${n}: tfjs-wasm fp32 ${tf.toFixed(0)}, onnxruntime-web int8 ${ort.toFixed(0)}, onnxruntime-node int8 ${nat.toFixed(0)} images/s`);
+      for (const b of builds) console.log(`  nipq-hw ${b}: ${x(nipq[b])}`);
+      if (nipq.relaxed) console.log(`  relaxed ÷ simd ${(nipq.relaxed / nipq.simd).toFixed(2)}×`);
+      builds.forEach((b, i) => {
+        const total = perLayer[i].reduce((a, v) => a + v, 0);
+        console.log(`  where the time goes (${b}): ` + p.layers.map((l, j) => `${j === 0 ? "input→i16" : l.name} ${((100 * perLayer[i][j]) / total).toFixed(0)}%`).join(", "));
+      });
     }
   }
   if (json) console.log(JSON.stringify({ machine: machine(), model: file, rows: out }, null, 2));

@@ -1,7 +1,9 @@
 // Speed at real network sizes (issue 16): images/s of resnet20 (32×32×3, batch 8), mobilenetv2 ×1.0 and
 // resnet18 (224×224×3, 1000 classes, batch 1), each at W8A8 and W4A4 (`nipq init` programs, cached in
 // $NIPQ_BENCH_CACHE or the temp directory), single thread, on
-//   - nipq-hw: the WASM SIMD kernels (WasmProgram, as `nipq run --backend wasm`);
+//   - nipq-hw: the WASM SIMD kernels (WasmProgram, as `nipq run --backend wasm --kernels simd`), and the
+//     relaxed-SIMD build (`--kernels relaxed`; its GEMM runs the layers with ≤ 7-bit unsigned inputs, so
+//     W8A8 networks run as on SIMD but for the checks) where this engine runs it;
 //   - onnxruntime-web int8: the `nipq export-onnx` graph (QLinearConv), wasm, 1 thread;
 //   - tfjs-backend-wasm fp32 (XNNPACK): the same network in float (dequantized weights, fused conv+bias+ReLU);
 //   - onnxruntime-node int8 (native, 1 thread): the same export, the reference.
@@ -18,7 +20,7 @@ import { programStats } from "../../src/ir/stats.js";
 import { sizeOf, type Program } from "../../src/ir/types.js";
 import { exportOnnx } from "../../src/onnx/export.js";
 import { cachedInit, machine, ortWeb, tfWasm } from "./common.js";
-import { images, nipqRunner, timeRunners } from "./model.js";
+import { images, nipqRunner, relaxedUnavailable, timeRunners } from "./model.js";
 import { tfNetwork } from "./tf-network.js";
 
 
@@ -59,8 +61,10 @@ interface Row {
   bits: string;
   batch: number;
   macs: number;
-  imagesPerSecond: { nipq: number; ortWeb: number; tfjsWasm: number; ortNode: number };
+  imagesPerSecond: { nipq: number; ortWeb: number; tfjsWasm: number; ortNode: number; nipqRelaxed?: number };
   ratios: { vsOrtWeb: number; vsTfjsWasm: number; vsOrtNode: number };
+  /** The relaxed-SIMD build against the peers and against the SIMD build (nipq above). */
+  relaxedRatios?: { vsOrtWeb: number; vsTfjsWasm: number; vsOrtNode: number; vsSimd: number };
   ortWebAgreesWithNipq: number;
   depthwise?: { depthwiseMacsPerSecond: number; gemmMacsPerSecond: number; ratio: number; depthwiseShareOfTime: number };
 }
@@ -74,6 +78,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const log = (s: string) => json || console.log(s);
   log(machine());
+  const noRelaxed = relaxedUnavailable();
+  if (noRelaxed) log(`relaxed SIMD build not measured: ${noRelaxed}`);
   for (const net of NETS.filter((x) => !only || x.arch === only))
     for (const bits of BITS.filter((b) => !onlyBits || `${b.w}/${b.a}` === onlyBits)) {
       const p = await program(net.arch, net.input, net.classes, bits);
@@ -97,6 +103,7 @@ async function main(): Promise<void> {
           y.dispose();
         },
         () => nat.run({ pixels: xNat }),
+        ...(noRelaxed ? [] : [nipqRunner(p, n, "relaxed").call]),
       ];
       // The peer computes the same network: predictions of onnxruntime-web vs nipq-hw on these images.
       const { WasmProgram } = await import("../../src/exec/wasm-program.js");
@@ -104,8 +111,8 @@ async function main(): Promise<void> {
       const ref = new WasmProgram(loadWasmKernels().engine, p, n).run(x, n).logits;
       const webLogits = (await web.run({ pixels: xWeb })).logits.data as Float32Array;
       const agrees = agreement(ref, webLogits, n, net.classes);
-      const [tn, tw, tt, to] = await timeRunners(calls, process.argv.includes("--quick") ? 3 : 5);
-      const ips = { nipq: n / tn, ortWeb: n / tw, tfjsWasm: n / tt, ortNode: n / to };
+      const [tn, tw, tt, to, tr] = await timeRunners(calls, process.argv.includes("--quick") ? 3 : 5);
+      const ips = { nipq: n / tn, ortWeb: n / tw, tfjsWasm: n / tt, ortNode: n / to, ...(tr ? { nipqRelaxed: n / tr } : {}) };
       const st = programStats(p);
       const row: Row = {
         net: `${net.arch} ${net.input.join("×")}`,
@@ -116,6 +123,10 @@ async function main(): Promise<void> {
         ratios: { vsOrtWeb: ips.nipq / ips.ortWeb, vsTfjsWasm: ips.nipq / ips.tfjsWasm, vsOrtNode: ips.nipq / ips.ortNode },
         ortWebAgreesWithNipq: agrees,
       };
+      if (ips.nipqRelaxed) {
+        const r = ips.nipqRelaxed;
+        row.relaxedRatios = { vsOrtWeb: r / ips.ortWeb, vsTfjsWasm: r / ips.tfjsWasm, vsOrtNode: r / ips.ortNode, vsSimd: r / ips.nipq };
+      }
       if (p.layers.some((l) => l.op === "conv2d" && l.groups > 1)) {
         const prof = nq.profile();
         let dwT = 0, dwM = 0, gT = 0, gM = 0;
@@ -135,6 +146,11 @@ async function main(): Promise<void> {
           `onnxruntime-web int8 ${f(ips.ortWeb)} (nipq ${row.ratios.vsOrtWeb.toFixed(2)}×); tfjs-wasm fp32 ${f(ips.tfjsWasm)} (${row.ratios.vsTfjsWasm.toFixed(2)}×); ` +
           `onnxruntime-node int8 ${f(ips.ortNode)} (${row.ratios.vsOrtNode.toFixed(2)}×); ort-web predictions = nipq on ${(100 * agrees).toFixed(0)}% of ${n}`,
       );
+      if (row.relaxedRatios)
+        log(
+          `  nipq-hw relaxed SIMD ${f(ips.nipqRelaxed!)} images/s: ${row.relaxedRatios.vsSimd.toFixed(2)}× SIMD, ${row.relaxedRatios.vsOrtWeb.toFixed(2)}× onnxruntime-web, ` +
+            `${row.relaxedRatios.vsTfjsWasm.toFixed(2)}× tfjs-wasm, ${row.relaxedRatios.vsOrtNode.toFixed(2)}× onnxruntime-node`,
+        );
       if (row.depthwise)
         log(
           `  depthwise ${(row.depthwise.depthwiseMacsPerSecond / 1e9).toFixed(2)} GMAC/s vs dense convs ${(row.depthwise.gemmMacsPerSecond / 1e9).toFixed(2)} GMAC/s ` +

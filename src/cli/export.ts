@@ -1,5 +1,5 @@
 // `nipq export FILE.qmodel --out DIR [--data D] [--samples N] [--json]`: writes the edge bundle (runtime
-// .mjs, SIMD and scalar .wasm, the model, test images, index.html) atomically. See src/deploy/bundle.ts
+// .mjs, SIMD, scalar and relaxed-SIMD .wasm, the model, test images, index.html) atomically. See src/deploy/bundle.ts
 // and docs/DEPLOY.md.
 
 import { Command } from "commander";
@@ -17,7 +17,7 @@ interface ExportCliOptions {
 
 export function exportCommand(): Command {
   return new Command("export")
-    .description("write a self-contained edge bundle: zero-dependency runtime, SIMD + scalar WASM kernels, the model, a demo page")
+    .description("write a self-contained edge bundle: zero-dependency runtime, SIMD + scalar + relaxed-SIMD WASM kernels, the model, a demo page")
     .argument("<file>", "a .qmodel file", pathOption)
     .requiredOption("--out <dir>", "the bundle directory to write (atomically; an existing one is replaced only if it is a bundle)", pathOption)
     .option("--data <D>", `the test images the demo page bundles; ${DATA_HELP}`, pathOption, "mnist")
@@ -33,7 +33,7 @@ export function exportCommand(): Command {
       for (const f of r.files) say(false, `  ${f.name.padEnd(18)} ${fmtInt(f.bytes).padStart(9)} B`);
       say(false, `  ${"total".padEnd(18)} ${fmtInt(r.totalBytes).padStart(9)} B`);
       const b = r.budgets;
-      say(false, `budgets: runtime ${kb(b.runtime)} of ${kb(BUDGETS.runtimeBytes)}, kernels ${kb(b.simd)} SIMD / ${kb(b.scalar)} scalar of ${kb(BUDGETS.wasmBytes)} each${b.ok ? "" : " — OVER BUDGET"}`);
+      say(false, `budgets: runtime ${kb(b.runtime)} of ${kb(BUDGETS.runtimeBytes)}, kernels ${kb(b.simd)} SIMD / ${kb(b.scalar)} scalar / ${kb(b.relaxed)} relaxed SIMD of ${kb(BUDGETS.wasmBytes)} each${b.ok ? "" : " — OVER BUDGET"}`);
       say(false, `${r.samples.n} ${r.samples.dataset} test images bundled. Serve it: python3 -m http.server --directory ${o.out} 8000, then open http://127.0.0.1:8000/`);
     });
 }

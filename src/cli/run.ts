@@ -1,4 +1,4 @@
-// `nipq run FILE.qmodel --data D [--backend reference|wasm] [--limit N] [--workers N] [--dump-logits FILE] [--json]`:
+// `nipq run FILE.qmodel --data D [--backend reference|wasm] [--kernels auto|relaxed|simd|scalar] [--limit N] [--workers N] [--dump-logits FILE] [--json]`:
 // runs the integer program over a dataset's test split and reports accuracy and throughput. Batches are
 // spread over worker_threads (src/exec/workers.ts); results are in dataset order and identical for any
 // number of workers.
@@ -6,12 +6,13 @@
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { dataFor } from "../data/index.js";
-import { BACKENDS, loadBackend, type BackendName } from "../exec/backends.js";
+import { BACKENDS, KERNEL_BUILDS, loadBackend, type BackendName } from "../exec/backends.js";
 import { batchRanges, classesOf, inputBytes } from "../exec/runner.js";
 import { RUN_JOB_URL, type RunChunk, type RunChunkResult, type RunJobInit } from "../exec/run-job.js";
 import { runChunks } from "../exec/workers.js";
 import { readQModel } from "../ir/io.js";
 import { KernelsNotBuiltError } from "../kernels/wasm/errors.js";
+import type { WasmFlavor } from "../kernels/wasm/features.js";
 import { checkWritable, writeFileAtomic } from "../fsutil.js";
 import { DATA_HELP, RESIZE_HELP, choiceOption, intOption, modelFacts, pathOption, printJson, say, workersOption } from "./common.js";
 import { MAX_BATCH, MAX_LIMIT } from "../limits.js";
@@ -19,6 +20,7 @@ import { MAX_BATCH, MAX_LIMIT } from "../limits.js";
 interface RunOptions {
   data: string;
   backend: BackendName;
+  kernels: (typeof KERNEL_BUILDS)[number];
   limit?: number;
   batch: number;
   workers: number;
@@ -34,6 +36,7 @@ export function runCommand(): Command {
     .requiredOption("--data <D>", DATA_HELP, pathOption)
     .option("--resize", RESIZE_HELP)
     .option("--backend <name>", `kernels to run on: ${BACKENDS.join(" | ")} (reference: the plain-TS executable spec, slow)`, choiceOption(BACKENDS), "wasm")
+    .option("--kernels <build>", `the wasm backend's kernel build: ${KERNEL_BUILDS.join(" | ")} (auto: relaxed SIMD where this engine computes it right as started — Node ≥ 22, Chromium —, else SIMD, else scalar; relaxed on Node 20 turns on --experimental-wasm-relaxed-simd --no-liftoff in this process)`, choiceOption(KERNEL_BUILDS), "auto")
     .option("--limit <N>", "use only the first N test images", intOption("--limit", 1, MAX_LIMIT))
     .option("--batch <N>", "images per batch", intOption("--batch", 1, MAX_BATCH), 64)
     .addOption(workersOption("that share the batches"))
@@ -45,7 +48,7 @@ export function runCommand(): Command {
       const program = readQModel(file);
       const data = dataFor(o.data, modelFacts(program, file), { limit: o.limit, resize: o.resize });
       let fallback: string | undefined;
-      const kernels = await loadBackend(o.backend).catch((e: unknown) => {
+      const kernels = await loadBackend(o.backend, o.kernels).catch((e: unknown) => {
         // Not asked for by name and not built: the reference kernels give the same integers, slower.
         if (!(e instanceof KernelsNotBuiltError) || cmd.getOptionValueSource("backend") !== "default") throw e;
         fallback = `${e.file} is missing (run \`npm run build\`), so this runs on the reference kernels: the same integers, slower`;
@@ -64,7 +67,8 @@ export function runCommand(): Command {
       let done = 0;
       await runChunks<RunJobInit, RunChunk, RunChunkResult>({
         module: RUN_JOB_URL,
-        init: { program, backend: o.backend, batch: Math.min(o.batch, data.n) },
+        // The workers load the build the main thread resolved (its name, e.g. wasm-relaxed, is in the report).
+        init: { program, backend: o.backend, batch: Math.min(o.batch, data.n), ...(o.backend === "wasm" ? { wasm: { flavor: kernels.name.slice("wasm-".length) as WasmFlavor } } : {}) },
         workers: Math.min(o.workers, chunks.length),
         chunks,
         transfer: (c) => [c.images.buffer as ArrayBuffer],

@@ -14,7 +14,8 @@ import { NipqInputError, QModelFormatError, describeValue } from "../errors.js";
 import { decodeQModel } from "../ir/qmodel.js";
 import { sizeOf, type Program } from "../ir/types.js";
 import { WasmEngine } from "../kernels/wasm/engine.js";
-import { kernelImports, simdSupported, type KernelExports, type WasmFlavor } from "../kernels/wasm/features.js";
+import { kernelImports, resolveFlavor, simdSupported, type KernelExports, type WasmFlavor } from "../kernels/wasm/features.js";
+import { probeRelaxedDot } from "../kernels/wasm/relaxed.js";
 import { WasmProgram } from "../exec/wasm-program.js";
 import { MAX_WORKERS } from "../limits.js";
 
@@ -25,13 +26,16 @@ export type { Program, WasmFlavor };
 export type Source = Uint8Array | ArrayBuffer | URL | string;
 
 /** File names of the compiled kernels in a bundle, next to nipq-runtime.mjs. */
-export const WASM_FILES: Record<WasmFlavor, string> = { simd: "nipq-simd.wasm", scalar: "nipq-scalar.wasm" };
+export const WASM_FILES: Record<WasmFlavor, string> = { simd: "nipq-simd.wasm", scalar: "nipq-scalar.wasm", relaxed: "nipq-relaxed.wasm" };
 
 /** Options of loadModel. */
 export interface LoadOptions {
-  /** "auto" (default): the SIMD build when this engine validates WASM SIMD, else the scalar twin. */
+  /**
+   * The kernel build. "auto" (default): relaxed SIMD when this engine computes it right (a probe), else SIMD
+   * when it validates WASM SIMD, else the scalar twin. Forcing "relaxed" where the probe fails is an error.
+   */
   flavor?: WasmFlavor | "auto";
-  /** Where the compiled kernels are (default: nipq-simd.wasm / nipq-scalar.wasm next to this module). */
+  /** Where the compiled kernels are (default: nipq-{simd,scalar,relaxed}.wasm next to this module). */
   wasm?: Partial<Record<WasmFlavor, Source>>;
   /** Largest batch one kernel call runs, an integer in [1, 65536] (default 16); predict() splits bigger batches. */
   maxBatch?: number;
@@ -174,15 +178,17 @@ function checkImages(m: { inputSize: number; classes: number; inputShape: number
   return { n, classes: m.classes, logits: new Int16Array(n * m.classes), predictions: new Int32Array(n) };
 }
 
-/** The flavor "auto" resolves to here: SIMD when WebAssembly.validate accepts a tiny SIMD module. */
+/** The flavor "auto" resolves to here (src/kernels/wasm/features.ts, resolveFlavor). */
 export function detectFlavor(): WasmFlavor {
-  return simdSupported() ? "simd" : "scalar";
+  return resolveFlavor("auto");
 }
 
 /** Rejects options that would hang (maxBatch 0 loops forever), overflow or index a table with a stray key. */
 function checkOptions(o: Partial<PoolOptions>, pool = false): void {
   const bad = (k: keyof PoolOptions, want: string) => new NipqInputError(`${k}: expected ${want}, found ${describeValue(o[k])}`);
-  if (![undefined, "auto", "simd", "scalar"].includes(o.flavor)) throw bad("flavor", '"auto", "simd" or "scalar"');
+  if (![undefined, "auto", "simd", "scalar", "relaxed"].includes(o.flavor)) throw bad("flavor", '"auto", "simd", "scalar" or "relaxed"');
+  const p = o.flavor === "relaxed" && probeRelaxedDot();
+  if (p && !p.correct) throw new NipqInputError(`flavor: relaxed SIMD unavailable: ${p.detail}`);
   for (const [k, lo, hi] of [["maxBatch", 1, 65536], ["memoryLimit", 2 ** 20, 2 ** 32], ["workers", 1, MAX_WORKERS]] as const) {
     const v = o[k];
     if ((v !== undefined || (pool && k === "workers")) && !(Number.isInteger(v) && v! >= lo && v! <= hi)) throw bad(k, `an integer in [${lo}, ${hi}]`);

@@ -4,7 +4,7 @@
 import type { LayerKernels } from "../../src/kernels/backend.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
-import { simdSupported } from "../../src/kernels/wasm/loader.js";
+import { requireRelaxed, simdSupported } from "../../src/kernels/wasm/loader.js";
 import { adHocChip } from "../../src/sim/chip/chip.js";
 import { loadHwModel } from "../../src/sim/hw/hwmodel.js";
 import { simKernels } from "../../src/sim/chip/kernels.js";
@@ -27,6 +27,21 @@ export const BACKENDS_UNDER_TEST: BackendUnderTest[] = [
     format2: true,
   },
   { name: "wasm-scalar", load: async () => loadWasmKernels({ flavor: "scalar" }), format2: true },
+  // The relaxed-SIMD build, by the route `--kernels relaxed` takes (on Node 20: V8 flags set in this test
+  // process, then the probe; src/kernels/wasm/loader.ts). Its GEMM runs where activations are u7.
+  {
+    name: "wasm-relaxed",
+    load: async () => loadWasmKernels({ flavor: "relaxed" }),
+    skip: () => {
+      try {
+        requireRelaxed();
+        return undefined;
+      } catch (e) {
+        return `${(e as Error).message}`;
+      }
+    },
+    format2: true,
+  },
   // The simulator on the int8 systolic array: noise off, 32-bit accumulators, spec requant (31-bit m, half-up).
   { name: "sim", load: async () => simKernels(adHocChip(loadHwModel("int8-systolic-16x16").hw)), format2: true },
 ];

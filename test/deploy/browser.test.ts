@@ -87,11 +87,11 @@ describeWithPackage("chromium", "edge bundle in headless Chromium", () => {
     return page;
   }
 
-  it("classifies the 30 bundled test images with the reference's exact logits (SIMD and scalar builds)", async () => {
+  it("classifies the 30 bundled test images with the reference's exact logits (relaxed SIMD, SIMD and scalar builds)", async () => {
     const samples = readSamples(dir);
     expect(samples.n).toBeGreaterThanOrEqual(20);
     const ref = runProgram(program, referenceKernels, samples.pixels, samples.n);
-    for (const flavor of ["simd", "scalar"]) {
+    for (const flavor of ["relaxed", "simd", "scalar"]) {
       const page = await open(`/?flavor=${flavor}`);
       const s = await loaded(page);
       expect(s.error).toBeNull();
@@ -181,7 +181,7 @@ describeWithPackage("chromium", "edge bundle in headless Chromium", () => {
   });
 
   it("made no request beyond the bundle's own files", () => {
-    const files = new Set(["/", "/index.html", "/bundle.json", "/model.qmodel", "/samples.json", "/nipq-runtime.mjs", "/nipq-simd.wasm", "/nipq-scalar.wasm", "/favicon.ico"]);
+    const files = new Set(["/", "/index.html", "/bundle.json", "/model.qmodel", "/samples.json", "/nipq-runtime.mjs", "/nipq-simd.wasm", "/nipq-scalar.wasm", "/nipq-relaxed.wasm", "/favicon.ico"]);
     const other = server.requests.map((p) => p.replace(/^\/(missing|corrupt)\//, "/")).filter((p) => !files.has(p));
     expect(other).toEqual([]);
   });

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { expectInputError, nipq } from "../helpers/cli.js";
 import { FIXTURE, requireBuilt } from "./helpers.js";
 
-const FILES = ["bundle.json", "index.html", "model.qmodel", "nipq-runtime.mjs", "nipq-scalar.wasm", "nipq-simd.wasm", "samples.json"];
+const FILES = ["bundle.json", "index.html", "model.qmodel", "nipq-relaxed.wasm", "nipq-runtime.mjs", "nipq-scalar.wasm", "nipq-simd.wasm", "samples.json"];
 
 describe("nipq export", () => {
   let tmp: string;

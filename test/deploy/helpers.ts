@@ -16,7 +16,7 @@ export const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "-
 
 /** Fails with the fix when the runtime or the kernels are not built (npm test builds them first). */
 export function requireBuilt(): void {
-  for (const f of ["build/deploy/nipq-runtime.mjs", "build/deploy/index.html", "build/nipq-simd.wasm", "build/nipq-scalar.wasm"])
+  for (const f of ["build/deploy/nipq-runtime.mjs", "build/deploy/index.html", "build/nipq-simd.wasm", "build/nipq-scalar.wasm", "build/nipq-relaxed.wasm"])
     if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm run build\` (npm test does it first)`);
 }
 

@@ -12,6 +12,7 @@ import { mnistPreprocess, softmax } from "../../src/deploy/digits.js";
 import { runProgram } from "../../src/exec/interpret.js";
 import { readQModel } from "../../src/ir/io.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
+import { probeRelaxedDot } from "../../src/kernels/wasm/relaxed.js";
 import { writeBundle } from "../../src/deploy/bundle.js";
 import { importOnnxFile } from "../../src/import/index.js";
 import { formatVersion } from "../../src/ir/features.js";
@@ -65,6 +66,14 @@ describe("nipq-runtime.mjs in Node", () => {
     const img = loadDataset("mnist", "test").images.subarray(0, 3 * 784);
     expect(Array.from(a.predict(img).logits)).toEqual(Array.from(b.predict(img).logits));
     expect(a.modelBytes).toBe(bytes.length);
+  });
+
+  it("flavor \"relaxed\" where the probe fails is a one-line error; auto takes relaxed only where it passes", async () => {
+    const p = probeRelaxedDot(); // this process's engine as started (Node 20: relaxed SIMD not validated)
+    const file = join(dir, "model.qmodel");
+    if (p.correct) expect((await rt.loadModel(file, { flavor: "relaxed" })).flavor).toBe("relaxed");
+    else await expect(rt.loadModel(file, { flavor: "relaxed" })).rejects.toThrow(new RegExp(`^flavor: relaxed SIMD unavailable: ${p.detail.replace(/[().]/g, "\\$&")}$`));
+    expect(rt.detectFlavor()).toBe(p.correct ? "relaxed" : "simd");
   });
 
   it("rejects a corrupt or missing model and a wrong-sized input with one-line NipqInputErrors", async () => {

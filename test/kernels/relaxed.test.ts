@@ -1,10 +1,14 @@
 // The relaxed-SIMD probe: it must reject an engine that does not validate the instruction and one that
 // miscomputes it, and accept one that computes it right. Node 20 offers all three, each pinned by flags
 // in a child process: the flag off; the flag with the baseline tier only (Liftoff miscomputes
-// relaxed_dot_i8x16_i7x16_add_s there); the flag with the optimizing tier only (--no-liftoff).
+// relaxed_dot_i8x16_i7x16_add_s there); the flag with the optimizing tier only (--no-liftoff). The probe covers
+// both instructions the relaxed GEMM uses (the i32 add form and i16x8.relaxed_dot_i8x16_i7x16_s); its module
+// is stored as base64, checked here against the annotated byte listing beside it.
 
 import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { PROBE } from "../../src/kernels/wasm/relaxed.js";
 import type { RelaxedProbe } from "../../src/kernels/wasm/relaxed.js";
 
 const script = `import { probeRelaxedDot } from ${JSON.stringify(new URL("../../src/kernels/wasm/relaxed.ts", import.meta.url).pathname)}; console.log(JSON.stringify(probeRelaxedDot()));`;
@@ -20,8 +24,8 @@ function probeWith(flags: string[]): RelaxedProbe {
  * form is checked, since a later V8 may ship the instruction and fix its baseline tier.
  */
 const NODE20 = process.versions.node.split(".")[0] === "20";
-const MISCOMPUTED = /^relaxed_dot_i8x16_i7x16_add_s miscomputed at call \d+, lane \d: expected -?\d+, engine -?\d+$/;
-const MATCHED = /^relaxed_dot_i8x16_i7x16_add_s matched the definition over 3000 calls$/;
+const MISCOMPUTED = /^(relaxed_dot_i8x16_i7x16_add_s|i16x8\.relaxed_dot_i8x16_i7x16_s) miscomputed at call \d+, lane \d: expected -?\d+, engine -?\d+$/;
+const MATCHED = /^both relaxed dot products matched the definitions over 3000 calls$/;
 
 describe(`relaxed SIMD probe (Node ${process.versions.node}${NODE20 ? "" : ": not Node 20, verdicts printed, only their form checked"})`, () => {
   it("with the flag off: not supported, so the baseline SIMD kernels run", () => {
@@ -43,5 +47,15 @@ describe(`relaxed SIMD probe (Node ${process.versions.node}${NODE20 ? "" : ": no
     // at call 0), so the probe must say no both in the baseline tier alone and by default.
     if (NODE20) expect([liftoff.correct, dflt.correct]).toEqual([false, false]);
     else console.log(`relaxed probe on Node ${process.versions.node} (not asserted): baseline tier ${liftoff.detail}; default ${dflt.detail}`);
+  });
+});
+
+describe("the probe module", () => {
+  it("is the annotated byte listing of its source comment (the base64 is what runs)", () => {
+    const src = readFileSync(new URL("../../src/kernels/wasm/relaxed.ts", import.meta.url), "utf8");
+    const listing = src.slice(src.indexOf("Base64"), src.indexOf("*/", src.indexOf("Base64")));
+    const hex = listing.split("\n").flatMap((line) => /^ \*   ((?:[0-9a-f]{2} )*[0-9a-f]{2})(?:\s|$)/.exec(line)?.[1].split(" ") ?? []);
+    expect(hex.length).toBe(112);
+    expect(Array.from(PROBE, (b) => b.toString(16).padStart(2, "0"))).toEqual(hex);
   });
 });

@@ -107,7 +107,7 @@ describe("edge runtime options and inputs", () => {
       [{ maxBatch: NaN }, /^maxBatch: .* found NaN$/],
       [{ maxBatch: 1.5 }, /^maxBatch: .* found 1\.5$/],
       [{ memoryLimit: 2 ** 40 }, /^memoryLimit: expected an integer in \[1048576, 4294967296\], found 1099511627776$/],
-      [{ flavor: "constructor" }, /^flavor: expected "auto", "simd" or "scalar", found "constructor"$/],
+      [{ flavor: "constructor" }, /^flavor: expected "auto", "simd", "scalar" or "relaxed", found "constructor"$/],
     ] as const) {
       await expect(rt.loadModel(model, o as never)).rejects.toBeInstanceOf(rt.NipqInputError);
       await expect(rt.loadModel(model, o as never)).rejects.toThrow(re);

@@ -16,7 +16,7 @@ import { expectInputError, nipq } from "../helpers/cli.js";
 import { requireBuilt } from "../deploy/helpers.js";
 
 const FIXTURE = resolve("test/fixtures/cnn-s-w4a4-random.qmodel");
-const BUNDLE = ["bundle.json", "index.html", "model.qmodel", "nipq-runtime.mjs", "nipq-scalar.wasm", "nipq-simd.wasm", "samples.json"];
+const BUNDLE = ["bundle.json", "index.html", "model.qmodel", "nipq-relaxed.wasm", "nipq-runtime.mjs", "nipq-scalar.wasm", "nipq-simd.wasm", "samples.json"];
 
 /** A fresh directory holding one file, `keep`, whose content must survive everything. */
 function sentinelDir(): string {

@@ -230,9 +230,9 @@ async function main(): Promise<void> {
   setStatus("loading");
   const manifest = await fetchJson<Manifest>("bundle.json");
   if (manifest.format !== "nipq-bundle") throw new Error(`bundle.json: expected format "nipq-bundle", found ${JSON.stringify(manifest.format)}`);
-  // ?flavor=scalar (or simd) forces a kernel build; default: feature detection.
+  // ?flavor=scalar (or simd, relaxed) forces a kernel build; default: feature detection.
   const forced = new URLSearchParams(location.search).get("flavor");
-  const flavor = forced === "simd" || forced === "scalar" ? forced : "auto";
+  const flavor = forced === "simd" || forced === "scalar" || forced === "relaxed" ? forced : "auto";
   const [model, samples] = await Promise.all([loadModel(manifest.model, { name: manifest.model, flavor }), fetchJson<Samples>(manifest.samples)]);
   const classes = manifest.classes;
   const scale = model.program.layers[model.program.layers.length - 1].out.scale;

@@ -36,7 +36,7 @@ export type PreparedLayer = ConvGemmPrepared | DepthwisePrepared | DensePrepared
 const IM2COL_CHUNK_BYTES = 256 * 1024;
 
 export interface EngineOptions {
-  /** "auto" (default): SIMD when the engine validates it, else the scalar build. */
+  /** "auto" (default): relaxed SIMD when the engine computes it right, else SIMD when it validates it, else scalar (./features.ts). */
   flavor?: WasmFlavor | "auto";
   /** How weights are stored (containers per bit-width). */
   policy?: WeightPolicy;
@@ -93,7 +93,7 @@ export class WasmEngine {
     const ps = a.putI32(g.ps, what);
     const weightBytes = g.panels.byteLength;
     this.weightBytes += weightBytes;
-    if (g.container !== 16 && g.Kp * 16 > this.tileBytes) {
+    if (g.container !== 16 && !g.relaxedT && g.Kp * 16 > this.tileBytes) {
       // The decoded-panel tile is sized to the largest packed GEMM prepared so far (a few KB).
       this.tileBytes = g.Kp * 16;
       this.tile = a.alloc(this.tileBytes, "the decoded weight-panel tile");
@@ -128,7 +128,7 @@ export class WasmEngine {
     let p: PreparedLayer;
     switch (l.op) {
       case "conv2d": {
-        const h = prepareConv(l, x, this.policy);
+        const h = prepareConv(l, x, this.policy, this.flavor === "relaxed");
         if (h.kind === "depthwise") {
           const a = this.arena;
           const { w, bias, m, s, pw, ps, ...rest } = h;
@@ -142,7 +142,7 @@ export class WasmEngine {
         break;
       }
       case "dense": {
-        const { gemm, ...rest } = prepareDense(l, x, this.policy);
+        const { gemm, ...rest } = prepareDense(l, x, this.policy, this.flavor === "relaxed");
         p = { ...rest, gemm: this.gemmDev(gemm, what) };
         break;
       }
@@ -162,8 +162,24 @@ export class WasmEngine {
     return p;
   }
 
+  /**
+   * One GEMM on i16 rows x [M][lda] (K zero-padded to Kp). The relaxed GEMM first narrows them to u8 rows
+   * in transient scratch (its proof, prepare.ts relaxedBlock, keeps them in [0, 127]).
+   */
   private gemm(g: GemmDev, x: number, lda: number, M: number, zy: number, lo: number, hi: number, y: number, ldy: number): void {
-    this.k.gemm_s16_8c2_requant(x, lda, M, g.host.Kp, g.w, g.host.container, this.accScratch, this.tile, g.host.N, g.bias, g.m, g.s, g.pw, g.ps, zy, lo, hi, y, ldy);
+    const { Kp, N, relaxedT } = g.host;
+    if (relaxedT) {
+      const mark = this.arena.mark();
+      try {
+        const xb = this.arena.alloc(M * Kp, "the u8 rows of the relaxed GEMM");
+        this.k.narrow_s16_u8!(x, lda, M, Kp, xb, Kp);
+        this.k.gemm_u7_8c4_requant!(xb, Kp, M, Kp, g.w, relaxedT, this.accScratch, N, g.bias, g.m, g.s, g.pw, g.ps, zy, lo, hi, y, ldy);
+      } finally {
+        this.arena.release(mark);
+      }
+      return;
+    }
+    this.k.gemm_s16_8c2_requant(x, lda, M, Kp, g.w, g.host.container, this.accScratch, this.tile, N, g.bias, g.m, g.s, g.pw, g.ps, zy, lo, hi, y, ldy);
   }
 
   /** conv2d over n samples: x, y are i16 NHWC pointers. Scratch is transient. */

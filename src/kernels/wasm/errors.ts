@@ -19,3 +19,11 @@ export class WasmMemoryError extends NipqInputError {
     super(`wasm memory: ${what} needs ${mib(neededBytes)}, over the configured limit of ${mib(limitBytes)} (lower --batch, or raise NIPQ_WASM_MEMORY_MB)`);
   }
 }
+
+/** The relaxed-SIMD build was asked for, and this engine does not compute relaxed SIMD right even with the flags tried. */
+export class RelaxedUnavailableError extends NipqInputError {
+  override name = "RelaxedUnavailableError";
+  constructor(detail: string) {
+    super(`wasm kernels: relaxed SIMD unavailable on Node ${process.versions.node}: ${detail} (use --kernels simd or auto)`);
+  }
+}

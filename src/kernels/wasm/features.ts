@@ -1,8 +1,14 @@
-// What the compiled kernels are, wherever they come from: their exports, the SIMD feature probe and the
-// imports they need. No I/O here: the edge runtime (src/deploy/runtime.ts) fetches and compiles the
-// kernels itself; Node reads them from build/ (./loader.ts).
+// What the compiled kernels are, wherever they come from: their exports, the feature probes (SIMD here,
+// relaxed SIMD in ./relaxed.ts), the choice of build, and the imports they need. No I/O here: the edge
+// runtime (src/deploy/runtime.ts) fetches and compiles the kernels itself; Node reads them from build/
+// (./loader.ts).
 
-/** The exports of build/nipq-{simd,scalar}.wasm (pointers and sizes are byte offsets / counts). */
+import { probeRelaxedDot } from "./relaxed.js";
+
+/**
+ * The exports of build/nipq-{simd,scalar,relaxed}.wasm (pointers and sizes are byte offsets / counts); the
+ * last two only in the relaxed build (assembly/relaxed.ts).
+ */
 export interface KernelExports {
   memory: WebAssembly.Memory;
   simd_enabled(): number;
@@ -17,9 +23,12 @@ export interface KernelExports {
   u8_to_s16(x: number, count: number, y: number): void;
   requant_i32_perchannel(acc: number, out: number, n: number, channels: number, m: number, s: number, lo: number, hi: number): void;
   dot_i16x8_peak(iters: number, seed: number, chains: number): number;
+  gemm_u7_8c4_requant?(x: number, lda: number, M: number, Kp: number, w: number, T: number, acc: number, N: number, bias: number, m: number, s: number, pw: number, ps: number, zy: number, lo: number, hi: number, y: number, ldy: number): void;
+  narrow_s16_u8?(x: number, lda: number, M: number, K: number, y: number, ldy: number): void;
 }
 
-export type WasmFlavor = "simd" | "scalar";
+/** The kernel builds: baseline SIMD, its scalar twin, and SIMD plus the relaxed-SIMD GEMM. */
+export type WasmFlavor = "simd" | "scalar" | "relaxed";
 
 /**
  * A minimal module using SIMD (`i32.const 0; i8x16.splat; i8x16.popcnt` in a function returning v128),
@@ -41,8 +50,11 @@ export function kernelImports(): WebAssembly.Imports {
   return { env: { abort: () => { throw new Error("wasm kernels: abort"); } } };
 }
 
-/** Picks the flavor: "auto" is SIMD when the engine supports it, else scalar. */
+/**
+ * Picks the flavor: "auto" is the relaxed build when the engine computes relaxed SIMD right as it stands
+ * (./relaxed.ts; nothing here changes engine flags), else SIMD when the engine validates it, else scalar.
+ */
 export function resolveFlavor(flavor: WasmFlavor | "auto"): WasmFlavor {
   if (flavor !== "auto") return flavor;
-  return simdSupported() ? "simd" : "scalar";
+  return !simdSupported() ? "scalar" : probeRelaxedDot().correct ? "relaxed" : "simd";
 }

@@ -4,7 +4,7 @@
 // here runs per inference.
 
 import type { AccBound } from "../../ir/accbound.js";
-import type { Conv2DLayer, DenseLayer, TensorSpec, WeightLayer } from "../../ir/types.js";
+import { tensorRange, type Conv2DLayer, type DenseLayer, type TensorSpec, type WeightLayer } from "../../ir/types.js";
 import { prepareOp, type ConvData, type DenseData } from "../prepare.js";
 
 /** Output channels per GEMM panel and the k-pair interleave of assembly/gemm.ts (the 8c2 layout). */
@@ -53,8 +53,10 @@ export interface GemmHost {
   /** N rounded up to a multiple of PANEL_N. */
   Np: number;
   container: WeightContainer;
-  /** Panels as stored: Int16Array for container 16, else Uint16Array words of packed fields. */
-  panels: Int16Array | Uint16Array;
+  /** Panels as stored: Int16Array for container 16, else Uint16Array words of packed fields; Int8Array 8c4 panels for the relaxed GEMM. */
+  panels: Int16Array | Uint16Array | Int8Array;
+  /** Present for the relaxed-SIMD GEMM (8c4 i8 panels, Kp a multiple of 4): its k-quads per i16 block (relaxedBlock). */
+  relaxedT?: number;
   bias: Int32Array;
   m: Int32Array;
   s: Int32Array;
@@ -148,11 +150,65 @@ export function gemmHost(N: number, K: number, w: (n: number, k: number) => numb
       for (let l = 0; l < 8; l++) panels[block * 8 + l] |= (vals[q * 8 + l] & mask) << shift;
     }
   }
+  return { K, Kp, N, Np, container, panels, ...gemmParams(N, Np, bias, m, s, accBits) };
+}
+
+/** Largest i16 block of the relaxed GEMM worth telling apart: any T ≥ Kp/4 runs one block per panel. */
+const MAX_RELAXED_T = 2 ** 16;
+
+/**
+ * Whether the relaxed-SIMD GEMM (assembly/gemm-relaxed.ts) computes a layer exactly, and how: its k-quads per
+ * i16 block T, or 0 when the layer must use the baseline GEMM. The proof, per layer:
+ *  - the input's stored values are in [0, 127] (unsigned, ≤ 7 bits; a format-2 zero point lies inside that
+ *    range, so im2col's padding value does too): the relaxed dot's second operand is then in its
+ *    deterministic range; signed or 8-bit activations are refused;
+ *  - every weight fits i8, so each product |w·x| ≤ 128·127 and a pair sum (x86's pmaddubsw, which
+ *    saturates at ±32767) is at most 2·max|w|·max x ≤ 32512: the i32 form (T = 1) never saturates;
+ *  - T pair sums accumulate in one i16 lane: exact while T·2·max|w|·max x ≤ 32767, so
+ *    T = ⌊32767 / (2·max|w|·max x)⌋ (W4A4: max|w| = 8, max x = 15, T = 136; W8A7: T = 1).
+ * The i32 sums are then the same integers the baseline GEMM forms, under the same accumulator bound.
+ */
+export function relaxedBlock(x: TensorSpec, weights: ArrayLike<number>): number {
+  const { lo, hi } = tensorRange(x);
+  if (lo < 0 || hi > 127) return 0;
+  let wmax = 0;
+  for (let i = 0; i < weights.length; i++) {
+    const w = weights[i];
+    if (w < -128 || w > 127) return 0;
+    wmax = Math.max(wmax, Math.abs(w));
+  }
+  const pair = 2 * wmax * hi;
+  return pair === 0 ? MAX_RELAXED_T : Math.min(MAX_RELAXED_T, Math.floor(32767 / pair));
+}
+
+/**
+ * The relaxed GEMM's operands: W[n][k] as 8c4 i8 panels (panel j, k-quad q, half h: 16 bytes whose byte
+ * 4c + t is W[8j + 4h + c][4q + t]), K zero-padded to a multiple of 4, N to one of 8; bias and requant
+ * parameters as gemmHost's; T from relaxedBlock.
+ */
+export function relaxedGemmHost(N: number, K: number, w: (n: number, k: number) => number, bias: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, T: number, accBits = 32): GemmHost {
+  const Kp = Math.ceil(K / 4) * 4;
+  const Np = Math.ceil(N / PANEL_N) * PANEL_N;
+  const panels = new Int8Array(Np * Kp);
+  let i = 0;
+  for (let j = 0; j < Np / PANEL_N; j++)
+    for (let q = 0; q < Kp / 4; q++)
+      for (let c = 0; c < PANEL_N; c++) {
+        const n = j * PANEL_N + c;
+        for (let t = 0; t < 4; t++) {
+          const k = 4 * q + t;
+          panels[i++] = n < N && k < K ? w(n, k) : 0;
+        }
+      }
+  return { ...gemmParams(N, Np, bias, m, s, accBits), K, Kp, N, Np, container: 8, panels, relaxedT: T };
+}
+
+/** A GEMM's per-channel parameters padded to Np channels, with the shared shifts of its SIMD requant. */
+function gemmParams(N: number, Np: number, bias: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, accBits: number) {
   const pad = (src: ArrayLike<number>, fill: number) => Int32Array.from({ length: Np }, (_, c) => (c < N ? src[c] : fill));
-  const ss = pad(s, 1);
   const { pw, ps } = sharedShifts(s, N, Np, accBits);
   // Padded channels keep m = 2^30, s = 1 so a padded lane's requant is well defined (it is never stored).
-  return { K, Kp, N, Np, container, panels, bias: pad(bias, 0), m: pad(m, 2 ** 30), s: ss, pw, ps };
+  return { bias: pad(bias, 0), m: pad(m, 2 ** 30), s: pad(s, 1), pw, ps };
 }
 
 /** A conv2d lowered to GEMMs (its OpData plus): one per group over im2col rows (or directly on x for 1×1, stride 1). */
@@ -182,8 +238,11 @@ export interface DenseHost extends DenseData {
   gemm: GemmHost;
 }
 
-/** Prepare for conv2d: depthwise kernel when groups = C = outC, else GEMM per group. */
-export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY): ConvGemmHost | DepthwiseHost {
+/**
+ * Prepare for conv2d: depthwise kernel when groups = C = outC, else GEMM per group — on the relaxed build
+ * (`relaxed`) the relaxed GEMM where relaxedBlock proves it exact.
+ */
+export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed = false): ConvGemmHost | DepthwiseHost {
   const op = prepareOp(l, x);
   const { geo, groups, opg, outC, view: { K }, acc, zx } = op;
   const bits = requantBits(acc, op.zy);
@@ -197,19 +256,24 @@ export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy 
     return { ...op, kind: "depthwise", Cp, w, bias: pad(l.bias, 0), m: pad(l.rq.m, 2 ** 30), s: pad(l.rq.s, 1), pw, ps };
   }
   const container = containerFor(l.wBits, policy);
+  const T = relaxed ? relaxedBlock(x, l.weights) : 0;
   const gemms: GemmHost[] = [];
   for (let g = 0; g < groups; g++) {
     const o0 = g * opg;
-    gemms.push(gemmHost(opg, K, (n, k) => l.weights[(o0 + n) * K + k], zeroFoldedBias(l, K, o0, opg, zx), l.rq.m.subarray(o0, o0 + opg), l.rq.s.subarray(o0, o0 + opg), container, bits));
+    const args = [opg, K, (n: number, k: number) => l.weights[(o0 + n) * K + k], zeroFoldedBias(l, K, o0, opg, zx), l.rq.m.subarray(o0, o0 + opg), l.rq.s.subarray(o0, o0 + opg)] as const;
+    gemms.push(T > 0 ? relaxedGemmHost(...args, T, bits) : gemmHost(...args, container, bits));
   }
   const direct = geo.kh === 1 && geo.kw === 1 && geo.sh === 1 && geo.sw === 1 && groups === 1 && gemms[0].Kp === geo.C;
   return { ...op, kind: "conv-gemm", direct, gemms };
 }
 
-/** Prepare for dense: one GEMM, W[n][k] = weights[n·inN + k]. */
-export function prepareDense(l: DenseLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY): DenseHost {
+/** Prepare for dense: one GEMM, W[n][k] = weights[n·inN + k] (relaxed as in prepareConv). */
+export function prepareDense(l: DenseLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed = false): DenseHost {
   const op = prepareOp(l, x);
   const { inN, outN } = op;
-  const gemm = gemmHost(outN, inN, (n, k) => l.weights[n * inN + k], zeroFoldedBias(l, inN, 0, outN, op.zx), l.rq.m, l.rq.s, containerFor(l.wBits, policy), requantBits(op.acc, op.zy));
+  const T = relaxed ? relaxedBlock(x, l.weights) : 0;
+  const args = [outN, inN, (n: number, k: number) => l.weights[n * inN + k], zeroFoldedBias(l, inN, 0, outN, op.zx), l.rq.m, l.rq.s] as const;
+  const bits = requantBits(op.acc, op.zy);
+  const gemm = T > 0 ? relaxedGemmHost(...args, T, bits) : gemmHost(...args, containerFor(l.wBits, policy), bits);
   return { ...op, kind: "dense", gemm };
 }
