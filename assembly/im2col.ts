@@ -41,8 +41,43 @@ export function im2col_s16(x: usize, H: i32, W: i32, C: i32, kh: i32, kw: i32, s
   const rowBytes = <usize>cpg << 1;
   const whole = cpg == C; // groups = 1: the kw taps of one kernel row are contiguous in x
   let o = out;
+  const RS = <usize>(W * C) << 1;
+  const kb = rowBytes * kw;
   for (let oy = 0; oy < OH; oy++) {
+    const iy0 = oy * sh - pt;
+    // Output columns [oxa, oxb) of a row whose kh window rows lie inside x have their whole window inside x.
+    let oxa = OW, oxb = OW;
+    if (ASC_FEATURE_SIMD && whole && kh == 3 && iy0 >= 0 && iy0 + 3 <= H) {
+      oxa = min(OW, pl > 0 ? (pl + sw - 1) / sw : 0);
+      oxb = max(oxa, W + pl - kw >= 0 ? min(OW, (W + pl - kw) / sw + 1) : 0);
+    }
     for (let ox = 0; ox < OW; ox++) {
+      if (ox == oxa) {
+        // The interior of a 3-row kernel: the three window rows copied without checks.
+        let src = x + ((<usize>(iy0 * W + ox * sw - pl) * C + c0) << 1);
+        const step = <usize>(sw * C) << 1;
+        for (; ox < oxb; ox++) {
+          if (ASC_FEATURE_SIMD && (kb & 15) == 0) {
+            // Whole vectors: no copy runs past its own bytes, so the three rows may interleave.
+            for (let i: usize = 0; i < kb; i += 16) {
+              v128.store(o + i, v128.load(src + i));
+              v128.store(o + kb + i, v128.load(src + RS + i));
+              v128.store(o + 2 * kb + i, v128.load(src + 2 * RS + i));
+            }
+          } else {
+            copyRow(o, src, kb);
+            copyRow(o + kb, src + RS, kb);
+            copyRow(o + 2 * kb, src + 2 * RS, kb);
+          }
+          o += 3 * kb;
+          if (tail) {
+            fillRow(o, tail, 0);
+            o += tail;
+          }
+          src += step;
+        }
+        if (ox == OW) break;
+      }
       const ix0 = ox * sw - pl;
       for (let ky = 0; ky < kh; ky++) {
         const iy = oy * sh + ky - pt;

@@ -60,8 +60,10 @@ export function requantClamp8Shared(a0: v128, a1: v128, pw0: v128, pw1: v128, m0
     q0 = i32x4.shr_s(i32x4.shuffle(l0, h0, 1, 3, 5, 7), S - 32);
     q1 = i32x4.shr_s(i32x4.shuffle(l1, h1, 1, 3, 5, 7), S - 32);
   } else {
-    q0 = i32x4.shuffle(i64x2.shr_s(l0, S), i64x2.shr_s(h0, S), 0, 2, 4, 6);
-    q1 = i32x4.shuffle(i64x2.shr_s(l1, S), i64x2.shr_s(h1, S), 0, 2, 4, 6);
+    // S < 32: the low 32 bits of floor(v / 2^S) are (high word << (32 − S)) | (low word >>> S), and by the
+    // contract the result fits i32, so they are all of it: i32 shifts again instead of `i64x2.shr_s`.
+    q0 = v128.or(i32x4.shl(i32x4.shuffle(l0, h0, 1, 3, 5, 7), 32 - S), i32x4.shr_u(i32x4.shuffle(l0, h0, 0, 2, 4, 6), S));
+    q1 = v128.or(i32x4.shl(i32x4.shuffle(l1, h1, 1, 3, 5, 7), 32 - S), i32x4.shr_u(i32x4.shuffle(l1, h1, 0, 2, 4, 6), S));
   }
   const lov = i32x4.splat(lo);
   const hiv = i32x4.splat(hi);

@@ -236,5 +236,26 @@ for (const b of BACKENDS_UNDER_TEST) {
         opts(RUNS.add),
       );
     });
+    it("add: the i32 form's edges (s 17–19, 31–33, 45–47), 16-bit inputs at ±2^15, zero points at the ends, m at its limits, exact ties", () => {
+      // The WASM add takes floor(t / 2^s) from t's i32 words for 18 ≤ s ≤ 46 (assembly/add.ts); these are its
+      // bounds and the 32-bit seam. Ties: m = 2^30 and s = 32 make t / 2^s = (a + b)/4 + ½ (a + b ≡ 2 mod 4 is
+      // a tie), and a = −2^15, b = 0 with m = 2^30 at s = 46 is −½ exactly.
+      const len = 37; // four 8-lane steps and a tail
+      const ends = [-32768, -32767, -1, 0, 1, 32766, 32767];
+      let seed = 77;
+      for (const s of [17, 18, 19, 31, 32, 33, 45, 46, 47])
+        for (const [ma, mb] of [[2 ** 31 - 1, 2 ** 31 - 1], [2 ** 30, 2 ** 30], [0, 2 ** 31 - 1], [1, 2 ** 30 + 1]])
+          for (const [za, zb, zy] of [[0, 0, 0], [-32768, -32768, 0], [32767, 32767, 0], [-32768, 32767, -32768], [32767, -32768, 32767], [5, -3, 100]]) {
+            const rng = new Rng(seed++);
+            const spec = (zero: number): TensorSpec => ({ ...actSpec([len], 16, true), zero });
+            // The first 7 elements pair ends[i] with ends[i + 3]: (−2^15, 0) is the tie at s = 46, (−2^15 + 1, 1) at s = 32.
+            const data = (shift: number) => Int32Array.from({ length: 2 * len }, (_, i) => (i < ends.length ? ends[(i + shift) % ends.length] : rng.next() < 0.3 ? rng.pick(ends) : rng.int(-32768, 32767)));
+            const a: Activation = { n: 2, spec: spec(za), data: data(0) };
+            const bb: Activation = { n: 2, spec: spec(zb), data: data(3) };
+            const out = spec(zy);
+            const layer: AddLayer = { op: "add", name: "add", inputs: [0, 1], out, ma, mb, s, lo: -32768, hi: 32767 };
+            expectExact(`add s=${s} ma=${ma} mb=${mb} za=${za} zb=${zb} zy=${zy}`, referenceKernels.add(layer, a, bb), k.add(layer, a, bb), [len]);
+          }
+    });
   });
 }
