@@ -67,3 +67,20 @@ export function decodeNpy(buf: Uint8Array, file: string): NpyArray {
 export function readNpy(path: string): NpyArray {
   return decodeNpy(readDataFile(path), path);
 }
+
+/**
+ * A .npy file (format 1.0, C order) of u8 values with `shape`: what numpy.save writes for a uint8 array. The
+ * header is padded with spaces to a multiple of 64 bytes and ends in a newline (numpy/lib/format.py).
+ */
+export function encodeNpyU8(shape: readonly number[], data: Uint8Array): Uint8Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n !== data.length) throw new RangeError(`encodeNpyU8: shape (${shape.join(", ")}) holds ${n} values, data has ${data.length}`);
+  let header = `{'descr': '|u1', 'fortran_order': False, 'shape': (${shape.join(", ")}${shape.length === 1 ? "," : ""}), }`;
+  header += " ".repeat(63 - ((header.length + 10) % 64)) + "\n";
+  const out = new Uint8Array(10 + header.length + data.length);
+  out.set([0x93, ...new TextEncoder().encode("NUMPY"), 1, 0], 0);
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), 10);
+  out.set(data, 10 + header.length);
+  return out;
+}
