@@ -1,7 +1,7 @@
 // Real network sizes (issue 16), a benchmark run, not a test: resnet20 and a small-input MobileNetV2 (×0.5)
 // trained with `nipq train` on 32×32×3 data (Fashion-MNIST padded to 32×32 and copied to 3 channels, see
 // scripts/fashion-npy32.ts), float first, then NIPQ W4A4 fine-tuned from the float run; each NIPQ checkpoint is
-// lowered and run with `nipq run` on the WASM kernels (the whole test split), its logits compared bit for bit
+// lowered and run with `nipq run` on the WASM kernels (the first --test-limit test images), its logits compared bit for bit
 // with the reference kernels on the first --exact images, and the tfjs eval model's predictions (the
 // checkpoint reloaded with its deployed quantizers) compared with the integer program's on the first
 // --test-limit images. Every command line is printed; a markdown summary ends the run.
@@ -61,7 +61,7 @@ for (const arch of archs) {
   const qmodel = join(outDir, `${name}-nipq-w4a4.qmodel`);
   nipq(["lower", qdir, "--out", qmodel, "--json"]);
   const full = join(outDir, `${name}-wasm-logits.json`);
-  const run = nipq(["run", qmodel, "--data", data, "--backend", "wasm", "--dump-logits", full, "--json"]);
+  const run = nipq(["run", qmodel, "--data", data, "--backend", "wasm", "--limit", String(testLimit), "--dump-logits", full, "--json"]);
   const wasmFile = join(outDir, `${name}-wasm-exact.json`);
   const refFile = join(outDir, `${name}-ref-exact.json`);
   nipq(["run", qmodel, "--data", data, "--backend", "wasm", "--limit", exact, "--dump-logits", wasmFile, "--json"]);
@@ -80,7 +80,7 @@ for (const arch of archs) {
     `wasm = reference on ${exact} images: ${same}; tfjs vs integer predictions agree on ${agree}/${tfPred.length}; training images/s float [${ips(fe)}], nipq [${ips(qe)}]`);
   rows.push(`| ${name} | ${pct(f.accuracy as number)} | ${pct(q.accuracy as number)} | ${pct(run.accuracy as number)} | ${agree}/${tfPred.length} | ${same ? "yes" : "NO"} (${exact}) | ${ips(fe)} | ${ips(qe)} | ${(run.imagesPerSecond as number).toFixed(0)} | ${(ref.imagesPerSecond as number).toFixed(1)} |`);
 }
-console.log(`\ndata ${data} (${layout.input.join("×")}), --limit ${limit}, float ${floatEpochs} epochs, NIPQ W4A4 ${nipqEpochs} from the float run, batch 64; tfjs accuracies on the first ${testLimit} test images, integer on all`);
+console.log(`\ndata ${data} (${layout.input.join("×")}), --limit ${limit}, float ${floatEpochs} epochs, NIPQ W4A4 ${nipqEpochs} from the float run, batch 64; accuracies on the first ${testLimit} test images`);
 console.log("| arch | float (tfjs) | NIPQ W4A4 (tfjs eval) | NIPQ W4A4 integer (nipq run) | tfjs = integer prediction | wasm = reference logits | train images/s float | train images/s nipq | run wasm images/s | run reference images/s |");
 console.log("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|");
 for (const r of rows) console.log(r);

@@ -115,7 +115,8 @@ Example (fine-tune W3A3 from a float checkpoint with the authors' recipe):
     )
     .action(async (o: TrainOptions) => {
       const backend = await selectBackend(o.backend);
-      say(o.json, `backend: ${backend}`);
+      // Said when the first step is done, so that bad input (checked inside train) stays one line on stderr.
+      let announced = false;
       const bar = new cliProgress.SingleBar(
         {
           format: "epoch {epoch}/{epochs} |{bar}| step {value}/{total} | loss {loss} | acc {acc} | bits {bits} | {gbops} GBOPs | {phase}",
@@ -126,6 +127,8 @@ Example (fine-tune W3A3 from a float checkpoint with the authors' recipe):
       );
       let barEpoch = -1;
       const onProgress = (p: Progress) => {
+        if (!announced) say(o.json, `backend: ${backend}`);
+        announced = true;
         const payload = { epoch: p.epoch, epochs: p.epochs, loss: p.loss.toFixed(3), acc: p.acc.toFixed(3), bits: p.meanBits.toFixed(2), gbops: p.gbops.toFixed(4), phase: p.phase };
         if (barEpoch !== p.epoch) {
           if (barEpoch !== -1) bar.stop();
