@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
+import { PNG } from "pngjs";
 import { FASHION_DIR, loadDataset, type Dataset } from "../../src/data/index.js";
 import { encodeNpyU8 } from "../../src/data/npy.js";
 import { DatasetError, UsageError } from "../../src/errors.js";
@@ -178,6 +179,31 @@ describe("shape errors name both sides", () => {
     expectInputError(nipq(["train", "--arch", "resnet20", "--data", rgb, "--method", "float", "--input", "32,32,3", "--out", out, "--json"]), /^nipq: --input 32×32×3: npy:.*gives 8×8×3 images/);
     expectInputError(nipq(["train", "--arch", "mlp", "--data", rgb, "--method", "float", "--epochs", "1", "--init", gray, "--out", out, "--json"]), /nodes\[0\]\.outShape: expected 8×8×3 \(the training images\), found 28×28×1$/);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe("images:DIR: train/ and test/ folders of class folders", () => {
+  /** A PNG of w×h pixels, all of colour rgb. */
+  const png = (w: number, h: number, rgb: [number, number, number]) => {
+    const p = new PNG({ width: w, height: h });
+    for (let i = 0; i < w * h; i++) p.data.set([...rgb, 255], 4 * i);
+    return PNG.sync.write(p);
+  };
+  it("trains at the first training image's shape, the test split scaled to it with --resize; --input converts both", { timeout: 120_000 }, async () => {
+    const d = join(dir, "imgs");
+    const colours: [number, number, number][] = [[200, 30, 30], [30, 30, 200], [30, 200, 30]];
+    for (const [split, w, h, n] of [["train", 8, 6, 4], ["test", 5, 5, 2]] as const)
+      colours.forEach((rgb, k) => {
+        mkdirSync(join(d, split, `class${k}`), { recursive: true });
+        for (let i = 0; i < n; i++) writeFileSync(join(d, split, `class${k}`, `${i}.png`), png(w, h, rgb));
+      });
+    const base = { arch: "mlp", data: `images:${d}`, method: "float" as const, epochs: 1, batch: 4, seed: 1 };
+    const e = await train({ ...base, out: join(dir, "img-bad") }).then(() => undefined, (x) => x);
+    expect(String(e?.message)).toMatch(/test\/class0\/0\.png: image is 5×5, the model expects 6×8 \(resize with --resize\)$/);
+    const r = await train({ ...base, resize: true, out: join(dir, "img-a") });
+    expect([r.input, r.classes]).toEqual([[6, 8, 3], 3]);
+    const g = await train({ ...base, resize: true, input: [4, 4, 1], out: join(dir, "img-b") });
+    expect([g.input, g.classes]).toEqual([[4, 4, 1], 3]);
   });
 });
 
