@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import { loadDataset, type Dataset } from "../src/data/index.js";
-import { encodeNpyU8 } from "../src/data/npy.js";
+import { encodeNpy } from "../src/data/npy.js";
 import { ensureDir, writeFileAtomic } from "../src/fsutil.js";
 
 const PAD = 2;
@@ -37,7 +37,7 @@ for (const split of ["train", "test"] as const) {
   const d = loadDataset("fashion-mnist", split, limit);
   if (d.channels !== 1) throw new Error(`fashion-mnist: expected 1 channel, found ${d.channels}`);
   const { shape, images } = padToRgb(d);
-  writeFileAtomic(join(outDir, `x_${split}.npy`), encodeNpyU8(shape, images));
-  writeFileAtomic(join(outDir, `y_${split}.npy`), encodeNpyU8([d.n], Uint8Array.from(d.labels)));
+  writeFileAtomic(join(outDir, `x_${split}.npy`), encodeNpy(shape, images));
+  writeFileAtomic(join(outDir, `y_${split}.npy`), encodeNpy([d.n], Uint8Array.from(d.labels)));
   console.log(`${split}: ${d.n} images ${shape.slice(1).join("×")} → ${join(outDir, `x_${split}.npy`)}`);
 }

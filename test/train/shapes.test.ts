@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { PNG } from "pngjs";
 import { FASHION_DIR, loadDataset, type Dataset } from "../../src/data/index.js";
-import { encodeNpyU8 } from "../../src/data/npy.js";
+import { encodeNpy } from "../../src/data/npy.js";
 import { DatasetError, UsageError } from "../../src/errors.js";
 import { runProgram } from "../../src/exec/interpret.js";
 import { CheckpointError, readCheckpoint } from "../../src/graph/checkpoint.js";
@@ -58,8 +58,8 @@ function npyDir(name: string, shape: number[], classes: number, nTrain: number, 
   mkdirSync(d);
   for (const [split, n, s, seed] of [["train", nTrain, shape, 1], ["test", nTest, testShape, 2]] as const) {
     const { images, labels } = synth(n, s, classes, seed);
-    writeFileSync(join(d, `x_${split}.npy`), encodeNpyU8([n, ...s], images));
-    writeFileSync(join(d, `y_${split}.npy`), encodeNpyU8([n], labels));
+    writeFileSync(join(d, `x_${split}.npy`), encodeNpy([n, ...s], images));
+    writeFileSync(join(d, `y_${split}.npy`), encodeNpy([n], labels));
   }
   return d;
 }
