@@ -19,7 +19,7 @@ import { type AlphaInit, DEFAULT_NOISE, type NoiseKind } from "./quantizers.js";
 import { mixKey, permutation } from "./rng.js";
 
 /**
- * The image shape and class count a run's arch is built for: the training data's (dataLayout), whatever the
+ * The image shape and class count a run's arch is built for: the training data's (loadTrainingData), whatever the
  * arch's own default (resnet20 trains at 28×28×1 on the digits and at 32×32×3 on CIFAR-10). The checkpoint
  * records both (its input node's outShape and its last node's, and meta.input / meta.classes).
  */
@@ -528,11 +528,9 @@ export function loadTeacher(dir: string, archName: string, layout: DataLayout, s
     const file = join(dir, GRAPH_FILE);
     const method = graph.meta?.method;
     if (graph.meta?.arch !== archName) throw new CheckpointError(file, "meta.arch", `${JSON.stringify(archName)} (--arch of this run)`, JSON.stringify(graph.meta?.arch));
-    const arch = buildArch(archName, { ...layout, width });
-    checkGraphFits(file, graph, arch);
     if (!(METHODS as readonly string[]).includes(method)) throw new CheckpointError(file, "meta.method", METHODS.join(" | "), JSON.stringify(method));
-    net = new Net(arch, { method: method as Method, bits: method === "float" ? { w: 32, a: 32 } : { w: 8, a: 8 }, seed });
-    initFrom(dir, net);
+    net = new Net(buildArch(archName, { ...layout, width }), { method: method as Method, bits: method === "float" ? { w: 32, a: 32 } : { w: 8, a: 8 }, seed });
+    initFrom(dir, net); // checks the input shape and classes first
     for (const n of graph.nodes) {
       const specs = n.op === "add" ? n.inputQuants : isComputeNode(n) ? [n.inputQuant, n.weightQuant] : n.op === "globalAvgPool" ? [n.inputQuant] : [];
       for (const sp of specs) if (sp && sp.learned) net.quants.get(sp.id)?.load(sp);
