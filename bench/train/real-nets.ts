@@ -8,10 +8,12 @@
 //
 //   npx tsx scripts/fashion-npy32.ts /tmp/f32
 //   nice -n 10 npx tsx bench/train/real-nets.ts /tmp/f32 bench-out/real-nets [--limit 4000] [--float-epochs 2]
-//       [--nipq-epochs 1] [--test-limit 2000] [--exact 200] [--archs resnet20,mobilenetv2]
+//       [--nipq-epochs 1] [--nipq-limit N] [--test-limit 2000] [--exact 200] [--archs resnet20,mobilenetv2]
+//
+// A float checkpoint already in OUT_DIR with all its --float-epochs is reused (its command is printed, marked so).
 
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,6 +26,7 @@ const [dataDir, outDir] = argv;
 if (!dataDir || !outDir) throw new Error("usage: npx tsx bench/train/real-nets.ts DATA_DIR OUT_DIR [--limit N] [--float-epochs N] [--nipq-epochs N] [--test-limit N] [--exact N]");
 const arg = (name: string, def: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : def);
 const limit = arg("limit", "4000");
+const nipqLimit = arg("nipq-limit", limit);
 const floatEpochs = arg("float-epochs", "2");
 const nipqEpochs = arg("nipq-epochs", "1");
 const testLimit = Number(arg("test-limit", "2000"));
@@ -56,8 +59,12 @@ for (const arch of archs) {
   const common = ["--arch", arch, ...width, "--data", data, "--batch", "64", "--limit", limit, "--test-limit", String(testLimit), "--seed", "1", "--json"];
   const fdir = join(outDir, `${name}-float`);
   const qdir = join(outDir, `${name}-nipq-w4a4`);
-  const f = nipq(["train", ...common, "--method", "float", "--epochs", floatEpochs, "--out", fdir]);
-  const q = nipq(["train", ...common, "--method", "nipq", "--bits", "4/4", "--epochs", nipqEpochs, "--init", fdir, "--out", qdir]);
+  const floatArgs = ["train", ...common, "--method", "float", "--epochs", floatEpochs, "--out", fdir];
+  const done = existsSync(join(fdir, "train.jsonl")) && epochsOf(fdir).length === Number(floatEpochs);
+  if (done) console.log(`$ nipq ${floatArgs.join(" ")}\n  (reused: ${fdir} holds its ${floatEpochs} epochs)`);
+  const f = done ? { accuracy: epochsOf(fdir).at(-1)!.testAcc } : nipq(floatArgs);
+  const nipqCommon = common.map((v, i) => (common[i - 1] === "--limit" ? nipqLimit : v));
+  const q = nipq(["train", ...nipqCommon, "--method", "nipq", "--bits", "4/4", "--epochs", nipqEpochs, "--init", fdir, "--out", qdir]);
   const qmodel = join(outDir, `${name}-nipq-w4a4.qmodel`);
   nipq(["lower", qdir, "--out", qmodel, "--json"]);
   const full = join(outDir, `${name}-wasm-logits.json`);
@@ -80,7 +87,7 @@ for (const arch of archs) {
     `wasm = reference on ${exact} images: ${same}; tfjs vs integer predictions agree on ${agree}/${tfPred.length}; training images/s float [${ips(fe)}], nipq [${ips(qe)}]`);
   rows.push(`| ${name} | ${pct(f.accuracy as number)} | ${pct(q.accuracy as number)} | ${pct(run.accuracy as number)} | ${agree}/${tfPred.length} | ${same ? "yes" : "NO"} (${exact}) | ${ips(fe)} | ${ips(qe)} | ${(run.imagesPerSecond as number).toFixed(0)} | ${(ref.imagesPerSecond as number).toFixed(1)} |`);
 }
-console.log(`\ndata ${data} (${layout.input.join("×")}), --limit ${limit}, float ${floatEpochs} epochs, NIPQ W4A4 ${nipqEpochs} from the float run, batch 64; accuracies on the first ${testLimit} test images`);
+console.log(`\ndata ${data} (${layout.input.join("×")}), float ${floatEpochs} epochs on --limit ${limit}, NIPQ W4A4 ${nipqEpochs} on --limit ${nipqLimit} from the float run, batch 64; accuracies on the first ${testLimit} test images`);
 console.log("| arch | float (tfjs) | NIPQ W4A4 (tfjs eval) | NIPQ W4A4 integer (nipq run) | tfjs = integer prediction | wasm = reference logits | train images/s float | train images/s nipq | run wasm images/s | run reference images/s |");
 console.log("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|");
 for (const r of rows) console.log(r);
