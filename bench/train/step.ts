@@ -1,9 +1,10 @@
-// One cnn-s training step (batch 64: forward, backward, optimizer update) for float, LSQ and NIPQ (uniform
-// and empirical noise, and NIPQ with a float teacher), timed in one run in alternating windows so that
-// load drift hits all alike; prints each step's time and its ratio to the float step, then the per-kernel
-// profile of one step of each (tf.profile: where a step's time goes).
+// One training step (batch 64: forward, backward, optimizer update) of an arch (cnn-s at 28×28×1 by default)
+// for float, LSQ and NIPQ (uniform and empirical noise, and NIPQ with a float teacher), timed in one run in
+// alternating windows so that load drift hits all alike; prints each step's time and its ratio to the float
+// step, then the per-kernel profile of one step of each (tf.profile: where a step's time goes).
 //
-//   npx tsx bench/train/step.ts [--backend wasm|cpu] [--batch 64] [--bits 4] [--seconds 1] [--reps 4]
+//   npx tsx bench/train/step.ts [--backend wasm|cpu] [--arch cnn-s] [--input 28,28,1] [--width X] [--batch 64]
+//                               [--bits 4] [--seconds 1] [--reps 4]
 
 import { loadavg } from "node:os";
 import * as tf from "@tensorflow/tfjs";
@@ -23,8 +24,12 @@ const B = Number(arg("batch", "64"));
 const bits = Number(arg("bits", "4"));
 const seconds = Number(arg("seconds", "1"));
 const reps = Number(arg("reps", "4"));
+const archName = arg("arch", "cnn-s");
+const input = arg("input", "28,28,1").split(",").map(Number) as [number, number, number];
+const width = process.argv.includes("--width") ? Number(arg("width", "1")) : undefined;
+const arch = () => buildArch(archName, { input, classes: 10, width });
 
-const x = tf.randomUniform([B, 28, 28, 1], 0, 1, "float32", 1) as tf.Tensor4D;
+const x = tf.randomUniform([B, ...input], 0, 1, "float32", 1) as tf.Tensor4D;
 const y = tf.oneHot(tf.tensor1d(Array.from({ length: B }, (_, i) => i % 10), "int32"), 10);
 
 interface Case {
@@ -41,9 +46,9 @@ const cases: Case[] = [
   { name: "nipq empirical + teacher", method: "nipq", noise: "empirical", teacher: true },
 ];
 
-const teacher = new Net(buildArch("cnn-s"), { method: "float", bits: { w: 32, a: 32 }, seed: 2 });
+const teacher = new Net(arch(), { method: "float", bits: { w: 32, a: 32 }, seed: 2 });
 const steps = cases.map((c) => {
-  const net = new Net(buildArch("cnn-s"), { method: c.method, bits: { w: bits, a: bits }, noise: c.noise, seed: 1 });
+  const net = new Net(arch(), { method: c.method, bits: { w: bits, a: bits }, noise: c.noise, seed: 1 });
   const params = net.paramInfos();
   const opt = new Optimizer("sgd", params, 0.9, 1e-5);
   const vars = params.map((p) => p.variable);
@@ -66,7 +71,7 @@ const steps = cases.map((c) => {
 
 const load0 = loadavg()[0];
 const times = timeInterleaved(steps, seconds, reps);
-console.log(`cnn-s W${bits}A${bits}, batch ${B}, backend ${backend}, one training step (forward + backward + SGD update); best of ${reps} windows of ≥ ${seconds} s, interleaved; load average ${load0.toFixed(2)} → ${loadavg()[0].toFixed(2)}`);
+console.log(`${archName}${width === undefined ? "" : ` ×${width}`} at ${input.join("×")}, W${bits}A${bits}, batch ${B}, backend ${backend}, one training step (forward + backward + SGD update); best of ${reps} windows of ≥ ${seconds} s, interleaved; load average ${load0.toFixed(2)} → ${loadavg()[0].toFixed(2)}`);
 console.log("| step | ms | × float |\n|---|---:|---:|");
 cases.forEach((c, i) => console.log(`| ${c.name} | ${(times[i] * 1000).toFixed(1)} | ${(times[i] / times[0]).toFixed(2)} |`));
 

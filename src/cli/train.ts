@@ -9,13 +9,17 @@ import { BACKEND_CHOICES, selectBackend } from "../train/backend.js";
 import { METHODS, type Method } from "../train/model.js";
 import { DEFAULT_NOISE, NOISE_KINDS, type NoiseKind } from "../train/quantizers.js";
 import { train, type EpochLog, type Progress } from "../train/trainer.js";
-import { choiceOption, intOption, numberOption, parseBits, pathOption, printJson, say } from "./common.js";
-import { MAX_BATCH, MAX_EPOCHS, MAX_LIMIT } from "../limits.js";
+import { choiceOption, intOption, numberOption, parseBits, pathOption, printJson, RESIZE_HELP, say } from "./common.js";
+import { parseInputShape } from "./init.js";
+import { MAX_BATCH, MAX_EPOCHS, MAX_LIMIT, MAX_TENSOR_ELEMENTS } from "../limits.js";
 
 interface TrainOptions {
   arch: string;
   width?: number;
   data: string;
+  input?: [number, number, number];
+  resize?: boolean;
+  classes?: number;
   method: Method;
   bits?: { w: number; a: number };
   targetBops?: number;
@@ -50,9 +54,12 @@ interface TrainOptions {
 export function trainCommand(): Command {
   return new Command("train")
     .description("train a network with NIPQ (or the LSQ / float baselines) in TensorFlow.js; write a QuantGraph checkpoint")
-    .requiredOption("--arch <A>", `architecture: ${ARCHS.join(" | ")} (each built for the datasets' 28×28×1 digits)`, choiceOption(ARCHS))
+    .requiredOption("--arch <A>", `architecture: ${ARCHS.join(" | ")} (built for the data's image shape and classes)`, choiceOption(ARCHS))
     .option("--width <X>", "MobileNetV2 width multiplier α (mobilenetv2 only)", numberOption("--width", 0.05, 4))
-    .requiredOption("--data <D>", "dataset: mnist | fashion-mnist | idx:DIR", pathOption)
+    .requiredOption("--data <D>", "dataset: mnist | fashion-mnist | idx:DIR | npy:DIR | cifar10:DIR | images:DIR (train and test splits; see below)", pathOption)
+    .option("--input <H,W,C>", "the image shape to train at (default: the data's); the data must give it, images:DIR is converted to it", parseInputShape)
+    .option("--resize", RESIZE_HELP)
+    .option("--classes <N>", "classes of the last layer (default: the data's: 10 for the 28×28 sets and CIFAR-10, the class folders of images:DIR, the largest label + 1 of npy:DIR)", intOption("--classes", 2, MAX_TENSOR_ELEMENTS))
     .requiredOption("--method <M>", `training method: ${METHODS.join(" | ")}`, choiceOption(METHODS))
     .option("--bits <W/A>", "fixed weight/activation bits, each 2..8 (default 4/4 for nipq and lsq)", parseBits)
     .option("--target-bops <G>", "NIPQ mixed precision: learn bit-widths under a budget of G·10⁹ BOPs (Σ MACs·b_w·b_a)", numberOption("--target-bops", 1e-9, 1e6))
@@ -84,6 +91,13 @@ export function trainCommand(): Command {
     .addHelpText(
       "after",
       `
+Data: the arch is built for the training images' H×W×C and the classes (the checkpoint records both and
+\`nipq lower\` makes a program with that input). mnist and fashion-mnist are 28×28×1; cifar10:DIR is the CIFAR-10
+binary version (32×32×3); npy:DIR holds x_train.npy, y_train.npy, x_test.npy, y_test.npy (u8 NHWC images,
+integer labels); images:DIR needs train/ and test/ folders of class folders. resnet20 is CIFAR's ResNet at any
+size; resnet18 and mobilenetv2 are the ImageNet designs (use a small --width for mobilenetv2 on small images).
+scripts/fashion-npy32.ts writes Fashion-MNIST as 32×32×3 npy (2 px of padding, gray in all 3 channels).
+
 Recipes (docs/NIPQ.md compares them with the NIPQ authors' code):
   --optimizer adam   AdamW, lr 2e-3, decoupled weight decay 1e-4, 3% warm-up from 0, cosine to 0; NIPQ's α
                      at 30× the lr (--alpha-lr), the per-step freedom Adam gives LSQ's step size.
@@ -101,7 +115,8 @@ Example (fine-tune W3A3 from a float checkpoint with the authors' recipe):
     )
     .action(async (o: TrainOptions) => {
       const backend = await selectBackend(o.backend);
-      say(o.json, `backend: ${backend}`);
+      // Said when the first step is done, so that bad input (checked inside train) stays one line on stderr.
+      let announced = false;
       const bar = new cliProgress.SingleBar(
         {
           format: "epoch {epoch}/{epochs} |{bar}| step {value}/{total} | loss {loss} | acc {acc} | bits {bits} | {gbops} GBOPs | {phase}",
@@ -112,6 +127,8 @@ Example (fine-tune W3A3 from a float checkpoint with the authors' recipe):
       );
       let barEpoch = -1;
       const onProgress = (p: Progress) => {
+        if (!announced) say(o.json, `backend: ${backend}`);
+        announced = true;
         const payload = { epoch: p.epoch, epochs: p.epochs, loss: p.loss.toFixed(3), acc: p.acc.toFixed(3), bits: p.meanBits.toFixed(2), gbops: p.gbops.toFixed(4), phase: p.phase };
         if (barEpoch !== p.epoch) {
           if (barEpoch !== -1) bar.stop();
@@ -130,7 +147,7 @@ Example (fine-tune W3A3 from a float checkpoint with the authors' recipe):
         r = await train(
           {
             arch: o.arch, data: o.data, method: o.method, bits: o.bits, targetBops: o.targetBops === undefined ? undefined : o.targetBops * 1e9,
-            targetAvgBits: o.targetAvgBits, epochs: o.epochs, batch: o.batch, limit: o.limit, testLimit: o.testLimit, width: o.width, seed: o.seed, out: o.out,
+            targetAvgBits: o.targetAvgBits, epochs: o.epochs, batch: o.batch, limit: o.limit, testLimit: o.testLimit, width: o.width, input: o.input, resize: o.resize, classes: o.classes, seed: o.seed, out: o.out,
             resume: o.resume ?? false, init: o.init, optimizer: o.optimizer, lr: o.lr, weightDecay: o.weightDecay, warmup: o.warmup, finalFrac: o.finalFrac,
             noise: o.noise, budgetWeight: o.budgetWeight, bitsInit: o.bitsInit, alphaInit: o.alphaInit, thetaLr: o.thetaLr, alphaLr: o.alphaLr,
             teacher: o.teacher, kdTemp: o.kdTemp, kdWeight: o.kdWeight, backend,
@@ -141,9 +158,9 @@ Example (fine-tune W3A3 from a float checkpoint with the authors' recipe):
       } finally {
         bar.stop();
       }
-      const doc = { accuracy: r.accuracy, bits: r.bits, bops: r.bops, out: r.out, backend: r.backend, epochs: r.epochsDone, arch: o.arch, method: o.method, data: o.data };
+      const doc = { accuracy: r.accuracy, bits: r.bits, bops: r.bops, out: r.out, backend: r.backend, epochs: r.epochsDone, arch: o.arch, method: o.method, data: o.data, input: r.input, classes: r.classes };
       if (o.json) return printJson(doc);
-      say(false, `${o.arch} ${o.method} on ${o.data}: test accuracy ${(100 * r.accuracy).toFixed(2)}%, ${(r.bops / 1e9).toFixed(4)} GBOPs`);
+      say(false, `${o.arch} ${o.method} on ${o.data} (${r.input.join("×")}, ${r.classes} classes): test accuracy ${(100 * r.accuracy).toFixed(2)}%, ${(r.bops / 1e9).toFixed(4)} GBOPs`);
       say(false, `bits (w/a): ${r.bits.map((b) => `${b.layer} ${b.w}/${b.a}`).join(", ")}`);
       say(false, `checkpoint: ${r.out}`);
     });

@@ -39,8 +39,6 @@ export interface LoadOptions {
 
 /** The image shape of the MNIST-layout datasets (mnist, fashion-mnist, idx:DIR): 28 × 28 × 1 u8 pixels. */
 export const MNIST_SHAPE: readonly [28, 28, 1] = [28, 28, 1];
-/** Pixels per MNIST-layout image: 28 · 28. */
-export const MNIST_PIXELS = 784;
 /** Classes of the MNIST-layout datasets: labels 0..9. */
 export const MNIST_CLASSES = 10;
 

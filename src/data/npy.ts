@@ -67,3 +67,19 @@ export function decodeNpy(buf: Uint8Array, file: string): NpyArray {
 export function readNpy(path: string): NpyArray {
   return decodeNpy(readDataFile(path), path);
 }
+
+/**
+ * A .npy file (format 1.0) holding `bytes`, the raw little-endian data of `shape` of numpy type `descr` (u8
+ * images by default): what numpy.save writes. The header is padded with spaces to a multiple of 64 bytes and
+ * ends in a newline (numpy/lib/format.py). `fortranOrder` only marks the header (tests of the reader's refusal).
+ */
+export function encodeNpy(shape: readonly number[], bytes: Uint8Array, descr = "|u1", fortranOrder = false): Uint8Array {
+  let header = `{'descr': '${descr}', 'fortran_order': ${fortranOrder ? "True" : "False"}, 'shape': (${shape.join(", ")}${shape.length === 1 ? "," : ""}), }`;
+  header += " ".repeat(63 - ((header.length + 10) % 64)) + "\n";
+  const out = new Uint8Array(10 + header.length + bytes.length);
+  out.set([0x93, ...new TextEncoder().encode("NUMPY"), 1, 0], 0);
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), 10);
+  out.set(bytes, 10 + header.length);
+  return out;
+}

@@ -208,6 +208,10 @@ export interface GraphMeta {
   /** How it was trained; "imported" for a model read by a front end (`arch` is then its file name). */
   method: "nipq" | "lsq" | "float" | "imported";
   dataset: string;
+  /** [H, W, C] of the images it was trained on (also nodes[0].outShape); absent in checkpoints before issue 16. */
+  input?: number[];
+  /** Classes of the last layer (also its outShape); absent in checkpoints before issue 16. */
+  classes?: number;
   epochsDone: number;
   epochsTotal: number;
   seed: number;

@@ -7,12 +7,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { MNIST_CLASSES, MNIST_PIXELS, MNIST_SHAPE, loadDataset, type Dataset } from "../data/index.js";
-import { DatasetError } from "../errors.js";
-import { NipqInputError, UsageError } from "../errors.js";
+import { loadDataset, type Dataset } from "../data/index.js";
+import { DatasetError, NipqInputError, UsageError } from "../errors.js";
 import { CHECKPOINT_DIR, CheckpointError, GRAPH_FILE, graphFiles, readCheckpoint, readTensor, TensorPacker, TRAIN_LOG_FILE, TRAIN_STATE_BIN, TRAIN_STATE_FILE, writeDirAtomic } from "../graph/checkpoint.js";
 import { prepareOutputDir } from "../fsutil.js";
-import { isComputeNode, type TensorRef } from "../graph/types.js";
+import { isComputeNode, type QuantGraph, type TensorRef } from "../graph/types.js";
 import { type Arch, bops as sumBops, buildArch, layerBits, type LayerBits } from "./archs.js";
 import { exportGraph } from "./export.js";
 import { type ForwardMode, type Method, METHODS, Net, type ParamInfo } from "./model.js";
@@ -20,10 +19,14 @@ import { type AlphaInit, DEFAULT_NOISE, type NoiseKind } from "./quantizers.js";
 import { mixKey, permutation } from "./rng.js";
 
 /**
- * Every dataset the trainer reads has the MNIST layout (28×28×1 u8, 10 classes; src/data/), so every arch is
- * built for it here, whatever its own default input (resnet20 trains at 28×28×1, not CIFAR's 32×32×3).
+ * The image shape and class count a run's arch is built for: the training data's (loadTrainingData), whatever the
+ * arch's own default (resnet20 trains at 28×28×1 on the digits and at 32×32×3 on CIFAR-10). The checkpoint
+ * records both (its input node's outShape and its last node's, and meta.input / meta.classes).
  */
-const DATA_LAYOUT = { input: MNIST_SHAPE, classes: MNIST_CLASSES };
+export interface DataLayout {
+  input: [number, number, number];
+  classes: number;
+}
 
 /** Everything that determines a training run. */
 export interface TrainConfig {
@@ -44,6 +47,12 @@ export interface TrainConfig {
   testLimit?: number;
   /** MobileNetV2's width multiplier (mobilenetv2 only; ArchOptions.width). */
   width?: number;
+  /** [H, W, C] the images must have (images:DIR is converted, and with `resize` scaled, to it); default: the data's. */
+  input?: [number, number, number];
+  /** images:DIR only: scale images to `input` (or to the first training image's size). */
+  resize?: boolean;
+  /** Classes of the last layer (default: the data's, see dataLayout). */
+  classes?: number;
   seed: number;
   out: string;
   resume?: boolean;
@@ -152,6 +161,9 @@ export interface EpochLog {
 
 export interface TrainResult {
   accuracy: number;
+  /** The [H, W, C] and classes the arch was built for (the data's). */
+  input: number[];
+  classes: number;
   bits: { layer: string; w: number; a: number }[];
   bops: number;
   out: string;
@@ -176,9 +188,9 @@ const DEFAULTS = {
 };
 
 /** The configuration with defaults filled in and validated (UsageError on bad values). */
-export function resolveConfig(c: TrainConfig): Required<Omit<TrainConfig, "bits" | "targetBops" | "targetAvgBits" | "limit" | "testLimit" | "stopAfterEpochs" | "teacher" | "width">> & TrainConfig {
+export function resolveConfig(c: TrainConfig): Required<Omit<TrainConfig, "bits" | "targetBops" | "targetAvgBits" | "limit" | "testLimit" | "stopAfterEpochs" | "teacher" | "width" | "input" | "resize" | "classes">> & TrainConfig {
   if (!(METHODS as readonly string[]).includes(c.method)) throw new UsageError(`--method: expected one of ${METHODS.join(", ")}, found ${JSON.stringify(c.method)}`);
-  buildArch(c.arch, { ...DATA_LAYOUT, width: c.width }); // validates the name and the width
+  buildArch(c.arch, { width: c.width }); // validates the name and the width (the data's shape comes later)
   const targets = [c.bits, c.targetBops, c.targetAvgBits].filter((v) => v !== undefined).length;
   if (targets > 1) throw new UsageError("--bits, --target-bops and --target-avg-bits: give at most one");
   if (c.method === "float" && targets > 0) throw new UsageError("--method float: takes no --bits, --target-bops or --target-avg-bits");
@@ -212,6 +224,7 @@ function trajectoryKey(c: Resolved): Record<string, unknown> {
   const { arch, data, method, bits, targetBops, targetAvgBits, epochs, batch, limit, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr, init, alphaInit, teacher, kdTemp, kdWeight, alphaLr } = c;
   const key: Record<string, unknown> = { arch, data, method, init: init === undefined ? null : resolve(init), bits: bits ?? null, targetBops: targetBops ?? null, targetAvgBits: targetAvgBits ?? null, epochs, batch, limit: limit ?? null, seed, optimizer, lr, momentum, weightDecay, warmup, finalFrac, noise, budgetWeight, bitsInit, bMin, bMax, thetaLr };
   if (c.width !== undefined) key.width = c.width; // only when given: checkpoints from before --width keep their key
+  for (const k of ["input", "resize", "classes"] as const) if (c[k] !== undefined) key[k] = c[k]; // likewise
   // Only when not the default, so checkpoints written before the option existed still resume.
   if (alphaInit !== "rms") key.alphaInit = alphaInit;
   if (method === "nipq" && alphaLr !== 1) key.alphaLr = alphaLr;
@@ -239,9 +252,9 @@ export function schedule(c: Pick<Resolved, "optimizer" | "lr" | "warmup">, total
   return (t) => learningRate(c.lr, t, total, c.warmup, r.warmupStart, r.lrEnd);
 }
 
-/** A batch of images as pixel/255 (float32), exactly the integer program's input u8 with scale 1/255. */
+/** A batch of images as pixel/255 (float32, [n, H, W, C]), exactly the integer program's input u8 with scale 1/255. */
 function batchTensors(d: Dataset, idx: ArrayLike<number>, from: number, n: number): { x: tf.Tensor4D; y: tf.Tensor1D; labels: Int32Array } {
-  const P = MNIST_PIXELS;
+  const P = d.height * d.width * d.channels;
   const xs = new Float32Array(n * P);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
@@ -250,7 +263,7 @@ function batchTensors(d: Dataset, idx: ArrayLike<number>, from: number, n: numbe
     for (let j = 0; j < P; j++) xs[i * P + j] = src[j] / 255;
     labels[i] = d.labels[k];
   }
-  return { x: tf.tensor4d(xs, [n, ...MNIST_SHAPE]), y: tf.tensor1d(labels, "int32"), labels };
+  return { x: tf.tensor4d(xs, [n, d.height, d.width, d.channels]), y: tf.tensor1d(labels, "int32"), labels };
 }
 
 /** Test accuracy with the deployed (eval) quantizers and BN moving statistics. */
@@ -453,11 +466,26 @@ function loadState(dir: string, net: Net, opt: Optimizer, c: Resolved): StateFil
   return st;
 }
 
-/** Copies weights, biases and BN statistics from checkpoint `dir` into `net` (same arch). */
+/**
+ * Checks that checkpoint graph `g` (from `file`) takes the images and gives the classes `arch` was built for
+ * (the training data's), so that --init and --teacher name the shapes rather than a first mismatched kernel.
+ */
+function checkGraphFits(file: string, g: QuantGraph, arch: Arch): void {
+  const want = arch.nodes[0].outShape.join("×");
+  const input = g.nodes[0]?.outShape?.join("×");
+  if (input !== want) throw new CheckpointError(file, "nodes[0].outShape", `${want} (the training images)`, input ?? "nothing");
+  const classes = arch.nodes[arch.nodes.length - 1].outShape[0];
+  const last = g.nodes.length - 1;
+  const found = g.nodes[last]?.outShape?.join("×");
+  if (found !== String(classes)) throw new CheckpointError(file, `nodes[${last}].outShape`, `${classes} classes (the training labels)`, found ?? "nothing");
+}
+
+/** Copies weights, biases and BN statistics from checkpoint `dir` into `net` (same arch, input and classes). */
 function initFrom(dir: string, net: Net): void {
   const { graph, weights } = readCheckpoint(dir);
   const file = join(dir, GRAPH_FILE);
   if (graph.meta?.arch !== net.arch.name) throw new CheckpointError(file, "meta.arch", `${JSON.stringify(net.arch.name)} (--arch of this run)`, JSON.stringify(graph.meta?.arch));
+  checkGraphFits(file, graph, net.arch);
   const byName = new Map(graph.nodes.map((n) => [n.name, n]));
   const set = (key: string, v: tf.Variable, ref: TensorRef | null | undefined, field: string) => {
     if (!ref || ref.shape.join() !== v.shape.join()) throw new CheckpointError(file, field, `a [${v.shape}] tensor`, ref ? `[${ref.shape}]` : "nothing");
@@ -486,11 +514,11 @@ interface Teacher {
 }
 
 /**
- * Loads checkpoint `dir` as a teacher for a student of `archName`: the same arch, the images' input shape
- * and the MNIST_CLASSES classes, else a NipqInputError naming --teacher, the file and the field. A quantized teacher
+ * Loads checkpoint `dir` as a teacher for a student of `archName` trained on data of `layout`: the same arch,
+ * input shape and classes, else a NipqInputError naming --teacher, the file and the field. A quantized teacher
  * keeps its deployed quantizers (bits and step from graph.json).
  */
-export function loadTeacher(dir: string, archName: string, seed: number, width?: number): Teacher {
+export function loadTeacher(dir: string, archName: string, layout: DataLayout, seed: number, width?: number): Teacher {
   const why = (e: unknown): never => {
     throw e instanceof NipqInputError ? new NipqInputError(`--teacher ${dir}: ${e.message}`) : e;
   };
@@ -500,14 +528,9 @@ export function loadTeacher(dir: string, archName: string, seed: number, width?:
     const file = join(dir, GRAPH_FILE);
     const method = graph.meta?.method;
     if (graph.meta?.arch !== archName) throw new CheckpointError(file, "meta.arch", `${JSON.stringify(archName)} (--arch of this run)`, JSON.stringify(graph.meta?.arch));
-    const input = graph.nodes[0]?.outShape.join("×");
-    const images = MNIST_SHAPE.join("×");
-    if (input !== images) throw new CheckpointError(file, "nodes[0].outShape", `${images} (the training images)`, input ?? "nothing");
-    const classes = graph.nodes[graph.nodes.length - 1].outShape.join("×");
-    if (classes !== String(MNIST_CLASSES)) throw new CheckpointError(file, `nodes[${graph.nodes.length - 1}].outShape`, `${MNIST_CLASSES} classes (the training labels)`, classes);
     if (!(METHODS as readonly string[]).includes(method)) throw new CheckpointError(file, "meta.method", METHODS.join(" | "), JSON.stringify(method));
-    net = new Net(buildArch(archName, { ...DATA_LAYOUT, width }), { method: method as Method, bits: method === "float" ? { w: 32, a: 32 } : { w: 8, a: 8 }, seed });
-    initFrom(dir, net);
+    net = new Net(buildArch(archName, { ...layout, width }), { method: method as Method, bits: method === "float" ? { w: 32, a: 32 } : { w: 8, a: 8 }, seed });
+    initFrom(dir, net); // checks the input shape and classes first
     for (const n of graph.nodes) {
       const specs = n.op === "add" ? n.inputQuants : isComputeNode(n) ? [n.inputQuant, n.weightQuant] : n.op === "globalAvgPool" ? [n.inputQuant] : [];
       for (const sp of specs) if (sp && sp.learned) net.quants.get(sp.id)?.load(sp);
@@ -535,6 +558,39 @@ function checkOut(out: string, resume: boolean): void {
   if (resume && !existsSync(join(out, TRAIN_STATE_FILE))) throw new NipqInputError(`--resume: ${out}: expected a checkpoint (${TRAIN_STATE_FILE}), found none`);
 }
 
+const shapeOf = (d: Pick<Dataset, "height" | "width" | "channels">) => `${d.height}×${d.width}×${d.channels}`;
+
+/**
+ * The training and test splits of c.data and the layout they give: one [H, W, C] for both splits (c.input when
+ * given; images:DIR is converted to it, or to the first training image's shape, and scaled with c.resize),
+ * and c.classes or else the classes the dataset declares (its class folders, CIFAR-10's 10) or, for npy:DIR,
+ * the largest label of either split + 1. Mismatches are DatasetErrors naming both sides.
+ */
+export function loadTrainingData(c: Pick<TrainConfig, "data" | "limit" | "testLimit" | "input" | "resize" | "classes">): { trainSet: Dataset; testSet: Dataset; layout: DataLayout } {
+  const want = c.input && { height: c.input[0], width: c.input[1], channels: c.input[2] };
+  const trainSet = loadDataset(c.data, "train", c.limit, { shape: want, resize: c.resize });
+  const testSet = loadDataset(c.data, "test", c.testLimit, { shape: want ?? trainSet, resize: c.resize });
+  const resizable = c.data.startsWith("images:");
+  if (c.resize && !resizable) throw new DatasetError(`--resize: only images:DIR can be resized, found --data ${c.data} (its images are ${shapeOf(trainSet)})`);
+  if (want && shapeOf(trainSet) !== shapeOf(want)) throw new DatasetError(`--input ${shapeOf(want)}: ${c.data} gives ${shapeOf(trainSet)} images; train without --input (the arch is built for the data's shape)${resizable ? " or add --resize" : ""}`);
+  if (shapeOf(testSet) !== shapeOf(trainSet)) throw new DatasetError(`${c.data}: the test images are ${shapeOf(testSet)}, the training images ${shapeOf(trainSet)}: both splits must have one shape`);
+  let max = 0;
+  for (const d of [trainSet, testSet]) for (let i = 0; i < d.n; i++) if (d.labels[i] > max) max = d.labels[i];
+  const classes = c.classes ?? Math.max(trainSet.classes ?? 0, testSet.classes ?? 0, max + 1, 2);
+  if (max >= classes) throw new DatasetError(`--classes ${classes}: ${c.data} has labels up to ${max}; expected --classes ${max + 1} or more`);
+  return { trainSet, testSet, layout: { input: [trainSet.height, trainSet.width, trainSet.channels], classes } };
+}
+
+/** The arch of run `c` built for `layout`; a UsageError when it cannot take those images (naming the arch and the data). */
+function archFor(c: Pick<TrainConfig, "arch" | "data" | "width">, layout: DataLayout): Arch {
+  try {
+    return buildArch(c.arch, { ...layout, width: c.width });
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    throw new UsageError(`--arch ${c.arch} cannot take the ${layout.input.join("×")} images and ${layout.classes} classes of ${c.data}: ${e.message.replace(/^--input[^:]*: /, "")}`);
+  }
+}
+
 /**
  * Trains per `cfg` on the current tfjs backend and returns the final accuracy, bits and BOPs. Writes an
  * atomic checkpoint (QuantGraph + training state + JSONL log) to cfg.out after every epoch.
@@ -543,13 +599,8 @@ function checkOut(out: string, resume: boolean): void {
 export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void, onLog?: (l: EpochLog) => void, onFinish?: (net: Net) => void): Promise<TrainResult> {
   const c = resolveConfig(cfg);
   const out = resolve(c.out);
-  const arch: Arch = buildArch(c.arch, { ...DATA_LAYOUT, width: c.width });
-  const trainSet = loadDataset(c.data, "train", c.limit);
-  const testSet = loadDataset(c.data, "test", c.testLimit);
-  // The architectures here are built for 28×28×1 inputs and 10 classes (import other models: nipq import).
-  for (const d of [trainSet, testSet])
-    if (d.height !== MNIST_SHAPE[0] || d.width !== MNIST_SHAPE[1] || d.channels !== MNIST_SHAPE[2] || d.labels.some((v) => v >= MNIST_CLASSES))
-      throw new DatasetError(`${d.name}: nipq train takes 28×28×1 images with 10 classes, found ${d.height}×${d.width}×${d.channels}${d.labels.some((v) => v >= MNIST_CLASSES) ? " and labels above 9" : ""}`);
+  const { trainSet, testSet, layout } = loadTrainingData(c);
+  const arch = archFor(c, layout);
   checkOut(out, c.resume);
   const batch = Math.min(c.batch, trainSet.n);
   const stepsPerEpoch = Math.max(1, Math.floor(trainSet.n / batch));
@@ -575,7 +626,7 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
   let globalStep = 0;
   let log: EpochLog[] = [];
   try {
-    if (c.teacher !== undefined) teacher = loadTeacher(c.teacher, c.arch, c.seed, c.width);
+    if (c.teacher !== undefined) teacher = loadTeacher(c.teacher, c.arch, layout, c.seed, c.width);
     if (c.resume) {
       const st = loadState(out, net, opt, c);
       epochsDone = st.epochsDone;
@@ -622,7 +673,7 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
         const { value, grads } = tf.variableGrads(() => {
           const logits = net.forward(x, { training: true, updateStats: true, mode: phase, step: globalStep });
           predsT = tf.keep(tf.argMax(logits, 1));
-          const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(y, MNIST_CLASSES), logits) as tf.Scalar;
+          const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(y, layout.classes), logits) as tf.Scalar;
           ceT = tf.keep(ce);
           let loss = ce;
           if (teacherLogits) {
@@ -672,6 +723,8 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
     onFinish?.(net);
     return {
       accuracy: last ? last.testAcc : evaluate(net, testSet),
+      input: layout.input,
+      classes: layout.classes,
       bits: lb.map(({ layer, w, a }) => ({ layer, w, a })),
       bops: sumBops(lb),
       out,
@@ -689,7 +742,8 @@ export async function train(cfg: TrainConfig, onProgress?: (p: Progress) => void
 function writeCheckpoint(out: string, net: Net, opt: Optimizer, c: Resolved, epochsDone: number, globalStep: number, log: EpochLog[], accuracy: number): void {
   const lb = layerBits(net.arch, (id) => net.bitsOf(id));
   const { graph, weights } = exportGraph(net, {
-    arch: c.arch, method: c.method, dataset: c.data, epochsDone, epochsTotal: c.epochs, seed: c.seed, backend: tf.getBackend(), accuracy,
+    arch: c.arch, method: c.method, dataset: c.data, input: [...net.arch.nodes[0].outShape], classes: net.arch.nodes[net.arch.nodes.length - 1].outShape[0],
+    epochsDone, epochsTotal: c.epochs, seed: c.seed, backend: tf.getBackend(), accuracy,
     bops: sumBops(lb), macs: lb.reduce((s, l) => s + l.macs, 0),
   });
   const st = saveState(net, opt, c, epochsDone, globalStep, log);

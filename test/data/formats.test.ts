@@ -8,22 +8,14 @@ import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 import { describe, expect, it } from "vitest";
 import { checkModelFitsData, dataFor, loadDataset } from "../../src/data/index.js";
+import { encodeNpy } from "../../src/data/npy.js";
 import { DatasetError } from "../../src/errors.js";
 import { expectInputError, nipq } from "../helpers/cli.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "nipq-data-"));
 
 /** A .npy file (format 1.0) of `descr` with `shape` and raw little-endian bytes. */
-function npy(descr: string, shape: number[], bytes: Uint8Array, fortran = false): Uint8Array {
-  let header = `{'descr': '${descr}', 'fortran_order': ${fortran ? "True" : "False"}, 'shape': (${shape.join(", ")}${shape.length === 1 ? "," : ""}), }`;
-  header += " ".repeat(63 - ((header.length + 10) % 64)) + "\n";
-  const out = new Uint8Array(10 + header.length + bytes.length);
-  out.set([0x93, ...new TextEncoder().encode("NUMPY"), 1, 0], 0);
-  new DataView(out.buffer).setUint16(8, header.length, true);
-  out.set(new TextEncoder().encode(header), 10);
-  out.set(bytes, 10 + header.length);
-  return out;
-}
+const npy = (descr: string, shape: number[], bytes: Uint8Array, fortran = false) => encodeNpy(shape, bytes, descr, fortran);
 
 function int64s(v: number[]): Uint8Array {
   const b = new Uint8Array(8 * v.length);

@@ -230,7 +230,7 @@ describe("the recipe inside train(): one step recomputed by hand", () => {
     const [lr, wd, kdTemp, kdWeight] = [0.01, 0.01, 2, 0.5];
     const kernels = ["fc1", "fc2", "fc3"];
     const d = loadDataset("mnist", "train", 32);
-    const ref = loadTeacher(t, "mlp", 0);
+    const ref = loadTeacher(t, "mlp", { input: [...MNIST_SHAPE], classes: MNIST_CLASSES }, 0);
     let expectKd = NaN;
     let g: Float32Array[] = [];
     try {
