@@ -227,11 +227,11 @@ export function validateProgram(p: Program, file = "<memory>", structureOnly = f
 }
 
 function sameQuant(c: Checker, f: string, out: TensorSpec, x: TensorSpec): void {
-  c.eq(`${f}.out.bits`, out.bits, x.bits, `${x.bits} (same as the input)`);
-  c.eq(`${f}.out.signed`, out.signed, x.signed, `${x.signed} (same as the input)`);
-  c.eq(`${f}.out.scale`, out.scale, x.scale, `${x.scale} (same as the input)`);
-  c.eq(`${f}.out.zero`, out.zero ?? 0, x.zero ?? 0, `${x.zero ?? 0} (same as the input)`);
-  c.eq(`${f}.out.fullRange`, out.fullRange ?? false, x.fullRange ?? false, `${x.fullRange ?? false} (same as the input)`);
+  const dflt = { zero: 0, fullRange: false };
+  for (const k of ["bits", "signed", "scale", "zero", "fullRange"] as const) {
+    const want = x[k] ?? dflt[k as keyof typeof dflt];
+    c.eq(`${f}.out.${k}`, out[k] ?? dflt[k as keyof typeof dflt], want, `${want} (same as the input)`);
+  }
 }
 
 function checkFlag(c: Checker, f: string, v: unknown): void {
