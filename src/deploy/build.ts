@@ -50,7 +50,7 @@ function version(): string {
  * part of the runtime's API, a .qmodel header field, a WASM export, a worker message or a built-in's method
  * (those must never be listed: the bundle would break where they cross). test/deploy runs the bundle.
  */
-const INTERNAL_PROPS = /^(arena|prepared|weightBytes|paramBytes|tileBytes|tile|accScratch|pinned|policy|baseMark|gemmDev|forgetPrepared|prepare|gemm|alloc|ensure|mark|release|putI32|putI16|putBytes|put|putParams|used|host|gemms|simdRq|clamp|cpg|opg|outC|inN|outN|view|depthwise|direct|geo|acc|container|panels|relaxedT|micro|staging|offsets|arenaBytes|runMicro|engine|peakBytes|owner|sizes|live|method|supported|correct|detail|before|after|total|fail|positive|obj|arr|str|ints|wide|narrow|what|base|limit|top)$/;
+const INTERNAL_PROPS = /^(arena|prepared|weightBytes|paramBytes|tileBytes|tile|accScratch|pinned|policy|baseMark|gemmDev|forgetPrepared|prepare|gemm|alloc|ensure|mark|release|putI32|putI16|putBytes|put|putParams|typed|used|host|gemms|simdRq|clamp|cpg|opg|outC|inN|outN|view|depthwise|direct|geo|acc|container|panels|relaxedT|micro|staging|offsets|arenaBytes|runMicro|engine|peakBytes|owner|sizes|live|method|supported|correct|detail|before|after|total|fail|positive|obj|arr|str|ints|wide|narrow|what|base|limit|top)$/;
 
 /** Bundles the runtime; returns its text (one ES module, no imports). */
 export async function buildRuntimeText(): Promise<string> {
@@ -64,6 +64,8 @@ export async function buildRuntimeText(): Promise<string> {
     legalComments: "none",
     charset: "utf8",
     mangleProps: INTERNAL_PROPS,
+    // Fields assigned in constructors, not also declared on the class (no class here relies on define semantics).
+    tsconfigRaw: { compilerOptions: { useDefineForClassFields: false } },
     banner: { js: `// nipq-hw ${version()} edge runtime (no dependencies; MIT), from src/deploy/runtime.ts` },
     plugins: [edgeOnly],
     write: false,
