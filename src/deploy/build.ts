@@ -44,6 +44,14 @@ function version(): string {
   return (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 }
 
+/**
+ * Property names the runtime only uses inside itself, shortened in the bundle (esbuild mangleProps): the
+ * engine's and arena's members, the prepared-layer and memory-plan records, the validator's checker. None is
+ * part of the runtime's API, a .qmodel header field, a WASM export, a worker message or a built-in's method
+ * (those must never be listed: the bundle would break where they cross). test/deploy runs the bundle.
+ */
+const INTERNAL_PROPS = /^(arena|prepared|weightBytes|paramBytes|tileBytes|tile|accScratch|pinned|policy|baseMark|gemmDev|forgetPrepared|prepare|gemm|alloc|ensure|mark|release|putI32|putI16|putBytes|put|putParams|typed|used|host|gemms|simdRq|clamp|cpg|opg|outC|inN|outN|view|depthwise|direct|geo|acc|container|panels|relaxedT|micro|staging|offsets|arenaBytes|runMicro|engine|peakBytes|owner|sizes|live|method|supported|correct|detail|before|after|total|fail|positive|obj|arr|str|ints|wide|narrow|what|base|limit|top)$/;
+
 /** Bundles the runtime; returns its text (one ES module, no imports). */
 export async function buildRuntimeText(): Promise<string> {
   const r = await build({
@@ -54,7 +62,11 @@ export async function buildRuntimeText(): Promise<string> {
     target: "es2022",
     minify: true,
     legalComments: "none",
-    banner: { js: `// nipq-runtime.mjs: the nipq-hw ${version()} edge runtime (zero dependencies; MIT). Source: src/deploy/runtime.ts` },
+    charset: "utf8",
+    mangleProps: INTERNAL_PROPS,
+    // Fields assigned in constructors, not also declared on the class (no class here relies on define semantics).
+    tsconfigRaw: { compilerOptions: { useDefineForClassFields: false } },
+    banner: { js: `// nipq-hw ${version()} edge runtime (no dependencies; MIT), from src/deploy/runtime.ts` },
     plugins: [edgeOnly],
     write: false,
     logLevel: "silent",

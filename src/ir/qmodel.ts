@@ -224,7 +224,7 @@ export function decodeQModel(bytes: Uint8Array, file = "<memory>"): Program {
   const r = new JsonReader(file);
   const h = r.obj("header", json);
   r.keys("header", h, ["format", "name", "producer", "layers", "sections"]);
-  if (h.format !== "nipq-qmodel") r.fail("header.format", `"nipq-qmodel"`, h.format);
+  r.eq("header.format", h.format, "nipq-qmodel", `"nipq-qmodel"`);
   const layersJson = r.arr("layers", h.layers);
   if (layersJson.length > MAX_LAYERS) r.fail("layers", `at most ${MAX_LAYERS} layers`, layersJson);
   const program: Program = {
@@ -256,9 +256,9 @@ export function decodeQModel(bytes: Uint8Array, file = "<memory>"): Program {
     const s = r.obj(f, v);
     r.keys(f, s, ["layer", "kind", "bytes"]);
     const e = expect[k];
-    if (s.layer !== e.layer) r.fail(`${f}.layer`, `${e.layer}`, s.layer);
-    if (s.kind !== e.kind) r.fail(`${f}.kind`, `"${e.kind}"`, s.kind);
-    if (s.bytes !== e.bytes) r.fail(`${f}.bytes`, `${e.bytes} (derived from layers[${e.layer}])`, s.bytes);
+    r.eq(`${f}.layer`, s.layer, e.layer);
+    r.eq(`${f}.kind`, s.kind, e.kind, `"${e.kind}"`);
+    r.eq(`${f}.bytes`, s.bytes, e.bytes, `${e.bytes} (derived from layers[${e.layer}])`);
     if (off + e.bytes > end) fail(f, `${e.bytes} bytes at offset ${off}`, `only ${end - off} bytes before the checksum (truncated)`);
     const l = program.layers[e.layer];
     const data = bytes.subarray(off, off + e.bytes);
@@ -291,8 +291,7 @@ export function decodeQModel(bytes: Uint8Array, file = "<memory>"): Program {
   program.layers.forEach((l, i) => {
     const stored = (layersJson[i] as Json).accBits;
     const b = i > 0 ? accumulatorBound(l, program.layers[l.inputs[0]].out) : null;
-    if (b && stored !== b.bits) r.fail(`layers[${i}].accBits`, `${b.bits} (derived from the weights and the input range)`, stored);
-    if (!b && stored !== undefined) r.fail(`layers[${i}].accBits`, "no such field for this op", stored);
+    r.eq(`layers[${i}].accBits`, stored, b?.bits, b ? `${b.bits} (derived from the weights and the input range)` : "no such field for this op");
   });
   return program;
 }

@@ -30,6 +30,10 @@ export class Checker {
   eq(field: string, found: unknown, expected: unknown, what = String(expected)): void {
     if (found !== expected) this.fail(field, what, found);
   }
+  /** `v` must be a T of n elements; `what` names them after the count ("int8 values"). */
+  typed(field: string, v: unknown, T: new (n: number) => ArrayLike<number>, n: number, what: string): void {
+    if (!(v instanceof T) || (v as ArrayLike<number>).length !== n) this.fail(field, `${n} ${what}`, v);
+  }
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -61,8 +65,8 @@ function checkTensor(c: Checker, f: string, t: TensorSpec, isOutput: boolean): v
 }
 
 function checkRequant(c: Checker, f: string, rq: Requant, channels: number, out: TensorSpec): void {
-  if (!(rq.m instanceof Int32Array) || rq.m.length !== channels) c.fail(`${f}.m`, `${channels} multiplier(s)`, rq.m);
-  if (!(rq.s instanceof Int32Array) || rq.s.length !== channels) c.fail(`${f}.s`, `${channels} shift(s)`, rq.s);
+  c.typed(`${f}.m`, rq.m, Int32Array, channels, "multiplier(s)");
+  c.typed(`${f}.s`, rq.s, Int32Array, channels, "shift(s)");
   for (let i = 0; i < channels; i++) {
     c.int(`${f}.m[${i}]`, rq.m[i], M_MIN, M_MAX);
     c.int(`${f}.s[${i}]`, rq.s[i], S_MIN, S_MAX);
@@ -77,12 +81,9 @@ function checkClamp(c: Checker, f: string, lo: number, hi: number, out: TensorSp
 }
 
 function checkWindow(c: Checker, f: string, l: { kernel: [number, number]; stride: [number, number]; padding: LayerPadding }): void {
-  if (!Array.isArray(l.kernel) || l.kernel.length !== 2) c.fail(`${f}.kernel`, "[kh, kw]", l.kernel);
-  if (!Array.isArray(l.stride) || l.stride.length !== 2) c.fail(`${f}.stride`, "[sh, sw]", l.stride);
-  c.int(`${f}.kernel[0]`, l.kernel[0], 1, 64);
-  c.int(`${f}.kernel[1]`, l.kernel[1], 1, 64);
-  c.int(`${f}.stride[0]`, l.stride[0], 1, 64);
-  c.int(`${f}.stride[1]`, l.stride[1], 1, 64);
+  const pairs = [["kernel", "[kh, kw]"], ["stride", "[sh, sw]"]] as const;
+  for (const [k, what] of pairs) if (!Array.isArray(l[k]) || l[k].length !== 2) c.fail(`${f}.${k}`, what, l[k]);
+  for (const [k] of pairs) for (const i of [0, 1]) c.int(`${f}.${k}[${i}]`, l[k][i], 1, 64);
   if (Array.isArray(l.padding)) {
     if (l.padding.length !== 4) c.fail(`${f}.padding`, "[top, left, bottom, right]", l.padding);
     // A pad of k or more would give windows without one real tap (a max pool of nothing).
@@ -100,7 +101,7 @@ function windowOut(c: Checker, f: string, inShape: number[], l: { kernel: [numbe
 
 function checkWeights(c: Checker, f: string, l: { weights: Int8Array; wBits: number; wFullRange?: boolean }, n: number): void {
   const w = l.weights;
-  if (!(w instanceof Int8Array) || w.length !== n) c.fail(`${f}.weights`, `${n} int8 values`, w);
+  c.typed(`${f}.weights`, w, Int8Array, n, "int8 values");
   const { lo, hi } = weightRange(l);
   const kind = l.wFullRange ? "full-range" : "narrow";
   for (let i = 0; i < n; i++) if (w[i] < lo || w[i] > hi) c.fail(`${f}.weights[${i}]`, `an integer in [${lo}, ${hi}] (${l.wBits}-bit ${kind} signed)`, w[i]);
@@ -117,11 +118,11 @@ function checkWeightLayer(c: Checker, f: string, l: WeightLayer, outC: number, n
 }
 
 function checkBias(c: Checker, f: string, b: Int32Array, n: number): void {
-  if (!(b instanceof Int32Array) || b.length !== n) c.fail(`${f}.bias`, `${n} int32 values`, b);
+  c.typed(`${f}.bias`, b, Int32Array, n, "int32 values");
 }
 
 function checkScales(c: Checker, f: string, s: Float64Array, n: number): void {
-  if (!(s instanceof Float64Array) || s.length !== n) c.fail(`${f}.wScale`, `${n} per-channel scales`, s);
+  c.typed(`${f}.wScale`, s, Float64Array, n, "per-channel scales");
   for (let i = 0; i < n; i++) c.positive(`${f}.wScale[${i}]`, s[i]);
 }
 
@@ -227,11 +228,11 @@ export function validateProgram(p: Program, file = "<memory>", structureOnly = f
 }
 
 function sameQuant(c: Checker, f: string, out: TensorSpec, x: TensorSpec): void {
-  c.eq(`${f}.out.bits`, out.bits, x.bits, `${x.bits} (same as the input)`);
-  c.eq(`${f}.out.signed`, out.signed, x.signed, `${x.signed} (same as the input)`);
-  c.eq(`${f}.out.scale`, out.scale, x.scale, `${x.scale} (same as the input)`);
-  c.eq(`${f}.out.zero`, out.zero ?? 0, x.zero ?? 0, `${x.zero ?? 0} (same as the input)`);
-  c.eq(`${f}.out.fullRange`, out.fullRange ?? false, x.fullRange ?? false, `${x.fullRange ?? false} (same as the input)`);
+  const dflt = { zero: 0, fullRange: false };
+  for (const k of ["bits", "signed", "scale", "zero", "fullRange"] as const) {
+    const want = x[k] ?? dflt[k as keyof typeof dflt];
+    c.eq(`${f}.out.${k}`, out[k] ?? dflt[k as keyof typeof dflt], want, `${want} (same as the input)`);
+  }
 }
 
 function checkFlag(c: Checker, f: string, v: unknown): void {
@@ -241,7 +242,7 @@ function checkFlag(c: Checker, f: string, v: unknown): void {
 /** The input lookup table: C × 256 values inside the input tensor's range. */
 function checkLut(c: Checker, f: string, lut: Int16Array, out: TensorSpec): void {
   const n = out.shape[2] * 256;
-  if (!(lut instanceof Int16Array) || lut.length !== n) c.fail(`${f}.lut`, `${n} entries (256 per input channel)`, lut);
+  c.typed(`${f}.lut`, lut, Int16Array, n, "entries (256 per input channel)");
   const r = tensorRange(out);
   for (let i = 0; i < n; i++) if (lut[i] < r.lo || lut[i] > r.hi) c.fail(`${f}.lut[${i}]`, `an integer in [${r.lo}, ${r.hi}] (the input tensor's range)`, lut[i]);
 }

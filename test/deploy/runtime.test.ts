@@ -56,6 +56,26 @@ describe("nipq-runtime.mjs in Node", () => {
     }
   });
 
+  it("keeps its public names: the bundle shortens only internal property names (src/deploy/build.ts INTERNAL_PROPS)", async () => {
+    const m = await rt.loadModel(join(dir, "model.qmodel"), { flavor: "scalar" });
+    expect(Object.keys(m).sort()).toEqual(["classes", "flavor", "inputSize", "modelBytes", "program", "runner"]);
+    expect([m.name, m.inputSize, m.classes, m.inputShape, m.program.layers.length > 1]).toEqual([m.program.name, 784, 10, [28, 28, 1], true]);
+    expect(Object.keys(m.predict(new Uint8Array(784))).sort()).toEqual(["classes", "logits", "n", "predictions"]);
+    const bad = new Uint8Array(readFileSync(join(dir, "model.qmodel")));
+    bad[0] ^= 1;
+    const e = (() => {
+      try {
+        rt.decodeQModel(bad, "m.qmodel");
+      } catch (err) {
+        return err as InstanceType<Runtime["QModelFormatError"]>;
+      }
+    })();
+    expect(e).toBeInstanceOf(rt.QModelFormatError);
+    expect([e!.file, e!.field, e!.name]).toEqual(["m.qmodel", "magic", "QModelFormatError"]);
+    expect(e!.expected).toMatch(/^"NQMD"/);
+    expect(e!.found).toMatch(/^bytes /);
+  });
+
   it("loads from bytes and from a plain path, with auto flavor = SIMD on Node 20", async () => {
     const bytes = new Uint8Array(readFileSync(join(dir, "model.qmodel")));
     const wasm = { simd: readFileSync(join(dir, "nipq-simd.wasm")), scalar: join(dir, "nipq-scalar.wasm") };

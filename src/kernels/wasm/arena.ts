@@ -74,18 +74,17 @@ export class Arena {
 
   /** Copies `src` as i32 (zero-padded to `length`) into a new allocation and returns its pointer. */
   putI32(src: ArrayLike<number>, what: string, length = src.length): number {
-    const p = this.alloc(length * 4, what);
-    const v = this.i32(p, length);
-    v.fill(0);
-    for (let i = 0; i < src.length; i++) v[i] = src[i];
-    return p;
+    return this.put(Int32Array, src, what, length);
   }
   /** Copies `src` as i16 (zero-padded to `length`) into a new allocation and returns its pointer. */
   putI16(src: ArrayLike<number>, what: string, length = src.length): number {
-    const p = this.alloc(length * 2, what);
-    const v = this.i16(p, length);
+    return this.put(Int16Array, src, what, length);
+  }
+  private put(T: Int32ArrayConstructor | Int16ArrayConstructor, src: ArrayLike<number>, what: string, length: number): number {
+    const p = this.alloc(length * T.BYTES_PER_ELEMENT, what);
+    const v = new T(this.memory.buffer, p, length);
     v.fill(0);
-    for (let i = 0; i < src.length; i++) v[i] = src[i];
+    v.set(src);
     return p;
   }
   /** Copies bytes into a new allocation and returns its pointer. */

@@ -86,11 +86,7 @@ export class WasmEngine {
   private gemmDev(g: GemmHost, what: string): GemmDev {
     const a = this.arena;
     const w = a.putBytes(new Uint8Array(g.panels.buffer, g.panels.byteOffset, g.panels.byteLength), what);
-    const bias = a.putI32(g.bias, what);
-    const m = a.putI32(g.m, what);
-    const s = a.putI32(g.s, what);
-    const pw = a.putI32(g.pw, what);
-    const ps = a.putI32(g.ps, what);
+    const params = this.putParams(g, what);
     const weightBytes = g.panels.byteLength;
     this.weightBytes += weightBytes;
     if (g.container !== 16 && !g.relaxedT && g.Kp * 16 > this.tileBytes) {
@@ -98,9 +94,15 @@ export class WasmEngine {
       this.tileBytes = g.Kp * 16;
       this.tile = a.alloc(this.tileBytes, "the decoded weight-panel tile");
     }
-    this.paramBytes += 16 * g.Np + 4 * g.ps.length;
     const { panels: _p, ...host } = g;
-    return { host, w, bias, m, s, pw, ps, weightBytes };
+    return { host, w, ...params, weightBytes };
+  }
+
+  /** Copies a layer's padded per-channel parameters (bias, m, s, pw, ps) into linear memory; returns their pointers. */
+  private putParams(h: { bias: Int32Array; m: Int32Array; s: Int32Array; pw: Int32Array; ps: Int32Array }, what: string) {
+    const a = this.arena;
+    this.paramBytes += 16 * h.bias.length + 4 * h.ps.length;
+    return { bias: a.putI32(h.bias, what), m: a.putI32(h.m, what), s: a.putI32(h.s, what), pw: a.putI32(h.pw, what), ps: a.putI32(h.ps, what) };
   }
 
   /**
@@ -130,11 +132,9 @@ export class WasmEngine {
       case "conv2d": {
         const h = prepareConv(l, x, this.policy, this.flavor === "relaxed");
         if (h.kind === "depthwise") {
-          const a = this.arena;
-          const { w, bias, m, s, pw, ps, ...rest } = h;
-          p = { ...rest, w: a.putI16(w, what), bias: a.putI32(bias, what), m: a.putI32(m, what), s: a.putI32(s, what), pw: a.putI32(pw, what), ps: a.putI32(ps, what), weightBytes: w.byteLength };
+          const { w, bias: _b, m: _m, s: _s, pw: _pw, ps: _ps, ...rest } = h;
+          p = { ...rest, w: this.arena.putI16(w, what), ...this.putParams(h, what), weightBytes: w.byteLength };
           this.weightBytes += w.byteLength;
-          this.paramBytes += 16 * h.Cp + 4 * h.ps.length;
         } else {
           const { gemms, ...rest } = h;
           p = { ...rest, gemms: gemms.map((g) => this.gemmDev(g, what)) };
@@ -187,7 +187,7 @@ export class WasmEngine {
     const k = this.k;
     if (p.kind === "depthwise") {
       const g = p.geo;
-      k.dwconv_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.Cp, p.bias, p.m, p.s, p.pw, p.ps, p.zx, p.zy, p.clamp.lo, p.clamp.hi, y);
+      k.dwconv_s16_requant(x, n, ...windowArgs(g), p.w, p.Cp, p.bias, p.m, p.s, p.pw, p.ps, p.zx, p.zy, p.clamp.lo, p.clamp.hi, y);
       return;
     }
     const h = p;
@@ -208,7 +208,7 @@ export class WasmEngine {
         for (let b0 = 0; b0 < n; b0 += chunk) {
           const nb = Math.min(chunk, n - b0);
           for (let b = 0; b < nb; b++)
-            k.im2col_s16(x + (b0 + b) * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, gi * h.cpg, h.cpg, col + b * rows * Kp * 2, Kp, h.zx);
+            k.im2col_s16(x + (b0 + b) * xSample, ...windowArgs(g), gi * h.cpg, h.cpg, col + b * rows * Kp * 2, Kp, h.zx);
           this.gemm(gm, col, Kp, nb * rows, h.zy, h.clamp.lo, h.clamp.hi, y + (b0 * rows * h.outC + gi * h.opg) * 2, h.outC);
         }
       }
@@ -237,13 +237,13 @@ export class WasmEngine {
   /** Max pool over n samples (i16 NHWC pointers). */
   maxpool(_l: MaxPoolLayer, p: WindowPrepared, x: number, n: number, y: number): void {
     const g = p.geo;
-    this.k.maxpool_s16(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, y);
+    this.k.maxpool_s16(x, n, ...windowArgs(g), y);
   }
 
   /** Average pool (window sums, then the layer's requant) over n samples. */
   avgpool(l: AvgPoolLayer, p: WindowPrepared, x: number, n: number, y: number): void {
     const { geo: g, simdRq, zx, zy } = p;
-    this.k.avgpool_s16_requant(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, l.rq.m[0], l.rq.s[0], zx, zy, l.rq.lo, l.rq.hi, simdRq, y);
+    this.k.avgpool_s16_requant(x, n, ...windowArgs(g), l.rq.m[0], l.rq.s[0], zx, zy, l.rq.lo, l.rq.hi, simdRq, y);
   }
 
   /** Global average pool (per-channel sums, then the layer's requant) over n samples. */
@@ -261,14 +261,14 @@ export class WasmEngine {
   exec(l: Layer, xs: TensorSpec[], ptrs: number[], n: number, y: number, count: number): void {
     // The prepared kind follows from the op (prepare's switch), so each driver gets its own.
     const p = this.prepare(l, xs[0]) as never;
-    switch (l.op) {
-      case "conv2d": return this.conv2d(l, p, ptrs[0], n, y);
-      case "dense": return this.dense(l, p, ptrs[0], n, y);
-      case "maxpool": return this.maxpool(l, p, ptrs[0], n, y);
-      case "avgpool": return this.avgpool(l, p, ptrs[0], n, y);
-      case "gap": return this.gap(l, p, ptrs[0], n, y);
-      case "add": return this.add(l, ptrs[0], ptrs[1], count, y, xs[0], xs[1]);
-      default: throw new Error(`layer ${l.name}: op ${l.op} has no kernel`);
-    }
+    if (l.op === "add") return this.add(l, ptrs[0], ptrs[1], count, y, xs[0], xs[1]);
+    if (l.op === "input" || l.op === "flatten") throw new Error(`layer ${l.name}: op ${l.op} has no kernel`);
+    // conv2d, dense, maxpool, avgpool and gap: the driver of the op's name.
+    this[l.op](l as never, p, ptrs[0], n, y);
   }
+}
+
+/** A window's geometry as the kernels take it: H, W, C, kh, kw, sh, sw, pt, pl, OH, OW. */
+function windowArgs(g: WindowGeometry): [number, number, number, number, number, number, number, number, number, number, number] {
+  return [g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW];
 }

@@ -203,7 +203,7 @@ export function relaxedGemmHost(N: number, K: number, w: (n: number, k: number) 
   return { ...gemmParams(N, Np, bias, m, s, accBits), K, Kp, N, Np, container: 8, panels, relaxedT: T };
 }
 
-/** A GEMM's per-channel parameters padded to Np channels, with the shared shifts of its SIMD requant. */
+/** A GEMM's (or depthwise conv's) per-channel parameters padded to Np channels, with the shared shifts of its SIMD requant. */
 function gemmParams(N: number, Np: number, bias: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, accBits: number) {
   const pad = (src: ArrayLike<number>, fill: number) => Int32Array.from({ length: Np }, (_, c) => (c < N ? src[c] : fill));
   const { pw, ps } = sharedShifts(s, N, Np, accBits);
@@ -251,9 +251,7 @@ export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy 
     const Cp = Math.ceil(outC / 8) * 8;
     const w = new Int16Array(taps * Cp);
     for (let c = 0; c < outC; c++) for (let t = 0; t < taps; t++) w[t * Cp + c] = l.weights[c * taps + t];
-    const pad = (a: ArrayLike<number>, fill: number) => Int32Array.from({ length: Cp }, (_, c) => (c < outC ? a[c] : fill));
-    const { pw, ps } = sharedShifts(l.rq.s, outC, Cp, bits);
-    return { ...op, kind: "depthwise", Cp, w, bias: pad(l.bias, 0), m: pad(l.rq.m, 2 ** 30), s: pad(l.rq.s, 1), pw, ps };
+    return { ...op, kind: "depthwise", Cp, w, ...gemmParams(outC, Cp, l.bias, l.rq.m, l.rq.s, bits) };
   }
   const container = containerFor(l.wBits, policy);
   const T = relaxed ? relaxedBlock(x, l.weights) : 0;
