@@ -7,8 +7,8 @@
 // one quantizer only (--at, default a:conv3: conv3's output, which global average pooling reads). Then, for
 // that quantizer's input x on the test images: its step Δ and range α, the share of positive values that
 // round to 0 (x < Δ/2) and that are clipped (x > α), and the error of the rounding and of the noise, per
-// element and after the 7×7 global average pool (relative RMS error, and the mean error, i.e. the bias).
-// Independent zero-mean noise averages out in the pool; rounding errors do not when they are biased.
+// element and after the global average pool (relative RMS error, and the mean error, i.e. the bias): does
+// the pool average the rounding error away as it does the independent noise that stood for it in training?
 //
 //   npx tsx bench/train/proxy-gap.ts [--test-limit 5000] [--draws 2] [--at a:conv3] DIR…   (--draws 0: no noisy evaluations)
 
