@@ -20,6 +20,7 @@
 //   --limit N        the first N training images, --test-limit N the first N test images
 //   --epochs E       E epochs for W3A3 / W2A2 / mixed (W4A4 keeps 2, or E if smaller)
 //   --seeds 0,1      these seeds only
+//   --start-until HH:MM   (with --run) start no run at or after this UTC time of day; runs going then finish
 
 import { execFileSync, spawn } from "node:child_process";
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
@@ -46,6 +47,19 @@ const LIMITS = [...(arg("limit") ? ["--limit", arg("limit")!] : []), ...(arg("te
 /** NIPQ's noise in every run here: the tool's default at the time of the grid (see RESULTS.md). */
 const NOISE = "empirical";
 const BIN = resolve(arg("bin", "bin/nipq.mjs")!);
+/** --start-until HH:MM (UTC): the time of day after which --run starts nothing new (a shared machine's slot). */
+const START_UNTIL = (() => {
+  const v = arg("start-until");
+  if (v === undefined) return undefined;
+  const m = /^(\d{1,2}):(\d{2})$/.exec(v);
+  if (!m || Number(m[1]) > 23 || Number(m[2]) > 59) {
+    console.error(`nipq: --start-until: expected a UTC time of day HH:MM, found ${JSON.stringify(v)}`);
+    process.exit(2);
+  }
+  const t = new Date();
+  t.setUTCHours(Number(m[1]), Number(m[2]), 0, 0);
+  return t.getTime();
+})();
 
 /** W3A3 BOPs of cnn-s in G (the first layer reads the 8-bit image): the mixed-precision budget. */
 const W3A3_GBOPS = bops(layerBits(buildArch("cnn-s"), (id) => (id === "input" ? 8 : 3))) / 1e9;
@@ -173,6 +187,11 @@ async function runAll(): Promise<void> {
         if (todo.length === 0) return;
         await new Promise((w) => setTimeout(w, 30_000)); // the float checkpoint is being trained (here or elsewhere)
         continue;
+      }
+      if (START_UNTIL !== undefined && Date.now() >= START_UNTIL) {
+        process.stderr.write(`[${new Date().toISOString()}] --start-until ${arg("start-until")}: not started: ${todo.map((r) => r.name).join(", ") || "–"}\n`);
+        todo.length = 0;
+        return;
       }
       const [r] = todo.splice(i, 1);
       await runOne(r).catch((e) => {
