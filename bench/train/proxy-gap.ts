@@ -48,7 +48,7 @@ function noiseQuant(x: tf.Tensor, alpha: number, step: number, signed: boolean):
 const pct = (v: number) => (100 * v).toFixed(2);
 console.log(`test images: ${TEST}, noise draws: ${DRAWS}, quantizer studied: ${AT}\n`);
 for (const dir of dirs) {
-  const { net } = loadTeacher(dir, "cnn-s", 0);
+  const { net } = loadTeacher(dir, "cnn-s", { input: [28, 28, 1], classes: 10 }, 0); // Fashion-MNIST
   const quants = [...net.quants.entries()];
   const original = new Map(quants.map(([id, q]) => [id, q.apply.bind(q)]));
   /** Which quantizers run the noise in eval mode; the others round as deployed. */

@@ -3,7 +3,7 @@
 
 import { InvalidArgumentError, Option } from "commander";
 import { defaultWorkers } from "../exec/workers.js";
-import { MAX_WORKERS } from "../limits.js";
+import { MAX_TENSOR_ELEMENTS, MAX_WORKERS } from "../limits.js";
 
 /** What --data accepts, for every command's help. */
 export const DATA_HELP =
@@ -27,6 +27,16 @@ export function parseBits(v: string): { w: number; a: number } {
     if (b < 2 || b > 8) throw new InvalidArgumentError(`${k} expected an integer in 2..8, found ${b}`);
   }
   return { w, a };
+}
+
+/** Parses "H,W,C": three positive integers whose product is at most MAX_TENSOR_ELEMENTS. */
+export function parseInputShape(v: string): [number, number, number] {
+  const parts = v.split(/[,×x]/).map((s) => s.trim());
+  const n = parts.map(Number);
+  if (parts.length !== 3 || !parts.every((s) => /^\d+$/.test(s)) || !n.every((k) => Number.isSafeInteger(k) && k >= 1))
+    throw new InvalidArgumentError(`expected H,W,C with three positive integers (e.g. 224,224,3), found ${JSON.stringify(v)}`);
+  if (n[0] * n[1] * n[2] > MAX_TENSOR_ELEMENTS) throw new InvalidArgumentError(`expected at most ${MAX_TENSOR_ELEMENTS} elements (H·W·C), found ${n[0] * n[1] * n[2]}`);
+  return n as [number, number, number];
 }
 
 /** Parses a finite number option within [min, max]. */

@@ -2,7 +2,7 @@
 //  --out FILE.qmodel [--json]` (DESIGN.md §5): a deterministic random-weight integer program of any
 // architecture, for cost, speed and simulator studies without training (src/init/).
 
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { checkWritable } from "../fsutil.js";
 import { initProgram, INIT_CALIB_IMAGES } from "../init/index.js";
 import { writeQModel } from "../ir/io.js";
@@ -11,7 +11,7 @@ import { peakActivationBytes } from "../exec/memplan.js";
 import { MAX_TENSOR_ELEMENTS } from "../limits.js";
 import { ARCH_DEFAULTS, ARCHS, type ArchName } from "../train/archs.js";
 import { BACKEND_CHOICES, selectBackend } from "../train/backend.js";
-import { choiceOption, fmtInt, fmtShape, intOption, numberOption, parseBits, pathOption, printJson, say } from "./common.js";
+import { choiceOption, fmtInt, fmtShape, intOption, numberOption, parseBits, parseInputShape, pathOption, printJson, say } from "./common.js";
 
 interface InitCliOptions {
   arch: ArchName;
@@ -25,16 +25,6 @@ interface InitCliOptions {
   backend: string;
   out: string;
   json?: boolean;
-}
-
-/** Parses "H,W,C": three positive integers whose product is at most MAX_TENSOR_ELEMENTS. */
-export function parseInputShape(v: string): [number, number, number] {
-  const parts = v.split(/[,×x]/).map((s) => s.trim());
-  const n = parts.map(Number);
-  if (parts.length !== 3 || !parts.every((s) => /^\d+$/.test(s)) || !n.every((k) => Number.isSafeInteger(k) && k >= 1))
-    throw new InvalidArgumentError(`expected H,W,C with three positive integers (e.g. 224,224,3), found ${JSON.stringify(v)}`);
-  if (n[0] * n[1] * n[2] > MAX_TENSOR_ELEMENTS) throw new InvalidArgumentError(`expected at most ${MAX_TENSOR_ELEMENTS} elements (H·W·C), found ${n[0] * n[1] * n[2]}`);
-  return n as [number, number, number];
 }
 
 export function initCommand(): Command {

@@ -9,8 +9,7 @@ import { BACKEND_CHOICES, selectBackend } from "../train/backend.js";
 import { METHODS, type Method } from "../train/model.js";
 import { DEFAULT_NOISE, NOISE_KINDS, type NoiseKind } from "../train/quantizers.js";
 import { train, type EpochLog, type Progress } from "../train/trainer.js";
-import { choiceOption, intOption, numberOption, parseBits, pathOption, printJson, RESIZE_HELP, say } from "./common.js";
-import { parseInputShape } from "./init.js";
+import { choiceOption, intOption, numberOption, parseBits, parseInputShape, pathOption, printJson, RESIZE_HELP, say } from "./common.js";
 import { MAX_BATCH, MAX_EPOCHS, MAX_LIMIT, MAX_TENSOR_ELEMENTS } from "../limits.js";
 
 interface TrainOptions {
