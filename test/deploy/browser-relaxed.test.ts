@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+import { type BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { runProgram } from "../../src/exec/interpret.js";
 import { encodeQModel } from "../../src/ir/qmodel.js";
@@ -17,7 +17,7 @@ import { relaxedBlock } from "../../src/kernels/wasm/prepare.js";
 import { readQModel } from "../../src/ir/io.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
 import { describeWithPackage } from "../helpers/debian.js";
-import { CHROMIUM, CHROMIUM_FLAGS as FLAGS, FIXTURE, requireBuilt, serve } from "./helpers.js";
+import { launchChromium, FIXTURE, requireBuilt, serve } from "./helpers.js";
 
 /** Random programs per format: the op suite's core (test/backends/programs.test.ts runs 150 in Node). */
 const PROGRAMS = 40;
@@ -55,7 +55,7 @@ describeWithPackage("chromium", "relaxed-SIMD kernels in headless Chromium", () 
     for (const format2 of [false, true]) for (let seed = 1; seed <= PROGRAMS; seed++) add(`p${format2 ? 2 : 1}-${seed}.qmodel`, randomProgram(seed, { format2 }), 1 + (seed % 5), seed);
     add("cnn-s.qmodel", readQModel(FIXTURE), 9, 1);
     server = await serve(dir);
-    ctx = await chromium.launchPersistentContext(join(tmp, "profile"), { executablePath: CHROMIUM, headless: true, args: FLAGS });
+    ctx = await launchChromium(join(tmp, "profile"));
   }, 120_000);
 
   afterAll(async () => {

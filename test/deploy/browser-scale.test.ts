@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+import { type BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { writeBundle } from "../../src/deploy/bundle.js";
 import { runProgram } from "../../src/exec/interpret.js";
@@ -17,7 +17,7 @@ import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { selectBackend } from "../../src/train/backend.js";
 import { randomImages } from "../backends/random-program.js";
 import { describeWithPackage } from "../helpers/debian.js";
-import { CHROMIUM, CHROMIUM_FLAGS as FLAGS, requireBuilt, serve } from "./helpers.js";
+import { launchChromium, requireBuilt, serve } from "./helpers.js";
 
 describeWithPackage("chromium", "mobilenetv2 W4A4 224×224×3 bundle in headless Chromium", () => {
   let ctx: BrowserContext;
@@ -34,7 +34,7 @@ describeWithPackage("chromium", "mobilenetv2 W4A4 224×224×3 bundle in headless
     writeQModel(file, program);
     writeBundle(file, join(tmp, "bundle"), { data: "mnist", samples: 0 });
     server = await serve(join(tmp, "bundle"));
-    ctx = await chromium.launchPersistentContext(join(tmp, "profile"), { executablePath: CHROMIUM, headless: true, args: FLAGS });
+    ctx = await launchChromium(join(tmp, "profile"));
   }, 120_000);
 
   afterAll(async () => {

@@ -7,14 +7,14 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { mnistPreprocess } from "../../src/deploy/digits.js";
 import { runProgram } from "../../src/exec/interpret.js";
 import { readQModel } from "../../src/ir/io.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { describeWithPackage } from "../helpers/debian.js";
-import { CHROMIUM, CHROMIUM_FLAGS as FLAGS, exportFixture, FIXTURE, readSamples, serve } from "./helpers.js";
+import { launchChromium, exportFixture, FIXTURE, readSamples, serve } from "./helpers.js";
 
 const ARTIFACTS = "test-artifacts";
 
@@ -70,7 +70,7 @@ describeWithPackage("chromium", "edge bundle in headless Chromium", () => {
     dir = exportFixture(30).dir;
     server = await serve(dir);
     profile = mkdtempSync(join(tmpdir(), "nipq-chromium-profile-"));
-    ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1100, height: 900 } });
+    ctx = await launchChromium(profile, { width: 1100, height: 900 });
     mkdirSync(ARTIFACTS, { recursive: true });
   });
 

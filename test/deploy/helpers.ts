@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { extname, join, normalize, sep } from "node:path";
+import { chromium, type BrowserContext } from "playwright-core";
 import { writeBundle, type BundleReport } from "../../src/deploy/bundle.js";
 import { packagePath } from "../helpers/debian.js";
 
@@ -13,6 +14,11 @@ export const FIXTURE = "test/fixtures/cnn-s-w4a4-random.qmodel";
 /** Debian's Chromium, driven by playwright-core; the flags of DESIGN.md §7 plus the ones that keep it from calling home. */
 export const CHROMIUM = packagePath("chromium");
 export const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+/** Headless Debian chromium on a fresh profile directory: the one launch every browser test makes. */
+export function launchChromium(profile: string, viewport?: { width: number; height: number }): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, ...(viewport ? { viewport } : {}) });
+}
 
 /** Fails with the fix when the runtime or the kernels are not built (npm test builds them first). */
 export function requireBuilt(): void {

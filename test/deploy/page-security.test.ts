@@ -5,13 +5,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+import { type BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { writeBundle } from "../../src/deploy/bundle.js";
 import { decodeQModel, encodeQModel } from "../../src/ir/qmodel.js";
 import { readQModel } from "../../src/ir/io.js";
 import { describeWithPackage } from "../helpers/debian.js";
-import { CHROMIUM, CHROMIUM_FLAGS, FIXTURE, requireBuilt, serve } from "./helpers.js";
+import { launchChromium, FIXTURE, requireBuilt, serve } from "./helpers.js";
 
 const EVIL = `<img src=x onerror="window.__pwned=1">`;
 
@@ -31,7 +31,7 @@ describeWithPackage("chromium", "the exported page and a hostile model", () => {
     expect(decodeQModel(encodeQModel(p)).layers[1].name).toBe(EVIL); // the format allows any name: the page must cope
     writeBundle(model, join(tmp, "b"), { data: "mnist", samples: 10 });
     server = await serve(join(tmp, "b"));
-    ctx = await chromium.launchPersistentContext(join(tmp, "profile"), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+    ctx = await launchChromium(join(tmp, "profile"));
   });
 
   afterAll(async () => {

@@ -9,10 +9,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { chromium, type BrowserContext } from "playwright-core";
+import { type BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeWithPackage } from "../helpers/debian.js";
-import { CHROMIUM, CHROMIUM_FLAGS, exportFixture, serve } from "./helpers.js";
+import { launchChromium, exportFixture, serve } from "./helpers.js";
 
 type Runtime = typeof import("../../src/deploy/runtime.js");
 
@@ -86,7 +86,7 @@ describeWithPackage("chromium", "createPool in headless Chromium (module Web Wor
   beforeAll(async () => {
     server = await serve(exportFixture(0).dir);
     profile = mkdtempSync(join(tmpdir(), "nipq-chromium-profile-"));
-    ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+    ctx = await launchChromium(profile);
   });
   afterAll(async () => {
     await ctx?.close();
