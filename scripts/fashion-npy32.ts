@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { loadDataset, type Dataset } from "../src/data/index.js";
 import { encodeNpy } from "../src/data/npy.js";
+import { NipqInputError } from "../src/errors.js";
 import { ensureDir, writeFileAtomic } from "../src/fsutil.js";
 
 const PAD = 2;
@@ -32,12 +33,19 @@ if (!outDir || (flag !== undefined && flag !== "--limit")) {
   process.exit(2);
 }
 const limit = n === undefined ? undefined : Number(n);
-ensureDir(outDir);
-for (const split of ["train", "test"] as const) {
-  const d = loadDataset("fashion-mnist", split, limit);
-  if (d.channels !== 1) throw new Error(`fashion-mnist: expected 1 channel, found ${d.channels}`);
-  const { shape, images } = padToRgb(d);
-  writeFileAtomic(join(outDir, `x_${split}.npy`), encodeNpy(shape, images));
-  writeFileAtomic(join(outDir, `y_${split}.npy`), encodeNpy([d.n], Uint8Array.from(d.labels)));
-  console.log(`${split}: ${d.n} images ${shape.slice(1).join("×")} → ${join(outDir, `x_${split}.npy`)}`);
+try {
+  ensureDir(outDir);
+  for (const split of ["train", "test"] as const) {
+    const d = loadDataset("fashion-mnist", split, limit);
+    if (d.channels !== 1) throw new Error(`fashion-mnist: expected 1 channel, found ${d.channels}`);
+    const { shape, images } = padToRgb(d);
+    writeFileAtomic(join(outDir, `x_${split}.npy`), encodeNpy(shape, images));
+    writeFileAtomic(join(outDir, `y_${split}.npy`), encodeNpy([d.n], Uint8Array.from(d.labels)));
+    console.log(`${split}: ${d.n} images ${shape.slice(1).join("×")} → ${join(outDir, `x_${split}.npy`)}`);
+  }
+} catch (e) {
+  // Bad input (an OUT_DIR that is a file, a missing dataset) is one line and exit 2, as the CLI's errors.
+  if (!(e instanceof NipqInputError)) throw e;
+  console.error(`fashion-npy32: ${e.message}`);
+  process.exit(2);
 }
