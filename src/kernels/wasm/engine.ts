@@ -12,19 +12,18 @@ import { DEFAULT_POLICY, prepareConv, prepareDense, requantBits, sharedShift, ty
 
 /** A GEMM's operands resident in linear memory. */
 export interface GemmDev {
-  host: Omit<GemmHost, "panels">;
+  /** The host-side operands (its weights are a view of the layer's, not a copy). */
+  host: GemmHost;
   w: number;
   bias: number;
   m: number;
   s: number;
   pw: number;
   ps: number;
-  /** Bytes of the weight panels as stored (the resident weight memory of this GEMM). */
-  weightBytes: number;
 }
 
 export type ConvGemmPrepared = Omit<ConvGemmHost, "gemms"> & { gemms: GemmDev[] };
-export type DepthwisePrepared = Omit<DepthwiseHost, "w" | "bias" | "m" | "s" | "pw" | "ps"> & { w: number; bias: number; m: number; s: number; pw: number; ps: number; weightBytes: number };
+export type DepthwisePrepared = Omit<DepthwiseHost, "w" | "bias" | "m" | "s" | "pw" | "ps"> & { w: number; bias: number; m: number; s: number; pw: number; ps: number };
 export type DensePrepared = Omit<DenseHost, "gemm"> & { gemm: GemmDev };
 /** A pool: its geometry and zero points (the OpData's); simdRq 1 when its requant may use the shared-shift SIMD form. */
 export type WindowPrepared = { kind: "window"; geo: WindowGeometry; simdRq: number; zx: number; zy: number };
@@ -83,19 +82,31 @@ export class WasmEngine {
     this.baseMark = this.arena.mark();
   }
 
-  private gemmDev(g: GemmHost, what: string): GemmDev {
+  /** Lays a GEMM's weights out as its kernel reads them (assembly/pack.ts) and copies its parameters; returns their pointers. */
+  gemmDev(g: GemmHost, what: string): GemmDev {
     const a = this.arena;
-    const w = a.putBytes(new Uint8Array(g.panels.buffer, g.panels.byteOffset, g.panels.byteLength), what);
+    const { K, Kp, N, container, relaxedT } = g;
+    const weightBytes = (g.Np * Kp * container) / 8;
+    const w = a.alloc(weightBytes, what);
+    // One panel at a time: its ≤ 8 rows of W as int8 in scratch above the panels (a few KB, not the layer).
+    const mark = a.mark();
+    const rows = a.alloc(8 * K, what);
+    for (let n = 0; n < N; n += 8) {
+      const band = g.weights.subarray(n * K, (n + 8) * K);
+      a.bytes().set(new Uint8Array(band.buffer, band.byteOffset, band.length), rows);
+      const panel = w + n * Kp * (container / 8);
+      if (relaxedT) this.k.pack_8c4!(rows, Math.min(8, N - n), K, Kp, panel);
+      else this.k.pack_8c2(rows, Math.min(8, N - n), K, Kp, container, panel);
+    }
+    a.release(mark);
     const params = this.putParams(g, what);
-    const weightBytes = g.panels.byteLength;
     this.weightBytes += weightBytes;
-    if (g.container !== 16 && !g.relaxedT && g.Kp * 16 > this.tileBytes) {
+    if (container !== 16 && !relaxedT && Kp * 16 > this.tileBytes) {
       // The decoded-panel tile is sized to the largest packed GEMM prepared so far (a few KB).
-      this.tileBytes = g.Kp * 16;
+      this.tileBytes = Kp * 16;
       this.tile = a.alloc(this.tileBytes, "the decoded weight-panel tile");
     }
-    const { panels: _p, ...host } = g;
-    return { host, w, ...params, weightBytes };
+    return { host: g, w, ...params };
   }
 
   /** Copies a layer's padded per-channel parameters (bias, m, s, pw, ps) into linear memory; returns their pointers. */
@@ -133,7 +144,7 @@ export class WasmEngine {
         const h = prepareConv(l, x, this.policy, this.flavor === "relaxed");
         if (h.kind === "depthwise") {
           const { w, bias: _b, m: _m, s: _s, pw: _pw, ps: _ps, ...rest } = h;
-          p = { ...rest, w: this.arena.putI16(w, what), ...this.putParams(h, what), weightBytes: w.byteLength };
+          p = { ...rest, w: this.arena.putI16(w, what), ...this.putParams(h, what) };
           this.weightBytes += w.byteLength;
         } else {
           const { gemms, ...rest } = h;
