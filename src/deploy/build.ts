@@ -3,10 +3,11 @@
 // minified ES module, nipq-runtime.mjs, and src/deploy/page/app.ts into index.html. `nipq export` copies
 // both into a bundle. Output is deterministic: the same sources give the same bytes.
 //
-// The runtime may import no package and no Node API. The one Node-only module the engine reaches,
+// The runtime may import no package and no Node API. The one Node-only module the engine's file reaches,
 // src/kernels/wasm/loader.ts (it reads build/*.wasm and NIPQ_WASM_MEMORY_MB for `nipq run`), is replaced
-// by a stub whose functions throw: the runtime passes the kernels it compiled itself and its memory limit
-// (EngineOptions.kernels, memoryLimit), so they are never called. Any node: or package import fails the build with a message naming the importer.
+// by a stub whose functions throw: only Node's WasmEngine calls them, and the runtime uses the KernelEngine
+// it extends (with the kernels the runtime compiled itself), so the bundle drops both. Any node: or package
+// import fails the build with a message naming the importer.
 
 import { build, type Plugin } from "esbuild";
 import { minify } from "uglify-js";

@@ -13,7 +13,7 @@
 import { NipqInputError, QModelFormatError, describeValue } from "../errors.js";
 import { decodeQModel } from "../ir/qmodel.js";
 import { sizeOf, type Program } from "../ir/types.js";
-import { WasmEngine } from "../kernels/wasm/engine.js";
+import { KernelEngine } from "../kernels/wasm/engine.js";
 import { kernelImports, resolveFlavor, simdSupported, type KernelExports, type WasmFlavor } from "../kernels/wasm/features.js";
 import { probeRelaxedDot } from "../kernels/wasm/relaxed.js";
 import { WasmProgram } from "../exec/wasm-program.js";
@@ -138,7 +138,7 @@ export class NipqModel {
     readonly modelBytes: number,
     o: Pick<LoadOptions, "maxBatch" | "memoryLimit"> = {},
   ) {
-    const engine = new WasmEngine({ kernels: { exports: kernels, flavor }, memoryLimit: o.memoryLimit ?? DEFAULT_MEMORY_LIMIT });
+    const engine = new KernelEngine({ exports: kernels, flavor }, o.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
     this.runner = new WasmProgram(engine, program, o.maxBatch ?? DEFAULT_MAX_BATCH);
     this.inputSize = sizeOf(program.layers[0].out.shape);
     this.classes = sizeOf(program.layers[program.layers.length - 1].out.shape);

@@ -7,7 +7,7 @@ import type { RunResult } from "./interpret.js";
 import { argmaxRows, inputTensor } from "../kernels/reference/ops.js";
 import { sizeOf, type Program } from "../ir/types.js";
 import { SLACK } from "../kernels/wasm/arena.js";
-import type { WasmEngine } from "../kernels/wasm/engine.js";
+import type { KernelEngine } from "../kernels/wasm/engine.js";
 
 /**
  * Images run through the whole network at a time. A batch is processed in micro-batches, so the
@@ -26,7 +26,7 @@ export class WasmProgram {
 
   /** Prepares every layer of a valid program and allocates the arena for batches of up to maxBatch. */
   constructor(
-    readonly engine: WasmEngine,
+    readonly engine: KernelEngine,
     readonly program: Program,
     readonly maxBatch: number,
     microBatch = MICRO_BATCH,

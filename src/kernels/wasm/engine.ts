@@ -52,34 +52,38 @@ export interface EngineOptions {
   kernels?: { exports: KernelExports; flavor: WasmFlavor };
 }
 
-export class WasmEngine {
+/**
+ * The engine the edge runtime and Node share: one kernel instance the caller instantiated, its arena, the
+ * prepared layers and the per-op drivers. Node's WasmEngine (below) adds loading the kernels from build/ and
+ * forgetting prepared layers, which the edge runtime's bundle then does not carry.
+ */
+export class KernelEngine {
   readonly k: KernelExports;
   readonly arena: Arena;
   readonly flavor: WasmFlavor;
-  readonly policy: WeightPolicy;
-  private prepared = new WeakMap<Layer, PreparedLayer>();
-  /** Arena mark after the engine's own scratch: what forgetPrepared() releases back to. */
-  private readonly baseMark: number;
+  protected prepared = new WeakMap<Layer, PreparedLayer>();
   /** Whole-program runners hold pointers into the arena: while one exists, prepared layers are never forgotten. */
   pinned = false;
   /** 192 bytes the GEMM kernel keeps its MR×8 accumulator tile in (MR ≤ 6) between the K loop and the requant. */
   private readonly accScratch: number;
   /** Kp·16 bytes where the GEMM decodes one packed panel for tall GEMMs (assembly/gemm.ts, unpackPanel). */
-  private tile = 0;
-  private tileBytes = 0;
+  protected tile = 0;
+  protected tileBytes = 0;
   /** Resident bytes of all prepared weights (panels as stored) and of their int32 bias/m/s. */
   weightBytes = 0;
   paramBytes = 0;
 
-  /** Instantiates the kernels (or adopts the caller's instance) and sets up the arena. */
-  constructor(o: EngineOptions = {}) {
-    const { exports, flavor } = o.kernels ?? instantiateKernels(o.flavor ?? "auto", o.buildDir, o.sim);
-    this.k = exports;
-    this.flavor = flavor;
-    this.policy = o.policy ?? DEFAULT_POLICY;
-    this.arena = new Arena(exports.memory, exports.heap_base(), o.memoryLimit ?? configuredLimit());
+  /** Adopts an instance of the kernels (one per engine) and sets up the arena, of at most `memoryLimit` bytes. */
+  constructor(
+    kernels: { exports: KernelExports; flavor: WasmFlavor },
+    memoryLimit: number,
+    /** How weights are stored (containers per bit-width). */
+    readonly policy: WeightPolicy = DEFAULT_POLICY,
+  ) {
+    this.k = kernels.exports;
+    this.flavor = kernels.flavor;
+    this.arena = new Arena(this.k.memory, this.k.heap_base(), memoryLimit);
     this.accScratch = this.arena.alloc(192, "the GEMM accumulator scratch");
-    this.baseMark = this.arena.mark();
   }
 
   /** Lays a GEMM's weights out as its kernel reads them (assembly/pack.ts) and copies its parameters; returns their pointers. */
@@ -114,23 +118,6 @@ export class WasmEngine {
     const a = this.arena;
     this.paramBytes += 16 * h.bias.length + 4 * h.ps.length;
     return { bias: a.putI32(h.bias, what), m: a.putI32(h.m, what), s: a.putI32(h.s, what), pw: a.putI32(h.pw, what), ps: a.putI32(h.ps, what) };
-  }
-
-  /**
-   * Drops every prepared layer and frees their memory (the bump allocator cannot free one layer). The
-   * per-layer backend calls this when prepared weights pass `limit` bytes, so a long run over many distinct
-   * layers (a test suite, a simulator sweeping layers) does not grow memory without bound. Refused while a
-   * WasmProgram (which keeps pointers) uses this engine.
-   */
-  forgetPrepared(): boolean {
-    if (this.pinned) return false;
-    this.prepared = new WeakMap();
-    this.arena.release(this.baseMark);
-    this.tile = 0;
-    this.tileBytes = 0;
-    this.weightBytes = 0;
-    this.paramBytes = 0;
-    return true;
   }
 
   /** Prepares a layer once (cached by layer object): geometry, kernel choice, weights in linear memory. */
@@ -276,6 +263,35 @@ export class WasmEngine {
     if (l.op === "input" || l.op === "flatten") throw new Error(`layer ${l.name}: op ${l.op} has no kernel`);
     // conv2d, dense, maxpool, avgpool and gap: the driver of the op's name.
     this[l.op](l as never, p, ptrs[0], n, y);
+  }
+}
+
+/** The engine in Node: the kernels loaded from build/ (or the caller's), and prepared layers that can be forgotten. */
+export class WasmEngine extends KernelEngine {
+  /** Arena mark after the engine's own scratch: what forgetPrepared() releases back to. */
+  private readonly baseMark: number;
+
+  /** Instantiates the kernels (or adopts the caller's instance) and sets up the arena. */
+  constructor(o: EngineOptions = {}) {
+    super(o.kernels ?? instantiateKernels(o.flavor ?? "auto", o.buildDir, o.sim), o.memoryLimit ?? configuredLimit(), o.policy);
+    this.baseMark = this.arena.mark();
+  }
+
+  /**
+   * Drops every prepared layer and frees their memory (the bump allocator cannot free one layer). The
+   * per-layer backend calls this when prepared weights pass `limit` bytes, so a long run over many distinct
+   * layers (a test suite, a simulator sweeping layers) does not grow memory without bound. Refused while a
+   * WasmProgram (which keeps pointers) uses this engine.
+   */
+  forgetPrepared(): boolean {
+    if (this.pinned) return false;
+    this.prepared = new WeakMap();
+    this.arena.release(this.baseMark);
+    this.tile = 0;
+    this.tileBytes = 0;
+    this.weightBytes = 0;
+    this.paramBytes = 0;
+    return true;
   }
 }
 
