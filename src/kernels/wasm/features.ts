@@ -3,7 +3,7 @@
 // runtime (src/deploy/runtime.ts) fetches and compiles the kernels itself; Node reads them from build/
 // (./loader.ts).
 
-import { probeRelaxedDot } from "./relaxed.js";
+import { probeRelaxedDot, validates } from "./relaxed.js";
 
 /**
  * The exports of build/nipq-{simd,scalar,relaxed}.wasm (pointers and sizes are byte offsets / counts); the
@@ -40,11 +40,7 @@ const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 
 
 /** Whether this engine validates WASM SIMD (fixed-width 128-bit). */
 export function simdSupported(): boolean {
-  try {
-    return WebAssembly.validate(SIMD_PROBE);
-  } catch {
-    return false;
-  }
+  return validates(SIMD_PROBE);
 }
 
 /** The imports the kernels expect (AssemblyScript's `env.abort`); for callers that instantiate themselves. */
