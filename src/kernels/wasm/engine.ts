@@ -12,19 +12,18 @@ import { DEFAULT_POLICY, prepareConv, prepareDense, requantBits, sharedShift, ty
 
 /** A GEMM's operands resident in linear memory. */
 export interface GemmDev {
-  host: Omit<GemmHost, "panels">;
+  /** The host-side operands (its weights are a view of the layer's, not a copy). */
+  host: GemmHost;
   w: number;
   bias: number;
   m: number;
   s: number;
   pw: number;
   ps: number;
-  /** Bytes of the weight panels as stored (the resident weight memory of this GEMM). */
-  weightBytes: number;
 }
 
 export type ConvGemmPrepared = Omit<ConvGemmHost, "gemms"> & { gemms: GemmDev[] };
-export type DepthwisePrepared = Omit<DepthwiseHost, "w" | "bias" | "m" | "s" | "pw" | "ps"> & { w: number; bias: number; m: number; s: number; pw: number; ps: number; weightBytes: number };
+export type DepthwisePrepared = Omit<DepthwiseHost, "w" | "bias" | "m" | "s" | "pw" | "ps"> & { w: number; bias: number; m: number; s: number; pw: number; ps: number };
 export type DensePrepared = Omit<DenseHost, "gemm"> & { gemm: GemmDev };
 /** A pool: its geometry and zero points (the OpData's); simdRq 1 when its requant may use the shared-shift SIMD form. */
 export type WindowPrepared = { kind: "window"; geo: WindowGeometry; simdRq: number; zx: number; zy: number };
@@ -53,49 +52,65 @@ export interface EngineOptions {
   kernels?: { exports: KernelExports; flavor: WasmFlavor };
 }
 
-export class WasmEngine {
+/**
+ * The engine the edge runtime and Node share: one kernel instance the caller instantiated, its arena, the
+ * prepared layers and the per-op drivers. Node's WasmEngine (below) adds loading the kernels from build/ and
+ * forgetting prepared layers, which the edge runtime's bundle then does not carry.
+ */
+export class KernelEngine {
   readonly k: KernelExports;
   readonly arena: Arena;
   readonly flavor: WasmFlavor;
-  readonly policy: WeightPolicy;
-  private prepared = new WeakMap<Layer, PreparedLayer>();
-  /** Arena mark after the engine's own scratch: what forgetPrepared() releases back to. */
-  private readonly baseMark: number;
+  protected prepared = new WeakMap<Layer, PreparedLayer>();
   /** Whole-program runners hold pointers into the arena: while one exists, prepared layers are never forgotten. */
   pinned = false;
   /** 192 bytes the GEMM kernel keeps its MR×8 accumulator tile in (MR ≤ 6) between the K loop and the requant. */
   private readonly accScratch: number;
   /** Kp·16 bytes where the GEMM decodes one packed panel for tall GEMMs (assembly/gemm.ts, unpackPanel). */
-  private tile = 0;
-  private tileBytes = 0;
+  protected tile = 0;
+  protected tileBytes = 0;
   /** Resident bytes of all prepared weights (panels as stored) and of their int32 bias/m/s. */
   weightBytes = 0;
   paramBytes = 0;
 
-  /** Instantiates the kernels (or adopts the caller's instance) and sets up the arena. */
-  constructor(o: EngineOptions = {}) {
-    const { exports, flavor } = o.kernels ?? instantiateKernels(o.flavor ?? "auto", o.buildDir, o.sim);
-    this.k = exports;
-    this.flavor = flavor;
-    this.policy = o.policy ?? DEFAULT_POLICY;
-    this.arena = new Arena(exports.memory, exports.heap_base(), o.memoryLimit ?? configuredLimit());
+  /** Adopts an instance of the kernels (one per engine) and sets up the arena, of at most `memoryLimit` bytes. */
+  constructor(
+    kernels: { exports: KernelExports; flavor: WasmFlavor },
+    memoryLimit: number,
+    /** How weights are stored (containers per bit-width). */
+    readonly policy: WeightPolicy = DEFAULT_POLICY,
+  ) {
+    this.k = kernels.exports;
+    this.flavor = kernels.flavor;
+    this.arena = new Arena(this.k.memory, this.k.heap_base(), memoryLimit);
     this.accScratch = this.arena.alloc(192, "the GEMM accumulator scratch");
-    this.baseMark = this.arena.mark();
   }
 
-  private gemmDev(g: GemmHost, what: string): GemmDev {
+  /** Lays a GEMM's weights out as its kernel reads them (assembly/pack.ts) and copies its parameters; returns their pointers. */
+  gemmDev(g: GemmHost, what: string): GemmDev {
     const a = this.arena;
-    const w = a.putBytes(new Uint8Array(g.panels.buffer, g.panels.byteOffset, g.panels.byteLength), what);
+    const { K, Kp, N, container, relaxedT } = g;
+    const weightBytes = (g.Np * Kp * container) / 8;
+    const w = a.alloc(weightBytes, what);
+    // One panel at a time: its ≤ 8 rows of W as int8 in scratch above the panels (a few KB, not the layer).
+    const mark = a.mark();
+    const rows = a.alloc(8 * K, what);
+    for (let n = 0; n < N; n += 8) {
+      const band = g.weights.subarray(n * K, (n + 8) * K);
+      a.bytes().set(new Uint8Array(band.buffer, band.byteOffset, band.length), rows);
+      const panel = w + n * Kp * (container / 8);
+      if (relaxedT) this.k.pack_8c4!(rows, Math.min(8, N - n), K, Kp, panel);
+      else this.k.pack_8c2(rows, Math.min(8, N - n), K, Kp, container, panel);
+    }
+    a.release(mark);
     const params = this.putParams(g, what);
-    const weightBytes = g.panels.byteLength;
     this.weightBytes += weightBytes;
-    if (g.container !== 16 && !g.relaxedT && g.Kp * 16 > this.tileBytes) {
+    if (container !== 16 && !relaxedT && Kp * 16 > this.tileBytes) {
       // The decoded-panel tile is sized to the largest packed GEMM prepared so far (a few KB).
-      this.tileBytes = g.Kp * 16;
+      this.tileBytes = Kp * 16;
       this.tile = a.alloc(this.tileBytes, "the decoded weight-panel tile");
     }
-    const { panels: _p, ...host } = g;
-    return { host, w, ...params, weightBytes };
+    return { host: g, w, ...params };
   }
 
   /** Copies a layer's padded per-channel parameters (bias, m, s, pw, ps) into linear memory; returns their pointers. */
@@ -103,23 +118,6 @@ export class WasmEngine {
     const a = this.arena;
     this.paramBytes += 16 * h.bias.length + 4 * h.ps.length;
     return { bias: a.putI32(h.bias, what), m: a.putI32(h.m, what), s: a.putI32(h.s, what), pw: a.putI32(h.pw, what), ps: a.putI32(h.ps, what) };
-  }
-
-  /**
-   * Drops every prepared layer and frees their memory (the bump allocator cannot free one layer). The
-   * per-layer backend calls this when prepared weights pass `limit` bytes, so a long run over many distinct
-   * layers (a test suite, a simulator sweeping layers) does not grow memory without bound. Refused while a
-   * WasmProgram (which keeps pointers) uses this engine.
-   */
-  forgetPrepared(): boolean {
-    if (this.pinned) return false;
-    this.prepared = new WeakMap();
-    this.arena.release(this.baseMark);
-    this.tile = 0;
-    this.tileBytes = 0;
-    this.weightBytes = 0;
-    this.paramBytes = 0;
-    return true;
   }
 
   /** Prepares a layer once (cached by layer object): geometry, kernel choice, weights in linear memory. */
@@ -133,7 +131,7 @@ export class WasmEngine {
         const h = prepareConv(l, x, this.policy, this.flavor === "relaxed");
         if (h.kind === "depthwise") {
           const { w, bias: _b, m: _m, s: _s, pw: _pw, ps: _ps, ...rest } = h;
-          p = { ...rest, w: this.arena.putI16(w, what), ...this.putParams(h, what), weightBytes: w.byteLength };
+          p = { ...rest, w: this.arena.putI16(w, what), ...this.putParams(h, what) };
           this.weightBytes += w.byteLength;
         } else {
           const { gemms, ...rest } = h;
@@ -265,6 +263,35 @@ export class WasmEngine {
     if (l.op === "input" || l.op === "flatten") throw new Error(`layer ${l.name}: op ${l.op} has no kernel`);
     // conv2d, dense, maxpool, avgpool and gap: the driver of the op's name.
     this[l.op](l as never, p, ptrs[0], n, y);
+  }
+}
+
+/** The engine in Node: the kernels loaded from build/ (or the caller's), and prepared layers that can be forgotten. */
+export class WasmEngine extends KernelEngine {
+  /** Arena mark after the engine's own scratch: what forgetPrepared() releases back to. */
+  private readonly baseMark: number;
+
+  /** Instantiates the kernels (or adopts the caller's instance) and sets up the arena. */
+  constructor(o: EngineOptions = {}) {
+    super(o.kernels ?? instantiateKernels(o.flavor ?? "auto", o.buildDir, o.sim), o.memoryLimit ?? configuredLimit(), o.policy);
+    this.baseMark = this.arena.mark();
+  }
+
+  /**
+   * Drops every prepared layer and frees their memory (the bump allocator cannot free one layer). The
+   * per-layer backend calls this when prepared weights pass `limit` bytes, so a long run over many distinct
+   * layers (a test suite, a simulator sweeping layers) does not grow memory without bound. Refused while a
+   * WasmProgram (which keeps pointers) uses this engine.
+   */
+  forgetPrepared(): boolean {
+    if (this.pinned) return false;
+    this.prepared = new WeakMap();
+    this.arena.release(this.baseMark);
+    this.tile = 0;
+    this.tileBytes = 0;
+    this.weightBytes = 0;
+    this.paramBytes = 0;
+    return true;
   }
 }
 

@@ -46,6 +46,15 @@ export interface RelaxedProbe {
 
 let cached: RelaxedProbe | undefined;
 
+/** Whether this engine validates a module (false, not an exception, where validating one throws). */
+export function validates(module: Uint8Array<ArrayBuffer>): boolean {
+  try {
+    return WebAssembly.validate(module);
+  } catch {
+    return false;
+  }
+}
+
 /** Forgets the verdict (after V8 flags were changed: src/kernels/wasm/loader.ts, requireRelaxed). */
 export function resetRelaxedProbe(): void {
   cached = undefined;
@@ -59,13 +68,7 @@ export function resetRelaxedProbe(): void {
  */
 export function probeRelaxedDot(calls = 3000): RelaxedProbe {
   if (cached) return cached;
-  let ok = false;
-  try {
-    ok = WebAssembly.validate(PROBE);
-  } catch {
-    ok = false;
-  }
-  if (!ok) return (cached = { supported: false, correct: false, detail: "relaxed SIMD not validated by this engine (Node 20: --experimental-wasm-relaxed-simd)" });
+  if (!validates(PROBE)) return (cached = { supported: false, correct: false, detail: "relaxed SIMD not validated by this engine (Node 20: --experimental-wasm-relaxed-simd)" });
   const inst = new WebAssembly.Instance(new WebAssembly.Module(PROBE));
   const mem = new Uint8Array((inst.exports.mem as WebAssembly.Memory).buffer);
   const dot = inst.exports.dot as (a: number, b: number, c: number, out: number) => void;
