@@ -8,7 +8,8 @@ import { prepareOp } from "../prepare.js";
 import { Arena } from "./arena.js";
 import type { KernelExports, WasmFlavor } from "./features.js";
 import { configuredLimit, instantiateKernels } from "./loader.js";
-import { DEFAULT_POLICY, prepareConv, prepareDense, requantBits, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type WeightPolicy } from "./prepare.js";
+import { DEFAULT_POLICY, prepareConv, prepareDense, requantBits, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type RelaxedForm, type WeightPolicy } from "./prepare.js";
+import { probeRelaxedDot } from "./relaxed.js";
 
 /** A GEMM's operands resident in linear memory. */
 export interface GemmDev {
@@ -40,6 +41,8 @@ export interface EngineOptions {
   flavor?: WasmFlavor | "auto";
   /** How weights are stored (containers per bit-width). */
   policy?: WeightPolicy;
+  /** The relaxed build's accumulation form (default: "i32" where the engine's probe found the fused dot, else "i16"). */
+  relaxedForm?: RelaxedForm;
   /** Directory holding nipq-simd.wasm / nipq-scalar.wasm (default: the package's build/). */
   buildDir?: string;
   /** Load the simulator's build (nipq-sim-*.wasm: these kernels plus the sim-only ones, src/sim/chip/fastpath.ts). */
@@ -58,12 +61,14 @@ export class WasmEngine {
   readonly arena: Arena;
   readonly flavor: WasmFlavor;
   readonly policy: WeightPolicy;
+  /** The relaxed GEMM's form on the relaxed build; undefined on the others. */
+  readonly relaxedForm?: RelaxedForm;
   private prepared = new WeakMap<Layer, PreparedLayer>();
   /** Arena mark after the engine's own scratch: what forgetPrepared() releases back to. */
   private readonly baseMark: number;
   /** Whole-program runners hold pointers into the arena: while one exists, prepared layers are never forgotten. */
   pinned = false;
-  /** 192 bytes the GEMM kernel keeps its MR×8 accumulator tile in (MR ≤ 6) between the K loop and the requant. */
+  /** 512 bytes the GEMM kernels keep their accumulator tile in between the K loop and the requant (MR×8 channels, MR ≤ 6; the relaxed GEMM's RMR×8·RNP, RMR·RNP ≤ 16). */
   private readonly accScratch: number;
   /** Kp·16 bytes where the GEMM decodes one packed panel for tall GEMMs (assembly/gemm.ts, unpackPanel). */
   private tile = 0;
@@ -78,8 +83,9 @@ export class WasmEngine {
     this.k = exports;
     this.flavor = flavor;
     this.policy = o.policy ?? DEFAULT_POLICY;
+    if (flavor === "relaxed") this.relaxedForm = o.relaxedForm ?? (probeRelaxedDot().fused ? "i32" : "i16");
     this.arena = new Arena(exports.memory, exports.heap_base(), o.memoryLimit ?? configuredLimit());
-    this.accScratch = this.arena.alloc(192, "the GEMM accumulator scratch");
+    this.accScratch = this.arena.alloc(512, "the GEMM accumulator scratch");
     this.baseMark = this.arena.mark();
   }
 
@@ -130,7 +136,7 @@ export class WasmEngine {
     let p: PreparedLayer;
     switch (l.op) {
       case "conv2d": {
-        const h = prepareConv(l, x, this.policy, this.flavor === "relaxed");
+        const h = prepareConv(l, x, this.policy, this.relaxedForm);
         if (h.kind === "depthwise") {
           const { w, bias: _b, m: _m, s: _s, pw: _pw, ps: _ps, ...rest } = h;
           p = { ...rest, w: this.arena.putI16(w, what), ...this.putParams(h, what), weightBytes: w.byteLength };
@@ -142,7 +148,7 @@ export class WasmEngine {
         break;
       }
       case "dense": {
-        const { gemm, ...rest } = prepareDense(l, x, this.policy, this.flavor === "relaxed");
+        const { gemm, ...rest } = prepareDense(l, x, this.policy, this.relaxedForm);
         p = { ...rest, gemm: this.gemmDev(gemm, what) };
         break;
       }

@@ -55,7 +55,7 @@ export interface GemmHost {
   container: WeightContainer;
   /** Panels as stored: Int16Array for container 16, else Uint16Array words of packed fields; Int8Array 8c4 panels for the relaxed GEMM. */
   panels: Int16Array | Uint16Array | Int8Array;
-  /** Present for the relaxed-SIMD GEMM (8c4 i8 panels, Kp a multiple of 4): its k-quads per i16 block (relaxedBlock). */
+  /** Present for the relaxed-SIMD GEMM (8c4 i8 panels, Kp a multiple of 4): its k-quads per i16 block (relaxedBlock; 1: the i32 form). */
   relaxedT?: number;
   bias: Int32Array;
   m: Int32Array;
@@ -182,6 +182,20 @@ export function relaxedBlock(x: TensorSpec, weights: ArrayLike<number>): number 
 }
 
 /**
+ * How the relaxed GEMM accumulates on this engine (assembly/gemm-relaxed.ts): "i16", blocks of T k-quads in
+ * i16 lanes (T from relaxedBlock), or "i32", straight into i32 lanes (T = 1), which is exact for every layer
+ * relaxedBlock accepts and faster where the engine's i32 dot is one fused instruction (RelaxedProbe.fused).
+ * Same integers either way.
+ */
+export type RelaxedForm = "i16" | "i32";
+
+/** The T a layer runs the relaxed GEMM with in `form` (0: the baseline GEMM; no form: not the relaxed build). */
+function relaxedT(x: TensorSpec, weights: ArrayLike<number>, form?: RelaxedForm): number {
+  const T = form ? relaxedBlock(x, weights) : 0;
+  return T > 0 && form === "i32" ? 1 : T;
+}
+
+/**
  * The relaxed GEMM's operands: W[n][k] as 8c4 i8 panels (panel j, k-quad q, half h: 16 bytes whose byte
  * 4c + t is W[8j + 4h + c][4q + t]), K zero-padded to a multiple of 4, N to one of 8; bias and requant
  * parameters as gemmHost's; T from relaxedBlock.
@@ -240,9 +254,9 @@ export interface DenseHost extends DenseData {
 
 /**
  * Prepare for conv2d: depthwise kernel when groups = C = outC, else GEMM per group — on the relaxed build
- * (`relaxed`) the relaxed GEMM where relaxedBlock proves it exact.
+ * (`relaxed`: the form its GEMM accumulates in) the relaxed GEMM where relaxedBlock proves it exact.
  */
-export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed = false): ConvGemmHost | DepthwiseHost {
+export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed?: RelaxedForm): ConvGemmHost | DepthwiseHost {
   const op = prepareOp(l, x);
   const { geo, groups, opg, outC, view: { K }, acc, zx } = op;
   const bits = requantBits(acc, op.zy);
@@ -254,7 +268,7 @@ export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy 
     return { ...op, kind: "depthwise", Cp, w, ...gemmParams(outC, Cp, l.bias, l.rq.m, l.rq.s, bits) };
   }
   const container = containerFor(l.wBits, policy);
-  const T = relaxed ? relaxedBlock(x, l.weights) : 0;
+  const T = relaxedT(x, l.weights, relaxed);
   const gemms: GemmHost[] = [];
   for (let g = 0; g < groups; g++) {
     const o0 = g * opg;
@@ -266,10 +280,10 @@ export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy 
 }
 
 /** Prepare for dense: one GEMM, W[n][k] = weights[n·inN + k] (relaxed as in prepareConv). */
-export function prepareDense(l: DenseLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed = false): DenseHost {
+export function prepareDense(l: DenseLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed?: RelaxedForm): DenseHost {
   const op = prepareOp(l, x);
   const { inN, outN } = op;
-  const T = relaxed ? relaxedBlock(x, l.weights) : 0;
+  const T = relaxedT(x, l.weights, relaxed);
   const args = [outN, inN, (n: number, k: number) => l.weights[n * inN + k], zeroFoldedBias(l, inN, 0, outN, op.zx), l.rq.m, l.rq.s] as const;
   const bits = requantBits(op.acc, op.zy);
   const gemm = T > 0 ? relaxedGemmHost(...args, T, bits) : gemmHost(...args, containerFor(l.wBits, policy), bits);
