@@ -18,7 +18,7 @@ import { requireRelaxed } from "../../src/kernels/wasm/loader.js";
 import { WasmProgram } from "../../src/exec/wasm-program.js";
 import { mulberry32 } from "../../src/rng.js";
 import { DT, machine, modelBytes, node, ortWeb, tensor, tfWasm, timeIt, valueInfo } from "./common.js";
-import { timeWindows } from "./timing.js";
+import { layerProfile, timeWindows } from "./timing.js";
 
 const quick = process.argv.includes("--quick");
 const MIN_S = quick ? 0.1 : 0.25;
@@ -36,32 +36,7 @@ export function nipqRunner(p: Program, n: number, flavor: WasmFlavor = "simd"): 
   const k = loadWasmKernels({ flavor });
   const prog = new WasmProgram(k.engine, p, n);
   const x = images(n, sizeOf(p.layers[0].out.shape));
-  // Where the time goes: each layer's engine.exec timed by a wrapper on this engine instance (the runner
-  // has no hook: the edge runtime would carry it); slot 0, the u8 → i16 input conversion and the runner's
-  // own work, is the rest of each run's time.
-  const profile = () => {
-    const perLayer = new Float64Array(p.layers.length);
-    const e = k.engine;
-    const exec = e.exec;
-    e.exec = function (l, ...rest) {
-      const t = performance.now();
-      exec.call(this, l, ...rest);
-      perLayer[p.layers.indexOf(l)] += performance.now() - t;
-    };
-    const reps = 20;
-    let total = 0;
-    try {
-      for (let i = 0; i < reps; i++) {
-        const t = performance.now();
-        prog.run(x, n);
-        total += performance.now() - t;
-      }
-    } finally {
-      e.exec = exec;
-    }
-    perLayer[0] = total - perLayer.reduce((a, b) => a + b, 0);
-    return perLayer.map((v) => v / reps);
-  };
+  const profile = () => layerProfile(k.engine, p.layers, () => prog.run(x, n));
   return { call: () => void prog.run(x, n), profile, resident: k.engine.weightBytes + k.engine.paramBytes, arena: prog.arenaBytes };
 }
 

@@ -8,7 +8,8 @@ import { prepareOp } from "../prepare.js";
 import { Arena } from "./arena.js";
 import type { KernelExports, WasmFlavor } from "./features.js";
 import { configuredLimit, instantiateKernels } from "./loader.js";
-import { DEFAULT_POLICY, prepareConv, prepareDense, requantBits, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type WeightPolicy } from "./prepare.js";
+import { DEFAULT_POLICY, prepareConv, prepareDense, requantBits, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type RelaxedForm, type WeightPolicy } from "./prepare.js";
+import { probeRelaxedDot } from "./relaxed.js";
 
 /** A GEMM's operands resident in linear memory. */
 export interface GemmDev {
@@ -39,6 +40,8 @@ export interface EngineOptions {
   flavor?: WasmFlavor | "auto";
   /** How weights are stored (containers per bit-width). */
   policy?: WeightPolicy;
+  /** The relaxed build's accumulation form (default: "i32" where the engine's probe found the fused dot, else "i16"). */
+  relaxedForm?: RelaxedForm;
   /** Directory holding nipq-simd.wasm / nipq-scalar.wasm (default: the package's build/). */
   buildDir?: string;
   /** Load the simulator's build (nipq-sim-*.wasm: these kernels plus the sim-only ones, src/sim/chip/fastpath.ts). */
@@ -62,9 +65,11 @@ export class KernelEngine {
   readonly arena: Arena;
   readonly flavor: WasmFlavor;
   protected prepared = new WeakMap<Layer, PreparedLayer>();
+  /** The relaxed GEMM's form on the relaxed build; undefined on the others. */
+  readonly relaxedForm?: RelaxedForm;
   /** Whole-program runners hold pointers into the arena: while one exists, prepared layers are never forgotten. */
   pinned = false;
-  /** 192 bytes the GEMM kernel keeps its MR×8 accumulator tile in (MR ≤ 6) between the K loop and the requant. */
+  /** 512 bytes the GEMM kernels keep their accumulator tile in between the K loop and the requant (MR×8 channels, MR ≤ 6; the relaxed GEMM's RMR×8·RNP, RMR·RNP ≤ 16). */
   private readonly accScratch: number;
   /** Kp·16 bytes where the GEMM decodes one packed panel for tall GEMMs (assembly/gemm.ts, unpackPanel). */
   protected tile = 0;
@@ -79,11 +84,14 @@ export class KernelEngine {
     memoryLimit: number,
     /** How weights are stored (containers per bit-width). */
     readonly policy: WeightPolicy = DEFAULT_POLICY,
+    /** The relaxed build's accumulation form (default: "i32" where the engine's probe found the fused dot, else "i16"). */
+    relaxedForm?: RelaxedForm,
   ) {
     this.k = kernels.exports;
     this.flavor = kernels.flavor;
+    if (this.flavor === "relaxed") this.relaxedForm = relaxedForm ?? (probeRelaxedDot().fused ? "i32" : "i16");
     this.arena = new Arena(this.k.memory, this.k.heap_base(), memoryLimit);
-    this.accScratch = this.arena.alloc(192, "the GEMM accumulator scratch");
+    this.accScratch = this.arena.alloc(512, "the GEMM accumulator scratch");
   }
 
   /** Lays a GEMM's weights out as its kernel reads them (assembly/pack.ts) and copies its parameters; returns their pointers. */
@@ -128,7 +136,7 @@ export class KernelEngine {
     let p: PreparedLayer;
     switch (l.op) {
       case "conv2d": {
-        const h = prepareConv(l, x, this.policy, this.flavor === "relaxed");
+        const h = prepareConv(l, x, this.policy, this.relaxedForm);
         if (h.kind === "depthwise") {
           const { w, bias: _b, m: _m, s: _s, pw: _pw, ps: _ps, ...rest } = h;
           p = { ...rest, w: this.arena.putI16(w, what), ...this.putParams(h, what) };
@@ -140,7 +148,7 @@ export class KernelEngine {
         break;
       }
       case "dense": {
-        const { gemm, ...rest } = prepareDense(l, x, this.policy, this.flavor === "relaxed");
+        const { gemm, ...rest } = prepareDense(l, x, this.policy, this.relaxedForm);
         p = { ...rest, gemm: this.gemmDev(gemm, what) };
         break;
       }
@@ -273,7 +281,7 @@ export class WasmEngine extends KernelEngine {
 
   /** Instantiates the kernels (or adopts the caller's instance) and sets up the arena. */
   constructor(o: EngineOptions = {}) {
-    super(o.kernels ?? instantiateKernels(o.flavor ?? "auto", o.buildDir, o.sim), o.memoryLimit ?? configuredLimit(), o.policy);
+    super(o.kernels ?? instantiateKernels(o.flavor ?? "auto", o.buildDir, o.sim), o.memoryLimit ?? configuredLimit(), o.policy, o.relaxedForm);
     this.baseMark = this.arena.mark();
   }
 

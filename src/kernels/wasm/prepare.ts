@@ -60,7 +60,7 @@ export interface GemmHost {
    * GEMM 8c4 i8 panels; Np·Kp·container/8 bytes either way.
    */
   weights: Int8Array;
-  /** Present for the relaxed-SIMD GEMM (8c4 i8 panels, Kp a multiple of 4): its k-quads per i16 block (relaxedBlock). */
+  /** Present for the relaxed-SIMD GEMM (8c4 i8 panels, Kp a multiple of 4): its k-quads per i16 block (relaxedBlock; 1: the i32 form). */
   relaxedT?: number;
   bias: Int32Array;
   m: Int32Array;
@@ -162,6 +162,20 @@ export function relaxedBlock(x: TensorSpec, weights: ArrayLike<number>): number 
   return pair === 0 ? MAX_RELAXED_T : Math.min(MAX_RELAXED_T, Math.floor(32767 / pair));
 }
 
+/**
+ * How the relaxed GEMM accumulates on this engine (assembly/gemm-relaxed.ts): "i16", blocks of T k-quads in
+ * i16 lanes (T from relaxedBlock), or "i32", straight into i32 lanes (T = 1), which is exact for every layer
+ * relaxedBlock accepts and faster where the engine's i32 dot is one fused instruction (RelaxedProbe.fused).
+ * Same integers either way.
+ */
+export type RelaxedForm = "i16" | "i32";
+
+/** The T a layer runs the relaxed GEMM with in `form` (0: the baseline GEMM; no form: not the relaxed build). */
+function relaxedT(x: TensorSpec, weights: ArrayLike<number>, form?: RelaxedForm): number {
+  const T = form ? relaxedBlock(x, weights) : 0;
+  return T > 0 && form === "i32" ? 1 : T;
+}
+
 /** A GEMM's (or depthwise conv's) per-channel parameters padded to Np channels, with the shared shifts of its SIMD requant. */
 function gemmParams(N: number, Np: number, bias: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, accBits: number) {
   const pad = (src: ArrayLike<number>, fill: number) => Int32Array.from({ length: Np }, (_, c) => (c < N ? src[c] : fill));
@@ -199,9 +213,9 @@ export interface DenseHost extends DenseData {
 
 /**
  * Prepare for conv2d: depthwise kernel when groups = C = outC, else GEMM per group — on the relaxed build
- * (`relaxed`) the relaxed GEMM where relaxedBlock proves it exact.
+ * (`relaxed`: the form its GEMM accumulates in) the relaxed GEMM where relaxedBlock proves it exact.
  */
-export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed = false): ConvGemmHost | DepthwiseHost {
+export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed?: RelaxedForm): ConvGemmHost | DepthwiseHost {
   const op = prepareOp(l, x);
   const { geo, groups, opg, outC, view: { K }, acc, zx } = op;
   const bits = requantBits(acc, op.zy);
@@ -213,7 +227,7 @@ export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy 
     return { ...op, kind: "depthwise", Cp, w, ...gemmParams(outC, Cp, l.bias, l.rq.m, l.rq.s, bits) };
   }
   const container = containerFor(l.wBits, policy);
-  const T = relaxed ? relaxedBlock(x, l.weights) : 0;
+  const T = relaxedT(x, l.weights, relaxed);
   const gemms: GemmHost[] = [];
   for (let g = 0; g < groups; g++) {
     const o0 = g * opg;
@@ -224,10 +238,10 @@ export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy 
 }
 
 /** Prepare for dense: one GEMM, W[n][k] = weights[n·inN + k] (relaxed as in prepareConv). */
-export function prepareDense(l: DenseLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed = false): DenseHost {
+export function prepareDense(l: DenseLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed?: RelaxedForm): DenseHost {
   const op = prepareOp(l, x);
   const { inN, outN } = op;
-  const T = relaxed ? relaxedBlock(x, l.weights) : 0;
+  const T = relaxedT(x, l.weights, relaxed);
   const gemm = gemmHost(outN, inN, l.weights, zeroFoldedBias(l, inN, 0, outN, op.zx), l.rq.m, l.rq.s, containerFor(l.wBits, policy), requantBits(op.acc, op.zy), T);
   return { ...op, kind: "dense", gemm };
 }
