@@ -1,16 +1,21 @@
-// The GEMM's row blocks at real network sizes (issue 16, resnet18), bit for bit against the reference. The
-// per-op suite (test/backends/) draws small shapes, where a GEMM is one row block; here:
+// The GEMM's row blocks and the convolution's im2col bands at real network sizes (issue 16, resnet18), bit
+// for bit against the reference. The per-op suite (test/backends/) draws small shapes, where a GEMM is one
+// row block and an image's patches one im2col step; here:
 //  - tall GEMMs (M ≥ 24 rows) in several balanced row blocks, with rows past the last whole tile (taken
 //    one at a time on the resident panel), K on both sides of the decoded panel's L1 bound (Kp·16 ≤ 40960:
 //    decoded into the tile; above: decoded in registers), every weight container, with the fused requant
-//    and in the simulator's accumulate-only form.
+//    and in the simulator's accumulate-only form;
+//  - convolutions whose patches are made in bands of output rows (engine option im2colChunkBytes made
+//    small): bands of 1…3 rows with a remainder, zero padding at the top and bottom rows of a band's image,
+//    stride 2, 'same' and explicit pads, channels not a multiple of 8, a nonzero input zero point (the
+//    padded taps), and batches of several images per step when the patches of an image fit.
 
 import { describe, expect, it } from "vitest";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { WasmKernels } from "../../src/kernels/wasm/backend.js";
 import type { WeightPolicy } from "../../src/kernels/wasm/prepare.js";
-import { type DenseLayer, type TensorSpec } from "../../src/ir/types.js";
+import { windowGeometry, tensorRange, type Conv2DLayer, type DenseLayer, type LayerPadding, type TensorSpec } from "../../src/ir/types.js";
 import type { Activation } from "../../src/kernels/backend.js";
 import type { DensePrepared } from "../../src/kernels/wasm/engine.js";
 import { denseAcc } from "../../src/kernels/reference/ops.js";
@@ -38,6 +43,24 @@ function denseCase(seed: number, wBits: number, K: number, N: number, n: number)
     wScale: new Float64Array(N).fill(1), bias: rng.ints(N, -Math.round(typical), Math.round(typical)), rq: { m, s, lo: -127, hi: 127 },
   };
   return { layer, x: { n, spec: X_SPEC([K]), data: rng.ints(n * K, 0, 255) } };
+}
+
+interface ConvShape { H: number; W: number; C: number; outC: number; k: [number, number]; stride: [number, number]; padding: LayerPadding }
+
+function convCase(sh: ConvShape, wBits: number, zx: number, n: number, seed: number): { layer: Conv2DLayer; x: Activation } {
+  const rng = new Rng(seed);
+  const g = windowGeometry([sh.H, sh.W, sh.C], sh.k, sh.stride, sh.padding);
+  const K = sh.k[0] * sh.k[1] * sh.C;
+  const typical = Math.sqrt(K) * 128 * 2 ** (wBits - 1) * 0.5;
+  const { m, s } = requantParams(rng, sh.outC, typical, 127);
+  const layer: Conv2DLayer = {
+    op: "conv2d", name: "conv", inputs: [0], out: OUT_SPEC([g.OH, g.OW, sh.outC]), kernel: sh.k, stride: sh.stride, padding: sh.padding, groups: 1,
+    wBits, weights: rng.weights(sh.outC * K, wBits), wScale: new Float64Array(sh.outC).fill(0.01),
+    bias: rng.ints(sh.outC, -Math.round(typical), Math.round(typical)), rq: { m, s, lo: -127, hi: 127 },
+  };
+  const spec = X_SPEC([sh.H, sh.W, sh.C], zx);
+  const r = tensorRange(spec);
+  return { layer, x: { n, spec, data: rng.ints(n * sh.H * sh.W * sh.C, r.lo, r.hi) } };
 }
 
 /** The simulator build's accumulate-only GEMM (assembly/sim.ts). */
@@ -86,8 +109,42 @@ describe("tall GEMMs in row blocks (dense at M = 23…97 rows)", () => {
   });
 });
 
-describe("tall GEMMs: not saturation-dominated", () => {
-  it("> 40% of the outputs above strictly inside the clamp", () => {
+describe("convolutions in im2col bands of output rows", () => {
+  const SHAPES: ConvShape[] = [
+    { H: 11, W: 9, C: 5, outC: 19, k: [3, 3], stride: [1, 1], padding: "same" },
+    { H: 12, W: 10, C: 6, outC: 9, k: [3, 3], stride: [2, 2], padding: "same" }, // even size: 'same' pads bottom only
+    { H: 13, W: 8, C: 3, outC: 8, k: [7, 7], stride: [2, 2], padding: "same" }, // resnet18's conv1, small
+    { H: 10, W: 7, C: 16, outC: 12, k: [3, 3], stride: [1, 1], padding: [2, 1, 0, 2] },
+    { H: 9, W: 9, C: 10, outC: 17, k: [1, 1], stride: [2, 2], padding: "valid" }, // a stride-2 projection
+    { H: 8, W: 6, C: 4, outC: 8, k: [3, 3], stride: [1, 1], padding: "valid" },
+  ];
+  it("bands of 1, 2 and 3 rows and whole images give the reference's integers, z_x = 0 and 77", () => {
+    let seed = 100;
+    for (const sh of SHAPES) {
+      const g = windowGeometry([sh.H, sh.W, sh.C], sh.k, sh.stride, sh.padding);
+      const Kp = Math.ceil((sh.k[0] * sh.k[1] * sh.C) / 2) * 2; // int8 container: K padded to k-pairs
+      const rowBytes = g.OW * Kp * 2;
+      // Chunk sizes giving bands of 1, 2, 3 output rows (a remainder band where OH is not a multiple), and
+      // 2 whole images per step.
+      const chunks = [1, 2, 3].map((r) => r * rowBytes + rowBytes - 1).concat([2 * g.OH * rowBytes]);
+      for (const chunk of chunks)
+        for (const zx of [0, 77]) {
+          const k = new WasmKernels(new WasmEngine({ flavor: "simd", im2colChunkBytes: chunk }));
+          const { layer, x } = convCase(sh, 8, zx, 3, seed++);
+          const ref = referenceKernels.conv2d(layer, x);
+          count(ref, -127, 127);
+          expectExact(`conv ${JSON.stringify(sh)} chunk ${chunk} z_x ${zx}`, ref, k.conv2d(layer, x), layer.out.shape);
+        }
+    }
+  });
+  it("a 56×56×64 3×3 layer (resnet18's stage 1) at the default chunk: 4-row bands", () => {
+    const sh: ConvShape = { H: 56, W: 56, C: 64, outC: 8, k: [3, 3], stride: [1, 1], padding: "same" };
+    const { layer, x } = convCase(sh, 4, 0, 1, 7);
+    const ref = referenceKernels.conv2d(layer, x);
+    count(ref, -127, 127);
+    expectExact("conv 56×56×64", ref, new WasmKernels(new WasmEngine({ flavor: "simd" })).conv2d(layer, x), layer.out.shape);
+  });
+  it("the cases above are not saturation-dominated (> 40% of outputs strictly inside the clamp)", () => {
     expect(interior.seen).toBeGreaterThan(0);
     expect(interior.inside / interior.seen).toBeGreaterThan(0.4);
   });
