@@ -42,7 +42,7 @@ const UNPACK_MIN_ROWS = 24;
 /** Largest decoded panel (Kp·16 bytes) the unpacking path makes: it must stay in L1 while the block's rows use it. */
 const UNPACK_MAX_BYTES = 40960;
 /** Fewest rows of a row block (see gemmCore). */
-const BLOCK_MIN_ROWS = 24;
+const BLOCK_MIN_ROWS = 56;
 /** Bytes of x a row block targets (L1). */
 const X_BLOCK_BYTES = 32768;
 
@@ -237,8 +237,9 @@ function gemmCore(x: usize, lda: i32, M: i32, Kp: i32,
   const MR = cw >= 8 ? 4 : 6;
   // Rows in blocks, each swept by every panel: a block's x is read from memory once, and each panel, read
   // once per block, serves all its rows from L1. A block is ~X_BLOCK_BYTES of x (L1), but at least
-  // BLOCK_MIN_ROWS rows: at K = 2304…4608, 32 KiB of x are 4–7 rows, and a decoded panel then served one
-  // tile per decode, and all of a layer's weights (2.4 MB at 512 × 4608, int8) came again from L3 per 4 rows.
+  // BLOCK_MIN_ROWS rows (x then in L2: ≤ 56 × 9 KB at K = 4608): at K = 2304…4608, 32 KiB of x are 4–7 rows,
+  // and a decoded panel then served one tile per decode, and all of a layer's weights (2.4 MB at 512 × 4608,
+  // int8, more than L2) came again from L3 per 4 rows; with 24-row blocks, still twice for 49 rows.
   // Tall GEMMs also take the rows past the last whole tile in the blocks, one at a time on the resident
   // panel; short ones (M < UNPACK_MIN_ROWS) leave them to the 1×32 tile over four panels below.
   const Mt = tall ? M : M - M % MR; // the rows the blocks cover

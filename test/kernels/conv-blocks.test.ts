@@ -1,10 +1,10 @@
 // The GEMM's row blocks and the convolution's im2col bands at real network sizes (issue 16, resnet18), bit
 // for bit against the reference. The per-op suite (test/backends/) draws small shapes, where a GEMM is one
 // row block and an image's patches one im2col step; here:
-//  - tall GEMMs (M ≥ 24 rows) in several balanced row blocks, with rows past the last whole tile (taken
-//    one at a time on the resident panel), K on both sides of the decoded panel's L1 bound (Kp·16 ≤ 40960:
-//    decoded into the tile; above: decoded in registers), every weight container, with the fused requant
-//    and in the simulator's accumulate-only form;
+//  - tall GEMMs (M ≥ 24 rows) in balanced row blocks (≥ 56 rows: two at M = 97), with rows past the last
+//    whole tile (taken one at a time on the resident panel), K on both sides of the decoded panel's L1
+//    bound (Kp·16 ≤ 40960: decoded into the tile; above: decoded in registers), every weight container,
+//    with the fused requant and in the simulator's accumulate-only form;
 //  - convolutions whose patches are made in bands of output rows (engine option im2colChunkBytes made
 //    small): bands of 1…3 rows with a remainder, zero padding at the top and bottom rows of a band's image,
 //    stride 2, 'same' and explicit pads, channels not a multiple of 8, a nonzero input zero point (the
