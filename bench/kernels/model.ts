@@ -14,6 +14,7 @@ import { sizeOf, type Conv2DLayer, type DenseLayer, type Program } from "../../s
 import * as ortNode from "onnxruntime-node";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import type { WasmFlavor } from "../../src/kernels/wasm/features.js";
+import type { EngineOptions, WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { requireRelaxed } from "../../src/kernels/wasm/loader.js";
 import { WasmProgram } from "../../src/exec/wasm-program.js";
 import { mulberry32 } from "../../src/rng.js";
@@ -31,13 +32,13 @@ export function images(n: number, per = 784): Uint8Array {
   return a;
 }
 
-/** nipq-hw: the whole program in linear memory (WasmProgram): one batch per call. */
-export function nipqRunner(p: Program, n: number, flavor: WasmFlavor = "simd"): { call: () => void; profile: () => Float64Array; resident: number; arena: number } {
-  const k = loadWasmKernels({ flavor });
+/** nipq-hw: the whole program in linear memory (WasmProgram): one batch per call; `o`: more engine options (another build's directory, …). */
+export function nipqRunner(p: Program, n: number, flavor: WasmFlavor = "simd", o: EngineOptions = {}): { call: () => void; profile: () => Float64Array; resident: number; arena: number; engine: WasmEngine } {
+  const k = loadWasmKernels({ ...o, flavor });
   const prog = new WasmProgram(k.engine, p, n);
   const x = images(n, sizeOf(p.layers[0].out.shape));
   const profile = () => layerProfile(k.engine, p.layers, () => prog.run(x, n));
-  return { call: () => void prog.run(x, n), profile, resident: k.engine.weightBytes + k.engine.paramBytes, arena: prog.arenaBytes };
+  return { call: () => void prog.run(x, n), profile, resident: k.engine.weightBytes + k.engine.paramBytes, arena: prog.arenaBytes, engine: k.engine };
 }
 
 /** nipq-hw alone: seconds per batch, per-layer milliseconds, resident bytes. */

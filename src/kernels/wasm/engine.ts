@@ -32,7 +32,7 @@ export type WindowPrepared = { kind: "window"; geo: WindowGeometry; simdRq: numb
 /** A layer prepared into linear memory: the shared OpData plus what the WASM kernels read. */
 export type PreparedLayer = ConvGemmPrepared | DepthwisePrepared | DensePrepared | WindowPrepared | { kind: "elementwise" };
 
-/** Target bytes of one im2col chunk: a few samples' patch rows, sized to stay in L2. */
+/** Default bytes of patch rows per im2col + GEMM step (EngineOptions.im2colChunkBytes): sized to stay in L2. */
 const IM2COL_CHUNK_BYTES = 256 * 1024;
 
 export interface EngineOptions {
@@ -53,6 +53,8 @@ export interface EngineOptions {
    * with no file system); `flavor` and `buildDir` are then ignored. One instance per engine.
    */
   kernels?: { exports: KernelExports; flavor: WasmFlavor };
+  /** Bytes of patch rows per im2col + GEMM step of a convolution (default 256 KiB; tests set it small to make many bands). */
+  im2colChunkBytes?: number;
 }
 
 /**
@@ -74,6 +76,7 @@ export class KernelEngine {
   /** Kp·16 bytes where the GEMM decodes one packed panel for tall GEMMs (assembly/gemm.ts, unpackPanel). */
   protected tile = 0;
   protected tileBytes = 0;
+  private readonly im2colChunk: number;
   /** Resident bytes of all prepared weights (panels as stored) and of their int32 bias/m/s. */
   weightBytes = 0;
   paramBytes = 0;
@@ -86,10 +89,13 @@ export class KernelEngine {
     readonly policy: WeightPolicy = DEFAULT_POLICY,
     /** The relaxed build's accumulation form (default: "i32" where the engine's probe found the fused dot, else "i16"). */
     relaxedForm?: RelaxedForm,
+    /** Bytes of patch rows per im2col + GEMM step of a convolution. */
+    im2colChunkBytes = IM2COL_CHUNK_BYTES,
   ) {
     this.k = kernels.exports;
     this.flavor = kernels.flavor;
     if (this.flavor === "relaxed") this.relaxedForm = relaxedForm ?? (probeRelaxedDot().fused ? "i32" : "i16");
+    this.im2colChunk = im2colChunkBytes;
     this.arena = new Arena(this.k.memory, this.k.heap_base(), memoryLimit);
     this.accScratch = this.arena.alloc(512, "the GEMM accumulator scratch");
   }
@@ -206,16 +212,25 @@ export class KernelEngine {
       }
       const rows = g.OH * g.OW;
       const Kp = p.gemms[0].host.Kp;
-      const chunk = Math.max(1, Math.min(n, Math.floor(IM2COL_CHUNK_BYTES / (rows * Kp * 2))));
-      const col = this.arena.alloc(chunk * rows * Kp * 2, `the im2col buffer of layer ${l.name}`);
+      const rowBytes = Kp * 2;
+      // Each step makes ≤ im2colChunk bytes of patch rows and runs the GEMM on them while they are in
+      // cache: a band of `band` output rows of one image when an image's patches exceed it (224×224
+      // networks: 3.6 MB at 56×56×64, 3×3), else `chunk` whole images. A band starting at output row oy0
+      // is im2col of the same image with the top padding pt − oy0·sh (negative inside the image).
+      const band = Math.max(1, Math.min(g.OH, Math.floor(this.im2colChunk / (g.OW * rowBytes))));
+      const chunk = band < g.OH ? 1 : Math.max(1, Math.min(n, Math.floor(this.im2colChunk / (rows * rowBytes))));
+      const col = this.arena.alloc(chunk * band * g.OW * rowBytes, `the im2col buffer of layer ${l.name}`);
       const xSample = g.H * g.W * g.C * 2;
       for (let gi = 0; gi < h.groups; gi++) {
         const gm = p.gemms[gi];
         for (let b0 = 0; b0 < n; b0 += chunk) {
           const nb = Math.min(chunk, n - b0);
-          for (let b = 0; b < nb; b++)
-            k.im2col_s16(x + (b0 + b) * xSample, ...windowArgs(g), gi * h.cpg, h.cpg, col + b * rows * Kp * 2, Kp, h.zx);
-          this.gemm(gm, col, Kp, nb * rows, h.zy, h.clamp.lo, h.clamp.hi, y + (b0 * rows * h.outC + gi * h.opg) * 2, h.outC);
+          for (let oy0 = 0; oy0 < g.OH; oy0 += band) {
+            const oh = Math.min(band, g.OH - oy0);
+            for (let b = 0; b < nb; b++)
+              k.im2col_s16(x + (b0 + b) * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt - oy0 * g.sh, g.pl, oh, g.OW, gi * h.cpg, h.cpg, col + b * oh * g.OW * rowBytes, Kp, h.zx);
+            this.gemm(gm, col, Kp, nb * oh * g.OW, h.zy, h.clamp.lo, h.clamp.hi, y + ((b0 * rows + oy0 * g.OW) * h.outC + gi * h.opg) * 2, h.outC);
+          }
         }
       }
     } finally {
@@ -281,7 +296,7 @@ export class WasmEngine extends KernelEngine {
 
   /** Instantiates the kernels (or adopts the caller's instance) and sets up the arena. */
   constructor(o: EngineOptions = {}) {
-    super(o.kernels ?? instantiateKernels(o.flavor ?? "auto", o.buildDir, o.sim), o.memoryLimit ?? configuredLimit(), o.policy, o.relaxedForm);
+    super(o.kernels ?? instantiateKernels(o.flavor ?? "auto", o.buildDir, o.sim), o.memoryLimit ?? configuredLimit(), o.policy, o.relaxedForm, o.im2colChunkBytes);
     this.baseMark = this.arena.mark();
   }
 
