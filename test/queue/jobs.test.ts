@@ -45,7 +45,7 @@ describe("the job function over image ranges", () => {
   const CASES: [string, HwModel, number][] = [
     ["digital, per-chip weight noise (WASM program)", set(digital, [["noise.weightGaussian.sigma", 0.6]]), 90],
     ["digital, per-inference noise (fast path)", set(digital, [["noise.activationBitFlip.ber", 0.003], ["noise.outputGaussian.sigma", 0.8], ["noise.accumulatorBitFlip.ber", 0.0005]]), 90],
-    ["digital, narrow saturating accumulator (chip semantics)", set(digital, [["accumulator.bits", 12], ["accumulator.overflow", "saturate"], ["noise.activationBitFlip.ber", 0.002]]), 90],
+    ["digital, narrow saturating accumulator (chip semantics)", set(digital, [["accumulator.bits", 12], ["accumulator.overflow", "saturate"], ["noise.activationBitFlip.ber", 0.01]]), 90],
     ["analog PCM crossbar with read noise", set(loadHwModel("analog-pcm-crossbar").hw, [["noise.pcm.perReadSigma", 0.02]]), 24],
   ];
   for (const [name, hw, n] of CASES) {
