@@ -23,7 +23,7 @@ import { NoisyWasmProgram, fastPathEquivalent } from "../../src/sim/chip/fastpat
 import { flipInputs } from "../../src/sim/chip/kernels.js";
 import { withChipWeights } from "../../src/sim/chip/run.js";
 import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
-import { cachedInit, machine } from "../kernels/common.js";
+import { cachedInit, cpuMsPerCall, machine } from "../kernels/common.js";
 import { images } from "../kernels/model.js";
 
 const opt = (name: string, dflt: string) => {
@@ -58,21 +58,7 @@ const noisy = [dirA, ...(dirB ? [dirB] : [])].map((d) => new NoisyWasmProgram(ch
 const outs = noisy.map((q) => q.run(x, n, 0).logits);
 if (outs.length === 2 && outs[0].some((v, i) => v !== outs[1][i])) throw new Error("the two simulator builds give different logits");
 
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
-/** CPU ms per call over a window of ≥ 100 ms wall time. */
-const window = (f: () => void) => {
-  const t0 = performance.now();
-  const c0 = cpuMs();
-  let k = 0;
-  do {
-    f();
-    k++;
-  } while (performance.now() - t0 < 100);
-  return (cpuMs() - c0) / k;
-};
+const window = (f: () => void) => cpuMsPerCall(f, 100);
 const fns = [() => clean.run(x, n), ...noisy.map((q) => () => q.run(x, n, 0))];
 console.log(machine());
 const ratios: number[][] = noisy.map(() => []);
