@@ -430,7 +430,7 @@ export class NoisyWasmProgram {
   }
 
   /**
-   * A direct (1×1, stride-1) conv with output noise only, in slabs of SLAB_ROWS pixels per image: the raw
+   * A direct (1×1, stride-1) conv with output noise only, in slabs of pixels of one image (slabOptions): the raw
    * GEMM of a slab, then gauss_requant_s16 on it while its accumulators are still in cache (the whole layer's
    * accumulators, up to 9.6 MB for mobilenetv2's largest at 2 images, would go out to memory and back). The
    * same integers: a pixel's accumulators depend on that pixel alone, and the kernel continues the image's
