@@ -14,7 +14,8 @@
 //    Decoding is `i16x8.shr_s(i16x8.shl(raw, 16 − c·(j+1)), 16 − c)`: one load and two shifts give a
 //    sign-extended weight vector. Short GEMMs (M < UNPACK_MIN_ROWS) decode in registers inside the tile
 //    loop; tall ones decode each panel once per row block into `tile` (Kp·16 bytes) and run the i16 tile
-//    on it. Either way the resident weight memory is exactly c bits per weight (the packed size for 2-,
+//    on it, unless the decoded panel would not fit L1 (Kp·16 > UNPACK_MAX_BYTES), where they too decode in
+//    registers. Either way the resident weight memory is exactly c bits per weight (the packed size for 2-,
 //    4- and 8-bit weights).
 //
 // Why this layout: `i32x4.dot_i16x8_s(splat(x[r][2p], x[r][2p+1]), w-pairs of 4 channels)` yields four
@@ -38,6 +39,12 @@ import { tile1x32_c16, tile1x32_c2, tile1x32_c4, tile1x32_c8, tile1x8_c16, tile1
 
 /** Rows from which a packed-weight GEMM decodes panels into the tile instead of in registers. */
 const UNPACK_MIN_ROWS = 24;
+/** Largest decoded panel (Kp·16 bytes) the unpacking path makes: it must stay in L1 while the block's rows use it. */
+const UNPACK_MAX_BYTES = 40960;
+/** Fewest rows of a row block (see gemmCore). */
+const BLOCK_MIN_ROWS = 56;
+/** Bytes of x a row block targets (L1). */
+const X_BLOCK_BYTES = 32768;
 
 /**
  * Decodes one packed panel (container c = 8, 4 or 2) into the i16 layout of container 16 at `tile`
@@ -221,17 +228,30 @@ function gemmCore(x: usize, lda: i32, M: i32, Kp: i32,
   }
   const kpb = wbits == 2 ? 4 : wbits == 4 ? 2 : 1; // k-pairs per 16-byte block
   const blocks = (Kp >> 1) / kpb;
-  // Tall GEMMs with packed weights: decode each panel once per row block into `tile` and run the i16
-  // tile on it (the decode is then shared by up to ~50 rows); short ones decode in registers (6-row tile).
-  const unpack = wbits != 16 && M >= UNPACK_MIN_ROWS;
+  // Tall GEMMs with packed weights: decode each panel once per row block into `tile` and run the i16 tile
+  // on it, when the decoded panel fits L1 (Kp·16 ≤ UNPACK_MAX_BYTES); short GEMMs, and tall ones with longer
+  // K (resnet18's K = 4608: 74 KB decoded, 37 KB packed), decode in registers inside the tile.
+  const tall = M >= UNPACK_MIN_ROWS;
+  const unpack = wbits != 16 && tall && Kp * 16 <= UNPACK_MAX_BYTES;
   const cw = unpack ? 16 : wbits; // the container the row tiles read
   const MR = cw >= 8 ? 4 : 6;
-  const Mfull = M - M % MR;
-  // Row blocks of ~32 KiB of x (L1-sized), each swept by every panel: x is read from memory once, the
-  // panels (small) stay in L2. Without this, a tall GEMM (3136 rows) re-streamed all of x per panel.
-  const MB = max(MR, (32768 / (Kp << 1)) / MR * MR);
-  for (let r0 = 0; r0 < Mfull; r0 += MB) {
-  const r1 = min(Mfull, r0 + MB);
+  // Rows in blocks, each swept by every panel: a block's x is read from memory once, and each panel, read
+  // once per block, serves all its rows from L1. A block is ~X_BLOCK_BYTES of x (L1), but at least
+  // BLOCK_MIN_ROWS rows (x then in L2: ≤ 56 × 9 KB at K = 4608): at K = 2304…4608, 32 KiB of x are 4–7 rows,
+  // and a decoded panel then served one tile per decode, and all of a layer's weights (2.4 MB at 512 × 4608,
+  // int8, more than L2) came again from L3 per 4 rows; with 24-row blocks, still twice for 49 rows.
+  // Tall GEMMs also take the rows past the last whole tile in the blocks, one at a time on the resident
+  // panel; short ones (M < UNPACK_MIN_ROWS) leave them to the 1×32 tile over four panels below.
+  const Mt = tall ? M : M - M % MR; // the rows the blocks cover
+  let MB = max(BLOCK_MIN_ROWS, (X_BLOCK_BYTES / (Kp << 1)) / MR * MR);
+  // Balanced blocks (a last block of a few rows would cost a whole pass over the panels): the number of
+  // blocks rounded to the nearest, their rows spread evenly, in whole tiles.
+  const nb = max(1, (Mt + (MB >> 1)) / MB);
+  MB = ((Mt + nb - 1) / nb + MR - 1) / MR * MR;
+  const rowBlocks = cw == 16 ? Kp >> 1 : blocks; // the tiles' loop count: k-pairs, or 16-byte blocks
+  for (let r0 = 0; r0 < Mt; r0 += MB) {
+  const r1 = min(Mt, r0 + MB);
+  const rt = r1 - (r1 - r0) % MR; // end of the block's whole tiles
   for (let j = 0; j < panels; j++) {
     const panel = w + <usize>j * panelBytes;
     const n0 = j << 3;
@@ -242,8 +262,7 @@ function gemmCore(x: usize, lda: i32, M: i32, Kp: i32,
       unpackPanel(panel, wbits, blocks, tile);
       pan = tile;
     }
-    const rowBlocks = cw == 16 ? Kp >> 1 : blocks;
-    for (let r = r0; r < r1; r += MR) {
+    for (let r = r0; r < rt; r += MR) {
       initAcc(acc, bv, MR);
       const x0 = x + <usize>r * xs;
       if (cw == 16) tile4x8_c16(x0, xs, pan, rowBlocks, acc);
@@ -253,9 +272,19 @@ function gemmCore(x: usize, lda: i32, M: i32, Kp: i32,
       if (raw) for (let i = 0; i < MR; i++) storeAcc8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N);
       else for (let i = 0; i < MR; i++) requantStore8(acc + (<usize>i << 5), y + <usize>(r + i) * ys, n0, N, m, s, pw, S, zy, lo, hi);
     }
+    for (let r = rt; r < r1; r++) {
+      initAcc(acc, bv, 1);
+      const x0 = x + <usize>r * xs;
+      if (cw == 16) tile1x8_c16(x0, xs, pan, rowBlocks, acc);
+      else if (cw == 8) tile1x8_c8(x0, xs, pan, rowBlocks, acc);
+      else if (cw == 4) tile1x8_c4(x0, xs, pan, rowBlocks, acc);
+      else tile1x8_c2(x0, xs, pan, rowBlocks, acc);
+      if (raw) storeAcc8(acc, y + <usize>r * ys, n0, N);
+      else requantStore8(acc, y + <usize>r * ys, n0, N, m, s, pw, S, zy, lo, hi);
+    }
   }
   }
-  for (let r = Mfull; r < M; r++) {
+  for (let r = Mt; r < M; r++) {
     const x0 = x + <usize>r * xs;
     const yr = y + <usize>r * ys;
     let j = 0;

@@ -32,7 +32,8 @@
 
 /**
  * x: i16 [H][W][C] (one sample); out: i16 [OH·OW][ldo]. Channels c0..c0+cpg−1 (one group).
- * pt/pl: top/left padding; sh/sw: strides; pad: the value of a padded tap.
+ * pt/pl: top/left padding; sh/sw: strides; pad: the value of a padded tap. pt may be negative: output rows
+ * oy0.. of an image (a band, src/kernels/wasm/engine.ts conv2d) are its rows 0.. with pt − oy0·sh.
  */
 export function im2col_s16(x: usize, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, c0: i32, cpg: i32, out: usize, ldo: i32, pad: i32): void {

@@ -75,7 +75,7 @@ const STEPS = [
     name: "runtime",
     group: "runtime",
     inputs: ["src", "package.json"],
-    versions: ["esbuild", "tsx"],
+    versions: ["esbuild", "uglify-js", "tsx"],
     outputs: ["build/deploy/nipq-runtime.mjs", "build/deploy/index.html"],
     run: () => run("edge runtime", node, [bin("tsx", "dist/cli.mjs"), "src/deploy/build.ts"]),
   },

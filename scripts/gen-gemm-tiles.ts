@@ -1,19 +1,37 @@
-// Generates assembly/gemm-tiles.ts: the register tiles of the GEMM kernel (assembly/gemm.ts), one
-// function per weight container (16-, 8-, 4- or 2-bit fields per i16 lane) and row count. They differ
-// only in how many rows share a broadcast and how a 16-byte weight block is decoded, so they are written
-// by this script rather than by hand, and stay identical in structure (XNNPACK keeps its microkernels
-// the same way: a template per family and a generator; see its src/qs8-gemm/*.c.in). The output is
-// committed; test/kernels/gemm-tiles.test.ts regenerates it and fails if the file differs.
+// Generates the register tiles of the two GEMM kernels:
+//  - assembly/gemm-tiles.ts, the baseline GEMM's (assembly/gemm.ts): one function per weight container
+//    (16-, 8-, 4- or 2-bit fields per i16 lane) and row count;
+//  - assembly/gemm-relaxed-tiles.ts, the relaxed-SIMD GEMM's (assembly/gemm-relaxed.ts): one function per
+//    accumulation form (i32 or i16 blocks) and tile shape (rows × 8-channel panels, RELAXED_TILES).
+// Tiles of a family differ only in how many rows share a broadcast, how many panels share an x vector and
+// how a 16-byte weight block is decoded or accumulated, so they are written by this script rather than by
+// hand, and stay identical in structure (XNNPACK keeps its microkernels the same way: a template per
+// family and a generator; see its src/qs8-gemm/*.c.in). The output is committed;
+// test/kernels/gemm-tiles.test.ts regenerates both files and fails if either differs.
 //
-//   npx tsx scripts/gen-gemm-tiles.ts            (rewrites assembly/gemm-tiles.ts)
-//   npx tsx scripts/gen-gemm-tiles.ts --check    (exit 1 if it is not up to date)
+//   npx tsx scripts/gen-gemm-tiles.ts            (rewrites both files)
+//   npx tsx scripts/gen-gemm-tiles.ts --check    (exit 1 if either is not up to date)
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The generated file, relative to the package root. */
+/** The generated files, relative to the package root. */
 export const TILES_FILE = join("assembly", "gemm-tiles.ts");
+export const RELAXED_TILES_FILE = join("assembly", "gemm-relaxed-tiles.ts");
+
+/** A relaxed register tile's shape: [rows, panels] (rows × 8·panels output channels). */
+export type RelaxedShape = readonly [number, number];
+
+/**
+ * The relaxed GEMM's main register tile per accumulation form; leftover rows use 1-row tiles, leftover
+ * panels 1-panel tiles. Measured on cnn-s W4A4 (bench/deploy/builds-ab.ts, docs/RESULTS.md "Relaxed SIMD"):
+ * the i32 form, one fused dot per 16 products where the engine has it (x86 AVX-VNNI), gains from 6 rows
+ * (12 accumulator chains hide the dot's latency; 12 + 2 weights + 1 broadcast fill V8's 15 allocatable
+ * registers); the i16 form, two instructions per 16 products and no dependency through the dot, was best
+ * at 4 rows (5 and 6 rows, 2 rows × 2 panels measured slower or equal).
+ */
+export const RELAXED_TILES: { readonly i32: RelaxedShape; readonly i16: RelaxedShape } = { i32: [6, 1], i16: [4, 1] };
 
 /** Weight containers: bits per i16 lane field (16 = plain i16 vectors). */
 const CONTAINERS = [16, 8, 4, 2] as const;
@@ -129,16 +147,130 @@ export function generateTiles(): string {
   return header.join("\n") + fns.map((f) => f.replace("@inline function", "@inline export function")).join("\n\n") + "\n";
 }
 
+/** Relaxed tiles: the name of the accumulator of row r, panel p, half h (channels 0–3 / 4–7 of the panel). */
+const ra = (r: number, p: number, h: number) => `a${r}_${p}${h}`;
+
+/**
+ * rtile{MR}x{8·NP}_{form}: MR rows × NP consecutive 8c4 panels of the relaxed GEMM, accumulating into the i32
+ * tile at `acc` (row r, panel p at byte 32·(r·NP + p); bias preloaded by the caller). Per k-quad: one
+ * `v128.load32_splat` of each row's 4 x bytes, two 16-byte weight vectors per panel, and MR·NP·2 dots.
+ *  - i32: `i32x4.relaxed_dot_i8x16_i7x16_add_s` straight into i32 accumulators (T = 1);
+ *  - i16: `i16x8.relaxed_dot_i8x16_i7x16_s` pair sums added in i16 lanes for T quads, then widened
+ *    pairwise into the tile in memory (the accumulators of the i32 form stay in memory instead).
+ */
+function relaxedTile(MR: number, NP: number, form: "i32" | "i16"): string {
+  const L: string[] = [];
+  const off = (r: number, p: number, h: number) => 32 * (r * NP + p) + 16 * h;
+  const each = (f: (r: number, p: number, h: number) => void) => {
+    for (let r = 0; r < MR; r++) for (let p = 0; p < NP; p++) for (let h = 0; h < 2; h++) f(r, p, h);
+  };
+  const i16 = form === "i16";
+  L.push("// @ts-ignore: decorator");
+  L.push(`@inline export function rtile${MR}x${8 * NP}_${form}(x0: usize, xs: usize, panel: usize, panelBytes: usize, quads: i32, ${i16 ? "T: i32, " : ""}acc: usize): void {`);
+  for (let p = 0; p < NP; p++) L.push(`  let wp${p} = ${p === 0 ? "panel" : `panel + <usize>${p} * panelBytes`};`);
+  L.push("  let o: usize = 0;");
+  for (let r = 1; r < MR; r++) L.push(`  const x${r} = x${r - 1} + xs;`);
+  const pad = i16 ? "    " : "  ";
+  if (i16) {
+    L.push("  for (let q0 = 0; q0 < quads; q0 += T) {");
+    L.push("    const q1 = min(quads, q0 + T);");
+    each((r, p, h) => L.push(`    let ${ra(r, p, h)} = i16x8.splat(0);`));
+    L.push("    for (let q = q0; q < q1; q++) {");
+  } else {
+    each((r, p, h) => L.push(`  let ${ra(r, p, h)} = v128.load(acc, ${off(r, p, h)});`));
+    L.push("  for (let q = 0; q < quads; q++) {");
+  }
+  for (let p = 0; p < NP; p++) for (let h = 0; h < 2; h++) L.push(`${pad}  const w${p}${h} = v128.load(wp${p}${h ? ", 16" : ""});`);
+  for (let r = 0; r < MR; r++) {
+    L.push(`${pad}  const v${r} = v128.load32_splat(x${r} + o);`);
+    for (let p = 0; p < NP; p++)
+      for (let h = 0; h < 2; h++) {
+        const a = ra(r, p, h);
+        L.push(i16 ? `${pad}  ${a} = i16x8.add(${a}, i16x8.relaxed_dot_i8x16_i7x16_s(w${p}${h}, v${r}));` : `${pad}  ${a} = i32x4.relaxed_dot_i8x16_i7x16_add_s(w${p}${h}, v${r}, ${a});`);
+      }
+  }
+  L.push(`${pad}  o += 4;`);
+  for (let p = 0; p < NP; p++) L.push(`${pad}  wp${p} += 32;`);
+  L.push(`${pad}}`);
+  if (i16) {
+    each((r, p, h) => L.push(`    v128.store(acc, i32x4.add(v128.load(acc, ${off(r, p, h)}), i32x4.extadd_pairwise_i16x8_s(${ra(r, p, h)})), ${off(r, p, h)});`));
+    L.push("  }");
+  } else {
+    each((r, p, h) => L.push(`  v128.store(acc, ${ra(r, p, h)}, ${off(r, p, h)});`));
+  }
+  L.push("}");
+  return L.join("\n");
+}
+
+/** The shapes written for a main tile [MR, NP]: itself, then those of leftover rows and panels. */
+function relaxedShapes([MR, NP]: RelaxedShape): [number, number][] {
+  const all: [number, number][] = [[MR, NP], [1, NP], [MR, 1], [1, 1]];
+  return all.filter(([r, p], i) => all.findIndex(([r2, p2]) => r2 === r && p2 === p) === i);
+}
+
+/**
+ * rtile: the one entry the kernel calls. T > 1 picks the i16 form (T k-quads per block), T = 1 the i32 form;
+ * rows (the form's RMR or 1) and np (its RNP or 1) pick the shape.
+ */
+function relaxedDispatch(tiles: typeof RELAXED_TILES): string {
+  const args = (form: "i32" | "i16") => `x0, xs, panel, panelBytes, quads, ${form === "i16" ? "T, " : ""}acc`;
+  const byPanels = (form: "i32" | "i16", r: number, NP: number, ind: string) =>
+    NP === 1 ? `${ind}rtile${r}x8_${form}(${args(form)});` : `${ind}if (np == ${NP}) rtile${r}x${8 * NP}_${form}(${args(form)});\n${ind}else rtile${r}x8_${form}(${args(form)});`;
+  const byRows = (form: "i32" | "i16", ind: string) => {
+    const [MR, NP] = tiles[form];
+    return MR === 1 ? byPanels(form, 1, NP, ind) : `${ind}if (rows == ${MR}) {\n${byPanels(form, MR, NP, ind + "  ")}\n${ind}} else {\n${byPanels(form, 1, NP, ind + "  ")}\n${ind}}`;
+  };
+  return [
+    "/** Rows and 8-channel panels of each form's main tile. */",
+    `export const RMR_I32 = ${tiles.i32[0]};`,
+    `export const RNP_I32 = ${tiles.i32[1]};`,
+    `export const RMR_I16 = ${tiles.i16[0]};`,
+    `export const RNP_I16 = ${tiles.i16[1]};`,
+    "",
+    "/** rows (the form's RMR or 1) × np (its RNP or 1) panels from `panel` on; T > 1: the i16 form, T k-quads per block; T = 1: the i32 form. */",
+    "// @ts-ignore: decorator",
+    "@inline export function rtile(x0: usize, xs: usize, panel: usize, panelBytes: usize, quads: i32, T: i32, acc: usize, rows: i32, np: i32): void {",
+    "  if (T > 1) {",
+    byRows("i16", "    "),
+    "  } else {",
+    byRows("i32", "    "),
+    "  }",
+    "}",
+  ].join("\n");
+}
+
+/** The relaxed tiles' file. */
+export function generateRelaxedTiles(tiles: typeof RELAXED_TILES = RELAXED_TILES): string {
+  const header = [
+    "// GENERATED by scripts/gen-gemm-tiles.ts — do not edit; change the generator (RELAXED_TILES: the main tile's",
+    "// shape per form) and run `npx tsx scripts/gen-gemm-tiles.ts` (test/kernels/gemm-tiles.test.ts checks this file is its output).",
+    "//",
+    "// The register tiles of the relaxed-SIMD GEMM (assembly/gemm-relaxed.ts explains the 8c4 panels, the two",
+    "// accumulation forms and why they are exact). rtile{MR}x{N}_{form}: MR rows × N channels (N/8 panels);",
+    "// form i32: relaxed_dot_i8x16_i7x16_add_s into i32 lanes; i16: T k-quads of pair sums in i16 lanes, then",
+    "// widened. Each accumulates into the i32 tile at `acc` (row r, panel p at byte 32·(r·np + p); bias",
+    "// preloaded by the caller).",
+    "",
+  ];
+  for (const [MR, NP] of [tiles.i32, tiles.i16])
+    if (MR * NP > 16) throw new Error(`relaxed tile ${MR}×${8 * NP}: its accumulators need ${32 * MR * NP} bytes, the engine's scratch holds 512 (src/kernels/wasm/engine.ts)`);
+  const fns: string[] = [];
+  for (const form of ["i32", "i16"] as const) for (const [MR, NP] of relaxedShapes(tiles[form])) fns.push(relaxedTile(MR, NP, form));
+  fns.push(relaxedDispatch(tiles));
+  return header.join("\n") + fns.join("\n\n") + "\n";
+}
+
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const file = join(ROOT, TILES_FILE);
-  const text = generateTiles();
+  const outputs: [string, string][] = [[TILES_FILE, generateTiles()], [RELAXED_TILES_FILE, generateRelaxedTiles()]];
   if (process.argv.includes("--check")) {
-    const same = readFileSync(file, "utf8") === text;
-    console.log(same ? `${TILES_FILE} is up to date` : `${TILES_FILE} differs from its generator's output: run npx tsx scripts/gen-gemm-tiles.ts`);
-    process.exit(same ? 0 : 1);
+    const stale = outputs.filter(([f, text]) => readFileSync(join(ROOT, f), "utf8") !== text).map(([f]) => f);
+    console.log(stale.length ? `${stale.join(", ")} differ${stale.length === 1 ? "s" : ""} from the generator's output: run npx tsx scripts/gen-gemm-tiles.ts` : `${outputs.map(([f]) => f).join(", ")} are up to date`);
+    process.exit(stale.length ? 1 : 0);
   }
-  writeFileSync(file, text);
-  console.log(`wrote ${TILES_FILE}`);
+  for (const [f, text] of outputs) {
+    writeFileSync(join(ROOT, f), text);
+    console.log(`wrote ${f}`);
+  }
 }

@@ -110,7 +110,8 @@ export const MUTATIONS: Mutation[] = [
   { id: "unpack-spill", file: PACK, find: "if (off + bits > 8) v |= bytes[byte + 1] << (8 - off);", replace: "if (off + bits > 9) v |= bytes[byte + 1] << (8 - off);", tests: T.pack },
   { id: "unpack-sign", file: PACK, find: "v - (1 << bits) : v;", replace: "v - (1 << (bits - 1)) : v;", tests: T.pack },
   { id: "pack-size", file: PACK, find: "return Math.ceil((n * bits) / 8);", replace: "return Math.floor((n * bits) / 8);", tests: T.pack },
-  { id: "host-panel-mask", file: "src/kernels/wasm/prepare.ts", find: "|= (vals[q * 8 + l] & mask) << shift;", replace: "|= vals[q * 8 + l] << shift;", tests: [...T.wasm, ...T.ops] },
+  { id: "as-panel-mask", file: "assembly/pack.ts", find: "<i32>load<u16>(a) | ((v & mask) << shift)", replace: "<i32>load<u16>(a) | (v << shift)", tests: [...T.wasm, ...T.ops] },
+  { id: "as-panel-8c4-order", file: "assembly/pack.ts", find: "const k = q + t;", replace: "const k = q + 3 - t;", tests: ["test/kernels/relaxed-gemm.test.ts"] },
   { id: "as-unpack4-unsigned", file: "assembly/gemm.ts", find: "v128.store(dst, i16x8.shr_s(i16x8.shl(raw, 8), 12), 16);", replace: "v128.store(dst, i16x8.shr_u(i16x8.shl(raw, 8), 12), 16);", tests: [...T.wasm, ...T.ops] },
   { id: "as-unpack-scalar-unsigned", file: "assembly/gemm.ts", find: "<< up) >> down));", replace: "<< up) >>> down));", tests: [...T.wasm, ...T.ops] },
   // Padding offsets (TensorFlow `same`: top/left = floor(total/2)) in each place that applies them.

@@ -5,9 +5,12 @@
 // process's CPU time, not the wall clock: with both runs single-threaded here, the time other processes held
 // the core drops out (caches and a shared hyperthread still do not). Prints the median and quartiles of the
 // per-round ratio time(A) / time(B) (> 1: B faster); the two builds must give identical logits. Run it with
-// DIR_A = DIR_B once to see the spread of a null comparison.
+// DIR_A = DIR_B once to see the spread of a null comparison. `--im2col-chunk-a BYTES` gives side A's engine
+// another im2col step size (src/kernels/wasm/engine.ts; 1e12: one step per image, as before the bands), to
+// compare the engine's host-side change too.
 //
-//   npx tsx bench/kernels/ab.ts resnet20|mobilenetv2|resnet18 8|4 DIR_A DIR_B [--batch N] [--rounds R]
+//   npx tsx bench/kernels/ab.ts resnet20|mobilenetv2|resnet18 8|4 DIR_A DIR_B [--batch N] [--rounds R] [--im2col-chunk-a BYTES]
+//   npx tsx bench/kernels/ab.ts FILE.qmodel - DIR_A DIR_B [...]      (any program, e.g. test/fixtures/cnn-s-w4a4-random.qmodel; batch 64)
 
 import { WasmProgram } from "../../src/exec/wasm-program.js";
 import { readQModel } from "../../src/ir/io.js";
@@ -21,18 +24,20 @@ const arg = (name: string, dflt: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const [arch, bitsArg, dirA, dirB] = process.argv.slice(2);
-if (!["resnet20", "mobilenetv2", "resnet18"].includes(arch) || !["8", "4"].includes(bitsArg) || !dirA || !dirB) {
-  console.error("usage: npx tsx bench/kernels/ab.ts resnet20|mobilenetv2|resnet18 8|4 DIR_A DIR_B [--batch N] [--rounds R]");
+const file = arch?.endsWith(".qmodel") ? arch : undefined;
+if ((!file && (!["resnet20", "mobilenetv2", "resnet18"].includes(arch) || !["8", "4"].includes(bitsArg))) || !dirA || !dirB) {
+  console.error("usage: npx tsx bench/kernels/ab.ts resnet20|mobilenetv2|resnet18 8|4 DIR_A DIR_B [--batch N] [--rounds R] [--im2col-chunk-a BYTES]\n       npx tsx bench/kernels/ab.ts FILE.qmodel - DIR_A DIR_B [...]");
   process.exit(2);
 }
 const bits = Number(bitsArg);
 const input: [number, number, number] = arch === "resnet20" ? [32, 32, 3] : [224, 224, 3];
 const classes = arch === "resnet20" ? 10 : 1000;
-const p = readQModel(await cachedInit(`${arch}-${input.join("x")}-${classes}-w${bits}a${bits}`, { arch, bits: { w: bits, a: bits }, input, classes, seed: 1 }));
-const n = arg("--batch", arch === "resnet20" ? 8 : 1);
+const p = readQModel(file ?? (await cachedInit(`${arch}-${input.join("x")}-${classes}-w${bits}a${bits}`, { arch, bits: { w: bits, a: bits }, input, classes, seed: 1 })));
+const n = arg("--batch", file ? 64 : arch === "resnet20" ? 8 : 1);
 const rounds = arg("--rounds", 150);
 const x = images(n, sizeOf(p.layers[0].out.shape));
-const progs = [dirA, dirB].map((d) => new WasmProgram(new WasmEngine({ buildDir: d, flavor: "simd" }), p, n));
+const chunkA = arg("--im2col-chunk-a", 0) || undefined;
+const progs = [dirA, dirB].map((d, i) => new WasmProgram(new WasmEngine({ buildDir: d, flavor: "simd", im2colChunkBytes: i === 0 ? chunkA : undefined }), p, n));
 const [la, lb] = progs.map((q) => q.run(x, n).logits);
 if (la.some((v, i) => v !== lb[i])) throw new Error("the two builds give different logits");
 
@@ -60,5 +65,5 @@ for (let r = 0; r < rounds; r++) {
 }
 ratios.sort((u, v) => u - v);
 const q = (f: number) => ratios[Math.floor(f * (rounds - 1))].toFixed(3);
-console.log(`${arch} W${bits}A${bits} batch ${n}, ${rounds} rounds: CPU time A / B median ${q(0.5)} (quartiles ${q(0.25)}–${q(0.75)})`);
+console.log(`${file ?? `${arch} W${bits}A${bits}`} batch ${n}, ${rounds} rounds: CPU time A / B median ${q(0.5)} (quartiles ${q(0.25)}–${q(0.75)})`);
 console.log(machine());

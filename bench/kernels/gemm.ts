@@ -41,15 +41,16 @@ export function nipqGemm(e: WasmEngine, M: number, K: number, N: number, wBits: 
   const c: WeightContainer = container ?? containerFor(wBits);
   // Requant as a real layer has it: per-channel m, s (here one shift; the SIMD shared-shift form applies).
   const accBits = 1 + Math.ceil(Math.log2(K * 255 * wmax + 1)) + 1;
-  const h = gemmHost(N, K, (n, k) => W[n * K + k], new Int32Array(N), new Int32Array(N).fill(2 ** 30), new Int32Array(N).fill(40), c, accBits);
+  const h = gemmHost(N, K, W, new Int32Array(N), new Int32Array(N).fill(2 ** 30), new Int32Array(N).fill(40), c, accBits);
   const a = e.arena;
-  const w = a.putBytes(new Uint8Array(h.panels.buffer, h.panels.byteOffset, h.panels.byteLength), "w");
-  const bias = a.putI32(h.bias, "b"), m = a.putI32(h.m, "m"), s = a.putI32(h.s, "s"), pw = a.putI32(h.pw, "pw"), ps = a.putI32(h.ps, "ps");
+  const before = e.weightBytes;
+  const { w, bias, m, s, pw, ps } = e.gemmDev(h, "w");
+  const resident = e.weightBytes - before;
   const x = a.putI16(Int16Array.from({ length: M * h.Kp }, (_, i) => (i % h.Kp < K ? Math.floor(r() * 256) : 0)), "x");
   const y = a.alloc(M * N * 2, "y");
   const acc = a.alloc(192, "acc");
   const tile = a.alloc(h.Kp * 16, "tile");
-  return { call: () => e.k.gemm_s16_8c2_requant(x, h.Kp, M, h.Kp, w, c, acc, tile, N, bias, m, s, pw, ps, 0, -128, 127, y, N), resident: h.panels.byteLength };
+  return { call: () => e.k.gemm_s16_8c2_requant(x, h.Kp, M, h.Kp, w, c, acc, tile, N, bias, m, s, pw, ps, 0, -128, 127, y, N), resident };
 }
 
 async function tfGemm(M: number, K: number, N: number): Promise<number> {

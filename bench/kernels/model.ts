@@ -14,11 +14,12 @@ import { sizeOf, type Conv2DLayer, type DenseLayer, type Program } from "../../s
 import * as ortNode from "onnxruntime-node";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import type { WasmFlavor } from "../../src/kernels/wasm/features.js";
+import type { EngineOptions, WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { requireRelaxed } from "../../src/kernels/wasm/loader.js";
 import { WasmProgram } from "../../src/exec/wasm-program.js";
 import { mulberry32 } from "../../src/rng.js";
 import { DT, machine, modelBytes, node, ortWeb, tensor, tfWasm, timeIt, valueInfo } from "./common.js";
-import { timeWindows } from "./timing.js";
+import { layerProfile, timeWindows } from "./timing.js";
 
 const quick = process.argv.includes("--quick");
 const MIN_S = quick ? 0.1 : 0.25;
@@ -31,38 +32,13 @@ export function images(n: number, per = 784): Uint8Array {
   return a;
 }
 
-/** nipq-hw: the whole program in linear memory (WasmProgram): one batch per call. */
-export function nipqRunner(p: Program, n: number, flavor: WasmFlavor = "simd"): { call: () => void; profile: () => Float64Array; resident: number; arena: number } {
-  const k = loadWasmKernels({ flavor });
+/** nipq-hw: the whole program in linear memory (WasmProgram): one batch per call; `o`: more engine options (another build's directory, …). */
+export function nipqRunner(p: Program, n: number, flavor: WasmFlavor = "simd", o: EngineOptions = {}): { call: () => void; profile: () => Float64Array; resident: number; arena: number; engine: WasmEngine } {
+  const k = loadWasmKernels({ ...o, flavor });
   const prog = new WasmProgram(k.engine, p, n);
   const x = images(n, sizeOf(p.layers[0].out.shape));
-  // Where the time goes: each layer's engine.exec timed by a wrapper on this engine instance (the runner
-  // has no hook: the edge runtime would carry it); slot 0, the u8 → i16 input conversion and the runner's
-  // own work, is the rest of each run's time.
-  const profile = () => {
-    const perLayer = new Float64Array(p.layers.length);
-    const e = k.engine;
-    const exec = e.exec;
-    e.exec = function (l, ...rest) {
-      const t = performance.now();
-      exec.call(this, l, ...rest);
-      perLayer[p.layers.indexOf(l)] += performance.now() - t;
-    };
-    const reps = 20;
-    let total = 0;
-    try {
-      for (let i = 0; i < reps; i++) {
-        const t = performance.now();
-        prog.run(x, n);
-        total += performance.now() - t;
-      }
-    } finally {
-      e.exec = exec;
-    }
-    perLayer[0] = total - perLayer.reduce((a, b) => a + b, 0);
-    return perLayer.map((v) => v / reps);
-  };
-  return { call: () => void prog.run(x, n), profile, resident: k.engine.weightBytes + k.engine.paramBytes, arena: prog.arenaBytes };
+  const profile = () => layerProfile(k.engine, p.layers, () => prog.run(x, n));
+  return { call: () => void prog.run(x, n), profile, resident: k.engine.weightBytes + k.engine.paramBytes, arena: prog.arenaBytes, engine: k.engine };
 }
 
 /** nipq-hw alone: seconds per batch, per-layer milliseconds, resident bytes. */

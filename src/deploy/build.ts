@@ -3,12 +3,14 @@
 // minified ES module, nipq-runtime.mjs, and src/deploy/page/app.ts into index.html. `nipq export` copies
 // both into a bundle. Output is deterministic: the same sources give the same bytes.
 //
-// The runtime may import no package and no Node API. The one Node-only module the engine reaches,
+// The runtime may import no package and no Node API. The one Node-only module the engine's file reaches,
 // src/kernels/wasm/loader.ts (it reads build/*.wasm and NIPQ_WASM_MEMORY_MB for `nipq run`), is replaced
-// by a stub whose functions throw: the runtime passes the kernels it compiled itself and its memory limit
-// (EngineOptions.kernels, memoryLimit), so they are never called. Any node: or package import fails the build with a message naming the importer.
+// by a stub whose functions throw: only Node's WasmEngine calls them, and the runtime uses the KernelEngine
+// it extends (with the kernels the runtime compiled itself), so the bundle drops both. Any node: or package
+// import fails the build with a message naming the importer.
 
 import { build, type Plugin } from "esbuild";
+import { minify } from "uglify-js";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -22,7 +24,7 @@ const SRC = join(ROOT, "src", "deploy");
 export const DEPLOY_BUILD_DIR = join(ROOT, "build", "deploy");
 
 /** Keeps the runtime free of packages and Node APIs (see the header). */
-const edgeOnly: Plugin = {
+export const edgeOnly: Plugin = {
   name: "nipq-edge-only",
   setup(b) {
     b.onResolve({ filter: /^\.\/loader\.js$/ }, (a) => (a.importer.endsWith(join("kernels", "wasm", "engine.ts")) ? { path: "loader", namespace: "edge-stub" } : undefined));
@@ -50,11 +52,11 @@ function version(): string {
  * part of the runtime's API, a .qmodel header field, a WASM export, a worker message or a built-in's method
  * (those must never be listed: the bundle would break where they cross). test/deploy runs the bundle.
  */
-const INTERNAL_PROPS = /^(arena|prepared|weightBytes|paramBytes|tileBytes|tile|accScratch|pinned|policy|baseMark|gemmDev|forgetPrepared|prepare|gemm|alloc|ensure|mark|release|putI32|putI16|putBytes|put|putParams|typed|used|host|gemms|simdRq|clamp|cpg|opg|outC|inN|outN|view|depthwise|direct|geo|acc|container|panels|relaxedT|micro|staging|offsets|arenaBytes|runMicro|engine|peakBytes|owner|sizes|live|method|supported|correct|detail|before|after|total|fail|positive|obj|arr|str|ints|wide|narrow|what|base|limit|top)$/;
+const INTERNAL_PROPS = /^(arena|prepared|weightBytes|paramBytes|tileBytes|tile|accScratch|pinned|policy|baseMark|gemmDev|forgetPrepared|prepare|gemm|alloc|ensure|mark|release|putI32|putI16|putBytes|put|putParams|typed|used|host|gemms|simdRq|clamp|cpg|opg|outC|inN|outN|view|depthwise|direct|geo|acc|container|panels|relaxedT|relaxedForm|micro|staging|offsets|arenaBytes|runMicro|engine|peakBytes|owner|sizes|live|method|supported|correct|fused|detail|before|after|total|fail|positive|int|obj|arr|str|ints|wide|narrow|what|base|limit|top)$/;
 
-/** Bundles the runtime; returns its text (one ES module, no imports). */
-export async function buildRuntimeText(): Promise<string> {
-  const r = await build({
+/** Bundles the runtime with esbuild (one ES module, no imports); `metafile` adds esbuild's per-input accounting. */
+function bundleRuntime(metafile = false) {
+  return build({
     entryPoints: [join(SRC, "runtime.ts")],
     bundle: true,
     format: "esm",
@@ -66,12 +68,34 @@ export async function buildRuntimeText(): Promise<string> {
     mangleProps: INTERNAL_PROPS,
     // Fields assigned in constructors, not also declared on the class (no class here relies on define semantics).
     tsconfigRaw: { compilerOptions: { useDefineForClassFields: false } },
-    banner: { js: `// nipq-hw ${version()} edge runtime (no dependencies; MIT), from src/deploy/runtime.ts` },
     plugins: [edgeOnly],
     write: false,
+    metafile,
     logLevel: "silent",
   });
-  return r.outputFiles[0].text;
+}
+
+/**
+ * Bundles the runtime; returns its text (one ES module, no imports). esbuild bundles and minifies; UglifyJS
+ * then compresses what esbuild leaves (3 passes: single-use functions and variables inlined, `let`/`const`
+ * turned into `var` where that changes nothing, variables merged, unused arguments dropped), 1.4 KB less
+ * (docs/DECISIONS.md "Runtime budget"). Both are deterministic.
+ */
+export async function buildRuntimeText(): Promise<string> {
+  const bundled = (await bundleRuntime()).outputFiles[0].text;
+  const r = minify(bundled, { module: true, toplevel: true, compress: { passes: 3 }, mangle: { toplevel: true }, output: { preamble: `// nipq-hw ${version()} edge runtime (no dependencies; MIT), from src/deploy/runtime.ts` } });
+  if (r.error) throw r.error;
+  return r.code + "\n";
+}
+
+/**
+ * Where the runtime's bytes are: esbuild's output size and the bytes of it each source file accounts for
+ * (esbuild metafile, largest first), before UglifyJS.
+ */
+export async function runtimeBreakdown(): Promise<{ esbuildBytes: number; inputs: [string, number][] }> {
+  const out = Object.values((await bundleRuntime(true)).metafile!.outputs)[0];
+  const inputs = Object.entries(out.inputs).map(([f, v]): [string, number] => [f, v.bytesInOutput]);
+  return { esbuildBytes: out.bytes, inputs: inputs.sort((a, b) => b[1] - a[1]) };
 }
 
 /**
@@ -128,7 +152,13 @@ export async function buildDeploy(outDir = DEPLOY_BUILD_DIR): Promise<{ runtime:
   return { runtime, page };
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2] === "--sizes") {
+  // `npx tsx src/deploy/build.ts --sizes`: where the runtime's bytes are (docs/DECISIONS.md "Runtime budget").
+  void Promise.all([runtimeBreakdown(), buildRuntimeText()]).then(([{ esbuildBytes, inputs }, text]) => {
+    for (const [f, b] of inputs) console.log(`${String(b).padStart(6)}  ${f}`);
+    console.log(`${String(esbuildBytes).padStart(6)}  esbuild's output (with the exports)\n${String(Buffer.byteLength(text)).padStart(6)}  nipq-runtime.mjs (after UglifyJS)`);
+  });
+} else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   buildDeploy().then(
     ({ runtime, page }) => console.log(`edge runtime: ${relative(ROOT, runtime)} (${readFileSync(runtime).length} B), demo page: ${relative(ROOT, page)} (${readFileSync(page).length} B)`),
     (e: Error) => {

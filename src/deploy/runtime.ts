@@ -13,7 +13,7 @@
 import { NipqInputError, QModelFormatError, describeValue } from "../errors.js";
 import { decodeQModel } from "../ir/qmodel.js";
 import { sizeOf, type Program } from "../ir/types.js";
-import { WasmEngine } from "../kernels/wasm/engine.js";
+import { KernelEngine } from "../kernels/wasm/engine.js";
 import { kernelImports, resolveFlavor, simdSupported, type KernelExports, type WasmFlavor } from "../kernels/wasm/features.js";
 import { probeRelaxedDot } from "../kernels/wasm/relaxed.js";
 import { WasmProgram } from "../exec/wasm-program.js";
@@ -138,7 +138,9 @@ export class NipqModel {
     readonly modelBytes: number,
     o: Pick<LoadOptions, "maxBatch" | "memoryLimit"> = {},
   ) {
-    const engine = new WasmEngine({ kernels: { exports: kernels, flavor }, memoryLimit: o.memoryLimit ?? DEFAULT_MEMORY_LIMIT });
+    const engine = new KernelEngine({ exports: kernels, flavor }, o.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
+    // The runner splits any batch into micro-batches of at most min(maxBatch, MICRO_BATCH) images, the
+    // most a kernel call runs (its arena is sized for them): predict() hands it the whole batch.
     this.runner = new WasmProgram(engine, program, o.maxBatch ?? DEFAULT_MAX_BATCH);
     this.inputSize = sizeOf(program.layers[0].out.shape);
     this.classes = sizeOf(program.layers[program.layers.length - 1].out.shape);
@@ -159,15 +161,8 @@ export class NipqModel {
    * the same integers as the reference kernels (DESIGN.md §3). n defaults to images.length / inputSize.
    */
   predict(images: Uint8Array, n = images?.length / this.inputSize): Prediction {
-    const { logits, predictions } = checkImages(this, images, n);
-    const max = this.runner.maxBatch;
-    for (let b = 0; b < n; b += max) {
-      const nb = Math.min(max, n - b);
-      const r = this.runner.run(images.subarray(b * this.inputSize, (b + nb) * this.inputSize), nb);
-      logits.set(r.logits, b * this.classes);
-      predictions.set(r.predictions, b);
-    }
-    return { n, classes: this.classes, logits, predictions };
+    checkImages(this, images, n);
+    return this.runner.run(images, n);
   }
 }
 

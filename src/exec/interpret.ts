@@ -41,6 +41,12 @@ export function checkActivationMemory(program: Program, n: number, keepAll = fal
   }
 }
 
+/** A RangeError unless `images` holds exactly n of the program's inputs (a caller's mistake, not bad input). */
+export function checkImageBytes(program: Program, images: Uint8Array, n: number): void {
+  const expect = n * sizeOf(program.layers[0].out.shape);
+  if (images.length !== expect) throw new RangeError(`images: expected ${expect} bytes for ${n} samples, found ${images.length}`);
+}
+
 /**
  * Runs `program` over n images (u8, n × H × W × C as the input layer's shape) and returns every layer's
  * output when `keepAll`, else only the final one. The program must be valid (see validateProgram).
@@ -48,8 +54,7 @@ export function checkActivationMemory(program: Program, n: number, keepAll = fal
 export function interpretLayers(program: Program, k: LayerKernels, images: Uint8Array, n: number, keepAll = false): Activation[] {
   const layers = program.layers;
   const input = layers[0];
-  const expect = n * sizeOf(input.out.shape);
-  if (images.length !== expect) throw new RangeError(`images: expected ${expect} bytes for ${n} samples, found ${images.length}`);
+  checkImageBytes(program, images, n);
   checkActivationMemory(program, n, keepAll);
   const acts: (Activation | undefined)[] = new Array(layers.length);
   acts[0] = { n, spec: input.out, data: inputTensor(images, input.out.shape[2], input.op === "input" ? input.lut : undefined) };

@@ -8,7 +8,7 @@ import { sizeOf, type Program } from "../ir/types.js";
 import { MAX_BATCH } from "../limits.js";
 import type { LayerKernels } from "../kernels/backend.js";
 import { WasmKernels } from "../kernels/wasm/backend.js";
-import { runProgram, type RunResult } from "./interpret.js";
+import { checkImageBytes, runProgram, type RunResult } from "./interpret.js";
 import { WasmProgram } from "./wasm-program.js";
 
 /** int16 logits (n × classes; any integer array holding them) and the argmax of each row. */
@@ -32,7 +32,12 @@ export interface ProgramRunner {
 export function compileProgram(program: Program, kernels: LayerKernels, maxBatch: number): ProgramRunner {
   if (kernels instanceof WasmKernels) {
     const w = new WasmProgram(kernels.engine, program, maxBatch);
-    return { name: kernels.name, run: (images, n) => w.run(images, n) };
+    const run = (images: Uint8Array, n: number) => {
+      if (n > maxBatch) throw new RangeError(`batch ${n} exceeds the prepared maximum ${maxBatch}`);
+      checkImageBytes(program, images, n);
+      return w.run(images, n);
+    };
+    return { name: kernels.name, run };
   }
   return { name: kernels.name, run: (images, n) => runProgram(program, kernels, images, n) };
 }

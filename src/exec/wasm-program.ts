@@ -7,7 +7,7 @@ import type { RunResult } from "./interpret.js";
 import { argmaxRows, inputTensor } from "../kernels/reference/ops.js";
 import { sizeOf, type Program } from "../ir/types.js";
 import { SLACK } from "../kernels/wasm/arena.js";
-import type { WasmEngine } from "../kernels/wasm/engine.js";
+import type { KernelEngine } from "../kernels/wasm/engine.js";
 
 /**
  * Images run through the whole network at a time. A batch is processed in micro-batches, so the
@@ -24,11 +24,15 @@ export class WasmProgram {
   private readonly offsets: number[];
   readonly arenaBytes: number;
 
-  /** Prepares every layer of a valid program and allocates the arena for batches of up to maxBatch. */
+  /**
+   * Prepares every layer of a valid program and allocates the arena for micro-batches of min(maxBatch,
+   * microBatch) images. run() takes batches of any size; the batch limit and the images' length are the
+   * callers' to check (src/exec/runner.ts compileProgram, the edge runtime's predict).
+   */
   constructor(
-    readonly engine: WasmEngine,
+    readonly engine: KernelEngine,
     readonly program: Program,
-    readonly maxBatch: number,
+    maxBatch: number,
     microBatch = MICRO_BATCH,
   ) {
     engine.pinned = true;
@@ -45,15 +49,13 @@ export class WasmProgram {
   }
 
   /**
-   * Runs n ≤ maxBatch images (u8, n × input size) and returns the int16 logits and the predictions. (Where
-   * the time goes, bench/kernels/model.ts times each layer's engine.exec: no hook here, which the edge
-   * runtime would carry.)
+   * Runs n images (u8, n × input size) and returns the int16 logits and the predictions. (Where the time
+   * goes, bench/kernels/model.ts times each layer's engine.exec: no hook here, which the edge runtime
+   * would carry.)
    */
   run(images: Uint8Array, n: number): RunResult {
     const layers = this.program.layers;
-    if (n > this.maxBatch) throw new RangeError(`batch ${n} exceeds the prepared maximum ${this.maxBatch}`);
     const inSize = sizeOf(layers[0].out.shape);
-    if (images.length !== n * inSize) throw new RangeError(`images: expected ${n * inSize} bytes for ${n} samples, found ${images.length}`);
     const classes = sizeOf(layers[layers.length - 1].out.shape);
     const logits = new Int16Array(n * classes);
     for (let b = 0; b < n; b += this.micro) {

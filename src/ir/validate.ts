@@ -19,13 +19,14 @@ export class Checker {
   fail(field: string, expected: string, found: unknown): never {
     throw new QModelFormatError(this.file, field, expected, typeof found === "string" && found.startsWith("§") ? found.slice(1) : describeValue(found));
   }
+  // Number.isInteger and Number.isFinite are false for anything but a number.
   int(field: string, v: unknown, lo: number, hi: number): number {
-    if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) this.fail(field, `an integer in [${lo}, ${hi}]`, v);
-    return v;
+    if (!Number.isInteger(v) || (v as number) < lo || (v as number) > hi) this.fail(field, `an integer in [${lo}, ${hi}]`, v);
+    return v as number;
   }
   positive(field: string, v: unknown): number {
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) this.fail(field, "a finite number > 0", v);
-    return v;
+    if (!Number.isFinite(v) || (v as number) <= 0) this.fail(field, "a finite number > 0", v);
+    return v as number;
   }
   eq(field: string, found: unknown, expected: unknown, what = String(expected)): void {
     if (found !== expected) this.fail(field, what, found);
@@ -54,7 +55,7 @@ function checkTensor(c: Checker, f: string, t: TensorSpec, isOutput: boolean): v
   if (typeof t.signed !== "boolean") c.fail(`${f}.signed`, "true or false", t.signed);
   if (isOutput && !t.signed) c.fail(`${f}.signed`, "true (the logits are signed 16-bit)", t.signed);
   c.positive(`${f}.scale`, t.scale);
-  if (t.fullRange !== undefined && typeof t.fullRange !== "boolean") c.fail(`${f}.fullRange`, "true or false", t.fullRange);
+  checkFlag(c, `${f}.fullRange`, t.fullRange);
   if (t.fullRange && !t.signed) c.fail(`${f}.fullRange`, "false (only a signed tensor can be full range)", t.fullRange);
   if (isOutput && t.fullRange) c.fail(`${f}.fullRange`, "false (the logits are narrow signed 16-bit)", t.fullRange);
   if (t.zero !== undefined) {

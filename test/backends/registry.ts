@@ -28,10 +28,11 @@ export const BACKENDS_UNDER_TEST: BackendUnderTest[] = [
   },
   { name: "wasm-scalar", load: async () => loadWasmKernels({ flavor: "scalar" }), format2: true },
   // The relaxed-SIMD build, by the route `--kernels relaxed` takes (on Node 20: V8 flags set in this test
-  // process, then the probe; src/kernels/wasm/loader.ts). Its GEMM runs where activations are u7.
-  {
-    name: "wasm-relaxed",
-    load: async () => loadWasmKernels({ flavor: "relaxed" }),
+  // process, then the probe; src/kernels/wasm/loader.ts). Its GEMM runs where activations are u7, in both
+  // accumulation forms whatever this engine would pick (i32: what Chromium on AVX-VNNI runs; i16: Node's).
+  ...(["i16", "i32"] as const).map((form) => ({
+    name: `wasm-relaxed-${form}`,
+    load: async () => loadWasmKernels({ flavor: "relaxed", relaxedForm: form }),
     skip: () => {
       try {
         requireRelaxed();
@@ -41,7 +42,7 @@ export const BACKENDS_UNDER_TEST: BackendUnderTest[] = [
       }
     },
     format2: true,
-  },
+  })),
   // The simulator on the int8 systolic array: noise off, 32-bit accumulators, spec requant (31-bit m, half-up).
   { name: "sim", load: async () => simKernels(adHocChip(loadHwModel("int8-systolic-16x16").hw)), format2: true },
 ];

@@ -11,7 +11,7 @@ import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { WasmKernels } from "../../src/kernels/wasm/backend.js";
 import { WasmEngine, type ConvGemmPrepared, type DensePrepared } from "../../src/kernels/wasm/engine.js";
 import { requireRelaxed } from "../../src/kernels/wasm/loader.js";
-import { relaxedBlock } from "../../src/kernels/wasm/prepare.js";
+import { relaxedBlock, type RelaxedForm } from "../../src/kernels/wasm/prepare.js";
 import type { Conv2DLayer, DenseLayer, TensorSpec } from "../../src/ir/types.js";
 import { expectExact } from "../backends/check.js";
 import { Rng } from "../backends/rand.js";
@@ -55,15 +55,15 @@ describe("relaxedBlock: the per-layer proof", () => {
 });
 
 describe.skipIf(!!why)(`relaxed GEMM at constructed edges${why ? ` (skipped: ${why})` : ""}`, () => {
-  const k = () => new WasmKernels(new WasmEngine({ flavor: "relaxed" }));
+  const k = (relaxedForm?: RelaxedForm) => new WasmKernels(new WasmEngine({ flavor: "relaxed", relaxedForm }));
 
-  it("i32 form: weights −128 / 127 against activations 0 / 127, K = 1..129 (not multiples of 4 or 16), N and rows around the tiles", () => {
+  it("i32 form: weights −128 / 127 against activations 0 / 127, K = 1..129 (not multiples of 4 or 16), N and rows around the tiles (6 rows)", () => {
     const rng = new Rng(18);
     const kern = k();
     let cases = 0;
     for (const K of [1, 2, 3, 4, 5, 7, 15, 16, 17, 31, 33, 63, 64, 129])
       for (const N of [1, 8, 9, 17])
-        for (const n of [1, 3, 4, 5, 9]) {
+        for (const n of [1, 3, 4, 5, 6, 7, 13]) {
           // Rows alternate all-127, all-0, and a mix of 0 / 127; weights alternate the two limits (and random i8).
           const weights = Int8Array.from({ length: N * K }, (_, i) => (i % 3 === 2 ? rng.int(-128, 127) : i % 2 ? 127 : -128));
           const data = Int32Array.from({ length: n * K }, (_, i) => { const r = Math.floor(i / K); return r % 3 === 0 ? 127 : r % 3 === 1 ? 0 : rng.pick([0, 127]); });
@@ -74,23 +74,32 @@ describe.skipIf(!!why)(`relaxed GEMM at constructed edges${why ? ` (skipped: ${w
           expectExact(`relaxed i32 form K${K} N${N} n${n}`, referenceKernels.dense(l, x), kern.dense(l, x), [N]);
           cases++;
         }
-    expect(cases).toBe(14 * 4 * 5);
+    expect(cases).toBe(14 * 4 * 7);
   });
 
-  it("i16 form: every lane driven exactly to the proven bound T·2·max|w|·max x ≤ 32767 in each block", () => {
+  it("i16 form: every lane driven exactly to the proven bound T·2·max|w|·max x ≤ 32767 in each block; the i32 form on the same layers", () => {
     // 4-bit weights at −7 against 4-bit activations at 15: T = 156 quads, and each i16 lane ends its block at
-    // −156·2·7·15 = −32760 (one quad more: −32970, which wraps). Three full blocks and a partial one.
-    const kern = k();
+    // −156·2·7·15 = −32760 (one quad more: −32970, which wraps). Three full blocks and a partial one. The i32
+    // form (what an engine with a fused i32 dot runs, RelaxedProbe.fused) takes the same layers with T = 1.
     const K = 4 * 156 * 3 + 4 * 5 + 3;
-    for (const [N, n] of [[9, 5], [8, 4], [1, 1]]) {
-      const weights = new Int8Array(N * K).fill(-7);
-      const l = dense(K, N, 4, weights, new Int32Array(N), 20);
-      const x: Activation = { n, spec: u(4, [K]), data: new Int32Array(n * K).fill(15) };
-      expect(denseT(kern.engine, l, x.spec)).toBe(156);
-      const ref = referenceKernels.dense(l, x);
-      expect(ref[0]).toBe(Math.round((-210 * (K >> 1) - 105 * (K & 1)) / 32)); // the sum is what it should be, not clamped
-      expectExact(`relaxed i16 form at the bound N${N} n${n}`, ref, kern.dense(l, x), [N]);
+    for (const [form, T] of [["i16", 156], ["i32", 1]] as const) {
+      const kern = k(form);
+      for (const [N, n] of [[9, 5], [8, 4], [17, 7], [1, 1], [8, 13]]) {
+        const weights = new Int8Array(N * K).fill(-7);
+        const l = dense(K, N, 4, weights, new Int32Array(N), 20);
+        const x: Activation = { n, spec: u(4, [K]), data: new Int32Array(n * K).fill(15) };
+        expect(denseT(kern.engine, l, x.spec)).toBe(T);
+        const ref = referenceKernels.dense(l, x);
+        expect(ref[0]).toBe(Math.round((-210 * (K >> 1) - 105 * (K & 1)) / 32)); // the sum is what it should be, not clamped
+        expectExact(`relaxed ${form} form at the i16 bound N${N} n${n}`, ref, kern.dense(l, x), [N]);
+      }
     }
+  });
+
+  it("the form follows the engine's probe unless forced (fused i32 dot: i32, else i16)", () => {
+    expect(k().engine.relaxedForm).toBe(requireRelaxed().fused ? "i32" : "i16");
+    expect(k("i32").engine.relaxedForm).toBe("i32");
+    expect(new WasmEngine({ flavor: "simd" }).relaxedForm).toBeUndefined();
   });
 
   it("conv2d with a format-2 zero point: padded taps carry z_x (im2col) and the 8c4 panels take K = 3·3·5 = 45", () => {

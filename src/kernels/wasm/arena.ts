@@ -12,7 +12,6 @@ export const SLACK = 16;
 /** The bump allocator over one instance's linear memory. */
 export class Arena {
   private top: number;
-  private u8?: Uint8Array;
 
   constructor(
     readonly memory: WebAssembly.Memory,
@@ -58,10 +57,9 @@ export class Arena {
     return this.top - this.base;
   }
 
-  /** A byte view of all of linear memory (recreated after growth detaches the old buffer). */
+  /** A byte view of all of linear memory, over the current buffer. */
   bytes(): Uint8Array {
-    if (!this.u8 || this.u8.buffer !== this.memory.buffer) this.u8 = new Uint8Array(this.memory.buffer);
-    return this.u8;
+    return new Uint8Array(this.memory.buffer);
   }
   /** An i16 view of n elements at ptr, over the current buffer. */
   i16(ptr: number, n: number): Int16Array {

@@ -8,23 +8,23 @@ import { prepareOp } from "../prepare.js";
 import { Arena } from "./arena.js";
 import type { KernelExports, WasmFlavor } from "./features.js";
 import { configuredLimit, instantiateKernels } from "./loader.js";
-import { DEFAULT_POLICY, prepareConv, prepareDense, requantBits, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type WeightPolicy } from "./prepare.js";
+import { DEFAULT_POLICY, prepareConv, prepareDense, requantBits, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type RelaxedForm, type WeightPolicy } from "./prepare.js";
+import { probeRelaxedDot } from "./relaxed.js";
 
 /** A GEMM's operands resident in linear memory. */
 export interface GemmDev {
-  host: Omit<GemmHost, "panels">;
+  /** The host-side operands (its weights are a view of the layer's, not a copy). */
+  host: GemmHost;
   w: number;
   bias: number;
   m: number;
   s: number;
   pw: number;
   ps: number;
-  /** Bytes of the weight panels as stored (the resident weight memory of this GEMM). */
-  weightBytes: number;
 }
 
 export type ConvGemmPrepared = Omit<ConvGemmHost, "gemms"> & { gemms: GemmDev[] };
-export type DepthwisePrepared = Omit<DepthwiseHost, "w" | "bias" | "m" | "s" | "pw" | "ps"> & { w: number; bias: number; m: number; s: number; pw: number; ps: number; weightBytes: number };
+export type DepthwisePrepared = Omit<DepthwiseHost, "w" | "bias" | "m" | "s" | "pw" | "ps"> & { w: number; bias: number; m: number; s: number; pw: number; ps: number };
 export type DensePrepared = Omit<DenseHost, "gemm"> & { gemm: GemmDev };
 /** A pool: its geometry and zero points (the OpData's); simdRq 1 when its requant may use the shared-shift SIMD form. */
 export type WindowPrepared = { kind: "window"; geo: WindowGeometry; simdRq: number; zx: number; zy: number };
@@ -32,7 +32,7 @@ export type WindowPrepared = { kind: "window"; geo: WindowGeometry; simdRq: numb
 /** A layer prepared into linear memory: the shared OpData plus what the WASM kernels read. */
 export type PreparedLayer = ConvGemmPrepared | DepthwisePrepared | DensePrepared | WindowPrepared | { kind: "elementwise" };
 
-/** Target bytes of one im2col chunk: a few samples' patch rows, sized to stay in L2. */
+/** Default bytes of patch rows per im2col + GEMM step (EngineOptions.im2colChunkBytes): sized to stay in L2. */
 const IM2COL_CHUNK_BYTES = 256 * 1024;
 
 export interface EngineOptions {
@@ -40,6 +40,8 @@ export interface EngineOptions {
   flavor?: WasmFlavor | "auto";
   /** How weights are stored (containers per bit-width). */
   policy?: WeightPolicy;
+  /** The relaxed build's accumulation form (default: "i32" where the engine's probe found the fused dot, else "i16"). */
+  relaxedForm?: RelaxedForm;
   /** Directory holding nipq-simd.wasm / nipq-scalar.wasm (default: the package's build/). */
   buildDir?: string;
   /** Load the simulator's build (nipq-sim-*.wasm: these kernels plus the sim-only ones, src/sim/chip/fastpath.ts). */
@@ -51,51 +53,78 @@ export interface EngineOptions {
    * with no file system); `flavor` and `buildDir` are then ignored. One instance per engine.
    */
   kernels?: { exports: KernelExports; flavor: WasmFlavor };
+  /** Bytes of patch rows per im2col + GEMM step of a convolution (default 256 KiB; tests set it small to make many bands). */
+  im2colChunkBytes?: number;
 }
 
-export class WasmEngine {
+/**
+ * The engine the edge runtime and Node share: one kernel instance the caller instantiated, its arena, the
+ * prepared layers and the per-op drivers. Node's WasmEngine (below) adds loading the kernels from build/ and
+ * forgetting prepared layers, which the edge runtime's bundle then does not carry.
+ */
+export class KernelEngine {
   readonly k: KernelExports;
   readonly arena: Arena;
   readonly flavor: WasmFlavor;
-  readonly policy: WeightPolicy;
-  private prepared = new WeakMap<Layer, PreparedLayer>();
-  /** Arena mark after the engine's own scratch: what forgetPrepared() releases back to. */
-  private readonly baseMark: number;
+  protected prepared = new WeakMap<Layer, PreparedLayer>();
+  /** The relaxed GEMM's form on the relaxed build; undefined on the others. */
+  readonly relaxedForm?: RelaxedForm;
   /** Whole-program runners hold pointers into the arena: while one exists, prepared layers are never forgotten. */
   pinned = false;
-  /** 192 bytes the GEMM kernel keeps its MR×8 accumulator tile in (MR ≤ 6) between the K loop and the requant. */
+  /** 512 bytes the GEMM kernels keep their accumulator tile in between the K loop and the requant (MR×8 channels, MR ≤ 6; the relaxed GEMM's RMR×8·RNP, RMR·RNP ≤ 16). */
   private readonly accScratch: number;
   /** Kp·16 bytes where the GEMM decodes one packed panel for tall GEMMs (assembly/gemm.ts, unpackPanel). */
-  private tile = 0;
-  private tileBytes = 0;
+  protected tile = 0;
+  protected tileBytes = 0;
+  private readonly im2colChunk: number;
   /** Resident bytes of all prepared weights (panels as stored) and of their int32 bias/m/s. */
   weightBytes = 0;
   paramBytes = 0;
 
-  /** Instantiates the kernels (or adopts the caller's instance) and sets up the arena. */
-  constructor(o: EngineOptions = {}) {
-    const { exports, flavor } = o.kernels ?? instantiateKernels(o.flavor ?? "auto", o.buildDir, o.sim);
-    this.k = exports;
-    this.flavor = flavor;
-    this.policy = o.policy ?? DEFAULT_POLICY;
-    this.arena = new Arena(exports.memory, exports.heap_base(), o.memoryLimit ?? configuredLimit());
-    this.accScratch = this.arena.alloc(192, "the GEMM accumulator scratch");
-    this.baseMark = this.arena.mark();
+  /** Adopts an instance of the kernels (one per engine) and sets up the arena, of at most `memoryLimit` bytes. */
+  constructor(
+    kernels: { exports: KernelExports; flavor: WasmFlavor },
+    memoryLimit: number,
+    /** How weights are stored (containers per bit-width). */
+    readonly policy: WeightPolicy = DEFAULT_POLICY,
+    /** The relaxed build's accumulation form (default: "i32" where the engine's probe found the fused dot, else "i16"). */
+    relaxedForm?: RelaxedForm,
+    /** Bytes of patch rows per im2col + GEMM step of a convolution. */
+    im2colChunkBytes = IM2COL_CHUNK_BYTES,
+  ) {
+    this.k = kernels.exports;
+    this.flavor = kernels.flavor;
+    if (this.flavor === "relaxed") this.relaxedForm = relaxedForm ?? (probeRelaxedDot().fused ? "i32" : "i16");
+    this.im2colChunk = im2colChunkBytes;
+    this.arena = new Arena(this.k.memory, this.k.heap_base(), memoryLimit);
+    this.accScratch = this.arena.alloc(512, "the GEMM accumulator scratch");
   }
 
-  private gemmDev(g: GemmHost, what: string): GemmDev {
+  /** Lays a GEMM's weights out as its kernel reads them (assembly/pack.ts) and copies its parameters; returns their pointers. */
+  gemmDev(g: GemmHost, what: string): GemmDev {
     const a = this.arena;
-    const w = a.putBytes(new Uint8Array(g.panels.buffer, g.panels.byteOffset, g.panels.byteLength), what);
+    const { K, Kp, N, container, relaxedT } = g;
+    const weightBytes = (g.Np * Kp * container) / 8;
+    const w = a.alloc(weightBytes, what);
+    // One panel at a time: its ≤ 8 rows of W as int8 in scratch above the panels (a few KB, not the layer).
+    const mark = a.mark();
+    const rows = a.alloc(8 * K, what);
+    for (let n = 0; n < N; n += 8) {
+      const band = g.weights.subarray(n * K, (n + 8) * K);
+      a.bytes().set(new Uint8Array(band.buffer, band.byteOffset, band.length), rows);
+      const panel = w + n * Kp * (container / 8);
+      if (relaxedT) this.k.pack_8c4!(rows, Math.min(8, N - n), K, Kp, panel);
+      else this.k.pack_8c2(rows, Math.min(8, N - n), K, Kp, container, panel);
+    }
+    a.release(mark);
     const params = this.putParams(g, what);
-    const weightBytes = g.panels.byteLength;
     this.weightBytes += weightBytes;
-    if (g.container !== 16 && !g.relaxedT && g.Kp * 16 > this.tileBytes) {
+    if (container !== 16 && !relaxedT && Kp * 16 > this.tileBytes) {
       // The decoded-panel tile is sized to the largest packed GEMM prepared so far (a few KB).
-      this.tileBytes = g.Kp * 16;
+      this.tileBytes = Kp * 16;
       this.tile = a.alloc(this.tileBytes, "the decoded weight-panel tile");
     }
-    const { panels: _p, ...host } = g;
-    return { host, w, ...params, weightBytes };
+    return { host: g, w, ...params };
   }
 
   /** Copies a layer's padded per-channel parameters (bias, m, s, pw, ps) into linear memory; returns their pointers. */
@@ -103,23 +132,6 @@ export class WasmEngine {
     const a = this.arena;
     this.paramBytes += 16 * h.bias.length + 4 * h.ps.length;
     return { bias: a.putI32(h.bias, what), m: a.putI32(h.m, what), s: a.putI32(h.s, what), pw: a.putI32(h.pw, what), ps: a.putI32(h.ps, what) };
-  }
-
-  /**
-   * Drops every prepared layer and frees their memory (the bump allocator cannot free one layer). The
-   * per-layer backend calls this when prepared weights pass `limit` bytes, so a long run over many distinct
-   * layers (a test suite, a simulator sweeping layers) does not grow memory without bound. Refused while a
-   * WasmProgram (which keeps pointers) uses this engine.
-   */
-  forgetPrepared(): boolean {
-    if (this.pinned) return false;
-    this.prepared = new WeakMap();
-    this.arena.release(this.baseMark);
-    this.tile = 0;
-    this.tileBytes = 0;
-    this.weightBytes = 0;
-    this.paramBytes = 0;
-    return true;
   }
 
   /** Prepares a layer once (cached by layer object): geometry, kernel choice, weights in linear memory. */
@@ -130,10 +142,10 @@ export class WasmEngine {
     let p: PreparedLayer;
     switch (l.op) {
       case "conv2d": {
-        const h = prepareConv(l, x, this.policy, this.flavor === "relaxed");
+        const h = prepareConv(l, x, this.policy, this.relaxedForm);
         if (h.kind === "depthwise") {
           const { w, bias: _b, m: _m, s: _s, pw: _pw, ps: _ps, ...rest } = h;
-          p = { ...rest, w: this.arena.putI16(w, what), ...this.putParams(h, what), weightBytes: w.byteLength };
+          p = { ...rest, w: this.arena.putI16(w, what), ...this.putParams(h, what) };
           this.weightBytes += w.byteLength;
         } else {
           const { gemms, ...rest } = h;
@@ -142,7 +154,7 @@ export class WasmEngine {
         break;
       }
       case "dense": {
-        const { gemm, ...rest } = prepareDense(l, x, this.policy, this.flavor === "relaxed");
+        const { gemm, ...rest } = prepareDense(l, x, this.policy, this.relaxedForm);
         p = { ...rest, gemm: this.gemmDev(gemm, what) };
         break;
       }
@@ -200,16 +212,25 @@ export class WasmEngine {
       }
       const rows = g.OH * g.OW;
       const Kp = p.gemms[0].host.Kp;
-      const chunk = Math.max(1, Math.min(n, Math.floor(IM2COL_CHUNK_BYTES / (rows * Kp * 2))));
-      const col = this.arena.alloc(chunk * rows * Kp * 2, `the im2col buffer of layer ${l.name}`);
+      const rowBytes = Kp * 2;
+      // Each step makes ≤ im2colChunk bytes of patch rows and runs the GEMM on them while they are in
+      // cache: a band of `band` output rows of one image when an image's patches exceed it (224×224
+      // networks: 3.6 MB at 56×56×64, 3×3), else `chunk` whole images. A band starting at output row oy0
+      // is im2col of the same image with the top padding pt − oy0·sh (negative inside the image).
+      const band = Math.max(1, Math.min(g.OH, Math.floor(this.im2colChunk / (g.OW * rowBytes))));
+      const chunk = band < g.OH ? 1 : Math.max(1, Math.min(n, Math.floor(this.im2colChunk / (rows * rowBytes))));
+      const col = this.arena.alloc(chunk * band * g.OW * rowBytes, `the im2col buffer of layer ${l.name}`);
       const xSample = g.H * g.W * g.C * 2;
       for (let gi = 0; gi < h.groups; gi++) {
         const gm = p.gemms[gi];
         for (let b0 = 0; b0 < n; b0 += chunk) {
           const nb = Math.min(chunk, n - b0);
-          for (let b = 0; b < nb; b++)
-            k.im2col_s16(x + (b0 + b) * xSample, ...windowArgs(g), gi * h.cpg, h.cpg, col + b * rows * Kp * 2, Kp, h.zx);
-          this.gemm(gm, col, Kp, nb * rows, h.zy, h.clamp.lo, h.clamp.hi, y + (b0 * rows * h.outC + gi * h.opg) * 2, h.outC);
+          for (let oy0 = 0; oy0 < g.OH; oy0 += band) {
+            const oh = Math.min(band, g.OH - oy0);
+            for (let b = 0; b < nb; b++)
+              k.im2col_s16(x + (b0 + b) * xSample, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt - oy0 * g.sh, g.pl, oh, g.OW, gi * h.cpg, h.cpg, col + b * oh * g.OW * rowBytes, Kp, h.zx);
+            this.gemm(gm, col, Kp, nb * oh * g.OW, h.zy, h.clamp.lo, h.clamp.hi, y + ((b0 * rows + oy0 * g.OW) * h.outC + gi * h.opg) * 2, h.outC);
+          }
         }
       }
     } finally {
@@ -265,6 +286,35 @@ export class WasmEngine {
     if (l.op === "input" || l.op === "flatten") throw new Error(`layer ${l.name}: op ${l.op} has no kernel`);
     // conv2d, dense, maxpool, avgpool and gap: the driver of the op's name.
     this[l.op](l as never, p, ptrs[0], n, y);
+  }
+}
+
+/** The engine in Node: the kernels loaded from build/ (or the caller's), and prepared layers that can be forgotten. */
+export class WasmEngine extends KernelEngine {
+  /** Arena mark after the engine's own scratch: what forgetPrepared() releases back to. */
+  private readonly baseMark: number;
+
+  /** Instantiates the kernels (or adopts the caller's instance) and sets up the arena. */
+  constructor(o: EngineOptions = {}) {
+    super(o.kernels ?? instantiateKernels(o.flavor ?? "auto", o.buildDir, o.sim), o.memoryLimit ?? configuredLimit(), o.policy, o.relaxedForm, o.im2colChunkBytes);
+    this.baseMark = this.arena.mark();
+  }
+
+  /**
+   * Drops every prepared layer and frees their memory (the bump allocator cannot free one layer). The
+   * per-layer backend calls this when prepared weights pass `limit` bytes, so a long run over many distinct
+   * layers (a test suite, a simulator sweeping layers) does not grow memory without bound. Refused while a
+   * WasmProgram (which keeps pointers) uses this engine.
+   */
+  forgetPrepared(): boolean {
+    if (this.pinned) return false;
+    this.prepared = new WeakMap();
+    this.arena.release(this.baseMark);
+    this.tile = 0;
+    this.tileBytes = 0;
+    this.weightBytes = 0;
+    this.paramBytes = 0;
+    return true;
   }
 }
 

@@ -3,11 +3,11 @@
 // runtime (src/deploy/runtime.ts) fetches and compiles the kernels itself; Node reads them from build/
 // (./loader.ts).
 
-import { probeRelaxedDot } from "./relaxed.js";
+import { probeRelaxedDot, validates } from "./relaxed.js";
 
 /**
  * The exports of build/nipq-{simd,scalar,relaxed}.wasm (pointers and sizes are byte offsets / counts); the
- * last two only in the relaxed build (assembly/relaxed.ts).
+ * optional ones only in the relaxed build (assembly/relaxed.ts).
  */
 export interface KernelExports {
   memory: WebAssembly.Memory;
@@ -23,6 +23,8 @@ export interface KernelExports {
   u8_to_s16(x: number, count: number, y: number): void;
   requant_i32_perchannel(acc: number, out: number, n: number, channels: number, m: number, s: number, lo: number, hi: number): void;
   dot_i16x8_peak(iters: number, seed: number, chains: number): number;
+  pack_8c2(w: number, N: number, K: number, Kp: number, c: number, out: number): void;
+  pack_8c4?(w: number, N: number, K: number, Kp: number, out: number): void;
   gemm_u7_8c4_requant?(x: number, lda: number, M: number, Kp: number, w: number, T: number, acc: number, N: number, bias: number, m: number, s: number, pw: number, ps: number, zy: number, lo: number, hi: number, y: number, ldy: number): void;
   narrow_s16_u8?(x: number, lda: number, M: number, K: number, y: number, ldy: number): void;
 }
@@ -38,11 +40,7 @@ const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 
 
 /** Whether this engine validates WASM SIMD (fixed-width 128-bit). */
 export function simdSupported(): boolean {
-  try {
-    return WebAssembly.validate(SIMD_PROBE);
-  } catch {
-    return false;
-  }
+  return validates(SIMD_PROBE);
 }
 
 /** The imports the kernels expect (AssemblyScript's `env.abort`); for callers that instantiate themselves. */

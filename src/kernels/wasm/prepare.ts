@@ -1,7 +1,8 @@
 // The WASM backend's part of the Prepare step (op ≠ kernel): for each layer, once, in TypeScript — take
-// the shared OpData (../prepare.ts: geometry, groups, accumulator bound, clamp), pick the kernel, and lay
-// the weights out the way that kernel reads them. Kernels then take only scalars and pointers. Nothing
-// here runs per inference.
+// the shared OpData (../prepare.ts: geometry, groups, accumulator bound, clamp), pick the kernel and the
+// weights' layout, and derive the per-channel parameters. The engine then lays the weights out in linear
+// memory with the kernels' own pack functions (assembly/pack.ts; the depthwise weights here). Kernels take
+// only scalars and pointers. Nothing here runs per inference.
 
 import type { AccBound } from "../../ir/accbound.js";
 import { tensorRange, type Conv2DLayer, type DenseLayer, type TensorSpec, type WeightLayer } from "../../ir/types.js";
@@ -53,9 +54,13 @@ export interface GemmHost {
   /** N rounded up to a multiple of PANEL_N. */
   Np: number;
   container: WeightContainer;
-  /** Panels as stored: Int16Array for container 16, else Uint16Array words of packed fields; Int8Array 8c4 panels for the relaxed GEMM. */
-  panels: Int16Array | Uint16Array | Int8Array;
-  /** Present for the relaxed-SIMD GEMM (8c4 i8 panels, Kp a multiple of 4): its k-quads per i16 block (relaxedBlock). */
+  /**
+   * The GEMM's weights W[n][k], row-major [N][K] (a view of the layer's). The engine lays them out as the
+   * kernel reads them, in linear memory (assembly/pack.ts): 8c2 panels in `container`, or for the relaxed
+   * GEMM 8c4 i8 panels; Np·Kp·container/8 bytes either way.
+   */
+  weights: Int8Array;
+  /** Present for the relaxed-SIMD GEMM (8c4 i8 panels, Kp a multiple of 4): its k-quads per i16 block (relaxedBlock; 1: the i32 form). */
   relaxedT?: number;
   bias: Int32Array;
   m: Int32Array;
@@ -117,40 +122,16 @@ export function sharedShifts(s: ArrayLike<number>, N: number, Np: number, accBit
 }
 
 /**
- * Lays out W[n][k] = w(n, k) (n < N, k < K) as 8c2 panels: panel j, k-pair p, half h (channels 0–3 / 4–7)
- * is weight vector q = 2p + h of the panel, whose lane 2c + t holds W[8j + 4h + c][2p + t]; then stores
- * the vectors in `container` (see WeightContainer). Zero rows/columns pad K and N. `accBits` bounds the
+ * One GEMM's operands: W[n][k] = weights[n·K + k] (n < N, k < K), K padded to kAlign(container) — or for
+ * the relaxed GEMM (T > 0, relaxedBlock) to a multiple of 4 in 8c4 i8 panels — and N to a multiple of
+ * PANEL_N; the engine lays the panels out (assembly/pack.ts, pack_8c2 and pack_8c4). `accBits` bounds the
  * accumulators (the lowering proof) and decides where the SIMD requant is exact.
  */
-export function gemmHost(N: number, K: number, w: (n: number, k: number) => number, bias: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, container: WeightContainer, accBits = 32): GemmHost {
-  const a = kAlign(container);
+export function gemmHost(N: number, K: number, weights: Int8Array, bias: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, container: WeightContainer, accBits = 32, T = 0): GemmHost {
+  const a = T > 0 ? 4 : kAlign(container);
   const Kp = Math.ceil(K / a) * a;
   const Np = Math.ceil(N / PANEL_N) * PANEL_N;
-  const vals = new Int16Array(Np * Kp);
-  let i = 0;
-  for (let j = 0; j < Np / PANEL_N; j++)
-    for (let p = 0; p < Kp / 2; p++)
-      for (let h = 0; h < 2; h++)
-        for (let c = 0; c < 4; c++) {
-          const n = j * PANEL_N + h * 4 + c;
-          for (let t = 0; t < 2; t++) {
-            const k = 2 * p + t;
-            vals[i++] = n < N && k < K ? w(n, k) : 0;
-          }
-        }
-  let panels: Int16Array | Uint16Array = vals;
-  if (container !== 16) {
-    const V = 16 / container; // vectors per 16-byte block
-    const mask = (1 << container) - 1;
-    const vectors = vals.length / 8;
-    panels = new Uint16Array(vals.length / V);
-    for (let q = 0; q < vectors; q++) {
-      const block = Math.floor(q / V);
-      const shift = container * (q % V);
-      for (let l = 0; l < 8; l++) panels[block * 8 + l] |= (vals[q * 8 + l] & mask) << shift;
-    }
-  }
-  return { K, Kp, N, Np, container, panels, ...gemmParams(N, Np, bias, m, s, accBits) };
+  return { K, Kp, N, Np, container: T > 0 ? 8 : container, weights, ...(T > 0 ? { relaxedT: T } : {}), ...gemmParams(N, Np, bias, m, s, accBits) };
 }
 
 /** Largest i16 block of the relaxed GEMM worth telling apart: any T ≥ Kp/4 runs one block per panel. */
@@ -182,25 +163,17 @@ export function relaxedBlock(x: TensorSpec, weights: ArrayLike<number>): number 
 }
 
 /**
- * The relaxed GEMM's operands: W[n][k] as 8c4 i8 panels (panel j, k-quad q, half h: 16 bytes whose byte
- * 4c + t is W[8j + 4h + c][4q + t]), K zero-padded to a multiple of 4, N to one of 8; bias and requant
- * parameters as gemmHost's; T from relaxedBlock.
+ * How the relaxed GEMM accumulates on this engine (assembly/gemm-relaxed.ts): "i16", blocks of T k-quads in
+ * i16 lanes (T from relaxedBlock), or "i32", straight into i32 lanes (T = 1), which is exact for every layer
+ * relaxedBlock accepts and faster where the engine's i32 dot is one fused instruction (RelaxedProbe.fused).
+ * Same integers either way.
  */
-export function relaxedGemmHost(N: number, K: number, w: (n: number, k: number) => number, bias: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, T: number, accBits = 32): GemmHost {
-  const Kp = Math.ceil(K / 4) * 4;
-  const Np = Math.ceil(N / PANEL_N) * PANEL_N;
-  const panels = new Int8Array(Np * Kp);
-  let i = 0;
-  for (let j = 0; j < Np / PANEL_N; j++)
-    for (let q = 0; q < Kp / 4; q++)
-      for (let c = 0; c < PANEL_N; c++) {
-        const n = j * PANEL_N + c;
-        for (let t = 0; t < 4; t++) {
-          const k = 4 * q + t;
-          panels[i++] = n < N && k < K ? w(n, k) : 0;
-        }
-      }
-  return { ...gemmParams(N, Np, bias, m, s, accBits), K, Kp, N, Np, container: 8, panels, relaxedT: T };
+export type RelaxedForm = "i16" | "i32";
+
+/** The T a layer runs the relaxed GEMM with in `form` (0: the baseline GEMM; no form: not the relaxed build). */
+function relaxedT(x: TensorSpec, weights: ArrayLike<number>, form?: RelaxedForm): number {
+  const T = form ? relaxedBlock(x, weights) : 0;
+  return T > 0 && form === "i32" ? 1 : T;
 }
 
 /** A GEMM's (or depthwise conv's) per-channel parameters padded to Np channels, with the shared shifts of its SIMD requant. */
@@ -240,9 +213,9 @@ export interface DenseHost extends DenseData {
 
 /**
  * Prepare for conv2d: depthwise kernel when groups = C = outC, else GEMM per group — on the relaxed build
- * (`relaxed`) the relaxed GEMM where relaxedBlock proves it exact.
+ * (`relaxed`: the form its GEMM accumulates in) the relaxed GEMM where relaxedBlock proves it exact.
  */
-export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed = false): ConvGemmHost | DepthwiseHost {
+export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed?: RelaxedForm): ConvGemmHost | DepthwiseHost {
   const op = prepareOp(l, x);
   const { geo, groups, opg, outC, view: { K }, acc, zx } = op;
   const bits = requantBits(acc, op.zy);
@@ -254,24 +227,21 @@ export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy 
     return { ...op, kind: "depthwise", Cp, w, ...gemmParams(outC, Cp, l.bias, l.rq.m, l.rq.s, bits) };
   }
   const container = containerFor(l.wBits, policy);
-  const T = relaxed ? relaxedBlock(x, l.weights) : 0;
+  const T = relaxedT(x, l.weights, relaxed);
   const gemms: GemmHost[] = [];
   for (let g = 0; g < groups; g++) {
     const o0 = g * opg;
-    const args = [opg, K, (n: number, k: number) => l.weights[(o0 + n) * K + k], zeroFoldedBias(l, K, o0, opg, zx), l.rq.m.subarray(o0, o0 + opg), l.rq.s.subarray(o0, o0 + opg)] as const;
-    gemms.push(T > 0 ? relaxedGemmHost(...args, T, bits) : gemmHost(...args, container, bits));
+    gemms.push(gemmHost(opg, K, l.weights.subarray(o0 * K, (o0 + opg) * K), zeroFoldedBias(l, K, o0, opg, zx), l.rq.m.subarray(o0, o0 + opg), l.rq.s.subarray(o0, o0 + opg), container, bits, T));
   }
   const direct = geo.kh === 1 && geo.kw === 1 && geo.sh === 1 && geo.sw === 1 && groups === 1 && gemms[0].Kp === geo.C;
   return { ...op, kind: "conv-gemm", direct, gemms };
 }
 
 /** Prepare for dense: one GEMM, W[n][k] = weights[n·inN + k] (relaxed as in prepareConv). */
-export function prepareDense(l: DenseLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed = false): DenseHost {
+export function prepareDense(l: DenseLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed?: RelaxedForm): DenseHost {
   const op = prepareOp(l, x);
   const { inN, outN } = op;
-  const T = relaxed ? relaxedBlock(x, l.weights) : 0;
-  const args = [outN, inN, (n: number, k: number) => l.weights[n * inN + k], zeroFoldedBias(l, inN, 0, outN, op.zx), l.rq.m, l.rq.s] as const;
-  const bits = requantBits(op.acc, op.zy);
-  const gemm = T > 0 ? relaxedGemmHost(...args, T, bits) : gemmHost(...args, containerFor(l.wBits, policy), bits);
+  const T = relaxedT(x, l.weights, relaxed);
+  const gemm = gemmHost(outN, inN, l.weights, zeroFoldedBias(l, inN, 0, outN, op.zx), l.rq.m, l.rq.s, containerFor(l.wBits, policy), requantBits(op.acc, op.zy), T);
   return { ...op, kind: "dense", gemm };
 }

@@ -40,11 +40,29 @@ export interface RelaxedProbe {
   supported: boolean;
   /** Every probed result matched the exact definitions, in the baseline and the optimizing tier. */
   correct: boolean;
+  /**
+   * The engine's `i32x4.relaxed_dot_i8x16_i7x16_add_s` is one fused, non-saturating instruction: outside the
+   * deterministic range (second operand 255) it gives 4·127·255 = 129,540, as x86's AVX-VNNI `vpdpbusd` does
+   * (V8 emits it where the CPU has AVX-VNNI: Chromium 156 here). The usual lowering, `pmaddubsw` + `pmaddwd`
+   * + `paddd`, saturates each pair at 32,767 (65,534; Node 20 and 22 here). It only decides speed: the relaxed
+   * GEMM then accumulates in i32 lanes (one instruction per 16 products) instead of i16 blocks
+   * (src/kernels/wasm/prepare.ts, RelaxedForm); both are exact in the range it uses.
+   */
+  fused: boolean;
   /** What was found (for reports). */
   detail: string;
 }
 
 let cached: RelaxedProbe | undefined;
+
+/** Whether this engine validates a module (false, not an exception, where validating one throws). */
+export function validates(module: Uint8Array<ArrayBuffer>): boolean {
+  try {
+    return WebAssembly.validate(module);
+  } catch {
+    return false;
+  }
+}
 
 /** Forgets the verdict (after V8 flags were changed: src/kernels/wasm/loader.ts, requireRelaxed). */
 export function resetRelaxedProbe(): void {
@@ -59,13 +77,7 @@ export function resetRelaxedProbe(): void {
  */
 export function probeRelaxedDot(calls = 3000): RelaxedProbe {
   if (cached) return cached;
-  let ok = false;
-  try {
-    ok = WebAssembly.validate(PROBE);
-  } catch {
-    ok = false;
-  }
-  if (!ok) return (cached = { supported: false, correct: false, detail: "relaxed SIMD not validated by this engine (Node 20: --experimental-wasm-relaxed-simd)" });
+  if (!validates(PROBE)) return (cached = { supported: false, correct: false, fused: false, detail: "relaxed SIMD not validated by this engine (Node 20: --experimental-wasm-relaxed-simd)" });
   const inst = new WebAssembly.Instance(new WebAssembly.Module(PROBE));
   const mem = new Uint8Array((inst.exports.mem as WebAssembly.Memory).buffer);
   const dot = inst.exports.dot as (a: number, b: number, c: number, out: number) => void;
@@ -75,7 +87,7 @@ export function probeRelaxedDot(calls = 3000): RelaxedProbe {
   const u = mulberry32(0x9e3779b9); // 2654435769
   const rnd = () => Math.floor(u() * 256); // a byte
   const fail = (what: string, call: number, lane: number, want: number, got: number) =>
-    (cached = { supported: true, correct: false, detail: `${what} miscomputed at call ${call}, lane ${lane}: expected ${want}, engine ${got}` });
+    (cached = { supported: true, correct: false, fused: false, detail: `${what} miscomputed at call ${call}, lane ${lane}: expected ${want}, engine ${got}` });
   for (let call = 0; call < calls; call++) {
     for (let i = 0; i < 16; i++) {
       const edge = call % 3 === 0;
@@ -95,5 +107,11 @@ export function probeRelaxedDot(calls = 3000): RelaxedProbe {
       if (out16[l] !== want) return fail("i16x8.relaxed_dot_i8x16_i7x16_s", call, l, want, out16[l]);
     }
   }
-  return (cached = { supported: true, correct: true, detail: `both relaxed dot products matched the definitions over ${calls} calls` });
+  // How the engine lowers the i32 form (see `fused`), after the calls above tiered the function up.
+  a.fill(127);
+  b.fill(-1); // the byte 255
+  c.fill(0);
+  dot(0, 16, 32, 48);
+  const fused = out[0] === 4 * 127 * 255;
+  return (cached = { supported: true, correct: true, fused, detail: `both relaxed dot products matched the definitions over ${calls} calls` });
 }
