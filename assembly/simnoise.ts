@@ -113,6 +113,12 @@ export function requant_rows_mode(acc: usize, rows: i32, channels: i32, m: usize
   store<i16>(y + (<usize>j << 1), i16(requantClamp64(i64(v), m, s, lo, hi, mode)));
 }
 
+/** A bound on |z| for every normal the ziggurat returns: < r (3.66) from a layer, < r + ln(2^53)/r (13.7) from the tail. */
+const ZMAX: f64 = 16;
+
+/** Elements per block of the SIMD body: each block's accumulators are read once for their bound, then from L1. */
+const BLOCK = 1024;
+
 /**
  * The output Gaussian noise and the requant of one image's accumulators: y[j] = clamp(requant(clamp(
  * round(acc[j] + sd·z_j), ±2^31), m, s), lo, hi) for j < total, channel c = j mod C.
@@ -120,105 +126,62 @@ export function requant_rows_mode(acc: usize, rows: i32, channels: i32, m: usize
  * pattern, sdp: f64 [P] σ (accumulator units) and msp: f64 [P] m·2^−s.
  * st: the streams (updated): the four lane states as one v128 per state word (64 bytes), the slow stream's
  * four words (16 bytes), then 32 bytes of scratch. rej: room for ⌈total/4⌉ records of 32 bytes.
- * zt, zf: the ziggurat tables (see zigSlow).
+ * zt, zf: the ziggurat tables (see zigSlow). mode: the chip's rounding, as requantClamp64.
  *
- * The SIMD body takes 4 elements at a time, one word from each lane. Groups where a lane needs the
- * ziggurat's rejection step are recorded (branch-free) and redone after the body, in element order, on
- * the slow stream: the same draws as the scalar order, since the lanes never read the slow stream.
- * Requant there is done in f64 and certified: t = v·(m·2^−s) + ½ (+ 0 when truncating) is within 2^−32
- * of the exact (v·m + 2^(s−1))/2^s when |t| ≤ 2^20 (two roundings: relative 2^−53, then absolute
- * ulp(2^20)/2 = 2^−33), so floor(t) is exact unless t lies within 2^−31 of an integer — which includes
- * every exact tie, the one place half even differs from half up; such lanes are redone with the exact i64
- * requant (also, harmlessly, any lane with |t| > 2^20 that looks close: those clamp to lo or hi either way,
- * |lo|, |hi| ≤ 2^15). mode: the chip's rounding, as requantClamp64.
+ * The SIMD body (gaussBlock) takes 4 elements at a time, in blocks of BLOCK; groups where a lane needs the
+ * ziggurat's rejection step are recorded and redone after the body, in element order, on the slow stream:
+ * the same draws as the scalar order, since the lanes never read the slow stream. The scalar form does the
+ * rest (fewer than 4 elements), or everything in the scalar build.
+ *
+ * The requant is done in f64, in one of two forms per block. Exact: V = max |acc| over the block + ZMAX·max σ
+ * + 2 bounds |v| (the roundings of sd·z, acc + sd·z and round add < 2); when V·m + 2^(s−1) < 2^52 for every
+ * channel (V·m when truncating) and V < 2^31, the ±2^31 clamp never fires, v·(m·2^−s) is the exact product
+ * (|v·m| < 2^53; m·2^−s is exact), adding ½ is exact (the sum is (v·m + 2^(s−1))·2^−s, an integer numerator
+ * below 2^53), so floor(t) is the exact requant (2^52 rather than 2^53: room for the roundings of the check).
+ * Half even still needs its ties, which are then exactly the t = floor(t): those lanes go to the i64 requant.
+ * The exact form also rounds with floor(x + ½), which equals Math.round(x) for every double |x| < 2^52 but
+ * one, x = ½ − 2^−54 (x + ½ rounds up to 1; checked over the binade edges by brute force); that x needs
+ * acc = 0 (for acc ≠ 0, acc + sd·z is a multiple of 2^−53), and then v = 1 instead of 0 gives the same
+ * output when every |m·2^−s| < ½: floor(m·2^−s + ½) = 0 = floor(½), no tie either way, and floor(m·2^−s) = 0
+ * when truncating. So a block rounds that way (floorRound) when every |m·2^−s| < ½ or no accumulator of the
+ * block is 0; else with f64.nearest as the certified form does.
+ * Otherwise certified: t = v·(m·2^−s) + ½ is within 2^−32 of the exact (v·m + 2^(s−1))/2^s when |t| ≤ 2^20
+ * (two roundings: relative 2^−53, then absolute ulp(2^20)/2 = 2^−33), so floor(t) is exact unless t lies
+ * within 2^−31 of an integer — which includes every exact tie, the one place half even differs from half up;
+ * such lanes are redone with the exact i64 requant (also, harmlessly, any lane with |t| > 2^20 that looks
+ * close: those clamp to lo or hi either way, |lo|, |hi| ≤ 2^15).
  */
 export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize,
   lo: i32, hi: i32, y: usize, st: usize, rej: usize, zt: usize, zf: usize, mode: i32): void {
   let j = 0;
-  const slow = st + 64;
   if (ASC_FEATURE_SIMD) {
-    const scratch = st + 80;
-    let s0 = v128.load(st);
-    let s1 = v128.load(st, 16);
-    let s2 = v128.load(st, 32);
-    let s3 = v128.load(st, 48);
-    const m255 = i32x4.splat(255);
-    const half = f64x2.splat(0.5);
-    const offset = f64x2.splat(mode == 2 ? 0.0 : 0.5); // the rounding offset ½, none when truncating
-    const negHalf = f64x2.splat(-0.5);
-    const one = f64x2.splat(1.0);
-    const lim = f64x2.splat(2147483648.0);
-    const nlim = f64x2.splat(-2147483648.0);
-    const near = f64x2.splat(0.5 - 4.656612873077393e-10); // ½ − 2^−31
-    const lov = f64x2.splat(f64(lo));
-    const hiv = f64x2.splat(f64(hi));
-    const magic = f64x2.splat(6755399441055744.0); // 2^52 + 2^51: an integer |n| < 2^31 plus this has n in its low word
-    let nrej = 0;
-    let q = 0;
-    for (; j + 4 <= total; j += 4) {
-      // xoshiro128** on the four lanes (Rng.nextU32).
-      const a5 = i32x4.add(i32x4.shl(s1, 2), s1); // ·5
-      const r7 = v128.or(i32x4.shl(a5, 7), i32x4.shr_u(a5, 25));
-      const u = i32x4.add(i32x4.shl(r7, 3), r7); // ·9
-      const t = i32x4.shl(s1, 9);
-      s2 = v128.xor(s2, s0);
-      s3 = v128.xor(s3, s1);
-      s1 = v128.xor(s1, s2);
-      s0 = v128.xor(s0, s3);
-      s2 = v128.xor(s2, t);
-      s3 = v128.or(i32x4.shl(s3, 11), i32x4.shr_u(s3, 21));
-      // The ziggurat's fast path: layer i = u & 255, h = u >> 8; one 16-byte table entry per lane.
-      const ix = i32x4.shl(v128.and(u, m255), 4);
-      const e0 = v128.load(zt + <usize>i32x4.extract_lane(ix, 0));
-      const e1 = v128.load(zt + <usize>i32x4.extract_lane(ix, 1));
-      const e2 = v128.load(zt + <usize>i32x4.extract_lane(ix, 2));
-      const e3 = v128.load(zt + <usize>i32x4.extract_lane(ix, 3));
-      const k = i32x4.shuffle(i32x4.shuffle(e0, e1, 0, 4, 0, 4), i32x4.shuffle(e2, e3, 0, 4, 0, 4), 0, 1, 4, 5);
-      const h = i32x4.shr_s(u, 8);
-      const z0 = f64x2.mul(f64x2.convert_low_i32x4_s(h), i64x2.shuffle(e0, e1, 1, 3));
-      const z1 = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(h, h, 2, 3, 0, 1)), i64x2.shuffle(e2, e3, 1, 3));
-      // Record the group when a lane needs the rejection step (always written, kept only then).
-      const fast = i32x4.bitmask(i32x4.lt_s(i32x4.abs(h), k));
-      const rec = rej + (<usize>nrej << 5);
-      v128.store(rec, u);
-      store<i32>(rec, j, 16);
-      store<i32>(rec, fast, 20);
-      nrej += i32(fast != 15);
-      // v = clamp(round half up(acc + sd·z), ±2^31).
-      const a = v128.load(acc + (<usize>j << 2));
-      const x0 = f64x2.add(f64x2.convert_low_i32x4_s(a), f64x2.mul(v128.load(sdp + (<usize>q << 3)), z0));
-      const x1 = f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 0, 1)), f64x2.mul(v128.load(sdp + (<usize>q << 3), 16), z1));
-      const n0 = f64x2.nearest(x0);
-      const n1 = f64x2.nearest(x1);
-      const v0 = f64x2.pmin(f64x2.pmax(f64x2.add(n0, v128.and(f64x2.eq(f64x2.sub(n0, x0), negHalf), one)), nlim), lim);
-      const v1 = f64x2.pmin(f64x2.pmax(f64x2.add(n1, v128.and(f64x2.eq(f64x2.sub(n1, x1), negHalf), one)), nlim), lim);
-      // Certified f64 requant (see above).
-      const t0 = f64x2.add(f64x2.mul(v0, v128.load(msp + (<usize>q << 3))), offset);
-      const t1 = f64x2.add(f64x2.mul(v1, v128.load(msp + (<usize>q << 3), 16)), offset);
-      const f0 = f64x2.floor(t0);
-      const f1 = f64x2.floor(t1);
-      const bad = v128.or(f64x2.gt(f64x2.abs(f64x2.sub(f64x2.sub(t0, f0), half)), near), f64x2.gt(f64x2.abs(f64x2.sub(f64x2.sub(t1, f1), half)), near));
-      const r0 = f64x2.add(f64x2.pmin(f64x2.pmax(f0, lov), hiv), magic);
-      const r1 = f64x2.add(f64x2.pmin(f64x2.pmax(f1, lov), hiv), magic);
-      const r = i32x4.shuffle(r0, r1, 0, 2, 4, 6);
-      v128.store64_lane(y + (<usize>j << 1), i16x8.narrow_i32x4_s(r, r), 0);
-      if (v128.any_true(bad)) {
-        // Exact i64 requant for the lanes too close to a rounding boundary.
-        v128.store(scratch, v0);
-        v128.store(scratch, v1, 16);
-        for (let l = 0; l < 4; l++) {
-          const c = (j + l) % C;
-          const v = load<f64>(scratch + (<usize>l << 3));
-          store<i16>(y + (<usize>(j + l) << 1), i16(requantClamp64(i64(v), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, mode)));
-        }
-      }
-      q += 4;
-      if (q == P) q = 0;
+    // The exact form's bound, except max |acc|: V must stay below vlim (NaN in σ or m: never exact).
+    let sdmax: f64 = 0;
+    for (let q = 0; q < P; q++) sdmax = max(sdmax, load<f64>(sdp + (<usize>q << 3)));
+    let vlim: f64 = 2147483648.0;
+    let mspSmall = true;
+    for (let q = 0; q < P; q++) mspSmall = mspSmall && abs<f64>(load<f64>(msp + (<usize>q << 3))) < 0.5;
+    for (let c = 0; c < C; c++) {
+      const h = mode == 2 ? 0.0 : f64(i64(1) << i64(load<i32>(s + (<usize>c << 2)) - 1));
+      vlim = min(vlim, (4503599627370496.0 - h) / abs<f64>(f64(load<i32>(m + (<usize>c << 2)))));
     }
-    v128.store(st, s0);
-    v128.store(st, s1, 16);
-    v128.store(st, s2, 32);
-    v128.store(st, s3, 48);
+    const sdv = ZMAX * sdmax + 2;
+    const body = total & ~3;
+    let nrej = 0;
+    for (let j0 = 0; j0 < body; j0 += BLOCK) {
+      const j1 = min(j0 + BLOCK, body);
+      let amax = i32x4.splat(0);
+      let zero = i32x4.splat(0);
+      for (let i = j0; i < j1; i += 4) {
+        const a = v128.load(acc + (<usize>i << 2));
+        amax = i32x4.max_u(amax, i32x4.abs(a)); // |−2^31| is 2^31 as u32
+        zero = v128.or(zero, i32x4.eq(a, i32x4.splat(0)));
+      }
+      const a = max(max(<u32>i32x4.extract_lane(amax, 0), <u32>i32x4.extract_lane(amax, 1)), max(<u32>i32x4.extract_lane(amax, 2), <u32>i32x4.extract_lane(amax, 3)));
+      if (!(f64(a) + sdv < vlim)) nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, false, false);
+      else if (mspSmall || !v128.any_true(zero)) nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, true);
+      else nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, false);
+    }
     // The rejection steps, in element order, on the slow stream; each redone element overwrites its output.
     for (let g = 0; g < nrej; g++) {
       const rec = rej + (<usize>g << 5);
@@ -229,20 +192,130 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
         const w = load<i32>(rec + (<usize>l << 2));
         const e = j0 + l;
         const c = e % C;
-        finishOne(acc, e, zigSlow(slow, w >> 8, w & 255, zt, zf), load<f64>(sdp + (<usize>(e % P) << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
+        finishOne(acc, e, zigSlow(st + 64, w >> 8, w & 255, zt, zf), load<f64>(sdp + (<usize>(e % P) << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
       }
     }
+    j = body;
   }
-  // The scalar form: the rest (fewer than 4 elements after the SIMD body), or everything in the scalar build.
   for (; j < total; j++) {
     const p = st + (<usize>(j & 3) << 2);
     const u = nextWord(p, 16);
     const i = u & 255;
     const h = u >> 8;
-    const z = abs<i32>(h) < load<i32>(zt + (<usize>i << 4)) ? f64(h) * load<f64>(zt + (<usize>i << 4), 8) : zigSlow(slow, h, i, zt, zf);
+    const z = abs<i32>(h) < load<i32>(zt + (<usize>i << 4)) ? f64(h) * load<f64>(zt + (<usize>i << 4), 8) : zigSlow(st + 64, h, i, zt, zf);
     const c = j % C;
     finishOne(acc, j, z, load<f64>(sdp + (<usize>(j % P) << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
   }
+}
+
+/**
+ * The SIMD body of gauss_requant_s16 on elements [j0, j1) (multiples of 4): one word from each of the four
+ * lanes (state at st, updated) per group of 4; groups with a lane that needs the rejection step are appended
+ * (branch-free) to the records at rej after the first nrej; returns the new count. exact: the block takes the
+ * exact f64 requant, else the certified one; floorRound: round half up as floor(x + ½) (see gauss_requant_s16).
+ */
+// @ts-ignore: decorator
+@inline function gaussBlock(acc: usize, j0: i32, j1: i32, C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize,
+  lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32, zt: usize, mode: i32, exact: bool, floorRound: bool): i32 {
+  const scratch = st + 80;
+  let s0 = v128.load(st);
+  let s1 = v128.load(st, 16);
+  let s2 = v128.load(st, 32);
+  let s3 = v128.load(st, 48);
+  const m255 = i32x4.splat(255);
+  const half = f64x2.splat(0.5);
+  const offset = f64x2.splat(mode == 2 ? 0.0 : 0.5); // the rounding offset ½, none when truncating
+  const negHalf = f64x2.splat(-0.5);
+  const one = f64x2.splat(1.0);
+  const lim = f64x2.splat(2147483648.0);
+  const nlim = f64x2.splat(-2147483648.0);
+  const near = f64x2.splat(0.5 - 4.656612873077393e-10); // ½ − 2^−31
+  const lov = f64x2.splat(f64(lo));
+  const hiv = f64x2.splat(f64(hi));
+  const magic = f64x2.splat(6755399441055744.0); // 2^52 + 2^51: an integer |n| < 2^31 plus this has n in its low word
+  const ties = exact && mode == 1;
+  let q = j0 % P;
+  for (let j = j0; j < j1; j += 4) {
+    // xoshiro128** on the four lanes (Rng.nextU32).
+    const a5 = i32x4.add(i32x4.shl(s1, 2), s1); // ·5
+    const r7 = v128.or(i32x4.shl(a5, 7), i32x4.shr_u(a5, 25));
+    const u = i32x4.add(i32x4.shl(r7, 3), r7); // ·9
+    const t = i32x4.shl(s1, 9);
+    s2 = v128.xor(s2, s0);
+    s3 = v128.xor(s3, s1);
+    s1 = v128.xor(s1, s2);
+    s0 = v128.xor(s0, s3);
+    s2 = v128.xor(s2, t);
+    s3 = v128.or(i32x4.shl(s3, 11), i32x4.shr_u(s3, 21));
+    // The ziggurat's fast path: layer i = u & 255, h = u >> 8; one 16-byte table entry per lane.
+    const ix = i32x4.shl(v128.and(u, m255), 4);
+    const e0 = v128.load(zt + <usize>i32x4.extract_lane(ix, 0));
+    const e1 = v128.load(zt + <usize>i32x4.extract_lane(ix, 1));
+    const e2 = v128.load(zt + <usize>i32x4.extract_lane(ix, 2));
+    const e3 = v128.load(zt + <usize>i32x4.extract_lane(ix, 3));
+    const k = i32x4.shuffle(i32x4.shuffle(e0, e1, 0, 4, 0, 4), i32x4.shuffle(e2, e3, 0, 4, 0, 4), 0, 1, 4, 5);
+    const h = i32x4.shr_s(u, 8);
+    const z0 = f64x2.mul(f64x2.convert_low_i32x4_s(h), i64x2.shuffle(e0, e1, 1, 3));
+    const z1 = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(h, h, 2, 3, 0, 1)), i64x2.shuffle(e2, e3, 1, 3));
+    // Record the group when a lane needs the rejection step (always written, kept only then).
+    const fast = i32x4.bitmask(i32x4.lt_s(i32x4.abs(h), k));
+    const rec = rej + (<usize>nrej << 5);
+    v128.store(rec, u);
+    store<i32>(rec, j, 16);
+    store<i32>(rec, fast, 20);
+    nrej += i32(fast != 15);
+    // v = round half up(acc + sd·z): floorRound, floor(x + ½) (see gauss_requant_s16); else nearest, a tie sent
+    // down moved up (roundHalfUp), clamped to ±2^31 unless exact.
+    const a = v128.load(acc + (<usize>j << 2));
+    const x0 = f64x2.add(f64x2.convert_low_i32x4_s(a), f64x2.mul(v128.load(sdp + (<usize>q << 3)), z0));
+    const x1 = f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 0, 1)), f64x2.mul(v128.load(sdp + (<usize>q << 3), 16), z1));
+    let v0: v128;
+    let v1: v128;
+    if (floorRound) {
+      v0 = f64x2.floor(f64x2.add(x0, half));
+      v1 = f64x2.floor(f64x2.add(x1, half));
+    } else {
+      const n0 = f64x2.nearest(x0);
+      const n1 = f64x2.nearest(x1);
+      v0 = f64x2.add(n0, v128.and(f64x2.eq(f64x2.sub(n0, x0), negHalf), one));
+      v1 = f64x2.add(n1, v128.and(f64x2.eq(f64x2.sub(n1, x1), negHalf), one));
+      if (!exact) {
+        v0 = f64x2.pmin(f64x2.pmax(v0, nlim), lim);
+        v1 = f64x2.pmin(f64x2.pmax(v1, nlim), lim);
+      }
+    }
+    // The f64 requant, exact or certified (see gauss_requant_s16).
+    const t0 = f64x2.add(f64x2.mul(v0, v128.load(msp + (<usize>q << 3))), offset);
+    const t1 = f64x2.add(f64x2.mul(v1, v128.load(msp + (<usize>q << 3), 16)), offset);
+    const f0 = f64x2.floor(t0);
+    const f1 = f64x2.floor(t1);
+    const r0 = f64x2.add(f64x2.pmin(f64x2.pmax(f0, lov), hiv), magic);
+    const r1 = f64x2.add(f64x2.pmin(f64x2.pmax(f1, lov), hiv), magic);
+    const r = i32x4.shuffle(r0, r1, 0, 2, 4, 6);
+    v128.store64_lane(y + (<usize>j << 1), i16x8.narrow_i32x4_s(r, r), 0);
+    if (!exact || ties) {
+      const bad = exact
+        ? v128.or(f64x2.eq(t0, f0), f64x2.eq(t1, f1))
+        : v128.or(f64x2.gt(f64x2.abs(f64x2.sub(f64x2.sub(t0, f0), half)), near), f64x2.gt(f64x2.abs(f64x2.sub(f64x2.sub(t1, f1), half)), near));
+      if (v128.any_true(bad)) {
+        // Exact i64 requant for the lanes at (exact) or too close to (certified) a rounding boundary.
+        v128.store(scratch, v0);
+        v128.store(scratch, v1, 16);
+        for (let l = 0; l < 4; l++) {
+          const c = (j + l) % C;
+          const v = load<f64>(scratch + (<usize>l << 3));
+          store<i16>(y + (<usize>(j + l) << 1), i16(requantClamp64(i64(v), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, mode)));
+        }
+      }
+    }
+    q += 4;
+    if (q == P) q = 0;
+  }
+  v128.store(st, s0);
+  v128.store(st, s1, 16);
+  v128.store(st, s2, 32);
+  v128.store(st, s3, 48);
+  return nrej;
 }
 
 /** Stores the first cnt (1–3) i32 lanes of v at p. */

@@ -61,6 +61,25 @@ export async function timeItAsync(fn: () => Promise<unknown>, minSeconds = 0.25,
 }
 
 /** One line describing the machine and its load (other engineers share the CPU). */
+/**
+ * This process's CPU ms (user + system) per call of f over a window of ≥ minMs wall time: on a loaded machine the
+ * time other processes hold the core drops out (caches and a shared core still do not). Single-threaded work only.
+ */
+export function cpuMsPerCall(f: () => void, minMs: number): number {
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const t0 = performance.now();
+  const c0 = cpu();
+  let n = 0;
+  do {
+    f();
+    n++;
+  } while (performance.now() - t0 < minMs);
+  return (cpu() - c0) / n;
+}
+
 export function machine(): string {
   const c = cpus();
   return `${c.length}× ${c[0]?.model ?? "cpu"}, Node ${process.version}, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`;

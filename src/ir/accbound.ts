@@ -20,8 +20,11 @@ export function signedBitsFor(min: number, max: number): number {
 
 /**
  * Bound of acc = bias[o] + Σ w·x over weights [outC][K] (outC = bias.length) for inputs x ∈ [lo, hi]
- * (lo ≤ 0 ≤ hi), maximized over output channels: each term w·x ranges over [min(w·lo, w·hi), max(w·lo, w·hi)].
- * The simulator calls it on a chip's stored weights, and over an input range that noise can widen.
+ * (lo ≤ 0 ≤ hi), maximized over output channels: each term w·x ranges over [min(w·lo, w·hi), max(w·lo, w·hi)],
+ * i.e. [w·lo, w·hi] for w ≥ 0 and [w·hi, w·lo] for w < 0, so a channel's extremes are bias + lo·P + hi·N and
+ * bias + hi·P + lo·N with P, N the sums of its positive and negative weights, (Σ|w| ± Σw)/2 (all integers
+ * below 2^53: exact). The simulator calls it on a chip's stored weights, and over an input range that noise
+ * can widen, several times per Monte-Carlo trial: one pass of adds, no per-weight min/max.
  */
 export function weightAccBound(weights: ArrayLike<number>, bias: ArrayLike<number>, { lo, hi }: { lo: number; hi: number }): AccBound {
   const outC = bias.length;
@@ -29,13 +32,17 @@ export function weightAccBound(weights: ArrayLike<number>, bias: ArrayLike<numbe
   let min = Infinity;
   let max = -Infinity;
   for (let o = 0; o < outC; o++) {
-    let a = bias[o];
-    let b = bias[o];
+    let sum = 0;
+    let abs = 0;
     for (let i = o * per; i < (o + 1) * per; i++) {
       const w = weights[i];
-      a += Math.min(w * lo, w * hi);
-      b += Math.max(w * lo, w * hi);
+      sum += w;
+      abs += Math.abs(w);
     }
+    const pos = (abs + sum) / 2;
+    const neg = (sum - abs) / 2;
+    const a = bias[o] + lo * pos + hi * neg;
+    const b = bias[o] + hi * pos + lo * neg;
     if (a < min) min = a;
     if (b > max) max = b;
   }

@@ -14,7 +14,7 @@ import { buildChip } from "../../src/sim/chip/chip.js";
 import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
 import { flipInputs, simKernels } from "../../src/sim/chip/kernels.js";
 import { runTrial, simOptions } from "../../src/sim/chip/run.js";
-import { NoisyWasmProgram, fastPathEquivalent } from "../../src/sim/chip/fastpath.js";
+import { NoisyWasmProgram, fastPathEquivalent, slabOptions } from "../../src/sim/chip/fastpath.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
 
 const BASE = loadHwModel("int8-systolic-16x16").hw;
@@ -96,6 +96,29 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
       expect(noisy).toBeGreaterThanOrEqual(ran / 4); // and the noise does change logits: the test is not vacuous
     });
   }
+
+  it("output Gaussian noise on 1×1 convs in slabs of 4 pixels (GEMM and noise per slab, the streams continued): identical logits", () => {
+    const saved = { ...slabOptions };
+    Object.assign(slabOptions, { elements: 1, minRows: 4 });
+    try {
+      for (const kv of [KINDS[2][1], KINDS[3][1], [...KINDS[2][1], ["noise.activationBitFlip.ber", 0.01], ["requant.rounding", "half-even"]] as [string, number | string][]]) {
+        const hw = set(BASE, kv);
+        let ran = 0;
+        for (let seed = 1; seed <= 40; seed++) {
+          const p = randomProgram(seed);
+          if (!p.layers.some((l) => l.op === "conv2d" && l.kernel[0] === 1 && l.kernel[1] === 1 && l.stride[0] === 1 && l.stride[1] === 1 && l.groups === 1)) continue;
+          const images = randomImages(p, 3, seed);
+          const got = fastLogits(p, hw, seed, 1, images, 3, 3, 2);
+          if (!got) continue;
+          ran++;
+          expectSame(`program ${p.name} (seed ${seed}, slabs of 4 pixels)`, tsLogits(p, hw, seed, 1, images, 3, 2), got);
+        }
+        expect(ran).toBeGreaterThanOrEqual(5);
+      }
+    } finally {
+      Object.assign(slabOptions, saved);
+    }
+  });
 
   it("cut multipliers (requant.multiplierBits 16 and 24, lowbit-npu and bitserial-edge style), every source: identical logits", () => {
     let ran = 0;

@@ -131,6 +131,80 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     expect(Array.from(want.slice(0, C))).toEqual([59, 26, 45, 53, 36, 51]);
     expect(Array.from(kernelOutput(engine, c))).toEqual(Array.from(want));
   });
+
+  // The exact f64 form (a block whose bound V·m + 2^(s−1) < 2^52 holds: no certification, no ±2^31 clamp).
+  for (const mode of [0, 1, 2])
+    it(`small accumulators (the exact f64 form): frequent exact ties, σ = 0 on some channels, C = 7, 5 blocks, rounding mode ${mode}`, () => {
+      // m = 2^30 with s = 32 … 36, or m = 3, 5, 7 with s = 3, 4 (every m·2^−s < ½): v·m is a tie in 1/4 … 1/64 of the elements.
+      const C = 7;
+      const rows = 700;
+      const c: Case = { C, rows, m: [2 ** 30, 3, 5, 2 ** 30, 2 ** 31 - 1, 7, 2 ** 30], s: [32, 3, 4, 33, 36, 4, 36], sd: [0.7, 0, 2.5, 30, 0, 1.5, 4], acc: Array.from({ length: C * rows }, (_, j) => ((j * 7919) % 4001) - 2000), lo: -32768, hi: 32767, seed: 11, mode };
+      expect(Array.from(kernelOutput(engine, c))).toEqual(Array.from(expected(c, streamsOf(11))));
+    });
+
+  it("σ = 0 everywhere: the plain requant of the accumulators, in both forms", () => {
+    const C = 6;
+    const rows = 400;
+    // Block 1 small (exact form); block 2 reaches −2^31 and 2^31 − 1 (certified form).
+    const acc = Array.from({ length: C * rows }, (_, j) => (j < 1024 ? ((j * 31) % 513) - 256 : j % 3 === 0 ? -(2 ** 31) : j % 3 === 1 ? 2 ** 31 - 1 : (j * 104729) % 2 ** 31));
+    const c: Case = { C, rows, m: [2 ** 30, 2 ** 31 - 1, 1234567891, 2 ** 30, 3, 2 ** 30 + 1], s: [32, 40, 45, 33, 3, 44], sd: new Array(C).fill(0), acc, lo: -32768, hi: 32767, seed: 3, mode: 0 };
+    const want = expected(c, streamsOf(3));
+    expect(Array.from(kernelOutput(engine, c))).toEqual(Array.from(want));
+    for (let j = 0; j < 24; j++) expect(want[j]).toBe(Number((BigInt(acc[j]) * BigInt(c.m[j % C]) + (1n << BigInt(c.s[j % C] - 1))) >> BigInt(c.s[j % C])));
+  });
+
+  it("x = ½ − 2^−54, the one double where floor(x + ½) is not round half up, with acc = 0: v = 0, in both forms", () => {
+    // sd·z = ½ − 2^−54 exactly for the first draw of a seed: then x = 0 + sd·z, Math.round(x) = 0 but
+    // floor(x + ½) = 1. The exact form rounds with floor(x + ½) only when every |m·2^−s| < ½ (m = 1, s = 2 here),
+    // where v = 1 and v = 0 requantize alike; m = 3, s = 2 (0.75) must take the certified form: there v = 1
+    // would give 1. (A first draw from the ziggurat's fast path, so that the SIMD body rounds it.)
+    const x = 0.5 - 2 ** -54;
+    expect(Math.floor(x + 0.5)).toBe(1);
+    expect(Math.round(x)).toBe(0);
+    const bits = new DataView(new ArrayBuffer(8));
+    const step = (v: number, d: number) => {
+      bits.setFloat64(0, v);
+      bits.setBigInt64(0, bits.getBigInt64(0) + BigInt(d));
+      return bits.getFloat64(0);
+    };
+    let found: { seed: number; sd: number } | null = null;
+    for (let seed = 1; seed < 200 && !found; seed++) {
+      const st = streamsOf(seed);
+      const z = st[0].normalZig(st[4]);
+      const slow = new Int32Array(4);
+      st[4].saveState(slow, 0, 1);
+      const fresh = new Int32Array(4);
+      streamsOf(seed)[4].saveState(fresh, 0, 1);
+      if (slow.some((w, i) => w !== fresh[i])) continue; // a draw of the rejection step: the SIMD body would not round it
+      for (let d = -2; d <= 2 && !found; d++) {
+        const sd = step(x / z, d);
+        if (sd > 0 && sd * z === x) found = { seed, sd };
+      }
+    }
+    expect(found).not.toBeNull();
+    const { seed, sd } = found!;
+    for (const [m, want] of [[1, 0], [3, 0]]) {
+      const c: Case = { C: 4, rows: 2, m: [m, 1, 1, 1], s: [2, 2, 2, 2], sd: [sd, 0, 0, 0], acc: new Array(8).fill(0), lo: -128, hi: 127, seed, mode: 0 };
+      const out = kernelOutput(engine, c);
+      expect(out[0]).toBe(want);
+      expect(Array.from(out)).toEqual(Array.from(expected(c, streamsOf(seed))));
+    }
+  });
+
+  it("the largest accumulators the exact form must refuse: v·m in [2^53, 2^54), where floor(v·(m·2^−s) + ½) in doubles is one too high", () => {
+    // v·m ≡ 2^44 − 1 (mod 2^45) with v·m odd between 2^53 and 2^54: the double product rounds v·m up by 1,
+    // onto a tie. Found by searching odd v from 2^22 (Python, modular inverses mod 2^45); σ = 0.
+    const found: [number, number][] = [[4629039, 2124421937], [5518821, 1992294419], [5657039, 1900079825], [5700101, 1996832051], [5726655, 2122740161], [5871953, 2136125519]];
+    for (const [v, m] of found) expect(Math.floor(v * (m * 2 ** -45) + 0.5)).toBe(Number((BigInt(v) * BigInt(m) + (1n << 44n)) >> 45n) + 1);
+    const C = found.length;
+    const rows = 4;
+    for (const mode of [0, 1]) {
+      const c: Case = { C, rows, m: found.map(([, m]) => m), s: found.map(() => 45), sd: found.map(() => 0), acc: Array.from({ length: C * rows }, (_, j) => found[j % C][0]), lo: -32768, hi: 32767, seed: 1, mode };
+      const want = expected(c, streamsOf(1));
+      expect(Array.from(want.slice(0, C))).toEqual([279, 312, 305, 323, 345, 356]);
+      expect(Array.from(kernelOutput(engine, c))).toEqual(Array.from(want));
+    }
+  });
 });
 
 describe("detExp / detLog", () => {

@@ -25,8 +25,8 @@ interface PrepBase {
 export interface DigitalPrep extends PrepBase {
   kind: "digital";
   weights: Int32Array;
-  /** The same weights transposed per group to [g][k][oo] (outer-product order for the exact path). */
-  wT: Int32Array;
+  /** The same weights transposed per group to [g][k][oo] (outer-product order for the exact path; made on first use). */
+  readonly wT: Int32Array;
   bias: Int32Array;
   /** True when the accumulator bound of these weights fits the chip's accumulator: no wrap/saturate can fire. */
   exact: boolean;
@@ -188,7 +188,13 @@ export function prepareLayer(l: Layer, i: number, input: TensorSpec, chip: ChipI
   // The bound also bounds every partial sum (each term's range contains 0), so no order can overflow.
   const exact = !outOfRange && bound.bits <= chip.spec.accBits;
   const gemm = gemmOf(l);
-  return { kind: "digital", index: i, gemm, m, s, weights: w, wT: transposeGroups(w, gemm, new Int32Array(w.length)), bias: l.bias, exact };
+  let wT: Int32Array | undefined; // only the plain-TS kernels read it: made on first use (3.4 M weights for mobilenetv2)
+  return {
+    kind: "digital", index: i, gemm, m, s, weights: w, bias: l.bias, exact,
+    get wT() {
+      return (wT ??= transposeGroups(w, gemm, new Int32Array(w.length)));
+    },
+  };
 }
 
 /**

@@ -83,7 +83,7 @@ export function fastPathEquivalent(chip: ChipInstance): boolean {
   for (const [l, p] of chip.prep) {
     if (p.kind !== "digital" || !isWeightLayer(l)) continue;
     const x = layers[l.inputs[0]].out;
-    if (needsWrap(chip, p.weights, l.bias, x)) {
+    if (needsWrap(chip, p, x)) {
       // The engine runs a conv with one input and one output channel per group on the depthwise kernel.
       const depthwise = l.op === "conv2d" && prepareOp(l, x).depthwise;
       const ok = chip.spec.overflow === "wrap" ? chip.spec.accBits <= 32 : chip.spec.accBits <= 31 && !depthwise;
@@ -102,9 +102,14 @@ export function fastPathEquivalent(chip: ChipInstance): boolean {
  * is arithmetic mod 2^bits, so wrapping per MAC or per K-tile (the chip's order, ./kernels.ts) ends
  * at the i32 GEMM's sum (mod 2^32) sign-extended from bit bits − 1. Saturation depends on the order: not here.
  */
-function needsWrap(chip: ChipInstance, weights: Int32Array, bias: Int32Array, x: TensorSpec): boolean {
-  return weightAccBound(weights, bias, inputRange(x, chip)).bits > Math.min(32, chip.spec.accBits);
+function needsWrap(chip: ChipInstance, p: DigitalPrep, x: TensorSpec): boolean {
+  let wraps = wrapsOf.get(p);
+  if (wraps === undefined) wrapsOf.set(p, (wraps = weightAccBound(p.weights, p.bias, inputRange(x, chip)).bits > Math.min(32, chip.spec.accBits)));
+  return wraps;
 }
+
+/** needsWrap per layer of a chip instance (a layer's prep belongs to one instance): asked by fastPathEquivalent, then by NoisyWasmProgram. */
+const wrapsOf = new WeakMap<DigitalPrep, boolean>();
 
 /** Operands of gemm_s16_sat_ktile for one layer (see assembly/simnoise.ts). */
 interface SatLayout {
@@ -244,7 +249,7 @@ export class NoisyWasmProgram {
       const sdPtr = sd ? a.putBytes(new Uint8Array(Float64Array.from({ length: period }, (_, q) => sd[q % C]).buffer), "output noise σ") : 0;
       const msPtr = sd ? a.putBytes(new Uint8Array(Float64Array.from({ length: period }, (_, q) => p.m[q % C] * 2 ** -p.s[q % C]).buffer), "output noise multipliers") : 0;
       const { overflow, accBits, kTile } = chip.spec;
-      const overflows = needsWrap(chip, p.weights, p.bias, chip.program.layers[l.inputs[0]].out);
+      const overflows = needsWrap(chip, p, chip.program.layers[l.inputs[0]].out);
       const wrapShift = overflows && overflow === "wrap" ? 32 - accBits : 0;
       const sat = overflows && overflow === "saturate" ? satLayout(p, kTile, (v) => a.putI16(v, "saturating weights"), (v) => a.putI32(v, "saturating operands")) : null;
       this.noise[i] = { prep: p, m: a.putI32(p.m, "chip multipliers"), s: a.putI32(p.s, "chip shifts"), perturb: accBer > 0 || !!sd, sat, wrapShift, sd, period, sdPtr, msPtr };
@@ -351,6 +356,10 @@ export class NoisyWasmProgram {
     const acc = this.accPtr;
     const sat = ln.sat;
     const bits = this.chip.spec.accBits;
+    if (ln.sd && !sat && ln.wrapShift === 0 && this.knobs.accBer === 0 && p.kind === "conv-gemm" && p.direct) {
+      this.directGaussSlabs(p, ln, x, n, nPix, outC, l.rq.lo, l.rq.hi, y, first);
+      return;
+    }
     if (sat && p.kind === "dense") k.gemm_s16_sat_ktile(x, p.inN, n, sat.w[0], sat.panels, outC, sat.tiles, sat.T, sat.wpp, sat.bias[0], bits, acc, outC);
     else if (sat && p.kind === "conv-gemm") {
       const h = p;
@@ -403,15 +412,53 @@ export class NoisyWasmProgram {
     }
     // The image's streams, seeded here, drawn from in WASM (perturbAccumulators' draws exactly): the four
     // lanes as one v128 per state word, then the slow stream.
-    const sv = engine.arena.i32(this.state, 20);
     for (let b = 0; b < n; b++) {
       const off = b * per;
-      OUT_GAUSS_STREAMS.forEach((src, lane) => {
-        const r = this.stream(first + b, ln.prep.index, src);
-        if (lane < 4) r.saveState(sv, lane, 4);
-        else r.saveState(sv, 16, 1);
-      });
+      this.seedGauss(first + b, ln);
       k.gauss_requant_s16(acc + off * 4, per, outC, ln.period, ln.sdPtr, ln.msPtr, ln.m, ln.s, lo, hi, y + off * 2, this.state, this.rej, this.zt, this.zf, this.mode);
     }
   }
+
+  /** Seeds the output-noise streams of one image and layer in linear memory: the four lanes as one v128 per state word, then the slow stream. */
+  private seedGauss(inference: number, ln: LayerNoise): void {
+    const sv = this.engine.arena.i32(this.state, 20);
+    OUT_GAUSS_STREAMS.forEach((src, lane) => {
+      const r = this.stream(inference, ln.prep.index, src);
+      if (lane < 4) r.saveState(sv, lane, 4);
+      else r.saveState(sv, 16, 1);
+    });
+  }
+
+  /**
+   * A direct (1×1, stride-1) conv with output noise only, in slabs of pixels of one image (slabOptions): the raw
+   * GEMM of a slab, then gauss_requant_s16 on it while its accumulators are still in cache (the whole layer's
+   * accumulators, up to 9.6 MB for mobilenetv2's largest at 2 images, would go out to memory and back). The
+   * same integers: a pixel's accumulators depend on that pixel alone, and the kernel continues the image's
+   * streams from one call to the next (their state stays in linear memory); each call does its rejection
+   * steps at its end, in element order, so the slow stream is read in element order across calls too. A slab
+   * of a multiple of 4 pixels starts at a multiple of lcm(C, 4) elements, where the kernel's lane (j mod 4) and
+   * channel pattern position (j mod P) restart at 0.
+   */
+  private directGaussSlabs(p: Extract<PreparedLayer, { kind: "conv-gemm" }>, ln: LayerNoise, x: number, n: number, nPix: number, outC: number, lo: number, hi: number, y: number, first: number): void {
+    const { k } = this;
+    const gm = p.gemms[0];
+    const lda = p.geo.C;
+    const rows = Math.max(slabOptions.minRows, Math.ceil(slabOptions.elements / outC / 4) * 4);
+    for (let b = 0; b < n; b++) {
+      this.seedGauss(first + b, ln);
+      for (let r0 = 0; r0 < nPix; r0 += rows) {
+        const nr = Math.min(rows, nPix - r0);
+        const pix = b * nPix + r0;
+        k.gemm_s16_8c2_acc(x + pix * lda * 2, lda, nr, gm.host.Kp, gm.w, gm.host.container, this.accScratch, this.tile, gm.host.N, gm.bias, this.accPtr, outC);
+        k.gauss_requant_s16(this.accPtr, nr * outC, outC, ln.period, ln.sdPtr, ln.msPtr, ln.m, ln.s, lo, hi, y + pix * outC * 2, this.state, this.rej, this.zt, this.zf, this.mode);
+      }
+    }
+  }
 }
+
+/**
+ * The slabs of directGaussSlabs: about `elements` accumulators (16 KB, within L1 with their outputs), at least
+ * `minRows` pixels (the GEMM's tall-matrix path, UNPACK_MIN_ROWS in assembly/gemm.ts, from 24 rows), a multiple
+ * of 4 pixels. Tests set tiny slabs (many per image) to compare them with the plain-TS kernels.
+ */
+export const slabOptions = { elements: 4096, minRows: 24 };

@@ -1,0 +1,87 @@
+// The output-noise kernel alone (assembly/simnoise.ts gauss_requant_s16) on one mobilenetv2-sized layer, two
+// simulator builds A/B by CPU time (short alternating windows; the outputs of both must be identical):
+// 112×112×96 accumulators (the largest expansion of mobilenetv2 224), |acc| of ~2^14, multipliers in
+// [2^30, 2^31), s = 44, output σ 0.3 (out-lsb), a 4-bit unsigned output (0..15), half-up rounding. Prints ns
+// per element of each and the median and quartiles of A ÷ B per round (> 1: B faster).
+//
+//   npx tsx bench/sim/gauss-ab.ts DIR_A DIR_B [--rounds R] [--mode 0|1|2] [--pixels N]
+//
+// --pixels: accumulators of N pixels instead of 112·112 (e.g. 2048: 0.8 MB, within L2).
+//
+// DIR holds nipq-sim-simd.wasm (this tree's: build/; main's: `npx asc assembly/sim.ts --target sim --outFile DIR/nipq-sim-simd.wasm`).
+
+import { WasmEngine } from "../../src/kernels/wasm/engine.js";
+import { Rng, zigTablesForWasm } from "../../src/sim/noise/rng.js";
+import { channelPeriod } from "../../src/sim/chip/fastpath.js";
+import { cpuMsPerCall, machine } from "../kernels/common.js";
+
+interface GaussExports {
+  gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number): void;
+}
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const [dirA, dirB] = process.argv.slice(2);
+if (!dirA || !dirB || dirA.startsWith("--") || dirB.startsWith("--")) {
+  console.error("usage: npx tsx bench/sim/gauss-ab.ts DIR_A DIR_B [--rounds R] [--mode 0|1|2] [--pixels N]");
+  process.exit(2);
+}
+const rounds = arg("--rounds", 60);
+const mode = arg("--mode", 0);
+
+const C = 96;
+const total = arg("--pixels", 112 * 112) * C;
+const r = new Rng(5, 0, 0, 0);
+const m = Int32Array.from({ length: C }, () => 2 ** 30 + Math.floor(r.uniform() * 2 ** 30));
+const s = new Int32Array(C).fill(44);
+const acc = Int32Array.from({ length: total }, () => Math.round(r.normal() * 2 ** 14));
+const P = channelPeriod(C);
+
+/** One build's kernel with its operands in its own memory; `run` redoes the layer from the same streams. */
+function setup(dir: string) {
+  const engine = new WasmEngine({ buildDir: dir, flavor: "simd", sim: true });
+  const k = engine.k as unknown as GaussExports;
+  const a = engine.arena;
+  const f64 = (xs: Float64Array) => a.putBytes(new Uint8Array(xs.buffer), "bench");
+  const sdp = f64(Float64Array.from({ length: P }, (_, q) => 0.3 * 2 ** s[q % C] / m[q % C]));
+  const msp = f64(Float64Array.from({ length: P }, (_, q) => m[q % C] * 2 ** -s[q % C]));
+  const mp = a.putI32(m, "bench");
+  const sp = a.putI32(s, "bench");
+  const accp = a.putI32(acc, "bench");
+  const y = a.alloc(total * 2, "bench");
+  const st = a.alloc(112, "bench");
+  const rej = a.alloc(Math.ceil(total / 4) * 32, "bench");
+  const { zt, zf } = zigTablesForWasm();
+  const ztp = a.putBytes(zt, "bench");
+  const zfp = a.putBytes(zf, "bench");
+  const run = () => {
+    const sv = a.i32(st, 20);
+    [0, 1, 2, 3, 4].forEach((k, lane) => {
+      const g = new Rng(1, 0, 0, k);
+      if (lane < 4) g.saveState(sv, lane, 4);
+      else g.saveState(sv, 16, 1);
+    });
+    k.gauss_requant_s16(accp, total, C, P, sdp, msp, mp, sp, 0, 15, y, st, rej, ztp, zfp, mode);
+  };
+  return { run, out: () => Int16Array.from(a.i16(y, total)) };
+}
+
+const builds = [setup(dirA), setup(dirB)];
+builds.forEach((b) => b.run());
+const [oa, ob] = builds.map((b) => b.out());
+if (oa.some((v, i) => v !== ob[i])) throw new Error("the two builds give different outputs");
+
+const window = (f: () => void) => cpuMsPerCall(f, 50);
+console.log(machine());
+const ratios: number[] = [];
+const ns: number[][] = [[], []];
+for (let i = 0; i < rounds; i++) {
+  const t = [0, 0];
+  for (const j of i % 2 ? [1, 0] : [0, 1]) t[j] = window(builds[j].run);
+  t.forEach((v, j) => ns[j].push((v * 1e6) / total));
+  ratios.push(t[0] / t[1]);
+}
+const q = (xs: number[], f: number) => [...xs].sort((u, v) => u - v)[Math.floor(f * (xs.length - 1))];
+console.log(`gauss_requant_s16, ${total.toLocaleString("en")} elements (C ${C}), rounding mode ${mode}, ${rounds} rounds: ns per element A ${q(ns[0], 0.5).toFixed(2)}, B ${q(ns[1], 0.5).toFixed(2)}; CPU time A / B median ${q(ratios, 0.5).toFixed(3)} (quartiles ${q(ratios, 0.25).toFixed(3)}–${q(ratios, 0.75).toFixed(3)})`);
+console.log(machine());
