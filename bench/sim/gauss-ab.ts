@@ -11,6 +11,7 @@
 // DIR holds nipq-sim-simd.wasm (this tree's: build/; main's: `npx asc assembly/sim.ts --target sim --outFile DIR/nipq-sim-simd.wasm`).
 
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
+import { i32View, putBytes } from "../../src/kernels/wasm/arena.js";
 import { Rng, zigTablesForWasm } from "../../src/sim/noise/rng.js";
 import { channelPeriod } from "../../src/sim/chip/fastpath.js";
 import { cpuMsPerCall, machine } from "../kernels/common.js";
@@ -43,7 +44,7 @@ function setup(dir: string) {
   const engine = new WasmEngine({ buildDir: dir, flavor: "simd", sim: true });
   const k = engine.k as unknown as GaussExports;
   const a = engine.arena;
-  const f64 = (xs: Float64Array) => a.putBytes(new Uint8Array(xs.buffer), "bench");
+  const f64 = (xs: Float64Array) => putBytes(a, new Uint8Array(xs.buffer), "bench");
   const sdp = f64(Float64Array.from({ length: P }, (_, q) => 0.3 * 2 ** s[q % C] / m[q % C]));
   const msp = f64(Float64Array.from({ length: P }, (_, q) => m[q % C] * 2 ** -s[q % C]));
   const mp = a.putI32(m, "bench");
@@ -53,10 +54,10 @@ function setup(dir: string) {
   const st = a.alloc(112, "bench");
   const rej = a.alloc(Math.ceil(total / 4) * 32, "bench");
   const { zt, zf } = zigTablesForWasm();
-  const ztp = a.putBytes(zt, "bench");
-  const zfp = a.putBytes(zf, "bench");
+  const ztp = putBytes(a, zt, "bench");
+  const zfp = putBytes(a, zf, "bench");
   const run = () => {
-    const sv = a.i32(st, 20);
+    const sv = i32View(a, st, 20);
     [0, 1, 2, 3, 4].forEach((k, lane) => {
       const g = new Rng(1, 0, 0, k);
       if (lane < 4) g.saveState(sv, lane, 4);

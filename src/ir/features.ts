@@ -2,7 +2,7 @@
 // any of these is a format-1 program: it is written as version 1, byte for byte as before. Every backend runs
 // both versions; the simulator's WASM fast path (src/sim/chip/fastpath.ts) takes format 1 only.
 
-import type { Program, TensorSpec } from "./types.js";
+import type { Program } from "./types.js";
 
 /** One use of a format-2 feature: where (a field path as the .qmodel reader names it) and what. */
 export interface Format2Use {
@@ -10,20 +10,17 @@ export interface Format2Use {
   what: string;
 }
 
-function tensorUses(f: string, t: TensorSpec, out: Format2Use[]): void {
-  if (t.zero !== undefined && t.zero !== 0) out.push({ field: `${f}.zero`, what: `zero point ${t.zero}` });
-  if (t.fullRange) out.push({ field: `${f}.fullRange`, what: "a full-range signed tensor" });
-}
-
 /** Every use of a format-2 feature in `p`, in layer order (empty for a format-1 program). */
 export function format2Uses(p: Program): Format2Use[] {
   const out: Format2Use[] = [];
   p.layers.forEach((l, i) => {
-    const f = `layers[${i}]`;
-    tensorUses(`${f}.out`, l.out, out);
-    if (l.op === "input" && l.lut) out.push({ field: `${f}.lut`, what: "an input lookup table" });
-    if ((l.op === "conv2d" || l.op === "dense") && l.wFullRange) out.push({ field: `${f}.wFullRange`, what: "full-range weights" });
-    if ((l.op === "conv2d" || l.op === "maxpool" || l.op === "avgpool") && Array.isArray(l.padding)) out.push({ field: `${f}.padding`, what: `explicit pads [${l.padding.join(", ")}]` });
+    const use = (k: string, what: string) => out.push({ field: `layers[${i}].${k}`, what });
+    const t = l.out;
+    if (t.zero !== undefined && t.zero !== 0) use("out.zero", `zero point ${t.zero}`);
+    if (t.fullRange) use("out.fullRange", "a full-range signed tensor");
+    if (l.op === "input" && l.lut) use("lut", "an input lookup table");
+    if ((l.op === "conv2d" || l.op === "dense") && l.wFullRange) use("wFullRange", "full-range weights");
+    if ((l.op === "conv2d" || l.op === "maxpool" || l.op === "avgpool") && Array.isArray(l.padding)) use("padding", `explicit pads [${l.padding.join(", ")}]`);
   });
   return out;
 }

@@ -184,6 +184,9 @@ function weightCount(p: Program, i: number): number {
   return l.op === "dense" ? l.out.shape[0] * x[0] : 0;
 }
 
+/** `v` in `digits` lower-case hex digits, zero-padded. */
+const hex = (v: number, digits: number) => v.toString(16).padStart(digits, "0");
+
 /**
  * Decodes and validates .qmodel bytes. `file` names the source in errors.
  * Returns a valid Program or throws QModelFormatError.
@@ -193,7 +196,7 @@ export function decodeQModel(bytes: Uint8Array, file = "<memory>"): Program {
     throw new QModelFormatError(file, field, expected, found);
   };
   if (bytes.length < FIXED + 4) fail("file", `at least ${FIXED + 4} bytes`, `${bytes.length} bytes (truncated)`);
-  for (let i = 0; i < 4; i++) if (bytes[i] !== MAGIC[i]) fail("magic", `"NQMD" (4E 51 4D 44), a .qmodel file`, `bytes ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0").toUpperCase()).join(" ")}`);
+  for (let i = 0; i < 4; i++) if (bytes[i] !== MAGIC[i]) fail("magic", `"NQMD" (4E 51 4D 44), a .qmodel file`, `bytes ${Array.from(bytes.subarray(0, 4), (b) => hex(b, 2).toUpperCase()).join(" ")}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = dv.getUint16(4, true);
   if (!VERSIONS.includes(version)) fail("version", VERSIONS.join(" or "), `${version}`);
@@ -203,7 +206,7 @@ export function decodeQModel(bytes: Uint8Array, file = "<memory>"): Program {
   if (hlen > MAX_HEADER_BYTES || FIXED + hlen + 4 > bytes.length) fail("headerLength", `at most ${Math.min(MAX_HEADER_BYTES, bytes.length - FIXED - 4)} bytes`, `${hlen}`);
   const stored = dv.getUint32(bytes.length - 4, true);
   const actual = crc32(bytes, 0, bytes.length - 4);
-  if (stored !== actual) fail("checksum", `CRC-32 0x${actual.toString(16).padStart(8, "0")} of bytes [0, ${bytes.length - 4})`, `0x${stored.toString(16).padStart(8, "0")} (corrupt or truncated file)`);
+  if (stored !== actual) fail("checksum", `CRC-32 0x${hex(actual, 8)} of bytes [0, ${bytes.length - 4})`, `0x${hex(stored, 8)} (corrupt or truncated file)`);
   if (bytes[FIXED] === 0xef && bytes[FIXED + 1] === 0xbb && bytes[FIXED + 2] === 0xbf) fail("header", "UTF-8 JSON without a byte-order mark", "EF BB BF (a BOM)");
   // Nesting is bounded before parsing: JSON.parse of deeply nested arrays costs ~100 bytes of heap per byte.
   for (let i = FIXED, depth = 0, str = false; i < FIXED + hlen; i++) {

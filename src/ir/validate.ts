@@ -20,8 +20,9 @@ export class Checker {
     throw new QModelFormatError(this.file, field, expected, typeof found === "string" && found.startsWith("§") ? found.slice(1) : describeValue(found));
   }
   // Number.isInteger and Number.isFinite are false for anything but a number.
-  int(field: string, v: unknown, lo: number, hi: number): number {
-    if (!Number.isInteger(v) || (v as number) < lo || (v as number) > hi) this.fail(field, `an integer in [${lo}, ${hi}]`, v);
+  /** `v` must be an integer in [lo, hi]; `note` follows the range in the message (" (the input tensor's range)"). */
+  int(field: string, v: unknown, lo: number, hi: number, note = ""): number {
+    if (!Number.isInteger(v) || (v as number) < lo || (v as number) > hi) this.fail(field, `an integer in [${lo}, ${hi}]${note}`, v);
     return v as number;
   }
   positive(field: string, v: unknown): number {
@@ -104,8 +105,9 @@ function checkWeights(c: Checker, f: string, l: { weights: Int8Array; wBits: num
   const w = l.weights;
   c.typed(`${f}.weights`, w, Int8Array, n, "int8 values");
   const { lo, hi } = weightRange(l);
-  const kind = l.wFullRange ? "full-range" : "narrow";
-  for (let i = 0; i < n; i++) if (w[i] < lo || w[i] > hi) c.fail(`${f}.weights[${i}]`, `an integer in [${lo}, ${hi}] (${l.wBits}-bit ${kind} signed)`, w[i]);
+  const note = ` (${l.wBits}-bit ${l.wFullRange ? "full-range" : "narrow"} signed)`;
+  // The field's name is made only for a weight out of range (millions of weights per layer).
+  for (let i = 0; i < n; i++) if (w[i] < lo || w[i] > hi) c.int(`${f}.weights[${i}]`, w[i], lo, hi, note);
 }
 
 /** What conv2d and dense check alike: weight bits, the weights in their range, scales, bias and requant per output channel. */
@@ -245,5 +247,5 @@ function checkLut(c: Checker, f: string, lut: Int16Array, out: TensorSpec): void
   const n = out.shape[2] * 256;
   c.typed(`${f}.lut`, lut, Int16Array, n, "entries (256 per input channel)");
   const r = tensorRange(out);
-  for (let i = 0; i < n; i++) if (lut[i] < r.lo || lut[i] > r.hi) c.fail(`${f}.lut[${i}]`, `an integer in [${r.lo}, ${r.hi}] (the input tensor's range)`, lut[i]);
+  for (let i = 0; i < n; i++) c.int(`${f}.lut[${i}]`, lut[i], r.lo, r.hi, " (the input tensor's range)");
 }

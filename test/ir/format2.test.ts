@@ -89,6 +89,8 @@ describe(".qmodel format version 2", () => {
     const first = format2Uses(p)[0];
     const e = formatError(fixCrc(bytes));
     expect(e.field).toBe(first.field);
+    // Named as the reader names fields (format2Uses builds the path; the message must point at a real field).
+    for (const u of format2Uses(p)) expect(u.field).toMatch(/^layers\[\d+\]\.(out\.zero|out\.fullRange|lut|wFullRange|padding)$/);
     expect(e.message).toMatch(/it needs format version 2/);
   });
 

@@ -13,6 +13,7 @@
 import { describe, expect, it } from "vitest";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
+import { i32View } from "../../src/kernels/wasm/arena.js";
 import { WasmKernels } from "../../src/kernels/wasm/backend.js";
 import type { WeightPolicy } from "../../src/kernels/wasm/prepare.js";
 import { windowGeometry, tensorRange, type Conv2DLayer, type DenseLayer, type LayerPadding, type TensorSpec } from "../../src/ir/types.js";
@@ -102,7 +103,7 @@ describe("tall GEMMs in row blocks (dense at M = 23…97 rows)", () => {
       const tile = e.arena.alloc(Kp * 16, "tile");
       const y = e.arena.alloc(M * N * 4, "y");
       k.gemm_s16_8c2_acc(xp, Kp, M, Kp, p.gemm.w, container, acc, tile, N, p.gemm.bias, y, N);
-      expectExact(`accumulators w${wBits} K ${K} M ${M}`, denseAcc(x.data, M, K, N, layer.weights, layer.bias), e.arena.i32(y, M * N), [N]);
+      expectExact(`accumulators w${wBits} K ${K} M ${M}`, denseAcc(x.data, M, K, N, layer.weights, layer.bias), i32View(e.arena, y, M * N), [N]);
       e.forgetPrepared();
       e.arena.release(mark);
     }

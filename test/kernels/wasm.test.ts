@@ -13,6 +13,7 @@ import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { WasmKernels, loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { instantiateKernels, simdSupported } from "../../src/kernels/wasm/loader.js";
 import { KernelsNotBuiltError, WasmMemoryError } from "../../src/kernels/wasm/errors.js";
+import { i32View, usedBytes } from "../../src/kernels/wasm/arena.js";
 import { NipqInputError } from "../../src/errors.js";
 import { packedBytes } from "../../src/ir/pack.js";
 import { readQModel } from "../../src/ir/io.js";
@@ -44,7 +45,7 @@ describe("AssemblyScript requantClamp (requant_i32_perchannel) at the limits", (
       const out = a.alloc(n * 4, "out");
       for (const [lo, hi] of [[-(2 ** 31), 2 ** 31 - 1], [-32767, 32767], [0, 15]]) {
         e.k.requant_i32_perchannel(acc, out, n, n, m, s, lo, hi);
-        const got = a.i32(out, n);
+        const got = i32View(a, out, n);
         cases.forEach(([x, mm, ss], i) => {
           const r = requantBig(BigInt(x), BigInt(mm), BigInt(ss));
           const want = r < BigInt(lo) ? lo : r > BigInt(hi) ? hi : Number(r);
@@ -88,7 +89,7 @@ describe("AssemblyScript requant at constructed exact ties (and truncation bound
       const out = a.alloc(n * 4, "out");
       e.k.requant_i32_perchannel(acc, out, n, n, m, s, I32_MIN, I32_MAX);
       const seen = new Map<string, number>();
-      checkCases(b.name, ALL_CASES, a.i32(out, n), (c) => roundedBig(c.a, c.m, c.s, "half-up"), I32_MIN, I32_MAX, seen);
+      checkCases(b.name, ALL_CASES, i32View(a, out, n), (c) => roundedBig(c.a, c.m, c.s, "half-up"), I32_MIN, I32_MAX, seen);
       // Not vacuous: for every s, sign and side some case's true result lies inside the int32 clamp.
       expect(uncovered(seen, 1, "tie")).toEqual([]);
     });
@@ -269,11 +270,11 @@ describe("per-layer backend memory", () => {
     const e = new WasmEngine({ flavor: "simd" });
     const k = new WasmKernels(e);
     const { layer, x } = denseCase(3, 8, 64, 64, 2);
-    const before = e.arena.used();
+    const before = usedBytes(e.arena);
     k.dense(layer, x);
-    expect(e.arena.used()).toBeGreaterThan(before);
+    expect(usedBytes(e.arena)).toBeGreaterThan(before);
     expect(e.forgetPrepared()).toBe(true);
-    expect(e.arena.used()).toBe(before);
+    expect(usedBytes(e.arena)).toBe(before);
     expectExact("dense after forget", referenceKernels.dense(layer, x), k.dense(layer, x), [64]); // re-prepared
     compileProgram(readQModel(FIXTURE), k, 4);
     expect(e.forgetPrepared()).toBe(false);

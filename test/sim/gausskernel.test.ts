@@ -9,6 +9,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
+import { i32View, putBytes } from "../../src/kernels/wasm/arena.js";
 import { detExp, detLog } from "../../src/sim/noise/detmath.js";
 import { perturbAccumulators } from "../../src/sim/noise/models.js";
 import { Rng, zigTablesForWasm } from "../../src/sim/noise/rng.js";
@@ -79,7 +80,7 @@ function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
   const mark = a.mark();
   const total = c.C * c.rows;
   const P = channelPeriod(c.C);
-  const f64 = (xs: number[]) => a.putBytes(new Uint8Array(Float64Array.from(xs).buffer), "test");
+  const f64 = (xs: number[]) => putBytes(a, new Uint8Array(Float64Array.from(xs).buffer), "test");
   const sdp = f64(Array.from({ length: P }, (_, q) => c.sd[q % c.C]));
   const msp = f64(Array.from({ length: P }, (_, q) => c.m[q % c.C] * 2 ** -c.s[q % c.C]));
   const m = a.putI32(c.m, "test");
@@ -89,9 +90,9 @@ function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
   const st = a.alloc(112, "test");
   const rej = a.alloc(Math.ceil(total / 4) * 32, "test");
   const { zt, zf } = zigTablesForWasm();
-  const ztp = a.putBytes(zt, "test");
-  const zfp = a.putBytes(zf, "test");
-  const sv = a.i32(st, 20);
+  const ztp = putBytes(a, zt, "test");
+  const zfp = putBytes(a, zf, "test");
+  const sv = i32View(a, st, 20);
   streamsOf(c.seed).forEach((r, lane) => (lane < 4 ? r.saveState(sv, lane, 4) : r.saveState(sv, 16, 1)));
   k.gauss_requant_s16(acc, total, c.C, P, sdp, msp, m, s, c.lo, c.hi, y, st, rej, ztp, zfp, c.mode);
   const out = Int16Array.from(a.i16(y, total));

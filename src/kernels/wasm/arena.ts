@@ -52,11 +52,6 @@ export class Arena {
     }
   }
 
-  /** Bytes currently in use above the heap base. */
-  used(): number {
-    return this.top - this.base;
-  }
-
   /** A byte view of all of linear memory, over the current buffer. */
   bytes(): Uint8Array {
     return new Uint8Array(this.memory.buffer);
@@ -64,10 +59,6 @@ export class Arena {
   /** An i16 view of n elements at ptr, over the current buffer. */
   i16(ptr: number, n: number): Int16Array {
     return new Int16Array(this.memory.buffer, ptr, n);
-  }
-  /** An i32 view of n elements at ptr, over the current buffer. */
-  i32(ptr: number, n: number): Int32Array {
-    return new Int32Array(this.memory.buffer, ptr, n);
   }
 
   /** Copies `src` as i32 (zero-padded to `length`) into a new allocation and returns its pointer. */
@@ -85,10 +76,24 @@ export class Arena {
     v.set(src);
     return p;
   }
-  /** Copies bytes into a new allocation and returns its pointer. */
-  putBytes(src: Uint8Array, what: string): number {
-    const p = this.alloc(src.length, what);
-    this.bytes().set(src, p);
-    return p;
-  }
+}
+
+// Used by Node only (the simulator, the backend's cache, tests): functions rather than Arena methods, so that
+// the edge runtime's bundle, which never calls them, drops them (docs/DECISIONS.md "Runtime budget").
+
+/** Bytes currently in use above the heap base. */
+export function usedBytes(a: Arena): number {
+  return a.mark() - a.base;
+}
+
+/** An i32 view of n elements at ptr, over the current buffer. */
+export function i32View(a: Arena, ptr: number, n: number): Int32Array {
+  return new Int32Array(a.memory.buffer, ptr, n);
+}
+
+/** Copies bytes into a new allocation and returns its pointer. */
+export function putBytes(a: Arena, src: Uint8Array, what: string): number {
+  const p = a.alloc(src.length, what);
+  a.bytes().set(src, p);
+  return p;
 }

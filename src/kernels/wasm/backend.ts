@@ -6,6 +6,7 @@
 import type { Activation, LayerKernels } from "../backend.js";
 import { sizeOf, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer } from "../../ir/types.js";
 import { WasmEngine, type EngineOptions } from "./engine.js";
+import { usedBytes } from "./arena.js";
 
 /** Prepared-weight memory above which the per-layer backend starts over (see WasmEngine.forgetPrepared). */
 const FORGET_ABOVE_BYTES = 64 * 2 ** 20;
@@ -20,7 +21,7 @@ export class WasmKernels implements LayerKernels {
 
   private call(l: Layer, xs: Activation[]): Int32Array {
     const e = this.engine;
-    if (e.arena.used() > FORGET_ABOVE_BYTES) e.forgetPrepared();
+    if (usedBytes(e.arena) > FORGET_ABOVE_BYTES) e.forgetPrepared();
     e.prepare(l, xs[0].spec); // persistent: before the transient mark
     const a = e.arena;
     const mark = a.mark();

@@ -143,19 +143,16 @@ export class KernelEngine {
     switch (l.op) {
       case "conv2d": {
         const h = prepareConv(l, x, this.policy, this.relaxedForm);
+        // The host arrays replaced by their pointers in linear memory (same keys).
         if (h.kind === "depthwise") {
-          const { w, bias: _b, m: _m, s: _s, pw: _pw, ps: _ps, ...rest } = h;
-          p = { ...rest, w: this.arena.putI16(w, what), ...this.putParams(h, what) };
-          this.weightBytes += w.byteLength;
-        } else {
-          const { gemms, ...rest } = h;
-          p = { ...rest, gemms: gemms.map((g) => this.gemmDev(g, what)) };
-        }
+          p = { ...h, w: this.arena.putI16(h.w, what), ...this.putParams(h, what) };
+          this.weightBytes += h.w.byteLength;
+        } else p = { ...h, gemms: h.gemms.map((g) => this.gemmDev(g, what)) };
         break;
       }
       case "dense": {
-        const { gemm, ...rest } = prepareDense(l, x, this.policy, this.relaxedForm);
-        p = { ...rest, gemm: this.gemmDev(gemm, what) };
+        const h = prepareDense(l, x, this.policy, this.relaxedForm);
+        p = { ...h, gemm: this.gemmDev(h.gemm, what) };
         break;
       }
       case "maxpool":

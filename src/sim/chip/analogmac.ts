@@ -5,6 +5,7 @@
 // simulator's build (WasmEngine({ sim: true })).
 
 import type { WasmEngine } from "../../kernels/wasm/engine.js";
+import { putBytes } from "../../kernels/wasm/arena.js";
 import type { AnalogPrep } from "./chip.js";
 
 interface AnalogExports {
@@ -41,7 +42,7 @@ export class WasmAnalogMac implements AnalogMac {
     const a = this.engine.arena;
     let w = this.weights.get(p);
     if (w === undefined) {
-      w = a.putBytes(new Uint8Array(p.wnT.buffer, p.wnT.byteOffset, p.wnT.byteLength), "the crossbar conductances");
+      w = putBytes(a, new Uint8Array(p.wnT.buffer, p.wnT.byteOffset, p.wnT.byteLength), "the crossbar conductances");
       this.weights.set(p, w);
     }
     const { K, opg } = p.gemm;

@@ -20,7 +20,7 @@ import { formatVersion } from "../../ir/features.js";
 import { isWeightLayer, sizeOf, tensorRange, type Layer, type Program, type TensorSpec } from "../../ir/types.js";
 import { prepareOp } from "../../kernels/prepare.js";
 import { argmaxRows, avgPoolSum, globalSum } from "../../kernels/reference/ops.js";
-import { SLACK } from "../../kernels/wasm/arena.js";
+import { SLACK, i32View, putBytes } from "../../kernels/wasm/arena.js";
 import { WasmEngine, type PreparedLayer } from "../../kernels/wasm/engine.js";
 import type { KernelExports } from "../../kernels/wasm/loader.js";
 import { requantRounded } from "../hw/requant.js";
@@ -246,8 +246,8 @@ export class NoisyWasmProgram {
       const sd = outSigma > 0 ? outputSigmas(p, outSigma, outUnit) : null;
       const C = p.m.length;
       const period = channelPeriod(C);
-      const sdPtr = sd ? a.putBytes(new Uint8Array(Float64Array.from({ length: period }, (_, q) => sd[q % C]).buffer), "output noise σ") : 0;
-      const msPtr = sd ? a.putBytes(new Uint8Array(Float64Array.from({ length: period }, (_, q) => p.m[q % C] * 2 ** -p.s[q % C]).buffer), "output noise multipliers") : 0;
+      const sdPtr = sd ? putBytes(a, new Uint8Array(Float64Array.from({ length: period }, (_, q) => sd[q % C]).buffer), "output noise σ") : 0;
+      const msPtr = sd ? putBytes(a, new Uint8Array(Float64Array.from({ length: period }, (_, q) => p.m[q % C] * 2 ** -p.s[q % C]).buffer), "output noise multipliers") : 0;
       const { overflow, accBits, kTile } = chip.spec;
       const overflows = needsWrap(chip, p, chip.program.layers[l.inputs[0]].out);
       const wrapShift = overflows && overflow === "wrap" ? 32 - accBits : 0;
@@ -257,8 +257,8 @@ export class NoisyWasmProgram {
     this.state = a.alloc(112, "the generator state");
     this.rej = a.alloc(Math.ceil(maxAcc / 4) * 32, "the ziggurat's rejection records");
     const { zt, zf } = zigTablesForWasm();
-    this.zt = a.putBytes(zt, "the ziggurat tables");
-    this.zf = a.putBytes(zf, "the ziggurat tables");
+    this.zt = putBytes(a, zt, "the ziggurat tables");
+    this.zf = putBytes(a, zf, "the ziggurat tables");
   }
 
   /** Runs n images (u8, already input-flipped) of inferences first …; returns the int16 logits and predictions. */
@@ -396,7 +396,7 @@ export class NoisyWasmProgram {
     const per = nPix * outC;
     const { lo, hi } = l.rq;
     const { accBer } = this.knobs;
-    const view = engine.arena.i32(acc, n * per);
+    const view = i32View(engine.arena, acc, n * per);
     if (ln.wrapShift > 0) {
       // The chip's wrap to accumulator.bits (see needsWrap), before any accumulator noise.
       const w = ln.wrapShift;
@@ -421,7 +421,7 @@ export class NoisyWasmProgram {
 
   /** Seeds the output-noise streams of one image and layer in linear memory: the four lanes as one v128 per state word, then the slow stream. */
   private seedGauss(inference: number, ln: LayerNoise): void {
-    const sv = this.engine.arena.i32(this.state, 20);
+    const sv = i32View(this.engine.arena, this.state, 20);
     OUT_GAUSS_STREAMS.forEach((src, lane) => {
       const r = this.stream(inference, ln.prep.index, src);
       if (lane < 4) r.saveState(sv, lane, 4);
