@@ -71,7 +71,7 @@ export const MUTATIONS: Mutation[] = [
   { id: "ref-roundshift-tie-down", file: RQ, find: "return Math.floor((t + 2 ** (s - 1)) / 2 ** s);", replace: "return Math.floor((t + 2 ** (s - 1) - 1) / 2 ** s);", tests: [...T.refRq, ...T.refOps] },
   { id: "ref-roundshift-early-zero", file: RQ, find: "if (s >= 54) return 0;", replace: "if (s >= 52) return 0;", tests: T.refRq },
   // The AssemblyScript requant: the scalar i64 form and the shared-shift SIMD form, and when the host allows the latter.
-  { id: "as-rq-tie-down", file: "assembly/requant.ts", find: "const r = (i64(a) * i64(m) + (i64(1) << i64(s - 1))) >> i64(s);", replace: "const r = (i64(a) * i64(m) + (i64(1) << i64(s - 1)) - 1) >> i64(s);", tests: T.wasm },
+  { id: "as-rq-tie-down", file: "assembly/requant.ts", find: "const r = ((i64(a) * i64(m) + (i64(1) << i64(s - 1))) >> i64(s)) + i64(zy);", replace: "const r = ((i64(a) * i64(m) + (i64(1) << i64(s - 1)) - 1) >> i64(s)) + i64(zy);", tests: T.wasm },
   { id: "as-rq-clamp-hi", file: "assembly/requant.ts", find: "return r < i64(lo) ? lo : r > i64(hi) ? hi : i32(r);", replace: "return r < i64(lo) ? lo : r > i64(hi) ? i32(r) : i32(r);", tests: T.wasm },
   { id: "as-rq8-tie-down", file: "assembly/requant.ts", find: "const rnd = i64x2.splat(i64(1) << i64(S - 1));", replace: "const rnd = i64x2.splat((i64(1) << i64(S - 1)) - 1);", tests: T.wasm },
   { id: "as-rq8-pw-ignored", file: "assembly/requant.ts", find: "const b1 = i32x4.mul(a1, pw1);", replace: "const b1 = a1;", tests: [...T.wasm, ...T.ops] },
@@ -100,8 +100,8 @@ export const MUTATIONS: Mutation[] = [
   // The accumulator bound.
   { id: "acc-bits-max", file: ACC, find: "2 ** (k - 1) - 1 < max", replace: "2 ** (k - 1) < max", tests: T.acc },
   { id: "acc-bits-min", file: ACC, find: "-(2 ** (k - 1)) > min", replace: "-(2 ** (k - 1)) >= min", tests: T.acc },
-  { id: "acc-term-min", file: ACC, find: "a += Math.min(w * lo, w * hi);", replace: "a += w * lo;", tests: T.acc },
-  { id: "acc-term-max", file: ACC, find: "b += Math.max(w * lo, w * hi);", replace: "b += w * hi;", tests: T.acc },
+  { id: "acc-term-min", file: ACC, find: "const a = bias[o] + lo * pos + hi * neg;", replace: "const a = bias[o] + lo * sum;", tests: T.acc },
+  { id: "acc-term-max", file: ACC, find: "const b = bias[o] + hi * pos + lo * neg;", replace: "const b = bias[o] + hi * sum;", tests: T.acc },
   { id: "acc-last-channel", file: ACC, find: "if (b > max) max = b;", replace: "max = b;", tests: T.acc },
   { id: "acc-pool-window", file: ACC, find: ": layer.kernel[0] * layer.kernel[1];", replace: ": layer.kernel[0] * layer.kernel[0];", tests: T.acc },
   // Packing: the .qmodel bit streams (src/ir/pack.ts) and the WASM weight containers.
@@ -123,7 +123,7 @@ export const MUTATIONS: Mutation[] = [
   { id: "pad-sim-left", file: "src/sim/chip/kernels.ts", find: "const ix = ox * s.sw + kx - s.pl;", replace: "const ix = ox * s.sw + kx - s.pt;", tests: T.ops },
   { id: "pad-as-im2col-left", file: "assembly/im2col.ts", find: "const ix0 = ox * sw - pl;", replace: "const ix0 = ox * sw - pt;", tests: T.ops },
   { id: "pad-as-dwconv-right", file: "assembly/dwconv.ts", find: "const kx1 = min(kw, W + pl - ox * sw);", replace: "const kx1 = min(kw, W + pt - ox * sw);", tests: T.ops },
-  { id: "pad-as-maxpool-bottom", file: "assembly/pool.ts", find: "const ky1 = min(kh, H + pt - oy * sh);", replace: "const ky1 = min(kh, H - oy * sh);", tests: T.ops },
+  { id: "pad-as-maxpool-bottom", file: "assembly/pool.ts", find: "const ky1 = min(kh, H + pt - oy * sh);\n      for (let ox = 0; ox < OW; ox++) {\n        const kx0 = max(0, pl - ox * sw);\n        const kx1 = min(kw, W + pl - ox * sw);\n        let c = 0;", replace: "const ky1 = min(kh, H - oy * sh);\n      for (let ox = 0; ox < OW; ox++) {\n        const kx0 = max(0, pl - ox * sw);\n        const kx1 = min(kw, W + pl - ox * sw);\n        let c = 0;", tests: T.ops },
   // NIPQ as its authors define it (issue 14): the noise quantizer, the empirical noise, the recipe inside train().
   { id: "nipq-noise-on-clamped", file: QUANT, find: "tf.mul(delta, epsIn));", replace: "tf.mul(delta, eps));", tests: T.quant },
   { id: "nipq-dalpha-no-clamp", file: QUANT, find: "const da = tf.add(tf.sum(tf.mul(dy, cg)), tf.div(dyEps, qm));", replace: "const da = tf.div(dyEps, qm);", tests: T.quant },
@@ -154,7 +154,7 @@ export const MUTATIONS: Mutation[] = [
   { id: "zp-add-second", file: "src/kernels/reference/ops.ts", find: "(b[i] - zb) * mb, s) + zy;", replace: "(b[i] - za) * mb, s) + zy;", tests: T.f2 },
   { id: "lut-channel", file: "src/kernels/reference/ops.ts", find: "y[i] = lut[(i % C) * 256 + pixels[i]];", replace: "y[i] = lut[pixels[i]];", tests: T.f2 },
   { id: "range-full", file: "src/ir/types.ts", find: "return { lo: t.fullRange ? -hi - 1 : -hi, hi };", replace: "return { lo: -hi, hi };", tests: T.f2 },
-  { id: "acc-zero", file: ACC, find: "const r = { lo: t.lo - z, hi: t.hi - z };", replace: "const r = { lo: t.lo, hi: t.hi };", tests: [...T.acc, ...T.f2] },
+  { id: "acc-zero", file: ACC, find: "return { lo: t.lo - z, hi: t.hi - z };", replace: "return { lo: t.lo, hi: t.hi };", tests: [...T.acc, ...T.f2] },
   { id: "argmax-ties", file: "src/kernels/reference/ops.ts", find: "if (scores[b * k + j] > scores[b * k + best]) best = j;", replace: "if (scores[b * k + j] >= scores[b * k + best]) best = j;", tests: T.refOps },
 ];
 
