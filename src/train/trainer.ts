@@ -15,7 +15,7 @@ import { isComputeNode, type QuantGraph, type TensorRef } from "../graph/types.j
 import { type Arch, bops as sumBops, buildArch, layerBits, type LayerBits } from "./archs.js";
 import { exportGraph } from "./export.js";
 import { type ForwardMode, type Method, METHODS, Net, type ParamInfo } from "./model.js";
-import { type AlphaInit, DEFAULT_NOISE, type NoiseKind } from "./quantizers.js";
+import { type AlphaInit, DEFAULT_NOISE, type NoiseKind, roundSTE } from "./quantizers.js";
 import { mixKey, permutation } from "./rng.js";
 
 /**
@@ -310,19 +310,28 @@ function smoothL1(d: tf.Scalar, beta: number): tf.Scalar {
   return tf.add(tf.div(tf.mul(0.5, tf.square(m)), beta), tf.sub(a, m)) as tf.Scalar;
 }
 
-/** Differentiable budget loss on the continuous bit-widths (NIPQ mixed precision only). */
-function budgetLoss(net: Net, c: Resolved): tf.Scalar | null {
+/**
+ * Differentiable budget loss (NIPQ mixed precision only). `--target-bops`: on the BOPs of the *rounded*
+ * bit-widths with a straight-through gradient, as the authors' `bops_loss` (ECoLab-POSTECH/NIPQ,
+ * my_lib/train_test.py: `bit.round() + (bit - bit.detach())`), so that it penalizes the BOPs that ship;
+ * `--target-avg-bits`: on the continuous bit-widths (the shipped models' recipe, unchanged).
+ */
+export function budgetLoss(net: Net, c: Pick<Resolved, "targetBops" | "targetAvgBits" | "budgetWeight">): tf.Scalar | null {
   if (net.opts.bits !== "learned") return null;
   const cont = (id: string): tf.Scalar | number => {
     const q = net.quants.get(id);
     return q ? q.bitsContinuous() : 8;
+  };
+  const rounded = (id: string): tf.Scalar | number => {
+    const b = cont(id);
+    return typeof b === "number" ? b : (roundSTE(b) as tf.Scalar);
   };
   const beta = 0.05;
   if (c.targetBops !== undefined) {
     let total: tf.Scalar = tf.scalar(0);
     for (const n of net.arch.nodes) {
       if (n.macs === undefined) continue;
-      total = tf.add(total, tf.mul(tf.mul(cont(n.wQ!), cont(n.inQ!)), n.macs)) as tf.Scalar;
+      total = tf.add(total, tf.mul(tf.mul(rounded(n.wQ!), rounded(n.inQ!)), n.macs)) as tf.Scalar;
     }
     return tf.mul(c.budgetWeight, smoothL1(tf.sub(tf.div(total, c.targetBops), 1) as tf.Scalar, beta)) as tf.Scalar;
   }

@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { buildArch } from "../../src/train/archs.js";
 import { selectBackend } from "../../src/train/backend.js";
 import { Net } from "../../src/train/model.js";
-import { ADAM_RECIPE, distillationLoss, learningRate, Optimizer, resolveConfig, schedule, SGD_RECIPE } from "../../src/train/trainer.js";
+import { ADAM_RECIPE, budgetLoss, distillationLoss, learningRate, Optimizer, resolveConfig, schedule, SGD_RECIPE } from "../../src/train/trainer.js";
 
 beforeAll(async () => {
   await selectBackend("cpu");
@@ -98,6 +98,42 @@ describe("SGD with Nesterov momentum", () => {
       expect(infos.some((p) => p.key.endsWith("/alphaRaw") && !p.decay)).toBe(true);
       expect(infos.some((p) => p.key.endsWith("/theta") && !p.decay)).toBe(true);
       expect(infos.some((p) => p.key.endsWith("/gamma") && !p.decay)).toBe(true);
+    } finally {
+      net.dispose();
+    }
+  });
+});
+
+describe("the BOPs budget of NIPQ mixed precision", () => {
+  it("penalizes the rounded bit-widths' BOPs (the authors' bops_loss), with a straight-through gradient to each θ", () => {
+    const arch = buildArch("cnn-s");
+    const net = new Net(arch, { method: "nipq", bits: "learned", seed: 0 });
+    try {
+      // Every learned quantizer at 3.4 bits (rounds to 3): the continuous BOPs are (3.4/3)² of the rounded.
+      const learned = [...net.quants.values()].filter((q) => q.theta !== null);
+      expect(learned.length).toBeGreaterThan(0);
+      for (const q of learned) q.theta!.assign(tf.scalar(Math.log((3.4 - q.bMin) / (q.bMax - 3.4))));
+      const bits = (id: string) => {
+        const q = net.quants.get(id);
+        if (!q) return 8; // the image (not a quantizer of the net)
+        return learned.includes(q) ? 3 : tf.tidy(() => q.bitsContinuous().dataSync()[0]);
+      };
+      const rounded = arch.nodes.filter((n) => n.macs !== undefined).reduce((t, n) => t + n.macs! * bits(n.wQ!) * bits(n.inQ!), 0);
+      const smoothL1 = (d: number, beta: number) => (Math.abs(d) < beta ? (0.5 * d * d) / beta : Math.abs(d) - 0.5 * beta);
+      // The target is the rounded BOPs: zero loss, although the continuous BOPs are ~28% above it.
+      const at = tf.tidy(() => budgetLoss(net, { targetBops: rounded, budgetWeight: 1 })!.dataSync()[0]);
+      expect(at).toBe(0);
+      // 10% under the rounded BOPs: the smooth-L1 of the rounded ratio, not of the continuous one.
+      const c = { targetBops: rounded / 1.1, budgetWeight: 2 };
+      const v = tf.tidy(() => budgetLoss(net, c)!.dataSync()[0]);
+      expect(v).toBeCloseTo(2 * smoothL1(0.1, 0.05), 5);
+      // STE: every learned θ gets a gradient, positive (fewer bits, fewer BOPs).
+      const used = new Set(arch.nodes.filter((n) => n.macs !== undefined).flatMap((n) => [n.wQ!, n.inQ!]));
+      const thetas = [...net.quants].filter(([id, q]) => used.has(id) && q.theta !== null).map(([, q]) => q.theta!);
+      expect(thetas.length).toBe(7); // w:conv1, a:pool1, w:conv2, a:pool2, w:conv3, a:gap, w:fc (a:conv3 feeds no MACs)
+      const { grads } = tf.variableGrads(() => budgetLoss(net, c)!, thetas);
+      for (const t of thetas) expect(grads[t.name].dataSync()[0]).toBeGreaterThan(0);
+      tf.dispose(grads);
     } finally {
       net.dispose();
     }
