@@ -4,7 +4,7 @@
 // full-range tensors, 7-bit and narrower unsigned activations feeding the relaxed GEMM, the rest falling
 // back) and the cnn-s W4A4 fixture — each giving the reference kernels' int16 logits bit for bit.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, copyFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext } from "playwright-core";
@@ -17,7 +17,7 @@ import { relaxedBlock } from "../../src/kernels/wasm/prepare.js";
 import { readQModel } from "../../src/ir/io.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
 import { describeWithPackage } from "../helpers/debian.js";
-import { launchChromium, FIXTURE, requireBuilt, serve } from "./helpers.js";
+import { launchChromium, FIXTURE, requireBuilt, serve, closeBrowserTest } from "./helpers.js";
 
 /** Random programs per format: the op suite's core (test/backends/programs.test.ts runs 150 in Node). */
 const PROGRAMS = 40;
@@ -58,11 +58,7 @@ describeWithPackage("chromium", "relaxed-SIMD kernels in headless Chromium", () 
     ctx = await launchChromium(join(tmp, "profile"));
   }, 120_000);
 
-  afterAll(async () => {
-    await ctx?.close();
-    await server?.close();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  });
+  afterAll(() => closeBrowserTest(ctx, server, tmp));
 
   it("auto picks the relaxed build; random programs (formats 1 and 2) and cnn-s W4A4 give the reference logits", async () => {
     expect(relaxedGemms, "GEMM layers the relaxed kernel runs").toBeGreaterThan(40);

@@ -3,7 +3,7 @@
 // same int16 logits on two synthetic images as Node's WASM kernels (which equal the reference kernels bit for
 // bit, test/init/init.test.ts), with the SIMD and the scalar build.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext } from "playwright-core";
@@ -17,7 +17,7 @@ import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { selectBackend } from "../../src/train/backend.js";
 import { randomImages } from "../backends/random-program.js";
 import { describeWithPackage } from "../helpers/debian.js";
-import { launchChromium, requireBuilt, serve } from "./helpers.js";
+import { launchChromium, requireBuilt, serve, closeBrowserTest } from "./helpers.js";
 
 describeWithPackage("chromium", "mobilenetv2 W4A4 224×224×3 bundle in headless Chromium", () => {
   let ctx: BrowserContext;
@@ -37,11 +37,7 @@ describeWithPackage("chromium", "mobilenetv2 W4A4 224×224×3 bundle in headless
     ctx = await launchChromium(join(tmp, "profile"));
   }, 120_000);
 
-  afterAll(async () => {
-    await ctx?.close();
-    await server?.close();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  });
+  afterAll(() => closeBrowserTest(ctx, server, tmp));
 
   it("the page's logits equal Node's, SIMD and scalar", async () => {
     expect(program.layers[0].out.shape).toEqual([224, 224, 3]);

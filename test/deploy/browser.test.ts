@@ -4,7 +4,7 @@
 // the model (read back from the page). A missing and a corrupt model show a visible error. Screenshots go
 // to test-artifacts/ (gitignored).
 
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, type Page } from "playwright-core";
@@ -14,7 +14,7 @@ import { runProgram } from "../../src/exec/interpret.js";
 import { readQModel } from "../../src/ir/io.js";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { describeWithPackage } from "../helpers/debian.js";
-import { launchChromium, exportFixture, FIXTURE, readSamples, serve } from "./helpers.js";
+import { launchChromium, exportFixture, FIXTURE, readSamples, serve, closeBrowserTest } from "./helpers.js";
 
 const ARTIFACTS = "test-artifacts";
 
@@ -74,11 +74,7 @@ describeWithPackage("chromium", "edge bundle in headless Chromium", () => {
     mkdirSync(ARTIFACTS, { recursive: true });
   });
 
-  afterAll(async () => {
-    await ctx?.close();
-    await server?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
-  });
+  afterAll(() => closeBrowserTest(ctx, server, profile));
 
   async function open(path: string): Promise<Page> {
     const page = await ctx.newPage();

@@ -1,7 +1,7 @@
 // Shared by the deploy tests: a fresh bundle of the test fixture in a temp dir, and a tiny static file
 // server on 127.0.0.1 (random port) that can also play a missing or a corrupt model for the error paths.
 
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { extname, join, normalize, sep } from "node:path";
@@ -18,6 +18,13 @@ export const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "-
 /** Headless Debian chromium on a fresh profile directory: the one launch every browser test makes. */
 export function launchChromium(profile: string, viewport?: { width: number; height: number }): Promise<BrowserContext> {
   return chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, ...(viewport ? { viewport } : {}) });
+}
+
+/** The teardown every browser test makes: the browser, then the server, then its temp directory (each if it was made). */
+export async function closeBrowserTest(ctx?: BrowserContext, server?: { close: () => Promise<void> }, dir?: string): Promise<void> {
+  await ctx?.close();
+  await server?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }
 
 /** Fails with the fix when the runtime or the kernels are not built (npm test builds them first). */

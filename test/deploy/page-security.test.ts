@@ -2,7 +2,7 @@
 // event handler is shown as text, never parsed or run; and the page's Content-Security-Policy blocks
 // inline handlers even if markup did get in, while the page itself still loads, runs WASM and classifies.
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext } from "playwright-core";
@@ -11,7 +11,7 @@ import { writeBundle } from "../../src/deploy/bundle.js";
 import { decodeQModel, encodeQModel } from "../../src/ir/qmodel.js";
 import { readQModel } from "../../src/ir/io.js";
 import { describeWithPackage } from "../helpers/debian.js";
-import { launchChromium, FIXTURE, requireBuilt, serve } from "./helpers.js";
+import { launchChromium, FIXTURE, requireBuilt, serve, closeBrowserTest } from "./helpers.js";
 
 const EVIL = `<img src=x onerror="window.__pwned=1">`;
 
@@ -34,11 +34,7 @@ describeWithPackage("chromium", "the exported page and a hostile model", () => {
     ctx = await launchChromium(join(tmp, "profile"));
   });
 
-  afterAll(async () => {
-    await ctx?.close();
-    await server?.close();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  });
+  afterAll(() => closeBrowserTest(ctx, server, tmp));
 
   it("shows the layer and model names as text and runs none of them", async () => {
     const page = await ctx!.newPage();

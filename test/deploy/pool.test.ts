@@ -5,14 +5,14 @@
 // COOP/COEP, so without SharedArrayBuffer). Bad worker counts are one-line errors; a worker that cannot load
 // the model rejects createPool; close() rejects what is still pending, and later runs.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeWithPackage } from "../helpers/debian.js";
-import { launchChromium, exportFixture, serve } from "./helpers.js";
+import { launchChromium, exportFixture, serve, closeBrowserTest } from "./helpers.js";
 
 type Runtime = typeof import("../../src/deploy/runtime.js");
 
@@ -88,11 +88,7 @@ describeWithPackage("chromium", "createPool in headless Chromium (module Web Wor
     profile = mkdtempSync(join(tmpdir(), "nipq-chromium-profile-"));
     ctx = await launchChromium(profile);
   });
-  afterAll(async () => {
-    await ctx?.close();
-    await server?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
-  });
+  afterAll(() => closeBrowserTest(ctx, server, profile));
 
   it("on the demo page, under its CSP, without SharedArrayBuffer: 2 workers give one thread's logits at batch 1, 3 and 64", async () => {
     const page = await ctx.newPage();
