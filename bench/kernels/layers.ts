@@ -10,7 +10,7 @@
 // 3×3 stride-1 convolutions run as Winograd F(2×2, 3×3) where the proof admits them (src/kernels/wasm/winograd.ts;
 // shape "winograd 16×T×C×N": 16 GEMMs of T tiles); `--no-winograd` keeps the im2col GEMM for every layer.
 //
-//   npx tsx bench/kernels/layers.ts resnet20|mobilenetv2|resnet18 8|4 [--batch N] [--reps R] [--build DIR] [--im2col-chunk BYTES] [--no-winograd] [--json]
+//   npx tsx bench/kernels/layers.ts resnet20|mobilenetv2|resnet18 8|4 [--batch N] [--reps R] [--build DIR] [--im2col-chunk BYTES] [--no-winograd] [--winograd-chunk BYTES] [--json]
 
 import { table } from "table";
 import { readQModel } from "../../src/ir/io.js";
@@ -25,7 +25,7 @@ const arg = (name: string) => {
 };
 const [arch, bitsArg] = process.argv.slice(2);
 if (!["resnet20", "mobilenetv2", "resnet18"].includes(arch) || !["8", "4"].includes(bitsArg)) {
-  console.error("usage: npx tsx bench/kernels/layers.ts resnet20|mobilenetv2|resnet18 8|4 [--batch N] [--reps R] [--build DIR] [--im2col-chunk BYTES] [--no-winograd] [--json]");
+  console.error("usage: npx tsx bench/kernels/layers.ts resnet20|mobilenetv2|resnet18 8|4 [--batch N] [--reps R] [--build DIR] [--im2col-chunk BYTES] [--no-winograd] [--winograd-chunk BYTES] [--json]");
   process.exit(2);
 }
 const bits = Number(bitsArg);
@@ -38,7 +38,7 @@ const reps = Number(arg("--reps") ?? 5);
 const chunk = arg("--im2col-chunk");
 if (!json) console.log(machine());
 
-const r = nipqRunner(p, n, "simd", { buildDir: arg("--build"), im2colChunkBytes: chunk ? Number(chunk) : undefined, winograd: !process.argv.includes("--no-winograd") });
+const r = nipqRunner(p, n, "simd", { buildDir: arg("--build"), im2colChunkBytes: chunk ? Number(chunk) : undefined, winograd: !process.argv.includes("--no-winograd"), winogradChunkBytes: arg("--winograd-chunk") ? Number(arg("--winograd-chunk")) : undefined });
 const e = r.engine;
 const L = p.layers.length;
 /** CPU ms of this process. */

@@ -68,7 +68,7 @@ export interface EngineOptions {
    * except on the simulator's build, whose noisy layers need the im2col GEMM's raw accumulators).
    */
   winograd?: boolean;
-  /** Bytes of Winograd scratch (V and M of a band of tile rows) per step (default 512 KiB; tests set it small). */
+  /** Bytes of Winograd scratch (V and M of a band of tile rows) per step (default: 512 KiB or the layer's transformed weights' size, the larger; tests set it small). */
   winogradChunkBytes?: number;
 }
 
@@ -301,7 +301,7 @@ export class KernelEngine {
   }
 }
 
-/** Default bytes of Winograd scratch per step (EngineOptions.winogradChunkBytes): V and M of a band, in L2. */
+/** Least bytes of Winograd scratch per step by default (EngineOptions.winogradChunkBytes): V and M of a band, in L2. */
 const WINOGRAD_CHUNK_BYTES = 512 * 1024;
 
 /**
@@ -314,14 +314,15 @@ export class WasmEngine extends KernelEngine {
   private readonly baseMark: number;
   /** Whether 3×3 stride-1 convolutions may run as Winograd F(2×2, 3×3) (EngineOptions.winograd and the build has the kernel). */
   readonly winograd: boolean;
-  private readonly winogradChunk: number;
+  /** EngineOptions.winogradChunkBytes, or undefined: the default budget (see conv2d). */
+  private readonly winogradChunk?: number;
 
   /** Instantiates the kernels (or adopts the caller's instance) and sets up the arena. */
   constructor(o: EngineOptions = {}) {
     super(o.kernels ?? instantiateKernels(o.flavor ?? "auto", o.buildDir, o.sim), o.memoryLimit ?? configuredLimit(), o.policy, o.relaxedForm, o.im2colChunkBytes);
     this.baseMark = this.arena.mark();
     this.winograd = (o.winograd ?? !o.sim) && typeof this.k.winograd_f2x3_s16_requant === "function";
-    this.winogradChunk = o.winogradChunkBytes ?? WINOGRAD_CHUNK_BYTES;
+    this.winogradChunk = o.winogradChunkBytes;
   }
 
   /** As KernelEngine.prepare, but a conv2d the Winograd proof admits (./winograd.ts) is prepared for it. */
@@ -377,7 +378,13 @@ export class WasmEngine extends KernelEngine {
     const TW = (g.OW + 1) >> 1;
     const ldv = Math.ceil(g.C / 8) * 8;
     const perRow = 16 * TW * (ldv * 2 + p.Np * 4);
-    const band = Math.max(1, Math.min(n * TH, Math.floor(this.winogradChunk / perRow)));
+    // Each band streams all 16 positions' weights once: by default a band may grow to the weights' size
+    // (resnet18's 14×14×256 layers: one band of 7 tile rows, 1.2 MB, instead of 4 re-reads of 2 MB of
+    // weights; 7×7×512: one band, not 2 of 8 tiles each). Balanced bands, as the GEMM's row blocks.
+    const budget = this.winogradChunk ?? Math.max(WINOGRAD_CHUNK_BYTES, 16 * (p.Np * p.Kp * p.container) / 8);
+    const rows = n * TH;
+    const bands = Math.ceil(rows / Math.max(1, Math.floor(budget / perRow)));
+    const band = Math.ceil(rows / bands);
     const a = this.arena;
     const mark = a.mark();
     try {
@@ -385,8 +392,8 @@ export class WasmEngine extends KernelEngine {
       const v = a.alloc(16 * band * TW * ldv * 2, what);
       const mo = a.alloc(16 * band * TW * p.Np * 4, what);
       const patch = a.alloc(16 * ldv * 2, what);
-      for (let g0 = 0; g0 < n * TH; g0 += band)
-        this.k.winograd_f2x3_s16_requant!(x, g.H, g.W, g.C, g.pt, g.pl, g.OH, g.OW, p.zx, g0, Math.min(n * TH, g0 + band), p.w, p.container, p.Kp, p.outC, p.zbias, this.accScratch, this.tile, p.bias, p.m, p.s, p.pw, p.ps, p.zy, p.clamp.lo, p.clamp.hi, v, ldv, mo, patch, y);
+      for (let g0 = 0; g0 < rows; g0 += band)
+        this.k.winograd_f2x3_s16_requant!(x, g.H, g.W, g.C, g.pt, g.pl, g.OH, g.OW, p.zx, g0, Math.min(rows, g0 + band), p.w, p.container, p.Kp, p.outC, p.zbias, this.accScratch, this.tile, p.bias, p.m, p.s, p.pw, p.ps, p.zy, p.clamp.lo, p.clamp.hi, v, ldv, mo, patch, y);
     } finally {
       a.release(mark);
     }
