@@ -3,15 +3,16 @@
 // 'same', 'valid' and explicit asymmetric pads, input channels not a multiple of 8, a nonzero input zero point
 // at the padded taps, batches whose bands of tile rows span images, both weight containers (4-bit weights:
 // |U| ≤ 72, int8 panels; 8-bit: i16 panels); extreme values where the i32 sums wrap modulo 2^32 while the
-// proof's |S| < 2^29 holds; and the proof's refusals (the layer then keeps the im2col GEMM), one channel on
-// each side of the bound.
+// proof's |S| < 2^29 holds; and the refusals (the layer then keeps the im2col GEMM): the proof's, one channel
+// on each side of its bound, and the shapes it does not take (other kernels, groups, fewer than 32 channels).
 
 import { describe, expect, it } from "vitest";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
 import { conv2dAcc } from "../../src/kernels/reference/ops.js";
 import { WasmEngine, type EngineOptions, type PreparedLayer } from "../../src/kernels/wasm/engine.js";
 import { WasmKernels } from "../../src/kernels/wasm/backend.js";
-import { winogradWeights } from "../../src/kernels/wasm/winograd.js";
+import { winogradRefusal, winogradWeights } from "../../src/kernels/wasm/winograd.js";
+import { prepareOp } from "../../src/kernels/prepare.js";
 import { tensorRange, windowGeometry, type Conv2DLayer, type LayerPadding, type TensorSpec } from "../../src/ir/types.js";
 import type { Activation } from "../../src/kernels/backend.js";
 import { expectExact } from "../backends/check.js";
@@ -63,15 +64,16 @@ function check(what: string, o: EngineOptions, { layer, x }: { layer: Conv2DLaye
 }
 
 describe.each(FLAVORS)("Winograd F(2×2, 3×3) on the %s build", (flavor) => {
+  // Input channels ≥ WINOGRAD_MIN_CHANNELS (32), most not a multiple of 8 (a partial vector of channels).
   const SHAPES: Case[] = [
-    { H: 1, W: 1, C: 5, outC: 8, padding: "same" }, // one partial tile, every tap but the centre padded
-    { H: 2, W: 2, C: 13, outC: 9, padding: "same" },
-    { H: 3, W: 3, C: 8, outC: 16, padding: "same" },
-    { H: 7, W: 7, C: 17, outC: 12, padding: "same" }, // resnet18's stage 4, small: partial tiles right and below
-    { H: 14, W: 14, C: 24, outC: 21, padding: "same" },
-    { H: 9, W: 6, C: 3, outC: 8, padding: "valid" }, // 7×4 out: tiles from the image's edge, no padding
-    { H: 4, W: 4, C: 2, outC: 3, padding: "valid" }, // 2×2: one tile
-    { H: 8, W: 7, C: 11, outC: 10, padding: [2, 0, 1, 2] }, // explicit pads [top, left, bottom, right]
+    { H: 1, W: 1, C: 35, outC: 8, padding: "same" }, // one partial tile, every tap but the centre padded
+    { H: 2, W: 2, C: 45, outC: 9, padding: "same" },
+    { H: 3, W: 3, C: 32, outC: 16, padding: "same" },
+    { H: 7, W: 7, C: 37, outC: 12, padding: "same" }, // resnet18's stage 4, small: partial tiles right and below
+    { H: 14, W: 14, C: 40, outC: 21, padding: "same" },
+    { H: 9, W: 6, C: 33, outC: 8, padding: "valid" }, // 7×4 out: tiles from the image's edge, no padding
+    { H: 4, W: 4, C: 34, outC: 3, padding: "valid" }, // 2×2: one tile
+    { H: 8, W: 7, C: 43, outC: 10, padding: [2, 0, 1, 2] }, // explicit pads [top, left, bottom, right]
   ];
   it("equals the reference: output sizes 1×1 … 14×14, pads, C not a multiple of 8, z_x 0 and 77, 4- and 8-bit weights, batch 1 and 3", () => {
     let seed = 1;
@@ -144,29 +146,38 @@ describe("the proof's refusals keep the im2col GEMM", () => {
   // is ≥ −2^29 up to C = 16,448 (30 bits: Winograd) and below it from C = 16,449 (31 bits: refused).
   // A 4×4 'valid' input of all 255: one tile whose single output is exactly that extreme.
   for (const [C, kind] of [[16448, "winograd"], [16449, "conv-gemm"]] as const)
-    it(`C = ${C}: ${kind}`, () => {
+    it(`C = ${C}: ${kind === "winograd" ? "admitted (30 bits)" : "refused (31 bits)"}, equal to the reference`, () => {
       const outC = 8;
       const weights = new Int8Array(outC * 9 * C);
       for (let n = 0; n < outC; n++) weights.fill(-128, n * 9 * C, n * 9 * C + C);
       const S = -128 * 255 * C;
       const bias = Int32Array.from({ length: outC }, (_, n) => -S + 1000 * n - 4000);
-      for (const flavor of FLAVORS) check(`C ${C} ${flavor}`, { flavor }, exactConv(4, 4, C, outC, "valid", weights, bias, new Int32Array(16 * C).fill(255)), kind);
+      const c = exactConv(4, 4, C, outC, "valid", weights, bias, new Int32Array(16 * C).fill(255));
+      expect(winogradRefusal(c.layer, c.x.spec, prepareOp(c.layer, c.x.spec))).toBe(kind === "winograd" ? undefined : "the sum without bias needs 31 bits (4·S must fit i32)");
+      for (const flavor of FLAVORS) check(`C ${C} ${flavor}`, { flavor }, c, kind);
     });
-  it("16-bit activations (V would not fit i16), stride 2, a 5×5 kernel, groups: refused, still exact", () => {
+  /** The refusal's reason, then the im2col GEMM's integers. */
+  const refused = (what: string, c: { layer: Conv2DLayer; x: Activation }, reason: RegExp) => {
+    expect(winogradRefusal(c.layer, c.x.spec, prepareOp(c.layer, c.x.spec)), what).toMatch(reason);
+    check(what, { flavor: "simd" }, c, "conv-gemm");
+  };
+  it("16-bit activations (V would not fit i16), stride 2, a 5×5 kernel, groups, C < 32: refused, still exact", () => {
     const rng = new Rng(3);
-    const C = 4, outC = 8;
+    const C = 32, outC = 8;
     const wide = exactConv(5, 5, C, outC, "same", rng.weights(outC * 9 * C, 8), new Int32Array(outC), rng.ints(5 * 5 * C, -300, 300), { bits: 16, signed: true });
     wide.layer.rq.s.fill(40); // scale the 16-bit sums into the visible window
-    check("16-bit input", { flavor: "simd" }, wide, "conv-gemm");
-    const base = randomConv({ H: 6, W: 6, C: 4, outC: 8, padding: "same" }, 8, 0, 1, 4);
-    check("stride 2", { flavor: "simd" }, { ...base, layer: { ...base.layer, stride: [2, 2], out: { ...base.layer.out, shape: [3, 3, 8] } } }, "conv-gemm");
-    const five = randomConv({ H: 6, W: 6, C: 4, outC: 8, padding: "same" }, 8, 0, 1, 5);
-    check("5×5", { flavor: "simd" }, { ...five, layer: { ...five.layer, kernel: [5, 5], weights: new Rng(6).weights(8 * 25 * 4, 8) } }, "conv-gemm");
-    const grouped = randomConv({ H: 6, W: 6, C: 4, outC: 8, padding: "same" }, 8, 0, 1, 7);
-    check("groups 2", { flavor: "simd" }, { ...grouped, layer: { ...grouped.layer, groups: 2, weights: grouped.layer.weights.subarray(0, 8 * 9 * 2) } }, "conv-gemm");
+    refused("16-bit input", wide, /V would not fit i16/);
+    const sh: Case = { H: 6, W: 6, C: 32, outC: 8, padding: "same" };
+    const base = randomConv(sh, 8, 0, 1, 4);
+    refused("stride 2", { ...base, layer: { ...base.layer, stride: [2, 2], out: { ...base.layer.out, shape: [3, 3, 8] } } }, /not a 3×3 stride-1/);
+    const five = randomConv(sh, 8, 0, 1, 5);
+    refused("5×5", { ...five, layer: { ...five.layer, kernel: [5, 5], weights: new Rng(6).weights(8 * 25 * 32, 8) } }, /not a 3×3 stride-1/);
+    const grouped = randomConv(sh, 8, 0, 1, 7);
+    refused("groups 2", { ...grouped, layer: { ...grouped.layer, groups: 2, weights: grouped.layer.weights.subarray(0, 8 * 9 * 16) } }, /grouped/);
+    refused("31 channels", randomConv({ ...sh, C: 31 }, 8, 0, 1, 8), /31 input channels, fewer than 32/);
   });
   it("the option off, or a build without the kernel (main's, in bench/kernels/ab.ts): the im2col GEMM", () => {
-    const c = randomConv({ H: 7, W: 7, C: 8, outC: 8, padding: "same" }, 8, 0, 1, 8);
+    const c = randomConv({ H: 7, W: 7, C: 32, outC: 8, padding: "same" }, 8, 0, 1, 8);
     check("winograd: false", { flavor: "simd", winograd: false }, c, "conv-gemm");
     expect(new WasmEngine({ flavor: "simd", sim: true }).winograd).toBe(false);
   });

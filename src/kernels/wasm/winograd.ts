@@ -9,10 +9,17 @@ import type { ConvData } from "../prepare.js";
 
 /** Largest |x − z_x| for which V = Bᵀ (d − z_x) B (4 terms) fits i16. */
 const MAX_INPUT = 8191;
+/**
+ * Fewest input channels for which Winograd is taken. The transforms cost O(C + N) per tile against the GEMMs'
+ * O(C·N): measured per layer (bench/kernels/layers.ts resnet20 8, docs/RESULTS.md), it was slower at C = 3
+ * (2×) and C = 16 (13%), faster at C = 32 (16%) and C = 64 (30%).
+ */
+export const WINOGRAD_MIN_CHANNELS = 32;
 
 /**
- * Why layer `l` (OpData `op`, input `x`) cannot run as Winograd F(2×2, 3×3) exactly, or undefined when it can:
- *  - a 3×3 kernel, stride 1, groups 1 (dense channels);
+ * Why layer `l` (OpData `op`, input `x`) does not run as Winograd F(2×2, 3×3), or undefined when it does:
+ *  - a 3×3 kernel, stride 1, groups 1 (dense channels), at least WINOGRAD_MIN_CHANNELS input channels (speed);
+ * and, for exactness:
  *  - |x − z_x| ≤ 8191 over the input's range, so every V fits i16 (8-bit activations: ≤ 1020);
  *  - the weights fit i16 after the transform: |U| ≤ 9·max|w| (int8 weights: ≤ 1152, always);
  *  - the sum S = Σ w·(x − z_x), without the bias, within [−2^29, 2^29 − 1] for every input in range
@@ -23,6 +30,7 @@ export function winogradRefusal(l: Conv2DLayer, x: TensorSpec, op: ConvData): st
   const g = op.geo;
   if (g.kh !== 3 || g.kw !== 3 || g.sh !== 1 || g.sw !== 1) return "not a 3×3 stride-1 kernel";
   if (op.groups !== 1) return "grouped";
+  if (g.C < WINOGRAD_MIN_CHANNELS) return `${g.C} input channels, fewer than ${WINOGRAD_MIN_CHANNELS}`;
   const r = macRange(x);
   if (Math.max(-r.lo, r.hi) > MAX_INPUT) return `inputs x − z_x up to ${Math.max(-r.lo, r.hi)} (V would not fit i16)`;
   const sum = weightAccBound(l.weights, new Float64Array(op.outC), r);
