@@ -184,11 +184,11 @@ export function gemm_s16_8c2_acc(x: usize, lda: i32, M: i32, Kp: i32,
 }
 
 /**
- * The GEMM body; `raw`: store the accumulators instead of requantizing. One shared body, not inlined into
- * both exports: the flag is tested per row tile, outside the K loop (no measurable cost on the fixture,
+ * The GEMM body; `raw`: store the accumulators instead of requantizing (also the Winograd convolution's 16
+ * products per tile, ./winograd.ts). One shared body, not inlined into both exports: the flag is tested per row tile, outside the K loop (no measurable cost on the fixture,
  * bench A/B 221–224 ms either way), and the shipped .wasm stays ~7 KB smaller.
  */
-function gemmCore(x: usize, lda: i32, M: i32, Kp: i32,
+export function gemmCore(x: usize, lda: i32, M: i32, Kp: i32,
   w: usize, wbits: i32, acc: usize, tile: usize, N: i32,
   bias: usize, m: usize, s: usize, pw: usize, ps: usize, zy: i32, lo: i32, hi: i32, y: usize, ldy: i32, raw: bool): void {
   const panels = (N + 7) >> 3;

@@ -13,7 +13,8 @@ export { maxpool_s16, avgpool_s16_requant, gap_s16_requant } from "./pool";
 export { add_s16_requant } from "./add";
 export { u8_to_s16 } from "./convert";
 export { dot_i16x8_peak } from "./peak";
-export { pack_8c2 } from "./pack";
+export { pack_8c2, pack_8c2_s16 } from "./pack";
+export { winograd_f2x3_s16_requant } from "./winograd";
 
 /** 1 when this build uses WASM SIMD, 0 for the scalar build. */
 export function simd_enabled(): i32 {

@@ -11,6 +11,19 @@
  * 8 | Kp for c = 2); `out` gets Np·Kp·c / 8 bytes, Np = N rounded up to 8.
  */
 export function pack_8c2(w: usize, N: i32, K: i32, Kp: i32, c: i32, out: usize): void {
+  pack8c2<i8>(w, N, K, Kp, c, out);
+}
+
+/**
+ * pack_8c2 from i16 weights W[n][k] (each must fit the container's c bits): the Winograd convolution's
+ * transformed weights (./winograd.ts), up to 9·128 in magnitude for 8-bit weights.
+ */
+export function pack_8c2_s16(w: usize, N: i32, K: i32, Kp: i32, c: i32, out: usize): void {
+  pack8c2<i16>(w, N, K, Kp, c, out);
+}
+
+// @ts-ignore: decorator
+@inline function pack8c2<T>(w: usize, N: i32, K: i32, Kp: i32, c: i32, out: usize): void {
   const Np = (N + 7) & ~7;
   const V = 16 / c;
   const mask = (1 << c) - 1;
@@ -24,7 +37,7 @@ export function pack_8c2(w: usize, N: i32, K: i32, Kp: i32, c: i32, out: usize):
         for (let l = 0; l < 8; l++) {
           const n = j + h + (l >> 1);
           const k = p + (l & 1);
-          const v: i32 = n < N && k < K ? <i32>load<i8>(w + <usize>n * <usize>K + <usize>k) : 0;
+          const v: i32 = n < N && k < K ? <i32>load<T>(w + ((<usize>n * <usize>K + <usize>k) << alignof<T>())) : 0;
           const a = word + (<usize>l << 1);
           store<u16>(a, <u16>(<i32>load<u16>(a) | ((v & mask) << shift)));
         }

@@ -7,9 +7,10 @@
 // per-round ratio time(A) / time(B) (> 1: B faster); the two builds must give identical logits. Run it with
 // DIR_A = DIR_B once to see the spread of a null comparison. `--im2col-chunk-a BYTES` gives side A's engine
 // another im2col step size (src/kernels/wasm/engine.ts; 1e12: one step per image, as before the bands), to
-// compare the engine's host-side change too.
+// compare the engine's host-side change too; `--no-winograd-a`: side A keeps the im2col GEMM for the 3×3
+// stride-1 convolutions (a build without the Winograd kernel, e.g. main's before it, always does).
 //
-//   npx tsx bench/kernels/ab.ts resnet20|mobilenetv2|resnet18 8|4 DIR_A DIR_B [--batch N] [--rounds R] [--im2col-chunk-a BYTES]
+//   npx tsx bench/kernels/ab.ts resnet20|mobilenetv2|resnet18 8|4 DIR_A DIR_B [--batch N] [--rounds R] [--im2col-chunk-a BYTES] [--no-winograd-a]
 //   npx tsx bench/kernels/ab.ts FILE.qmodel - DIR_A DIR_B [...]      (any program, e.g. test/fixtures/cnn-s-w4a4-random.qmodel; batch 64)
 
 import { WasmProgram } from "../../src/exec/wasm-program.js";
@@ -26,7 +27,7 @@ const arg = (name: string, dflt: number) => {
 const [arch, bitsArg, dirA, dirB] = process.argv.slice(2);
 const file = arch?.endsWith(".qmodel") ? arch : undefined;
 if ((!file && (!["resnet20", "mobilenetv2", "resnet18"].includes(arch) || !["8", "4"].includes(bitsArg))) || !dirA || !dirB) {
-  console.error("usage: npx tsx bench/kernels/ab.ts resnet20|mobilenetv2|resnet18 8|4 DIR_A DIR_B [--batch N] [--rounds R] [--im2col-chunk-a BYTES]\n       npx tsx bench/kernels/ab.ts FILE.qmodel - DIR_A DIR_B [...]");
+  console.error("usage: npx tsx bench/kernels/ab.ts resnet20|mobilenetv2|resnet18 8|4 DIR_A DIR_B [--batch N] [--rounds R] [--im2col-chunk-a BYTES] [--no-winograd-a]\n       npx tsx bench/kernels/ab.ts FILE.qmodel - DIR_A DIR_B [...]");
   process.exit(2);
 }
 const bits = Number(bitsArg);
@@ -37,7 +38,7 @@ const n = arg("--batch", file ? 64 : arch === "resnet20" ? 8 : 1);
 const rounds = arg("--rounds", 150);
 const x = images(n, sizeOf(p.layers[0].out.shape));
 const chunkA = arg("--im2col-chunk-a", 0) || undefined;
-const progs = [dirA, dirB].map((d, i) => new WasmProgram(new WasmEngine({ buildDir: d, flavor: "simd", im2colChunkBytes: i === 0 ? chunkA : undefined }), p, n));
+const progs = [dirA, dirB].map((d, i) => new WasmProgram(new WasmEngine({ buildDir: d, flavor: "simd", im2colChunkBytes: i === 0 ? chunkA : undefined, winograd: i > 0 || !process.argv.includes("--no-winograd-a") }), p, n));
 const [la, lb] = progs.map((q) => q.run(x, n).logits);
 if (la.some((v, i) => v !== lb[i])) throw new Error("the two builds give different logits");
 

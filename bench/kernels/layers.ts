@@ -7,7 +7,10 @@
 // bench/kernels/ab.ts): on the shared machine the time other processes hold the core drops out (caches and
 // a shared hyperthread still do not). Quote them with the load (printed before and after).
 //
-//   npx tsx bench/kernels/layers.ts resnet20|mobilenetv2|resnet18 8|4 [--batch N] [--reps R] [--build DIR] [--im2col-chunk BYTES] [--json]
+// 3×3 stride-1 convolutions run as Winograd F(2×2, 3×3) where the proof admits them (src/kernels/wasm/winograd.ts;
+// shape "winograd 16×T×C×N": 16 GEMMs of T tiles); `--no-winograd` keeps the im2col GEMM for every layer.
+//
+//   npx tsx bench/kernels/layers.ts resnet20|mobilenetv2|resnet18 8|4 [--batch N] [--reps R] [--build DIR] [--im2col-chunk BYTES] [--no-winograd] [--winograd-chunk BYTES] [--json]
 
 import { table } from "table";
 import { readQModel } from "../../src/ir/io.js";
@@ -22,7 +25,7 @@ const arg = (name: string) => {
 };
 const [arch, bitsArg] = process.argv.slice(2);
 if (!["resnet20", "mobilenetv2", "resnet18"].includes(arch) || !["8", "4"].includes(bitsArg)) {
-  console.error("usage: npx tsx bench/kernels/layers.ts resnet20|mobilenetv2|resnet18 8|4 [--batch N] [--reps R] [--build DIR] [--im2col-chunk BYTES] [--json]");
+  console.error("usage: npx tsx bench/kernels/layers.ts resnet20|mobilenetv2|resnet18 8|4 [--batch N] [--reps R] [--build DIR] [--im2col-chunk BYTES] [--no-winograd] [--winograd-chunk BYTES] [--json]");
   process.exit(2);
 }
 const bits = Number(bitsArg);
@@ -35,7 +38,7 @@ const reps = Number(arg("--reps") ?? 5);
 const chunk = arg("--im2col-chunk");
 if (!json) console.log(machine());
 
-const r = nipqRunner(p, n, "simd", { buildDir: arg("--build"), im2colChunkBytes: chunk ? Number(chunk) : undefined });
+const r = nipqRunner(p, n, "simd", { buildDir: arg("--build"), im2colChunkBytes: chunk ? Number(chunk) : undefined, winograd: !process.argv.includes("--no-winograd"), winogradChunkBytes: arg("--winograd-chunk") ? Number(arg("--winograd-chunk")) : undefined });
 const e = r.engine;
 const L = p.layers.length;
 /** CPU ms of this process. */
@@ -88,6 +91,7 @@ const shapes = p.layers.map((l, i) => {
   const prep = e.prepare(l, p.layers[l.inputs[0]].out);
   if (prep.kind === "dense") return `${n}×${prep.gemm.host.Kp}×${prep.gemm.host.N}`;
   if (prep.kind === "depthwise") return `depthwise ${prep.geo.kh}×${prep.geo.kw}/${prep.geo.sh}`;
+  if (prep.kind === "winograd") return `winograd 16×${n * Math.ceil(prep.geo.OH / 2) * Math.ceil(prep.geo.OW / 2)}×${prep.Kp}×${prep.outC} c${prep.container}`;
   if (prep.kind !== "conv-gemm") return "";
   const g = prep.geo;
   return `${n * g.OH * g.OW}×${prep.gemms[0].host.Kp}×${prep.gemms[0].host.N}${prep.groups > 1 ? ` ×${prep.groups}` : ""}${prep.direct ? " direct" : ""}`;
@@ -115,6 +119,7 @@ const kinds = new Map<string, number>();
 const add = (kind: string, v: number) => kinds.set(kind, (kinds.get(kind) ?? 0) + v);
 for (const row of rows) {
   if (row.op === "conv2d" && row.shape.startsWith("depthwise")) add("depthwise", row.ms);
+  else if (row.op === "conv2d" && row.shape.startsWith("winograd")) add("Winograd convs", row.ms);
   else if (row.op === "conv2d") {
     add("conv GEMM", row.ms - row.im2colMs);
     if (row.im2colMs) add("im2col", row.im2colMs);

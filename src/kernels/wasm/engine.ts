@@ -4,12 +4,13 @@
 
 import { zeroOf, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec } from "../../ir/types.js";
 import type { WindowGeometry } from "../../ir/types.js";
-import { prepareOp } from "../prepare.js";
+import { prepareOp, type ConvData } from "../prepare.js";
 import { Arena } from "./arena.js";
 import type { KernelExports, WasmFlavor } from "./features.js";
 import { configuredLimit, instantiateKernels } from "./loader.js";
-import { DEFAULT_POLICY, prepareConv, prepareDense, requantBits, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type RelaxedForm, type WeightPolicy } from "./prepare.js";
+import { DEFAULT_POLICY, gemmParams, prepareConv, prepareDense, relaxedBlock, requantBits, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type RelaxedForm, type WeightPolicy } from "./prepare.js";
 import { probeRelaxedDot } from "./relaxed.js";
+import { winogradRefusal, winogradWeights } from "./winograd.js";
 
 /** A GEMM's operands resident in linear memory. */
 export interface GemmDev {
@@ -29,8 +30,15 @@ export type DensePrepared = Omit<DenseHost, "gemm"> & { gemm: GemmDev };
 /** A pool: its geometry and zero points (the OpData's); simdRq 1 when its requant may use the shared-shift SIMD form. */
 export type WindowPrepared = { kind: "window"; geo: WindowGeometry; simdRq: number; zx: number; zy: number };
 
+/**
+ * A 3×3 stride-1 conv2d prepared for Winograd F(2×2, 3×3) (assembly/winograd.ts; Node's WasmEngine only): the 16
+ * positions' transformed weight panels at w (container 8 or 16, K = C padded to Kp), zbias (Np zeros), and the
+ * layer's own per-channel parameters (bias not zero-folded: the kernel subtracts z_x itself).
+ */
+export type WinogradPrepared = ConvData & { kind: "winograd"; w: number; container: 8 | 16; Kp: number; Np: number; zbias: number; bias: number; m: number; s: number; pw: number; ps: number };
+
 /** A layer prepared into linear memory: the shared OpData plus what the WASM kernels read. */
-export type PreparedLayer = ConvGemmPrepared | DepthwisePrepared | DensePrepared | WindowPrepared | { kind: "elementwise" };
+export type PreparedLayer = ConvGemmPrepared | DepthwisePrepared | DensePrepared | WinogradPrepared | WindowPrepared | { kind: "elementwise" };
 
 /** Default bytes of patch rows per im2col + GEMM step (EngineOptions.im2colChunkBytes): sized to stay in L2. */
 const IM2COL_CHUNK_BYTES = 256 * 1024;
@@ -55,6 +63,13 @@ export interface EngineOptions {
   kernels?: { exports: KernelExports; flavor: WasmFlavor };
   /** Bytes of patch rows per im2col + GEMM step of a convolution (default 256 KiB; tests set it small to make many bands). */
   im2colChunkBytes?: number;
+  /**
+   * Run the 3×3 stride-1 convolutions the proof admits as Winograd F(2×2, 3×3) (./winograd.ts; default: yes,
+   * except on the simulator's build, whose noisy layers need the im2col GEMM's raw accumulators).
+   */
+  winograd?: boolean;
+  /** Bytes of Winograd scratch (V and M of a band of tile rows) per step (default: 512 KiB or the layer's transformed weights' size, the larger; tests set it small). */
+  winogradChunkBytes?: number;
 }
 
 /**
@@ -72,7 +87,7 @@ export class KernelEngine {
   /** Whole-program runners hold pointers into the arena: while one exists, prepared layers are never forgotten. */
   pinned = false;
   /** 512 bytes the GEMM kernels keep their accumulator tile in between the K loop and the requant (MR×8 channels, MR ≤ 6; the relaxed GEMM's RMR×8·RNP, RMR·RNP ≤ 16). */
-  private readonly accScratch: number;
+  protected readonly accScratch: number;
   /** Kp·16 bytes where the GEMM decodes one packed panel for tall GEMMs (assembly/gemm.ts, unpackPanel). */
   protected tile = 0;
   protected tileBytes = 0;
@@ -128,7 +143,7 @@ export class KernelEngine {
   }
 
   /** Copies a layer's padded per-channel parameters (bias, m, s, pw, ps) into linear memory; returns their pointers. */
-  private putParams(h: { bias: Int32Array; m: Int32Array; s: Int32Array; pw: Int32Array; ps: Int32Array }, what: string) {
+  protected putParams(h: { bias: Int32Array; m: Int32Array; s: Int32Array; pw: Int32Array; ps: Int32Array }, what: string) {
     const a = this.arena;
     this.paramBytes += 16 * h.bias.length + 4 * h.ps.length;
     return { bias: a.putI32(h.bias, what), m: a.putI32(h.m, what), s: a.putI32(h.s, what), pw: a.putI32(h.pw, what), ps: a.putI32(h.ps, what) };
@@ -286,15 +301,102 @@ export class KernelEngine {
   }
 }
 
-/** The engine in Node: the kernels loaded from build/ (or the caller's), and prepared layers that can be forgotten. */
+/** Least bytes of Winograd scratch per step by default (EngineOptions.winogradChunkBytes): V and M of a band, in L2. */
+const WINOGRAD_CHUNK_BYTES = 512 * 1024;
+
+/**
+ * The engine in Node: the kernels loaded from build/ (or the caller's), prepared layers that can be forgotten,
+ * and the Winograd convolution for the 3×3 stride-1 layers its proof admits (same integers as the im2col GEMM
+ * the edge runtime's KernelEngine runs; kept out of the runtime's bundle, docs/DECISIONS.md "Runtime budget").
+ */
 export class WasmEngine extends KernelEngine {
   /** Arena mark after the engine's own scratch: what forgetPrepared() releases back to. */
   private readonly baseMark: number;
+  /** Whether 3×3 stride-1 convolutions may run as Winograd F(2×2, 3×3) (EngineOptions.winograd and the build has the kernel). */
+  readonly winograd: boolean;
+  /** EngineOptions.winogradChunkBytes, or undefined: the default budget (see conv2d). */
+  private readonly winogradChunk?: number;
 
   /** Instantiates the kernels (or adopts the caller's instance) and sets up the arena. */
   constructor(o: EngineOptions = {}) {
     super(o.kernels ?? instantiateKernels(o.flavor ?? "auto", o.buildDir, o.sim), o.memoryLimit ?? configuredLimit(), o.policy, o.relaxedForm, o.im2colChunkBytes);
     this.baseMark = this.arena.mark();
+    this.winograd = (o.winograd ?? !o.sim) && typeof this.k.winograd_f2x3_s16_requant === "function";
+    this.winogradChunk = o.winogradChunkBytes;
+  }
+
+  /** As KernelEngine.prepare, but a conv2d the Winograd proof admits (./winograd.ts) is prepared for it. */
+  override prepare(l: Layer, x: TensorSpec): PreparedLayer {
+    if (this.winograd && l.op === "conv2d" && !this.prepared.has(l)) {
+      const p = this.prepareWinograd(l, x);
+      if (p) {
+        this.prepared.set(l, p);
+        return p;
+      }
+    }
+    return super.prepare(l, x);
+  }
+
+  /**
+   * The Winograd form of a conv2d, or undefined when it must keep the im2col GEMM: refused by the proof, or on
+   * the relaxed build a layer its u7 GEMM runs (at ≤ 7-bit activations it does 2× the MACs per instruction).
+   */
+  private prepareWinograd(l: Conv2DLayer, x: TensorSpec): WinogradPrepared | undefined {
+    const op = prepareOp(l, x);
+    if (winogradRefusal(l, x, op) !== undefined || (this.relaxedForm && relaxedBlock(x, l.weights) > 0)) return undefined;
+    const C = op.geo.C;
+    const N = op.outC;
+    const { u, max } = winogradWeights(l.weights, N, C);
+    const container = max <= 127 ? 8 : 16;
+    const Kp = C + (C & 1);
+    const Np = Math.ceil(N / 8) * 8;
+    const what = `the Winograd weights of layer ${l.name}`;
+    const a = this.arena;
+    const bytes = (Np * Kp * container) / 8;
+    const w = a.alloc(16 * bytes, what);
+    const mark = a.mark();
+    const rows = a.alloc(N * C * 2, what);
+    for (let xi = 0; xi < 16; xi++) {
+      a.i16(rows, N * C).set(u.subarray(xi * N * C, (xi + 1) * N * C));
+      this.k.pack_8c2_s16!(rows, N, C, Kp, container, w + xi * bytes);
+    }
+    a.release(mark);
+    this.weightBytes += 16 * bytes;
+    if (container !== 16 && Kp * 16 > this.tileBytes) {
+      this.tileBytes = Kp * 16;
+      this.tile = a.alloc(this.tileBytes, "the decoded weight-panel tile");
+    }
+    const params = this.putParams(gemmParams(N, Np, l.bias, l.rq.m, l.rq.s, requantBits(op.acc, op.zy)), what);
+    return { ...op, kind: "winograd", w, container, Kp, Np, zbias: a.putI32(new Int32Array(Np), what), ...params };
+  }
+
+  /** conv2d: the Winograd kernel for a layer prepared for it, in bands of tile rows (V and M ≤ winogradChunk bytes); else KernelEngine's. */
+  override conv2d(l: Conv2DLayer, p: ConvGemmPrepared | DepthwisePrepared | WinogradPrepared, x: number, n: number, y: number): void {
+    if (p.kind !== "winograd") return super.conv2d(l, p, x, n, y);
+    const g = p.geo;
+    const TH = (g.OH + 1) >> 1;
+    const TW = (g.OW + 1) >> 1;
+    const ldv = Math.ceil(g.C / 8) * 8;
+    const perRow = 16 * TW * (ldv * 2 + p.Np * 4);
+    // Each band streams all 16 positions' weights once: by default a band may grow to the weights' size
+    // (resnet18's 14×14×256 layers: one band of 7 tile rows, 1.2 MB, instead of 4 re-reads of 2 MB of
+    // weights; 7×7×512: one band, not 2 of 8 tiles each). Balanced bands, as the GEMM's row blocks.
+    const budget = this.winogradChunk ?? Math.max(WINOGRAD_CHUNK_BYTES, 16 * (p.Np * p.Kp * p.container) / 8);
+    const rows = n * TH;
+    const bands = Math.ceil(rows / Math.max(1, Math.floor(budget / perRow)));
+    const band = Math.ceil(rows / bands);
+    const a = this.arena;
+    const mark = a.mark();
+    try {
+      const what = `the Winograd scratch of layer ${l.name}`;
+      const v = a.alloc(16 * band * TW * ldv * 2, what);
+      const mo = a.alloc(16 * band * TW * p.Np * 4, what);
+      const patch = a.alloc(16 * ldv * 2, what);
+      for (let g0 = 0; g0 < rows; g0 += band)
+        this.k.winograd_f2x3_s16_requant!(x, g.H, g.W, g.C, g.pt, g.pl, g.OH, g.OW, p.zx, g0, Math.min(rows, g0 + band), p.w, p.container, p.Kp, p.outC, p.zbias, this.accScratch, this.tile, p.bias, p.m, p.s, p.pw, p.ps, p.zy, p.clamp.lo, p.clamp.hi, v, ldv, mo, patch, y);
+    } finally {
+      a.release(mark);
+    }
   }
 
   /**

@@ -7,7 +7,7 @@ import { probeRelaxedDot, validates } from "./relaxed.js";
 
 /**
  * The exports of build/nipq-{simd,scalar,relaxed}.wasm (pointers and sizes are byte offsets / counts); the
- * optional ones only in the relaxed build (assembly/relaxed.ts).
+ * optional ones only in the relaxed build (assembly/relaxed.ts), or only in builds since they were added.
  */
 export interface KernelExports {
   memory: WebAssembly.Memory;
@@ -27,6 +27,9 @@ export interface KernelExports {
   pack_8c4?(w: number, N: number, K: number, Kp: number, out: number): void;
   gemm_u7_8c4_requant?(x: number, lda: number, M: number, Kp: number, w: number, T: number, acc: number, N: number, bias: number, m: number, s: number, pw: number, ps: number, zy: number, lo: number, hi: number, y: number, ldy: number): void;
   narrow_s16_u8?(x: number, lda: number, M: number, K: number, y: number, ldy: number): void;
+  /** Absent from builds before the Winograd convolution (bench/kernels/ab.ts loads main's): the engine then keeps im2col. */
+  winograd_f2x3_s16_requant?(x: number, H: number, W: number, C: number, pt: number, pl: number, OH: number, OW: number, zx: number, g0: number, g1: number, w: number, wbits: number, Kp: number, N: number, zbias: number, acc: number, tile: number, bias: number, m: number, s: number, pw: number, ps: number, zy: number, lo: number, hi: number, v: number, ldv: number, mo: number, patch: number, y: number): void;
+  pack_8c2_s16?(w: number, N: number, K: number, Kp: number, c: number, out: number): void;
 }
 
 /** The kernel builds: baseline SIMD, its scalar twin, and SIMD plus the relaxed-SIMD GEMM. */

@@ -177,7 +177,7 @@ function relaxedT(x: TensorSpec, weights: ArrayLike<number>, form?: RelaxedForm)
 }
 
 /** A GEMM's (or depthwise conv's) per-channel parameters padded to Np channels, with the shared shifts of its SIMD requant. */
-function gemmParams(N: number, Np: number, bias: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, accBits: number) {
+export function gemmParams(N: number, Np: number, bias: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, accBits: number) {
   const pad = (src: ArrayLike<number>, fill: number) => Int32Array.from({ length: Np }, (_, c) => (c < N ? src[c] : fill));
   const { pw, ps } = sharedShifts(s, N, Np, accBits);
   // Padded channels keep m = 2^30, s = 1 so a padded lane's requant is well defined (it is never stored).
