@@ -52,7 +52,7 @@ function version(): string {
  * part of the runtime's API, a .qmodel header field, a WASM export, a worker message or a built-in's method
  * (those must never be listed: the bundle would break where they cross). test/deploy runs the bundle.
  */
-const INTERNAL_PROPS = /^(arena|prepared|weightBytes|paramBytes|tileBytes|tile|accScratch|pinned|policy|baseMark|gemmDev|forgetPrepared|prepare|gemm|alloc|ensure|mark|release|putI32|putI16|put|putParams|typed|host|gemms|simdRq|clamp|cpg|opg|outC|inN|outN|view|depthwise|direct|geo|acc|container|panels|relaxedT|relaxedForm|micro|staging|offsets|arenaBytes|runMicro|engine|peakBytes|owner|sizes|live|method|supported|correct|fused|detail|before|after|total|fail|positive|int|obj|arr|str|ints|wide|narrow|what|base|limit|top|im2colChunk)$/;
+const INTERNAL_PROPS = /^(arena|prepared|weightBytes|paramBytes|tileBytes|tile|accScratch|pinned|policy|baseMark|gemmDev|forgetPrepared|prepare|gemm|alloc|ensure|mark|release|putI32|putI16|put|putParams|typed|host|gemms|simdRq|clamp|cpg|opg|outC|inN|outN|view|depthwise|direct|geo|acc|container|panels|relaxedT|relaxedForm|micro|staging|offsets|arenaBytes|runMicro|engine|peakBytes|owner|sizes|live|method|supported|correct|fused|detail|before|after|total|fail|positive|int|obj|arr|str|ints|wide|narrow|what|base|limit|top|im2colChunk|rqBits)$/;
 
 /** Bundles the runtime with esbuild (one ES module, no imports); `metafile` adds esbuild's per-input accounting. */
 function bundleRuntime(metafile = false) {

@@ -8,7 +8,7 @@ import { prepareOp } from "../prepare.js";
 import { Arena } from "./arena.js";
 import type { KernelExports, WasmFlavor } from "./features.js";
 import { configuredLimit, instantiateKernels } from "./loader.js";
-import { DEFAULT_POLICY, prepareConv, prepareDense, requantBits, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type RelaxedForm, type WeightPolicy } from "./prepare.js";
+import { DEFAULT_POLICY, prepareConv, prepareDense, requantBits, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type ParamsHost, type RelaxedForm, type WeightPolicy } from "./prepare.js";
 import { probeRelaxedDot } from "./relaxed.js";
 
 /** A GEMM's operands resident in linear memory. */
@@ -24,7 +24,7 @@ export interface GemmDev {
 }
 
 export type ConvGemmPrepared = Omit<ConvGemmHost, "gemms"> & { gemms: GemmDev[] };
-export type DepthwisePrepared = Omit<DepthwiseHost, "w" | "bias" | "m" | "s" | "pw" | "ps"> & { w: number; bias: number; m: number; s: number; pw: number; ps: number };
+export type DepthwisePrepared = Omit<DepthwiseHost, "w" | "bias" | "m" | "s"> & { w: number; bias: number; m: number; s: number; pw: number; ps: number };
 export type DensePrepared = Omit<DenseHost, "gemm"> & { gemm: GemmDev };
 /** A pool: its geometry and zero points (the OpData's); simdRq 1 when its requant may use the shared-shift SIMD form. */
 export type WindowPrepared = { kind: "window"; geo: WindowGeometry; simdRq: number; zx: number; zy: number };
@@ -117,7 +117,7 @@ export class KernelEngine {
       else this.k.pack_8c2(rows, Math.min(8, N - n), K, Kp, container, panel);
     }
     a.release(mark);
-    const params = this.putParams(g, what);
+    const params = this.putParams(g, g.Np, what);
     this.weightBytes += weightBytes;
     if (container !== 16 && !relaxedT && Kp * 16 > this.tileBytes) {
       // The decoded-panel tile is sized to the largest packed GEMM prepared so far (a few KB).
@@ -127,11 +127,21 @@ export class KernelEngine {
     return { host: g, w, ...params };
   }
 
-  /** Copies a layer's padded per-channel parameters (bias, m, s, pw, ps) into linear memory; returns their pointers. */
-  private putParams(h: { bias: Int32Array; m: Int32Array; s: Int32Array; pw: Int32Array; ps: Int32Array }, what: string) {
-    const a = this.arena;
-    this.paramBytes += 16 * h.bias.length + 4 * h.ps.length;
-    return { bias: a.putI32(h.bias, what), m: a.putI32(h.m, what), s: a.putI32(h.s, what), pw: a.putI32(h.pw, what), ps: a.putI32(h.ps, what) };
+  /**
+   * A layer's per-channel parameters in linear memory as its kernel reads them, padded to Np channels: bias,
+   * m, s, pw (Np i32 each) and ps (Np/8 i32) in one block, of which the host copies the N channels' bias, m
+   * and s and the kernels write the rest (assembly/requant.ts requant_params); returns their pointers.
+   */
+  private putParams(h: ParamsHost, Np: number, what: string) {
+    const bytes = 16 * Np + Np / 2;
+    const bias = this.arena.alloc(bytes, what);
+    const v = new Int32Array(this.k.memory.buffer, bias, 3 * Np);
+    v.set(h.bias);
+    v.set(h.m, Np);
+    v.set(h.s, 2 * Np);
+    this.k.requant_params(bias, h.bias.length, Np, h.rqBits);
+    this.paramBytes += bytes;
+    return { bias, m: bias + 4 * Np, s: bias + 8 * Np, pw: bias + 12 * Np, ps: bias + 16 * Np };
   }
 
   /** Prepares a layer once (cached by layer object): geometry, kernel choice, weights in linear memory. */
@@ -145,7 +155,7 @@ export class KernelEngine {
         const h = prepareConv(l, x, this.policy, this.relaxedForm);
         // The host arrays replaced by their pointers in linear memory (same keys).
         if (h.kind === "depthwise") {
-          p = { ...h, w: this.arena.putI16(h.w, what), ...this.putParams(h, what) };
+          p = { ...h, w: this.arena.putI16(h.w, what), ...this.putParams(h, h.Cp, what) };
           this.weightBytes += h.w.byteLength;
         } else p = { ...h, gemms: h.gemms.map((g) => this.gemmDev(g, what)) };
         break;
