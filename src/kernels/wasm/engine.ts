@@ -4,7 +4,7 @@
 
 import { zeroOf, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec } from "../../ir/types.js";
 import type { WindowGeometry } from "../../ir/types.js";
-import { prepareOp } from "../prepare.js";
+import { poolOp } from "../prepare.js";
 import { Arena } from "./arena.js";
 import type { KernelExports, WasmFlavor } from "./features.js";
 import { configuredLimit, instantiateKernels } from "./loader.js";
@@ -166,11 +166,11 @@ export class KernelEngine {
         break;
       }
       case "maxpool":
-        p = { kind: "window", geo: prepareOp(l, x).geo, simdRq: 0, zx: 0, zy: 0 };
+        p = { kind: "window", geo: poolOp(l, x).geo, simdRq: 0, zx: 0, zy: 0 };
         break;
       case "avgpool":
       case "gap": {
-        const { geo, acc, zx, zy } = prepareOp(l, x);
+        const { geo, acc, zx, zy } = poolOp(l, x);
         p = { kind: "window", geo, simdRq: sharedShift(l.rq.s, 0, 1, requantBits(acc, zy)) > 0 ? 1 : 0, zx, zy };
         break;
       }

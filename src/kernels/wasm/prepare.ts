@@ -7,7 +7,7 @@
 
 import type { AccBound } from "../../ir/accbound.js";
 import { tensorRange, type Conv2DLayer, type DenseLayer, type TensorSpec, type WeightLayer } from "../../ir/types.js";
-import { prepareOp, type ConvData, type DenseData } from "../prepare.js";
+import { convOp, denseOp, type ConvData, type DenseData } from "../prepare.js";
 
 /** Output channels per GEMM panel and the k-pair interleave of assembly/gemm.ts (the 8c2 layout). */
 export const PANEL_N = 8;
@@ -203,7 +203,7 @@ export interface DenseHost extends DenseData {
  * (`relaxed`: the form its GEMM accumulates in) the relaxed GEMM where relaxedBlock proves it exact.
  */
 export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed?: RelaxedForm): ConvGemmHost | DepthwiseHost {
-  const op = prepareOp(l, x);
+  const op = convOp(l, x);
   const { geo, groups, opg, outC, view: { K }, acc, zx } = op;
   const bits = requantBits(acc, op.zy);
   if (op.depthwise) {
@@ -226,7 +226,7 @@ export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy 
 
 /** Prepare for dense: one GEMM, W[n][k] = weights[n·inN + k] (relaxed as in prepareConv). */
 export function prepareDense(l: DenseLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed?: RelaxedForm): DenseHost {
-  const op = prepareOp(l, x);
+  const op = denseOp(l, x);
   const { inN, outN } = op;
   const T = relaxedT(x, l.weights, relaxed);
   const gemm = gemmHost(outN, inN, l.weights, zeroFoldedBias(l, inN, 0, outN, op.zx), l.rq.m, l.rq.s, containerFor(l.wBits, policy), requantBits(op.acc, op.zy), T);
