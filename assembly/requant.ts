@@ -38,9 +38,9 @@ export function requant_i32_perchannel(
  * per channel; m0/m1: multipliers; zy: the output zero point, added before the clamp. Returns the 8
  * clamped results as i16x8.
  * Contract (checked at prepare from the accumulator bound: requant_params below for GEMM and depthwise
- * layers, src/kernels/wasm/prepare.ts sharedShift for the pools): every a·2^(S−s) fits i32 and every result before the clamp, zy included, fits i32
- * (s ≥ accBits − 1, or ≥ accBits when zy ≠ 0), so the i64 lanes need one shift by the scalar S and
- * the clamp can be done in i32.
+ * layers, src/kernels/wasm/prepare.ts sharedShift for the pools): every a·2^(S−s) fits i32 and every
+ * result before the clamp, zy included, fits i32 (s ≥ accBits − 1, or ≥ accBits when zy ≠ 0), so the i64
+ * lanes need one shift by the scalar S and the clamp can be done in i32.
  */
 // @ts-ignore: decorator
 @inline
