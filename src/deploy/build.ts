@@ -61,7 +61,7 @@ const INTERNAL_PROPS = /^(arena|prepared|weightBytes|paramBytes|tileBytes|tile|a
  * RUNTIME_PRELUDE declares at the top of the module. Only functions that ignore `this` (Math.min,
  * Array.isArray, Number.isInteger) and whole globals (constructors and namespaces, used as `new X`,
  * `X.from`, `X.all`, `instanceof X`, `X(v)`): the same values as the globals, read when the module loads.
- * The list is what measured smallest (a global used once or twice costs more than it saves).
+ * The list is what measured smallest (a global used once or twice saves little or nothing).
  */
 const ALIASED = ["Math.min", "Math.max", "Math.floor", "Math.ceil", "Math.abs", "Math.imul", "Array.isArray", "Number.isInteger", "Object", "String", "Error", "ArrayBuffer", "Int32Array", "Int16Array", "Int8Array", "Uint8Array", "WebAssembly", "Promise"];
 const alias = (g: string) => `$${g.split(".").pop()}`;
