@@ -37,10 +37,10 @@ export function requant_i32_perchannel(
  * denominator of the definition by 2^(S−s). a0/a1: accumulators of channels 0–3 / 4–7; pw0/pw1: 2^(S−s)
  * per channel; m0/m1: multipliers; zy: the output zero point, added before the clamp. Returns the 8
  * clamped results as i16x8.
- * Contract (checked by the host's prepare step from the accumulator bound, src/kernels/wasm/prepare.ts
- * sharedShift): every a·2^(S−s) fits i32 and every result before the clamp, zy included, fits i32
- * (s ≥ accBits − 1, or ≥ accBits when zy ≠ 0), so the i64 lanes need one shift by the scalar S and
- * the clamp can be done in i32.
+ * Contract (checked at prepare from the accumulator bound: requant_params below for GEMM and depthwise
+ * layers, src/kernels/wasm/prepare.ts sharedShift for the pools): every a·2^(S−s) fits i32 and every
+ * result before the clamp, zy included, fits i32 (s ≥ accBits − 1, or ≥ accBits when zy ≠ 0), so the i64
+ * lanes need one shift by the scalar S and the clamp can be done in i32.
  */
 // @ts-ignore: decorator
 @inline
@@ -71,4 +71,43 @@ export function requantClamp8Shared(a0: v128, a1: v128, pw0: v128, pw1: v128, m0
   const r0 = i32x4.min_s(i32x4.max_s(i32x4.add(q0, zv), lov), hiv);
   const r1 = i32x4.min_s(i32x4.max_s(i32x4.add(q1, zv), lov), hiv);
   return i16x8.narrow_i32x4_s(r0, r1); // values already within [lo, hi] ⊂ i16: no saturation happens
+}
+
+/**
+ * The per-channel requant parameters of a GEMM or depthwise layer as its kernel reads them (./gemm.ts,
+ * ./dwconv.ts), laid out once at prepare in one block at p: bias, m, s (Np i32 each, of which the host
+ * wrote channels 0..N−1), then pw (Np i32) and ps (Np/8 i32), written here. Padded channels N..Np−1 get
+ * bias 0, m = 2^30, s = 1, so a padded lane's requant is well defined (it is never stored). Per group of 8
+ * channels the shared shift of the SIMD requant (requantClamp8Shared): S = max s over its channels, usable
+ * when every channel has s ≥ accBits − 1 (the result within i32) and S − s ≤ 31 − accBits (a·2^(S−s)
+ * within i32), for accumulators of accBits signed bits (src/kernels/wasm/prepare.ts requantBits); else 0,
+ * the scalar requantClamp. pw = 2^(S − s) per channel of a group with S > 0, else 1. Here rather than in
+ * TypeScript so that the edge runtime does not carry the loops (docs/DECISIONS.md "Runtime budget");
+ * src/kernels/wasm/prepare.ts sharedShift is the rule's TypeScript statement (test/kernels/wasm.test.ts).
+ */
+export function requant_params(p: usize, N: i32, Np: i32, accBits: i32): void {
+  const m = p + (<usize>Np << 2);
+  const s = m + (<usize>Np << 2);
+  const pw = s + (<usize>Np << 2);
+  const ps = pw + (<usize>Np << 2);
+  for (let c = N; c < Np; c++) {
+    const o = <usize>c << 2;
+    store<i32>(p + o, 0);
+    store<i32>(m + o, 1 << 30);
+    store<i32>(s + o, 1);
+  }
+  for (let j = 0; j < Np; j += 8) {
+    const to = min(N, j + 8);
+    let S = 0;
+    for (let c = j; c < to; c++) S = max(S, load<i32>(s + (<usize>c << 2)));
+    for (let c = j; c < to; c++) {
+      const sc = load<i32>(s + (<usize>c << 2));
+      if (sc < accBits - 1 || S - sc > 31 - accBits) {
+        S = 0;
+        break;
+      }
+    }
+    store<i32>(ps + (<usize>(j >> 3) << 2), S);
+    for (let c = j; c < j + 8; c++) store<i32>(pw + (<usize>c << 2), S > 0 && c < to ? 1 << (S - load<i32>(s + (<usize>c << 2))) : 1);
+  }
 }

@@ -28,11 +28,27 @@ interface Placed {
   out: () => Int16Array;
 }
 
-function place(k: KernelExports, h: DepthwiseHost, x: Int16Array): Placed {
+/**
+ * The layer's parameters as the engine lays them out (bias, m, s, pw at Cp-channel strides, then ps per 8
+ * channels), padded and derived by `k`'s requant_params (the current build's: an older one may lack it).
+ */
+function paramsBlock(k: KernelExports, h: DepthwiseHost): Int32Array {
+  const Cp = h.Cp;
+  const n = 4 * Cp + Cp / 8;
+  if (k.memory.buffer.byteLength < 65536 + n * 4) k.memory.grow(Math.ceil((65536 + n * 4 - k.memory.buffer.byteLength) / 65536));
+  const v = new Int32Array(k.memory.buffer, 65536, n);
+  v.set(h.bias);
+  v.set(h.m, Cp);
+  v.set(h.s, 2 * Cp);
+  k.requant_params(65536, h.bias.length, Cp, h.rqBits);
+  return v.slice();
+}
+
+function place(k: KernelExports, h: DepthwiseHost, x: Int16Array, params: Int32Array): Placed {
   const g = h.geo;
   const yLen = g.OH * g.OW * g.C;
-  const parts: ArrayLike<number>[] = [x, h.w, h.bias, h.m, h.s, h.pw, h.ps];
-  const bytes = [x.length * 2 + 16, h.w.length * 2, h.bias.length * 4, h.m.length * 4, h.s.length * 4, h.pw.length * 4, h.ps.length * 4, yLen * 2];
+  const parts: ArrayLike<number>[] = [x, h.w, params];
+  const bytes = [x.length * 2 + 16, h.w.length * 2, params.length * 4, yLen * 2];
   const need = bytes.reduce((a, b) => a + ((b + 15) & ~15), 65536);
   if (k.memory.buffer.byteLength < need) k.memory.grow(Math.ceil((need - k.memory.buffer.byteLength) / 65536));
   const at: number[] = [];
@@ -42,7 +58,8 @@ function place(k: KernelExports, h: DepthwiseHost, x: Int16Array): Placed {
     const view = a instanceof Int16Array ? new Int16Array(k.memory.buffer, at[i], a.length) : new Int32Array(k.memory.buffer, at[i], a.length);
     view.set(a as ArrayLike<number>);
   });
-  const [px, pw_, pb, pm, ps_, ppw, pps, py] = at;
+  const [px, pw_, pb, py] = at;
+  const [pm, ps_, ppw, pps] = [1, 2, 3, 4].map((i) => pb + 4 * i * h.Cp);
   return {
     run: () =>
       k.dwconv_s16_requant(px, 1, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, pw_, h.Cp, pb, pm, ps_, ppw, pps, h.zx, h.zy, h.clamp.lo, h.clamp.hi, py),
@@ -78,8 +95,9 @@ async function main(): Promise<void> {
     const { lo, hi } = tensorRange(xs);
     const x = Int16Array.from({ length: g.H * g.W * g.C }, () => lo + ((seed = (seed * 1103515245 + 12345) >>> 0) % (hi - lo + 1)));
     const macs = g.OH * g.OW * g.C * g.kh * g.kw;
-    const a = place(kNew, h, x);
-    const b = kOld ? place(kOld, h, x) : undefined;
+    const params = paramsBlock(kNew, h);
+    const a = place(kNew, h, x, params);
+    const b = kOld ? place(kOld, h, x, params) : undefined;
     let tNew = Infinity, tOld = Infinity;
     for (let w = 0; w < 5; w++) {
       tNew = Math.min(tNew, time(a.run));

@@ -48,11 +48,24 @@ function version(): string {
 
 /**
  * Property names the runtime only uses inside itself, shortened in the bundle (esbuild mangleProps): the
- * engine's and arena's members, the prepared-layer and memory-plan records, the validator's checker. None is
- * part of the runtime's API, a .qmodel header field, a WASM export, a worker message or a built-in's method
- * (those must never be listed: the bundle would break where they cross). test/deploy runs the bundle.
+ * engine's and arena's members, the prepared-layer and memory-plan records, the window geometry, the
+ * validator's checker. None is part of the runtime's API, a .qmodel header field, a WASM export, a worker
+ * message or a built-in's method (those must never be listed: the bundle would break where they cross).
+ * test/deploy runs the bundle and checks NipqModel's own keys.
  */
-const INTERNAL_PROPS = /^(arena|prepared|weightBytes|paramBytes|tileBytes|tile|accScratch|pinned|policy|baseMark|gemmDev|forgetPrepared|prepare|gemm|alloc|ensure|mark|release|putI32|putI16|put|putParams|typed|host|gemms|simdRq|clamp|cpg|opg|outC|inN|outN|view|depthwise|direct|geo|acc|container|panels|relaxedT|relaxedForm|micro|staging|offsets|arenaBytes|runMicro|engine|peakBytes|owner|sizes|live|method|supported|correct|fused|detail|before|after|total|fail|positive|int|obj|arr|str|ints|wide|narrow|what|base|limit|top|im2colChunk)$/;
+const INTERNAL_PROPS = /^(arena|prepared|weightBytes|paramBytes|tileBytes|tile|accScratch|pinned|policy|baseMark|gemmDev|forgetPrepared|prepare|gemm|alloc|ensure|mark|release|putI32|putI16|put|putParams|typed|host|gemms|simdRq|clamp|cpg|opg|outC|inN|outN|view|depthwise|direct|geo|acc|container|panels|relaxedT|relaxedForm|micro|staging|offsets|arenaBytes|runMicro|engine|peakBytes|owner|sizes|live|method|supported|correct|fused|detail|before|after|total|fail|positive|int|obj|arr|str|ints|wide|narrow|what|base|limit|top|im2colChunk|rqBits|Kp|Np|Cp|pw|ps|zx|zy|kh|kw|sh|sw|pt|pl|OH|OW|i16)$/;
+
+/**
+ * Built-ins the runtime names often, each read once into a module variable that UglifyJS then names with one
+ * letter (`Math.min(` is 9 bytes, its alias 2): esbuild's `define` points every use at the alias, which
+ * RUNTIME_PRELUDE declares at the top of the module. Only functions that ignore `this` (Math.min,
+ * Array.isArray, Number.isInteger) and whole globals (constructors and namespaces, used as `new X`,
+ * `X.from`, `X.all`, `instanceof X`, `X(v)`): the same values as the globals, read when the module loads.
+ * The list is what measured smallest (a global used once or twice saves little or nothing).
+ */
+const ALIASED = ["Math.min", "Math.max", "Math.floor", "Math.ceil", "Math.abs", "Math.imul", "Array.isArray", "Number.isInteger", "Object", "String", "Error", "ArrayBuffer", "Int32Array", "Int16Array", "Int8Array", "Uint8Array", "WebAssembly", "Promise"];
+const alias = (g: string) => `$${g.split(".").pop()}`;
+const RUNTIME_PRELUDE = `var ${ALIASED.map((g) => `${alias(g)} = ${g}`).join(", ")};\n`;
 
 /** Bundles the runtime with esbuild (one ES module, no imports); `metafile` adds esbuild's per-input accounting. */
 function bundleRuntime(metafile = false) {
@@ -66,6 +79,7 @@ function bundleRuntime(metafile = false) {
     legalComments: "none",
     charset: "utf8",
     mangleProps: INTERNAL_PROPS,
+    define: Object.fromEntries(ALIASED.map((g) => [g, alias(g)])),
     // Fields assigned in constructors, not also declared on the class (no class here relies on define semantics).
     tsconfigRaw: { compilerOptions: { useDefineForClassFields: false } },
     plugins: [edgeOnly],
@@ -79,11 +93,12 @@ function bundleRuntime(metafile = false) {
  * Bundles the runtime; returns its text (one ES module, no imports). esbuild bundles and minifies; UglifyJS
  * then compresses what esbuild leaves (3 passes: single-use functions and variables inlined, `let`/`const`
  * turned into `var` where that changes nothing, variables merged, unused arguments dropped), 1.4 KB less
- * (docs/DECISIONS.md "Runtime budget"). Both are deterministic.
+ * (docs/DECISIONS.md "Runtime budget"), on esbuild's output with the built-ins' aliases (ALIASED) declared in
+ * front. Both are deterministic.
  */
 export async function buildRuntimeText(): Promise<string> {
   const bundled = (await bundleRuntime()).outputFiles[0].text;
-  const r = minify(bundled, { module: true, toplevel: true, compress: { passes: 3 }, mangle: { toplevel: true }, output: { preamble: `// nipq-hw ${version()} edge runtime (no dependencies; MIT), from src/deploy/runtime.ts` } });
+  const r = minify(RUNTIME_PRELUDE + bundled, { module: true, toplevel: true, compress: { passes: 3 }, mangle: { toplevel: true }, output: { preamble: `// nipq-hw ${version()} edge runtime (no dependencies; MIT), from src/deploy/runtime.ts` } });
   if (r.error) throw r.error;
   return r.code + "\n";
 }

@@ -134,22 +134,28 @@ class JsonReader extends Checker {
   ints(field: string, v: unknown, lo: number, hi: number): number[] {
     return this.arr(field, v).map((x, i) => this.int(`${field}[${i}]`, x, lo, hi));
   }
-  keys(field: string, o: Json, allowed: string[]): void {
-    for (const k of Object.keys(o)) if (!allowed.includes(k)) this.fail(`${field}.${k}`, `no such field (allowed: ${allowed.join(", ")})`, o[k]);
+  /** `o` has no key outside `allowed` (space-separated names, listed in the message in that order). */
+  keys(field: string, o: Json, allowed: string): void {
+    const names = allowed.split(" ");
+    for (const k of Object.keys(o)) if (!names.includes(k)) this.fail(`${field}.${k}`, `no such field (allowed: ${names.join(", ")})`, o[k]);
   }
 }
 
-const COMMON = ["name", "op", "inputs", "out"];
-const RQ = ["m", "s", "lo", "hi"];
-const FIELDS: Record<string, string[]> = {
-  input: COMMON,
-  flatten: COMMON,
-  conv2d: [...COMMON, "kernel", "stride", "padding", "groups", "wBits", "wFullRange", "wScale", ...RQ, "accBits"],
-  dense: [...COMMON, "wBits", "wFullRange", "wScale", ...RQ, "accBits"],
-  maxpool: [...COMMON, "kernel", "stride", "padding"],
-  avgpool: [...COMMON, "kernel", "stride", "padding", ...RQ, "accBits"],
-  gap: [...COMMON, ...RQ, "accBits"],
-  add: [...COMMON, "ma", "mb", "s", "lo", "hi"],
+// Each op's header fields after the common "name op inputs out", space-separated (fewer bytes in the edge
+// runtime than arrays of strings), in the order the error messages list them; parseLayer tells the ops with
+// weights or a requant by their groups of fields.
+const WINDOW = " kernel stride padding";
+const RQ = " m s lo hi accBits";
+const WEIGHTS = " wBits wFullRange wScale";
+const FIELDS: Record<string, string> = {
+  input: "",
+  flatten: "",
+  conv2d: `${WINDOW} groups${WEIGHTS}${RQ}`,
+  dense: WEIGHTS + RQ,
+  maxpool: WINDOW,
+  avgpool: WINDOW + RQ,
+  gap: RQ,
+  add: " ma mb s lo hi",
 };
 
 /**
@@ -161,17 +167,17 @@ const FIELDS: Record<string, string[]> = {
 function parseLayer(r: JsonReader, f: string, v: unknown): Layer {
   const o = r.obj(f, v);
   const op = r.str(`${f}.op`, o.op);
-  const allowed = Object.hasOwn(FIELDS, op) ? FIELDS[op] : undefined; // "constructor", "__proto__": no op
-  if (!allowed) r.fail(`${f}.op`, `one of ${Object.keys(FIELDS).join(", ")}`, op);
-  r.keys(f, o, allowed);
+  // Own keys only: "constructor" or "__proto__" is no op.
+  if (!Object.hasOwn(FIELDS, op)) r.fail(`${f}.op`, `one of ${Object.keys(FIELDS).join(", ")}`, op);
+  r.keys(f, o, `name op inputs out${FIELDS[op]}`);
   const { accBits: _, m, s, lo, hi, ...l } = o;
-  r.keys(`${f}.out`, r.obj(`${f}.out`, o.out), ["shape", "bits", "signed", "scale", "zero", "fullRange"]);
-  if (allowed.includes("wScale")) {
+  r.keys(`${f}.out`, r.obj(`${f}.out`, o.out), "shape bits signed scale zero fullRange");
+  if (FIELDS[op].includes(WEIGHTS)) {
     l.wScale = Float64Array.from(r.arr(`${f}.wScale`, o.wScale), (x, i) => (typeof x === "number" ? x : r.fail(`${f}.wScale[${i}]`, "a number", x)));
     l.weights = new Int8Array(0);
     l.bias = new Int32Array(0);
   }
-  if (allowed.includes("m")) l.rq = { m: Int32Array.from(r.ints(`${f}.m`, m, 2 ** 30, 2 ** 31 - 1)), s: Int32Array.from(r.ints(`${f}.s`, s, 1, 62)), lo, hi };
+  if (FIELDS[op].includes(RQ)) l.rq = { m: Int32Array.from(r.ints(`${f}.m`, m, 2 ** 30, 2 ** 31 - 1)), s: Int32Array.from(r.ints(`${f}.s`, s, 1, 62)), lo, hi };
   else if (op === "add") Object.assign(l, { s, lo, hi });
   return l as unknown as Layer;
 }
@@ -226,7 +232,7 @@ export function decodeQModel(bytes: Uint8Array, file = "<memory>"): Program {
   }
   const r = new JsonReader(file);
   const h = r.obj("header", json);
-  r.keys("header", h, ["format", "name", "producer", "layers", "sections"]);
+  r.keys("header", h, "format name producer layers sections");
   r.eq("header.format", h.format, "nipq-qmodel", `"nipq-qmodel"`);
   const layersJson = r.arr("layers", h.layers);
   if (layersJson.length > MAX_LAYERS) r.fail("layers", `at most ${MAX_LAYERS} layers`, layersJson);
@@ -257,7 +263,7 @@ export function decodeQModel(bytes: Uint8Array, file = "<memory>"): Program {
   table.forEach((v, k) => {
     const f = `sections[${k}]`;
     const s = r.obj(f, v);
-    r.keys(f, s, ["layer", "kind", "bytes"]);
+    r.keys(f, s, "layer kind bytes");
     const e = expect[k];
     r.eq(`${f}.layer`, s.layer, e.layer);
     r.eq(`${f}.kind`, s.kind, e.kind, `"${e.kind}"`);

@@ -97,7 +97,8 @@ function zeros(x: TensorSpec, y: TensorSpec): Zeros {
   return { zx: zeroOf(x), zy: zeroOf(y) };
 }
 
-function conv(l: Conv2DLayer, x: TensorSpec): ConvData {
+/** The OpData of a conv2d (prepareOp's). */
+export function convOp(l: Conv2DLayer, x: TensorSpec): ConvData {
   const geo = windowGeometry(x.shape, l.kernel, l.stride, l.padding);
   const outC = l.out.shape[2];
   const cpg = geo.C / l.groups;
@@ -105,10 +106,25 @@ function conv(l: Conv2DLayer, x: TensorSpec): ConvData {
   return { op: "conv2d", geo, groups: l.groups, cpg, opg, outC, view: { groups: l.groups, K: geo.kh * geo.kw * cpg, opg }, depthwise: cpg === 1 && opg === 1, acc: accumulatorBound(l, x)!, clamp: l.rq, ...zeros(x, l.out) };
 }
 
-function dense(l: DenseLayer, x: TensorSpec): DenseData {
+/** The OpData of a dense layer (prepareOp's). */
+export function denseOp(l: DenseLayer, x: TensorSpec): DenseData {
   const inN = x.shape[0];
   const outN = l.out.shape[0];
   return { op: "dense", inN, outN, view: { groups: 1, K: inN, opg: outN }, acc: accumulatorBound(l, x)!, clamp: l.rq, ...zeros(x, l.out) };
+}
+
+/**
+ * The OpData of a pool (prepareOp's): max pool, average pool, or global average pool (one window of H × W).
+ * The WASM engine calls convOp, denseOp and this directly, so the edge runtime does not carry the ops it
+ * prepares nothing for.
+ */
+export function poolOp(l: MaxPoolLayer, x: TensorSpec): MaxPoolData;
+export function poolOp(l: AvgPoolLayer | GlobalAvgPoolLayer, x: TensorSpec): AvgPoolData;
+export function poolOp(l: MaxPoolLayer | AvgPoolLayer | GlobalAvgPoolLayer, x: TensorSpec): MaxPoolData | AvgPoolData;
+export function poolOp(l: MaxPoolLayer | AvgPoolLayer | GlobalAvgPoolLayer, x: TensorSpec): MaxPoolData | AvgPoolData {
+  if (l.op === "maxpool") return { op: "maxpool", geo: windowGeometry(x.shape, l.kernel, l.stride, l.padding) };
+  const geo = l.op === "avgpool" ? windowGeometry(x.shape, l.kernel, l.stride, l.padding) : windowGeometry(x.shape, [x.shape[0], x.shape[1]], [1, 1], "valid");
+  return { op: l.op, geo, acc: accumulatorBound(l, x)!, clamp: l.rq, ...zeros(x, l.out) };
 }
 
 /**
@@ -125,16 +141,13 @@ export function prepareOp(l: Layer, x: TensorSpec): OpData;
 export function prepareOp(l: Layer, x: TensorSpec): OpData {
   switch (l.op) {
     case "conv2d":
-      return conv(l, x);
+      return convOp(l, x);
     case "dense":
-      return dense(l, x);
+      return denseOp(l, x);
     case "maxpool":
-      return { op: "maxpool", geo: windowGeometry(x.shape, l.kernel, l.stride, l.padding) };
     case "avgpool":
-    case "gap": {
-      const geo = l.op === "avgpool" ? windowGeometry(x.shape, l.kernel, l.stride, l.padding) : windowGeometry(x.shape, [x.shape[0], x.shape[1]], [1, 1], "valid");
-      return { op: l.op, geo, acc: accumulatorBound(l, x)!, clamp: l.rq, ...zeros(x, l.out) };
-    }
+    case "gap":
+      return poolOp(l, x);
     case "add":
       return { op: "add", clamp: l };
     case "flatten":

@@ -47,7 +47,7 @@ describe("nipq export", () => {
     const r = nipq(["export", FIXTURE, "--out", join(tmp, "human"), "--samples", "20"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/nipq-runtime\.mjs\s+[\d,]+ B/);
-    expect(r.stdout).toMatch(/budgets: runtime [\d.]+ KB of 32\.0 KB/);
+    expect(r.stdout).toMatch(/budgets: runtime [\d.]+ KB of 30\.0 KB/);
     expect(r.stdout).toMatch(/20 mnist test images bundled/);
   });
 

@@ -1,5 +1,6 @@
 // The WASM engine beyond the per-op suite: the AssemblyScript requantize at its limits and at constructed
-// ties on every build (test/helpers/requant-cases.ts), weight containers and resident memory, loader feature
+// ties on every build (test/helpers/requant-cases.ts), the per-channel parameters the kernels pad and whose
+// shared shifts they derive (requant_params), weight containers and resident memory, loader feature
 // detection and its errors, the memory limit, the memory plan.
 
 import { describe, expect, it } from "vitest";
@@ -23,6 +24,7 @@ import { deployedBytes, liveBytesBound, planActivations } from "../../src/exec/m
 import { expectExact } from "../backends/check.js";
 import { Rng } from "../backends/rand.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
+import { sharedShift } from "../../src/kernels/wasm/prepare.js";
 import type { DenseLayer } from "../../src/ir/types.js";
 
 const FLAVORS = ["simd", "scalar"] as const;
@@ -118,7 +120,8 @@ describe("AssemblyScript requant at constructed exact ties (and truncation bound
           const x = { n: rows, spec: { shape: [K], bits: 8, signed: false, scale: 1 }, data: Int32Array.from({ length: rows * K }, (_, i) => (i * 37) % 256) };
           const p = e.prepare(layer, x.spec);
           if (p.kind !== "dense") throw new Error("not prepared as dense");
-          expect(Array.from(p.gemm.host.ps), `s = ${s}, ${path}: the shared shift`).toEqual(new Array(p.gemm.host.ps.length).fill(path === "shared" ? s : 0));
+          const panels = p.gemm.host.Np / 8;
+          expect(Array.from(i32View(e.arena, p.gemm.ps, panels)), `s = ${s}, ${path}: the shared shift`).toEqual(new Array(panels).fill(path === "shared" ? s : 0));
           const got = k.dense(layer, x);
           for (let r = 0; r < rows; r++) checkCases(`${b.name} dense (${path}) row ${r}`, cases, got.subarray(r * N, (r + 1) * N), (c) => roundedBig(c.a, c.m, c.s, "half-up"), -32768, 32767, seen[path]);
         }
@@ -167,6 +170,47 @@ function denseCase(seed: number, wBits: number, K: number, N: number, n: number)
   };
   return { layer, x: { n, spec: { shape: [K], bits: 8, signed: false, scale: 1 }, data: rng.ints(n * K, 0, 255) } };
 }
+
+describe("requant_params: the per-channel parameters padded and the shared shifts derived in linear memory, every build", () => {
+  // Per 8 channels, the panels at the rule's edges for each accumulator width: all s = accBits − 1 (the
+  // smallest s the SIMD form takes), one channel below it, s spread by exactly 31 − accBits (the largest
+  // spread) and by one more; then seeded panels of s in [accBits − 3, 31]; N not a multiple of 8.
+  const panels = (bits: number, r: Rng): number[][] => {
+    const lo = Math.max(1, bits - 1);
+    const edges = [new Array(8).fill(lo), [lo, lo, lo, Math.max(1, bits - 2), lo, lo, lo, lo], [lo, 30, lo, 30, 30, 30, lo, 30], [lo, 31, 31, lo, 31, 31, 31, 31]];
+    const seeded = Array.from({ length: 6 }, () => Array.from({ length: 8 }, () => r.int(Math.max(1, bits - 3), 31)));
+    return [...edges, ...seeded];
+  };
+  for (const b of BUILDS)
+    it(`${b.name}: bias 0, m = 2^30, s = 1 past N; ps = sharedShift per 8 channels; pw = 2^(S − s) where S > 0, else 1`, () => {
+      const e = new WasmEngine({ flavor: b.flavor, sim: b.sim });
+      const r = new Rng(18);
+      let simd = 0;
+      for (const bits of [2, 8, 17, 24, 30, 31, 32, 33])
+        for (const N of [1, 5, 8, 13, 40]) {
+          const s = Int32Array.from(panels(bits, r).flat().slice(0, N));
+          const bias = r.ints(N, -(2 ** 31), 2 ** 31 - 1);
+          const m = r.ints(N, 2 ** 30, 2 ** 31 - 1);
+          const Np = Math.ceil(N / 8) * 8;
+          const mark = e.arena.mark();
+          const p = e.arena.alloc(16 * Np + Np / 2, "params");
+          const all = i32View(e.arena, p, 4 * Np + Np / 8);
+          all.fill(0x55555555); // what a released allocation may hold: every padded word must be written
+          all.set(bias);
+          all.set(m, Np);
+          all.set(s, 2 * Np);
+          e.k.requant_params(p, N, Np, bits);
+          const pad = (v: Int32Array, fill: number) => Array.from({ length: Np }, (_, c) => (c < N ? v[c] : fill));
+          const ps = Array.from({ length: Np / 8 }, (_, j) => sharedShift(s, 8 * j, Math.min(N, 8 * j + 8), bits));
+          const pw = Array.from({ length: Np }, (_, c) => (ps[c >> 3] > 0 && c < N ? 2 ** (ps[c >> 3] - s[c]) : 1));
+          const what = `${b.name} accBits ${bits}, N ${N}`;
+          expect(Array.from(all), what).toEqual([...pad(bias, 0), ...pad(m, 2 ** 30), ...pad(s, 1), ...pw, ...ps]);
+          simd += ps.filter((S) => S > 0).length;
+          e.arena.release(mark);
+        }
+      expect(simd, "panels that take the SIMD form").toBeGreaterThan(20);
+    });
+});
 
 describe("weight containers and resident weight memory", () => {
   it("every container (i16 panels, int8, 4-bit, 2-bit packed) is bit-exact on both builds", () => {

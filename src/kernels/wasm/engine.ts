@@ -4,11 +4,11 @@
 
 import { zeroOf, type AddLayer, type AvgPoolLayer, type Conv2DLayer, type DenseLayer, type GlobalAvgPoolLayer, type Layer, type MaxPoolLayer, type TensorSpec } from "../../ir/types.js";
 import type { WindowGeometry } from "../../ir/types.js";
-import { prepareOp, type ConvData } from "../prepare.js";
+import { convOp, poolOp, type ConvData } from "../prepare.js";
 import { Arena } from "./arena.js";
 import type { KernelExports, WasmFlavor } from "./features.js";
 import { configuredLimit, instantiateKernels } from "./loader.js";
-import { DEFAULT_POLICY, gemmParams, prepareConv, prepareDense, relaxedBlock, requantBits, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type RelaxedForm, type WeightPolicy } from "./prepare.js";
+import { DEFAULT_POLICY, prepareConv, prepareDense, relaxedBlock, requantBits, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type ParamsHost, type RelaxedForm, type WeightPolicy } from "./prepare.js";
 import { probeRelaxedDot } from "./relaxed.js";
 import { winogradRefusal, winogradWeights } from "./winograd.js";
 
@@ -25,7 +25,7 @@ export interface GemmDev {
 }
 
 export type ConvGemmPrepared = Omit<ConvGemmHost, "gemms"> & { gemms: GemmDev[] };
-export type DepthwisePrepared = Omit<DepthwiseHost, "w" | "bias" | "m" | "s" | "pw" | "ps"> & { w: number; bias: number; m: number; s: number; pw: number; ps: number };
+export type DepthwisePrepared = Omit<DepthwiseHost, "w" | "bias" | "m" | "s"> & { w: number; bias: number; m: number; s: number; pw: number; ps: number };
 export type DensePrepared = Omit<DenseHost, "gemm"> & { gemm: GemmDev };
 /** A pool: its geometry and zero points (the OpData's); simdRq 1 when its requant may use the shared-shift SIMD form. */
 export type WindowPrepared = { kind: "window"; geo: WindowGeometry; simdRq: number; zx: number; zy: number };
@@ -132,7 +132,7 @@ export class KernelEngine {
       else this.k.pack_8c2(rows, Math.min(8, N - n), K, Kp, container, panel);
     }
     a.release(mark);
-    const params = this.putParams(g, what);
+    const params = this.putParams(g, g.Np, what);
     this.weightBytes += weightBytes;
     if (container !== 16 && !relaxedT && Kp * 16 > this.tileBytes) {
       // The decoded-panel tile is sized to the largest packed GEMM prepared so far (a few KB).
@@ -142,11 +142,21 @@ export class KernelEngine {
     return { host: g, w, ...params };
   }
 
-  /** Copies a layer's padded per-channel parameters (bias, m, s, pw, ps) into linear memory; returns their pointers. */
-  protected putParams(h: { bias: Int32Array; m: Int32Array; s: Int32Array; pw: Int32Array; ps: Int32Array }, what: string) {
-    const a = this.arena;
-    this.paramBytes += 16 * h.bias.length + 4 * h.ps.length;
-    return { bias: a.putI32(h.bias, what), m: a.putI32(h.m, what), s: a.putI32(h.s, what), pw: a.putI32(h.pw, what), ps: a.putI32(h.ps, what) };
+  /**
+   * A layer's per-channel parameters in linear memory as its kernel reads them, padded to Np channels: bias,
+   * m, s, pw (Np i32 each) and ps (Np/8 i32) in one block, of which the host copies the N channels' bias, m
+   * and s and the kernels write the rest (assembly/requant.ts requant_params); returns their pointers.
+   */
+  protected putParams(h: ParamsHost, Np: number, what: string) {
+    const bytes = 16 * Np + Np / 2;
+    const bias = this.arena.alloc(bytes, what);
+    const v = new Int32Array(this.k.memory.buffer, bias, 3 * Np);
+    v.set(h.bias);
+    v.set(h.m, Np);
+    v.set(h.s, 2 * Np);
+    this.k.requant_params(bias, h.bias.length, Np, h.rqBits);
+    this.paramBytes += bytes;
+    return { bias, m: bias + 4 * Np, s: bias + 8 * Np, pw: bias + 12 * Np, ps: bias + 16 * Np };
   }
 
   /** Prepares a layer once (cached by layer object): geometry, kernel choice, weights in linear memory. */
@@ -160,7 +170,7 @@ export class KernelEngine {
         const h = prepareConv(l, x, this.policy, this.relaxedForm);
         // The host arrays replaced by their pointers in linear memory (same keys).
         if (h.kind === "depthwise") {
-          p = { ...h, w: this.arena.putI16(h.w, what), ...this.putParams(h, what) };
+          p = { ...h, w: this.arena.putI16(h.w, what), ...this.putParams(h, h.Cp, what) };
           this.weightBytes += h.w.byteLength;
         } else p = { ...h, gemms: h.gemms.map((g) => this.gemmDev(g, what)) };
         break;
@@ -171,11 +181,11 @@ export class KernelEngine {
         break;
       }
       case "maxpool":
-        p = { kind: "window", geo: prepareOp(l, x).geo, simdRq: 0, zx: 0, zy: 0 };
+        p = { kind: "window", geo: poolOp(l, x).geo, simdRq: 0, zx: 0, zy: 0 };
         break;
       case "avgpool":
       case "gap": {
-        const { geo, acc, zx, zy } = prepareOp(l, x);
+        const { geo, acc, zx, zy } = poolOp(l, x);
         p = { kind: "window", geo, simdRq: sharedShift(l.rq.s, 0, 1, requantBits(acc, zy)) > 0 ? 1 : 0, zx, zy };
         break;
       }
@@ -342,7 +352,7 @@ export class WasmEngine extends KernelEngine {
    * the relaxed build a layer its u7 GEMM runs (at ≤ 7-bit activations it does 2× the MACs per instruction).
    */
   private prepareWinograd(l: Conv2DLayer, x: TensorSpec): WinogradPrepared | undefined {
-    const op = prepareOp(l, x);
+    const op = convOp(l, x);
     if (winogradRefusal(l, x, op) !== undefined || (this.relaxedForm && relaxedBlock(x, l.weights) > 0)) return undefined;
     const C = op.geo.C;
     const N = op.outC;
@@ -366,7 +376,7 @@ export class WasmEngine extends KernelEngine {
       this.tileBytes = Kp * 16;
       this.tile = a.alloc(this.tileBytes, "the decoded weight-panel tile");
     }
-    const params = this.putParams(gemmParams(N, Np, l.bias, l.rq.m, l.rq.s, requantBits(op.acc, op.zy)), what);
+    const params = this.putParams({ bias: l.bias, m: l.rq.m, s: l.rq.s, rqBits: requantBits(op.acc, op.zy) }, Np, what);
     return { ...op, kind: "winograd", w, container, Kp, Np, zbias: a.putI32(new Int32Array(Np), what), ...params };
   }
 

@@ -22,6 +22,7 @@ export interface KernelExports {
   add_s16_requant(a: number, b: number, count: number, ma: number, mb: number, s: number, za: number, zb: number, zy: number, lo: number, hi: number, y: number): void;
   u8_to_s16(x: number, count: number, y: number): void;
   requant_i32_perchannel(acc: number, out: number, n: number, channels: number, m: number, s: number, lo: number, hi: number): void;
+  requant_params(p: number, N: number, Np: number, accBits: number): void;
   dot_i16x8_peak(iters: number, seed: number, chains: number): number;
   pack_8c2(w: number, N: number, K: number, Kp: number, c: number, out: number): void;
   pack_8c4?(w: number, N: number, K: number, Kp: number, out: number): void;

@@ -1,12 +1,13 @@
 // The WASM backend's part of the Prepare step (op ≠ kernel): for each layer, once, in TypeScript — take
 // the shared OpData (../prepare.ts: geometry, groups, accumulator bound, clamp), pick the kernel and the
-// weights' layout, and derive the per-channel parameters. The engine then lays the weights out in linear
-// memory with the kernels' own pack functions (assembly/pack.ts; the depthwise weights here). Kernels take
+// weights' layout, and gather the per-channel parameters. The engine then lays the weights out in linear
+// memory with the kernels' own pack functions (assembly/pack.ts; the depthwise weights here) and has the
+// kernels pad the parameters and derive the shared shifts (assembly/requant.ts requant_params). Kernels take
 // only scalars and pointers. Nothing here runs per inference.
 
 import type { AccBound } from "../../ir/accbound.js";
 import { tensorRange, type Conv2DLayer, type DenseLayer, type TensorSpec, type WeightLayer } from "../../ir/types.js";
-import { prepareOp, type ConvData, type DenseData } from "../prepare.js";
+import { convOp, denseOp, type ConvData, type DenseData } from "../prepare.js";
 
 /** Output channels per GEMM panel and the k-pair interleave of assembly/gemm.ts (the 8c2 layout). */
 export const PANEL_N = 8;
@@ -62,19 +63,27 @@ export interface GemmHost {
   weights: Int8Array;
   /** Present for the relaxed-SIMD GEMM (8c4 i8 panels, Kp a multiple of 4): its k-quads per i16 block (relaxedBlock; 1: the i32 form). */
   relaxedT?: number;
+  /** Bias (zero-point folded), multipliers and shifts of the N channels. */
   bias: Int32Array;
   m: Int32Array;
   s: Int32Array;
-  /** Per channel 2^(S − s) for the SIMD requant of its panel (1 where unused). */
-  pw: Int32Array;
-  /** Per panel the shared shift S of the SIMD requant, or 0 when it is not provably exact (scalar requant). */
-  ps: Int32Array;
+  /** The accumulator bits that decide where the SIMD requant is exact (requantBits). */
+  rqBits: number;
 }
+
+/**
+ * A layer's per-channel requant parameters as the prepare step leaves them: N channels' bias, m and s, and
+ * the accumulator bits. The engine pads them to the kernel's channel count and derives each 8 channels'
+ * shared shift in linear memory (assembly/requant.ts requant_params, the rule of sharedShift).
+ */
+export type ParamsHost = Pick<GemmHost, "bias" | "m" | "s" | "rqBits">;
 
 /**
  * Shared-shift requant parameters of one panel (assembly/gemm.ts, file comment): S = max s over the
  * panel's channels, usable when every channel has s ≥ accBits − 1 (result within i32) and S − s ≤ 31 − accBits
- * (a·2^(S−s) within i32) for accumulators of `accBits` signed bits.
+ * (a·2^(S−s) within i32) for accumulators of `accBits` signed bits. The pools use it for their one channel;
+ * GEMM and depthwise layers get the same rule per 8 channels from the kernels (assembly/requant.ts
+ * requant_params; test/kernels/wasm.test.ts holds the two together).
  */
 export function sharedShift(s: ArrayLike<number>, from: number, to: number, accBits: number): number {
   let S = 0;
@@ -108,30 +117,17 @@ export function zeroFoldedBias(l: WeightLayer, K: number, o0: number, N: number,
   return b;
 }
 
-/** Per group of 8 channels (N real of Np), the shared shift S (or 0) and per channel pw = 2^(S − s). */
-export function sharedShifts(s: ArrayLike<number>, N: number, Np: number, accBits: number): { pw: Int32Array; ps: Int32Array } {
-  const ps = new Int32Array(Np / PANEL_N);
-  const pw = new Int32Array(Np).fill(1);
-  for (let j = 0; j < ps.length; j++) {
-    const to = Math.min(N, (j + 1) * PANEL_N);
-    const S = sharedShift(s, j * PANEL_N, to, accBits);
-    ps[j] = S;
-    if (S > 0) for (let c = j * PANEL_N; c < to; c++) pw[c] = 2 ** (S - s[c]);
-  }
-  return { pw, ps };
-}
-
 /**
  * One GEMM's operands: W[n][k] = weights[n·K + k] (n < N, k < K), K padded to kAlign(container) — or for
  * the relaxed GEMM (T > 0, relaxedBlock) to a multiple of 4 in 8c4 i8 panels — and N to a multiple of
  * PANEL_N; the engine lays the panels out (assembly/pack.ts, pack_8c2 and pack_8c4). `accBits` bounds the
  * accumulators (the lowering proof) and decides where the SIMD requant is exact.
  */
-export function gemmHost(N: number, K: number, weights: Int8Array, bias: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, container: WeightContainer, accBits = 32, T = 0): GemmHost {
+export function gemmHost(N: number, K: number, weights: Int8Array, bias: Int32Array, m: Int32Array, s: Int32Array, container: WeightContainer, accBits = 32, T = 0): GemmHost {
   const a = T > 0 ? 4 : kAlign(container);
   const Kp = Math.ceil(K / a) * a;
   const Np = Math.ceil(N / PANEL_N) * PANEL_N;
-  return { K, Kp, N, Np, container: T > 0 ? 8 : container, weights, ...(T > 0 ? { relaxedT: T } : {}), ...gemmParams(N, Np, bias, m, s, accBits) };
+  return { K, Kp, N, Np, container: T > 0 ? 8 : container, weights, ...(T > 0 ? { relaxedT: T } : {}), bias, m, s, rqBits: accBits };
 }
 
 /** Largest i16 block of the relaxed GEMM worth telling apart: any T ≥ Kp/4 runs one block per panel. */
@@ -176,14 +172,6 @@ function relaxedT(x: TensorSpec, weights: ArrayLike<number>, form?: RelaxedForm)
   return T > 0 && form === "i32" ? 1 : T;
 }
 
-/** A GEMM's (or depthwise conv's) per-channel parameters padded to Np channels, with the shared shifts of its SIMD requant. */
-export function gemmParams(N: number, Np: number, bias: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, accBits: number) {
-  const pad = (src: ArrayLike<number>, fill: number) => Int32Array.from({ length: Np }, (_, c) => (c < N ? src[c] : fill));
-  const { pw, ps } = sharedShifts(s, N, Np, accBits);
-  // Padded channels keep m = 2^30, s = 1 so a padded lane's requant is well defined (it is never stored).
-  return { bias: pad(bias, 0), m: pad(m, 2 ** 30), s: pad(s, 1), pw, ps };
-}
-
 /** A conv2d lowered to GEMMs (its OpData plus): one per group over im2col rows (or directly on x for 1×1, stride 1). */
 export interface ConvGemmHost extends ConvData {
   kind: "conv-gemm";
@@ -197,12 +185,11 @@ export interface DepthwiseHost extends ConvData {
   kind: "depthwise";
   Cp: number;
   w: Int16Array;
+  /** The layer's bias, m and s, and the accumulator bits of its requant, as in GemmHost (padded to Cp in linear memory). */
   bias: Int32Array;
   m: Int32Array;
   s: Int32Array;
-  /** 2^(S − s) per channel and the shared shift S per 8 channels (0: scalar requant), as in GemmHost. */
-  pw: Int32Array;
-  ps: Int32Array;
+  rqBits: number;
 }
 
 /** A dense layer (its OpData plus): one GEMM. */
@@ -216,7 +203,7 @@ export interface DenseHost extends DenseData {
  * (`relaxed`: the form its GEMM accumulates in) the relaxed GEMM where relaxedBlock proves it exact.
  */
 export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed?: RelaxedForm): ConvGemmHost | DepthwiseHost {
-  const op = prepareOp(l, x);
+  const op = convOp(l, x);
   const { geo, groups, opg, outC, view: { K }, acc, zx } = op;
   const bits = requantBits(acc, op.zy);
   if (op.depthwise) {
@@ -224,7 +211,7 @@ export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy 
     const Cp = Math.ceil(outC / 8) * 8;
     const w = new Int16Array(taps * Cp);
     for (let c = 0; c < outC; c++) for (let t = 0; t < taps; t++) w[t * Cp + c] = l.weights[c * taps + t];
-    return { ...op, kind: "depthwise", Cp, w, ...gemmParams(outC, Cp, l.bias, l.rq.m, l.rq.s, bits) };
+    return { ...op, kind: "depthwise", Cp, w, bias: l.bias, m: l.rq.m, s: l.rq.s, rqBits: bits };
   }
   const container = containerFor(l.wBits, policy);
   const T = relaxedT(x, l.weights, relaxed);
@@ -239,7 +226,7 @@ export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy 
 
 /** Prepare for dense: one GEMM, W[n][k] = weights[n·inN + k] (relaxed as in prepareConv). */
 export function prepareDense(l: DenseLayer, x: TensorSpec, policy: WeightPolicy = DEFAULT_POLICY, relaxed?: RelaxedForm): DenseHost {
-  const op = prepareOp(l, x);
+  const op = denseOp(l, x);
   const { inN, outN } = op;
   const T = relaxedT(x, l.weights, relaxed);
   const gemm = gemmHost(outN, inN, l.weights, zeroFoldedBias(l, inN, 0, outN, op.zx), l.rq.m, l.rq.s, containerFor(l.wBits, policy), requantBits(op.acc, op.zy), T);
