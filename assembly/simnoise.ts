@@ -49,8 +49,11 @@ import { detExp, detLog } from "./detmath";
 
 /**
  * Rng.zigTail: the rejection loop for a first word with layer i and value h, drawing from the slow stream's
- * state at p. zt: 256 entries of 16 bytes {i32 ⌈K[i]⌉, i32 0, f64 W[i]}; zf: f64 F[256], then the base
- * strip's edge r (src/sim/noise/rng.ts zigTablesForWasm).
+ * state at p. zt: 256 entries of 16 bytes {i32 ⌈K[i]⌉, i32 0, f64 W[i]}; zf: f64 F[256], the base strip's
+ * edge r, one unused, then per layer i ≥ 1 the wedge squeeze {A, B, lo, hi} at f64 index 258 + 4i
+ * (src/sim/noise/rng.ts zigTablesForWasm, zigSqueeze): the wedge test y < detExp(−x²/2) is decided without
+ * detExp when y < A + B·|x| − lo (accept) or y > A + B·|x| + hi (reject), which zigSqueeze proves give the
+ * test's own answer; the draws and their order are unchanged.
  */
 function zigSlow(p: usize, h: i32, i: i32, zt: usize, zf: usize): f64 {
   for (;;) {
@@ -67,7 +70,11 @@ function zigSlow(p: usize, h: i32, i: i32, zt: usize, zf: usize): f64 {
       return h > 0 ? ZIG_R + t : -ZIG_R - t;
     }
     const fi = load<f64>(zf + (<usize>i << 3));
-    if (fi + uniform(p) * (load<f64>(zf + (<usize>(i - 1) << 3)) - fi) < detExp(-0.5 * x * x)) return x;
+    const y = fi + uniform(p) * (load<f64>(zf + (<usize>(i - 1) << 3)) - fi);
+    const sq = zf + 2064 + (<usize>i << 5);
+    const c = load<f64>(sq) + load<f64>(sq, 8) * abs<f64>(x);
+    if (y < c - load<f64>(sq, 16)) return x;
+    if (!(y > c + load<f64>(sq, 24)) && y < detExp(-0.5 * x * x)) return x;
     const u = nextWord(p, 4);
     i = u & 255;
     h = u >> 8;
@@ -247,12 +254,13 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
     s0 = v128.xor(s0, s3);
     s2 = v128.xor(s2, t);
     s3 = v128.or(i32x4.shl(s3, 11), i32x4.shr_u(s3, 21));
-    // The ziggurat's fast path: layer i = u & 255, h = u >> 8; one 16-byte table entry per lane.
-    const ix = i32x4.shl(v128.and(u, m255), 4);
-    const e0 = v128.load(zt + <usize>i32x4.extract_lane(ix, 0));
-    const e1 = v128.load(zt + <usize>i32x4.extract_lane(ix, 1));
-    const e2 = v128.load(zt + <usize>i32x4.extract_lane(ix, 2));
-    const e3 = v128.load(zt + <usize>i32x4.extract_lane(ix, 3));
+    // The ziggurat's fast path: layer i = u & 255, h = u >> 8; one 16-byte table entry per lane, its offset
+    // read back from the scratch (four loads instead of lane extracts, which compete with the shuffles).
+    v128.store(scratch, i32x4.shl(v128.and(u, m255), 4));
+    const e0 = v128.load(zt + <usize>load<u32>(scratch));
+    const e1 = v128.load(zt + <usize>load<u32>(scratch, 4));
+    const e2 = v128.load(zt + <usize>load<u32>(scratch, 8));
+    const e3 = v128.load(zt + <usize>load<u32>(scratch, 12));
     const k = i32x4.shuffle(i32x4.shuffle(e0, e1, 0, 4, 0, 4), i32x4.shuffle(e2, e3, 0, 4, 0, 4), 0, 1, 4, 5);
     const h = i32x4.shr_s(u, 8);
     const z0 = f64x2.mul(f64x2.convert_low_i32x4_s(h), i64x2.shuffle(e0, e1, 1, 3));
