@@ -174,21 +174,10 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
     }
     const sdv = ZMAX * sdmax + 2;
     const body = total & ~3;
-    let nrej = 0;
-    for (let j0 = 0; j0 < body; j0 += BLOCK) {
-      const j1 = min(j0 + BLOCK, body);
-      let amax = i32x4.splat(0);
-      let zero = i32x4.splat(0);
-      for (let i = j0; i < j1; i += 4) {
-        const a = v128.load(acc + (<usize>i << 2));
-        amax = i32x4.max_u(amax, i32x4.abs(a)); // |−2^31| is 2^31 as u32
-        zero = v128.or(zero, i32x4.eq(a, i32x4.splat(0)));
-      }
-      const a = max(max(<u32>i32x4.extract_lane(amax, 0), <u32>i32x4.extract_lane(amax, 1)), max(<u32>i32x4.extract_lane(amax, 2), <u32>i32x4.extract_lane(amax, 3)));
-      if (!(f64(a) + sdv < vlim)) nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, false, false);
-      else if (mspSmall || !v128.any_true(zero)) nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, true);
-      else nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, false);
-    }
+    // Half up (mode 0, the common rounding) is compiled on its own, its constants folded into the loop.
+    const nrej = mode == 0
+      ? gaussBody(acc, body, C, P, sdp, msp, m, s, lo, hi, y, st, rej, zt, 0, sdv, vlim, mspSmall)
+      : gaussBody(acc, body, C, P, sdp, msp, m, s, lo, hi, y, st, rej, zt, mode, sdv, vlim, mspSmall);
     // The rejection steps, in element order, on the slow stream; each redone element overwrites its output.
     for (let g = 0; g < nrej; g++) {
       const rec = rej + (<usize>g << 5);
@@ -216,6 +205,32 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
 }
 
 /**
+ * The SIMD body of gauss_requant_s16 on elements [0, body) (a multiple of 4), block by block: each block's
+ * accumulators are read once for max |acc| and zeros, which choose its form (see gauss_requant_s16); returns
+ * the number of rejection records.
+ */
+// @ts-ignore: decorator
+@inline function gaussBody(acc: usize, body: i32, C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize, lo: i32, hi: i32,
+  y: usize, st: usize, rej: usize, zt: usize, mode: i32, sdv: f64, vlim: f64, mspSmall: bool): i32 {
+  let nrej = 0;
+  for (let j0 = 0; j0 < body; j0 += BLOCK) {
+    const j1 = min(j0 + BLOCK, body);
+    let amax = i32x4.splat(0);
+    let zero = i32x4.splat(0);
+    for (let i = j0; i < j1; i += 4) {
+      const a = v128.load(acc + (<usize>i << 2));
+      amax = i32x4.max_u(amax, i32x4.abs(a)); // |−2^31| is 2^31 as u32
+      zero = v128.or(zero, i32x4.eq(a, i32x4.splat(0)));
+    }
+    const a = max(max(<u32>i32x4.extract_lane(amax, 0), <u32>i32x4.extract_lane(amax, 1)), max(<u32>i32x4.extract_lane(amax, 2), <u32>i32x4.extract_lane(amax, 3)));
+    if (!(f64(a) + sdv < vlim)) nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, false, false);
+    else if (mspSmall || !v128.any_true(zero)) nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, true);
+    else nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, false);
+  }
+  return nrej;
+}
+
+/**
  * The SIMD body of gauss_requant_s16 on elements [j0, j1) (multiples of 4): one word from each of the four
  * lanes (state at st, updated) per group of 4; groups with a lane that needs the rejection step are appended
  * (branch-free) to the records at rej after the first nrej; returns the new count. exact: the block takes the
@@ -229,9 +244,8 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
   let s1 = v128.load(st, 16);
   let s2 = v128.load(st, 32);
   let s3 = v128.load(st, 48);
-  const m255 = i32x4.splat(255);
   const half = f64x2.splat(0.5);
-  const offset = f64x2.splat(mode == 2 ? 0.0 : 0.5); // the rounding offset ½, none when truncating
+  const offset = mode == 2 ? f64x2.splat(0.0) : half; // the rounding offset ½, none when truncating
   const negHalf = f64x2.splat(-0.5);
   const one = f64x2.splat(1.0);
   const lim = f64x2.splat(2147483648.0);
@@ -255,13 +269,14 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
     s2 = v128.xor(s2, t);
     s3 = v128.or(i32x4.shl(s3, 11), i32x4.shr_u(s3, 21));
     // The ziggurat's fast path: layer i = u & 255, h = u >> 8; one 16-byte table entry per lane, its offset
-    // read back from the scratch (four loads instead of lane extracts, which compete with the shuffles).
-    v128.store(scratch, i32x4.shl(v128.and(u, m255), 4));
+    // (u & 255)·16 = (u << 24) >>> 20 read back from the scratch (four loads instead of lane extracts, which
+    // compete with the shuffles).
+    v128.store(scratch, i32x4.shr_u(i32x4.shl(u, 24), 20));
     const e0 = v128.load(zt + <usize>load<u32>(scratch));
     const e1 = v128.load(zt + <usize>load<u32>(scratch, 4));
     const e2 = v128.load(zt + <usize>load<u32>(scratch, 8));
     const e3 = v128.load(zt + <usize>load<u32>(scratch, 12));
-    const k = i32x4.shuffle(i32x4.shuffle(e0, e1, 0, 4, 0, 4), i32x4.shuffle(e2, e3, 0, 4, 0, 4), 0, 1, 4, 5);
+    const k = i32x4.shuffle(i64x2.shuffle(e0, e1, 0, 2), i64x2.shuffle(e2, e3, 0, 2), 0, 2, 4, 6); // ⌈K[i]⌉ of the 4 lanes (2 unpacks, 1 shufps)
     const h = i32x4.shr_s(u, 8);
     const z0 = f64x2.mul(f64x2.convert_low_i32x4_s(h), i64x2.shuffle(e0, e1, 1, 3));
     const z1 = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(h, h, 2, 3, 0, 1)), i64x2.shuffle(e2, e3, 1, 3));
@@ -276,7 +291,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
     // down moved up (roundHalfUp), clamped to ±2^31 unless exact.
     const a = v128.load(acc + (<usize>j << 2));
     const x0 = f64x2.add(f64x2.convert_low_i32x4_s(a), f64x2.mul(v128.load(sdp + (<usize>q << 3)), z0));
-    const x1 = f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 0, 1)), f64x2.mul(v128.load(sdp + (<usize>q << 3), 16), z1));
+    const x1 = f64x2.add(f64x2.convert_low_i32x4_s(v128.load64_zero(acc + (<usize>j << 2), 8)), f64x2.mul(v128.load(sdp + (<usize>q << 3), 16), z1));
     let v0: v128;
     let v1: v128;
     if (floorRound) {
