@@ -145,7 +145,8 @@ const BLOCK = 1024;
  * channel (V·m when truncating) and V < 2^31, the ±2^31 clamp never fires, v·(m·2^−s) is the exact product
  * (|v·m| < 2^53; m·2^−s is exact), adding ½ is exact (the sum is (v·m + 2^(s−1))·2^−s, an integer numerator
  * below 2^53), so floor(t) is the exact requant (2^52 rather than 2^53: room for the roundings of the check).
- * Half even still needs its ties, which are then exactly the t = floor(t): those lanes go to the i64 requant.
+ * The exact form also needs V·max |m·2^−s| < 2^31 − 2, so that |floor(t)| < 2^31: it is converted without a
+ * clamp and clamped to [lo, hi] as i16 (after the saturating narrow, which keeps the order). Half even still needs its ties, which are then exactly the t = floor(t): those lanes go to the i64 requant.
  * The exact form also rounds with floor(x + ½), which equals Math.round(x) for every double |x| < 2^52 but
  * one, x = ½ − 2^−54 (x + ½ rounds up to 1; checked over the binade edges by brute force); that x needs
  * acc = 0 (for acc ≠ 0, acc + sd·z is a multiple of 2^−53), and then v = 1 instead of 0 gives the same
@@ -166,8 +167,10 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
     let sdmax: f64 = 0;
     for (let q = 0; q < P; q++) sdmax = max(sdmax, load<f64>(sdp + (<usize>q << 3)));
     let vlim: f64 = 2147483648.0;
-    let mspSmall = true;
-    for (let q = 0; q < P; q++) mspSmall = mspSmall && abs<f64>(load<f64>(msp + (<usize>q << 3))) < 0.5;
+    let mspMax: f64 = 0;
+    for (let q = 0; q < P; q++) mspMax = max(mspMax, abs<f64>(load<f64>(msp + (<usize>q << 3))));
+    const mspSmall = mspMax < 0.5;
+    vlim = min(vlim, 2147483646.0 / mspMax); // |floor(v·m·2^−s + ½)| ≤ V·max |m·2^−s| + 1 < 2^31: the exact form clamps in i16
     for (let c = 0; c < C; c++) {
       const h = mode == 2 ? 0.0 : f64(i64(1) << i64(load<i32>(s + (<usize>c << 2)) - 1));
       vlim = min(vlim, (4503599627370496.0 - h) / abs<f64>(f64(load<i32>(m + (<usize>c << 2)))));
@@ -253,6 +256,8 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
   const near = f64x2.splat(0.5 - 4.656612873077393e-10); // ½ − 2^−31
   const lov = f64x2.splat(f64(lo));
   const hiv = f64x2.splat(f64(hi));
+  const lo16 = i16x8.splat(i16(lo));
+  const hi16 = i16x8.splat(i16(hi));
   const magic = f64x2.splat(6755399441055744.0); // 2^52 + 2^51: an integer |n| < 2^31 plus this has n in its low word
   const ties = exact && mode == 1;
   let q = j0 % P;
@@ -312,10 +317,14 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
     const t1 = f64x2.add(f64x2.mul(v1, v128.load(msp + (<usize>q << 3), 16)), offset);
     const f0 = f64x2.floor(t0);
     const f1 = f64x2.floor(t1);
-    const r0 = f64x2.add(f64x2.pmin(f64x2.pmax(f0, lov), hiv), magic);
-    const r1 = f64x2.add(f64x2.pmin(f64x2.pmax(f1, lov), hiv), magic);
-    const r = i32x4.shuffle(r0, r1, 0, 2, 4, 6);
-    v128.store64_lane(y + (<usize>j << 1), i16x8.narrow_i32x4_s(r, r), 0);
+    if (exact) {
+      // |f| < 2^31 (vlim): its integer straight from the low words, then the clamp on the (saturated) i16s.
+      const r = i32x4.shuffle(f64x2.add(f0, magic), f64x2.add(f1, magic), 0, 2, 4, 6);
+      v128.store64_lane(y + (<usize>j << 1), i16x8.min_s(i16x8.max_s(i16x8.narrow_i32x4_s(r, r), lo16), hi16), 0);
+    } else {
+      const r = i32x4.shuffle(f64x2.add(f64x2.pmin(f64x2.pmax(f0, lov), hiv), magic), f64x2.add(f64x2.pmin(f64x2.pmax(f1, lov), hiv), magic), 0, 2, 4, 6);
+      v128.store64_lane(y + (<usize>j << 1), i16x8.narrow_i32x4_s(r, r), 0);
+    }
     if (!exact || ties) {
       const bad = exact
         ? v128.or(f64x2.eq(t0, f0), f64x2.eq(t1, f1))

@@ -143,6 +143,17 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
       expect(Array.from(kernelOutput(engine, c))).toEqual(Array.from(expected(c, streamsOf(11))));
     });
 
+  it("small accumulators with m·2^−s up to 2^30: requants beyond ±2^31 that the exact form may not take (it converts without a clamp), clamped to lo/hi", () => {
+    const C = 4;
+    const rows = 600;
+    for (const mode of [0, 1, 2]) {
+      const c: Case = { C, rows, m: [2 ** 30, 2 ** 31 - 1, 3, 2 ** 30], s: [1, 2, 1, 30], sd: [0.3, 0, 0.5, 2], acc: Array.from({ length: C * rows }, (_, j) => ((j * 7919) % 4001) - 2000), lo: -128, hi: 127, seed: 5, mode };
+      const want = expected(c, streamsOf(5));
+      expect(want.some((v) => v === -128) && want.some((v) => v === 127)).toBe(true);
+      expect(Array.from(kernelOutput(engine, c))).toEqual(Array.from(want));
+    }
+  });
+
   it("σ = 0 everywhere: the plain requant of the accumulators, in both forms", () => {
     const C = 6;
     const rows = 400;
