@@ -146,7 +146,8 @@ const BLOCK = 1024;
  * (|v·m| < 2^53; m·2^−s is exact), adding ½ is exact (the sum is (v·m + 2^(s−1))·2^−s, an integer numerator
  * below 2^53), so floor(t) is the exact requant (2^52 rather than 2^53: room for the roundings of the check).
  * The exact form also needs V·max |m·2^−s| < 2^31 − 2, so that |floor(t)| < 2^31: it is converted without a
- * clamp and clamped to [lo, hi] as i16 (after the saturating narrow, which keeps the order). Half even still needs its ties, which are then exactly the t = floor(t): those lanes go to the i64 requant.
+ * clamp and clamped to [lo, hi] as i16 (after the saturating narrow, which keeps the order). Half even still
+ * needs its ties, which are then exactly the t = floor(t): those lanes go to the i64 requant.
  * The exact form also rounds with floor(x + ½), which equals Math.round(x) for every double |x| < 2^52 but
  * one, x = ½ − 2^−54 (x + ½ rounds up to 1; checked over the binade edges by brute force); that x needs
  * acc = 0 (for acc ≠ 0, acc + sd·z is a multiple of 2^−53), and then v = 1 instead of 0 gives the same

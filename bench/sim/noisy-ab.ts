@@ -6,7 +6,7 @@
 // the median and quartiles of the per-round ratio noisy ÷ noise-free. With --b DIR, a second simulator build
 // (DIR/nipq-sim-simd.wasm, e.g. main's, built with `asc assembly/sim.ts --target release --outFile
 // DIR/nipq-sim-simd.wasm`) runs the same chip too: its ratio, and A ÷ B per round; both builds must give
-// identical logits.
+// identical logits, and export the kernels with this tree's signatures (else run each tree's own bench).
 //
 //   npx tsx bench/sim/noisy-ab.ts [--noise out|all|weight|flips] [--bits 4|8] [--images N] [--rounds R] [--a DIR] [--b DIR] [--slab N]
 //

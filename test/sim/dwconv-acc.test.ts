@@ -1,10 +1,12 @@
 // The simulator's raw depthwise kernel (assembly/dwconv.ts dwconv_s16_acc) on a range of output pixels, against
-// the definition written out here (bias + Σ x·w over the window's taps inside the image): the fast path
-// (src/sim/chip/fastpath.ts gaussSlabs) takes one image's accumulators a slab of pixels at a time, and a slab
-// may start and end mid-row, inside or outside the unchecked interior columns of the 3×3 kernel.
+// the plain-TS reference (conv2dAcc with groups = C): the fast path (src/sim/chip/fastpath.ts gaussSlabs) takes one
+// image's accumulators a slab of pixels at a time, and a slab may start and end mid-row, inside or outside the
+// unchecked interior columns of the 3×3 kernel.
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { windowGeometry, type Padding, type WindowGeometry } from "../../src/ir/types.js";
+import { conv2dAcc } from "../../src/kernels/reference/ops.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { i32View } from "../../src/kernels/wasm/arena.js";
 
@@ -12,54 +14,25 @@ interface DwExports {
   dwconv_s16_acc(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, p0: number, p1: number, y: number): void;
 }
 
-interface Geo {
-  n: number;
-  H: number;
-  W: number;
-  C: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  pt: number;
-  pl: number;
-  OH: number;
-  OW: number;
-}
+/** The geometry of n images. */
+type Geo = WindowGeometry & { n: number };
 
-/** The definition: acc[b][p][c] = bias[c] + Σ over the taps inside the image of x·w, for pixels p0 … p1 − 1 of each image. */
+const geo = (n: number, H: number, W: number, C: number, k: number, s: number, padding: Padding): Geo => ({ n, ...windowGeometry([H, W, C], [k, k], [s, s], padding) });
+
+/** The reference's accumulators of pixels p0 … p1 − 1 of each image; w in the kernel's layout [tap][Cp]. */
 function expected(g: Geo, x: Int16Array, w: Int16Array, Cp: number, bias: Int32Array, p0: number, p1: number): Int32Array {
+  const taps = g.kh * g.kw;
+  const wRef = Int8Array.from({ length: g.C * taps }, (_, i) => w[(i % taps) * Cp + Math.floor(i / taps)]); // [C][kh][kw][1]
+  const all = conv2dAcc(x, g.n, g, g.C, g.C, wRef, bias.subarray(0, g.C));
+  const per = g.OH * g.OW * g.C;
   const out = new Int32Array(g.n * (p1 - p0) * g.C);
-  let o = 0;
-  for (let b = 0; b < g.n; b++)
-    for (let p = p0; p < p1; p++) {
-      const oy = Math.floor(p / g.OW);
-      const ox = p % g.OW;
-      for (let c = 0; c < g.C; c++) {
-        let a = bias[c];
-        for (let ky = 0; ky < g.kh; ky++)
-          for (let kx = 0; kx < g.kw; kx++) {
-            const iy = oy * g.sh + ky - g.pt;
-            const ix = ox * g.sw + kx - g.pl;
-            if (iy >= 0 && iy < g.H && ix >= 0 && ix < g.W) a += x[((b * g.H + iy) * g.W + ix) * g.C + c] * w[(ky * g.kw + kx) * Cp + c];
-          }
-        out[o++] = a;
-      }
-    }
+  for (let b = 0; b < g.n; b++) out.set(all.subarray(b * per + p0 * g.C, b * per + p1 * g.C), b * (p1 - p0) * g.C);
   return out;
 }
 
 const geoArb = fc
   .record({ n: fc.integer({ min: 1, max: 3 }), H: fc.integer({ min: 1, max: 11 }), W: fc.integer({ min: 1, max: 11 }), C: fc.integer({ min: 1, max: 21 }), k: fc.constantFrom(3, 3, 1, 2, 5), s: fc.integer({ min: 1, max: 2 }), same: fc.boolean(), seed: fc.nat() })
-  .map((r): Geo & { seed: number } => {
-    const kh = Math.min(r.k, r.same ? r.k : r.H);
-    const kw = Math.min(r.k, r.same ? r.k : r.W);
-    const OH = r.same ? Math.ceil(r.H / r.s) : Math.floor((r.H - kh) / r.s) + 1;
-    const OW = r.same ? Math.ceil(r.W / r.s) : Math.floor((r.W - kw) / r.s) + 1;
-    const pt = r.same ? Math.floor(Math.max(0, (OH - 1) * r.s + kh - r.H) / 2) : 0;
-    const pl = r.same ? Math.floor(Math.max(0, (OW - 1) * r.s + kw - r.W) / 2) : 0;
-    return { n: r.n, H: r.H, W: r.W, C: r.C, kh, kw, sh: r.s, sw: r.s, pt, pl, OH, OW, seed: r.seed };
-  });
+  .map((r) => ({ ...geo(r.n, r.H, r.W, r.C, r.same ? r.k : Math.min(r.k, r.H, r.W), r.s, r.same ? "same" : "valid"), seed: r.seed }));
 
 /** A small deterministic generator for the operands. */
 function lcg(seed: number): () => number {
@@ -119,7 +92,7 @@ describe.each(["auto", "scalar"] as const)("dwconv_s16_acc on pixel ranges (%s b
   });
 
   it("n images in one call: each image's pixels [p0, p1), packed", () => {
-    const g: Geo = { n: 3, H: 9, W: 10, C: 13, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, OH: 9, OW: 10 };
+    const g = geo(3, 9, 10, 13, 3, 1, "same");
     const { Cp, x, w, bias } = operands(g, 5);
     const a = engine.arena;
     const mark = a.mark();
@@ -133,7 +106,7 @@ describe.each(["auto", "scalar"] as const)("dwconv_s16_acc on pixel ranges (%s b
 
   it("3×3 stride 1 and 2, every slab of 4 pixels of a 12×13 image (rows cut at every column, interior and border)", () => {
     for (const s of [1, 2]) {
-      const g: Geo = { n: 1, H: 12, W: 13, C: 24, kh: 3, kw: 3, sh: s, sw: s, pt: s === 1 ? 1 : 0, pl: s === 1 ? 1 : 0, OH: s === 1 ? 12 : 6, OW: s === 1 ? 13 : 7 };
+      const g = geo(1, 12, 13, 24, 3, s, "same");
       const { Cp, x, w, bias } = operands(g, 9 + s);
       const nPix = g.OH * g.OW;
       const cuts = Array.from({ length: Math.ceil(nPix / 4) + 1 }, (_, i) => Math.min(nPix, 4 * i));
