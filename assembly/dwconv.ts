@@ -35,16 +35,18 @@ import { requantClamp, requantClamp8Shared } from "./requant";
 export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
   zx: i32, zy: i32, lo: i32, hi: i32, y: usize): void {
-  dwCore(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, m, s, pw, ps, zx, zy, lo, hi, y, false);
+  dwCore(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, m, s, pw, ps, zx, zy, lo, hi, 0, OH * OW, y, false);
 }
 
 /**
- * The same depthwise conv without the requantization, for the simulator (src/sim/chip/fastpath.ts): y receives
- * the raw accumulators bias[c] + Σ x·w as i32 [n][OH][OW][C]. Operands as dwconv_s16_requant.
+ * The same depthwise conv without the requantization, for the simulator (src/sim/chip/fastpath.ts), on the
+ * output pixels p0 … p1 − 1 (row-major, 0 ≤ p0 ≤ p1 ≤ OH·OW; a range may start and end mid-row) of each of
+ * the n images: y receives their raw accumulators bias[c] + Σ x·w as i32 [n][p1 − p0][C]. The simulator takes
+ * one image's pixels a cache-sized slab at a time, then the noise on them. Operands as dwconv_s16_requant.
  */
 export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
-  pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, y: usize): void {
-  dwCore(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, 0, 0, 0, 0, 0, 0, 0, 0, y, true);
+  pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, p0: i32, p1: i32, y: usize): void {
+  dwCore(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, 0, 0, 0, 0, 0, 0, 0, 0, p0, p1, y, true);
 }
 
 /** Stores the i32 lanes of channels c..c+3 that are < C at yp (i32 elements). */
@@ -124,18 +126,18 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
 }
 
 /**
- * One output row oy of a 3×3 depthwise conv (SIMD). Per 8 channels, the 9 taps are taken in pairs
+ * Columns ox0 … ox1 − 1 of output row oy of a 3×3 depthwise conv (SIMD). Per 8 channels, the 9 taps are taken in pairs
  * (t0,t1) (t2,t3) (t4,t5) (t6,t7) (t8,t8): the two input vectors are interleaved channel by channel and
  * multiplied with the equally interleaved weights by `i32x4.dot_i16x8_s`, 2 MACs per lane; the pair (t8,t8)
  * meets the weights (w8, 0). The weight pairs are built once per row and 8 channels. The zero point is folded
  * into the bias: Σ (x − zx)·w = Σ x·w − zx·Σ w (exact in wrapping i32, as the accumulator itself is), so the
  * loads need no subtraction, and a padded tap reads the vector zx. Columns [oxa, oxb) of a row whose window
  * rows all lie inside x have their whole window inside x and run without checks; the other pixels check
- * each tap (tapOr). yr: y at (oy, 0).
+ * each tap (tapOr). yr: y at (oy, 0) (column ox is stored at yr + ox·(bytes per pixel)).
  */
 // @ts-ignore: decorator
 @inline function dw3x3Row(xb: usize, yr: usize, oy: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32, pt: i32, pl: i32,
-  OW: i32, oxa: i32, oxb: i32, w: usize, wTap: usize, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
+  ox0: i32, ox1: i32, oxa: i32, oxb: i32, w: usize, wTap: usize, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
   zx: i32, zy: i32, lo: i32, hi: i32, raw: bool): void {
   const PS = <usize>C << 1;
   const RS = <usize>W * PS;
@@ -143,8 +145,9 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   const ystep = raw ? <usize>C << 2 : <usize>C << 1;
   const iy = oy * sh - pt;
   const full = iy >= 0 && iy + 3 <= H;
-  const a = full ? oxa : OW;
-  const b = full ? oxb : OW;
+  // The unchecked columns [a, b) lie within [oxa, oxb); a > b only leaves the checked path to every column.
+  const a = full ? max(oxa, ox0) : ox1;
+  const b = full ? min(oxb, ox1) : ox1;
   const zxv = i16x8.splat(i16(zx));
   const zero = i16x8.splat(0);
   for (let c = 0; c < C; c += 8) {
@@ -162,7 +165,7 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
     zh = i32x4.add(zh, i32x4.add(i32x4.dot_i16x8_s(zxv, p2h), i32x4.dot_i16x8_s(zxv, p3h)));
     const b0 = i32x4.sub(v128.load(bias + (<usize>c << 2)), i32x4.add(zl, i32x4.dot_i16x8_s(zxv, p4l)));
     const b1 = i32x4.sub(v128.load(bias + (<usize>c << 2), 16), i32x4.add(zh, i32x4.dot_i16x8_s(zxv, p4h)));
-    for (let ox = 0; ox < OW; ox++) {
+    for (let ox = ox0; ox < ox1; ox++) {
       if (ox == a) {
         // The interior: every tap inside x, no checks.
         let xp = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
@@ -175,7 +178,7 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
           xp += step;
           yp += ystep;
         }
-        if (ox == OW) break;
+        if (ox == ox1) break;
       }
       const ix = ox * sw - pl;
       dot9(tapOr(xb, iy, ix, H, W, C, c, zxv), tapOr(xb, iy, ix + 1, H, W, C, c, zxv), tapOr(xb, iy, ix + 2, H, W, C, c, zxv),
@@ -226,13 +229,14 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
 }
 
 /**
- * The depthwise body; `raw`: store i32 accumulators instead of requantizing (one body for both exports).
- * With SIMD, 3×3 kernels run row by row on dw3x3Row; other kernel sizes (and the scalar build) take dwPixel,
+ * The depthwise body on output pixels [p0, p1) of each image (row-major; y takes them packed); `raw`: store
+ * i32 accumulators instead of requantizing (one body for both exports). With SIMD, 3×3 kernels run row by
+ * row (the row's part in the range) on dw3x3Row; other kernel sizes (and the scalar build) take dwPixel,
  * which clips the window.
  */
 function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
-  zx: i32, zy: i32, lo: i32, hi: i32, y: usize, raw: bool): void {
+  zx: i32, zy: i32, lo: i32, hi: i32, p0: i32, p1: i32, y: usize, raw: bool): void {
   const wTap = <usize>Cp << 1;
   const ypx = raw ? <usize>C << 2 : <usize>C << 1;
   let yp = y;
@@ -243,9 +247,13 @@ function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: 
       const oxb = max(oxa, W + pl - 3 >= 0 ? min(OW, (W + pl - 3) / sw + 1) : 0);
       for (let b = 0; b < n; b++) {
         const xb = x + (<usize>(b * H * W * C) << 1);
-        for (let oy = 0; oy < OH; oy++) {
-          dw3x3Row(xb, yp, oy, H, W, C, sh, sw, pt, pl, OW, oxa, oxb, w, wTap, bias, m, s, pw, ps, zx, zy, lo, hi, raw);
-          yp += <usize>OW * ypx;
+        for (let p = p0; p < p1; ) {
+          const oy = p / OW;
+          const ox0 = p - oy * OW;
+          const ox1 = min(OW, p1 - oy * OW);
+          dw3x3Row(xb, yp - <usize>ox0 * ypx, oy, H, W, C, sh, sw, pt, pl, ox0, ox1, oxa, oxb, w, wTap, bias, m, s, pw, ps, zx, zy, lo, hi, raw);
+          yp += <usize>(ox1 - ox0) * ypx;
+          p += ox1 - ox0;
         }
       }
       return;
@@ -253,15 +261,15 @@ function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: 
   }
   for (let b = 0; b < n; b++) {
     const xb = x + (<usize>(b * H * W * C) << 1);
-    for (let oy = 0; oy < OH; oy++) {
+    for (let p = p0; p < p1; p++) {
+      const oy = p / OW;
+      const ox = p - oy * OW;
       const ky0 = max(0, pt - oy * sh);
       const ky1 = min(kh, H + pt - oy * sh);
-      for (let ox = 0; ox < OW; ox++) {
-        const kx0 = max(0, pl - ox * sw);
-        const kx1 = min(kw, W + pl - ox * sw);
-        dwPixel(xb, yp, W, C, kw, oy, ox, sh, sw, pt, pl, ky0, ky1, kx0, kx1, w, wTap, bias, m, s, pw, ps, zx, zy, lo, hi, raw);
-        yp += ypx;
-      }
+      const kx0 = max(0, pl - ox * sw);
+      const kx1 = min(kw, W + pl - ox * sw);
+      dwPixel(xb, yp, W, C, kw, oy, ox, sh, sw, pt, pl, ky0, ky1, kx0, kx1, w, wTap, bias, m, s, pw, ps, zx, zy, lo, hi, raw);
+      yp += ypx;
     }
   }
 }

@@ -49,8 +49,11 @@ import { detExp, detLog } from "./detmath";
 
 /**
  * Rng.zigTail: the rejection loop for a first word with layer i and value h, drawing from the slow stream's
- * state at p. zt: 256 entries of 16 bytes {i32 ⌈K[i]⌉, i32 0, f64 W[i]}; zf: f64 F[256], then the base
- * strip's edge r (src/sim/noise/rng.ts zigTablesForWasm).
+ * state at p. zt: 256 entries of 16 bytes {i32 ⌈K[i]⌉, i32 0, f64 W[i]}; zf: f64 F[256], the base strip's
+ * edge r, one unused, then per layer i ≥ 1 the wedge squeeze {A, B, lo, hi} at f64 index 258 + 4i
+ * (src/sim/noise/rng.ts zigTablesForWasm, zigSqueeze): the wedge test y < detExp(−x²/2) is decided without
+ * detExp when y < A + B·|x| − lo (accept) or y > A + B·|x| + hi (reject), which zigSqueeze proves give the
+ * test's own answer; the draws and their order are unchanged.
  */
 function zigSlow(p: usize, h: i32, i: i32, zt: usize, zf: usize): f64 {
   for (;;) {
@@ -67,7 +70,11 @@ function zigSlow(p: usize, h: i32, i: i32, zt: usize, zf: usize): f64 {
       return h > 0 ? ZIG_R + t : -ZIG_R - t;
     }
     const fi = load<f64>(zf + (<usize>i << 3));
-    if (fi + uniform(p) * (load<f64>(zf + (<usize>(i - 1) << 3)) - fi) < detExp(-0.5 * x * x)) return x;
+    const y = fi + uniform(p) * (load<f64>(zf + (<usize>(i - 1) << 3)) - fi);
+    const sq = zf + 2064 + (<usize>i << 5);
+    const c = load<f64>(sq) + load<f64>(sq, 8) * abs<f64>(x);
+    if (y < c - load<f64>(sq, 16)) return x;
+    if (!(y > c + load<f64>(sq, 24)) && y < detExp(-0.5 * x * x)) return x;
     const u = nextWord(p, 4);
     i = u & 255;
     h = u >> 8;
@@ -138,7 +145,9 @@ const BLOCK = 1024;
  * channel (V·m when truncating) and V < 2^31, the ±2^31 clamp never fires, v·(m·2^−s) is the exact product
  * (|v·m| < 2^53; m·2^−s is exact), adding ½ is exact (the sum is (v·m + 2^(s−1))·2^−s, an integer numerator
  * below 2^53), so floor(t) is the exact requant (2^52 rather than 2^53: room for the roundings of the check).
- * Half even still needs its ties, which are then exactly the t = floor(t): those lanes go to the i64 requant.
+ * The exact form also needs V·max |m·2^−s| < 2^31 − 2, so that |floor(t)| < 2^31: it is converted without a
+ * clamp and clamped to [lo, hi] as i16 (after the saturating narrow, which keeps the order). Half even still
+ * needs its ties, which are then exactly the t = floor(t): those lanes go to the i64 requant.
  * The exact form also rounds with floor(x + ½), which equals Math.round(x) for every double |x| < 2^52 but
  * one, x = ½ − 2^−54 (x + ½ rounds up to 1; checked over the binade edges by brute force); that x needs
  * acc = 0 (for acc ≠ 0, acc + sd·z is a multiple of 2^−53), and then v = 1 instead of 0 gives the same
@@ -159,29 +168,20 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
     let sdmax: f64 = 0;
     for (let q = 0; q < P; q++) sdmax = max(sdmax, load<f64>(sdp + (<usize>q << 3)));
     let vlim: f64 = 2147483648.0;
-    let mspSmall = true;
-    for (let q = 0; q < P; q++) mspSmall = mspSmall && abs<f64>(load<f64>(msp + (<usize>q << 3))) < 0.5;
+    let mspMax: f64 = 0;
+    for (let q = 0; q < P; q++) mspMax = max(mspMax, abs<f64>(load<f64>(msp + (<usize>q << 3))));
+    const mspSmall = mspMax < 0.5;
+    vlim = min(vlim, 2147483646.0 / mspMax); // |floor(v·m·2^−s + ½)| ≤ V·max |m·2^−s| + 1 < 2^31: the exact form clamps in i16
     for (let c = 0; c < C; c++) {
       const h = mode == 2 ? 0.0 : f64(i64(1) << i64(load<i32>(s + (<usize>c << 2)) - 1));
       vlim = min(vlim, (4503599627370496.0 - h) / abs<f64>(f64(load<i32>(m + (<usize>c << 2)))));
     }
     const sdv = ZMAX * sdmax + 2;
     const body = total & ~3;
-    let nrej = 0;
-    for (let j0 = 0; j0 < body; j0 += BLOCK) {
-      const j1 = min(j0 + BLOCK, body);
-      let amax = i32x4.splat(0);
-      let zero = i32x4.splat(0);
-      for (let i = j0; i < j1; i += 4) {
-        const a = v128.load(acc + (<usize>i << 2));
-        amax = i32x4.max_u(amax, i32x4.abs(a)); // |−2^31| is 2^31 as u32
-        zero = v128.or(zero, i32x4.eq(a, i32x4.splat(0)));
-      }
-      const a = max(max(<u32>i32x4.extract_lane(amax, 0), <u32>i32x4.extract_lane(amax, 1)), max(<u32>i32x4.extract_lane(amax, 2), <u32>i32x4.extract_lane(amax, 3)));
-      if (!(f64(a) + sdv < vlim)) nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, false, false);
-      else if (mspSmall || !v128.any_true(zero)) nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, true);
-      else nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, false);
-    }
+    // Half up (mode 0, the common rounding) is compiled on its own, its constants folded into the loop.
+    const nrej = mode == 0
+      ? gaussBody(acc, body, C, P, sdp, msp, m, s, lo, hi, y, st, rej, zt, 0, sdv, vlim, mspSmall)
+      : gaussBody(acc, body, C, P, sdp, msp, m, s, lo, hi, y, st, rej, zt, mode, sdv, vlim, mspSmall);
     // The rejection steps, in element order, on the slow stream; each redone element overwrites its output.
     for (let g = 0; g < nrej; g++) {
       const rec = rej + (<usize>g << 5);
@@ -209,6 +209,32 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
 }
 
 /**
+ * The SIMD body of gauss_requant_s16 on elements [0, body) (a multiple of 4), block by block: each block's
+ * accumulators are read once for max |acc| and zeros, which choose its form (see gauss_requant_s16); returns
+ * the number of rejection records.
+ */
+// @ts-ignore: decorator
+@inline function gaussBody(acc: usize, body: i32, C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize, lo: i32, hi: i32,
+  y: usize, st: usize, rej: usize, zt: usize, mode: i32, sdv: f64, vlim: f64, mspSmall: bool): i32 {
+  let nrej = 0;
+  for (let j0 = 0; j0 < body; j0 += BLOCK) {
+    const j1 = min(j0 + BLOCK, body);
+    let amax = i32x4.splat(0);
+    let zero = i32x4.splat(0);
+    for (let i = j0; i < j1; i += 4) {
+      const a = v128.load(acc + (<usize>i << 2));
+      amax = i32x4.max_u(amax, i32x4.abs(a)); // |−2^31| is 2^31 as u32
+      zero = v128.or(zero, i32x4.eq(a, i32x4.splat(0)));
+    }
+    const a = max(max(<u32>i32x4.extract_lane(amax, 0), <u32>i32x4.extract_lane(amax, 1)), max(<u32>i32x4.extract_lane(amax, 2), <u32>i32x4.extract_lane(amax, 3)));
+    if (!(f64(a) + sdv < vlim)) nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, false, false);
+    else if (mspSmall || !v128.any_true(zero)) nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, true);
+    else nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, false);
+  }
+  return nrej;
+}
+
+/**
  * The SIMD body of gauss_requant_s16 on elements [j0, j1) (multiples of 4): one word from each of the four
  * lanes (state at st, updated) per group of 4; groups with a lane that needs the rejection step are appended
  * (branch-free) to the records at rej after the first nrej; returns the new count. exact: the block takes the
@@ -222,9 +248,8 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
   let s1 = v128.load(st, 16);
   let s2 = v128.load(st, 32);
   let s3 = v128.load(st, 48);
-  const m255 = i32x4.splat(255);
   const half = f64x2.splat(0.5);
-  const offset = f64x2.splat(mode == 2 ? 0.0 : 0.5); // the rounding offset ½, none when truncating
+  const offset = mode == 2 ? f64x2.splat(0.0) : half; // the rounding offset ½, none when truncating
   const negHalf = f64x2.splat(-0.5);
   const one = f64x2.splat(1.0);
   const lim = f64x2.splat(2147483648.0);
@@ -232,6 +257,8 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
   const near = f64x2.splat(0.5 - 4.656612873077393e-10); // ½ − 2^−31
   const lov = f64x2.splat(f64(lo));
   const hiv = f64x2.splat(f64(hi));
+  const lo16 = i16x8.splat(i16(lo));
+  const hi16 = i16x8.splat(i16(hi));
   const magic = f64x2.splat(6755399441055744.0); // 2^52 + 2^51: an integer |n| < 2^31 plus this has n in its low word
   const ties = exact && mode == 1;
   let q = j0 % P;
@@ -247,13 +274,15 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
     s0 = v128.xor(s0, s3);
     s2 = v128.xor(s2, t);
     s3 = v128.or(i32x4.shl(s3, 11), i32x4.shr_u(s3, 21));
-    // The ziggurat's fast path: layer i = u & 255, h = u >> 8; one 16-byte table entry per lane.
-    const ix = i32x4.shl(v128.and(u, m255), 4);
-    const e0 = v128.load(zt + <usize>i32x4.extract_lane(ix, 0));
-    const e1 = v128.load(zt + <usize>i32x4.extract_lane(ix, 1));
-    const e2 = v128.load(zt + <usize>i32x4.extract_lane(ix, 2));
-    const e3 = v128.load(zt + <usize>i32x4.extract_lane(ix, 3));
-    const k = i32x4.shuffle(i32x4.shuffle(e0, e1, 0, 4, 0, 4), i32x4.shuffle(e2, e3, 0, 4, 0, 4), 0, 1, 4, 5);
+    // The ziggurat's fast path: layer i = u & 255, h = u >> 8; one 16-byte table entry per lane, its offset
+    // (u & 255)·16 = (u << 24) >>> 20 read back from the scratch (four loads instead of lane extracts, which
+    // compete with the shuffles).
+    v128.store(scratch, i32x4.shr_u(i32x4.shl(u, 24), 20));
+    const e0 = v128.load(zt + <usize>load<u32>(scratch));
+    const e1 = v128.load(zt + <usize>load<u32>(scratch, 4));
+    const e2 = v128.load(zt + <usize>load<u32>(scratch, 8));
+    const e3 = v128.load(zt + <usize>load<u32>(scratch, 12));
+    const k = i32x4.shuffle(i64x2.shuffle(e0, e1, 0, 2), i64x2.shuffle(e2, e3, 0, 2), 0, 2, 4, 6); // ⌈K[i]⌉ of the 4 lanes (2 unpacks, 1 shufps)
     const h = i32x4.shr_s(u, 8);
     const z0 = f64x2.mul(f64x2.convert_low_i32x4_s(h), i64x2.shuffle(e0, e1, 1, 3));
     const z1 = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(h, h, 2, 3, 0, 1)), i64x2.shuffle(e2, e3, 1, 3));
@@ -268,7 +297,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
     // down moved up (roundHalfUp), clamped to ±2^31 unless exact.
     const a = v128.load(acc + (<usize>j << 2));
     const x0 = f64x2.add(f64x2.convert_low_i32x4_s(a), f64x2.mul(v128.load(sdp + (<usize>q << 3)), z0));
-    const x1 = f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 0, 1)), f64x2.mul(v128.load(sdp + (<usize>q << 3), 16), z1));
+    const x1 = f64x2.add(f64x2.convert_low_i32x4_s(v128.load64_zero(acc + (<usize>j << 2), 8)), f64x2.mul(v128.load(sdp + (<usize>q << 3), 16), z1));
     let v0: v128;
     let v1: v128;
     if (floorRound) {
@@ -289,10 +318,14 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
     const t1 = f64x2.add(f64x2.mul(v1, v128.load(msp + (<usize>q << 3), 16)), offset);
     const f0 = f64x2.floor(t0);
     const f1 = f64x2.floor(t1);
-    const r0 = f64x2.add(f64x2.pmin(f64x2.pmax(f0, lov), hiv), magic);
-    const r1 = f64x2.add(f64x2.pmin(f64x2.pmax(f1, lov), hiv), magic);
-    const r = i32x4.shuffle(r0, r1, 0, 2, 4, 6);
-    v128.store64_lane(y + (<usize>j << 1), i16x8.narrow_i32x4_s(r, r), 0);
+    if (exact) {
+      // |f| < 2^31 (vlim): its integer straight from the low words, then the clamp on the (saturated) i16s.
+      const r = i32x4.shuffle(f64x2.add(f0, magic), f64x2.add(f1, magic), 0, 2, 4, 6);
+      v128.store64_lane(y + (<usize>j << 1), i16x8.min_s(i16x8.max_s(i16x8.narrow_i32x4_s(r, r), lo16), hi16), 0);
+    } else {
+      const r = i32x4.shuffle(f64x2.add(f64x2.pmin(f64x2.pmax(f0, lov), hiv), magic), f64x2.add(f64x2.pmin(f64x2.pmax(f1, lov), hiv), magic), 0, 2, 4, 6);
+      v128.store64_lane(y + (<usize>j << 1), i16x8.narrow_i32x4_s(r, r), 0);
+    }
     if (!exact || ties) {
       const bad = exact
         ? v128.or(f64x2.eq(t0, f0), f64x2.eq(t1, f1))

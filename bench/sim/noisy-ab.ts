@@ -6,12 +6,13 @@
 // the median and quartiles of the per-round ratio noisy ÷ noise-free. With --b DIR, a second simulator build
 // (DIR/nipq-sim-simd.wasm, e.g. main's, built with `asc assembly/sim.ts --target release --outFile
 // DIR/nipq-sim-simd.wasm`) runs the same chip too: its ratio, and A ÷ B per round; both builds must give
-// identical logits.
+// identical logits, and export the kernels with this tree's signatures (else run each tree's own bench).
 //
-//   npx tsx bench/sim/noisy-ab.ts [--noise out|all|weight|flips] [--bits 4|8] [--images N] [--rounds R] [--a DIR] [--b DIR]
+//   npx tsx bench/sim/noisy-ab.ts [--noise out|all|weight|flips] [--bits 4|8] [--images N] [--rounds R] [--a DIR] [--b DIR] [--slab N]
 //
 // --noise: out = output Gaussian σ 0.3 (out-lsb); all = weight σ 0.5 + activation flips 1e-4 + output σ 0.3
-// (bench/sim/scale.ts's rows); --a: the build under test (default: this tree's build/).
+// (bench/sim/scale.ts's rows); --a: the build under test (default: this tree's build/); --slab: accumulators per
+// slab of the output noise (slabOptions.elements of src/sim/chip/fastpath.ts).
 
 import { readQModel } from "../../src/ir/io.js";
 import { sizeOf } from "../../src/ir/types.js";
@@ -19,7 +20,7 @@ import { WasmProgram } from "../../src/exec/wasm-program.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { buildChip } from "../../src/sim/chip/chip.js";
-import { NoisyWasmProgram, fastPathEquivalent } from "../../src/sim/chip/fastpath.js";
+import { NoisyWasmProgram, fastPathEquivalent, slabOptions } from "../../src/sim/chip/fastpath.js";
 import { flipInputs } from "../../src/sim/chip/kernels.js";
 import { withChipWeights } from "../../src/sim/chip/run.js";
 import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
@@ -36,10 +37,12 @@ const n = Number(opt("--images", "2"));
 const rounds = Number(opt("--rounds", "40"));
 const dirA = opt("--a", "");
 const dirB = opt("--b", "");
-if (!["out", "all", "weight", "flips"].includes(noise) || ![4, 8].includes(bits) || !(n >= 1) || !(rounds >= 1)) {
-  console.error("usage: npx tsx bench/sim/noisy-ab.ts [--noise out|all|weight|flips] [--bits 4|8] [--images N] [--rounds R] [--a DIR] [--b DIR]");
+const slab = Number(opt("--slab", String(slabOptions.elements)));
+if (!["out", "all", "weight", "flips"].includes(noise) || ![4, 8].includes(bits) || !(n >= 1) || !(rounds >= 1) || !(slab >= 1)) {
+  console.error("usage: npx tsx bench/sim/noisy-ab.ts [--noise out|all|weight|flips] [--bits 4|8] [--images N] [--rounds R] [--a DIR] [--b DIR] [--slab N]");
   process.exit(2);
 }
+slabOptions.elements = slab;
 
 const p = readQModel(await cachedInit(`mobilenetv2-224x224x3-1000-w${bits}a${bits}`, { arch: "mobilenetv2", bits: { w: bits, a: bits }, input: [224, 224, 3], classes: 1000, seed: 1 }));
 const digital = loadHwModel("int8-systolic-16x16").hw;
@@ -77,7 +80,7 @@ for (let r = 0; r < rounds; r++) {
 const q = (xs: number[], f: number) => [...xs].sort((u, v) => u - v)[Math.floor(f * (xs.length - 1))];
 const fmt = (xs: number[]) => `median ${q(xs, 0.5).toFixed(3)} (quartiles ${q(xs, 0.25).toFixed(3)}–${q(xs, 0.75).toFixed(3)})`;
 const what = { out: "output σ 0.3", all: "weight σ 0.5 + activation flips 1e-4 + output σ 0.3", weight: "weight σ 0.5", flips: "activation flips 1e-4" }[noise];
-console.log(`mobilenetv2 224 W${bits}A${bits}, ${what} on int8-systolic-16x16, ${n} images per call, ${rounds} rounds; CPU ms per image: noise-free ${q(ms[0], 0.5).toFixed(1)}` + noisy.map((_, i) => `, noisy ${i ? "B" : "A"} ${q(ms[i + 1], 0.5).toFixed(1)}`).join(""));
+console.log(`mobilenetv2 224 W${bits}A${bits}, ${what} on int8-systolic-16x16, ${n} images per call, slabs of ${slab} accumulators, ${rounds} rounds; CPU ms per image: noise-free ${q(ms[0], 0.5).toFixed(1)}` + noisy.map((_, i) => `, noisy ${i ? "B" : "A"} ${q(ms[i + 1], 0.5).toFixed(1)}`).join(""));
 noisy.forEach((_, i) => console.log(`  noisy ${i ? "B" : "A"} ÷ noise-free: ${fmt(ratios[i])}`));
 if (ab.length) console.log(`  A ÷ B: ${fmt(ab)}`);
 console.log(machine());

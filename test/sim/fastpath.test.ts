@@ -97,27 +97,41 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
     });
   }
 
-  it("output Gaussian noise on 1×1 convs in slabs of 4 pixels (GEMM and noise per slab, the streams continued): identical logits", () => {
+  it("output Gaussian noise on convs in tiny slabs (1×1 and depthwise: 4 pixels, often mid-row; im2col: 1–4 rows), the streams continued: identical logits", () => {
     const saved = { ...slabOptions };
     Object.assign(slabOptions, { elements: 1, minRows: 4 });
+    const kinds = { direct: 0, depthwise: 0, im2col: 0, midRow: 0 };
     try {
       for (const kv of [KINDS[2][1], KINDS[3][1], [...KINDS[2][1], ["noise.activationBitFlip.ber", 0.01], ["requant.rounding", "half-even"]] as [string, number | string][]]) {
         const hw = set(BASE, kv);
         let ran = 0;
         for (let seed = 1; seed <= 40; seed++) {
           const p = randomProgram(seed);
-          if (!p.layers.some((l) => l.op === "conv2d" && l.kernel[0] === 1 && l.kernel[1] === 1 && l.stride[0] === 1 && l.stride[1] === 1 && l.groups === 1)) continue;
+          const convs = p.layers.filter((l) => l.op === "conv2d");
+          if (convs.length === 0) continue;
           const images = randomImages(p, 3, seed);
           const got = fastLogits(p, hw, seed, 1, images, 3, 3, 2);
           if (!got) continue;
           ran++;
-          expectSame(`program ${p.name} (seed ${seed}, slabs of 4 pixels)`, tsLogits(p, hw, seed, 1, images, 3, 2), got);
+          expectSame(`program ${p.name} (seed ${seed}, tiny slabs)`, tsLogits(p, hw, seed, 1, images, 3, 2), got);
+          for (const l of convs) {
+            const C = p.layers[l.inputs[0]].out.shape[2];
+            const depthwise = l.groups === C && l.out.shape[2] === C;
+            const direct = !depthwise && l.kernel[0] === 1 && l.kernel[1] === 1 && l.stride[0] === 1 && l.stride[1] === 1 && l.groups === 1 && C % 2 === 0; // prepareConv's direct (Kp = C)
+            kinds[depthwise ? "depthwise" : direct ? "direct" : "im2col"]++;
+            if ((depthwise || direct) && l.out.shape[1] % 4 !== 0) kinds.midRow++;
+          }
         }
-        expect(ran).toBeGreaterThanOrEqual(5);
+        expect(ran).toBeGreaterThanOrEqual(30);
       }
     } finally {
       Object.assign(slabOptions, saved);
     }
+    // Every kind of slab was taken, and slabs of 4 pixels did cut rows of a width that is not a multiple of 4.
+    expect(kinds.direct).toBeGreaterThan(0);
+    expect(kinds.depthwise).toBeGreaterThan(0);
+    expect(kinds.im2col).toBeGreaterThan(0);
+    expect(kinds.midRow).toBeGreaterThan(0);
   });
 
   it("cut multipliers (requant.multiplierBits 16 and 24, lowbit-npu and bitserial-edge style), every source: identical logits", () => {

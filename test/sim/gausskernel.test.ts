@@ -12,7 +12,7 @@ import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { i32View, putBytes } from "../../src/kernels/wasm/arena.js";
 import { detExp, detLog } from "../../src/sim/noise/detmath.js";
 import { perturbAccumulators } from "../../src/sim/noise/models.js";
-import { Rng, zigTablesForWasm } from "../../src/sim/noise/rng.js";
+import { Rng, ZIG_F, ZIG_W, zigSqueeze, zigTablesForWasm } from "../../src/sim/noise/rng.js";
 import { channelPeriod } from "../../src/sim/chip/fastpath.js";
 
 interface GaussExports {
@@ -143,6 +143,17 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
       expect(Array.from(kernelOutput(engine, c))).toEqual(Array.from(expected(c, streamsOf(11))));
     });
 
+  it("small accumulators with m·2^−s up to 2^30: requants beyond ±2^31 that the exact form may not take (it converts without a clamp), clamped to lo/hi", () => {
+    const C = 4;
+    const rows = 600;
+    for (const mode of [0, 1, 2]) {
+      const c: Case = { C, rows, m: [2 ** 30, 2 ** 31 - 1, 3, 2 ** 30], s: [1, 2, 1, 30], sd: [0.3, 0, 0.5, 2], acc: Array.from({ length: C * rows }, (_, j) => ((j * 7919) % 4001) - 2000), lo: -128, hi: 127, seed: 5, mode };
+      const want = expected(c, streamsOf(5));
+      expect(want.some((v) => v === -128) && want.some((v) => v === 127)).toBe(true);
+      expect(Array.from(kernelOutput(engine, c))).toEqual(Array.from(want));
+    }
+  });
+
   it("σ = 0 everywhere: the plain requant of the accumulators, in both forms", () => {
     const C = 6;
     const rows = 400;
@@ -205,6 +216,41 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
       expect(Array.from(want.slice(0, C))).toEqual([279, 312, 305, 323, 345, 356]);
       expect(Array.from(kernelOutput(engine, c))).toEqual(Array.from(want));
     }
+  });
+});
+
+describe("the wedge squeeze of the WASM ziggurat (zigSqueeze)", () => {
+  it("decides as the wedge test y < detExp(−x²/2) wherever it decides, on every layer (uniform wedge points, and points within 10^−15 … 10^−9 of the curve and of its bounds)", () => {
+    const r = new Rng(17, 0, 0, 0);
+    let decided = 0;
+    let points = 0;
+    const wrong: string[] = [];
+    for (let i = 1; i < 256; i++) {
+      const [A, B, lo, hi] = zigSqueeze(i);
+      const a = i === 1 ? 0 : ZIG_W[i - 1] * 8388608;
+      const b = ZIG_W[i] * 8388608;
+      expect(lo).toBeGreaterThanOrEqual(1e-12);
+      expect(hi).toBeGreaterThanOrEqual(1e-12);
+      const check = (x: number, y: number) => {
+        const c = A + B * x;
+        const test = y < detExp(-0.5 * x * x);
+        const squeeze = y < c - lo ? true : y > c + hi ? false : null;
+        if (squeeze !== null && squeeze !== test) wrong.push(`layer ${i}, x ${x}, y ${y}: squeeze ${squeeze}, test ${test}`);
+        return squeeze !== null;
+      };
+      for (let k = 0; k < 400; k++) {
+        // |x| as the wedge draws it (h·W[i], |h| from ⌈K[i]⌉ to 2^23), and y = F[i] + U·(F[i−1] − F[i]).
+        const x = (k === 0 ? Math.ceil((a / b) * 8388608) : k === 1 ? 8388608 : Math.ceil((a / b) * 8388608) + Math.floor(r.uniform() * (8388608 - (a / b) * 8388608))) * ZIG_W[i];
+        const y = ZIG_F[i] + r.uniform() * (ZIG_F[i - 1] - ZIG_F[i]);
+        points++;
+        if (check(x, y)) decided++;
+        const g = detExp(-0.5 * x * x);
+        const c = A + B * x;
+        for (const d of [1e-15, 1e-13, 1e-11, 1e-9]) for (const yy of [g - d, g + d, c - lo - d, c - lo + d, c + hi - d, c + hi + d]) check(x, yy);
+      }
+    }
+    expect(wrong.slice(0, 5)).toEqual([]);
+    expect(decided / points).toBeGreaterThan(0.9); // the squeeze does spare most wedge points their detExp
   });
 });
 

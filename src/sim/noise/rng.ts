@@ -175,7 +175,8 @@ export const ZIG_KI = Int32Array.from(ZIG_K, (k) => Math.ceil(k));
 
 /**
  * The tables in the layout of the WASM twin (assembly/simnoise.ts): zt, 256 entries of 16 bytes {i32 ⌈K[i]⌉,
- * i32 0, f64 W[i]}; zf, F as f64 [256] then r.
+ * i32 0, f64 W[i]}; zf, f64: F[256], r, one unused, then per layer i (1 ≤ i < 256) the wedge squeeze {A, B, lo,
+ * hi} of zigSqueeze at index 258 + 4i.
  */
 export function zigTablesForWasm(): { zt: Uint8Array; zf: Uint8Array } {
   const zt = new ArrayBuffer(ZIG_N * 16);
@@ -184,10 +185,34 @@ export function zigTablesForWasm(): { zt: Uint8Array; zf: Uint8Array } {
     dv.setInt32(i * 16, ZIG_KI[i], true);
     dv.setFloat64(i * 16 + 8, ZIG_W[i], true);
   }
-  const zf = new Float64Array(ZIG_N + 1);
+  const zf = new Float64Array(ZIG_N + 2 + 4 * ZIG_N);
   zf.set(ZIG_F);
   zf[ZIG_N] = ZIG_R;
+  for (let i = 1; i < ZIG_N; i++) zf.set(zigSqueeze(i), ZIG_N + 2 + 4 * i);
   return { zt: new Uint8Array(zt), zf: new Uint8Array(zf.buffer) };
+}
+
+/**
+ * A squeeze for the wedge test of layer i ≥ 1 (zigTail: accept x when y < detExp(−x²/2)), which lets the WASM
+ * twin skip detExp for most wedge points and still decide exactly as the test does. The wedge's |x| lies in
+ * [a, b] = [x_{i−1}, x_i] (x_0 = 0; x_i = W[i]·2^23, F[i] = e^(−x_i²/2) as tabled); on it g(x) = e^(−x²/2)
+ * differs from the chord c(x) = A + B·x through (a, F[i−1]) and (b, F[i]) by at most gap = (b − a)²/8 ·
+ * max |g″| (linear interpolation's remainder), with |g″(x)| = |x² − 1|·g(x) ≤ max(|a² − 1|, |b² − 1|)·g(a)
+ * (g falls on x ≥ 0, x² − 1 is monotone). g is convex for x ≥ 1 (below the chord: g ∈ [c − gap, c]), concave
+ * for x ≤ 1 (g ∈ [c, c + gap]), either on a layer across 1. So y < c(|x|) − lo means y < g − 10^−12, and
+ * y > c(|x|) + hi means y > g + 10^−12: every error between these and the test's own numbers — detExp within
+ * a few ulp of g (≤ 4·10^−16 here), the rounded A, B, F and the rounding of c, |x| a rounding outside [a, b]
+ * — is below 10^−14, so either way the test would decide the same. Only points between the two bounds
+ * (a few percent of the wedge's area, mostly in the top layers) need detExp.
+ */
+export function zigSqueeze(i: number): [number, number, number, number] {
+  const a = i === 1 ? 0 : ZIG_W[i - 1] * 8388608;
+  const b = ZIG_W[i] * 8388608;
+  const B = (ZIG_F[i] - ZIG_F[i - 1]) / (b - a);
+  const A = ZIG_F[i - 1] - a * B;
+  const gap = (((b - a) ** 2 / 8) * Math.max(Math.abs(a * a - 1), Math.abs(b * b - 1)) * Math.exp(-0.5 * a * a)) * 1.01;
+  const margin = 1e-12;
+  return [A, B, a >= 1 ? gap + margin : b <= 1 ? margin : gap + margin, b <= 1 ? gap + margin : a >= 1 ? margin : gap + margin];
 }
 
 /** Stream id of (layer index, noise source): distinct streams for every source of every layer. */

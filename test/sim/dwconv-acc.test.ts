@@ -1,0 +1,116 @@
+// The simulator's raw depthwise kernel (assembly/dwconv.ts dwconv_s16_acc) on a range of output pixels, against
+// the plain-TS reference (conv2dAcc with groups = C): the fast path (src/sim/chip/fastpath.ts gaussSlabs) takes one
+// image's accumulators a slab of pixels at a time, and a slab may start and end mid-row, inside or outside the
+// unchecked interior columns of the 3×3 kernel.
+
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { windowGeometry, type Padding, type WindowGeometry } from "../../src/ir/types.js";
+import { conv2dAcc } from "../../src/kernels/reference/ops.js";
+import { WasmEngine } from "../../src/kernels/wasm/engine.js";
+import { i32View } from "../../src/kernels/wasm/arena.js";
+
+interface DwExports {
+  dwconv_s16_acc(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, p0: number, p1: number, y: number): void;
+}
+
+/** The geometry of n images. */
+type Geo = WindowGeometry & { n: number };
+
+const geo = (n: number, H: number, W: number, C: number, k: number, s: number, padding: Padding): Geo => ({ n, ...windowGeometry([H, W, C], [k, k], [s, s], padding) });
+
+/** The reference's accumulators of pixels p0 … p1 − 1 of each image; w in the kernel's layout [tap][Cp]. */
+function expected(g: Geo, x: Int16Array, w: Int16Array, Cp: number, bias: Int32Array, p0: number, p1: number): Int32Array {
+  const taps = g.kh * g.kw;
+  const wRef = Int8Array.from({ length: g.C * taps }, (_, i) => w[(i % taps) * Cp + Math.floor(i / taps)]); // [C][kh][kw][1]
+  const all = conv2dAcc(x, g.n, g, g.C, g.C, wRef, bias.subarray(0, g.C));
+  const per = g.OH * g.OW * g.C;
+  const out = new Int32Array(g.n * (p1 - p0) * g.C);
+  for (let b = 0; b < g.n; b++) out.set(all.subarray(b * per + p0 * g.C, b * per + p1 * g.C), b * (p1 - p0) * g.C);
+  return out;
+}
+
+const geoArb = fc
+  .record({ n: fc.integer({ min: 1, max: 3 }), H: fc.integer({ min: 1, max: 11 }), W: fc.integer({ min: 1, max: 11 }), C: fc.integer({ min: 1, max: 21 }), k: fc.constantFrom(3, 3, 1, 2, 5), s: fc.integer({ min: 1, max: 2 }), same: fc.boolean(), seed: fc.nat() })
+  .map((r) => ({ ...geo(r.n, r.H, r.W, r.C, r.same ? r.k : Math.min(r.k, r.H, r.W), r.s, r.same ? "same" : "valid"), seed: r.seed }));
+
+/** A small deterministic generator for the operands. */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+describe.each(["auto", "scalar"] as const)("dwconv_s16_acc on pixel ranges (%s build)", (flavor) => {
+  const engine = new WasmEngine({ flavor, sim: true });
+  const k = engine.k as unknown as DwExports;
+
+  /** The kernel's accumulators for pixels [p0, p1) of each image, called once per range of `cuts`. */
+  function run(g: Geo, x: Int16Array, w: Int16Array, Cp: number, bias: Int32Array, cuts: number[]): Int32Array {
+    const a = engine.arena;
+    const mark = a.mark();
+    const xp = a.putI16(x, "test", x.length + 8); // ≥ 16 bytes of readable slack after the input
+    const wp = a.putI16(w, "test");
+    const bp = a.putI32(bias, "test");
+    const per = g.OH * g.OW * g.C;
+    const out = new Int32Array(g.n * per);
+    const y = a.alloc(g.n * per * 4 + 64, "test");
+    for (let b = 0; b < g.n; b++)
+      for (let i = 0; i + 1 < cuts.length; i++) {
+        const [p0, p1] = [cuts[i], cuts[i + 1]];
+        const yv = i32View(a, y, (p1 - p0) * g.C + 16);
+        yv.fill(0x5eed5eed);
+        k.dwconv_s16_acc(xp + b * g.H * g.W * g.C * 2, 1, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, wp, Cp, bp, p0, p1, y);
+        // Nothing is written past the range's accumulators.
+        expect(Array.from(yv.subarray((p1 - p0) * g.C))).toEqual(new Array(16).fill(0x5eed5eed));
+        out.set(yv.subarray(0, (p1 - p0) * g.C), b * per + p0 * g.C);
+      }
+    a.release(mark);
+    return out;
+  }
+
+  function operands(g: Geo, seed: number) {
+    const r = lcg(seed);
+    const Cp = Math.ceil(g.C / 8) * 8;
+    const x = Int16Array.from({ length: g.n * g.H * g.W * g.C }, () => Math.floor(r() * 256) - 128);
+    const w = new Int16Array(g.kh * g.kw * Cp);
+    for (let t = 0; t < g.kh * g.kw; t++) for (let c = 0; c < g.C; c++) w[t * Cp + c] = Math.floor(r() * 255) - 127;
+    const bias = Int32Array.from({ length: Cp }, (_, c) => (c < g.C ? Math.floor(r() * 20001) - 10000 : 0));
+    return { Cp, x, w, bias };
+  }
+
+  it("equals the definition on 200 seeded geometries, over ranges cut at random pixels (mid-row, single pixels, empty)", () => {
+    fc.assert(
+      fc.property(geoArb, fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 6 }), (g, raw) => {
+        const { Cp, x, w, bias } = operands(g, g.seed);
+        const nPix = g.OH * g.OW;
+        const cuts = [0, ...raw.map((v) => v % (nPix + 1)).sort((a, b) => a - b), nPix];
+        const want = expected(g, x, w, Cp, bias, 0, nPix);
+        expect(Array.from(run(g, x, w, Cp, bias, cuts))).toEqual(Array.from(want));
+      }),
+      { seed: 20261130, numRuns: 200 },
+    );
+  });
+
+  it("n images in one call: each image's pixels [p0, p1), packed", () => {
+    const g = geo(3, 9, 10, 13, 3, 1, "same");
+    const { Cp, x, w, bias } = operands(g, 5);
+    const a = engine.arena;
+    const mark = a.mark();
+    const xp = a.putI16(x, "test", x.length + 8);
+    const y = a.alloc(g.n * 90 * g.C * 4 + 16, "test");
+    k.dwconv_s16_acc(xp, g.n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, a.putI16(w, "test"), Cp, a.putI32(bias, "test"), 13, 47, y);
+    const got = Array.from(i32View(a, y, g.n * 34 * g.C));
+    a.release(mark);
+    expect(got).toEqual(Array.from(expected(g, x, w, Cp, bias, 13, 47)));
+  });
+
+  it("3×3 stride 1 and 2, every slab of 4 pixels of a 12×13 image (rows cut at every column, interior and border)", () => {
+    for (const s of [1, 2]) {
+      const g = geo(1, 12, 13, 24, 3, s, "same");
+      const { Cp, x, w, bias } = operands(g, 9 + s);
+      const nPix = g.OH * g.OW;
+      const cuts = Array.from({ length: Math.ceil(nPix / 4) + 1 }, (_, i) => Math.min(nPix, 4 * i));
+      expect(Array.from(run(g, x, w, Cp, bias, cuts))).toEqual(Array.from(expected(g, x, w, Cp, bias, 0, nPix)));
+    }
+  });
+});
