@@ -44,7 +44,7 @@ import { detExp, detLog } from "./detmath";
 @inline function uniform(p: usize): f64 {
   const a = <u32>nextWord(p, 4) >>> 5;
   const b = <u32>nextWord(p, 4) >>> 6;
-  return (f64(a) * 67108864 + f64(b)) / 9007199254740992;
+  return (f64(a) * 67108864 + f64(b)) * 1.1102230246251565e-16; // ÷ 2^53 as Rng.uniform: a power of two, so the product is the same double
 }
 
 /**
@@ -183,16 +183,21 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
       ? gaussBody(acc, body, C, P, sdp, msp, m, s, lo, hi, y, st, rej, zt, 0, sdv, vlim, mspSmall)
       : gaussBody(acc, body, C, P, sdp, msp, m, s, lo, hi, y, st, rej, zt, mode, sdv, vlim, mspSmall);
     // The rejection steps, in element order, on the slow stream; each redone element overwrites its output.
+    // One division per record: j0 is a multiple of 4 and so is P, so the lanes' pattern positions q0 + l stay
+    // below P, and their channels (q0 + l) mod C take at most P / C − 1 ≤ 3 subtractions. The slow lanes in
+    // lane order by their bits (most records have one: a loop that runs once instead of a branch per lane
+    // that the predictor cannot learn).
     for (let g = 0; g < nrej; g++) {
       const rec = rej + (<usize>g << 5);
       const j0 = load<i32>(rec, 16);
-      const fast = load<i32>(rec, 20);
-      for (let l = 0; l < 4; l++) {
-        if ((fast >> l) & 1) continue;
+      const q0 = j0 % P;
+      for (let slow = ~load<i32>(rec, 20) & 15; slow != 0; slow &= slow - 1) {
+        const l = ctz<i32>(slow);
         const w = load<i32>(rec + (<usize>l << 2));
-        const e = j0 + l;
-        const c = e % C;
-        finishOne(acc, e, zigSlow(st + 64, w >> 8, w & 255, zt, zf), load<f64>(sdp + (<usize>(e % P) << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
+        const q = q0 + l;
+        let c = q;
+        while (c >= C) c -= C;
+        finishOne(acc, j0 + l, zigSlow(st + 64, w >> 8, w & 255, zt, zf), load<f64>(sdp + (<usize>q << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
       }
     }
     j = body;
