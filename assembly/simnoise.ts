@@ -44,7 +44,7 @@ import { detExp, detLog } from "./detmath";
 @inline function uniform(p: usize): f64 {
   const a = <u32>nextWord(p, 4) >>> 5;
   const b = <u32>nextWord(p, 4) >>> 6;
-  return (f64(a) * 67108864 + f64(b)) / 9007199254740992;
+  return (f64(a) * 67108864 + f64(b)) * 1.1102230246251565e-16; // ÷ 2^53 as Rng.uniform: a power of two, so the product is the same double
 }
 
 /**
@@ -133,7 +133,9 @@ const BLOCK = 1024;
  * pattern, sdp: f64 [P] σ (accumulator units) and msp: f64 [P] m·2^−s.
  * st: the streams (updated): the four lane states as one v128 per state word (64 bytes), the slow stream's
  * four words (16 bytes), then 32 bytes of scratch. rej: room for ⌈total/4⌉ records of 32 bytes.
- * zt, zf: the ziggurat tables (see zigSlow). mode: the chip's rounding, as requantClamp64.
+ * zt, zf: the ziggurat tables (see zigSlow). mode: the chip's rounding, as requantClamp64. accMax: a bound
+ * the caller proved on every |acc[j]| (from the layer's weights and input range, src/ir/accbound.ts), or +∞
+ * (NaN, unknown): with it the body skips its per-block scan when it proves the exact form (gaussBody).
  *
  * The SIMD body (gaussBlock) takes 4 elements at a time, in blocks of BLOCK; groups where a lane needs the
  * ziggurat's rejection step are recorded and redone after the body, in element order, on the slow stream:
@@ -161,7 +163,7 @@ const BLOCK = 1024;
  * close: those clamp to lo or hi either way, |lo|, |hi| ≤ 2^15).
  */
 export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize,
-  lo: i32, hi: i32, y: usize, st: usize, rej: usize, zt: usize, zf: usize, mode: i32): void {
+  lo: i32, hi: i32, y: usize, st: usize, rej: usize, zt: usize, zf: usize, mode: i32, accMax: f64): void {
   let j = 0;
   if (ASC_FEATURE_SIMD) {
     // The exact form's bound, except max |acc|: V must stay below vlim (NaN in σ or m: never exact).
@@ -180,19 +182,24 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
     const body = total & ~3;
     // Half up (mode 0, the common rounding) is compiled on its own, its constants folded into the loop.
     const nrej = mode == 0
-      ? gaussBody(acc, body, C, P, sdp, msp, m, s, lo, hi, y, st, rej, zt, 0, sdv, vlim, mspSmall)
-      : gaussBody(acc, body, C, P, sdp, msp, m, s, lo, hi, y, st, rej, zt, mode, sdv, vlim, mspSmall);
+      ? gaussBody(acc, body, C, P, sdp, msp, m, s, lo, hi, y, st, rej, zt, 0, sdv, vlim, mspSmall, accMax)
+      : gaussBody(acc, body, C, P, sdp, msp, m, s, lo, hi, y, st, rej, zt, mode, sdv, vlim, mspSmall, accMax);
     // The rejection steps, in element order, on the slow stream; each redone element overwrites its output.
+    // One division per record: j0 is a multiple of 4 and so is P, so the lanes' pattern positions q0 + l stay
+    // below P, and their channels (q0 + l) mod C take at most P / C − 1 ≤ 3 subtractions. The slow lanes in
+    // lane order by their bits (most records have one: a loop that runs once instead of a branch per lane
+    // that the predictor cannot learn).
     for (let g = 0; g < nrej; g++) {
       const rec = rej + (<usize>g << 5);
       const j0 = load<i32>(rec, 16);
-      const fast = load<i32>(rec, 20);
-      for (let l = 0; l < 4; l++) {
-        if ((fast >> l) & 1) continue;
+      const q0 = j0 % P;
+      for (let slow = ~load<i32>(rec, 20) & 15; slow != 0; slow &= slow - 1) {
+        const l = ctz<i32>(slow);
         const w = load<i32>(rec + (<usize>l << 2));
-        const e = j0 + l;
-        const c = e % C;
-        finishOne(acc, e, zigSlow(st + 64, w >> 8, w & 255, zt, zf), load<f64>(sdp + (<usize>(e % P) << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
+        const q = q0 + l;
+        let c = q;
+        while (c >= C) c -= C;
+        finishOne(acc, j0 + l, zigSlow(st + 64, w >> 8, w & 255, zt, zf), load<f64>(sdp + (<usize>q << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
       }
     }
     j = body;
@@ -210,12 +217,15 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
 
 /**
  * The SIMD body of gauss_requant_s16 on elements [0, body) (a multiple of 4), block by block: each block's
- * accumulators are read once for max |acc| and zeros, which choose its form (see gauss_requant_s16); returns
- * the number of rejection records.
+ * accumulators are read once for max |acc| and zeros, which choose its form (see gauss_requant_s16), unless
+ * accMax (≥ every |acc|) already proves the exact form and every |m·2^−s| < ½ (floor rounding whatever the
+ * zeros); returns the number of rejection records.
  */
 // @ts-ignore: decorator
 @inline function gaussBody(acc: usize, body: i32, C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize, lo: i32, hi: i32,
-  y: usize, st: usize, rej: usize, zt: usize, mode: i32, sdv: f64, vlim: f64, mspSmall: bool): i32 {
+  y: usize, st: usize, rej: usize, zt: usize, mode: i32, sdv: f64, vlim: f64, mspSmall: bool, accMax: f64): i32 {
+  // The caller's bound on |acc| proves the exact form for every block and no zero check is needed: one block.
+  if (mspSmall && accMax + sdv < vlim) return gaussBlock(acc, 0, body, C, P, sdp, msp, m, s, lo, hi, y, st, rej, 0, zt, mode, true, true);
   let nrej = 0;
   for (let j0 = 0; j0 < body; j0 += BLOCK) {
     const j1 = min(j0 + BLOCK, body);

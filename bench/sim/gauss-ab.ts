@@ -17,7 +17,7 @@ import { channelPeriod } from "../../src/sim/chip/fastpath.js";
 import { cpuMsPerCall, machine } from "../kernels/common.js";
 
 interface GaussExports {
-  gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number): void;
+  gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number, accMax: number): void;
 }
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -37,6 +37,7 @@ const r = new Rng(5, 0, 0, 0);
 const m = Int32Array.from({ length: C }, () => 2 ** 30 + Math.floor(r.uniform() * 2 ** 30));
 const s = new Int32Array(C).fill(44);
 const acc = Int32Array.from({ length: total }, () => Math.round(r.normal() * 2 ** 14));
+const accMax = acc.reduce((v, a) => Math.max(v, Math.abs(a)), 0); // as NoisyWasmProgram passes a layer's bound
 const P = channelPeriod(C);
 
 /** One build's kernel with its operands in its own memory; `run` redoes the layer from the same streams. */
@@ -63,7 +64,7 @@ function setup(dir: string) {
       if (lane < 4) g.saveState(sv, lane, 4);
       else g.saveState(sv, 16, 1);
     });
-    k.gauss_requant_s16(accp, total, C, P, sdp, msp, mp, sp, 0, 15, y, st, rej, ztp, zfp, mode);
+    k.gauss_requant_s16(accp, total, C, P, sdp, msp, mp, sp, 0, 15, y, st, rej, ztp, zfp, mode, accMax); // a build without accMax ignores it
   };
   return { run, out: () => Int16Array.from(a.i16(y, total)) };
 }

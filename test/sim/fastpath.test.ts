@@ -10,10 +10,11 @@ import { readQModel } from "../../src/ir/io.js";
 import { isWeightLayer, sizeOf, type Layer, type Program } from "../../src/ir/types.js";
 import { loadDataset, limitDataset } from "../../src/data/index.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
+import { i32View } from "../../src/kernels/wasm/arena.js";
 import { buildChip } from "../../src/sim/chip/chip.js";
 import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
 import { flipInputs, simKernels } from "../../src/sim/chip/kernels.js";
-import { runTrial, simOptions } from "../../src/sim/chip/run.js";
+import { runTrial, simOptions, withChipWeights } from "../../src/sim/chip/run.js";
 import { NoisyWasmProgram, fastPathEquivalent, slabOptions } from "../../src/sim/chip/fastpath.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
 
@@ -96,6 +97,38 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
       expect(noisy).toBeGreaterThanOrEqual(ran / 4); // and the noise does change logits: the test is not vacuous
     });
   }
+
+  it("the bound on |acc| handed to gauss_requant_s16 holds for every accumulator (output noise alone and with every source)", () => {
+    // The kernel takes the exact requant without reading the accumulators first when this bound proves it; a
+    // bound too small would rarely change an integer (only near a rounding boundary), so it is checked here.
+    let bounded = 0;
+    let unbounded = 0;
+    for (const [name, kv] of KINDS.slice(2))
+      for (let seed = 1; seed <= 20; seed++) {
+        const p = randomProgram(seed);
+        const hw = set(BASE, kv);
+        const chip = buildChip(p, hw, seed, 1);
+        if (!fastPathEquivalent(chip)) continue;
+        const engine = new WasmEngine({ sim: true });
+        const fast = new NoisyWasmProgram(chip, withChipWeights(p, chip), engine);
+        const k = (fast as unknown as { k: Record<string, (...a: number[]) => void> }).k;
+        (fast as unknown as { k: object }).k = Object.create(k, {
+          gauss_requant_s16: {
+            value: (...a: number[]) => {
+              const acc = i32View(engine.arena, a[0], a[1]);
+              const max = acc.reduce((v, x) => Math.max(v, Math.abs(x)), 0);
+              if (a[16] === Infinity) unbounded++;
+              else bounded++;
+              if (!(a[16] >= max)) expect.fail(`${name}, seed ${seed}: bound ${a[16]} below max |acc| ${max}`);
+              k.gauss_requant_s16(...a);
+            },
+          },
+        });
+        fast.run(flipInputs(chip, randomImages(p, 2, seed), 2, 0), 2, 0);
+      }
+    expect(bounded).toBeGreaterThan(100); // the slab path passes a bound
+    expect(unbounded).toBeGreaterThan(10); // with accumulator flips: none
+  });
 
   it("output Gaussian noise on convs in tiny slabs (1×1 and depthwise: 4 pixels, often mid-row; im2col: 1–4 rows), the streams continued: identical logits", () => {
     const saved = { ...slabOptions };

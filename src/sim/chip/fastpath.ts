@@ -15,7 +15,7 @@
 // not import it.
 
 import { planActivations } from "../../exec/memplan.js";
-import { weightAccBound } from "../../ir/accbound.js";
+import { weightAccBound, type AccBound } from "../../ir/accbound.js";
 import { formatVersion } from "../../ir/features.js";
 import { isWeightLayer, sizeOf, tensorRange, type Layer, type Program, type TensorSpec } from "../../ir/types.js";
 import { prepareOp } from "../../kernels/prepare.js";
@@ -36,7 +36,7 @@ interface SimExports extends KernelExports {
   dwconv_s16_acc(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, p0: number, p1: number, y: number): void;
   requant_rows_mode(acc: number, rows: number, channels: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number, mode: number): void;
   gemm_s16_sat_ktile(x: number, lda: number, M: number, w: number, panels: number, N: number, tiles: number, T: number, wpp: number, bias: number, bits: number, y: number, ldy: number): void;
-  gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number): void;
+  gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number, accMax: number): void;
 }
 
 /** lcm(C, 4): the period of the channel pattern over groups of 4 accumulators (gauss_requant_s16's P). */
@@ -103,13 +103,16 @@ export function fastPathEquivalent(chip: ChipInstance): boolean {
  * at the i32 GEMM's sum (mod 2^32) sign-extended from bit bits − 1. Saturation depends on the order: not here.
  */
 function needsWrap(chip: ChipInstance, p: DigitalPrep, x: TensorSpec): boolean {
-  let wraps = wrapsOf.get(p);
-  if (wraps === undefined) wrapsOf.set(p, (wraps = weightAccBound(p.weights, p.bias, inputRange(x, chip)).bits > Math.min(32, chip.spec.accBits)));
-  return wraps;
+  return accBoundOf(chip, p, x).bits > Math.min(32, chip.spec.accBits);
 }
 
-/** needsWrap per layer of a chip instance (a layer's prep belongs to one instance): asked by fastPathEquivalent, then by NoisyWasmProgram. */
-const wrapsOf = new WeakMap<DigitalPrep, boolean>();
+/** The accumulator bound of a chip's layer over its (noise-widened) input range, once per layer of a chip instance (a layer's prep belongs to one instance): asked by fastPathEquivalent, then by NoisyWasmProgram. */
+function accBoundOf(chip: ChipInstance, p: DigitalPrep, x: TensorSpec): AccBound {
+  let b = boundsOf.get(p);
+  if (b === undefined) boundsOf.set(p, (b = weightAccBound(p.weights, p.bias, inputRange(x, chip))));
+  return b;
+}
+const boundsOf = new WeakMap<DigitalPrep, AccBound>();
 
 /** Operands of gemm_s16_sat_ktile for one layer (see assembly/simnoise.ts). */
 interface SatLayout {
@@ -172,6 +175,8 @@ interface LayerNoise {
   period: number;
   sdPtr: number;
   msPtr: number;
+  /** A bound on the raw |accumulator| (the layer's weights over its input range), for gauss_requant_s16. */
+  accMax: number;
 }
 
 /**
@@ -249,10 +254,12 @@ export class NoisyWasmProgram {
       const sdPtr = sd ? putBytes(a, new Uint8Array(Float64Array.from({ length: period }, (_, q) => sd[q % C]).buffer), "output noise σ") : 0;
       const msPtr = sd ? putBytes(a, new Uint8Array(Float64Array.from({ length: period }, (_, q) => p.m[q % C] * 2 ** -p.s[q % C]).buffer), "output noise multipliers") : 0;
       const { overflow, accBits, kTile } = chip.spec;
-      const overflows = needsWrap(chip, p, chip.program.layers[l.inputs[0]].out);
+      const x = chip.program.layers[l.inputs[0]].out;
+      const overflows = needsWrap(chip, p, x);
+      const bound = accBoundOf(chip, p, x);
       const wrapShift = overflows && overflow === "wrap" ? 32 - accBits : 0;
       const sat = overflows && overflow === "saturate" ? satLayout(p, kTile, (v) => a.putI16(v, "saturating weights"), (v) => a.putI32(v, "saturating operands")) : null;
-      this.noise[i] = { prep: p, m: a.putI32(p.m, "chip multipliers"), s: a.putI32(p.s, "chip shifts"), perturb: accBer > 0 || !!sd, sat, wrapShift, sd, period, sdPtr, msPtr };
+      this.noise[i] = { prep: p, m: a.putI32(p.m, "chip multipliers"), s: a.putI32(p.s, "chip shifts"), perturb: accBer > 0 || !!sd, sat, wrapShift, sd, period, sdPtr, msPtr, accMax: Math.max(-bound.min, bound.max) };
     });
     this.state = a.alloc(112, "the generator state");
     this.rej = a.alloc(Math.ceil(maxAcc / 4) * 32, "the ziggurat's rejection records");
@@ -415,7 +422,7 @@ export class NoisyWasmProgram {
     for (let b = 0; b < n; b++) {
       const off = b * per;
       this.seedGauss(first + b, ln);
-      k.gauss_requant_s16(acc + off * 4, per, outC, ln.period, ln.sdPtr, ln.msPtr, ln.m, ln.s, lo, hi, y + off * 2, this.state, this.rej, this.zt, this.zf, this.mode);
+      k.gauss_requant_s16(acc + off * 4, per, outC, ln.period, ln.sdPtr, ln.msPtr, ln.m, ln.s, lo, hi, y + off * 2, this.state, this.rej, this.zt, this.zf, this.mode, accBer > 0 || ln.wrapShift > 0 || sat ? Infinity : ln.accMax);
     }
   }
 
@@ -477,7 +484,7 @@ export class NoisyWasmProgram {
       for (let p0 = 0; p0 < nPix; p0 += slab) {
         const np = Math.min(slab, nPix - p0);
         raw(b, p0, np);
-        k.gauss_requant_s16(acc, np * outC, outC, ln.period, ln.sdPtr, ln.msPtr, ln.m, ln.s, lo, hi, y + (b * nPix + p0) * outC * 2, this.state, this.rej, this.zt, this.zf, this.mode);
+        k.gauss_requant_s16(acc, np * outC, outC, ln.period, ln.sdPtr, ln.msPtr, ln.m, ln.s, lo, hi, y + (b * nPix + p0) * outC * 2, this.state, this.rej, this.zt, this.zf, this.mode, ln.accMax);
       }
     }
     engine.arena.release(mark);
