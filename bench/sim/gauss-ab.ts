@@ -11,9 +11,9 @@
 // DIR holds nipq-sim-simd.wasm (this tree's: build/; main's: `npx asc assembly/sim.ts --target sim --outFile DIR/nipq-sim-simd.wasm`).
 
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
-import { i32View, putBytes } from "../../src/kernels/wasm/arena.js";
-import { Rng, zigTablesForWasm } from "../../src/sim/noise/rng.js";
-import { channelPeriod } from "../../src/sim/chip/fastpath.js";
+import { i32View } from "../../src/kernels/wasm/arena.js";
+import { Rng } from "../../src/sim/noise/rng.js";
+import { channelPeriod, putGaussPattern, putZigTables, saveGaussStreams } from "../../src/sim/chip/fastpath.js";
 import { cpuMsPerCall, machine } from "../kernels/common.js";
 
 interface GaussExports {
@@ -45,25 +45,16 @@ function setup(dir: string) {
   const engine = new WasmEngine({ buildDir: dir, flavor: "simd", sim: true });
   const k = engine.k as unknown as GaussExports;
   const a = engine.arena;
-  const f64 = (xs: Float64Array) => putBytes(a, new Uint8Array(xs.buffer), "bench");
-  const sdp = f64(Float64Array.from({ length: P }, (_, q) => 0.3 * 2 ** s[q % C] / m[q % C]));
-  const msp = f64(Float64Array.from({ length: P }, (_, q) => m[q % C] * 2 ** -s[q % C]));
+  const { sdPtr: sdp, msPtr: msp } = putGaussPattern(a, Array.from(m, (mc, c) => 0.3 * 2 ** s[c] / mc), m, s, "bench");
   const mp = a.putI32(m, "bench");
   const sp = a.putI32(s, "bench");
   const accp = a.putI32(acc, "bench");
   const y = a.alloc(total * 2, "bench");
   const st = a.alloc(112, "bench");
   const rej = a.alloc(Math.ceil(total / 4) * 32, "bench");
-  const { zt, zf } = zigTablesForWasm();
-  const ztp = putBytes(a, zt, "bench");
-  const zfp = putBytes(a, zf, "bench");
+  const { zt: ztp, zf: zfp } = putZigTables(a);
   const run = () => {
-    const sv = i32View(a, st, 20);
-    [0, 1, 2, 3, 4].forEach((k, lane) => {
-      const g = new Rng(1, 0, 0, k);
-      if (lane < 4) g.saveState(sv, lane, 4);
-      else g.saveState(sv, 16, 1);
-    });
+    saveGaussStreams(i32View(a, st, 20), [0, 1, 2, 3, 4].map((k) => new Rng(1, 0, 0, k)));
     k.gauss_requant_s16(accp, total, C, P, sdp, msp, mp, sp, 0, 15, y, st, rej, ztp, zfp, mode, accMax); // a build without accMax ignores it
   };
   return { run, out: () => Int16Array.from(a.i16(y, total)) };

@@ -9,11 +9,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
-import { i32View, putBytes } from "../../src/kernels/wasm/arena.js";
+import { i32View } from "../../src/kernels/wasm/arena.js";
 import { detExp, detLog } from "../../src/sim/noise/detmath.js";
 import { perturbAccumulators } from "../../src/sim/noise/models.js";
-import { Rng, ZIG_F, ZIG_W, zigSqueeze, zigTablesForWasm } from "../../src/sim/noise/rng.js";
-import { channelPeriod } from "../../src/sim/chip/fastpath.js";
+import { Rng, ZIG_F, ZIG_W, zigSqueeze } from "../../src/sim/noise/rng.js";
+import { putGaussPattern, putZigTables, saveGaussStreams } from "../../src/sim/chip/fastpath.js";
 
 interface GaussExports {
   gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number, accMax: number): void;
@@ -79,24 +79,19 @@ function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
   const a = engine.arena;
   const mark = a.mark();
   const total = c.C * c.rows;
-  const P = channelPeriod(c.C);
-  const f64 = (xs: number[]) => putBytes(a, new Uint8Array(Float64Array.from(xs).buffer), "test");
-  const sdp = f64(Array.from({ length: P }, (_, q) => c.sd[q % c.C]));
-  const msp = f64(Array.from({ length: P }, (_, q) => c.m[q % c.C] * 2 ** -c.s[q % c.C]));
+  const { period: P, sdPtr: sdp, msPtr: msp } = putGaussPattern(a, c.sd, c.m, c.s, "test");
   const m = a.putI32(c.m, "test");
   const s = a.putI32(c.s, "test");
   const acc = a.putI32(c.acc, "test");
   const y = a.alloc(total * 2, "test");
   const st = a.alloc(112, "test");
   const rej = a.alloc(Math.ceil(total / 4) * 32, "test");
-  const { zt, zf } = zigTablesForWasm();
-  const ztp = putBytes(a, zt, "test");
-  const zfp = putBytes(a, zf, "test");
+  const { zt: ztp, zf: zfp } = putZigTables(a);
   const sv = i32View(a, st, 20);
   // Twice: with no bound on |acc| (each block scanned), then with the tightest one (max |acc|, as
   // NoisyWasmProgram passes a layer's bound), which lets the body skip its scan: the same integers.
   const outs = [Infinity, Math.max(0, ...c.acc.map(Math.abs))].map((accMax) => {
-    streamsOf(c.seed).forEach((r, lane) => (lane < 4 ? r.saveState(sv, lane, 4) : r.saveState(sv, 16, 1)));
+    saveGaussStreams(sv, streamsOf(c.seed));
     k.gauss_requant_s16(acc, total, c.C, P, sdp, msp, m, s, c.lo, c.hi, y, st, rej, ztp, zfp, c.mode, accMax);
     return Int16Array.from(a.i16(y, total));
   });

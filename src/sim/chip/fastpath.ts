@@ -20,7 +20,7 @@ import { formatVersion } from "../../ir/features.js";
 import { isWeightLayer, sizeOf, tensorRange, type Layer, type Program, type TensorSpec } from "../../ir/types.js";
 import { prepareOp } from "../../kernels/prepare.js";
 import { argmaxRows, avgPoolSum, globalSum } from "../../kernels/reference/ops.js";
-import { SLACK, i32View, putBytes } from "../../kernels/wasm/arena.js";
+import { SLACK, i32View, putBytes, type Arena } from "../../kernels/wasm/arena.js";
 import { WasmEngine, type PreparedLayer } from "../../kernels/wasm/engine.js";
 import type { KernelExports } from "../../kernels/wasm/loader.js";
 import { requantRounded } from "../hw/requant.js";
@@ -42,6 +42,32 @@ interface SimExports extends KernelExports {
 /** lcm(C, 4): the period of the channel pattern over groups of 4 accumulators (gauss_requant_s16's P). */
 export function channelPeriod(C: number): number {
   return C % 4 === 0 ? C : C % 2 === 0 ? 2 * C : 4 * C;
+}
+
+/**
+ * gauss_requant_s16's per-position operands of a layer with C = m.length channels, as f64 in linear memory over
+ * one channel period P = channelPeriod(C): sdp[q] = sd[q mod C] (σ in accumulator units) and msp[q] = m·2^−s of
+ * channel q mod C.
+ */
+export function putGaussPattern(a: Arena, sd: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, what: string): { period: number; sdPtr: number; msPtr: number } {
+  const C = m.length;
+  const period = channelPeriod(C);
+  const put = (f: (c: number) => number) => putBytes(a, new Uint8Array(Float64Array.from({ length: period }, (_, q) => f(q % C)).buffer), what);
+  return { period, sdPtr: put((c) => sd[c]), msPtr: put((c) => m[c] * 2 ** -s[c]) };
+}
+
+/** The ziggurat's tables in linear memory, as gauss_requant_s16 reads them (zigTablesForWasm). */
+export function putZigTables(a: Arena): { zt: number; zf: number } {
+  const { zt, zf } = zigTablesForWasm();
+  return { zt: putBytes(a, zt, "the ziggurat tables"), zf: putBytes(a, zf, "the ziggurat tables") };
+}
+
+/**
+ * Saves the five output-noise streams into gauss_requant_s16's state block `sv` (20 i32): streams 0–3 as the
+ * four lanes, one v128 per state word; stream 4, the slow stream, after them.
+ */
+export function saveGaussStreams(sv: Int32Array, streams: readonly Rng[]): void {
+  streams.forEach((r, lane) => (lane < 4 ? r.saveState(sv, lane, 4) : r.saveState(sv, 16, 1)));
 }
 
 /** The settings of the per-inference sources the fast path applies (chip.noise holds only the active ones). */
@@ -249,10 +275,7 @@ export class NoisyWasmProgram {
       const p = chip.prep.get(l);
       if (!p || p.kind !== "digital") return;
       const sd = outSigma > 0 ? outputSigmas(p, outSigma, outUnit) : null;
-      const C = p.m.length;
-      const period = channelPeriod(C);
-      const sdPtr = sd ? putBytes(a, new Uint8Array(Float64Array.from({ length: period }, (_, q) => sd[q % C]).buffer), "output noise σ") : 0;
-      const msPtr = sd ? putBytes(a, new Uint8Array(Float64Array.from({ length: period }, (_, q) => p.m[q % C] * 2 ** -p.s[q % C]).buffer), "output noise multipliers") : 0;
+      const { period, sdPtr, msPtr } = sd ? putGaussPattern(a, sd, p.m, p.s, "the output noise operands") : { period: channelPeriod(p.m.length), sdPtr: 0, msPtr: 0 };
       const { overflow, accBits, kTile } = chip.spec;
       const x = chip.program.layers[l.inputs[0]].out;
       const overflows = needsWrap(chip, p, x);
@@ -263,9 +286,7 @@ export class NoisyWasmProgram {
     });
     this.state = a.alloc(112, "the generator state");
     this.rej = a.alloc(Math.ceil(maxAcc / 4) * 32, "the ziggurat's rejection records");
-    const { zt, zf } = zigTablesForWasm();
-    this.zt = putBytes(a, zt, "the ziggurat tables");
-    this.zf = putBytes(a, zf, "the ziggurat tables");
+    ({ zt: this.zt, zf: this.zf } = putZigTables(a));
   }
 
   /** Runs n images (u8, already input-flipped) of inferences first …; returns the int16 logits and predictions. */
@@ -428,12 +449,7 @@ export class NoisyWasmProgram {
 
   /** Seeds the output-noise streams of one image and layer in linear memory: the four lanes as one v128 per state word, then the slow stream. */
   private seedGauss(inference: number, ln: LayerNoise): void {
-    const sv = i32View(this.engine.arena, this.state, 20);
-    OUT_GAUSS_STREAMS.forEach((src, lane) => {
-      const r = this.stream(inference, ln.prep.index, src);
-      if (lane < 4) r.saveState(sv, lane, 4);
-      else r.saveState(sv, 16, 1);
-    });
+    saveGaussStreams(i32View(this.engine.arena, this.state, 20), OUT_GAUSS_STREAMS.map((src) => this.stream(inference, ln.prep.index, src)));
   }
 
   /**
