@@ -37,7 +37,7 @@ export async function openBuilds(builds: Build[], qmodel: Uint8Array, batch: num
   const progs = await Promise.all(
     builds.map(async (b) => {
       const instance = await WebAssembly.instantiate(await WebAssembly.compile(b.bytes as BufferSource), kernelImports());
-      return new WasmProgram(new WasmEngine({ kernels: { exports: instance.exports as unknown as KernelExports, flavor: b.flavor }, relaxedForm: b.relaxedForm, memoryLimit: 2 ** 30 }), program, batch);
+      return new WasmProgram(new WasmEngine({ kernels: { exports: instance.exports as unknown as KernelExports, flavor: b.flavor }, relaxedForm: b.relaxedForm, memoryLimit: 2 ** 30, winograd: false }), program, batch);
     }),
   );
   const ref = progs[0].run(x, batch).logits;

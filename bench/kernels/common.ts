@@ -60,7 +60,6 @@ export async function timeItAsync(fn: () => Promise<unknown>, minSeconds = 0.25,
   return Math.min(...per);
 }
 
-/** One line describing the machine and its load (other engineers share the CPU). */
 /**
  * This process's CPU ms (user + system) per call of f over a window of ≥ minMs wall time: on a loaded machine the
  * time other processes hold the core drops out (caches and a shared core still do not). Single-threaded work only.
@@ -80,6 +79,7 @@ export function cpuMsPerCall(f: () => void, minMs: number): number {
   return (cpu() - c0) / n;
 }
 
+/** One line describing the machine and its load (other engineers share the CPU). */
 export function machine(): string {
   const c = cpus();
   return `${c.length}× ${c[0]?.model ?? "cpu"}, Node ${process.version}, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`;

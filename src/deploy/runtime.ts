@@ -166,11 +166,10 @@ export class NipqModel {
   }
 }
 
-/** Checks a batch (exactly u8 pixels: a Float32Array or a plain array would be converted silently, 300.7 → 44) and makes its result arrays. */
-function checkImages(m: { inputSize: number; classes: number; inputShape: number[] }, images: Uint8Array, n: number): Prediction {
+/** Checks a batch: exactly u8 pixels (a Float32Array or a plain array would be converted silently, 300.7 → 44). */
+function checkImages(m: { inputSize: number; inputShape: number[] }, images: Uint8Array, n: number): void {
   if (!(images instanceof Uint8Array) || !Number.isInteger(n) || n < 0 || images.length !== n * m.inputSize)
     throw new NipqInputError(`images: expected a Uint8Array of a multiple of ${m.inputSize} bytes (${m.inputShape.join("×")} u8 per image), found ${describeValue(images)}`);
-  return { n, classes: m.classes, logits: new Int16Array(n * m.classes), predictions: new Int32Array(n) };
 }
 
 /** The flavor "auto" resolves to here (src/kernels/wasm/features.ts, resolveFlavor). */
@@ -304,7 +303,8 @@ export async function createPool(model: Source, o: PoolOptions): Promise<NipqPoo
     classes,
     inputShape,
     async run(images, n = images?.length / inputSize) {
-      const r = checkImages(pool, images, n);
+      checkImages(pool, images, n);
+      const r: Prediction = { n, classes, logits: new Int16Array(n * classes), predictions: new Int32Array(n) };
       // Images [n·i/W, n·(i+1)/W) to the i-th least busy worker: sizes differ by at most one image.
       const order = ws.map((_, i) => i).sort((a, b) => queues[a].length - queues[b].length);
       const W = Math.min(n, o.workers);

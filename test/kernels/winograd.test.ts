@@ -14,7 +14,6 @@ import { WasmEngine, type EngineOptions, type PreparedLayer } from "../../src/ke
 import { WasmKernels } from "../../src/kernels/wasm/backend.js";
 import { winogradRefusal, winogradWeights } from "../../src/kernels/wasm/winograd.js";
 import { requireRelaxed } from "../../src/kernels/wasm/loader.js";
-import { prepareOp } from "../../src/kernels/prepare.js";
 import { tensorRange, windowGeometry, type Conv2DLayer, type LayerPadding, type TensorSpec } from "../../src/ir/types.js";
 import type { Activation } from "../../src/kernels/backend.js";
 import { expectExact } from "../backends/check.js";
@@ -155,12 +154,12 @@ describe("the proof's refusals keep the im2col GEMM", () => {
       const S = -128 * 255 * C;
       const bias = Int32Array.from({ length: outC }, (_, n) => -S + 1000 * n - 4000);
       const c = exactConv(4, 4, C, outC, "valid", weights, bias, new Int32Array(16 * C).fill(255));
-      expect(winogradRefusal(c.layer, c.x.spec, prepareOp(c.layer, c.x.spec))).toBe(kind === "winograd" ? undefined : "the sum without bias needs 31 bits (4·S must fit i32)");
+      expect(winogradRefusal(c.layer, c.x.spec)).toBe(kind === "winograd" ? undefined : "the sum without bias needs 31 bits (4·S must fit i32)");
       for (const flavor of FLAVORS) check(`C ${C} ${flavor}`, { flavor }, c, kind);
     });
   /** The refusal's reason, then the im2col GEMM's integers. */
   const refused = (what: string, c: { layer: Conv2DLayer; x: Activation }, reason: RegExp) => {
-    expect(winogradRefusal(c.layer, c.x.spec, prepareOp(c.layer, c.x.spec)), what).toMatch(reason);
+    expect(winogradRefusal(c.layer, c.x.spec), what).toMatch(reason);
     check(what, { flavor: "simd" }, c, "conv-gemm");
   };
   it("16-bit activations (V would not fit i16), stride 2, a 5×5 kernel, groups, C < 32: refused, still exact", () => {

@@ -352,8 +352,10 @@ export class WasmEngine extends KernelEngine {
    * the relaxed build a layer its u7 GEMM runs (at ≤ 7-bit activations it does 2× the MACs per instruction).
    */
   private prepareWinograd(l: Conv2DLayer, x: TensorSpec): WinogradPrepared | undefined {
+    // The refusals first: a refused layer (every 1×1, depthwise or strided conv) is prepared by prepareConv, which
+    // derives its OpData (a pass over the weights) itself.
+    if (winogradRefusal(l, x) !== undefined || (this.relaxedForm && relaxedBlock(x, l.weights) > 0)) return undefined;
     const op = convOp(l, x);
-    if (winogradRefusal(l, x, op) !== undefined || (this.relaxedForm && relaxedBlock(x, l.weights) > 0)) return undefined;
     const C = op.geo.C;
     const N = op.outC;
     const { u, max } = winogradWeights(l.weights, N, C);

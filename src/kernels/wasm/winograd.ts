@@ -5,7 +5,6 @@
 
 import { macRange, weightAccBound } from "../../ir/accbound.js";
 import type { Conv2DLayer, TensorSpec } from "../../ir/types.js";
-import type { ConvData } from "../prepare.js";
 
 /** Largest |x − z_x| for which V = Bᵀ (d − z_x) B (4 terms) fits i16. */
 const MAX_INPUT = 8191;
@@ -26,14 +25,15 @@ export const WINOGRAD_MIN_CHANNELS = 32;
  *    (weightAccBound with zero biases: at most 30 signed bits), so 4·S fits i32 and Y >> 2 recovers it.
  * The GEMM's i32 products and sums only need to be exact modulo 2^32 (dot_i16x8_s and i32 adds are).
  */
-export function winogradRefusal(l: Conv2DLayer, x: TensorSpec, op: ConvData): string | undefined {
-  const g = op.geo;
-  if (g.kh !== 3 || g.kw !== 3 || g.sh !== 1 || g.sw !== 1) return "not a 3×3 stride-1 kernel";
-  if (op.groups !== 1) return "grouped";
-  if (g.C < WINOGRAD_MIN_CHANNELS) return `${g.C} input channels, fewer than ${WINOGRAD_MIN_CHANNELS}`;
+export function winogradRefusal(l: Conv2DLayer, x: TensorSpec): string | undefined {
+  const [kh, kw] = l.kernel;
+  const C = x.shape[2];
+  if (kh !== 3 || kw !== 3 || l.stride[0] !== 1 || l.stride[1] !== 1) return "not a 3×3 stride-1 kernel";
+  if (l.groups !== 1) return "grouped";
+  if (C < WINOGRAD_MIN_CHANNELS) return `${C} input channels, fewer than ${WINOGRAD_MIN_CHANNELS}`;
   const r = macRange(x);
   if (Math.max(-r.lo, r.hi) > MAX_INPUT) return `inputs x − z_x up to ${Math.max(-r.lo, r.hi)} (V would not fit i16)`;
-  const sum = weightAccBound(l.weights, new Float64Array(op.outC), r);
+  const sum = weightAccBound(l.weights, new Float64Array(l.out.shape[2]), r);
   if (sum.bits > 30) return `the sum without bias needs ${sum.bits} bits (4·S must fit i32)`;
   return undefined;
 }

@@ -201,7 +201,10 @@ interface LayerNoise {
   period: number;
   sdPtr: number;
   msPtr: number;
-  /** A bound on the raw |accumulator| (the layer's weights over its input range), for gauss_requant_s16. */
+  /**
+   * A bound on the raw |accumulator| (the layer's weights over its input range), for gauss_requant_s16; +∞ where
+   * accumulator flips, wrap or saturation can take an accumulator past it.
+   */
   accMax: number;
 }
 
@@ -282,7 +285,7 @@ export class NoisyWasmProgram {
       const bound = accBoundOf(chip, p, x);
       const wrapShift = overflows && overflow === "wrap" ? 32 - accBits : 0;
       const sat = overflows && overflow === "saturate" ? satLayout(p, kTile, (v) => a.putI16(v, "saturating weights"), (v) => a.putI32(v, "saturating operands")) : null;
-      this.noise[i] = { prep: p, m: a.putI32(p.m, "chip multipliers"), s: a.putI32(p.s, "chip shifts"), perturb: accBer > 0 || !!sd, sat, wrapShift, sd, period, sdPtr, msPtr, accMax: Math.max(-bound.min, bound.max) };
+      this.noise[i] = { prep: p, m: a.putI32(p.m, "chip multipliers"), s: a.putI32(p.s, "chip shifts"), perturb: accBer > 0 || !!sd, sat, wrapShift, sd, period, sdPtr, msPtr, accMax: accBer > 0 || wrapShift > 0 || sat ? Infinity : Math.max(-bound.min, bound.max) };
     });
     this.state = a.alloc(112, "the generator state");
     this.rej = a.alloc(Math.ceil(maxAcc / 4) * 32, "the ziggurat's rejection records");
@@ -443,7 +446,7 @@ export class NoisyWasmProgram {
     for (let b = 0; b < n; b++) {
       const off = b * per;
       this.seedGauss(first + b, ln);
-      k.gauss_requant_s16(acc + off * 4, per, outC, ln.period, ln.sdPtr, ln.msPtr, ln.m, ln.s, lo, hi, y + off * 2, this.state, this.rej, this.zt, this.zf, this.mode, accBer > 0 || ln.wrapShift > 0 || sat ? Infinity : ln.accMax);
+      k.gauss_requant_s16(acc + off * 4, per, outC, ln.period, ln.sdPtr, ln.msPtr, ln.m, ln.s, lo, hi, y + off * 2, this.state, this.rej, this.zt, this.zf, this.mode, ln.accMax);
     }
   }
 
@@ -483,7 +486,7 @@ export class NoisyWasmProgram {
     } else {
       // Whole output rows, a multiple of 4 pixels (unless the slab is the whole image).
       const Kp = p.gemms[0].host.Kp;
-      const unit = g.OW * (4 / gcd(g.OW, 4));
+      const unit = channelPeriod(g.OW); // lcm(OW, 4): whole rows, a multiple of 4 pixels
       slab = Math.min(nPix, slabPixels(outC, unit, slabOptions.minRows));
       const col = engine.arena.alloc(slab * Kp * 2, `the im2col buffer of layer ${l.name}`);
       raw = (b, p0, np) => {
@@ -505,10 +508,6 @@ export class NoisyWasmProgram {
     }
     engine.arena.release(mark);
   }
-}
-
-function gcd(a: number, b: number): number {
-  return b === 0 ? a : gcd(b, a % b);
 }
 
 /** Pixels per slab of gaussSlabs: about slabOptions.elements accumulators of C channels and at least `min` pixels, rounded up to a multiple of `unit`. */
