@@ -26,7 +26,7 @@ import type { WasmFlavor } from "../../src/kernels/wasm/features.js";
 import type { RelaxedForm } from "../../src/kernels/wasm/prepare.js";
 import { requireRelaxed } from "../../src/kernels/wasm/loader.js";
 import { CHROMIUM, CHROMIUM_FLAGS, FIXTURE, serve } from "../../test/deploy/helpers.js";
-import { machine } from "../kernels/common.js";
+import { cpuMs, machine } from "../kernels/common.js";
 import { openBuilds } from "./builds.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -90,11 +90,6 @@ async function measure(title: string, d: Driver): Promise<void> {
 async function inNode(): Promise<void> {
   if (specs.some((s) => s.flavor === "relaxed")) requireRelaxed();
   const bs = await openBuilds(specs.map((s) => ({ ...s, bytes: readFileSync(s.file) })), readFileSync(model), batch);
-  // This process's CPU time (getrusage: exact to the microsecond; the schedstat of a running thread lags by up to a tick).
-  const cpuMs = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
-  };
   await measure(`Node ${process.version}`, {
     same: bs.same,
     layers: bs.layers,

@@ -17,7 +17,7 @@ import { WasmProgram } from "../../src/exec/wasm-program.js";
 import { readQModel } from "../../src/ir/io.js";
 import { sizeOf } from "../../src/ir/types.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
-import { cachedInit, machine } from "./common.js";
+import { cachedInit, cpuMsPerCall, machine } from "./common.js";
 import { images } from "./model.js";
 
 const arg = (name: string, dflt: number) => {
@@ -42,21 +42,8 @@ const progs = [dirA, dirB].map((d, i) => new WasmProgram(new WasmEngine({ buildD
 const [la, lb] = progs.map((q) => q.run(x, n).logits);
 if (la.some((v, i) => v !== lb[i])) throw new Error("the two builds give different logits");
 
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 /** CPU ms per run over a window of ≥ 30 ms wall time. */
-const window = (q: WasmProgram) => {
-  const t0 = performance.now();
-  const c0 = cpuMs();
-  let k = 0;
-  do {
-    q.run(x, n);
-    k++;
-  } while (performance.now() - t0 < 30);
-  return (cpuMs() - c0) / k;
-};
+const window = (q: WasmProgram) => cpuMsPerCall(() => q.run(x, n), 30);
 console.log(machine());
 const ratios: number[] = [];
 for (let r = 0; r < rounds; r++) {

@@ -65,18 +65,20 @@ export async function timeItAsync(fn: () => Promise<unknown>, minSeconds = 0.25,
  * time other processes hold the core drops out (caches and a shared core still do not). Single-threaded work only.
  */
 export function cpuMsPerCall(f: () => void, minMs: number): number {
-  const cpu = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
-  };
   const t0 = performance.now();
-  const c0 = cpu();
+  const c0 = cpuMs();
   let n = 0;
   do {
     f();
     n++;
   } while (performance.now() - t0 < minMs);
-  return (cpu() - c0) / n;
+  return (cpuMs() - c0) / n;
+}
+
+/** This process's CPU time in ms, user + system (getrusage: exact to the microsecond; the schedstat of a running thread lags by up to a tick). */
+export function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 /** One line describing the machine and its load (other engineers share the CPU). */

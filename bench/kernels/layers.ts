@@ -16,7 +16,7 @@ import { table } from "table";
 import { readQModel } from "../../src/ir/io.js";
 import { layerMacs } from "../../src/ir/stats.js";
 import type { KernelExports } from "../../src/kernels/wasm/features.js";
-import { cachedInit, machine } from "./common.js";
+import { cachedInit, cpuMs, machine } from "./common.js";
 import { nipqRunner } from "./model.js";
 
 const arg = (name: string) => {
@@ -41,11 +41,6 @@ if (!json) console.log(machine());
 const r = nipqRunner(p, n, "simd", { buildDir: arg("--build"), im2colChunkBytes: chunk ? Number(chunk) : undefined, winograd: !process.argv.includes("--no-winograd"), winogradChunkBytes: arg("--winograd-chunk") ? Number(arg("--winograd-chunk")) : undefined });
 const e = r.engine;
 const L = p.layers.length;
-/** CPU ms of this process. */
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 let cur = 0;
 let layerT = new Float64Array(L);
 let colT = new Float64Array(L);

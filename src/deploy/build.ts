@@ -53,7 +53,7 @@ function version(): string {
  * message or a built-in's method (those must never be listed: the bundle would break where they cross).
  * test/deploy runs the bundle and checks NipqModel's own keys.
  */
-const INTERNAL_PROPS = /^(arena|prepared|weightBytes|paramBytes|tileBytes|tile|accScratch|pinned|policy|baseMark|gemmDev|forgetPrepared|prepare|gemm|alloc|ensure|mark|release|putI32|putI16|put|putParams|typed|host|gemms|simdRq|clamp|cpg|opg|outC|inN|outN|view|depthwise|direct|geo|acc|container|panels|relaxedT|relaxedForm|micro|staging|offsets|arenaBytes|runMicro|engine|peakBytes|owner|sizes|live|method|supported|correct|fused|detail|before|after|total|fail|positive|int|obj|arr|str|ints|wide|narrow|what|base|limit|top|im2colChunk|rqBits|Kp|Np|Cp|pw|ps|zx|zy|kh|kw|sh|sw|pt|pl|OH|OW|i16)$/;
+const INTERNAL_PROPS = /^(arena|prepared|weightBytes|paramBytes|tileBytes|tile|accScratch|pinned|policy|baseMark|gemmDev|forgetPrepared|prepare|gemm|growTile|alloc|ensure|mark|release|putI32|putI16|put|putParams|typed|host|gemms|simdRq|clamp|cpg|opg|outC|inN|outN|view|depthwise|direct|geo|acc|container|panels|relaxedT|relaxedForm|micro|staging|offsets|arenaBytes|runMicro|engine|peakBytes|owner|sizes|live|method|supported|correct|fused|detail|before|after|total|fail|positive|int|obj|arr|str|ints|wide|narrow|what|base|limit|top|im2colChunk|rqBits|Kp|Np|Cp|pw|ps|zx|zy|kh|kw|sh|sw|pt|pl|OH|OW|i16)$/;
 
 /**
  * Built-ins the runtime names often, each read once into a module variable that UglifyJS then names with one

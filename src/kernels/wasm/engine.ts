@@ -134,12 +134,16 @@ export class KernelEngine {
     a.release(mark);
     const params = this.putParams(g, g.Np, what);
     this.weightBytes += weightBytes;
-    if (container !== 16 && !relaxedT && Kp * 16 > this.tileBytes) {
-      // The decoded-panel tile is sized to the largest packed GEMM prepared so far (a few KB).
-      this.tileBytes = Kp * 16;
-      this.tile = a.alloc(this.tileBytes, "the decoded weight-panel tile");
-    }
+    if (container !== 16 && !relaxedT) this.growTile(Kp);
     return { host: g, w, ...params };
+  }
+
+  /** The decoded-panel tile, sized to the largest packed GEMM (Kp) prepared so far (a few KB). */
+  protected growTile(Kp: number): void {
+    if (Kp * 16 > this.tileBytes) {
+      this.tileBytes = Kp * 16;
+      this.tile = this.arena.alloc(this.tileBytes, "the decoded weight-panel tile");
+    }
   }
 
   /**
@@ -374,10 +378,7 @@ export class WasmEngine extends KernelEngine {
     }
     a.release(mark);
     this.weightBytes += 16 * bytes;
-    if (container !== 16 && Kp * 16 > this.tileBytes) {
-      this.tileBytes = Kp * 16;
-      this.tile = a.alloc(this.tileBytes, "the decoded weight-panel tile");
-    }
+    if (container !== 16) this.growTile(Kp);
     const params = this.putParams({ bias: l.bias, m: l.rq.m, s: l.rq.s, rqBits: requantBits(op.acc, op.zy) }, Np, what);
     return { ...op, kind: "winograd", w, container, Kp, Np, zbias: a.putI32(new Int32Array(Np), what), ...params };
   }
