@@ -117,7 +117,7 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
             value: (...a: number[]) => {
               const acc = i32View(engine.arena, a[0], a[1]);
               const max = acc.reduce((v, x) => Math.max(v, Math.abs(x)), 0);
-              const bound = new Float64Array(engine.arena.bytes().buffer, a[16] + 16, 1)[0]; // accMax in the layer block (gauss_prepare)
+              const bound = new Float64Array(engine.arena.bytes().buffer, a[14] + 16, 1)[0]; // accMax in the layer block (gauss_prepare)
               if (bound === Infinity) unbounded++;
               else bounded++;
               if (!(bound >= max)) expect.fail(`${name}, seed ${seed}: bound ${bound} below max |acc| ${max}`);

@@ -17,7 +17,7 @@ import { putGaussLayer, putZigTables, saveGaussStreams } from "../../src/sim/chi
 
 interface GaussExports {
   gauss_prepare(C: number, P: number, sdp: number, msp: number, m: number, s: number, mode: number, accMax: number, lay: number): void;
-  gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number, lay: number): void;
+  gauss_requant_s16(acc: number, total: number, C: number, P: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number, lay: number): void;
   det_exp(x: number): number;
   det_log(x: number): number;
 }
@@ -91,7 +91,7 @@ function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
   const outs = [Infinity, Math.max(0, ...c.acc.map(Math.abs))].map((accMax) => {
     const g = putGaussLayer(a, k, c.sd, c.m, c.s, c.mode, accMax, "test");
     saveGaussStreams(sv, streamsOf(c.seed));
-    k.gauss_requant_s16(acc, total, c.C, g.period, g.sdPtr, g.msPtr, g.mPtr, g.sPtr, c.lo, c.hi, y, st, rej, ztp, zfp, c.mode, g.layPtr);
+    k.gauss_requant_s16(acc, total, c.C, g.period, g.mPtr, g.sPtr, c.lo, c.hi, y, st, rej, ztp, zfp, c.mode, g.layPtr);
     return Int16Array.from(a.i16(y, total));
   });
   a.release(mark);

@@ -37,7 +37,7 @@ interface SimExports extends KernelExports {
   requant_rows_mode(acc: number, rows: number, channels: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number, mode: number): void;
   gemm_s16_sat_ktile(x: number, lda: number, M: number, w: number, panels: number, N: number, tiles: number, T: number, wpp: number, bias: number, bits: number, y: number, ldy: number): void;
   gauss_prepare(C: number, P: number, sdp: number, msp: number, m: number, s: number, mode: number, accMax: number, lay: number): void;
-  gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number, lay: number): void;
+  gauss_requant_s16(acc: number, total: number, C: number, P: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number, lay: number): void;
 }
 
 /** lcm(C, 4): the period of the channel pattern over groups of 4 accumulators (gauss_requant_s16's P). */
@@ -55,7 +55,7 @@ export function putGaussLayer(a: Arena, k: Pick<SimExports, "gauss_prepare">, sd
   const C = m.length;
   const period = channelPeriod(C);
   const put = (f: (c: number) => number) => putBytes(a, new Uint8Array(Float64Array.from({ length: period }, (_, q) => f(q % C)).buffer), what);
-  const g = { period, sdPtr: put((c) => sd[c]), msPtr: put((c) => m[c] * 2 ** -s[c]), mPtr: a.putI32(m, what), sPtr: a.putI32(s, what), layPtr: a.alloc(32 + 8 * period, what) };
+  const g = { period, sdPtr: put((c) => sd[c]), msPtr: put((c) => m[c] * 2 ** -s[c]), mPtr: a.putI32(m, what), sPtr: a.putI32(s, what), layPtr: a.alloc(32 + 24 * period, what) };
   k.gauss_prepare(C, period, g.sdPtr, g.msPtr, g.mPtr, g.sPtr, mode, accMax, g.layPtr);
   return g;
 }
@@ -465,7 +465,7 @@ export class NoisyWasmProgram {
   /** gauss_requant_s16 on `total` accumulators of layer ln at acc, continuing the streams, into i16 at y. */
   private gauss(ln: LayerNoise, acc: number, total: number, lo: number, hi: number, y: number): void {
     const g = ln.gauss!;
-    this.k.gauss_requant_s16(acc, total, ln.prep.m.length, g.period, g.sdPtr, g.msPtr, g.mPtr, g.sPtr, lo, hi, y, this.state, this.rej, this.zt, this.zf, this.mode, g.layPtr);
+    this.k.gauss_requant_s16(acc, total, ln.prep.m.length, g.period, g.mPtr, g.sPtr, lo, hi, y, this.state, this.rej, this.zt, this.zf, this.mode, g.layPtr);
   }
 
   /** Seeds the output-noise streams of one image and layer in linear memory: the four lanes as one v128 per state word, then the slow stream. */
