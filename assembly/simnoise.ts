@@ -221,24 +221,8 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     const nrej = mode == 0
       ? gaussBody(acc, body, C, P, m, s, lo, hi, y, st, rej, zt, 0, lay)
       : gaussBody(acc, body, C, P, m, s, lo, hi, y, st, rej, zt, mode, lay);
-    // The rejection steps, in element order, on the slow stream; each redone element overwrites its output.
-    // One division per record: j0 is a multiple of 4 and so is P, so the lanes' pattern positions q0 + l stay
-    // below P, and their channels (q0 + l) mod C take at most P / C − 1 ≤ 3 subtractions. The slow lanes in
-    // lane order by their bits (most records have one: a loop that runs once instead of a branch per lane
-    // that the predictor cannot learn).
-    for (let g = 0; g < nrej; g++) {
-      const rec = rej + (<usize>g << 5);
-      const j0 = i32((<usize>load<u32>(rec, 16) - acc) >> 2); // the record holds the group's accumulator address
-      const q0 = j0 % P;
-      for (let slow = ~load<i32>(rec, 20) & 15; slow != 0; slow &= slow - 1) {
-        const l = ctz<i32>(slow);
-        const w = load<i32>(rec + (<usize>l << 2));
-        const q = q0 + l;
-        let c = q;
-        while (c >= C) c -= C;
-        finishOne(acc, j0 + l, zigSlow(st + 64, w >> 8, w & 255, zt, zf), load<f64>(patAt(lay, q)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
-      }
-    }
+    if (mode == 0) gaussReplay(acc, C, P, m, s, lo, hi, y, st, rej, nrej, zt, zf, 0, lay);
+    else gaussReplay(acc, C, P, m, s, lo, hi, y, st, rej, nrej, zt, zf, mode, lay);
     j = body;
   }
   for (; j < total; j++) {
@@ -249,6 +233,33 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     const z = abs<i32>(h) < load<i32>(zt + (<usize>i << 4)) ? f64(h) * load<f64>(zt + (<usize>i << 4), 8) : zigSlow(st + 64, h, i, zt, zf);
     const c = j % C;
     finishOne(acc, j, z, load<f64>(patAt(lay, j % P)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
+  }
+}
+
+/**
+ * The rejection steps of gauss_requant_s16's records [0, nrej), in element order, on the slow stream; each redone
+ * element overwrites its output. A record holds the group's first word of each lane, its accumulator address,
+ * its fast lanes' bits and its pattern group's address: the lanes' σ from there, their pattern positions
+ * q0 + l < P (j0 and P are multiples of 4), so their channels (q0 + l) mod C take at most P / C − 1 ≤ 3
+ * subtractions. The slow lanes in lane order by their bits (most records have one: a loop that runs once
+ * instead of a branch per lane that the predictor cannot learn).
+ */
+// @ts-ignore: decorator
+@inline function gaussReplay(acc: usize, C: i32, P: i32, m: usize, s: usize, lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32,
+  zt: usize, zf: usize, mode: i32, lay: usize): void {
+  const pat0 = lay + 32;
+  for (let g = 0; g < nrej; g++) {
+    const rec = rej + (<usize>g << 5);
+    const j0 = i32((<usize>load<u32>(rec, 16) - acc) >> 2);
+    const pat = <usize>load<u32>(rec, 24);
+    const q0 = i32((pat - pat0) / 24);
+    for (let slow = ~load<i32>(rec, 20) & 15; slow != 0; slow &= slow - 1) {
+      const l = ctz<i32>(slow);
+      const w = load<i32>(rec + (<usize>l << 2));
+      let c = q0 + l;
+      while (c >= C) c -= C;
+      finishOne(acc, j0 + l, zigSlow(st + 64, w >> 8, w & 255, zt, zf), load<f64>(pat + (<usize>l << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
+    }
   }
 }
 
@@ -348,6 +359,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     v128.store(rec, u);
     store<u32>(rec, <u32>ap, 16);
     store<i32>(rec, fast, 20);
+    store<u32>(rec, <u32>pat, 24);
     rec += select<usize>(32, 0, fast != 15);
     // v = round half up(acc + sd·z): floorRound, floor(x + ½) (see gauss_requant_s16); else nearest, a tie sent
     // down moved up (roundHalfUp), clamped to ±2^31 unless exact.
