@@ -537,8 +537,9 @@ function slabPixels(C: number, unit: number, min: number): number {
  * The slabs of gaussSlabs: about `elements` accumulators (128 KB, within L2 with their outputs), a multiple of 4
  * pixels (of whole rows for an im2col conv); a GEMM's slab at least `minRows` pixels (its tall-matrix path,
  * UNPACK_MIN_ROWS in assembly/gemm.ts, from 24 rows). 32,768 rather than the 4,096 that fit L1: fewer calls,
- * each with its per-channel set-up (the GEMM's panels, gauss_requant_s16's bounds over C channels), measured
- * 4% faster on mobilenetv2 (docs/RESULTS.md, fourth pass). Tests set tiny slabs (many per image) to compare
+ * each with its per-channel set-up (the GEMM's panels; then also gauss_requant_s16's bounds over C channels, now
+ * once per layer in gauss_prepare), measured 4% faster on mobilenetv2 (docs/RESULTS.md, fourth pass; the sixth
+ * pass found 8,192 … 32,768 alike). Tests set tiny slabs (many per image) to compare
  * them with the plain-TS kernels.
  */
 export const slabOptions = { elements: 32768, minRows: 24 };
