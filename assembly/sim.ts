@@ -7,6 +7,6 @@
 export * from "./index";
 export { gemm_s16_8c2_acc } from "./gemm";
 export { dwconv_s16_acc } from "./dwconv";
-export { gauss_requant_s16, gemm_s16_sat_ktile, requant_rows_mode } from "./simnoise";
+export { gauss_prepare, gauss_requant_s16, gemm_s16_sat_ktile, requant_rows_mode } from "./simnoise";
 export { det_exp, det_log } from "./detmath";
 export { analog_mac_f64 } from "./analog";

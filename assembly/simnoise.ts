@@ -127,15 +127,60 @@ const ZMAX: f64 = 16;
 const BLOCK = 1024;
 
 /**
+ * The per-layer operands of gauss_requant_s16 (once per layer, not per call), in the layer block `lay` (32 + 24P
+ * bytes): f64 sdv = ZMAX·max σ + 2 at 0, f64 vlim (the exact form's limit on V, see gauss_requant_s16; NaN in σ
+ * or m: never exact) at 8, f64 accMax at 16, i32 flags at 24 (1: every |m·2^−s| < ½; 2: accMax proves the
+ * exact form for every accumulator of the layer, and 1), then per group of 4 pattern positions q < P (96 bytes;
+ * P is a multiple of 4) their f64 σ, m·2^−s and the exact form's c = 2^−(s+1) (half up) or 2^−(s+1) − ½
+ * (truncate) of channel q mod C, 4 of each (one pointer steps through them in the SIMD body). sdp, msp: f64 [P]
+ * σ (accumulator units) and m·2^−s per pattern position; the other operands as gauss_requant_s16's; accMax:
+ * a bound the caller proved on every |acc| of the layer (from its weights and input range,
+ * src/ir/accbound.ts), or +∞ (NaN, unknown).
+ */
+export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize, mode: i32, accMax: f64, lay: usize): void {
+  let sdmax: f64 = 0;
+  for (let q = 0; q < P; q++) sdmax = max(sdmax, load<f64>(sdp + (<usize>q << 3)));
+  let mspMax: f64 = 0;
+  for (let q = 0; q < P; q++) mspMax = max(mspMax, abs<f64>(load<f64>(msp + (<usize>q << 3))));
+  const mspSmall = mspMax < 0.5;
+  let vlim = min(2147483648.0, 2147483646.0 / mspMax); // |floor(v·m·2^−s + ½)| ≤ V·max |m·2^−s| + 1 < 2^31: the exact form clamps in i16
+  for (let c = 0; c < C; c++) {
+    const sc = load<i32>(s + (<usize>c << 2));
+    // V·m + 2^(s−1) < 2^52 in every mode; no exact form outside 1 ≤ s ≤ 52 (where 2^−(s+1) − ½ is exact).
+    vlim = sc < 1 || sc > 52 ? 0 : min(vlim, (4503599627370496.0 - f64(i64(1) << i64(sc - 1))) / abs<f64>(f64(load<i32>(m + (<usize>c << 2)))));
+  }
+  const sdv = ZMAX * sdmax + 2;
+  store<f64>(lay, sdv);
+  store<f64>(lay, vlim, 8);
+  store<f64>(lay, accMax, 16);
+  store<i32>(lay, (mspSmall ? 1 : 0) | (mspSmall && accMax + sdv < vlim ? 2 : 0), 24);
+  for (let q = 0; q < P; q++) {
+    let c = q;
+    while (c >= C) c -= C; // P ≤ 4C
+    const e = reinterpret<f64>(i64(1022 - min(load<i32>(s + (<usize>c << 2)), 52)) << 52); // 2^−(s+1), s ≤ 52
+    const g = patAt(lay, q);
+    store<f64>(g, load<f64>(sdp + (<usize>q << 3)));
+    store<f64>(g, load<f64>(msp + (<usize>q << 3)), 32);
+    store<f64>(g, mode == 2 ? e - 0.5 : e, 64);
+  }
+}
+
+/** Where σ of pattern position q lies in the layer block lay (m·2^−s 32 bytes on, c 64 bytes on; see gauss_prepare). */
+// @ts-ignore: decorator
+@inline function patAt(lay: usize, q: i32): usize {
+  return lay + 32 + <usize>(q >> 2) * 96 + (<usize>(q & 3) << 3);
+}
+
+/**
  * The output Gaussian noise and the requant of one image's accumulators: y[j] = clamp(requant(clamp(
  * round(acc[j] + sd·z_j), ±2^31), m, s), lo, hi) for j < total, channel c = j mod C.
- * acc: i32 [total]; y: i16 [total]; m, s: i32 [C]; P = lcm(C, 4) and, per position q < P of the channel
- * pattern, sdp: f64 [P] σ (accumulator units) and msp: f64 [P] m·2^−s.
+ * acc: i32 [total]; y: i16 [total]; m, s: i32 [C] (1 ≤ s ≤ 62); P = lcm(C, 4), the period of the channel
+ * pattern, whose σ and m·2^−s per position are in the layer block.
  * st: the streams (updated): the four lane states as one v128 per state word (64 bytes), the slow stream's
  * four words (16 bytes), then 32 bytes of scratch. rej: room for ⌈total/4⌉ records of 32 bytes.
- * zt, zf: the ziggurat tables (see zigSlow). mode: the chip's rounding, as requantClamp64. accMax: a bound
- * the caller proved on every |acc[j]| (from the layer's weights and input range, src/ir/accbound.ts), or +∞
- * (NaN, unknown): with it the body skips its per-block scan when it proves the exact form (gaussBody).
+ * zt, zf: the ziggurat tables (see zigSlow). mode: the chip's rounding, as requantClamp64. lay: the layer
+ * block gauss_prepare wrote for these operands and mode; with its bound on |acc| the body skips its per-block
+ * scan when that proves the exact form (gaussBody).
  *
  * The SIMD body (gaussBlock) takes 4 elements at a time, in blocks of BLOCK; groups where a lane needs the
  * ziggurat's rejection step are recorded and redone after the body, in element order, on the slow stream:
@@ -144,12 +189,17 @@ const BLOCK = 1024;
  *
  * The requant is done in f64, in one of two forms per block. Exact: V = max |acc| over the block + ZMAX·max σ
  * + 2 bounds |v| (the roundings of sd·z, acc + sd·z and round add < 2); when V·m + 2^(s−1) < 2^52 for every
- * channel (V·m when truncating) and V < 2^31, the ±2^31 clamp never fires, v·(m·2^−s) is the exact product
- * (|v·m| < 2^53; m·2^−s is exact), adding ½ is exact (the sum is (v·m + 2^(s−1))·2^−s, an integer numerator
- * below 2^53), so floor(t) is the exact requant (2^52 rather than 2^53: room for the roundings of the check).
- * The exact form also needs V·max |m·2^−s| < 2^31 − 2, so that |floor(t)| < 2^31: it is converted without a
- * clamp and clamped to [lo, hi] as i16 (after the saturating narrow, which keeps the order). Half even still
- * needs its ties, which are then exactly the t = floor(t): those lanes go to the i64 requant.
+ * channel, 1 ≤ s ≤ 52 and V < 2^31, the ±2^31 clamp never fires and w = v·(m·2^−s) is the exact product
+ * (|v·m| < 2^52; m·2^−s is exact). With n = v·m + 2^(s−1) (half up) or v·m (truncate), the requant is
+ * k = floor(n / 2^s); write n = k·2^s + r, 0 ≤ r < 2^s. Then w + c (c from gauss_prepare) = (2v·m + 1)·2^−(s+1)
+ * or (2v·m + 1 − 2^s)·2^−(s+1), an integer numerator of magnitude < 2 (2^52 − 2^(s−1)) + 2^s = 2^53, so adding c
+ * is exact, and w + c = k + d with d = (2r + 1 − 2^s)·2^−(s+1), |d| ≤ ½ − 2^−(s+1): k is the integer nearest to
+ * w + c, never a tie, and adding magic = 2^52 + 2^51 (|w + c| < 2^31, where doubles are integers) rounds to
+ * magic + k, whose low word is k. Half even (mode 1) takes t = w + ½ (exact: (v·m + 2^(s−1))·2^−s, an integer
+ * numerator below 2^53) and floor(t) as half up, and its ties are exactly the t = floor(t): those lanes go to
+ * the i64 requant.
+ * The exact form also needs V·max |m·2^−s| < 2^31 − 2, so that |k| < 2^31: it is converted without a
+ * clamp and clamped to [lo, hi] as i16 (after the saturating narrow, which keeps the order).
  * The exact form also rounds with floor(x + ½), which equals Math.round(x) for every double |x| < 2^52 but
  * one, x = ½ − 2^−54 (x + ½ rounds up to 1; checked over the binade edges by brute force); that x needs
  * acc = 0 (for acc ≠ 0, acc + sd·z is a multiple of 2^−53), and then v = 1 instead of 0 gives the same
@@ -162,46 +212,17 @@ const BLOCK = 1024;
  * such lanes are redone with the exact i64 requant (also, harmlessly, any lane with |t| > 2^20 that looks
  * close: those clamp to lo or hi either way, |lo|, |hi| ≤ 2^15).
  */
-export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize,
-  lo: i32, hi: i32, y: usize, st: usize, rej: usize, zt: usize, zf: usize, mode: i32, accMax: f64): void {
+export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usize, s: usize,
+  lo: i32, hi: i32, y: usize, st: usize, rej: usize, zt: usize, zf: usize, mode: i32, lay: usize): void {
   let j = 0;
   if (ASC_FEATURE_SIMD) {
-    // The exact form's bound, except max |acc|: V must stay below vlim (NaN in σ or m: never exact).
-    let sdmax: f64 = 0;
-    for (let q = 0; q < P; q++) sdmax = max(sdmax, load<f64>(sdp + (<usize>q << 3)));
-    let vlim: f64 = 2147483648.0;
-    let mspMax: f64 = 0;
-    for (let q = 0; q < P; q++) mspMax = max(mspMax, abs<f64>(load<f64>(msp + (<usize>q << 3))));
-    const mspSmall = mspMax < 0.5;
-    vlim = min(vlim, 2147483646.0 / mspMax); // |floor(v·m·2^−s + ½)| ≤ V·max |m·2^−s| + 1 < 2^31: the exact form clamps in i16
-    for (let c = 0; c < C; c++) {
-      const h = mode == 2 ? 0.0 : f64(i64(1) << i64(load<i32>(s + (<usize>c << 2)) - 1));
-      vlim = min(vlim, (4503599627370496.0 - h) / abs<f64>(f64(load<i32>(m + (<usize>c << 2)))));
-    }
-    const sdv = ZMAX * sdmax + 2;
     const body = total & ~3;
     // Half up (mode 0, the common rounding) is compiled on its own, its constants folded into the loop.
     const nrej = mode == 0
-      ? gaussBody(acc, body, C, P, sdp, msp, m, s, lo, hi, y, st, rej, zt, 0, sdv, vlim, mspSmall, accMax)
-      : gaussBody(acc, body, C, P, sdp, msp, m, s, lo, hi, y, st, rej, zt, mode, sdv, vlim, mspSmall, accMax);
-    // The rejection steps, in element order, on the slow stream; each redone element overwrites its output.
-    // One division per record: j0 is a multiple of 4 and so is P, so the lanes' pattern positions q0 + l stay
-    // below P, and their channels (q0 + l) mod C take at most P / C − 1 ≤ 3 subtractions. The slow lanes in
-    // lane order by their bits (most records have one: a loop that runs once instead of a branch per lane
-    // that the predictor cannot learn).
-    for (let g = 0; g < nrej; g++) {
-      const rec = rej + (<usize>g << 5);
-      const j0 = load<i32>(rec, 16);
-      const q0 = j0 % P;
-      for (let slow = ~load<i32>(rec, 20) & 15; slow != 0; slow &= slow - 1) {
-        const l = ctz<i32>(slow);
-        const w = load<i32>(rec + (<usize>l << 2));
-        const q = q0 + l;
-        let c = q;
-        while (c >= C) c -= C;
-        finishOne(acc, j0 + l, zigSlow(st + 64, w >> 8, w & 255, zt, zf), load<f64>(sdp + (<usize>q << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
-      }
-    }
+      ? gaussBody(acc, body, C, P, m, s, lo, hi, y, st, rej, zt, 0, lay)
+      : gaussBody(acc, body, C, P, m, s, lo, hi, y, st, rej, zt, mode, lay);
+    if (mode == 0) gaussReplay(acc, C, P, m, s, lo, hi, y, st, rej, nrej, zt, zf, 0, lay);
+    else gaussReplay(acc, C, P, m, s, lo, hi, y, st, rej, nrej, zt, zf, mode, lay);
     j = body;
   }
   for (; j < total; j++) {
@@ -211,7 +232,34 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
     const h = u >> 8;
     const z = abs<i32>(h) < load<i32>(zt + (<usize>i << 4)) ? f64(h) * load<f64>(zt + (<usize>i << 4), 8) : zigSlow(st + 64, h, i, zt, zf);
     const c = j % C;
-    finishOne(acc, j, z, load<f64>(sdp + (<usize>(j % P) << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
+    finishOne(acc, j, z, load<f64>(patAt(lay, j % P)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
+  }
+}
+
+/**
+ * The rejection steps of gauss_requant_s16's records [0, nrej), in element order, on the slow stream; each redone
+ * element overwrites its output. A record holds the group's first word of each lane, its accumulator address,
+ * its fast lanes' bits and its pattern group's address: the lanes' σ from there, their pattern positions
+ * q0 + l < P (j0 and P are multiples of 4), so their channels (q0 + l) mod C take at most P / C − 1 ≤ 3
+ * subtractions. The slow lanes in lane order by their bits (most records have one: a loop that runs once
+ * instead of a branch per lane that the predictor cannot learn).
+ */
+// @ts-ignore: decorator
+@inline function gaussReplay(acc: usize, C: i32, P: i32, m: usize, s: usize, lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32,
+  zt: usize, zf: usize, mode: i32, lay: usize): void {
+  const pat0 = lay + 32;
+  for (let g = 0; g < nrej; g++) {
+    const rec = rej + (<usize>g << 5);
+    const j0 = i32((<usize>load<u32>(rec, 16) - acc) >> 2);
+    const pat = <usize>load<u32>(rec, 24);
+    const q0 = i32((pat - pat0) / 24);
+    for (let slow = ~load<i32>(rec, 20) & 15; slow != 0; slow &= slow - 1) {
+      const l = ctz<i32>(slow);
+      const w = load<i32>(rec + (<usize>l << 2));
+      let c = q0 + l;
+      while (c >= C) c -= C;
+      finishOne(acc, j0 + l, zigSlow(st + 64, w >> 8, w & 255, zt, zf), load<f64>(pat + (<usize>l << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
+    }
   }
 }
 
@@ -222,10 +270,15 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
  * zeros); returns the number of rejection records.
  */
 // @ts-ignore: decorator
-@inline function gaussBody(acc: usize, body: i32, C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize, lo: i32, hi: i32,
-  y: usize, st: usize, rej: usize, zt: usize, mode: i32, sdv: f64, vlim: f64, mspSmall: bool, accMax: f64): i32 {
-  // The caller's bound on |acc| proves the exact form for every block and no zero check is needed: one block.
-  if (mspSmall && accMax + sdv < vlim) return gaussBlock(acc, 0, body, C, P, sdp, msp, m, s, lo, hi, y, st, rej, 0, zt, mode, true, true);
+@inline function gaussBody(acc: usize, body: i32, C: i32, P: i32, m: usize, s: usize, lo: i32, hi: i32,
+  y: usize, st: usize, rej: usize, zt: usize, mode: i32, lay: usize): i32 {
+  const sdv = load<f64>(lay);
+  const vlim = load<f64>(lay, 8);
+  const flags = load<i32>(lay, 24);
+  const mspSmall = (flags & 1) != 0;
+  const pat = lay + 32;
+  // The layer's bound on |acc| proves the exact form for every block and no zero check is needed: one block.
+  if (flags & 2) return gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, mode, true, true);
   let nrej = 0;
   for (let j0 = 0; j0 < body; j0 += BLOCK) {
     const j1 = min(j0 + BLOCK, body);
@@ -237,9 +290,9 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
       zero = v128.or(zero, i32x4.eq(a, i32x4.splat(0)));
     }
     const a = max(max(<u32>i32x4.extract_lane(amax, 0), <u32>i32x4.extract_lane(amax, 1)), max(<u32>i32x4.extract_lane(amax, 2), <u32>i32x4.extract_lane(amax, 3)));
-    if (!(f64(a) + sdv < vlim)) nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, false, false);
-    else if (mspSmall || !v128.any_true(zero)) nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, true);
-    else nrej = gaussBlock(acc, j0, j1, C, P, sdp, msp, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, false);
+    if (!(f64(a) + sdv < vlim)) nrej = gaussBlock(acc, j0, j1, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, false, false);
+    else if (mspSmall || !v128.any_true(zero)) nrej = gaussBlock(acc, j0, j1, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, true);
+    else nrej = gaussBlock(acc, j0, j1, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, false);
   }
   return nrej;
 }
@@ -251,7 +304,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
  * exact f64 requant, else the certified one; floorRound: round half up as floor(x + ½) (see gauss_requant_s16).
  */
 // @ts-ignore: decorator
-@inline function gaussBlock(acc: usize, j0: i32, j1: i32, C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize,
+@inline function gaussBlock(acc: usize, j0: i32, j1: i32, C: i32, P: i32, pat0: usize, m: usize, s: usize,
   lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32, zt: usize, mode: i32, exact: bool, floorRound: bool): i32 {
   const scratch = st + 80;
   let s0 = v128.load(st);
@@ -270,9 +323,14 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
   const lo16 = i16x8.splat(i16(lo));
   const hi16 = i16x8.splat(i16(hi));
   const magic = f64x2.splat(6755399441055744.0); // 2^52 + 2^51: an integer |n| < 2^31 plus this has n in its low word
-  const ties = exact && mode == 1;
-  let q = j0 % P;
-  for (let j = j0; j < j1; j += 4) {
+  // Pointers stepped instead of indices (fewer live values in the loop): the accumulators, the outputs, the
+  // pattern group (see gauss_prepare) and the next record.
+  const patEnd = pat0 + <usize>P * 24;
+  let pat = pat0 + <usize>(j0 % P) * 24;
+  let rec = rej + (<usize>nrej << 5);
+  let yp = y + (<usize>j0 << 1);
+  const apEnd = acc + (<usize>j1 << 2);
+  for (let ap = acc + (<usize>j0 << 2); ap < apEnd; ap += 16) {
     // xoshiro128** on the four lanes (Rng.nextU32).
     const a5 = i32x4.add(i32x4.shl(s1, 2), s1); // ·5
     const r7 = v128.or(i32x4.shl(a5, 7), i32x4.shr_u(a5, 25));
@@ -298,16 +356,15 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
     const z1 = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(h, h, 2, 3, 0, 1)), i64x2.shuffle(e2, e3, 1, 3));
     // Record the group when a lane needs the rejection step (always written, kept only then).
     const fast = i32x4.bitmask(i32x4.lt_s(i32x4.abs(h), k));
-    const rec = rej + (<usize>nrej << 5);
     v128.store(rec, u);
-    store<i32>(rec, j, 16);
+    store<u32>(rec, <u32>ap, 16);
     store<i32>(rec, fast, 20);
-    nrej += i32(fast != 15);
+    store<u32>(rec, <u32>pat, 24);
+    rec += select<usize>(32, 0, fast != 15);
     // v = round half up(acc + sd·z): floorRound, floor(x + ½) (see gauss_requant_s16); else nearest, a tie sent
     // down moved up (roundHalfUp), clamped to ±2^31 unless exact.
-    const a = v128.load(acc + (<usize>j << 2));
-    const x0 = f64x2.add(f64x2.convert_low_i32x4_s(a), f64x2.mul(v128.load(sdp + (<usize>q << 3)), z0));
-    const x1 = f64x2.add(f64x2.convert_low_i32x4_s(v128.load64_zero(acc + (<usize>j << 2), 8)), f64x2.mul(v128.load(sdp + (<usize>q << 3), 16), z1));
+    const x0 = f64x2.add(f64x2.convert_low_i32x4_s(v128.load(ap)), f64x2.mul(v128.load(pat), z0));
+    const x1 = f64x2.add(f64x2.convert_low_i32x4_s(v128.load64_zero(ap, 8)), f64x2.mul(v128.load(pat, 16), z1));
     let v0: v128;
     let v1: v128;
     if (floorRound) {
@@ -324,19 +381,29 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
       }
     }
     // The f64 requant, exact or certified (see gauss_requant_s16).
-    const t0 = f64x2.add(f64x2.mul(v0, v128.load(msp + (<usize>q << 3))), offset);
-    const t1 = f64x2.add(f64x2.mul(v1, v128.load(msp + (<usize>q << 3), 16)), offset);
-    const f0 = f64x2.floor(t0);
-    const f1 = f64x2.floor(t1);
-    if (exact) {
-      // |f| < 2^31 (vlim): its integer straight from the low words, then the clamp on the (saturated) i16s.
-      const r = i32x4.shuffle(f64x2.add(f0, magic), f64x2.add(f1, magic), 0, 2, 4, 6);
-      v128.store64_lane(y + (<usize>j << 1), i16x8.min_s(i16x8.max_s(i16x8.narrow_i32x4_s(r, r), lo16), hi16), 0);
+    const mq0 = v128.load(pat, 32);
+    const mq1 = v128.load(pat, 48);
+    if (exact && mode != 1) {
+      // Half up or truncating: the integer nearest to v·(m·2^−s) + c, never a tie, is the requant (c from the
+      // layer block, see gauss_prepare); adding magic rounds to it and leaves it in the low word.
+      const r0 = f64x2.add(f64x2.add(f64x2.mul(v0, mq0), v128.load(pat, 64)), magic);
+      const r1 = f64x2.add(f64x2.add(f64x2.mul(v1, mq1), v128.load(pat, 80)), magic);
+      const r = i32x4.shuffle(r0, r1, 0, 2, 4, 6);
+      v128.store64_lane(yp, i16x8.min_s(i16x8.max_s(i16x8.narrow_i32x4_s(r, r), lo16), hi16), 0);
     } else {
-      const r = i32x4.shuffle(f64x2.add(f64x2.pmin(f64x2.pmax(f0, lov), hiv), magic), f64x2.add(f64x2.pmin(f64x2.pmax(f1, lov), hiv), magic), 0, 2, 4, 6);
-      v128.store64_lane(y + (<usize>j << 1), i16x8.narrow_i32x4_s(r, r), 0);
-    }
-    if (!exact || ties) {
+      const t0 = f64x2.add(f64x2.mul(v0, mq0), offset);
+      const t1 = f64x2.add(f64x2.mul(v1, mq1), offset);
+      const f0 = f64x2.floor(t0);
+      const f1 = f64x2.floor(t1);
+      if (exact) {
+        // Half even: floor(t) as half up, its integer straight from the low words (|f| < 2^31, vlim), then the
+        // clamp on the (saturated) i16s; the exact ties (t = floor(t)) go to the i64 requant below.
+        const r = i32x4.shuffle(f64x2.add(f0, magic), f64x2.add(f1, magic), 0, 2, 4, 6);
+        v128.store64_lane(yp, i16x8.min_s(i16x8.max_s(i16x8.narrow_i32x4_s(r, r), lo16), hi16), 0);
+      } else {
+        const r = i32x4.shuffle(f64x2.add(f64x2.pmin(f64x2.pmax(f0, lov), hiv), magic), f64x2.add(f64x2.pmin(f64x2.pmax(f1, lov), hiv), magic), 0, 2, 4, 6);
+        v128.store64_lane(yp, i16x8.narrow_i32x4_s(r, r), 0);
+      }
       const bad = exact
         ? v128.or(f64x2.eq(t0, f0), f64x2.eq(t1, f1))
         : v128.or(f64x2.gt(f64x2.abs(f64x2.sub(f64x2.sub(t0, f0), half)), near), f64x2.gt(f64x2.abs(f64x2.sub(f64x2.sub(t1, f1), half)), near));
@@ -344,6 +411,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
         // Exact i64 requant for the lanes at (exact) or too close to (certified) a rounding boundary.
         v128.store(scratch, v0);
         v128.store(scratch, v1, 16);
+        const j = i32((ap - acc) >> 2);
         for (let l = 0; l < 4; l++) {
           const c = (j + l) % C;
           const v = load<f64>(scratch + (<usize>l << 3));
@@ -351,14 +419,15 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, sdp: u
         }
       }
     }
-    q += 4;
-    if (q == P) q = 0;
+    yp += 8;
+    pat += 96;
+    if (pat == patEnd) pat = pat0;
   }
   v128.store(st, s0);
   v128.store(st, s1, 16);
   v128.store(st, s2, 32);
   v128.store(st, s3, 48);
-  return nrej;
+  return i32((rec - rej) >> 5);
 }
 
 /** Stores the first cnt (1–3) i32 lanes of v at p. */

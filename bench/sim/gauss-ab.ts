@@ -13,11 +13,13 @@
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { i32View } from "../../src/kernels/wasm/arena.js";
 import { Rng } from "../../src/sim/noise/rng.js";
-import { channelPeriod, putGaussPattern, putZigTables, saveGaussStreams } from "../../src/sim/chip/fastpath.js";
+import { putGaussLayer, putZigTables, saveGaussStreams } from "../../src/sim/chip/fastpath.js";
 import { cpuMsPerCall, machine } from "../kernels/common.js";
 
+/** The kernel of this tree (with gauss_prepare and the layer block) or of an older build (41cffaa: σ, m·2^−s and the bound on |acc| as operands). */
 interface GaussExports {
-  gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number, accMax: number): void;
+  gauss_requant_s16(acc: number, total: number, C: number, P: number, ...rest: number[]): void;
+  gauss_prepare?(C: number, P: number, sdp: number, msp: number, m: number, s: number, mode: number, accMax: number, lay: number): void;
 }
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -38,16 +40,14 @@ const m = Int32Array.from({ length: C }, () => 2 ** 30 + Math.floor(r.uniform() 
 const s = new Int32Array(C).fill(44);
 const acc = Int32Array.from({ length: total }, () => Math.round(r.normal() * 2 ** 14));
 const accMax = acc.reduce((v, a) => Math.max(v, Math.abs(a)), 0); // as NoisyWasmProgram passes a layer's bound
-const P = channelPeriod(C);
 
 /** One build's kernel with its operands in its own memory; `run` redoes the layer from the same streams. */
 function setup(dir: string) {
   const engine = new WasmEngine({ buildDir: dir, flavor: "simd", sim: true });
   const k = engine.k as unknown as GaussExports;
   const a = engine.arena;
-  const { sdPtr: sdp, msPtr: msp } = putGaussPattern(a, Array.from(m, (mc, c) => 0.3 * 2 ** s[c] / mc), m, s, "bench");
-  const mp = a.putI32(m, "bench");
-  const sp = a.putI32(s, "bench");
+  const sd = Array.from(m, (mc, c) => (0.3 * 2 ** s[c]) / mc);
+  const g = putGaussLayer(a, { gauss_prepare: (...p: Parameters<NonNullable<GaussExports["gauss_prepare"]>>) => k.gauss_prepare?.(...p) }, sd, m, s, mode, accMax, "bench");
   const accp = a.putI32(acc, "bench");
   const y = a.alloc(total * 2, "bench");
   const st = a.alloc(112, "bench");
@@ -55,7 +55,8 @@ function setup(dir: string) {
   const { zt: ztp, zf: zfp } = putZigTables(a);
   const run = () => {
     saveGaussStreams(i32View(a, st, 20), [0, 1, 2, 3, 4].map((k) => new Rng(1, 0, 0, k)));
-    k.gauss_requant_s16(accp, total, C, P, sdp, msp, mp, sp, 0, 15, y, st, rej, ztp, zfp, mode, accMax); // a build without accMax ignores it
+    if (k.gauss_prepare) k.gauss_requant_s16(accp, total, C, g.period, g.mPtr, g.sPtr, 0, 15, y, st, rej, ztp, zfp, mode, g.layPtr);
+    else k.gauss_requant_s16(accp, total, C, g.period, g.sdPtr, g.msPtr, g.mPtr, g.sPtr, 0, 15, y, st, rej, ztp, zfp, mode, accMax);
   };
   return { run, out: () => Int16Array.from(a.i16(y, total)) };
 }

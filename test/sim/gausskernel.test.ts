@@ -13,10 +13,11 @@ import { i32View } from "../../src/kernels/wasm/arena.js";
 import { detExp, detLog } from "../../src/sim/noise/detmath.js";
 import { perturbAccumulators } from "../../src/sim/noise/models.js";
 import { Rng, ZIG_F, ZIG_W, zigSqueeze } from "../../src/sim/noise/rng.js";
-import { putGaussPattern, putZigTables, saveGaussStreams } from "../../src/sim/chip/fastpath.js";
+import { putGaussLayer, putZigTables, saveGaussStreams } from "../../src/sim/chip/fastpath.js";
 
 interface GaussExports {
-  gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number, accMax: number): void;
+  gauss_prepare(C: number, P: number, sdp: number, msp: number, m: number, s: number, mode: number, accMax: number, lay: number): void;
+  gauss_requant_s16(acc: number, total: number, C: number, P: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number, lay: number): void;
   det_exp(x: number): number;
   det_log(x: number): number;
 }
@@ -79,9 +80,6 @@ function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
   const a = engine.arena;
   const mark = a.mark();
   const total = c.C * c.rows;
-  const { period: P, sdPtr: sdp, msPtr: msp } = putGaussPattern(a, c.sd, c.m, c.s, "test");
-  const m = a.putI32(c.m, "test");
-  const s = a.putI32(c.s, "test");
   const acc = a.putI32(c.acc, "test");
   const y = a.alloc(total * 2, "test");
   const st = a.alloc(112, "test");
@@ -91,8 +89,9 @@ function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
   // Twice: with no bound on |acc| (each block scanned), then with the tightest one (max |acc|, as
   // NoisyWasmProgram passes a layer's bound), which lets the body skip its scan: the same integers.
   const outs = [Infinity, Math.max(0, ...c.acc.map(Math.abs))].map((accMax) => {
+    const g = putGaussLayer(a, k, c.sd, c.m, c.s, c.mode, accMax, "test");
     saveGaussStreams(sv, streamsOf(c.seed));
-    k.gauss_requant_s16(acc, total, c.C, P, sdp, msp, m, s, c.lo, c.hi, y, st, rej, ztp, zfp, c.mode, accMax);
+    k.gauss_requant_s16(acc, total, c.C, g.period, g.mPtr, g.sPtr, c.lo, c.hi, y, st, rej, ztp, zfp, c.mode, g.layPtr);
     return Int16Array.from(a.i16(y, total));
   });
   a.release(mark);
@@ -201,6 +200,39 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
       expect(out[0]).toBe(want);
       expect(Array.from(out)).toEqual(Array.from(expected(c, streamsOf(seed))));
     }
+  });
+
+  it("the exact form's nearest-integer requant at its edges: remainders 0, 1 and 2^s − 1 of n = v·m (+ 2^(s−1)), s = 1 … 52 up to the bound V·m + 2^(s−1) < 2^52; beyond it and s = 53 refused", () => {
+    // (v, m, s): 2^50 − 1 = (2^25 + 1)(2^25 − 1) puts v·m one below a multiple of 2^50 (d = ½ − 2^−51 when
+    // truncating; with + 2^49, at s = 51, d = ½ − 2^−52 when rounding half up); −(2^25 + 1) one above (d near
+    // −½); v·m = ±2^(s−1) a multiple of 2^(s−1) (remainder 0, d = −½ + 2^−(s+1)); s = 1 with remainders 0 and 1.
+    // Near the bound (v·m ≈ 1.5·2^51, where 2v·m + 1 needs all 53 bits: a smaller c would not add exactly), s = 40
+    // (outputs within i16): v·m = 6145·2^39, w = 3072.5, an even integer + ½ where nearest-even would go down (half
+    // up: remainder 0); v·m = 3073·2^40, −3074·2^40 (truncate: remainder 0, both parities); beyond the bound,
+    // v·m = 6145·2^40 at s = 41 (2v·m + 1 ≈ 3·2^52 would not add exactly: refused).
+    // σ = 0: the accumulator is v. Each alone, since the bound is per call (V = max |acc| + 2).
+    const cases: [number, number, number][] = [
+      [2 ** 25 + 1, 2 ** 25 - 1, 51], [-(2 ** 25 + 1), 2 ** 25 - 1, 51], [2 ** 25 + 1, 2 ** 25 - 1, 50], [-(2 ** 25 + 1), 2 ** 25 - 1, 50],
+      [2 ** 20, 2 ** 30, 51], [-(2 ** 20), 2 ** 30, 51], [2 ** 20, 2 ** 30, 50], [-(2 ** 20), 2 ** 30, 50], [-(2 ** 21 - 3), 2 ** 30, 52], [2 ** 21 - 3, 2 ** 30, 52],
+      [1, 1, 1], [-1, 1, 1], [3, 1, 1], [-3, 1, 1], [2 ** 15 - 1, 1, 1], [-(2 ** 15 - 1), 1, 1], [2 ** 15 - 1, 2 ** 31 - 1, 53],
+      [6145 * 2 ** 9, 2 ** 30, 40], [-6145 * 2 ** 9, 2 ** 30, 40], [3073 * 2 ** 10, 2 ** 30, 40], [-3074 * 2 ** 10, 2 ** 30, 40], [6145 * 2 ** 10, 2 ** 30, 41],
+    ];
+    // The exact form's bound (see gauss_requant_s16), V = |v| + 2.
+    const exact = (v: number, m: number, s: number) => {
+      const V = BigInt(Math.abs(v) + 2);
+      return s <= 52 && V * BigInt(m) + (1n << BigInt(s - 1)) < 2n ** 52n && V * BigInt(m) < (2n ** 31n - 2n) << BigInt(s);
+    };
+    const k = engine.k as unknown as GaussExports;
+    const a = engine.arena;
+    for (const [v, m, s] of cases)
+      for (const mode of [0, 1, 2]) {
+        const c: Case = { C: 1, rows: 8, m: [m], s: [s], sd: [0], acc: new Array(8).fill(v), lo: -32768, hi: 32767, seed: 2, mode };
+        const mark = a.mark();
+        const vlim = new Float64Array(a.bytes().buffer, putGaussLayer(a, k, c.sd, c.m, c.s, mode, Math.abs(v), "test").layPtr + 8, 1)[0];
+        a.release(mark);
+        expect(Math.abs(v) + 2 < vlim, `v ${v}, m ${m}, s ${s}: the exact form ${exact(v, m, s) ? "taken" : "refused"}`).toBe(exact(v, m, s)); // V = max |acc| + 16·0 + 2
+        expect(Array.from(kernelOutput(engine, c)), `v ${v}, m ${m}, s ${s}, mode ${mode}`).toEqual(Array.from(expected(c, streamsOf(2))));
+      }
   });
 
   it("the largest accumulators the exact form must refuse: v·m in [2^53, 2^54), where floor(v·(m·2^−s) + ½) in doubles is one too high", () => {

@@ -36,7 +36,8 @@ interface SimExports extends KernelExports {
   dwconv_s16_acc(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, p0: number, p1: number, y: number): void;
   requant_rows_mode(acc: number, rows: number, channels: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number, mode: number): void;
   gemm_s16_sat_ktile(x: number, lda: number, M: number, w: number, panels: number, N: number, tiles: number, T: number, wpp: number, bias: number, bits: number, y: number, ldy: number): void;
-  gauss_requant_s16(acc: number, total: number, C: number, P: number, sdp: number, msp: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number, accMax: number): void;
+  gauss_prepare(C: number, P: number, sdp: number, msp: number, m: number, s: number, mode: number, accMax: number, lay: number): void;
+  gauss_requant_s16(acc: number, total: number, C: number, P: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number, lay: number): void;
 }
 
 /** lcm(C, 4): the period of the channel pattern over groups of 4 accumulators (gauss_requant_s16's P). */
@@ -45,15 +46,28 @@ export function channelPeriod(C: number): number {
 }
 
 /**
- * gauss_requant_s16's per-position operands of a layer with C = m.length channels, as f64 in linear memory over
- * one channel period P = channelPeriod(C): sdp[q] = sd[q mod C] (σ in accumulator units) and msp[q] = m·2^−s of
- * channel q mod C.
+ * gauss_requant_s16's per-layer operands of a layer with C = m.length channels in linear memory: the chip's m
+ * and s (i32 [C]); as f64 over one channel period P = channelPeriod(C), sdp[q] = sd[q mod C] (σ in accumulator
+ * units) and msp[q] = m·2^−s of channel q mod C; and the layer block that gauss_prepare fills from them for the
+ * rounding `mode` and the bound accMax on every |accumulator| of the layer (+∞: none).
  */
-export function putGaussPattern(a: Arena, sd: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, what: string): { period: number; sdPtr: number; msPtr: number } {
+export function putGaussLayer(a: Arena, k: Pick<SimExports, "gauss_prepare">, sd: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, mode: number, accMax: number, what: string): GaussLayer {
   const C = m.length;
   const period = channelPeriod(C);
   const put = (f: (c: number) => number) => putBytes(a, new Uint8Array(Float64Array.from({ length: period }, (_, q) => f(q % C)).buffer), what);
-  return { period, sdPtr: put((c) => sd[c]), msPtr: put((c) => m[c] * 2 ** -s[c]) };
+  const g = { period, sdPtr: put((c) => sd[c]), msPtr: put((c) => m[c] * 2 ** -s[c]), mPtr: a.putI32(m, what), sPtr: a.putI32(s, what), layPtr: a.alloc(32 + 24 * period, what) };
+  k.gauss_prepare(C, period, g.sdPtr, g.msPtr, g.mPtr, g.sPtr, mode, accMax, g.layPtr);
+  return g;
+}
+
+/** Where putGaussLayer put a layer's operands (byte offsets in linear memory). */
+export interface GaussLayer {
+  period: number;
+  sdPtr: number;
+  msPtr: number;
+  mPtr: number;
+  sPtr: number;
+  layPtr: number;
 }
 
 /** The ziggurat's tables in linear memory, as gauss_requant_s16 reads them (zigTablesForWasm). */
@@ -195,17 +209,12 @@ interface LayerNoise {
   sat: SatLayout | null;
   /** 32 − accumulator bits when the accumulator can wrap (the raw sums are sign-extended from that bit), else 0. */
   wrapShift: number;
-  /** Output Gaussian σ per channel in accumulator units (null: no output noise). */
-  sd: Float64Array | null;
-  /** For gauss_requant_s16: the channel pattern's period P = lcm(C, 4), σ and m·2^−s per position of it. */
-  period: number;
-  sdPtr: number;
-  msPtr: number;
   /**
-   * A bound on the raw |accumulator| (the layer's weights over its input range), for gauss_requant_s16; +∞ where
-   * accumulator flips, wrap or saturation can take an accumulator past it.
+   * gauss_requant_s16's operands (putGaussLayer), with a bound on the raw |accumulator| (the layer's weights over
+   * its input range) or +∞ where accumulator flips, wrap or saturation can take an accumulator past it; null
+   * without output noise.
    */
-  accMax: number;
+  gauss: GaussLayer | null;
 }
 
 /**
@@ -278,14 +287,17 @@ export class NoisyWasmProgram {
       const p = chip.prep.get(l);
       if (!p || p.kind !== "digital") return;
       const sd = outSigma > 0 ? outputSigmas(p, outSigma, outUnit) : null;
-      const { period, sdPtr, msPtr } = sd ? putGaussPattern(a, sd, p.m, p.s, "the output noise operands") : { period: channelPeriod(p.m.length), sdPtr: 0, msPtr: 0 };
       const { overflow, accBits, kTile } = chip.spec;
       const x = chip.program.layers[l.inputs[0]].out;
       const overflows = needsWrap(chip, p, x);
       const bound = accBoundOf(chip, p, x);
       const wrapShift = overflows && overflow === "wrap" ? 32 - accBits : 0;
       const sat = overflows && overflow === "saturate" ? satLayout(p, kTile, (v) => a.putI16(v, "saturating weights"), (v) => a.putI32(v, "saturating operands")) : null;
-      this.noise[i] = { prep: p, m: a.putI32(p.m, "chip multipliers"), s: a.putI32(p.s, "chip shifts"), perturb: accBer > 0 || !!sd, sat, wrapShift, sd, period, sdPtr, msPtr, accMax: accBer > 0 || wrapShift > 0 || sat ? Infinity : Math.max(-bound.min, bound.max) };
+      const accMax = accBer > 0 || wrapShift > 0 || sat ? Infinity : Math.max(-bound.min, bound.max);
+      const gauss = sd ? putGaussLayer(a, this.k, sd, p.m, p.s, this.mode, accMax, "the output noise operands") : null;
+      const m = gauss ? gauss.mPtr : a.putI32(p.m, "chip multipliers");
+      const s = gauss ? gauss.sPtr : a.putI32(p.s, "chip shifts");
+      this.noise[i] = { prep: p, m, s, perturb: accBer > 0 || !!sd, sat, wrapShift, gauss };
     });
     this.state = a.alloc(112, "the generator state");
     this.rej = a.alloc(Math.ceil(maxAcc / 4) * 32, "the ziggurat's rejection records");
@@ -387,7 +399,7 @@ export class NoisyWasmProgram {
     const acc = this.accPtr;
     const sat = ln.sat;
     const bits = this.chip.spec.accBits;
-    if (ln.sd && !sat && ln.wrapShift === 0 && this.knobs.accBer === 0 && p.kind !== "dense") {
+    if (ln.gauss && !sat && ln.wrapShift === 0 && this.knobs.accBer === 0 && p.kind !== "dense") {
       this.gaussSlabs(l, p, ln, x, n, nPix, outC, l.rq.lo, l.rq.hi, y, first);
       return;
     }
@@ -437,7 +449,7 @@ export class NoisyWasmProgram {
       const accBits = this.chip.spec.accBits;
       for (let b = 0; b < n; b++) flipBits(view, b * per, per, accBits, true, accBer, this.stream(first + b, ln.prep.index, STREAM.accFlip)); // stays within accBits ≤ 32
     }
-    if (!ln.sd) {
+    if (!ln.gauss) {
       k.requant_rows_mode(acc, n * nPix, outC, ln.m, ln.s, lo, hi, y, outC, this.mode);
       return;
     }
@@ -446,8 +458,14 @@ export class NoisyWasmProgram {
     for (let b = 0; b < n; b++) {
       const off = b * per;
       this.seedGauss(first + b, ln);
-      k.gauss_requant_s16(acc + off * 4, per, outC, ln.period, ln.sdPtr, ln.msPtr, ln.m, ln.s, lo, hi, y + off * 2, this.state, this.rej, this.zt, this.zf, this.mode, ln.accMax);
+      this.gauss(ln, acc + off * 4, per, lo, hi, y + off * 2);
     }
+  }
+
+  /** gauss_requant_s16 on `total` accumulators of layer ln at acc, continuing the streams, into i16 at y. */
+  private gauss(ln: LayerNoise, acc: number, total: number, lo: number, hi: number, y: number): void {
+    const g = ln.gauss!;
+    this.k.gauss_requant_s16(acc, total, ln.prep.m.length, g.period, g.mPtr, g.sPtr, lo, hi, y, this.state, this.rej, this.zt, this.zf, this.mode, g.layPtr);
   }
 
   /** Seeds the output-noise streams of one image and layer in linear memory: the four lanes as one v128 per state word, then the slow stream. */
@@ -503,7 +521,7 @@ export class NoisyWasmProgram {
       for (let p0 = 0; p0 < nPix; p0 += slab) {
         const np = Math.min(slab, nPix - p0);
         raw(b, p0, np);
-        k.gauss_requant_s16(acc, np * outC, outC, ln.period, ln.sdPtr, ln.msPtr, ln.m, ln.s, lo, hi, y + (b * nPix + p0) * outC * 2, this.state, this.rej, this.zt, this.zf, this.mode, ln.accMax);
+        this.gauss(ln, acc, np * outC, lo, hi, y + (b * nPix + p0) * outC * 2);
       }
     }
     engine.arena.release(mark);
@@ -519,8 +537,9 @@ function slabPixels(C: number, unit: number, min: number): number {
  * The slabs of gaussSlabs: about `elements` accumulators (128 KB, within L2 with their outputs), a multiple of 4
  * pixels (of whole rows for an im2col conv); a GEMM's slab at least `minRows` pixels (its tall-matrix path,
  * UNPACK_MIN_ROWS in assembly/gemm.ts, from 24 rows). 32,768 rather than the 4,096 that fit L1: fewer calls,
- * each with its per-channel set-up (the GEMM's panels, gauss_requant_s16's bounds over C channels), measured
- * 4% faster on mobilenetv2 (docs/RESULTS.md, fourth pass). Tests set tiny slabs (many per image) to compare
+ * each with its per-channel set-up (the GEMM's panels; then also gauss_requant_s16's bounds over C channels, now
+ * once per layer in gauss_prepare), measured 4% faster on mobilenetv2 (docs/RESULTS.md, fourth pass; the sixth
+ * pass found 8,192 … 32,768 alike). Tests set tiny slabs (many per image) to compare
  * them with the plain-TS kernels.
  */
 export const slabOptions = { elements: 32768, minRows: 24 };
