@@ -15,7 +15,7 @@ import { buildChip } from "../../src/sim/chip/chip.js";
 import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
 import { flipInputs, simKernels } from "../../src/sim/chip/kernels.js";
 import { runTrial, simOptions, withChipWeights } from "../../src/sim/chip/run.js";
-import { NoisyWasmProgram, fastPathEquivalent, slabBounds, slabOptions } from "../../src/sim/chip/fastpath.js";
+import { NoisyWasmProgram, fastPathEquivalent, slabOptions } from "../../src/sim/chip/fastpath.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
 
 const BASE = loadHwModel("int8-systolic-16x16").hw;
@@ -132,7 +132,7 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
 
   it("output Gaussian noise on convs in tiny slabs (1×1 and depthwise: 4 pixels, often mid-row; im2col: 1–4 rows), the streams continued: identical logits", () => {
     const saved = { ...slabOptions };
-    Object.assign(slabOptions, { elements: 1, minRows: 4, whole: 0 });
+    Object.assign(slabOptions, { elements: 1, minRows: 4 });
     const kinds = { direct: 0, depthwise: 0, im2col: 0, midRow: 0 };
     try {
       for (const kv of [KINDS[2][1], KINDS[3][1], [...KINDS[2][1], ["noise.activationBitFlip.ber", 0.01], ["requant.rounding", "half-even"]] as [string, number | string][]]) {
@@ -165,61 +165,6 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
     expect(kinds.depthwise).toBeGreaterThan(0);
     expect(kinds.im2col).toBeGreaterThan(0);
     expect(kinds.midRow).toBeGreaterThan(0);
-  });
-
-  it("slab bounds: balanced, aligned to the unit, at least min pixels where the image has them, covering the image", () => {
-    Object.assign(slabOptions, { elements: 32768 });
-    // A 7×7 layer of 960 channels: one slab (not 36 + 13 pixels); 14×14 × 576: 3 slabs of 68, 64, 64 (not 60, 60, 60, 16).
-    expect(slabBounds(49, 960, 4, 24)).toEqual([0, 49]);
-    expect(slabBounds(196, 576, 4, 24)).toEqual([0, 64, 128, 196]);
-    // 112 rows of 112 pixels, 32 channels, whole rows (unit lcm(112, 4) = 112): 12 slabs of 9 or 10 rows, no 2-row tail.
-    const im2col = slabBounds(112 * 112, 32, 112, 24);
-    expect(im2col.length - 1).toBe(12);
-    for (let nPix = 1; nPix <= 300; nPix++)
-      for (const [C, unit, min, elements] of [[1, 4, 1, 1], [3, 4, 4, 1], [16, 4, 24, 300], [7, 28, 24, 200], [64, 12, 4, 1000], [960, 4, 24, 32768]]) {
-        slabOptions.elements = elements;
-        const b = slabBounds(nPix, C, unit, min);
-        const what = `nPix ${nPix}, C ${C}, unit ${unit}, min ${min}, elements ${elements}: ${b.join(" ")}`;
-        if (b[0] !== 0 || b[b.length - 1] !== nPix) expect.fail(`${what}: not the whole image`);
-        const sizes = b.slice(1).map((v, i) => v - b[i]);
-        if (b.slice(0, -1).some((v) => v % unit !== 0)) expect.fail(`${what}: a slab starts off the unit`);
-        if (sizes.some((v) => v <= 0)) expect.fail(`${what}: an empty slab`);
-        if (sizes.length > 1 && sizes.some((v) => v < min)) expect.fail(`${what}: a slab under min pixels`);
-        if (sizes.slice(0, -1).some((v) => Math.abs(v - sizes[0]) > unit)) expect.fail(`${what}: unbalanced`);
-        const target = Math.max(min, elements / C);
-        if (sizes.length > 1 && sizes[0] > 2 * target + unit) expect.fail(`${what}: slabs far over the target`);
-      }
-    slabOptions.elements = 32768;
-  });
-
-  it("output Gaussian noise with small layers in one raw call over the micro-batch (slabOptions.whole) beside slabbed ones, micro-batches of 1–3: identical logits", () => {
-    const saved = { ...slabOptions };
-    const paths = { whole: 0, slabs: 0 };
-    try {
-      for (const kv of [KINDS[2][1], [...KINDS[2][1], ["noise.activationBitFlip.ber", 0.01], ["requant.rounding", "half-even"]] as [string, number | string][]]) {
-        const hw = set(BASE, kv);
-        let ran = 0;
-        for (let seed = 1; seed <= 30; seed++) {
-          const p = randomProgram(seed);
-          const micro = 1 + (seed % 3);
-          // whole: the median layer's accumulators at this micro-batch, so both paths run in one program.
-          const sizes = p.layers.filter((l) => l.op === "conv2d").map((l) => micro * sizeOf(l.out.shape)).sort((a, b) => a - b);
-          if (sizes.length < 2) continue;
-          Object.assign(slabOptions, { elements: 8, minRows: 4, whole: sizes[Math.floor(sizes.length / 2) - 1] });
-          const images = randomImages(p, 4, seed);
-          const got = fastLogits(p, hw, seed, 1, images, 4, 4, micro);
-          if (!got) continue;
-          ran++;
-          expectSame(`program ${p.name} (seed ${seed}, micro ${micro}, whole ${slabOptions.whole})`, tsLogits(p, hw, seed, 1, images, 4, 2), got);
-          for (const v of sizes) paths[v <= slabOptions.whole ? "whole" : "slabs"]++;
-        }
-        expect(ran).toBeGreaterThanOrEqual(20);
-      }
-    } finally {
-      Object.assign(slabOptions, saved);
-    }
-    expect(paths.whole).toBeGreaterThan(20);
-    expect(paths.slabs).toBeGreaterThan(20);
   });
 
   it("cut multipliers (requant.multiplierBits 16 and 24, lowbit-npu and bitserial-edge style), every source: identical logits", () => {

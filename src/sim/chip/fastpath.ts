@@ -390,9 +390,7 @@ export class NoisyWasmProgram {
     const acc = this.accPtr;
     const sat = ln.sat;
     const bits = this.chip.spec.accBits;
-    // Output noise alone: in slabs (gaussSlabs), unless the micro-batch's accumulators are few (slabOptions.whole):
-    // then one raw call over all its images, as the noise-free GEMM, and gauss_requant_s16 per image below.
-    if (ln.sd && !sat && ln.wrapShift === 0 && this.knobs.accBer === 0 && p.kind !== "dense" && n * nPix * outC > slabOptions.whole) {
+    if (ln.sd && !sat && ln.wrapShift === 0 && this.knobs.accBer === 0 && p.kind !== "dense") {
       this.gaussSlabs(l, p, ln, x, n, nPix, outC, l.rq.lo, l.rq.hi, y, first);
       return;
     }
@@ -479,20 +477,21 @@ export class NoisyWasmProgram {
     const acc = this.accPtr;
     const xImage = g.H * g.W * g.C * 2;
     const mark = engine.arena.mark();
-    let bounds: number[];
+    let slab: number;
     let raw: (b: number, p0: number, np: number) => void;
     if (p.kind === "depthwise") {
-      bounds = slabBounds(nPix, outC, 4, 1);
+      slab = slabPixels(outC, 4, 1);
       raw = (b, p0, np) => k.dwconv_s16_acc(x + b * xImage, 1, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.Cp, p.bias, p0, p0 + np, acc);
     } else if (p.direct) {
       const gm = p.gemms[0];
-      bounds = slabBounds(nPix, outC, 4, slabOptions.minRows);
+      slab = slabPixels(outC, 4, slabOptions.minRows);
       raw = (b, p0, np) => k.gemm_s16_8c2_acc(x + (b * nPix + p0) * g.C * 2, g.C, np, gm.host.Kp, gm.w, gm.host.container, this.accScratch, this.tile, gm.host.N, gm.bias, acc, outC);
     } else {
       // Whole output rows, a multiple of 4 pixels (unless the slab is the whole image).
       const Kp = p.gemms[0].host.Kp;
-      bounds = slabBounds(nPix, outC, channelPeriod(g.OW), slabOptions.minRows); // lcm(OW, 4): whole rows, a multiple of 4 pixels
-      const col = engine.arena.alloc(maxSlab(bounds) * Kp * 2, `the im2col buffer of layer ${l.name}`);
+      const unit = channelPeriod(g.OW); // lcm(OW, 4): whole rows, a multiple of 4 pixels
+      slab = Math.min(nPix, slabPixels(outC, unit, slabOptions.minRows));
+      const col = engine.arena.alloc(slab * Kp * 2, `the im2col buffer of layer ${l.name}`);
       raw = (b, p0, np) => {
         const oy0 = p0 / g.OW;
         for (let gi = 0; gi < p.groups; gi++) {
@@ -504,9 +503,8 @@ export class NoisyWasmProgram {
     }
     for (let b = 0; b < n; b++) {
       this.seedGauss(first + b, ln);
-      for (let j = 1; j < bounds.length; j++) {
-        const p0 = bounds[j - 1];
-        const np = bounds[j] - p0;
+      for (let p0 = 0; p0 < nPix; p0 += slab) {
+        const np = Math.min(slab, nPix - p0);
         raw(b, p0, np);
         k.gauss_requant_s16(acc, np * outC, outC, ln.period, ln.sdPtr, ln.msPtr, ln.m, ln.s, lo, hi, y + (b * nPix + p0) * outC * 2, this.state, this.rej, this.zt, this.zf, this.mode, ln.accMax);
       }
@@ -515,28 +513,9 @@ export class NoisyWasmProgram {
   }
 }
 
-/**
- * The slabs of gaussSlabs over an image of nPix pixels of C channels, as their bounds [0, p1, …, nPix]: about
- * slabOptions.elements accumulators each and at least `min` pixels (where the image has them), every slab but
- * the last a whole number of `unit`s (so each starts at a multiple of it). Balanced: the image in the nearest
- * whole number of slabs, its units spread evenly (at most one unit apart), so that no slab is a few pixels' tail
- * (e.g. 49 pixels of 960 channels: one slab, not 36 + 13 pixels): a tail still pays a call's per-channel set-up
- * (the GEMM's panel decodes, gauss_requant_s16's bounds over C), and under 24 rows the GEMM's short path.
- */
-export function slabBounds(nPix: number, C: number, unit: number, min: number): number[] {
-  const units = Math.ceil(nPix / unit);
-  const at = (count: number) => Array.from({ length: count + 1 }, (_, i) => Math.min(nPix, Math.floor((i * units) / count) * unit));
-  // Fewer slabs while one is under min pixels (a last slab of a part of a coarse unit can be).
-  for (let count = Math.min(units, Math.round(nPix / Math.max(min, slabOptions.elements / C))); count > 1; count--) {
-    const b = at(count);
-    if (b.every((v, i) => i === 0 || v - b[i - 1] >= min)) return b;
-  }
-  return [0, nPix];
-}
-
-/** The largest slab of slabBounds' bounds. */
-function maxSlab(bounds: number[]): number {
-  return Math.max(...bounds.slice(1).map((b, i) => b - bounds[i]));
+/** Pixels per slab of gaussSlabs: about slabOptions.elements accumulators of C channels and at least `min` pixels, rounded up to a multiple of `unit`. */
+function slabPixels(C: number, unit: number, min: number): number {
+  return Math.ceil(Math.max(min, slabOptions.elements / C) / unit) * unit;
 }
 
 /**
@@ -544,8 +523,7 @@ function maxSlab(bounds: number[]): number {
  * pixels (of whole rows for an im2col conv); a GEMM's slab at least `minRows` pixels (its tall-matrix path,
  * UNPACK_MIN_ROWS in assembly/gemm.ts, from 24 rows). 32,768 rather than the 4,096 that fit L1: fewer calls,
  * each with its per-channel set-up (the GEMM's panels, gauss_requant_s16's bounds over C channels), measured
- * 4% faster on mobilenetv2 (docs/RESULTS.md, fourth pass). `whole`: a layer whose micro-batch has at most this
- * many accumulators (512 KB of i32) takes no slabs. Tests set tiny slabs (many per image) to compare them with
- * the plain-TS kernels.
+ * 4% faster on mobilenetv2 (docs/RESULTS.md, fourth pass). Tests set tiny slabs (many per image) to compare
+ * them with the plain-TS kernels.
  */
-export const slabOptions = { elements: 32768, minRows: 24, whole: 131072 };
+export const slabOptions = { elements: 32768, minRows: 24 };
