@@ -69,7 +69,7 @@ const x = flipInputs(chip, images(n, sizeOf(p.layers[0].out.shape)), n, 0);
 const chipProgram = withChipWeights(p, chip);
 const clean = new WasmProgram(loadWasmKernels({ flavor: "auto" }).engine, p, n);
 const builds = dirB || twoJs ? [dirA, dirB || dirA] : [dirA];
-const noisy = builds.map((d, i) => new NoisyWasmProgram(chip, chipProgram, new WasmEngine({ flavor: "simd", sim: true, ...(d ? { buildDir: d } : {}) }), i ? microB : microA));
+const noisy = builds.map((d, i) => (i && treeB ? null : new NoisyWasmProgram(chip, chipProgram, new WasmEngine({ flavor: "simd", sim: true, ...(d ? { buildDir: d } : {}) }), i ? microB : microA)));
 if (treeB) {
   const { resolve } = await import("node:path");
   const fp = await import(resolve(treeB, "src/sim/chip/fastpath.ts"));
@@ -79,7 +79,7 @@ if (treeB) {
 const slabs = [slabA, slabB];
 const runNoisy = (i: number) => {
   Object.assign(slabOptions, slabs[i]);
-  return noisy[i].run(x, n, 0);
+  return noisy[i]!.run(x, n, 0);
 };
 const outs = noisy.map((_, i) => runNoisy(i).logits);
 if (outs.length === 2 && outs[0].some((v, i) => v !== outs[1][i])) throw new Error("A and B give different logits");
