@@ -217,6 +217,9 @@ interface LayerNoise {
   gauss: GaussLayer | null;
 }
 
+/** Images per pass through the layers of NoisyWasmProgram by default (1 measured no faster on mobilenetv2: docs/RESULTS.md, sixth pass). */
+export const NOISY_MICRO_BATCH = 2;
+
 /**
  * A chip instance's program in linear memory with per-inference noise between the kernels. `run` takes
  * the (input-flipped) u8 images of inferences first … first + n − 1.
@@ -254,7 +257,7 @@ export class NoisyWasmProgram {
     private readonly chip: ChipInstance,
     private readonly program: Program,
     engine: WasmEngine,
-    micro = 2,
+    micro = NOISY_MICRO_BATCH,
   ) {
     if (typeof (engine.k as Partial<SimExports>).gauss_requant_s16 !== "function") throw new Error("NoisyWasmProgram needs the simulator's kernels: new WasmEngine({ sim: true }) (build/nipq-sim-*.wasm)");
     this.engine = engine;
