@@ -164,11 +164,11 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     for (let j = 0; j < 24; j++) expect(want[j]).toBe(Number((BigInt(acc[j]) * BigInt(c.m[j % C]) + (1n << BigInt(c.s[j % C] - 1))) >> BigInt(c.s[j % C])));
   });
 
-  it("x = ½ − 2^−54, the one double where floor(x + ½) is not round half up, with acc = 0: v = 0, in both forms", () => {
+  it("x = ½ − 2^−54, the one double where floor(x + ½) is not round half up, with acc = 0: v = 0, with and without the correction", () => {
     // sd·z = ½ − 2^−54 exactly for the first draw of a seed: then x = 0 + sd·z, Math.round(x) = 0 but
-    // floor(x + ½) = 1. The exact form rounds with floor(x + ½) only when every |m·2^−s| < ½ (m = 1, s = 2 here),
-    // where v = 1 and v = 0 requantize alike; m = 3, s = 2 (0.75) must take the certified form: there v = 1
-    // would give 1. (A first draw from the ziggurat's fast path, so that the SIMD body rounds it.)
+    // floor(x + ½) = 1. The exact form leaves the correction out when every |m·2^−s| < ½ (m = 1, s = 2 here),
+    // where v = 1 and v = 0 requantize alike; with m = 3, s = 2 (0.75) it corrects: there v = 1 would give 1.
+    // (A first draw from the ziggurat's fast path, so that the SIMD body rounds it.)
     const x = 0.5 - 2 ** -54;
     expect(Math.floor(x + 0.5)).toBe(1);
     expect(Math.round(x)).toBe(0);
@@ -198,6 +198,66 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
       const c: Case = { C: 4, rows: 2, m: [m, 1, 1, 1], s: [2, 2, 2, 2], sd: [sd, 0, 0, 0], acc: new Array(8).fill(0), lo: -128, hi: 127, seed, mode: 0 };
       const out = kernelOutput(engine, c);
       expect(out[0]).toBe(want);
+      expect(Array.from(out)).toEqual(Array.from(expected(c, streamsOf(seed))));
+    }
+  });
+
+  it("rounds x = acc + sd·z half up at the doubles where floor(x + ½) could go wrong: ½ − 2^−54 and its neighbours, ±¼, ±½, ±1, ±1.5, ±(2^k ± ½) and one ulp either side, k = 0 … 14, in the exact form (all three roundings)", () => {
+    // x + ½ is inexact only for 0 < x < ½ (sum in [½, 1), ulp 2^−53) and for x ≥ ½ whose sum reaches the next
+    // binade (see gauss_requant_s16); these candidates sit on both sides of those edges. Each is placed on its
+    // own channel: acc an integer next to x (or 0) and sd chosen a few ulps around (x − acc)/z so that
+    // acc + sd·z is x exactly for that element's draw z. m = 2, s = 1 makes the requant the identity (y = v in
+    // every mode), and m·2^−s = 1 ≥ ½: the exact form must correct floor(x + ½) at x = ½ − 2^−54.
+    const bits = new DataView(new ArrayBuffer(8));
+    const step = (v: number, d: number) => {
+      bits.setFloat64(0, v);
+      bits.setBigInt64(0, bits.getBigInt64(0) + BigInt(v < 0 ? -d : d)); // d ulps toward +∞
+      return bits.getFloat64(0);
+    };
+    const E = 0.5 - 2 ** -54;
+    const xs = new Set<number>([E, step(E, -1), step(E, -2), 0.5, step(0.5, 1), 2 ** -60, 0]);
+    const around = (x: number) => [step(x, -1), x, step(x, 1)];
+    for (const b of [0.25, 0.5, 1, 1.5]) for (const x of [...around(b), ...around(-b)]) xs.add(x);
+    for (let k = 0; k <= 14; k++) for (const b of [2 ** k - 0.5, 2 ** k + 0.5]) for (const x of [...around(b), ...around(-b)]) xs.add(x);
+    const cands = [...xs];
+    expect(step(0.5, -1)).toBe(E);
+    // The claim of gauss_requant_s16 on these: floor(x + ½) is Math.round(x) except at E.
+    expect(cands.filter((x) => Math.floor(x + 0.5) !== Math.round(x))).toEqual([E]);
+    // The draws of one row of C elements (seed 9) and which come from the ziggurat's fast path (the slow stream
+    // untouched), the ones the SIMD body rounds.
+    const C = 4 * cands.length;
+    const seed = 9;
+    const st = streamsOf(seed);
+    const before = new Int32Array(4);
+    const after = new Int32Array(4);
+    const draws = Array.from({ length: C }, (_, j) => {
+      st[4].saveState(before, 0, 1);
+      const z = st[j & 3].normalZig(st[4]);
+      st[4].saveState(after, 0, 1);
+      return { z, fast: before.every((w, i) => w === after[i]) };
+    });
+    const acc = new Array<number>(C).fill(0);
+    const sd = new Array<number>(C).fill(0);
+    const xAt = new Map<number, number>();
+    for (const x of cands) {
+      let placed = false;
+      for (let j = 0; j < C && !placed; j++) {
+        if (xAt.has(j) || !draws[j].fast) continue;
+        for (const a of new Set([0, Math.floor(x), Math.ceil(x)]))
+          for (let d = -4; d <= 4 && !placed; d++) {
+            const q = step((x - a) / draws[j].z, d);
+            if (q >= 0 && a + q * draws[j].z === x) {
+              [acc[j], sd[j], placed] = [a, q, true];
+              xAt.set(j, x);
+            }
+          }
+      }
+      expect(placed, `x = ${x} placed on a fast draw`).toBe(true);
+    }
+    for (const mode of [0, 1, 2]) {
+      const c: Case = { C, rows: 1, m: new Array(C).fill(2), s: new Array(C).fill(1), sd, acc, lo: -32768, hi: 32767, seed, mode };
+      const out = kernelOutput(engine, c);
+      expect([...xAt].map(([j, x]) => [x, out[j]]), `mode ${mode}`).toEqual([...xAt].map(([, x]) => [x, Math.round(x) + 0]));
       expect(Array.from(out)).toEqual(Array.from(expected(c, streamsOf(seed))));
     }
   });
