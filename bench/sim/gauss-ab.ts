@@ -4,9 +4,13 @@
 // [2^30, 2^31), s = 44, output σ 0.3 (out-lsb), a 4-bit unsigned output (0..15), half-up rounding. Prints ns
 // per element of each and the median and quartiles of A ÷ B per round (> 1: B faster).
 //
-//   npx tsx bench/sim/gauss-ab.ts DIR_A DIR_B [--rounds R] [--mode 0|1|2] [--pixels N]
+//   npx tsx bench/sim/gauss-ab.ts DIR_A DIR_B [--rounds R] [--mode 0|1|2] [--pixels N] [--big K] [--zeros P]
 //
-// --pixels: accumulators of N pixels instead of 112·112 (e.g. 2048: 0.8 MB, within L2).
+// --pixels: accumulators of N pixels instead of 112·112 (e.g. 2048: 0.8 MB, within L2). --big K: the first K
+// channels with s = 30 instead (m·2^−s in [1, 2): a layer with channels |m·2^−s| ≥ ½, as b2_expand's 2 of 96
+// and eight depthwise layers' 1–3; their outputs clamp at 15, for timing). --zeros P: P % of the accumulators
+// 0 (every ⌊100/P⌋-th; the kernels before 0977487 round a block with a 0 in it by f64.nearest when some
+// |m·2^−s| ≥ ½).
 //
 // DIR holds nipq-sim-simd.wasm (this tree's: build/; main's: `npx asc assembly/sim.ts --target sim --outFile DIR/nipq-sim-simd.wasm`).
 
@@ -27,7 +31,7 @@ const arg = (name: string, dflt: number) => {
 };
 const [dirA, dirB] = process.argv.slice(2);
 if (!dirA || !dirB || dirA.startsWith("--") || dirB.startsWith("--")) {
-  console.error("usage: npx tsx bench/sim/gauss-ab.ts DIR_A DIR_B [--rounds R] [--mode 0|1|2] [--pixels N]");
+  console.error("usage: npx tsx bench/sim/gauss-ab.ts DIR_A DIR_B [--rounds R] [--mode 0|1|2] [--pixels N] [--big K] [--zeros P]");
   process.exit(2);
 }
 const rounds = arg("--rounds", 60);
@@ -37,8 +41,10 @@ const C = 96;
 const total = arg("--pixels", 112 * 112) * C;
 const r = new Rng(5, 0, 0, 0);
 const m = Int32Array.from({ length: C }, () => 2 ** 30 + Math.floor(r.uniform() * 2 ** 30));
-const s = new Int32Array(C).fill(44);
-const acc = Int32Array.from({ length: total }, () => Math.round(r.normal() * 2 ** 14));
+const big = arg("--big", 0);
+const s = Int32Array.from({ length: C }, (_, c) => (c < big ? 30 : 44));
+const zeroEvery = Math.floor(100 / arg("--zeros", 0)); // Infinity: none
+const acc = Int32Array.from({ length: total }, (_, j) => (j % zeroEvery === zeroEvery - 1 ? 0 : Math.round(r.normal() * 2 ** 14)));
 const accMax = acc.reduce((v, a) => Math.max(v, Math.abs(a)), 0); // as NoisyWasmProgram passes a layer's bound
 
 /** One build's kernel with its operands in its own memory; `run` redoes the layer from the same streams. */
@@ -77,5 +83,5 @@ for (let i = 0; i < rounds; i++) {
   ratios.push(t[0] / t[1]);
 }
 const q = (xs: number[], f: number) => [...xs].sort((u, v) => u - v)[Math.floor(f * (xs.length - 1))];
-console.log(`gauss_requant_s16, ${total.toLocaleString("en")} elements (C ${C}), rounding mode ${mode}, ${rounds} rounds: ns per element A ${q(ns[0], 0.5).toFixed(2)}, B ${q(ns[1], 0.5).toFixed(2)}; CPU time A / B median ${q(ratios, 0.5).toFixed(3)} (quartiles ${q(ratios, 0.25).toFixed(3)}–${q(ratios, 0.75).toFixed(3)})`);
+console.log(`gauss_requant_s16, ${total.toLocaleString("en")} elements (C ${C}, ${big} with m·2^−s ≥ ½, ${arg("--zeros", 0)} % zeros), rounding mode ${mode}, ${rounds} rounds: ns per element A ${q(ns[0], 0.5).toFixed(2)}, B ${q(ns[1], 0.5).toFixed(2)}; CPU time A / B median ${q(ratios, 0.5).toFixed(3)} (quartiles ${q(ratios, 0.25).toFixed(3)}–${q(ratios, 0.75).toFixed(3)})`);
 console.log(machine());
