@@ -129,19 +129,25 @@ const BLOCK = 1024;
 /**
  * The per-layer operands of gauss_requant_s16 (once per layer, not per call), in the layer block `lay` (32 + 24P
  * bytes): f64 sdv = ZMAX·max σ + 2 at 0, f64 vlim (the exact form's limit on V, see gauss_requant_s16; NaN in σ
- * or m: never exact) at 8, f64 accMax at 16, i32 flags at 24 (1: every |m·2^−s| < ½; 2: accMax proves the
- * exact form for every accumulator of the layer), then per group of 4 pattern positions q < P (96 bytes;
+ * or m: never exact) at 8, f64 accMax at 16, i32 flags at 24 (1: the exact form's floor(x + ½) needs no
+ * correction, see belowHalfReachable; 2: accMax proves the exact form for every accumulator of the layer), then
+ * per group of 4 pattern positions q < P (96 bytes;
  * P is a multiple of 4) their f64 σ, m·2^−s and the exact form's c = 2^−(s+1) (half up) or 2^−(s+1) − ½
  * (truncate) of channel q mod C, 4 of each (one pointer steps through them in the SIMD body). sdp, msp: f64 [P]
  * σ (accumulator units) and m·2^−s per pattern position; the other operands as gauss_requant_s16's; accMax:
  * a bound the caller proved on every |acc| of the layer (from its weights and input range,
- * src/ir/accbound.ts), or +∞ (NaN, unknown).
+ * src/ir/accbound.ts), or +∞ (NaN, unknown); zt: the ziggurat's table (see zigSlow).
  */
-export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize, mode: i32, accMax: f64, lay: usize): void {
+export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize, mode: i32, accMax: f64, lay: usize, zt: usize): void {
   let sdmax: f64 = 0;
   for (let q = 0; q < P; q++) sdmax = max(sdmax, load<f64>(sdp + (<usize>q << 3)));
   let mspMax: f64 = 0;
-  for (let q = 0; q < P; q++) mspMax = max(mspMax, abs<f64>(load<f64>(msp + (<usize>q << 3))));
+  let fix = false;
+  for (let q = 0; q < P; q++) {
+    const mq = abs<f64>(load<f64>(msp + (<usize>q << 3)));
+    mspMax = max(mspMax, mq);
+    if (!(mq < 0.5) && !fix) fix = belowHalfReachable(load<f64>(sdp + (<usize>q << 3)), zt);
+  }
   let vlim = min(2147483648.0, 2147483646.0 / mspMax); // |floor(v·m·2^−s + ½)| ≤ V·max |m·2^−s| + 1 < 2^31: the exact form clamps in i16
   for (let c = 0; c < C; c++) {
     const sc = load<i32>(s + (<usize>c << 2));
@@ -152,7 +158,7 @@ export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, 
   store<f64>(lay, sdv);
   store<f64>(lay, vlim, 8);
   store<f64>(lay, accMax, 16);
-  store<i32>(lay, (mspMax < 0.5 ? 1 : 0) | (accMax + sdv < vlim ? 2 : 0), 24);
+  store<i32>(lay, (fix ? 0 : 1) | (accMax + sdv < vlim ? 2 : 0), 24);
   for (let q = 0; q < P; q++) {
     let c = q;
     while (c >= C) c -= C; // P ≤ 4C
@@ -162,6 +168,35 @@ export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, 
     store<f64>(g, load<f64>(msp + (<usize>q << 3)), 32);
     store<f64>(g, mode == 2 ? e - 0.5 : e, 64);
   }
+}
+
+/**
+ * Whether a pattern position with σ = sd can meet x = ½ − 2^−54 in the SIMD body, where floor(x + ½) needs its
+ * correction (see gauss_requant_s16): x = fl(acc + fl(sd·z)) = ½ − 2^−54 needs acc = 0 (for an integer acc ≠ 0,
+ * |x| < 1 needs |fl(sd·z)| > ½, a multiple of 2^−53, and so is the exact sum, a double there: x is a multiple of
+ * 2^−53) and fl(sd·z) = ½ − 2^−54 for a draw z = fl(h·W[i]) of the ziggurat's fast path (0 < h < 2^23; the
+ * rejection step's draws are rounded by roundHalfUp). Such z lie within 2 ulps of (½ − 2^−54)/sd
+ * (|sd·z − x| ≤ 2^−55 = x·2^−54 nearly, so |z − z0| < ulp(z0) plus z0's own rounding): those z, then per layer i
+ * the h within 2 of z / W[i] (|h·W[i] − z| ≤ ulp(z)/2, h < 2^23). NaN: true. A few thousand operations, once per
+ * position with |m·2^−s| ≥ ½ (the others need no correction: see gauss_requant_s16).
+ */
+function belowHalfReachable(sd: f64, zt: usize): bool {
+  if (!(sd > 0)) return sd != sd; // sd = 0: x = acc, an integer
+  const x: f64 = 0.49999999999999994; // ½ − 2^−54
+  const z0 = x / sd;
+  for (let d = -4; d <= 4; d++) {
+    const z = reinterpret<f64>(reinterpret<i64>(z0) + i64(d));
+    if (sd * z != x) continue;
+    for (let i = 0; i < 256; i++) {
+      const w = load<f64>(zt + (<usize>i << 4), 8);
+      const h0 = nearest<f64>(z / w);
+      for (let dh = -2; dh <= 2; dh++) {
+        const h = h0 + f64(dh);
+        if (h >= 1 && h < 8388608 && h * w == z) return true;
+      }
+    }
+  }
+  return false;
 }
 
 /** Where σ of pattern position q lies in the layer block lay (m·2^−s 32 bytes on, c 64 bytes on; see gauss_prepare). */
@@ -214,8 +249,10 @@ export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, 
  *    x + ½ ≥ 1 − 2^−54 (the midpoint of 1 − 2^−53 and 1; the tie goes to 1, the even one), i.e. x ≥ ½ − 2^−54,
  *    and the only double in [½ − 2^−54, ½) is ½ − 2^−54 itself (the ulp of [¼, ½) is 2^−54).
  * So the one exception is x = ½ − 2^−54, where the subtraction (x == ½ − 2^−54: 1, else 0) gives v = 0; it needs
- * no reasoning about acc or m. It is left out when every |m·2^−s| < ½ (m ≥ 0, DESIGN.md §3): there v = 1 and
- * v = 0 requantize alike, m·2^−s + ½ ∈ [½, 1) floors to 0 with no tie, and ⌊m·2^−s⌋ = 0 when truncating.
+ * no reasoning about acc or m. It costs 3 operations per pair (a tenth of the kernel within L2), so it is left
+ * out when no pattern position can meet that x with |m·2^−s| ≥ ½ (gauss_prepare, belowHalfReachable): where
+ * |m·2^−s| < ½ (m ≥ 0, DESIGN.md §3), v = 1 and v = 0 requantize alike, m·2^−s + ½ ∈ [½, 1) floors to 0 with
+ * no tie, and ⌊m·2^−s⌋ = 0 when truncating.
  * Otherwise certified: t = v·(m·2^−s) + ½ is within 2^−32 of the exact (v·m + 2^(s−1))/2^s when |t| ≤ 2^20
  * (two roundings: relative 2^−53, then absolute ulp(2^20)/2 = 2^−33), so floor(t) is exact unless t lies
  * within 2^−31 of an integer — which includes every exact tie, the one place half even differs from half up;
@@ -277,8 +314,8 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
  * The SIMD body of gauss_requant_s16 on elements [0, body) (a multiple of 4), block by block: each block's
  * accumulators are read once for max |acc|, which chooses its form (see gauss_requant_s16), unless accMax
  * (≥ every |acc|) already proves the exact form for the whole layer: then one block. The exact form's
- * correction of floor(x + ½) at x = ½ − 2^−54 is left out when every |m·2^−s| < ½ (see gauss_requant_s16);
- * returns the number of rejection records.
+ * correction of floor(x + ½) at x = ½ − 2^−54 is left out when no position with |m·2^−s| ≥ ½ can meet that x
+ * (flags & 1, see belowHalfReachable); returns the number of rejection records.
  */
 // @ts-ignore: decorator
 @inline function gaussBody(acc: usize, body: i32, C: i32, P: i32, m: usize, s: usize, lo: i32, hi: i32,

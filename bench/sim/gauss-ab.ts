@@ -23,7 +23,7 @@ import { cpuMsPerCall, machine } from "../kernels/common.js";
 /** The kernel of this tree (with gauss_prepare and the layer block) or of an older build (41cffaa: σ, m·2^−s and the bound on |acc| as operands). */
 interface GaussExports {
   gauss_requant_s16(acc: number, total: number, C: number, P: number, ...rest: number[]): void;
-  gauss_prepare?(C: number, P: number, sdp: number, msp: number, m: number, s: number, mode: number, accMax: number, lay: number): void;
+  gauss_prepare?(C: number, P: number, sdp: number, msp: number, m: number, s: number, mode: number, accMax: number, lay: number, zt: number): void;
 }
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -53,12 +53,12 @@ function setup(dir: string) {
   const k = engine.k as unknown as GaussExports;
   const a = engine.arena;
   const sd = Array.from(m, (mc, c) => (0.3 * 2 ** s[c]) / mc);
-  const g = putGaussLayer(a, { gauss_prepare: (...p: Parameters<NonNullable<GaussExports["gauss_prepare"]>>) => k.gauss_prepare?.(...p) }, sd, m, s, mode, accMax, "bench");
+  const { zt: ztp, zf: zfp } = putZigTables(a);
+  const g = putGaussLayer(a, { gauss_prepare: (...p: Parameters<NonNullable<GaussExports["gauss_prepare"]>>) => k.gauss_prepare?.(...p) }, sd, m, s, mode, accMax, ztp, "bench");
   const accp = a.putI32(acc, "bench");
   const y = a.alloc(total * 2, "bench");
   const st = a.alloc(112, "bench");
   const rej = a.alloc(Math.ceil(total / 4) * 32, "bench");
-  const { zt: ztp, zf: zfp } = putZigTables(a);
   const run = () => {
     saveGaussStreams(i32View(a, st, 20), [0, 1, 2, 3, 4].map((k) => new Rng(1, 0, 0, k)));
     if (k.gauss_prepare) k.gauss_requant_s16(accp, total, C, g.period, g.mPtr, g.sPtr, 0, 15, y, st, rej, ztp, zfp, mode, g.layPtr);

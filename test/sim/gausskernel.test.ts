@@ -16,7 +16,7 @@ import { Rng, ZIG_F, ZIG_W, zigSqueeze } from "../../src/sim/noise/rng.js";
 import { putGaussLayer, putZigTables, saveGaussStreams } from "../../src/sim/chip/fastpath.js";
 
 interface GaussExports {
-  gauss_prepare(C: number, P: number, sdp: number, msp: number, m: number, s: number, mode: number, accMax: number, lay: number): void;
+  gauss_prepare(C: number, P: number, sdp: number, msp: number, m: number, s: number, mode: number, accMax: number, lay: number, zt: number): void;
   gauss_requant_s16(acc: number, total: number, C: number, P: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number, lay: number): void;
   det_exp(x: number): number;
   det_log(x: number): number;
@@ -89,7 +89,7 @@ function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
   // Twice: with no bound on |acc| (each block scanned), then with the tightest one (max |acc|, as
   // NoisyWasmProgram passes a layer's bound), which lets the body skip its scan: the same integers.
   const outs = [Infinity, Math.max(0, ...c.acc.map(Math.abs))].map((accMax) => {
-    const g = putGaussLayer(a, k, c.sd, c.m, c.s, c.mode, accMax, "test");
+    const g = putGaussLayer(a, k, c.sd, c.m, c.s, c.mode, accMax, ztp, "test");
     saveGaussStreams(sv, streamsOf(c.seed));
     k.gauss_requant_s16(acc, total, c.C, g.period, g.mPtr, g.sPtr, c.lo, c.hi, y, st, rej, ztp, zfp, c.mode, g.layPtr);
     return Int16Array.from(a.i16(y, total));
@@ -262,6 +262,33 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     }
   });
 
+  it("gauss_prepare keeps floor(x + ½)'s correction exactly where a position with |m·2^−s| ≥ ½ can meet x = ½ − 2^−54 (flags & 1 clear)", () => {
+    // σ·z = ½ − 2^−54 for the fast-path draw z = h·W[i] (h = 1234567, i = 100): σ a few ulps around x/z.
+    const k = engine.k as unknown as GaussExports;
+    const a = engine.arena;
+    const mark = a.mark();
+    const { zt } = putZigTables(a);
+    const z = 1234567 * new Float64Array(a.bytes().buffer, zt + 16 * 100 + 8, 1)[0];
+    const x = 0.5 - 2 ** -54;
+    const bits = new DataView(new ArrayBuffer(8));
+    const sdE = [-2, -1, 0, 1, 2].map((d) => {
+      bits.setFloat64(0, x / z);
+      bits.setBigInt64(0, bits.getBigInt64(0) + BigInt(d));
+      return bits.getFloat64(0);
+    }).find((sd) => sd * z === x)!;
+    expect(sdE * z).toBe(x);
+    const flags = (sd: number[], m: number[], s: number[]) => new Int32Array(a.bytes().buffer, putGaussLayer(a, k, sd, m, s, 0, 100, zt, "test").layPtr + 24, 1)[0];
+    const plain = [0.3, 1.7, 0, 1e-3, 12345.678, 0.5];
+    const big = plain.map(() => 2);
+    const one = plain.map(() => 1);
+    expect(flags(plain, big, one) & 1, "ordinary σ, m·2^−s = 1: no correction").toBe(1);
+    expect(flags([...plain, sdE], [...big, 2], [...one, 1]) & 1, "σ meeting ½ − 2^−54 on m·2^−s = 1").toBe(0);
+    expect(flags([...plain, sdE], [...big, 2 ** 30], [...one, 31]) & 1, "σ meeting ½ − 2^−54 on m·2^−s = ½").toBe(0);
+    expect(flags([...plain, sdE], [...big, 2 ** 30 - 1], [...one, 31]) & 1, "σ meeting ½ − 2^−54 on m·2^−s < ½: no correction").toBe(1);
+    expect(flags([...plain, NaN], [...big, 2], [...one, 1]) & 1, "σ NaN").toBe(0);
+    a.release(mark);
+  });
+
   it("the exact form's nearest-integer requant at its edges: remainders 0, 1 and 2^s − 1 of n = v·m (+ 2^(s−1)), s = 1 … 52 up to the bound V·m + 2^(s−1) < 2^52; beyond it and s = 53 refused", () => {
     // (v, m, s): 2^50 − 1 = (2^25 + 1)(2^25 − 1) puts v·m one below a multiple of 2^50 (d = ½ − 2^−51 when
     // truncating; with + 2^49, at s = 51, d = ½ − 2^−52 when rounding half up); −(2^25 + 1) one above (d near
@@ -288,7 +315,7 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
       for (const mode of [0, 1, 2]) {
         const c: Case = { C: 1, rows: 8, m: [m], s: [s], sd: [0], acc: new Array(8).fill(v), lo: -32768, hi: 32767, seed: 2, mode };
         const mark = a.mark();
-        const vlim = new Float64Array(a.bytes().buffer, putGaussLayer(a, k, c.sd, c.m, c.s, mode, Math.abs(v), "test").layPtr + 8, 1)[0];
+        const vlim = new Float64Array(a.bytes().buffer, putGaussLayer(a, k, c.sd, c.m, c.s, mode, Math.abs(v), putZigTables(a).zt, "test").layPtr + 8, 1)[0];
         a.release(mark);
         expect(Math.abs(v) + 2 < vlim, `v ${v}, m ${m}, s ${s}: the exact form ${exact(v, m, s) ? "taken" : "refused"}`).toBe(exact(v, m, s)); // V = max |acc| + 16·0 + 2
         expect(Array.from(kernelOutput(engine, c)), `v ${v}, m ${m}, s ${s}, mode ${mode}`).toEqual(Array.from(expected(c, streamsOf(2))));
