@@ -129,20 +129,25 @@ const BLOCK = 1024;
 /**
  * The per-layer operands of gauss_requant_s16 (once per layer, not per call), in the layer block `lay` (32 + 24P
  * bytes): f64 sdv = ZMAX·max σ + 2 at 0, f64 vlim (the exact form's limit on V, see gauss_requant_s16; NaN in σ
- * or m: never exact) at 8, f64 accMax at 16, i32 flags at 24 (1: every |m·2^−s| < ½; 2: accMax proves the
- * exact form for every accumulator of the layer, and 1), then per group of 4 pattern positions q < P (96 bytes;
+ * or m: never exact) at 8, f64 accMax at 16, i32 flags at 24 (1: the exact form's floor(x + ½) needs no
+ * correction, see belowHalfReachable; 2: accMax proves the exact form for every accumulator of the layer), then
+ * per group of 4 pattern positions q < P (96 bytes;
  * P is a multiple of 4) their f64 σ, m·2^−s and the exact form's c = 2^−(s+1) (half up) or 2^−(s+1) − ½
  * (truncate) of channel q mod C, 4 of each (one pointer steps through them in the SIMD body). sdp, msp: f64 [P]
  * σ (accumulator units) and m·2^−s per pattern position; the other operands as gauss_requant_s16's; accMax:
  * a bound the caller proved on every |acc| of the layer (from its weights and input range,
- * src/ir/accbound.ts), or +∞ (NaN, unknown).
+ * src/ir/accbound.ts), or +∞ (NaN, unknown); zt: the ziggurat's table (see zigSlow).
  */
-export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize, mode: i32, accMax: f64, lay: usize): void {
+export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize, mode: i32, accMax: f64, lay: usize, zt: usize): void {
   let sdmax: f64 = 0;
   for (let q = 0; q < P; q++) sdmax = max(sdmax, load<f64>(sdp + (<usize>q << 3)));
   let mspMax: f64 = 0;
-  for (let q = 0; q < P; q++) mspMax = max(mspMax, abs<f64>(load<f64>(msp + (<usize>q << 3))));
-  const mspSmall = mspMax < 0.5;
+  let fix = false;
+  for (let q = 0; q < P; q++) {
+    const mq = abs<f64>(load<f64>(msp + (<usize>q << 3)));
+    mspMax = max(mspMax, mq);
+    if (!(mq < 0.5) && !fix) fix = belowHalfReachable(load<f64>(sdp + (<usize>q << 3)), zt);
+  }
   let vlim = min(2147483648.0, 2147483646.0 / mspMax); // |floor(v·m·2^−s + ½)| ≤ V·max |m·2^−s| + 1 < 2^31: the exact form clamps in i16
   for (let c = 0; c < C; c++) {
     const sc = load<i32>(s + (<usize>c << 2));
@@ -153,7 +158,7 @@ export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, 
   store<f64>(lay, sdv);
   store<f64>(lay, vlim, 8);
   store<f64>(lay, accMax, 16);
-  store<i32>(lay, (mspSmall ? 1 : 0) | (mspSmall && accMax + sdv < vlim ? 2 : 0), 24);
+  store<i32>(lay, (fix ? 0 : 1) | (accMax + sdv < vlim ? 2 : 0), 24);
   for (let q = 0; q < P; q++) {
     let c = q;
     while (c >= C) c -= C; // P ≤ 4C
@@ -163,6 +168,35 @@ export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, 
     store<f64>(g, load<f64>(msp + (<usize>q << 3)), 32);
     store<f64>(g, mode == 2 ? e - 0.5 : e, 64);
   }
+}
+
+/**
+ * Whether a pattern position with σ = sd can meet x = ½ − 2^−54 in the SIMD body, where floor(x + ½) needs its
+ * correction (see gauss_requant_s16): x = fl(acc + fl(sd·z)) = ½ − 2^−54 needs acc = 0 (for an integer acc ≠ 0,
+ * |x| < 1 needs |fl(sd·z)| > ½, a multiple of 2^−53, and so is the exact sum, a double there: x is a multiple of
+ * 2^−53) and fl(sd·z) = ½ − 2^−54 for a draw z = fl(h·W[i]) of the ziggurat's fast path (0 < h < 2^23; the
+ * rejection step's draws are rounded by roundHalfUp). Such z lie within 2 ulps of (½ − 2^−54)/sd
+ * (|sd·z − x| ≤ 2^−55 = x·2^−54 nearly, so |z − z0| < ulp(z0) plus z0's own rounding): those z, then per layer i
+ * the h within 2 of z / W[i] (|h·W[i] − z| ≤ ulp(z)/2, h < 2^23). NaN: true. A few thousand operations, once per
+ * position with |m·2^−s| ≥ ½ (the others need no correction: see gauss_requant_s16).
+ */
+function belowHalfReachable(sd: f64, zt: usize): bool {
+  if (!(sd > 0)) return sd != sd; // sd = 0: x = acc, an integer
+  const x: f64 = 0.49999999999999994; // ½ − 2^−54
+  const z0 = x / sd;
+  for (let d = -4; d <= 4; d++) {
+    const z = reinterpret<f64>(reinterpret<i64>(z0) + i64(d));
+    if (sd * z != x) continue;
+    for (let i = 0; i < 256; i++) {
+      const w = load<f64>(zt + (<usize>i << 4), 8);
+      const h0 = nearest<f64>(z / w);
+      for (let dh = -2; dh <= 2; dh++) {
+        const h = h0 + f64(dh);
+        if (h >= 1 && h < 8388608 && h * w == z) return true;
+      }
+    }
+  }
+  return false;
 }
 
 /** Where σ of pattern position q lies in the layer block lay (m·2^−s 32 bytes on, c 64 bytes on; see gauss_prepare). */
@@ -187,7 +221,8 @@ export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, 
  * the same draws as the scalar order, since the lanes never read the slow stream. The scalar form does the
  * rest (fewer than 4 elements), or everything in the scalar build.
  *
- * The requant is done in f64, in one of two forms per block. Exact: V = max |acc| over the block + ZMAX·max σ
+ * The requant is done in f64, in one of two forms per block (or per layer, when the caller's bound on |acc|
+ * proves the exact form for all of them). Exact: V = max |acc| over the block (or the bound) + ZMAX·max σ
  * + 2 bounds |v| (the roundings of sd·z, acc + sd·z and round add < 2); when V·m + 2^(s−1) < 2^52 for every
  * channel, 1 ≤ s ≤ 52 and V < 2^31, the ±2^31 clamp never fires and w = v·(m·2^−s) is the exact product
  * (|v·m| < 2^52; m·2^−s is exact). With n = v·m + 2^(s−1) (half up) or v·m (truncate), the requant is
@@ -200,12 +235,24 @@ export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, 
  * the i64 requant.
  * The exact form also needs V·max |m·2^−s| < 2^31 − 2, so that |k| < 2^31: it is converted without a
  * clamp and clamped to [lo, hi] as i16 (after the saturating narrow, which keeps the order).
- * The exact form also rounds with floor(x + ½), which equals Math.round(x) for every double |x| < 2^52 but
- * one, x = ½ − 2^−54 (x + ½ rounds up to 1; checked over the binade edges by brute force); that x needs
- * acc = 0 (for acc ≠ 0, acc + sd·z is a multiple of 2^−53), and then v = 1 instead of 0 gives the same
- * output when every |m·2^−s| < ½: floor(m·2^−s + ½) = 0 = floor(½), no tie either way, and floor(m·2^−s) = 0
- * when truncating. So a block rounds that way (floorRound) when every |m·2^−s| < ½ or no accumulator of the
- * block is 0; else with f64.nearest as the certified form does.
+ * The exact form rounds x = acc + sd·z (a double, |x| ≤ V < 2^31) half up as v = floor(x + ½) − [x = ½ − 2^−54],
+ * which is Math.round(x) = ⌊x + ½⌋ for every double |x| < 2^52. Proof. fl rounds monotonically and every
+ * integer N with |N| ≤ 2^53 is a double, so x + ½ ≥ N gives fl(x + ½) ≥ N: floor(fl(x + ½)) ≠ ⌊x + ½⌋ needs an
+ * inexact x + ½ rounded up onto an integer, x + ½ < N = fl(x + ½). Let u = ulp(x) (2^(e−52) for |x| in
+ * [2^e, 2^(e+1))); |x| < 2^52 gives u ≤ ½.
+ *  - x ≤ −½: u ≥ 2^−53, so x and ½ are multiples of u, and |x + ½| = |x| − ½ < |x| has an ulp ≤ u: exact.
+ *  - −½ < x ≤ 0: x + ½ ∈ (0, ½], so fl(x + ½) ∈ [0, ½] (monotone): both floors 0.
+ *  - ½ ≤ x < 2^52, x in [2^e, 2^(e+1)), e ≥ −1: x + ½ is a multiple of u. Below 2^(e+1) it has ulp u: exact.
+ *    Else x + ½ ∈ [2^(e+1), 2^(e+1) + ½) with ulp 2u, and fl moves it by at most u ≤ ½, below 2^(e+1) + 1; the
+ *    integer 2^(e+1) is ≤ x + ½, so no integer lies in (x + ½, fl(x + ½)].
+ *  - 0 < x < ½: x + ½ ∈ (½, 1), ulp 2^−53, fl(x + ½) ∈ [½, 1]; the floor is wrong (1) iff fl(x + ½) = 1, i.e.
+ *    x + ½ ≥ 1 − 2^−54 (the midpoint of 1 − 2^−53 and 1; the tie goes to 1, the even one), i.e. x ≥ ½ − 2^−54,
+ *    and the only double in [½ − 2^−54, ½) is ½ − 2^−54 itself (the ulp of [¼, ½) is 2^−54).
+ * So the one exception is x = ½ − 2^−54, where the subtraction (x == ½ − 2^−54: 1, else 0) gives v = 0; it needs
+ * no reasoning about acc or m. It costs 3 operations per pair (a tenth of the kernel within L2), so it is left
+ * out when no pattern position can meet that x with |m·2^−s| ≥ ½ (gauss_prepare, belowHalfReachable): where
+ * |m·2^−s| < ½ (m ≥ 0, DESIGN.md §3), v = 1 and v = 0 requantize alike, m·2^−s + ½ ∈ [½, 1) floors to 0 with
+ * no tie, and ⌊m·2^−s⌋ = 0 when truncating.
  * Otherwise certified: t = v·(m·2^−s) + ½ is within 2^−32 of the exact (v·m + 2^(s−1))/2^s when |t| ≤ 2^20
  * (two roundings: relative 2^−53, then absolute ulp(2^20)/2 = 2^−33), so floor(t) is exact unless t lies
  * within 2^−31 of an integer — which includes every exact tie, the one place half even differs from half up;
@@ -265,9 +312,10 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
 
 /**
  * The SIMD body of gauss_requant_s16 on elements [0, body) (a multiple of 4), block by block: each block's
- * accumulators are read once for max |acc| and zeros, which choose its form (see gauss_requant_s16), unless
- * accMax (≥ every |acc|) already proves the exact form and every |m·2^−s| < ½ (floor rounding whatever the
- * zeros); returns the number of rejection records.
+ * accumulators are read once for max |acc|, which chooses its form (see gauss_requant_s16), unless accMax
+ * (≥ every |acc|) already proves the exact form for the whole layer: then one block. The exact form's
+ * correction of floor(x + ½) at x = ½ − 2^−54 is left out when no position with |m·2^−s| ≥ ½ can meet that x
+ * (flags & 1, see belowHalfReachable); returns the number of rejection records.
  */
 // @ts-ignore: decorator
 @inline function gaussBody(acc: usize, body: i32, C: i32, P: i32, m: usize, s: usize, lo: i32, hi: i32,
@@ -275,24 +323,23 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   const sdv = load<f64>(lay);
   const vlim = load<f64>(lay, 8);
   const flags = load<i32>(lay, 24);
-  const mspSmall = (flags & 1) != 0;
   const pat = lay + 32;
-  // The layer's bound on |acc| proves the exact form for every block and no zero check is needed: one block.
-  if (flags & 2) return gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, mode, true, true);
+  if (flags & 2) {
+    return flags & 1
+      ? gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, mode, true, false)
+      : gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, mode, true, true);
+  }
   let nrej = 0;
   for (let j0 = 0; j0 < body; j0 += BLOCK) {
     const j1 = min(j0 + BLOCK, body);
     let amax = i32x4.splat(0);
-    let zero = i32x4.splat(0);
-    for (let i = j0; i < j1; i += 4) {
-      const a = v128.load(acc + (<usize>i << 2));
-      amax = i32x4.max_u(amax, i32x4.abs(a)); // |−2^31| is 2^31 as u32
-      zero = v128.or(zero, i32x4.eq(a, i32x4.splat(0)));
-    }
+    for (let i = j0; i < j1; i += 4) amax = i32x4.max_u(amax, i32x4.abs(v128.load(acc + (<usize>i << 2)))); // |−2^31| is 2^31 as u32
     const a = max(max(<u32>i32x4.extract_lane(amax, 0), <u32>i32x4.extract_lane(amax, 1)), max(<u32>i32x4.extract_lane(amax, 2), <u32>i32x4.extract_lane(amax, 3)));
-    if (!(f64(a) + sdv < vlim)) nrej = gaussBlock(acc, j0, j1, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, false, false);
-    else if (mspSmall || !v128.any_true(zero)) nrej = gaussBlock(acc, j0, j1, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, true);
-    else nrej = gaussBlock(acc, j0, j1, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, false);
+    nrej = !(f64(a) + sdv < vlim)
+      ? gaussBlock(acc, j0, j1, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, false, false)
+      : flags & 1
+        ? gaussBlock(acc, j0, j1, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, false)
+        : gaussBlock(acc, j0, j1, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, true);
   }
   return nrej;
 }
@@ -301,11 +348,12 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
  * The SIMD body of gauss_requant_s16 on elements [j0, j1) (multiples of 4): one word from each of the four
  * lanes (state at st, updated) per group of 4; groups with a lane that needs the rejection step are appended
  * (branch-free) to the records at rej after the first nrej; returns the new count. exact: the block takes the
- * exact f64 requant, else the certified one; floorRound: round half up as floor(x + ½) (see gauss_requant_s16).
+ * exact f64 requant and rounds half up as floor(x + ½), corrected at x = ½ − 2^−54 when fix (see
+ * gauss_requant_s16); else the certified requant, rounding with f64.nearest.
  */
 // @ts-ignore: decorator
 @inline function gaussBlock(acc: usize, j0: i32, j1: i32, C: i32, P: i32, pat0: usize, m: usize, s: usize,
-  lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32, zt: usize, mode: i32, exact: bool, floorRound: bool): i32 {
+  lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32, zt: usize, mode: i32, exact: bool, fix: bool): i32 {
   const scratch = st + 80;
   let s0 = v128.load(st);
   let s1 = v128.load(st, 16);
@@ -314,6 +362,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   const half = f64x2.splat(0.5);
   const offset = mode == 2 ? f64x2.splat(0.0) : half; // the rounding offset ½, none when truncating
   const negHalf = f64x2.splat(-0.5);
+  const below = f64x2.splat(0.49999999999999994); // ½ − 2^−54, the one x where floor(x + ½) is not Math.round(x)
   const one = f64x2.splat(1.0);
   const lim = f64x2.splat(2147483648.0);
   const nlim = f64x2.splat(-2147483648.0);
@@ -361,24 +410,24 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     store<i32>(rec, fast, 20);
     store<u32>(rec, <u32>pat, 24);
     rec += select<usize>(32, 0, fast != 15);
-    // v = round half up(acc + sd·z): floorRound, floor(x + ½) (see gauss_requant_s16); else nearest, a tie sent
-    // down moved up (roundHalfUp), clamped to ±2^31 unless exact.
+    // v = round half up(acc + sd·z): exact, floor(x + ½), 1 less at x = ½ − 2^−54 when fix (see
+    // gauss_requant_s16); else nearest, a tie sent down moved up (roundHalfUp), clamped to ±2^31.
     const x0 = f64x2.add(f64x2.convert_low_i32x4_s(v128.load(ap)), f64x2.mul(v128.load(pat), z0));
     const x1 = f64x2.add(f64x2.convert_low_i32x4_s(v128.load64_zero(ap, 8)), f64x2.mul(v128.load(pat, 16), z1));
     let v0: v128;
     let v1: v128;
-    if (floorRound) {
+    if (exact) {
       v0 = f64x2.floor(f64x2.add(x0, half));
       v1 = f64x2.floor(f64x2.add(x1, half));
+      if (fix) {
+        v0 = f64x2.sub(v0, v128.and(f64x2.eq(x0, below), one));
+        v1 = f64x2.sub(v1, v128.and(f64x2.eq(x1, below), one));
+      }
     } else {
       const n0 = f64x2.nearest(x0);
       const n1 = f64x2.nearest(x1);
-      v0 = f64x2.add(n0, v128.and(f64x2.eq(f64x2.sub(n0, x0), negHalf), one));
-      v1 = f64x2.add(n1, v128.and(f64x2.eq(f64x2.sub(n1, x1), negHalf), one));
-      if (!exact) {
-        v0 = f64x2.pmin(f64x2.pmax(v0, nlim), lim);
-        v1 = f64x2.pmin(f64x2.pmax(v1, nlim), lim);
-      }
+      v0 = f64x2.pmin(f64x2.pmax(f64x2.add(n0, v128.and(f64x2.eq(f64x2.sub(n0, x0), negHalf), one)), nlim), lim);
+      v1 = f64x2.pmin(f64x2.pmax(f64x2.add(n1, v128.and(f64x2.eq(f64x2.sub(n1, x1), negHalf), one)), nlim), lim);
     }
     // The f64 requant, exact or certified (see gauss_requant_s16).
     const mq0 = v128.load(pat, 32);

@@ -7,12 +7,10 @@
 // alone finds its input warm in cache for both programs alike (and each window starts after one untimed call);
 // the totals are a guide, noisy-ab.ts the measure. (c) reads the accumulators the last call left: this layer's.
 //
-// --capped adds (e), as (a) but with gauss_requant_s16's operand |m·2^−s| capped at 0.49 where it is ≥ ½ (wrong
-// integers, timing only: what the kernel's per-block scan for zeros, taken when some channel has |m·2^−s| ≥ ½,
-// costs that layer), and its control (f), (a) in the same wrapper. With --slabs A,B,…: instead, each layer as shipped with slabs of A, B, … accumulators (slabOptions.elements),
+// With --slabs A,B,…: instead, each layer as shipped with slabs of A, B, … accumulators (slabOptions.elements),
 // CPU µs per image of each and the best. --images: NoisyWasmProgram's micro-batch too.
 //
-//   npx tsx bench/sim/noisy-layers.ts [--bits 4|8] [--images N] [--rounds R] [--window MS] [--slab N] [--slabs A,B,…] [--top K] [--only NAME,…] [--capped]
+//   npx tsx bench/sim/noisy-layers.ts [--bits 4|8] [--images N] [--rounds R] [--window MS] [--slab N] [--slabs A,B,…] [--top K] [--only NAME,…]
 
 import { readQModel } from "../../src/ir/io.js";
 import { isWeightLayer, sizeOf, type Layer, type Program } from "../../src/ir/types.js";
@@ -37,7 +35,6 @@ const rounds = Number(opt("--rounds", "7"));
 const win = Number(opt("--window", "15"));
 const top = Number(opt("--top", "60"));
 const only = opt("--only", "").split(",").filter(Boolean);
-const capped = process.argv.includes("--capped");
 slabOptions.elements = Number(opt("--slab", String(slabOptions.elements)));
 
 const p = readQModel(await cachedInit(`mobilenetv2-224x224x3-1000-w${bits}a${bits}`, { arch: "mobilenetv2", bits: { w: bits, a: bits }, input: [224, 224, 3], classes: 1000, seed: 1 }));
@@ -55,7 +52,7 @@ noisy.run(x, n, 0);
 interface NoisyInternals {
   k: object;
   program: Program;
-  noise: ({ msPtr: number; period: number } | undefined)[];
+  noise: (object | undefined)[];
   engine: WasmEngine;
   base: number;
   offsets: number[];
@@ -74,7 +71,7 @@ const cLayers = p.layers;
 const slabs = opt("--slabs", "").split(",").filter(Boolean).map((v) => ({ elements: Number(v) }));
 const shipped = { ...slabOptions };
 /** The variants timed per layer (after the noise-free layer). */
-const heads = slabs.length ? slabs.map((o) => `slab ${o.elements}`) : ["full", "raw", "gauss", ...(capped ? ["control", "capped"] : [])];
+const heads = slabs.length ? slabs.map((o) => `slab ${o.elements}`) : ["full", "raw", "gauss"];
 
 interface Row { name: string; what: string; acc: number; ms: number[][] }
 const rows: Row[] = [];
@@ -98,19 +95,6 @@ for (let i = 1; i < layers.length; i++) {
     () => cleanEngine.exec(cl, cl.inputs.map((j) => cLayers[j].out), cl.inputs.map(cptr), n, cptr(i), n * sizeOf(cl.out.shape)),
     ...(slabs.length ? slabs.map((o) => run(kShipped, o)) : [run(kShipped, shipped), run(kRaw, shipped), run(kGauss, shipped)]),
   ];
-  if (capped && !slabs.length) {
-    // The control runs the same wrapper with the operands as they are.
-    const ms = () => new Float64Array(nq.engine.arena.bytes().buffer, ln.msPtr, ln.period);
-    const orig = Float64Array.from(ms());
-    const cap = orig.map((v) => (Math.abs(v) >= 0.5 ? Math.sign(v) * 0.49 : v));
-    const full = run(kShipped, shipped);
-    const withMs = (v: Float64Array) => () => {
-      ms().set(v);
-      full();
-      ms().set(orig);
-    };
-    fns.push(withMs(orig), withMs(cap));
-  }
   const what = pr.kind === "conv-gemm" ? (pr.direct ? "1x1" : "im2col") : pr.kind;
   const row: Row = { name: l.name, what: `${what} ${l.out.shape.join("x")}`, acc: sizeOf(l.out.shape), ms: fns.map(() => []) };
   rows.push(row);
@@ -141,15 +125,15 @@ const lines = rows.map((r) => {
     const best = v.indexOf(Math.min(...v));
     return { key: v[0] - c, s: `${head} ${v.map((t) => us(t, 13)).join("")}   best ${heads[best]} (${(v[best] / c).toFixed(2)}×)` };
   }
-  const [f, rw, g, ctl, cap] = v;
-  return { key: f - c, s: `${head} ${us(f)} ${us(rw)} ${us(g)} ${us(f - rw - g)} ${(f / c).toFixed(2).padStart(10)} ${(rw / c).toFixed(2).padStart(9)} ${((rw * 1e6) / r.acc).toFixed(2).padStart(6)} ${((g * 1e6) / r.acc).toFixed(2).padStart(6)}` + (capped ? ` ${us(ctl, 9)} ${us(cap, 9)}` : "") };
+  const [f, rw, g] = v;
+  return { key: f - c, s: `${head} ${us(f)} ${us(rw)} ${us(g)} ${us(f - rw - g)} ${(f / c).toFixed(2).padStart(10)} ${(rw / c).toFixed(2).padStart(9)} ${((rw * 1e6) / r.acc).toFixed(2).padStart(6)} ${((g * 1e6) / r.acc).toFixed(2).padStart(6)}` };
 });
-console.log(`${"layer".padEnd(15)} ${"kind, shape".padEnd(22)} ${"acc/img".padStart(8)} ${"clean".padStart(7)} ` + (slabs.length ? heads.map((h) => h.padStart(13)).join("") : "   full     raw   gauss  interf full/clean raw/clean ns/acc(raw, gauss)" + (capped ? "   control    capped" : "")));
+console.log(`${"layer".padEnd(15)} ${"kind, shape".padEnd(22)} ${"acc/img".padStart(8)} ${"clean".padStart(7)} ` + (slabs.length ? heads.map((h) => h.padStart(13)).join("") : "   full     raw   gauss  interf full/clean raw/clean ns/acc(raw, gauss)"));
 for (const l of [...lines].sort((a, b) => b.key - a.key).slice(0, top)) console.log(l.s);
 const x0 = (t: number) => `${t.toFixed(2)} ms (${(t / clean0).toFixed(3)}×)`;
 if (slabs.length) console.log(`total weight layers: clean ${clean0.toFixed(2)} ms; ` + heads.map((h, j) => `${h} ${x0(tot[j])}`).join(", "));
 else {
-  const [f, rw, g, ctl, cap] = tot;
-  console.log(`total weight layers: clean ${clean0.toFixed(2)} ms, full ${x0(f)}, raw ${x0(rw)}, gauss ${x0(g)}, interference ${x0(f - rw - g)}` + (capped ? `; control ${x0(ctl)}, capped ${x0(cap)}` : "") + "  [sorted by full − clean]");
+  const [f, rw, g] = tot;
+  console.log(`total weight layers: clean ${clean0.toFixed(2)} ms, full ${x0(f)}, raw ${x0(rw)}, gauss ${x0(g)}, interference ${x0(f - rw - g)}` + "  [sorted by full − clean]");
 }
 console.log(machine());

@@ -16,7 +16,7 @@ import { Rng, ZIG_F, ZIG_W, zigSqueeze } from "../../src/sim/noise/rng.js";
 import { putGaussLayer, putZigTables, saveGaussStreams } from "../../src/sim/chip/fastpath.js";
 
 interface GaussExports {
-  gauss_prepare(C: number, P: number, sdp: number, msp: number, m: number, s: number, mode: number, accMax: number, lay: number): void;
+  gauss_prepare(C: number, P: number, sdp: number, msp: number, m: number, s: number, mode: number, accMax: number, lay: number, zt: number): void;
   gauss_requant_s16(acc: number, total: number, C: number, P: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number, lay: number): void;
   det_exp(x: number): number;
   det_log(x: number): number;
@@ -89,7 +89,7 @@ function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
   // Twice: with no bound on |acc| (each block scanned), then with the tightest one (max |acc|, as
   // NoisyWasmProgram passes a layer's bound), which lets the body skip its scan: the same integers.
   const outs = [Infinity, Math.max(0, ...c.acc.map(Math.abs))].map((accMax) => {
-    const g = putGaussLayer(a, k, c.sd, c.m, c.s, c.mode, accMax, "test");
+    const g = putGaussLayer(a, k, c.sd, c.m, c.s, c.mode, accMax, ztp, "test");
     saveGaussStreams(sv, streamsOf(c.seed));
     k.gauss_requant_s16(acc, total, c.C, g.period, g.mPtr, g.sPtr, c.lo, c.hi, y, st, rej, ztp, zfp, c.mode, g.layPtr);
     return Int16Array.from(a.i16(y, total));
@@ -164,11 +164,11 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     for (let j = 0; j < 24; j++) expect(want[j]).toBe(Number((BigInt(acc[j]) * BigInt(c.m[j % C]) + (1n << BigInt(c.s[j % C] - 1))) >> BigInt(c.s[j % C])));
   });
 
-  it("x = ½ − 2^−54, the one double where floor(x + ½) is not round half up, with acc = 0: v = 0, in both forms", () => {
+  it("x = ½ − 2^−54, the one double where floor(x + ½) is not round half up, with acc = 0: v = 0, with and without the correction", () => {
     // sd·z = ½ − 2^−54 exactly for the first draw of a seed: then x = 0 + sd·z, Math.round(x) = 0 but
-    // floor(x + ½) = 1. The exact form rounds with floor(x + ½) only when every |m·2^−s| < ½ (m = 1, s = 2 here),
-    // where v = 1 and v = 0 requantize alike; m = 3, s = 2 (0.75) must take the certified form: there v = 1
-    // would give 1. (A first draw from the ziggurat's fast path, so that the SIMD body rounds it.)
+    // floor(x + ½) = 1. The exact form leaves the correction out when every |m·2^−s| < ½ (m = 1, s = 2 here),
+    // where v = 1 and v = 0 requantize alike; with m = 3, s = 2 (0.75) it corrects: there v = 1 would give 1.
+    // (A first draw from the ziggurat's fast path, so that the SIMD body rounds it.)
     const x = 0.5 - 2 ** -54;
     expect(Math.floor(x + 0.5)).toBe(1);
     expect(Math.round(x)).toBe(0);
@@ -202,6 +202,93 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     }
   });
 
+  it("rounds x = acc + sd·z half up at the doubles where floor(x + ½) could go wrong: ½ − 2^−54 and its neighbours, ±¼, ±½, ±1, ±1.5, ±(2^k ± ½) and one ulp either side, k = 0 … 14, in the exact form (all three roundings)", () => {
+    // x + ½ is inexact only for 0 < x < ½ (sum in [½, 1), ulp 2^−53) and for x ≥ ½ whose sum reaches the next
+    // binade (see gauss_requant_s16); these candidates sit on both sides of those edges. Each is placed on its
+    // own channel: acc an integer next to x (or 0) and sd chosen a few ulps around (x − acc)/z so that
+    // acc + sd·z is x exactly for that element's draw z. m = 2, s = 1 makes the requant the identity (y = v in
+    // every mode), and m·2^−s = 1 ≥ ½: the exact form must correct floor(x + ½) at x = ½ − 2^−54.
+    const bits = new DataView(new ArrayBuffer(8));
+    const step = (v: number, d: number) => {
+      bits.setFloat64(0, v);
+      bits.setBigInt64(0, bits.getBigInt64(0) + BigInt(v < 0 ? -d : d)); // d ulps toward +∞
+      return bits.getFloat64(0);
+    };
+    const E = 0.5 - 2 ** -54;
+    const xs = new Set<number>([E, step(E, -1), step(E, -2), 0.5, step(0.5, 1), 2 ** -60, 0]);
+    const around = (x: number) => [step(x, -1), x, step(x, 1)];
+    for (const b of [0.25, 0.5, 1, 1.5]) for (const x of [...around(b), ...around(-b)]) xs.add(x);
+    for (let k = 0; k <= 14; k++) for (const b of [2 ** k - 0.5, 2 ** k + 0.5]) for (const x of [...around(b), ...around(-b)]) xs.add(x);
+    const cands = [...xs];
+    expect(step(0.5, -1)).toBe(E);
+    // The claim of gauss_requant_s16 on these: floor(x + ½) is Math.round(x) except at E.
+    expect(cands.filter((x) => Math.floor(x + 0.5) !== Math.round(x))).toEqual([E]);
+    // The draws of one row of C elements (seed 9) and which come from the ziggurat's fast path (the slow stream
+    // untouched), the ones the SIMD body rounds.
+    const C = 4 * cands.length;
+    const seed = 9;
+    const st = streamsOf(seed);
+    const before = new Int32Array(4);
+    const after = new Int32Array(4);
+    const draws = Array.from({ length: C }, (_, j) => {
+      st[4].saveState(before, 0, 1);
+      const z = st[j & 3].normalZig(st[4]);
+      st[4].saveState(after, 0, 1);
+      return { z, fast: before.every((w, i) => w === after[i]) };
+    });
+    const acc = new Array<number>(C).fill(0);
+    const sd = new Array<number>(C).fill(0);
+    const xAt = new Map<number, number>();
+    for (const x of cands) {
+      let placed = false;
+      for (let j = 0; j < C && !placed; j++) {
+        if (xAt.has(j) || !draws[j].fast) continue;
+        for (const a of new Set([0, Math.floor(x), Math.ceil(x)]))
+          for (let d = -4; d <= 4 && !placed; d++) {
+            const q = step((x - a) / draws[j].z, d);
+            if (q >= 0 && a + q * draws[j].z === x) {
+              [acc[j], sd[j], placed] = [a, q, true];
+              xAt.set(j, x);
+            }
+          }
+      }
+      expect(placed, `x = ${x} placed on a fast draw`).toBe(true);
+    }
+    for (const mode of [0, 1, 2]) {
+      const c: Case = { C, rows: 1, m: new Array(C).fill(2), s: new Array(C).fill(1), sd, acc, lo: -32768, hi: 32767, seed, mode };
+      const out = kernelOutput(engine, c);
+      expect([...xAt].map(([j, x]) => [x, out[j]]), `mode ${mode}`).toEqual([...xAt].map(([, x]) => [x, Math.round(x) + 0]));
+      expect(Array.from(out)).toEqual(Array.from(expected(c, streamsOf(seed))));
+    }
+  });
+
+  it("gauss_prepare keeps floor(x + ½)'s correction exactly where a position with |m·2^−s| ≥ ½ can meet x = ½ − 2^−54 (flags & 1 clear)", () => {
+    // σ·z = ½ − 2^−54 for the fast-path draw z = h·W[i] (h = 1234567, i = 100): σ a few ulps around x/z.
+    const k = engine.k as unknown as GaussExports;
+    const a = engine.arena;
+    const mark = a.mark();
+    const { zt } = putZigTables(a);
+    const z = 1234567 * new Float64Array(a.bytes().buffer, zt + 16 * 100 + 8, 1)[0];
+    const x = 0.5 - 2 ** -54;
+    const bits = new DataView(new ArrayBuffer(8));
+    const sdE = [-2, -1, 0, 1, 2].map((d) => {
+      bits.setFloat64(0, x / z);
+      bits.setBigInt64(0, bits.getBigInt64(0) + BigInt(d));
+      return bits.getFloat64(0);
+    }).find((sd) => sd * z === x)!;
+    expect(sdE * z).toBe(x);
+    const flags = (sd: number[], m: number[], s: number[]) => new Int32Array(a.bytes().buffer, putGaussLayer(a, k, sd, m, s, 0, 100, zt, "test").layPtr + 24, 1)[0];
+    const plain = [0.3, 1.7, 0, 1e-3, 12345.678, 0.5];
+    const big = plain.map(() => 2);
+    const one = plain.map(() => 1);
+    expect(flags(plain, big, one) & 1, "ordinary σ, m·2^−s = 1: no correction").toBe(1);
+    expect(flags([...plain, sdE], [...big, 2], [...one, 1]) & 1, "σ meeting ½ − 2^−54 on m·2^−s = 1").toBe(0);
+    expect(flags([...plain, sdE], [...big, 2 ** 30], [...one, 31]) & 1, "σ meeting ½ − 2^−54 on m·2^−s = ½").toBe(0);
+    expect(flags([...plain, sdE], [...big, 2 ** 30 - 1], [...one, 31]) & 1, "σ meeting ½ − 2^−54 on m·2^−s < ½: no correction").toBe(1);
+    expect(flags([...plain, NaN], [...big, 2], [...one, 1]) & 1, "σ NaN").toBe(0);
+    a.release(mark);
+  });
+
   it("the exact form's nearest-integer requant at its edges: remainders 0, 1 and 2^s − 1 of n = v·m (+ 2^(s−1)), s = 1 … 52 up to the bound V·m + 2^(s−1) < 2^52; beyond it and s = 53 refused", () => {
     // (v, m, s): 2^50 − 1 = (2^25 + 1)(2^25 − 1) puts v·m one below a multiple of 2^50 (d = ½ − 2^−51 when
     // truncating; with + 2^49, at s = 51, d = ½ − 2^−52 when rounding half up); −(2^25 + 1) one above (d near
@@ -228,7 +315,7 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
       for (const mode of [0, 1, 2]) {
         const c: Case = { C: 1, rows: 8, m: [m], s: [s], sd: [0], acc: new Array(8).fill(v), lo: -32768, hi: 32767, seed: 2, mode };
         const mark = a.mark();
-        const vlim = new Float64Array(a.bytes().buffer, putGaussLayer(a, k, c.sd, c.m, c.s, mode, Math.abs(v), "test").layPtr + 8, 1)[0];
+        const vlim = new Float64Array(a.bytes().buffer, putGaussLayer(a, k, c.sd, c.m, c.s, mode, Math.abs(v), putZigTables(a).zt, "test").layPtr + 8, 1)[0];
         a.release(mark);
         expect(Math.abs(v) + 2 < vlim, `v ${v}, m ${m}, s ${s}: the exact form ${exact(v, m, s) ? "taken" : "refused"}`).toBe(exact(v, m, s)); // V = max |acc| + 16·0 + 2
         expect(Array.from(kernelOutput(engine, c)), `v ${v}, m ${m}, s ${s}, mode ${mode}`).toEqual(Array.from(expected(c, streamsOf(2))));
