@@ -177,11 +177,12 @@ export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, 
  * 2^−53) and fl(sd·z) = ½ − 2^−54 for a draw z = fl(h·W[i]) of the ziggurat's fast path (0 < h < 2^23; the
  * rejection step's draws are rounded by roundHalfUp). Such z lie within 2 ulps of (½ − 2^−54)/sd
  * (|sd·z − x| ≤ 2^−55 = x·2^−54 nearly, so |z − z0| < ulp(z0) plus z0's own rounding): those z, then per layer i
- * the h within 2 of z / W[i] (|h·W[i] − z| ≤ ulp(z)/2, h < 2^23). NaN: true. A few thousand operations, once per
+ * the h within 2 of z / W[i] (|h·W[i] − z| ≤ ulp(z)/2, h < 2^23). NaN or a negative σ (not produced by
+ * outputSigmas; the search assumes z > 0): true. A few thousand operations, once per
  * position with |m·2^−s| ≥ ½ (the others need no correction: see gauss_requant_s16).
  */
 function belowHalfReachable(sd: f64, zt: usize): bool {
-  if (!(sd > 0)) return sd != sd; // sd = 0: x = acc, an integer
+  if (!(sd > 0)) return sd != 0; // sd = ±0: x = acc, an integer
   const x: f64 = 0.49999999999999994; // ½ − 2^−54
   const z0 = x / sd;
   for (let d = -4; d <= 4; d++) {
