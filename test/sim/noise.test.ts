@@ -12,7 +12,8 @@ import type { PcmConfig } from "../../src/sim/noise/sources.js";
 import { flipInputs, simKernels } from "../../src/sim/chip/kernels.js";
 import { flipBits, gaussianIntWeights, perturbAccumulators, pcmDrift, pcmNu, pcmNuMoments, pcmProgSigma, pcmProgram, pcmReadSigmaRel, stuckBits } from "../../src/sim/noise/models.js";
 import { runTrials } from "../../src/sim/study/trials.js";
-import { CHIP, Rng } from "../../src/sim/noise/rng.js";
+import { CHIP, Rng, streamId } from "../../src/sim/noise/rng.js";
+import { STREAM } from "../../src/sim/noise/sources.js";
 
 const N = 200_000;
 function moments(xs: ArrayLike<number>): { mean: number; sd: number } {
@@ -166,6 +167,28 @@ function logitsOf(hw: HwModel, trial: number, n: number, batch: number): Int32Ar
   }
   return out;
 }
+
+describe("input-image bit flips (flipInputs)", () => {
+  it("flip the u8 pixels of each image from its own stream, in a copy: bit j of pixel i is position 8i + j", () => {
+    const program = readQModel("test/fixtures/cnn-s-w4a4-random.qmodel");
+    const chip = buildChip(program, withSet(loadHwModel("int8-systolic-16x16").hw, ["noise", "activationBitFlip", "ber"], 0.05), 7, 3);
+    const n = 3;
+    const first = 5;
+    const images = Uint8Array.from({ length: n * 784 }, (_, i) => (i * 37) & 255);
+    images.fill(0, 0, 100).fill(255, 100, 200); // every bit 0, then every bit 1: each flip moves 0 up, 255 down
+    const before = images.slice();
+    const got = flipInputs(chip, images, n, first);
+    // The definition, spelled out: per image b, flipBits over its 784 u8 fields from stream (seed, trial, first + b, inputFlip).
+    const want = Int32Array.from(images);
+    let flips = 0;
+    for (let b = 0; b < n; b++) flips += flipBits(want, b * 784, 784, 8, false, 0.05, new Rng(7, 3, first + b, streamId(0, STREAM.inputFlip)));
+    expect(flips).toBeGreaterThan(500); // ~0.05 · 3 · 784 · 8 = 941
+    expect(got).toBeInstanceOf(Uint8Array);
+    expect(Array.from(got)).toEqual(Array.from(want));
+    expect(images).toEqual(before); // the caller's images are not touched
+    expect(got.subarray(0, 200).some((v, i) => v !== before[i])).toBe(true);
+  });
+});
 
 describe("same seed → same numbers", () => {
   it("digital chip with every per-chip and per-inference source: batch 1, 3, 8 give identical logits", () => {

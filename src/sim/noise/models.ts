@@ -30,7 +30,7 @@ export function setBit(v: number, bit: number, bits: number, signed: boolean, to
  * stream (bit j of value i is position i·bits + j), so the cost is O(flips), and the flip count is
  * Binomial(n·bits, ber).
  */
-export function flipBits(values: Int32Array | Int16Array | Float64Array, offset: number, n: number, bits: number, signed: boolean, ber: number, rng: Rng): number {
+export function flipBits(values: Int32Array | Int16Array | Uint8Array | Float64Array, offset: number, n: number, bits: number, signed: boolean, ber: number, rng: Rng): number {
   if (ber <= 0 || n === 0) return 0;
   const total = n * bits;
   let flips = 0;
