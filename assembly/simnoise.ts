@@ -129,7 +129,8 @@ const BLOCK = 1024;
 /**
  * The per-layer operands of gauss_requant_s16 (once per layer, not per call), in the layer block `lay` (32 + 24P
  * bytes): f64 sdv = ZMAX·max σ + 2 at 0, f64 vlim (the exact form's limit on V, see gauss_requant_s16; NaN in σ
- * or m: never exact) at 8, f64 accMax at 16, i32 flags at 24 (1: the exact form's floor(x + ½) needs no
+ * or m: never exact) at 8, f64 accMax at 16 (its verdict is flag 2; kept for test/sim/fastpath.test.ts, which checks
+ * the bound against every accumulator), i32 flags at 24 (1: the exact form's floor(x + ½) needs no
  * correction, see belowHalfReachable; 2: accMax proves the exact form for every accumulator of the layer), then
  * per group of 4 pattern positions q < P (96 bytes;
  * P is a multiple of 4) their f64 σ, m·2^−s and the exact form's c = 2^−(s+1) (half up) or 2^−(s+1) − ½
@@ -265,12 +266,9 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   let j = 0;
   if (ASC_FEATURE_SIMD) {
     const body = total & ~3;
-    // Half up (mode 0, the common rounding) is compiled on its own, its constants folded into the loop.
-    const nrej = mode == 0
-      ? gaussBody(acc, body, C, P, m, s, lo, hi, y, st, rej, zt, 0, lay)
-      : gaussBody(acc, body, C, P, m, s, lo, hi, y, st, rej, zt, mode, lay);
-    if (mode == 0) gaussReplay(acc, C, P, m, s, lo, hi, y, st, rej, nrej, zt, zf, 0, lay);
-    else gaussReplay(acc, C, P, m, s, lo, hi, y, st, rej, nrej, zt, zf, mode, lay);
+    // Half up (mode 0, the common rounding) is compiled on its own, its constants folded into the loops.
+    if (mode == 0) gaussReplay(acc, C, P, m, s, lo, hi, y, st, rej, gaussBody(acc, body, C, P, m, s, lo, hi, y, st, rej, zt, 0, lay), zt, zf, 0, lay);
+    else gaussReplay(acc, C, P, m, s, lo, hi, y, st, rej, gaussBody(acc, body, C, P, m, s, lo, hi, y, st, rej, zt, mode, lay), zt, zf, mode, lay);
     j = body;
   }
   for (; j < total; j++) {

@@ -47,7 +47,12 @@ const treeB = opt("--b-tree", "");
 const slabA = { ...slabOptions, elements: Number(opt("--slab", String(slabOptions.elements))) };
 const slabB = { ...slabOptions, elements: Number(opt("--b-slab", String(slabA.elements))) };
 const microA = Number(opt("--micro", String(NOISY_MICRO_BATCH)));
+// The other tree may predate NOISY_MICRO_BATCH: its default, 2, spelled out.
 const microB = Number(opt("--b-micro", treeB ? "2" : String(microA)));
+if (treeB && process.argv.includes("--b-slab")) {
+  console.error("noisy-ab.ts: --b-slab sets this tree's slabOptions, which --b-tree's program does not read: leave it out with --b-tree");
+  process.exit(2);
+}
 const twoJs = process.argv.includes("--b-slab") || process.argv.includes("--b-micro") || !!treeB;
 const ok = (o: typeof slabOptions) => o.elements >= 1;
 if (!["out", "all", "weight", "flips"].includes(noise) || ![4, 8].includes(bits) || !(n >= 1) || !(rounds >= 1) || !ok(slabA) || !ok(slabB) || !(microA >= 1) || !(microB >= 1)) {

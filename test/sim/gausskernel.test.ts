@@ -297,7 +297,8 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     // (outputs within i16): v·m = 6145·2^39, w = 3072.5, an even integer + ½ where nearest-even would go down (half
     // up: remainder 0); v·m = 3073·2^40, −3074·2^40 (truncate: remainder 0, both parities); beyond the bound,
     // v·m = 6145·2^40 at s = 41 (2v·m + 1 ≈ 3·2^52 would not add exactly: refused).
-    // σ = 0: the accumulator is v. Each alone, since the bound is per call (V = max |acc| + 2).
+    // σ = 0: the accumulator is v. Each alone, since the bound is per call (V = max |acc| + 2) or, in kernelOutput's
+    // second run, the layer's (the same max |acc|).
     const cases: [number, number, number][] = [
       [2 ** 25 + 1, 2 ** 25 - 1, 51], [-(2 ** 25 + 1), 2 ** 25 - 1, 51], [2 ** 25 + 1, 2 ** 25 - 1, 50], [-(2 ** 25 + 1), 2 ** 25 - 1, 50],
       [2 ** 20, 2 ** 30, 51], [-(2 ** 20), 2 ** 30, 51], [2 ** 20, 2 ** 30, 50], [-(2 ** 20), 2 ** 30, 50], [-(2 ** 21 - 3), 2 ** 30, 52], [2 ** 21 - 3, 2 ** 30, 52],

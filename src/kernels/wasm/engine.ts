@@ -8,7 +8,7 @@ import { convOp, poolOp, type ConvData } from "../prepare.js";
 import { Arena } from "./arena.js";
 import type { KernelExports, WasmFlavor } from "./features.js";
 import { configuredLimit, instantiateKernels } from "./loader.js";
-import { DEFAULT_POLICY, prepareConv, prepareDense, relaxedBlock, requantBits, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type ParamsHost, type RelaxedForm, type WeightPolicy } from "./prepare.js";
+import { DEFAULT_POLICY, PANEL_N, kAlign, prepareConv, prepareDense, relaxedBlock, requantBits, sharedShift, type ConvGemmHost, type DenseHost, type DepthwiseHost, type GemmHost, type ParamsHost, type RelaxedForm, type WeightPolicy } from "./prepare.js";
 import { probeRelaxedDot } from "./relaxed.js";
 import { winogradRefusal, winogradWeights } from "./winograd.js";
 
@@ -364,8 +364,8 @@ export class WasmEngine extends KernelEngine {
     const N = op.outC;
     const { u, max } = winogradWeights(l.weights, N, C);
     const container = max <= 127 ? 8 : 16;
-    const Kp = C + (C & 1);
-    const Np = Math.ceil(N / 8) * 8;
+    const Kp = Math.ceil(C / kAlign(container)) * kAlign(container);
+    const Np = Math.ceil(N / PANEL_N) * PANEL_N;
     const what = `the Winograd weights of layer ${l.name}`;
     const a = this.arena;
     const bytes = (Np * Kp * container) / 8;
