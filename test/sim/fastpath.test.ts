@@ -10,11 +10,11 @@ import { readQModel } from "../../src/ir/io.js";
 import { isWeightLayer, sizeOf, type Layer, type Program } from "../../src/ir/types.js";
 import { loadDataset, limitDataset } from "../../src/data/index.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
-import { i32View } from "../../src/kernels/wasm/arena.js";
+import { i32View, usedBytes } from "../../src/kernels/wasm/arena.js";
 import { buildChip } from "../../src/sim/chip/chip.js";
 import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
 import { flipInputs, simKernels } from "../../src/sim/chip/kernels.js";
-import { runTrial, simOptions, withChipWeights } from "../../src/sim/chip/run.js";
+import { runChip, runTrial, simOptions, withChipWeights, type SimData } from "../../src/sim/chip/run.js";
 import { NoisyWasmProgram, fastPathEquivalent, slabOptions } from "../../src/sim/chip/fastpath.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
 
@@ -45,14 +45,14 @@ function tsLogits(program: Program, hw: HwModel, seed: number, trial: number | n
 }
 
 /** Logits of the fast path, or null when it does not apply to this chip instance. */
-function fastLogits(program: Program, hw: HwModel, seed: number, trial: number, images: Uint8Array, n: number, batch: number, micro: number, flavor: "auto" | "scalar" = "auto"): Int32Array | null {
+function fastLogits(program: Program, hw: HwModel, seed: number, trial: number, images: Uint8Array, n: number, batch: number, micro: number, flavor: "auto" | "scalar" = "auto", engine = new WasmEngine({ flavor, sim: true })): Int32Array | null {
   const chip = buildChip(program, hw, seed, trial);
   if (!fastPathEquivalent(chip)) return null;
   const layers = program.layers.map((l): Layer => {
     const p = chip.prep.get(l);
     return isWeightLayer(l) && p && p.kind === "digital" ? { ...l, weights: Int8Array.from(p.weights) } : l;
   });
-  const fast = new NoisyWasmProgram(chip, { ...program, layers }, new WasmEngine({ flavor, sim: true }), micro);
+  const fast = new NoisyWasmProgram(chip, { ...program, layers }, engine, micro);
   const per = images.length / n;
   const classes = sizeOf(program.layers[program.layers.length - 1].out.shape);
   const out = new Int32Array(n * classes);
@@ -305,6 +305,52 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
     // Not vacuous: the scalar build ran every program of each kind (6 wrap, 7 wide seeds) but one of the
     // 7 saturating ones, whose depthwise layer can saturate.
     expect(ran).toEqual({ wrap: 6, saturate: 6, wide: 7 });
+  });
+
+  it("one engine recycled from program to program (WasmEngine.recycle): a new engine's state, identical logits", () => {
+    const engine = new WasmEngine({ sim: true });
+    const start = usedBytes(engine.arena);
+    let ran = 0;
+    for (let seed = 61; seed <= 72; seed++) {
+      const hw = set(BASE, KINDS[seed % KINDS.length][1]);
+      const p = randomProgram(seed);
+      const images = randomImages(p, 3, seed);
+      const got = fastLogits(p, hw, seed, 1, images, 3, 3, 2, "auto", engine);
+      if (got) expectSame(`program ${p.name} (seed ${seed}, a recycled engine)`, tsLogits(p, hw, seed, 1, images, 3, 3), got);
+      ran += got ? 1 : 0;
+      expect(usedBytes(engine.arena)).toBeGreaterThan(start);
+      engine.recycle();
+      // What a new engine is: nothing prepared, the arena at its start, every byte above it zero, unpinned.
+      expect([usedBytes(engine.arena), engine.weightBytes, engine.pinned]).toEqual([start, 0, false]);
+      expect(new Uint8Array(engine.k.memory.buffer, engine.arena.base + start).every((b) => b === 0)).toBe(true);
+    }
+    expect(ran).toBeGreaterThanOrEqual(10);
+  });
+
+  it("chip runs reuse their engines (simOptions.reuseEngines): the same predictions as new engines, on every path", () => {
+    const fixture = readQModel("test/fixtures/cnn-s-w4a4-random.qmodel");
+    const d = limitDataset(loadDataset("mnist", "test"), 6);
+    // The clean chip (the WASM program), per-inference noise (the fast path), an analog chip (plain TS with WASM
+    // MACs), on two programs of different sizes in turn, so that each engine is reused by another program.
+    const small = randomProgram(3);
+    const smallData = { n: 4, images: randomImages(small, 4, 3), labels: new Uint8Array(4) };
+    const runs: [Program, SimData, HwModel, number | null][] = [
+      [fixture, d, BASE, null],
+      [small, smallData, set(BASE, KINDS[4][1]), 2],
+      [fixture, d, set(BASE, KINDS[4][1]), 1],
+      [small, smallData, BASE, null],
+      [fixture, d, loadHwModel("analog-pcm-crossbar").hw, 0],
+      [small, smallData, set(BASE, KINDS[2][1]), 0],
+      [fixture, d, set(BASE, KINDS[2][1]), 3],
+    ];
+    const predict = () => runs.map(([p, data, hw, t]) => Array.from(runChip(p, buildChip(p, hw, 5, t), data, 4).predictions));
+    const reused = predict();
+    simOptions.reuseEngines = false;
+    try {
+      expect(predict()).toEqual(reused);
+    } finally {
+      simOptions.reuseEngines = true;
+    }
   });
 
   it("the fixture, every source: identical logits, and runTrial gives the same accuracy on both paths", () => {
