@@ -434,8 +434,8 @@ export class WasmEngine extends KernelEngine {
    * forgotten, unpinned, and the linear memory above the engine's own scratch zeroed as a new instance's is (the
    * build has no mutable globals or data segments). The caller must own the engine: any program runner on it is
    * void after. The simulator keeps one engine per build from trial to trial this way (src/sim/chip/run.ts): a new
-   * instance's memory costs a page fault per 4 KB page when first touched and is unmapped after the trial, which
-   * slowed the next trial's images as well (docs/RESULTS.md, session 26); zeroing it costs ~1 ms per 30 MB.
+   * instance's memory costs a page fault per 4 KB page when first touched (2–6 µs each here), and a new one made
+   * after the last was freed ran its first images ~5% slower (docs/RESULTS.md, session 26); zeroing costs ~1 ms per 30 MB.
    */
   recycle(): void {
     this.pinned = false;

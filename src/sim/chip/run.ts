@@ -84,8 +84,8 @@ export function runChip(program: Program, chip: ChipInstance, data: SimData, bat
 
 /**
  * The engines of the last chip run in this thread, one per build (the kernels' and the simulator's), recycled
- * (WasmEngine.recycle: the same integers as a new engine) for the next: a new engine per trial cost ~50 ms of
- * page faults on mobilenetv2 224 and slowed that trial's images by ~5% (docs/RESULTS.md, session 26). An idle
+ * (WasmEngine.recycle: the same integers as a new engine) for the next: new engines per trial cost a noisy
+ * mobilenetv2 224 trial 30–50 ms more set-up and 2–7% more per image (docs/RESULTS.md, session 26). An idle
  * engine keeps the memory of the largest program it ran (tens of MB at 224×224) until the thread ends, or until
  * simOptions.reuseEngines is set false.
  */
