@@ -15,7 +15,7 @@ import { buildChip } from "../../src/sim/chip/chip.js";
 import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
 import { flipInputs, simKernels } from "../../src/sim/chip/kernels.js";
 import { runChip, runTrial, simOptions, withChipWeights, type SimData } from "../../src/sim/chip/run.js";
-import { NoisyWasmProgram, fastPathEquivalent, slabOptions } from "../../src/sim/chip/fastpath.js";
+import { NoisyWasmProgram, fastPathEquivalent, slabOptions, slabPixels } from "../../src/sim/chip/fastpath.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
 
 const BASE = loadHwModel("int8-systolic-16x16").hw;
@@ -131,7 +131,7 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
     expect(unbounded).toBeGreaterThan(10); // with accumulator flips: none
   });
 
-  it("output Gaussian noise on convs in tiny slabs (1×1 and depthwise: 4 pixels, often mid-row; im2col: 1–4 rows), the streams continued: identical logits", () => {
+  it("output Gaussian noise on convs in tiny slabs (depthwise: 4 pixels, often mid-row; 1×1: 4 pixels, a few evened out to 8 or the whole image; im2col: 1–8 rows), the streams continued: identical logits", () => {
     const saved = { ...slabOptions };
     Object.assign(slabOptions, { elements: 1, minRows: 4 });
     const kinds = { direct: 0, depthwise: 0, im2col: 0, midRow: 0 };
@@ -166,6 +166,26 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
     expect(kinds.depthwise).toBeGreaterThan(0);
     expect(kinds.im2col).toBeGreaterThan(0);
     expect(kinds.midRow).toBeGreaterThan(0);
+  });
+
+  it("slab sizes: a multiple of the unit (or the whole image), even slabs where the last would fall below the GEMM's minimum", () => {
+    const split = (nPix: number, slab: number) => Array.from({ length: Math.ceil(nPix / slab) }, (_, i) => Math.min(slab, nPix - i * slab));
+    // mobilenetv2 224 at the shipped 32,768 accumulators: its 14×14 and 7×7 1×1 layers evened out, the others as before.
+    expect(split(196, slabPixels(196, 576, 4, 24))).toEqual([68, 68, 60]);
+    expect(split(196, slabPixels(196, 384, 4, 24))).toEqual([100, 96]);
+    expect(split(49, slabPixels(49, 960, 4, 24))).toEqual([49]);
+    expect(split(784, slabPixels(784, 192, 4, 24))).toEqual([172, 172, 172, 172, 96]);
+    expect(split(196, slabPixels(196, 576, 4, 1))).toEqual([60, 60, 60, 16]); // depthwise: no minimum
+    expect(slabPixels(12544, 32, 112, 24)).toBe(1120); // the stem's im2col: 10 rows of 112
+    // Every size the kernels can take: ≤ nPix, a multiple of the unit unless the whole image, ≥ the minimum when the image has it.
+    for (let nPix = 1; nPix <= 300; nPix++)
+      for (const [C, unit, min] of [[6, 4, 24], [40, 4, 24], [576, 4, 24], [24, 12, 24], [1000, 28, 24], [3, 4, 1]])
+        for (const elements of [1, 100, 1000, 32768]) {
+          slabOptions.elements = elements;
+          const slab = slabPixels(nPix, C, unit, min);
+          slabOptions.elements = 32768;
+          expect(slab <= nPix && (slab === nPix || slab % unit === 0) && slab >= Math.min(nPix, min), `nPix ${nPix}, C ${C}, unit ${unit}, min ${min}, elements ${elements}: ${slab}`).toBe(true);
+        }
   });
 
   it("cut multipliers (requant.multiplierBits 16 and 24, lowbit-npu and bitserial-edge style), every source: identical logits", () => {
