@@ -1,8 +1,8 @@
 // A noisy mobilenetv2 trial as bench/sim/scale.ts part 2 runs it — runTrial (src/sim/chip/run.ts): build the chip,
 // choose the path, run the images — per image: the slope between 4 and 32 images, against the noise-free WASM
 // inference (WasmProgram) on the same images, by this process's CPU time and by the wall clock, per round (the
-// three alternate; a round's order reverses every other round). Unlike bench/sim/noisy-ab.ts (one chip instance
-// built once), each trial here builds its own chip and takes its own engines, as `nipq simulate`'s trials do, so
+// functions alternate; a round's order reverses every other round). Unlike bench/sim/noisy-ab.ts (one chip instance
+// built once), each trial here builds its own chip and takes its engines as `nipq simulate`'s trials do (runChip), so
 // what a trial pays per image beyond the kernels counts. With --b-tree DIR, B is another tree's runTrial (DIR/src,
 // run by tsx, on its own build): A ÷ B per round. Prints medians (quartiles) of the per-round slopes' ratios.
 //
