@@ -10,12 +10,12 @@ import { readQModel } from "../../src/ir/io.js";
 import { isWeightLayer, sizeOf, type Layer, type Program } from "../../src/ir/types.js";
 import { loadDataset, limitDataset } from "../../src/data/index.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
-import { i32View } from "../../src/kernels/wasm/arena.js";
+import { i32View, usedBytes } from "../../src/kernels/wasm/arena.js";
 import { buildChip } from "../../src/sim/chip/chip.js";
 import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
 import { flipInputs, simKernels } from "../../src/sim/chip/kernels.js";
-import { runTrial, simOptions, withChipWeights } from "../../src/sim/chip/run.js";
-import { NoisyWasmProgram, fastPathEquivalent, slabOptions } from "../../src/sim/chip/fastpath.js";
+import { runChip, runTrial, simOptions, withChipWeights, type SimData } from "../../src/sim/chip/run.js";
+import { NoisyWasmProgram, fastPathEquivalent, slabOptions, slabPixels } from "../../src/sim/chip/fastpath.js";
 import { randomImages, randomProgram } from "../backends/random-program.js";
 
 const BASE = loadHwModel("int8-systolic-16x16").hw;
@@ -45,14 +45,14 @@ function tsLogits(program: Program, hw: HwModel, seed: number, trial: number | n
 }
 
 /** Logits of the fast path, or null when it does not apply to this chip instance. */
-function fastLogits(program: Program, hw: HwModel, seed: number, trial: number, images: Uint8Array, n: number, batch: number, micro: number, flavor: "auto" | "scalar" = "auto"): Int32Array | null {
+function fastLogits(program: Program, hw: HwModel, seed: number, trial: number, images: Uint8Array, n: number, batch: number, micro: number, flavor: "auto" | "scalar" = "auto", engine = new WasmEngine({ flavor, sim: true })): Int32Array | null {
   const chip = buildChip(program, hw, seed, trial);
   if (!fastPathEquivalent(chip)) return null;
   const layers = program.layers.map((l): Layer => {
     const p = chip.prep.get(l);
     return isWeightLayer(l) && p && p.kind === "digital" ? { ...l, weights: Int8Array.from(p.weights) } : l;
   });
-  const fast = new NoisyWasmProgram(chip, { ...program, layers }, new WasmEngine({ flavor, sim: true }), micro);
+  const fast = new NoisyWasmProgram(chip, { ...program, layers }, engine, micro);
   const per = images.length / n;
   const classes = sizeOf(program.layers[program.layers.length - 1].out.shape);
   const out = new Int32Array(n * classes);
@@ -131,7 +131,7 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
     expect(unbounded).toBeGreaterThan(10); // with accumulator flips: none
   });
 
-  it("output Gaussian noise on convs in tiny slabs (1×1 and depthwise: 4 pixels, often mid-row; im2col: 1–4 rows), the streams continued: identical logits", () => {
+  it("output Gaussian noise on convs in tiny slabs (depthwise: 4 pixels, often mid-row; 1×1: 4 pixels, a few evened out to 8 or the whole image; im2col: 1–8 rows), the streams continued: identical logits", () => {
     const saved = { ...slabOptions };
     Object.assign(slabOptions, { elements: 1, minRows: 4 });
     const kinds = { direct: 0, depthwise: 0, im2col: 0, midRow: 0 };
@@ -166,6 +166,26 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
     expect(kinds.depthwise).toBeGreaterThan(0);
     expect(kinds.im2col).toBeGreaterThan(0);
     expect(kinds.midRow).toBeGreaterThan(0);
+  });
+
+  it("slab sizes: a multiple of the unit (or the whole image), even slabs where the last would fall below the GEMM's minimum", () => {
+    const split = (nPix: number, slab: number) => Array.from({ length: Math.ceil(nPix / slab) }, (_, i) => Math.min(slab, nPix - i * slab));
+    // mobilenetv2 224 at the shipped 32,768 accumulators: its 14×14 and 7×7 1×1 layers evened out, the others as before.
+    expect(split(196, slabPixels(196, 576, 4, 24))).toEqual([68, 68, 60]);
+    expect(split(196, slabPixels(196, 384, 4, 24))).toEqual([100, 96]);
+    expect(split(49, slabPixels(49, 960, 4, 24))).toEqual([49]);
+    expect(split(784, slabPixels(784, 192, 4, 24))).toEqual([172, 172, 172, 172, 96]);
+    expect(split(196, slabPixels(196, 576, 4, 1))).toEqual([60, 60, 60, 16]); // depthwise: no minimum
+    expect(slabPixels(12544, 32, 112, 24)).toBe(1120); // the stem's im2col: 10 rows of 112
+    // Every size the kernels can take: ≤ nPix, a multiple of the unit unless the whole image, ≥ the minimum when the image has it.
+    for (let nPix = 1; nPix <= 300; nPix++)
+      for (const [C, unit, min] of [[6, 4, 24], [40, 4, 24], [576, 4, 24], [24, 12, 24], [1000, 28, 24], [3, 4, 1]])
+        for (const elements of [1, 100, 1000, 32768]) {
+          slabOptions.elements = elements;
+          const slab = slabPixels(nPix, C, unit, min);
+          slabOptions.elements = 32768;
+          expect(slab <= nPix && (slab === nPix || slab % unit === 0) && slab >= Math.min(nPix, min), `nPix ${nPix}, C ${C}, unit ${unit}, min ${min}, elements ${elements}: ${slab}`).toBe(true);
+        }
   });
 
   it("cut multipliers (requant.multiplierBits 16 and 24, lowbit-npu and bitserial-edge style), every source: identical logits", () => {
@@ -305,6 +325,52 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
     // Not vacuous: the scalar build ran every program of each kind (6 wrap, 7 wide seeds) but one of the
     // 7 saturating ones, whose depthwise layer can saturate.
     expect(ran).toEqual({ wrap: 6, saturate: 6, wide: 7 });
+  });
+
+  it("one engine recycled from program to program (WasmEngine.recycle): a new engine's state, identical logits", () => {
+    const engine = new WasmEngine({ sim: true });
+    const start = usedBytes(engine.arena);
+    let ran = 0;
+    for (let seed = 61; seed <= 72; seed++) {
+      const hw = set(BASE, KINDS[seed % KINDS.length][1]);
+      const p = randomProgram(seed);
+      const images = randomImages(p, 3, seed);
+      const got = fastLogits(p, hw, seed, 1, images, 3, 3, 2, "auto", engine);
+      if (got) expectSame(`program ${p.name} (seed ${seed}, a recycled engine)`, tsLogits(p, hw, seed, 1, images, 3, 3), got);
+      ran += got ? 1 : 0;
+      expect(usedBytes(engine.arena)).toBeGreaterThan(start);
+      engine.recycle();
+      // What a new engine is: nothing prepared, the arena at its start, every byte above it zero, unpinned.
+      expect([usedBytes(engine.arena), engine.weightBytes, engine.pinned]).toEqual([start, 0, false]);
+      expect(new Uint8Array(engine.k.memory.buffer, engine.arena.base + start).every((b) => b === 0)).toBe(true);
+    }
+    expect(ran).toBeGreaterThanOrEqual(10);
+  });
+
+  it("chip runs reuse their engines (simOptions.reuseEngines): the same predictions as new engines, on every path", () => {
+    const fixture = readQModel("test/fixtures/cnn-s-w4a4-random.qmodel");
+    const d = limitDataset(loadDataset("mnist", "test"), 6);
+    // The clean chip (the WASM program), per-inference noise (the fast path), an analog chip (plain TS with WASM
+    // MACs), on two programs of different sizes in turn, so that each engine is reused by another program.
+    const small = randomProgram(3);
+    const smallData = { n: 4, images: randomImages(small, 4, 3), labels: new Uint8Array(4) };
+    const runs: [Program, SimData, HwModel, number | null][] = [
+      [fixture, d, BASE, null],
+      [small, smallData, set(BASE, KINDS[4][1]), 2],
+      [fixture, d, set(BASE, KINDS[4][1]), 1],
+      [small, smallData, BASE, null],
+      [fixture, d, loadHwModel("analog-pcm-crossbar").hw, 0],
+      [small, smallData, set(BASE, KINDS[2][1]), 0],
+      [fixture, d, set(BASE, KINDS[2][1]), 3],
+    ];
+    const predict = () => runs.map(([p, data, hw, t]) => Array.from(runChip(p, buildChip(p, hw, 5, t), data, 4).predictions));
+    const reused = predict();
+    simOptions.reuseEngines = false;
+    try {
+      expect(predict()).toEqual(reused);
+    } finally {
+      simOptions.reuseEngines = true;
+    }
   });
 
   it("the fixture, every source: identical logits, and runTrial gives the same accuracy on both paths", () => {

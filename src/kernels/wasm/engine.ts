@@ -428,6 +428,20 @@ export class WasmEngine extends KernelEngine {
     this.paramBytes = 0;
     return true;
   }
+
+  /**
+   * Makes the engine what a new one is, for another program, but keeps its grown memory: every prepared layer
+   * forgotten, unpinned, and the linear memory above the engine's own scratch zeroed as a new instance's is (the
+   * build has no mutable globals or data segments). The caller must own the engine: any program runner on it is
+   * void after. The simulator keeps one engine per build from trial to trial this way (src/sim/chip/run.ts): a new
+   * instance's memory costs a page fault per 4 KB page when first touched (2–6 µs each here), and a new one made
+   * after the last was freed ran its first images ~5% slower (docs/RESULTS.md, session 26); zeroing costs ~1 ms per 30 MB.
+   */
+  recycle(): void {
+    this.pinned = false;
+    this.forgetPrepared();
+    new Uint8Array(this.k.memory.buffer, this.baseMark).fill(0);
+  }
 }
 
 /** A window's geometry as the kernels take it: H, W, C, kh, kw, sh, sw, pt, pl, OH, OW. */

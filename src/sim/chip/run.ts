@@ -8,7 +8,7 @@
 import { runProgram } from "../../exec/interpret.js";
 import { classesOf, compileProgram, inputBytes, runBatched, type BatchOutput } from "../../exec/runner.js";
 import { isWeightLayer, weightRange, type Layer, type Program, type WeightLayer } from "../../ir/types.js";
-import { loadWasmKernels } from "../../kernels/wasm/backend.js";
+import { WasmKernels } from "../../kernels/wasm/backend.js";
 import { WasmEngine } from "../../kernels/wasm/engine.js";
 import { KernelsNotBuiltError } from "../../kernels/wasm/errors.js";
 import type { HwModel } from "../hw/hwmodel.js";
@@ -54,32 +54,68 @@ export function withChipWeights(program: Program, chip: ChipInstance): Program {
   return { ...program, layers };
 }
 
-/** Set false to force the plain-TS sim kernels (benchmarks and tests compare both). */
-export const simOptions = { useWasm: true };
+/**
+ * useWasm false forces the plain-TS sim kernels (benchmarks and tests compare both); reuseEngines false gives every
+ * chip run new WASM engines and drops the idle ones (see idleEngines).
+ */
+export const simOptions = { useWasm: true, reuseEngines: true };
 
 /**
  * Runs one chip instance over the images [from, to) of the data (default all); returns their predictions
  * and how many match the labels.
  */
 export function runChip(program: Program, chip: ChipInstance, data: SimData, batch = 64, from = 0, to = data.n): { correct: number; predictions: Int32Array } {
-  const run = chipRunner(program, chip, batch);
-  // Input bit flips (the u8 pixels as stored on chip) before any path; keyed by the image's index.
-  const { predictions } = runBatched(data.images, inputBytes(program), classesOf(program), batch, (imgs, nb, first) => run(flipInputs(chip, imgs, nb, first), nb, first), from, to);
-  let correct = 0;
-  for (let i = from; i < to; i++) if (predictions[i - from] === data.labels[i]) correct++;
-  return { correct, predictions };
+  const taken: [WasmEngine, boolean][] = [];
+  try {
+    const run = chipRunner(program, chip, batch, (sim) => {
+      const e = takeEngine(sim);
+      taken.push([e, sim]);
+      return e;
+    });
+    // Input bit flips (the u8 pixels as stored on chip) before any path; keyed by the image's index.
+    const { predictions } = runBatched(data.images, inputBytes(program), classesOf(program), batch, (imgs, nb, first) => run(flipInputs(chip, imgs, nb, first), nb, first), from, to);
+    let correct = 0;
+    for (let i = from; i < to; i++) if (predictions[i - from] === data.labels[i]) correct++;
+    return { correct, predictions };
+  } finally {
+    for (const [e, sim] of taken) giveBack(e, sim);
+  }
+}
+
+/**
+ * The engines of the last chip run in this thread, one per build (the kernels' and the simulator's), recycled
+ * (WasmEngine.recycle: the same integers as a new engine) for the next: new engines per trial cost a noisy
+ * mobilenetv2 224 trial 30–50 ms more set-up and 2–7% more per image (docs/RESULTS.md, session 26). An idle
+ * engine keeps the memory of the largest program it ran (tens of MB at 224×224) until the thread ends, or until
+ * simOptions.reuseEngines is set false.
+ */
+const idleEngines = new Map<boolean, WasmEngine>();
+
+/** An engine of the kernels' (sim false) or the simulator's build: the idle one, else a new one. */
+function takeEngine(sim: boolean): WasmEngine {
+  const e = idleEngines.get(sim);
+  idleEngines.delete(sim);
+  return e ?? new WasmEngine({ flavor: "auto", sim });
+}
+
+/** Returns an engine after a chip run: recycled and kept for the next (the last one per build), unless reuse is off. */
+function giveBack(e: WasmEngine, sim: boolean): void {
+  if (!simOptions.reuseEngines) return void idleEngines.clear();
+  e.recycle();
+  idleEngines.set(sim, e);
 }
 
 /**
  * The fastest execution path that computes this chip instance's integers exactly: the plain WASM program
  * on the chip's weights, the fast path with per-inference noise between the kernels, or the plain-TS sim
- * kernels (an analog chip's MACs on WASM there). Each engine is fresh: prepared weights stay resident in
- * an engine's memory for its lifetime. Without built kernels every path falls back to plain TS.
+ * kernels (an analog chip's MACs on WASM there), on engines from `engine` (the caller's to recycle after the run:
+ * prepared weights stay resident in an engine's memory until then). Without built kernels every path falls back
+ * to plain TS.
  */
-function chipRunner(program: Program, chip: ChipInstance, batch: number): (images: Uint8Array, n: number, first: number) => BatchOutput {
+function chipRunner(program: Program, chip: ChipInstance, batch: number, engine: (sim: boolean) => WasmEngine): (images: Uint8Array, n: number, first: number) => BatchOutput {
   if (simOptions.useWasm && wasmEquivalent(chip)) {
     try {
-      const runner = compileProgram(withChipWeights(program, chip), loadWasmKernels({ flavor: "auto" }), batch);
+      const runner = compileProgram(withChipWeights(program, chip), new WasmKernels(engine(false)), batch);
       return (images, n) => runner.run(images, n);
     } catch (e) {
       if (!(e instanceof KernelsNotBuiltError)) throw e;
@@ -87,7 +123,7 @@ function chipRunner(program: Program, chip: ChipInstance, batch: number): (image
   }
   if (simOptions.useWasm && fastPathEquivalent(chip)) {
     try {
-      const fast = new NoisyWasmProgram(chip, withChipWeights(program, chip), new WasmEngine({ flavor: "auto", sim: true }));
+      const fast = new NoisyWasmProgram(chip, withChipWeights(program, chip), engine(true));
       return (images, n, first) => fast.run(images, n, first);
     } catch (e) {
       if (!(e instanceof KernelsNotBuiltError)) throw e;
@@ -96,7 +132,7 @@ function chipRunner(program: Program, chip: ChipInstance, batch: number): (image
   let analogMac: WasmAnalogMac | undefined;
   if (simOptions.useWasm && chip.hw.compute.kind === "analog") {
     try {
-      analogMac = new WasmAnalogMac(new WasmEngine({ flavor: "auto", sim: true }));
+      analogMac = new WasmAnalogMac(engine(true));
     } catch (e) {
       if (!(e instanceof KernelsNotBuiltError)) throw e;
     }
