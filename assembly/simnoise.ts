@@ -4,9 +4,9 @@
 //
 // gauss_requant_s16 is the WASM twin of the Gaussian step of perturbAccumulators (src/sim/noise/models.ts)
 // followed by the chip's half-up requant, and gives the same integers: element j draws its normal from
-// lane j mod 4 of the image's four xoshiro128** 1.1 streams (as Rng.nextU32, src/sim/noise/rng.ts), by the
+// lane j mod 4 of the image's four xoshiro128+ 1.0 streams (as Rng.nextPlus, src/sim/noise/rng.ts), by the
 // ziggurat (as Rng.normalZig, with the host's tables), its rejection step included (from the image's fifth,
-// "slow" stream), whose exp and log are the operation-for-operation twins of the host's
+// "slow" stream, xoshiro128** words as Rng.nextU32), whose exp and log are the operation-for-operation twins of the host's
 // (assembly/detmath.ts); every float operation is the same IEEE double operation in the same order.
 
 import { detExp, detLog } from "./detmath";
@@ -21,14 +21,17 @@ import { detExp, detLog } from "./detmath";
   return v - x == -0.5 ? v + 1 : v;
 }
 
-/** Next word of the xoshiro128** state (words s0–s3) at p + 0, stride, 2·stride, 3·stride (Rng.nextU32). */
+/**
+ * Next word of the xoshiro128 state (words s0–s3) at p + 0, stride, 2·stride, 3·stride: xoshiro128**'s
+ * (Rng.nextU32), or xoshiro128+'s when plus (Rng.nextPlus).
+ */
 // @ts-ignore: decorator
-@inline function nextWord(p: usize, stride: usize): i32 {
+@inline function nextWord(p: usize, stride: usize, plus: bool = false): i32 {
   const s0 = load<i32>(p);
   const s1 = load<i32>(p + stride);
   let s2 = load<i32>(p + 2 * stride);
   let s3 = load<i32>(p + 3 * stride);
-  const result = rotl<i32>(s1 * 5, 7) * 9;
+  const result = plus ? s0 + s3 : rotl<i32>(s1 * 5, 7) * 9;
   const t = s1 << 9;
   s2 ^= s0;
   s3 ^= s1;
@@ -76,8 +79,8 @@ function zigSlow(p: usize, h: i32, i: i32, zt: usize, zf: usize): f64 {
     if (y < c - load<f64>(sq, 16)) return x;
     if (!(y > c + load<f64>(sq, 24)) && y < detExp(-0.5 * x * x)) return x;
     const u = nextWord(p, 4);
-    i = u & 255;
-    h = u >> 8;
+    i = (u >>> 4) & 255;
+    h = u >> 12;
     if (abs<i32>(h) < load<i32>(zt + (<usize>i << 4))) return f64(h) * load<f64>(zt + (<usize>i << 4), 8);
   }
   return 0; // not reached (the AS compiler wants a return after the loop)
@@ -175,10 +178,10 @@ export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, 
  * Whether a pattern position with σ = sd can meet x = ½ − 2^−54 in the SIMD body, where floor(x + ½) needs its
  * correction (see gauss_requant_s16): x = fl(acc + fl(sd·z)) = ½ − 2^−54 needs acc = 0 (for an integer acc ≠ 0,
  * |x| < 1 needs |fl(sd·z)| > ½, a multiple of 2^−53, and so is the exact sum, a double there: x is a multiple of
- * 2^−53) and fl(sd·z) = ½ − 2^−54 for a draw z = fl(h·W[i]) of the ziggurat's fast path (0 < h < 2^23; the
+ * 2^−53) and fl(sd·z) = ½ − 2^−54 for a draw z = fl(h·W[i]) of the ziggurat's fast path (0 < h < 2^19; the
  * rejection step's draws are rounded by roundHalfUp). Such z lie within 2 ulps of (½ − 2^−54)/sd
  * (|sd·z − x| ≤ 2^−55 = x·2^−54 nearly, so |z − z0| < ulp(z0) plus z0's own rounding): those z, then per layer i
- * the h within 2 of z / W[i] (|h·W[i] − z| ≤ ulp(z)/2, h < 2^23). NaN or a negative σ (not produced by
+ * the h within 2 of z / W[i] (|h·W[i] − z| ≤ ulp(z)/2, h < 2^19). NaN or a negative σ (not produced by
  * outputSigmas; the search assumes z > 0): true. A few thousand operations, once per
  * position with |m·2^−s| ≥ ½ (the others need no correction: see gauss_requant_s16).
  */
@@ -194,7 +197,7 @@ function belowHalfReachable(sd: f64, zt: usize): bool {
       const h0 = nearest<f64>(z / w);
       for (let dh = -2; dh <= 2; dh++) {
         const h = h0 + f64(dh);
-        if (h >= 1 && h < 8388608 && h * w == z) return true;
+        if (h >= 1 && h < 524288 && h * w == z) return true; // 2^19 (ZIG_H)
       }
     }
   }
@@ -273,9 +276,9 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   }
   for (; j < total; j++) {
     const p = st + (<usize>(j & 3) << 2);
-    const u = nextWord(p, 16);
-    const i = u & 255;
-    const h = u >> 8;
+    const u = nextWord(p, 16, true);
+    const i = (u >>> 4) & 255;
+    const h = u >> 12;
     const z = abs<i32>(h) < load<i32>(zt + (<usize>i << 4)) ? f64(h) * load<f64>(zt + (<usize>i << 4), 8) : zigSlow(st + 64, h, i, zt, zf);
     const c = j % C;
     finishOne(acc, j, z, load<f64>(patAt(lay, j % P)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
@@ -304,7 +307,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
       const w = load<i32>(rec + (<usize>l << 2));
       let c = q0 + l;
       while (c >= C) c -= C;
-      finishOne(acc, j0 + l, zigSlow(st + 64, w >> 8, w & 255, zt, zf), load<f64>(pat + (<usize>l << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
+      finishOne(acc, j0 + l, zigSlow(st + 64, w >> 12, (w >>> 4) & 255, zt, zf), load<f64>(pat + (<usize>l << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
     }
   }
 }
@@ -379,10 +382,8 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   let yp = y + (<usize>j0 << 1);
   const apEnd = acc + (<usize>j1 << 2);
   for (let ap = acc + (<usize>j0 << 2); ap < apEnd; ap += 16) {
-    // xoshiro128** on the four lanes (Rng.nextU32).
-    const a5 = i32x4.add(i32x4.shl(s1, 2), s1); // ·5
-    const r7 = v128.or(i32x4.shl(a5, 7), i32x4.shr_u(a5, 25));
-    const u = i32x4.add(i32x4.shl(r7, 3), r7); // ·9
+    // xoshiro128+ on the four lanes (Rng.nextPlus).
+    const u = i32x4.add(s0, s3);
     const t = i32x4.shl(s1, 9);
     s2 = v128.xor(s2, s0);
     s3 = v128.xor(s3, s1);
@@ -390,16 +391,16 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     s0 = v128.xor(s0, s3);
     s2 = v128.xor(s2, t);
     s3 = v128.or(i32x4.shl(s3, 11), i32x4.shr_u(s3, 21));
-    // The ziggurat's fast path: layer i = u & 255, h = u >> 8; one 16-byte table entry per lane, its offset
-    // (u & 255)·16 = (u << 24) >>> 20 read back from the scratch (four loads instead of lane extracts, which
-    // compete with the shuffles).
-    v128.store(scratch, i32x4.shr_u(i32x4.shl(u, 24), 20));
+    // The ziggurat's fast path: layer i = (u >>> 4) & 255, h = u >> 12; one 16-byte table entry per lane, its
+    // offset i·16 = u & 0xff0 read back from the scratch (four loads instead of lane extracts, which compete
+    // with the shuffles).
+    v128.store(scratch, v128.and(u, i32x4.splat(0xff0)));
     const e0 = v128.load(zt + <usize>load<u32>(scratch));
     const e1 = v128.load(zt + <usize>load<u32>(scratch, 4));
     const e2 = v128.load(zt + <usize>load<u32>(scratch, 8));
     const e3 = v128.load(zt + <usize>load<u32>(scratch, 12));
     const k = i32x4.shuffle(i64x2.shuffle(e0, e1, 0, 2), i64x2.shuffle(e2, e3, 0, 2), 0, 2, 4, 6); // ⌈K[i]⌉ of the 4 lanes (2 unpacks, 1 shufps)
-    const h = i32x4.shr_s(u, 8);
+    const h = i32x4.shr_s(u, 12);
     const z0 = f64x2.mul(f64x2.convert_low_i32x4_s(h), i64x2.shuffle(e0, e1, 1, 3));
     const z1 = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(h, h, 2, 3, 0, 1)), i64x2.shuffle(e2, e3, 1, 3));
     // Record the group when a lane needs the rejection step (always written, kept only then).

@@ -6,14 +6,15 @@
 // the median and quartiles of the per-round ratio noisy ÷ noise-free. With --b DIR, a second simulator build
 // (DIR/nipq-sim-simd.wasm, e.g. main's, built with `asc assembly/sim.ts --target release --outFile
 // DIR/nipq-sim-simd.wasm`) runs the same chip too: its ratio, and A ÷ B per round; both builds must give
-// identical logits, and export the kernels with this tree's signatures (else run each tree's own bench).
+// identical logits (unless --timing-only: B draws other numbers, e.g. another generator, and only the times
+// compare), and export the kernels with this tree's signatures (else run each tree's own bench).
 // --b-slab E and --b-micro M make a B of the same build (or of --b DIR) with another slab size or micro-batch (a
 // change of this tree's JS A/B in one process): B's slab size is set around each of its calls. --b-tree DIR
 // makes B another tree's NoisyWasmProgram and WasmEngine (DIR/src, run by tsx; its build DIR/build; its own slab
 // options; micro-batch --b-micro, else 2): a JS change against the tree before it, in one process.
 //
 //   npx tsx bench/sim/noisy-ab.ts [--noise out|all|weight|flips] [--bits 4|8] [--images N] [--rounds R] [--a DIR] [--b DIR]
-//     [--slab E] [--micro M] [--b-slab E] [--b-micro M] [--b-tree DIR]
+//     [--slab E] [--micro M] [--b-slab E] [--b-micro M] [--b-tree DIR] [--timing-only]
 //
 // --noise: out = output Gaussian σ 0.3 (out-lsb); all = weight σ 0.5 + activation flips 1e-4 + output σ 0.3
 // (bench/sim/scale.ts's rows); --a: the build under test (default: this tree's build/); --slab E: accumulators per
@@ -56,7 +57,7 @@ if (treeB && process.argv.includes("--b-slab")) {
 const twoJs = process.argv.includes("--b-slab") || process.argv.includes("--b-micro") || !!treeB;
 const ok = (o: typeof slabOptions) => o.elements >= 1;
 if (!["out", "all", "weight", "flips"].includes(noise) || ![4, 8].includes(bits) || !(n >= 1) || !(rounds >= 1) || !ok(slabA) || !ok(slabB) || !(microA >= 1) || !(microB >= 1)) {
-  console.error("usage: npx tsx bench/sim/noisy-ab.ts [--noise out|all|weight|flips] [--bits 4|8] [--images N] [--rounds R] [--a DIR] [--b DIR] [--slab E] [--micro M] [--b-slab E] [--b-micro M] [--b-tree DIR]");
+  console.error("usage: npx tsx bench/sim/noisy-ab.ts [--noise out|all|weight|flips] [--bits 4|8] [--images N] [--rounds R] [--a DIR] [--b DIR] [--slab E] [--micro M] [--b-slab E] [--b-micro M] [--b-tree DIR] [--timing-only]");
   process.exit(2);
 }
 
@@ -87,7 +88,8 @@ const runNoisy = (i: number) => {
   return noisy[i]!.run(x, n, 0);
 };
 const outs = noisy.map((_, i) => runNoisy(i).logits);
-if (outs.length === 2 && outs[0].some((v, i) => v !== outs[1][i])) throw new Error("A and B give different logits");
+const timingOnly = process.argv.includes("--timing-only");
+if (outs.length === 2 && !timingOnly && outs[0].some((v, i) => v !== outs[1][i])) throw new Error("A and B give different logits");
 
 const window = (f: () => void) => cpuMsPerCall(f, 100);
 const fns = [() => clean.run(x, n), ...noisy.map((_, i) => () => runNoisy(i))];

@@ -12,7 +12,7 @@ import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { i32View } from "../../src/kernels/wasm/arena.js";
 import { detExp, detLog } from "../../src/sim/noise/detmath.js";
 import { perturbAccumulators } from "../../src/sim/noise/models.js";
-import { Rng, ZIG_F, ZIG_W, zigSqueeze } from "../../src/sim/noise/rng.js";
+import { Rng, ZIG_F, ZIG_H, ZIG_KI, ZIG_W, zigSqueeze } from "../../src/sim/noise/rng.js";
 import { putGaussLayer, putZigTables, saveGaussStreams } from "../../src/sim/chip/fastpath.js";
 
 interface GaussExports {
@@ -34,6 +34,8 @@ interface Case {
   seed: number;
   /** The chip's rounding: 0 half up, 1 half even, 2 truncate. */
   mode: number;
+  /** Constructed first words of lanes 0–3 (their xoshiro128+ outputs), else the seed's; see streamsFor. */
+  first?: number[];
 }
 
 const caseArb = fc
@@ -75,6 +77,21 @@ function expected(c: Case, streams: Rng[]): Int16Array {
 
 const streamsOf = (seed: number) => [0, 1, 2, 3, 4].map((k) => new Rng(seed, 0, 0, k));
 
+/**
+ * The case's five streams: the seed's, except that lane l < 4 with a constructed first word u = c.first[l]
+ * gets the state (u − s3, s1, s2, s3) from the seed's (s1–s3): xoshiro128+'s first output s0 + s3 is u.
+ */
+function streamsFor(c: Case): Rng[] {
+  const st = streamsOf(c.seed);
+  c.first?.forEach((u, l) => {
+    const w = new Int32Array(4);
+    st[l].saveState(w, 0, 1);
+    w[0] = (u - w[3]) | 0;
+    st[l].loadState(w, 0, 1);
+  });
+  return st;
+}
+
 function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
   const k = engine.k as unknown as GaussExports;
   const a = engine.arena;
@@ -90,7 +107,7 @@ function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
   // NoisyWasmProgram passes a layer's bound), which lets the body skip its scan: the same integers.
   const outs = [Infinity, Math.max(0, ...c.acc.map(Math.abs))].map((accMax) => {
     const g = putGaussLayer(a, k, c.sd, c.m, c.s, c.mode, accMax, ztp, "test");
-    saveGaussStreams(sv, streamsOf(c.seed));
+    saveGaussStreams(sv, streamsFor(c));
     k.gauss_requant_s16(acc, total, c.C, g.period, g.mPtr, g.sPtr, c.lo, c.hi, y, st, rej, ztp, zfp, c.mode, g.layPtr);
     return Int16Array.from(a.i16(y, total));
   });
@@ -108,6 +125,31 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
       }),
       { seed: 20261128, numRuns: 300 },
     );
+  });
+
+  it("first words at the edges of the split (layer bits 4–11, h = u >> 12): the fast test's ⌈K[i]⌉ − 1 and ⌈K[i]⌉, h = ±(2^19 − 1), −2^19, 0, the base strip and its tail (layer 0), the wedge (layer 1: ⌈K⌉ = 0), with bits 0–3 (xoshiro128+'s weak ones) 0 and 15: the definition, and h·W[i] on the fast path whatever bits 0–3", () => {
+    const word = (i: number, h: number, low: number) => (((h & 0xfffff) << 12) | (i << 4) | low) >>> 0;
+    const picks: [number, number][] = [[0, 0], [0, ZIG_KI[0] - 1], [0, ZIG_KI[0]], [0, -ZIG_KI[0]], [0, 2 ** 19 - 1], [0, -(2 ** 19)], [1, 1], [1, -5],
+      [255, ZIG_KI[255] - 1], [255, -(ZIG_KI[255] - 1)], [255, ZIG_KI[255]], [255, -ZIG_KI[255]], [128, -(2 ** 19)], [128, 2 ** 19 - 1], [17, 0], [200, ZIG_KI[200] - 1]];
+    const words = picks.flatMap(([i, h]) => [word(i, h, 0), word(i, h, 15)]);
+    expect(words.length % 4).toBe(0);
+    let fast = 0;
+    for (let g = 0; g < words.length; g += 4)
+      for (const C of [4, 3]) {
+        // C = 4: the SIMD body draws the four lanes; C = 3: no body, the scalar loop draws lanes 0–2.
+        const first = words.slice(g, g + C);
+        const c: Case = { C, rows: 1, m: new Array(C).fill(2), s: new Array(C).fill(1), sd: new Array(C).fill(1000), acc: new Array(C).fill(0), lo: -32768, hi: 32767, seed: 40 + g, mode: 0, first };
+        const out = kernelOutput(engine, c);
+        expect(Array.from(out), `words ${first.map((u) => u.toString(16))}, C ${C}`).toEqual(Array.from(expected(c, streamsFor(c))));
+        first.forEach((u, l) => {
+          const [i, h] = [(u >>> 4) & 255, u >> 12];
+          if (Math.abs(h) < ZIG_KI[i]) {
+            expect(out[l], `word ${u.toString(16)}: h ${h}, layer ${i}`).toBe(Math.max(-32768, Math.min(32767, Math.round(1000 * h * ZIG_W[i])))); // m = 2, s = 1: y = v
+            fast++;
+          }
+        });
+      }
+    expect(fast).toBeGreaterThan(20); // the fast words above, each in both calls
   });
 
   for (const mode of [0, 1, 2])
@@ -263,12 +305,12 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
   });
 
   it("gauss_prepare keeps floor(x + ½)'s correction exactly where a position with |m·2^−s| ≥ ½ can meet x = ½ − 2^−54 (flags & 1 clear)", () => {
-    // σ·z = ½ − 2^−54 for the fast-path draw z = h·W[i] (h = 1234567, i = 100): σ a few ulps around x/z.
+    // σ·z = ½ − 2^−54 for the fast-path draw z = h·W[i] (h = 234567 < 2^19, i = 100): σ a few ulps around x/z.
     const k = engine.k as unknown as GaussExports;
     const a = engine.arena;
     const mark = a.mark();
     const { zt } = putZigTables(a);
-    const z = 1234567 * new Float64Array(a.bytes().buffer, zt + 16 * 100 + 8, 1)[0];
+    const z = 234567 * new Float64Array(a.bytes().buffer, zt + 16 * 100 + 8, 1)[0];
     const x = 0.5 - 2 ** -54;
     const bits = new DataView(new ArrayBuffer(8));
     const sdE = [-2, -1, 0, 1, 2].map((d) => {
@@ -347,8 +389,8 @@ describe("the wedge squeeze of the WASM ziggurat (zigSqueeze)", () => {
     const wrong: string[] = [];
     for (let i = 1; i < 256; i++) {
       const [A, B, lo, hi] = zigSqueeze(i);
-      const a = i === 1 ? 0 : ZIG_W[i - 1] * 8388608;
-      const b = ZIG_W[i] * 8388608;
+      const a = i === 1 ? 0 : ZIG_W[i - 1] * ZIG_H;
+      const b = ZIG_W[i] * ZIG_H;
       expect(lo).toBeGreaterThanOrEqual(1e-12);
       expect(hi).toBeGreaterThanOrEqual(1e-12);
       const check = (x: number, y: number) => {
@@ -359,8 +401,8 @@ describe("the wedge squeeze of the WASM ziggurat (zigSqueeze)", () => {
         return squeeze !== null;
       };
       for (let k = 0; k < 400; k++) {
-        // |x| as the wedge draws it (h·W[i], |h| from ⌈K[i]⌉ to 2^23), and y = F[i] + U·(F[i−1] − F[i]).
-        const x = (k === 0 ? Math.ceil((a / b) * 8388608) : k === 1 ? 8388608 : Math.ceil((a / b) * 8388608) + Math.floor(r.uniform() * (8388608 - (a / b) * 8388608))) * ZIG_W[i];
+        // |x| as the wedge draws it (h·W[i], |h| from ⌈K[i]⌉ to 2^19), and y = F[i] + U·(F[i−1] − F[i]).
+        const x = (k === 0 ? Math.ceil((a / b) * ZIG_H) : k === 1 ? ZIG_H : Math.ceil((a / b) * ZIG_H) + Math.floor(r.uniform() * (ZIG_H - (a / b) * ZIG_H))) * ZIG_W[i];
         const y = ZIG_F[i] + r.uniform() * (ZIG_F[i - 1] - ZIG_F[i]);
         points++;
         if (check(x, y)) decided++;

@@ -50,9 +50,9 @@ export function flipBits(values: Int32Array | Int16Array | Uint8Array | Float64A
  *     accumulator i is position i·accBits + j), drawn from `flipRng`;
  *  2. output Gaussian noise: acc ← clamp(round(acc + sd[c]·z), −2^31, 2^31), z ~ N(0, 1) by the ziggurat
  *     (Rng.normalZig: one draw per accumulator per image is the cost of this source); accumulator j of
- *     the image (layout order) takes its first word from lane j mod 4 of gauss[0..3], and the rejection
- *     steps, in element order, draw from gauss[4] (so the WASM fast path draws four at a time and does
- *     the rejections after); sd[c] is σ in accumulator units for channel c.
+ *     the image (layout order) takes its first word (xoshiro128+) from lane j mod 4 of gauss[0..3], and
+ *     the rejection steps, in element order, draw from gauss[4] (so the WASM fast path draws four at a
+ *     time and does the rejections after); sd[c] is σ in accumulator units for channel c.
  * The plain-TS sim kernels call this; the WASM fast path (src/sim/chip/fastpath.ts: flipBits, then the kernel
  * gauss_requant_s16) makes the same draws from the same streams.
  */

@@ -4,7 +4,8 @@
 //
 // Key → state: murmur3's 32-bit finalizer (fmix32, Austin Appleby, public domain) chained over the key
 // words, four times with distinct salts. Generator: xoshiro128** 1.1 (Blackman & Vigna, "Scrambled linear
-// pseudorandom number generators", ACM TOMS 2021; reference C at prng.di.unimi.it, public domain).
+// pseudorandom number generators", ACM TOMS 2021; reference C at prng.di.unimi.it, public domain); the first
+// word of each output-noise normal takes xoshiro128+ 1.0's output instead (nextPlus, normalZig).
 
 import { fmix32 } from "../../rng.js";
 import { detExp, detLog } from "./detmath.js";
@@ -43,6 +44,24 @@ export class Rng {
   /** Next 32-bit unsigned word (xoshiro128** 1.1). */
   nextU32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
+    this.step();
+    return result;
+  }
+
+  /**
+   * Next 32-bit unsigned word by xoshiro128+ 1.0: the same state and transition as nextU32, the output s0 + s3
+   * (mod 2^32) instead of the ** scrambler. Its authors: "It passes all tests we are aware of except for
+   * linearity tests, as the lowest four bits have low linear complexity" (prng.di.unimi.it, xoshiro128plus.c);
+   * normalZig reads none of those four bits.
+   */
+  nextPlus(): number {
+    const result = (this.s0 + this.s3) >>> 0;
+    this.step();
+    return result;
+  }
+
+  /** The xoshiro128 state transition (the linear engine both scramblers share). */
+  private step(): void {
     const t = this.s1 << 9;
     this.s2 ^= this.s0;
     this.s3 ^= this.s1;
@@ -50,7 +69,6 @@ export class Rng {
     this.s0 ^= this.s3;
     this.s2 ^= t;
     this.s3 = rotl(this.s3, 11);
-    return result;
   }
 
   /**
@@ -62,6 +80,13 @@ export class Rng {
     out[at + stride] = this.s1;
     out[at + 2 * stride] = this.s2;
     out[at + 3 * stride] = this.s3;
+  }
+
+  /** Sets the generator state's words 0–3 from from[at + k·stride] (saveState's inverse; not all zero). */
+  loadState(from: Int32Array, at: number, stride: number): void {
+    [this.s0, this.s1, this.s2, this.s3] = [from[at], from[at + stride], from[at + 2 * stride], from[at + 3 * stride]];
+    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) throw new Error("xoshiro128: the all-zero state");
+    this.spare = NaN;
   }
 
   /** Uniform in [0, 1) with 53 random bits. */
@@ -90,18 +115,21 @@ export class Rng {
    * Variables", J. Stat. Softw. 5(8), 2000; their RNOR/nfix with 256 layers instead of 128, which halves the
    * draws that need the rejection step, 2.75% → 1.49%), ~1 word per draw instead of Box–Muller's two
    * uniforms, a log, a sqrt and a sin/cos: the per-inference output noise draws one per accumulator per
-   * image. Unlike the 2000 code, the layer index (low 8 bits) and the signed 24-bit value (high bits) come
-   * from disjoint bits of the word (the correlation Doornik points out, "An Improved
-   * Ziggurat Method to Generate Normal Random Samples", 2005). The rejection step's exp and log are detExp /
-   * detLog (./detmath.ts), which the WASM twin (assembly/simnoise.ts) repeats bit for bit.
+   * image. The first word is xoshiro128+'s (nextPlus), whose lowest four bits are its weak ones: the layer
+   * index is bits 4–11 and the value h the signed top 20 bits (u >> 12, its sign the top bit, as the authors
+   * suggest: "a sign test to extract a random Boolean value, and right shifts to extract subsets of bits"),
+   * so no draw reads bits 0–3; layer and value come from disjoint bits (unlike the 2000 code: the correlation
+   * Doornik points out, "An Improved Ziggurat Method to Generate Normal Random Samples", 2005). The rejection
+   * step's words are xoshiro128**'s (nextU32), split the same way. Its exp and log are detExp / detLog
+   * (./detmath.ts), which the WASM twin (assembly/simnoise.ts) repeats bit for bit.
    * `slow`: the stream the rejection step (2.7% of draws) draws from (default: this one). The output
    * Gaussian noise gives it a stream of its own, so its fast streams advance one word per draw whatever
    * happens and the WASM kernel can take four draws at a time and do the rejections after.
    */
   normalZig(slow: Rng = this): number {
-    const u = this.nextU32();
-    const i = u & 255;
-    const h = u >> 8; // signed, |h| ≤ 2^23
+    const u = this.nextPlus();
+    const i = (u >>> 4) & 255;
+    const h = u >> 12; // signed, |h| ≤ 2^19
     if (Math.abs(h) < ZIG_KI[i]) return h * ZIG_W[i];
     return slow.zigTail(h, i);
   }
@@ -122,8 +150,8 @@ export class Rng {
       }
       if (ZIG_F[i] + this.uniform() * (ZIG_F[i - 1] - ZIG_F[i]) < detExp(-0.5 * x * x)) return x;
       const u = this.nextU32();
-      i = u & 255;
-      h = u >> 8;
+      i = (u >>> 4) & 255;
+      h = u >> 12;
       if (Math.abs(h) < ZIG_KI[i]) return h * ZIG_W[i];
     }
   }
@@ -142,15 +170,17 @@ export class Rng {
 
 // Ziggurat tables for 256 layers (Marsaglia & Tsang 2000, zigset, with the 256-layer constants):
 // r = 3.6541528853610088 is the base strip's edge, v = 4.92867323399e-3 each layer's area. Values are
-// h·W[i] for a signed 24-bit h (|h| ≤ 2^23 = 8388608); K[i] is the |h| below which the point lies inside the
+// h·W[i] for a signed 20-bit h (|h| ≤ ZIG_H = 2^19); K[i] is the |h| below which the point lies inside the
 // layer's rectangle.
 const ZIG_N = 256;
+/** The bound on |h| of normalZig's signed 20-bit value, x_i = W[i]·ZIG_H (the 2000 code's 2^31). */
+export const ZIG_H = 524288;
 export const ZIG_R = 3.6541528853610088;
 export const ZIG_K = new Float64Array(ZIG_N);
 export const ZIG_W = new Float64Array(ZIG_N);
 export const ZIG_F = new Float64Array(ZIG_N);
 {
-  const m = 8388608; // 2^23
+  const m = ZIG_H;
   const v = 4.92867323399e-3;
   let d = ZIG_R;
   let t = d;
@@ -170,7 +200,7 @@ export const ZIG_F = new Float64Array(ZIG_N);
   }
 }
 
-/** ⌈K[i]⌉: for an integer |h|, |h| < K[i] exactly when |h| < ⌈K[i]⌉ (all below 2^23). */
+/** ⌈K[i]⌉: for an integer |h|, |h| < K[i] exactly when |h| < ⌈K[i]⌉ (all below 2^19). */
 export const ZIG_KI = Int32Array.from(ZIG_K, (k) => Math.ceil(k));
 
 /**
@@ -195,7 +225,7 @@ export function zigTablesForWasm(): { zt: Uint8Array; zf: Uint8Array } {
 /**
  * A squeeze for the wedge test of layer i ≥ 1 (zigTail: accept x when y < detExp(−x²/2)), which lets the WASM
  * twin skip detExp for most wedge points and still decide exactly as the test does. The wedge's |x| lies in
- * [a, b] = [x_{i−1}, x_i] (x_0 = 0; x_i = W[i]·2^23, F[i] = e^(−x_i²/2) as tabled); on it g(x) = e^(−x²/2)
+ * [a, b] = [x_{i−1}, x_i] (x_0 = 0; x_i = W[i]·2^19, F[i] = e^(−x_i²/2) as tabled); on it g(x) = e^(−x²/2)
  * differs from the chord c(x) = A + B·x through (a, F[i−1]) and (b, F[i]) by at most gap = (b − a)²/8 ·
  * max |g″| (linear interpolation's remainder), with |g″(x)| = |x² − 1|·g(x) ≤ max(|a² − 1|, |b² − 1|)·g(a)
  * (g falls on x ≥ 0, x² − 1 is monotone). g is convex for x ≥ 1 (below the chord: g ∈ [c − gap, c]), concave
@@ -206,8 +236,8 @@ export function zigTablesForWasm(): { zt: Uint8Array; zf: Uint8Array } {
  * (a few percent of the wedge's area, mostly in the top layers) need detExp.
  */
 export function zigSqueeze(i: number): [number, number, number, number] {
-  const a = i === 1 ? 0 : ZIG_W[i - 1] * 8388608;
-  const b = ZIG_W[i] * 8388608;
+  const a = i === 1 ? 0 : ZIG_W[i - 1] * ZIG_H;
+  const b = ZIG_W[i] * ZIG_H;
   const B = (ZIG_F[i] - ZIG_F[i - 1]) / (b - a);
   const A = ZIG_F[i - 1] - a * B;
   const gap = (((b - a) ** 2 / 8) * Math.max(Math.abs(a * a - 1), Math.abs(b * b - 1)) * Math.exp(-0.5 * a * a)) * 1.01;
