@@ -21,6 +21,18 @@ import { detExp, detLog } from "./detmath";
   return v - x == -0.5 ? v + 1 : v;
 }
 
+/** The ziggurat layer of a first word: bits 4–11 (Rng.normalZig; bits 0–3, xoshiro128+'s weak ones, unread). */
+// @ts-ignore: decorator
+@inline function zigLayer(u: i32): i32 {
+  return (u >>> 4) & 255;
+}
+
+/** The ziggurat value of a first word: its signed top 20 bits, |h| ≤ 2^19 (Rng.normalZig). */
+// @ts-ignore: decorator
+@inline function zigValue(u: i32): i32 {
+  return u >> 12;
+}
+
 /**
  * Next word of the xoshiro128 state (words s0–s3) at p + 0, stride, 2·stride, 3·stride: xoshiro128**'s
  * (Rng.nextU32), or xoshiro128+'s when plus (Rng.nextPlus).
@@ -79,8 +91,8 @@ function zigSlow(p: usize, h: i32, i: i32, zt: usize, zf: usize): f64 {
     if (y < c - load<f64>(sq, 16)) return x;
     if (!(y > c + load<f64>(sq, 24)) && y < detExp(-0.5 * x * x)) return x;
     const u = nextWord(p, 4);
-    i = (u >>> 4) & 255;
-    h = u >> 12;
+    i = zigLayer(u);
+    h = zigValue(u);
     if (abs<i32>(h) < load<i32>(zt + (<usize>i << 4))) return f64(h) * load<f64>(zt + (<usize>i << 4), 8);
   }
   return 0; // not reached (the AS compiler wants a return after the loop)
@@ -277,8 +289,8 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   for (; j < total; j++) {
     const p = st + (<usize>(j & 3) << 2);
     const u = nextWord(p, 16, true);
-    const i = (u >>> 4) & 255;
-    const h = u >> 12;
+    const i = zigLayer(u);
+    const h = zigValue(u);
     const z = abs<i32>(h) < load<i32>(zt + (<usize>i << 4)) ? f64(h) * load<f64>(zt + (<usize>i << 4), 8) : zigSlow(st + 64, h, i, zt, zf);
     const c = j % C;
     finishOne(acc, j, z, load<f64>(patAt(lay, j % P)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
@@ -307,7 +319,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
       const w = load<i32>(rec + (<usize>l << 2));
       let c = q0 + l;
       while (c >= C) c -= C;
-      finishOne(acc, j0 + l, zigSlow(st + 64, w >> 12, (w >>> 4) & 255, zt, zf), load<f64>(pat + (<usize>l << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
+      finishOne(acc, j0 + l, zigSlow(st + 64, zigValue(w), zigLayer(w), zt, zf), load<f64>(pat + (<usize>l << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
     }
   }
 }

@@ -75,6 +75,16 @@ export function cpuMsPerCall(f: () => void, minMs: number): number {
   return (cpuMs() - c0) / n;
 }
 
+/** The f-quantile of xs (0 ≤ f ≤ 1; the lower of the two middle values for an even median), xs unchanged. */
+export function quantile(xs: number[], f: number): number {
+  return [...xs].sort((u, v) => u - v)[Math.floor(f * (xs.length - 1))];
+}
+
+/** "median (q1–q3)" of xs with 3 decimals, as the A/B benches print their per-round ratios. */
+export function medianQuartiles(xs: number[]): string {
+  return `${quantile(xs, 0.5).toFixed(3)} (${quantile(xs, 0.25).toFixed(3)}–${quantile(xs, 0.75).toFixed(3)})`;
+}
+
 /** This process's CPU time in ms, user + system (getrusage: exact to the microsecond; the schedstat of a running thread lags by up to a tick). */
 export function cpuMs(): number {
   const u = process.cpuUsage();

@@ -17,7 +17,7 @@ import { classesOf, compileProgram, inputBytes, runBatched } from "../../src/exe
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { loadHwModel, withSet } from "../../src/sim/hw/hwmodel.js";
 import { runTrial } from "../../src/sim/chip/run.js";
-import { cachedInit, cpuMs, machine } from "../kernels/common.js";
+import { cachedInit, cpuMs, machine, medianQuartiles, quantile } from "../kernels/common.js";
 import { images } from "../kernels/model.js";
 
 const opt = (name: string, dflt: string) => {
@@ -70,14 +70,13 @@ for (let r = 0; r < rounds; r++) {
     }),
   );
 }
-const q = (xs: number[], f: number) => [...xs].sort((u, v) => u - v)[Math.floor(f * (xs.length - 1))];
-const fmt = (xs: number[]) => `${q(xs, 0.5).toFixed(3)} (${q(xs, 0.25).toFixed(3)}–${q(xs, 0.75).toFixed(3)})`;
+const q = quantile;
 const ratio = (a: number, b: number, clock: number) => slopes[a][clock].map((v, r) => v / slopes[b][clock][r]);
 const what = noise === "out" ? "output σ 0.3" : "weight σ 0.5 + activation flips 1e-4 + output σ 0.3";
 console.log(`mobilenetv2 224 W4A4, ${what} on int8-systolic-16x16: runTrial's per-image slope ${counts[0]} → ${counts[1]} images, ${rounds} rounds; medians (quartiles) of the per-round ratios`);
 for (const [clock, name] of ["CPU", "wall"].entries()) {
   console.log(`  ${name}: ms per image noise-free ${q(slopes[0][clock], 0.5).toFixed(1)}` + trials.map(([t], i) => `, ${t} ${q(slopes[i + 1][clock], 0.5).toFixed(1)} (set-up ${q(setups[i + 1][clock], 0.5).toFixed(0)} ms per trial)`).join(""));
-  trials.forEach(([t], i) => console.log(`    ${t} ÷ noise-free: ${fmt(ratio(i + 1, 0, clock))}`));
-  if (trials.length === 2) console.log(`    A ÷ B: ${fmt(ratio(1, 2, clock))}`);
+  trials.forEach(([t], i) => console.log(`    ${t} ÷ noise-free: ${medianQuartiles(ratio(i + 1, 0, clock))}`));
+  if (trials.length === 2) console.log(`    A ÷ B: ${medianQuartiles(ratio(1, 2, clock))}`);
 }
 console.log(machine());

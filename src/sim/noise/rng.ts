@@ -128,8 +128,8 @@ export class Rng {
    */
   normalZig(slow: Rng = this): number {
     const u = this.nextPlus();
-    const i = (u >>> 4) & 255;
-    const h = u >> 12; // signed, |h| ≤ 2^19
+    const i = zigLayer(u);
+    const h = zigValue(u);
     if (Math.abs(h) < ZIG_KI[i]) return h * ZIG_W[i];
     return slow.zigTail(h, i);
   }
@@ -150,8 +150,8 @@ export class Rng {
       }
       if (ZIG_F[i] + this.uniform() * (ZIG_F[i - 1] - ZIG_F[i]) < detExp(-0.5 * x * x)) return x;
       const u = this.nextU32();
-      i = (u >>> 4) & 255;
-      h = u >> 12;
+      i = zigLayer(u);
+      h = zigValue(u);
       if (Math.abs(h) < ZIG_KI[i]) return h * ZIG_W[i];
     }
   }
@@ -167,6 +167,11 @@ export class Rng {
     return Math.floor(Math.log(u) / Math.log1p(-p));
   }
 }
+
+/** The ziggurat layer of a first word: bits 4–11 (bits 0–3, xoshiro128+'s weak ones, stay unread). */
+const zigLayer = (u: number): number => (u >>> 4) & 255;
+/** The ziggurat value of a first word: its signed top 20 bits, |h| ≤ 2^19 = ZIG_H. */
+const zigValue = (u: number): number => u >> 12;
 
 // Ziggurat tables for 256 layers (Marsaglia & Tsang 2000, zigset, with the 256-layer constants):
 // r = 3.6541528853610088 is the base strip's edge, v = 4.92867323399e-3 each layer's area. Values are
