@@ -32,10 +32,10 @@
 // proved it exact for this layer (ps[panel] = S > 0), a SIMD form with one shared shift S:
 //   requant(a, m, s) = floor((a·2^(S−s)·m + 2^(S−1)) / 2^S)   (multiply numerator and denominator by 2^(S−s)),
 // with a·2^(S−s) exact in i32 (S − s ≤ 31 − accBits) and the result within i32 (s ≥ accBits − 1), so
-// `i64x2.shr_s` by the scalar S and an i32 clamp suffice. pw[n] = 2^(S − s[n]).
+// one shift by the scalar S (on i32 words: ./requant.ts) and a clamp suffice. pw[n] = 2^(S − s[n]).
 
 import { requantClamp, requantClamp8Shared } from "./requant";
-import { tile1x32_c16, tile1x32_c2, tile1x32_c4, tile1x32_c8, tile1x8_c16, tile1x8_c2, tile1x8_c4, tile1x8_c8, tile4x8_c16, tile4x8_c8, tile6x8_c2, tile6x8_c4 } from "./gemm-tiles";
+import { tile1x32_c16, tile1x32_c2, tile1x32_c4, tile1x32_c8, tile1x8_c16, tile1x8_c2, tile1x8_c4, tile1x8_c8, tile4x8_c16, tile4x8_c16_requant, tile4x8_c8, tile6x8_c2, tile6x8_c4 } from "./gemm-tiles";
 
 /** Rows from which a packed-weight GEMM decodes panels into the tile instead of in registers. */
 const UNPACK_MIN_ROWS = 24;
@@ -43,6 +43,8 @@ const UNPACK_MIN_ROWS = 24;
 const UNPACK_MAX_BYTES = 40960;
 /** Fewest rows of a row block (see gemmCore). */
 const BLOCK_MIN_ROWS = 56;
+/** Longest K (padded) for which the 4×8 i16 tile comes with its requantization (tile4x8_c16_requant, gemmCore). */
+const FUSED_MAX_KP = 32;
 /** Bytes of x a row block targets (L1). */
 const X_BLOCK_BYTES = 32768;
 
@@ -262,7 +264,18 @@ export function gemmCore(x: usize, lda: i32, M: i32, Kp: i32,
       unpackPanel(panel, wbits, blocks, tile);
       pan = tile;
     }
-    for (let r = r0; r < rt; r += MR) {
+    let r = r0;
+    // Short K (Kp ≤ FUSED_MAX_KP), a whole panel (8 channels < N), a SIMD shared shift (S > 0): the 4×8 i16
+    // tile with its requantization takes all the block's whole tiles (MR = 4). Its accumulators start at the
+    // biases (no `initAcc` stores and loads) and row 0 is requantized straight from its registers; rows 1–3
+    // pass through `acc` (with all 8 accumulators and the requant's temporaries live V8 spills anyway; the
+    // all-register variant measured within 2 %). Per-output work, which dominates at the K = 16–32 of
+    // mobilenetv2's stem and expansions; at K ≥ 144 this tile, a function of its own, ran 2–7 % slower than
+    // tile4x8_c16 inlined here (inlined here itself: 6–25 % slower at K ≥ 24), hence the bound (docs/RESULTS.md
+    // "mobilenetv2: the short-K GEMMs"). The same integers: the same dots in the same order, the same requant.
+    if (cw == 16 && !raw && S > 0 && n0 + 8 <= N && Kp <= FUSED_MAX_KP)
+      for (; r < rt; r += 4) tile4x8_c16_requant(x + <usize>r * xs, xs, pan, rowBlocks, bv, acc, pw + (<usize>n0 << 2), m + (<usize>n0 << 2), S, zy, lo, hi, y + <usize>r * ys + (<usize>n0 << 1), ys);
+    for (; r < rt; r += MR) {
       initAcc(acc, bv, MR);
       const x0 = x + <usize>r * xs;
       if (cw == 16) tile4x8_c16(x0, xs, pan, rowBlocks, acc);

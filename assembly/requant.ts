@@ -35,8 +35,8 @@ export function requant_i32_perchannel(
  * The SIMD form of requantClamp for 8 channels sharing one shift S (a re-expression, not a second
  * rounding): requant(a, m, s) = floor((a·2^(S−s)·m + 2^(S−1)) / 2^S), multiplying numerator and
  * denominator of the definition by 2^(S−s). a0/a1: accumulators of channels 0–3 / 4–7; pw0/pw1: 2^(S−s)
- * per channel; m0/m1: multipliers; zy: the output zero point, added before the clamp. Returns the 8
- * clamped results as i16x8.
+ * per channel; m0/m1: multipliers; zy: the output zero point, added before the clamp; lo ≤ hi: the clamp,
+ * within i16 (an output tensor's range). Returns the 8 clamped results as i16x8.
  * Contract (checked at prepare from the accumulator bound: requant_params below for GEMM and depthwise
  * layers, src/kernels/wasm/prepare.ts sharedShift for the pools): every a·2^(S−s) fits i32 and every
  * result before the clamp, zy included, fits i32 (s ≥ accBits − 1, or ≥ accBits when zy ≠ 0), so the i64
@@ -45,32 +45,42 @@ export function requant_i32_perchannel(
 // @ts-ignore: decorator
 @inline
 export function requantClamp8Shared(a0: v128, a1: v128, pw0: v128, pw1: v128, m0: v128, m1: v128, S: i32, zy: i32, lo: i32, hi: i32): v128 {
-  const rnd = i64x2.splat(i64(1) << i64(S - 1));
   const b0 = i32x4.mul(a0, pw0);
   const b1 = i32x4.mul(a1, pw1);
-  const l0 = i64x2.add(i64x2.extmul_low_i32x4_s(b0, m0), rnd);
-  const h0 = i64x2.add(i64x2.extmul_high_i32x4_s(b0, m0), rnd);
-  const l1 = i64x2.add(i64x2.extmul_low_i32x4_s(b1, m1), rnd);
-  const h1 = i64x2.add(i64x2.extmul_high_i32x4_s(b1, m1), rnd);
+  const l0 = i64x2.extmul_low_i32x4_s(b0, m0);
+  const h0 = i64x2.extmul_high_i32x4_s(b0, m0);
+  const l1 = i64x2.extmul_low_i32x4_s(b1, m1);
+  const h1 = i64x2.extmul_high_i32x4_s(b1, m1);
   let q0: v128, q1: v128;
-  if (S >= 32) {
-    // floor(v / 2^S) = floor(floor(v / 2^32) / 2^(S−32)): the high i32 words (|v| < 2^63, so they hold
-    // floor(v / 2^32) exactly), then one i32 shift; `i64x2.shr_s` by a variable count has no x86 instruction
-    // before AVX-512 and costs V8 a sequence per vector.
-    q0 = i32x4.shr_s(i32x4.shuffle(l0, h0, 1, 3, 5, 7), S - 32);
-    q1 = i32x4.shr_s(i32x4.shuffle(l1, h1, 1, 3, 5, 7), S - 32);
+  if (S > 32) {
+    // floor((v + 2^(S−1)) / 2^S) = floor(floor((v + 2^(S−1)) / 2^32) / 2^(S−32)), and as 2^(S−1) has no low
+    // word, floor((v + 2^(S−1)) / 2^32) is the high word of v plus 2^(S−33) (|v| < 2^62: the high words hold
+    // floor(v / 2^32) exactly, within ±2^30, so the sum does not wrap): the rounding and the shift in i32,
+    // no i64 additions. `i64x2.shr_s` by a variable count has no x86 instruction before AVX-512 and costs V8
+    // a sequence per vector.
+    const rnd = i32x4.splat(1 << (S - 33));
+    q0 = i32x4.shr_s(i32x4.add(i32x4.shuffle(l0, h0, 1, 3, 5, 7), rnd), S - 32);
+    q1 = i32x4.shr_s(i32x4.add(i32x4.shuffle(l1, h1, 1, 3, 5, 7), rnd), S - 32);
   } else {
-    // S < 32: the low 32 bits of floor(v / 2^S) are (high word << (32 − S)) | (low word >>> S), and by the
-    // contract the result fits i32, so they are all of it: i32 shifts again instead of `i64x2.shr_s`.
-    q0 = v128.or(i32x4.shl(i32x4.shuffle(l0, h0, 1, 3, 5, 7), 32 - S), i32x4.shr_u(i32x4.shuffle(l0, h0, 0, 2, 4, 6), S));
-    q1 = v128.or(i32x4.shl(i32x4.shuffle(l1, h1, 1, 3, 5, 7), 32 - S), i32x4.shr_u(i32x4.shuffle(l1, h1, 0, 2, 4, 6), S));
+    // S ≤ 32: the rounding in i64 (it carries into the high word), then the low 32 bits of floor(v / 2^S):
+    // (high word << (32 − S)) | (low word >>> S), by the contract all of the result (S = 32: the high word).
+    const rnd = i64x2.splat(i64(1) << i64(S - 1));
+    const v0l = i64x2.add(l0, rnd);
+    const v0h = i64x2.add(h0, rnd);
+    const v1l = i64x2.add(l1, rnd);
+    const v1h = i64x2.add(h1, rnd);
+    q0 = i32x4.shuffle(v0l, v0h, 1, 3, 5, 7);
+    q1 = i32x4.shuffle(v1l, v1h, 1, 3, 5, 7);
+    if (S < 32) {
+      q0 = v128.or(i32x4.shl(q0, 32 - S), i32x4.shr_u(i32x4.shuffle(v0l, v0h, 0, 2, 4, 6), S));
+      q1 = v128.or(i32x4.shl(q1, 32 - S), i32x4.shr_u(i32x4.shuffle(v1l, v1h, 0, 2, 4, 6), S));
+    }
   }
-  const lov = i32x4.splat(lo);
-  const hiv = i32x4.splat(hi);
+  // The zero point, then the clamp after the saturating narrowing, in i16: lo and hi lie within i16, so a
+  // value the narrowing saturated is clamped to the same bound as the unsaturated value would be.
   const zv = i32x4.splat(zy);
-  const r0 = i32x4.min_s(i32x4.max_s(i32x4.add(q0, zv), lov), hiv);
-  const r1 = i32x4.min_s(i32x4.max_s(i32x4.add(q1, zv), lov), hiv);
-  return i16x8.narrow_i32x4_s(r0, r1); // values already within [lo, hi] ⊂ i16: no saturation happens
+  const r = i16x8.narrow_i32x4_s(i32x4.add(q0, zv), i32x4.add(q1, zv));
+  return i16x8.min_s(i16x8.max_s(r, i16x8.splat(i16(lo))), i16x8.splat(i16(hi)));
 }
 
 /**

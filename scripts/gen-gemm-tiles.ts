@@ -66,16 +66,26 @@ function accs(n: number, store: boolean): string[] {
   return out;
 }
 
-/** tile{MR}x8_c{c}: MR rows × one 8-channel panel. */
-function tileRows(MR: number, c: Container): string {
+/**
+ * tile{MR}x8_c{c}: MR rows × one 8-channel panel. With `requant`, tile{MR}x8_c{c}_requant: the accumulators
+ * start at the panel's biases (bv) and end requantized (requantClamp8Shared, shared shift S > 0) and stored
+ * as i16 at y0 (row stride ys): row 0 straight from its registers, the others through `acc` (assembly/gemm.ts
+ * says when it runs and why it is a function of its own, not inlined).
+ */
+function tileRows(MR: number, c: Container, requant = false): string {
   const P = pairs(c);
   const L: string[] = [];
-  L.push("// @ts-ignore: decorator");
-  L.push(`@inline function tile${MR}x8_c${c}(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {`);
+  if (requant) {
+    L.push(`export function tile${MR}x8_c${c}_requant(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, acc: usize, pw: usize, m: usize, S: i32, zy: i32, lo: i32, hi: i32, y0: usize, ys: usize): void {`);
+  } else {
+    L.push("// @ts-ignore: decorator");
+    L.push(`@inline function tile${MR}x8_c${c}(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {`);
+  }
   L.push("  let wp = panel;");
   L.push("  let o: usize = 0;");
   for (let r = 1; r < MR; r++) L.push(`  const x${r} = x${r - 1} + xs;`);
-  L.push(...accs(MR, false));
+  if (requant) for (let r = 0; r < MR; r++) for (let h = 0; h < 2; h++) L.push(`  let a${r}${h} = v128.load(bv, ${16 * h});`);
+  else L.push(...accs(MR, false));
   L.push("  for (let b = 0; b < blocks; b++) {");
   if (c === 16) {
     L.push("    const w0_0 = v128.load(wp);");
@@ -92,7 +102,12 @@ function tileRows(MR: number, c: Container): string {
   L.push(`    o += ${4 * P};`);
   L.push(`    wp += ${blockBytes(c)};`);
   L.push("  }");
-  L.push(...accs(MR, true));
+  if (requant) {
+    const rq = (a0: string, a1: string) => `requantClamp8Shared(${a0}, ${a1}, v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), S, zy, lo, hi)`;
+    for (let r = 1; r < MR; r++) for (let h = 0; h < 2; h++) L.push(`  v128.store(acc, a${r}${h}, ${32 * (r - 1) + 16 * h});`);
+    L.push(`  v128.store(y0, ${rq("a00", "a01")});`);
+    L.push(`  for (let i: usize = 0; i < ${MR - 1}; i++) v128.store(y0 + ys * (i + 1), ${rq("v128.load(acc + (i << 5))", "v128.load(acc + (i << 5), 16)")});`);
+  } else L.push(...accs(MR, true));
   L.push("}");
   return L.join("\n");
 }
@@ -135,7 +150,10 @@ export function generateTiles(): string {
     "// The register tiles of the GEMM kernel (assembly/gemm.ts explains the 8c2 panels, the weight containers",
     "// and when each tile runs). tile{MR}x8_c{c}: MR rows × one 8-channel panel; tile1x32_c{c}: one row × four",
     "// panels. c is the container: 16 = i16 vectors; 8, 4, 2 = that many bits per field, decoded in registers.",
-    "// Each accumulates into the i32 tile at `acc` (bias preloaded by the caller).",
+    "// Each accumulates into the i32 tile at `acc` (bias preloaded by the caller); tile4x8_c16_requant starts",
+    "// from the biases and ends with the requantized outputs.",
+    "",
+    'import { requantClamp8Shared } from "./requant";',
     "",
   ];
   const fns: string[] = [];
@@ -144,6 +162,7 @@ export function generateTiles(): string {
     fns.push(tileRows(1, c));
   }
   for (const c of CONTAINERS) fns.push(tileWide(c));
+  fns.push(tileRows(ROWS[16], 16, true));
   return header.join("\n") + fns.map((f) => f.replace("@inline function", "@inline export function")).join("\n\n") + "\n";
 }
 
