@@ -19,7 +19,7 @@ import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { i32View } from "../../src/kernels/wasm/arena.js";
 import { Rng } from "../../src/sim/noise/rng.js";
 import { putGaussLayer, putZigTables, saveGaussStreams } from "../../src/sim/chip/fastpath.js";
-import { cpuMsPerCall, machine, quantile } from "../kernels/common.js";
+import { cpuMsPerCall, machine, quantile as q } from "../kernels/common.js";
 
 /** The kernel of this tree (with gauss_prepare and the layer block) or of an older build (41cffaa: σ, m·2^−s and the bound on |acc| as operands). */
 interface GaussExports {
@@ -83,6 +83,5 @@ for (let i = 0; i < rounds; i++) {
   t.forEach((v, j) => ns[j].push((v * 1e6) / total));
   ratios.push(t[0] / t[1]);
 }
-const q = quantile;
 console.log(`gauss_requant_s16, ${total.toLocaleString("en")} elements (C ${C}, ${big} with m·2^−s ≥ ½, ${arg("--zeros", 0)} % zeros), rounding mode ${mode}, ${rounds} rounds: ns per element A ${q(ns[0], 0.5).toFixed(2)}, B ${q(ns[1], 0.5).toFixed(2)}; CPU time A / B median ${q(ratios, 0.5).toFixed(3)} (quartiles ${q(ratios, 0.25).toFixed(3)}–${q(ratios, 0.75).toFixed(3)})`);
 console.log(machine());

@@ -31,7 +31,7 @@ import { NOISY_MICRO_BATCH, NoisyWasmProgram, fastPathEquivalent, slabOptions } 
 import { flipInputs } from "../../src/sim/chip/kernels.js";
 import { withChipWeights } from "../../src/sim/chip/run.js";
 import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
-import { cachedInit, cpuMsPerCall, machine, quantile } from "../kernels/common.js";
+import { cachedInit, cpuMsPerCall, machine, quantile as q } from "../kernels/common.js";
 import { images } from "../kernels/model.js";
 
 const opt = (name: string, dflt: string) => {
@@ -107,7 +107,6 @@ for (let r = 0; r < rounds; r++) {
   noisy.forEach((_, i) => ratios[i].push(t[i + 1] / t[0]));
   if (noisy.length === 2) ab.push(t[1] / t[2]);
 }
-const q = quantile;
 const fmt = (xs: number[]) => `median ${q(xs, 0.5).toFixed(3)} (quartiles ${q(xs, 0.25).toFixed(3)}–${q(xs, 0.75).toFixed(3)})`;
 const what = { out: "output σ 0.3", all: "weight σ 0.5 + activation flips 1e-4 + output σ 0.3", weight: "weight σ 0.5", flips: "activation flips 1e-4" }[noise];
 const how = (i: number) => (i && treeB ? `tree ${treeB}, its slabs` : `${builds[i] || "build/"}, slabs of ${slabs[i].elements}`) + `, micro ${i ? microB : microA}`;

@@ -17,7 +17,7 @@ import { classesOf, compileProgram, inputBytes, runBatched } from "../../src/exe
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { loadHwModel, withSet } from "../../src/sim/hw/hwmodel.js";
 import { runTrial } from "../../src/sim/chip/run.js";
-import { cachedInit, cpuMs, machine, medianQuartiles, quantile } from "../kernels/common.js";
+import { cachedInit, cpuMs, machine, medianQuartiles, quantile as q } from "../kernels/common.js";
 import { images } from "../kernels/model.js";
 
 const opt = (name: string, dflt: string) => {
@@ -70,7 +70,6 @@ for (let r = 0; r < rounds; r++) {
     }),
   );
 }
-const q = quantile;
 const ratio = (a: number, b: number, clock: number) => slopes[a][clock].map((v, r) => v / slopes[b][clock][r]);
 const what = noise === "out" ? "output σ 0.3" : "weight σ 0.5 + activation flips 1e-4 + output σ 0.3";
 console.log(`mobilenetv2 224 W4A4, ${what} on int8-systolic-16x16: runTrial's per-image slope ${counts[0]} → ${counts[1]} images, ${rounds} rounds; medians (quartiles) of the per-round ratios`);
