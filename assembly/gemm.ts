@@ -35,7 +35,7 @@
 // one shift by the scalar S (on i32 words: ./requant.ts) and a clamp suffice. pw[n] = 2^(S − s[n]).
 
 import { requantClamp, requantClamp8Shared } from "./requant";
-import { tile1x32_c16, tile1x32_c2, tile1x32_c4, tile1x32_c8, tile1x8_c16, tile1x8_c2, tile1x8_c4, tile1x8_c8, tile4x8_c16, tile4x8_c16_requant, tile4x8_c8, tile6x8_c2, tile6x8_c4 } from "./gemm-tiles";
+import { tile1x32_c16, tile1x32_c2, tile1x32_c4, tile1x32_c8, tile1x8_c16, tile1x8_c2, tile1x8_c4, tile1x8_c8, tile4x8_c16, tile6x8_c16_raw, tile4x8_c16_requant, tile4x8_c8, tile6x8_c2, tile6x8_c4 } from "./gemm-tiles";
 
 /** Rows from which a packed-weight GEMM decodes panels into the tile instead of in registers. */
 const UNPACK_MIN_ROWS = 24;
@@ -47,6 +47,10 @@ const BLOCK_MIN_ROWS = 56;
 const FUSED_MAX_KP = 32;
 /** Bytes of x a row block targets (L1). */
 const X_BLOCK_BYTES = 32768;
+/** Longest K (padded) for which the simulator's accumulate-only GEMM runs tile6x8_c16_raw (gemm_s16_8c2_acc; see gemmRawTiles). */
+const RAW_FUSED_MAX_KP = 32;
+/** Rows of tile6x8_c16_raw (scripts/gen-gemm-tiles.ts RAW_ROWS). */
+const RAW_MR = 6;
 
 /**
  * Decodes one packed panel (container c = 8, 4 or 2) into the i16 layout of container 16 at `tile`
@@ -169,7 +173,57 @@ export function gemm_s16_8c2_requant(x: usize, lda: i32, M: i32, Kp: i32,
  */
 export function gemm_s16_8c2_acc(x: usize, lda: i32, M: i32, Kp: i32,
   w: usize, wbits: i32, acc: usize, tile: usize, N: i32, bias: usize, y: usize, ldy: i32): void {
+  // Short K on i16 panels (container 16, or packed panels decoded per row block as gemmCore does for M ≥
+  // UNPACK_MIN_ROWS): the whole 6-row tiles × whole panels in gemmRawTiles; the last partial panel and the
+  // last M mod 6 rows by gemmCore. Here, not in gemmCore's raw branch: that branch also runs the edge build's
+  // Winograd products (./winograd.ts), which this leaves as they were (nipq-simd.wasm unchanged).
+  const unpack = wbits != 16 && M >= UNPACK_MIN_ROWS && Kp * 16 <= UNPACK_MAX_BYTES;
+  if (ASC_FEATURE_SIMD && Kp <= RAW_FUSED_MAX_KP && (wbits == 16 || unpack) && M >= RAW_MR && N >= 8) {
+    const Mt = M - M % RAW_MR;
+    const full = N >> 3;
+    gemmRawTiles(x, lda, Mt, Kp, w, wbits, unpack, tile, full, bias, y, ldy);
+    const n0 = full << 3;
+    if (n0 < N) gemmCore(x, lda, Mt, Kp, w + <usize>full * <usize>(Kp * wbits), wbits, acc, tile, N - n0, bias + (<usize>n0 << 2), 0, 0, 0, 0, 0, 0, 0, y + (<usize>n0 << 2), ldy, true);
+    if (Mt < M) gemmCore(x + <usize>Mt * (<usize>lda << 1), lda, M - Mt, Kp, w, wbits, acc, tile, N, bias, 0, 0, 0, 0, 0, 0, 0, y + <usize>Mt * (<usize>ldy << 2), ldy, true);
+    return;
+  }
   gemmCore(x, lda, M, Kp, w, wbits, acc, tile, N, bias, 0, 0, 0, 0, 0, 0, 0, y, ldy, true);
+}
+
+/**
+ * The simulator's raw GEMM at short K (Kp ≤ RAW_FUSED_MAX_KP), rows [0, Mt) (a multiple of RAW_MR) × the first
+ * `panels` whole panels: tile6x8_c16_raw per 6×8 tile, its accumulators starting at the biases and stored from
+ * its registers to y (i32, row stride ldy) — no `initAcc` stores and loads, no pass through `acc` and
+ * `storeAcc8` (the raw counterpart of tile4x8_c16_requant; docs/RESULTS.md "the raw GEMM at short K"). Rows in
+ * gemmCore's balanced blocks, each swept by every panel; packed panels (unpack) decoded once per block into
+ * `tile`. Each output is the same dots in the same order as in gemmCore's tiles: the same i32 accumulators.
+ * The tile has two call sites (decoded or in-place panel) on purpose: with one, binaryen inlined it here, and
+ * that loop (4 rows) ran 4–13% slower than main at K = 24…32 (bench/kernels/gemm-ab.ts --raw), as tile loops
+ * moved into their caller did for w16m; as a call, faster at every K ≤ 32.
+ */
+function gemmRawTiles(x: usize, lda: i32, Mt: i32, Kp: i32, w: usize, wbits: i32, unpack: bool, tile: usize, panels: i32, bias: usize, y: usize, ldy: i32): void {
+  const panelBytes = <usize>(Kp * wbits);
+  const xs = <usize>lda << 1;
+  const ys = <usize>ldy << 2;
+  const kpairs = Kp >> 1;
+  const blocks = wbits == 2 ? kpairs >> 2 : wbits == 4 ? kpairs >> 1 : kpairs; // 16-byte blocks of a packed panel
+  let MB = max(BLOCK_MIN_ROWS, (X_BLOCK_BYTES / (Kp << 1)) / RAW_MR * RAW_MR);
+  const nb = max(1, (Mt + (MB >> 1)) / MB);
+  MB = ((Mt + nb - 1) / nb + RAW_MR - 1) / RAW_MR * RAW_MR;
+  for (let r0 = 0; r0 < Mt; r0 += MB) {
+    const r1 = min(Mt, r0 + MB);
+    for (let j = 0; j < panels; j++) {
+      const pan = w + <usize>j * panelBytes;
+      const n0 = <usize>j << 3;
+      const bv = bias + (n0 << 2);
+      if (unpack) {
+        unpackPanel(pan, wbits, blocks, tile);
+        for (let r = r0; r < r1; r += RAW_MR) tile6x8_c16_raw(x + <usize>r * xs, xs, tile, kpairs, bv, y + <usize>r * ys + (n0 << 2), ys);
+      } else {
+        for (let r = r0; r < r1; r += RAW_MR) tile6x8_c16_raw(x + <usize>r * xs, xs, pan, kpairs, bv, y + <usize>r * ys + (n0 << 2), ys);
+      }
+    }
+  }
 }
 
 /** Stores the 8 accumulators of one row (channels n0..n0+7 at acc) that are < N as i32 at yrow. */

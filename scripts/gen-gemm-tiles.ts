@@ -40,6 +40,14 @@ type Container = (typeof CONTAINERS)[number];
 /** Rows of the MR×8 tile per container: 4 on i16/int8 vectors, 6 when packed fields are decoded in registers. */
 const ROWS: Record<Container, number> = { 16: 4, 8: 4, 4: 6, 2: 6 };
 
+/**
+ * Rows of the simulator's raw short-K tile (tile{RAW_ROWS}x8_c16_raw, i16 panels): 6 (12 accumulators, 2 weight
+ * vectors and 1 broadcast: V8's 15 allocatable xmm registers on x86-64) — nothing else is live at its end, the
+ * accumulators go straight to memory. Measured against 4 rows with bench/kernels/gemm-ab.ts --raw --w4 at the
+ * K ≤ 32 slab shapes: 1.16–1.36× main's kernel against 1.05–1.24× (docs/RESULTS.md "the raw GEMM at short K").
+ */
+export const RAW_ROWS = 6;
+
 /** k-pairs one 16-byte block holds (each k-pair is two i16x8 weight vectors: channels 0–3 and 4–7). */
 const pairs = (c: Container) => (c === 16 ? 1 : 16 / c / 2);
 
@@ -67,16 +75,22 @@ function accs(n: number, store: boolean): string[] {
 }
 
 /**
- * tile{MR}x8_c{c}: MR rows × one 8-channel panel. With `requant`, tile{MR}x8_c{c}_requant: the accumulators
- * start at the panel's biases (bv) and end requantized (requantClamp8Shared, shared shift S > 0) and stored
- * as i16 at y0 (row stride ys): row 0 straight from its registers, the others through `acc` (assembly/gemm.ts
- * says when it runs and why it is a function of its own, not inlined).
+ * tile{MR}x8_c{c}: MR rows × one 8-channel panel, accumulating into the tile at `acc`. The two forms with their
+ * own outputs start from the panel's biases (bv) in registers instead:
+ *  - "requant", tile{MR}x8_c{c}_requant: the accumulators end requantized (requantClamp8Shared, shared shift
+ *    S > 0) and stored as i16 at y0 (row stride ys): row 0 straight from its registers, the others through
+ *    `acc` (assembly/gemm.ts says when it runs and why it is a function of its own, not inlined);
+ *  - "raw", tile{MR}x8_c{c}_raw: the i32 accumulators stored straight from their registers to y0 (row stride
+ *    ys), for the simulator's accumulate-only GEMM (assembly/gemm.ts gemm_s16_8c2_acc).
  */
-function tileRows(MR: number, c: Container, requant = false): string {
+function tileRows(MR: number, c: Container, form: "acc" | "requant" | "raw" = "acc"): string {
   const P = pairs(c);
   const L: string[] = [];
+  const requant = form === "requant";
   if (requant) {
     L.push(`export function tile${MR}x8_c${c}_requant(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, acc: usize, pw: usize, m: usize, S: i32, zy: i32, lo: i32, hi: i32, y0: usize, ys: usize): void {`);
+  } else if (form === "raw") {
+    L.push(`export function tile${MR}x8_c${c}_raw(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, y0: usize, ys: usize): void {`);
   } else {
     L.push("// @ts-ignore: decorator");
     L.push(`@inline function tile${MR}x8_c${c}(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {`);
@@ -84,7 +98,7 @@ function tileRows(MR: number, c: Container, requant = false): string {
   L.push("  let wp = panel;");
   L.push("  let o: usize = 0;");
   for (let r = 1; r < MR; r++) L.push(`  const x${r} = x${r - 1} + xs;`);
-  if (requant) for (let r = 0; r < MR; r++) for (let h = 0; h < 2; h++) L.push(`  let a${r}${h} = v128.load(bv, ${16 * h});`);
+  if (form !== "acc") for (let r = 0; r < MR; r++) for (let h = 0; h < 2; h++) L.push(`  let a${r}${h} = v128.load(bv, ${16 * h});`);
   else L.push(...accs(MR, false));
   L.push("  for (let b = 0; b < blocks; b++) {");
   if (c === 16) {
@@ -107,6 +121,8 @@ function tileRows(MR: number, c: Container, requant = false): string {
     for (let r = 1; r < MR; r++) for (let h = 0; h < 2; h++) L.push(`  v128.store(acc, a${r}${h}, ${32 * (r - 1) + 16 * h});`);
     L.push(`  v128.store(y0, ${rq("a00", "a01")});`);
     L.push(`  for (let i: usize = 0; i < ${MR - 1}; i++) v128.store(y0 + ys * (i + 1), ${rq("v128.load(acc + (i << 5))", "v128.load(acc + (i << 5), 16)")});`);
+  } else if (form === "raw") {
+    for (let r = 0; r < MR; r++) for (let h = 0; h < 2; h++) L.push(`  v128.store(${r === 0 ? "y0" : r === 1 ? "y0 + ys" : `y0 + ys * ${r}`}, a${r}${h}${h ? ", 16" : ""});`);
   } else L.push(...accs(MR, true));
   L.push("}");
   return L.join("\n");
@@ -150,8 +166,8 @@ export function generateTiles(): string {
     "// The register tiles of the GEMM kernel (assembly/gemm.ts explains the 8c2 panels, the weight containers",
     "// and when each tile runs). tile{MR}x8_c{c}: MR rows × one 8-channel panel; tile1x32_c{c}: one row × four",
     "// panels. c is the container: 16 = i16 vectors; 8, 4, 2 = that many bits per field, decoded in registers.",
-    "// Each accumulates into the i32 tile at `acc` (bias preloaded by the caller); tile4x8_c16_requant starts",
-    "// from the biases and ends with the requantized outputs.",
+    "// Each accumulates into the i32 tile at `acc` (bias preloaded by the caller); tile4x8_c16_requant and",
+    `// tile${RAW_ROWS}x8_c16_raw start from the biases and end with the requantized outputs or the raw i32 accumulators.`,
     "",
     'import { requantClamp8Shared } from "./requant";',
     "",
@@ -162,7 +178,8 @@ export function generateTiles(): string {
     fns.push(tileRows(1, c));
   }
   for (const c of CONTAINERS) fns.push(tileWide(c));
-  fns.push(tileRows(ROWS[16], 16, true));
+  fns.push(tileRows(ROWS[16], 16, "requant"));
+  fns.push(tileRows(RAW_ROWS, 16, "raw"));
   return header.join("\n") + fns.map((f) => f.replace("@inline function", "@inline export function")).join("\n\n") + "\n";
 }
 

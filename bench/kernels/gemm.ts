@@ -30,11 +30,17 @@ export function dotPeak(e: WasmEngine): number {
   return Math.max(...[8, 12].map((chains) => (iters * chains * 8) / timeIt(() => e.k.dot_i16x8_peak(iters, 3, chains), MIN_S) / 1e9));
 }
 
+/** The simulator build's accumulate-only GEMM (assembly/sim.ts; an engine made with `sim: true`). */
+interface SimGemm {
+  gemm_s16_8c2_acc(x: number, lda: number, M: number, Kp: number, w: number, wbits: number, acc: number, tile: number, N: number, bias: number, y: number, ldy: number): void;
+}
+
 /**
  * A nipq-hw GEMM call for one shape and weight bit-width (container chosen as the backend does, or
- * given), with its operands in linear memory. Returns the call and the resident weight bytes.
+ * given), with its operands in linear memory. Returns the call and the resident weight bytes. With `raw`
+ * (an engine of the simulator build): the accumulate-only gemm_s16_8c2_acc instead, i32 out.
  */
-export function nipqGemm(e: WasmEngine, M: number, K: number, N: number, wBits: number, container?: WeightContainer): { call: () => void; resident: number } {
+export function nipqGemm(e: WasmEngine, M: number, K: number, N: number, wBits: number, container?: WeightContainer, raw = false): { call: () => void; resident: number } {
   const r = rand(M * 7 + K * 13 + N);
   const wmax = 2 ** (wBits - 1) - 1;
   const W = Int8Array.from({ length: N * K }, () => Math.round((r() * 2 - 1) * wmax));
@@ -47,9 +53,13 @@ export function nipqGemm(e: WasmEngine, M: number, K: number, N: number, wBits: 
   const { w, bias, m, s, pw, ps } = e.gemmDev(h, "w");
   const resident = e.weightBytes - before;
   const x = a.putI16(Int16Array.from({ length: M * h.Kp }, (_, i) => (i % h.Kp < K ? Math.floor(r() * 256) : 0)), "x");
-  const y = a.alloc(M * N * 2, "y");
+  const y = a.alloc(M * N * (raw ? 4 : 2), "y");
   const acc = a.alloc(192, "acc");
   const tile = a.alloc(h.Kp * 16, "tile");
+  if (raw) {
+    const k = e.k as unknown as SimGemm;
+    return { call: () => k.gemm_s16_8c2_acc(x, h.Kp, M, h.Kp, w, c, acc, tile, N, bias, y, N), resident };
+  }
   return { call: () => e.k.gemm_s16_8c2_requant(x, h.Kp, M, h.Kp, w, c, acc, tile, N, bias, m, s, pw, ps, 0, -128, 127, y, N), resident };
 }
 

@@ -8,9 +8,11 @@
 // the totals are a guide, noisy-ab.ts the measure. (c) reads the accumulators the last call left: this layer's.
 //
 // With --slabs A,B,…: instead, each layer as shipped with slabs of A, B, … accumulators (slabOptions.elements),
-// CPU µs per image of each and the best. --images: NoisyWasmProgram's micro-batch too.
+// CPU µs per image of each and the best. --images: NoisyWasmProgram's micro-batch too. --build DIR: the simulator
+// build DIR/nipq-sim-simd.wasm instead of this tree's build/ (another tree's kernels, one run after the other:
+// for A/B, alternate the runs).
 //
-//   npx tsx bench/sim/noisy-layers.ts [--bits 4|8] [--images N] [--rounds R] [--window MS] [--slab N] [--slabs A,B,…] [--top K] [--only NAME,…]
+//   npx tsx bench/sim/noisy-layers.ts [--bits 4|8] [--images N] [--rounds R] [--window MS] [--slab N] [--slabs A,B,…] [--top K] [--only NAME,…] [--build DIR]
 
 import { readQModel } from "../../src/ir/io.js";
 import { isWeightLayer, sizeOf, type Layer, type Program } from "../../src/ir/types.js";
@@ -44,7 +46,8 @@ if (!fastPathEquivalent(chip)) throw new Error("this chip instance does not take
 const x = flipInputs(chip, images(n, sizeOf(p.layers[0].out.shape)), n, 0);
 const cleanEngine = loadWasmKernels({ flavor: "auto" }).engine;
 const clean = new WasmProgram(cleanEngine, p, n);
-const noisy = new NoisyWasmProgram(chip, withChipWeights(p, chip), new WasmEngine({ flavor: "simd", sim: true }), n);
+const buildDir = opt("--build", "");
+const noisy = new NoisyWasmProgram(chip, withChipWeights(p, chip), new WasmEngine({ flavor: "simd", sim: true, ...(buildDir ? { buildDir } : {}) }), n);
 clean.run(x, n);
 noisy.run(x, n, 0);
 
@@ -113,7 +116,7 @@ noisy.run(x, n, 0); // leave the program as a run leaves it
 const med = (xs: number[]) => [...xs].sort((u, v) => u - v)[Math.floor((xs.length - 1) / 2)];
 const us = (v: number, w = 7) => (v * 1e3).toFixed(0).padStart(w);
 console.log(machine());
-console.log(`mobilenetv2 224 W${bits}A${bits}, output σ 0.3 on int8-systolic-16x16, ${n} images per call, ${rounds} rounds of ${win} ms windows; CPU µs per image (medians)`);
+console.log(`mobilenetv2 224 W${bits}A${bits}, output σ 0.3 on int8-systolic-16x16, ${n} images per call, ${rounds} rounds of ${win} ms windows; simulator build ${buildDir || "build/"}; CPU µs per image (medians)`);
 const tot = heads.map(() => 0);
 let clean0 = 0;
 const lines = rows.map((r) => {

@@ -6,6 +6,10 @@
 // per-row requant), M not a multiple of 4, input and output zero points, and per-channel shifts that give the
 // requant's three paths: a shared shift S > 32, S = 32 and S < 32 (requantClamp8Shared's branches), and no
 // shared shift (S = 0, the scalar requantClamp). Every result equals the reference kernels' bit for bit.
+// Its raw counterpart, the simulator's accumulate-only GEMM (gemm_s16_8c2_acc: tile6x8_c16_raw for whole 6-row
+// tiles × whole panels at Kp ≤ 32, the rest by gemmCore), is compared with the plain-TS accumulators (denseAcc,
+// wrapped to i32) at Kp 8…32 and past it, every container, N and M on both sides of the tile sizes, padded row
+// strides, and extreme values (s16 activations, full-range weights, biases that wrap).
 
 import { describe, expect, it } from "vitest";
 import { referenceKernels } from "../../src/kernels/reference/backend.js";
@@ -13,6 +17,8 @@ import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { WasmKernels } from "../../src/kernels/wasm/backend.js";
 import { i32View } from "../../src/kernels/wasm/arena.js";
 import type { Conv2DLayer, DenseLayer, TensorSpec } from "../../src/ir/types.js";
+import { gemmHost, kAlign, type WeightContainer } from "../../src/kernels/wasm/prepare.js";
+import { denseAcc } from "../../src/kernels/reference/ops.js";
 import { expectExact } from "../backends/check.js";
 import { Rng } from "../backends/rand.js";
 
@@ -75,5 +81,67 @@ describe("GEMM short-K fused tile (K ≤ 32): equals the reference at the shapes
           const x = { n: 1, spec, data: ints(H * W * C, 0, 255) };
           expectExact(layer.name, referenceKernels.conv2d(layer, x), k.conv2d(layer, x), [H, W, N]);
         }
+  });
+});
+
+/** The simulator build's accumulate-only GEMM (assembly/sim.ts). */
+interface SimExports {
+  gemm_s16_8c2_acc(x: number, lda: number, M: number, Kp: number, w: number, wbits: number, acc: number, tile: number, N: number, bias: number, y: number, ldy: number): void;
+}
+
+describe("the simulator's raw GEMM at short K (gemm_s16_8c2_acc, tile6x8_c16_raw): the plain-TS accumulators, wrapped to i32", () => {
+  const e = new WasmEngine({ flavor: "simd", sim: true });
+  const k = e.k as unknown as SimExports;
+  const r = new Rng(16017);
+  /** A value in [lo, hi]: either limit a quarter of the time each, else uniform (extreme values often). */
+  const extreme = (lo: number, hi: number) => {
+    const u = r.next();
+    return u < 0.25 ? lo : u < 0.5 ? hi : r.int(lo, hi);
+  };
+  const SENTINEL = 0x5a5a5a5a; // 1515870810: y past N in a row must stay untouched
+
+  /** One GEMM: M×K·K×N with container c, x rows of stride lda (≥ Kp; the gap is garbage the kernel must skip), y of stride ldy ≥ N. */
+  function check(c: WeightContainer, K: number, N: number, M: number, padX: number, padY: number): void {
+    const mark = e.arena.mark();
+    const wmax = c === 16 ? 127 : 2 ** (c - 1) - 1;
+    const weights = Int8Array.from({ length: N * K }, () => extreme(-wmax - 1, wmax));
+    const bias = Int32Array.from({ length: N }, () => extreme(-(2 ** 31), 2 ** 31 - 1));
+    const h = gemmHost(N, K, weights, bias, new Int32Array(N).fill(2 ** 30), new Int32Array(N).fill(40), c);
+    const { Kp } = h;
+    const lda = Kp + padX;
+    const ldy = N + padY;
+    const xs = Int16Array.from({ length: M * K }, () => extreme(-32768, 32767));
+    const rows = new Int16Array(M * lda);
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < lda; j++) rows[i * lda + j] = j < K ? xs[i * K + j] : j < Kp ? 0 : extreme(-32768, 32767);
+    const dev = e.gemmDev(h, "w");
+    const xp = e.arena.putI16(rows, "x");
+    const acc = e.arena.alloc(192, "acc");
+    const tile = e.arena.alloc(Kp * 16, "tile");
+    const y = e.arena.putI32(new Int32Array(M * ldy).fill(SENTINEL), "y");
+    k.gemm_s16_8c2_acc(xp, lda, M, Kp, dev.w, c, acc, tile, N, dev.bias, y, ldy);
+    const exact = denseAcc(xs, M, K, N, weights, bias); // exact in float64: |Σ| < 2^53
+    const ref = new Int32Array(M * ldy).fill(SENTINEL);
+    for (let i = 0; i < M; i++) for (let n = 0; n < N; n++) ref[i * ldy + n] = exact[i * N + n] | 0; // i32 wrap-around (ToInt32)
+    expectExact(`c${c} K=${K} (Kp ${Kp}) N=${N} M=${M} lda=${lda} ldy=${ldy}`, ref, i32View(e.arena, y, M * ldy).slice(), [ldy]);
+    e.forgetPrepared();
+    e.arena.release(mark);
+  }
+
+  for (const c of [16, 8, 4, 2] as WeightContainer[])
+    it(`container ${c}: K = 7…36 (Kp ${8}, ${8 + kAlign(c)}…32 and past it); N = 8, 9, 15, 16, 20, 96; M = 4, 5, 6, 7, 12, 13, 23, 24, 27, 61, 262; padded strides`, () => {
+      let cases = 0;
+      for (let K = 7; K <= 36; K++)
+        for (const N of [8, 9, 15, 16, 20, 96])
+          for (const M of [4, 5, 6, 7, 12, 13, 23, 24, 27, 61, 262]) {
+            if (M === 262 && K % 3 !== 0) continue; // the tall rows at a third of the K values
+            check(c, K, N, M, (K + M) % 3 === 0 ? 6 : 0, N % 2 ? 3 : 0);
+            cases++;
+          }
+      expect(cases).toBeGreaterThan(1000);
+    });
+
+  it("several row blocks (M = 1101 at Kp ≤ 32: two balanced blocks of 552 and 546 rows, 3 rows left), whole and partial panels", () => {
+    for (const c of [16, 8, 4] as WeightContainer[]) for (const [K, N] of [[16, 96], [24, 20], [32, 16], [28, 8]]) check(c, K, N, 1101, 0, 1);
   });
 });

@@ -5,7 +5,7 @@
 
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { generateRelaxedTiles, generateTiles, RELAXED_TILES, RELAXED_TILES_FILE, TILES_FILE } from "../../scripts/gen-gemm-tiles.js";
+import { generateRelaxedTiles, generateTiles, RAW_ROWS, RELAXED_TILES, RELAXED_TILES_FILE, TILES_FILE } from "../../scripts/gen-gemm-tiles.js";
 
 describe("generated GEMM tiles", () => {
   it("assembly/gemm-tiles.ts is exactly what the generator writes (regenerate: npx tsx scripts/gen-gemm-tiles.ts)", () => {
@@ -15,15 +15,17 @@ describe("generated GEMM tiles", () => {
     expect(committed === generated, "assembly/gemm-tiles.ts differs from its generator's output").toBe(true);
   });
 
-  it("has every container × row-count tile and the short-K tile with its requant, and gemm.ts defines none itself", () => {
+  it("has every container × row-count tile and the short-K tiles with their own outputs, and gemm.ts defines none itself", () => {
     const names = [...generateTiles().matchAll(/@inline export function (tile\w+)\(/g)].map((m) => m[1]);
     expect(names).toEqual(["tile4x8_c16", "tile1x8_c16", "tile4x8_c8", "tile1x8_c8", "tile6x8_c4", "tile1x8_c4", "tile6x8_c2", "tile1x8_c2", "tile1x32_c16", "tile1x32_c8", "tile1x32_c4", "tile1x32_c2"]);
     const gemm = readFileSync("assembly/gemm.ts", "utf8");
     expect(gemm).not.toMatch(/function tile\w+\(/);
     for (const n of names) expect(gemm, `assembly/gemm.ts uses ${n}`).toMatch(new RegExp(`\\b${n}\\(`));
-    // The one tile with its requantization (a function of its own, not inlined): generated, and used.
-    expect([...generateTiles().matchAll(/^export function (tile\w+)\(/gm)].map((m) => m[1])).toEqual(["tile4x8_c16_requant"]);
-    expect(gemm).toMatch(/\btile4x8_c16_requant\(/);
+    // The short-K tiles that start from the biases and store their own outputs, requantized or raw (functions of
+    // their own, not inlined): generated, and used.
+    const own = [...generateTiles().matchAll(/^export function (tile\w+)\(/gm)].map((m) => m[1]);
+    expect(own).toEqual(["tile4x8_c16_requant", `tile${RAW_ROWS}x8_c16_raw`]);
+    for (const n of own) expect(gemm, `assembly/gemm.ts uses ${n}`).toMatch(new RegExp(`\\b${n}\\(`));
   });
 
   it("assembly/gemm-relaxed-tiles.ts is exactly what the generator writes", () => {
