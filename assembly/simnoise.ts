@@ -394,7 +394,9 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   const pat = lay + 32;
   if (flags & 2) {
     return flags & 1
-      ? gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, mode, true, false)
+      ? lo == 0
+        ? gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, mode, true, false, true)
+        : gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, mode, true, false)
       : gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, mode, true, true);
   }
   let nrej = 0;
@@ -421,7 +423,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
  */
 // @ts-ignore: decorator
 @inline function gaussBlock(acc: usize, j0: i32, j1: i32, C: i32, P: i32, pat0: usize, m: usize, s: usize,
-  lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32, zt: usize, mode: i32, exact: bool, fix: bool): i32 {
+  lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32, zt: usize, mode: i32, exact: bool, fix: bool, relu: bool = false): i32 {
   const scratch = st + 80;
   let s0 = v128.load(st);
   let s1 = v128.load(st, 16);
@@ -505,7 +507,9 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
       const r0 = f64x2.add(f64x2.add(f64x2.mul(v0, mq0), v128.load(pat, 64)), magic);
       const r1 = f64x2.add(f64x2.add(f64x2.mul(v1, mq1), v128.load(pat, 80)), magic);
       const r = i32x4.shuffle(r0, r1, 0, 2, 4, 6);
-      v128.store64_lane(yp, i16x8.min_s(i16x8.max_s(i16x8.narrow_i32x4_s(r, r), lo16), hi16), 0);
+      // lo = 0 (ReLU outputs): the unsigned saturating narrow clamps below, so one min (as u16: hi ≥ 0) is left.
+      if (relu) v128.store64_lane(yp, i16x8.min_u(i16x8.narrow_i32x4_u(r, r), hi16), 0);
+      else v128.store64_lane(yp, i16x8.min_s(i16x8.max_s(i16x8.narrow_i32x4_s(r, r), lo16), hi16), 0);
     } else {
       const t0 = f64x2.add(f64x2.mul(v0, mq0), offset);
       const t1 = f64x2.add(f64x2.mul(v1, mq1), offset);

@@ -298,10 +298,10 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     expect(Array.from(out)).toEqual(Array.from(expected(c, streamsOf(seed))));
   });
 
-  it("the exact form's scalar replay (half up and truncating): slow draws in every lane, several in one group, from the tail (layer 0), P ≠ 4 (C = 3, 5, 6, 12), totals with a scalar tail, one call or two (the streams continued), clamped or not", () => {
+  it("the exact form's scalar replay (half up and truncating): slow draws in every lane, several in one group, from the tail (layer 0), P ≠ 4 (C = 3, 5, 6, 12), totals with a scalar tail, one call or two (the streams continued), clamped or not, lo = 0 (the body's unsigned narrow)", () => {
     const seen = { lane: [0, 0, 0, 0], several: 0, tail: 0 };
     for (const [C, rows] of [[3, 6667], [5, 4001], [6, 3333], [12, 1667]])
-      for (const [mode, lo, hi] of [[0, -32768, 32767], [0, -100, 100], [2, 0, 255]]) {
+      for (const [mode, lo, hi] of [[0, -32768, 32767], [0, -100, 100], [0, 0, 15], [2, 0, 255]]) {
         // m·2^−s from 0.125 to ~1 (positions with |m·2^−s| ≥ ½ too), σ large enough that a wrong z, channel or
         // rounding changes the integer.
         const m = Array.from({ length: C }, (_, q) => [2 ** 30 + 12345 * q, 3 * 2 ** 29, 2 ** 31 - 1, 1431655765][q % 4]);
