@@ -116,6 +116,28 @@ function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
   return outs[0];
 }
 
+/** kernelOutput's first run (no bound on |acc|, then max |acc|: each must agree) in two calls, [0, at) and [at, total), the streams continued. */
+function kernelOutputSplit(engine: WasmEngine, c: Case, at: number): Int16Array {
+  const k = engine.k as unknown as GaussExports;
+  const a = engine.arena;
+  const mark = a.mark();
+  const total = c.C * c.rows;
+  const acc = a.putI32(c.acc, "test");
+  const y = a.alloc(total * 2, "test");
+  const st = a.alloc(112, "test");
+  const rej = a.alloc(Math.ceil(total / 4) * 32, "test");
+  const { zt: ztp, zf: zfp } = putZigTables(a);
+  const outs = [Infinity, Math.max(0, ...c.acc.map(Math.abs))].map((accMax) => {
+    const g = putGaussLayer(a, k, c.sd, c.m, c.s, c.mode, accMax, ztp, "test");
+    saveGaussStreams(i32View(a, st, 20), streamsFor(c));
+    for (const [j0, j1] of [[0, at], [at, total]]) k.gauss_requant_s16(acc + 4 * j0, j1 - j0, c.C, g.period, g.mPtr, g.sPtr, c.lo, c.hi, y + 2 * j0, st, rej, ztp, zfp, c.mode, g.layPtr);
+    return Int16Array.from(a.i16(y, total));
+  });
+  a.release(mark);
+  expect(Array.from(outs[1]), "with the bound on |acc|").toEqual(Array.from(outs[0]));
+  return outs[0];
+}
+
 describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flavor) => {
   const engine = new WasmEngine({ flavor, sim: true });
   it("equals the definition on 300 seeded cases (C 1..70, tails, small shifts, ±2^31 clamps, all three roundings)", () => {
@@ -242,6 +264,74 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
       expect(out[0]).toBe(want);
       expect(Array.from(out)).toEqual(Array.from(expected(c, streamsOf(seed))));
     }
+  });
+
+  it("x = ½ − 2^−54 from a draw of the rejection step, in the exact form's scalar replay: v = 0 (the replay corrects floor(x + ½) always)", () => {
+    // As above, but lane 0's first draw needs the rejection step, so the replay after the SIMD body rounds it;
+    // m = 3, s = 2 (0.75): v = 1 would give 1. The bound max |acc| = 0 proves the exact form for the layer.
+    const x = 0.5 - 2 ** -54;
+    const bits = new DataView(new ArrayBuffer(8));
+    const step = (v: number, d: number) => {
+      bits.setFloat64(0, v);
+      bits.setBigInt64(0, bits.getBigInt64(0) + BigInt(d));
+      return bits.getFloat64(0);
+    };
+    let found: { seed: number; sd: number } | null = null;
+    for (let seed = 1; seed < 5000 && !found; seed++) {
+      const st = streamsOf(seed);
+      const z = st[0].normalZig(st[4]);
+      const slow = new Int32Array(4);
+      st[4].saveState(slow, 0, 1);
+      const fresh = new Int32Array(4);
+      streamsOf(seed)[4].saveState(fresh, 0, 1);
+      if (!(z > 0) || slow.every((w, i) => w === fresh[i])) continue; // a fast-path draw: the SIMD body rounds it
+      for (let d = -2; d <= 2 && !found; d++) {
+        const sd = step(x / z, d);
+        if (sd > 0 && sd * z === x) found = { seed, sd };
+      }
+    }
+    expect(found).not.toBeNull();
+    const { seed, sd } = found!;
+    const c: Case = { C: 4, rows: 2, m: [3, 1, 1, 1], s: [2, 2, 2, 2], sd: [sd, 0, 0, 0], acc: new Array(8).fill(0), lo: -128, hi: 127, seed, mode: 0 };
+    const out = kernelOutput(engine, c);
+    expect(out[0]).toBe(0);
+    expect(Array.from(out)).toEqual(Array.from(expected(c, streamsOf(seed))));
+  });
+
+  it("the exact form's scalar replay (half up and truncating): slow draws in every lane, several in one group, from the tail (layer 0), P ≠ 4 (C = 3, 5, 6, 12), totals with a scalar tail, one call or two (the streams continued), clamped or not, lo = 0 (the body's unsigned narrow)", () => {
+    const seen = { lane: [0, 0, 0, 0], several: 0, tail: 0 };
+    for (const [C, rows] of [[3, 6667], [5, 4001], [6, 3333], [12, 1667]])
+      for (const [mode, lo, hi] of [[0, -32768, 32767], [0, -100, 100], [0, 0, 15], [2, 0, 255]]) {
+        // m·2^−s from 0.125 to ~1 (positions with |m·2^−s| ≥ ½ too), σ large enough that a wrong z, channel or
+        // rounding changes the integer.
+        const m = Array.from({ length: C }, (_, q) => [2 ** 30 + 12345 * q, 3 * 2 ** 29, 2 ** 31 - 1, 1431655765][q % 4]);
+        const s = Array.from({ length: C }, (_, q) => 31 + (q % 3));
+        const sd = Array.from({ length: C }, (_, q) => 5 + 7 * q);
+        const c: Case = { C, rows, m, s, sd, acc: Array.from({ length: C * rows }, (_, j) => ((j * 7919) % 4001) - 2000), lo, hi, seed: 100 + C, mode };
+        const want = Array.from(expected(c, streamsOf(c.seed)));
+        expect(Array.from(kernelOutput(engine, c))).toEqual(want);
+        // Two calls, split at a multiple of P = lcm(C, 4) (as NoisyWasmProgram's slabs): the same integers.
+        const P = C % 4 === 0 ? C : C % 2 === 0 ? 2 * C : 4 * C;
+        expect(Array.from(kernelOutputSplit(engine, c, P * Math.floor((C * rows) / P / 3)))).toEqual(want);
+        // What the case covers: the lanes' first words (xoshiro128+), slow where |h| ≥ ⌈K[i]⌉.
+        const lanes = streamsOf(c.seed).slice(0, 4);
+        const total = C * rows;
+        for (let j0 = 0; j0 + 4 <= total; j0 += 4) {
+          let n = 0;
+          for (let l = 0; l < 4; l++) {
+            const u = lanes[l].nextPlus();
+            const [i, h] = [(u >>> 4) & 255, u >> 12];
+            if (Math.abs(h) < ZIG_KI[i]) continue;
+            n++;
+            seen.lane[l]++;
+            if (i === 0) seen.tail++;
+          }
+          if (n > 1) seen.several++;
+        }
+      }
+    expect(Math.min(...seen.lane)).toBeGreaterThan(100);
+    expect(seen.several).toBeGreaterThan(5);
+    expect(seen.tail).toBeGreaterThan(2);
   });
 
   it("rounds x = acc + sd·z half up at the doubles where floor(x + ½) could go wrong: ½ − 2^−54 and its neighbours, ±¼, ±½, ±1, ±1.5, ±(2^k ± ½) and one ulp either side, k = 0 … 14, in the exact form (all three roundings)", () => {
