@@ -1,5 +1,5 @@
 // `nipq inspect FILE.qmodel [--weights] [--json]`: the layers of an integer program, their bits, MACs,
-// BOPs, packed weight bytes and accumulator bits; with --weights, every integer.
+// BOPs, packed weight bytes and accumulator bits, and the peak activation bytes; with --weights, every integer.
 
 import { Command } from "commander";
 import { readQModel } from "../ir/io.js";
@@ -52,7 +52,7 @@ export function inspectDoc(p: Program, weights: boolean): Record<string, unknown
 
 export function inspectCommand(): Command {
   return new Command("inspect")
-    .description("show the layers of an integer program: shapes, bits, MACs, BOPs, packed weight bytes, accumulator bits")
+    .description("show the layers of an integer program: shapes, bits, MACs, BOPs, packed weight bytes, accumulator bits, and the peak activation bytes of one inference")
     .argument("<file>", "a .qmodel file", pathOption)
     .option("--weights", "also print every layer's integer weights, bias, m, s, lo, hi and attributes")
     .option("--json", "print one JSON document on stdout")

@@ -66,6 +66,7 @@ export function aliases(g: Graph): void {
       const fr = from === undefined ? undefined : intRange(from);
       if (FLOAT_TYPES.includes(to)) alias = true; // integers and reals keep their value as floats
       else if (r && fr && fr.lo >= r.lo && fr.hi <= r.hi) alias = true; // a widening (or no-op) integer cast
+      else if (fr && !r) fail(g, n, `a Cast of ${dtypeName(from!)} to ${dtypeName(to)}: ${dtypeName(to)} tensors are not supported (integers of at most 32 bits)`);
       else fail(g, n, `a Cast of ${from === undefined ? "a real-valued tensor" : dtypeName(from)} to ${dtypeName(to)} changes values (truncation); not supported`);
     }
     if (!alias) continue;

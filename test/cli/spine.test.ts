@@ -16,6 +16,9 @@ describe("nipq inspect", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/conv2\s*│ conv2d\s*│ 14×14×32 │ 14×14×64 │ 4\s*│ 4\s*│ 3,612,672/);
     expect(r.stdout).toMatch(/total .*7,452,416 .*122,851,328 .*46,864/);
+    // The 28×28×32 conv1 output (4-bit: 12,544 B) live beside the 14×14×32 pool1 output (3,136 B); --help says it is printed.
+    expect(r.stdout).toMatch(/^peak activation bytes: 15,680 \(one inference/m);
+    expect(nipq(["inspect", "--help"]).stdout.replace(/\s+/g, " ")).toContain("the peak activation bytes of one inference");
   });
 
   it("--json has the keys of DESIGN.md §5", () => {
@@ -27,7 +30,7 @@ describe("nipq inspect", () => {
     expect(doc.layers[1]).toMatchObject({ name: "conv1", op: "conv2d", inShape: [28, 28, 1], outShape: [28, 28, 32], wBits: 4, aBits: 8, macs: 225792, weightBytes: 144 });
     // totals: MACs 225,792 + 3,612,672 + 3,612,672 + 1,280 = 7,452,416;
     // BOPs 225,792·4·8 + (3,612,672 + 3,612,672 + 1,280)·4·4 = 7,225,344 + 115,625,984 = 122,851,328.
-    expect(doc.totals).toMatchObject({ macs: 7452416, bops: 122851328, weightBytes: 46864 });
+    expect(doc.totals).toMatchObject({ macs: 7452416, bops: 122851328, weightBytes: 46864, peakActivationBytes: 15680 });
   });
 
   it("--weights adds every integer and attribute", () => {

@@ -157,6 +157,19 @@ describe("importer passes", () => {
     expect(g.output).toBe("sum");
   });
 
+  it("aliases: a Cast of an integer tensor to INT64 is refused as unsupported, not called a truncation (an export-onnx graph's exact adds)", () => {
+    const g = graph(model([1, 1, 2, 2], [
+      { op: "QuantizeLinear", inputs: ["x", "s", "zx"], outputs: ["q"] },
+      { op: "Cast", inputs: ["q"], outputs: ["y"], name: "widen", attrs: { to: DT.INT64 } },
+    ], [tensor("s", [], [0.1]), tensor("zx", [], [0], DT.UINT8)]));
+    expect(() => aliases(g)).toThrow(/node "widen" \(Cast\): a Cast of UINT8 to INT64: INT64 tensors are not supported \(integers of at most 32 bits\)$/);
+    const narrowing = graph(model([1, 1, 2, 2], [
+      { op: "QuantizeLinear", inputs: ["x", "s", "zx"], outputs: ["q"] },
+      { op: "Cast", inputs: ["q"], outputs: ["y"], name: "narrow", attrs: { to: DT.INT8 } },
+    ], [tensor("s", [], [0.1]), tensor("zx", [], [0], DT.UINT8)]));
+    expect(() => aliases(narrowing)).toThrow(/node "narrow" \(Cast\): a Cast of UINT8 to INT8 changes values \(truncation\); not supported$/);
+  });
+
   it("fold-constants evaluates x.view(x.size(0), -1)'s Shape → Gather → Unsqueeze → Concat into a Reshape that becomes a Flatten", () => {
     const bytes = model([1, 2, 3, 3], [
       { op: "Shape", inputs: ["x"], outputs: ["sh"] },

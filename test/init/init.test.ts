@@ -29,6 +29,16 @@ describe("nipq init: the CLI contract", () => {
     expect(r.code).toBe(0);
     for (const o of ["--arch", "--bits", "--first-last", "--input", "--classes", "--width", "--seed", "--out", "--json"]) expect(r.stdout).toContain(o);
     expect(r.stdout).toContain("resnet18 224×224×3, 1000 classes");
+    const help = r.stdout.replace(/\s+/g, " ");
+    expect(help).toContain("(mobilenetv2 only; default 1)");
+    expect(help).toContain("one number sets both");
+  });
+
+  it("--bits 4 is --bits 4/4, as --help says", () => {
+    const one = nipq(["init", "--arch", "mlp", "--bits", "4", "--seed", "2", "--out", join(dir, "bits-one.qmodel")]);
+    const two = nipq(["init", "--arch", "mlp", "--bits", "4/4", "--seed", "2", "--out", join(dir, "bits-two.qmodel")]);
+    expect([one.code, two.code]).toEqual([0, 0]);
+    expect(readFileSync(join(dir, "bits-one.qmodel")).equals(readFileSync(join(dir, "bits-two.qmodel")))).toBe(true);
   });
 
   it("one seed gives the same bytes; another seed other weights; --json is one document", () => {
