@@ -60,7 +60,8 @@ export function simulateDoc(cost: ProgramCost, study: AccuracyStudy, ctx: Simula
 
 export type SimulateDoc = ReturnType<typeof simulateDoc>;
 
-export const LAYER_HEADER = ["#", "layer", "op", "w bits", "a bits", "MACs", "BOPs", "cycles", "bound", "energy µJ"];
+/** Per-layer table columns; the memory ones are per inference: packed weight bytes, and the SRAM and DRAM bytes the layer moves (src/sim/hw/cost.ts). */
+export const LAYER_HEADER = ["#", "layer", "op", "w bits", "a bits", "MACs", "BOPs", "cycles", "bound", "energy µJ", "weight B", "SRAM B", "DRAM B"];
 
 /** Per-layer rows of the cost table (terminal and report.html). */
 export function layerRows(cost: ProgramCost): (string | number)[][] {
@@ -75,6 +76,9 @@ export function layerRows(cost: ProgramCost): (string | number)[][] {
     l.cycles ? fmtInt(l.cycles) : "",
     l.cycles ? l.bound : "",
     energyMicroJ(l.energyPj).toFixed(4),
+    l.weightBytes ? fmtInt(l.weightBytes) : "",
+    fmtInt(l.sramBytes),
+    fmtInt(l.dramBytes),
   ]);
 }
 

@@ -51,6 +51,14 @@ describe("nipq simulate", () => {
     expect(r.stdout).toMatch(/conv2\s*│ conv2d/);
     expect(r.stdout).toMatch(/BOPs 122,851,328/);
     expect(r.stdout).toMatch(/accuracy clean [\d.]+% · noisy/);
+    // Memory per layer (issue 16): packed weight bytes and the SRAM and DRAM bytes each layer moves, as --json has them.
+    expect(r.stdout).toMatch(/energy µJ\s*│ weight B\s*│ SRAM B\s*│ DRAM B/);
+    const doc = JSON.parse(nipq(["simulate", FIXTURE, "--hw", "int8-systolic-16x16", "--data", "mnist", "--limit", "8", "--trials", "2", "--json"]).stdout);
+    const conv2 = doc.layers.find((l: { name: string }) => l.name === "conv2");
+    const row = r.stdout.split("\n").find((line) => /conv2\s*│ conv2d/.test(line))!;
+    const cells = row.split(/[│║]/).map((c) => c.trim()).filter(Boolean);
+    expect(cells.slice(-3)).toEqual([conv2.weightBytes, conv2.sramBytes, conv2.dramBytes].map((b: number) => b.toLocaleString("en-US")));
+    expect(conv2.weightBytes).toBeGreaterThan(0);
   });
 
   it("bad input → exit 2, one line", () => {
