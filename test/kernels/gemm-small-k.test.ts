@@ -84,6 +84,39 @@ describe("GEMM short-K fused tile (K ≤ 32): equals the reference at the shapes
   });
 });
 
+describe("GEMM short-K fused tile (tile4x8_c16_requant) and the rows past its tiles: the reference's integers at M not a multiple of 4 or 6", () => {
+  // Container 16 at every M (policy wide = narrow = 16) and the default policy (8-, 4-bit panels decoded per
+  // row block at M ≥ 24); extreme activations (0 and 255 a quarter of the time each) and full-range weights.
+  const engines = [new WasmEngine({ flavor: "simd", policy: { wide: 16, narrow: 16 } }), new WasmEngine({ flavor: "simd" })];
+  const r = new Rng(16018);
+  const extreme = (lo: number, hi: number) => {
+    const u = r.next();
+    return u < 0.25 ? lo : u < 0.5 ? hi : r.int(lo, hi);
+  };
+  for (const path of ["S > 32", "S < 32"] as const)
+    it(`${path}: K = 7…32 (Kp 8…32), N = 8, 9, 16, 96; M = 5, 6, 7, 11, 12, 13, 24, 25, 26, 30, 32, 262; W8 and W4`, () => {
+      for (const e of engines) {
+        const k = new WasmKernels(e);
+        for (const wBits of [8, 4])
+          for (const K of [7, 8, 13, 16, 21, 24, 28, 32])
+            for (const N of [8, 9, 16, 96])
+              for (const M of [5, 6, 7, 11, 12, 13, 24, 25, 26, 30, 32, 262]) {
+                const wmax = 2 ** (wBits - 1) - 1;
+                const out: TensorSpec = { shape: [N], bits: 8, signed: false, scale: 1, zero: 7 };
+                const layer: DenseLayer = {
+                  op: "dense", name: `6row-k${K}-n${N}-w${wBits}-${path}`, inputs: [0], out, wBits,
+                  weights: Int8Array.from({ length: N * K }, () => extreme(-wmax - 1, wmax)), wScale: new Float64Array(N).fill(1),
+                  bias: Int32Array.from({ length: N }, () => extreme(-20000, 20000)),
+                  rq: { m: Int32Array.from({ length: N }, () => extreme(2 ** 30, 2 ** 31 - 1)), s: Int32Array.from({ length: N }, (_, c) => SHIFTS[path](c)), lo: 0, hi: 255 },
+                };
+                const xSpec: TensorSpec = { shape: [K], bits: 8, signed: false, scale: 1, zero: 3 };
+                const x = { n: M, spec: xSpec, data: Int32Array.from({ length: M * K }, () => extreme(0, 255)) };
+                expectExact(`${layer.name} M=${M} policy=${e === engines[0] ? "16" : "default"}`, referenceKernels.dense(layer, x), k.dense(layer, x), [M, N]);
+              }
+      }
+    });
+});
+
 /** The simulator build's accumulate-only GEMM (assembly/sim.ts). */
 interface SimExports {
   gemm_s16_8c2_acc(x: number, lda: number, M: number, Kp: number, w: number, wbits: number, acc: number, tile: number, N: number, bias: number, y: number, ldy: number): void;
