@@ -236,26 +236,7 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     const x = 0.5 - 2 ** -54;
     expect(Math.floor(x + 0.5)).toBe(1);
     expect(Math.round(x)).toBe(0);
-    const bits = new DataView(new ArrayBuffer(8));
-    const step = (v: number, d: number) => {
-      bits.setFloat64(0, v);
-      bits.setBigInt64(0, bits.getBigInt64(0) + BigInt(d));
-      return bits.getFloat64(0);
-    };
-    let found: { seed: number; sd: number } | null = null;
-    for (let seed = 1; seed < 200 && !found; seed++) {
-      const st = streamsOf(seed);
-      const z = st[0].normalZig(st[4]);
-      const slow = new Int32Array(4);
-      st[4].saveState(slow, 0, 1);
-      const fresh = new Int32Array(4);
-      streamsOf(seed)[4].saveState(fresh, 0, 1);
-      if (slow.some((w, i) => w !== fresh[i])) continue; // a draw of the rejection step: the SIMD body would not round it
-      for (let d = -2; d <= 2 && !found; d++) {
-        const sd = step(x / z, d);
-        if (sd > 0 && sd * z === x) found = { seed, sd };
-      }
-    }
+    const found = seedMeeting(x, false, 200); // a fast-path draw: a draw of the rejection step the SIMD body would not round
     expect(found).not.toBeNull();
     const { seed, sd } = found!;
     for (const [m, want] of [[1, 0], [3, 0]]) {
@@ -270,26 +251,7 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     // As above, but lane 0's first draw needs the rejection step, so the replay after the SIMD body rounds it;
     // m = 3, s = 2 (0.75): v = 1 would give 1. The bound max |acc| = 0 proves the exact form for the layer.
     const x = 0.5 - 2 ** -54;
-    const bits = new DataView(new ArrayBuffer(8));
-    const step = (v: number, d: number) => {
-      bits.setFloat64(0, v);
-      bits.setBigInt64(0, bits.getBigInt64(0) + BigInt(d));
-      return bits.getFloat64(0);
-    };
-    let found: { seed: number; sd: number } | null = null;
-    for (let seed = 1; seed < 5000 && !found; seed++) {
-      const st = streamsOf(seed);
-      const z = st[0].normalZig(st[4]);
-      const slow = new Int32Array(4);
-      st[4].saveState(slow, 0, 1);
-      const fresh = new Int32Array(4);
-      streamsOf(seed)[4].saveState(fresh, 0, 1);
-      if (!(z > 0) || slow.every((w, i) => w === fresh[i])) continue; // a fast-path draw: the SIMD body rounds it
-      for (let d = -2; d <= 2 && !found; d++) {
-        const sd = step(x / z, d);
-        if (sd > 0 && sd * z === x) found = { seed, sd };
-      }
-    }
+    const found = seedMeeting(x, true, 5000); // a draw of the rejection step: the replay rounds it
     expect(found).not.toBeNull();
     const { seed, sd } = found!;
     const c: Case = { C: 4, rows: 2, m: [3, 1, 1, 1], s: [2, 2, 2, 2], sd: [sd, 0, 0, 0], acc: new Array(8).fill(0), lo: -128, hi: 127, seed, mode: 0 };
@@ -470,6 +432,33 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     }
   });
 });
+
+/**
+ * The first seed below maxSeed whose lane-0 first normal z comes from the rejection step (slow) or the fast path
+ * (not slow), with a σ > 0 within 2 ulps of x / z where fl(σ·z) = x; null if none.
+ */
+function seedMeeting(x: number, slow: boolean, maxSeed: number): { seed: number; sd: number } | null {
+  const bits = new DataView(new ArrayBuffer(8));
+  const step = (v: number, d: number) => {
+    bits.setFloat64(0, v);
+    bits.setBigInt64(0, bits.getBigInt64(0) + BigInt(d));
+    return bits.getFloat64(0);
+  };
+  for (let seed = 1; seed < maxSeed; seed++) {
+    const st = streamsOf(seed);
+    const z = st[0].normalZig(st[4]);
+    const after = new Int32Array(4);
+    st[4].saveState(after, 0, 1);
+    const fresh = new Int32Array(4);
+    streamsOf(seed)[4].saveState(fresh, 0, 1);
+    if (after.some((w, i) => w !== fresh[i]) !== slow) continue; // the slow stream moved iff the rejection step ran
+    for (let d = -2; d <= 2; d++) {
+      const sd = step(x / z, d);
+      if (sd > 0 && sd * z === x) return { seed, sd };
+    }
+  }
+  return null;
+}
 
 describe("the wedge squeeze of the WASM ziggurat (zigSqueeze)", () => {
   it("decides as the wedge test y < detExp(−x²/2) wherever it decides, on every layer (uniform wedge points, and points within 10^−15 … 10^−9 of the curve and of its bounds)", () => {
