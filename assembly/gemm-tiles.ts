@@ -5,7 +5,8 @@
 // and when each tile runs). tile{MR}x8_c{c}: MR rows × one 8-channel panel; tile1x32_c{c}: one row × four
 // panels. c is the container: 16 = i16 vectors; 8, 4, 2 = that many bits per field, decoded in registers.
 // Each accumulates into the i32 tile at `acc` (bias preloaded by the caller); tile4x8_c16_requant and
-// tile6x8_c16_raw start from the biases and end with the requantized outputs or the raw i32 accumulators.
+// tile6x8_c16_raw start from the biases and end with the requantized outputs or the raw i32 accumulators;
+// tile4x8_c16_requantfit is tile4x8_c16_requant with the fitted requant (requantFit8).
 
 import { requantClamp8Shared, requantFit8 } from "./requant";
 // @ts-ignore: decorator

@@ -80,6 +80,7 @@ function accs(n: number, store: boolean): string[] {
  *  - "requant", tile{MR}x8_c{c}_requant: the accumulators end requantized (requantClamp8Shared, shared shift
  *    S > 0) and stored as i16 at y0 (row stride ys): row 0 straight from its registers, the others through
  *    `acc` (assembly/gemm.ts says when it runs and why it is a function of its own, not inlined);
+ *  - "fit", tile{MR}x8_c{c}_requantfit: the same with the fitted requant (requantFit8: per-channel M at fM, B at fB);
  *  - "raw", tile{MR}x8_c{c}_raw: the i32 accumulators stored straight from their registers to y0 (row stride
  *    ys), for the simulator's accumulate-only GEMM (assembly/gemm.ts gemm_s16_8c2_acc).
  */
@@ -170,7 +171,8 @@ export function generateTiles(): string {
     "// and when each tile runs). tile{MR}x8_c{c}: MR rows × one 8-channel panel; tile1x32_c{c}: one row × four",
     "// panels. c is the container: 16 = i16 vectors; 8, 4, 2 = that many bits per field, decoded in registers.",
     "// Each accumulates into the i32 tile at `acc` (bias preloaded by the caller); tile4x8_c16_requant and",
-    `// tile${RAW_ROWS}x8_c16_raw start from the biases and end with the requantized outputs or the raw i32 accumulators.`,
+    `// tile${RAW_ROWS}x8_c16_raw start from the biases and end with the requantized outputs or the raw i32 accumulators;`,
+    "// tile4x8_c16_requantfit is tile4x8_c16_requant with the fitted requant (requantFit8).",
     "",
     'import { requantClamp8Shared, requantFit8 } from "./requant";',
     "",
