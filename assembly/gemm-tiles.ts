@@ -8,7 +8,7 @@
 // tile6x8_c16_raw start from the biases and end with the requantized outputs or the raw i32 accumulators;
 // tile4x8_c16_requantfit is tile4x8_c16_requant with the fitted requant (requantFit8).
 
-import { requantClamp8Shared, requantFit8 } from "./requant";
+import { FIXED_S, requantClamp8Shared, requantFit8 } from "./requant";
 // @ts-ignore: decorator
 @inline export function tile4x8_c16(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {
   let wp = panel;
@@ -709,8 +709,13 @@ export function tile4x8_c16_requant(x0: usize, xs: usize, panel: usize, blocks: 
   v128.store(acc, a21, 48);
   v128.store(acc, a30, 64);
   v128.store(acc, a31, 80);
-  v128.store(y0, requantClamp8Shared(a00, a01, v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), S, zy, lo, hi));
-  for (let i: usize = 0; i < 3; i++) v128.store(y0 + ys * (i + 1), requantClamp8Shared(v128.load(acc + (i << 5)), v128.load(acc + (i << 5), 16), v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), S, zy, lo, hi));
+  if (S == FIXED_S) {
+    v128.store(y0, requantClamp8Shared(a00, a01, v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), FIXED_S, zy, lo, hi));
+    for (let i: usize = 0; i < 3; i++) v128.store(y0 + ys * (i + 1), requantClamp8Shared(v128.load(acc + (i << 5)), v128.load(acc + (i << 5), 16), v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), FIXED_S, zy, lo, hi));
+  } else {
+    v128.store(y0, requantClamp8Shared(a00, a01, v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), S, zy, lo, hi));
+    for (let i: usize = 0; i < 3; i++) v128.store(y0 + ys * (i + 1), requantClamp8Shared(v128.load(acc + (i << 5)), v128.load(acc + (i << 5), 16), v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), S, zy, lo, hi));
+  }
 }
 
 export function tile4x8_c16_requantfit(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, acc: usize, fM: usize, fB: usize, lo: i32, hi: i32, y0: usize, ys: usize): void {

@@ -38,7 +38,7 @@
 // that the prepare step found and checked level by level over the layer's proven accumulator range — no i64
 // lanes, one shift by an immediate. The fused short-K tile has a twin for it (tile4x8_c16_requantfit).
 
-import { requantClamp, requantClamp8Shared, requantFit8 } from "./requant";
+import { FIXED_S, requantClamp, requantClamp8Shared, requantFit8 } from "./requant";
 import { tile1x32_c16, tile1x32_c2, tile1x32_c4, tile1x32_c8, tile1x8_c16, tile1x8_c2, tile1x8_c4, tile1x8_c8, tile4x8_c16, tile6x8_c16_raw, tile4x8_c16_requant, tile4x8_c16_requantfit, tile4x8_c8, tile6x8_c2, tile6x8_c4 } from "./gemm-tiles";
 
 /** Rows from which a packed-weight GEMM decodes panels into the tile instead of in registers. */
@@ -121,7 +121,9 @@ const RAW_MR = 6;
     const cb = <usize>n0 << 2;
     const out = S < 0
       ? requantFit8(v128.load(acc), v128.load(acc, 16), v128.load(pw + cb), v128.load(pw + cb, 16), v128.load(s + cb), v128.load(s + cb, 16), lo, hi)
-      : requantClamp8Shared(v128.load(acc), v128.load(acc, 16), v128.load(pw + cb), v128.load(pw + cb, 16), v128.load(m + cb), v128.load(m + cb, 16), S, zy, lo, hi);
+      : S == FIXED_S
+        ? requantClamp8Shared(v128.load(acc), v128.load(acc, 16), v128.load(pw + cb), v128.load(pw + cb, 16), v128.load(m + cb), v128.load(m + cb, 16), FIXED_S, zy, lo, hi)
+        : requantClamp8Shared(v128.load(acc), v128.load(acc, 16), v128.load(pw + cb), v128.load(pw + cb, 16), v128.load(m + cb), v128.load(m + cb, 16), S, zy, lo, hi);
     if (cnt == 8) {
       v128.store(yrow + (<usize>n0 << 1), out);
     } else {

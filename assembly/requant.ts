@@ -145,6 +145,9 @@ export function requantFit8(a0: v128, a1: v128, M0: v128, M1: v128, B0: v128, B1
   return i16x8.min_s(i16x8.max_s(r, i16x8.splat(i16(lo))), i16x8.splat(i16(hi)));
 }
 
+/** The shared shift a GEMM's requant_fit raises S to where it can (requantClamp8Shared with a constant S: shifts by immediates). */
+export const FIXED_S = 44;
+
 /** Output levels (hi − lo) above which requant_fit does not try: at 8-bit outputs (255 levels) the fit was found for 0–8% of mobilenetv2's channels (docs/RESULTS.md, session 29). */
 const FIT_MAX_LEVELS = 63;
 
@@ -205,12 +208,25 @@ function fitChannel(m: i32, s: i32, zy: i32, lo: i32, hi: i32, amin: i64, amax: 
  * keep their form. Only on the SIMD builds (the scalar build keeps requantClamp everywhere), and only for outputs
  * of at most FIT_MAX_LEVELS + 1 levels.
  */
-export function requant_fit(p: usize, N: i32, Np: i32, amin: i32, amax: i32, zy: i32, lo: i32, hi: i32): void {
-  if (!ASC_FEATURE_SIMD || hi - lo > FIT_MAX_LEVELS) return;
+export function requant_fit(p: usize, N: i32, Np: i32, amin: i32, amax: i32, zy: i32, lo: i32, hi: i32, accBits: i32): void {
+  if (!ASC_FEATURE_SIMD) return;
   const m = p + (<usize>Np << 2);
   const s = m + (<usize>Np << 2);
   const pw = s + (<usize>Np << 2);
   const ps = pw + (<usize>Np << 2);
+  // The shared shift raised to FIXED_S where the contract still holds (S' − s ≤ 31 − accBits for every channel; s
+  // itself unchanged): the GEMM's requant then shifts by an immediate (requantStore8, tile4x8_c16_requant).
+  for (let j = 0; j < Np; j += 8) {
+    const S = load<i32>(ps + (<usize>(j >> 3) << 2));
+    if (S <= 0 || S > FIXED_S) continue;
+    const to = min(N, j + 8);
+    let ok = true;
+    for (let c = j; c < to; c++) if (FIXED_S - load<i32>(s + (<usize>c << 2)) > 31 - accBits) ok = false;
+    if (!ok) continue;
+    for (let c = j; c < to; c++) store<i32>(pw + (<usize>c << 2), 1 << (FIXED_S - load<i32>(s + (<usize>c << 2))));
+    store<i32>(ps + (<usize>(j >> 3) << 2), FIXED_S);
+  }
+  if (hi - lo > FIT_MAX_LEVELS) return;
   const mb = memory.data(64); // M, B of the group's 8 channels until all fit
   for (let j = 0; j < Np; j += 8) {
     const to = min(N, j + 8);

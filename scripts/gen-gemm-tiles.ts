@@ -120,11 +120,22 @@ function tileRows(MR: number, c: Container, form: "acc" | "requant" | "fit" | "r
   L.push(`    wp += ${blockBytes(c)};`);
   L.push("  }");
   if (requant) {
-    const rq = (a0: string, a1: string) =>
-      form === "fit" ? `requantFit8(${a0}, ${a1}, v128.load(fM), v128.load(fM, 16), v128.load(fB), v128.load(fB, 16), lo, hi)` : `requantClamp8Shared(${a0}, ${a1}, v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), S, zy, lo, hi)`;
+    const rq = (a0: string, a1: string, S = "S") =>
+      form === "fit" ? `requantFit8(${a0}, ${a1}, v128.load(fM), v128.load(fM, 16), v128.load(fB), v128.load(fB, 16), lo, hi)` : `requantClamp8Shared(${a0}, ${a1}, v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), ${S}, zy, lo, hi)`;
     for (let r = 1; r < MR; r++) for (let h = 0; h < 2; h++) L.push(`  v128.store(acc, a${r}${h}, ${32 * (r - 1) + 16 * h});`);
-    L.push(`  v128.store(y0, ${rq("a00", "a01")});`);
-    L.push(`  for (let i: usize = 0; i < ${MR - 1}; i++) v128.store(y0 + ys * (i + 1), ${rq("v128.load(acc + (i << 5))", "v128.load(acc + (i << 5), 16)")});`);
+    const epilogue = (S: string, ind: string) => {
+      L.push(`${ind}v128.store(y0, ${rq("a00", "a01", S)});`);
+      L.push(`${ind}for (let i: usize = 0; i < ${MR - 1}; i++) v128.store(y0 + ys * (i + 1), ${rq("v128.load(acc + (i << 5))", "v128.load(acc + (i << 5), 16)", S)});`);
+    };
+    if (form === "fit") epilogue("S", "  ");
+    else {
+      // S = FIXED_S (assembly/requant.ts requant_fit) as a constant: the requant's shifts by immediates.
+      L.push("  if (S == FIXED_S) {");
+      epilogue("FIXED_S", "    ");
+      L.push("  } else {");
+      epilogue("S", "    ");
+      L.push("  }");
+    }
   } else if (form === "raw") {
     for (let r = 0; r < MR; r++) for (let h = 0; h < 2; h++) L.push(`  v128.store(${r === 0 ? "y0" : r === 1 ? "y0 + ys" : `y0 + ys * ${r}`}, a${r}${h}${h ? ", 16" : ""});`);
   } else L.push(...accs(MR, true));
@@ -174,7 +185,7 @@ export function generateTiles(): string {
     `// tile${RAW_ROWS}x8_c16_raw start from the biases and end with the requantized outputs or the raw i32 accumulators;`,
     "// tile4x8_c16_requantfit is tile4x8_c16_requant with the fitted requant (requantFit8).",
     "",
-    'import { requantClamp8Shared, requantFit8 } from "./requant";',
+    'import { FIXED_S, requantClamp8Shared, requantFit8 } from "./requant";',
     "",
   ];
   const fns: string[] = [];

@@ -133,6 +133,30 @@ describe("the fitted requant (requant_fit): exact over the proven accumulator ra
     expect(fitted).toBeGreaterThan(20);
   });
 
+  it("8-bit outputs: the shared shift raised to FIXED_S = 44 where 44 − s ≤ 31 − accBits for every channel of the group, pw = 2^(44 − s)", () => {
+    const e = new WasmEngine({ flavor: "simd" });
+    const k = new WasmKernels(e);
+    const u8 = { name: "u8", spec: (shape: number[]): TensorSpec => ({ shape, bits: 8, signed: false, scale: 1 }), lo: 0, hi: 255 };
+    for (const [K, xBits] of [[16, 8], [24, 8], [32, 4], [600, 8]]) {
+      const { layer, xSpec } = dense(K, 96, 8, xBits, u8, 0);
+      const p = e.prepare(layer, xSpec);
+      if (p.kind !== "dense") throw new Error("not prepared as dense");
+      const ps = i32View(e.arena, p.gemm.ps, 12);
+      const pw = i32View(e.arena, p.gemm.pw, 96);
+      const acc = p.gemm.host.rqBits;
+      for (let j = 0; j < 12; j++) {
+        const s = Array.from(layer.rq.s.subarray(8 * j, 8 * j + 8));
+        const S = Math.max(...s);
+        const shared = s.every((v) => v >= acc - 1 && S - v <= 31 - acc);
+        const raised = shared && S <= 44 && s.every((v) => 44 - v <= 31 - acc);
+        expect(ps[j], `K = ${K}, group ${j}: s ${s}, accBits ${acc}`).toBe(raised ? 44 : shared ? S : 0);
+        if (ps[j] > 0) for (let c = 0; c < 8; c++) expect(pw[8 * j + c]).toBe(2 ** (ps[j] - s[c]));
+      }
+      const x = { n: 27, spec: xSpec, data: ints(27 * K, 0, 2 ** xBits - 1) };
+      expectExact(`raised ${layer.name}`, referenceKernels.dense(layer, x), k.dense(layer, x), [27, 96]);
+    }
+  });
+
   it("8-bit outputs and the scalar build keep the other forms (no group fitted)", () => {
     for (const flavor of ["simd", "scalar"] as const) {
       const e = new WasmEngine({ flavor });
@@ -140,7 +164,7 @@ describe("the fitted requant (requant_fit): exact over the proven accumulator ra
       const { layer, xSpec } = dense(16, 96, 4, 4, out, 0);
       const p = e.prepare(layer, xSpec);
       if (p.kind !== "dense") throw new Error("not prepared as dense");
-      expect([...i32View(e.arena, p.gemm.ps, 12)].every((S) => S >= 0), `${flavor}: no fitted group`).toBe(true);
+      expect([...i32View(e.arena, p.gemm.ps, 12)].every((S) => S >= 0 && (flavor === "simd" || S !== 44)), `${flavor}: no fitted group (and none raised on the scalar build)`).toBe(true);
     }
   });
 });

@@ -134,7 +134,7 @@ export class KernelEngine {
     a.release(mark);
     const params = this.putParams(g, g.Np, what);
     // The fitted requant where it is exact for the layer's accumulator range (assembly/requant.ts requant_fit).
-    if (g.fit) this.k.requant_fit?.(params.bias, g.N, g.Np, g.fit.min, g.fit.max, g.fit.zy, g.fit.lo, g.fit.hi);
+    if (g.fit) this.k.requant_fit?.(params.bias, g.N, g.Np, g.fit.min, g.fit.max, g.fit.zy, g.fit.lo, g.fit.hi, g.rqBits);
     this.weightBytes += weightBytes;
     if (container !== 16 && !relaxedT) this.growTile(Kp);
     return { host: g, w, ...params };

@@ -24,7 +24,7 @@ export interface KernelExports {
   requant_i32_perchannel(acc: number, out: number, n: number, channels: number, m: number, s: number, lo: number, hi: number): void;
   requant_params(p: number, N: number, Np: number, accBits: number): void;
   /** Absent from builds before the fitted requant (bench/kernels/ab.ts loads main's): the GEMMs then keep the shared-shift form. */
-  requant_fit?(p: number, N: number, Np: number, amin: number, amax: number, zy: number, lo: number, hi: number): void;
+  requant_fit?(p: number, N: number, Np: number, amin: number, amax: number, zy: number, lo: number, hi: number, accBits: number): void;
   dot_i16x8_peak(iters: number, seed: number, chains: number): number;
   pack_8c2(w: number, N: number, K: number, Kp: number, c: number, out: number): void;
   pack_8c4?(w: number, N: number, K: number, Kp: number, out: number): void;
