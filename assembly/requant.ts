@@ -202,11 +202,16 @@ function fitChannel(m: i32, s: i32, zy: i32, lo: i32, hi: i32, amin: i64, amax: 
 }
 
 /**
- * After requant_params, for a GEMM layer (./gemm.ts) with accumulators in [amin, amax], output zero point zy and
- * clamp [lo, hi]: each 8-channel group whose channels all have a fitted requant (fitChannel) gets it — ps = −1,
- * M in its pw slots, B in its s slots (pw and s serve no other form of that group; m and bias stay). The others
- * keep their form. Only on the SIMD builds (the scalar build keeps requantClamp everywhere), and only for outputs
- * of at most FIT_MAX_LEVELS + 1 levels.
+ * After requant_params, for a GEMM layer (./gemm.ts) with accumulators in [amin, amax] of accBits signed bits
+ * (requant_params' own), output zero point zy and clamp [lo, hi], two steps per 8-channel group:
+ *  - a shared shift S > 0 is raised to FIXED_S where S ≤ FIXED_S and FIXED_S − s ≤ 31 − accBits for each channel
+ *    (requantClamp8Shared's contract, unchanged; pw = 2^(FIXED_S − s)), so that the GEMM runs that form with S a
+ *    constant (docs/RESULTS.md "Session 29": V8 then shifts by immediates);
+ *  - for outputs of at most FIT_MAX_LEVELS + 1 levels, a group whose channels all have a fitted requant
+ *    (fitChannel) gets it instead: ps = −1, M in its pw slots, B in its s slots (pw and s serve no other form of
+ *    that group; m and bias stay).
+ * GEMM layers only: depthwise layers and pools keep requant_params' S. Only on the SIMD builds (the scalar build
+ * keeps requantClamp everywhere).
  */
 export function requant_fit(p: usize, N: i32, Np: i32, amin: i32, amax: i32, zy: i32, lo: i32, hi: i32, accBits: i32): void {
   if (!ASC_FEATURE_SIMD) return;
