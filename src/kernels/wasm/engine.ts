@@ -25,7 +25,7 @@ export interface GemmDev {
 }
 
 export type ConvGemmPrepared = Omit<ConvGemmHost, "gemms"> & { gemms: GemmDev[] };
-export type DepthwisePrepared = Omit<DepthwiseHost, "w" | "bias" | "m" | "s"> & { w: number; bias: number; m: number; s: number; pw: number; ps: number };
+export type DepthwisePrepared = Omit<DepthwiseHost, "w" | "bias" | "m" | "s"> & { w: number; bias: number; m: number; s: number; pw: number; ps: number; rf: number };
 export type DensePrepared = Omit<DenseHost, "gemm"> & { gemm: GemmDev };
 /** A pool: its geometry and zero points (the OpData's); simdRq 1 when its requant may use the shared-shift SIMD form. */
 export type WindowPrepared = { kind: "window"; geo: WindowGeometry; simdRq: number; zx: number; zy: number };
@@ -151,8 +151,8 @@ export class KernelEngine {
    * m, s, pw (Np i32 each) and ps (Np/8 i32) in one block, of which the host copies the N channels' bias, m
    * and s and the kernels write the rest (assembly/requant.ts requant_params); returns their pointers.
    */
-  protected putParams(h: ParamsHost, Np: number, what: string) {
-    const bytes = 16 * Np + Np / 2;
+  protected putParams(h: ParamsHost, Np: number, what: string, extra = 0) {
+    const bytes = 16 * Np + Np / 2 + extra;
     const bias = this.arena.alloc(bytes, what);
     const v = new Int32Array(this.k.memory.buffer, bias, 3 * Np);
     v.set(h.bias);
@@ -174,7 +174,10 @@ export class KernelEngine {
         const h = prepareConv(l, x, this.policy, this.relaxedForm);
         // The host arrays replaced by their pointers in linear memory (same keys).
         if (h.kind === "depthwise") {
-          p = { ...h, w: this.arena.putI16(h.w, what), ...this.putParams(h, h.Cp, what) };
+          // 8·Cp more bytes at 17·Cp for the f64 multipliers, where the bound proves that requant exact (assembly/requant.ts requant_f64_params).
+          const q = this.putParams(h, h.Cp, what, h.Cp / 2 + 8 * h.Cp);
+          const rf = this.k.requant_f64_params?.(q.bias, h.bias.length, h.Cp, Math.max(-h.acc.min, h.acc.max), h.zy) ?? 0;
+          p = { ...h, w: this.arena.putI16(h.w, what), ...q, rf };
           this.weightBytes += h.w.byteLength;
         } else p = { ...h, gemms: h.gemms.map((g) => this.gemmDev(g, what)) };
         break;
@@ -225,7 +228,7 @@ export class KernelEngine {
     const k = this.k;
     if (p.kind === "depthwise") {
       const g = p.geo;
-      k.dwconv_s16_requant(x, n, ...windowArgs(g), p.w, p.Cp, p.bias, p.m, p.s, p.pw, p.ps, p.zx, p.zy, p.clamp.lo, p.clamp.hi, y);
+      k.dwconv_s16_requant(x, n, ...windowArgs(g), p.w, p.Cp, p.bias, p.m, p.s, p.pw, p.ps, p.zx, p.zy, p.clamp.lo, p.clamp.hi, y, p.rf);
       return;
     }
     const h = p;
