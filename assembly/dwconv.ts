@@ -197,13 +197,13 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   }
 }
 
-/** Requantizes the i16 accumulators a of channels c..c+7 (< C): requantClamp8I32 when q ≠ 0, else emit8's chain. */
+/** Requantizes the i16 accumulators a of channels c..c+7 (< C): requantClamp8I32 when qs > 0, else emit8's chain. */
 // @ts-ignore: decorator
 @inline function emit16(a: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, q: usize, qs: i32,
   zy: i32, lo: i32, hi: i32): void {
   const a0 = i32x4.extend_low_i16x8_s(a);
   const a1 = i32x4.extend_high_i16x8_s(a);
-  if (q != 0) {
+  if (qs > 0) {
     const out = requantClamp8I32(a0, a1, q + (<usize>c << 2), i32x4.splat((1 << (qs - 1)) + zy * (1 << qs)), qs, lo, hi);
     if (c + 8 <= C) v128.store(yp + (<usize>c << 1), out);
     else storeLanes(out, yp, c, C);
@@ -235,7 +235,7 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
  * wrapping — the sum is right modulo 2^16, and as the true accumulator lies in [−2^15, 2^15) it is that sum
  * exactly. The folded bias bias − zx·Σw is taken modulo 2^16 too. 8 MACs per `i16x8.mul` and no interleaving,
  * against 8 per `dot_i16x8_s` plus a shuffle; one widening per output. q, qs: requantClamp8I32's multipliers and
- * shift (q = 0: emit8's requant).
+ * shift (qs = 0: emit8's requant; q is then not read).
  */
 // @ts-ignore: decorator
 @inline function dw3x3Row16(xb: usize, yr: usize, oy: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32, pt: i32, pl: i32,

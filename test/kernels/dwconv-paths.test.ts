@@ -83,6 +83,11 @@ const CASES: Case[] = [
   { name: "i16 bound at 2^15 (outside)", C: 8, stride: 1, padding: "same", x: { bits: 4, signed: false }, wBits: 8, bias: 32768 - 9 * 127 * 15, m: 2 ** 30 + 1, s: 40, out: { bits: 8, signed: true }, w: "max", expect: { rf: true, a16: false, qs: false } },
   // The same at the bottom: weights all −127, bias −(32,768 − 9·127·15) puts the bound's bottom on −2^15 (inside).
   { name: "i16 bound at −2^15 (inside)", C: 8, stride: 2, padding: "same", x: { bits: 4, signed: false }, wBits: 8, bias: -(32768 - 9 * 127 * 15), m: 2 ** 30 + 1, s: 40, out: { bits: 8, signed: true }, w: "min", expect: { rf: true, a16: true, qs: true } },
+  // i16 taps without the i32 requant: over a bound of ±32,767 its ≤ 2^25 multiplier is too coarse for this m, so the
+  // enumeration refuses it and emit8's f64 requant takes the widened accumulators (a16 with qs = 0: its own branch).
+  { name: "i16 taps, i32 requant refused (f64), zero points", C: 13, stride: 1, padding: "same", x: { bits: 4, signed: false }, wBits: 8, bias: 32767 - 9 * 127 * 15, m: 1518500250, s: 40, out: { bits: 8, signed: false, zero: 200 }, w: "max", expect: { rf: true, a16: true, qs: false } },
+  // … and with one channel at s = 1 (no S fits it, no f64 either): the scalar requant after the i16 taps.
+  { name: "i16 taps, scalar requant (a channel at s = 1)", C: 11, stride: 2, padding: "same", x: { bits: 4, signed: false }, wBits: 4, bias: 1, m: 2 ** 30, s: [1, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33], out: { bits: 8, signed: true }, w: "rand", expect: { rf: false, a16: true, qs: false } },
   // The f64 limit B·m < 2^51: B = 2^20 exactly (bias + 9·127·255), m just below and at 2^31.
   { name: "f64 bound B·m just below 2^51", C: 8, stride: 1, padding: "valid", x: { bits: 8, signed: false }, wBits: 8, bias: 2 ** 20 - 9 * 127 * 255, m: 2 ** 31 - 1, s: 45, out: { bits: 8, signed: true }, w: "max", expect: { rf: true, a16: false, qs: false } },
   { name: "f64 bound B·m at 2^51 (refused)", C: 8, stride: 1, padding: "valid", x: { bits: 8, signed: false }, wBits: 8, bias: 2 ** 20 + 1 - 9 * 127 * 255, m: 2 ** 31 - 1, s: 45, out: { bits: 8, signed: true }, w: "max", expect: { rf: false, a16: false, qs: false } },

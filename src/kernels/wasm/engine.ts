@@ -232,7 +232,7 @@ export class KernelEngine {
     const k = this.k;
     if (p.kind === "depthwise") {
       const g = p.geo;
-      k.dwconv_s16_requant(x, n, ...windowArgs(g), p.w, p.Cp, p.bias, p.m, p.s, p.pw, p.ps, p.zx, p.zy, p.clamp.lo, p.clamp.hi, y, p.rf, p.a16, p.bias + 25 * p.Cp * +(p.qs > 0), p.qs);
+      k.dwconv_s16_requant(x, n, ...windowArgs(g), p.w, p.Cp, p.bias, p.m, p.s, p.pw, p.ps, p.zx, p.zy, p.clamp.lo, p.clamp.hi, y, p.rf, p.a16, p.qs > 0 ? p.bias + 25 * p.Cp : 0, p.qs);
       return;
     }
     const h = p;
