@@ -47,7 +47,7 @@ function build(c: Case, seed: number): { layer: Conv2DLayer; x: Activation } {
   const OW = outDim(W, 3, c.stride, c.padding);
   const out: TensorSpec = { shape: [OH, OW, c.C], bits: c.out.bits, signed: c.out.signed, scale: 0.05, ...(c.out.zero !== undefined ? { zero: c.out.zero } : {}) };
   const wMax = 2 ** (c.wBits - 1) - 1;
-  const weights = Int32Array.from({ length: c.C * 9 }, () => (c.w === "max" ? wMax : c.w === "min" ? -wMax : rng.int(-wMax, wMax)));
+  const weights = Int8Array.from({ length: c.C * 9 }, () => (c.w === "max" ? wMax : c.w === "min" ? -wMax : rng.int(-wMax, wMax)));
   const r = tensorRange(out);
   const layer: Conv2DLayer = {
     op: "conv2d", name: "dw", inputs: [0], out, kernel: [3, 3], stride: [c.stride, c.stride], padding: c.padding, groups: c.C,
