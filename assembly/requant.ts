@@ -149,7 +149,7 @@ export function requantClamp8F64(a0: v128, a1: v128, f: usize, k: v128, lo: i32,
 /**
  * The f64 multipliers of requantClamp8F64 for a layer whose parameter block at p (requant_params' layout: bias,
  * m, s, pw, ps: 16.5·Np bytes) has N channels padded to Np, written after it at p + 17·Np bytes (Np f64, 8-byte
- * aligned as Np is a multiple of 8; the host allocates 25·Np bytes), when every channel passes requantClamp8F64's proof for accumulators |a| ≤ B and the output zero
+ * aligned as Np is a multiple of 8; the host allocates 29·Np bytes, the i32 block of requant_i32_params last), when every channel passes requantClamp8F64's proof for accumulators |a| ≤ B and the output zero
  * point zy: B·m < 2^51, |requant| + |zy| < 2^31 − 1, and no tie (2^(s−1−v2(m)) > B). Returns the pointer, or 0
  * (the layer keeps requantClamp8Shared / requantClamp) when a channel fails. Padded channels get f = 0.
  */
