@@ -4,7 +4,7 @@
 // bias, unchecked interior columns; other sizes take dwPixel's clipped window with i16 products widened by
 // `i32x4.extmul_{low,high}_i16x8_s` (exact: |x·w| < 2^15·2^7).
 
-import { requantClamp, requantClamp8Shared } from "./requant";
+import { MAGIC, requantClamp, requantClamp8F64, requantClamp8I32, requantClamp8Shared } from "./requant";
 
 // @ts-ignore: decorator
 @inline function rqStore(acc: i32, yp: usize, c: i32, C: i32, m: usize, s: usize, zy: i32, lo: i32, hi: i32): void {
@@ -30,12 +30,14 @@ import { requantClamp, requantClamp8Shared } from "./requant";
  * SIMD requant (0: scalar requantClamp; see requantClamp8Shared); y: i16 [n][OH][OW][C]. zx: the input's
  * zero point: dwPixel subtracts it on load (|x − zx| ≤ 255 for the 2..8-bit inputs, exact in i16), so the
  * taps the window skips at the border are the real 0; dw3x3Row folds −zx·Σw into the bias and reads zx for a
- * padded tap. zy: the output zero point, added before the clamp.
+ * padded tap. zy: the output zero point, added before the clamp. rf: 0, or the f64 multipliers of
+ * requantClamp8F64 (f64 [Cp], from requant_f64_params: the layer's bound proves that requant exact), which then
+ * replaces the shared-shift one (last, so that an older build called with it ignores it).
  */
 export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
-  zx: i32, zy: i32, lo: i32, hi: i32, y: usize): void {
-  dwCore(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, m, s, pw, ps, zx, zy, lo, hi, 0, OH * OW, y, false);
+  zx: i32, zy: i32, lo: i32, hi: i32, y: usize, rf: usize, a16: i32, q: usize, qs: i32): void {
+  dwCore(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, m, s, pw, ps, rf, zx, zy, lo, hi, 0, OH * OW, y, false, a16, q, qs);
 }
 
 /**
@@ -46,7 +48,7 @@ export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh:
  */
 export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, p0: i32, p1: i32, y: usize): void {
-  dwCore(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, 0, 0, 0, 0, 0, 0, 0, 0, p0, p1, y, true);
+  dwCore(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, 0, 0, 0, 0, 0, 0, 0, 0, 0, p0, p1, y, true, 0, 0, 0);
 }
 
 /** Stores the i32 lanes of channels c..c+3 that are < C at yp (i32 elements). */
@@ -64,11 +66,17 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
 
 /** Requantizes (or, `raw`, stores as i32) the accumulators a0|a1 of channels c..c+7 (< C) of the pixel at yp. */
 // @ts-ignore: decorator
-@inline function emit8(a0: v128, a1: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize,
+@inline function emit8(a0: v128, a1: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
   zy: i32, lo: i32, hi: i32, raw: bool): void {
   if (raw) {
     storeAcc4(a0, yp, c, C);
     storeAcc4(a1, yp, c + 4, C);
+    return;
+  }
+  if (rf != 0) {
+    const out = requantClamp8F64(a0, a1, rf + (<usize>c << 3), f64x2.splat(MAGIC + f64(zy)), lo, hi);
+    if (c + 8 <= C) v128.store(yp + (<usize>c << 1), out);
+    else storeLanes(out, yp, c, C);
     return;
   }
   const S = load<i32>(ps + (<usize>(c >> 3) << 2));
@@ -111,7 +119,7 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
 // @ts-ignore: decorator
 @inline function dot9(x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128, x8: v128,
   p0l: v128, p0h: v128, p1l: v128, p1h: v128, p2l: v128, p2h: v128, p3l: v128, p3h: v128, p4l: v128, p4h: v128,
-  b0: v128, b1: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, zy: i32, lo: i32, hi: i32, raw: bool): void {
+  b0: v128, b1: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, zy: i32, lo: i32, hi: i32, raw: bool): void {
   let a0 = i32x4.add(b0, i32x4.dot_i16x8_s(zipLo(x0, x1), p0l));
   let a1 = i32x4.add(b1, i32x4.dot_i16x8_s(zipHi(x0, x1), p0h));
   a0 = i32x4.add(a0, i32x4.dot_i16x8_s(zipLo(x2, x3), p1l));
@@ -122,7 +130,7 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   a1 = i32x4.add(a1, i32x4.dot_i16x8_s(zipHi(x6, x7), p3h));
   a0 = i32x4.add(a0, i32x4.dot_i16x8_s(zipLo(x8, x8), p4l));
   a1 = i32x4.add(a1, i32x4.dot_i16x8_s(zipHi(x8, x8), p4h));
-  emit8(a0, a1, yp, c, C, m, s, pw, ps, zy, lo, hi, raw);
+  emit8(a0, a1, yp, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
 }
 
 /**
@@ -137,7 +145,7 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
  */
 // @ts-ignore: decorator
 @inline function dw3x3Row(xb: usize, yr: usize, oy: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32, pt: i32, pl: i32,
-  ox0: i32, ox1: i32, oxa: i32, oxb: i32, w: usize, wTap: usize, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
+  ox0: i32, ox1: i32, oxa: i32, oxb: i32, w: usize, wTap: usize, bias: usize, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
   zx: i32, zy: i32, lo: i32, hi: i32, raw: bool): void {
   const PS = <usize>C << 1;
   const RS = <usize>W * PS;
@@ -174,7 +182,7 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
           const r1 = xp + RS, r2 = r1 + RS;
           dot9(v128.load(xp), v128.load(xp + PS), v128.load(xp + 2 * PS), v128.load(r1), v128.load(r1 + PS), v128.load(r1 + 2 * PS),
             v128.load(r2), v128.load(r2 + PS), v128.load(r2 + 2 * PS), p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h,
-            b0, b1, yp, c, C, m, s, pw, ps, zy, lo, hi, raw);
+            b0, b1, yp, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
           xp += step;
           yp += ystep;
         }
@@ -184,7 +192,92 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
       dot9(tapOr(xb, iy, ix, H, W, C, c, zxv), tapOr(xb, iy, ix + 1, H, W, C, c, zxv), tapOr(xb, iy, ix + 2, H, W, C, c, zxv),
         tapOr(xb, iy + 1, ix, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 2, H, W, C, c, zxv),
         tapOr(xb, iy + 2, ix, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 2, H, W, C, c, zxv),
-        p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h, b0, b1, yr + <usize>ox * ystep, c, C, m, s, pw, ps, zy, lo, hi, raw);
+        p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h, b0, b1, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
+    }
+  }
+}
+
+/** Requantizes the i16 accumulators a of channels c..c+7 (< C): requantClamp8I32 when qs > 0, else emit8's chain. */
+// @ts-ignore: decorator
+@inline function emit16(a: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, q: usize, qs: i32,
+  zy: i32, lo: i32, hi: i32): void {
+  const a0 = i32x4.extend_low_i16x8_s(a);
+  const a1 = i32x4.extend_high_i16x8_s(a);
+  if (qs > 0) {
+    const out = requantClamp8I32(a0, a1, q + (<usize>c << 2), i32x4.splat((1 << (qs - 1)) + zy * (1 << qs)), qs, lo, hi);
+    if (c + 8 <= C) v128.store(yp + (<usize>c << 1), out);
+    else storeLanes(out, yp, c, C);
+    return;
+  }
+  emit8(a0, a1, yp, c, C, m, s, pw, ps, rf, zy, lo, hi, false);
+}
+
+/** bias + Σ over the 9 taps of x·w for channels c..c+7, all in wrapping i16 (dw3x3Row16); then emit16. */
+// @ts-ignore: decorator
+@inline function mac9(x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128, x8: v128,
+  w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, w8: v128, b: v128,
+  yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, q: usize, qs: i32, zy: i32, lo: i32, hi: i32): void {
+  let a = i16x8.add(b, i16x8.mul(x0, w0));
+  let e = i16x8.mul(x1, w1);
+  a = i16x8.add(a, i16x8.mul(x2, w2));
+  e = i16x8.add(e, i16x8.mul(x3, w3));
+  a = i16x8.add(a, i16x8.mul(x4, w4));
+  e = i16x8.add(e, i16x8.mul(x5, w5));
+  a = i16x8.add(a, i16x8.mul(x6, w6));
+  e = i16x8.add(e, i16x8.mul(x7, w7));
+  a = i16x8.add(a, i16x8.mul(x8, w8));
+  emit16(i16x8.add(a, e), yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi);
+}
+
+/**
+ * dw3x3Row (same geometry and operands; not the raw form) for a layer whose accumulators fit i16 (its proven
+ * bound, prepared as a16 = 1; e.g. 4-bit activations and weights): the taps multiply and add in i16x8 lanes,
+ * wrapping — the sum is right modulo 2^16, and as the true accumulator lies in [−2^15, 2^15) it is that sum
+ * exactly. The folded bias bias − zx·Σw is taken modulo 2^16 too. 8 MACs per `i16x8.mul` and no interleaving,
+ * against 8 per `dot_i16x8_s` plus a shuffle; one widening per output. q, qs: requantClamp8I32's multipliers and
+ * shift (qs = 0: emit8's requant; q is then not read).
+ */
+// @ts-ignore: decorator
+@inline function dw3x3Row16(xb: usize, yr: usize, oy: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32, pt: i32, pl: i32,
+  ox0: i32, ox1: i32, oxa: i32, oxb: i32, w: usize, wTap: usize, bias: usize, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
+  q: usize, qs: i32, zx: i32, zy: i32, lo: i32, hi: i32): void {
+  const PS = <usize>C << 1;
+  const RS = <usize>W * PS;
+  const step = <usize>sw * PS;
+  const ystep = <usize>C << 1;
+  const iy = oy * sh - pt;
+  const full = iy >= 0 && iy + 3 <= H;
+  const a = full ? max(oxa, ox0) : ox1;
+  const b = full ? min(oxb, ox1) : ox1;
+  const zxv = i16x8.splat(i16(zx));
+  for (let c = 0; c < C; c += 8) {
+    const wc = w + (<usize>c << 1);
+    const w0 = v128.load(wc), w1 = v128.load(wc + wTap), w2 = v128.load(wc + 2 * wTap);
+    const w3 = v128.load(wc + 3 * wTap), w4 = v128.load(wc + 4 * wTap), w5 = v128.load(wc + 5 * wTap);
+    const w6 = v128.load(wc + 6 * wTap), w7 = v128.load(wc + 7 * wTap), w8 = v128.load(wc + 8 * wTap);
+    // The low 16 bits of each i32 bias, minus zx·Σw, modulo 2^16.
+    const bc = bias + (<usize>c << 2);
+    const sw9 = i16x8.add(i16x8.add(i16x8.add(w0, w1), i16x8.add(w2, w3)), i16x8.add(i16x8.add(w4, w5), i16x8.add(i16x8.add(w6, w7), w8)));
+    const bv = i16x8.sub(i8x16.shuffle(v128.load(bc), v128.load(bc, 16), 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29), i16x8.mul(zxv, sw9));
+    for (let ox = ox0; ox < ox1; ox++) {
+      if (ox == a) {
+        let xp = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
+        let yp = yr + <usize>ox * ystep;
+        for (; ox < b; ox++) {
+          const r1 = xp + RS, r2 = r1 + RS;
+          mac9(v128.load(xp), v128.load(xp + PS), v128.load(xp + 2 * PS), v128.load(r1), v128.load(r1 + PS), v128.load(r1 + 2 * PS),
+            v128.load(r2), v128.load(r2 + PS), v128.load(r2 + 2 * PS), w0, w1, w2, w3, w4, w5, w6, w7, w8, bv,
+            yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi);
+          xp += step;
+          yp += ystep;
+        }
+        if (ox == ox1) break;
+      }
+      const ix = ox * sw - pl;
+      mac9(tapOr(xb, iy, ix, H, W, C, c, zxv), tapOr(xb, iy, ix + 1, H, W, C, c, zxv), tapOr(xb, iy, ix + 2, H, W, C, c, zxv),
+        tapOr(xb, iy + 1, ix, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 2, H, W, C, c, zxv),
+        tapOr(xb, iy + 2, ix, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 2, H, W, C, c, zxv),
+        w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi);
     }
   }
 }
@@ -193,7 +286,7 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
 // @ts-ignore: decorator
 @inline function dwPixel(xb: usize, yp: usize, W: i32, C: i32, kw: i32, oy: i32, ox: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, ky0: i32, ky1: i32, kx0: i32, kx1: i32, w: usize, wTap: usize, bias: usize, m: usize, s: usize,
-  pw: usize, ps: usize, zx: i32, zy: i32, lo: i32, hi: i32, raw: bool): void {
+  pw: usize, ps: usize, rf: usize, zx: i32, zy: i32, lo: i32, hi: i32, raw: bool): void {
   if (ASC_FEATURE_SIMD) {
     const zxv = i16x8.splat(i16(zx));
     for (let c = 0; c < C; c += 8) {
@@ -210,7 +303,7 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
           a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(xv, wv));
         }
       }
-      emit8(a0, a1, yp, c, C, m, s, pw, ps, zy, lo, hi, raw);
+      emit8(a0, a1, yp, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
     }
   } else {
     for (let c = 0; c < C; c++) {
@@ -235,8 +328,8 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
  * which clips the window.
  */
 function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
-  pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
-  zx: i32, zy: i32, lo: i32, hi: i32, p0: i32, p1: i32, y: usize, raw: bool): void {
+  pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
+  zx: i32, zy: i32, lo: i32, hi: i32, p0: i32, p1: i32, y: usize, raw: bool, a16: i32, q: usize, qs: i32): void {
   const wTap = <usize>Cp << 1;
   const ypx = raw ? <usize>C << 2 : <usize>C << 1;
   let yp = y;
@@ -251,7 +344,8 @@ function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: 
           const oy = p / OW;
           const ox0 = p - oy * OW;
           const ox1 = min(OW, p1 - oy * OW);
-          dw3x3Row(xb, yp - <usize>ox0 * ypx, oy, H, W, C, sh, sw, pt, pl, ox0, ox1, oxa, oxb, w, wTap, bias, m, s, pw, ps, zx, zy, lo, hi, raw);
+          if (a16 != 0 && !raw) dw3x3Row16(xb, yp - <usize>ox0 * ypx, oy, H, W, C, sh, sw, pt, pl, ox0, ox1, oxa, oxb, w, wTap, bias, m, s, pw, ps, rf, q, qs, zx, zy, lo, hi);
+          else dw3x3Row(xb, yp - <usize>ox0 * ypx, oy, H, W, C, sh, sw, pt, pl, ox0, ox1, oxa, oxb, w, wTap, bias, m, s, pw, ps, rf, zx, zy, lo, hi, raw);
           yp += <usize>(ox1 - ox0) * ypx;
           p += ox1 - ox0;
         }
@@ -268,7 +362,7 @@ function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: 
       const ky1 = min(kh, H + pt - oy * sh);
       const kx0 = max(0, pl - ox * sw);
       const kx1 = min(kw, W + pl - ox * sw);
-      dwPixel(xb, yp, W, C, kw, oy, ox, sh, sw, pt, pl, ky0, ky1, kx0, kx1, w, wTap, bias, m, s, pw, ps, zx, zy, lo, hi, raw);
+      dwPixel(xb, yp, W, C, kw, oy, ox, sh, sw, pt, pl, ky0, ky1, kx0, kx1, w, wTap, bias, m, s, pw, ps, rf, zx, zy, lo, hi, raw);
       yp += ypx;
     }
   }

@@ -253,3 +253,123 @@ export function requant_fit(p: usize, N: i32, Np: i32, amin: i32, amax: i32, zy:
     store<i32>(ps + (<usize>(j >> 3) << 2), -1);
   }
 }
+
+/** 1.5·2^52 = 6755399441055744: added to an f64 |v| < 2^51, the sum's low mantissa bits are round-to-nearest-even(v) (two's complement). */
+export const MAGIC: f64 = 6755399441055744.0;
+
+/**
+ * requantClamp for 8 channels through f64 lanes, where the layer's accumulator bound B proves it exact
+ * (requant_f64_params writes f = m·2^−s per channel only then): t = a·f is exactly a·m/2^s (|a·m| ≤ B·m < 2^51,
+ * so the integer a·m and its power-of-two scaling are exact); adding k = 1.5·2^52 + zy rounds t to the nearest
+ * integer, ties to even (the sum lies in [2^52, 2^53), where the spacing is 1) and leaves zy + round(t) in the low
+ * 32 bits of the sum (|round(t) + zy| < 2^31 by the bound). round(t) = floor(t + ½) = requant(a, m, s) unless t is
+ * a half-integer, which the bound rules out: a·m ≡ 2^(s−1) mod 2^s needs v2(a) = s − 1 − v2(m), i.e. |a| ≥
+ * 2^(s−1−v2(m)) > B. No i64 multiply, no variable shift: a convert, a multiply and an add per 2 channels.
+ * a0/a1: accumulators of channels 0–3 / 4–7; f: their 8 f64 multipliers; k: f64x2.splat(MAGIC + zy).
+ */
+// @ts-ignore: decorator
+@inline
+export function requantClamp8F64(a0: v128, a1: v128, f: usize, k: v128, lo: i32, hi: i32): v128 {
+  const d0 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(a0), v128.load(f)), k);
+  const d1 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(a0, a0, 2, 3, 2, 3)), v128.load(f, 16)), k);
+  const d2 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(a1), v128.load(f, 32)), k);
+  const d3 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(a1, a1, 2, 3, 2, 3)), v128.load(f, 48)), k);
+  const r = i16x8.narrow_i32x4_s(i32x4.shuffle(d0, d1, 0, 2, 4, 6), i32x4.shuffle(d2, d3, 0, 2, 4, 6));
+  return i16x8.min_s(i16x8.max_s(r, i16x8.splat(i16(lo))), i16x8.splat(i16(hi)));
+}
+
+/**
+ * The f64 multipliers of requantClamp8F64 for a layer whose parameter block at p (requant_params' layout: bias,
+ * m, s, pw, ps: 16.5·Np bytes) has N channels padded to Np, written after it at p + 17·Np bytes (Np f64, 8-byte
+ * aligned as Np is a multiple of 8; the host allocates 29·Np bytes, the i32 block of requant_i32_params last), when every channel passes requantClamp8F64's proof for accumulators |a| ≤ B and the output zero
+ * point zy: B·m < 2^51, |requant| + |zy| < 2^31 − 1, and no tie (2^(s−1−v2(m)) > B). Returns the pointer, or 0
+ * (the layer keeps requantClamp8Shared / requantClamp) when a channel fails. Padded channels get f = 0.
+ */
+export function requant_f64_params(p: usize, N: i32, Np: i32, B: f64, zy: i32): usize {
+  const m = p + (<usize>Np << 2);
+  const s = m + (<usize>Np << 2);
+  const f = p + <usize>Np * 17;
+  if (!(B >= 0 && B < 2147483648.0)) return 0;
+  const b = i64(B);
+  for (let c = 0; c < N; c++) {
+    const mc = load<i32>(m + (<usize>c << 2));
+    const sc = load<i32>(s + (<usize>c << 2));
+    if (mc <= 0 || sc < 1 || sc > 62) return 0;
+    const bm = b * i64(mc);
+    if (bm >= i64(1) << 51) return 0;
+    if ((bm >> i64(sc)) + 1 + i64(abs(zy)) >= i64(0x7fffffff)) return 0;
+    const k = sc - 1 - i32(ctz(mc));
+    if (k >= 0 && k < 31 && i64(1) << i64(k) <= b) return 0;
+    store<f64>(f + (<usize>c << 3), f64(mc) * reinterpret<f64>(i64(1023 - sc) << 52));
+  }
+  for (let c = N; c < Np; c++) store<f64>(f + (<usize>c << 3), 0);
+  return f;
+}
+
+/**
+ * requantClamp for 8 channels with an i32 multiplier m' and one shift S ≤ 30 per layer, where requant_i32_params
+ * has checked it against the exact requant for every accumulator the layer's bound allows: clamp(floor((a·m' +
+ * rnd) / 2^S)) with rnd = 2^(S−1) + zy·2^S (the zero point folded in), every term within i32 (checked there).
+ * q: the 8 channels' m'.
+ */
+// @ts-ignore: decorator
+@inline
+export function requantClamp8I32(a0: v128, a1: v128, q: usize, rnd: v128, S: i32, lo: i32, hi: i32): v128 {
+  const r0 = i32x4.shr_s(i32x4.add(i32x4.mul(a0, v128.load(q)), rnd), S);
+  const r1 = i32x4.shr_s(i32x4.add(i32x4.mul(a1, v128.load(q, 16)), rnd), S);
+  const r = i16x8.narrow_i32x4_s(r0, r1);
+  return i16x8.min_s(i16x8.max_s(r, i16x8.splat(i16(lo))), i16x8.splat(i16(hi)));
+}
+
+/**
+ * The i32 multipliers of requantClamp8I32 for a layer whose accumulators lie in [amin, amax] (its proven bound)
+ * and whose parameter block at p (requant_params' layout, N channels padded to Np) is followed by the f64 block
+ * (requant_f64_params) and then Np i32 at p + 25·Np bytes, written here. S is the largest shift ≤ 30 with
+ * B·(m'+1) + 2^(S−1) + |zy|·2^S < 2^31 (B = max |a|, m' ≈ m·2^(S−s)) for every channel; per channel m' is
+ * ⌊m·2^(S−s)⌋ or one more, the first whose clamp(requant' + zy, lo, hi) equals clamp(requant(a, m, s) + zy, lo, hi)
+ * for every a in [amin, amax] — an exhaustive check, so only for (amax − amin + 1)·N ≤ 2^22. Returns S, or 0 (the
+ * layer keeps the other requants) when no S or no m' passes. Padded channels get m' = 0.
+ */
+export function requant_i32_params(p: usize, N: i32, Np: i32, amin: i32, amax: i32, zy: i32, lo: i32, hi: i32): i32 {
+  const m = p + (<usize>Np << 2);
+  const s = m + (<usize>Np << 2);
+  const q = p + <usize>Np * 25;
+  if (amin > amax || i64(amax - amin + 1) * i64(N) > i64(1) << 22) return 0;
+  const B = i64(max(abs(amin), abs(amax)));
+  let S = 30;
+  for (; S >= 1; S--) {
+    let ok = true;
+    for (let c = 0; c < N && ok; c++) {
+      const mc = i64(load<i32>(m + (<usize>c << 2)));
+      const d = S - load<i32>(s + (<usize>c << 2));
+      const mq = d >= 0 ? (d < 31 ? mc << i64(d) : i64(1) << 31) : mc >> i64(-d);
+      ok = mq < i64(1) << 31 && B * (mq + 1) + (i64(1) << i64(S - 1)) + i64(abs(zy)) * (i64(1) << i64(S)) < i64(1) << 31;
+    }
+    if (ok) break;
+  }
+  if (S < 1) return 0;
+  const rnd = (i64(1) << i64(S - 1)) + i64(zy) * (i64(1) << i64(S));
+  for (let c = 0; c < N; c++) {
+    const mc = load<i32>(m + (<usize>c << 2));
+    const sc = load<i32>(s + (<usize>c << 2));
+    const d = S - sc;
+    const m0 = d >= 0 ? i64(mc) << i64(d) : i64(mc) >> i64(-d);
+    let found = false;
+    for (let mq = m0; mq <= m0 + 1 && !found; mq++) {
+      found = true;
+      for (let a = amin; a <= amax; a++) {
+        const want = requantClamp(a, mc, sc, zy, lo, hi);
+        let got = i32((i64(a) * mq + rnd) >> i64(S));
+        got = got < lo ? lo : got > hi ? hi : got;
+        if (got != want) {
+          found = false;
+          break;
+        }
+      }
+      if (found) store<i32>(q + (<usize>c << 2), i32(mq));
+    }
+    if (!found) return 0;
+  }
+  for (let c = N; c < Np; c++) store<i32>(q + (<usize>c << 2), 0);
+  return S;
+}

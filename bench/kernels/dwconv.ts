@@ -5,7 +5,7 @@
 // in alternating timing windows, so the machine's load falls on both alike; the two must write identical outputs.
 // The dense convolutions' speed to compare with is in scale.ts's per-layer profile.
 //
-//   npx tsx bench/kernels/dwconv.ts [--json] [--bits 8/8|4/4] [--against DIR]
+//   npx tsx bench/kernels/dwconv.ts [--json] [--bits 8/8|4/4] [--against DIR] [--shared-rq]
 
 import { readQModel } from "../../src/ir/io.js";
 import type { Conv2DLayer, TensorSpec } from "../../src/ir/types.js";
@@ -21,6 +21,8 @@ const arg = (name: string) => {
 const json = process.argv.includes("--json");
 const [wb, ab] = (arg("--bits") ?? "8/8").split("/").map(Number);
 const against = arg("--against");
+/** --shared-rq: this build without its f64 requant and its i16 path (as main's build runs). */
+const sharedRq = process.argv.includes("--shared-rq");
 
 /** One layer's buffers in one instance's memory; `run` calls the kernel once. */
 interface Placed {
@@ -32,19 +34,24 @@ interface Placed {
  * The layer's parameters as the engine lays them out (bias, m, s, pw at Cp-channel strides, then ps per 8
  * channels), padded and derived by `k`'s requant_params (the current build's: an older one may lack it).
  */
-function paramsBlock(k: KernelExports, h: DepthwiseHost): Int32Array {
+function paramsBlock(k: KernelExports, h: DepthwiseHost): { params: Int32Array; rf: number; a16: number; qs: number } {
   const Cp = h.Cp;
-  const n = 4 * Cp + Cp / 8;
+  const n = (29 * Cp) / 4;
   if (k.memory.buffer.byteLength < 65536 + n * 4) k.memory.grow(Math.ceil((65536 + n * 4 - k.memory.buffer.byteLength) / 65536));
   const v = new Int32Array(k.memory.buffer, 65536, n);
   v.set(h.bias);
   v.set(h.m, Cp);
   v.set(h.s, 2 * Cp);
   k.requant_params(65536, h.bias.length, Cp, h.rqBits);
-  return v.slice();
+  // The f64 multipliers after the block (17·Cp bytes in), where the layer's bound proves that requant exact.
+  // and the i32 ones of the i16-accumulator path (25·Cp bytes in), as the engine prepares them.
+  const rf = sharedRq ? 0 : (k.requant_f64_params?.(65536, h.bias.length, Cp, Math.max(-h.acc.min, h.acc.max), h.zy) ?? 0);
+  const a16 = !sharedRq && h.acc.bits <= 16 ? 1 : 0;
+  const qs = (a16 && k.requant_i32_params?.(65536, h.bias.length, Cp, h.acc.min, h.acc.max, h.zy, h.clamp.lo, h.clamp.hi)) || 0;
+  return { params: new Int32Array(k.memory.buffer, 65536, n).slice(), rf: rf ? rf - 65536 : -1, a16, qs };
 }
 
-function place(k: KernelExports, h: DepthwiseHost, x: Int16Array, params: Int32Array): Placed {
+function place(k: KernelExports, h: DepthwiseHost, x: Int16Array, { params, rf, a16, qs }: { params: Int32Array; rf: number; a16: number; qs: number }): Placed {
   const g = h.geo;
   const yLen = g.OH * g.OW * g.C;
   const parts: ArrayLike<number>[] = [x, h.w, params];
@@ -62,7 +69,7 @@ function place(k: KernelExports, h: DepthwiseHost, x: Int16Array, params: Int32A
   const [pm, ps_, ppw, pps] = [1, 2, 3, 4].map((i) => pb + 4 * i * h.Cp);
   return {
     run: () =>
-      k.dwconv_s16_requant(px, 1, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, pw_, h.Cp, pb, pm, ps_, ppw, pps, h.zx, h.zy, h.clamp.lo, h.clamp.hi, py),
+      k.dwconv_s16_requant(px, 1, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, pw_, h.Cp, pb, pm, ps_, ppw, pps, h.zx, h.zy, h.clamp.lo, h.clamp.hi, py, rf < 0 ? 0 : pb + rf, a16, qs ? pb + 25 * h.Cp : 0, qs),
     out: () => new Int16Array(k.memory.buffer, py, yLen).slice(),
   };
 }

@@ -18,6 +18,7 @@ import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { WasmKernels } from "../../src/kernels/wasm/backend.js";
 import { i32View } from "../../src/kernels/wasm/arena.js";
 import type { Conv2DLayer, DenseLayer, TensorSpec } from "../../src/ir/types.js";
+import type { AccBound } from "../../src/ir/accbound.js";
 import type { GemmDev } from "../../src/kernels/wasm/engine.js";
 import { expectExact } from "../backends/check.js";
 import { Rng } from "../backends/rand.js";
@@ -41,9 +42,9 @@ function shifts(N: number, A: number, levels: number): Int32Array {
 }
 
 /** Every fitted channel's stored M, B against the reference requant over the whole proven accumulator range. Returns [fitted groups, groups]. */
-function checkFitted(e: WasmEngine, g: GemmDev, name: string): [number, number] {
-  const { N, Np, fit } = g.host;
-  if (!fit) throw new Error(`${name}: no accumulator range`);
+function checkFitted(e: WasmEngine, g: GemmDev, op: { acc: AccBound; zy: number; clamp: { lo: number; hi: number } }, name: string): [number, number] {
+  const { N, Np } = g.host;
+  const fit = { min: op.acc.min, max: op.acc.max, zy: op.zy, lo: op.clamp.lo, hi: op.clamp.hi };
   const ps = i32View(e.arena, g.ps, Np / 8);
   const M = i32View(e.arena, g.pw, Np);
   const B = i32View(e.arena, g.s, Np);
@@ -95,7 +96,7 @@ describe("the fitted requant (requant_fit): exact over the proven accumulator ra
                 const { layer, xSpec } = dense(K, N, wBits, xBits, out, zx);
                 const p = e.prepare(layer, xSpec);
                 if (p.kind !== "dense") throw new Error("not prepared as dense");
-                const [f, g] = checkFitted(e, p.gemm, layer.name);
+                const [f, g] = checkFitted(e, p.gemm, p, layer.name);
                 fitted += f;
                 groups += g;
                 for (const M of [5, 13, 24, 27, 61]) {
@@ -126,7 +127,7 @@ describe("the fitted requant (requant_fit): exact over the proven accumulator ra
           const spec: TensorSpec = { shape: [H, W, C], bits: 4, signed: false, scale: 1, zero: 3 };
           const p = e.prepare(layer, spec);
           if (p.kind !== "conv-gemm") throw new Error("not a GEMM");
-          fitted += checkFitted(e, p.gemms[0], layer.name)[0];
+          fitted += checkFitted(e, p.gemms[0], p, layer.name)[0];
           const x = { n: 1, spec, data: ints(H * W * C, 0, 15) };
           expectExact(layer.name, referenceKernels.conv2d(layer, x), k.conv2d(layer, x), [H, W, N]);
         }

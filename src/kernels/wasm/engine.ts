@@ -25,7 +25,7 @@ export interface GemmDev {
 }
 
 export type ConvGemmPrepared = Omit<ConvGemmHost, "gemms"> & { gemms: GemmDev[] };
-export type DepthwisePrepared = Omit<DepthwiseHost, "w" | "bias" | "m" | "s"> & { w: number; bias: number; m: number; s: number; pw: number; ps: number };
+export type DepthwisePrepared = Omit<DepthwiseHost, "w" | "bias" | "m" | "s"> & { w: number; bias: number; m: number; s: number; pw: number; ps: number; rf: number; a16: number; qs: number };
 export type DensePrepared = Omit<DenseHost, "gemm"> & { gemm: GemmDev };
 /** A pool: its geometry and zero points (the OpData's); simdRq 1 when its requant may use the shared-shift SIMD form. */
 export type WindowPrepared = { kind: "window"; geo: WindowGeometry; simdRq: number; zx: number; zy: number };
@@ -115,8 +115,12 @@ export class KernelEngine {
     this.accScratch = this.arena.alloc(512, "the GEMM accumulator scratch");
   }
 
-  /** Lays a GEMM's weights out as its kernel reads them (assembly/pack.ts) and copies its parameters; returns their pointers. */
-  gemmDev(g: GemmHost, what: string): GemmDev {
+  /**
+   * Lays a GEMM's weights out as its kernel reads them (assembly/pack.ts) and copies its parameters; returns their
+   * pointers. `op`: the layer's proven accumulator range, output zero point and clamp, for the fitted requant
+   * (without it, as for a bare GEMM, the shared-shift and scalar forms).
+   */
+  gemmDev(g: GemmHost, what: string, op?: Pick<DenseHost, "acc" | "zy" | "clamp">): GemmDev {
     const a = this.arena;
     const { K, Kp, N, container, relaxedT } = g;
     const weightBytes = (g.Np * Kp * container) / 8;
@@ -134,7 +138,7 @@ export class KernelEngine {
     a.release(mark);
     const params = this.putParams(g, g.Np, what);
     // The fitted requant where it is exact for the layer's accumulator range (assembly/requant.ts requant_fit).
-    if (g.fit) this.k.requant_fit?.(params.bias, g.N, g.Np, g.fit.min, g.fit.max, g.fit.zy, g.fit.lo, g.fit.hi, g.rqBits);
+    if (op) this.k.requant_fit?.(params.bias, g.N, g.Np, op.acc.min, op.acc.max, op.zy, op.clamp.lo, op.clamp.hi, g.rqBits);
     this.weightBytes += weightBytes;
     if (container !== 16 && !relaxedT) this.growTile(Kp);
     return { host: g, w, ...params };
@@ -153,8 +157,8 @@ export class KernelEngine {
    * m, s, pw (Np i32 each) and ps (Np/8 i32) in one block, of which the host copies the N channels' bias, m
    * and s and the kernels write the rest (assembly/requant.ts requant_params); returns their pointers.
    */
-  protected putParams(h: ParamsHost, Np: number, what: string) {
-    const bytes = 16 * Np + Np / 2;
+  protected putParams(h: ParamsHost, Np: number, what: string, extra = 0) {
+    const bytes = 16 * Np + Np / 2 + extra;
     const bias = this.arena.alloc(bytes, what);
     const v = new Int32Array(this.k.memory.buffer, bias, 3 * Np);
     v.set(h.bias);
@@ -176,14 +180,21 @@ export class KernelEngine {
         const h = prepareConv(l, x, this.policy, this.relaxedForm);
         // The host arrays replaced by their pointers in linear memory (same keys).
         if (h.kind === "depthwise") {
-          p = { ...h, w: this.arena.putI16(h.w, what), ...this.putParams(h, h.Cp, what) };
+          // After the block, where the layer's bound proves them exact (assembly/requant.ts): the f64 multipliers at
+          // 17·Cp bytes (requant_f64_params) and, for i16 accumulators (a16, the kernel's i16 taps), the i32 ones at 25·Cp.
+          const { acc, zy, clamp, Cp } = h;
+          const q = this.putParams(h, Cp, what, 12.5 * Cp);
+          const a16 = acc.bits <= 16 ? 1 : 0;
+          const rf = this.k.requant_f64_params?.(q.bias, h.bias.length, Cp, Math.max(-acc.min, acc.max), zy) ?? 0;
+          const qs = (a16 && this.k.requant_i32_params?.(q.bias, h.bias.length, Cp, acc.min, acc.max, zy, clamp.lo, clamp.hi)) || 0;
+          p = { ...h, w: this.arena.putI16(h.w, what), ...q, rf, a16, qs };
           this.weightBytes += h.w.byteLength;
-        } else p = { ...h, gemms: h.gemms.map((g) => this.gemmDev(g, what)) };
+        } else p = { ...h, gemms: h.gemms.map((g) => this.gemmDev(g, what, h)) };
         break;
       }
       case "dense": {
         const h = prepareDense(l, x, this.policy, this.relaxedForm);
-        p = { ...h, gemm: this.gemmDev(h.gemm, what) };
+        p = { ...h, gemm: this.gemmDev(h.gemm, what, h) };
         break;
       }
       case "maxpool":
@@ -227,7 +238,7 @@ export class KernelEngine {
     const k = this.k;
     if (p.kind === "depthwise") {
       const g = p.geo;
-      k.dwconv_s16_requant(x, n, ...windowArgs(g), p.w, p.Cp, p.bias, p.m, p.s, p.pw, p.ps, p.zx, p.zy, p.clamp.lo, p.clamp.hi, y);
+      k.dwconv_s16_requant(x, n, ...windowArgs(g), p.w, p.Cp, p.bias, p.m, p.s, p.pw, p.ps, p.zx, p.zy, p.clamp.lo, p.clamp.hi, y, p.rf, p.a16, p.qs > 0 ? p.bias + 25 * p.Cp : 0, p.qs);
       return;
     }
     const h = p;

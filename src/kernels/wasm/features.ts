@@ -15,7 +15,7 @@ export interface KernelExports {
   heap_base(): number;
   gemm_s16_8c2_requant(x: number, lda: number, M: number, Kp: number, w: number, wbits: number, acc: number, tile: number, N: number, bias: number, m: number, s: number, pw: number, ps: number, zy: number, lo: number, hi: number, y: number, ldy: number): void;
   im2col_s16(x: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, c0: number, cpg: number, out: number, ldo: number, pad: number): void;
-  dwconv_s16_requant(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, m: number, s: number, pw: number, ps: number, zx: number, zy: number, lo: number, hi: number, y: number): void;
+  dwconv_s16_requant(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, m: number, s: number, pw: number, ps: number, zx: number, zy: number, lo: number, hi: number, y: number, rf: number, a16: number, q: number, qs: number): void;
   maxpool_s16(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, y: number): void;
   avgpool_s16_requant(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, m: number, s: number, zx: number, zy: number, lo: number, hi: number, simd: number, y: number): void;
   gap_s16_requant(x: number, n: number, HW: number, C: number, m: number, s: number, zx: number, zy: number, lo: number, hi: number, simd: number, y: number): void;
@@ -25,6 +25,9 @@ export interface KernelExports {
   requant_params(p: number, N: number, Np: number, accBits: number): void;
   /** Absent from builds before the fitted requant (bench/kernels/ab.ts loads main's): the GEMMs then keep the shared-shift form. */
   requant_fit?(p: number, N: number, Np: number, amin: number, amax: number, zy: number, lo: number, hi: number, accBits: number): void;
+  /** Absent from builds before the f64 depthwise requant (bench/kernels/ab.ts loads main's): the layer then keeps the shared-shift one. */
+  requant_f64_params?(p: number, N: number, Np: number, B: number, zy: number): number;
+  requant_i32_params?(p: number, N: number, Np: number, amin: number, amax: number, zy: number, lo: number, hi: number): number;
   dot_i16x8_peak(iters: number, seed: number, chains: number): number;
   pack_8c2(w: number, N: number, K: number, Kp: number, c: number, out: number): void;
   pack_8c4?(w: number, N: number, K: number, Kp: number, out: number): void;

@@ -69,11 +69,6 @@ export interface GemmHost {
   s: Int32Array;
   /** The accumulator bits that decide where the SIMD requant is exact (requantBits). */
   rqBits: number;
-  /**
-   * The proven accumulator range, output zero point and clamp, for the fitted requant (assembly/requant.ts
-   * requant_fit); absent: the GEMM keeps the shared-shift and scalar forms.
-   */
-  fit?: { min: number; max: number; zy: number; lo: number; hi: number };
 }
 
 /**
@@ -223,7 +218,7 @@ export function prepareConv(l: Conv2DLayer, x: TensorSpec, policy: WeightPolicy 
   const gemms: GemmHost[] = [];
   for (let g = 0; g < groups; g++) {
     const o0 = g * opg;
-    gemms.push({ ...gemmHost(opg, K, l.weights.subarray(o0 * K, (o0 + opg) * K), zeroFoldedBias(l, K, o0, opg, zx), l.rq.m.subarray(o0, o0 + opg), l.rq.s.subarray(o0, o0 + opg), container, bits, T), fit: { min: acc.min, max: acc.max, zy: op.zy, lo: l.rq.lo, hi: l.rq.hi } });
+    gemms.push(gemmHost(opg, K, l.weights.subarray(o0 * K, (o0 + opg) * K), zeroFoldedBias(l, K, o0, opg, zx), l.rq.m.subarray(o0, o0 + opg), l.rq.s.subarray(o0, o0 + opg), container, bits, T));
   }
   const direct = geo.kh === 1 && geo.kw === 1 && geo.sh === 1 && geo.sw === 1 && groups === 1 && gemms[0].Kp === geo.C;
   return { ...op, kind: "conv-gemm", direct, gemms };
@@ -234,6 +229,6 @@ export function prepareDense(l: DenseLayer, x: TensorSpec, policy: WeightPolicy 
   const op = denseOp(l, x);
   const { inN, outN } = op;
   const T = relaxedT(x, l.weights, relaxed);
-  const gemm: GemmHost = { ...gemmHost(outN, inN, l.weights, zeroFoldedBias(l, inN, 0, outN, op.zx), l.rq.m, l.rq.s, containerFor(l.wBits, policy), requantBits(op.acc, op.zy), T), fit: { min: op.acc.min, max: op.acc.max, zy: op.zy, lo: l.rq.lo, hi: l.rq.hi } };
+  const gemm = gemmHost(outN, inN, l.weights, zeroFoldedBias(l, inN, 0, outN, op.zx), l.rq.m, l.rq.s, containerFor(l.wBits, policy), requantBits(op.acc, op.zy), T);
   return { ...op, kind: "dense", gemm };
 }
