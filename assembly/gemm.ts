@@ -33,9 +33,13 @@
 //   requant(a, m, s) = floor((a·2^(S−s)·m + 2^(S−1)) / 2^S)   (multiply numerator and denominator by 2^(S−s)),
 // with a·2^(S−s) exact in i32 (S − s ≤ 31 − accBits) and the result within i32 (s ≥ accBits − 1), so
 // one shift by the scalar S (on i32 words: ./requant.ts) and a clamp suffice. pw[n] = 2^(S − s[n]).
+// Third, for outputs of ≤ 64 levels (4- to 6-bit activations), the fitted form (ps[panel] = −1; ./requant.ts
+// requant_fit, requantFit8): clamp((a·M + B) >> 20, lo, hi) in i32 lanes, with per-channel M (in pw) and B (in s)
+// that the prepare step found and checked level by level over the layer's proven accumulator range — no i64
+// lanes, one shift by an immediate. The fused short-K tile has a twin for it (tile4x8_c16_requantfit).
 
-import { requantClamp, requantClamp8Shared } from "./requant";
-import { tile1x32_c16, tile1x32_c2, tile1x32_c4, tile1x32_c8, tile1x8_c16, tile1x8_c2, tile1x8_c4, tile1x8_c8, tile4x8_c16, tile6x8_c16_raw, tile4x8_c16_requant, tile4x8_c8, tile6x8_c2, tile6x8_c4 } from "./gemm-tiles";
+import { FIXED_S, requantClamp, requantClamp8Shared, requantFit8 } from "./requant";
+import { tile1x32_c16, tile1x32_c2, tile1x32_c4, tile1x32_c8, tile1x8_c16, tile1x8_c2, tile1x8_c4, tile1x8_c8, tile4x8_c16, tile6x8_c16_raw, tile4x8_c16_requant, tile4x8_c16_requantfit, tile4x8_c8, tile6x8_c2, tile6x8_c4 } from "./gemm-tiles";
 
 /** Rows from which a packed-weight GEMM decodes panels into the tile instead of in registers. */
 const UNPACK_MIN_ROWS = 24;
@@ -107,14 +111,19 @@ const RAW_MR = 6;
 
 /**
  * Requantizes 8 accumulators (channels n0..n0+7 at acc) of one row and stores those < N as i16 at yrow.
- * S > 0: the SIMD form (see the file comment); S = 0: the scalar i64 requantClamp.
+ * S > 0: the SIMD form (see the file comment); S = −1: the fitted form (requantFit8; M in the pw slots, B in the
+ * s slots: ./requant.ts requant_fit); S = 0: the scalar i64 requantClamp.
  */
 // @ts-ignore: decorator
 @inline export function requantStore8(acc: usize, yrow: usize, n0: i32, N: i32, m: usize, s: usize, pw: usize, S: i32, zy: i32, lo: i32, hi: i32): void {
   const cnt = min(8, N - n0);
-  if (ASC_FEATURE_SIMD && S > 0) {
+  if (ASC_FEATURE_SIMD && S != 0) {
     const cb = <usize>n0 << 2;
-    const out = requantClamp8Shared(v128.load(acc), v128.load(acc, 16), v128.load(pw + cb), v128.load(pw + cb, 16), v128.load(m + cb), v128.load(m + cb, 16), S, zy, lo, hi);
+    const out = S < 0
+      ? requantFit8(v128.load(acc), v128.load(acc, 16), v128.load(pw + cb), v128.load(pw + cb, 16), v128.load(s + cb), v128.load(s + cb, 16), lo, hi)
+      : S == FIXED_S
+        ? requantClamp8Shared(v128.load(acc), v128.load(acc, 16), v128.load(pw + cb), v128.load(pw + cb, 16), v128.load(m + cb), v128.load(m + cb, 16), FIXED_S, zy, lo, hi)
+        : requantClamp8Shared(v128.load(acc), v128.load(acc, 16), v128.load(pw + cb), v128.load(pw + cb, 16), v128.load(m + cb), v128.load(m + cb, 16), S, zy, lo, hi);
     if (cnt == 8) {
       v128.store(yrow + (<usize>n0 << 1), out);
     } else {
@@ -327,6 +336,9 @@ export function gemmCore(x: usize, lda: i32, M: i32, Kp: i32,
     // mobilenetv2's stem and expansions; at K ≥ 144 this tile, a function of its own, ran 2–7 % slower than
     // tile4x8_c16 inlined here (inlined here itself: 6–25 % slower at K ≥ 24), hence the bound (docs/RESULTS.md
     // "mobilenetv2: the short-K GEMMs"). The same integers: the same dots in the same order, the same requant.
+    // Panels with the fitted requant (S = −1) take its twin, tile4x8_c16_requantfit (docs/RESULTS.md "Session 29").
+    if (cw == 16 && !raw && S < 0 && n0 + 8 <= N && Kp <= FUSED_MAX_KP)
+      for (; r < rt; r += 4) tile4x8_c16_requantfit(x + <usize>r * xs, xs, pan, rowBlocks, bv, acc, pw + (<usize>n0 << 2), s + (<usize>n0 << 2), lo, hi, y + <usize>r * ys + (<usize>n0 << 1), ys);
     if (cw == 16 && !raw && S > 0 && n0 + 8 <= N && Kp <= FUSED_MAX_KP)
       for (; r < rt; r += 4) tile4x8_c16_requant(x + <usize>r * xs, xs, pan, rowBlocks, bv, acc, pw + (<usize>n0 << 2), m + (<usize>n0 << 2), S, zy, lo, hi, y + <usize>r * ys + (<usize>n0 << 1), ys);
     for (; r < rt; r += MR) {

@@ -122,6 +122,138 @@ export function requant_params(p: usize, N: i32, Np: i32, accBits: i32): void {
   }
 }
 
+/**
+ * Shift of the fitted requant (requantFit8): a constant, so that the kernels shift by an immediate (a shift by a
+ * variable count costs V8 a scalar-to-vector move and a two-uop shift per vector on x64).
+ */
+export const FIT_SHIFT = 20;
+
+/**
+ * The fitted requant of 8 channels (a re-expression of requantClamp for one layer's proven accumulator range, not
+ * a second rounding): clamp(((a·M + B) >> FIT_SHIFT), lo, hi) in i32 lanes, with per-channel M and B that
+ * requant_fit below found and checked to give clamp(requant(a, m, s) + zy, lo, hi) for every a in the range
+ * (zy folded into B). a0/a1: accumulators of channels 0–3 / 4–7; M0/M1, B0/B1: the channels' M and B; lo ≤ hi
+ * within i16. No i64 lanes: 2 multiplies, 2 adds, 2 shifts by an immediate per 8 outputs, against requantClamp8Shared's
+ * 4 `i64x2.extmul` (each 2 unpacks and a pmuldq in V8 on x64), 2 shuffles and 2 variable-count shifts.
+ */
+// @ts-ignore: decorator
+@inline
+export function requantFit8(a0: v128, a1: v128, M0: v128, M1: v128, B0: v128, B1: v128, lo: i32, hi: i32): v128 {
+  const q0 = i32x4.shr_s(i32x4.add(i32x4.mul(a0, M0), B0), FIT_SHIFT);
+  const q1 = i32x4.shr_s(i32x4.add(i32x4.mul(a1, M1), B1), FIT_SHIFT);
+  const r = i16x8.narrow_i32x4_s(q0, q1);
+  return i16x8.min_s(i16x8.max_s(r, i16x8.splat(i16(lo))), i16x8.splat(i16(hi)));
+}
+
+/** The shared shift a GEMM's requant_fit raises S to where it can (requantClamp8Shared with a constant S: shifts by immediates). */
+export const FIXED_S = 44;
+
+/** Output levels (hi − lo) above which requant_fit does not try: at 8-bit outputs (255 levels) the fit was found for 0–8% of mobilenetv2's channels (docs/RESULTS.md, session 29). */
+const FIT_MAX_LEVELS = 63;
+
+/** requant(a, m, s) (./requantClamp's rounding, no clamp) in i64, for |a| ≤ 2^31. */
+// @ts-ignore: decorator
+@inline function rq64(a: i64, m: i32, s: i32): i64 {
+  return (a * i64(m) + (i64(1) << i64(s - 1))) >> i64(s);
+}
+
+/** The smallest a in [amin, amax + 1] with requant(a, m, s) ≥ k (amax + 1 when there is none): requant is non-decreasing in a (m > 0). */
+function fitThreshold(m: i32, s: i32, k: i64, amin: i64, amax: i64): i64 {
+  let l = amin;
+  let h = amax + 1;
+  while (l < h) {
+    const mid = (l + h) >> 1;
+    if (rq64(mid, m, s) >= k) h = mid;
+    else l = mid + 1;
+  }
+  return l;
+}
+
+/**
+ * One channel's fitted requant: M and B (stored at out, out + 4) with clamp((a·M + B) >> FIT_SHIFT, lo, hi) =
+ * clamp(requant(a, m, s) + zy, lo, hi) for every a in [amin, amax], and a·M + B within i32 there; false if no
+ * candidate M (floor(m·2^FIT_SHIFT / 2^s) and its neighbours within 2) admits a B.
+ * Why it is exact: both sides are non-decreasing in a (m, M > 0; the i32 value does not wrap), so they agree on
+ * [amin, amax] iff for every output level L in (lo, hi] they pass L at the same a: with τ the smallest a with
+ * requant(a) + zy ≥ L (found exactly, by bisection on the i64 requant), (a·M + B) >> FIT_SHIFT ≥ L must hold at
+ * a = τ and fail at a = τ − 1 (or hold at amin when τ ≤ amin, fail at amax when τ > amax). Each of those is one
+ * linear bound on B; B exists iff the bounds meet, and the i32 bounds at amin and amax join them.
+ */
+function fitChannel(m: i32, s: i32, zy: i32, lo: i32, hi: i32, amin: i64, amax: i64, out: usize): bool {
+  const base = (i64(m) << FIT_SHIFT) >> i64(s);
+  for (let d: i64 = 0; d < 5; d++) {
+    const M = base + ((d & 1) ? (d + 1) >> 1 : -(d >> 1));
+    if (M <= 0 || M > i64(i32.MAX_VALUE)) continue;
+    let bl = i64(i32.MIN_VALUE) - amin * M; // a·M + B ≥ −2^31 at amin
+    let bh = i64(i32.MAX_VALUE) - amax * M; // a·M + B ≤ 2^31 − 1 at amax
+    for (let L = lo + 1; L <= hi && bl <= bh; L++) {
+      const t = fitThreshold(m, s, i64(L - zy), amin, amax);
+      const LT = i64(L) << FIT_SHIFT;
+      if (t > amin) bh = min(bh, LT - (t - 1) * M - 1); // fails at t − 1
+      if (t <= amax) bl = max(bl, LT - max(t, amin) * M); // holds at t (at amin when t ≤ amin)
+    }
+    if (bl <= bh) {
+      store<i32>(out, i32(M));
+      store<i32>(out, i32(bl), 4);
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * After requant_params, for a GEMM layer (./gemm.ts) with accumulators in [amin, amax] of accBits signed bits
+ * (requant_params' own), output zero point zy and clamp [lo, hi], two steps per 8-channel group:
+ *  - a shared shift S > 0 is raised to FIXED_S where S ≤ FIXED_S and FIXED_S − s ≤ 31 − accBits for each channel
+ *    (requantClamp8Shared's contract, unchanged; pw = 2^(FIXED_S − s)), so that the GEMM runs that form with S a
+ *    constant (docs/RESULTS.md "Session 29": V8 then shifts by immediates);
+ *  - for outputs of at most FIT_MAX_LEVELS + 1 levels, a group whose channels all have a fitted requant
+ *    (fitChannel) gets it instead: ps = −1, M in its pw slots, B in its s slots (pw and s serve no other form of
+ *    that group; m and bias stay).
+ * GEMM layers only: depthwise layers and pools keep requant_params' S. Only on the SIMD builds (the scalar build
+ * keeps requantClamp everywhere).
+ */
+export function requant_fit(p: usize, N: i32, Np: i32, amin: i32, amax: i32, zy: i32, lo: i32, hi: i32, accBits: i32): void {
+  if (!ASC_FEATURE_SIMD) return;
+  const m = p + (<usize>Np << 2);
+  const s = m + (<usize>Np << 2);
+  const pw = s + (<usize>Np << 2);
+  const ps = pw + (<usize>Np << 2);
+  // The shared shift raised to FIXED_S where the contract still holds (S' − s ≤ 31 − accBits for every channel; s
+  // itself unchanged): the GEMM's requant then shifts by an immediate (requantStore8, tile4x8_c16_requant).
+  for (let j = 0; j < Np; j += 8) {
+    const S = load<i32>(ps + (<usize>(j >> 3) << 2));
+    if (S <= 0 || S > FIXED_S) continue;
+    const to = min(N, j + 8);
+    let ok = true;
+    for (let c = j; c < to; c++) if (FIXED_S - load<i32>(s + (<usize>c << 2)) > 31 - accBits) ok = false;
+    if (!ok) continue;
+    for (let c = j; c < to; c++) store<i32>(pw + (<usize>c << 2), 1 << (FIXED_S - load<i32>(s + (<usize>c << 2))));
+    store<i32>(ps + (<usize>(j >> 3) << 2), FIXED_S);
+  }
+  if (hi - lo > FIT_MAX_LEVELS) return;
+  const mb = memory.data(64); // M, B of the group's 8 channels until all fit
+  for (let j = 0; j < Np; j += 8) {
+    const to = min(N, j + 8);
+    let ok = true;
+    for (let c = j; c < j + 8 && ok; c++) {
+      const o = mb + (<usize>(c - j) << 3);
+      if (c >= to) {
+        store<i64>(o, 0); // padded channel: M = B = 0 (never stored)
+        continue;
+      }
+      ok = fitChannel(load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), zy, lo, hi, i64(amin), i64(amax), o);
+    }
+    if (!ok) continue;
+    for (let c = j; c < j + 8; c++) {
+      const o = mb + (<usize>(c - j) << 3);
+      store<i32>(pw + (<usize>c << 2), load<i32>(o));
+      store<i32>(s + (<usize>c << 2), load<i32>(o, 4));
+    }
+    store<i32>(ps + (<usize>(j >> 3) << 2), -1);
+  }
+}
+
 /** 1.5·2^52 = 6755399441055744: added to an f64 |v| < 2^51, the sum's low mantissa bits are round-to-nearest-even(v) (two's complement). */
 export const MAGIC: f64 = 6755399441055744.0;
 

@@ -115,8 +115,12 @@ export class KernelEngine {
     this.accScratch = this.arena.alloc(512, "the GEMM accumulator scratch");
   }
 
-  /** Lays a GEMM's weights out as its kernel reads them (assembly/pack.ts) and copies its parameters; returns their pointers. */
-  gemmDev(g: GemmHost, what: string): GemmDev {
+  /**
+   * Lays a GEMM's weights out as its kernel reads them (assembly/pack.ts) and copies its parameters; returns their
+   * pointers. `op`: the layer's proven accumulator range, output zero point and clamp, for the fitted requant
+   * (without it, as for a bare GEMM, the shared-shift and scalar forms).
+   */
+  gemmDev(g: GemmHost, what: string, op?: Pick<DenseHost, "acc" | "zy" | "clamp">): GemmDev {
     const a = this.arena;
     const { K, Kp, N, container, relaxedT } = g;
     const weightBytes = (g.Np * Kp * container) / 8;
@@ -133,6 +137,8 @@ export class KernelEngine {
     }
     a.release(mark);
     const params = this.putParams(g, g.Np, what);
+    // The fitted requant where it is exact for the layer's accumulator range (assembly/requant.ts requant_fit).
+    if (op) this.k.requant_fit?.(params.bias, g.N, g.Np, op.acc.min, op.acc.max, op.zy, op.clamp.lo, op.clamp.hi, g.rqBits);
     this.weightBytes += weightBytes;
     if (container !== 16 && !relaxedT) this.growTile(Kp);
     return { host: g, w, ...params };
@@ -183,12 +189,12 @@ export class KernelEngine {
           const qs = (a16 && this.k.requant_i32_params?.(q.bias, h.bias.length, Cp, acc.min, acc.max, zy, clamp.lo, clamp.hi)) || 0;
           p = { ...h, w: this.arena.putI16(h.w, what), ...q, rf, a16, qs };
           this.weightBytes += h.w.byteLength;
-        } else p = { ...h, gemms: h.gemms.map((g) => this.gemmDev(g, what)) };
+        } else p = { ...h, gemms: h.gemms.map((g) => this.gemmDev(g, what, h)) };
         break;
       }
       case "dense": {
         const h = prepareDense(l, x, this.policy, this.relaxedForm);
-        p = { ...h, gemm: this.gemmDev(h.gemm, what) };
+        p = { ...h, gemm: this.gemmDev(h.gemm, what, h) };
         break;
       }
       case "maxpool":

@@ -23,6 +23,8 @@ export interface KernelExports {
   u8_to_s16(x: number, count: number, y: number): void;
   requant_i32_perchannel(acc: number, out: number, n: number, channels: number, m: number, s: number, lo: number, hi: number): void;
   requant_params(p: number, N: number, Np: number, accBits: number): void;
+  /** Absent from builds before the fitted requant (bench/kernels/ab.ts loads main's): the GEMMs then keep the shared-shift form. */
+  requant_fit?(p: number, N: number, Np: number, amin: number, amax: number, zy: number, lo: number, hi: number, accBits: number): void;
   /** Absent from builds before the f64 depthwise requant (bench/kernels/ab.ts loads main's): the layer then keeps the shared-shift one. */
   requant_f64_params?(p: number, N: number, Np: number, B: number, zy: number): number;
   requant_i32_params?(p: number, N: number, Np: number, amin: number, amax: number, zy: number, lo: number, hi: number): number;
