@@ -491,8 +491,9 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     rec += select<usize>(32, 0, fast != 15);
     // v = round half up(acc + sd·z): exact, floor(x + ½), 1 less at x = ½ − 2^−54 when fix (see
     // gauss_requant_s16); else nearest, a tie sent down moved up (roundHalfUp), clamped to ±2^31.
-    const x0 = f64x2.add(f64x2.convert_low_i32x4_s(v128.load(ap)), f64x2.mul(v128.load(pat), z0));
-    const x1 = f64x2.add(f64x2.convert_low_i32x4_s(v128.load64_zero(ap, 8)), f64x2.mul(v128.load(pat, 16), z1));
+    const av = v128.load(ap); // the four accumulators in one load, the upper two by a lane shuffle (V8 gave load64_zero at an offset a base register reloaded from the stack)
+    const x0 = f64x2.add(f64x2.convert_low_i32x4_s(av), f64x2.mul(v128.load(pat), z0));
+    const x1 = f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(av, av, 2, 3, 0, 1)), f64x2.mul(v128.load(pat, 16), z1));
     let v0: v128;
     let v1: v128;
     if (exact) {
