@@ -51,7 +51,8 @@ export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh:
  */
 export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, p0: i32, p1: i32, y: usize, a16: i32): void {
-  dwCore(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, 0, 0, 0, 0, 0, 0, 0, 0, 0, p0, p1, y, true, a16, 0, 0);
+  // The body inlined with raw a constant (dwCore takes it as an operand): no requant branch in the loops.
+  dwBody(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, 0, 0, 0, 0, 0, 0, 0, 0, 0, p0, p1, y, true, a16, 0, 0);
 }
 
 /** Stores the i32 lanes of channels c..c+3 that are < C at yp (i32 elements). */
@@ -334,6 +335,14 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
  * which clips the window.
  */
 function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
+  pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
+  zx: i32, zy: i32, lo: i32, hi: i32, p0: i32, p1: i32, y: usize, raw: bool, a16: i32, q: usize, qs: i32): void {
+  dwBody(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, m, s, pw, ps, rf, zx, zy, lo, hi, p0, p1, y, raw, a16, q, qs);
+}
+
+/** dwCore's body, inlined into dwCore (the requant export) and into dwconv_s16_acc (raw). */
+// @ts-ignore: decorator
+@inline function dwBody(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
   zx: i32, zy: i32, lo: i32, hi: i32, p0: i32, p1: i32, y: usize, raw: bool, a16: i32, q: usize, qs: i32): void {
   const wTap = <usize>Cp << 1;
