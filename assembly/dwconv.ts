@@ -44,11 +44,15 @@ export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh:
  * The same depthwise conv without the requantization, for the simulator (src/sim/chip/fastpath.ts), on the
  * output pixels p0 … p1 − 1 (row-major, 0 ≤ p0 ≤ p1 ≤ OH·OW; a range may start and end mid-row) of each of
  * the n images: y receives their raw accumulators bias[c] + Σ x·w as i32 [n][p1 − p0][C]. The simulator takes
- * one image's pixels a cache-sized slab at a time, then the noise on them. Operands as dwconv_s16_requant.
+ * one image's pixels a cache-sized slab at a time, then the noise on them. Operands as dwconv_s16_requant
+ * (no zero point: the simulator's fast path takes format-1 programs). a16 = 1: every accumulator of the layer
+ * over the inputs it can see lies in [−2^15, 2^15) (the caller's proven bound), so 3×3 kernels take the i16
+ * taps (dw3x3Row16), each sum widened once to i32 on store; 0 (or an older caller that omits it): i32 taps.
  */
 export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
-  pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, p0: i32, p1: i32, y: usize): void {
-  dwCore(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, 0, 0, 0, 0, 0, 0, 0, 0, 0, p0, p1, y, true, 0, 0, 0);
+  pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, p0: i32, p1: i32, y: usize, a16: i32): void {
+  // The body inlined with raw a constant (dwCore takes it as an operand): no requant branch in the loops.
+  dwBody(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, 0, 0, 0, 0, 0, 0, 0, 0, 0, p0, p1, y, true, a16, 0, 0);
 }
 
 /** Stores the i32 lanes of channels c..c+3 that are < C at yp (i32 elements). */
@@ -197,26 +201,29 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   }
 }
 
-/** Requantizes the i16 accumulators a of channels c..c+7 (< C): requantClamp8I32 when qs > 0, else emit8's chain. */
+/**
+ * Requantizes the i16 accumulators a of channels c..c+7 (< C): requantClamp8I32 when qs > 0, else emit8's chain;
+ * `raw`: stores them widened to i32 (emit8's raw store).
+ */
 // @ts-ignore: decorator
 @inline function emit16(a: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, q: usize, qs: i32,
-  zy: i32, lo: i32, hi: i32): void {
+  zy: i32, lo: i32, hi: i32, raw: bool): void {
   const a0 = i32x4.extend_low_i16x8_s(a);
   const a1 = i32x4.extend_high_i16x8_s(a);
-  if (qs > 0) {
+  if (!raw && qs > 0) {
     const out = requantClamp8I32(a0, a1, q + (<usize>c << 2), i32x4.splat((1 << (qs - 1)) + zy * (1 << qs)), qs, lo, hi);
     if (c + 8 <= C) v128.store(yp + (<usize>c << 1), out);
     else storeLanes(out, yp, c, C);
     return;
   }
-  emit8(a0, a1, yp, c, C, m, s, pw, ps, rf, zy, lo, hi, false);
+  emit8(a0, a1, yp, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
 }
 
 /** bias + Σ over the 9 taps of x·w for channels c..c+7, all in wrapping i16 (dw3x3Row16); then emit16. */
 // @ts-ignore: decorator
 @inline function mac9(x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128, x8: v128,
   w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, w8: v128, b: v128,
-  yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, q: usize, qs: i32, zy: i32, lo: i32, hi: i32): void {
+  yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, q: usize, qs: i32, zy: i32, lo: i32, hi: i32, raw: bool): void {
   let a = i16x8.add(b, i16x8.mul(x0, w0));
   let e = i16x8.mul(x1, w1);
   a = i16x8.add(a, i16x8.mul(x2, w2));
@@ -226,11 +233,11 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   a = i16x8.add(a, i16x8.mul(x6, w6));
   e = i16x8.add(e, i16x8.mul(x7, w7));
   a = i16x8.add(a, i16x8.mul(x8, w8));
-  emit16(i16x8.add(a, e), yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi);
+  emit16(i16x8.add(a, e), yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
 }
 
 /**
- * dw3x3Row (same geometry and operands; not the raw form) for a layer whose accumulators fit i16 (its proven
+ * dw3x3Row (same geometry and operands, `raw` too) for a layer whose accumulators fit i16 (its proven
  * bound, prepared as a16 = 1; e.g. 4-bit activations and weights): the taps multiply and add in i16x8 lanes,
  * wrapping — the sum is right modulo 2^16, and as the true accumulator lies in [−2^15, 2^15) it is that sum
  * exactly. The folded bias bias − zx·Σw is taken modulo 2^16 too. 8 MACs per `i16x8.mul` and no interleaving,
@@ -240,11 +247,11 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
 // @ts-ignore: decorator
 @inline function dw3x3Row16(xb: usize, yr: usize, oy: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32, pt: i32, pl: i32,
   ox0: i32, ox1: i32, oxa: i32, oxb: i32, w: usize, wTap: usize, bias: usize, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
-  q: usize, qs: i32, zx: i32, zy: i32, lo: i32, hi: i32): void {
+  q: usize, qs: i32, zx: i32, zy: i32, lo: i32, hi: i32, raw: bool): void {
   const PS = <usize>C << 1;
   const RS = <usize>W * PS;
   const step = <usize>sw * PS;
-  const ystep = <usize>C << 1;
+  const ystep = raw ? <usize>C << 2 : <usize>C << 1;
   const iy = oy * sh - pt;
   const full = iy >= 0 && iy + 3 <= H;
   const a = full ? max(oxa, ox0) : ox1;
@@ -267,7 +274,7 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
           const r1 = xp + RS, r2 = r1 + RS;
           mac9(v128.load(xp), v128.load(xp + PS), v128.load(xp + 2 * PS), v128.load(r1), v128.load(r1 + PS), v128.load(r1 + 2 * PS),
             v128.load(r2), v128.load(r2 + PS), v128.load(r2 + 2 * PS), w0, w1, w2, w3, w4, w5, w6, w7, w8, bv,
-            yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi);
+            yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
           xp += step;
           yp += ystep;
         }
@@ -277,7 +284,7 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
       mac9(tapOr(xb, iy, ix, H, W, C, c, zxv), tapOr(xb, iy, ix + 1, H, W, C, c, zxv), tapOr(xb, iy, ix + 2, H, W, C, c, zxv),
         tapOr(xb, iy + 1, ix, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 2, H, W, C, c, zxv),
         tapOr(xb, iy + 2, ix, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 2, H, W, C, c, zxv),
-        w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi);
+        w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
     }
   }
 }
@@ -330,6 +337,14 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
 function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
   zx: i32, zy: i32, lo: i32, hi: i32, p0: i32, p1: i32, y: usize, raw: bool, a16: i32, q: usize, qs: i32): void {
+  dwBody(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, m, s, pw, ps, rf, zx, zy, lo, hi, p0, p1, y, raw, a16, q, qs);
+}
+
+/** dwCore's body, inlined into dwCore (the requant export) and into dwconv_s16_acc (raw). */
+// @ts-ignore: decorator
+@inline function dwBody(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
+  pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
+  zx: i32, zy: i32, lo: i32, hi: i32, p0: i32, p1: i32, y: usize, raw: bool, a16: i32, q: usize, qs: i32): void {
   const wTap = <usize>Cp << 1;
   const ypx = raw ? <usize>C << 2 : <usize>C << 1;
   let yp = y;
@@ -344,7 +359,7 @@ function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: 
           const oy = p / OW;
           const ox0 = p - oy * OW;
           const ox1 = min(OW, p1 - oy * OW);
-          if (a16 != 0 && !raw) dw3x3Row16(xb, yp - <usize>ox0 * ypx, oy, H, W, C, sh, sw, pt, pl, ox0, ox1, oxa, oxb, w, wTap, bias, m, s, pw, ps, rf, q, qs, zx, zy, lo, hi);
+          if (a16 != 0) dw3x3Row16(xb, yp - <usize>ox0 * ypx, oy, H, W, C, sh, sw, pt, pl, ox0, ox1, oxa, oxb, w, wTap, bias, m, s, pw, ps, rf, q, qs, zx, zy, lo, hi, raw);
           else dw3x3Row(xb, yp - <usize>ox0 * ypx, oy, H, W, C, sh, sw, pt, pl, ox0, ox1, oxa, oxb, w, wTap, bias, m, s, pw, ps, rf, zx, zy, lo, hi, raw);
           yp += <usize>(ox1 - ox0) * ypx;
           p += ox1 - ox0;

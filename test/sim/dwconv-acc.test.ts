@@ -1,17 +1,19 @@
 // The simulator's raw depthwise kernel (assembly/dwconv.ts dwconv_s16_acc) on a range of output pixels, against
 // the plain-TS reference (conv2dAcc with groups = C): the fast path (src/sim/chip/fastpath.ts gaussSlabs) takes one
 // image's accumulators a slab of pixels at a time, and a slab may start and end mid-row, inside or outside the
-// unchecked interior columns of the 3×3 kernel.
+// unchecked interior columns of the 3×3 kernel. With a16 = 1 (the layer's accumulator bound within [−2^15, 2^15)),
+// the 3×3 kernel sums in wrapping i16 lanes: exact at the bound's ends, and wrong one past it (so the gate matters).
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { weightAccBound } from "../../src/ir/accbound.js";
 import { windowGeometry, type Padding, type WindowGeometry } from "../../src/ir/types.js";
 import { conv2dAcc } from "../../src/kernels/reference/ops.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { i32View } from "../../src/kernels/wasm/arena.js";
 
 interface DwExports {
-  dwconv_s16_acc(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, p0: number, p1: number, y: number): void;
+  dwconv_s16_acc(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, p0: number, p1: number, y: number, a16: number): void;
 }
 
 /** The geometry of n images. */
@@ -45,7 +47,7 @@ describe.each(["auto", "scalar"] as const)("dwconv_s16_acc on pixel ranges (%s b
   const k = engine.k as unknown as DwExports;
 
   /** The kernel's accumulators for pixels [p0, p1) of each image, called once per range of `cuts`. */
-  function run(g: Geo, x: Int16Array, w: Int16Array, Cp: number, bias: Int32Array, cuts: number[]): Int32Array {
+  function run(g: Geo, x: Int16Array, w: Int16Array, Cp: number, bias: Int32Array, cuts: number[], a16 = 0): Int32Array {
     const a = engine.arena;
     const mark = a.mark();
     const xp = a.putI16(x, "test", x.length + 8); // ≥ 16 bytes of readable slack after the input
@@ -59,7 +61,7 @@ describe.each(["auto", "scalar"] as const)("dwconv_s16_acc on pixel ranges (%s b
         const [p0, p1] = [cuts[i], cuts[i + 1]];
         const yv = i32View(a, y, (p1 - p0) * g.C + 16);
         yv.fill(0x5eed5eed);
-        k.dwconv_s16_acc(xp + b * g.H * g.W * g.C * 2, 1, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, wp, Cp, bp, p0, p1, y);
+        k.dwconv_s16_acc(xp + b * g.H * g.W * g.C * 2, 1, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, wp, Cp, bp, p0, p1, y, a16);
         // Nothing is written past the range's accumulators.
         expect(Array.from(yv.subarray((p1 - p0) * g.C))).toEqual(new Array(16).fill(0x5eed5eed));
         out.set(yv.subarray(0, (p1 - p0) * g.C), b * per + p0 * g.C);
@@ -98,7 +100,7 @@ describe.each(["auto", "scalar"] as const)("dwconv_s16_acc on pixel ranges (%s b
     const mark = a.mark();
     const xp = a.putI16(x, "test", x.length + 8);
     const y = a.alloc(g.n * 90 * g.C * 4 + 16, "test");
-    k.dwconv_s16_acc(xp, g.n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, a.putI16(w, "test"), Cp, a.putI32(bias, "test"), 13, 47, y);
+    k.dwconv_s16_acc(xp, g.n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, a.putI16(w, "test"), Cp, a.putI32(bias, "test"), 13, 47, y, 0);
     const got = Array.from(i32View(a, y, g.n * 34 * g.C));
     a.release(mark);
     expect(got).toEqual(Array.from(expected(g, x, w, Cp, bias, 13, 47)));
@@ -113,4 +115,56 @@ describe.each(["auto", "scalar"] as const)("dwconv_s16_acc on pixel ranges (%s b
       expect(Array.from(run(g, x, w, Cp, bias, cuts))).toEqual(Array.from(expected(g, x, w, Cp, bias, 0, nPix)));
     }
   });
+
+  /**
+   * A layer whose accumulators reach its bound: x in [lo, hi] (signed or not), weights [tap][Cp] at ±wMax ("max"/"min",
+   * the same sign for all) or random, bias per channel; image 0's rows 0–3 at the input's top and rows 5–7 at its
+   * bottom, so whole windows (with "max"/"min" weights) put accumulators on the bound's ends; the rest random.
+   */
+  function boundLayer(g: Geo, seed: number, lo: number, hi: number, wMax: number, wk: "max" | "min" | "rand", bias: number | number[]) {
+    const r = lcg(seed);
+    const Cp = Math.ceil(g.C / 8) * 8;
+    const x = Int16Array.from({ length: g.n * g.H * g.W * g.C }, (_, i) => {
+      const row = Math.floor(i / (g.W * g.C));
+      if (i < g.H * g.W * g.C && row <= 3) return hi;
+      if (i < g.H * g.W * g.C && row >= 5 && row <= 7) return lo;
+      return lo + Math.floor(r() * (hi - lo + 1));
+    });
+    const w = new Int16Array(9 * Cp);
+    for (let t = 0; t < 9; t++) for (let c = 0; c < g.C; c++) w[t * Cp + c] = wk === "max" ? wMax : wk === "min" ? -wMax : Math.floor(r() * (2 * wMax + 1)) - wMax;
+    const b = Int32Array.from({ length: Cp }, (_, c) => (c < g.C ? (typeof bias === "number" ? bias : bias[c % bias.length]) : 0));
+    const wRef = Int16Array.from({ length: g.C * 9 }, (_, i) => w[(i % 9) * Cp + Math.floor(i / 9)]);
+    const bound = weightAccBound(wRef, b.subarray(0, g.C), { lo, hi });
+    return { Cp, x, w, bias: b, bound };
+  }
+
+  // The cases of test/kernels/dwconv-paths.test.ts's i16 limit, raw: 9·127·15 = 17,145 from whole windows at x = 15.
+  const LIMITS = [
+    { name: "bound top at 2^15 − 1 (on), stride 1, 8 channels", C: 8, s: 1, lo: 0, hi: 15, wMax: 127, w: "max" as const, bias: 32767 - 9 * 127 * 15, on: true },
+    { name: "bound top at 2^15 − 1 (on), stride 2, 13 channels", C: 13, s: 2, lo: 0, hi: 15, wMax: 127, w: "max" as const, bias: 32767 - 9 * 127 * 15, on: true },
+    { name: "bound bottom at −2^15 (on), stride 2, 13 channels", C: 13, s: 2, lo: 0, hi: 15, wMax: 127, w: "min" as const, bias: -(32768 - 9 * 127 * 15), on: true },
+    { name: "bound bottom at −2^15 (on), stride 1, 11 channels", C: 11, s: 1, lo: 0, hi: 15, wMax: 127, w: "min" as const, bias: -(32768 - 9 * 127 * 15), on: true },
+    // Signed inputs (format 1 has no zero point: −8 … 7 is the widened range of a signed 4-bit input under flips), W4A4 like mobilenetv2's.
+    { name: "signed W4A4, random weights and biases (on), stride 1, 21 channels", C: 21, s: 1, lo: -8, hi: 7, wMax: 7, w: "rand" as const, bias: [-300, 5, 17, 0, 299, -1, 2, 3, -4, 100, -100], on: true },
+    { name: "signed W4A4, random weights and biases (on), stride 2, 5 channels", C: 5, s: 2, lo: -8, hi: 7, wMax: 7, w: "rand" as const, bias: [30000, -30000, 1, -7, 12], on: true },
+    { name: "bound top at 2^15 (off), stride 1, 13 channels", C: 13, s: 1, lo: 0, hi: 15, wMax: 127, w: "max" as const, bias: 32768 - 9 * 127 * 15, on: false },
+  ];
+
+  for (const c of LIMITS)
+    it(`3×3 i16 taps, ${c.name}: exact over slabs cut mid-row (and every 4 pixels) against the reference`, () => {
+      for (const seed of [1, 2]) {
+        const g = geo(2, 9, 10, c.C, 3, c.s, "same");
+        const { Cp, x, w, bias, bound } = boundLayer(g, seed, c.lo, c.hi, c.wMax, c.w, c.bias);
+        // The gate the fast path applies (fastpath.ts LayerNoise.a16): the bound's ends reached, inside [−2^15, 2^15) or not.
+        expect(bound.bits <= 16).toBe(c.on);
+        const want = expected(g, x, w, Cp, bias, 0, g.OH * g.OW);
+        if (c.w !== "rand") expect(want.includes(c.w === "max" ? bound.max : bound.min)).toBe(true);
+        const nPix = g.OH * g.OW;
+        const a16 = bound.bits <= 16 ? 1 : 0;
+        for (const cuts of [[0, 7, 8, Math.floor(0.7 * nPix), nPix], Array.from({ length: Math.ceil(nPix / 4) + 1 }, (_, i) => Math.min(nPix, 4 * i))])
+          expect(Array.from(run(g, x, w, Cp, bias, cuts, a16))).toEqual(Array.from(want));
+        // Past the bound the i16 sum wraps: forcing a16 there must not pass (the SIMD build; the scalar one has no i16 taps).
+        if (!c.on && flavor === "auto") expect(Array.from(run(g, x, w, Cp, bias, [0, nPix], 1))).not.toEqual(Array.from(want));
+      }
+    });
 });

@@ -33,7 +33,7 @@ import { outputSigmas } from "./kernels.js";
 /** The sim-only kernels of the simulator's build (assembly/sim.ts) beside the engine's. */
 interface SimExports extends KernelExports {
   gemm_s16_8c2_acc(x: number, lda: number, M: number, Kp: number, w: number, wbits: number, acc: number, tile: number, N: number, bias: number, y: number, ldy: number): void;
-  dwconv_s16_acc(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, p0: number, p1: number, y: number): void;
+  dwconv_s16_acc(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, p0: number, p1: number, y: number, a16: number): void;
   requant_rows_mode(acc: number, rows: number, channels: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number, mode: number): void;
   gemm_s16_sat_ktile(x: number, lda: number, M: number, w: number, panels: number, N: number, tiles: number, T: number, wpp: number, bias: number, bits: number, y: number, ldy: number): void;
   gauss_prepare(C: number, P: number, sdp: number, msp: number, m: number, s: number, mode: number, accMax: number, lay: number, zt: number): void;
@@ -216,6 +216,12 @@ interface LayerNoise {
    * without output noise.
    */
   gauss: GaussLayer | null;
+  /**
+   * 1 when the layer's accumulator bound over the inputs this trial can see (accBoundOf, the noise-widened range) lies
+   * in [−2^15, 2^15): dwconv_s16_acc's 3×3 kernel then sums in wrapping i16 lanes, exact as every sum fits i16 (the
+   * engine's a16, from the nominal range, would not cover flipped inputs); else 0.
+   */
+  a16: number;
 }
 
 /** Images per pass through the layers of NoisyWasmProgram by default (1 measured no faster on mobilenetv2: docs/RESULTS.md, sixth pass). */
@@ -302,7 +308,7 @@ export class NoisyWasmProgram {
       const gauss = sd ? putGaussLayer(a, this.k, sd, p.m, p.s, this.mode, accMax, this.zt, "the output noise operands") : null;
       const m = gauss ? gauss.mPtr : a.putI32(p.m, "chip multipliers");
       const s = gauss ? gauss.sPtr : a.putI32(p.s, "chip shifts");
-      this.noise[i] = { prep: p, m, s, perturb: accBer > 0 || !!sd, sat, wrapShift, gauss };
+      this.noise[i] = { prep: p, m, s, perturb: accBer > 0 || !!sd, sat, wrapShift, gauss, a16: bound.bits <= 16 ? 1 : 0 };
     });
     this.state = a.alloc(112, "the generator state");
     this.rej = a.alloc(Math.ceil(maxAcc / 4) * 32, "the ziggurat's rejection records");
@@ -416,7 +422,7 @@ export class NoisyWasmProgram {
     } else if (sat) throw new Error(`layer ${l.name}: saturating accumulators of a depthwise layer are not on the fast path`);
     else if (p.kind === "depthwise") {
       const g = p.geo;
-      k.dwconv_s16_acc(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.Cp, p.bias, 0, g.OH * g.OW, acc);
+      k.dwconv_s16_acc(x, n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.Cp, p.bias, 0, g.OH * g.OW, acc, ln.a16);
     } else if (p.kind === "dense") {
       const g = p.gemm;
       const mark = engine.arena.mark();
@@ -500,7 +506,7 @@ export class NoisyWasmProgram {
     let raw: (b: number, p0: number, np: number) => void;
     if (p.kind === "depthwise") {
       slab = slabPixels(nPix, outC, 4, 1);
-      raw = (b, p0, np) => k.dwconv_s16_acc(x + b * xImage, 1, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.Cp, p.bias, p0, p0 + np, acc);
+      raw = (b, p0, np) => k.dwconv_s16_acc(x + b * xImage, 1, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, p.w, p.Cp, p.bias, p0, p0 + np, acc, ln.a16);
     } else if (p.direct) {
       const gm = p.gemms[0];
       slab = slabPixels(nPix, outC, 4, slabOptions.minRows);
