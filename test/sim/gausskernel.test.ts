@@ -149,6 +149,39 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     );
   });
 
+  it("reads the ziggurat's table at each call's zt (the SIMD body gathers from its own copy, refreshed when zt changes): valid, altered at another address, valid again, as a fresh instance reads each", () => {
+    const c: Case = { C: 8, rows: 64, m: Array(8).fill(2 ** 30), s: Array(8).fill(28), sd: Array(8).fill(30), acc: Array.from({ length: 512 }, (_, j) => ((j * 37) % 201) - 100), lo: -128, hi: 127, seed: 7, mode: 0 };
+    const want = Array.from(expected(c, streamsOf(c.seed)));
+    /** The kernel on the case, one call per entry of `tables` (0: the ziggurat's tables; 1: a copy with W[i] doubled, every fast-path z doubled). */
+    const runs = (e: WasmEngine, tables: number[]) => {
+      const k = e.k as unknown as GaussExports;
+      const a = e.arena;
+      const mark = a.mark();
+      const total = c.C * c.rows;
+      const acc = a.putI32(c.acc, "test");
+      const y = a.alloc(total * 2, "test");
+      const st = a.alloc(112, "test");
+      const rej = a.alloc(Math.ceil(total / 4) * 32, "test");
+      const t = [putZigTables(a), putZigTables(a)];
+      const w2 = new Float64Array(a.bytes().buffer, a.bytes().byteOffset + t[1].zt, 512);
+      for (let i = 0; i < 256; i++) w2[2 * i + 1] *= 2;
+      const g = putGaussLayer(a, k, c.sd, c.m, c.s, c.mode, Infinity, t[0].zt, "test");
+      const outs = tables.map((i) => {
+        saveGaussStreams(i32View(a, st, 20), streamsFor(c));
+        k.gauss_requant_s16(acc, total, c.C, g.period, g.mPtr, g.sPtr, c.lo, c.hi, y, st, rej, t[i].zt, t[i].zf, c.mode, g.layPtr);
+        return Array.from(a.i16(y, total));
+      });
+      a.release(mark);
+      return outs;
+    };
+    const [first, altered, again] = runs(engine, [0, 1, 0]);
+    const [alteredFresh] = runs(new WasmEngine({ flavor, sim: true }), [1]);
+    expect(first).toEqual(want);
+    expect(alteredFresh).not.toEqual(want);
+    expect(altered).toEqual(alteredFresh);
+    expect(again).toEqual(want);
+  });
+
   it("first words at the edges of the split (layer bits 4–11, h = u >> 12): the fast test's ⌈K[i]⌉ − 1 and ⌈K[i]⌉, h = ±(2^19 − 1), −2^19, 0, the base strip and its tail (layer 0), the wedge (layer 1: ⌈K⌉ = 0), with bits 0–3 (xoshiro128+'s weak ones) 0 and 15: the definition, and h·W[i] on the fast path whatever bits 0–3", () => {
     const word = (i: number, h: number, low: number) => (((h & 0xfffff) << 12) | (i << 4) | low) >>> 0;
     const picks: [number, number][] = [[0, 0], [0, ZIG_KI[0] - 1], [0, ZIG_KI[0]], [0, -ZIG_KI[0]], [0, 2 ** 19 - 1], [0, -(2 ** 19)], [1, 1], [1, -5],
