@@ -92,8 +92,8 @@ function streamsFor(c: Case): Rng[] {
   return st;
 }
 
-function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
-  const k = engine.k as unknown as GaussExports;
+/** A case's kernel operands in the engine's arena (released by the caller at `mark`): accumulators, outputs, generator state, rejection records. */
+function caseBuffers(engine: WasmEngine, c: Case) {
   const a = engine.arena;
   const mark = a.mark();
   const total = c.C * c.rows;
@@ -101,6 +101,11 @@ function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
   const y = a.alloc(total * 2, "test");
   const st = a.alloc(112, "test");
   const rej = a.alloc(Math.ceil(total / 4) * 32, "test");
+  return { k: engine.k as unknown as GaussExports, a, mark, total, acc, y, st, rej };
+}
+
+function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
+  const { k, a, mark, total, acc, y, st, rej } = caseBuffers(engine, c);
   const { zt: ztp, zf: zfp } = putZigTables(a);
   const sv = i32View(a, st, 20);
   // Twice: with no bound on |acc| (each block scanned), then with the tightest one (max |acc|, as
@@ -118,14 +123,7 @@ function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
 
 /** kernelOutput's first run (no bound on |acc|, then max |acc|: each must agree) in two calls, [0, at) and [at, total), the streams continued. */
 function kernelOutputSplit(engine: WasmEngine, c: Case, at: number): Int16Array {
-  const k = engine.k as unknown as GaussExports;
-  const a = engine.arena;
-  const mark = a.mark();
-  const total = c.C * c.rows;
-  const acc = a.putI32(c.acc, "test");
-  const y = a.alloc(total * 2, "test");
-  const st = a.alloc(112, "test");
-  const rej = a.alloc(Math.ceil(total / 4) * 32, "test");
+  const { k, a, mark, total, acc, y, st, rej } = caseBuffers(engine, c);
   const { zt: ztp, zf: zfp } = putZigTables(a);
   const outs = [Infinity, Math.max(0, ...c.acc.map(Math.abs))].map((accMax) => {
     const g = putGaussLayer(a, k, c.sd, c.m, c.s, c.mode, accMax, ztp, "test");
@@ -154,14 +152,7 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     const want = Array.from(expected(c, streamsOf(c.seed)));
     /** The kernel on the case, one call per entry of `tables` (0: the ziggurat's tables; 1: a copy with W[i] doubled, every fast-path z doubled). */
     const runs = (e: WasmEngine, tables: number[]) => {
-      const k = e.k as unknown as GaussExports;
-      const a = e.arena;
-      const mark = a.mark();
-      const total = c.C * c.rows;
-      const acc = a.putI32(c.acc, "test");
-      const y = a.alloc(total * 2, "test");
-      const st = a.alloc(112, "test");
-      const rej = a.alloc(Math.ceil(total / 4) * 32, "test");
+      const { k, a, mark, total, acc, y, st, rej } = caseBuffers(e, c);
       const t = [putZigTables(a), putZigTables(a)];
       const w2 = new Float64Array(a.bytes().buffer, a.bytes().byteOffset + t[1].zt, 512);
       for (let i = 0; i < 256; i++) w2[2 * i + 1] *= 2;
