@@ -137,15 +137,32 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   emit8(a0, a1, yp, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
 }
 
+/** i32x4 mask keeping the second tap of each interleaved weight pair (the odd i16 lanes): 0xffff0000 = −65,536. */
+const KEEP_ODD: i32 = -65536;
+/** i32x4 mask keeping the first tap of each pair (the even i16 lanes): 0x0000ffff = 65,535. */
+const KEEP_EVEN: i32 = 65535;
+
+/** b − zx·Σw over the taps of the weight pairs q0..q4 (dot(zx, pair) = zx·(wa + wb)): the bias with the zero point folded in. */
+// @ts-ignore: decorator
+@inline function fold5(b: v128, zxv: v128, q0: v128, q1: v128, q2: v128, q3: v128, q4: v128): v128 {
+  const t = i32x4.add(i32x4.add(i32x4.dot_i16x8_s(zxv, q0), i32x4.dot_i16x8_s(zxv, q1)), i32x4.add(i32x4.dot_i16x8_s(zxv, q2), i32x4.dot_i16x8_s(zxv, q3)));
+  return i32x4.sub(b, i32x4.add(t, i32x4.dot_i16x8_s(zxv, q4)));
+}
+
 /**
  * Columns ox0 … ox1 − 1 of output row oy of a 3×3 depthwise conv (SIMD). Per 8 channels, the 9 taps are taken in pairs
  * (t0,t1) (t2,t3) (t4,t5) (t6,t7) (t8,t8): the two input vectors are interleaved channel by channel and
  * multiplied with the equally interleaved weights by `i32x4.dot_i16x8_s`, 2 MACs per lane; the pair (t8,t8)
  * meets the weights (w8, 0). The weight pairs are built once per row and 8 channels. The zero point is folded
  * into the bias: Σ (x − zx)·w = Σ x·w − zx·Σ w (exact in wrapping i32, as the accumulator itself is), so the
- * loads need no subtraction, and a padded tap reads the vector zx. Columns [oxa, oxb) of a row whose window
- * rows all lie inside x have their whole window inside x and run without checks; the other pixels check
- * each tap (tapOr). yr: y at (oy, 0) (column ox is stored at yr + ox·(bytes per pixel)).
+ * loads need no subtraction (and when zx = 0 the fold is skipped).
+ * Borders without checks (`same` padding: at most one padded row or column on a side): a row whose window row 0
+ * lies above x (iy = −1) or row 2 below it (iy + 2 = H) has those three taps' weights zeroed in its pairs and their
+ * loads redirected to window row 1; likewise the column whose window starts at ix = −1 or ends at ix + 2 = W, per
+ * pixel. A zeroed tap contributes 0 whatever it loads, and the fold sums only the weights left, so such a pixel is
+ * exact with the interior's arithmetic. Columns [oxa, oxb) have their whole window inside x horizontally. Other
+ * windows (padding ≥ 2, an input 1 wide or 1 high) check each tap (tapOr): a padded tap whose weight is still
+ * there reads zx, which the fold cancels. yr: y at (oy, 0) (column ox is stored at yr + ox·(bytes per pixel)).
  */
 // @ts-ignore: decorator
 @inline function dw3x3Row(xb: usize, yr: usize, oy: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32, pt: i32, pl: i32,
@@ -156,47 +173,94 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   const step = <usize>sw * PS;
   const ystep = raw ? <usize>C << 2 : <usize>C << 1;
   const iy = oy * sh - pt;
-  const full = iy >= 0 && iy + 3 <= H;
-  // The unchecked columns [a, b) lie within [oxa, oxb); a > b only leaves the checked path to every column.
-  const a = full ? max(oxa, ox0) : ox1;
-  const b = full ? min(oxb, ox1) : ox1;
+  const top = iy == -1 && H >= 2;
+  const bot = iy >= 0 && iy + 2 == H;
+  const fast = top || bot || (iy >= 0 && iy + 3 <= H);
+  // Window rows 0 and 2 as byte offsets from row iy (a masked one reads row 1).
+  const o0: usize = top ? RS : 0;
+  const o2: usize = bot ? RS : 2 * RS;
+  // The unchecked columns [a, b) lie within [oxa, oxb); a > b only leaves every column to the others. oxl / oxr: the
+  // masked left / right column (−1: none).
+  const a = fast ? max(oxa, ox0) : ox1;
+  const b = fast ? min(oxb, ox1) : ox1;
+  const oxl = fast && oxa >= 1 && (oxa - 1) * sw - pl == -1 && W >= 2 ? oxa - 1 : -1;
+  const ixr = oxb * sw - pl;
+  const oxr = fast && ixr >= 0 && ixr + 2 == W ? oxb : -1;
   const zxv = i16x8.splat(i16(zx));
   const zero = i16x8.splat(0);
+  const odd = i32x4.splat(KEEP_ODD);
+  const even = i32x4.splat(KEEP_EVEN);
   for (let c = 0; c < C; c += 8) {
     const wc = w + (<usize>c << 1);
     const w0 = v128.load(wc), w1 = v128.load(wc + wTap), w2 = v128.load(wc + 2 * wTap);
     const w3 = v128.load(wc + 3 * wTap), w4 = v128.load(wc + 4 * wTap), w5 = v128.load(wc + 5 * wTap);
     const w6 = v128.load(wc + 6 * wTap), w7 = v128.load(wc + 7 * wTap), w8 = v128.load(wc + 8 * wTap);
-    const p0l = zipLo(w0, w1), p0h = zipHi(w0, w1), p1l = zipLo(w2, w3), p1h = zipHi(w2, w3);
-    const p2l = zipLo(w4, w5), p2h = zipHi(w4, w5), p3l = zipLo(w6, w7), p3h = zipHi(w6, w7);
-    const p4l = zipLo(w8, zero), p4h = zipHi(w8, zero);
-    // bias − zx·Σw per channel: dot(zx, pair) = zx·(wa + wb).
-    let zl = i32x4.add(i32x4.dot_i16x8_s(zxv, p0l), i32x4.dot_i16x8_s(zxv, p1l));
-    zl = i32x4.add(zl, i32x4.add(i32x4.dot_i16x8_s(zxv, p2l), i32x4.dot_i16x8_s(zxv, p3l)));
-    let zh = i32x4.add(i32x4.dot_i16x8_s(zxv, p0h), i32x4.dot_i16x8_s(zxv, p1h));
-    zh = i32x4.add(zh, i32x4.add(i32x4.dot_i16x8_s(zxv, p2h), i32x4.dot_i16x8_s(zxv, p3h)));
-    const b0 = i32x4.sub(v128.load(bias + (<usize>c << 2)), i32x4.add(zl, i32x4.dot_i16x8_s(zxv, p4l)));
-    const b1 = i32x4.sub(v128.load(bias + (<usize>c << 2), 16), i32x4.add(zh, i32x4.dot_i16x8_s(zxv, p4h)));
+    let p0l = zipLo(w0, w1), p0h = zipHi(w0, w1), p1l = zipLo(w2, w3), p1h = zipHi(w2, w3);
+    const p2l = zipLo(w4, w5), p2h = zipHi(w4, w5);
+    let p3l = zipLo(w6, w7), p3h = zipHi(w6, w7), p4l = zipLo(w8, zero), p4h = zipHi(w8, zero);
+    if (top) {
+      // Taps 0, 1, 2 above x.
+      p0l = zero;
+      p0h = zero;
+      p1l = v128.and(p1l, odd);
+      p1h = v128.and(p1h, odd);
+    }
+    if (bot) {
+      // Taps 6, 7, 8 below x.
+      p3l = zero;
+      p3h = zero;
+      p4l = zero;
+      p4h = zero;
+    }
+    let b0 = v128.load(bias + (<usize>c << 2));
+    let b1 = v128.load(bias + (<usize>c << 2), 16);
+    if (zx != 0) {
+      b0 = fold5(b0, zxv, p0l, p1l, p2l, p3l, p4l);
+      b1 = fold5(b1, zxv, p0h, p1h, p2h, p3h, p4h);
+    }
     for (let ox = ox0; ox < ox1; ox++) {
       if (ox == a) {
-        // The interior: every tap inside x, no checks.
-        let xp = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
+        // The interior: every tap inside x (or masked), no checks.
+        const xw = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
+        let x0 = xw + o0, x1 = xw + RS, x2 = xw + o2;
         let yp = yr + <usize>ox * ystep;
         for (; ox < b; ox++) {
-          const r1 = xp + RS, r2 = r1 + RS;
-          dot9(v128.load(xp), v128.load(xp + PS), v128.load(xp + 2 * PS), v128.load(r1), v128.load(r1 + PS), v128.load(r1 + 2 * PS),
-            v128.load(r2), v128.load(r2 + PS), v128.load(r2 + 2 * PS), p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h,
+          dot9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
+            v128.load(x2), v128.load(x2 + PS), v128.load(x2 + 2 * PS), p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h,
             b0, b1, yp, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
-          xp += step;
+          x0 += step;
+          x1 += step;
+          x2 += step;
           yp += ystep;
         }
         if (ox == ox1) break;
       }
       const ix = ox * sw - pl;
-      dot9(tapOr(xb, iy, ix, H, W, C, c, zxv), tapOr(xb, iy, ix + 1, H, W, C, c, zxv), tapOr(xb, iy, ix + 2, H, W, C, c, zxv),
-        tapOr(xb, iy + 1, ix, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 2, H, W, C, c, zxv),
-        tapOr(xb, iy + 2, ix, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 2, H, W, C, c, zxv),
-        p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h, b0, b1, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
+      const xw = xb + (<usize>((iy * W + ix) * C + c) << 1);
+      const x0 = xw + o0, x1 = xw + RS, x2 = xw + o2;
+      if (ox == oxl) {
+        // Window column 0 left of x: taps 0, 3, 6 masked, their loads from column 1.
+        const l0l = v128.and(p0l, odd), l0h = v128.and(p0h, odd), l1l = v128.and(p1l, even), l1h = v128.and(p1h, even);
+        const l3l = v128.and(p3l, odd), l3h = v128.and(p3h, odd);
+        const c0 = zx != 0 ? fold5(v128.load(bias + (<usize>c << 2)), zxv, l0l, l1l, p2l, l3l, p4l) : b0;
+        const c1 = zx != 0 ? fold5(v128.load(bias + (<usize>c << 2), 16), zxv, l0h, l1h, p2h, l3h, p4h) : b1;
+        dot9(v128.load(x0 + PS), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1 + PS), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
+          v128.load(x2 + PS), v128.load(x2 + PS), v128.load(x2 + 2 * PS), l0l, l0h, l1l, l1h, p2l, p2h, l3l, l3h, p4l, p4h,
+          c0, c1, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
+      } else if (ox == oxr) {
+        // Window column 2 right of x: taps 2, 5, 8 masked, their loads from column 1.
+        const r1l = v128.and(p1l, odd), r1h = v128.and(p1h, odd), r2l = v128.and(p2l, even), r2h = v128.and(p2h, even);
+        const c0 = zx != 0 ? fold5(v128.load(bias + (<usize>c << 2)), zxv, p0l, r1l, r2l, p3l, zero) : b0;
+        const c1 = zx != 0 ? fold5(v128.load(bias + (<usize>c << 2), 16), zxv, p0h, r1h, r2h, p3h, zero) : b1;
+        dot9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + PS),
+          v128.load(x2), v128.load(x2 + PS), v128.load(x2 + PS), p0l, p0h, r1l, r1h, r2l, r2h, p3l, p3h, zero, zero,
+          c0, c1, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
+      } else {
+        dot9(tapOr(xb, iy, ix, H, W, C, c, zxv), tapOr(xb, iy, ix + 1, H, W, C, c, zxv), tapOr(xb, iy, ix + 2, H, W, C, c, zxv),
+          tapOr(xb, iy + 1, ix, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 2, H, W, C, c, zxv),
+          tapOr(xb, iy + 2, ix, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 2, H, W, C, c, zxv),
+          p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h, b0, b1, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
+      }
     }
   }
 }
@@ -237,12 +301,13 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
 }
 
 /**
- * dw3x3Row (same geometry and operands, `raw` too) for a layer whose accumulators fit i16 (its proven
+ * dw3x3Row (same geometry, borders and operands, `raw` too) for a layer whose accumulators fit i16 (its proven
  * bound, prepared as a16 = 1; e.g. 4-bit activations and weights): the taps multiply and add in i16x8 lanes,
  * wrapping — the sum is right modulo 2^16, and as the true accumulator lies in [−2^15, 2^15) it is that sum
- * exactly. The folded bias bias − zx·Σw is taken modulo 2^16 too. 8 MACs per `i16x8.mul` and no interleaving,
- * against 8 per `dot_i16x8_s` plus a shuffle; one widening per output. q, qs: requantClamp8I32's multipliers and
- * shift (qs = 0: emit8's requant; q is then not read).
+ * exactly. The folded bias bias − zx·Σw is taken modulo 2^16 too (Σ over the taps left after a border's masking:
+ * a masked tap's weight is the zero vector). 8 MACs per `i16x8.mul` and no interleaving, against 8 per
+ * `dot_i16x8_s` plus a shuffle; one widening per output. q, qs: requantClamp8I32's multipliers and shift (qs = 0:
+ * emit8's requant; q is then not read).
  */
 // @ts-ignore: decorator
 @inline function dw3x3Row16(xb: usize, yr: usize, oy: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32, pt: i32, pl: i32,
@@ -253,38 +318,75 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   const step = <usize>sw * PS;
   const ystep = raw ? <usize>C << 2 : <usize>C << 1;
   const iy = oy * sh - pt;
-  const full = iy >= 0 && iy + 3 <= H;
-  const a = full ? max(oxa, ox0) : ox1;
-  const b = full ? min(oxb, ox1) : ox1;
+  const top = iy == -1 && H >= 2;
+  const bot = iy >= 0 && iy + 2 == H;
+  const fast = top || bot || (iy >= 0 && iy + 3 <= H);
+  const o0: usize = top ? RS : 0;
+  const o2: usize = bot ? RS : 2 * RS;
+  const a = fast ? max(oxa, ox0) : ox1;
+  const b = fast ? min(oxb, ox1) : ox1;
+  const oxl = fast && oxa >= 1 && (oxa - 1) * sw - pl == -1 && W >= 2 ? oxa - 1 : -1;
+  const ixr = oxb * sw - pl;
+  const oxr = fast && ixr >= 0 && ixr + 2 == W ? oxb : -1;
   const zxv = i16x8.splat(i16(zx));
+  const zero = i16x8.splat(0);
   for (let c = 0; c < C; c += 8) {
     const wc = w + (<usize>c << 1);
-    const w0 = v128.load(wc), w1 = v128.load(wc + wTap), w2 = v128.load(wc + 2 * wTap);
+    let w0 = v128.load(wc), w1 = v128.load(wc + wTap), w2 = v128.load(wc + 2 * wTap);
     const w3 = v128.load(wc + 3 * wTap), w4 = v128.load(wc + 4 * wTap), w5 = v128.load(wc + 5 * wTap);
-    const w6 = v128.load(wc + 6 * wTap), w7 = v128.load(wc + 7 * wTap), w8 = v128.load(wc + 8 * wTap);
+    let w6 = v128.load(wc + 6 * wTap), w7 = v128.load(wc + 7 * wTap), w8 = v128.load(wc + 8 * wTap);
+    if (top) {
+      w0 = zero;
+      w1 = zero;
+      w2 = zero;
+    }
+    if (bot) {
+      w6 = zero;
+      w7 = zero;
+      w8 = zero;
+    }
     // The low 16 bits of each i32 bias, minus zx·Σw, modulo 2^16.
     const bc = bias + (<usize>c << 2);
+    const b16 = i8x16.shuffle(v128.load(bc), v128.load(bc, 16), 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
     const sw9 = i16x8.add(i16x8.add(i16x8.add(w0, w1), i16x8.add(w2, w3)), i16x8.add(i16x8.add(w4, w5), i16x8.add(i16x8.add(w6, w7), w8)));
-    const bv = i16x8.sub(i8x16.shuffle(v128.load(bc), v128.load(bc, 16), 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29), i16x8.mul(zxv, sw9));
+    const bv = i16x8.sub(b16, i16x8.mul(zxv, sw9));
     for (let ox = ox0; ox < ox1; ox++) {
       if (ox == a) {
-        let xp = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
+        const xw = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
+        let x0 = xw + o0, x1 = xw + RS, x2 = xw + o2;
         let yp = yr + <usize>ox * ystep;
         for (; ox < b; ox++) {
-          const r1 = xp + RS, r2 = r1 + RS;
-          mac9(v128.load(xp), v128.load(xp + PS), v128.load(xp + 2 * PS), v128.load(r1), v128.load(r1 + PS), v128.load(r1 + 2 * PS),
-            v128.load(r2), v128.load(r2 + PS), v128.load(r2 + 2 * PS), w0, w1, w2, w3, w4, w5, w6, w7, w8, bv,
+          mac9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
+            v128.load(x2), v128.load(x2 + PS), v128.load(x2 + 2 * PS), w0, w1, w2, w3, w4, w5, w6, w7, w8, bv,
             yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
-          xp += step;
+          x0 += step;
+          x1 += step;
+          x2 += step;
           yp += ystep;
         }
         if (ox == ox1) break;
       }
       const ix = ox * sw - pl;
-      mac9(tapOr(xb, iy, ix, H, W, C, c, zxv), tapOr(xb, iy, ix + 1, H, W, C, c, zxv), tapOr(xb, iy, ix + 2, H, W, C, c, zxv),
-        tapOr(xb, iy + 1, ix, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 2, H, W, C, c, zxv),
-        tapOr(xb, iy + 2, ix, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 2, H, W, C, c, zxv),
-        w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
+      const xw = xb + (<usize>((iy * W + ix) * C + c) << 1);
+      const x0 = xw + o0, x1 = xw + RS, x2 = xw + o2;
+      if (ox == oxl) {
+        // Window column 0 left of x: taps 0, 3, 6 zero, their loads from column 1; the fold without them.
+        const bl = i16x8.add(bv, i16x8.mul(zxv, i16x8.add(i16x8.add(w0, w3), w6)));
+        mac9(v128.load(x0 + PS), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1 + PS), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
+          v128.load(x2 + PS), v128.load(x2 + PS), v128.load(x2 + 2 * PS), zero, w1, w2, zero, w4, w5, zero, w7, w8, bl,
+          yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
+      } else if (ox == oxr) {
+        // Window column 2 right of x: taps 2, 5, 8 zero, their loads from column 1.
+        const br = i16x8.add(bv, i16x8.mul(zxv, i16x8.add(i16x8.add(w2, w5), w8)));
+        mac9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + PS),
+          v128.load(x2), v128.load(x2 + PS), v128.load(x2 + PS), w0, w1, zero, w3, w4, zero, w6, w7, zero, br,
+          yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
+      } else {
+        mac9(tapOr(xb, iy, ix, H, W, C, c, zxv), tapOr(xb, iy, ix + 1, H, W, C, c, zxv), tapOr(xb, iy, ix + 2, H, W, C, c, zxv),
+          tapOr(xb, iy + 1, ix, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 2, H, W, C, c, zxv),
+          tapOr(xb, iy + 2, ix, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 2, H, W, C, c, zxv),
+          w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
+      }
     }
   }
 }
