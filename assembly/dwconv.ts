@@ -68,16 +68,19 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   if (c + 2 < C) store<i32>(p, i32x4.extract_lane(v, 2), 8);
 }
 
-/** Requantizes (or, `raw`, stores as i32) the accumulators a0|a1 of channels c..c+7 (< C) of the pixel at yp. */
+/**
+ * Requantizes (or, `raw`, stores as i32) the accumulators a0|a1 of channels c..c+7 (< C) of the pixel at yp. `fast`
+ * (a constant at each inlined call): the caller knows rf ≠ 0, so only the f64 form is emitted (no branch in a loop).
+ */
 // @ts-ignore: decorator
 @inline function emit8(a0: v128, a1: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
-  zy: i32, lo: i32, hi: i32, raw: bool): void {
+  zy: i32, lo: i32, hi: i32, raw: bool, fast: bool = false): void {
   if (raw) {
     storeAcc4(a0, yp, c, C);
     storeAcc4(a1, yp, c + 4, C);
     return;
   }
-  if (rf != 0) {
+  if (fast || rf != 0) {
     const out = requantClamp8F64(a0, a1, rf + (<usize>c << 3), f64x2.splat(MAGIC + f64(zy)), lo, hi);
     if (c + 8 <= C) v128.store(yp + (<usize>c << 1), out);
     else storeLanes(out, yp, c, C);
@@ -123,7 +126,7 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
 // @ts-ignore: decorator
 @inline function dot9(x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128, x8: v128,
   p0l: v128, p0h: v128, p1l: v128, p1h: v128, p2l: v128, p2h: v128, p3l: v128, p3h: v128, p4l: v128, p4h: v128,
-  b0: v128, b1: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, zy: i32, lo: i32, hi: i32, raw: bool): void {
+  b0: v128, b1: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, zy: i32, lo: i32, hi: i32, raw: bool, fast: bool = false): void {
   let a0 = i32x4.add(b0, i32x4.dot_i16x8_s(zipLo(x0, x1), p0l));
   let a1 = i32x4.add(b1, i32x4.dot_i16x8_s(zipHi(x0, x1), p0h));
   a0 = i32x4.add(a0, i32x4.dot_i16x8_s(zipLo(x2, x3), p1l));
@@ -224,14 +227,28 @@ const KEEP_EVEN: i32 = 65535;
         const xw = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
         let x0 = xw + o0, x1 = xw + RS, x2 = xw + o2;
         let yp = yr + <usize>ox * ystep;
-        for (; ox < b; ox++) {
-          dot9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
-            v128.load(x2), v128.load(x2 + PS), v128.load(x2 + 2 * PS), p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h,
-            b0, b1, yp, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
-          x0 += step;
-          x1 += step;
-          x2 += step;
-          yp += ystep;
+        // The f64 requant's loop on its own, so that its body has no branch on the requant form: with one, V8 spilled the
+        // 9 loaded taps and reloaded the pairs around it.
+        if (!raw && rf != 0) {
+          for (; ox < b; ox++) {
+            dot9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
+              v128.load(x2), v128.load(x2 + PS), v128.load(x2 + 2 * PS), p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h,
+              b0, b1, yp, c, C, m, s, pw, ps, rf, zy, lo, hi, raw, true);
+            x0 += step;
+            x1 += step;
+            x2 += step;
+            yp += ystep;
+          }
+        } else {
+          for (; ox < b; ox++) {
+            dot9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
+              v128.load(x2), v128.load(x2 + PS), v128.load(x2 + 2 * PS), p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h,
+              b0, b1, yp, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
+            x0 += step;
+            x1 += step;
+            x2 += step;
+            yp += ystep;
+          }
         }
         if (ox == ox1) break;
       }
@@ -271,10 +288,10 @@ const KEEP_EVEN: i32 = 65535;
  */
 // @ts-ignore: decorator
 @inline function emit16(a: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, q: usize, qs: i32,
-  zy: i32, lo: i32, hi: i32, raw: bool): void {
+  zy: i32, lo: i32, hi: i32, raw: bool, fast: bool = false): void {
   const a0 = i32x4.extend_low_i16x8_s(a);
   const a1 = i32x4.extend_high_i16x8_s(a);
-  if (!raw && qs > 0) {
+  if (!raw && (fast || qs > 0)) {
     const out = requantClamp8I32(a0, a1, q + (<usize>c << 2), i32x4.splat((1 << (qs - 1)) + zy * (1 << qs)), qs, lo, hi);
     if (c + 8 <= C) v128.store(yp + (<usize>c << 1), out);
     else storeLanes(out, yp, c, C);
@@ -287,7 +304,7 @@ const KEEP_EVEN: i32 = 65535;
 // @ts-ignore: decorator
 @inline function mac9(x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128, x8: v128,
   w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, w8: v128, b: v128,
-  yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, q: usize, qs: i32, zy: i32, lo: i32, hi: i32, raw: bool): void {
+  yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, q: usize, qs: i32, zy: i32, lo: i32, hi: i32, raw: bool, fast: bool = false): void {
   let a = i16x8.add(b, i16x8.mul(x0, w0));
   let e = i16x8.mul(x1, w1);
   a = i16x8.add(a, i16x8.mul(x2, w2));
@@ -297,7 +314,7 @@ const KEEP_EVEN: i32 = 65535;
   a = i16x8.add(a, i16x8.mul(x6, w6));
   e = i16x8.add(e, i16x8.mul(x7, w7));
   a = i16x8.add(a, i16x8.mul(x8, w8));
-  emit16(i16x8.add(a, e), yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
+  emit16(i16x8.add(a, e), yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw, fast);
 }
 
 /**
@@ -355,14 +372,27 @@ const KEEP_EVEN: i32 = 65535;
         const xw = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
         let x0 = xw + o0, x1 = xw + RS, x2 = xw + o2;
         let yp = yr + <usize>ox * ystep;
-        for (; ox < b; ox++) {
-          mac9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
-            v128.load(x2), v128.load(x2 + PS), v128.load(x2 + 2 * PS), w0, w1, w2, w3, w4, w5, w6, w7, w8, bv,
-            yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
-          x0 += step;
-          x1 += step;
-          x2 += step;
-          yp += ystep;
+        if (!raw && qs > 0) {
+          // The i32 requant's loop on its own (as dw3x3Row's f64 one).
+          for (; ox < b; ox++) {
+            mac9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
+              v128.load(x2), v128.load(x2 + PS), v128.load(x2 + 2 * PS), w0, w1, w2, w3, w4, w5, w6, w7, w8, bv,
+              yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw, true);
+            x0 += step;
+            x1 += step;
+            x2 += step;
+            yp += ystep;
+          }
+        } else {
+          for (; ox < b; ox++) {
+            mac9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
+              v128.load(x2), v128.load(x2 + PS), v128.load(x2 + 2 * PS), w0, w1, w2, w3, w4, w5, w6, w7, w8, bv,
+              yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
+            x0 += step;
+            x1 += step;
+            x2 += step;
+            yp += ystep;
+          }
         }
         if (ox == ox1) break;
       }
