@@ -153,6 +153,47 @@ const KEEP_EVEN: i32 = 65535;
 }
 
 /**
+ * The interior run [ox, b) of one 4-channel half (h = 0: channels c..c+3, the low lanes; 1: c+4..c+7) of a whole group
+ * (c + 8 ≤ C; x0..x2 at the group's channels in window rows 0..2, yp at its channel c) with the f64 requant: per pixel 5 interleaves, 5 `dot_i16x8_s`, then requantClamp8F64's steps on 4 lanes
+ * and one 8-byte store. Half the group at a time keeps the loop's invariants (5 weight pairs, the bias, the f64
+ * constant, lo, hi) within x64's 16 vector registers; with both halves in one loop V8 spilled them.
+ */
+// @ts-ignore: decorator
+@inline function runF64Half(h: i32, x0: usize, x1: usize, x2: usize, PS: usize, step: usize, yp: usize, ystep: usize, n: i32,
+  q0: v128, q1: v128, q2: v128, q3: v128, q4: v128, bv: v128, f: usize, zy: i32, lo: i32, hi: i32): void {
+  const k = f64x2.splat(MAGIC + f64(zy));
+  const lov = i16x8.splat(i16(lo));
+  const hiv = i16x8.splat(i16(hi));
+  const f0 = v128.load(f), f1 = v128.load(f, 16);
+  for (let i = 0; i < n; i++) {
+    let a: v128;
+    if (h == 0) {
+      a = i32x4.add(bv, i32x4.dot_i16x8_s(zipLo(v128.load(x0), v128.load(x0 + PS)), q0));
+      a = i32x4.add(a, i32x4.dot_i16x8_s(zipLo(v128.load(x0 + 2 * PS), v128.load(x1)), q1));
+      a = i32x4.add(a, i32x4.dot_i16x8_s(zipLo(v128.load(x1 + PS), v128.load(x1 + 2 * PS)), q2));
+      a = i32x4.add(a, i32x4.dot_i16x8_s(zipLo(v128.load(x2), v128.load(x2 + PS)), q3));
+      const t8 = v128.load(x2 + 2 * PS);
+      a = i32x4.add(a, i32x4.dot_i16x8_s(zipLo(t8, t8), q4));
+    } else {
+      a = i32x4.add(bv, i32x4.dot_i16x8_s(zipHi(v128.load(x0), v128.load(x0 + PS)), q0));
+      a = i32x4.add(a, i32x4.dot_i16x8_s(zipHi(v128.load(x0 + 2 * PS), v128.load(x1)), q1));
+      a = i32x4.add(a, i32x4.dot_i16x8_s(zipHi(v128.load(x1 + PS), v128.load(x1 + 2 * PS)), q2));
+      a = i32x4.add(a, i32x4.dot_i16x8_s(zipHi(v128.load(x2), v128.load(x2 + PS)), q3));
+      const t8 = v128.load(x2 + 2 * PS);
+      a = i32x4.add(a, i32x4.dot_i16x8_s(zipHi(t8, t8), q4));
+    }
+    const d0 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(a), f0), k);
+    const d1 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 2, 3)), f1), k);
+    const r = i32x4.shuffle(d0, d1, 0, 2, 4, 6);
+    v128.store64_lane(yp, i16x8.min_s(i16x8.max_s(i16x8.narrow_i32x4_s(r, r), lov), hiv), 0);
+    x0 += step;
+    x1 += step;
+    x2 += step;
+    yp += ystep;
+  }
+}
+
+/**
  * Columns ox0 … ox1 − 1 of output row oy of a 3×3 depthwise conv (SIMD). Per 8 channels, the 9 taps are taken in pairs
  * (t0,t1) (t2,t3) (t4,t5) (t6,t7) (t8,t8): the two input vectors are interleaved channel by channel and
  * multiplied with the equally interleaved weights by `i32x4.dot_i16x8_s`, 2 MACs per lane; the pair (t8,t8)
@@ -229,7 +270,14 @@ const KEEP_EVEN: i32 = 65535;
         let yp = yr + <usize>ox * ystep;
         // The f64 requant's loop on its own, so that its body has no branch on the requant form: with one, V8 spilled the
         // 9 loaded taps and reloaded the pairs around it.
-        if (!raw && rf != 0) {
+        if (!raw && rf != 0 && c + 8 <= C && ox < b) {
+          // Whole groups: one half of the channels at a time (runF64Half).
+          const fc = rf + (<usize>c << 3);
+          const yc = yp + (<usize>c << 1);
+          runF64Half(0, x0, x1, x2, PS, step, yc, ystep, b - ox, p0l, p1l, p2l, p3l, p4l, b0, fc, zy, lo, hi);
+          runF64Half(1, x0, x1, x2, PS, step, yc + 8, ystep, b - ox, p0h, p1h, p2h, p3h, p4h, b1, fc + 32, zy, lo, hi);
+          ox = b;
+        } else if (!raw && rf != 0) {
           for (; ox < b; ox++) {
             dot9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
               v128.load(x2), v128.load(x2 + PS), v128.load(x2 + 2 * PS), p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h,

@@ -119,7 +119,7 @@ describe.skipIf(!simdSupported())("depthwise 3×3 paths (f64 requant, i16 taps, 
 // high) check each tap. Swept over input sizes 1…9 (1 and 2 wide/high: both sides masked or checked), strides 1 and
 // 2, `same`, `valid` and explicit pads (0, 1, 2 per side, asymmetric), W8A8 (i32 taps, f64 requant) and W4A4 (i16
 // taps), with and without zero points (the fold must leave out exactly the masked taps), on the SIMD and relaxed builds.
-const SIZES: [number, number][] = [[1, 1], [1, 5], [2, 2], [2, 9], [3, 3], [5, 1], [4, 7], [7, 7], [8, 6], [9, 10]];
+const SIZES: [number, number][] = [[5, 40], [1, 1], [1, 5], [2, 2], [2, 9], [3, 3], [5, 1], [4, 7], [7, 7], [8, 6], [9, 10]];
 const PADS: (Padding | [number, number, number, number])[] = ["same", "valid", [1, 1, 1, 1], [2, 2, 2, 2], [0, 1, 2, 0], [2, 0, 1, 2], [1, 2, 0, 1]];
 
 function borderLayer(Hb: number, Wb: number, C: number, stride: number, padding: Padding | [number, number, number, number], bits: 8 | 4, zx: number, zy: number, seed: number): { layer: Conv2DLayer; x: Activation } {
@@ -149,7 +149,7 @@ describe.skipIf(!simdSupported())("depthwise 3×3 borders (masked rows and colum
           for (const [Hb, Wb] of SIZES)
             for (const stride of [1, 2])
               for (const padding of PADS)
-                for (const C of [13, 8]) {
+                for (const C of [13, 8, 32]) {
                   const g = windowGeometry([Hb, Wb, C], [3, 3], [stride, stride], padding);
                   if (g.OH < 1 || g.OW < 1) continue;
                   const { layer, x } = borderLayer(Hb, Wb, C, stride, padding, bits, zx, zy, Hb * 1000 + Wb * 100 + stride * 10 + C);
