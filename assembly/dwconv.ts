@@ -152,6 +152,56 @@ const KEEP_EVEN: i32 = 65535;
   return i32x4.sub(b, i32x4.add(t, i32x4.dot_i16x8_s(zxv, q4)));
 }
 
+/** zipLo (h = 0) or zipHi (h = 1) of a and b; h a constant at each inlined call. */
+// @ts-ignore: decorator
+@inline function zipH(h: i32, a: v128, b: v128): v128 {
+  return h == 0 ? zipLo(a, b) : zipHi(a, b);
+}
+
+/**
+ * runF64Half for stride 1, the pairs shared between neighbouring outputs: V_j = (x[r0][j], x[r1][j]) meets the
+ * weight pairs (w0,w3), (w1,w4), (w2,w5) of the outputs j, j − 1, j − 2, and H_j = (x[r2][j], x[r2][j+1]) meets
+ * (w6,w7) of output j and (0,w8) of output j − 1; so each output makes 2 interleaves from 3 loads (V_{o+2}, H_{o+1})
+ * instead of 5 from 9, and the same 5 `dot_i16x8_s`. q03..q08: those pairs' low (h = 0) or high halves, the rows'
+ * masks applied (weights zeroed). x0..x2: window rows 0..2 at column ox (the group's channels), n ≥ 1 outputs.
+ */
+// @ts-ignore: decorator
+@inline function runF64HalfS1(h: i32, x0: usize, x1: usize, x2: usize, PS: usize, yp: usize, ystep: usize, n: i32,
+  q03: v128, q14: v128, q25: v128, q67: v128, q08: v128, bv: v128, f: usize, zy: i32, lo: i32, hi: i32): void {
+  const k = f64x2.splat(MAGIC + f64(zy));
+  const lov = i16x8.splat(i16(lo));
+  const hiv = i16x8.splat(i16(hi));
+  let v0 = zipH(h, v128.load(x0), v128.load(x1));
+  let v1 = zipH(h, v128.load(x0 + PS), v128.load(x1 + PS));
+  let t = v128.load(x2 + PS);
+  let h0 = zipH(h, v128.load(x2), t);
+  x0 += 2 * PS;
+  x1 += 2 * PS;
+  x2 += 2 * PS;
+  for (let i = 0; i < n; i++) {
+    const v2 = zipH(h, v128.load(x0), v128.load(x1));
+    const u = v128.load(x2);
+    const h1 = zipH(h, t, u);
+    let a = i32x4.add(bv, i32x4.dot_i16x8_s(v0, q03));
+    a = i32x4.add(a, i32x4.dot_i16x8_s(v1, q14));
+    a = i32x4.add(a, i32x4.dot_i16x8_s(v2, q25));
+    a = i32x4.add(a, i32x4.dot_i16x8_s(h0, q67));
+    a = i32x4.add(a, i32x4.dot_i16x8_s(h1, q08));
+    const d0 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(a), v128.load(f)), k);
+    const d1 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 2, 3)), v128.load(f, 16)), k);
+    const r = i32x4.shuffle(d0, d1, 0, 2, 4, 6);
+    v128.store64_lane(yp, i16x8.min_s(i16x8.max_s(i16x8.narrow_i32x4_s(r, r), lov), hiv), 0);
+    v0 = v1;
+    v1 = v2;
+    h0 = h1;
+    t = u;
+    x0 += PS;
+    x1 += PS;
+    x2 += PS;
+    yp += ystep;
+  }
+}
+
 /**
  * The interior run [ox, b) of one 4-channel half (h = 0: channels c..c+3, the low lanes; 1: c+4..c+7) of a whole group
  * (c + 8 ≤ C; x0..x2 at the group's channels in window rows 0..2, yp at its channel c) with the f64 requant: per pixel 5 interleaves, 5 `dot_i16x8_s`, then requantClamp8F64's steps on 4 lanes
@@ -274,8 +324,16 @@ const KEEP_EVEN: i32 = 65535;
           // Whole groups: one half of the channels at a time (runF64Half).
           const fc = rf + (<usize>c << 3);
           const yc = yp + (<usize>c << 1);
-          runF64Half(0, x0, x1, x2, PS, step, yc, ystep, b - ox, p0l, p1l, p2l, p3l, p4l, b0, fc, zy, lo, hi);
-          runF64Half(1, x0, x1, x2, PS, step, yc + 8, ystep, b - ox, p0h, p1h, p2h, p3h, p4h, b1, fc + 32, zy, lo, hi);
+          if (sw == 1) {
+            // The row's masks on the single weights, then the shared pairs (runF64HalfS1).
+            const m0 = top ? zero : w0, m1 = top ? zero : w1, m2 = top ? zero : w2;
+            const m6 = bot ? zero : w6, m7 = bot ? zero : w7, m8 = bot ? zero : w8;
+            runF64HalfS1(0, x0, x1, x2, PS, yc, ystep, b - ox, zipLo(m0, w3), zipLo(m1, w4), zipLo(m2, w5), zipLo(m6, m7), zipLo(zero, m8), b0, fc, zy, lo, hi);
+            runF64HalfS1(1, x0, x1, x2, PS, yc + 8, ystep, b - ox, zipHi(m0, w3), zipHi(m1, w4), zipHi(m2, w5), zipHi(m6, m7), zipHi(zero, m8), b1, fc + 32, zy, lo, hi);
+          } else {
+            runF64Half(0, x0, x1, x2, PS, step, yc, ystep, b - ox, p0l, p1l, p2l, p3l, p4l, b0, fc, zy, lo, hi);
+            runF64Half(1, x0, x1, x2, PS, step, yc + 8, ystep, b - ox, p0h, p1h, p2h, p3h, p4h, b1, fc + 32, zy, lo, hi);
+          }
           ox = b;
         } else if (!raw && rf != 0) {
           for (; ox < b; ox++) {
