@@ -68,19 +68,16 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   if (c + 2 < C) store<i32>(p, i32x4.extract_lane(v, 2), 8);
 }
 
-/**
- * Requantizes (or, `raw`, stores as i32) the accumulators a0|a1 of channels c..c+7 (< C) of the pixel at yp. `fast`
- * (a constant at each inlined call): the caller knows rf ≠ 0, so only the f64 form is emitted (no branch in a loop).
- */
+/** Requantizes (or, `raw`, stores as i32) the accumulators a0|a1 of channels c..c+7 (< C) of the pixel at yp. */
 // @ts-ignore: decorator
 @inline function emit8(a0: v128, a1: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
-  zy: i32, lo: i32, hi: i32, raw: bool, fast: bool = false): void {
+  zy: i32, lo: i32, hi: i32, raw: bool): void {
   if (raw) {
     storeAcc4(a0, yp, c, C);
     storeAcc4(a1, yp, c + 4, C);
     return;
   }
-  if (fast || rf != 0) {
+  if (rf != 0) {
     const out = requantClamp8F64(a0, a1, rf + (<usize>c << 3), f64x2.splat(MAGIC + f64(zy)), lo, hi);
     if (c + 8 <= C) v128.store(yp + (<usize>c << 1), out);
     else storeLanes(out, yp, c, C);
@@ -126,7 +123,7 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
 // @ts-ignore: decorator
 @inline function dot9(x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128, x8: v128,
   p0l: v128, p0h: v128, p1l: v128, p1h: v128, p2l: v128, p2h: v128, p3l: v128, p3h: v128, p4l: v128, p4h: v128,
-  b0: v128, b1: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, zy: i32, lo: i32, hi: i32, raw: bool, fast: bool = false): void {
+  b0: v128, b1: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, zy: i32, lo: i32, hi: i32, raw: bool): void {
   let a0 = i32x4.add(b0, i32x4.dot_i16x8_s(zipLo(x0, x1), p0l));
   let a1 = i32x4.add(b1, i32x4.dot_i16x8_s(zipHi(x0, x1), p0h));
   a0 = i32x4.add(a0, i32x4.dot_i16x8_s(zipLo(x2, x3), p1l));
@@ -318,10 +315,10 @@ const KEEP_EVEN: i32 = 65535;
         const xw = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
         let x0 = xw + o0, x1 = xw + RS, x2 = xw + o2;
         let yp = yr + <usize>ox * ystep;
-        // The f64 requant's loop on its own, so that its body has no branch on the requant form: with one, V8 spilled the
-        // 9 loaded taps and reloaded the pairs around it.
+        // Whole groups with the f64 requant: loops of their own, one half of the channels at a time (runF64Half,
+        // runF64HalfS1), with no branch on the requant form in them (with one, V8 spilled the 9 loaded taps and reloaded
+        // the pairs around it). A last partial group takes dot9.
         if (!raw && rf != 0 && c + 8 <= C && ox < b) {
-          // Whole groups: one half of the channels at a time (runF64Half).
           const fc = rf + (<usize>c << 3);
           const yc = yp + (<usize>c << 1);
           if (sw == 1) {
@@ -335,16 +332,6 @@ const KEEP_EVEN: i32 = 65535;
             runF64Half(1, x0, x1, x2, PS, step, yc + 8, ystep, b - ox, p0h, p1h, p2h, p3h, p4h, b1, fc + 32, zy, lo, hi);
           }
           ox = b;
-        } else if (!raw && rf != 0) {
-          for (; ox < b; ox++) {
-            dot9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
-              v128.load(x2), v128.load(x2 + PS), v128.load(x2 + 2 * PS), p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h,
-              b0, b1, yp, c, C, m, s, pw, ps, rf, zy, lo, hi, raw, true);
-            x0 += step;
-            x1 += step;
-            x2 += step;
-            yp += ystep;
-          }
         } else {
           for (; ox < b; ox++) {
             dot9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
@@ -395,6 +382,7 @@ const KEEP_EVEN: i32 = 65535;
 // @ts-ignore: decorator
 @inline function emit16(a: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, q: usize, qs: i32,
   zy: i32, lo: i32, hi: i32, raw: bool, fast: bool = false): void {
+  // fast (a constant at each inlined call): the caller knows qs > 0, so only the i32 form is emitted (no branch in its loop).
   const a0 = i32x4.extend_low_i16x8_s(a);
   const a1 = i32x4.extend_high_i16x8_s(a);
   if (!raw && (fast || qs > 0)) {
