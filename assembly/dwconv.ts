@@ -137,15 +137,123 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   emit8(a0, a1, yp, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
 }
 
+/** i32x4 mask keeping the second tap of each interleaved weight pair (the odd i16 lanes): 0xffff0000 = −65,536. */
+const KEEP_ODD: i32 = -65536;
+/** i32x4 mask keeping the first tap of each pair (the even i16 lanes): 0x0000ffff = 65,535. */
+const KEEP_EVEN: i32 = 65535;
+
+/** b − zx·Σw over the taps of the weight pairs q0..q4 (dot(zx, pair) = zx·(wa + wb)): the bias with the zero point folded in. */
+// @ts-ignore: decorator
+@inline function fold5(b: v128, zxv: v128, q0: v128, q1: v128, q2: v128, q3: v128, q4: v128): v128 {
+  const t = i32x4.add(i32x4.add(i32x4.dot_i16x8_s(zxv, q0), i32x4.dot_i16x8_s(zxv, q1)), i32x4.add(i32x4.dot_i16x8_s(zxv, q2), i32x4.dot_i16x8_s(zxv, q3)));
+  return i32x4.sub(b, i32x4.add(t, i32x4.dot_i16x8_s(zxv, q4)));
+}
+
+/** zipLo (h = 0) or zipHi (h = 1) of a and b; h a constant at each inlined call. */
+// @ts-ignore: decorator
+@inline function zipH(h: i32, a: v128, b: v128): v128 {
+  return h == 0 ? zipLo(a, b) : zipHi(a, b);
+}
+
+/**
+ * runF64Half for stride 1, the pairs shared between neighbouring outputs: V_j = (x[r0][j], x[r1][j]) meets the
+ * weight pairs (w0,w3), (w1,w4), (w2,w5) of the outputs j, j − 1, j − 2, and H_j = (x[r2][j], x[r2][j+1]) meets
+ * (w6,w7) of output j and (0,w8) of output j − 1; so each output makes 2 interleaves from 3 loads (V_{o+2}, H_{o+1})
+ * instead of 5 from 9, and the same 5 `dot_i16x8_s`. q03..q08: those pairs' low (h = 0) or high halves, the rows'
+ * masks applied (weights zeroed). x0..x2: window rows 0..2 at column ox (the group's channels), n ≥ 1 outputs.
+ */
+// @ts-ignore: decorator
+@inline function runF64HalfS1(h: i32, x0: usize, x1: usize, x2: usize, PS: usize, yp: usize, ystep: usize, n: i32,
+  q03: v128, q14: v128, q25: v128, q67: v128, q08: v128, bv: v128, f: usize, zy: i32, lo: i32, hi: i32): void {
+  const k = f64x2.splat(MAGIC + f64(zy));
+  const lov = i16x8.splat(i16(lo));
+  const hiv = i16x8.splat(i16(hi));
+  let v0 = zipH(h, v128.load(x0), v128.load(x1));
+  let v1 = zipH(h, v128.load(x0 + PS), v128.load(x1 + PS));
+  let t = v128.load(x2 + PS);
+  let h0 = zipH(h, v128.load(x2), t);
+  x0 += 2 * PS;
+  x1 += 2 * PS;
+  x2 += 2 * PS;
+  for (let i = 0; i < n; i++) {
+    const v2 = zipH(h, v128.load(x0), v128.load(x1));
+    const u = v128.load(x2);
+    const h1 = zipH(h, t, u);
+    let a = i32x4.add(bv, i32x4.dot_i16x8_s(v0, q03));
+    a = i32x4.add(a, i32x4.dot_i16x8_s(v1, q14));
+    a = i32x4.add(a, i32x4.dot_i16x8_s(v2, q25));
+    a = i32x4.add(a, i32x4.dot_i16x8_s(h0, q67));
+    a = i32x4.add(a, i32x4.dot_i16x8_s(h1, q08));
+    const d0 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(a), v128.load(f)), k);
+    const d1 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 2, 3)), v128.load(f, 16)), k);
+    const r = i32x4.shuffle(d0, d1, 0, 2, 4, 6);
+    v128.store64_lane(yp, i16x8.min_s(i16x8.max_s(i16x8.narrow_i32x4_s(r, r), lov), hiv), 0);
+    v0 = v1;
+    v1 = v2;
+    h0 = h1;
+    t = u;
+    x0 += PS;
+    x1 += PS;
+    x2 += PS;
+    yp += ystep;
+  }
+}
+
+/**
+ * The interior run [ox, b) of one 4-channel half (h = 0: channels c..c+3, the low lanes; 1: c+4..c+7) of a whole group
+ * (c + 8 ≤ C; x0..x2 at the group's channels in window rows 0..2, yp at its channel c) with the f64 requant: per pixel 5 interleaves, 5 `dot_i16x8_s`, then requantClamp8F64's steps on 4 lanes
+ * and one 8-byte store. Half the group at a time keeps the loop's invariants (5 weight pairs, the bias, the f64
+ * constant, lo, hi) within x64's 16 vector registers; with both halves in one loop V8 spilled them.
+ */
+// @ts-ignore: decorator
+@inline function runF64Half(h: i32, x0: usize, x1: usize, x2: usize, PS: usize, step: usize, yp: usize, ystep: usize, n: i32,
+  q0: v128, q1: v128, q2: v128, q3: v128, q4: v128, bv: v128, f: usize, zy: i32, lo: i32, hi: i32): void {
+  const k = f64x2.splat(MAGIC + f64(zy));
+  const lov = i16x8.splat(i16(lo));
+  const hiv = i16x8.splat(i16(hi));
+  const f0 = v128.load(f), f1 = v128.load(f, 16);
+  for (let i = 0; i < n; i++) {
+    let a: v128;
+    if (h == 0) {
+      a = i32x4.add(bv, i32x4.dot_i16x8_s(zipLo(v128.load(x0), v128.load(x0 + PS)), q0));
+      a = i32x4.add(a, i32x4.dot_i16x8_s(zipLo(v128.load(x0 + 2 * PS), v128.load(x1)), q1));
+      a = i32x4.add(a, i32x4.dot_i16x8_s(zipLo(v128.load(x1 + PS), v128.load(x1 + 2 * PS)), q2));
+      a = i32x4.add(a, i32x4.dot_i16x8_s(zipLo(v128.load(x2), v128.load(x2 + PS)), q3));
+      const t8 = v128.load(x2 + 2 * PS);
+      a = i32x4.add(a, i32x4.dot_i16x8_s(zipLo(t8, t8), q4));
+    } else {
+      a = i32x4.add(bv, i32x4.dot_i16x8_s(zipHi(v128.load(x0), v128.load(x0 + PS)), q0));
+      a = i32x4.add(a, i32x4.dot_i16x8_s(zipHi(v128.load(x0 + 2 * PS), v128.load(x1)), q1));
+      a = i32x4.add(a, i32x4.dot_i16x8_s(zipHi(v128.load(x1 + PS), v128.load(x1 + 2 * PS)), q2));
+      a = i32x4.add(a, i32x4.dot_i16x8_s(zipHi(v128.load(x2), v128.load(x2 + PS)), q3));
+      const t8 = v128.load(x2 + 2 * PS);
+      a = i32x4.add(a, i32x4.dot_i16x8_s(zipHi(t8, t8), q4));
+    }
+    const d0 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(a), f0), k);
+    const d1 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 2, 3)), f1), k);
+    const r = i32x4.shuffle(d0, d1, 0, 2, 4, 6);
+    v128.store64_lane(yp, i16x8.min_s(i16x8.max_s(i16x8.narrow_i32x4_s(r, r), lov), hiv), 0);
+    x0 += step;
+    x1 += step;
+    x2 += step;
+    yp += ystep;
+  }
+}
+
 /**
  * Columns ox0 … ox1 − 1 of output row oy of a 3×3 depthwise conv (SIMD). Per 8 channels, the 9 taps are taken in pairs
  * (t0,t1) (t2,t3) (t4,t5) (t6,t7) (t8,t8): the two input vectors are interleaved channel by channel and
  * multiplied with the equally interleaved weights by `i32x4.dot_i16x8_s`, 2 MACs per lane; the pair (t8,t8)
  * meets the weights (w8, 0). The weight pairs are built once per row and 8 channels. The zero point is folded
  * into the bias: Σ (x − zx)·w = Σ x·w − zx·Σ w (exact in wrapping i32, as the accumulator itself is), so the
- * loads need no subtraction, and a padded tap reads the vector zx. Columns [oxa, oxb) of a row whose window
- * rows all lie inside x have their whole window inside x and run without checks; the other pixels check
- * each tap (tapOr). yr: y at (oy, 0) (column ox is stored at yr + ox·(bytes per pixel)).
+ * loads need no subtraction (and when zx = 0 the fold is skipped).
+ * Borders without checks (`same` padding: at most one padded row or column on a side): a row whose window row 0
+ * lies above x (iy = −1) or row 2 below it (iy + 2 = H) has those three taps' weights zeroed in its pairs and their
+ * loads redirected to window row 1; likewise the column whose window starts at ix = −1 or ends at ix + 2 = W, per
+ * pixel. A zeroed tap contributes 0 whatever it loads, and the fold sums only the weights left, so such a pixel is
+ * exact with the interior's arithmetic. Columns [oxa, oxb) have their whole window inside x horizontally. Other
+ * windows (padding ≥ 2, an input 1 wide or 1 high) check each tap (tapOr): a padded tap whose weight is still
+ * there reads zx, which the fold cancels. yr: y at (oy, 0) (column ox is stored at yr + ox·(bytes per pixel)).
  */
 // @ts-ignore: decorator
 @inline function dw3x3Row(xb: usize, yr: usize, oy: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32, pt: i32, pl: i32,
@@ -156,47 +264,113 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   const step = <usize>sw * PS;
   const ystep = raw ? <usize>C << 2 : <usize>C << 1;
   const iy = oy * sh - pt;
-  const full = iy >= 0 && iy + 3 <= H;
-  // The unchecked columns [a, b) lie within [oxa, oxb); a > b only leaves the checked path to every column.
-  const a = full ? max(oxa, ox0) : ox1;
-  const b = full ? min(oxb, ox1) : ox1;
+  const top = iy == -1 && H >= 2;
+  const bot = iy >= 0 && iy + 2 == H;
+  const fast = top || bot || (iy >= 0 && iy + 3 <= H);
+  // Window rows 0 and 2 as byte offsets from row iy (a masked one reads row 1).
+  const o0: usize = top ? RS : 0;
+  const o2: usize = bot ? RS : 2 * RS;
+  // The unchecked columns [a, b) lie within [oxa, oxb); a > b only leaves every column to the others. oxl / oxr: the
+  // masked left / right column (−1: none).
+  const a = fast ? max(oxa, ox0) : ox1;
+  const b = fast ? min(oxb, ox1) : ox1;
+  const oxl = fast && oxa >= 1 && (oxa - 1) * sw - pl == -1 && W >= 2 ? oxa - 1 : -1;
+  const ixr = oxb * sw - pl;
+  const oxr = fast && ixr >= 0 && ixr + 2 == W ? oxb : -1;
   const zxv = i16x8.splat(i16(zx));
   const zero = i16x8.splat(0);
+  const odd = i32x4.splat(KEEP_ODD);
+  const even = i32x4.splat(KEEP_EVEN);
   for (let c = 0; c < C; c += 8) {
     const wc = w + (<usize>c << 1);
     const w0 = v128.load(wc), w1 = v128.load(wc + wTap), w2 = v128.load(wc + 2 * wTap);
     const w3 = v128.load(wc + 3 * wTap), w4 = v128.load(wc + 4 * wTap), w5 = v128.load(wc + 5 * wTap);
     const w6 = v128.load(wc + 6 * wTap), w7 = v128.load(wc + 7 * wTap), w8 = v128.load(wc + 8 * wTap);
-    const p0l = zipLo(w0, w1), p0h = zipHi(w0, w1), p1l = zipLo(w2, w3), p1h = zipHi(w2, w3);
-    const p2l = zipLo(w4, w5), p2h = zipHi(w4, w5), p3l = zipLo(w6, w7), p3h = zipHi(w6, w7);
-    const p4l = zipLo(w8, zero), p4h = zipHi(w8, zero);
-    // bias − zx·Σw per channel: dot(zx, pair) = zx·(wa + wb).
-    let zl = i32x4.add(i32x4.dot_i16x8_s(zxv, p0l), i32x4.dot_i16x8_s(zxv, p1l));
-    zl = i32x4.add(zl, i32x4.add(i32x4.dot_i16x8_s(zxv, p2l), i32x4.dot_i16x8_s(zxv, p3l)));
-    let zh = i32x4.add(i32x4.dot_i16x8_s(zxv, p0h), i32x4.dot_i16x8_s(zxv, p1h));
-    zh = i32x4.add(zh, i32x4.add(i32x4.dot_i16x8_s(zxv, p2h), i32x4.dot_i16x8_s(zxv, p3h)));
-    const b0 = i32x4.sub(v128.load(bias + (<usize>c << 2)), i32x4.add(zl, i32x4.dot_i16x8_s(zxv, p4l)));
-    const b1 = i32x4.sub(v128.load(bias + (<usize>c << 2), 16), i32x4.add(zh, i32x4.dot_i16x8_s(zxv, p4h)));
+    let p0l = zipLo(w0, w1), p0h = zipHi(w0, w1), p1l = zipLo(w2, w3), p1h = zipHi(w2, w3);
+    const p2l = zipLo(w4, w5), p2h = zipHi(w4, w5);
+    let p3l = zipLo(w6, w7), p3h = zipHi(w6, w7), p4l = zipLo(w8, zero), p4h = zipHi(w8, zero);
+    if (top) {
+      // Taps 0, 1, 2 above x.
+      p0l = zero;
+      p0h = zero;
+      p1l = v128.and(p1l, odd);
+      p1h = v128.and(p1h, odd);
+    }
+    if (bot) {
+      // Taps 6, 7, 8 below x.
+      p3l = zero;
+      p3h = zero;
+      p4l = zero;
+      p4h = zero;
+    }
+    let b0 = v128.load(bias + (<usize>c << 2));
+    let b1 = v128.load(bias + (<usize>c << 2), 16);
+    if (zx != 0) {
+      b0 = fold5(b0, zxv, p0l, p1l, p2l, p3l, p4l);
+      b1 = fold5(b1, zxv, p0h, p1h, p2h, p3h, p4h);
+    }
     for (let ox = ox0; ox < ox1; ox++) {
       if (ox == a) {
-        // The interior: every tap inside x, no checks.
-        let xp = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
+        // The interior: every tap inside x (or masked), no checks.
+        const xw = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
+        let x0 = xw + o0, x1 = xw + RS, x2 = xw + o2;
         let yp = yr + <usize>ox * ystep;
-        for (; ox < b; ox++) {
-          const r1 = xp + RS, r2 = r1 + RS;
-          dot9(v128.load(xp), v128.load(xp + PS), v128.load(xp + 2 * PS), v128.load(r1), v128.load(r1 + PS), v128.load(r1 + 2 * PS),
-            v128.load(r2), v128.load(r2 + PS), v128.load(r2 + 2 * PS), p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h,
-            b0, b1, yp, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
-          xp += step;
-          yp += ystep;
+        // Whole groups with the f64 requant: loops of their own, one half of the channels at a time (runF64Half,
+        // runF64HalfS1), with no branch on the requant form in them (with one, V8 spilled the 9 loaded taps and reloaded
+        // the pairs around it). A last partial group takes dot9.
+        if (!raw && rf != 0 && c + 8 <= C && ox < b) {
+          const fc = rf + (<usize>c << 3);
+          const yc = yp + (<usize>c << 1);
+          if (sw == 1) {
+            // The row's masks on the single weights, then the shared pairs (runF64HalfS1).
+            const m0 = top ? zero : w0, m1 = top ? zero : w1, m2 = top ? zero : w2;
+            const m6 = bot ? zero : w6, m7 = bot ? zero : w7, m8 = bot ? zero : w8;
+            runF64HalfS1(0, x0, x1, x2, PS, yc, ystep, b - ox, zipLo(m0, w3), zipLo(m1, w4), zipLo(m2, w5), zipLo(m6, m7), zipLo(zero, m8), b0, fc, zy, lo, hi);
+            runF64HalfS1(1, x0, x1, x2, PS, yc + 8, ystep, b - ox, zipHi(m0, w3), zipHi(m1, w4), zipHi(m2, w5), zipHi(m6, m7), zipHi(zero, m8), b1, fc + 32, zy, lo, hi);
+          } else {
+            runF64Half(0, x0, x1, x2, PS, step, yc, ystep, b - ox, p0l, p1l, p2l, p3l, p4l, b0, fc, zy, lo, hi);
+            runF64Half(1, x0, x1, x2, PS, step, yc + 8, ystep, b - ox, p0h, p1h, p2h, p3h, p4h, b1, fc + 32, zy, lo, hi);
+          }
+          ox = b;
+        } else {
+          for (; ox < b; ox++) {
+            dot9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
+              v128.load(x2), v128.load(x2 + PS), v128.load(x2 + 2 * PS), p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h,
+              b0, b1, yp, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
+            x0 += step;
+            x1 += step;
+            x2 += step;
+            yp += ystep;
+          }
         }
         if (ox == ox1) break;
       }
       const ix = ox * sw - pl;
-      dot9(tapOr(xb, iy, ix, H, W, C, c, zxv), tapOr(xb, iy, ix + 1, H, W, C, c, zxv), tapOr(xb, iy, ix + 2, H, W, C, c, zxv),
-        tapOr(xb, iy + 1, ix, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 2, H, W, C, c, zxv),
-        tapOr(xb, iy + 2, ix, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 2, H, W, C, c, zxv),
-        p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h, b0, b1, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
+      const xw = xb + (<usize>((iy * W + ix) * C + c) << 1);
+      const x0 = xw + o0, x1 = xw + RS, x2 = xw + o2;
+      if (ox == oxl) {
+        // Window column 0 left of x: taps 0, 3, 6 masked, their loads from column 1.
+        const l0l = v128.and(p0l, odd), l0h = v128.and(p0h, odd), l1l = v128.and(p1l, even), l1h = v128.and(p1h, even);
+        const l3l = v128.and(p3l, odd), l3h = v128.and(p3h, odd);
+        const c0 = zx != 0 ? fold5(v128.load(bias + (<usize>c << 2)), zxv, l0l, l1l, p2l, l3l, p4l) : b0;
+        const c1 = zx != 0 ? fold5(v128.load(bias + (<usize>c << 2), 16), zxv, l0h, l1h, p2h, l3h, p4h) : b1;
+        dot9(v128.load(x0 + PS), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1 + PS), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
+          v128.load(x2 + PS), v128.load(x2 + PS), v128.load(x2 + 2 * PS), l0l, l0h, l1l, l1h, p2l, p2h, l3l, l3h, p4l, p4h,
+          c0, c1, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
+      } else if (ox == oxr) {
+        // Window column 2 right of x: taps 2, 5, 8 masked, their loads from column 1.
+        const r1l = v128.and(p1l, odd), r1h = v128.and(p1h, odd), r2l = v128.and(p2l, even), r2h = v128.and(p2h, even);
+        const c0 = zx != 0 ? fold5(v128.load(bias + (<usize>c << 2)), zxv, p0l, r1l, r2l, p3l, zero) : b0;
+        const c1 = zx != 0 ? fold5(v128.load(bias + (<usize>c << 2), 16), zxv, p0h, r1h, r2h, p3h, zero) : b1;
+        dot9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + PS),
+          v128.load(x2), v128.load(x2 + PS), v128.load(x2 + PS), p0l, p0h, r1l, r1h, r2l, r2h, p3l, p3h, zero, zero,
+          c0, c1, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
+      } else {
+        dot9(tapOr(xb, iy, ix, H, W, C, c, zxv), tapOr(xb, iy, ix + 1, H, W, C, c, zxv), tapOr(xb, iy, ix + 2, H, W, C, c, zxv),
+          tapOr(xb, iy + 1, ix, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 2, H, W, C, c, zxv),
+          tapOr(xb, iy + 2, ix, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 2, H, W, C, c, zxv),
+          p0l, p0h, p1l, p1h, p2l, p2h, p3l, p3h, p4l, p4h, b0, b1, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, zy, lo, hi, raw);
+      }
     }
   }
 }
@@ -207,10 +381,11 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
  */
 // @ts-ignore: decorator
 @inline function emit16(a: v128, yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, q: usize, qs: i32,
-  zy: i32, lo: i32, hi: i32, raw: bool): void {
+  zy: i32, lo: i32, hi: i32, raw: bool, fast: bool = false): void {
+  // fast (a constant at each inlined call): the caller knows qs > 0, so only the i32 form is emitted (no branch in its loop).
   const a0 = i32x4.extend_low_i16x8_s(a);
   const a1 = i32x4.extend_high_i16x8_s(a);
-  if (!raw && qs > 0) {
+  if (!raw && (fast || qs > 0)) {
     const out = requantClamp8I32(a0, a1, q + (<usize>c << 2), i32x4.splat((1 << (qs - 1)) + zy * (1 << qs)), qs, lo, hi);
     if (c + 8 <= C) v128.store(yp + (<usize>c << 1), out);
     else storeLanes(out, yp, c, C);
@@ -223,7 +398,7 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
 // @ts-ignore: decorator
 @inline function mac9(x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128, x8: v128,
   w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, w8: v128, b: v128,
-  yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, q: usize, qs: i32, zy: i32, lo: i32, hi: i32, raw: bool): void {
+  yp: usize, c: i32, C: i32, m: usize, s: usize, pw: usize, ps: usize, rf: usize, q: usize, qs: i32, zy: i32, lo: i32, hi: i32, raw: bool, fast: bool = false): void {
   let a = i16x8.add(b, i16x8.mul(x0, w0));
   let e = i16x8.mul(x1, w1);
   a = i16x8.add(a, i16x8.mul(x2, w2));
@@ -233,16 +408,17 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   a = i16x8.add(a, i16x8.mul(x6, w6));
   e = i16x8.add(e, i16x8.mul(x7, w7));
   a = i16x8.add(a, i16x8.mul(x8, w8));
-  emit16(i16x8.add(a, e), yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
+  emit16(i16x8.add(a, e), yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw, fast);
 }
 
 /**
- * dw3x3Row (same geometry and operands, `raw` too) for a layer whose accumulators fit i16 (its proven
+ * dw3x3Row (same geometry, borders and operands, `raw` too) for a layer whose accumulators fit i16 (its proven
  * bound, prepared as a16 = 1; e.g. 4-bit activations and weights): the taps multiply and add in i16x8 lanes,
  * wrapping — the sum is right modulo 2^16, and as the true accumulator lies in [−2^15, 2^15) it is that sum
- * exactly. The folded bias bias − zx·Σw is taken modulo 2^16 too. 8 MACs per `i16x8.mul` and no interleaving,
- * against 8 per `dot_i16x8_s` plus a shuffle; one widening per output. q, qs: requantClamp8I32's multipliers and
- * shift (qs = 0: emit8's requant; q is then not read).
+ * exactly. The folded bias bias − zx·Σw is taken modulo 2^16 too (Σ over the taps left after a border's masking:
+ * a masked tap's weight is the zero vector). 8 MACs per `i16x8.mul` and no interleaving, against 8 per
+ * `dot_i16x8_s` plus a shuffle; one widening per output. q, qs: requantClamp8I32's multipliers and shift (qs = 0:
+ * emit8's requant; q is then not read).
  */
 // @ts-ignore: decorator
 @inline function dw3x3Row16(xb: usize, yr: usize, oy: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32, pt: i32, pl: i32,
@@ -253,38 +429,88 @@ export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32
   const step = <usize>sw * PS;
   const ystep = raw ? <usize>C << 2 : <usize>C << 1;
   const iy = oy * sh - pt;
-  const full = iy >= 0 && iy + 3 <= H;
-  const a = full ? max(oxa, ox0) : ox1;
-  const b = full ? min(oxb, ox1) : ox1;
+  const top = iy == -1 && H >= 2;
+  const bot = iy >= 0 && iy + 2 == H;
+  const fast = top || bot || (iy >= 0 && iy + 3 <= H);
+  const o0: usize = top ? RS : 0;
+  const o2: usize = bot ? RS : 2 * RS;
+  const a = fast ? max(oxa, ox0) : ox1;
+  const b = fast ? min(oxb, ox1) : ox1;
+  const oxl = fast && oxa >= 1 && (oxa - 1) * sw - pl == -1 && W >= 2 ? oxa - 1 : -1;
+  const ixr = oxb * sw - pl;
+  const oxr = fast && ixr >= 0 && ixr + 2 == W ? oxb : -1;
   const zxv = i16x8.splat(i16(zx));
+  const zero = i16x8.splat(0);
   for (let c = 0; c < C; c += 8) {
     const wc = w + (<usize>c << 1);
-    const w0 = v128.load(wc), w1 = v128.load(wc + wTap), w2 = v128.load(wc + 2 * wTap);
+    let w0 = v128.load(wc), w1 = v128.load(wc + wTap), w2 = v128.load(wc + 2 * wTap);
     const w3 = v128.load(wc + 3 * wTap), w4 = v128.load(wc + 4 * wTap), w5 = v128.load(wc + 5 * wTap);
-    const w6 = v128.load(wc + 6 * wTap), w7 = v128.load(wc + 7 * wTap), w8 = v128.load(wc + 8 * wTap);
+    let w6 = v128.load(wc + 6 * wTap), w7 = v128.load(wc + 7 * wTap), w8 = v128.load(wc + 8 * wTap);
+    if (top) {
+      w0 = zero;
+      w1 = zero;
+      w2 = zero;
+    }
+    if (bot) {
+      w6 = zero;
+      w7 = zero;
+      w8 = zero;
+    }
     // The low 16 bits of each i32 bias, minus zx·Σw, modulo 2^16.
     const bc = bias + (<usize>c << 2);
+    const b16 = i8x16.shuffle(v128.load(bc), v128.load(bc, 16), 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
     const sw9 = i16x8.add(i16x8.add(i16x8.add(w0, w1), i16x8.add(w2, w3)), i16x8.add(i16x8.add(w4, w5), i16x8.add(i16x8.add(w6, w7), w8)));
-    const bv = i16x8.sub(i8x16.shuffle(v128.load(bc), v128.load(bc, 16), 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29), i16x8.mul(zxv, sw9));
+    const bv = i16x8.sub(b16, i16x8.mul(zxv, sw9));
     for (let ox = ox0; ox < ox1; ox++) {
       if (ox == a) {
-        let xp = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
+        const xw = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
+        let x0 = xw + o0, x1 = xw + RS, x2 = xw + o2;
         let yp = yr + <usize>ox * ystep;
-        for (; ox < b; ox++) {
-          const r1 = xp + RS, r2 = r1 + RS;
-          mac9(v128.load(xp), v128.load(xp + PS), v128.load(xp + 2 * PS), v128.load(r1), v128.load(r1 + PS), v128.load(r1 + 2 * PS),
-            v128.load(r2), v128.load(r2 + PS), v128.load(r2 + 2 * PS), w0, w1, w2, w3, w4, w5, w6, w7, w8, bv,
-            yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
-          xp += step;
-          yp += ystep;
+        if (!raw && qs > 0) {
+          // The i32 requant's loop on its own (as dw3x3Row's f64 one).
+          for (; ox < b; ox++) {
+            mac9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
+              v128.load(x2), v128.load(x2 + PS), v128.load(x2 + 2 * PS), w0, w1, w2, w3, w4, w5, w6, w7, w8, bv,
+              yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw, true);
+            x0 += step;
+            x1 += step;
+            x2 += step;
+            yp += ystep;
+          }
+        } else {
+          for (; ox < b; ox++) {
+            mac9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
+              v128.load(x2), v128.load(x2 + PS), v128.load(x2 + 2 * PS), w0, w1, w2, w3, w4, w5, w6, w7, w8, bv,
+              yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
+            x0 += step;
+            x1 += step;
+            x2 += step;
+            yp += ystep;
+          }
         }
         if (ox == ox1) break;
       }
       const ix = ox * sw - pl;
-      mac9(tapOr(xb, iy, ix, H, W, C, c, zxv), tapOr(xb, iy, ix + 1, H, W, C, c, zxv), tapOr(xb, iy, ix + 2, H, W, C, c, zxv),
-        tapOr(xb, iy + 1, ix, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 2, H, W, C, c, zxv),
-        tapOr(xb, iy + 2, ix, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 2, H, W, C, c, zxv),
-        w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
+      const xw = xb + (<usize>((iy * W + ix) * C + c) << 1);
+      const x0 = xw + o0, x1 = xw + RS, x2 = xw + o2;
+      if (ox == oxl) {
+        // Window column 0 left of x: taps 0, 3, 6 zero, their loads from column 1; the fold without them.
+        const bl = i16x8.add(bv, i16x8.mul(zxv, i16x8.add(i16x8.add(w0, w3), w6)));
+        mac9(v128.load(x0 + PS), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1 + PS), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
+          v128.load(x2 + PS), v128.load(x2 + PS), v128.load(x2 + 2 * PS), zero, w1, w2, zero, w4, w5, zero, w7, w8, bl,
+          yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
+      } else if (ox == oxr) {
+        // Window column 2 right of x: taps 2, 5, 8 zero, their loads from column 1.
+        const br = i16x8.add(bv, i16x8.mul(zxv, i16x8.add(i16x8.add(w2, w5), w8)));
+        mac9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + PS),
+          v128.load(x2), v128.load(x2 + PS), v128.load(x2 + PS), w0, w1, zero, w3, w4, zero, w6, w7, zero, br,
+          yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
+      } else {
+        mac9(tapOr(xb, iy, ix, H, W, C, c, zxv), tapOr(xb, iy, ix + 1, H, W, C, c, zxv), tapOr(xb, iy, ix + 2, H, W, C, c, zxv),
+          tapOr(xb, iy + 1, ix, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 2, H, W, C, c, zxv),
+          tapOr(xb, iy + 2, ix, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 2, H, W, C, c, zxv),
+          w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
+      }
     }
   }
 }

@@ -113,3 +113,55 @@ describe.skipIf(!simdSupported())("depthwise 3×3 paths (f64 requant, i16 taps, 
     });
   }
 });
+
+// The borders without checks (dw3x3Row / dw3x3Row16): a window row above or below x, or a window column left or
+// right of it, has its taps' weights zeroed and their loads redirected; other windows (pads of 2, inputs 1 wide or
+// high) check each tap. Swept over input sizes 1…9 (1 and 2 wide/high: both sides masked or checked), strides 1 and
+// 2, `same`, `valid` and explicit pads (0, 1, 2 per side, asymmetric), W8A8 (i32 taps, f64 requant) and W4A4 (i16
+// taps), with and without zero points (the fold must leave out exactly the masked taps), on the SIMD and relaxed builds.
+const SIZES: [number, number][] = [[5, 40], [1, 1], [1, 5], [2, 2], [2, 9], [3, 3], [5, 1], [4, 7], [7, 7], [8, 6], [9, 10]];
+const PADS: (Padding | [number, number, number, number])[] = ["same", "valid", [1, 1, 1, 1], [2, 2, 2, 2], [0, 1, 2, 0], [2, 0, 1, 2], [1, 2, 0, 1]];
+
+function borderLayer(Hb: number, Wb: number, C: number, stride: number, padding: Padding | [number, number, number, number], bits: 8 | 4, zx: number, zy: number, seed: number): { layer: Conv2DLayer; x: Activation } {
+  const g = windowGeometry([Hb, Wb, C], [3, 3], [stride, stride], padding);
+  const rng = new Rng(seed);
+  const xs: TensorSpec = { shape: [Hb, Wb, C], bits, signed: zx !== 0, scale: 0.05, ...(zx !== 0 ? { zero: zx } : {}) };
+  const out: TensorSpec = { shape: [g.OH, g.OW, C], bits: 8, signed: zy !== 0, scale: 0.05, ...(zy !== 0 ? { zero: zy } : {}) };
+  const wMax = 2 ** (bits - 1) - 1;
+  const r = tensorRange(out);
+  const layer: Conv2DLayer = {
+    op: "conv2d", name: "dw", inputs: [0], out, kernel: [3, 3], stride: [stride, stride], padding, groups: C,
+    wBits: bits, weights: Int8Array.from({ length: C * 9 }, () => rng.int(-wMax, wMax)), wScale: new Float64Array(C).fill(0.01),
+    bias: Int32Array.from({ length: C }, () => rng.int(-2000, 2000)),
+    rq: { m: Int32Array.from({ length: C }, () => rng.int(2 ** 30, 2 ** 31 - 1)), s: new Int32Array(C).fill(bits === 8 ? 37 : 32), lo: r.lo, hi: r.hi },
+  };
+  const xr = tensorRange(xs);
+  return { layer, x: { n: 2, spec: xs, data: rng.ints(2 * Hb * Wb * C, xr.lo, xr.hi) } };
+}
+
+describe.skipIf(!simdSupported())("depthwise 3×3 borders (masked rows and columns, checked taps) against the reference", () => {
+  for (const flavor of ["simd", "relaxed"] as const) {
+    const k = loadWasmKernels({ flavor });
+    for (const bits of [8, 4] as const)
+      for (const [zx, zy] of [[0, 0], [bits === 8 ? -20 : -3, 5]])
+        it(`${flavor}, W${bits}A${bits}, zero points ${zx}/${zy}: sizes 1…9, strides 1 and 2, same/valid/explicit pads, 13 and 8 channels`, () => {
+          let cases = 0;
+          for (const [Hb, Wb] of SIZES)
+            for (const stride of [1, 2])
+              for (const padding of PADS)
+                for (const C of [13, 8, 32]) {
+                  const g = windowGeometry([Hb, Wb, C], [3, 3], [stride, stride], padding);
+                  if (g.OH < 1 || g.OW < 1) continue;
+                  const { layer, x } = borderLayer(Hb, Wb, C, stride, padding, bits, zx, zy, Hb * 1000 + Wb * 100 + stride * 10 + C);
+                  const p = k.engine.prepare(layer, x.spec) as DepthwisePrepared;
+                  expect(p.a16 === 1).toBe(bits === 4);
+                  const ref = referenceKernels.conv2d(layer, x);
+                  const got = k.conv2d(layer, x);
+                  if (ref.length !== got.length || ref.some((v, i) => v !== got[i]))
+                    expectExact(`dw ${flavor} ${Hb}×${Wb}×${C} stride ${stride} pads ${JSON.stringify(padding)}`, ref, got, layer.out.shape, conv2dAcc(x.data, x.n, g, C, C, layer.weights, layer.bias));
+                  cases++;
+                }
+          expect(cases).toBeGreaterThan(200);
+        });
+  }
+});
