@@ -81,17 +81,20 @@ function accs(n: number, store: boolean): string[] {
  *    S > 0) and stored as i16 at y0 (row stride ys): row 0 straight from its registers, the others through
  *    `acc` (assembly/gemm.ts says when it runs and why it is a function of its own, not inlined);
  *  - "fit", tile{MR}x8_c{c}_requantfit: the same with the fitted requant (requantFit8: per-channel M at fM, B at fB);
+ *  - "f64", tile{MR}x8_c{c}_requantf64: the same with the f64 requant (requantClamp8F64At: f of channels 0–3 at f0, 4–7 at f1);
  *  - "raw", tile{MR}x8_c{c}_raw: the i32 accumulators stored straight from their registers to y0 (row stride
  *    ys), for the simulator's accumulate-only GEMM (assembly/gemm.ts gemm_s16_8c2_acc).
  */
-function tileRows(MR: number, c: Container, form: "acc" | "requant" | "fit" | "raw" = "acc"): string {
+function tileRows(MR: number, c: Container, form: "acc" | "requant" | "fit" | "f64" | "raw" = "acc"): string {
   const P = pairs(c);
   const L: string[] = [];
-  const requant = form === "requant" || form === "fit";
+  const requant = form === "requant" || form === "fit" || form === "f64";
   if (form === "requant") {
     L.push(`export function tile${MR}x8_c${c}_requant(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, acc: usize, pw: usize, m: usize, S: i32, zy: i32, lo: i32, hi: i32, y0: usize, ys: usize): void {`);
   } else if (form === "fit") {
     L.push(`export function tile${MR}x8_c${c}_requantfit(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, acc: usize, fM: usize, fB: usize, lo: i32, hi: i32, y0: usize, ys: usize): void {`);
+  } else if (form === "f64") {
+    L.push(`export function tile${MR}x8_c${c}_requantf64(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, acc: usize, f0: usize, f1: usize, zy: i32, lo: i32, hi: i32, y0: usize, ys: usize): void {`);
   } else if (form === "raw") {
     L.push(`export function tile${MR}x8_c${c}_raw(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, y0: usize, ys: usize): void {`);
   } else {
@@ -121,13 +124,16 @@ function tileRows(MR: number, c: Container, form: "acc" | "requant" | "fit" | "r
   L.push("  }");
   if (requant) {
     const rq = (a0: string, a1: string, S = "S") =>
-      form === "fit" ? `requantFit8(${a0}, ${a1}, v128.load(fM), v128.load(fM, 16), v128.load(fB), v128.load(fB, 16), lo, hi)` : `requantClamp8Shared(${a0}, ${a1}, v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), ${S}, zy, lo, hi)`;
+      form === "f64" ? `requantClamp8F64At(${a0}, ${a1}, f0, f1, k, lo, hi)` : form === "fit" ? `requantFit8(${a0}, ${a1}, v128.load(fM), v128.load(fM, 16), v128.load(fB), v128.load(fB, 16), lo, hi)` : `requantClamp8Shared(${a0}, ${a1}, v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), ${S}, zy, lo, hi)`;
     for (let r = 1; r < MR; r++) for (let h = 0; h < 2; h++) L.push(`  v128.store(acc, a${r}${h}, ${32 * (r - 1) + 16 * h});`);
     const epilogue = (S: string, ind: string) => {
       L.push(`${ind}v128.store(y0, ${rq("a00", "a01", S)});`);
       L.push(`${ind}for (let i: usize = 0; i < ${MR - 1}; i++) v128.store(y0 + ys * (i + 1), ${rq("v128.load(acc + (i << 5))", "v128.load(acc + (i << 5), 16)", S)});`);
     };
-    if (form === "fit") epilogue("S", "  ");
+    if (form === "f64") {
+      L.push("  const k = f64x2.splat(MAGIC + f64(zy));");
+      epilogue("S", "  ");
+    } else if (form === "fit") epilogue("S", "  ");
     else {
       // S = FIXED_S (assembly/requant.ts requant_fit) as a constant: the requant's shifts by immediates.
       L.push("  if (S == FIXED_S) {");
@@ -183,9 +189,10 @@ export function generateTiles(): string {
     "// panels. c is the container: 16 = i16 vectors; 8, 4, 2 = that many bits per field, decoded in registers.",
     "// Each accumulates into the i32 tile at `acc` (bias preloaded by the caller); tile4x8_c16_requant and",
     `// tile${RAW_ROWS}x8_c16_raw start from the biases and end with the requantized outputs or the raw i32 accumulators;`,
-    "// tile4x8_c16_requantfit is tile4x8_c16_requant with the fitted requant (requantFit8).",
+    "// tile4x8_c16_requantfit and tile4x8_c16_requantf64 are tile4x8_c16_requant with the fitted requant (requantFit8) and",
+    "// the f64 one (requantClamp8F64At).",
     "",
-    'import { FIXED_S, requantClamp8Shared, requantFit8 } from "./requant";',
+    'import { FIXED_S, MAGIC, requantClamp8F64At, requantClamp8Shared, requantFit8 } from "./requant";',
     "",
   ];
   const fns: string[] = [];
@@ -196,6 +203,7 @@ export function generateTiles(): string {
   for (const c of CONTAINERS) fns.push(tileWide(c));
   fns.push(tileRows(ROWS[16], 16, "requant"));
   fns.push(tileRows(ROWS[16], 16, "fit"));
+  fns.push(tileRows(ROWS[16], 16, "f64"));
   fns.push(tileRows(RAW_ROWS, 16, "raw"));
   return header.join("\n") + fns.map((f) => f.replace("@inline function", "@inline export function")).join("\n\n") + "\n";
 }
