@@ -761,7 +761,7 @@ export function tile4x8_c16_requantfit(x0: usize, xs: usize, panel: usize, block
   for (let i: usize = 0; i < 3; i++) v128.store(y0 + ys * (i + 1), requantFit8(v128.load(acc + (i << 5)), v128.load(acc + (i << 5), 16), v128.load(fM), v128.load(fM, 16), v128.load(fB), v128.load(fB, 16), lo, hi));
 }
 
-export function tile4x8_c16_requantf64(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, acc: usize, f0: usize, f1: usize, zy: i32, lo: i32, hi: i32, y0: usize, ys: usize): void {
+export function tile4x8_c16_requantf64(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, f0: usize, f1: usize, zy: i32, lo: i32, hi: i32, y0: usize, ys: usize): void {
   let wp = panel;
   let o: usize = 0;
   const x1 = x0 + xs;
@@ -793,15 +793,11 @@ export function tile4x8_c16_requantf64(x0: usize, xs: usize, panel: usize, block
     o += 4;
     wp += 32;
   }
-  v128.store(acc, a10, 0);
-  v128.store(acc, a11, 16);
-  v128.store(acc, a20, 32);
-  v128.store(acc, a21, 48);
-  v128.store(acc, a30, 64);
-  v128.store(acc, a31, 80);
   const k = f64x2.splat(MAGIC + f64(zy));
   v128.store(y0, requantClamp8F64At(a00, a01, f0, f1, k, lo, hi));
-  for (let i: usize = 0; i < 3; i++) v128.store(y0 + ys * (i + 1), requantClamp8F64At(v128.load(acc + (i << 5)), v128.load(acc + (i << 5), 16), f0, f1, k, lo, hi));
+  v128.store(y0 + ys * 1, requantClamp8F64At(a10, a11, f0, f1, k, lo, hi));
+  v128.store(y0 + ys * 2, requantClamp8F64At(a20, a21, f0, f1, k, lo, hi));
+  v128.store(y0 + ys * 3, requantClamp8F64At(a30, a31, f0, f1, k, lo, hi));
 }
 
 export function tile6x8_c16_raw(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, y0: usize, ys: usize): void {

@@ -81,7 +81,8 @@ function accs(n: number, store: boolean): string[] {
  *    S > 0) and stored as i16 at y0 (row stride ys): row 0 straight from its registers, the others through
  *    `acc` (assembly/gemm.ts says when it runs and why it is a function of its own, not inlined);
  *  - "fit", tile{MR}x8_c{c}_requantfit: the same with the fitted requant (requantFit8: per-channel M at fM, B at fB);
- *  - "f64", tile{MR}x8_c{c}_requantf64: the same with the f64 requant (requantClamp8F64At: f of channels 0–3 at f0, 4–7 at f1);
+ *  - "f64", tile{MR}x8_c{c}_requantf64: the same with the f64 requant (requantClamp8F64At: f of channels 0–3 at f0, 4–7 at f1),
+ *    every row from its registers;
  *  - "raw", tile{MR}x8_c{c}_raw: the i32 accumulators stored straight from their registers to y0 (row stride
  *    ys), for the simulator's accumulate-only GEMM (assembly/gemm.ts gemm_s16_8c2_acc).
  */
@@ -94,7 +95,7 @@ function tileRows(MR: number, c: Container, form: "acc" | "requant" | "fit" | "f
   } else if (form === "fit") {
     L.push(`export function tile${MR}x8_c${c}_requantfit(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, acc: usize, fM: usize, fB: usize, lo: i32, hi: i32, y0: usize, ys: usize): void {`);
   } else if (form === "f64") {
-    L.push(`export function tile${MR}x8_c${c}_requantf64(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, acc: usize, f0: usize, f1: usize, zy: i32, lo: i32, hi: i32, y0: usize, ys: usize): void {`);
+    L.push(`export function tile${MR}x8_c${c}_requantf64(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, f0: usize, f1: usize, zy: i32, lo: i32, hi: i32, y0: usize, ys: usize): void {`);
   } else if (form === "raw") {
     L.push(`export function tile${MR}x8_c${c}_raw(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, y0: usize, ys: usize): void {`);
   } else {
@@ -125,12 +126,24 @@ function tileRows(MR: number, c: Container, form: "acc" | "requant" | "fit" | "f
   if (requant) {
     const rq = (a0: string, a1: string, S = "S") =>
       form === "f64" ? `requantClamp8F64At(${a0}, ${a1}, f0, f1, k, lo, hi)` : form === "fit" ? `requantFit8(${a0}, ${a1}, v128.load(fM), v128.load(fM, 16), v128.load(fB), v128.load(fB, 16), lo, hi)` : `requantClamp8Shared(${a0}, ${a1}, v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), ${S}, zy, lo, hi)`;
+    if (form === "f64") {
+      // Every row requantized straight from its registers (8 accumulators, k and the 4 f vectors the requant loads
+      // fit V8's 15 xmm registers), no pass through `acc`: mobilenetv2 W8A8 1.0–1.5% faster than through `acc`
+      // (bench/kernels/ab.ts, both orders; docs/RESULTS.md "Session 30").
+      L.push("  const k = f64x2.splat(MAGIC + f64(zy));");
+      for (let r = 0; r < MR; r++) L.push(`  v128.store(${r === 0 ? "y0" : `y0 + ys * ${r}`}, ${rq(`a${r}0`, `a${r}1`)});`);
+      L.push("}");
+      return L.join("\n");
+    }
     for (let r = 1; r < MR; r++) for (let h = 0; h < 2; h++) L.push(`  v128.store(acc, a${r}${h}, ${32 * (r - 1) + 16 * h});`);
     const epilogue = (S: string, ind: string) => {
       L.push(`${ind}v128.store(y0, ${rq("a00", "a01", S)});`);
       L.push(`${ind}for (let i: usize = 0; i < ${MR - 1}; i++) v128.store(y0 + ys * (i + 1), ${rq("v128.load(acc + (i << 5))", "v128.load(acc + (i << 5), 16)", S)});`);
     };
     if (form === "f64") {
+      // Every row requantized straight from its registers (8 accumulators, k and the 4 f vectors the requant loads
+      // fit V8's 15 xmm registers), no pass through `acc`: mobilenetv2 W8A8 1.0–1.5% faster than through `acc`
+      // (bench/kernels/ab.ts, both orders; docs/RESULTS.md "Session 30").
       L.push("  const k = f64x2.splat(MAGIC + f64(zy));");
       epilogue("S", "  ");
     } else if (form === "fit") epilogue("S", "  ");
