@@ -140,13 +140,7 @@ function tileRows(MR: number, c: Container, form: "acc" | "requant" | "fit" | "f
       L.push(`${ind}v128.store(y0, ${rq("a00", "a01", S)});`);
       L.push(`${ind}for (let i: usize = 0; i < ${MR - 1}; i++) v128.store(y0 + ys * (i + 1), ${rq("v128.load(acc + (i << 5))", "v128.load(acc + (i << 5), 16)", S)});`);
     };
-    if (form === "f64") {
-      // Every row requantized straight from its registers (8 accumulators, k and the 4 f vectors the requant loads
-      // fit V8's 15 xmm registers), no pass through `acc`: mobilenetv2 W8A8 1.0–1.5% faster than through `acc`
-      // (bench/kernels/ab.ts, both orders; docs/RESULTS.md "Session 30").
-      L.push("  const k = f64x2.splat(MAGIC + f64(zy));");
-      epilogue("S", "  ");
-    } else if (form === "fit") epilogue("S", "  ");
+    if (form === "fit") epilogue("S", "  ");
     else {
       // S = FIXED_S (assembly/requant.ts requant_fit) as a constant: the requant's shifts by immediates.
       L.push("  if (S == FIXED_S) {");
