@@ -344,13 +344,20 @@ export function gemmCore(x: usize, lda: i32, M: i32, Kp: i32,
     // tile4x8_c16 inlined here (inlined here itself: 6–25 % slower at K ≥ 24), hence the bound (docs/RESULTS.md
     // "mobilenetv2: the short-K GEMMs"). The same integers: the same dots in the same order, the same requant.
     // Panels with the fitted requant (S = −1) take its twin, tile4x8_c16_requantfit (docs/RESULTS.md "Session 29"), and
-    // those with the f64 requant (S = −2) tile4x8_c16_requantf64 (docs/RESULTS.md "Session 30").
-    if (cw == 16 && !raw && S == PS_F64 && n0 + 8 <= N && Kp <= FUSED_MAX_KP)
-      for (; r < rt; r += 4) tile4x8_c16_requantf64(x + <usize>r * xs, xs, pan, rowBlocks, bv, pw + (<usize>n0 << 2), s + (<usize>n0 << 2), zy, lo, hi, y + <usize>r * ys + (<usize>n0 << 1), ys);
-    if (cw == 16 && !raw && S == -1 && n0 + 8 <= N && Kp <= FUSED_MAX_KP)
-      for (; r < rt; r += 4) tile4x8_c16_requantfit(x + <usize>r * xs, xs, pan, rowBlocks, bv, acc, pw + (<usize>n0 << 2), s + (<usize>n0 << 2), lo, hi, y + <usize>r * ys + (<usize>n0 << 1), ys);
-    if (cw == 16 && !raw && S > 0 && n0 + 8 <= N && Kp <= FUSED_MAX_KP)
-      for (; r < rt; r += 4) tile4x8_c16_requant(x + <usize>r * xs, xs, pan, rowBlocks, bv, acc, pw + (<usize>n0 << 2), m + (<usize>n0 << 2), S, zy, lo, hi, y + <usize>r * ys + (<usize>n0 << 1), ys);
+    // those with the f64 requant (S = −2) tile4x8_c16_requantf64 (docs/RESULTS.md "Session 30"). Each takes all the
+    // block's whole tiles in one call, looping over their rows itself (session 30: W8A8 ~3% faster than a call per tile).
+    if (cw == 16 && !raw && S == PS_F64 && n0 + 8 <= N && Kp <= FUSED_MAX_KP) {
+      tile4x8_c16_requantf64(x + <usize>r * xs, xs, pan, rowBlocks, bv, pw + (<usize>n0 << 2), s + (<usize>n0 << 2), zy, lo, hi, y + <usize>r * ys + (<usize>n0 << 1), ys, rt - r);
+      r = rt;
+    }
+    if (cw == 16 && !raw && S == -1 && n0 + 8 <= N && Kp <= FUSED_MAX_KP) {
+      tile4x8_c16_requantfit(x + <usize>r * xs, xs, pan, rowBlocks, bv, acc, pw + (<usize>n0 << 2), s + (<usize>n0 << 2), lo, hi, y + <usize>r * ys + (<usize>n0 << 1), ys, rt - r);
+      r = rt;
+    }
+    if (cw == 16 && !raw && S > 0 && n0 + 8 <= N && Kp <= FUSED_MAX_KP) {
+      tile4x8_c16_requant(x + <usize>r * xs, xs, pan, rowBlocks, bv, acc, pw + (<usize>n0 << 2), m + (<usize>n0 << 2), S, zy, lo, hi, y + <usize>r * ys + (<usize>n0 << 1), ys, rt - r);
+      r = rt;
+    }
     for (; r < rt; r += MR) {
       initAcc(acc, bv, MR);
       const x0 = x + <usize>r * xs;
