@@ -6,9 +6,10 @@
 // panels. c is the container: 16 = i16 vectors; 8, 4, 2 = that many bits per field, decoded in registers.
 // Each accumulates into the i32 tile at `acc` (bias preloaded by the caller); tile4x8_c16_requant and
 // tile6x8_c16_raw start from the biases and end with the requantized outputs or the raw i32 accumulators;
-// tile4x8_c16_requantfit is tile4x8_c16_requant with the fitted requant (requantFit8).
+// tile4x8_c16_requantfit and tile4x8_c16_requantf64 are tile4x8_c16_requant with the fitted requant (requantFit8) and
+// the f64 one (requantClamp8F64At).
 
-import { FIXED_S, requantClamp8Shared, requantFit8 } from "./requant";
+import { FIXED_S, MAGIC, requantClamp8F64At, requantClamp8Shared, requantFit8 } from "./requant";
 // @ts-ignore: decorator
 @inline export function tile4x8_c16(x0: usize, xs: usize, panel: usize, blocks: i32, acc: usize): void {
   let wp = panel;
@@ -671,93 +672,144 @@ import { FIXED_S, requantClamp8Shared, requantFit8 } from "./requant";
   v128.store(acc, a31, 112);
 }
 
-export function tile4x8_c16_requant(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, acc: usize, pw: usize, m: usize, S: i32, zy: i32, lo: i32, hi: i32, y0: usize, ys: usize): void {
-  let wp = panel;
-  let o: usize = 0;
-  const x1 = x0 + xs;
-  const x2 = x1 + xs;
-  const x3 = x2 + xs;
-  let a00 = v128.load(bv, 0);
-  let a01 = v128.load(bv, 16);
-  let a10 = v128.load(bv, 0);
-  let a11 = v128.load(bv, 16);
-  let a20 = v128.load(bv, 0);
-  let a21 = v128.load(bv, 16);
-  let a30 = v128.load(bv, 0);
-  let a31 = v128.load(bv, 16);
-  for (let b = 0; b < blocks; b++) {
-    const w0_0 = v128.load(wp);
-    const w0_1 = v128.load(wp, 16);
-    const v0_0 = v128.load32_splat(x0 + o);
-    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_0, w0_0));
-    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_0, w0_1));
-    const v1_0 = v128.load32_splat(x1 + o);
-    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1_0, w0_0));
-    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1_0, w0_1));
-    const v2_0 = v128.load32_splat(x2 + o);
-    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2_0, w0_0));
-    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2_0, w0_1));
-    const v3_0 = v128.load32_splat(x3 + o);
-    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_0, w0_0));
-    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_0, w0_1));
-    o += 4;
-    wp += 32;
-  }
-  v128.store(acc, a10, 0);
-  v128.store(acc, a11, 16);
-  v128.store(acc, a20, 32);
-  v128.store(acc, a21, 48);
-  v128.store(acc, a30, 64);
-  v128.store(acc, a31, 80);
-  if (S == FIXED_S) {
-    v128.store(y0, requantClamp8Shared(a00, a01, v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), FIXED_S, zy, lo, hi));
-    for (let i: usize = 0; i < 3; i++) v128.store(y0 + ys * (i + 1), requantClamp8Shared(v128.load(acc + (i << 5)), v128.load(acc + (i << 5), 16), v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), FIXED_S, zy, lo, hi));
-  } else {
-    v128.store(y0, requantClamp8Shared(a00, a01, v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), S, zy, lo, hi));
-    for (let i: usize = 0; i < 3; i++) v128.store(y0 + ys * (i + 1), requantClamp8Shared(v128.load(acc + (i << 5)), v128.load(acc + (i << 5), 16), v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), S, zy, lo, hi));
+export function tile4x8_c16_requant(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, acc: usize, pw: usize, m: usize, S: i32, zy: i32, lo: i32, hi: i32, y0: usize, ys: usize, rows: i32): void {
+  for (let t = 0; t < rows; t += 4) {
+    let wp = panel;
+    let o: usize = 0;
+    const x1 = x0 + xs;
+    const x2 = x1 + xs;
+    const x3 = x2 + xs;
+    let a00 = v128.load(bv, 0);
+    let a01 = v128.load(bv, 16);
+    let a10 = v128.load(bv, 0);
+    let a11 = v128.load(bv, 16);
+    let a20 = v128.load(bv, 0);
+    let a21 = v128.load(bv, 16);
+    let a30 = v128.load(bv, 0);
+    let a31 = v128.load(bv, 16);
+    for (let b = 0; b < blocks; b++) {
+      const w0_0 = v128.load(wp);
+      const w0_1 = v128.load(wp, 16);
+      const v0_0 = v128.load32_splat(x0 + o);
+      a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_0, w0_0));
+      a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_0, w0_1));
+      const v1_0 = v128.load32_splat(x1 + o);
+      a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1_0, w0_0));
+      a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1_0, w0_1));
+      const v2_0 = v128.load32_splat(x2 + o);
+      a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2_0, w0_0));
+      a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2_0, w0_1));
+      const v3_0 = v128.load32_splat(x3 + o);
+      a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_0, w0_0));
+      a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_0, w0_1));
+      o += 4;
+      wp += 32;
+    }
+    v128.store(acc, a10, 0);
+    v128.store(acc, a11, 16);
+    v128.store(acc, a20, 32);
+    v128.store(acc, a21, 48);
+    v128.store(acc, a30, 64);
+    v128.store(acc, a31, 80);
+    if (S == FIXED_S) {
+      v128.store(y0, requantClamp8Shared(a00, a01, v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), FIXED_S, zy, lo, hi));
+      for (let i: usize = 0; i < 3; i++) v128.store(y0 + ys * (i + 1), requantClamp8Shared(v128.load(acc + (i << 5)), v128.load(acc + (i << 5), 16), v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), FIXED_S, zy, lo, hi));
+    } else {
+      v128.store(y0, requantClamp8Shared(a00, a01, v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), S, zy, lo, hi));
+      for (let i: usize = 0; i < 3; i++) v128.store(y0 + ys * (i + 1), requantClamp8Shared(v128.load(acc + (i << 5)), v128.load(acc + (i << 5), 16), v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), S, zy, lo, hi));
+    }
+    x0 += xs * 4;
+    y0 += ys * 4;
   }
 }
 
-export function tile4x8_c16_requantfit(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, acc: usize, fM: usize, fB: usize, lo: i32, hi: i32, y0: usize, ys: usize): void {
-  let wp = panel;
-  let o: usize = 0;
-  const x1 = x0 + xs;
-  const x2 = x1 + xs;
-  const x3 = x2 + xs;
-  let a00 = v128.load(bv, 0);
-  let a01 = v128.load(bv, 16);
-  let a10 = v128.load(bv, 0);
-  let a11 = v128.load(bv, 16);
-  let a20 = v128.load(bv, 0);
-  let a21 = v128.load(bv, 16);
-  let a30 = v128.load(bv, 0);
-  let a31 = v128.load(bv, 16);
-  for (let b = 0; b < blocks; b++) {
-    const w0_0 = v128.load(wp);
-    const w0_1 = v128.load(wp, 16);
-    const v0_0 = v128.load32_splat(x0 + o);
-    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_0, w0_0));
-    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_0, w0_1));
-    const v1_0 = v128.load32_splat(x1 + o);
-    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1_0, w0_0));
-    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1_0, w0_1));
-    const v2_0 = v128.load32_splat(x2 + o);
-    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2_0, w0_0));
-    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2_0, w0_1));
-    const v3_0 = v128.load32_splat(x3 + o);
-    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_0, w0_0));
-    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_0, w0_1));
-    o += 4;
-    wp += 32;
+export function tile4x8_c16_requantfit(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, acc: usize, fM: usize, fB: usize, lo: i32, hi: i32, y0: usize, ys: usize, rows: i32): void {
+  for (let t = 0; t < rows; t += 4) {
+    let wp = panel;
+    let o: usize = 0;
+    const x1 = x0 + xs;
+    const x2 = x1 + xs;
+    const x3 = x2 + xs;
+    let a00 = v128.load(bv, 0);
+    let a01 = v128.load(bv, 16);
+    let a10 = v128.load(bv, 0);
+    let a11 = v128.load(bv, 16);
+    let a20 = v128.load(bv, 0);
+    let a21 = v128.load(bv, 16);
+    let a30 = v128.load(bv, 0);
+    let a31 = v128.load(bv, 16);
+    for (let b = 0; b < blocks; b++) {
+      const w0_0 = v128.load(wp);
+      const w0_1 = v128.load(wp, 16);
+      const v0_0 = v128.load32_splat(x0 + o);
+      a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_0, w0_0));
+      a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_0, w0_1));
+      const v1_0 = v128.load32_splat(x1 + o);
+      a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1_0, w0_0));
+      a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1_0, w0_1));
+      const v2_0 = v128.load32_splat(x2 + o);
+      a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2_0, w0_0));
+      a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2_0, w0_1));
+      const v3_0 = v128.load32_splat(x3 + o);
+      a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_0, w0_0));
+      a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_0, w0_1));
+      o += 4;
+      wp += 32;
+    }
+    v128.store(acc, a10, 0);
+    v128.store(acc, a11, 16);
+    v128.store(acc, a20, 32);
+    v128.store(acc, a21, 48);
+    v128.store(acc, a30, 64);
+    v128.store(acc, a31, 80);
+    v128.store(y0, requantFit8(a00, a01, v128.load(fM), v128.load(fM, 16), v128.load(fB), v128.load(fB, 16), lo, hi));
+    for (let i: usize = 0; i < 3; i++) v128.store(y0 + ys * (i + 1), requantFit8(v128.load(acc + (i << 5)), v128.load(acc + (i << 5), 16), v128.load(fM), v128.load(fM, 16), v128.load(fB), v128.load(fB, 16), lo, hi));
+    x0 += xs * 4;
+    y0 += ys * 4;
   }
-  v128.store(acc, a10, 0);
-  v128.store(acc, a11, 16);
-  v128.store(acc, a20, 32);
-  v128.store(acc, a21, 48);
-  v128.store(acc, a30, 64);
-  v128.store(acc, a31, 80);
-  v128.store(y0, requantFit8(a00, a01, v128.load(fM), v128.load(fM, 16), v128.load(fB), v128.load(fB, 16), lo, hi));
-  for (let i: usize = 0; i < 3; i++) v128.store(y0 + ys * (i + 1), requantFit8(v128.load(acc + (i << 5)), v128.load(acc + (i << 5), 16), v128.load(fM), v128.load(fM, 16), v128.load(fB), v128.load(fB, 16), lo, hi));
+}
+
+export function tile4x8_c16_requantf64(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, f0: usize, f1: usize, zy: i32, lo: i32, hi: i32, y0: usize, ys: usize, rows: i32): void {
+  const k = f64x2.splat(MAGIC + f64(zy));
+  for (let t = 0; t < rows; t += 4) {
+    let wp = panel;
+    let o: usize = 0;
+    const x1 = x0 + xs;
+    const x2 = x1 + xs;
+    const x3 = x2 + xs;
+    let a00 = v128.load(bv, 0);
+    let a01 = v128.load(bv, 16);
+    let a10 = v128.load(bv, 0);
+    let a11 = v128.load(bv, 16);
+    let a20 = v128.load(bv, 0);
+    let a21 = v128.load(bv, 16);
+    let a30 = v128.load(bv, 0);
+    let a31 = v128.load(bv, 16);
+    for (let b = 0; b < blocks; b++) {
+      const w0_0 = v128.load(wp);
+      const w0_1 = v128.load(wp, 16);
+      const v0_0 = v128.load32_splat(x0 + o);
+      a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_0, w0_0));
+      a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_0, w0_1));
+      const v1_0 = v128.load32_splat(x1 + o);
+      a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1_0, w0_0));
+      a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1_0, w0_1));
+      const v2_0 = v128.load32_splat(x2 + o);
+      a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2_0, w0_0));
+      a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2_0, w0_1));
+      const v3_0 = v128.load32_splat(x3 + o);
+      a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_0, w0_0));
+      a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_0, w0_1));
+      o += 4;
+      wp += 32;
+    }
+    v128.store(y0, requantClamp8F64At(a00, a01, f0, f1, k, lo, hi));
+    v128.store(y0 + ys * 1, requantClamp8F64At(a10, a11, f0, f1, k, lo, hi));
+    v128.store(y0 + ys * 2, requantClamp8F64At(a20, a21, f0, f1, k, lo, hi));
+    v128.store(y0 + ys * 3, requantClamp8F64At(a30, a31, f0, f1, k, lo, hi));
+    x0 += xs * 4;
+    y0 += ys * 4;
+  }
 }
 
 export function tile6x8_c16_raw(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, y0: usize, ys: usize): void {

@@ -37,9 +37,13 @@
 // requant_fit, requantFit8): clamp((a·M + B) >> 20, lo, hi) in i32 lanes, with per-channel M (in pw) and B (in s)
 // that the prepare step found and checked level by level over the layer's proven accumulator range — no i64
 // lanes, one shift by an immediate. The fused short-K tile has a twin for it (tile4x8_c16_requantfit).
+// Fourth, for groups not fitted (8-bit outputs above all), the f64 form (ps[panel] = −2, PS_F64; ./requant.ts
+// f64Channel, requantClamp8F64At): fl(fl(a·f) + 1.5·2^52 + zy) in f64 lanes, f = m·2^−s (in the pw and s slots),
+// proven per channel over the layer's accumulator range — exact where the output is not saturated, monotone
+// everywhere, so the clamp does the rest. No i64 lanes, no shift. Its fused short-K twin: tile4x8_c16_requantf64.
 
-import { FIXED_S, requantClamp, requantClamp8Shared, requantFit8 } from "./requant";
-import { tile1x32_c16, tile1x32_c2, tile1x32_c4, tile1x32_c8, tile1x8_c16, tile1x8_c2, tile1x8_c4, tile1x8_c8, tile4x8_c16, tile6x8_c16_raw, tile4x8_c16_requant, tile4x8_c16_requantfit, tile4x8_c8, tile6x8_c2, tile6x8_c4 } from "./gemm-tiles";
+import { FIXED_S, MAGIC, PS_F64, requantClamp, requantClamp8F64At, requantClamp8Shared, requantFit8 } from "./requant";
+import { tile1x32_c16, tile1x32_c2, tile1x32_c4, tile1x32_c8, tile1x8_c16, tile1x8_c2, tile1x8_c4, tile1x8_c8, tile4x8_c16, tile6x8_c16_raw, tile4x8_c16_requant, tile4x8_c16_requantf64, tile4x8_c16_requantfit, tile4x8_c8, tile6x8_c2, tile6x8_c4 } from "./gemm-tiles";
 
 /** Rows from which a packed-weight GEMM decodes panels into the tile instead of in registers. */
 const UNPACK_MIN_ROWS = 24;
@@ -112,14 +116,17 @@ const RAW_MR = 6;
 /**
  * Requantizes 8 accumulators (channels n0..n0+7 at acc) of one row and stores those < N as i16 at yrow.
  * S > 0: the SIMD form (see the file comment); S = −1: the fitted form (requantFit8; M in the pw slots, B in the
- * s slots: ./requant.ts requant_fit); S = 0: the scalar i64 requantClamp.
+ * s slots: ./requant.ts requant_fit); S = −2: the f64 form (requantClamp8F64At; f of channels 0–3 in the pw slots,
+ * 4–7 in the s slots); S = 0: the scalar i64 requantClamp.
  */
 // @ts-ignore: decorator
 @inline export function requantStore8(acc: usize, yrow: usize, n0: i32, N: i32, m: usize, s: usize, pw: usize, S: i32, zy: i32, lo: i32, hi: i32): void {
   const cnt = min(8, N - n0);
   if (ASC_FEATURE_SIMD && S != 0) {
     const cb = <usize>n0 << 2;
-    const out = S < 0
+    const out = S == PS_F64
+      ? requantClamp8F64At(v128.load(acc), v128.load(acc, 16), pw + cb, s + cb, f64x2.splat(MAGIC + f64(zy)), lo, hi)
+      : S < 0
       ? requantFit8(v128.load(acc), v128.load(acc, 16), v128.load(pw + cb), v128.load(pw + cb, 16), v128.load(s + cb), v128.load(s + cb, 16), lo, hi)
       : S == FIXED_S
         ? requantClamp8Shared(v128.load(acc), v128.load(acc, 16), v128.load(pw + cb), v128.load(pw + cb, 16), v128.load(m + cb), v128.load(m + cb, 16), FIXED_S, zy, lo, hi)
@@ -336,11 +343,21 @@ export function gemmCore(x: usize, lda: i32, M: i32, Kp: i32,
     // mobilenetv2's stem and expansions; at K ≥ 144 this tile, a function of its own, ran 2–7 % slower than
     // tile4x8_c16 inlined here (inlined here itself: 6–25 % slower at K ≥ 24), hence the bound (docs/RESULTS.md
     // "mobilenetv2: the short-K GEMMs"). The same integers: the same dots in the same order, the same requant.
-    // Panels with the fitted requant (S = −1) take its twin, tile4x8_c16_requantfit (docs/RESULTS.md "Session 29").
-    if (cw == 16 && !raw && S < 0 && n0 + 8 <= N && Kp <= FUSED_MAX_KP)
-      for (; r < rt; r += 4) tile4x8_c16_requantfit(x + <usize>r * xs, xs, pan, rowBlocks, bv, acc, pw + (<usize>n0 << 2), s + (<usize>n0 << 2), lo, hi, y + <usize>r * ys + (<usize>n0 << 1), ys);
-    if (cw == 16 && !raw && S > 0 && n0 + 8 <= N && Kp <= FUSED_MAX_KP)
-      for (; r < rt; r += 4) tile4x8_c16_requant(x + <usize>r * xs, xs, pan, rowBlocks, bv, acc, pw + (<usize>n0 << 2), m + (<usize>n0 << 2), S, zy, lo, hi, y + <usize>r * ys + (<usize>n0 << 1), ys);
+    // Panels with the fitted requant (S = −1) take its twin, tile4x8_c16_requantfit (docs/RESULTS.md "Session 29"), and
+    // those with the f64 requant (S = −2) tile4x8_c16_requantf64 (docs/RESULTS.md "Session 30"). Each takes all the
+    // block's whole tiles in one call, looping over their rows itself (session 30: W8A8 ~3% faster than a call per tile).
+    if (cw == 16 && !raw && S == PS_F64 && n0 + 8 <= N && Kp <= FUSED_MAX_KP) {
+      tile4x8_c16_requantf64(x + <usize>r * xs, xs, pan, rowBlocks, bv, pw + (<usize>n0 << 2), s + (<usize>n0 << 2), zy, lo, hi, y + <usize>r * ys + (<usize>n0 << 1), ys, rt - r);
+      r = rt;
+    }
+    if (cw == 16 && !raw && S == -1 && n0 + 8 <= N && Kp <= FUSED_MAX_KP) {
+      tile4x8_c16_requantfit(x + <usize>r * xs, xs, pan, rowBlocks, bv, acc, pw + (<usize>n0 << 2), s + (<usize>n0 << 2), lo, hi, y + <usize>r * ys + (<usize>n0 << 1), ys, rt - r);
+      r = rt;
+    }
+    if (cw == 16 && !raw && S > 0 && n0 + 8 <= N && Kp <= FUSED_MAX_KP) {
+      tile4x8_c16_requant(x + <usize>r * xs, xs, pan, rowBlocks, bv, acc, pw + (<usize>n0 << 2), m + (<usize>n0 << 2), S, zy, lo, hi, y + <usize>r * ys + (<usize>n0 << 1), ys, rt - r);
+      r = rt;
+    }
     for (; r < rt; r += MR) {
       initAcc(acc, bv, MR);
       const x0 = x + <usize>r * xs;

@@ -5,7 +5,7 @@
 // compile-time constant ASC_FEATURE_SIMD so each SIMD kernel keeps its scalar twin beside it.
 // Memory: the kernels allocate nothing. The host (src/kernels/wasm/arena.ts) owns linear memory from
 // heap_base() up and passes pointers; every kernel takes only scalars and pointers.
-export { requant_f64_params, requant_fit, requant_i32_params, requant_i32_perchannel, requant_params } from "./requant";
+export { requant_gemm_forms, requant_f64_params, requant_fit, requant_i32_params, requant_i32_perchannel, requant_params } from "./requant";
 export { gemm_s16_8c2_requant } from "./gemm";
 export { im2col_s16 } from "./im2col";
 export { dwconv_s16_requant } from "./dwconv";

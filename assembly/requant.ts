@@ -203,13 +203,15 @@ function fitChannel(m: i32, s: i32, zy: i32, lo: i32, hi: i32, amin: i64, amax: 
 
 /**
  * After requant_params, for a GEMM layer (./gemm.ts) with accumulators in [amin, amax] of accBits signed bits
- * (requant_params' own), output zero point zy and clamp [lo, hi], two steps per 8-channel group:
+ * (requant_params' own), output zero point zy and clamp [lo, hi], three steps per 8-channel group:
  *  - a shared shift S > 0 is raised to FIXED_S where S ≤ FIXED_S and FIXED_S − s ≤ 31 − accBits for each channel
  *    (requantClamp8Shared's contract, unchanged; pw = 2^(FIXED_S − s)), so that the GEMM runs that form with S a
  *    constant (docs/RESULTS.md "Session 29": V8 then shifts by immediates);
  *  - for outputs of at most FIT_MAX_LEVELS + 1 levels, a group whose channels all have a fitted requant
  *    (fitChannel) gets it instead: ps = −1, M in its pw slots, B in its s slots (pw and s serve no other form of
- *    that group; m and bias stay).
+ *    that group; m and bias stay);
+ *  - a group not fitted whose channels all pass f64Channel's proof gets the f64 requant (requantClamp8F64At) instead:
+ *    ps = PS_F64, f of channels 0–3 in its pw slots and of channels 4–7 in its s slots (32 bytes each).
  * GEMM layers only: depthwise layers and pools keep requant_params' S. Only on the SIMD builds (the scalar build
  * keeps requantClamp everywhere).
  */
@@ -231,9 +233,8 @@ export function requant_fit(p: usize, N: i32, Np: i32, amin: i32, amax: i32, zy:
     for (let c = j; c < to; c++) store<i32>(pw + (<usize>c << 2), 1 << (FIXED_S - load<i32>(s + (<usize>c << 2))));
     store<i32>(ps + (<usize>(j >> 3) << 2), FIXED_S);
   }
-  if (hi - lo > FIT_MAX_LEVELS) return;
-  const mb = memory.data(64); // M, B of the group's 8 channels until all fit
-  for (let j = 0; j < Np; j += 8) {
+  const mb = memory.data(64); // M, B (or f) of the group's 8 channels until all pass
+  for (let j = 0; j < Np && hi - lo <= FIT_MAX_LEVELS && (gemmForms & 1); j += 8) {
     const to = min(N, j + 8);
     let ok = true;
     for (let c = j; c < j + 8 && ok; c++) {
@@ -252,6 +253,76 @@ export function requant_fit(p: usize, N: i32, Np: i32, amin: i32, amax: i32, zy:
     }
     store<i32>(ps + (<usize>(j >> 3) << 2), -1);
   }
+  // The f64 form for the groups not fitted, where every channel's proof holds (f64Channel): f of channels 0–3 in
+  // the pw slots, of channels 4–7 in the s slots (32 bytes each), ps = PS_F64.
+  for (let j = 0; j < Np && (gemmForms & 2); j += 8) {
+    if (load<i32>(ps + (<usize>(j >> 3) << 2)) < 0) continue;
+    const to = min(N, j + 8);
+    let ok = true;
+    for (let c = j; c < j + 8 && ok; c++) {
+      const f = c < to ? f64Channel(load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), zy, lo, hi, i64(amin), i64(amax)) : 0;
+      store<f64>(mb + (<usize>(c - j) << 3), f);
+      ok = c >= to || f > 0;
+    }
+    if (!ok) continue;
+    memory.copy(pw + (<usize>j << 2), mb, 32);
+    memory.copy(s + (<usize>j << 2), mb + 32, 32);
+    store<i32>(ps + (<usize>(j >> 3) << 2), PS_F64);
+  }
+}
+
+/** ps of a GEMM group on the f64 requant (requantClamp8F64At; requant_fit, f64Channel). */
+export const PS_F64 = -2;
+
+/** The forms requant_fit may give GEMM groups: bit 0 the fitted requant, bit 1 the f64 requant (default both). */
+let gemmForms = 3;
+
+/**
+ * Sets the forms requant_fit may give the GEMM layers prepared after the call: bit 0 the fitted requant (requantFit8),
+ * bit 1 the f64 requant (requantClamp8F64At); the default is 3 (both; the fit first). For tests — of the shared-shift
+ * and scalar forms on layers the f64 form would take (1), of the f64 rule on few-level clamps the fit would take (2) —
+ * and for A/B measurements of one build. The edge runtime never calls it.
+ */
+export function requant_gemm_forms(mask: i32): void {
+  gemmForms = mask;
+}
+
+/**
+ * One GEMM channel's f = m·2^−s for requantClamp8F64At, when that gives clamp(requant(a, m, s) + zy, lo, hi) for every
+ * accumulator a in [amin, amax]; else 0. With g(a) the form's value before its clamp (the low 32 bits of
+ * fl(fl(a·f) + MAGIC + zy)) the proof has three parts:
+ *  1. g is non-decreasing on all of [amin, amax], exact or not: converting a is exact, fl(a·f) and the magic add
+ *     round monotonically (f > 0), and while |fl(a·f) + zy| < 2^31 the sum lies in [2^52, 2^53), whose bit patterns
+ *     rise with the value and whose low 32 bits are zy + round(fl(a·f)) in two's complement — checked here as
+ *     B·m/2^s + 2 + |zy| < 2^31 with B = max(|amin|, |amax|). The saturating narrowing to i16 is monotone too.
+ *  2. g(a) = requant(a) + zy on [a1, a2], with a1 the last a whose exact output is ≤ lo (τ(lo + 1) − 1, τ(L) the
+ *     first a with requant(a) + zy ≥ L, by bisection on the exact i64 requant as fitThreshold) and a2 = τ(hi), both
+ *     cut to [amin, amax]: there |a|·m < 2^51 (checked) makes a·f exact, the magic add rounds it to nearest, and
+ *     round-to-nearest equals requant's floor(t + ½) unless t is a half-integer — a·m ≡ 2^(s−1) mod 2^s, i.e. a an
+ *     odd multiple of 2^(s−1−v2(m)) — and no such a lies in [a1, a2] (checked).
+ *  3. Outside [a1, a2] both sides clamp to the same bound: below a1, g(a) ≤ g(a1) = requant(a1) + zy ≤ lo, and the
+ *     exact value is ≤ lo too; above a2 likewise ≥ hi.
+ * So the layer's accumulator bound only has to be exact-safe where the output is not saturated: about 2^(s+9) for
+ * 8-bit outputs, where requant_f64_params' B·m < 2^51 refuses every GEMM with K ≥ 48 (docs/RESULTS.md "Session 30").
+ */
+function f64Channel(m: i32, s: i32, zy: i32, lo: i32, hi: i32, amin: i64, amax: i64): f64 {
+  if (m <= 0 || s < 1 || s > 62 || lo > hi || amin > amax) return 0;
+  const B = max(-amin, amax);
+  if ((B * i64(m) >> i64(s)) + 2 + i64(abs(zy)) >= i64(1) << 31) return 0;
+  const a1 = max(amin, fitThreshold(m, s, i64(lo) + 1 - i64(zy), amin, amax) - 1);
+  const a2 = min(amax, fitThreshold(m, s, i64(hi) - i64(zy), amin, amax));
+  if (a1 <= a2) {
+    if (max(-a1, a2) * i64(m) >= i64(1) << 51) return 0;
+    const k = s - 1 - i32(ctz(m));
+    if (k >= 0 && k < 32) {
+      // The least odd multiple of 2^k that is ≥ a1 (a1 ≥ −2^31: no overflow).
+      let u = a1 >> i64(k);
+      if (u << i64(k) < a1) u++;
+      if (!(u & 1)) u++;
+      if (u << i64(k) <= a2) return 0;
+    }
+  }
+  return f64(m) * reinterpret<f64>(i64(1023 - s) << 52);
 }
 
 /** 1.5·2^52 = 6755399441055744: added to an f64 |v| < 2^51, the sum's low mantissa bits are round-to-nearest-even(v) (two's complement). */
@@ -270,10 +341,17 @@ export const MAGIC: f64 = 6755399441055744.0;
 // @ts-ignore: decorator
 @inline
 export function requantClamp8F64(a0: v128, a1: v128, f: usize, k: v128, lo: i32, hi: i32): v128 {
-  const d0 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(a0), v128.load(f)), k);
-  const d1 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(a0, a0, 2, 3, 2, 3)), v128.load(f, 16)), k);
-  const d2 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(a1), v128.load(f, 32)), k);
-  const d3 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(a1, a1, 2, 3, 2, 3)), v128.load(f, 48)), k);
+  return requantClamp8F64At(a0, a1, f, f + 32, k, lo, hi);
+}
+
+/** requantClamp8F64 with the multipliers of channels 0–3 at f0 and of channels 4–7 at f1 (32 bytes each; the GEMMs' layout, requant_fit). */
+// @ts-ignore: decorator
+@inline
+export function requantClamp8F64At(a0: v128, a1: v128, f0: usize, f1: usize, k: v128, lo: i32, hi: i32): v128 {
+  const d0 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(a0), v128.load(f0)), k);
+  const d1 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(a0, a0, 2, 3, 2, 3)), v128.load(f0, 16)), k);
+  const d2 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(a1), v128.load(f1)), k);
+  const d3 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(a1, a1, 2, 3, 2, 3)), v128.load(f1, 16)), k);
   const r = i16x8.narrow_i32x4_s(i32x4.shuffle(d0, d1, 0, 2, 4, 6), i32x4.shuffle(d2, d3, 0, 2, 4, 6));
   return i16x8.min_s(i16x8.max_s(r, i16x8.splat(i16(lo))), i16x8.splat(i16(hi)));
 }

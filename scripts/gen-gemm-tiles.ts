@@ -81,17 +81,21 @@ function accs(n: number, store: boolean): string[] {
  *    S > 0) and stored as i16 at y0 (row stride ys): row 0 straight from its registers, the others through
  *    `acc` (assembly/gemm.ts says when it runs and why it is a function of its own, not inlined);
  *  - "fit", tile{MR}x8_c{c}_requantfit: the same with the fitted requant (requantFit8: per-channel M at fM, B at fB);
+ *  - "f64", tile{MR}x8_c{c}_requantf64: the same with the f64 requant (requantClamp8F64At: f of channels 0–3 at f0, 4–7 at f1),
+ *    every row from its registers;
  *  - "raw", tile{MR}x8_c{c}_raw: the i32 accumulators stored straight from their registers to y0 (row stride
  *    ys), for the simulator's accumulate-only GEMM (assembly/gemm.ts gemm_s16_8c2_acc).
  */
-function tileRows(MR: number, c: Container, form: "acc" | "requant" | "fit" | "raw" = "acc"): string {
+function tileRows(MR: number, c: Container, form: "acc" | "requant" | "fit" | "f64" | "raw" = "acc"): string {
   const P = pairs(c);
   const L: string[] = [];
-  const requant = form === "requant" || form === "fit";
+  const requant = form === "requant" || form === "fit" || form === "f64";
   if (form === "requant") {
     L.push(`export function tile${MR}x8_c${c}_requant(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, acc: usize, pw: usize, m: usize, S: i32, zy: i32, lo: i32, hi: i32, y0: usize, ys: usize): void {`);
   } else if (form === "fit") {
     L.push(`export function tile${MR}x8_c${c}_requantfit(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, acc: usize, fM: usize, fB: usize, lo: i32, hi: i32, y0: usize, ys: usize): void {`);
+  } else if (form === "f64") {
+    L.push(`export function tile${MR}x8_c${c}_requantf64(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, f0: usize, f1: usize, zy: i32, lo: i32, hi: i32, y0: usize, ys: usize): void {`);
   } else if (form === "raw") {
     L.push(`export function tile${MR}x8_c${c}_raw(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, y0: usize, ys: usize): void {`);
   } else {
@@ -121,7 +125,16 @@ function tileRows(MR: number, c: Container, form: "acc" | "requant" | "fit" | "r
   L.push("  }");
   if (requant) {
     const rq = (a0: string, a1: string, S = "S") =>
-      form === "fit" ? `requantFit8(${a0}, ${a1}, v128.load(fM), v128.load(fM, 16), v128.load(fB), v128.load(fB, 16), lo, hi)` : `requantClamp8Shared(${a0}, ${a1}, v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), ${S}, zy, lo, hi)`;
+      form === "f64" ? `requantClamp8F64At(${a0}, ${a1}, f0, f1, k, lo, hi)` : form === "fit" ? `requantFit8(${a0}, ${a1}, v128.load(fM), v128.load(fM, 16), v128.load(fB), v128.load(fB, 16), lo, hi)` : `requantClamp8Shared(${a0}, ${a1}, v128.load(pw), v128.load(pw, 16), v128.load(m), v128.load(m, 16), ${S}, zy, lo, hi)`;
+    if (form === "f64") {
+      // Every row requantized straight from its registers (8 accumulators, k and the 4 f vectors the requant loads
+      // fit V8's 15 xmm registers), no pass through `acc`: mobilenetv2 W8A8 1.0–1.5% faster than through `acc`
+      // (bench/kernels/ab.ts, both orders; docs/RESULTS.md "Session 30").
+      L.push("  const k = f64x2.splat(MAGIC + f64(zy));");
+      for (let r = 0; r < MR; r++) L.push(`  v128.store(${r === 0 ? "y0" : `y0 + ys * ${r}`}, ${rq(`a${r}0`, `a${r}1`)});`);
+      L.push("}");
+      return L.join("\n");
+    }
     for (let r = 1; r < MR; r++) for (let h = 0; h < 2; h++) L.push(`  v128.store(acc, a${r}${h}, ${32 * (r - 1) + 16 * h});`);
     const epilogue = (S: string, ind: string) => {
       L.push(`${ind}v128.store(y0, ${rq("a00", "a01", S)});`);
@@ -139,6 +152,26 @@ function tileRows(MR: number, c: Container, form: "acc" | "requant" | "fit" | "r
   } else if (form === "raw") {
     for (let r = 0; r < MR; r++) for (let h = 0; h < 2; h++) L.push(`  v128.store(${r === 0 ? "y0" : r === 1 ? "y0 + ys" : `y0 + ys * ${r}`}, a${r}${h}${h ? ", 16" : ""});`);
   } else L.push(...accs(MR, true));
+  L.push("}");
+  return L.join("\n");
+}
+
+/**
+ * The tiles with their own outputs as the GEMM calls them: tileRows' "requant", "fit" or "f64" tile looping itself over
+ * `rows` rows (a multiple of MR; x0 and y0 step by MR rows), so that a row block × panel is one call, not one per MR
+ * rows — the call, its 12–13 arguments and the f64 constant k once per block. mobilenetv2 W8A8 2.8–3.1% faster than a
+ * call per tile (bench/kernels/ab.ts, both orders; the short-K GEMMs alone 13–18%: docs/RESULTS.md "Session 30").
+ */
+function tileRowsLoop(MR: number, c: Container, form: "requant" | "fit" | "f64"): string {
+  const one = tileRows(MR, c, form).split("\n");
+  const hoisted = one.filter((l) => l.includes("const k = f64x2.splat"));
+  const body = one.slice(1, -1).filter((l) => !hoisted.includes(l));
+  const L = [one[0].replace("): void {", ", rows: i32): void {"), ...hoisted];
+  L.push(`  for (let t = 0; t < rows; t += ${MR}) {`);
+  for (const l of body) L.push("  " + l);
+  L.push(`    x0 += xs * ${MR};`);
+  L.push(`    y0 += ys * ${MR};`);
+  L.push("  }");
   L.push("}");
   return L.join("\n");
 }
@@ -183,9 +216,10 @@ export function generateTiles(): string {
     "// panels. c is the container: 16 = i16 vectors; 8, 4, 2 = that many bits per field, decoded in registers.",
     "// Each accumulates into the i32 tile at `acc` (bias preloaded by the caller); tile4x8_c16_requant and",
     `// tile${RAW_ROWS}x8_c16_raw start from the biases and end with the requantized outputs or the raw i32 accumulators;`,
-    "// tile4x8_c16_requantfit is tile4x8_c16_requant with the fitted requant (requantFit8).",
+    "// tile4x8_c16_requantfit and tile4x8_c16_requantf64 are tile4x8_c16_requant with the fitted requant (requantFit8) and",
+    "// the f64 one (requantClamp8F64At).",
     "",
-    'import { FIXED_S, requantClamp8Shared, requantFit8 } from "./requant";',
+    'import { FIXED_S, MAGIC, requantClamp8F64At, requantClamp8Shared, requantFit8 } from "./requant";',
     "",
   ];
   const fns: string[] = [];
@@ -194,8 +228,9 @@ export function generateTiles(): string {
     fns.push(tileRows(1, c));
   }
   for (const c of CONTAINERS) fns.push(tileWide(c));
-  fns.push(tileRows(ROWS[16], 16, "requant"));
-  fns.push(tileRows(ROWS[16], 16, "fit"));
+  fns.push(tileRowsLoop(ROWS[16], 16, "requant"));
+  fns.push(tileRowsLoop(ROWS[16], 16, "fit"));
+  fns.push(tileRowsLoop(ROWS[16], 16, "f64"));
   fns.push(tileRows(RAW_ROWS, 16, "raw"));
   return header.join("\n") + fns.map((f) => f.replace("@inline function", "@inline export function")).join("\n\n") + "\n";
 }

@@ -1,5 +1,6 @@
 // The GEMM kernel alone on two or more builds: gemm_s16_8c2_requant (nipqGemm of ./gemm.ts: random operands,
-// one shared shift S = 40) of DIR/nipq-simd.wasm for each DIR, at mobilenetv2's 1×1-convolution GEMM shapes
+// s = 40, odd m, the requant form each build's requant_fit picks for 8-bit outputs: FIXED_S, or the f64 requant
+// since session 30) of DIR/nipq-simd.wasm for each DIR, at mobilenetv2's 1×1-convolution GEMM shapes
 // (M×K×N; the stem's im2col is K = 27 → 28), timed in alternating windows (timeInterleaved: best of 8 windows
 // each). Prints GMAC/s per build and each build's speed relative to the first (> 1: faster) — the per-layer view
 // of a kernel change that bench/kernels/layers.ts, one build after the other, reads through more drift.

@@ -45,12 +45,17 @@ export function nipqGemm(e: WasmEngine, M: number, K: number, N: number, wBits: 
   const wmax = 2 ** (wBits - 1) - 1;
   const W = Int8Array.from({ length: N * K }, () => Math.round((r() * 2 - 1) * wmax));
   const c: WeightContainer = container ?? containerFor(wBits);
-  // Requant as a real layer has it: per-channel m, s (here one shift; the SIMD shared-shift form applies).
+  // Requant as a real layer has it: per-channel m (odd, as lowering's 31-bit multipliers mostly are: m = 2^30 would
+  // make exact ties possible, which the f64 requant refuses), s (here one shift; the SIMD shared-shift form applies).
   const accBits = 1 + Math.ceil(Math.log2(K * 255 * wmax + 1)) + 1;
-  const h = gemmHost(N, K, W, new Int32Array(N), new Int32Array(N).fill(2 ** 30), new Int32Array(N).fill(40), c, accBits);
+  const mult = Int32Array.from({ length: N }, (_, n) => 2 ** 30 + 19088743 + 1954 * n);
+  const h = gemmHost(N, K, W, new Int32Array(N), mult, new Int32Array(N).fill(40), c, accBits);
   const a = e.arena;
   const before = e.weightBytes;
-  const { w, bias, m, s, pw, ps } = e.gemmDev(h, "w");
+  // With the layer's accumulator bound, zero point and clamp, as a real layer's prepare passes them: the forms
+  // requant_fit chooses by them (the raised shift FIXED_S, the f64 requant of session 30) apply here too.
+  const B = K * 255 * wmax;
+  const { w, bias, m, s, pw, ps } = e.gemmDev(h, "w", { acc: { min: -B, max: B, bits: accBits }, zy: 0, clamp: { lo: -128, hi: 127 } });
   const resident = e.weightBytes - before;
   const x = a.putI16(Int16Array.from({ length: M * h.Kp }, (_, i) => (i % h.Kp < K ? Math.floor(r() * 256) : 0)), "x");
   const y = a.alloc(M * N * (raw ? 4 : 2), "y");

@@ -5,7 +5,9 @@
 // them: K = 16, 24, 28, 32 (and 34, past the path), N = 8, 12, 20, 96 (a partial last panel falls back to the
 // per-row requant), M not a multiple of 4, input and output zero points, and per-channel shifts that give the
 // requant's three paths: a shared shift S > 32, S = 32 and S < 32 (requantClamp8Shared's branches), and no
-// shared shift (S = 0, the scalar requantClamp). Every result equals the reference kernels' bit for bit.
+// shared shift (S = 0, the scalar requantClamp) — those with the GEMMs' f64 requant turned off (requant_gemm_forms(1)),
+// which would otherwise take every group here — and the f64 requant itself (ps = −2, tile4x8_c16_requantf64;
+// test/kernels/requant-f64-gemm.test.ts proves its parameters). Every result equals the reference kernels' bit for bit.
 // Its raw counterpart, the simulator's accumulate-only GEMM (gemm_s16_8c2_acc: tile6x8_c16_raw for whole 6-row
 // tiles × whole panels at Kp ≤ 32, the rest by gemmCore), is compared with the plain-TS accumulators (denseAcc,
 // wrapped to i32) at Kp 8…32 and past it, every container, N and M on both sides of the tile sizes, padded row
@@ -31,7 +33,11 @@ const SHIFTS = {
   "S = 32": (c: number) => 30 + (c % 3), // S = 32
   "S < 32": (c: number) => 26 + (c % 4), // S = 29
   "S = 0": (c: number) => (c % 8 === 5 ? 24 : 40), // S − s = 16 > 31 − accBits: scalar requantClamp
+  "f64": (c: number) => 36 + (c % 5), // the f64 requant (requant_gemm_forms(3)), s = 36…40
 } as const;
+
+/** The GEMMs' f64 requant on for the path "f64" only, for the layers prepared next (assembly/requant.ts requant_gemm_forms). */
+const f64For = (e: WasmEngine, path: string) => e.k.requant_gemm_forms!(path === "f64" ? 3 : 1);
 
 const rng = new Rng(16016);
 const ints = (n: number, lo: number, hi: number) => Int32Array.from({ length: n }, () => rng.int(lo, hi));
@@ -61,13 +67,14 @@ describe("GEMM short-K fused tile (K ≤ 32): equals the reference at the shapes
               const zx = N % 8 === 0 ? 0 : 11;
               const { layer, xSpec } = dense(K, N, wBits, path, zy, zx);
               const x = { n: M, spec: xSpec, data: ints(M * K, 0, 255) };
+              f64For(e, path);
               const p = e.prepare(layer, xSpec);
               if (p.kind !== "dense") throw new Error("not prepared as dense");
               // The shifts give the path named: S per panel (whole panels; a partial one may differ) — or FIXED_S = 44
               // where requant_fit could raise it (small accumulators: W4 at short K), the path named then still
               // taken at W8 (counted below).
               const S = i32View(e.arena, p.gemm.ps, 1)[0];
-              const named = path === "S = 0" ? S === 0 : path === "S > 32" ? S > 32 : path === "S = 32" ? S === 32 : S > 0 && S < 32;
+              const named = path === "f64" ? S === -2 : path === "S = 0" ? S === 0 : path === "S > 32" ? S > 32 : path === "S = 32" ? S === 32 : S > 0 && S < 32;
               expect(named || (path !== "S = 0" && S === FIXED_S), `${layer.name}: S = ${S}`).toBe(true);
               if (named) namedSeen++;
               expectExact(`${layer.name} M=${M} zy=${zy} zx=${zx}`, referenceKernels.dense(layer, x), k.dense(layer, x), [M, N]);
@@ -88,6 +95,7 @@ describe("GEMM short-K fused tile (K ≤ 32): equals the reference at the shapes
           };
           const spec: TensorSpec = { shape: [H, W, C], bits: 8, signed: false, scale: 1, zero: 3 };
           const x = { n: 1, spec, data: ints(H * W * C, 0, 255) };
+          f64For(e, path);
           expectExact(layer.name, referenceKernels.conv2d(layer, x), k.conv2d(layer, x), [H, W, N]);
         }
   });
@@ -102,7 +110,7 @@ describe("GEMM short-K fused tile (tile4x8_c16_requant) and the rows past its ti
     const u = r.next();
     return u < 0.25 ? lo : u < 0.5 ? hi : r.int(lo, hi);
   };
-  for (const path of ["S > 32", "S < 32"] as const)
+  for (const path of ["S > 32", "S < 32", "f64"] as const)
     it(`${path}: K = 7…32 (Kp 8…32), N = 8, 9, 16, 96; M = 5, 6, 7, 11, 12, 13, 24, 25, 26, 30, 32, 262; W8 and W4`, () => {
       for (const e of engines) {
         const k = new WasmKernels(e);
@@ -120,6 +128,7 @@ describe("GEMM short-K fused tile (tile4x8_c16_requant) and the rows past its ti
                 };
                 const xSpec: TensorSpec = { shape: [K], bits: 8, signed: false, scale: 1, zero: 3 };
                 const x = { n: M, spec: xSpec, data: Int32Array.from({ length: M * K }, () => extreme(0, 255)) };
+                f64For(e, path);
                 expectExact(`${layer.name} M=${M} policy=${e === engines[0] ? "16" : "default"}`, referenceKernels.dense(layer, x), k.dense(layer, x), [M, N]);
               }
       }

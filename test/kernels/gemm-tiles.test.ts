@@ -24,7 +24,7 @@ describe("generated GEMM tiles", () => {
     // The short-K tiles that start from the biases and store their own outputs, requantized or raw (functions of
     // their own, not inlined): generated, and used.
     const own = [...generateTiles().matchAll(/^export function (tile\w+)\(/gm)].map((m) => m[1]);
-    expect(own).toEqual(["tile4x8_c16_requant", "tile4x8_c16_requantfit", `tile${RAW_ROWS}x8_c16_raw`]);
+    expect(own).toEqual(["tile4x8_c16_requant", "tile4x8_c16_requantfit", "tile4x8_c16_requantf64", `tile${RAW_ROWS}x8_c16_raw`]);
     for (const n of own) expect(gemm, `assembly/gemm.ts uses ${n}`).toMatch(new RegExp(`\\b${n}\\(`));
   });
 

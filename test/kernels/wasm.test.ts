@@ -102,11 +102,15 @@ describe("AssemblyScript requant at constructed exact ties (and truncation bound
       // acc = bias = a. Cases with |a| < 2^30 (accBits ≤ 31, and s ≥ accBits − 1 since the result fits i16)
       // go in one layer, where the prepare step proves the one-shift SIMD form exact (ps = s) and the SIMD
       // builds take it; the rest (accBits = 32) in another, which requantizes with the scalar requantClamp.
+      // Twice on the SIMD builds: with the GEMMs' f64 requant off (the forms named above), then on (ps = −2 for the
+      // groups its proof admits, assembly/requant.ts f64Channel: none whose unclamped range holds a tie; the rest as before).
       const e = new WasmEngine({ flavor: b.flavor, sim: b.sim });
       const k = new WasmKernels(e);
       const seen = { shared: new Map<string, number>(), scalar: new Map<string, number>() };
       const rows = 5; // a 4-row tile and a leftover row (the 1×32 / 1×8 tiles)
       const K = 3;
+      let f64Groups = 0;
+      for (const f64 of b.flavor === "simd" ? [0, 1] : [0])
       for (let s = 16; s <= 62; s++) {
         const fits = ALL_CASES.filter((c) => c.s === s && clampBig(roundedBig(c.a, c.m, c.s, "half-up"), -32768, 32767) === Number(roundedBig(c.a, c.m, c.s, "half-up")));
         for (const path of ["shared", "scalar"] as const) {
@@ -118,15 +122,18 @@ describe("AssemblyScript requant at constructed exact ties (and truncation bound
             wScale: new Float64Array(N).fill(1), bias: Int32Array.from(cases, (c) => c.a), rq: { m: Int32Array.from(cases, (c) => c.m), s: new Int32Array(N).fill(s), lo: -32768, hi: 32767 },
           };
           const x = { n: rows, spec: { shape: [K], bits: 8, signed: false, scale: 1 }, data: Int32Array.from({ length: rows * K }, (_, i) => (i * 37) % 256) };
+          e.k.requant_gemm_forms!(f64 ? 3 : 1);
           const p = e.prepare(layer, x.spec);
           if (p.kind !== "dense") throw new Error("not prepared as dense");
           const panels = p.gemm.host.Np / 8;
           // On the SIMD builds requant_fit raises the shared shift to 44 (assembly/requant.ts FIXED_S) where the
           // contract allows (44 − s ≤ 31 − accBits): those ties then run the fixed-shift form, the others S = s.
           const raised = b.flavor !== "scalar" && s < 44 && 44 - s <= 31 - p.gemm.host.rqBits;
-          expect(Array.from(i32View(e.arena, p.gemm.ps, panels)), `s = ${s}, ${path}: the shared shift`).toEqual(new Array(panels).fill(path === "shared" ? (raised ? 44 : s) : 0));
+          const ps = Array.from(i32View(e.arena, p.gemm.ps, panels));
+          f64Groups += ps.filter((S) => S === -2).length;
+          expect(ps.map((S) => (f64 && S === -2 ? "f64" : S)), `s = ${s}, ${path}: the shared shift`).toEqual(ps.map((S) => (f64 && S === -2 ? "f64" : path === "shared" ? (raised ? 44 : s) : 0)));
           const got = k.dense(layer, x);
-          for (let r = 0; r < rows; r++) checkCases(`${b.name} dense (${path}) row ${r}`, cases, got.subarray(r * N, (r + 1) * N), (c) => roundedBig(c.a, c.m, c.s, "half-up"), -32768, 32767, seen[path]);
+          for (let r = 0; r < rows; r++) checkCases(`${b.name} dense (${path}${f64 ? ", f64 on" : ""}) row ${r}`, cases, got.subarray(r * N, (r + 1) * N), (c) => roundedBig(c.a, c.m, c.s, "half-up"), -32768, 32767, f64 ? new Map() : seen[path]);
         }
       }
       // Every (s, sign, side) through the SIMD form except where no product with |a| < 2^30 exists: the
@@ -135,6 +142,7 @@ describe("AssemblyScript requant at constructed exact ties (and truncation bound
       // products have |a| ≥ 2^30). Those go through requantClamp in the other layer.
       expect(uncovered(seen.shared, 16, "tie")).toEqual(["59 1 1", "59 -1 -1", "61 1 0", "62 1 -1", "62 1 1", "62 -1 0", "62 -1 -1", "62 -1 1"]);
       expect(uncovered(new Map([...seen.scalar, ...seen.shared]), 16, "tie")).toEqual([]);
+      if (b.flavor === "simd") expect(f64Groups, "groups on the f64 requant (near-tie cases: no tie in their unclamped range)").toBeGreaterThan(0);
     });
   }
 

@@ -27,6 +27,8 @@ export interface KernelExports {
   requant_fit?(p: number, N: number, Np: number, amin: number, amax: number, zy: number, lo: number, hi: number, accBits: number): void;
   /** Absent from builds before the f64 depthwise requant (bench/kernels/ab.ts loads main's): the layer then keeps the shared-shift one. */
   requant_f64_params?(p: number, N: number, Np: number, B: number, zy: number): number;
+  /** Tests and A/B measurements only (assembly/requant.ts): the forms requant_fit may give GEMMs prepared afterwards (bit 0 fit, bit 1 f64). Absent before it. */
+  requant_gemm_forms?(mask: number): void;
   requant_i32_params?(p: number, N: number, Np: number, amin: number, amax: number, zy: number, lo: number, hi: number): number;
   dot_i16x8_peak(iters: number, seed: number, chains: number): number;
   pack_8c2(w: number, N: number, K: number, Kp: number, c: number, out: number): void;
