@@ -812,60 +812,64 @@ export function tile4x8_c16_requantf64(x0: usize, xs: usize, panel: usize, block
   }
 }
 
-export function tile6x8_c16_raw(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, y0: usize, ys: usize): void {
-  let wp = panel;
-  let o: usize = 0;
-  const x1 = x0 + xs;
-  const x2 = x1 + xs;
-  const x3 = x2 + xs;
-  const x4 = x3 + xs;
-  const x5 = x4 + xs;
-  let a00 = v128.load(bv, 0);
-  let a01 = v128.load(bv, 16);
-  let a10 = v128.load(bv, 0);
-  let a11 = v128.load(bv, 16);
-  let a20 = v128.load(bv, 0);
-  let a21 = v128.load(bv, 16);
-  let a30 = v128.load(bv, 0);
-  let a31 = v128.load(bv, 16);
-  let a40 = v128.load(bv, 0);
-  let a41 = v128.load(bv, 16);
-  let a50 = v128.load(bv, 0);
-  let a51 = v128.load(bv, 16);
-  for (let b = 0; b < blocks; b++) {
-    const w0_0 = v128.load(wp);
-    const w0_1 = v128.load(wp, 16);
-    const v0_0 = v128.load32_splat(x0 + o);
-    a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_0, w0_0));
-    a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_0, w0_1));
-    const v1_0 = v128.load32_splat(x1 + o);
-    a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1_0, w0_0));
-    a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1_0, w0_1));
-    const v2_0 = v128.load32_splat(x2 + o);
-    a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2_0, w0_0));
-    a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2_0, w0_1));
-    const v3_0 = v128.load32_splat(x3 + o);
-    a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_0, w0_0));
-    a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_0, w0_1));
-    const v4_0 = v128.load32_splat(x4 + o);
-    a40 = i32x4.add(a40, i32x4.dot_i16x8_s(v4_0, w0_0));
-    a41 = i32x4.add(a41, i32x4.dot_i16x8_s(v4_0, w0_1));
-    const v5_0 = v128.load32_splat(x5 + o);
-    a50 = i32x4.add(a50, i32x4.dot_i16x8_s(v5_0, w0_0));
-    a51 = i32x4.add(a51, i32x4.dot_i16x8_s(v5_0, w0_1));
-    o += 4;
-    wp += 32;
+export function tile6x8_c16_raw(x0: usize, xs: usize, panel: usize, blocks: i32, bv: usize, y0: usize, ys: usize, rows: i32): void {
+  for (let t = 0; t < rows; t += 6) {
+    let wp = panel;
+    let o: usize = 0;
+    const x1 = x0 + xs;
+    const x2 = x1 + xs;
+    const x3 = x2 + xs;
+    const x4 = x3 + xs;
+    const x5 = x4 + xs;
+    let a00 = v128.load(bv, 0);
+    let a01 = v128.load(bv, 16);
+    let a10 = v128.load(bv, 0);
+    let a11 = v128.load(bv, 16);
+    let a20 = v128.load(bv, 0);
+    let a21 = v128.load(bv, 16);
+    let a30 = v128.load(bv, 0);
+    let a31 = v128.load(bv, 16);
+    let a40 = v128.load(bv, 0);
+    let a41 = v128.load(bv, 16);
+    let a50 = v128.load(bv, 0);
+    let a51 = v128.load(bv, 16);
+    for (let b = 0; b < blocks; b++) {
+      const w0_0 = v128.load(wp);
+      const w0_1 = v128.load(wp, 16);
+      const v0_0 = v128.load32_splat(x0 + o);
+      a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v0_0, w0_0));
+      a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v0_0, w0_1));
+      const v1_0 = v128.load32_splat(x1 + o);
+      a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v1_0, w0_0));
+      a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v1_0, w0_1));
+      const v2_0 = v128.load32_splat(x2 + o);
+      a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v2_0, w0_0));
+      a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v2_0, w0_1));
+      const v3_0 = v128.load32_splat(x3 + o);
+      a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v3_0, w0_0));
+      a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v3_0, w0_1));
+      const v4_0 = v128.load32_splat(x4 + o);
+      a40 = i32x4.add(a40, i32x4.dot_i16x8_s(v4_0, w0_0));
+      a41 = i32x4.add(a41, i32x4.dot_i16x8_s(v4_0, w0_1));
+      const v5_0 = v128.load32_splat(x5 + o);
+      a50 = i32x4.add(a50, i32x4.dot_i16x8_s(v5_0, w0_0));
+      a51 = i32x4.add(a51, i32x4.dot_i16x8_s(v5_0, w0_1));
+      o += 4;
+      wp += 32;
+    }
+    v128.store(y0, a00);
+    v128.store(y0, a01, 16);
+    v128.store(y0 + ys, a10);
+    v128.store(y0 + ys, a11, 16);
+    v128.store(y0 + ys * 2, a20);
+    v128.store(y0 + ys * 2, a21, 16);
+    v128.store(y0 + ys * 3, a30);
+    v128.store(y0 + ys * 3, a31, 16);
+    v128.store(y0 + ys * 4, a40);
+    v128.store(y0 + ys * 4, a41, 16);
+    v128.store(y0 + ys * 5, a50);
+    v128.store(y0 + ys * 5, a51, 16);
+    x0 += xs * 6;
+    y0 += ys * 6;
   }
-  v128.store(y0, a00);
-  v128.store(y0, a01, 16);
-  v128.store(y0 + ys, a10);
-  v128.store(y0 + ys, a11, 16);
-  v128.store(y0 + ys * 2, a20);
-  v128.store(y0 + ys * 2, a21, 16);
-  v128.store(y0 + ys * 3, a30);
-  v128.store(y0 + ys * 3, a31, 16);
-  v128.store(y0 + ys * 4, a40);
-  v128.store(y0 + ys * 4, a41, 16);
-  v128.store(y0 + ys * 5, a50);
-  v128.store(y0 + ys * 5, a51, 16);
 }

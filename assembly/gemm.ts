@@ -208,7 +208,8 @@ export function gemm_s16_8c2_acc(x: usize, lda: i32, M: i32, Kp: i32,
 
 /**
  * The simulator's raw GEMM at short K (Kp ≤ RAW_FUSED_MAX_KP), rows [0, Mt) (a multiple of RAW_MR) × the first
- * `panels` whole panels: tile6x8_c16_raw per 6×8 tile, its accumulators starting at the biases and stored from
+ * `panels` whole panels: tile6x8_c16_raw, one call per row block and panel looping over the block's 6×8 tiles (as
+ * gemmCore's short-K requant tiles, session 30), its accumulators starting at the biases and stored from
  * its registers to y (i32, row stride ldy) — no `initAcc` stores and loads, no pass through `acc` and
  * `storeAcc8` (the raw counterpart of tile4x8_c16_requant; docs/RESULTS.md "the raw GEMM at short K"). Rows in
  * gemmCore's balanced blocks, each swept by every panel; packed panels (unpack) decoded once per block into
@@ -234,9 +235,9 @@ function gemmRawTiles(x: usize, lda: i32, Mt: i32, Kp: i32, w: usize, wbits: i32
       const bv = bias + (n0 << 2);
       if (unpack) {
         unpackPanel(pan, wbits, blocks, tile);
-        for (let r = r0; r < r1; r += RAW_MR) tile6x8_c16_raw(x + <usize>r * xs, xs, tile, kpairs, bv, y + <usize>r * ys + (n0 << 2), ys);
+        tile6x8_c16_raw(x + <usize>r0 * xs, xs, tile, kpairs, bv, y + <usize>r0 * ys + (n0 << 2), ys, r1 - r0);
       } else {
-        for (let r = r0; r < r1; r += RAW_MR) tile6x8_c16_raw(x + <usize>r * xs, xs, pan, kpairs, bv, y + <usize>r * ys + (n0 << 2), ys);
+        tile6x8_c16_raw(x + <usize>r0 * xs, xs, pan, kpairs, bv, y + <usize>r0 * ys + (n0 << 2), ys, r1 - r0);
       }
     }
   }

@@ -161,8 +161,9 @@ function tileRows(MR: number, c: Container, form: "acc" | "requant" | "fit" | "f
  * `rows` rows (a multiple of MR; x0 and y0 step by MR rows), so that a row block × panel is one call, not one per MR
  * rows — the call, its 12–13 arguments and the f64 constant k once per block. mobilenetv2 W8A8 2.8–3.1% faster than a
  * call per tile (bench/kernels/ab.ts, both orders; the short-K GEMMs alone 13–18%: docs/RESULTS.md "Session 30").
+ * The simulator's "raw" tile likewise (assembly/gemm.ts gemmRawTiles; docs/RESULTS.md "Session 30: simn").
  */
-function tileRowsLoop(MR: number, c: Container, form: "requant" | "fit" | "f64"): string {
+function tileRowsLoop(MR: number, c: Container, form: "requant" | "fit" | "f64" | "raw"): string {
   const one = tileRows(MR, c, form).split("\n");
   const hoisted = one.filter((l) => l.includes("const k = f64x2.splat"));
   const body = one.slice(1, -1).filter((l) => !hoisted.includes(l));
@@ -231,7 +232,7 @@ export function generateTiles(): string {
   fns.push(tileRowsLoop(ROWS[16], 16, "requant"));
   fns.push(tileRowsLoop(ROWS[16], 16, "fit"));
   fns.push(tileRowsLoop(ROWS[16], 16, "f64"));
-  fns.push(tileRows(RAW_ROWS, 16, "raw"));
+  fns.push(tileRowsLoop(RAW_ROWS, 16, "raw"));
   return header.join("\n") + fns.map((f) => f.replace("@inline function", "@inline export function")).join("\n\n") + "\n";
 }
 
