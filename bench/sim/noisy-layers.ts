@@ -12,7 +12,7 @@
 // build DIR/nipq-sim-simd.wasm instead of this tree's build/ (another tree's kernels, one run after the other:
 // for A/B, alternate the runs).
 //
-//   npx tsx bench/sim/noisy-layers.ts [--bits 4|8] [--images N] [--rounds R] [--window MS] [--slab N] [--slabs A,B,…] [--top K] [--only NAME,…] [--build DIR]
+//   npx tsx bench/sim/noisy-layers.ts [--bits 4|8] [--images N] [--rounds R] [--window MS] [--slab N] [--slabs A,B,…] [--top K] [--only NAME,…] [--build DIR] [--reverse]
 
 import { readQModel } from "../../src/ir/io.js";
 import { isWeightLayer, sizeOf, type Layer, type Program } from "../../src/ir/types.js";
@@ -78,7 +78,12 @@ const heads = slabs.length ? slabs.map((o) => `slab ${o.elements}`) : ["full", "
 
 interface Row { name: string; what: string; acc: number; ms: number[][] }
 const rows: Row[] = [];
-for (let i = 1; i < layers.length; i++) {
+// --reverse: the layers timed last to first. Layer after layer, the per-layer figures also carry what drifts over
+// the run (docs/RESULTS.md, session 30 gauss3: the first-timed layers 1.5–1.8× slower, in either order); compare
+// layers from both orders, or with gauss-layers.ts (interleaved).
+const order = Array.from({ length: layers.length - 1 }, (_, j) => j + 1);
+if (process.argv.includes("--reverse")) order.reverse();
+for (const i of order) {
   const l = layers[i];
   if (!isWeightLayer(l) || !nq.noise[i] || (only.length && !only.includes(l.name))) continue;
   const xs = layers[l.inputs[0]].out;
