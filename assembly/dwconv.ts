@@ -253,30 +253,21 @@ const KEEP_EVEN: i32 = 65535;
  * pixel. A zeroed tap contributes 0 whatever it loads, and the fold sums only the weights left, so such a pixel is
  * exact with the interior's arithmetic. Columns [oxa, oxb) have their whole window inside x horizontally. Other
  * windows (padding ≥ 2, an input 1 wide or 1 high) check each tap (tapOr): a padded tap whose weight is still
- * there reads zx, which the fold cancels. yr: y at (oy, 0) (column ox is stored at yr + ox·(bytes per pixel)).
+ * there reads zx, which the fold cancels. yr: y at (oy, 0) (column ox is stored at yr + ox·(bytes per pixel)). The
+ * row's geometry comes from dwBody: iy = oy·sh − pt, top / bot (window row 0 / 2 masked), the unchecked columns
+ * [a, b) and the masked left / right columns oxl / oxr (−1: none).
  */
 // @ts-ignore: decorator
-@inline function dw3x3Row(xb: usize, yr: usize, oy: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32, pt: i32, pl: i32,
-  ox0: i32, ox1: i32, oxa: i32, oxb: i32, w: usize, wTap: usize, bias: usize, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
+@inline function dw3x3Row(xb: usize, yr: usize, iy: i32, top: bool, bot: bool, H: i32, W: i32, C: i32, sw: i32, pl: i32,
+  ox0: i32, ox1: i32, a: i32, b: i32, oxl: i32, oxr: i32, w: usize, wTap: usize, bias: usize, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
   zx: i32, zy: i32, lo: i32, hi: i32, raw: bool): void {
   const PS = <usize>C << 1;
   const RS = <usize>W * PS;
   const step = <usize>sw * PS;
   const ystep = raw ? <usize>C << 2 : <usize>C << 1;
-  const iy = oy * sh - pt;
-  const top = iy == -1 && H >= 2;
-  const bot = iy >= 0 && iy + 2 == H;
-  const fast = top || bot || (iy >= 0 && iy + 3 <= H);
   // Window rows 0 and 2 as byte offsets from row iy (a masked one reads row 1).
   const o0: usize = top ? RS : 0;
   const o2: usize = bot ? RS : 2 * RS;
-  // The unchecked columns [a, b) lie within [oxa, oxb); a > b only leaves every column to the others. oxl / oxr: the
-  // masked left / right column (−1: none).
-  const a = fast ? max(oxa, ox0) : ox1;
-  const b = fast ? min(oxb, ox1) : ox1;
-  const oxl = fast && oxa >= 1 && (oxa - 1) * sw - pl == -1 && W >= 2 ? oxa - 1 : -1;
-  const ixr = oxb * sw - pl;
-  const oxr = fast && ixr >= 0 && ixr + 2 == W ? oxb : -1;
   const zxv = i16x8.splat(i16(zx));
   const zero = i16x8.splat(0);
   const odd = i32x4.splat(KEEP_ODD);
@@ -421,24 +412,16 @@ const KEEP_EVEN: i32 = 65535;
  * emit8's requant; q is then not read).
  */
 // @ts-ignore: decorator
-@inline function dw3x3Row16(xb: usize, yr: usize, oy: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32, pt: i32, pl: i32,
-  ox0: i32, ox1: i32, oxa: i32, oxb: i32, w: usize, wTap: usize, bias: usize, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
+@inline function dw3x3Row16(xb: usize, yr: usize, iy: i32, top: bool, bot: bool, H: i32, W: i32, C: i32, sw: i32, pl: i32,
+  ox0: i32, ox1: i32, a: i32, b: i32, oxl: i32, oxr: i32, w: usize, wTap: usize, bias: usize, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
   q: usize, qs: i32, zx: i32, zy: i32, lo: i32, hi: i32, raw: bool): void {
   const PS = <usize>C << 1;
   const RS = <usize>W * PS;
   const step = <usize>sw * PS;
   const ystep = raw ? <usize>C << 2 : <usize>C << 1;
-  const iy = oy * sh - pt;
-  const top = iy == -1 && H >= 2;
-  const bot = iy >= 0 && iy + 2 == H;
-  const fast = top || bot || (iy >= 0 && iy + 3 <= H);
+  // Window rows 0 and 2 as byte offsets from row iy (a masked one reads row 1).
   const o0: usize = top ? RS : 0;
   const o2: usize = bot ? RS : 2 * RS;
-  const a = fast ? max(oxa, ox0) : ox1;
-  const b = fast ? min(oxb, ox1) : ox1;
-  const oxl = fast && oxa >= 1 && (oxa - 1) * sw - pl == -1 && W >= 2 ? oxa - 1 : -1;
-  const ixr = oxb * sw - pl;
-  const oxr = fast && ixr >= 0 && ixr + 2 == W ? oxb : -1;
   const zxv = i16x8.splat(i16(zx));
   const zero = i16x8.splat(0);
   for (let c = 0; c < C; c += 8) {
@@ -579,14 +562,29 @@ function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: 
       // Output columns [oxa, oxb) have their 3 window columns inside x: ox·sw − pl ≥ 0 and ox·sw − pl + 3 ≤ W.
       const oxa = min(OW, pl > 0 ? (pl + sw - 1) / sw : 0);
       const oxb = max(oxa, W + pl - 3 >= 0 ? min(OW, (W + pl - 3) / sw + 1) : 0);
-      for (let b = 0; b < n; b++) {
-        const xb = x + (<usize>(b * H * W * C) << 1);
+      // The column left of [oxa, oxb) whose window starts at ix = −1 and the one right of it whose window ends at
+      // ix + 2 = W, masked in the rows' borders (−1: none).
+      const oxL = oxa >= 1 && (oxa - 1) * sw - pl == -1 && W >= 2 ? oxa - 1 : -1;
+      const ixr = oxb * sw - pl;
+      const oxR = ixr >= 0 && ixr + 2 == W ? oxb : -1;
+      for (let bi = 0; bi < n; bi++) {
+        const xb = x + (<usize>(bi * H * W * C) << 1);
         for (let p = p0; p < p1; ) {
           const oy = p / OW;
           const ox0 = p - oy * OW;
           const ox1 = min(OW, p1 - oy * OW);
-          if (a16 != 0) dw3x3Row16(xb, yp - <usize>ox0 * ypx, oy, H, W, C, sh, sw, pt, pl, ox0, ox1, oxa, oxb, w, wTap, bias, m, s, pw, ps, rf, q, qs, zx, zy, lo, hi, raw);
-          else dw3x3Row(xb, yp - <usize>ox0 * ypx, oy, H, W, C, sh, sw, pt, pl, ox0, ox1, oxa, oxb, w, wTap, bias, m, s, pw, ps, rf, zx, zy, lo, hi, raw);
+          // Window row 0 above x (top) or row 2 below it (bot): masked; a row with both, or further out, checks each
+          // tap. The unchecked columns [a, b) lie within [oxa, oxb); a > b leaves every column to the others.
+          const iy = oy * sh - pt;
+          const top = iy == -1 && H >= 2;
+          const bot = iy >= 0 && iy + 2 == H;
+          const fast = top || bot || (iy >= 0 && iy + 3 <= H);
+          const a = fast ? max(oxa, ox0) : ox1;
+          const b = fast ? min(oxb, ox1) : ox1;
+          const oxl = fast ? oxL : -1;
+          const oxr = fast ? oxR : -1;
+          if (a16 != 0) dw3x3Row16(xb, yp - <usize>ox0 * ypx, iy, top, bot, H, W, C, sw, pl, ox0, ox1, a, b, oxl, oxr, w, wTap, bias, m, s, pw, ps, rf, q, qs, zx, zy, lo, hi, raw);
+          else dw3x3Row(xb, yp - <usize>ox0 * ypx, iy, top, bot, H, W, C, sw, pl, ox0, ox1, a, b, oxl, oxr, w, wTap, bias, m, s, pw, ps, rf, zx, zy, lo, hi, raw);
           yp += <usize>(ox1 - ox0) * ypx;
           p += ox1 - ox0;
         }
