@@ -8,16 +8,9 @@
 //
 //   npx tsx bench/sim/gauss-layers.ts [--only NAME,…] [--rounds R] [--window MS] [--seq]
 
-import { readQModel } from "../../src/ir/io.js";
-import { sizeOf, type Layer, type Program } from "../../src/ir/types.js";
-import { WasmEngine, type PreparedLayer } from "../../src/kernels/wasm/engine.js";
-import { buildChip } from "../../src/sim/chip/chip.js";
-import { NoisyWasmProgram, fastPathEquivalent } from "../../src/sim/chip/fastpath.js";
-import { flipInputs } from "../../src/sim/chip/kernels.js";
-import { withChipWeights } from "../../src/sim/chip/run.js";
-import { loadHwModel, withSet } from "../../src/sim/hw/hwmodel.js";
-import { cachedInit, cpuMsPerCall, machine, quantile as q } from "../kernels/common.js";
-import { images } from "../kernels/model.js";
+import { sizeOf } from "../../src/ir/types.js";
+import { cpuMsPerCall, machine, quantile as q } from "../kernels/common.js";
+import { noisyMobilenet } from "./noisy-setup.js";
 
 const opt = (name: string, dflt: string) => {
   const i = process.argv.indexOf(name);
@@ -28,25 +21,7 @@ const rounds = Number(opt("--rounds", "9"));
 const win = Number(opt("--window", "20"));
 const names = opt("--only", "stem,b1_dw,b2_expand,b3_expand,b3_dw,b8_expand,b12_expand,b15_expand,head").split(",");
 
-const p = readQModel(await cachedInit("mobilenetv2-224x224x3-1000-w4a4", { arch: "mobilenetv2", bits: { w: 4, a: 4 }, input: [224, 224, 3], classes: 1000, seed: 1 }));
-const hw = withSet(loadHwModel("int8-systolic-16x16").hw, ["noise", "outputGaussian", "sigma"], 0.3);
-const chip = buildChip(p, hw, 1, 0);
-if (!fastPathEquivalent(chip)) throw new Error("this chip instance does not take the fast path");
-const x = flipInputs(chip, images(n, sizeOf(p.layers[0].out.shape)), n, 0);
-const noisy = new NoisyWasmProgram(chip, withChipWeights(p, chip), new WasmEngine({ flavor: "simd", sim: true }), n);
-noisy.run(x, n, 0);
-
-// The private parts this tool reaches into (a bench, not an API), as noisy-layers.ts.
-interface NoisyInternals {
-  k: object;
-  program: Program;
-  noise: (object | undefined)[];
-  engine: WasmEngine;
-  base: number;
-  offsets: number[];
-  weightLayer(l: Layer, p: PreparedLayer, ln: object, x: number, n: number, y: number, first: number): void;
-}
-const nq = noisy as unknown as NoisyInternals;
+const { nq } = await noisyMobilenet(4, n);
 const kShipped = nq.k;
 const noop = () => {};
 const kGauss = { ...kShipped, gemm_s16_8c2_acc: noop, dwconv_s16_acc: noop, im2col_s16: noop };

@@ -14,18 +14,12 @@
 //
 //   npx tsx bench/sim/noisy-layers.ts [--bits 4|8] [--images N] [--rounds R] [--window MS] [--slab N] [--slabs A,B,…] [--top K] [--only NAME,…] [--build DIR] [--reverse]
 
-import { readQModel } from "../../src/ir/io.js";
-import { isWeightLayer, sizeOf, type Layer, type Program } from "../../src/ir/types.js";
+import { isWeightLayer, sizeOf } from "../../src/ir/types.js";
 import { WasmProgram } from "../../src/exec/wasm-program.js";
-import { WasmEngine, type PreparedLayer } from "../../src/kernels/wasm/engine.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
-import { buildChip } from "../../src/sim/chip/chip.js";
-import { NoisyWasmProgram, fastPathEquivalent, slabOptions } from "../../src/sim/chip/fastpath.js";
-import { flipInputs } from "../../src/sim/chip/kernels.js";
-import { withChipWeights } from "../../src/sim/chip/run.js";
-import { loadHwModel, withSet } from "../../src/sim/hw/hwmodel.js";
-import { cachedInit, cpuMsPerCall, machine } from "../kernels/common.js";
-import { images } from "../kernels/model.js";
+import { slabOptions } from "../../src/sim/chip/fastpath.js";
+import { cpuMsPerCall, machine } from "../kernels/common.js";
+import { noisyMobilenet } from "./noisy-setup.js";
 
 const opt = (name: string, dflt: string) => {
   const i = process.argv.indexOf(name);
@@ -39,29 +33,11 @@ const top = Number(opt("--top", "60"));
 const only = opt("--only", "").split(",").filter(Boolean);
 slabOptions.elements = Number(opt("--slab", String(slabOptions.elements)));
 
-const p = readQModel(await cachedInit(`mobilenetv2-224x224x3-1000-w${bits}a${bits}`, { arch: "mobilenetv2", bits: { w: bits, a: bits }, input: [224, 224, 3], classes: 1000, seed: 1 }));
-const hw = withSet(loadHwModel("int8-systolic-16x16").hw, ["noise", "outputGaussian", "sigma"], 0.3);
-const chip = buildChip(p, hw, 1, 0);
-if (!fastPathEquivalent(chip)) throw new Error("this chip instance does not take the fast path");
-const x = flipInputs(chip, images(n, sizeOf(p.layers[0].out.shape)), n, 0);
+const buildDir = opt("--build", "");
+const { p, x, noisy, nq } = await noisyMobilenet(bits, n, buildDir);
 const cleanEngine = loadWasmKernels({ flavor: "auto" }).engine;
 const clean = new WasmProgram(cleanEngine, p, n);
-const buildDir = opt("--build", "");
-const noisy = new NoisyWasmProgram(chip, withChipWeights(p, chip), new WasmEngine({ flavor: "simd", sim: true, ...(buildDir ? { buildDir } : {}) }), n);
 clean.run(x, n);
-noisy.run(x, n, 0);
-
-// The private parts this tool reaches into (a bench, not an API): the layer runners and the kernels object.
-interface NoisyInternals {
-  k: object;
-  program: Program;
-  noise: (object | undefined)[];
-  engine: WasmEngine;
-  base: number;
-  offsets: number[];
-  weightLayer(l: Layer, p: PreparedLayer, ln: object, x: number, n: number, y: number, first: number): void;
-}
-const nq = noisy as unknown as NoisyInternals;
 const cq = clean as unknown as { base: number; offsets: number[] };
 const kShipped = nq.k;
 const noop = () => {};
