@@ -7,7 +7,8 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { InitConfig } from "../../src/init/index.js";
-import { writeQModel } from "../../src/ir/io.js";
+import { readQModel, writeQModel } from "../../src/ir/io.js";
+import type { Program } from "../../src/ir/types.js";
 
 const require = createRequire(import.meta.url);
 
@@ -112,6 +113,22 @@ export async function cachedInit(name: string, cfg: InitConfig): Promise<string>
     writeQModel(file, initProgram(cfg));
   }
   return file;
+}
+
+/**
+ * The `nipq init` program (seed 1, W and A at `bits`) of the benchmarks' networks: resnet20 at 32×32×3 with 10 classes,
+ * mobilenetv2 and resnet18 at 224×224×3 with 1000, cached as bench/kernels/scale.ts's.
+ */
+export async function netProgram(arch: string, bits: number): Promise<Program> {
+  const input: [number, number, number] = arch === "resnet20" ? [32, 32, 3] : [224, 224, 3];
+  const classes = arch === "resnet20" ? 10 : 1000;
+  return readQModel(await cachedInit(`${arch}-${input.join("x")}-${classes}-w${bits}a${bits}`, { arch, bits: { w: bits, a: bits }, input, classes, seed: 1 }));
+}
+
+/** The value after `--name` on the command line, else dflt. */
+export function opt(name: string, dflt: string): string {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : dflt;
 }
 
 // ---- tfjs-backend-wasm (fp32) ----------------------------------------------------------------------

@@ -13,10 +13,9 @@
 //   npx tsx bench/kernels/layers.ts resnet20|mobilenetv2|resnet18 8|4 [--batch N] [--reps R] [--build DIR] [--im2col-chunk BYTES] [--no-winograd] [--winograd-chunk BYTES] [--json]
 
 import { table } from "table";
-import { readQModel } from "../../src/ir/io.js";
 import { layerMacs } from "../../src/ir/stats.js";
 import type { KernelExports } from "../../src/kernels/wasm/features.js";
-import { cachedInit, cpuMs, machine } from "./common.js";
+import { cpuMs, machine, netProgram } from "./common.js";
 import { nipqRunner } from "./model.js";
 
 const arg = (name: string) => {
@@ -30,9 +29,7 @@ if (!["resnet20", "mobilenetv2", "resnet18"].includes(arch) || !["8", "4"].inclu
 }
 const bits = Number(bitsArg);
 const json = process.argv.includes("--json");
-const input: [number, number, number] = arch === "resnet20" ? [32, 32, 3] : [224, 224, 3];
-const classes = arch === "resnet20" ? 10 : 1000;
-const p = readQModel(await cachedInit(`${arch}-${input.join("x")}-${classes}-w${bits}a${bits}`, { arch, bits: { w: bits, a: bits }, input, classes, seed: 1 }));
+const p = await netProgram(arch, bits);
 const n = Number(arg("--batch") ?? (arch === "resnet20" ? 8 : 1));
 const reps = Number(arg("--reps") ?? 5);
 const chunk = arg("--im2col-chunk");

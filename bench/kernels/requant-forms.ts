@@ -6,10 +6,9 @@
 //
 //   npx tsx bench/kernels/requant-forms.ts mobilenetv2|resnet20|resnet18 8|4 [--build DIR]
 
-import { readQModel } from "../../src/ir/io.js";
 import { i32View } from "../../src/kernels/wasm/arena.js";
 import type { GemmDev, PreparedLayer } from "../../src/kernels/wasm/engine.js";
-import { cachedInit } from "./common.js";
+import { netProgram } from "./common.js";
 import { nipqRunner } from "./model.js";
 
 const [arch, bitsArg] = process.argv.slice(2);
@@ -19,9 +18,7 @@ if (!["resnet20", "mobilenetv2", "resnet18"].includes(arch) || !["8", "4"].inclu
 }
 const bits = Number(bitsArg);
 const b = process.argv.indexOf("--build");
-const input: [number, number, number] = arch === "resnet20" ? [32, 32, 3] : [224, 224, 3];
-const classes = arch === "resnet20" ? 10 : 1000;
-const p = readQModel(await cachedInit(`${arch}-${input.join("x")}-${classes}-w${bits}a${bits}`, { arch, bits: { w: bits, a: bits }, input, classes, seed: 1 }));
+const p = await netProgram(arch, bits);
 const r = nipqRunner(p, 1, "simd", { buildDir: b > 0 ? process.argv[b + 1] : undefined });
 r.call();
 const form = (S: number) => (S === -2 ? "f64" : S === -1 ? "fit" : S === 44 ? "S44" : S > 0 ? "shared" : "scalar");

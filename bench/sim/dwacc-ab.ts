@@ -15,12 +15,8 @@ import { isWeightLayer, sizeOf, tensorRange } from "../../src/ir/types.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { i32View } from "../../src/kernels/wasm/arena.js";
 import { slabOptions, slabPixels } from "../../src/sim/chip/fastpath.js";
-import { cachedInit, cpuMsPerCall, machine, quantile as q } from "../kernels/common.js";
+import { cachedInit, cpuMsPerCall, machine, quantile as q, opt } from "../kernels/common.js";
 
-const opt = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
 const bits = Number(opt("--bits", "4"));
 const rounds = Number(opt("--rounds", "20"));
 const windowMs = Number(opt("--window", "20"));

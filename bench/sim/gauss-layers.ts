@@ -9,13 +9,9 @@
 //   npx tsx bench/sim/gauss-layers.ts [--only NAME,…] [--rounds R] [--window MS] [--seq]
 
 import { sizeOf } from "../../src/ir/types.js";
-import { cpuMsPerCall, machine, quantile as q } from "../kernels/common.js";
+import { cpuMsPerCall, machine, quantile as q, opt } from "../kernels/common.js";
 import { noisyMobilenet } from "./noisy-setup.js";
 
-const opt = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
 const n = 2;
 const rounds = Number(opt("--rounds", "9"));
 const win = Number(opt("--window", "20"));

@@ -31,13 +31,9 @@ import { NOISY_MICRO_BATCH, NoisyWasmProgram, fastPathEquivalent, slabOptions } 
 import { flipInputs } from "../../src/sim/chip/kernels.js";
 import { withChipWeights } from "../../src/sim/chip/run.js";
 import { loadHwModel, withSet, type HwModel } from "../../src/sim/hw/hwmodel.js";
-import { cachedInit, cpuMsPerCall, machine, quantile as q } from "../kernels/common.js";
+import { cachedInit, cpuMsPerCall, machine, quantile as q, opt } from "../kernels/common.js";
 import { images } from "../kernels/model.js";
 
-const opt = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
 const noise = opt("--noise", "out");
 const bits = Number(opt("--bits", "4"));
 const n = Number(opt("--images", "2"));

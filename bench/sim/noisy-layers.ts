@@ -18,13 +18,9 @@ import { isWeightLayer, sizeOf } from "../../src/ir/types.js";
 import { WasmProgram } from "../../src/exec/wasm-program.js";
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { slabOptions } from "../../src/sim/chip/fastpath.js";
-import { cpuMsPerCall, machine } from "../kernels/common.js";
+import { cpuMsPerCall, machine, opt } from "../kernels/common.js";
 import { noisyMobilenet } from "./noisy-setup.js";
 
-const opt = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
 const bits = Number(opt("--bits", "4"));
 const n = Number(opt("--images", "2"));
 const rounds = Number(opt("--rounds", "7"));

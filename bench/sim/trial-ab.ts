@@ -17,13 +17,9 @@ import { classesOf, compileProgram, inputBytes, runBatched } from "../../src/exe
 import { loadWasmKernels } from "../../src/kernels/wasm/backend.js";
 import { loadHwModel, withSet } from "../../src/sim/hw/hwmodel.js";
 import { runTrial } from "../../src/sim/chip/run.js";
-import { cachedInit, cpuMs, machine, medianQuartiles, quantile as q } from "../kernels/common.js";
+import { cachedInit, cpuMs, machine, medianQuartiles, quantile as q, opt } from "../kernels/common.js";
 import { images } from "../kernels/model.js";
 
-const opt = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
 const noise = opt("--noise", "out");
 const rounds = Number(opt("--rounds", "10"));
 const treeB = opt("--b-tree", "");
