@@ -98,7 +98,12 @@ function dwRaw16Body(x: usize, n: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32,
 /**
  * dw3x3Row16 with raw = true and zx = 0 (the simulator's fast path takes format-1 programs: no zero point), for
  * dwRaw16Body: the same sums, widened to i32 and stored. A whole group's interior (c + 8 ≤ C) stores its 8 sums with
- * two unconditional stores (dw3x3Row16 goes through emit8's raw storeAcc4, which tests for a partial group per pixel).
+ * two unconditional stores (dw3x3Row16 goes through emit8's raw storeAcc4, which tests for a partial group per pixel);
+ * at stride 1, two pixels per step, each of a row's columns j … j + 3 loaded once for both (12 loads per 2 pixels, not
+ * 18; one loaded vector live at a time beside the 9 weights, the bias and the 2 sums). The sums wrap in i16 in another
+ * order than mac9's: exact all the same (the layer's bound keeps every sum in i16). Measured with
+ * bench/sim/dwacc-ab.ts: this function ~10% faster than dw3x3Row16 inlined in dwconv_s16_acc, the pairs another ~4%
+ * (docs/RESULTS.md "Session 31: rawside"); the pairs inside dwconv_s16_acc's large function had measured 3% slower.
  */
 // @ts-ignore: decorator
 @inline function dw3x3Row16Raw(xb: usize, yr: usize, iy: i32, top: bool, bot: bool, H: i32, W: i32, C: i32, sw: i32, pl: i32,
@@ -135,6 +140,45 @@ function dwRaw16Body(x: usize, n: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32,
         let yp = yr + <usize>ox * ystep;
         if (c + 8 <= C) {
           let yc = yp + (<usize>c << 2);
+          if (sw == 1)
+            for (; ox + 2 <= b; ox += 2) {
+              // Two pixels: a row's columns j … j + 3 each loaded once for both.
+              let t = v128.load(x0);
+              let s = i16x8.add(bv, i16x8.mul(t, w0));
+              t = v128.load(x0 + PS);
+              s = i16x8.add(s, i16x8.mul(t, w1));
+              let u = i16x8.add(bv, i16x8.mul(t, w0));
+              t = v128.load(x0 + 2 * PS);
+              s = i16x8.add(s, i16x8.mul(t, w2));
+              u = i16x8.add(u, i16x8.mul(t, w1));
+              u = i16x8.add(u, i16x8.mul(v128.load(x0 + 3 * PS), w2));
+              t = v128.load(x1);
+              s = i16x8.add(s, i16x8.mul(t, w3));
+              t = v128.load(x1 + PS);
+              s = i16x8.add(s, i16x8.mul(t, w4));
+              u = i16x8.add(u, i16x8.mul(t, w3));
+              t = v128.load(x1 + 2 * PS);
+              s = i16x8.add(s, i16x8.mul(t, w5));
+              u = i16x8.add(u, i16x8.mul(t, w4));
+              u = i16x8.add(u, i16x8.mul(v128.load(x1 + 3 * PS), w5));
+              t = v128.load(x2);
+              s = i16x8.add(s, i16x8.mul(t, w6));
+              t = v128.load(x2 + PS);
+              s = i16x8.add(s, i16x8.mul(t, w7));
+              u = i16x8.add(u, i16x8.mul(t, w6));
+              t = v128.load(x2 + 2 * PS);
+              s = i16x8.add(s, i16x8.mul(t, w8));
+              u = i16x8.add(u, i16x8.mul(t, w7));
+              u = i16x8.add(u, i16x8.mul(v128.load(x2 + 3 * PS), w8));
+              v128.store(yc, i32x4.extend_low_i16x8_s(s));
+              v128.store(yc, i32x4.extend_high_i16x8_s(s), 16);
+              v128.store(yc + ystep, i32x4.extend_low_i16x8_s(u));
+              v128.store(yc + ystep, i32x4.extend_high_i16x8_s(u), 16);
+              x0 += 2 * PS;
+              x1 += 2 * PS;
+              x2 += 2 * PS;
+              yc += 2 * ystep;
+            }
           for (; ox < b; ox++) {
             let s = i16x8.add(bv, i16x8.mul(v128.load(x0), w0));
             let e = i16x8.mul(v128.load(x0 + PS), w1);
