@@ -51,8 +51,188 @@ export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh:
  */
 export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, p0: i32, p1: i32, y: usize, a16: i32): void {
-  // The body inlined with raw a constant (dwCore takes it as an operand): no requant branch in the loops.
+  // 3×3 with i16 taps: a body of its own (dwRaw16Body); else dwBody inlined with raw a constant (dwCore takes it as an
+  // operand): no requant branch in the loops.
+  if (ASC_FEATURE_SIMD && kh == 3 && kw == 3 && a16 != 0) {
+    dwRaw16Body(x, n, H, W, C, sh, sw, pt, pl, OH, OW, w, Cp, bias, p0, p1, y);
+    return;
+  }
   dwBody(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, 0, 0, 0, 0, 0, 0, 0, 0, 0, p0, p1, y, true, a16, 0, 0);
+}
+
+/**
+ * dwconv_s16_acc's 3×3 kernel with i16 taps (a16 = 1): dwBody's 3×3 geometry with dw3x3Row16's rows for raw = true
+ * and no zero point (dw3x3Row16Raw), in a function of its own, which only the simulator's build compiles (the edge
+ * build's dwCore, which shares dwBody, stays as it was).
+ */
+function dwRaw16Body(x: usize, n: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32, pt: i32, pl: i32, OH: i32, OW: i32,
+  w: usize, Cp: i32, bias: usize, p0: i32, p1: i32, y: usize): void {
+  const wTap = <usize>Cp << 1;
+  const ypx = <usize>C << 2;
+  let yp = y;
+  // As dwBody: the unchecked columns [oxa, oxb) and the masked left / right columns (−1: none).
+  const oxa = min(OW, pl > 0 ? (pl + sw - 1) / sw : 0);
+  const oxb = max(oxa, W + pl - 3 >= 0 ? min(OW, (W + pl - 3) / sw + 1) : 0);
+  const oxL = oxa >= 1 && (oxa - 1) * sw - pl == -1 && W >= 2 ? oxa - 1 : -1;
+  const ixr = oxb * sw - pl;
+  const oxR = ixr >= 0 && ixr + 2 == W ? oxb : -1;
+  for (let bi = 0; bi < n; bi++) {
+    const xb = x + (<usize>(bi * H * W * C) << 1);
+    for (let p = p0; p < p1; ) {
+      const oy = p / OW;
+      const ox0 = p - oy * OW;
+      const ox1 = min(OW, p1 - oy * OW);
+      const iy = oy * sh - pt;
+      const top = iy == -1 && H >= 2;
+      const bot = iy >= 0 && iy + 2 == H;
+      const fast = top || bot || (iy >= 0 && iy + 3 <= H);
+      const a = fast ? max(oxa, ox0) : ox1;
+      const b = fast ? min(oxb, ox1) : ox1;
+      dw3x3Row16Raw(xb, yp - <usize>ox0 * ypx, iy, top, bot, H, W, C, sw, pl, ox0, ox1, a, b, fast ? oxL : -1, fast ? oxR : -1, w, wTap, bias);
+      yp += <usize>(ox1 - ox0) * ypx;
+      p += ox1 - ox0;
+    }
+  }
+}
+
+/**
+ * dw3x3Row16 with raw = true and zx = 0 (the simulator's fast path takes format-1 programs: no zero point), for
+ * dwRaw16Body: the same sums, widened to i32 and stored. A whole group's interior (c + 8 ≤ C) stores its 8 sums with
+ * two unconditional stores (dw3x3Row16 goes through emit8's raw storeAcc4, which tests for a partial group per pixel);
+ * at stride 1, two pixels per step, each of a row's columns j … j + 3 loaded once for both (12 loads per 2 pixels, not
+ * 18; one loaded vector live at a time beside the 9 weights, the bias and the 2 sums). The sums wrap in i16 in another
+ * order than mac9's: exact all the same (the layer's bound keeps every sum in i16). Measured with
+ * bench/sim/dwacc-ab.ts: this function ~10% faster than dw3x3Row16 inlined in dwconv_s16_acc, the pairs another ~4%
+ * (docs/RESULTS.md "Session 31: rawside"); the pairs inside dwconv_s16_acc's large function had measured 3% slower.
+ */
+// @ts-ignore: decorator
+@inline function dw3x3Row16Raw(xb: usize, yr: usize, iy: i32, top: bool, bot: bool, H: i32, W: i32, C: i32, sw: i32, pl: i32,
+  ox0: i32, ox1: i32, a: i32, b: i32, oxl: i32, oxr: i32, w: usize, wTap: usize, bias: usize): void {
+  const PS = <usize>C << 1;
+  const RS = <usize>W * PS;
+  const step = <usize>sw * PS;
+  const ystep = <usize>C << 2;
+  const o0: usize = top ? RS : 0;
+  const o2: usize = bot ? RS : 2 * RS;
+  const zero = i16x8.splat(0);
+  for (let c = 0; c < C; c += 8) {
+    const wc = w + (<usize>c << 1);
+    let w0 = v128.load(wc), w1 = v128.load(wc + wTap), w2 = v128.load(wc + 2 * wTap);
+    const w3 = v128.load(wc + 3 * wTap), w4 = v128.load(wc + 4 * wTap), w5 = v128.load(wc + 5 * wTap);
+    let w6 = v128.load(wc + 6 * wTap), w7 = v128.load(wc + 7 * wTap), w8 = v128.load(wc + 8 * wTap);
+    if (top) {
+      w0 = zero;
+      w1 = zero;
+      w2 = zero;
+    }
+    if (bot) {
+      w6 = zero;
+      w7 = zero;
+      w8 = zero;
+    }
+    // The low 16 bits of each i32 bias (modulo 2^16, as the sums).
+    const bc = bias + (<usize>c << 2);
+    const bv = i8x16.shuffle(v128.load(bc), v128.load(bc, 16), 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
+    for (let ox = ox0; ox < ox1; ox++) {
+      if (ox == a) {
+        const xw = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
+        let x0 = xw + o0, x1 = xw + RS, x2 = xw + o2;
+        let yp = yr + <usize>ox * ystep;
+        if (c + 8 <= C) {
+          let yc = yp + (<usize>c << 2);
+          if (sw == 1)
+            for (; ox + 2 <= b; ox += 2) {
+              // Two pixels: a row's columns j … j + 3 each loaded once for both.
+              let t = v128.load(x0);
+              let s = i16x8.add(bv, i16x8.mul(t, w0));
+              t = v128.load(x0 + PS);
+              s = i16x8.add(s, i16x8.mul(t, w1));
+              let u = i16x8.add(bv, i16x8.mul(t, w0));
+              t = v128.load(x0 + 2 * PS);
+              s = i16x8.add(s, i16x8.mul(t, w2));
+              u = i16x8.add(u, i16x8.mul(t, w1));
+              u = i16x8.add(u, i16x8.mul(v128.load(x0 + 3 * PS), w2));
+              t = v128.load(x1);
+              s = i16x8.add(s, i16x8.mul(t, w3));
+              t = v128.load(x1 + PS);
+              s = i16x8.add(s, i16x8.mul(t, w4));
+              u = i16x8.add(u, i16x8.mul(t, w3));
+              t = v128.load(x1 + 2 * PS);
+              s = i16x8.add(s, i16x8.mul(t, w5));
+              u = i16x8.add(u, i16x8.mul(t, w4));
+              u = i16x8.add(u, i16x8.mul(v128.load(x1 + 3 * PS), w5));
+              t = v128.load(x2);
+              s = i16x8.add(s, i16x8.mul(t, w6));
+              t = v128.load(x2 + PS);
+              s = i16x8.add(s, i16x8.mul(t, w7));
+              u = i16x8.add(u, i16x8.mul(t, w6));
+              t = v128.load(x2 + 2 * PS);
+              s = i16x8.add(s, i16x8.mul(t, w8));
+              u = i16x8.add(u, i16x8.mul(t, w7));
+              u = i16x8.add(u, i16x8.mul(v128.load(x2 + 3 * PS), w8));
+              v128.store(yc, i32x4.extend_low_i16x8_s(s));
+              v128.store(yc, i32x4.extend_high_i16x8_s(s), 16);
+              v128.store(yc + ystep, i32x4.extend_low_i16x8_s(u));
+              v128.store(yc + ystep, i32x4.extend_high_i16x8_s(u), 16);
+              x0 += 2 * PS;
+              x1 += 2 * PS;
+              x2 += 2 * PS;
+              yc += 2 * ystep;
+            }
+          for (; ox < b; ox++) {
+            let s = i16x8.add(bv, i16x8.mul(v128.load(x0), w0));
+            let e = i16x8.mul(v128.load(x0 + PS), w1);
+            s = i16x8.add(s, i16x8.mul(v128.load(x0 + 2 * PS), w2));
+            e = i16x8.add(e, i16x8.mul(v128.load(x1), w3));
+            s = i16x8.add(s, i16x8.mul(v128.load(x1 + PS), w4));
+            e = i16x8.add(e, i16x8.mul(v128.load(x1 + 2 * PS), w5));
+            s = i16x8.add(s, i16x8.mul(v128.load(x2), w6));
+            e = i16x8.add(e, i16x8.mul(v128.load(x2 + PS), w7));
+            s = i16x8.add(s, i16x8.mul(v128.load(x2 + 2 * PS), w8));
+            s = i16x8.add(s, e);
+            v128.store(yc, i32x4.extend_low_i16x8_s(s));
+            v128.store(yc, i32x4.extend_high_i16x8_s(s), 16);
+            x0 += step;
+            x1 += step;
+            x2 += step;
+            yc += ystep;
+          }
+        } else {
+          for (; ox < b; ox++) {
+            mac9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
+              v128.load(x2), v128.load(x2 + PS), v128.load(x2 + 2 * PS), w0, w1, w2, w3, w4, w5, w6, w7, w8, bv,
+              yp, c, C, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, true);
+            x0 += step;
+            x1 += step;
+            x2 += step;
+            yp += ystep;
+          }
+        }
+        if (ox == ox1) break;
+      }
+      const ix = ox * sw - pl;
+      const xw = xb + (<usize>((iy * W + ix) * C + c) << 1);
+      const x0 = xw + o0, x1 = xw + RS, x2 = xw + o2;
+      const yp = yr + <usize>ox * ystep;
+      if (ox == oxl) {
+        // Window column 0 left of x: taps 0, 3, 6 zero, their loads from column 1.
+        mac9(v128.load(x0 + PS), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1 + PS), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
+          v128.load(x2 + PS), v128.load(x2 + PS), v128.load(x2 + 2 * PS), zero, w1, w2, zero, w4, w5, zero, w7, w8, bv,
+          yp, c, C, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, true);
+      } else if (ox == oxr) {
+        // Window column 2 right of x: taps 2, 5, 8 zero, their loads from column 1.
+        mac9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + PS),
+          v128.load(x2), v128.load(x2 + PS), v128.load(x2 + PS), w0, w1, zero, w3, w4, zero, w6, w7, zero, bv,
+          yp, c, C, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, true);
+      } else {
+        const zxv = zero;
+        mac9(tapOr(xb, iy, ix, H, W, C, c, zxv), tapOr(xb, iy, ix + 1, H, W, C, c, zxv), tapOr(xb, iy, ix + 2, H, W, C, c, zxv),
+          tapOr(xb, iy + 1, ix, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 2, H, W, C, c, zxv),
+          tapOr(xb, iy + 2, ix, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 2, H, W, C, c, zxv),
+          w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, yp, c, C, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, true);
+      }
+    }
+  }
 }
 
 /** Stores the i32 lanes of channels c..c+3 that are < C at yp (i32 elements). */

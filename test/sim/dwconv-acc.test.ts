@@ -93,6 +93,39 @@ describe.each(["auto", "scalar"] as const)("dwconv_s16_acc on pixel ranges (%s b
     );
   });
 
+  /** Operands whose every accumulator fits i16 (4-bit inputs and weights like mobilenetv2 W4A4's): |acc| ≤ 9·15·7 + 3000. */
+  function operands16(g: Geo, seed: number, signed: boolean) {
+    const r = lcg(seed);
+    const Cp = Math.ceil(g.C / 8) * 8;
+    const x = Int16Array.from({ length: g.n * g.H * g.W * g.C }, () => Math.floor(r() * 16) - (signed ? 8 : 0));
+    const w = new Int16Array(g.kh * g.kw * Cp);
+    for (let t = 0; t < g.kh * g.kw; t++) for (let c = 0; c < g.C; c++) w[t * Cp + c] = Math.floor(r() * 15) - 7;
+    const bias = Int32Array.from({ length: Cp }, (_, c) => (c < g.C ? Math.floor(r() * 6001) - 3000 : 0));
+    return { Cp, x, w, bias };
+  }
+
+  it("i16 taps (a16 = 1): equals the definition on 200 seeded geometries (3×3 and others, any padding, 1…3 images per call), over ranges cut at random pixels", () => {
+    fc.assert(
+      fc.property(geoArb, fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 6 }), fc.boolean(), (g, raw, signed) => {
+        const { Cp, x, w, bias } = operands16(g, g.seed, signed);
+        const nPix = g.OH * g.OW;
+        const cuts = [0, ...raw.map((v) => v % (nPix + 1)).sort((a, b) => a - b), nPix];
+        const want = expected(g, x, w, Cp, bias, 0, nPix);
+        expect(Array.from(run(g, x, w, Cp, bias, cuts, 1))).toEqual(Array.from(want));
+        // All the images in one call, pixels [p0, p1) of each, packed.
+        const [p0, p1] = [cuts[Math.floor(cuts.length / 2) - 1], cuts[Math.floor(cuts.length / 2)]];
+        const a = engine.arena;
+        const mark = a.mark();
+        const y = a.alloc(g.n * (p1 - p0) * g.C * 4 + 16, "test");
+        k.dwconv_s16_acc(a.putI16(x, "test", x.length + 8), g.n, g.H, g.W, g.C, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.OH, g.OW, a.putI16(w, "test"), Cp, a.putI32(bias, "test"), p0, p1, y, 1);
+        const got = Array.from(i32View(a, y, g.n * (p1 - p0) * g.C));
+        a.release(mark);
+        expect(got).toEqual(Array.from(expected(g, x, w, Cp, bias, p0, p1)));
+      }),
+      { seed: 20261201, numRuns: 200 },
+    );
+  });
+
   it("n images in one call: each image's pixels [p0, p1), packed", () => {
     const g = geo(3, 9, 10, 13, 3, 1, "same");
     const { Cp, x, w, bias } = operands(g, 5);

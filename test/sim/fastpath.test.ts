@@ -168,12 +168,13 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
     expect(kinds.midRow).toBeGreaterThan(0);
   });
 
-  it("slab sizes: a multiple of the unit (or the whole image), even slabs where the last would fall below the GEMM's minimum", () => {
+  it("slab sizes: a multiple of the unit (or the whole image), even slabs where the last would fall below the GEMM's minimum, never a last slab below it", () => {
     const split = (nPix: number, slab: number) => Array.from({ length: Math.ceil(nPix / slab) }, (_, i) => Math.min(slab, nPix - i * slab));
     // mobilenetv2 224 at the shipped 32,768 accumulators: its 14×14 and 7×7 1×1 layers evened out, the others as before.
     expect(split(196, slabPixels(196, 576, 4, 24))).toEqual([68, 68, 60]);
     expect(split(196, slabPixels(196, 384, 4, 24))).toEqual([100, 96]);
     expect(split(49, slabPixels(49, 960, 4, 24))).toEqual([49]);
+    expect(split(49, slabPixels(49, 1280, 4, 24))).toEqual([49]); // the head: 28 + 21 would put 21 rows on the short path
     expect(split(784, slabPixels(784, 192, 4, 24))).toEqual([172, 172, 172, 172, 96]);
     expect(split(196, slabPixels(196, 576, 4, 1))).toEqual([60, 60, 60, 16]); // depthwise: no minimum
     expect(slabPixels(12544, 32, 112, 24)).toBe(1120); // the stem's im2col: 10 rows of 112
@@ -184,7 +185,8 @@ describe("WASM fast path = plain-TS sim kernels, per-inference noise", () => {
           slabOptions.elements = elements;
           const slab = slabPixels(nPix, C, unit, min);
           slabOptions.elements = 32768;
-          expect(slab <= nPix && (slab === nPix || slab % unit === 0) && slab >= Math.min(nPix, min), `nPix ${nPix}, C ${C}, unit ${unit}, min ${min}, elements ${elements}: ${slab}`).toBe(true);
+          const last = nPix - (Math.ceil(nPix / slab) - 1) * slab;
+          expect(slab <= nPix && (slab === nPix || slab % unit === 0) && slab >= Math.min(nPix, min) && last >= Math.min(nPix, min), `nPix ${nPix}, C ${C}, unit ${unit}, min ${min}, elements ${elements}: ${slab}`).toBe(true);
         }
   });
 

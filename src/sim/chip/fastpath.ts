@@ -544,14 +544,18 @@ export class NoisyWasmProgram {
  * pixels (a GEMM's short path, below UNPACK_MIN_ROWS), the image is cut into the nearest whole number of even slabs
  * instead (the last one the rest): mobilenetv2's 14×14×576 layers were slabs of 60, 60, 60 and 16 pixels, now 68, 68
  * and 60; its 7×7×960 ones 36 and 13, now one of 49 (measured 7–12% less time on those layers, docs/RESULTS.md
- * session 26).
+ * session 26). Where no even cut in whole units leaves the last slab at `min` (the head, 7×7×1280: 28 and 21 pixels,
+ * the 21 on the GEMM's short path, decoding its 4-bit panels per 6 rows), the image is one slab (session 31 rawside).
  */
 export function slabPixels(nPix: number, C: number, unit: number, min: number): number {
   const most = Math.ceil(Math.max(min, slabOptions.elements / C) / unit) * unit;
   const rest = nPix % most;
   if (nPix <= most || rest === 0 || rest >= min) return Math.min(nPix, most);
   const slabs = Math.round(nPix / most);
-  return Math.min(nPix, Math.ceil(Math.max(min, nPix / slabs) / unit) * unit);
+  const even = Math.min(nPix, Math.ceil(Math.max(min, nPix / slabs) / unit) * unit);
+  // Whole units can leave a short last slab even so (the head's 7×7×1280: 28 and 21 pixels): then the whole image.
+  const last = nPix % even;
+  return last === 0 || last >= min ? even : nPix;
 }
 
 /**
