@@ -403,6 +403,21 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   const flags = load<i32>(lay, 24);
   const pat = lay + 32;
   if (flags & 2) {
+    if (mode != 1) {
+      // Column order over the whole rows of P elements (gaussCols), the rest of the call row-major after them.
+      const Q = P >> 2;
+      const rows = body / P;
+      if (Q <= COL_GROUPS / COL_MIN_ROWS && rows >= COL_MIN_ROWS) {
+        const done = rows * P;
+        const nrej = flags & 1 ? (lo == 0 ? gaussColsRelu(acc, rows, P, pat, hi, y, st, rej) : gaussColsPlain(acc, rows, P, pat, lo, hi, y, st, rej)) : gaussColsFix(acc, rows, P, pat, lo, hi, y, st, rej);
+        if (done == body) return nrej;
+        return flags & 1
+          ? lo == 0
+            ? gaussBlock(acc, done, body, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, false, true)
+            : gaussBlock(acc, done, body, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, false)
+          : gaussBlock(acc, done, body, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, true);
+      }
+    }
     return flags & 1
       ? lo == 0
         ? gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, mode, true, false, true)
@@ -553,6 +568,139 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     yp += 8;
     pat += 96;
     if (pat == patEnd) pat = pat0;
+  }
+  v128.store(st, s0);
+  v128.store(st, s1, 16);
+  v128.store(st, s2, 32);
+  v128.store(st, s3, 48);
+  return i32((rec - rej) >> 5);
+}
+
+/** Groups of 4 elements per block of gaussCols: its first words (16 bytes each) at COL_WORDS, its rejection flags (a byte each) at COL_FLAGS. */
+const COL_GROUPS = 2048;
+/** gaussCols takes a call only when a block holds at least this many rows of P elements (each pattern group's operands are loaded once per block). */
+const COL_MIN_ROWS = 4;
+const COL_WORDS: usize = ASC_FEATURE_SIMD ? memory.data(COL_GROUPS * 16, 16) : 0;
+const COL_FLAGS: usize = ASC_FEATURE_SIMD ? memory.data(COL_GROUPS + 16, 16) : 0; // + 16: the scan's last 16-byte load may run past the block
+/** gaussCols's 16 bytes for the gather's four table offsets (at a fixed address: no register for it). */
+const COL_SCRATCH: usize = ASC_FEATURE_SIMD ? memory.data(16, 16) : 0;
+
+/** gaussCols for the exact form without the floor(x + ½) correction and lo = 0 (not inlined: one copy for every rounding mode). */
+function gaussColsRelu(acc: usize, rows: i32, P: i32, pat0: usize, hi: i32, y: usize, st: usize, rej: usize): i32 {
+  return gaussCols(acc, rows, P, pat0, 0, hi, y, st, rej, false, true);
+}
+/** gaussCols for the exact form without the correction, lo ≠ 0. */
+function gaussColsPlain(acc: usize, rows: i32, P: i32, pat0: usize, lo: i32, hi: i32, y: usize, st: usize, rej: usize): i32 {
+  return gaussCols(acc, rows, P, pat0, lo, hi, y, st, rej, false, false);
+}
+/** gaussCols for the exact form with the correction at x = ½ − 2^−54. */
+function gaussColsFix(acc: usize, rows: i32, P: i32, pat0: usize, lo: i32, hi: i32, y: usize, st: usize, rej: usize): i32 {
+  return gaussCols(acc, rows, P, pat0, lo, hi, y, st, rej, true, false);
+}
+
+/**
+ * gaussBlock's exact form (half up or truncating: c from the layer block) on `rows` whole rows of P elements
+ * from acc, in column order: block by block of R rows (R·P/4 ≤ COL_GROUPS groups), first the block's xoshiro128+
+ * words in element order (one v128 per group into COL_WORDS: the same words from the same lanes as the row-major
+ * body), then for each pattern group q (4 positions) the block's R groups at q, with that group's σ, m·2^−s and c
+ * held in registers (no pattern loads or wrap per group), each group's slow lanes (0: none) as a byte at its
+ * element-order place in COL_FLAGS; then the flags scanned in element order (16 at a time) into rejection records
+ * as gaussBlock writes them (its first words, accumulator address, fast bits, pattern group), so the replay draws
+ * the slow stream in element order as before. Returns the number of records (the first ones at rej).
+ */
+// @ts-ignore: decorator
+@inline function gaussCols(acc: usize, rows: i32, P: i32, pat0: usize, lo: i32, hi: i32, y: usize, st: usize, rej: usize, fix: bool, relu: bool): i32 {
+  let s0 = v128.load(st);
+  let s1 = v128.load(st, 16);
+  let s2 = v128.load(st, 32);
+  let s3 = v128.load(st, 48);
+  const half = f64x2.splat(0.5);
+  const below = f64x2.splat(0.49999999999999994); // ½ − 2^−54 (see gaussBlock)
+  const one = f64x2.splat(1.0);
+  const lo16 = i16x8.splat(i16(lo));
+  const hi16 = i16x8.splat(i16(hi));
+  const magic = f64x2.splat(6755399441055744.0); // 2^52 + 2^51
+  const mask = i32x4.splat(0xff0);
+  const Q = P >> 2;
+  const R = COL_GROUPS / Q;
+  const rowBytes = <usize>P << 2; // one row of accumulators, and of first words
+  const yStep = rowBytes >> 1;
+  let rec = rej;
+  for (let r0 = 0; r0 < rows; r0 += R) {
+    const nr = min(R, rows - r0);
+    const ng = nr * Q;
+    const accB = acc + <usize>r0 * rowBytes;
+    const yB = y + (<usize>r0 * rowBytes >> 1);
+    // The block's first words, in element order (xoshiro128+ on the four lanes, Rng.nextPlus).
+    const wEnd = COL_WORDS + (<usize>ng << 4);
+    for (let wp = COL_WORDS; wp < wEnd; wp += 16) {
+      v128.store(wp, i32x4.add(s0, s3));
+      const t = i32x4.shl(s1, 9);
+      s2 = v128.xor(s2, s0);
+      s3 = v128.xor(s3, s1);
+      s1 = v128.xor(s1, s2);
+      s0 = v128.xor(s0, s3);
+      s2 = v128.xor(s2, t);
+      s3 = v128.or(i32x4.shl(s3, 11), i32x4.shr_u(s3, 21));
+    }
+    const accOff = accB - COL_WORDS; // the accumulators lie as the first words, one row of P every rowBytes
+    for (let q = 0; q < Q; q++) {
+      const g = pat0 + <usize>q * 96;
+      const sd0 = v128.load(g);
+      const sd1 = v128.load(g, 16);
+      const mq0 = v128.load(g, 32);
+      const mq1 = v128.load(g, 48);
+      const c0 = v128.load(g, 64);
+      const c1 = v128.load(g, 80);
+      let yp = yB + (<usize>q << 3);
+      // w: the group's first word in COL_WORDS; its accumulators at w + accOff, its flag at COL_FLAGS + (w − COL_WORDS) / 16.
+      for (let w = COL_WORDS + (<usize>q << 4); w < wEnd; w += rowBytes) {
+        const u = v128.load(w);
+        // The ziggurat's fast path as gaussBlock's: the table entries by the lanes' offsets u & 0xff0.
+        v128.store(COL_SCRATCH, v128.and(u, mask));
+        const e0 = v128.load(<usize>load<u32>(COL_SCRATCH), ZT_STATIC);
+        const e1 = v128.load(<usize>load<u32>(COL_SCRATCH, 4), ZT_STATIC);
+        const e2 = v128.load(<usize>load<u32>(COL_SCRATCH, 8), ZT_STATIC);
+        const e3 = v128.load(<usize>load<u32>(COL_SCRATCH, 12), ZT_STATIC);
+        const k = i32x4.shuffle(i64x2.shuffle(e0, e1, 0, 2), i64x2.shuffle(e2, e3, 0, 2), 0, 2, 4, 6);
+        const h = i32x4.shr_s(u, 12);
+        const z0 = f64x2.mul(f64x2.convert_low_i32x4_s(h), i64x2.shuffle(e0, e1, 1, 3));
+        const z1 = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(h, h, 2, 3, 0, 1)), i64x2.shuffle(e2, e3, 1, 3));
+        // The group's slow lanes (bits of the lanes whose |h| ≥ ⌈K[i]⌉), 0 for none, at its element-order place.
+        store<u8>(w >> 4, <u8>(i32x4.bitmask(i32x4.lt_s(i32x4.abs(h), k)) ^ 15), COL_FLAGS - (COL_WORDS >> 4));
+        const av = v128.load(w + accOff);
+        const x0 = f64x2.add(f64x2.convert_low_i32x4_s(av), f64x2.mul(sd0, z0));
+        const x1 = f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(av, av, 2, 3, 0, 1)), f64x2.mul(sd1, z1));
+        let v0 = f64x2.floor(f64x2.add(x0, half));
+        let v1 = f64x2.floor(f64x2.add(x1, half));
+        if (fix) {
+          v0 = f64x2.sub(v0, v128.and(f64x2.eq(x0, below), one));
+          v1 = f64x2.sub(v1, v128.and(f64x2.eq(x1, below), one));
+        }
+        const r = i32x4.shuffle(f64x2.add(f64x2.add(f64x2.mul(v0, mq0), c0), magic), f64x2.add(f64x2.add(f64x2.mul(v1, mq1), c1), magic), 0, 2, 4, 6);
+        if (relu) v128.store64_lane(yp, i16x8.min_u(i16x8.narrow_i32x4_u(r, r), hi16), 0);
+        else v128.store64_lane(yp, i16x8.min_s(i16x8.max_s(i16x8.narrow_i32x4_s(r, r), lo16), hi16), 0);
+        yp += yStep;
+      }
+    }
+    // The flagged groups in element order (16 flags at a time; a row's last load masked to its Q flags).
+    for (let r = 0; r < nr; r++) {
+      const f0 = <usize>(r * Q);
+      for (let k = 0; k < Q; k += 16) {
+        let bits = i8x16.bitmask(i8x16.ne(v128.load(COL_FLAGS + f0 + <usize>k), i8x16.splat(0)));
+        if (Q - k < 16) bits &= (1 << (Q - k)) - 1;
+        while (bits != 0) {
+          const q = k + ctz<i32>(bits);
+          const gi = f0 + <usize>q;
+          v128.store(rec, v128.load(gi << 4, COL_WORDS));
+          store<u32>(rec, <u32>(accB + (gi << 4)), 16);
+          store<i32>(rec, load<u8>(COL_FLAGS + gi) ^ 15, 20);
+          store<u32>(rec, <u32>(pat0 + <usize>q * 96), 24);
+          rec += 32;
+          bits &= bits - 1;
+        }
+      }
+    }
   }
   v128.store(st, s0);
   v128.store(st, s1, 16);
