@@ -581,7 +581,8 @@ const COL_GROUPS = 2048;
 /** gaussCols takes a call only when a block holds at least this many rows of P elements (each pattern group's operands are loaded once per block). */
 const COL_MIN_ROWS = 4;
 const COL_WORDS: usize = ASC_FEATURE_SIMD ? memory.data(COL_GROUPS * 16, 16) : 0;
-const COL_FLAGS: usize = ASC_FEATURE_SIMD ? memory.data(COL_GROUPS + 16, 16) : 0; // + 16: the scan's last 16-byte load may run past the block
+const COL_OFFS: usize = ASC_FEATURE_SIMD ? memory.data(COL_GROUPS * 16, 16) : 0;
+const COL_FLAGS: usize = ASC_FEATURE_SIMD ? memory.data(COL_GROUPS + 64, 16) : 0; // + 64: the scan's last 64-byte window may run past the block
 /** gaussCols's 16 bytes for the gather's four table offsets (at a fixed address: no register for it). */
 const COL_SCRATCH: usize = ASC_FEATURE_SIMD ? memory.data(16, 16) : 0;
 
@@ -625,6 +626,7 @@ function gaussColsFix(acc: usize, rows: i32, P: i32, pat0: usize, lo: i32, hi: i
   const R = COL_GROUPS / Q;
   const rowBytes = <usize>P << 2; // one row of accumulators, and of first words
   const yStep = rowBytes >> 1;
+  const qMul = u64(0xffffffff) / u64(Q) + 1; // ⌊2^32 / Q⌋ + 1 (Q is not a power of 2, or ⌊(2^32 − 1)/Q⌋ = ⌊2^32/Q⌋ − 1: then M·Q = 2^32, exact too)
   let rec = rej;
   for (let r0 = 0; r0 < rows; r0 += R) {
     const nr = min(R, rows - r0);
@@ -634,7 +636,9 @@ function gaussColsFix(acc: usize, rows: i32, P: i32, pat0: usize, lo: i32, hi: i
     // The block's first words, in element order (xoshiro128+ on the four lanes, Rng.nextPlus).
     const wEnd = COL_WORDS + (<usize>ng << 4);
     for (let wp = COL_WORDS; wp < wEnd; wp += 16) {
-      v128.store(wp, i32x4.add(s0, s3));
+      const u = i32x4.add(s0, s3);
+      v128.store(wp, i32x4.shr_s(u, 12)); // h
+      v128.store(wp, v128.and(u, mask), COL_OFFS - COL_WORDS); // the table offsets i·16
       const t = i32x4.shl(s1, 9);
       s2 = v128.xor(s2, s0);
       s3 = v128.xor(s3, s1);
@@ -655,22 +659,20 @@ function gaussColsFix(acc: usize, rows: i32, P: i32, pat0: usize, lo: i32, hi: i
       let yp = yB + (<usize>q << 3);
       // w: the group's first word in COL_WORDS; its accumulators at w + accOff, its flag at COL_FLAGS + (w − COL_WORDS) / 16.
       for (let w = COL_WORDS + (<usize>q << 4); w < wEnd; w += rowBytes) {
-        const u = v128.load(w);
-        // The ziggurat's fast path as gaussBlock's: the table entries by the lanes' offsets u & 0xff0.
-        v128.store(COL_SCRATCH, v128.and(u, mask));
-        const e0 = v128.load(<usize>load<u32>(COL_SCRATCH), ZT_STATIC);
-        const e1 = v128.load(<usize>load<u32>(COL_SCRATCH, 4), ZT_STATIC);
-        const e2 = v128.load(<usize>load<u32>(COL_SCRATCH, 8), ZT_STATIC);
-        const e3 = v128.load(<usize>load<u32>(COL_SCRATCH, 12), ZT_STATIC);
+        // The ziggurat's fast path as gaussBlock's, from the block's h and table offsets.
+        const e0 = v128.load(<usize>load<u32>(w, COL_OFFS - COL_WORDS), ZT_STATIC);
+        const e1 = v128.load(<usize>load<u32>(w, COL_OFFS - COL_WORDS + 4), ZT_STATIC);
+        const e2 = v128.load(<usize>load<u32>(w, COL_OFFS - COL_WORDS + 8), ZT_STATIC);
+        const e3 = v128.load(<usize>load<u32>(w, COL_OFFS - COL_WORDS + 12), ZT_STATIC);
         const k = i32x4.shuffle(i64x2.shuffle(e0, e1, 0, 2), i64x2.shuffle(e2, e3, 0, 2), 0, 2, 4, 6);
-        const h = i32x4.shr_s(u, 12);
-        const z0 = f64x2.mul(f64x2.convert_low_i32x4_s(h), i64x2.shuffle(e0, e1, 1, 3));
-        const z1 = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(h, h, 2, 3, 0, 1)), i64x2.shuffle(e2, e3, 1, 3));
+        const h = v128.load(w);
+        const z0 = f64x2.mul(f64x2.convert_low_i32x4_s(v128.load64_zero(w)), i64x2.shuffle(e0, e1, 1, 3));
+        const z1 = f64x2.mul(f64x2.convert_low_i32x4_s(v128.load64_zero(w, 8)), i64x2.shuffle(e2, e3, 1, 3));
         // The group's slow lanes (bits of the lanes whose |h| ≥ ⌈K[i]⌉), 0 for none, at its element-order place.
         store<u8>(w >> 4, <u8>(i32x4.bitmask(i32x4.lt_s(i32x4.abs(h), k)) ^ 15), COL_FLAGS - (COL_WORDS >> 4));
-        const av = v128.load(w + accOff);
-        const x0 = f64x2.add(f64x2.convert_low_i32x4_s(av), f64x2.mul(sd0, z0));
-        const x1 = f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(av, av, 2, 3, 0, 1)), f64x2.mul(sd1, z1));
+        const ap = w + accOff;
+        const x0 = f64x2.add(f64x2.convert_low_i32x4_s(v128.load64_zero(ap)), f64x2.mul(sd0, z0));
+        const x1 = f64x2.add(f64x2.convert_low_i32x4_s(v128.load64_zero(ap, 8)), f64x2.mul(sd1, z1));
         let v0 = f64x2.floor(f64x2.add(x0, half));
         let v1 = f64x2.floor(f64x2.add(x1, half));
         if (fix) {
@@ -683,22 +685,24 @@ function gaussColsFix(acc: usize, rows: i32, P: i32, pat0: usize, lo: i32, hi: i
         yp += yStep;
       }
     }
-    // The flagged groups in element order (16 flags at a time; a row's last load masked to its Q flags).
-    for (let r = 0; r < nr; r++) {
-      const f0 = <usize>(r * Q);
-      for (let k = 0; k < Q; k += 16) {
-        let bits = i8x16.bitmask(i8x16.ne(v128.load(COL_FLAGS + f0 + <usize>k), i8x16.splat(0)));
-        if (Q - k < 16) bits &= (1 << (Q - k)) - 1;
-        while (bits != 0) {
-          const q = k + ctz<i32>(bits);
-          const gi = f0 + <usize>q;
-          v128.store(rec, v128.load(gi << 4, COL_WORDS));
-          store<u32>(rec, <u32>(accB + (gi << 4)), 16);
-          store<i32>(rec, load<u8>(COL_FLAGS + gi) ^ 15, 20);
-          store<u32>(rec, <u32>(pat0 + <usize>q * 96), 24);
-          rec += 32;
-          bits &= bits - 1;
-        }
+    // The flagged groups in element order, 64 flags at a time (one loop exit per 64 groups to mispredict); a group's
+    // pattern group q = g mod Q from g·M / 2^32 = ⌊g / Q⌋, exact for g·(M·Q − 2^32) < 2^32 (g < 2^12, M·Q − 2^32 ≤ Q).
+    for (let g0 = 0; g0 < ng; g0 += 64) {
+      const fp = COL_FLAGS + <usize>g0;
+      const zero = i8x16.splat(0);
+      let bits = u64(<u32>i8x16.bitmask(i8x16.ne(v128.load(fp), zero))) | (u64(<u32>i8x16.bitmask(i8x16.ne(v128.load(fp, 16), zero))) << 16)
+        | (u64(<u32>i8x16.bitmask(i8x16.ne(v128.load(fp, 32), zero))) << 32) | (u64(<u32>i8x16.bitmask(i8x16.ne(v128.load(fp, 48), zero))) << 48);
+      if (ng - g0 < 64) bits &= (u64(1) << u64(ng - g0)) - 1;
+      while (bits != 0) {
+        const gi = g0 + i32(ctz<u64>(bits));
+        const q = gi - i32((u64(gi) * qMul) >> 32) * Q;
+        const wp = COL_WORDS + (<usize>gi << 4);
+        v128.store(rec, v128.or(i32x4.shl(v128.load(wp), 12), v128.load(wp, COL_OFFS - COL_WORDS))); // a first word with u's layer and h (bits 0–3, unread, 0)
+        store<u32>(rec, <u32>(accB + (<usize>gi << 4)), 16);
+        store<i32>(rec, load<u8>(COL_FLAGS + <usize>gi) ^ 15, 20);
+        store<u32>(rec, <u32>(pat0 + <usize>q * 96), 24);
+        rec += 32;
+        bits &= bits - 1;
       }
     }
   }
