@@ -442,6 +442,38 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     a.release(mark);
   });
 
+  it("half up without c (flag 4) only where no |v| ≤ V = accMax + ZMAX·max σ + 2 makes v·m·2^−s a tie (V < 2^(s − 1 − ν(m)) on every channel), at its edge: a tie v = 2^e, m = 5·2^k (w = 2.5, half up 3, nearest even 2) is rounded up with the flag clear, and the flag is set one step below", () => {
+    const k = engine.k as unknown as GaussExports;
+    const a = engine.arena;
+    const mark = a.mark();
+    const { zt } = putZigTables(a);
+    const flagsOf = (C: number, m: number[], s: number[], mode: number, accMax: number) =>
+      new Int32Array(a.bytes().buffer, putGaussLayer(a, k, new Array(C).fill(0), m, s, mode, accMax, zt, "test").layPtr + 24, 1)[0];
+    for (const [kk, sh] of [[3, 20], [0, 21], [7, 25], [1, 2]]) { // V·m < 2^52 on every channel: the exact form (flag 2)
+      const e = sh - 1 - kk; // ties need v = 2^e·odd
+      const m = [5 * 2 ** kk, 2 ** 30 + 1, 2 ** 31 - 1, 3];
+      const s = [sh, sh + 12, sh + 12, sh + 12];
+      // σ = 0: V = accMax + 2 (sdv). V < 2^e: flag 4; V = 2^e: not.
+      const below = 2 ** e - 3;
+      expect(flagsOf(4, m, s, 0, below), `k ${kk}, s ${sh}: V = 2^e − 1`).toBe(e >= 2 ? 7 : 3);
+      expect(flagsOf(4, m, s, 0, 2 ** e - 2) & 4, `k ${kk}, s ${sh}: V = 2^e`).toBe(0);
+      expect(flagsOf(4, m, s, 2, below) & 4, "truncating: never").toBe(0);
+      expect(flagsOf(4, m, s, 1, below) & 4, "half even: never").toBe(0);
+      // The tie itself, with the flag clear (accMax = 2^e): acc = 2^e on channel 0 gives w = 2.5 → 3; and every
+      // |acc| ≤ 2^e − 3 with the flag set. Both against the definition, in both forms (kernelOutput).
+      for (const accMax of [2 ** e, below]) {
+        if (accMax < 1) continue;
+        const rows = 16;
+        const acc = Array.from({ length: 4 * rows }, (_, j) => (j % 4 === 0 && accMax === 2 ** e ? (j % 8 === 0 ? accMax : -accMax) : Math.round((((j * 7919) % 2001) - 1000) / 1000 * accMax)));
+        const c: Case = { C: 4, rows, m, s, sd: [0, 0, 0, 0], acc, lo: -128, hi: 127, seed: 3, mode: 0 };
+        const out = kernelOutput(engine, c);
+        expect(Array.from(out), `k ${kk}, s ${sh}, accMax ${accMax}`).toEqual(Array.from(expected(c, streamsOf(3))));
+        if (accMax === 2 ** e && e >= 1 && sh <= 31) expect(out[0], "the tie 2.5 rounds up").toBe(3);
+      }
+    }
+    a.release(mark);
+  });
+
   it("the exact form's nearest-integer requant at its edges: remainders 0, 1 and 2^s − 1 of n = v·m (+ 2^(s−1)), s = 1 … 52 up to the bound V·m + 2^(s−1) < 2^52; beyond it and s = 53 refused", () => {
     // (v, m, s): 2^50 − 1 = (2^25 + 1)(2^25 − 1) puts v·m one below a multiple of 2^50 (d = ½ − 2^−51 when
     // truncating; with + 2^49, at s = 51, d = ½ − 2^−52 when rounding half up); −(2^25 + 1) one above (d near
