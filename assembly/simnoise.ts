@@ -173,7 +173,8 @@ const BLOCK = 1024;
  * bytes): f64 sdv = ZMAX·max σ + 2 at 0, f64 vlim (the exact form's limit on V, see gauss_requant_s16; NaN in σ
  * or m: never exact) at 8, f64 accMax at 16 (its verdict is flag 2; kept for test/sim/fastpath.test.ts, which checks
  * the bound against every accumulator), i32 flags at 24 (1: the exact form's floor(x + ½) needs no
- * correction, see belowHalfReachable; 2: accMax proves the exact form for every accumulator of the layer), then
+ * correction, see belowHalfReachable; 2: accMax proves the exact form for every accumulator of the layer; 4: with 2,
+ * half up, and no |v| ≤ accMax + sdv gives a tie v·m ≡ 2^(s−1) mod 2^s on any channel: the body drops c), then
  * per group of 4 pattern positions q < P (96 bytes;
  * P is a multiple of 4) their f64 σ, m·2^−s and the exact form's c = 2^−(s+1) (half up) or 2^−(s+1) − ½
  * (truncate) of channel q mod C, 4 of each (one pointer steps through them in the SIMD body). sdp, msp: f64 [P]
@@ -198,10 +199,20 @@ export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, 
     vlim = sc < 1 || sc > 52 ? 0 : min(vlim, (4503599627370496.0 - f64(i64(1) << i64(sc - 1))) / abs<f64>(f64(load<i32>(m + (<usize>c << 2)))));
   }
   const sdv = ZMAX * sdmax + 2;
+  // Flag 4 (half up, the exact form proved by accMax): no v with |v| ≤ V = accMax + sdv makes v·m·2^−s a tie
+  // (v·m ≡ 2^(s−1) mod 2^s needs ν(v) + ν(m) = s − 1, and ν(v) ≤ log2 V for v ≠ 0), so the SIMD body rounds
+  // v·(m·2^−s) to nearest by adding magic alone, without c (see gauss_requant_s16).
+  let tieFree = mode == 0;
+  for (let c = 0; c < C && tieFree; c++) {
+    const mc = load<i32>(m + (<usize>c << 2));
+    const e = load<i32>(s + (<usize>c << 2)) - 1 - ctz<i32>(mc);
+    tieFree = mc != 0 && e >= 1 && e <= 62 && accMax + sdv < f64(i64(1) << i64(e));
+  }
   store<f64>(lay, sdv);
   store<f64>(lay, vlim, 8);
   store<f64>(lay, accMax, 16);
-  store<i32>(lay, (fix ? 0 : 1) | (accMax + sdv < vlim ? 2 : 0), 24);
+  const exactAll = accMax + sdv < vlim;
+  store<i32>(lay, (fix ? 0 : 1) | (exactAll ? 2 : 0) | (exactAll && tieFree ? 4 : 0), 24);
   for (let q = 0; q < P; q++) {
     let c = q;
     while (c >= C) c -= C; // P ≤ 4C
@@ -274,7 +285,11 @@ function belowHalfReachable(sd: f64, zt: usize): bool {
  * or (2v·m + 1 − 2^s)·2^−(s+1), an integer numerator of magnitude < 2 (2^52 − 2^(s−1)) + 2^s = 2^53, so adding c
  * is exact, and w + c = k + d with d = (2r + 1 − 2^s)·2^−(s+1), |d| ≤ ½ − 2^−(s+1): k is the integer nearest to
  * w + c, never a tie, and adding magic = 2^52 + 2^51 (|w + c| < 2^31, where doubles are integers) rounds to
- * magic + k, whose low word is k. Half even (mode 1) takes t = w + ½ (exact: (v·m + 2^(s−1))·2^−s, an integer
+ * magic + k, whose low word is k. Half up without c (flag 4, gauss_prepare): w = v·m / 2^s is a tie (an integer
+ * plus ½) only when v·m ≡ 2^(s−1) mod 2^s, i.e. ν(v) + ν(m) = s − 1 (ν: the power of 2 dividing; v = 0 gives 0);
+ * ν(v) ≤ log2 |v| ≤ log2 V, so V < 2^(s−1−ν(m)) on every channel rules ties out, and then the nearest integer to w
+ * itself is floor(w + ½), the half-up requant: w + magic rounds to it (one add fewer per pair, ~5% of the kernel,
+ * docs/RESULTS.md session 31). Half even (mode 1) takes t = w + ½ (exact: (v·m + 2^(s−1))·2^−s, an integer
  * numerator below 2^53) and floor(t) as half up, and its ties are exactly the t = floor(t): those lanes go to
  * the i64 requant.
  * The exact form also needs V·max |m·2^−s| < 2^31 − 2, so that |k| < 2^31: it is converted without a
@@ -403,6 +418,12 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   const flags = load<i32>(lay, 24);
   const pat = lay + 32;
   if (flags & 2) {
+    if (mode == 0 && (flags & 5) == 5) {
+      // Half up without ties (flag 4) and without the floor(x + ½) correction: the requant by magic alone.
+      return lo == 0
+        ? gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, 0, true, false, true, true)
+        : gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, 0, true, false, false, true);
+    }
     return flags & 1
       ? lo == 0
         ? gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, mode, true, false, true)
@@ -433,7 +454,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
  */
 // @ts-ignore: decorator
 @inline function gaussBlock(acc: usize, j0: i32, j1: i32, C: i32, P: i32, pat0: usize, m: usize, s: usize,
-  lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32, zt: usize, mode: i32, exact: bool, fix: bool, relu: bool = false): i32 {
+  lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32, zt: usize, mode: i32, exact: bool, fix: bool, relu: bool = false, noTie: bool = false): i32 {
   const scratch = st + 80;
   let s0 = v128.load(st);
   let s1 = v128.load(st, 16);
@@ -515,8 +536,9 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     if (exact && mode != 1) {
       // Half up or truncating: the integer nearest to v·(m·2^−s) + c, never a tie, is the requant (c from the
       // layer block, see gauss_prepare); adding magic rounds to it and leaves it in the low word.
-      const r0 = f64x2.add(f64x2.add(f64x2.mul(v0, mq0), v128.load(pat, 64)), magic);
-      const r1 = f64x2.add(f64x2.add(f64x2.mul(v1, mq1), v128.load(pat, 80)), magic);
+      // noTie (half up, flag 4): w = v·(m·2^−s) is never a tie, so its nearest integer is the requant without c.
+      const r0 = noTie ? f64x2.add(f64x2.mul(v0, mq0), magic) : f64x2.add(f64x2.add(f64x2.mul(v0, mq0), v128.load(pat, 64)), magic);
+      const r1 = noTie ? f64x2.add(f64x2.mul(v1, mq1), magic) : f64x2.add(f64x2.add(f64x2.mul(v1, mq1), v128.load(pat, 80)), magic);
       const r = i32x4.shuffle(r0, r1, 0, 2, 4, 6);
       // lo = 0 (ReLU outputs): the unsigned saturating narrow clamps below, so one min (as u16: hi ≥ 0) is left.
       if (relu) v128.store64_lane(yp, i16x8.min_u(i16x8.narrow_i32x4_u(r, r), hi16), 0);

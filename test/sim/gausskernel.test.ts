@@ -320,6 +320,41 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     expect(seen.tail).toBeGreaterThan(2);
   });
 
+  it("long calls with rejections at constructed groups: the first group, the last group of ~2,048 (R·P/4: the column attempt's blocks of R whole rows of P, docs/RESULTS.md session 31) and the first after it, with C % 4 ≠ 0 (P = 2C, 4C), a row-major tail (body mod P ≠ 0) and a scalar tail, lo = 0 or not, half up and truncating, with and without floor(x + ½)'s correction", () => {
+    // A group is slow when a lane's first word fails the fast test |h| < ⌈K[i]⌉ (then a rejection record). Lane 0's
+    // first word is set slow (the first group); the seed is searched so that the groups around the block edges
+    // are slow too (about one seed in 300). σ = −0.5 on a channel with m·2^−s ≥ ½ makes gauss_prepare keep the correction (belowHalfReachable:
+    // a negative σ always does); the other σ (up to 7C) bound it, so the layer's bound still proves the exact form.
+    const slowWord = 0x7ffff000 | (5 << 4); // layer 5, h = 2^19 − 1: beyond every ⌈K[i]⌉
+    for (const [C, rows, mode, lo, hi, neg] of [
+      [3, 5603, 0, 0, 15, false],
+      [5, 3303, 2, -8, 7, false],
+      [6, 2803, 0, -128, 127, true],
+      [96, 180, 0, 0, 15, false],
+      [1000, 20, 2, 0, 255, true],
+    ] as [number, number, number, number, number, boolean][]) {
+      const P = C % 4 === 0 ? C : C % 2 === 0 ? 2 * C : 4 * C;
+      const Q = P / 4;
+      const blockGroups = Math.floor(2048 / Q) * Q;
+      const targets = [blockGroups - 1, blockGroups];
+      const isSlow = (u: number) => Math.abs(u >> 12) >= ZIG_KI[(u >>> 4) & 255];
+      let seed = 1;
+      for (; ; seed++) {
+        const lanes = streamsFor({ seed, first: [slowWord] } as Case).slice(0, 4);
+        const slow: boolean[] = [];
+        for (let g = 0; g <= blockGroups; g++) slow.push(lanes.map((r) => isSlow(r.nextPlus())).some((b) => b));
+        if (targets.every((g) => slow[g])) break;
+      }
+      const m = Array.from({ length: C }, (_, q) => [2 ** 30 + 12345 * q, 3 * 2 ** 29, 2 ** 31 - 1, 1431655765][q % 4]);
+      const s = Array.from({ length: C }, (_, q) => (q === 1 ? 31 : 33 + (q % 3))); // channel 1: m·2^−s = 0.75
+      const sd = Array.from({ length: C }, (_, q) => (neg && q === 1 ? -0.5 : 5 + 7 * (q % 9)));
+      const c: Case = { C, rows, m, s, sd, acc: Array.from({ length: C * rows }, (_, j) => ((j * 7919) % 4001) - 2000), lo, hi, seed, mode, first: [slowWord] };
+      const want = Array.from(expected(c, streamsFor(c)));
+      expect(Array.from(kernelOutput(engine, c)), `C ${C}, seed ${seed}`).toEqual(want);
+      expect(Array.from(kernelOutputSplit(engine, c, P * (Math.floor(blockGroups / Q) + 1))), `C ${C}, seed ${seed}, two calls`).toEqual(want);
+    }
+  });
+
   it("rounds x = acc + sd·z half up at the doubles where floor(x + ½) could go wrong: ½ − 2^−54 and its neighbours, ±¼, ±½, ±1, ±1.5, ±(2^k ± ½) and one ulp either side, k = 0 … 14, in the exact form (all three roundings)", () => {
     // x + ½ is inexact only for 0 < x < ½ (sum in [½, 1), ulp 2^−53) and for x ≥ ½ whose sum reaches the next
     // binade (see gauss_requant_s16); these candidates sit on both sides of those edges. Each is placed on its
@@ -404,6 +439,38 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     expect(flags([...plain, sdE], [...big, 2 ** 30], [...one, 31]) & 1, "σ meeting ½ − 2^−54 on m·2^−s = ½").toBe(0);
     expect(flags([...plain, sdE], [...big, 2 ** 30 - 1], [...one, 31]) & 1, "σ meeting ½ − 2^−54 on m·2^−s < ½: no correction").toBe(1);
     expect(flags([...plain, NaN], [...big, 2], [...one, 1]) & 1, "σ NaN").toBe(0);
+    a.release(mark);
+  });
+
+  it("half up without c (flag 4) only where no |v| ≤ V = accMax + ZMAX·max σ + 2 makes v·m·2^−s a tie (V < 2^(s − 1 − ν(m)) on every channel), at its edge: a tie v = 2^e, m = 5·2^k (w = 2.5, half up 3, nearest even 2) is rounded up with the flag clear, and the flag is set one step below", () => {
+    const k = engine.k as unknown as GaussExports;
+    const a = engine.arena;
+    const mark = a.mark();
+    const { zt } = putZigTables(a);
+    const flagsOf = (C: number, m: number[], s: number[], mode: number, accMax: number) =>
+      new Int32Array(a.bytes().buffer, putGaussLayer(a, k, new Array(C).fill(0), m, s, mode, accMax, zt, "test").layPtr + 24, 1)[0];
+    for (const [kk, sh] of [[3, 20], [0, 21], [7, 25], [1, 2]]) { // V·m < 2^52 on every channel: the exact form (flag 2)
+      const e = sh - 1 - kk; // ties need v = 2^e·odd
+      const m = [5 * 2 ** kk, 2 ** 30 + 1, 2 ** 31 - 1, 3];
+      const s = [sh, sh + 12, sh + 12, sh + 12];
+      // σ = 0: V = accMax + 2 (sdv). V < 2^e: flag 4; V = 2^e: not.
+      const below = 2 ** e - 3;
+      expect(flagsOf(4, m, s, 0, below), `k ${kk}, s ${sh}: V = 2^e − 1`).toBe(e >= 2 ? 7 : 3);
+      expect(flagsOf(4, m, s, 0, 2 ** e - 2) & 4, `k ${kk}, s ${sh}: V = 2^e`).toBe(0);
+      expect(flagsOf(4, m, s, 2, below) & 4, "truncating: never").toBe(0);
+      expect(flagsOf(4, m, s, 1, below) & 4, "half even: never").toBe(0);
+      // The tie itself, with the flag clear (accMax = 2^e): acc = 2^e on channel 0 gives w = 2.5 → 3; and every
+      // |acc| ≤ 2^e − 3 with the flag set. Both against the definition, in both forms (kernelOutput).
+      for (const accMax of [2 ** e, below]) {
+        if (accMax < 1) continue;
+        const rows = 16;
+        const acc = Array.from({ length: 4 * rows }, (_, j) => (j % 4 === 0 && accMax === 2 ** e ? (j % 8 === 0 ? accMax : -accMax) : Math.round((((j * 7919) % 2001) - 1000) / 1000 * accMax)));
+        const c: Case = { C: 4, rows, m, s, sd: [0, 0, 0, 0], acc, lo: -128, hi: 127, seed: 3, mode: 0 };
+        const out = kernelOutput(engine, c);
+        expect(Array.from(out), `k ${kk}, s ${sh}, accMax ${accMax}`).toEqual(Array.from(expected(c, streamsOf(3))));
+        if (accMax === 2 ** e && e >= 1 && sh <= 31) expect(out[0], "the tie 2.5 rounds up").toBe(3);
+      }
+    }
     a.release(mark);
   });
 
