@@ -162,6 +162,23 @@ const ZMAX: f64 = 16;
 
 /** A copy of the ziggurat's 256 table entries (zt, see zigSlow) at a fixed address: the SIMD body's gathers take it as their offset. */
 const ZT_STATIC: usize = ASC_FEATURE_SIMD ? memory.data(4096, 16) : 0;
+/**
+ * Rewrites the first 8 bytes of each of the 256 entries of a copy of zt (i32 ⌈K[i]⌉, i32 0) as the fast test's
+ * bounds on the first word u itself (i32 A, i32 B), so that |h| < K, h = u >> 12, is u32(u + A) < u32(B) (the
+ * sum mod 2^32): with 1 ≤ K ≤ 2^19 (ZIG_H; the host's ⌈K⌉ are 0 and 489,887–522,069), h = ⌊u / 2^12⌋ and
+ * −K < h < K ⟺ (1 − K)·2^12 ≤ u ≤ K·2^12 − 1 ⟺ u + A ∈ [0, B) with A = (K − 1)·2^12 < 2^31, B = (2K − 1)·2^12 < 2^32.
+ * The sum of an i32 u and A lies in [−2^31, 2^32): it wraps (adds 2^32) only when negative, and then
+ * u + A + 2^32 ≥ B would need u ≥ B − A − 2^32 = K·2^12 − 2^32, true for every u ≥ −2^31 as K ≤ 2^19: a negative
+ * sum is never taken for one in [0, B). K ≤ 0 (never fast): A = B = 0. The W[i] (bytes 8–15) are unchanged.
+ */
+function fastBounds(t: usize): void {
+  for (let i: usize = 0; i < 4096; i += 16) {
+    const k = load<i32>(t + i);
+    store<i32>(t + i, k > 0 ? (k - 1) << 12 : 0);
+    store<i32>(t + i, k > 0 ? (2 * k - 1) << 12 : 0, 4);
+  }
+}
+
 /** The zt last copied to ZT_STATIC (0: none). */
 let ztCopied: usize = 0;
 
@@ -325,6 +342,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     // The SIMD body reads the table from its copy at a fixed address (ZT_STATIC), refreshed when zt moves.
     if (zt != ztCopied) {
       memory.copy(ZT_STATIC, zt, 4096);
+      fastBounds(ZT_STATIC);
       ztCopied = zt;
     }
     const body = total & ~3;
@@ -492,19 +510,33 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     s3 = v128.or(i32x4.shl(s3, 11), i32x4.shr_u(s3, 21));
     // The ziggurat's fast path: layer i = (u >>> 4) & 255, h = u >> 12; one 16-byte table entry per lane, at
     // i·16 = u & 0xff0 in the table's copy at ZT_STATIC (the loads' constant offset: no register for zt, no add;
-    // ~2.5% faster than adding zt to the four lanes, docs/RESULTS.md session 29), read back from the scratch
-    // (four loads instead of lane extracts, which compete with the shuffles; two i64 lane extracts measured ~4% slower).
-    v128.store(scratch, v128.and(u, i32x4.splat(0xff0)));
-    const e0 = v128.load(<usize>load<u32>(scratch), ZT_STATIC);
-    const e1 = v128.load(<usize>load<u32>(scratch, 4), ZT_STATIC);
-    const e2 = v128.load(<usize>load<u32>(scratch, 8), ZT_STATIC);
-    const e3 = v128.load(<usize>load<u32>(scratch, 12), ZT_STATIC);
-    const k = i32x4.shuffle(i64x2.shuffle(e0, e1, 0, 2), i64x2.shuffle(e2, e3, 0, 2), 0, 2, 4, 6); // ⌈K[i]⌉ of the 4 lanes (2 unpacks, 1 shufps)
+    // ~2.5% faster than adding zt to the four lanes, docs/RESULTS.md session 29). The lanes' words are read back
+    // from the scratch (four loads instead of lane extracts, which compete with the shuffles; not from the record,
+    // whose address depends on the last group's test: a chain through every group, 1.7× slower), and the fast
+    // test |h| < ⌈K[i]⌉ is done on them in scalar, as u32(u + A[i]) < B[i] (see fastBounds): the vector ports,
+    // which bound this loop, are spared the and, the three shuffles that assembled ⌈K⌉, abs, compare and bitmask
+    // (docs/RESULTS.md session 31, gaussuop).
+    v128.store(scratch, u);
+    const w0 = load<u32>(scratch);
+    const w1 = load<u32>(scratch, 4);
+    const w2 = load<u32>(scratch, 8);
+    const w3 = load<u32>(scratch, 12);
+    const o0 = <usize>(w0 & 0xff0);
+    const o1 = <usize>(w1 & 0xff0);
+    const o2 = <usize>(w2 & 0xff0);
+    const o3 = <usize>(w3 & 0xff0);
+    const e0 = v128.load(o0, ZT_STATIC);
+    const e1 = v128.load(o1, ZT_STATIC);
+    const e2 = v128.load(o2, ZT_STATIC);
+    const e3 = v128.load(o3, ZT_STATIC);
+    const fast = i32(w0 + load<u32>(o0, ZT_STATIC) < load<u32>(o0, ZT_STATIC + 4))
+      | (i32(w1 + load<u32>(o1, ZT_STATIC) < load<u32>(o1, ZT_STATIC + 4)) << 1)
+      | (i32(w2 + load<u32>(o2, ZT_STATIC) < load<u32>(o2, ZT_STATIC + 4)) << 2)
+      | (i32(w3 + load<u32>(o3, ZT_STATIC) < load<u32>(o3, ZT_STATIC + 4)) << 3);
     const h = i32x4.shr_s(u, 12);
     const z0 = f64x2.mul(f64x2.convert_low_i32x4_s(h), i64x2.shuffle(e0, e1, 1, 3));
     const z1 = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(h, h, 2, 3, 0, 1)), i64x2.shuffle(e2, e3, 1, 3));
     // Record the group when a lane needs the rejection step (always written, kept only then).
-    const fast = i32x4.bitmask(i32x4.lt_s(i32x4.abs(h), k));
     v128.store(rec, u);
     store<u32>(rec, <u32>ap, 16);
     store<i32>(rec, fast, 20);
