@@ -162,23 +162,6 @@ const ZMAX: f64 = 16;
 
 /** A copy of the ziggurat's 256 table entries (zt, see zigSlow) at a fixed address: the SIMD body's gathers take it as their offset. */
 const ZT_STATIC: usize = ASC_FEATURE_SIMD ? memory.data(4096, 16) : 0;
-/**
- * Rewrites the first 8 bytes of each of the 256 entries of a copy of zt (i32 ⌈K[i]⌉, i32 0) as the fast test's
- * bounds on the first word u itself (i32 A, i32 B), so that |h| < K, h = u >> 12, is u32(u + A) < u32(B) (the
- * sum mod 2^32): with 1 ≤ K ≤ 2^19 (ZIG_H; the host's ⌈K⌉ are 0 and 489,887–522,069), h = ⌊u / 2^12⌋ and
- * −K < h < K ⟺ (1 − K)·2^12 ≤ u ≤ K·2^12 − 1 ⟺ u + A ∈ [0, B) with A = (K − 1)·2^12 < 2^31, B = (2K − 1)·2^12 < 2^32.
- * The sum of an i32 u and A lies in [−2^31, 2^32): it wraps (adds 2^32) only when negative, and then
- * u + A + 2^32 ≥ B would need u ≥ B − A − 2^32 = K·2^12 − 2^32, true for every u ≥ −2^31 as K ≤ 2^19: a negative
- * sum is never taken for one in [0, B). K ≤ 0 (never fast): A = B = 0. The W[i] (bytes 8–15) are unchanged.
- */
-function fastBounds(t: usize): void {
-  for (let i: usize = 0; i < 4096; i += 16) {
-    const k = load<i32>(t + i);
-    store<i32>(t + i, k > 0 ? (k - 1) << 12 : 0);
-    store<i32>(t + i, k > 0 ? (2 * k - 1) << 12 : 0, 4);
-  }
-}
-
 /** The zt last copied to ZT_STATIC (0: none). */
 let ztCopied: usize = 0;
 
@@ -191,7 +174,7 @@ const BLOCK = 1024;
  * or m: never exact) at 8, f64 accMax at 16 (its verdict is flag 2; kept for test/sim/fastpath.test.ts, which checks
  * the bound against every accumulator), i32 flags at 24 (1: the exact form's floor(x + ½) needs no
  * correction, see belowHalfReachable; 2: accMax proves the exact form for every accumulator of the layer; 4: with 2,
- * half up, and no |v| ≤ accMax + sdv gives a tie v·m ≡ 2^(s−1) mod 2^s on any channel: the body drops c), then
+ * half up, and no |v| ≤ accMax + sdv gives a tie v·m ≡ 2^(s−1) mod 2^s on any channel: the body drops c; 8: accMax < 2^30, the body's acc + ½ from bits), then
  * per group of 4 pattern positions q < P (96 bytes;
  * P is a multiple of 4) their f64 σ, m·2^−s and the exact form's c = 2^−(s+1) (half up) or 2^−(s+1) − ½
  * (truncate) of channel q mod C, 4 of each (one pointer steps through them in the SIMD body). sdp, msp: f64 [P]
@@ -229,7 +212,9 @@ export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, 
   store<f64>(lay, vlim, 8);
   store<f64>(lay, accMax, 16);
   const exactAll = accMax + sdv < vlim;
-  store<i32>(lay, (fix ? 0 : 1) | (exactAll ? 2 : 0) | (exactAll && tieFree ? 4 : 0), 24);
+  // Flag 8: |acc| < 2^30 for every accumulator, so the SIMD body's flag-4 form may make acc + ½ from the bits of
+  // acc (see gauss_requant_s16).
+  store<i32>(lay, (fix ? 0 : 1) | (exactAll ? 2 : 0) | (exactAll && tieFree ? 4 : 0) | (accMax < 1073741824.0 ? 8 : 0), 24);
   for (let q = 0; q < P; q++) {
     let c = q;
     while (c >= C) c -= C; // P ≤ 4C
@@ -342,7 +327,6 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     // The SIMD body reads the table from its copy at a fixed address (ZT_STATIC), refreshed when zt moves.
     if (zt != ztCopied) {
       memory.copy(ZT_STATIC, zt, 4096);
-      fastBounds(ZT_STATIC);
       ztCopied = zt;
     }
     const body = total & ~3;
@@ -437,7 +421,11 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   const pat = lay + 32;
   if (flags & 2) {
     if (mode == 0 && (flags & 5) == 5) {
-      // Half up without ties (flag 4) and without the floor(x + ½) correction: the requant by magic alone.
+      // Half up without ties (flag 4) and without the floor(x + ½) correction: the requant by magic alone; with
+      // |acc| < 2^30 (flag 8), acc + ½ from its bits (see gauss_requant_s16).
+      if (flags & 8) return lo == 0
+        ? gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, 0, true, false, true, true, true)
+        : gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, 0, true, false, false, true, true);
       return lo == 0
         ? gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, 0, true, false, true, true)
         : gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, 0, true, false, false, true);
@@ -472,7 +460,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
  */
 // @ts-ignore: decorator
 @inline function gaussBlock(acc: usize, j0: i32, j1: i32, C: i32, P: i32, pat0: usize, m: usize, s: usize,
-  lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32, zt: usize, mode: i32, exact: bool, fix: bool, relu: bool = false, noTie: bool = false): i32 {
+  lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32, zt: usize, mode: i32, exact: bool, fix: bool, relu: bool = false, noTie: bool = false, halfBits: bool = false): i32 {
   const scratch = st + 80;
   let s0 = v128.load(st);
   let s1 = v128.load(st, 16);
@@ -491,6 +479,8 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   const lo16 = i16x8.splat(i16(lo));
   const hi16 = i16x8.splat(i16(hi));
   const magic = f64x2.splat(6755399441055744.0); // 2^52 + 2^51: an integer |n| < 2^31 plus this has n in its low word
+  const hiBits = i32x4.splat(0x43200000); // the high word of 2^51 (1,126,170,624)
+  const halfBias = f64x2.splat(2251800887427072.0); // 2^51 + 2^30
   // Pointers stepped instead of indices (fewer live values in the loop): the accumulators, the outputs, the
   // pattern group (see gauss_prepare) and the next record.
   const patEnd = pat0 + <usize>P * 24;
@@ -510,33 +500,19 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     s3 = v128.or(i32x4.shl(s3, 11), i32x4.shr_u(s3, 21));
     // The ziggurat's fast path: layer i = (u >>> 4) & 255, h = u >> 12; one 16-byte table entry per lane, at
     // i·16 = u & 0xff0 in the table's copy at ZT_STATIC (the loads' constant offset: no register for zt, no add;
-    // ~2.5% faster than adding zt to the four lanes, docs/RESULTS.md session 29). The lanes' words are read back
-    // from the scratch (four loads instead of lane extracts, which compete with the shuffles; not from the record,
-    // whose address depends on the last group's test: a chain through every group, 1.7× slower), and the fast
-    // test |h| < ⌈K[i]⌉ is done on them in scalar, as u32(u + A[i]) < B[i] (see fastBounds): the vector ports,
-    // which bound this loop, are spared the and, the three shuffles that assembled ⌈K⌉, abs, compare and bitmask
-    // (docs/RESULTS.md session 31, gaussuop).
-    v128.store(scratch, u);
-    const w0 = load<u32>(scratch);
-    const w1 = load<u32>(scratch, 4);
-    const w2 = load<u32>(scratch, 8);
-    const w3 = load<u32>(scratch, 12);
-    const o0 = <usize>(w0 & 0xff0);
-    const o1 = <usize>(w1 & 0xff0);
-    const o2 = <usize>(w2 & 0xff0);
-    const o3 = <usize>(w3 & 0xff0);
-    const e0 = v128.load(o0, ZT_STATIC);
-    const e1 = v128.load(o1, ZT_STATIC);
-    const e2 = v128.load(o2, ZT_STATIC);
-    const e3 = v128.load(o3, ZT_STATIC);
-    const fast = i32(w0 + load<u32>(o0, ZT_STATIC) < load<u32>(o0, ZT_STATIC + 4))
-      | (i32(w1 + load<u32>(o1, ZT_STATIC) < load<u32>(o1, ZT_STATIC + 4)) << 1)
-      | (i32(w2 + load<u32>(o2, ZT_STATIC) < load<u32>(o2, ZT_STATIC + 4)) << 2)
-      | (i32(w3 + load<u32>(o3, ZT_STATIC) < load<u32>(o3, ZT_STATIC + 4)) << 3);
+    // ~2.5% faster than adding zt to the four lanes, docs/RESULTS.md session 29), read back from the scratch
+    // (four loads instead of lane extracts, which compete with the shuffles; two i64 lane extracts measured ~4% slower).
+    v128.store(scratch, v128.and(u, i32x4.splat(0xff0)));
+    const e0 = v128.load(<usize>load<u32>(scratch), ZT_STATIC);
+    const e1 = v128.load(<usize>load<u32>(scratch, 4), ZT_STATIC);
+    const e2 = v128.load(<usize>load<u32>(scratch, 8), ZT_STATIC);
+    const e3 = v128.load(<usize>load<u32>(scratch, 12), ZT_STATIC);
+    const k = i32x4.shuffle(i64x2.shuffle(e0, e1, 0, 2), i64x2.shuffle(e2, e3, 0, 2), 0, 2, 4, 6); // ⌈K[i]⌉ of the 4 lanes (2 unpacks, 1 shufps)
     const h = i32x4.shr_s(u, 12);
     const z0 = f64x2.mul(f64x2.convert_low_i32x4_s(h), i64x2.shuffle(e0, e1, 1, 3));
     const z1 = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(h, h, 2, 3, 0, 1)), i64x2.shuffle(e2, e3, 1, 3));
     // Record the group when a lane needs the rejection step (always written, kept only then).
+    const fast = i32x4.bitmask(i32x4.lt_s(i32x4.abs(h), k));
     v128.store(rec, u);
     store<u32>(rec, <u32>ap, 16);
     store<i32>(rec, fast, 20);
@@ -545,11 +521,23 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     // v = round half up(acc + sd·z): exact, floor(x + ½), 1 less at x = ½ − 2^−54 when fix (see
     // gauss_requant_s16); else nearest, a tie sent down moved up (roundHalfUp), clamped to ±2^31.
     const av = v128.load(ap); // the four accumulators in one load, the upper two by a lane shuffle (V8 gave load64_zero at an offset a base register reloaded from the stack)
-    const x0 = f64x2.add(f64x2.convert_low_i32x4_s(av), f64x2.mul(v128.load(pat), z0));
-    const x1 = f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(av, av, 2, 3, 0, 1)), f64x2.mul(v128.load(pat, 16), z1));
+    let x0: v128;
+    let x1: v128;
+    if (halfBits) {
+      // acc + ½ exact from the bits of acc, and v = floor(acc + ½ + t) (see gauss_requant_s16).
+      const lw = v128.xor(i32x4.shl(av, 1), i32x4.splat(0x80000001)); // 2·acc + 1 + 2^31 (mod 2^32: the same, as |acc| < 2^30)
+      x0 = f64x2.add(f64x2.sub(i32x4.shuffle(lw, hiBits, 0, 4, 1, 5), halfBias), f64x2.mul(v128.load(pat), z0));
+      x1 = f64x2.add(f64x2.sub(i32x4.shuffle(lw, hiBits, 2, 6, 3, 7), halfBias), f64x2.mul(v128.load(pat, 16), z1));
+    } else {
+      x0 = f64x2.add(f64x2.convert_low_i32x4_s(av), f64x2.mul(v128.load(pat), z0));
+      x1 = f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(av, av, 2, 3, 0, 1)), f64x2.mul(v128.load(pat, 16), z1));
+    }
     let v0: v128;
     let v1: v128;
-    if (exact) {
+    if (halfBits) {
+      v0 = f64x2.floor(x0);
+      v1 = f64x2.floor(x1);
+    } else if (exact) {
       v0 = f64x2.floor(f64x2.add(x0, half));
       v1 = f64x2.floor(f64x2.add(x1, half));
       if (fix) {
