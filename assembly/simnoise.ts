@@ -174,7 +174,7 @@ const BLOCK = 1024;
  * or m: never exact) at 8, f64 accMax at 16 (its verdict is flag 2; kept for test/sim/fastpath.test.ts, which checks
  * the bound against every accumulator), i32 flags at 24 (1: the exact form's floor(x + ½) needs no
  * correction, see belowHalfReachable; 2: accMax proves the exact form for every accumulator of the layer; 4: with 2,
- * half up, and no |v| ≤ accMax + sdv gives a tie v·m ≡ 2^(s−1) mod 2^s on any channel: the body drops c; 8: accMax < 2^30, the body's acc + ½ from bits), then
+ * half up, and no |v| ≤ accMax + sdv gives a tie v·m ≡ 2^(s−1) mod 2^s on any channel: the body drops c), then
  * per group of 4 pattern positions q < P (96 bytes;
  * P is a multiple of 4) their f64 σ, m·2^−s and the exact form's c = 2^−(s+1) (half up) or 2^−(s+1) − ½
  * (truncate) of channel q mod C, 4 of each (one pointer steps through them in the SIMD body). sdp, msp: f64 [P]
@@ -212,9 +212,7 @@ export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, 
   store<f64>(lay, vlim, 8);
   store<f64>(lay, accMax, 16);
   const exactAll = accMax + sdv < vlim;
-  // Flag 8: |acc| < 2^30 for every accumulator, so the SIMD body's flag-4 form may make acc + ½ from the bits of
-  // acc (see gauss_requant_s16).
-  store<i32>(lay, (fix ? 0 : 1) | (exactAll ? 2 : 0) | (exactAll && tieFree ? 4 : 0) | (accMax < 1073741824.0 ? 8 : 0), 24);
+  store<i32>(lay, (fix ? 0 : 1) | (exactAll ? 2 : 0) | (exactAll && tieFree ? 4 : 0), 24);
   for (let q = 0; q < P; q++) {
     let c = q;
     while (c >= C) c -= C; // P ≤ 4C
@@ -421,11 +419,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   const pat = lay + 32;
   if (flags & 2) {
     if (mode == 0 && (flags & 5) == 5) {
-      // Half up without ties (flag 4) and without the floor(x + ½) correction: the requant by magic alone; with
-      // |acc| < 2^30 (flag 8), acc + ½ from its bits (see gauss_requant_s16).
-      if (flags & 8) return lo == 0
-        ? gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, 0, true, false, true, true, true)
-        : gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, 0, true, false, false, true, true);
+      // Half up without ties (flag 4) and without the floor(x + ½) correction: the requant by magic alone.
       return lo == 0
         ? gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, 0, true, false, true, true)
         : gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, 0, true, false, false, true);
@@ -460,7 +454,7 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
  */
 // @ts-ignore: decorator
 @inline function gaussBlock(acc: usize, j0: i32, j1: i32, C: i32, P: i32, pat0: usize, m: usize, s: usize,
-  lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32, zt: usize, mode: i32, exact: bool, fix: bool, relu: bool = false, noTie: bool = false, halfBits: bool = false): i32 {
+  lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32, zt: usize, mode: i32, exact: bool, fix: bool, relu: bool = false, noTie: bool = false): i32 {
   const scratch = st + 80;
   let s0 = v128.load(st);
   let s1 = v128.load(st, 16);
@@ -479,8 +473,6 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   const lo16 = i16x8.splat(i16(lo));
   const hi16 = i16x8.splat(i16(hi));
   const magic = f64x2.splat(6755399441055744.0); // 2^52 + 2^51: an integer |n| < 2^31 plus this has n in its low word
-  const hiBits = i32x4.splat(0x43200000); // the high word of 2^51 (1,126,170,624)
-  const halfBias = f64x2.splat(2251800887427072.0); // 2^51 + 2^30
   // Pointers stepped instead of indices (fewer live values in the loop): the accumulators, the outputs, the
   // pattern group (see gauss_prepare) and the next record.
   const patEnd = pat0 + <usize>P * 24;
@@ -521,23 +513,11 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     // v = round half up(acc + sd·z): exact, floor(x + ½), 1 less at x = ½ − 2^−54 when fix (see
     // gauss_requant_s16); else nearest, a tie sent down moved up (roundHalfUp), clamped to ±2^31.
     const av = v128.load(ap); // the four accumulators in one load, the upper two by a lane shuffle (V8 gave load64_zero at an offset a base register reloaded from the stack)
-    let x0: v128;
-    let x1: v128;
-    if (halfBits) {
-      // acc + ½ exact from the bits of acc, and v = floor(acc + ½ + t) (see gauss_requant_s16).
-      const lw = v128.xor(i32x4.shl(av, 1), i32x4.splat(0x80000001)); // 2·acc + 1 + 2^31 (mod 2^32: the same, as |acc| < 2^30)
-      x0 = f64x2.add(f64x2.sub(i32x4.shuffle(lw, hiBits, 0, 4, 1, 5), halfBias), f64x2.mul(v128.load(pat), z0));
-      x1 = f64x2.add(f64x2.sub(i32x4.shuffle(lw, hiBits, 2, 6, 3, 7), halfBias), f64x2.mul(v128.load(pat, 16), z1));
-    } else {
-      x0 = f64x2.add(f64x2.convert_low_i32x4_s(av), f64x2.mul(v128.load(pat), z0));
-      x1 = f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(av, av, 2, 3, 0, 1)), f64x2.mul(v128.load(pat, 16), z1));
-    }
+    const x0 = f64x2.add(f64x2.convert_low_i32x4_s(av), f64x2.mul(v128.load(pat), z0));
+    const x1 = f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(av, av, 2, 3, 0, 1)), f64x2.mul(v128.load(pat, 16), z1));
     let v0: v128;
     let v1: v128;
-    if (halfBits) {
-      v0 = f64x2.floor(x0);
-      v1 = f64x2.floor(x1);
-    } else if (exact) {
+    if (exact) {
       v0 = f64x2.floor(f64x2.add(x0, half));
       v1 = f64x2.floor(f64x2.add(x1, half));
       if (fix) {
