@@ -47,7 +47,7 @@ export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh:
  * one image's pixels a cache-sized slab at a time, then the noise on them. Operands as dwconv_s16_requant
  * (no zero point: the simulator's fast path takes format-1 programs). a16 = 1: every accumulator of the layer
  * over the inputs it can see lies in [−2^15, 2^15) (the caller's proven bound), so 3×3 kernels take the i16
- * taps (dw3x3Row16), each sum widened once to i32 on store; 0 (or an older caller that omits it): i32 taps.
+ * taps (dwRaw16Body, dw3x3Row16Raw), each sum widened once to i32 on store; 0 (or an older caller that omits it): i32 taps.
  */
 export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, p0: i32, p1: i32, y: usize, a16: i32): void {
