@@ -37,7 +37,7 @@ import { MAGIC, requantClamp, requantClamp8F64, requantClamp8I32, requantClamp8S
 export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize,
   zx: i32, zy: i32, lo: i32, hi: i32, y: usize, rf: usize, a16: i32, q: usize, qs: i32): void {
-  dwCore(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, m, s, pw, ps, rf, zx, zy, lo, hi, 0, OH * OW, y, false, a16, q, qs);
+  dwCore(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, m, s, pw, ps, rf, zx, zy, lo, hi, 0, OH * OW, y, a16, q, qs);
 }
 
 /**
@@ -51,13 +51,14 @@ export function dwconv_s16_requant(x: usize, n: i32, H: i32, W: i32, C: i32, kh:
  */
 export function dwconv_s16_acc(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, p0: i32, p1: i32, y: usize, a16: i32): void {
-  // 3×3 with i16 taps: a body of its own (dwRaw16Body); else dwBody inlined with raw a constant (dwCore takes it as an
-  // operand): no requant branch in the loops.
+  // 3×3 with i16 taps: a body of its own (dwRaw16Body); else dwBody inlined with raw a constant: no requant branch in
+  // the loops. dwBody reads a16 only for 3×3 kernels, which with a16 ≠ 0 never reach it here: 0 keeps its i16 rows
+  // (dw3x3Row16, the requant export's) out of this function.
   if (ASC_FEATURE_SIMD && kh == 3 && kw == 3 && a16 != 0) {
     dwRaw16Body(x, n, H, W, C, sh, sw, pt, pl, OH, OW, w, Cp, bias, p0, p1, y);
     return;
   }
-  dwBody(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, 0, 0, 0, 0, 0, 0, 0, 0, 0, p0, p1, y, true, a16, 0, 0);
+  dwBody(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, 0, 0, 0, 0, 0, 0, 0, 0, 0, p0, p1, y, true, 0, 0, 0);
 }
 
 /**
@@ -71,11 +72,10 @@ function dwRaw16Body(x: usize, n: i32, H: i32, W: i32, C: i32, sh: i32, sw: i32,
   const ypx = <usize>C << 2;
   let yp = y;
   // As dwBody: the unchecked columns [oxa, oxb) and the masked left / right columns (−1: none).
-  const oxa = min(OW, pl > 0 ? (pl + sw - 1) / sw : 0);
-  const oxb = max(oxa, W + pl - 3 >= 0 ? min(OW, (W + pl - 3) / sw + 1) : 0);
-  const oxL = oxa >= 1 && (oxa - 1) * sw - pl == -1 && W >= 2 ? oxa - 1 : -1;
-  const ixr = oxb * sw - pl;
-  const oxR = ixr >= 0 && ixr + 2 == W ? oxb : -1;
+  const oxa = dwColA(OW, sw, pl);
+  const oxb = dwColB(oxa, OW, W, sw, pl);
+  const oxL = dwColL(oxa, W, sw, pl);
+  const oxR = dwColR(oxb, W, sw, pl);
   for (let bi = 0; bi < n; bi++) {
     const xb = x + (<usize>(bi * H * W * C) << 1);
     for (let p = p0; p < p1; ) {
@@ -583,7 +583,7 @@ const KEEP_EVEN: i32 = 65535;
 }
 
 /**
- * dw3x3Row (same geometry, borders and operands, `raw` too) for a layer whose accumulators fit i16 (its proven
+ * dw3x3Row, requantizing (same geometry, borders and operands; the raw sums: dw3x3Row16Raw), for a layer whose accumulators fit i16 (its proven
  * bound, prepared as a16 = 1; e.g. 4-bit activations and weights): the taps multiply and add in i16x8 lanes,
  * wrapping — the sum is right modulo 2^16, and as the true accumulator lies in [−2^15, 2^15) it is that sum
  * exactly. The folded bias bias − zx·Σw is taken modulo 2^16 too (Σ over the taps left after a border's masking:
@@ -594,11 +594,11 @@ const KEEP_EVEN: i32 = 65535;
 // @ts-ignore: decorator
 @inline function dw3x3Row16(xb: usize, yr: usize, iy: i32, top: bool, bot: bool, H: i32, W: i32, C: i32, sw: i32, pl: i32,
   ox0: i32, ox1: i32, a: i32, b: i32, oxl: i32, oxr: i32, w: usize, wTap: usize, bias: usize, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
-  q: usize, qs: i32, zx: i32, zy: i32, lo: i32, hi: i32, raw: bool): void {
+  q: usize, qs: i32, zx: i32, zy: i32, lo: i32, hi: i32): void {
   const PS = <usize>C << 1;
   const RS = <usize>W * PS;
   const step = <usize>sw * PS;
-  const ystep = raw ? <usize>C << 2 : <usize>C << 1;
+  const ystep = <usize>C << 1;
   // Window rows 0 and 2 as byte offsets from row iy (a masked one reads row 1).
   const o0: usize = top ? RS : 0;
   const o2: usize = bot ? RS : 2 * RS;
@@ -629,12 +629,12 @@ const KEEP_EVEN: i32 = 65535;
         const xw = xb + (<usize>((iy * W + ox * sw - pl) * C + c) << 1);
         let x0 = xw + o0, x1 = xw + RS, x2 = xw + o2;
         let yp = yr + <usize>ox * ystep;
-        if (!raw && qs > 0) {
+        if (qs > 0) {
           // The i32 requant's loop on its own (as dw3x3Row's f64 one).
           for (; ox < b; ox++) {
             mac9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
               v128.load(x2), v128.load(x2 + PS), v128.load(x2 + 2 * PS), w0, w1, w2, w3, w4, w5, w6, w7, w8, bv,
-              yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw, true);
+              yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, false, true);
             x0 += step;
             x1 += step;
             x2 += step;
@@ -644,7 +644,7 @@ const KEEP_EVEN: i32 = 65535;
           for (; ox < b; ox++) {
             mac9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
               v128.load(x2), v128.load(x2 + PS), v128.load(x2 + 2 * PS), w0, w1, w2, w3, w4, w5, w6, w7, w8, bv,
-              yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
+              yp, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, false);
             x0 += step;
             x1 += step;
             x2 += step;
@@ -661,18 +661,18 @@ const KEEP_EVEN: i32 = 65535;
         const bl = i16x8.add(bv, i16x8.mul(zxv, i16x8.add(i16x8.add(w0, w3), w6)));
         mac9(v128.load(x0 + PS), v128.load(x0 + PS), v128.load(x0 + 2 * PS), v128.load(x1 + PS), v128.load(x1 + PS), v128.load(x1 + 2 * PS),
           v128.load(x2 + PS), v128.load(x2 + PS), v128.load(x2 + 2 * PS), zero, w1, w2, zero, w4, w5, zero, w7, w8, bl,
-          yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
+          yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, false);
       } else if (ox == oxr) {
         // Window column 2 right of x: taps 2, 5, 8 zero, their loads from column 1.
         const br = i16x8.add(bv, i16x8.mul(zxv, i16x8.add(i16x8.add(w2, w5), w8)));
         mac9(v128.load(x0), v128.load(x0 + PS), v128.load(x0 + PS), v128.load(x1), v128.load(x1 + PS), v128.load(x1 + PS),
           v128.load(x2), v128.load(x2 + PS), v128.load(x2 + PS), w0, w1, zero, w3, w4, zero, w6, w7, zero, br,
-          yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
+          yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, false);
       } else {
         mac9(tapOr(xb, iy, ix, H, W, C, c, zxv), tapOr(xb, iy, ix + 1, H, W, C, c, zxv), tapOr(xb, iy, ix + 2, H, W, C, c, zxv),
           tapOr(xb, iy + 1, ix, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 1, ix + 2, H, W, C, c, zxv),
           tapOr(xb, iy + 2, ix, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 1, H, W, C, c, zxv), tapOr(xb, iy + 2, ix + 2, H, W, C, c, zxv),
-          w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, raw);
+          w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, yr + <usize>ox * ystep, c, C, m, s, pw, ps, rf, q, qs, zy, lo, hi, false);
       }
     }
   }
@@ -717,16 +717,40 @@ const KEEP_EVEN: i32 = 65535;
   }
 }
 
+/** The first of a 3×3 kernel's output columns [oxa, oxb) whose 3 window columns lie inside x: ox·sw − pl ≥ 0. */
+// @ts-ignore: decorator
+@inline function dwColA(OW: i32, sw: i32, pl: i32): i32 {
+  return min(OW, pl > 0 ? (pl + sw - 1) / sw : 0);
+}
+
+/** The end of those columns [oxa, oxb): ox·sw − pl + 3 ≤ W. */
+// @ts-ignore: decorator
+@inline function dwColB(oxa: i32, OW: i32, W: i32, sw: i32, pl: i32): i32 {
+  return max(oxa, W + pl - 3 >= 0 ? min(OW, (W + pl - 3) / sw + 1) : 0);
+}
+
+/** The column left of [oxa, oxb) whose window starts at ix = −1, masked in the rows' borders (−1: none). */
+// @ts-ignore: decorator
+@inline function dwColL(oxa: i32, W: i32, sw: i32, pl: i32): i32 {
+  return oxa >= 1 && (oxa - 1) * sw - pl == -1 && W >= 2 ? oxa - 1 : -1;
+}
+
+/** The column right of [oxa, oxb) whose window ends at ix + 2 = W, masked likewise (−1: none). */
+// @ts-ignore: decorator
+@inline function dwColR(oxb: i32, W: i32, sw: i32, pl: i32): i32 {
+  const ixr = oxb * sw - pl;
+  return ixr >= 0 && ixr + 2 == W ? oxb : -1;
+}
+
 /**
- * The depthwise body on output pixels [p0, p1) of each image (row-major; y takes them packed); `raw`: store
- * i32 accumulators instead of requantizing (one body for both exports). With SIMD, 3×3 kernels run row by
- * row (the row's part in the range) on dw3x3Row; other kernel sizes (and the scalar build) take dwPixel,
- * which clips the window.
+ * The requantizing depthwise body on output pixels [p0, p1) of each image (row-major; y takes them packed). With
+ * SIMD, 3×3 kernels run row by row (the row's part in the range) on dw3x3Row or dw3x3Row16; other kernel sizes (and
+ * the scalar build) take dwPixel, which clips the window.
  */
 function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   pt: i32, pl: i32, OH: i32, OW: i32, w: usize, Cp: i32, bias: usize, m: usize, s: usize, pw: usize, ps: usize, rf: usize,
-  zx: i32, zy: i32, lo: i32, hi: i32, p0: i32, p1: i32, y: usize, raw: bool, a16: i32, q: usize, qs: i32): void {
-  dwBody(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, m, s, pw, ps, rf, zx, zy, lo, hi, p0, p1, y, raw, a16, q, qs);
+  zx: i32, zy: i32, lo: i32, hi: i32, p0: i32, p1: i32, y: usize, a16: i32, q: usize, qs: i32): void {
+  dwBody(x, n, H, W, C, kh, kw, sh, sw, pt, pl, OH, OW, w, Cp, bias, m, s, pw, ps, rf, zx, zy, lo, hi, p0, p1, y, false, a16, q, qs);
 }
 
 /** dwCore's body, inlined into dwCore (the requant export) and into dwconv_s16_acc (raw). */
@@ -739,14 +763,11 @@ function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: 
   let yp = y;
   if (ASC_FEATURE_SIMD) {
     if (kh == 3 && kw == 3) {
-      // Output columns [oxa, oxb) have their 3 window columns inside x: ox·sw − pl ≥ 0 and ox·sw − pl + 3 ≤ W.
-      const oxa = min(OW, pl > 0 ? (pl + sw - 1) / sw : 0);
-      const oxb = max(oxa, W + pl - 3 >= 0 ? min(OW, (W + pl - 3) / sw + 1) : 0);
-      // The column left of [oxa, oxb) whose window starts at ix = −1 and the one right of it whose window ends at
-      // ix + 2 = W, masked in the rows' borders (−1: none).
-      const oxL = oxa >= 1 && (oxa - 1) * sw - pl == -1 && W >= 2 ? oxa - 1 : -1;
-      const ixr = oxb * sw - pl;
-      const oxR = ixr >= 0 && ixr + 2 == W ? oxb : -1;
+      // The unchecked columns [oxa, oxb) and the masked left / right columns (−1: none), dwColA … dwColR.
+      const oxa = dwColA(OW, sw, pl);
+      const oxb = dwColB(oxa, OW, W, sw, pl);
+      const oxL = dwColL(oxa, W, sw, pl);
+      const oxR = dwColR(oxb, W, sw, pl);
       for (let bi = 0; bi < n; bi++) {
         const xb = x + (<usize>(bi * H * W * C) << 1);
         for (let p = p0; p < p1; ) {
@@ -763,7 +784,7 @@ function dwCore(x: usize, n: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: 
           const b = fast ? min(oxb, ox1) : ox1;
           const oxl = fast ? oxL : -1;
           const oxr = fast ? oxR : -1;
-          if (a16 != 0) dw3x3Row16(xb, yp - <usize>ox0 * ypx, iy, top, bot, H, W, C, sw, pl, ox0, ox1, a, b, oxl, oxr, w, wTap, bias, m, s, pw, ps, rf, q, qs, zx, zy, lo, hi, raw);
+          if (a16 != 0) dw3x3Row16(xb, yp - <usize>ox0 * ypx, iy, top, bot, H, W, C, sw, pl, ox0, ox1, a, b, oxl, oxr, w, wTap, bias, m, s, pw, ps, rf, q, qs, zx, zy, lo, hi);
           else dw3x3Row(xb, yp - <usize>ox0 * ypx, iy, top, bot, H, W, C, sw, pl, ox0, ox1, a, b, oxl, oxr, w, wTap, bias, m, s, pw, ps, rf, zx, zy, lo, hi, raw);
           yp += <usize>(ox1 - ox0) * ypx;
           p += ox1 - ox0;

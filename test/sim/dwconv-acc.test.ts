@@ -7,7 +7,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { weightAccBound } from "../../src/ir/accbound.js";
-import { windowGeometry, type Padding, type WindowGeometry } from "../../src/ir/types.js";
+import { windowGeometry, type LayerPadding, type WindowGeometry } from "../../src/ir/types.js";
 import { conv2dAcc } from "../../src/kernels/reference/ops.js";
 import { WasmEngine } from "../../src/kernels/wasm/engine.js";
 import { i32View } from "../../src/kernels/wasm/arena.js";
@@ -19,7 +19,7 @@ interface DwExports {
 /** The geometry of n images. */
 type Geo = WindowGeometry & { n: number };
 
-const geo = (n: number, H: number, W: number, C: number, k: number, s: number, padding: Padding): Geo => ({ n, ...windowGeometry([H, W, C], [k, k], [s, s], padding) });
+const geo = (n: number, H: number, W: number, C: number, k: number, s: number, padding: LayerPadding): Geo => ({ n, ...windowGeometry([H, W, C], [k, k], [s, s], padding) });
 
 /** The reference's accumulators of pixels p0 … p1 − 1 of each image; w in the kernel's layout [tap][Cp]. */
 function expected(g: Geo, x: Int16Array, w: Int16Array, Cp: number, bias: Int32Array, p0: number, p1: number): Int32Array {
@@ -124,6 +124,28 @@ describe.each(["auto", "scalar"] as const)("dwconv_s16_acc on pixel ranges (%s b
       }),
       { seed: 20261201, numRuns: 200 },
     );
+  });
+
+  // The 3×3 borders of the i16 path (dwRaw16Body, dw3x3Row16Raw), as test/kernels/dwconv-paths.test.ts sweeps the
+  // requantizing kernels': a window row above or below x and a window column left or right of it are masked, other
+  // windows check each tap. Explicit pads reach the masked right column at stride 2 that `same` and `valid` miss.
+  it("i16 taps (a16 = 1): 3×3 borders over input sizes 1…9, strides 1 and 2, same/valid/explicit pads, 8, 13 and 32 channels", () => {
+    const sizes: [number, number][] = [[5, 40], [1, 1], [1, 5], [2, 2], [2, 9], [3, 3], [5, 1], [4, 7], [7, 7], [8, 6], [9, 10]];
+    const pads: LayerPadding[] = ["same", "valid", [1, 1, 1, 1], [2, 2, 2, 2], [0, 1, 2, 0], [2, 0, 1, 2], [1, 2, 0, 1]];
+    let cases = 0;
+    for (const [H, W] of sizes)
+      for (const stride of [1, 2])
+        for (const padding of pads)
+          for (const C of [8, 13, 32]) {
+            const g = geo(2, H, W, C, 3, stride, padding);
+            if (g.OH < 1 || g.OW < 1) continue;
+            const { Cp, x, w, bias } = operands16(g, H * 1000 + W * 100 + stride * 10 + C, C === 13);
+            const nPix = g.OH * g.OW;
+            const got = Array.from(run(g, x, w, Cp, bias, [0, Math.floor(nPix / 3), nPix], 1));
+            expect(got, `${H}×${W}×${C} stride ${stride} pads ${JSON.stringify(padding)}`).toEqual(Array.from(expected(g, x, w, Cp, bias, 0, nPix)));
+            cases++;
+          }
+    expect(cases).toBeGreaterThan(300);
   });
 
   it("n images in one call: each image's pixels [p0, p1), packed", () => {
