@@ -1,4 +1,6 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
+import SlowFirstSequencer from "./test/helpers/sequencer.js";
 
 // Tests run against the TypeScript sources; `npm test` builds first (pretest) so CLI tests can spawn bin/nipq.mjs.
 export default defineConfig({
@@ -10,6 +12,12 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // One test file per core. vitest's default leaves one core to its own process (cores − 1), which on CI's
+    // 2 cores ran every file one after another while the second core idled; that process only waits
+    // (docs/DECISIONS.md, "Test workers").
+    maxWorkers: availableParallelism(),
+    // The longest files start first, also on a fresh clone without vitest's results cache.
+    sequence: { sequencer: SlowFirstSequencer },
     // One temporary directory per run, removed at its end (test/helpers/tmp-setup.ts).
     globalSetup: ["./test/helpers/tmp-setup.ts"],
     // The default reporter, and one line for every test skipped with a reason (test/helpers/skip-reporter.ts).

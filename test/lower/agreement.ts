@@ -1,7 +1,9 @@
 // Lowering agreement (issue "Lowering"): a model trained inside the test, lowered to integers, must predict
-// like the tfjs model in eval mode (the deployed hard quantizers, BN moving statistics).
+// like the tfjs model in eval mode (the deployed hard quantizers, BN moving statistics). One file per arch
+// (agreement-cnn-s.test.ts, agreement-mbv2-s.test.ts) so that the two longest runs of the suite go to two
+// test workers at once (docs/DECISIONS.md, "Test time limits").
 
-import { describe, expect, it } from "vitest";
+import { expect } from "vitest";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,7 +18,8 @@ const TEST_N = 1000;
 const test = limitDataset(loadDataset("mnist", "test"), TEST_N);
 const dir = mkdtempSync(join(tmpdir(), "nipq-agree-"));
 
-async function agreement(cfg: Omit<TrainConfig, "out" | "data" | "testLimit">): Promise<void> {
+/** Trains `cfg` on mnist, lowers the checkpoint, and checks the integer program against the tfjs eval model. */
+export async function agreement(cfg: Omit<TrainConfig, "out" | "data" | "testLimit">): Promise<void> {
   await selectBackend("auto");
   const out = join(dir, `${cfg.arch}-${cfg.method}`);
   let tfPred: ArrayLike<number> = [];
@@ -37,13 +40,3 @@ async function agreement(cfg: Omit<TrainConfig, "out" | "data" | "testLimit">): 
   expect(agree / test.n, line).toBeGreaterThanOrEqual(0.99);
   expect(Math.abs(intCorrect - tfCorrect) / test.n, line).toBeLessThanOrEqual(0.01);
 }
-
-describe("integer program vs the tfjs eval model, on 1,000 mnist test images", () => {
-  // Time limits: 2× the longest time measured in five loaded full runs (docs/DECISIONS.md, "Test time limits").
-  it("cnn-s, NIPQ W4A4 (155 steps on 1,000 digits)", { timeout: 720_000 }, async () => {
-    await agreement({ arch: "cnn-s", method: "nipq", bits: { w: 4, a: 4 }, epochs: 5, batch: 32, limit: 1000, seed: 21 });
-  });
-  it("mbv2-s, NIPQ learned mixed precision (depthwise, residual adds, ReLU6)", { timeout: 1_560_000 }, async () => {
-    await agreement({ arch: "mbv2-s", method: "nipq", targetAvgBits: 4, epochs: 4, batch: 32, limit: 1000, seed: 22 });
-  });
-});
