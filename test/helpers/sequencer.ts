@@ -1,7 +1,7 @@
 // The order test files start in. With two test workers, the run ends when the later of the two finishes, so
 // the longest files must start first. vitest's own order does that from its results cache
 // (node_modules/.vite), which a fresh clone (CI's `npm ci`) does not have: without it, vitest runs larger
-// source files first, and the two agreement files, among the smallest, started last. The files below took
+// source files first, and the lowering agreement file, among the smallest, started last. The files below took
 // ≥ 60 s in a full run (docs/RESULTS.md, "Session 32: CI time"); they start first, longest first, and every
 // other file follows in vitest's order.
 
@@ -11,7 +11,6 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 export const SLOW_FIRST = [
   "test/lower/agreement-mbv2-s.test.ts",
   "test/queue/queue.test.ts",
-  "test/lower/agreement-cnn-s.test.ts",
   "test/train/train.test.ts",
   "test/import/import.test.ts",
 ];
