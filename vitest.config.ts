@@ -7,8 +7,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     // Time limits hold on 2 cores at load average 6: 120 s is ≥ 2.4× the longest time any other test took in
-    // five full runs under heavier load; the three slow tests carry their own limit, 2× their longest
-    // (docs/DECISIONS.md, "Test time limits").
+    // five full runs under heavier load; the two slow tests (mbv2-s agreement, cnn-s training) carry their own
+    // limit, 2× their longest (docs/DECISIONS.md, "Test time limits").
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
