@@ -4,13 +4,13 @@
 
 import { Command } from "commander";
 import { checkWritable } from "../fsutil.js";
-import { initProgram, INIT_CALIB_IMAGES } from "../init/index.js";
+import { INIT_CALIB_IMAGES } from "../init/defaults.js";
 import { writeQModel } from "../ir/io.js";
 import { programStats } from "../ir/stats.js";
 import { peakActivationBytes } from "../exec/memplan.js";
 import { MAX_TENSOR_ELEMENTS } from "../limits.js";
 import { ARCH_DEFAULTS, ARCHS, type ArchName } from "../train/archs.js";
-import { BACKEND_CHOICES, selectBackend } from "../train/backend.js";
+import { BACKEND_CHOICES } from "../train/choices.js";
 import { choiceOption, fmtInt, fmtShape, intOption, numberOption, parseBits, parseInputShape, pathOption, printJson, say } from "./common.js";
 
 interface InitCliOptions {
@@ -52,6 +52,8 @@ export function initCommand(): Command {
     )
     .action(async (o: InitCliOptions) => {
       checkWritable(o.out);
+      // tfjs loads here, not at the CLI's start (src/train/choices.ts).
+      const [{ selectBackend }, { initProgram }] = await Promise.all([import("../train/backend.js"), import("../init/index.js")]);
       const backend = await selectBackend(o.backend);
       const program = initProgram({ arch: o.arch, bits: o.bits, firstLast: o.firstLast, input: o.input, classes: o.classes, width: o.width, seed: o.seed, calibImages: o.calibImages });
       writeQModel(o.out, program);

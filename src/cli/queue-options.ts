@@ -4,8 +4,7 @@
 import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
 import { UsageError } from "../errors.js";
-import { parseQueueUrl } from "../queue/connection.js";
-import { queuedStudies } from "../queue/coordinator.js";
+import { parseQueueUrl } from "../queue/url.js";
 import type { SimData } from "../sim/chip/run.js";
 import type { HwModel } from "../sim/hw/hwmodel.js";
 import type { AccuracyStudy } from "../sim/study/study.js";
@@ -47,6 +46,8 @@ export function checkQueueOptions(o: QueueCliOptions): void {
  */
 export async function runQueued(o: QueueCliOptions & { json?: boolean; seed: number; trials: number; batch: number }, modelBytes: Uint8Array, points: HwModel[], data: SimData): Promise<AccuracyStudy[]> {
   const queue = parseQueueUrl(o.queue!);
+  // bullmq and ioredis load here, not at the CLI's start (src/queue/url.ts).
+  const { queuedStudies } = await import("../queue/coordinator.js");
   const bar = o.json ? null : new cliProgress.SingleBar({ format: "queue |{bar}| {value}/{total} jobs | {workers} workers", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
   let started = false;
   try {

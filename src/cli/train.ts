@@ -5,10 +5,8 @@
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { ARCHS } from "../train/archs.js";
-import { BACKEND_CHOICES, selectBackend } from "../train/backend.js";
-import { METHODS, type Method } from "../train/model.js";
-import { DEFAULT_NOISE, NOISE_KINDS, type NoiseKind } from "../train/quantizers.js";
-import { train, type EpochLog, type Progress } from "../train/trainer.js";
+import { BACKEND_CHOICES, DEFAULT_NOISE, METHODS, NOISE_KINDS, type Method, type NoiseKind } from "../train/choices.js";
+import type { EpochLog, Progress } from "../train/trainer.js";
 import { choiceOption, intOption, numberOption, parseBits, parseInputShape, pathOption, printJson, RESIZE_HELP, say } from "./common.js";
 import { MAX_BATCH, MAX_EPOCHS, MAX_LIMIT, MAX_TENSOR_ELEMENTS } from "../limits.js";
 
@@ -113,6 +111,8 @@ Example (fine-tune W3A3 from a float checkpoint with the authors' recipe):
     --init ck/float --teacher ck/float --optimizer sgd --out ck/nipq-w3a3`,
     )
     .action(async (o: TrainOptions) => {
+      // tfjs loads here, not at the CLI's start (src/train/choices.ts).
+      const [{ selectBackend }, { train }] = await Promise.all([import("../train/backend.js"), import("../train/trainer.js")]);
       const backend = await selectBackend(o.backend);
       // Said when the first step is done, so that bad input (checked inside train) stays one line on stderr.
       let announced = false;

@@ -7,8 +7,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../errors.js";
 import { defaultWorkers } from "../exec/workers.js";
-import { parseQueueUrl } from "../queue/connection.js";
-import { startWorker } from "../queue/worker.js";
+import { parseQueueUrl } from "../queue/url.js";
 import { MAX_WORKERS } from "../limits.js";
 import { intOption, pathOption, printJson, say } from "./common.js";
 
@@ -37,7 +36,9 @@ export function workerCommand(): Command {
     .action(async (o: WorkerCliOptions) => {
       if (o.queue === undefined) throw new UsageError("--queue: required (or set NIPQ_QUEUE)");
       const log = (line: string) => say(o.json, line);
-      const w = await startWorker({ queue: parseQueueUrl(o.queue), concurrency: o.concurrency, cacheDir: o.cache, stallTimeoutS: o.stallTimeout, log });
+      const queue = parseQueueUrl(o.queue);
+      const { startWorker } = await import("../queue/worker.js"); // bullmq and ioredis: only to connect
+      const w = await startWorker({ queue, concurrency: o.concurrency, cacheDir: o.cache, stallTimeoutS: o.stallTimeout, log });
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
           log(`${sig}: finishing the running jobs (again to stop at once)`);

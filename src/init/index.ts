@@ -35,8 +35,9 @@ export interface InitConfig extends ArchOptions {
   calibImages?: number;
 }
 
-/** Calibration images by default: enough samples per channel for BN moments even at 7×7 (392). */
-export const INIT_CALIB_IMAGES = 8;
+import { INIT_CALIB_IMAGES } from "./defaults.js";
+
+export { INIT_CALIB_IMAGES }; // in ./defaults.ts, which the CLI loads without tfjs
 
 /** Per-quantizer bit overrides for --first-last: the first MAC layer's weights, the last MAC layer's weights and input. */
 export function firstLastBits(arch: Arch, fl: { w: number; a: number }): Record<string, number> {

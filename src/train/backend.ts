@@ -6,10 +6,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { UsageError } from "../errors.js";
 import { registerWasmGradientKernels } from "./wasm-grad-kernels.js";
+import { BACKEND_CHOICES, type BackendChoice } from "./choices.js";
 
-/** Backends `--backend` accepts; "auto" tries tensorflow → wasm → cpu. */
-export const BACKEND_CHOICES = ["auto", "tensorflow", "wasm", "cpu"] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+export { BACKEND_CHOICES, type BackendChoice };
 
 let wasmLoaded = false;
 

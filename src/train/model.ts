@@ -5,11 +5,11 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { type Arch, type ArchNode, INPUT_QUANT_ID } from "./archs.js";
-import { type AlphaInit, type NoiseKind, Quantizer, type QuantMode } from "./quantizers.js";
+import type { Method, NoiseKind } from "./choices.js";
+import { type AlphaInit, Quantizer, type QuantMode } from "./quantizers.js";
 import { mixKey, uniformArray } from "./rng.js";
 
-export type Method = "nipq" | "lsq" | "float";
-export const METHODS: readonly Method[] = ["nipq", "lsq", "float"];
+export { METHODS, type Method } from "./choices.js"; // in ./choices.ts, which the CLI loads without tfjs
 
 export const BN_EPSILON = 1e-3;
 export const BN_MOMENTUM = 0.9;

@@ -14,6 +14,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type { QuantizerSpec } from "../graph/types.js";
+import { DEFAULT_NOISE, type NoiseKind } from "./choices.js";
 import { mixKey, mulberry32, uniformArray } from "./rng.js";
 
 /** Largest integer level: 2^(b−1) − 1 signed (narrow symmetric), 2^b − 1 unsigned. */
@@ -99,14 +100,9 @@ export function evalQuant(x: tf.Tensor, step: number, qmin: number, qmax: number
   return tf.tidy(() => tf.mul(tf.round(tf.clipByValue(tf.div(x, step), qmin, qmax)), step));
 }
 
-/** The rounding-noise source of NIPQ's training forward. */
-export type NoiseKind = "uniform" | "empirical";
-export const NOISE_KINDS: readonly NoiseKind[] = ["uniform", "empirical"];
-/**
- * The default: the authors' own. On the mnist new-user check the two are within seed noise (75.45% vs 75.25%,
- * docs/RESULTS.md "Training", issue 14).
- */
-export const DEFAULT_NOISE: NoiseKind = "empirical";
+// NoiseKind, NOISE_KINDS and DEFAULT_NOISE (the rounding-noise source of NIPQ's training forward) live in
+// ./choices.ts, which the CLI loads without tfjs.
+export { DEFAULT_NOISE, NOISE_KINDS, type NoiseKind } from "./choices.js";
 /** Bins of the empirical rounding-error histogram over [−½, ½] (N_BIN = 256 in the authors' noise_quant). */
 export const EMPIRICAL_BINS = 256;
 
