@@ -5,29 +5,20 @@
 // gauss_requant_s16 is the WASM twin of the Gaussian step of perturbAccumulators (src/sim/noise/models.ts)
 // followed by the chip's half-up requant, and gives the same integers: element j draws its normal from
 // lane j mod 4 of the image's four xoshiro128+ 1.0 streams (as Rng.nextPlus, src/sim/noise/rng.ts), by the
-// ziggurat (as Rng.normalZig, with the host's tables), its rejection step included (from the image's fifth,
+// ziggurat (as Rng.normalZig32, with the host's tables), its rejection step included (from the image's fifth,
 // "slow" stream, xoshiro128** words as Rng.nextU32), whose exp and log are the operation-for-operation twins of the host's
-// (assembly/detmath.ts); every float operation is the same IEEE double operation in the same order.
+// (assembly/detmath.ts); every float operation is the same IEEE operation (double, or f32 for the normal's
+// rounding, σ·z and its integer) in the same order.
 
 import { detExp, detLog } from "./detmath";
 
-// @ts-ignore: decorator
-@inline function roundHalfUp(x: f64): f64 {
-  // Math.round (nearest integer, ties toward +∞) from f64.nearest (ties to even): they differ only on an
-  // exact tie that nearest sent down, i.e. v − x = −0.5. v − x is exact (Sterbenz: for |x| ≥ 1, v lies in
-  // [x/2, 2x]; for |x| < 1, v ∈ {−1, 0, 1} and the difference is x, 1 − x or −1 − x with |x| ≥ 0.5 when
-  // v ≠ 0). A floor-based form measured 3× slower here (a data-dependent branch on every element).
-  const v = nearest<f64>(x);
-  return v - x == -0.5 ? v + 1 : v;
-}
-
-/** The ziggurat layer of a first word: bits 4–11 (Rng.normalZig; bits 0–3, xoshiro128+'s weak ones, unread). */
+/** The ziggurat layer of a first word: bits 4–11 (Rng.normalZig32; bits 0–3, xoshiro128+'s weak ones, unread). */
 // @ts-ignore: decorator
 @inline function zigLayer(u: i32): i32 {
   return (u >>> 4) & 255;
 }
 
-/** The ziggurat value of a first word: its signed top 20 bits, |h| ≤ 2^19 (Rng.normalZig). */
+/** The ziggurat value of a first word: its signed top 20 bits, |h| ≤ 2^19 (Rng.normalZig32). */
 // @ts-ignore: decorator
 @inline function zigValue(u: i32): i32 {
   return u >> 12;
@@ -149,18 +140,34 @@ export function requant_rows_mode(acc: usize, rows: i32, channels: i32, m: usize
   }
 }
 
-/** Element j given its normal z: clamp(round half up(acc + sd·z), ±2^31), then the exact requant, into y. */
+/**
+ * The output noise's integer n for σ and normal z, both rounded to f32 (docs/NOISE.md): the integer nearest to
+ * y = fl32(sd·z), ties to even (f32.nearest, which is exact for every f32 y), as an f64.
+ */
 // @ts-ignore: decorator
-@inline function finishOne(acc: usize, j: i32, z: f64, sdv: f64, m: i32, s: i32, lo: i32, hi: i32, y: usize, mode: i32): void {
-  let v = roundHalfUp(f64(load<i32>(acc + (<usize>j << 2))) + sdv * z);
+@inline function noiseInt(sd: f32, z: f32): f64 {
+  return f64(nearest<f32>(sd * z));
+}
+
+/** Element j given its normal z (f32): clamp(acc + n, ±2^31) (exact in f64: |n| < 2^53 or the clamp decides), then the exact requant, into y. */
+// @ts-ignore: decorator
+@inline function finishOne(acc: usize, j: i32, z: f32, sd: f32, m: i32, s: i32, lo: i32, hi: i32, y: usize, mode: i32): void {
+  let v = f64(load<i32>(acc + (<usize>j << 2))) + noiseInt(sd, z);
   v = v < -2147483648.0 ? -2147483648.0 : v > 2147483648.0 ? 2147483648.0 : v;
   store<i16>(y + (<usize>j << 1), i16(requantClamp64(i64(v), m, s, lo, hi, mode)));
 }
 
-/** A bound on |z| for every normal the ziggurat returns: < r (3.66) from a layer, < r + ln(2^53)/r (13.7) from the tail. */
+/**
+ * A bound on |z| for every normal the ziggurat returns: < r (3.66) from a layer, < r + ln(2^53)/r (13.7) from the
+ * tail (zigSlow: 1 − U ≥ 2^−53); the same for its f32 rounding (16 is an f32).
+ */
 const ZMAX: f64 = 16;
 
-/** A copy of the ziggurat's 256 table entries (zt, see zigSlow) at a fixed address: the SIMD body's gathers take it as their offset. */
+/**
+ * The SIMD body's copy of the ziggurat's table at a fixed address (its gathers take it as their offset): per layer i,
+ * 16 bytes at i·16 as zt's (so that the index is u & 0xff0), of which the first 8 are read: {i32 ⌈K[i]⌉, f32 Wf[i] =
+ * fl32(W[i])} (zt has f64 W[i] at 8; see zigSlow).
+ */
 const ZT_STATIC: usize = ASC_FEATURE_SIMD ? memory.data(4096, 16) : 0;
 /** The zt last copied to ZT_STATIC (0: none). */
 let ztCopied: usize = 0;
@@ -170,34 +177,31 @@ const BLOCK = 1024;
 
 /**
  * The per-layer operands of gauss_requant_s16 (once per layer, not per call), in the layer block `lay` (32 + 24P
- * bytes): f64 sdv = ZMAX·max σ + 2 at 0, f64 vlim (the exact form's limit on V, see gauss_requant_s16; NaN in σ
- * or m: never exact) at 8, f64 accMax at 16 (its verdict is flag 2; kept for test/sim/fastpath.test.ts, which checks
- * the bound against every accumulator), i32 flags at 24 (1: the exact form's floor(x + ½) needs no
- * correction, see belowHalfReachable; 2: accMax proves the exact form for every accumulator of the layer; 4: with 2,
- * half up, and no |v| ≤ accMax + sdv gives a tie v·m ≡ 2^(s−1) mod 2^s on any channel: the body drops c), then
- * per group of 4 pattern positions q < P (96 bytes;
- * P is a multiple of 4) their f64 σ, m·2^−s and the exact form's c = 2^−(s+1) (half up) or 2^−(s+1) − ½
- * (truncate) of channel q mod C, 4 of each (one pointer steps through them in the SIMD body). sdp, msp: f64 [P]
- * σ (accumulator units) and m·2^−s per pattern position; the other operands as gauss_requant_s16's; accMax:
- * a bound the caller proved on every |acc| of the layer (from its weights and input range,
- * src/ir/accbound.ts), or +∞ (NaN, unknown); zt: the ziggurat's table (see zigSlow).
+ * bytes): f64 sdv = ZMAX·max |fl32(σ)| + 2 at 0 (|n| < sdv − 1), f64 vlim (the exact form's limit on V, see
+ * gauss_requant_s16; NaN in σ or m: never exact) at 8, f64 accMax at 16 (its verdict is flag 2; kept for
+ * test/sim/fastpath.test.ts, which checks the bound against every accumulator), i32 flags at 24 (1: every |y| < 2^22,
+ * so the exact form may round y and add it to acc in i32 lanes, see gauss_requant_s16; 2: with 1, accMax proves the
+ * exact form for every accumulator of the layer; 4: with 2, half up, and no |v| ≤ accMax + sdv gives a tie v·m ≡
+ * 2^(s−1) mod 2^s on any channel: the body drops c), then per group of 4 pattern positions q < P (96 bytes; P is a
+ * multiple of 4) their f32 σ (fl32 of sdp's; 16 bytes, then 16 unused), f64 m·2^−s and the exact form's c = 2^−(s+1)
+ * (half up) or 2^−(s+1) − ½ (truncate) of channel q mod C, 4 of each (one pointer steps through them in the SIMD
+ * body). sdp, msp: f64 [P] σ (accumulator units) and m·2^−s per pattern position; the other operands as
+ * gauss_requant_s16's; accMax: a bound the caller proved on every |acc| of the layer (from its weights and input
+ * range, src/ir/accbound.ts), or +∞ (NaN, unknown); zt: the ziggurat's table (see zigSlow; no longer read here).
  */
 export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize, mode: i32, accMax: f64, lay: usize, zt: usize): void {
   let sdmax: f64 = 0;
-  for (let q = 0; q < P; q++) sdmax = max(sdmax, load<f64>(sdp + (<usize>q << 3)));
+  for (let q = 0; q < P; q++) sdmax = max(sdmax, abs<f64>(f64(f32(load<f64>(sdp + (<usize>q << 3))))));
   let mspMax: f64 = 0;
-  let fix = false;
-  for (let q = 0; q < P; q++) {
-    const mq = abs<f64>(load<f64>(msp + (<usize>q << 3)));
-    mspMax = max(mspMax, mq);
-    if (!(mq < 0.5) && !fix) fix = belowHalfReachable(load<f64>(sdp + (<usize>q << 3)), zt);
-  }
+  for (let q = 0; q < P; q++) mspMax = max(mspMax, abs<f64>(load<f64>(msp + (<usize>q << 3))));
   let vlim = min(2147483648.0, 2147483646.0 / mspMax); // |floor(v·m·2^−s + ½)| ≤ V·max |m·2^−s| + 1 < 2^31: the exact form clamps in i16
   for (let c = 0; c < C; c++) {
     const sc = load<i32>(s + (<usize>c << 2));
     // V·m + 2^(s−1) < 2^52 in every mode; no exact form outside 1 ≤ s ≤ 52 (where 2^−(s+1) − ½ is exact).
     vlim = sc < 1 || sc > 52 ? 0 : min(vlim, (4503599627370496.0 - f64(i64(1) << i64(sc - 1))) / abs<f64>(f64(load<i32>(m + (<usize>c << 2)))));
   }
+  // |y| = |fl32(σ·z)| ≤ 16·|σ| (fl32 is monotone, 16·σ an f32) and |n| ≤ |y| + ½: below ZMAX·sdmax + 2 = sdv.
+  const narrow = ZMAX * sdmax < 4194304.0; // 2^22: y + 1.5·2^23 rounds y to its integer in one f32 add (gaussBlock)
   const sdv = ZMAX * sdmax + 2;
   // Flag 4 (half up, the exact form proved by accMax): no v with |v| ≤ V = accMax + sdv makes v·m·2^−s a tie
   // (v·m ≡ 2^(s−1) mod 2^s needs ν(v) + ν(m) = s − 1, and ν(v) ≤ log2 V for v ≠ 0), so the SIMD body rounds
@@ -211,58 +215,35 @@ export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, 
   store<f64>(lay, sdv);
   store<f64>(lay, vlim, 8);
   store<f64>(lay, accMax, 16);
-  const exactAll = accMax + sdv < vlim;
-  store<i32>(lay, (fix ? 0 : 1) | (exactAll ? 2 : 0) | (exactAll && tieFree ? 4 : 0), 24);
+  const exactAll = narrow && accMax + sdv < vlim;
+  store<i32>(lay, (narrow ? 1 : 0) | (exactAll ? 2 : 0) | (exactAll && tieFree ? 4 : 0), 24);
   for (let q = 0; q < P; q++) {
     let c = q;
     while (c >= C) c -= C; // P ≤ 4C
     const e = reinterpret<f64>(i64(1022 - min(load<i32>(s + (<usize>c << 2)), 52)) << 52); // 2^−(s+1), s ≤ 52
     const g = patAt(lay, q);
-    store<f64>(g, load<f64>(sdp + (<usize>q << 3)));
+    store<f32>(sdAt(lay, q), f32(load<f64>(sdp + (<usize>q << 3))));
     store<f64>(g, load<f64>(msp + (<usize>q << 3)), 32);
     store<f64>(g, mode == 2 ? e - 0.5 : e, 64);
   }
 }
 
-/**
- * Whether a pattern position with σ = sd can meet x = ½ − 2^−54 in the SIMD body, where floor(x + ½) needs its
- * correction (see gauss_requant_s16): x = fl(acc + fl(sd·z)) = ½ − 2^−54 needs acc = 0 (for an integer acc ≠ 0,
- * |x| < 1 needs |fl(sd·z)| > ½, a multiple of 2^−53, and so is the exact sum, a double there: x is a multiple of
- * 2^−53) and fl(sd·z) = ½ − 2^−54 for a draw z = fl(h·W[i]) of the ziggurat's fast path (0 < h < 2^19; the
- * rejection step's draws are rounded by roundHalfUp). Such z lie within 2 ulps of (½ − 2^−54)/sd
- * (|sd·z − x| ≤ 2^−55 = x·2^−54 nearly, so |z − z0| < ulp(z0) plus z0's own rounding): those z, then per layer i
- * the h within 2 of z / W[i] (|h·W[i] − z| ≤ ulp(z)/2, h < 2^19). NaN or a negative σ (not produced by
- * outputSigmas; the search assumes z > 0): true. A few thousand operations, once per
- * position with |m·2^−s| ≥ ½ (the others need no correction: see gauss_requant_s16).
- */
-function belowHalfReachable(sd: f64, zt: usize): bool {
-  if (!(sd > 0)) return sd != 0; // sd = ±0: x = acc, an integer
-  const x: f64 = 0.49999999999999994; // ½ − 2^−54
-  const z0 = x / sd;
-  for (let d = -4; d <= 4; d++) {
-    const z = reinterpret<f64>(reinterpret<i64>(z0) + i64(d));
-    if (sd * z != x) continue;
-    for (let i = 0; i < 256; i++) {
-      const w = load<f64>(zt + (<usize>i << 4), 8);
-      const h0 = nearest<f64>(z / w);
-      for (let dh = -2; dh <= 2; dh++) {
-        const h = h0 + f64(dh);
-        if (h >= 1 && h < 524288 && h * w == z) return true; // 2^19 (ZIG_H)
-      }
-    }
-  }
-  return false;
-}
-
-/** Where σ of pattern position q lies in the layer block lay (m·2^−s 32 bytes on, c 64 bytes on; see gauss_prepare). */
+/** Where pattern position q's m·2^−s lies in the layer block lay, 32 bytes on, and its c, 64 bytes on (see gauss_prepare). */
 // @ts-ignore: decorator
 @inline function patAt(lay: usize, q: i32): usize {
   return lay + 32 + <usize>(q >> 2) * 96 + (<usize>(q & 3) << 3);
 }
 
+/** Where pattern position q's f32 σ lies in the layer block lay (see gauss_prepare). */
+// @ts-ignore: decorator
+@inline function sdAt(lay: usize, q: i32): usize {
+  return lay + 32 + <usize>(q >> 2) * 96 + (<usize>(q & 3) << 2);
+}
+
 /**
- * The output Gaussian noise and the requant of one image's accumulators: y[j] = clamp(requant(clamp(
- * round(acc[j] + sd·z_j), ±2^31), m, s), lo, hi) for j < total, channel c = j mod C.
+ * The output Gaussian noise and the requant of one image's accumulators: y[j] = clamp(requant(clamp(acc[j] + n_j,
+ * ±2^31), m, s), lo, hi) for j < total, channel c = j mod C, with n_j the integer nearest to y_j = fl32(fl32(σ)·z_j),
+ * ties to even, and z_j the normal rounded to f32 (docs/NOISE.md; Rng.normalZig32, perturbAccumulators).
  * acc: i32 [total]; y: i16 [total]; m, s: i32 [C] (1 ≤ s ≤ 62); P = lcm(C, 4), the period of the channel
  * pattern, whose σ and m·2^−s per position are in the layer block.
  * st: the streams (updated): the four lane states as one v128 per state word (64 bytes), the slow stream's
@@ -276,10 +257,18 @@ function belowHalfReachable(sd: f64, zt: usize): bool {
  * the same draws as the scalar order, since the lanes never read the slow stream. The scalar form does the
  * rest (fewer than 4 elements), or everything in the scalar build.
  *
+ * The noise in f32 lanes: z = fl32(h·Wf[i]) (h exact in f32, |h| ≤ 2^19), y = fl32(σ·z), both as the host's
+ * Math.fround of the exact product. Exact form (below): every |y| < 2^22 (flag 1), so y + 1.5·2^23 lies in
+ * (2^23, 2^24), where the f32 spacing is 1: the f32 add rounds it to the nearest integer, ties to even (1.5·2^23
+ * is even), and its bits are those of 1.5·2^23 plus n (the integer significand of that binade counts up from
+ * 2^23); so n = bits(y + 1.5·2^23) − bits(1.5·2^23), and v = acc + n in i32 lanes (|v| ≤ V < 2^31). Certified form:
+ * n = f32.nearest(y) (ties to even for every f32), v = acc + n in f64 (exact while |n| < 2^52; beyond, the clamp
+ * to ±2^31 decides alike), clamped.
+ *
  * The requant is done in f64, in one of two forms per block (or per layer, when the caller's bound on |acc|
- * proves the exact form for all of them). Exact: V = max |acc| over the block (or the bound) + ZMAX·max σ
- * + 2 bounds |v| (the roundings of sd·z, acc + sd·z and round add < 2); when V·m + 2^(s−1) < 2^52 for every
- * channel, 1 ≤ s ≤ 52 and V < 2^31, the ±2^31 clamp never fires and w = v·(m·2^−s) is the exact product
+ * proves the exact form for all of them). Exact: V = max |acc| over the block (or the bound) + sdv (> |n| + 1,
+ * gauss_prepare) bounds |v|; when V·m + 2^(s−1) < 2^52 for every channel, 1 ≤ s ≤ 52 and V < 2^31, the ±2^31
+ * clamp never fires and w = v·(m·2^−s) is the exact product
  * (|v·m| < 2^52; m·2^−s is exact). With n = v·m + 2^(s−1) (half up) or v·m (truncate), the requant is
  * k = floor(n / 2^s); write n = k·2^s + r, 0 ≤ r < 2^s. Then w + c (c from gauss_prepare) = (2v·m + 1)·2^−(s+1)
  * or (2v·m + 1 − 2^s)·2^−(s+1), an integer numerator of magnitude < 2 (2^52 − 2^(s−1)) + 2^s = 2^53, so adding c
@@ -294,24 +283,6 @@ function belowHalfReachable(sd: f64, zt: usize): bool {
  * the i64 requant.
  * The exact form also needs V·max |m·2^−s| < 2^31 − 2, so that |k| < 2^31: it is converted without a
  * clamp and clamped to [lo, hi] as i16 (after the saturating narrow, which keeps the order).
- * The exact form rounds x = acc + sd·z (a double, |x| ≤ V < 2^31) half up as v = floor(x + ½) − [x = ½ − 2^−54],
- * which is Math.round(x) = ⌊x + ½⌋ for every double |x| < 2^52. Proof. fl rounds monotonically and every
- * integer N with |N| ≤ 2^53 is a double, so x + ½ ≥ N gives fl(x + ½) ≥ N: floor(fl(x + ½)) ≠ ⌊x + ½⌋ needs an
- * inexact x + ½ rounded up onto an integer, x + ½ < N = fl(x + ½). Let u = ulp(x) (2^(e−52) for |x| in
- * [2^e, 2^(e+1))); |x| < 2^52 gives u ≤ ½.
- *  - x ≤ −½: u ≥ 2^−53, so x and ½ are multiples of u, and |x + ½| = |x| − ½ < |x| has an ulp ≤ u: exact.
- *  - −½ < x ≤ 0: x + ½ ∈ (0, ½], so fl(x + ½) ∈ [0, ½] (monotone): both floors 0.
- *  - ½ ≤ x < 2^52, x in [2^e, 2^(e+1)), e ≥ −1: x + ½ is a multiple of u. Below 2^(e+1) it has ulp u: exact.
- *    Else x + ½ ∈ [2^(e+1), 2^(e+1) + ½) with ulp 2u, and fl moves it by at most u ≤ ½, below 2^(e+1) + 1; the
- *    integer 2^(e+1) is ≤ x + ½, so no integer lies in (x + ½, fl(x + ½)].
- *  - 0 < x < ½: x + ½ ∈ (½, 1), ulp 2^−53, fl(x + ½) ∈ [½, 1]; the floor is wrong (1) iff fl(x + ½) = 1, i.e.
- *    x + ½ ≥ 1 − 2^−54 (the midpoint of 1 − 2^−53 and 1; the tie goes to 1, the even one), i.e. x ≥ ½ − 2^−54,
- *    and the only double in [½ − 2^−54, ½) is ½ − 2^−54 itself (the ulp of [¼, ½) is 2^−54).
- * So the one exception is x = ½ − 2^−54, where the subtraction (x == ½ − 2^−54: 1, else 0) gives v = 0; it needs
- * no reasoning about acc or m. It costs 3 operations per pair (a tenth of the kernel within L2), so it is left
- * out when no pattern position can meet that x with |m·2^−s| ≥ ½ (gauss_prepare, belowHalfReachable): where
- * |m·2^−s| < ½ (m ≥ 0, DESIGN.md §3), v = 1 and v = 0 requantize alike, m·2^−s + ½ ∈ [½, 1) floors to 0 with
- * no tie, and ⌊m·2^−s⌋ = 0 when truncating.
  * Otherwise certified: t = v·(m·2^−s) + ½ is within 2^−32 of the exact (v·m + 2^(s−1))/2^s when |t| ≤ 2^20
  * (two roundings: relative 2^−53, then absolute ulp(2^20)/2 = 2^−33), so floor(t) is exact unless t lies
  * within 2^−31 of an integer — which includes every exact tie, the one place half even differs from half up;
@@ -322,9 +293,14 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   lo: i32, hi: i32, y: usize, st: usize, rej: usize, zt: usize, zf: usize, mode: i32, lay: usize): void {
   let j = 0;
   if (ASC_FEATURE_SIMD) {
-    // The SIMD body reads the table from its copy at a fixed address (ZT_STATIC), refreshed when zt moves.
+    // The SIMD body reads the table from its copy at a fixed address (ZT_STATIC), refreshed when zt moves:
+    // {⌈K[i]⌉, fl32(W[i])} in the first 8 bytes of each 16.
     if (zt != ztCopied) {
-      memory.copy(ZT_STATIC, zt, 4096);
+      for (let i = 0; i < 256; i++) {
+        const e = <usize>i << 4;
+        store<i32>(ZT_STATIC + e, load<i32>(zt + e));
+        store<f32>(ZT_STATIC + e, f32(load<f64>(zt + e, 8)), 4);
+      }
       ztCopied = zt;
     }
     const body = total & ~3;
@@ -338,9 +314,9 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     const u = nextWord(p, 16, true);
     const i = zigLayer(u);
     const h = zigValue(u);
-    const z = abs<i32>(h) < load<i32>(zt + (<usize>i << 4)) ? f64(h) * load<f64>(zt + (<usize>i << 4), 8) : zigSlow(st + 64, h, i, zt, zf);
+    const z = abs<i32>(h) < load<i32>(zt + (<usize>i << 4)) ? f32(h) * f32(load<f64>(zt + (<usize>i << 4), 8)) : f32(zigSlow(st + 64, h, i, zt, zf));
     const c = j % C;
-    finishOne(acc, j, z, load<f64>(patAt(lay, j % P)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
+    finishOne(acc, j, z, load<f32>(sdAt(lay, j % P)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
   }
 }
 
@@ -370,18 +346,17 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
       const w = load<i32>(rec + (<usize>l << 2));
       let c = q0 + l;
       while (c >= C) c -= C;
-      finishOne(acc, j0 + l, zigSlow(st + 64, zigValue(w), zigLayer(w), zt, zf), load<f64>(pat + (<usize>l << 3)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
+      finishOne(acc, j0 + l, f32(zigSlow(st + 64, zigValue(w), zigLayer(w), zt, zf)), load<f32>(pat + (<usize>l << 2)), load<i32>(m + (<usize>c << 2)), load<i32>(s + (<usize>c << 2)), lo, hi, y, mode);
     }
   }
 }
 
 /**
  * gaussReplay where the layer's bound proves the exact form for every accumulator (flags & 2) and the rounding is
- * half up or truncating: each redone lane as the SIMD body's exact form, in scalar — v = Math.round(x) as
- * floor(x + ½) with its one exception x = ½ − 2^−54 always corrected (a redone lane's z is not a fast-path draw,
- * which belowHalfReachable's proof covers), then the integer nearest to v·(m·2^−s) + c, taken from the low word of
- * its sum with magic, and the clamp to [lo, hi]. The bound covers these lanes too: ZMAX bounds every |z| the
- * ziggurat returns. No channel index: σ, m·2^−s and c come from the record's pattern group.
+ * half up or truncating: each redone lane as the SIMD body's exact form, in scalar — v = acc + n (exact in f64:
+ * |v| ≤ V < 2^31, the bound covers these lanes too: ZMAX bounds every |z| the ziggurat returns), then the integer
+ * nearest to v·(m·2^−s) + c, taken from the low word of its sum with magic, and the clamp to [lo, hi]. No channel
+ * index: σ, m·2^−s and c come from the record's pattern group.
  */
 // @ts-ignore: decorator
 @inline function replayExact(acc: usize, lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32, zt: usize, zf: usize): void {
@@ -393,10 +368,9 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     for (let slow = ~load<i32>(rec, 20) & 15; slow != 0; slow &= slow - 1) {
       const l = ctz<i32>(slow);
       const w = load<i32>(rec + (<usize>l << 2));
-      const z = slowDraw(st + 64, zigValue(w), zigLayer(w), zt, zf);
+      const z = f32(slowDraw(st + 64, zigValue(w), zigLayer(w), zt, zf));
       const pl = pat + (<usize>l << 3);
-      const x = f64(load<i32>(ap + (<usize>l << 2))) + load<f64>(pl) * z;
-      const v = x == 0.49999999999999994 ? 0.0 : floor<f64>(x + 0.5);
+      const v = f64(load<i32>(ap + (<usize>l << 2))) + noiseInt(load<f32>(pat + (<usize>l << 2)), z);
       const k = <i32>reinterpret<i64>(v * load<f64>(pl, 32) + load<f64>(pl, 64) + 6755399441055744.0);
       store<i16>(yp + (<usize>l << 1), <i16>(k < lo ? lo : k > hi ? hi : k));
     }
@@ -406,9 +380,8 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
 /**
  * The SIMD body of gauss_requant_s16 on elements [0, body) (a multiple of 4), block by block: each block's
  * accumulators are read once for max |acc|, which chooses its form (see gauss_requant_s16), unless accMax
- * (≥ every |acc|) already proves the exact form for the whole layer: then one block. The exact form's
- * correction of floor(x + ½) at x = ½ − 2^−54 is left out when no position with |m·2^−s| ≥ ½ can meet that x
- * (flags & 1, see belowHalfReachable); returns the number of rejection records.
+ * (≥ every |acc|) already proves the exact form for the whole layer: then one block. The exact form needs every
+ * |y| < 2^22 (flags & 1); returns the number of rejection records.
  */
 // @ts-ignore: decorator
 @inline function gaussBody(acc: usize, body: i32, C: i32, P: i32, m: usize, s: usize, lo: i32, hi: i32,
@@ -418,17 +391,15 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   const flags = load<i32>(lay, 24);
   const pat = lay + 32;
   if (flags & 2) {
-    if (mode == 0 && (flags & 5) == 5) {
-      // Half up without ties (flag 4) and without the floor(x + ½) correction: the requant by magic alone.
+    if (mode == 0 && (flags & 4)) {
+      // Half up without ties (flag 4): the requant by magic alone.
       return lo == 0
-        ? gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, 0, true, false, true, true)
-        : gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, 0, true, false, false, true);
+        ? gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, 0, true, true, true)
+        : gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, 0, true, false, true);
     }
-    return flags & 1
-      ? lo == 0
-        ? gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, mode, true, false, true)
-        : gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, mode, true, false)
-      : gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, mode, true, true);
+    return lo == 0
+      ? gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, mode, true, true)
+      : gaussBlock(acc, 0, body, C, P, pat, m, s, lo, hi, y, st, rej, 0, zt, mode, true);
   }
   let nrej = 0;
   for (let j0 = 0; j0 < body; j0 += BLOCK) {
@@ -436,11 +407,9 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     let amax = i32x4.splat(0);
     for (let i = j0; i < j1; i += 4) amax = i32x4.max_u(amax, i32x4.abs(v128.load(acc + (<usize>i << 2)))); // |−2^31| is 2^31 as u32
     const a = max(max(<u32>i32x4.extract_lane(amax, 0), <u32>i32x4.extract_lane(amax, 1)), max(<u32>i32x4.extract_lane(amax, 2), <u32>i32x4.extract_lane(amax, 3)));
-    nrej = !(f64(a) + sdv < vlim)
-      ? gaussBlock(acc, j0, j1, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, false, false)
-      : flags & 1
-        ? gaussBlock(acc, j0, j1, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, false)
-        : gaussBlock(acc, j0, j1, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, true, true);
+    nrej = (flags & 1) && f64(a) + sdv < vlim
+      ? gaussBlock(acc, j0, j1, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, true)
+      : gaussBlock(acc, j0, j1, C, P, pat, m, s, lo, hi, y, st, rej, nrej, zt, mode, false);
   }
   return nrej;
 }
@@ -448,13 +417,13 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
 /**
  * The SIMD body of gauss_requant_s16 on elements [j0, j1) (multiples of 4): one word from each of the four
  * lanes (state at st, updated) per group of 4; groups with a lane that needs the rejection step are appended
- * (branch-free) to the records at rej after the first nrej; returns the new count. exact: the block takes the
- * exact f64 requant and rounds half up as floor(x + ½), corrected at x = ½ − 2^−54 when fix (see
- * gauss_requant_s16); else the certified requant, rounding with f64.nearest.
+ * (branch-free) to the records at rej after the first nrej; returns the new count. exact: the block (|y| < 2^22,
+ * |v| ≤ V < 2^31) takes n and v = acc + n in i32 lanes and the exact f64 requant; else v in f64 and the certified
+ * requant (see gauss_requant_s16).
  */
 // @ts-ignore: decorator
 @inline function gaussBlock(acc: usize, j0: i32, j1: i32, C: i32, P: i32, pat0: usize, m: usize, s: usize,
-  lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32, zt: usize, mode: i32, exact: bool, fix: bool, relu: bool = false, noTie: bool = false): i32 {
+  lo: i32, hi: i32, y: usize, st: usize, rej: usize, nrej: i32, zt: usize, mode: i32, exact: bool, relu: bool = false, noTie: bool = false): i32 {
   const scratch = st + 80;
   let s0 = v128.load(st);
   let s1 = v128.load(st, 16);
@@ -462,9 +431,6 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   let s3 = v128.load(st, 48);
   const half = f64x2.splat(0.5);
   const offset = mode == 2 ? f64x2.splat(0.0) : half; // the rounding offset ½, none when truncating
-  const negHalf = f64x2.splat(-0.5);
-  const below = f64x2.splat(0.49999999999999994); // ½ − 2^−54, the one x where floor(x + ½) is not Math.round(x)
-  const one = f64x2.splat(1.0);
   const lim = f64x2.splat(2147483648.0);
   const nlim = f64x2.splat(-2147483648.0);
   const near = f64x2.splat(0.5 - 4.656612873077393e-10); // ½ − 2^−31
@@ -473,6 +439,8 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
   const lo16 = i16x8.splat(i16(lo));
   const hi16 = i16x8.splat(i16(hi));
   const magic = f64x2.splat(6755399441055744.0); // 2^52 + 2^51: an integer |n| < 2^31 plus this has n in its low word
+  const magic32 = f32x4.splat(12582912.0); // 1.5·2^23: y + this, |y| < 2^22, is the f32 of y's nearest integer (ties to even) + 1.5·2^23
+  const bits32 = i32x4.splat(0x4b400000); // 1262485504, the bits of 1.5·2^23
   // Pointers stepped instead of indices (fewer live values in the loop): the accumulators, the outputs, the
   // pattern group (see gauss_prepare) and the next record.
   const patEnd = pat0 + <usize>P * 24;
@@ -490,19 +458,18 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     s0 = v128.xor(s0, s3);
     s2 = v128.xor(s2, t);
     s3 = v128.or(i32x4.shl(s3, 11), i32x4.shr_u(s3, 21));
-    // The ziggurat's fast path: layer i = (u >>> 4) & 255, h = u >> 12; one 16-byte table entry per lane, at
-    // i·16 = u & 0xff0 in the table's copy at ZT_STATIC (the loads' constant offset: no register for zt, no add;
-    // ~2.5% faster than adding zt to the four lanes, docs/RESULTS.md session 29), read back from the scratch
-    // (four loads instead of lane extracts, which compete with the shuffles; two i64 lane extracts measured ~4% slower).
+    // The ziggurat's fast path: layer i = (u >>> 4) & 255, h = u >> 12; the first 8 bytes {⌈K[i]⌉, Wf[i]} of the
+    // lane's 16-byte entry, at i·16 = u & 0xff0 in the table's copy at ZT_STATIC (the loads' constant offset: no
+    // register for zt, no add; docs/RESULTS.md session 29), the offsets read back from the scratch (four loads
+    // instead of lane extracts, which compete with the shuffles).
     v128.store(scratch, v128.and(u, i32x4.splat(0xff0)));
-    const e0 = v128.load(<usize>load<u32>(scratch), ZT_STATIC);
-    const e1 = v128.load(<usize>load<u32>(scratch, 4), ZT_STATIC);
-    const e2 = v128.load(<usize>load<u32>(scratch, 8), ZT_STATIC);
-    const e3 = v128.load(<usize>load<u32>(scratch, 12), ZT_STATIC);
-    const k = i32x4.shuffle(i64x2.shuffle(e0, e1, 0, 2), i64x2.shuffle(e2, e3, 0, 2), 0, 2, 4, 6); // ⌈K[i]⌉ of the 4 lanes (2 unpacks, 1 shufps)
+    const e01 = v128.load64_lane(<usize>load<u32>(scratch, 4), v128.load64_zero(<usize>load<u32>(scratch), ZT_STATIC), 1, ZT_STATIC);
+    const e23 = v128.load64_lane(<usize>load<u32>(scratch, 12), v128.load64_zero(<usize>load<u32>(scratch, 8), ZT_STATIC), 1, ZT_STATIC);
+    const k = i32x4.shuffle(e01, e23, 0, 2, 4, 6); // ⌈K[i]⌉ of the 4 lanes
     const h = i32x4.shr_s(u, 12);
-    const z0 = f64x2.mul(f64x2.convert_low_i32x4_s(h), i64x2.shuffle(e0, e1, 1, 3));
-    const z1 = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(h, h, 2, 3, 0, 1)), i64x2.shuffle(e2, e3, 1, 3));
+    // z = fl32(h·Wf[i]), y = fl32(σ·z) (σ as f32 in the pattern group).
+    const z = f32x4.mul(f32x4.convert_i32x4_s(h), i32x4.shuffle(e01, e23, 1, 3, 5, 7));
+    const yv = f32x4.mul(v128.load(pat), z);
     // Record the group when a lane needs the rejection step (always written, kept only then).
     const fast = i32x4.bitmask(i32x4.lt_s(i32x4.abs(h), k));
     v128.store(rec, u);
@@ -510,25 +477,20 @@ export function gauss_requant_s16(acc: usize, total: i32, C: i32, P: i32, m: usi
     store<i32>(rec, fast, 20);
     store<u32>(rec, <u32>pat, 24);
     rec += select<usize>(32, 0, fast != 15);
-    // v = round half up(acc + sd·z): exact, floor(x + ½), 1 less at x = ½ − 2^−54 when fix (see
-    // gauss_requant_s16); else nearest, a tie sent down moved up (roundHalfUp), clamped to ±2^31.
-    const av = v128.load(ap); // the four accumulators in one load, the upper two by a lane shuffle (V8 gave load64_zero at an offset a base register reloaded from the stack)
-    const x0 = f64x2.add(f64x2.convert_low_i32x4_s(av), f64x2.mul(v128.load(pat), z0));
-    const x1 = f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(av, av, 2, 3, 0, 1)), f64x2.mul(v128.load(pat, 16), z1));
+    // v = acc + n (see gauss_requant_s16): exact, in i32 lanes; else in f64, clamped to ±2^31.
+    const av = v128.load(ap);
     let v0: v128;
     let v1: v128;
     if (exact) {
-      v0 = f64x2.floor(f64x2.add(x0, half));
-      v1 = f64x2.floor(f64x2.add(x1, half));
-      if (fix) {
-        v0 = f64x2.sub(v0, v128.and(f64x2.eq(x0, below), one));
-        v1 = f64x2.sub(v1, v128.and(f64x2.eq(x1, below), one));
-      }
+      const v = i32x4.add(av, i32x4.sub(f32x4.add(yv, magic32), bits32));
+      v0 = f64x2.convert_low_i32x4_s(v);
+      v1 = f64x2.convert_low_i32x4_s(i32x4.shuffle(v, v, 2, 3, 0, 1));
     } else {
-      const n0 = f64x2.nearest(x0);
-      const n1 = f64x2.nearest(x1);
-      v0 = f64x2.pmin(f64x2.pmax(f64x2.add(n0, v128.and(f64x2.eq(f64x2.sub(n0, x0), negHalf), one)), nlim), lim);
-      v1 = f64x2.pmin(f64x2.pmax(f64x2.add(n1, v128.and(f64x2.eq(f64x2.sub(n1, x1), negHalf), one)), nlim), lim);
+      const n = f32x4.nearest(yv);
+      v0 = f64x2.add(f64x2.convert_low_i32x4_s(av), f64x2.promote_low_f32x4(n));
+      v1 = f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(av, av, 2, 3, 0, 1)), f64x2.promote_low_f32x4(i32x4.shuffle(n, n, 2, 3, 0, 1)));
+      v0 = f64x2.pmin(f64x2.pmax(v0, nlim), lim);
+      v1 = f64x2.pmin(f64x2.pmax(v1, nlim), lim);
     }
     // The f64 requant, exact or certified (see gauss_requant_s16).
     const mq0 = v128.load(pat, 32);

@@ -1,7 +1,7 @@
 // exp and log as fixed sequences of IEEE double operations (+, −, ×, ÷, floor, comparisons): the same
 // code in TypeScript (here) and AssemblyScript (assembly/detmath.ts) gives the same bits, which Math.exp /
 // Math.log do not promise (V8 and AssemblyScript ship different ports). The ziggurat's rejection step
-// (Rng.normalZig, the output Gaussian noise) uses them so the WASM fast path can draw every normal itself.
+// (Rng.normalZig32, the output Gaussian noise) uses them so the WASM fast path can draw every normal itself.
 // Accuracy: within a few ulp of Math.exp / Math.log on the ranges used (test/sim/detmath.test.ts), far
 // below anything that changes the distribution of a draw.
 

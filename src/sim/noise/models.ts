@@ -3,7 +3,7 @@
 // per-chip sources draw once per trial (src/sim/chip/chip.ts), per-inference sources once per image
 // (src/sim/chip/kernels.ts). Which sources exist and where they apply: ./sources.ts.
 
-import type { Rng } from "./rng.js";
+import { roundTiesEven, type Rng } from "./rng.js";
 import type { PcmConfig } from "./sources.js";
 
 /** Flips bit `bit` of an integer stored in a `bits`-wide field (two's complement when signed). */
@@ -48,8 +48,9 @@ export function flipBits(values: Int32Array | Int16Array | Uint8Array | Float64A
  *  1. bit flips: every bit of every `accBits`-wide two's-complement accumulator flips with probability
  *     `ber`, by geometric skipping over the image's nPix·outC·accBits bit stream (flipBits: bit j of
  *     accumulator i is position i·accBits + j), drawn from `flipRng`;
- *  2. output Gaussian noise: acc ← clamp(round(acc + sd[c]·z), −2^31, 2^31), z ~ N(0, 1) by the ziggurat
- *     (Rng.normalZig: one draw per accumulator per image is the cost of this source); accumulator j of
+ *  2. output Gaussian noise: acc ← clamp(acc + n, −2^31, 2^31), n the integer nearest to y = fl32(fl32(sd[c])·z),
+ *     ties to even, z ~ N(0, 1) an f32 by the ziggurat (Rng.normalZig32: one draw per accumulator per image is
+ *     the cost of this source; f32 so that the WASM kernel takes four per f32x4 operation); accumulator j of
  *     the image (layout order) takes its first word (xoshiro128+) from lane j mod 4 of gauss[0..3], and
  *     the rejection steps, in element order, draw from gauss[4] (so the WASM fast path draws four at a
  *     time and does the rejections after); sd[c] is σ in accumulator units for channel c.
@@ -64,7 +65,7 @@ export function perturbAccumulators(acc: Float64Array, offset: number, nPix: num
   let i = offset;
   for (let pix = 0, j = 0; pix < nPix; pix++)
     for (let c = 0; c < outC; c++, i++, j++) {
-      const v = Math.round(acc[i] + sd[c] * gauss[j & 3].normalZig(slow));
+      const v = acc[i] + roundTiesEven(Math.fround(Math.fround(sd[c]) * gauss[j & 3].normalZig32(slow))); // exact below 2^53; beyond, the clamp decides alike
       acc[i] = v < -LIM ? -LIM : v > LIM ? LIM : v;
     }
 }

@@ -5,7 +5,7 @@
 // Key → state: murmur3's 32-bit finalizer (fmix32, Austin Appleby, public domain) chained over the key
 // words, four times with distinct salts. Generator: xoshiro128** 1.1 (Blackman & Vigna, "Scrambled linear
 // pseudorandom number generators", ACM TOMS 2021; reference C at prng.di.unimi.it, public domain); the first
-// word of each output-noise normal takes xoshiro128+ 1.0's output instead (nextPlus, normalZig).
+// word of each output-noise normal takes xoshiro128+ 1.0's output instead (nextPlus, normalZig32).
 
 import { fmix32 } from "../../rng.js";
 import { detExp, detLog } from "./detmath.js";
@@ -52,7 +52,7 @@ export class Rng {
    * Next 32-bit unsigned word by xoshiro128+ 1.0: the same state and transition as nextU32, the output s0 + s3
    * (mod 2^32) instead of the ** scrambler. Its authors: "It passes all tests we are aware of except for
    * linearity tests, as the lowest four bits have low linear complexity" (prng.di.unimi.it, xoshiro128plus.c);
-   * normalZig reads none of those four bits.
+   * normalZig32 reads none of those four bits.
    */
   nextPlus(): number {
     const result = (this.s0 + this.s3) >>> 0;
@@ -72,7 +72,7 @@ export class Rng {
   }
 
   /**
-   * Writes the generator state's words 0–3 to out[at + k·stride], for the WASM twin of normalZig
+   * Writes the generator state's words 0–3 to out[at + k·stride], for the WASM twin of normalZig32
    * (assembly/simnoise.ts): stride 4 writes it as one lane of a four-lane state block.
    */
   saveState(out: Int32Array, at: number, stride: number): void {
@@ -122,19 +122,23 @@ export class Rng {
    * Doornik points out, "An Improved Ziggurat Method to Generate Normal Random Samples", 2005). The rejection
    * step's words are xoshiro128**'s (nextU32), split the same way. Its exp and log are detExp / detLog
    * (./detmath.ts), which the WASM twin (assembly/simnoise.ts) repeats bit for bit.
-   * `slow`: the stream the rejection step (2.7% of draws) draws from (default: this one). The output
+   * The value is an f32 (docs/NOISE.md, session 32): on the fast path fl32(h·Wf[i]) with Wf[i] = fl32(W[i])
+   * (h·Wf[i] is exact in a double, |h| ≤ 2^19, so Math.fround rounds the exact product once, as the WASM
+   * kernel's f32 multiply of h, exact in f32, by Wf[i]); after a rejection step fl32 of the double the step
+   * returns. So four lanes take one f32x4 multiply in WASM instead of two f64x2 ones and their conversions.
+   * `slow`: the stream the rejection step (1.5% of draws) draws from (default: this one). The output
    * Gaussian noise gives it a stream of its own, so its fast streams advance one word per draw whatever
    * happens and the WASM kernel can take four draws at a time and do the rejections after.
    */
-  normalZig(slow: Rng = this): number {
+  normalZig32(slow: Rng = this): number {
     const u = this.nextPlus();
     const i = zigLayer(u);
     const h = zigValue(u);
-    if (Math.abs(h) < ZIG_KI[i]) return h * ZIG_W[i];
-    return slow.zigTail(h, i);
+    if (Math.abs(h) < ZIG_KI[i]) return Math.fround(h * ZIG_WF[i]);
+    return Math.fround(slow.zigTail(h, i));
   }
 
-  /** The rejection steps of normalZig for a first word with layer i and value h, drawing from this stream. */
+  /** The rejection steps of normalZig32 for a first word with layer i and value h, drawing from this stream. */
   private zigTail(h: number, i: number): number {
     for (;;) {
       const x = h * ZIG_W[i];
@@ -178,7 +182,7 @@ const zigValue = (u: number): number => u >> 12;
 // h·W[i] for a signed 20-bit h (|h| ≤ ZIG_H = 2^19); K[i] is the |h| below which the point lies inside the
 // layer's rectangle.
 const ZIG_N = 256;
-/** The bound on |h| of normalZig's signed 20-bit value, x_i = W[i]·ZIG_H (the 2000 code's 2^31). */
+/** The bound on |h| of normalZig32's signed 20-bit value, x_i = W[i]·ZIG_H (the 2000 code's 2^31). */
 export const ZIG_H = 524288;
 export const ZIG_R = 3.6541528853610088;
 export const ZIG_K = new Float64Array(ZIG_N);
@@ -207,6 +211,18 @@ export const ZIG_F = new Float64Array(ZIG_N);
 
 /** ⌈K[i]⌉: for an integer |h|, |h| < K[i] exactly when |h| < ⌈K[i]⌉ (all below 2^19). */
 export const ZIG_KI = Int32Array.from(ZIG_K, (k) => Math.ceil(k));
+/** fl32(W[i]): the fast path's factor (normalZig32). */
+export const ZIG_WF = Float32Array.from(ZIG_W);
+
+/**
+ * The integer nearest to x, ties to even (IEEE 754 roundTiesToEven, as WASM's f32.nearest and f64.nearest), for
+ * every double x. Math.round sends ties toward +∞; r − x is exact (r = 0, or r and x within a factor of 2), so
+ * r − x = ½ finds exactly the ties it sent up, and those with r odd go back down to the even neighbour.
+ */
+export function roundTiesEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
 
 /**
  * The tables in the layout of the WASM twin (assembly/simnoise.ts): zt, 256 entries of 16 bytes {i32 ⌈K[i]⌉,
