@@ -75,6 +75,13 @@ function expected(c: Case, streams: Rng[]): Int16Array {
   });
 }
 
+/** The float32 d ulps away from the float32 v (d may be negative; v's sign kept for |d| small). */
+function step(v: number, d: number): number {
+  const f32 = new Float32Array([v]);
+  new Int32Array(f32.buffer)[0] += d;
+  return f32[0];
+}
+
 const streamsOf = (seed: number) => [0, 1, 2, 3, 4].map((k) => new Rng(seed, 0, 0, k));
 
 /**
@@ -329,13 +336,6 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     // identity for |v| < 2^29 (but see truncating below): m = 2, s = 1 (m·2^−s = 1, ties possible: c kept) or m = 2^30 + 1, s = 30 (no tie
     // below 2^29: flag 4, c dropped), so the output is acc + n, and n is checked against ties to even written
     // out (not only against roundTiesEven, which the definition uses).
-    const f32 = new Float32Array(1);
-    const i32 = new Int32Array(f32.buffer);
-    const step = (v: number, d: number) => {
-      f32[0] = v;
-      i32[0] += d;
-      return f32[0];
-    };
     const targets = new Set<number>([0.25, 0.75]);
     const around = (y: number) => [step(y, -1), y, step(y, 1)];
     for (let k = 0; k <= 9; k++) for (const y of around(k + 0.5)) targets.add(y);
@@ -416,13 +416,6 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     expect(flag1([0.3, 2 ** 18, 7]), "σ = 2^18").toBe(0);
     expect(flag1([0.3, 2 ** 18 - 2 ** -30, 7]), "σ = 2^18 − 2^−30, whose f32 is 2^18").toBe(0);
     expect(flag1([0.3, NaN, 7]), "σ NaN").toBe(0);
-    const f32 = new Float32Array(1);
-    const i32 = new Int32Array(f32.buffer);
-    const step = (v: number, d: number) => {
-      f32[0] = v;
-      i32[0] += d;
-      return f32[0];
-    };
     const big = [2 ** 22 - 0.5, 2 ** 22, 2 ** 22 + 0.5, 2 ** 22 + 1.5, 2 ** 23 - 0.5, 2 ** 23, 2 ** 24 + 2, 2 ** 30, 2 ** 40];
     const ys = big.flatMap((y) => [y, -y]);
     const seed = 21;
