@@ -187,9 +187,9 @@ const BLOCK = 1024;
  * (half up) or 2^−(s+1) − ½ (truncate) of channel q mod C, 4 of each (one pointer steps through them in the SIMD
  * body). sdp, msp: f64 [P] σ (accumulator units) and m·2^−s per pattern position; the other operands as
  * gauss_requant_s16's; accMax: a bound the caller proved on every |acc| of the layer (from its weights and input
- * range, src/ir/accbound.ts), or +∞ (NaN, unknown); zt: the ziggurat's table (see zigSlow; no longer read here).
+ * range, src/ir/accbound.ts), or +∞ (NaN, unknown).
  */
-export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize, mode: i32, accMax: f64, lay: usize, zt: usize): void {
+export function gauss_prepare(C: i32, P: i32, sdp: usize, msp: usize, m: usize, s: usize, mode: i32, accMax: f64, lay: usize): void {
   let sdmax: f64 = 0;
   for (let q = 0; q < P; q++) sdmax = max(sdmax, abs<f64>(f64(f32(load<f64>(sdp + (<usize>q << 3))))));
   let mspMax: f64 = 0;

@@ -16,7 +16,7 @@ import { Rng, ZIG_F, ZIG_H, ZIG_KI, ZIG_W, ZIG_WF, roundTiesEven, zigSqueeze } f
 import { putGaussLayer, putZigTables, saveGaussStreams } from "../../src/sim/chip/fastpath.js";
 
 interface GaussExports {
-  gauss_prepare(C: number, P: number, sdp: number, msp: number, m: number, s: number, mode: number, accMax: number, lay: number, zt: number): void;
+  gauss_prepare(C: number, P: number, sdp: number, msp: number, m: number, s: number, mode: number, accMax: number, lay: number): void;
   gauss_requant_s16(acc: number, total: number, C: number, P: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number, lay: number): void;
   det_exp(x: number): number;
   det_log(x: number): number;
@@ -118,7 +118,7 @@ function kernelOutput(engine: WasmEngine, c: Case): Int16Array {
   // Twice: with no bound on |acc| (each block scanned), then with the tightest one (max |acc|, as
   // NoisyWasmProgram passes a layer's bound), which lets the body skip its scan: the same integers.
   const outs = [Infinity, Math.max(0, ...c.acc.map(Math.abs))].map((accMax) => {
-    const g = putGaussLayer(a, k, c.sd, c.m, c.s, c.mode, accMax, ztp, "test");
+    const g = putGaussLayer(a, k, c.sd, c.m, c.s, c.mode, accMax, "test");
     saveGaussStreams(sv, streamsFor(c));
     k.gauss_requant_s16(acc, total, c.C, g.period, g.mPtr, g.sPtr, c.lo, c.hi, y, st, rej, ztp, zfp, c.mode, g.layPtr);
     return Int16Array.from(a.i16(y, total));
@@ -133,7 +133,7 @@ function kernelOutputSplit(engine: WasmEngine, c: Case, at: number): Int16Array 
   const { k, a, mark, total, acc, y, st, rej } = caseBuffers(engine, c);
   const { zt: ztp, zf: zfp } = putZigTables(a);
   const outs = [Infinity, Math.max(0, ...c.acc.map(Math.abs))].map((accMax) => {
-    const g = putGaussLayer(a, k, c.sd, c.m, c.s, c.mode, accMax, ztp, "test");
+    const g = putGaussLayer(a, k, c.sd, c.m, c.s, c.mode, accMax, "test");
     saveGaussStreams(i32View(a, st, 20), streamsFor(c));
     for (const [j0, j1] of [[0, at], [at, total]]) k.gauss_requant_s16(acc + 4 * j0, j1 - j0, c.C, g.period, g.mPtr, g.sPtr, c.lo, c.hi, y + 2 * j0, st, rej, ztp, zfp, c.mode, g.layPtr);
     return Int16Array.from(a.i16(y, total));
@@ -163,7 +163,7 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
       const t = [putZigTables(a), putZigTables(a)];
       const w2 = new Float64Array(a.bytes().buffer, a.bytes().byteOffset + t[1].zt, 512);
       for (let i = 0; i < 256; i++) w2[2 * i + 1] *= 2;
-      const g = putGaussLayer(a, k, c.sd, c.m, c.s, c.mode, Infinity, t[0].zt, "test");
+      const g = putGaussLayer(a, k, c.sd, c.m, c.s, c.mode, Infinity, "test");
       const outs = tables.map((i) => {
         saveGaussStreams(i32View(a, st, 20), streamsFor(c));
         k.gauss_requant_s16(acc, total, c.C, g.period, g.mPtr, g.sPtr, c.lo, c.hi, y, st, rej, t[i].zt, t[i].zf, c.mode, g.layPtr);
@@ -389,7 +389,7 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
         for (const lo of [-32768, 0]) {
           const c: Case = { C, rows: 1, m: new Array(C).fill(m), s: new Array(C).fill(s), sd, acc, lo, hi: 32767, seed, mode };
           const mark = a.mark();
-          const flags = new Int32Array(a.bytes().buffer, putGaussLayer(a, k, sd, c.m, c.s, mode, 1000, putZigTables(a).zt, "test").layPtr + 24, 1)[0];
+          const flags = new Int32Array(a.bytes().buffer, putGaussLayer(a, k, sd, c.m, c.s, mode, 1000, "test").layPtr + 24, 1)[0];
           a.release(mark);
           expect(flags, `m ${m}, mode ${mode}: flags`).toBe(noTie && mode === 0 ? 7 : 3);
           const out = kernelOutput(engine, c);
@@ -405,7 +405,7 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     const a = engine.arena;
     const flag1 = (sd: number[]) => {
       const mark = a.mark();
-      const f = new Int32Array(a.bytes().buffer, putGaussLayer(a, k, sd, sd.map(() => 2), sd.map(() => 1), 0, 1000, putZigTables(a).zt, "test").layPtr + 24, 1)[0];
+      const f = new Int32Array(a.bytes().buffer, putGaussLayer(a, k, sd, sd.map(() => 2), sd.map(() => 1), 0, 1000, "test").layPtr + 24, 1)[0];
       a.release(mark);
       return f & 1;
     };
@@ -461,7 +461,7 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
       const s = [37, 37, 37, 37];
       const acc = Array.from({ length: C * rows }, (_, j) => (j % 3 === 0 ? top : j % 3 === 1 ? -top : top - ((j * 7919) % 4001)));
       const mark = a.mark();
-      const flags = new Int32Array(a.bytes().buffer, putGaussLayer(a, k, new Array(C).fill(sigma), m, s, 0, top, putZigTables(a).zt, "test").layPtr + 24, 1)[0];
+      const flags = new Int32Array(a.bytes().buffer, putGaussLayer(a, k, new Array(C).fill(sigma), m, s, 0, top, "test").layPtr + 24, 1)[0];
       a.release(mark);
       expect(flags & 2, `max |acc| = 2^31 − ${2 ** 31 - top}: the exact form for the layer`).toBe(exact ? 2 : 0);
       for (const mode of [0, 1, 2]) {
@@ -477,9 +477,8 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
     const k = engine.k as unknown as GaussExports;
     const a = engine.arena;
     const mark = a.mark();
-    const { zt } = putZigTables(a);
     const flagsOf = (C: number, m: number[], s: number[], mode: number, accMax: number) =>
-      new Int32Array(a.bytes().buffer, putGaussLayer(a, k, new Array(C).fill(0), m, s, mode, accMax, zt, "test").layPtr + 24, 1)[0];
+      new Int32Array(a.bytes().buffer, putGaussLayer(a, k, new Array(C).fill(0), m, s, mode, accMax, "test").layPtr + 24, 1)[0];
     for (const [kk, sh] of [[3, 20], [0, 21], [7, 25], [1, 2]]) { // V·m < 2^52 on every channel: the exact form (flag 2)
       const e = sh - 1 - kk; // ties need v = 2^e·odd
       const m = [5 * 2 ** kk, 2 ** 30 + 1, 2 ** 31 - 1, 3];
@@ -532,7 +531,7 @@ describe.each(["auto", "scalar"] as const)("gauss_requant_s16 (%s build)", (flav
       for (const mode of [0, 1, 2]) {
         const c: Case = { C: 1, rows: 8, m: [m], s: [s], sd: [0], acc: new Array(8).fill(v), lo: -32768, hi: 32767, seed: 2, mode };
         const mark = a.mark();
-        const vlim = new Float64Array(a.bytes().buffer, putGaussLayer(a, k, c.sd, c.m, c.s, mode, Math.abs(v), putZigTables(a).zt, "test").layPtr + 8, 1)[0];
+        const vlim = new Float64Array(a.bytes().buffer, putGaussLayer(a, k, c.sd, c.m, c.s, mode, Math.abs(v), "test").layPtr + 8, 1)[0];
         a.release(mark);
         expect(Math.abs(v) + 2 < vlim, `v ${v}, m ${m}, s ${s}: the exact form ${exact(v, m, s) ? "taken" : "refused"}`).toBe(exact(v, m, s)); // V = max |acc| + 16·0 + 2
         expect(Array.from(kernelOutput(engine, c)), `v ${v}, m ${m}, s ${s}, mode ${mode}`).toEqual(Array.from(expected(c, streamsOf(2))));

@@ -36,7 +36,7 @@ interface SimExports extends KernelExports {
   dwconv_s16_acc(x: number, n: number, H: number, W: number, C: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, OH: number, OW: number, w: number, Cp: number, bias: number, p0: number, p1: number, y: number, a16: number): void;
   requant_rows_mode(acc: number, rows: number, channels: number, m: number, s: number, lo: number, hi: number, y: number, ldy: number, mode: number): void;
   gemm_s16_sat_ktile(x: number, lda: number, M: number, w: number, panels: number, N: number, tiles: number, T: number, wpp: number, bias: number, bits: number, y: number, ldy: number): void;
-  gauss_prepare(C: number, P: number, sdp: number, msp: number, m: number, s: number, mode: number, accMax: number, lay: number, zt: number): void;
+  gauss_prepare(C: number, P: number, sdp: number, msp: number, m: number, s: number, mode: number, accMax: number, lay: number): void;
   gauss_requant_s16(acc: number, total: number, C: number, P: number, m: number, s: number, lo: number, hi: number, y: number, st: number, rej: number, zt: number, zf: number, mode: number, lay: number): void;
 }
 
@@ -49,15 +49,14 @@ export function channelPeriod(C: number): number {
  * gauss_requant_s16's per-layer operands of a layer with C = m.length channels in linear memory: the chip's m
  * and s (i32 [C]); as f64 over one channel period P = channelPeriod(C), sdp[q] = sd[q mod C] (σ in accumulator
  * units) and msp[q] = m·2^−s of channel q mod C; and the layer block that gauss_prepare fills from them for the
- * rounding `mode` and the bound accMax on every |accumulator| of the layer (+∞: none), with the ziggurat's tables
- * at zt (putZigTables).
+ * rounding `mode` and the bound accMax on every |accumulator| of the layer (+∞: none).
  */
-export function putGaussLayer(a: Arena, k: Pick<SimExports, "gauss_prepare">, sd: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, mode: number, accMax: number, zt: number, what: string): GaussLayer {
+export function putGaussLayer(a: Arena, k: Pick<SimExports, "gauss_prepare">, sd: ArrayLike<number>, m: ArrayLike<number>, s: ArrayLike<number>, mode: number, accMax: number, what: string): GaussLayer {
   const C = m.length;
   const period = channelPeriod(C);
   const put = (f: (c: number) => number) => putBytes(a, new Uint8Array(Float64Array.from({ length: period }, (_, q) => f(q % C)).buffer), what);
   const g = { period, sdPtr: put((c) => sd[c]), msPtr: put((c) => m[c] * 2 ** -s[c]), mPtr: a.putI32(m, what), sPtr: a.putI32(s, what), layPtr: a.alloc(32 + 24 * period, what) };
-  k.gauss_prepare(C, period, g.sdPtr, g.msPtr, g.mPtr, g.sPtr, mode, accMax, g.layPtr, zt);
+  k.gauss_prepare(C, period, g.sdPtr, g.msPtr, g.mPtr, g.sPtr, mode, accMax, g.layPtr);
   return g;
 }
 
@@ -292,7 +291,7 @@ export class NoisyWasmProgram {
     this.accPtr = a.alloc(micro * maxAcc * 4, `the accumulators of ${program.name}`);
     this.accScratch = a.alloc(192, "the GEMM accumulator scratch");
     this.tile = a.alloc(Math.max(16, maxKp * 16), "the decoded weight-panel tile");
-    ({ zt: this.zt, zf: this.zf } = putZigTables(a)); // before the layers: gauss_prepare reads them
+    ({ zt: this.zt, zf: this.zf } = putZigTables(a)); // the ziggurat's tables, which gauss_requant_s16 reads
     const { accBer, outSigma, outUnit } = this.knobs;
     chip.program.layers.forEach((l, i) => {
       const p = chip.prep.get(l);
@@ -305,7 +304,7 @@ export class NoisyWasmProgram {
       const wrapShift = overflows && overflow === "wrap" ? 32 - accBits : 0;
       const sat = overflows && overflow === "saturate" ? satLayout(p, kTile, (v) => a.putI16(v, "saturating weights"), (v) => a.putI32(v, "saturating operands")) : null;
       const accMax = accBer > 0 || wrapShift > 0 || sat ? Infinity : Math.max(-bound.min, bound.max);
-      const gauss = sd ? putGaussLayer(a, this.k, sd, p.m, p.s, this.mode, accMax, this.zt, "the output noise operands") : null;
+      const gauss = sd ? putGaussLayer(a, this.k, sd, p.m, p.s, this.mode, accMax, "the output noise operands") : null;
       const m = gauss ? gauss.mPtr : a.putI32(p.m, "chip multipliers");
       const s = gauss ? gauss.sPtr : a.putI32(p.s, "chip shifts");
       this.noise[i] = { prep: p, m, s, perturb: accBer > 0 || !!sd, sat, wrapShift, gauss, a16: bound.bits <= 16 ? 1 : 0 };
