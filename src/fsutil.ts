@@ -158,13 +158,28 @@ export function readFileChecked(path: string): Uint8Array {
   }
 }
 
+/** Whether renaming a file onto `path` would replace `input`: the entry at `path` (a symlink itself, not its target) is the file `input` names (followed). */
+function replacesInput(path: string, input: string): boolean {
+  try {
+    const out = lstatSync(path, { throwIfNoEntry: false });
+    const st = out && statSync(input, { throwIfNoEntry: false });
+    return !!st && st.dev === out.dev && st.ino === out.ino;
+  } catch {
+    return false; // unreadable: the write or the read reports it
+  }
+}
+
 /**
- * Checks, before long work starts, that `path` can be written later: it is not a directory, and its directory
- * exists and is writable. The write itself stays atomic; this only moves the failure to the start.
+ * Checks, before long work starts, that `path` can be written later: it is not a directory, it is not one of
+ * the command's `inputs` (the rename would replace the file the command reads: DESIGN.md §5, a command never
+ * touches its inputs), and its directory exists and is writable. The write itself stays atomic; this only moves
+ * the failure to the start.
  */
-export function checkWritable(path: string): void {
+export function checkWritable(path: string, inputs: readonly string[] = []): void {
   requirePath(path, "write");
   const dir = dirname(path);
+  const input = inputs.find((i) => replacesInput(path, i));
+  if (input !== undefined) throw new NipqInputError(`${path}: cannot write: it is the input ${input}; choose another output path`);
   try {
     if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
     if (!statSync(dir).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });

@@ -31,7 +31,7 @@ export function exportOnnxCommand(): Command {
         "exact integer arithmetic (int64) always; with --exact the convolutions are too (docs/ONNX.md).",
     )
     .action((file: string, o: ExportOnnxCliOptions) => {
-      checkWritable(o.out);
+      checkWritable(o.out, [file]);
       const program = readQModel(file);
       const e = exportOnnx(program, { exact: o.exact ?? false, source: file });
       writeFileAtomic(o.out, e.bytes);

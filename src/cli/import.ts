@@ -54,7 +54,7 @@ Passes, in order:
 ${IMPORT_PASSES.map((p) => `  ${p.name.padEnd(23)} ${p.what}`).join("\n")}`,
     )
     .action((model: string, o: ImportCliOptions) => {
-      checkWritable(o.out);
+      checkWritable(o.out, [model]);
       const C = o.inputMean?.length ?? o.inputStd?.length;
       const norm = C === undefined ? undefined : { mean: o.inputMean ?? new Array(C).fill(0), std: o.inputStd ?? new Array(C).fill(1) };
       const { program, notes } = importOnnxFile(model, { norm });

@@ -1,6 +1,8 @@
 // `nipq lower DIR --out FILE.qmodel [--json]`: a trained checkpoint → an integer-only program.
 
+import { join } from "node:path";
 import { Command } from "commander";
+import { GRAPH_FILE, WEIGHTS_FILE } from "../graph/checkpoint.js";
 import { lowerCheckpoint, PASSES } from "../lower/index.js";
 import { programStats } from "../ir/stats.js";
 import { writeQModel } from "../ir/io.js";
@@ -15,7 +17,7 @@ export function lowerCommand(): Command {
     .option("--json", "print one JSON document on stdout")
     .addHelpText("after", `\nPasses, in order:\n${PASSES.map((p) => `  ${p.name.padEnd(20)} ${p.what}`).join("\n")}`)
     .action((dir: string, o: { out: string; json?: boolean }) => {
-      checkWritable(o.out);
+      checkWritable(o.out, [join(dir, GRAPH_FILE), join(dir, WEIGHTS_FILE)]);
       const program = lowerCheckpoint(dir);
       writeQModel(o.out, program);
       const st = programStats(program);

@@ -44,7 +44,7 @@ export function runCommand(): Command {
     .option("--json", "print one JSON document on stdout")
     .addHelpText("after", "\nThe test split of `mnist` is 200 images per class, 2,000 in all, classes interleaved (see README).")
     .action(async (file: string, o: RunOptions, cmd: Command) => {
-      if (o.dumpLogits) checkWritable(o.dumpLogits);
+      if (o.dumpLogits) checkWritable(o.dumpLogits, [file]);
       const program = readQModel(file);
       const data = dataFor(o.data, modelFacts(program, file), { limit: o.limit, resize: o.resize });
       let fallback: string | undefined;

@@ -5,9 +5,9 @@
 // loses nothing, and what a killed run left behind is recognised and cleaned by the next one.
 
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { beforeAll, describe, expect, it } from "vitest";
 import { pathOption } from "../../src/cli/common.js";
@@ -104,6 +104,37 @@ describe("a file output that is a directory is refused before any work", () => {
     expectInputError(nipq(["run", FIXTURE, "--data", "mnist", "--limit", "1", "--dump-logits", "d"], { cwd: dir }), /^nipq: d: cannot write: is a directory$/);
     expect(readdirSync(dir).sort()).toEqual(["d"]);
     expect(readdirSync(join(dir, "d"))).toEqual(["keep.txt"]);
+  });
+});
+
+describe("a file output that is the command's input is refused before any work", () => {
+  it("export-onnx, run --dump-logits, import and lower: one line naming both paths, exit 2, the input byte for byte as it was (also through a symlink and another spelling of the path)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nipq-out-input-"));
+    const model = readFileSync(FIXTURE);
+    writeFileSync(join(dir, "m.qmodel"), model);
+    symlinkSync("m.qmodel", join(dir, "link.qmodel"));
+    writeFileSync(join(dir, "x.onnx"), "not parsed: the check comes first");
+    mkdirSync(join(dir, "ck"));
+    writeFileSync(join(dir, "ck", "graph.json"), "{}");
+    writeFileSync(join(dir, "ck", "weights.bin"), "w");
+    const refused = (args: string[], out: string, input: string) =>
+      expectInputError(nipq(args, { cwd: dir }), new RegExp(`^nipq: ${out.replace(/\./g, "\\.")}: cannot write: it is the input ${input.replace(/\./g, "\\.")}; choose another output path$`));
+    refused(["export-onnx", "m.qmodel", "--out", "m.qmodel"], "m.qmodel", "m.qmodel");
+    refused(["export-onnx", "m.qmodel", "--out", "./../" + basename(dir) + "/m.qmodel"], "./../" + basename(dir) + "/m.qmodel", "m.qmodel");
+    refused(["export-onnx", "link.qmodel", "--out", "m.qmodel"], "m.qmodel", "link.qmodel");
+    refused(["run", "m.qmodel", "--data", "mnist", "--limit", "1", "--dump-logits", "m.qmodel"], "m.qmodel", "m.qmodel");
+    refused(["import", "x.onnx", "--out", "x.onnx"], "x.onnx", "x.onnx");
+    refused(["lower", "ck", "--out", "ck/graph.json"], "ck/graph.json", "ck/graph.json");
+    refused(["lower", "ck", "--out", "ck/weights.bin"], "ck/weights.bin", "ck/weights.bin");
+    expect(readdirSync(dir).sort()).toEqual(["ck", "link.qmodel", "m.qmodel", "x.onnx"]);
+    expect(readFileSync(join(dir, "m.qmodel")).equals(model)).toBe(true);
+    expect(readFileSync(join(dir, "x.onnx"), "utf8")).toBe("not parsed: the check comes first");
+    expect(readFileSync(join(dir, "ck", "graph.json"), "utf8")).toBe("{}");
+    expect(readFileSync(join(dir, "ck", "weights.bin"), "utf8")).toBe("w");
+    expect(readdirSync(join(dir, "ck")).sort()).toEqual(["graph.json", "weights.bin"]);
+    // Writing onto the symlink replaces the link, not the model it points to: allowed.
+    expect(nipq(["export-onnx", "m.qmodel", "--out", "link.qmodel"], { cwd: dir }).code).toBe(0);
+    expect(readFileSync(join(dir, "m.qmodel")).equals(model)).toBe(true);
   });
 });
 
