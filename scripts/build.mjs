@@ -137,6 +137,11 @@ async function main() {
   const worker = async () => {
     for (let s = pending.shift(); s; s = pending.shift()) {
       const t = performance.now();
+      // The stamp goes before the step runs: a step that fails or is killed may already have written some of its
+      // outputs (tsc emits despite type errors), and an input put back to its stamped content must not then
+      // count as up to date.
+      delete stamps[s.name];
+      writeStamps(stamps);
       const out = (await s.run()).trim();
       stamps[s.name] = hashes.get(s.name);
       writeStamps(stamps);

@@ -1,8 +1,9 @@
 // The incremental build (scripts/build.mjs): a step is fresh when its inputs hash as they did when it last
 // succeeded and its outputs exist; an edited kernel rebuilds the WASM builds, an edited source the
-// TypeScript and the edge runtime. Checked with --check on a copy of the tree (nothing is compiled here).
+// TypeScript and the edge runtime; a step that failed is stale. Checked with --check on a copy of the tree (nothing is
+// compiled there but one failing bundle of the edge runtime).
 
-import { appendFileSync, cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -35,5 +36,17 @@ describe("incremental build", () => {
     cpSync(join(ROOT, "src"), join(copy, "src"), { recursive: true });
     rmSync(join(copy, "dist", "cli", "main.js"));
     expect(check().out).toBe("build: stale: ts\n"); // a missing output rebuilds its step
+  });
+
+  it("a step that fails stays stale after its input is put back (it may have written outputs: tsc emits despite errors)", () => {
+    cpSync(join(ROOT, "dist"), join(copy, "dist"), { recursive: true });
+    expect(check().out).toBe("build: up to date\n");
+    const runtime = join(copy, "src", "deploy", "runtime.ts");
+    const good = readFileSync(runtime);
+    appendFileSync(runtime, "\nexport const = ;\n"); // a syntax error: the edge runtime's bundler fails
+    const r = spawnSync(process.execPath, [join(copy, "scripts", "build.mjs"), "runtime"], { encoding: "utf8" });
+    expect(r.status, r.stdout + r.stderr).not.toBe(0);
+    writeFileSync(runtime, good);
+    expect(check().out).toBe("build: stale: runtime\n");
   });
 });
